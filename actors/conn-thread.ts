@@ -1,0 +1,159 @@
+/**
+ * actors/conn-thread.ts: one connection thread seen from its service supervisor, as a `Child`.
+ *
+ * Wraps a worker_threads Worker running workers/conn-thread.ts with `resourceLimits` (its heap
+ * cap). `start` resolves once the thread listens on its service's listeners and rejects with
+ * its listen error otherwise. An uncaught error or the heap cap ends the thread: that is an
+ * abnormal exit (THREAD_EXITED) its supervisor sees and restarts from. `drain` stops accepting
+ * and lets the sessions finish (a normal exit); `stop` also asks sessions to say goodbye and
+ * terminates the thread at the deadline.
+ *
+ * Exports: `ConnThread`, `startConnThread`. Throws LISTEN_FAILED, THREAD_EXITED from start.
+ */
+import { Worker } from 'node:worker_threads';
+import { errorFromData, errorToData, PosternError, type ErrorData } from '../src/errors.ts';
+import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
+import type { ConnThreadData, FromThread, ToThread } from '../src/service/messages.ts';
+
+const WORKER_URL = new URL('../workers/conn-thread.ts', import.meta.url);
+
+export interface ConnThreadOptions {
+  data: ConnThreadData;
+  heapBytes: number;
+  /** Every message from the thread but the lifecycle ones goes here. */
+  onMessage: (thread: ConnThread, m: FromThread) => void;
+}
+
+export class ConnThread implements Child {
+  readonly id: string;
+  readonly worker: Worker;
+  state: ActorState = 'starting';
+  sessions = 0;
+  elu = 0;
+  loadAt = 0;
+  actors: ActorInfo[] = [];
+  draining = false;
+  private exitListeners: Array<(r: ExitReason) => void> = [];
+  private exitReason: ExitReason | null = null;
+  private lastError: ErrorData | undefined;
+  private exited: Promise<void>;
+
+  constructor(opts: ConnThreadOptions) {
+    this.id = opts.data.threadId;
+    const mb = Math.max(16, Math.floor(opts.heapBytes / (1024 * 1024)));
+    this.worker = new Worker(WORKER_URL, {
+      workerData: opts.data,
+      resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, mb >> 3)) },
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.on('message', (m: FromThread) => {
+      if (m.t === 'load') {
+        this.sessions = m.sessions;
+        this.elu = m.elu;
+        this.actors = m.actors;
+        this.loadAt = Date.now();
+      }
+      opts.onMessage(this, m);
+    });
+    this.worker.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      this.lastError = errorToData(new PosternError('THREAD_EXITED', `connection thread ${this.id} failed: ${code !== undefined ? `${code}: ` : ''}${e.message}`));
+    });
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        const reason: ExitReason =
+          this.lastError !== undefined
+            ? { kind: 'error', error: this.lastError }
+            : code === 0
+              ? this.state === 'stopping' ? { kind: 'shutdown' } : { kind: 'normal' }
+              : { kind: 'error', error: errorToData(new PosternError('THREAD_EXITED', `connection thread ${this.id} exited with code ${code}`)) };
+        this.state = reason.kind === 'error' ? 'failed' : 'stopped';
+        this.exitReason = reason;
+        resolve();
+        for (const l of this.exitListeners.splice(0)) l(reason);
+      });
+    });
+  }
+
+  /** Resolves once the thread listens; rejects (and terminates it) if it cannot. */
+  ready(): Promise<this> {
+    return new Promise((resolve, reject) => {
+      const onMsg = (m: FromThread): void => {
+        if (m.t === 'listening') {
+          cleanup();
+          this.state = 'running';
+          resolve(this);
+        } else if (m.t === 'listenFailed') {
+          cleanup();
+          reject(errorFromData(m.error));
+        }
+      };
+      const onExit = (): void => {
+        cleanup();
+        reject(errorFromData(this.lastError ?? errorToData(new PosternError('THREAD_EXITED', `connection thread ${this.id} exited while starting`))));
+      };
+      const cleanup = (): void => {
+        this.worker.off('message', onMsg);
+        this.worker.off('exit', onExit);
+      };
+      this.worker.on('message', onMsg);
+      this.worker.once('exit', onExit);
+    });
+  }
+
+  send(m: ToThread): void {
+    if (this.exitReason === null) this.worker.postMessage(m);
+  }
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    if (this.exitReason !== null) queueMicrotask(() => listener(this.exitReason!));
+    else this.exitListeners.push(listener);
+  }
+
+  /** Stop accepting; exit normally once the last session ends. */
+  drain(): void {
+    this.draining = true;
+    this.send({ t: 'drain' });
+  }
+
+  async stop(_reason?: ExitReason, timeoutMs = 30_000): Promise<void> {
+    if (this.exitReason !== null) return;
+    this.state = 'stopping';
+    const deadline = Number.isFinite(timeoutMs) ? timeoutMs : 30_000;
+    this.send({ t: 'stop', deadlineMs: deadline });
+    const timer = setTimeout(() => void this.worker.terminate(), deadline + 1000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    this.state = 'stopping';
+    void this.worker.terminate();
+  }
+
+  info(): ActorInfo {
+    const i: ActorInfo = {
+      id: this.id,
+      kind: 'connThread',
+      state: this.state,
+      mailboxDepth: 0,
+      mailboxCapacity: 0,
+      restarts: 0,
+      extra: { sessions: this.sessions, elu: Number(this.elu.toFixed(3)), draining: this.draining },
+      children: this.actors,
+    };
+    if (this.lastError !== undefined) i.lastError = this.lastError;
+    return i;
+  }
+}
+
+export async function startConnThread(opts: ConnThreadOptions): Promise<ConnThread> {
+  const t = new ConnThread(opts);
+  try {
+    return await t.ready();
+  } catch (e) {
+    t.kill();
+    throw e;
+  }
+}

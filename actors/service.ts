@@ -1,0 +1,345 @@
+/**
+ * actors/service.ts: a service host, the supervisor of one service (pop3, smtpIncoming, …).
+ *
+ * Owns, for its service: the connection threads (a one_for_one supervisor of `ConnThread`s,
+ * between minConnThreads and maxConnThreads, grown under load and drained when idle), the
+ * admission state (rules and flow windows, counted here on the main thread so the counts are
+ * exact across threads), the piscina pool for CPU work, and the figures /status shows.
+ * A thread that dies is restarted by the threads supervisor while the others keep serving;
+ * past the restart intensity the host exits abnormally and the root supervisor restarts it.
+ *
+ * Exports: `ServiceHost`, `startServiceHost`. Throws NOT_IMPLEMENTED (a row with no protocol
+ * module), LISTEN_FAILED (retryable: the root backs off), SERVICE_NOT_RUNNING.
+ */
+import net from 'node:net';
+import { Piscina } from 'piscina';
+import { Supervisor } from '../src/actor/supervisor.ts';
+import { Admission, TripLogger } from '../src/net/admission.ts';
+import { errorToData, PosternError, type ErrorData } from '../src/errors.ts';
+import { ConnThread, startConnThread } from './conn-thread.ts';
+import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
+import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../src/config/options.ts';
+import type { ServiceRow } from '../src/service/table.ts';
+import type { FromThread } from '../src/service/messages.ts';
+import type { Logger, LogLevel } from '../src/log.ts';
+import type { ServiceStatus } from '../src/status/types.ts';
+
+const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
+
+export interface ServiceHostOptions {
+  row: ServiceRow;
+  options: ServiceOptions;
+  globalRules: { allowRules: AllowRuleOptions[]; denyRules: DenyRuleOptions[] };
+  log: Logger;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+  /** How often threads report load and the host rescales (ms). */
+  loadIntervalMs?: number;
+  restartIntensity?: number;
+  restartPeriodMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** Bind port 0 once to learn a free port for a listener written with port 0. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ host, port: 0, exclusive: true }, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export class ServiceHost implements Child {
+  readonly id: string;
+  readonly name: string;
+  private opts: ServiceHostOptions;
+  private options: ServiceOptions;
+  private log: Logger;
+  private state: ActorState = 'starting';
+  private ports: Record<string, number> = {};
+  private admission: Admission;
+  private trips: TripLogger;
+  private pool: Piscina | null = null;
+  private threads: Supervisor;
+  private threadSeq = 0;
+  private scaler: NodeJS.Timeout | null = null;
+  private idleSince: number | null = null;
+  private scaling = false;
+  private exitListeners: Array<(r: ExitReason) => void> = [];
+  private exitReason: ExitReason | null = null;
+  private lastError: ErrorData | undefined;
+  private readonly loadIntervalMs: number;
+
+  constructor(opts: ServiceHostOptions) {
+    this.opts = opts;
+    this.name = opts.row.name;
+    this.id = opts.row.name;
+    this.options = opts.options;
+    this.log = opts.log.child({ service: this.name, actor: this.id });
+    this.loadIntervalMs = opts.loadIntervalMs ?? 500;
+    this.admission = new Admission(this.name, opts.options, opts.globalRules);
+    this.trips = new TripLogger(this.log);
+    this.threads = new Supervisor({
+      id: `${this.name}.threads`,
+      kind: 'threadSupervisor',
+      strategy: 'one_for_one',
+      intensity: opts.restartIntensity ?? 5,
+      periodMs: opts.restartPeriodMs ?? 10_000,
+      backoffInitialMs: opts.backoffInitialMs ?? 2000,
+      backoffMaxMs: opts.backoffMaxMs ?? 60_000,
+      log: this.log,
+    });
+  }
+
+  async start(): Promise<this> {
+    const { row, options } = this.opts;
+    if (row.protocol === null) {
+      throw new PosternError('NOT_IMPLEMENTED', `service ${row.name} (${row.description}) is not implemented yet`);
+    }
+    if (row.transport !== 'tcp') {
+      throw new PosternError('NOT_IMPLEMENTED', `service ${row.name}: ${row.transport} services are not implemented yet`);
+    }
+    for (const l of options.listeners) {
+      if (!l.enable) continue;
+      this.ports[l.key] = l.address.port === 0 ? await freePort(l.address.host) : l.address.port;
+    }
+    this.pool = new Piscina({
+      filename: POOL_URL,
+      minThreads: options.minPoolThreads,
+      maxThreads: options.maxPoolThreads,
+      idleTimeout: 30_000,
+    });
+    this.threads.onExit((reason) => {
+      if (this.state === 'stopping' || this.state === 'stopped') return;
+      this.log.error({ reason }, 'connection threads gave up: restarting the service');
+      void this.shutdown(reason);
+    });
+    await this.threads.start();
+    try {
+      for (let i = 0; i < options.minConnThreads; i++) await this.addThread();
+    } catch (e) {
+      await this.shutdown({ kind: 'error', error: errorToData(e) });
+      throw e;
+    }
+    this.state = 'running';
+    this.scaler = setInterval(() => this.rescale(), this.loadIntervalMs);
+    this.scaler.unref();
+    this.log.info({ listeners: this.ports, threads: options.minConnThreads }, 'service started');
+    return this;
+  }
+
+  /** Ports actually bound, by listener key (port 0 resolved). */
+  boundPorts(): Readonly<Record<string, number>> {
+    return this.ports;
+  }
+
+  private async addThread(): Promise<void> {
+    const threadId = `${this.name}.t${++this.threadSeq}`;
+    await this.threads.startChild({
+      id: threadId,
+      restart: 'transient',
+      shutdown: this.opts.shutdownTimeoutMs,
+      start: () =>
+        startConnThread({
+          data: {
+            threadId,
+            serviceName: this.name,
+            protocol: this.opts.row.protocol!,
+            options: this.options,
+            ports: this.ports,
+            logLevel: this.opts.logLevel,
+            loadIntervalMs: this.loadIntervalMs,
+          },
+          heapBytes: this.options.connThreadHeapBytes,
+          onMessage: (t, m) => this.onThreadMessage(t, m),
+        }),
+    });
+  }
+
+  private liveThreads(): ConnThread[] {
+    const out: ConnThread[] = [];
+    for (const c of this.threads.whichChildren()) {
+      if (c.child instanceof ConnThread && c.state === 'running' && c.child.state === 'running') out.push(c.child);
+    }
+    return out;
+  }
+
+  private onThreadMessage(t: ConnThread, m: FromThread): void {
+    switch (m.t) {
+      case 'admit': {
+        const r = this.admission.admit(m.listener, m.ip);
+        if (r.ok) t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
+        else {
+          t.send({ t: 'admitted', id: m.id, ok: false, reason: r.reason });
+          this.trips.trip(this.name, m.listener, r);
+        }
+        break;
+      }
+      case 'release':
+        this.admission.release(m.ticket);
+        if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
+        break;
+      case 'task':
+        void this.runTask(m.task, m.payload).then(
+          (v) => t.send({ t: 'taskDone', id: m.id, ok: true, v }),
+          (e) => t.send({ t: 'taskDone', id: m.id, ok: false, e: errorToData(e) }),
+        );
+        break;
+      case 'drained': {
+        const id = t.id;
+        setImmediate(() => void this.threads.deleteChild(id).catch(() => {}));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Run a CPU task on this service's pool. */
+  async runTask(task: string, payload: unknown): Promise<unknown> {
+    if (this.pool === null) throw new PosternError('SERVICE_NOT_RUNNING', `service ${this.name} is not running`);
+    const v = (await this.pool.run({ task, payload })) as { __error?: ErrorData } | unknown;
+    if (v !== null && typeof v === 'object' && '__error' in v && v.__error !== undefined) {
+      const { errorFromData } = await import('../src/errors.ts');
+      throw errorFromData(v.__error as ErrorData);
+    }
+    return v;
+  }
+
+  private rescale(): void {
+    this.admission.sweep();
+    if (this.state !== 'running' || this.scaling) return;
+    const live = this.liveThreads().filter((t) => !t.draining);
+    // a thread being restarted by the threads supervisor still counts toward min/max
+    const n = this.threads.whichChildren().filter((c) => !(c.child instanceof ConnThread && c.child.draining)).length;
+    if (live.length === 0) return;
+    const { minConnThreads: min, maxConnThreads: max, threadSessions } = this.options;
+    const sessions = live.reduce((a, t) => a + t.sessions, 0);
+    const elu = live.reduce((a, t) => a + t.elu, 0) / live.length;
+    if (n < min || (n < max && (sessions > n * threadSessions || elu > 0.75))) {
+      this.idleSince = null;
+      this.scaling = true;
+      this.log.info({ threads: n + 1, sessions, elu }, 'adding a connection thread');
+      void this.addThread()
+        .catch((e) => this.log.error({ err: e }, 'could not add a connection thread'))
+        .finally(() => (this.scaling = false));
+      return;
+    }
+    const quiet = sessions <= ((n - 1) * threadSessions) / 2 && elu < 0.25;
+    if (n > min && quiet) {
+      const now = Date.now();
+      this.idleSince ??= now;
+      if (now - this.idleSince >= this.options.threadIdleTimeoutMs) {
+        this.idleSince = null;
+        const victim = live.reduce((a, b) => (b.sessions < a.sessions ? b : a));
+        this.log.info({ thread: victim.id, threads: n - 1 }, 'draining an idle connection thread');
+        victim.drain();
+      }
+    } else this.idleSince = null;
+  }
+
+  /** Apply changed options to new connections; open connections keep going. */
+  async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
+    for (const l of next.listeners) {
+      if (l.enable && this.ports[l.key] === undefined) this.ports[l.key] = l.address.port === 0 ? await freePort(l.address.host) : l.address.port;
+    }
+    this.options = next;
+    this.admission.reconfigure(next, globalRules);
+    for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports });
+    this.log.info('service reconfigured');
+  }
+
+  /** Fault injection (only when the server's config enables it). */
+  injectFault(kind: 'crash' | 'oom' | 'hang', index = 0): string {
+    const live = this.liveThreads();
+    const t = live[index % Math.max(1, live.length)];
+    if (t === undefined) throw new PosternError('SERVICE_NOT_RUNNING', `service ${this.name} has no running thread`);
+    t.send({ t: 'fault', kind });
+    return t.id;
+  }
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    if (this.exitReason !== null) queueMicrotask(() => listener(this.exitReason!));
+    else this.exitListeners.push(listener);
+  }
+
+  private async shutdown(reason: ExitReason): Promise<void> {
+    if (this.state === 'stopped' || this.exitReason !== null) return;
+    this.state = 'stopping';
+    if (this.scaler !== null) clearInterval(this.scaler);
+    await this.threads.stop().catch(() => {});
+    await this.pool?.close({ force: true }).catch(() => {});
+    this.pool = null;
+    this.state = reason.kind === 'error' ? 'failed' : 'stopped';
+    if (reason.kind === 'error') this.lastError = reason.error;
+    this.exitReason = reason;
+    for (const l of this.exitListeners.splice(0)) l(reason);
+  }
+
+  async stop(reason: ExitReason = { kind: 'shutdown' }): Promise<void> {
+    await this.shutdown(reason);
+  }
+
+  kill(): void {
+    for (const c of this.threads.whichChildren()) c.child?.kill();
+    void this.shutdown({ kind: 'shutdown' });
+  }
+
+  info(): ActorInfo {
+    const t = this.threads.info();
+    const i: ActorInfo = {
+      id: this.id,
+      kind: 'service',
+      state: this.state,
+      mailboxDepth: 0,
+      mailboxCapacity: 0,
+      restarts: 0,
+      children: [
+        t,
+        {
+          id: `${this.name}.pool`,
+          kind: 'pool',
+          state: this.pool === null ? 'stopped' : 'running',
+          mailboxDepth: this.pool?.queueSize ?? 0,
+          mailboxCapacity: 0,
+          restarts: 0,
+          extra: { threads: this.pool?.threads.length ?? 0, completed: this.pool?.completed ?? 0 },
+        },
+      ],
+    };
+    if (this.lastError !== undefined) i.lastError = this.lastError;
+    return i;
+  }
+
+  status(): ServiceStatus {
+    const snap = this.admission.snapshot();
+    const live = this.liveThreads();
+    return {
+      name: this.name,
+      state: this.state,
+      implemented: true,
+      connThreads: { min: this.options.minConnThreads, max: this.options.maxConnThreads, current: live.length },
+      listeners: snap.listeners.map((l) => ({
+        key: l.key,
+        transport: 'tcp' as const,
+        enable: this.options.listeners.find((x) => x.key === l.key)?.enable ?? false,
+        listening: live.length > 0 && this.ports[l.key] !== undefined,
+        port: this.ports[l.key],
+        open: l.open,
+        accepted: l.accepted,
+        refused: l.refused,
+      })),
+      rules: snap.rules,
+      openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
+      pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },
+    };
+  }
+}
+
+export async function startServiceHost(opts: ServiceHostOptions): Promise<ServiceHost> {
+  return new ServiceHost(opts).start();
+}

@@ -1,0 +1,278 @@
+/**
+ * cli/ctl.ts: `postern ctl [--data-dir DIR] [--json] VERB …`, the control-socket client command.
+ *
+ *   status | reload | stop
+ *   service start|stop|restart NAME
+ *   domain add NAME | domain list | domain remove NAME
+ *   account add USER@DOMAIN --password PW | account list [DOMAIN]
+ *   account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN
+ *
+ * The socket is `<dataDir>/run/postern.sock`; dataDir is --data-dir, else $POSTERN_DATA_DIR,
+ * else `./data`, resolved to an absolute path.
+ *
+ * Exports:
+ * - `runCtl(argv, io?)`: argv is what follows `ctl` on the command line; returns the exit code:
+ *   0 success, 1 server-side or unavailable error, 2 usage error. A failure prints exactly one
+ *   line `postern ctl: <reason>` to `io.err`; with --json it prints
+ *   `{"ok":false,"error":{"code","message"}}` to `io.out` instead. Success prints
+ *   `{"ok":true,"result":…}` with --json, else a human-readable rendering. Each `io` call is one
+ *   line without its newline (default: process stdout/stderr).
+ * - `parseCtlArgs(argv, env?)`: the parsing step alone (→ socket path, verb, args, json).
+ * - `renderStatus(doc)`: the human status tree as lines.
+ * - `CtlIo`, `CtlCommand` (types).
+ *
+ * Throws nothing: every failure becomes an exit code (parseCtlArgs throws CONTROL_BAD_REQUEST).
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { controlRequest } from '../control/client.ts';
+import { PosternError, errorToData } from '../errors.ts';
+import type { ActorInfo } from '../actor/types.ts';
+import type { ServiceStatus, StatusDoc } from '../status/types.ts';
+
+export interface CtlIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface CtlCommand {
+  socketPath: string;
+  json: boolean;
+  help: boolean;
+  verb: string; // control verb, e.g. 'service.restart'
+  args: Record<string, unknown>;
+}
+
+export const CTL_USAGE = [
+  'usage: postern ctl [--data-dir DIR] [--json] COMMAND',
+  '  status | reload | stop',
+  '  service start|stop|restart NAME',
+  '  domain add NAME | domain list | domain remove NAME',
+  '  account add USER@DOMAIN --password PW | account list [DOMAIN]',
+  '  account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN',
+].join('\n');
+
+const defaultIo: CtlIo = {
+  out: (s) => { process.stdout.write(`${s}\n`); },
+  err: (s) => { process.stderr.write(`${s}\n`); },
+};
+
+function usage(message: string): PosternError {
+  return new PosternError('CONTROL_BAD_REQUEST', message, { usage: true });
+}
+
+function checkAddress(a: string): string {
+  const at = a.indexOf('@');
+  if (at <= 0 || at !== a.lastIndexOf('@') || at === a.length - 1 || /\s/.test(a)) {
+    throw usage(`'${a}' is not an address of the form USER@DOMAIN`);
+  }
+  return a;
+}
+
+function checkName(what: string, n: string | undefined): string {
+  if (n === undefined || n === '') throw usage(`missing ${what} name`);
+  if (/\s/.test(n)) throw usage(`bad ${what} name '${n}'`);
+  return n;
+}
+
+/** positional words → control verb and args. */
+function mapCommand(words: string[], password: string | undefined): { verb: string; args: Record<string, unknown> } {
+  const [group, sub, arg] = words;
+  const noMore = (n: number): void => {
+    if (words.length > n) throw usage(`unexpected argument '${words[n]}'`);
+  };
+  const noPassword = (): void => {
+    if (password !== undefined) throw usage('--password is only for account add and account passwd');
+  };
+  const needPassword = (): string => {
+    if (password === undefined || password === '') throw usage('--password PW is required');
+    return password;
+  };
+  switch (group) {
+    case undefined:
+      throw usage('missing command');
+    case 'status': case 'reload': case 'stop':
+      noMore(1); noPassword();
+      return { verb: group, args: {} };
+    case 'service':
+      if (sub !== 'start' && sub !== 'stop' && sub !== 'restart') throw usage(`service: expected start, stop or restart, got '${sub ?? ''}'`);
+      noMore(3); noPassword();
+      return { verb: `service.${sub}`, args: { name: checkName('service', arg) } };
+    case 'domain':
+      noPassword();
+      if (sub === 'list') { noMore(2); return { verb: 'domain.list', args: {} }; }
+      if (sub === 'add' || sub === 'remove') { noMore(3); return { verb: `domain.${sub}`, args: { name: checkName('domain', arg) } }; }
+      throw usage(`domain: expected add, list or remove, got '${sub ?? ''}'`);
+    case 'account':
+      if (sub === 'list') {
+        noMore(3); noPassword();
+        return { verb: 'account.list', args: arg === undefined ? {} : { domain: checkName('domain', arg) } };
+      }
+      if (sub === 'add' || sub === 'passwd') {
+        noMore(3);
+        if (arg === undefined) throw usage(`account ${sub}: missing USER@DOMAIN`);
+        return { verb: `account.${sub}`, args: { address: checkAddress(arg), password: needPassword() } };
+      }
+      if (sub === 'remove') {
+        noMore(3); noPassword();
+        if (arg === undefined) throw usage('account remove: missing USER@DOMAIN');
+        return { verb: 'account.remove', args: { address: checkAddress(arg) } };
+      }
+      throw usage(`account: expected add, list, passwd or remove, got '${sub ?? ''}'`);
+    default:
+      throw usage(`unknown command '${group}'`);
+  }
+}
+
+export function parseCtlArgs(argv: string[], env: Record<string, string | undefined> = process.env): CtlCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'data-dir': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        password: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const { values, positionals } = parsed;
+  const dataDir = resolve(values['data-dir'] ?? env.POSTERN_DATA_DIR ?? './data');
+  const socketPath = resolve(dataDir, 'run', 'postern.sock');
+  const json = values.json === true;
+  if (values.help === true) return { socketPath, json, help: true, verb: '', args: {} };
+  const { verb, args } = mapCommand(positionals, values.password);
+  return { socketPath, json, help: false, verb, args };
+}
+
+// ---- rendering ----
+
+function num(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? '∞' : String(n);
+}
+
+function duration(sec: number): string {
+  let s = Math.max(0, Math.floor(sec));
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  if (d > 0) return `${d}d${h}h${m}m`;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function actorLines(a: ActorInfo, depth: number, out: string[]): void {
+  let line = `${'  '.repeat(depth)}${a.id}  ${a.kind}  ${a.state}  mailbox ${num(a.mailboxDepth)}/${num(a.mailboxCapacity)}  restarts ${num(a.restarts)}`;
+  if (a.lastError !== undefined) line += `  last error ${a.lastError.code}: ${oneLine(a.lastError.message)}`;
+  out.push(line);
+  for (const c of a.children ?? []) actorLines(c, depth + 1, out);
+}
+
+function serviceLine(s: ServiceStatus): string {
+  const ls = s.listeners.length === 0
+    ? 'none'
+    : s.listeners.map((l) => {
+      const st = !l.enable ? 'disabled' : l.listening ? 'listening' : 'not listening';
+      return `${l.key}/${l.transport} ${st} open ${num(l.open)}`;
+    }).join(', ');
+  const ct = s.connThreads;
+  let line = `  ${s.name}  ${s.state}${s.implemented ? '' : ' (not implemented)'}  listeners: ${ls}` +
+    `  open connections ${num(s.openConnections)}  conn threads ${num(ct.current)} (${num(ct.min)}..${num(ct.max)})` +
+    `  pool ${num(s.pool.threads)} threads ${num(s.pool.queued)} queued`;
+  if (s.lastError !== undefined) line += `  last error ${s.lastError.code}: ${oneLine(s.lastError.message)}`;
+  return line;
+}
+
+/** The human status rendering, one string per line. */
+export function renderStatus(doc: StatusDoc): string[] {
+  const out: string[] = [];
+  const sv = doc.server;
+  out.push(`postern ${sv.version}  pid ${sv.pid}  up ${duration(sv.uptimeSec)}  node ${sv.node}  data ${sv.dataDir}`);
+  out.push('actors:');
+  actorLines(doc.tree, 1, out);
+  out.push('services:');
+  if (doc.services.length === 0) out.push('  (none)');
+  for (const s of doc.services) out.push(serviceLine(s));
+  return out;
+}
+
+function listItem(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    const r = v as Record<string, unknown>;
+    const keyField = ['address', 'name', 'domain'].find((k) => typeof r[k] === 'string');
+    if (keyField !== undefined) {
+      const rest = Object.entries(r).filter(([k]) => k !== keyField);
+      const extra = rest.map(([k, x]) => ` ${k}=${typeof x === 'string' ? x : JSON.stringify(x)}`).join('');
+      return `${String(r[keyField])}${extra}`;
+    }
+  }
+  return JSON.stringify(v);
+}
+
+function render(cmd: CtlCommand, result: unknown): string[] {
+  const name = String(cmd.args.name ?? cmd.args.address ?? '');
+  if (cmd.verb === 'status') {
+    const d = result as StatusDoc | null;
+    if (d !== null && typeof d === 'object' && d.tree !== undefined && Array.isArray(d.services)) return renderStatus(d);
+    return [JSON.stringify(result)];
+  }
+  if (cmd.verb === 'domain.list' || cmd.verb === 'account.list') {
+    if (!Array.isArray(result)) return [typeof result === 'string' ? result : JSON.stringify(result)];
+    return result.length === 0 ? ['(none)'] : result.map(listItem);
+  }
+  if (typeof result === 'string' && result !== '') return [oneLine(result)];
+  const done: Record<string, string> = {
+    reload: 'configuration reloaded',
+    stop: 'server stopping',
+    'service.start': `service ${name} started`,
+    'service.stop': `service ${name} stopped`,
+    'service.restart': `service ${name} restarted`,
+    'domain.add': `domain ${name} added`,
+    'domain.remove': `domain ${name} removed`,
+    'account.add': `account ${name} added`,
+    'account.passwd': `password changed for ${name}`,
+    'account.remove': `account ${name} removed`,
+  };
+  return [done[cmd.verb] ?? 'ok'];
+}
+
+function fail(io: CtlIo, json: boolean, e: unknown): number {
+  const d = errorToData(e);
+  const isUsage = e instanceof PosternError && e.details?.usage === true;
+  if (json) io.out(JSON.stringify({ ok: false, error: { code: d.code, message: d.message } }));
+  else io.err(`postern ctl: ${oneLine(d.message)}${isUsage ? ' (see postern ctl --help)' : ` [${d.code}]`}`);
+  return isUsage ? 2 : 1;
+}
+
+export async function runCtl(argv: string[], io: CtlIo = defaultIo): Promise<number> {
+  let cmd: CtlCommand;
+  try {
+    cmd = parseCtlArgs(argv);
+  } catch (e) {
+    return fail(io, argv.includes('--json'), e);
+  }
+  if (cmd.help) {
+    for (const l of CTL_USAGE.split('\n')) io.out(l);
+    return 0;
+  }
+  let result: unknown;
+  try {
+    result = await controlRequest(cmd.socketPath, cmd.verb, cmd.args);
+  } catch (e) {
+    return fail(io, cmd.json, e);
+  }
+  if (cmd.json) io.out(JSON.stringify({ ok: true, result: result ?? null }));
+  else for (const l of render(cmd, result)) io.out(l);
+  return 0;
+}

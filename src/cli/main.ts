@@ -1,0 +1,60 @@
+/**
+ * cli/main.ts: the `postern` command.
+ *
+ *   postern start [--config FILE] [--data-dir DIR]     run the server (the embedded default
+ *                                                      config when no file is given)
+ *   postern ctl [--data-dir DIR] [--json] VERB …       talk to a running server
+ *   postern config check|print [--config FILE]         validate, or print the normalised config
+ *
+ * Exits non-zero with a one-line reason on failure.
+ */
+import { parseArgs } from 'node:util';
+import { startServer } from '../server.ts';
+import { runCtl } from './ctl.ts';
+import { loadConfigFile, loadDefault } from '../config/load.ts';
+import { writeConfig } from '../config/write.ts';
+import { errorToData } from '../errors.ts';
+
+const USAGE = `usage: postern start [--config FILE] [--data-dir DIR]
+       postern ctl [--data-dir DIR] [--json] status|reload|stop|service start|stop|restart NAME|domain …|account …
+       postern config check|print [--config FILE]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'ctl') return runCtl(rest);
+  if (cmd === 'start') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true });
+    const configFile = values.config ?? process.env.POSTERN_CONFIG;
+    const server = await startServer({ configFile, dataDir: values['data-dir'], signals: true });
+    await server.stopped;
+    return 0;
+  }
+  if (cmd === 'config') {
+    const [sub, ...more] = rest;
+    const { values } = parseArgs({ args: more, options: { config: { type: 'string' } }, strict: true });
+    const loaded = values.config !== undefined ? await loadConfigFile(values.config) : loadDefault();
+    if (sub === 'check') {
+      process.stdout.write(`ok: ${values.config ?? 'embedded default'}\n`);
+      return 0;
+    }
+    if (sub === 'print') {
+      process.stdout.write(writeConfig(loaded.model));
+      return 0;
+    }
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== 'start') process.exitCode = code;
+  },
+  (e) => {
+    const d = errorToData(e);
+    process.stderr.write(`postern: ${d.message}\n`);
+    const errors = (d.details?.errors ?? []) as Array<{ message: string }>;
+    for (const x of errors.slice(1)) process.stderr.write(`postern: ${x.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,85 @@
+/**
+ * errors.ts: every error Postern raises, with a stable code, in one list.
+ *
+ * Exports: `ErrorCode` (the list), `PosternError` (the one error class), `errorToData` /
+ * `errorFromData` (errors cross threads and the control socket as plain `{ code, message,
+ * retryable }` data and are rebuilt from the code), `isPosternError`.
+ * Tests compare codes, never message text. Throws nothing itself.
+ */
+
+/** code → whether a caller may retry the same operation later. */
+export const ErrorCodes = {
+  // actor runtime
+  ACTOR_BUSY: true, // mailbox full: the caller gets this instead of the queue growing
+  ACTOR_TIMEOUT: true, // ask() got no reply in time
+  ACTOR_STOPPED: false, // the actor is stopped or stopping
+  ACTOR_EXITED: false, // the actor failed while handling this message
+  ACTOR_KILLED: false, // ended by kill(): no cleanup ran (OTP brutal_kill)
+  SUPERVISOR_INTENSITY: false, // restart intensity exceeded: escalated to the parent
+  CHILD_NOT_FOUND: false,
+  CHILD_EXISTS: false,
+  // services and threads
+  NOT_IMPLEMENTED: false,
+  SERVICE_UNKNOWN: false,
+  SERVICE_NOT_RUNNING: false,
+  SERVICE_RUNNING: false,
+  THREAD_EXITED: true,
+  LISTEN_FAILED: true,
+  // configuration
+  CONFIG_SYNTAX: false,
+  CONFIG_UNKNOWN_ATTRIBUTE: false,
+  CONFIG_TYPE: false,
+  CONFIG_RANGE: false,
+  CONFIG_DUPLICATE: false,
+  CONFIG_MISSING: false,
+  CONFIG_READ: false,
+  // control socket
+  CONTROL_UNAVAILABLE: true,
+  CONTROL_BAD_REQUEST: false,
+  // anything else: logged whole, reaches a client only as a temporary failure
+  INTERNAL: true,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ErrorData {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class PosternError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PosternError';
+    this.code = code;
+    this.retryable = ErrorCodes[code] ?? true;
+    this.details = details;
+  }
+}
+
+export function isPosternError(e: unknown, code?: ErrorCode): e is PosternError {
+  return e instanceof PosternError && (code === undefined || e.code === code);
+}
+
+/** Turn any thrown value into plain, cloneable data. */
+export function errorToData(e: unknown): ErrorData {
+  if (e instanceof PosternError) {
+    const d: ErrorData = { code: e.code, message: e.message, retryable: e.retryable };
+    if (e.details !== undefined) d.details = e.details;
+    return d;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: 'INTERNAL', message, retryable: true };
+}
+
+/** Rebuild an error from data that crossed a thread or socket. */
+export function errorFromData(d: ErrorData): PosternError {
+  const code: ErrorCode = d.code in ErrorCodes ? d.code : 'INTERNAL';
+  return new PosternError(code, d.message, d.details);
+}

@@ -1,0 +1,288 @@
+/**
+ * server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
+ * running services, built from the services table), the configuration and its reload, the
+ * control socket and the supervision status endpoint, and the signals.
+ *
+ * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start), and the
+ * status endpoint's listen error. Once started, a failing service is reported, never thrown.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Supervisor } from './actor/supervisor.ts';
+import { PosternError, errorToData } from './errors.ts';
+import { loadConfig, loadConfigFile, loadDefault } from './config/load.ts';
+import { SERVICE_TABLE, serviceRow } from './service/table.ts';
+import { ServiceHost } from '../actors/service.ts';
+import { startStatusServer } from './status/http.ts';
+import { startControlServer } from './control/server.ts';
+import { createRootLogger, type Logger } from './log.ts';
+import type { ResolvedConfig, ServiceName } from './config/options.ts';
+import type { ServiceStatus, StatusDoc } from './status/types.ts';
+
+export const VERSION = '0.1.0';
+
+export interface StartOptions {
+  /** Config file; else `configText`; else the embedded default. */
+  configFile?: string;
+  configText?: string;
+  dataDir?: string;
+  /** Override the status listener (tests pass port 0). */
+  statusPort?: number;
+  /** Start the node-ipc control socket (default true). */
+  controlSocket?: boolean;
+  /** Handle SIGHUP/SIGTERM/SIGINT (default false; the CLI turns it on). */
+  signals?: boolean;
+  /** Test hook: run these protocol modules in these service slots. */
+  protocolOverrides?: Record<string, string>;
+  loadIntervalMs?: number;
+  backoffInitialMs?: number;
+  log?: Logger;
+}
+
+export interface Server {
+  readonly dataDir: string;
+  readonly statusPort: number;
+  readonly socketPath: string;
+  status(): StatusDoc;
+  /** Port bound for a service's listener key (e.g. '127.0.0.1:0' → 40123). */
+  port(service: string, listenerIndex?: number): number;
+  host(service: string): ServiceHost | undefined;
+  reload(configText?: string): Promise<{ changed: string[] }>;
+  startService(name: string): Promise<void>;
+  stopService(name: string): Promise<void>;
+  restartService(name: string): Promise<void>;
+  injectFault(service: string, kind: 'crash' | 'oom' | 'hang', index?: number): string;
+  stop(): Promise<void>;
+  /** Resolves when the server has stopped (by `stop`, a signal or the control socket). */
+  readonly stopped: Promise<void>;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<Server> {
+  const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
+  let config: ResolvedConfig = loaded.resolved;
+  const log = opts.log ?? createRootLogger(config.logLevel);
+  const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
+  fs.mkdirSync(path.join(dataDir, 'run'), { recursive: true, mode: 0o700 });
+  const socketPath = path.join(dataDir, 'run', 'postern.sock');
+  const startedAt = Date.now();
+  const hosts = new Map<string, ServiceHost>();
+  let stopping = false;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+
+  const root = new Supervisor({ id: 'root', kind: 'rootSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
+  root.onExit((reason) => {
+    if (stopping) return;
+    log.fatal({ reason }, 'root supervisor gave up: too many service restarts; stopping');
+    void stop(70);
+  });
+
+  const specFor = (name: ServiceName) => ({
+    id: name,
+    restart: 'permanent' as const,
+    shutdown: config.shutdownTimeoutMs + 2000,
+    kind: 'supervisor' as const,
+    start: async () => {
+      const host = new ServiceHost({
+        row: serviceRow(name, opts.protocolOverrides),
+        options: config.serviceOptions[name],
+        globalRules: { allowRules: config.allowRules, denyRules: config.denyRules },
+        log,
+        logLevel: config.logLevel,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        loadIntervalMs: opts.loadIntervalMs,
+        backoffInitialMs: opts.backoffInitialMs,
+      });
+      await host.start();
+      hosts.set(name, host);
+      host.onExit(() => {
+        if (hosts.get(name) === host) hosts.delete(name);
+      });
+      return host;
+    },
+  });
+
+  await root.start();
+  for (const name of config.services) await root.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+
+  const known = (name: string): ServiceName => serviceRow(name).name;
+
+  const startService = async (name: string): Promise<void> => {
+    const n = known(name);
+    const row = serviceRow(n, opts.protocolOverrides);
+    if (row.protocol === null) throw new PosternError('NOT_IMPLEMENTED', `service ${n} (${row.description}) is not implemented yet`);
+    if (root.whichChildren().some((c) => c.id === n)) {
+      if (hosts.has(n)) throw new PosternError('SERVICE_RUNNING', `service ${n} is already running`);
+      await root.deleteChild(n).catch(() => {});
+    }
+    await root.startChild(specFor(n));
+    if (!hosts.has(n)) throw new PosternError('LISTEN_FAILED', `service ${n} did not start; see the log and /status`);
+  };
+  const stopService = async (name: string): Promise<void> => {
+    const n = known(name);
+    if (!root.whichChildren().some((c) => c.id === n)) throw new PosternError('SERVICE_NOT_RUNNING', `service ${n} is not running`);
+    await root.terminateChild(n);
+    await root.deleteChild(n);
+  };
+  const restartService = async (name: string): Promise<void> => {
+    const n = known(name);
+    if (!root.whichChildren().some((c) => c.id === n)) return startService(n);
+    await root.terminateChild(n);
+    await root.restartChild(n);
+  };
+
+  const serviceStatus = (name: ServiceName): ServiceStatus => {
+    const h = hosts.get(name);
+    if (h !== undefined) return h.status();
+    const row = serviceRow(name, opts.protocolOverrides);
+    const c = root.whichChildren().find((x) => x.id === name);
+    const info = root.info().children?.find((x) => x.id === name);
+    const o = config.serviceOptions[name];
+    const s: ServiceStatus = {
+      name,
+      state: c?.state ?? 'stopped',
+      implemented: row.protocol !== null,
+      connThreads: { min: o.minConnThreads, max: o.maxConnThreads, current: 0 },
+      listeners: o.listeners.map((l) => ({ key: l.key, transport: 'tcp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
+      rules: [],
+      openConnections: 0,
+      pool: { threads: 0, queued: 0, completed: 0 },
+    };
+    if (info?.lastError !== undefined) s.lastError = { code: info.lastError.code, message: info.lastError.message };
+    return s;
+  };
+
+  const status = (): StatusDoc => ({
+    server: { version: VERSION, pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), dataDir, node: process.version },
+    tree: root.info(),
+    services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
+  });
+
+  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, log });
+
+  const reload = async (configText?: string): Promise<{ changed: string[] }> => {
+    const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
+    const prev = config;
+    config = next.resolved;
+    log.level = config.logLevel;
+    const changed: string[] = [];
+    const want = new Set(config.services);
+    for (const [name, host] of hosts) {
+      if (!want.has(name as ServiceName)) continue;
+      if (JSON.stringify(prev.serviceOptions[name as ServiceName]) !== JSON.stringify(config.serviceOptions[name as ServiceName]) || JSON.stringify([prev.allowRules, prev.denyRules]) !== JSON.stringify([config.allowRules, config.denyRules])) {
+        await host.reconfigure(config.serviceOptions[name as ServiceName], { allowRules: config.allowRules, denyRules: config.denyRules });
+        changed.push(name);
+      }
+    }
+    for (const c of root.whichChildren()) {
+      if (!want.has(c.id as ServiceName)) {
+        await stopService(c.id).catch((e) => log.error({ err: e, service: c.id }, 'could not stop service on reload'));
+        changed.push(c.id);
+      }
+    }
+    for (const name of config.services) {
+      if (!root.whichChildren().some((c) => c.id === name)) {
+        await root.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+        changed.push(name);
+      }
+    }
+    if (opts.statusPort === undefined && (prev.statusListener.host !== config.statusListener.host || prev.statusListener.port !== config.statusListener.port)) {
+      await statusSrv.close();
+      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, log });
+      changed.push('statusListener');
+    }
+    log.info({ changed }, 'configuration reloaded');
+    return { changed };
+  };
+
+  const injectFault = (service: string, kind: 'crash' | 'oom' | 'hang', index?: number): string => {
+    if (!config.enableFaultInjection) throw new PosternError('CONTROL_BAD_REQUEST', 'fault injection is off (enableFaultInjection = no)');
+    const h = hosts.get(known(service));
+    if (h === undefined) throw new PosternError('SERVICE_NOT_RUNNING', `service ${service} is not running`);
+    return h.injectFault(kind, index);
+  };
+
+  let control: { close(): Promise<void> } | null = null;
+  const signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  const stop = async (exitCode?: number): Promise<void> => {
+    if (stopping) return stopped;
+    stopping = true;
+    log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections, sessions finish up to the deadline');
+    await root.stop().catch((e) => log.error({ err: e }, 'root stop failed'));
+    await control?.close().catch(() => {});
+    await statusSrv.close().catch(() => {});
+    for (const [sig, h] of signalHandlers) process.off(sig, h);
+    log.info('stopped');
+    resolveStopped();
+    if (exitCode !== undefined) {
+      log.flush?.();
+      setTimeout(() => process.exit(exitCode), 50);
+    }
+  };
+
+  if (opts.controlSocket ?? true) {
+    control = await startControlServer({
+      socketPath,
+      log,
+      dispatch: async (verb, args) => {
+        const name = String(args.name ?? '');
+        switch (verb) {
+          case 'status':
+            return status();
+          case 'reload':
+            return reload();
+          case 'stop':
+            setImmediate(() => void stop(opts.signals === true ? 0 : undefined));
+            return { stopping: true };
+          case 'service.start':
+            await startService(name);
+            return { service: name, state: 'running' };
+          case 'service.stop':
+            await stopService(name);
+            return { service: name, state: 'stopped' };
+          case 'service.restart':
+            await restartService(name);
+            return { service: name, state: 'running' };
+          case 'fault':
+            return { thread: injectFault(name, String(args.kind ?? 'crash') as 'crash', Number(args.index ?? 0)) };
+          default:
+            if (/^(domain|account)\./.test(verb)) throw new PosternError('NOT_IMPLEMENTED', `${verb.replace('.', ' ')}: the domain and account directory is not implemented yet`);
+            throw new PosternError('CONTROL_BAD_REQUEST', `unknown verb "${verb}"`);
+        }
+      },
+    });
+  }
+
+  if (opts.signals === true) {
+    const onHup = (): void => void reload().catch((e) => log.error({ err: errorToData(e) }, 'reload failed; the running configuration is unchanged'));
+    const onTerm = (): void => void stop(0);
+    signalHandlers.push(['SIGHUP', onHup], ['SIGTERM', onTerm], ['SIGINT', onTerm]);
+    for (const [sig, h] of signalHandlers) process.on(sig, h);
+  }
+
+  log.info({ statusPort: statusSrv.port, socketPath, dataDir, services: config.services }, 'postern started');
+
+  return {
+    dataDir,
+    get statusPort() {
+      return statusSrv.port;
+    },
+    socketPath,
+    status,
+    port(service, listenerIndex = 0) {
+      const h = hosts.get(service);
+      const l = config.serviceOptions[known(service)].listeners[listenerIndex];
+      if (h === undefined || l === undefined) throw new PosternError('SERVICE_NOT_RUNNING', `service ${service} is not running`);
+      return h.boundPorts()[l.key] ?? l.address.port;
+    },
+    host: (service) => hosts.get(service),
+    reload,
+    startService,
+    stopService,
+    restartService,
+    injectFault,
+    stop: () => stop(),
+    stopped,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * service/messages.ts: the envelopes between a service host (main thread) and its connection
+ * threads. Plain data, structured clone. Throws nothing.
+ */
+import type { ServiceOptions } from '../config/options.ts';
+import type { ActorInfo } from '../actor/types.ts';
+import type { ErrorData } from '../errors.ts';
+import type { RefusalReason, SessionEndReason } from './protocol.ts';
+import type { LogLevel } from '../log.ts';
+
+export interface ConnThreadData {
+  threadId: string;
+  serviceName: string;
+  protocol: string; // module URL
+  options: ServiceOptions;
+  /** listener key → port actually bound (port 0 resolved by the host). */
+  ports: Record<string, number>;
+  logLevel: LogLevel;
+  loadIntervalMs: number;
+}
+
+export type ToThread =
+  | { t: 'admitted'; id: number; ok: true; ticket: number }
+  | { t: 'admitted'; id: number; ok: false; reason: RefusalReason }
+  | { t: 'taskDone'; id: number; ok: true; v: unknown }
+  | { t: 'taskDone'; id: number; ok: false; e: ErrorData }
+  | { t: 'drain' }
+  | { t: 'stop'; deadlineMs: number }
+  | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number> }
+  | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' };
+
+export type FromThread =
+  | { t: 'listening'; keys: string[] }
+  | { t: 'listenFailed'; error: ErrorData }
+  | { t: 'admit'; id: number; listener: string; ip: string }
+  | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
+  | { t: 'task'; id: number; task: string; payload: unknown }
+  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[] }
+  | { t: 'drained' };

@@ -1,0 +1,49 @@
+/**
+ * service/protocol.ts: the contract between a connection thread and a protocol module.
+ *
+ * A protocol module (SMTP, POP3, … or a test fixture) is loaded once per connection thread.
+ * The thread owns the socket's admission, idle timeout and accounting; the module owns what
+ * is said on the socket. Storage and protocol code never import each other.
+ *
+ * Exports: `ProtocolModule`, `SessionContext`, `SessionEndReason`, `RefusalReason`.
+ * Throws nothing.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.ts';
+import type { ServiceOptions, TcpListenerOptions } from '../config/options.ts';
+import type { ActorInfo } from '../actor/types.ts';
+
+export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'shutting_down';
+
+/** Why a session ended; `error_limit` and `idle_timeout` are counted per listener. */
+export type SessionEndReason = 'normal' | 'client_closed' | 'error_limit' | 'idle_timeout' | 'error' | 'shutdown';
+
+export interface SessionContext {
+  readonly connId: string;
+  readonly service: ServiceOptions;
+  readonly listener: TcpListenerOptions;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The connection arrived on an implicit-TLS listener (already encrypted). */
+  readonly secure: boolean;
+  readonly log: Logger;
+  /** Run a CPU task on the service's piscina pool (through the service host). */
+  runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  /** Tell the thread the session is over (it closes the socket if still open). */
+  end(reason: SessionEndReason, current?: Socket): void;
+}
+
+export interface SessionHandle {
+  info(): ActorInfo;
+  /** The server is stopping or the thread draining past its deadline: say goodbye, close. */
+  shutdown(): void;
+  /** The listener's idleTimeout passed: write the protocol's farewell (the thread closes). */
+  idleTimeout?(): void;
+}
+
+export interface ProtocolModule {
+  /** The protocol's own short refusal for a connection refused before its session starts. */
+  refusal(reason: RefusalReason): string;
+  /** Start a session on an admitted socket. */
+  startSession(socket: Socket, ctx: SessionContext): SessionHandle;
+}

@@ -1,0 +1,318 @@
+/**
+ * session/line-session.ts: the session dispatcher shared by the line protocols (SMTP, POP3,
+ * IMAP, FTP, CLI). One session actor per connection; its mailbox holds the client's input.
+ *
+ * - Reading: bytes are split into lines no longer than `maxLineLength`; a longer line is
+ *   discarded as it streams (the buffer never grows past the limit) and answered with the
+ *   protocol's "line too long" error, counted against maxErrors.
+ * - Backpressure: when the mailbox reaches `highWater`, reading from the socket pauses; it
+ *   resumes when the mailbox has drained to half.
+ * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
+ *   return a verdict (`reply` | `noreply` | `stop`); only this dispatcher writes replies and
+ *   counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
+ *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
+ *   with the protocol's own message (the Nth error gets the closing reply).
+ * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
+ *   stops splitting until its handler has run, so a handler can switch to continuation lines
+ *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
+ *   plaintext). End of input (a half-closed socket) is handled after the queued commands.
+ * - An unexpected handler error is logged whole and answered with the protocol's temporary
+ *   failure; the session carries on.
+ *
+ * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`.
+ * Throws nothing into the event loop.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Actor } from '../actor/actor.ts';
+import { wrapServerSocket } from '../net/tls.ts';
+import type { ActorInfo } from '../actor/types.ts';
+import type { SessionContext, SessionEndReason, SessionHandle } from '../service/protocol.ts';
+
+export type Verdict<S extends string> =
+  | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
+  | { kind: 'noreply'; state?: S; error?: 'command' | 'auth' }
+  | { kind: 'stop'; text: string; reason?: SessionEndReason };
+
+export const reply = <S extends string>(text: string, more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'reply', text, ...more });
+export const noreply = <S extends string>(more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'noreply', ...more });
+export const stop = <S extends string>(text: string, reason: SessionEndReason = 'normal'): Verdict<S> => ({ kind: 'stop', text, reason });
+
+export interface CommandRow<S extends string, D> {
+  readonly states: readonly S[];
+  readonly run: (args: string, s: LineSession<S, D>) => Verdict<S> | Promise<Verdict<S>>;
+}
+
+/** The protocol's own words for what the dispatcher itself says. Each ends with CRLF. */
+export interface ProtocolReplies {
+  greeting(): string;
+  unknownCommand(verb: string): string;
+  wrongState(verb: string): string;
+  lineTooLong(limit: number): string;
+  tooManyErrors(): string;
+  tooManyAuthErrors(): string;
+  internalError(): string;
+  idleTimeout(): string;
+  shutdown(): string;
+}
+
+export interface LineSessionOptions<S extends string, D> {
+  socket: Socket;
+  ctx: SessionContext;
+  table: ReadonlyMap<string, CommandRow<S, D>>;
+  initialState: S;
+  replies: ProtocolReplies;
+  data: D;
+  maxLineLength: number;
+  highWater?: number;
+  /** Does this line possibly change how the next input is read? */
+  barrier?: (verb: string, line: Buffer) => boolean;
+  /** Split a command line into verb and arguments (default: first word, upper-cased). */
+  splitVerb?: (line: string) => [string, string];
+}
+
+type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' };
+
+const defaultSplit = (line: string): [string, string] => {
+  const i = line.indexOf(' ');
+  return i < 0 ? [line.toUpperCase(), ''] : [line.slice(0, i).toUpperCase(), line.slice(i + 1)];
+};
+
+export class LineSession<S extends string, D> implements SessionHandle {
+  state: S;
+  readonly data: D;
+  readonly ctx: SessionContext;
+  socket: Socket;
+  errors = 0;
+  authErrors = 0;
+  secure: boolean;
+  private readonly o: LineSessionOptions<S, D>;
+  private readonly actor: Actor<Input, void>;
+  private readonly highWater: number;
+  private maxLine: number;
+  private buf: Buffer | null = null;
+  private discarding = false;
+  private blocked = false; // a barrier line is waiting for its handler
+  private bytesLeft = 0;
+  private lineHandler: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null = null;
+  private bytesHandler: ((chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void) | null = null;
+  private paused = false;
+  private closed = false;
+  private readonly onData = (chunk: Buffer): void => {
+    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.pump();
+  };
+  private readonly onEnd = (): void => {
+    this.eof = true;
+    this.pump();
+  };
+  private eof = false;
+  private eofQueued = false;
+
+  constructor(o: LineSessionOptions<S, D>) {
+    this.o = o;
+    this.ctx = o.ctx;
+    this.socket = o.socket;
+    this.state = o.initialState;
+    this.data = o.data;
+    this.maxLine = o.maxLineLength;
+    this.secure = (o.socket as TLSSocket).encrypted === true;
+    this.highWater = o.highWater ?? 64;
+    this.actor = new Actor<Input, void>({
+      id: o.ctx.connId,
+      kind: 'session',
+      mailboxSize: this.highWater + 2,
+      highWater: this.highWater,
+      onHighWater: () => this.pauseReading(),
+      onLowWater: () => this.resumeReading(),
+      handler: (m) => this.handle(m),
+      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress }),
+    });
+    this.actor.onExit((r) => {
+      if (r.kind === 'error') {
+        o.ctx.log.error({ err: r.error }, 'session actor failed');
+        this.end('error');
+      }
+    });
+    this.attach(o.socket);
+    o.socket.on('close', () => {
+      this.closed = true;
+      void this.actor.stop();
+    });
+    this.write(o.replies.greeting());
+  }
+
+  private attach(s: Socket): void {
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+  }
+
+  private detach(s: Socket): void {
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+  }
+
+  private pauseReading(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resumeReading(): void {
+    this.paused = false;
+    this.pump();
+    if (!this.paused && !this.closed) this.socket.resume();
+  }
+
+  /** Split buffered input into the mailbox, up to the high-water mark or a barrier. */
+  private pump(): void {
+    while (!this.blocked && !this.closed && this.actor.depth < this.highWater) {
+      const b = this.buf;
+      if (b === null || b.length === 0) {
+        if (this.eof && !this.eofQueued) {
+          this.eofQueued = true;
+          this.actor.tryTell({ k: 'eof' });
+        }
+        return;
+      }
+      if (this.bytesLeft > 0) {
+        const n = Math.min(this.bytesLeft, b.length);
+        this.bytesLeft -= n;
+        this.buf = b.subarray(n);
+        this.actor.tryTell({ k: 'bytes', chunk: b.subarray(0, n), last: this.bytesLeft === 0 });
+        continue;
+      }
+      const lf = b.indexOf(10);
+      if (this.discarding) {
+        if (lf < 0) {
+          this.buf = null;
+          return;
+        }
+        this.discarding = false;
+        this.buf = b.subarray(lf + 1);
+        this.actor.tryTell({ k: 'toolong' });
+        continue;
+      }
+      if (lf < 0) {
+        if (b.length > this.maxLine) {
+          this.discarding = true;
+          this.buf = null;
+        }
+        return;
+      }
+      const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
+      this.buf = b.subarray(lf + 1);
+      if (end > this.maxLine) {
+        this.actor.tryTell({ k: 'toolong' });
+        continue;
+      }
+      const line = b.subarray(0, end);
+      const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
+      if (barrier) this.blocked = true;
+      this.actor.tryTell({ k: 'line', line, barrier });
+    }
+  }
+
+  private verbOf(line: Buffer): string {
+    const sp = line.indexOf(32);
+    return line.subarray(0, sp < 0 ? Math.min(line.length, 16) : Math.min(sp, 16)).toString('latin1').toUpperCase();
+  }
+
+  private async handle(m: Input): Promise<void> {
+    if (this.closed) return;
+    let v: Verdict<S> | void;
+    try {
+      if (m.k === 'toolong') v = reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
+      else if (m.k === 'eof') v = stop('', 'client_closed');
+      else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
+      else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
+      else v = await this.dispatch(m.line.toString('utf8'));
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'command failed unexpectedly');
+      v = reply(this.o.replies.internalError());
+    }
+    if (m.k === 'bytes' && m.last) this.bytesHandler = null;
+    if (v !== undefined) this.apply(v);
+    if (m.k === 'line' && m.barrier) {
+      this.blocked = false;
+      if (!this.paused) this.pump();
+    }
+  }
+
+  private dispatch(line: string): Verdict<S> | Promise<Verdict<S>> {
+    const [verb, args] = (this.o.splitVerb ?? defaultSplit)(line);
+    const row = Object.hasOwn(Object(this.o.table), verb) ? undefined : this.o.table.get(verb);
+    if (row === undefined) return reply(this.o.replies.unknownCommand(verb), { error: 'command' });
+    if (!row.states.includes(this.state)) return reply(this.o.replies.wrongState(verb), { error: 'command' });
+    return row.run(args, this);
+  }
+
+  private apply(v: Verdict<S>): void {
+    if (v.kind === 'stop') {
+      if (v.text !== '') this.write(v.text);
+      this.end(v.reason ?? 'normal');
+      return;
+    }
+    if (v.state !== undefined) this.state = v.state;
+    if (v.error === 'auth' && ++this.authErrors >= this.ctx.service.maxAuthErrors) {
+      this.write(this.o.replies.tooManyAuthErrors());
+      this.end('error_limit');
+      return;
+    }
+    if (v.error === 'command' && ++this.errors >= this.ctx.service.maxErrors) {
+      this.write(this.o.replies.tooManyErrors());
+      this.end('error_limit');
+      return;
+    }
+    if (v.kind === 'reply') this.write(v.text);
+  }
+
+  write(text: string | Buffer): boolean {
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
+    return this.socket.write(text);
+  }
+
+  /** Until cleared with null, each next line goes to `h` instead of the command table. */
+  expectLine(h: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null): void {
+    this.lineHandler = h;
+  }
+
+  /** The next `n` bytes go to `h` in chunks, the last one flagged. */
+  expectBytes(n: number, h: (chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void): void {
+    this.bytesLeft = n;
+    this.bytesHandler = n > 0 ? h : null;
+  }
+
+  setMaxLineLength(n: number): void {
+    this.maxLine = n;
+  }
+
+  /** Upgrade to TLS (STARTTLS/STLS): pipelined plaintext after the command is dropped. */
+  startTls(): void {
+    const plain = this.socket;
+    this.detach(plain);
+    this.buf = null;
+    this.discarding = false;
+    const t = wrapServerSocket(plain, this.ctx.listener);
+    t.on('error', () => t.destroy());
+    this.socket = t;
+    this.secure = true;
+    this.attach(t);
+  }
+
+  end(reason: SessionEndReason): void {
+    this.ctx.end(reason, this.socket);
+  }
+
+  info(): ActorInfo {
+    return this.actor.info();
+  }
+
+  idleTimeout(): void {
+    this.write(this.o.replies.idleTimeout());
+  }
+
+  shutdown(): void {
+    this.write(this.o.replies.shutdown());
+    this.end('shutdown');
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Connection threads under their service supervisors: a crashed or heap-capped thread is
+ * replaced while the service's other threads and another service keep answering; a service
+ * scales from minConnThreads up under load and back down when idle; services start, stop and
+ * restart at run time without touching the others.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type Server } from '../../src/server.ts';
+import { ECHO_PROTOCOL, connectLines, getJson, tmpDir, waitFor } from '../helpers.ts';
+import { isPosternError } from '../../src/errors.ts';
+
+const CONFIG = `
+Server {
+    services = (pop3 imap cli)
+    statusListener = 127.0.0.1:0
+    enableFaultInjection = yes
+    shutdownTimeout = 2
+    logLevel = warn
+    pop3 = {
+        listeners = ( { address = 127.0.0.1:0 } )
+        minConnThreads = 2
+        maxConnThreads = 2
+        connThreadHeapSize = 65536
+    }
+    imap = {
+        listeners = ( { address = 127.0.0.1:0 } )
+        minConnThreads = 1
+        maxConnThreads = 1
+    }
+    cli = {
+        listeners = ( { address = 127.0.0.1:0 } )
+        minConnThreads = 1
+        maxConnThreads = 3
+        threadSessions = 4
+        threadIdleTimeout = 1
+    }
+}`;
+
+let server: Server;
+const overrides = { pop3: ECHO_PROTOCOL, imap: ECHO_PROTOCOL, cli: ECHO_PROTOCOL };
+
+async function start(): Promise<Server> {
+  server ??= await startServer({ configText: CONFIG, dataDir: tmpDir(), statusPort: 0, controlSocket: false, protocolOverrides: overrides, loadIntervalMs: 100, backoffInitialMs: 100 });
+  return server;
+}
+after(async () => server?.stop());
+
+async function echoOnce(port: number, text: string): Promise<boolean> {
+  try {
+    const c = await connectLines(port);
+    try {
+      if ((await c.read(2000)) !== '+OK echo ready') return false;
+      return (await c.cmd(text, 2000)) === `+OK ${text}`;
+    } finally {
+      c.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+function threadsOf(s: Server, service: string) {
+  const svc = s.status().tree.children?.find((c) => c.id === service);
+  const sup = svc?.children?.find((c) => c.kind === 'threadSupervisor');
+  return sup?.children ?? [];
+}
+
+async function crashAndWatch(kind: 'crash' | 'oom'): Promise<void> {
+  const s = await start();
+  const pop3 = s.port('pop3');
+  const imap = s.port('imap');
+  await waitFor(() => threadsOf(s, 'pop3').filter((t) => t.state === 'running').length === 2, 10_000, 'two pop3 threads');
+  const restartsBefore = threadsOf(s, 'pop3').reduce((a, t) => a + t.restarts, 0);
+  let stop = false;
+  const results = { pop3: [] as Array<[number, boolean]>, imap: [] as Array<[number, boolean]> };
+  const loop = async (name: 'pop3' | 'imap', port: number): Promise<void> => {
+    for (let i = 0; !stop && i < 2000; i++) {
+      results[name].push([Date.now(), await echoOnce(port, `${name}-${i}`)]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const loops = Promise.all([loop('pop3', pop3), loop('imap', imap)]);
+  await new Promise((r) => setTimeout(r, 200));
+  const victim = s.injectFault('pop3', kind, 0);
+  await waitFor(() => threadsOf(s, 'pop3').reduce((a, t) => a + t.restarts, 0) > restartsBefore, 20_000, `${victim} restarted`);
+  await waitFor(() => threadsOf(s, 'pop3').filter((t) => t.state === 'running').length === 2, 10_000, 'pop3 back to two threads');
+  await new Promise((r) => setTimeout(r, 300));
+  stop = true;
+  await loops;
+  // the other service never missed an answer
+  assert.ok(results.imap.length > 10);
+  assert.deepEqual(results.imap.filter(([, ok]) => !ok), []);
+  // the crashed service kept answering: no gap without a successful exchange longer than 1 s
+  const okTimes = results.pop3.filter(([, ok]) => ok).map(([t]) => t);
+  assert.ok(okTimes.length > 10);
+  for (let i = 1; i < okTimes.length; i++) assert.ok(okTimes[i]! - okTimes[i - 1]! < 1000, `pop3 unanswered for ${okTimes[i]! - okTimes[i - 1]!} ms`);
+  const failures = results.pop3.filter(([, ok]) => !ok).length;
+  assert.ok(failures <= 3, `pop3 failed ${failures} exchanges`);
+  // the service itself was not restarted: only the thread was
+  const svc = s.status().tree.children?.find((c) => c.id === 'pop3');
+  assert.equal(svc?.restarts, 0);
+  assert.equal(svc?.state, 'running');
+}
+
+test('a connection thread that crashes is replaced while its service and another service keep answering', async () => {
+  await crashAndWatch('crash');
+});
+
+test('a connection thread that hits its heap cap (resourceLimits) is replaced the same way', async () => {
+  await crashAndWatch('oom');
+  const oom = threadsOf(server, 'pop3').find((t) => t.lastError?.message.includes('ERR_WORKER_OUT_OF_MEMORY'));
+  assert.equal(oom?.lastError?.code, 'THREAD_EXITED');
+});
+
+test('a service scales from minConnThreads up under load and back down when idle', async () => {
+  const s = await start();
+  const status = () => s.status().services.find((x) => x.name === 'cli')!;
+  assert.equal(status().connThreads.current, 1);
+  const port = s.port('cli');
+  const clients = [];
+  for (let i = 0; i < 30; i++) {
+    const c = await connectLines(port);
+    assert.equal(await c.read(), '+OK echo ready');
+    clients.push(c);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await waitFor(() => status().connThreads.current === 3, 15_000, 'cli to scale up to 3 threads');
+  assert.equal(status().openConnections, 30);
+  for (const c of clients) assert.equal(await c.cmd('still here'), '+OK still here');
+  for (const c of clients) c.close();
+  await waitFor(() => status().openConnections === 0, 5000, 'connections released');
+  await waitFor(() => status().connThreads.current === 1, 20_000, 'cli to scale back to 1 thread');
+  assert.ok(await echoOnce(port, 'after scale down'));
+});
+
+test('a service stops, starts and restarts at run time without touching the others', async () => {
+  const s = await start();
+  const imapPort = s.port('imap');
+  const pop3 = await connectLines(s.port('pop3'));
+  assert.equal(await pop3.read(), '+OK echo ready');
+  await s.stopService('imap');
+  assert.equal(s.status().services.find((x) => x.name === 'imap')!.state, 'stopped');
+  assert.equal(await echoOnce(imapPort, 'x'), false);
+  assert.equal(await pop3.cmd('during imap stop'), '+OK during imap stop');
+  await s.startService('imap');
+  assert.ok(await echoOnce(s.port('imap'), 'imap back'));
+  await s.restartService('imap');
+  assert.ok(await echoOnce(s.port('imap'), 'imap restarted'));
+  assert.equal(await pop3.cmd('still open'), '+OK still open');
+  pop3.close();
+  await assert.rejects(s.stopService('webmail'), (e) => isPosternError(e, 'SERVICE_NOT_RUNNING'));
+  await assert.rejects(s.startService('smtpIncoming'), (e) => isPosternError(e, 'NOT_IMPLEMENTED'));
+  await assert.rejects(s.startService('nosuch'), (e) => isPosternError(e, 'SERVICE_UNKNOWN'));
+});
+
+test('CPU work runs on the service pool', async () => {
+  const s = await start();
+  const c = await connectLines(s.port('pop3'));
+  assert.equal(await c.read(), '+OK echo ready');
+  assert.equal(await c.cmd('TASK hello'), '+OK task hello');
+  c.close();
+  const doc = await getJson(`http://127.0.0.1:${s.statusPort}/status`);
+  const pop3 = doc.services.find((x: { name: string }) => x.name === 'pop3');
+  assert.ok(pop3.pool.completed >= 1);
+  assert.ok(pop3.pool.threads >= 1);
+});

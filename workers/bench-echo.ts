@@ -1,0 +1,21 @@
+/**
+ * workers/bench-echo.ts: the worker side of bench/actors.ts: one echo actor served on the
+ * MessagePort passed as `workerData.port`. A message `0` is counted and echoed; any other
+ * number is counted too and the running count is returned (so a barrier ask tells the bench
+ * how many tells arrived). Throws nothing.
+ */
+import { workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { Actor } from '../src/actor/actor.ts';
+import { serveActor } from '../src/actor/remote.ts';
+
+const { port } = workerData as { port: MessagePort };
+let count = 0;
+const echo = new Actor<number, number>({
+  id: 'bench-echo',
+  handler: (n) => {
+    count++;
+    return n === 0 ? n : count;
+  },
+});
+serveActor(echo, port);

@@ -1,0 +1,301 @@
+/**
+ * workers/conn-thread.ts: a connection thread (worker_threads entry point).
+ *
+ * Accepts on every enabled listener of its service with `reusePort`, so the kernel spreads new
+ * connections over the service's threads. Each connection is admitted by the service host on
+ * the main thread (flow windows and rules are counted there, exactly, across threads) before
+ * its session actor exists; a refused one gets the protocol's own short refusal and is closed.
+ * Reports its load (sessions, event-loop utilisation, session actors) to the host, which scales
+ * the thread count. `drain` stops accepting and exits when the last session ends; `stop` also
+ * asks every session to say goodbye and exits at the deadline. Throws nothing: an uncaught
+ * error ends the thread, and its service supervisor replaces it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import net from 'node:net';
+import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
+import { performance } from 'node:perf_hooks';
+import { createRootLogger } from '../src/log.ts';
+import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
+import type { ConnThreadData, FromThread, ToThread } from '../src/service/messages.ts';
+import type { ProtocolModule, SessionEndReason, SessionHandle } from '../src/service/protocol.ts';
+import type { ServiceOptions, TcpListenerOptions } from '../src/config/options.ts';
+
+const data = workerData as ConnThreadData;
+const port = parentPort!;
+const log = createRootLogger(data.logLevel, { service: data.serviceName, actor: data.threadId });
+let options: ServiceOptions = data.options;
+let ports: Record<string, number> = data.ports;
+
+const post = (m: FromThread): void => port.postMessage(m);
+
+interface Session {
+  socket: net.Socket;
+  ticket: number;
+  listener: string;
+  handle: SessionHandle | null;
+  endReason: SessionEndReason;
+}
+
+const servers = new Map<string, net.Server>(); // listener key → server
+const sessions = new Map<string, Session>();
+const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
+const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+let nextId = 1;
+let connSeq = 0;
+let draining = false;
+let stopping = false;
+let protocol: ProtocolModule;
+
+function listenerOptions(key: string): TcpListenerOptions | undefined {
+  return options.listeners.find((l) => l.key === key);
+}
+
+function openListener(l: TcpListenerOptions): Promise<void> {
+  const onConn = (socket: net.Socket): void => onConnection(l.key, socket);
+  // TLS listeners too accept plain sockets: admission (rules, windows) comes before the
+  // handshake, and the handshake runs only for admitted connections.
+  if (l.sslEnable) secureContextFor(l); // fail at listen time, not per connection
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, onConn);
+  servers.set(l.key, server);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: l.address.host, port: ports[l.key] ?? l.address.port, reusePort: true, backlog: 4096 }, () => {
+      server.off('error', reject);
+      server.on('error', (e) => log.error({ err: e, listener: l.key }, 'listener error'));
+      resolve();
+    });
+  });
+}
+
+function closeListener(key: string): void {
+  const s = servers.get(key);
+  if (s === undefined) return;
+  servers.delete(key);
+  s.close();
+}
+
+function onConnection(listenerKey: string, socket: net.Socket): void {
+  socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
+  const ip = socket.remoteAddress ?? '';
+  if (draining || stopping) {
+    socket.end(protocol.refusal('shutting_down'));
+    return;
+  }
+  const id = nextId++;
+  pendingAdmits.set(id, (m) => {
+    if (socket.destroyed) {
+      if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'client_closed' });
+      return;
+    }
+    if (!m.ok) {
+      socket.end(protocol.refusal(m.reason));
+      socket.destroySoon();
+      return;
+    }
+    startSession(listenerKey, socket, m.ticket);
+  });
+  post({ t: 'admit', id, listener: listenerKey, ip });
+}
+
+function startSession(listenerKey: string, socket: net.Socket, ticket: number): void {
+  const l = listenerOptions(listenerKey);
+  const connId = `${data.threadId}.c${++connSeq}`;
+  const s: Session = { socket, ticket, listener: listenerKey, handle: null, endReason: 'client_closed' };
+  sessions.set(connId, s);
+  let released = false;
+  socket.once('close', () => {
+    if (released) return;
+    released = true;
+    sessions.delete(connId);
+    post({ t: 'release', ticket, listener: listenerKey, reason: s.endReason });
+    maybeExit();
+  });
+  if (l === undefined) {
+    s.endReason = 'shutdown';
+    socket.destroy();
+    return;
+  }
+  if (l.idleTimeoutMs > 0 && Number.isFinite(l.idleTimeoutMs)) {
+    socket.setTimeout(l.idleTimeoutMs, () => {
+      s.endReason = 'idle_timeout';
+      socket.end();
+      socket.destroySoon();
+    });
+  }
+  let sock: net.Socket = socket;
+  if (l.sslEnable) {
+    const t = wrapServerSocket(socket, l);
+    t.on('error', () => socket.destroy());
+    sock = t;
+  }
+  const ctx = {
+    connId,
+    secure: l.sslEnable,
+    service: options,
+    listener: l,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    log: log.child({ conn: connId }),
+    runTask,
+    end(reason: SessionEndReason, current?: net.Socket): void {
+      if (s.endReason === 'client_closed' || reason !== 'normal') s.endReason = reason;
+      const top = current ?? sock;
+      if (!top.destroyed) top.end();
+      // a peer that never reads its last reply must not hold the connection open
+      setTimeout(() => socket.destroy(), 5000).unref();
+    },
+  };
+  try {
+    s.handle = protocol.startSession(sock, ctx);
+    socket.resume();
+  } catch (e) {
+    log.error({ err: e, conn: connId }, 'session failed to start');
+    s.endReason = 'error';
+    socket.destroy();
+  }
+}
+
+function runTask(task: string, payload: unknown, timeoutMs = 30_000): Promise<unknown> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pendingTasks.delete(id);
+      reject(new PosternError('ACTOR_TIMEOUT', `pool task ${task} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    pendingTasks.set(id, { resolve, reject, timer });
+    post({ t: 'task', id, task, payload });
+  });
+}
+
+function maybeExit(): void {
+  if ((draining || stopping) && sessions.size === 0) {
+    post({ t: 'drained' });
+    setImmediate(() => process.exit(0));
+  }
+}
+
+function beginDrain(): void {
+  draining = true;
+  for (const key of [...servers.keys()]) closeListener(key);
+  maybeExit();
+}
+
+function beginStop(deadlineMs: number): void {
+  stopping = true;
+  beginDrain();
+  for (const s of sessions.values()) {
+    s.endReason = 'shutdown';
+    try {
+      s.handle?.shutdown();
+    } catch {
+      s.socket.destroy();
+    }
+  }
+  setTimeout(() => {
+    for (const s of sessions.values()) s.socket.destroy();
+    setTimeout(() => process.exit(0), 50);
+  }, deadlineMs).unref();
+  maybeExit();
+}
+
+function injectFault(kind: 'crash' | 'oom' | 'hang'): void {
+  log.warn({ fault: kind }, 'fault injected');
+  if (kind === 'crash') {
+    setImmediate(() => {
+      throw new Error('injected fault: crash');
+    });
+  } else if (kind === 'oom') {
+    const hog: unknown[] = [];
+    const grow = (): void => {
+      for (let i = 0; i < 2000; i++) hog.push(new Array(1024).fill(i));
+      setImmediate(grow);
+    };
+    grow();
+  } else {
+    const until = Date.now() + 3_600_000;
+    while (Date.now() < until) {
+      /* a hung thread: only terminate() ends it */
+    }
+  }
+}
+
+async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>): Promise<void> {
+  const before = new Map(options.listeners.map((l) => [l.key, l]));
+  options = next;
+  ports = nextPorts;
+  if (draining || stopping) return;
+  const wanted = new Set(next.listeners.filter((l) => l.enable).map((l) => l.key));
+  for (const key of [...servers.keys()]) {
+    const prev = before.get(key);
+    const now = next.listeners.find((l) => l.key === key);
+    const changedTls = prev !== undefined && now !== undefined && (prev.sslEnable !== now.sslEnable || JSON.stringify(prev.ssl) !== JSON.stringify(now.ssl));
+    if (!wanted.has(key) || changedTls) closeListener(key);
+  }
+  for (const l of next.listeners) {
+    if (l.enable && !servers.has(l.key)) {
+      try {
+        await openListener(l);
+      } catch (e) {
+        log.error({ err: e, listener: l.key }, 'listener failed to open on reload');
+      }
+    }
+  }
+}
+
+port.on('message', (m: ToThread) => {
+  switch (m.t) {
+    case 'admitted':
+      pendingAdmits.get(m.id)?.(m);
+      pendingAdmits.delete(m.id);
+      break;
+    case 'taskDone': {
+      const p = pendingTasks.get(m.id);
+      if (p === undefined) break;
+      pendingTasks.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.v);
+      else p.reject(errorFromData(m.e));
+      break;
+    }
+    case 'drain':
+      beginDrain();
+      break;
+    case 'stop':
+      beginStop(m.deadlineMs);
+      break;
+    case 'reconfigure':
+      void reconfigure(m.options, m.ports);
+      break;
+    case 'fault':
+      injectFault(m.kind);
+      break;
+  }
+});
+
+let elu = performance.eventLoopUtilization();
+setInterval(() => {
+  const now = performance.eventLoopUtilization();
+  const delta = performance.eventLoopUtilization(now, elu);
+  elu = now;
+  const actors = [];
+  for (const s of sessions.values()) {
+    if (actors.length >= 50) break;
+    if (s.handle !== null) actors.push(s.handle.info());
+  }
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors });
+}, data.loadIntervalMs).unref();
+
+async function main(): Promise<void> {
+  protocol = (await import(data.protocol)) as ProtocolModule;
+  try {
+    for (const l of options.listeners) if (l.enable) await openListener(l);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    post({ t: 'listenFailed', error: errorToData(new PosternError('LISTEN_FAILED', `${data.serviceName}: cannot listen: ${err.message}`)) });
+    setImmediate(() => process.exit(1));
+    return;
+  }
+  post({ t: 'listening', keys: [...servers.keys()] });
+}
+
+void main();
