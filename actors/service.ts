@@ -331,7 +331,8 @@ export class ServiceHost implements Child {
         port: this.ports[l.key],
         open: l.open,
         accepted: l.accepted,
-        refused: l.refused,
+        // sessions closed by error control and idle timeouts are counted beside the refusals
+        refused: { ...l.refused, ...l.closed },
       })),
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),

@@ -34,6 +34,7 @@ interface Session {
   listener: string;
   handle: SessionHandle | null;
   endReason: SessionEndReason;
+  ended: boolean;
 }
 
 const servers = new Map<string, net.Server>(); // listener key → server
@@ -100,7 +101,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
 function startSession(listenerKey: string, socket: net.Socket, ticket: number): void {
   const l = listenerOptions(listenerKey);
   const connId = `${data.threadId}.c${++connSeq}`;
-  const s: Session = { socket, ticket, listener: listenerKey, handle: null, endReason: 'client_closed' };
+  const s: Session = { socket, ticket, listener: listenerKey, handle: null, endReason: 'client_closed', ended: false };
   sessions.set(connId, s);
   let released = false;
   socket.once('close', () => {
@@ -114,13 +115,6 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     s.endReason = 'shutdown';
     socket.destroy();
     return;
-  }
-  if (l.idleTimeoutMs > 0 && Number.isFinite(l.idleTimeoutMs)) {
-    socket.setTimeout(l.idleTimeoutMs, () => {
-      s.endReason = 'idle_timeout';
-      socket.end();
-      socket.destroySoon();
-    });
   }
   let sock: net.Socket = socket;
   if (l.sslEnable) {
@@ -138,13 +132,27 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     log: log.child({ conn: connId }),
     runTask,
     end(reason: SessionEndReason, current?: net.Socket): void {
-      if (s.endReason === 'client_closed' || reason !== 'normal') s.endReason = reason;
+      if (!s.ended) {
+        s.ended = true; // the first reason given is the one counted
+        s.endReason = reason;
+      }
       const top = current ?? sock;
       if (!top.destroyed) top.end();
       // a peer that never reads its last reply must not hold the connection open
       setTimeout(() => socket.destroy(), 5000).unref();
     },
   };
+  if (l.idleTimeoutMs > 0 && Number.isFinite(l.idleTimeoutMs)) {
+    socket.setTimeout(l.idleTimeoutMs, () => {
+      try {
+        // the protocol writes its farewell and closes; without one, the thread closes
+        if (s.handle?.idleTimeout !== undefined) s.handle.idleTimeout();
+        else ctx.end('idle_timeout');
+      } catch {
+        ctx.end('idle_timeout');
+      }
+    });
+  }
   try {
     s.handle = protocol.startSession(sock, ctx);
     socket.resume();

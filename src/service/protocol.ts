@@ -37,7 +37,7 @@ export interface SessionHandle {
   info(): ActorInfo;
   /** The server is stopping or the thread draining past its deadline: say goodbye, close. */
   shutdown(): void;
-  /** The listener's idleTimeout passed: write the protocol's farewell (the thread closes). */
+  /** The listener's idleTimeout passed: write the protocol's farewell and end the session. */
   idleTimeout?(): void;
 }
 

@@ -98,6 +98,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private bytesHandler: ((chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void) | null = null;
   private paused = false;
   private closed = false;
+  private ending = false;
   private readonly onData = (chunk: Buffer): void => {
     this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
@@ -218,7 +219,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   private async handle(m: Input): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     let v: Verdict<S> | void;
     try {
       if (m.k === 'toolong') v = reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
@@ -300,6 +301,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   end(reason: SessionEndReason): void {
+    this.ending = true;
     this.ctx.end(reason, this.socket);
   }
 
@@ -309,6 +311,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   idleTimeout(): void {
     this.write(this.o.replies.idleTimeout());
+    this.end('idle_timeout');
   }
 
   shutdown(): void {
