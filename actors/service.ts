@@ -12,6 +12,7 @@
  * module), LISTEN_FAILED (retryable: the root backs off), SERVICE_NOT_RUNNING.
  */
 import net from 'node:net';
+import dgram from 'node:dgram';
 import { Piscina } from 'piscina';
 import { Supervisor } from '../src/actor/supervisor.ts';
 import { Admission, TripLogger } from '../src/net/admission.ts';
@@ -22,7 +23,7 @@ import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../src/c
 import type { ServiceRow } from '../src/service/table.ts';
 import type { FromThread } from '../src/service/messages.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
-import type { ServiceStatus } from '../src/status/types.ts';
+import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
 const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
 
@@ -39,6 +40,18 @@ export interface ServiceHostOptions {
   restartPeriodMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+}
+
+/** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
+function freeUdpPort(host: string, family: 4 | 6): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    s.once('error', reject);
+    s.bind({ address: host, port: 0 }, () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 /** Bind port 0 once to learn a free port for a listener written with port 0. */
@@ -58,6 +71,8 @@ export class ServiceHost implements Child {
   readonly name: string;
   private opts: ServiceHostOptions;
   private options: ServiceOptions;
+  private globalRules: ServiceHostOptions['globalRules'];
+  private udpStats = new Map<string, { accepted: number; refused: number }>();
   private log: Logger;
   private state: ActorState = 'starting';
   private ports: Record<string, number> = {};
@@ -79,6 +94,7 @@ export class ServiceHost implements Child {
     this.name = opts.row.name;
     this.id = opts.row.name;
     this.options = opts.options;
+    this.globalRules = opts.globalRules;
     this.log = opts.log.child({ service: this.name, actor: this.id });
     this.loadIntervalMs = opts.loadIntervalMs ?? 500;
     this.admission = new Admission(this.name, opts.options, opts.globalRules);
@@ -100,13 +116,10 @@ export class ServiceHost implements Child {
     if (row.protocol === null) {
       throw new PosternError('NOT_IMPLEMENTED', `service ${row.name} (${row.description}) is not implemented yet`);
     }
-    if (row.transport !== 'tcp') {
-      throw new PosternError('NOT_IMPLEMENTED', `service ${row.name}: ${row.transport} services are not implemented yet`);
+    if (row.transport === 'none') {
+      throw new PosternError('NOT_IMPLEMENTED', `service ${row.name}: services without listeners are not implemented yet`);
     }
-    for (const l of options.listeners) {
-      if (!l.enable) continue;
-      this.ports[l.key] = l.address.port === 0 ? await freePort(l.address.host) : l.address.port;
-    }
+    await this.resolvePorts(options);
     this.pool = new Piscina({
       filename: POOL_URL,
       minThreads: options.minPoolThreads,
@@ -132,6 +145,15 @@ export class ServiceHost implements Child {
     return this;
   }
 
+  private async resolvePorts(o: ServiceOptions): Promise<void> {
+    for (const l of o.listeners) {
+      if (l.enable && this.ports[l.key] === undefined) this.ports[l.key] = l.address.port === 0 ? await freePort(l.address.host) : l.address.port;
+    }
+    for (const l of o.udpListeners) {
+      if (l.enable && this.ports[l.key] === undefined) this.ports[l.key] = l.address.port === 0 ? await freeUdpPort(l.address.host, l.address.family) : l.address.port;
+    }
+  }
+
   /** Ports actually bound, by listener key (port 0 resolved). */
   boundPorts(): Readonly<Record<string, number>> {
     return this.ports;
@@ -153,6 +175,7 @@ export class ServiceHost implements Child {
             ports: this.ports,
             logLevel: this.opts.logLevel,
             loadIntervalMs: this.loadIntervalMs,
+            globalRules: this.globalRules,
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -188,6 +211,14 @@ export class ServiceHost implements Child {
           (v) => t.send({ t: 'taskDone', id: m.id, ok: true, v }),
           (e) => t.send({ t: 'taskDone', id: m.id, ok: false, e: errorToData(e) }),
         );
+        break;
+      case 'load':
+        for (const [key, c] of Object.entries(m.udp)) {
+          const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
+          u.accepted += c.accepted;
+          u.refused += c.refused;
+          this.udpStats.set(key, u);
+        }
         break;
       case 'drained': {
         const id = t.id;
@@ -244,12 +275,11 @@ export class ServiceHost implements Child {
 
   /** Apply changed options to new connections; open connections keep going. */
   async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
-    for (const l of next.listeners) {
-      if (l.enable && this.ports[l.key] === undefined) this.ports[l.key] = l.address.port === 0 ? await freePort(l.address.host) : l.address.port;
-    }
+    await this.resolvePorts(next);
     this.options = next;
+    this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
-    for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports });
+    for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
     this.log.info('service reconfigured');
   }
 
@@ -323,7 +353,8 @@ export class ServiceHost implements Child {
       state: this.state,
       implemented: true,
       connThreads: { min: this.options.minConnThreads, max: this.options.maxConnThreads, current: live.length },
-      listeners: snap.listeners.map((l) => ({
+      listeners: [
+        ...snap.listeners.map((l): ListenerStatus => ({
         key: l.key,
         transport: 'tcp' as const,
         enable: this.options.listeners.find((x) => x.key === l.key)?.enable ?? false,
@@ -332,8 +363,14 @@ export class ServiceHost implements Child {
         open: l.open,
         accepted: l.accepted,
         // sessions closed by error control and idle timeouts are counted beside the refusals
-        refused: { ...l.refused, ...l.closed },
+        refused: { ...l.refused, ...l.closed } as Record<string, number>,
       })),
+      ].concat(
+        this.options.udpListeners.map((l): ListenerStatus => {
+          const u = this.udpStats.get(l.key) ?? { accepted: 0, refused: 0 };
+          return { key: l.key, transport: 'udp' as const, enable: l.enable, listening: live.length > 0 && this.ports[l.key] !== undefined, port: this.ports[l.key], open: 0, accepted: u.accepted, refused: { deny_rule: u.refused } };
+        }),
+      ),
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
       pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },

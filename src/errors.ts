@@ -36,6 +36,25 @@ export const ErrorCodes = {
   // control socket
   CONTROL_UNAVAILABLE: true,
   CONTROL_BAD_REQUEST: false,
+  // storage (protocol-neutral kinds, as Dovecot's mail-error.h; each protocol maps them)
+  STORE_NO_SUCH_DOMAIN: false,
+  STORE_NO_SUCH_ACCOUNT: false,
+  STORE_NO_SUCH_FOLDER: false, // IMAP NO [TRYCREATE] / [NONEXISTENT]
+  STORE_NO_SUCH_MESSAGE: false, // an expunged or unknown UID
+  STORE_DOMAIN_EXISTS: false,
+  STORE_DOMAIN_NOT_EMPTY: false, // removing a domain that still has accounts or aliases
+  STORE_ACCOUNT_EXISTS: false, // also: an alias with that address exists
+  STORE_FOLDER_EXISTS: false, // IMAP NO [ALREADYEXISTS]
+  STORE_BAD_NAME: false, // a folder, domain, address or keyword that breaks the naming rules
+  STORE_BAD_ARGUMENT: false, // an out-of-range value (quota, UID list, empty password, …)
+  STORE_NOT_ALLOWED: false, // e.g. delete or rename INBOX
+  STORE_QUOTA_EXCEEDED: false, // per-account bytes or messages; SMTP 552 5.2.2, IMAP NO [OVERQUOTA]
+  STORE_AUTH_FAILED: false, // unknown login, wrong password, disabled account/domain/service
+  STORE_NO_SPACE: true, // the disk is full (ENOSPC/EDQUOT): nothing was written; retry later
+  STORE_IO: true, // another I/O error on write or sync: nothing was acknowledged
+  STORE_IN_USE: true, // the store directory is open in another process or Store
+  STORE_CLOSED: true, // the store is closing or closed
+  STORE_CORRUPT: false, // a checksum mismatch or unreadable checkpoint/directory file
   // anything else: logged whole, reaches a client only as a temporary failure
   INTERNAL: true,
 } as const;

@@ -143,7 +143,10 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       state: c?.state ?? 'stopped',
       implemented: row.protocol !== null,
       connThreads: { min: o.minConnThreads, max: o.maxConnThreads, current: 0 },
-      listeners: o.listeners.map((l) => ({ key: l.key, transport: 'tcp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
+      listeners: [
+        ...o.listeners.map((l) => ({ key: l.key, transport: 'tcp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
+        ...o.udpListeners.map((l) => ({ key: l.key, transport: 'udp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
+      ],
       rules: [],
       openConnections: 0,
       pool: { threads: 0, queued: 0, completed: 0 },
@@ -272,7 +275,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     status,
     port(service, listenerIndex = 0) {
       const h = hosts.get(service);
-      const l = config.serviceOptions[known(service)].listeners[listenerIndex];
+      const o = config.serviceOptions[known(service)];
+      const l = o.transport === 'udp' ? o.udpListeners[listenerIndex] : o.listeners[listenerIndex];
       if (h === undefined || l === undefined) throw new PosternError('SERVICE_NOT_RUNNING', `service ${service} is not running`);
       return h.boundPorts()[l.key] ?? l.address.port;
     },

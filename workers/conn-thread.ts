@@ -12,19 +12,22 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import net from 'node:net';
+import dgram from 'node:dgram';
+import { compileRules } from '../src/net/rules.ts';
 import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
 import { performance } from 'node:perf_hooks';
 import { createRootLogger } from '../src/log.ts';
 import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
-import type { ConnThreadData, FromThread, ToThread } from '../src/service/messages.ts';
-import type { ProtocolModule, SessionEndReason, SessionHandle } from '../src/service/protocol.ts';
-import type { ServiceOptions, TcpListenerOptions } from '../src/config/options.ts';
+import type { ConnThreadData, FromThread, GlobalRules, ToThread, UdpCounts } from '../src/service/messages.ts';
+import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle } from '../src/service/protocol.ts';
+import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 
 const data = workerData as ConnThreadData;
 const port = parentPort!;
 const log = createRootLogger(data.logLevel, { service: data.serviceName, actor: data.threadId });
 let options: ServiceOptions = data.options;
 let ports: Record<string, number> = data.ports;
+let globalRules: GlobalRules = data.globalRules;
 
 const post = (m: FromThread): void => port.postMessage(m);
 
@@ -38,6 +41,8 @@ interface Session {
 }
 
 const servers = new Map<string, net.Server>(); // listener key → server
+const udpSockets = new Map<string, dgram.Socket>();
+let udpCounts: UdpCounts = {};
 const sessions = new Map<string, Session>();
 const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
 const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -68,7 +73,47 @@ function openListener(l: TcpListenerOptions): Promise<void> {
   });
 }
 
+/** A UDP listener: rules decide per datagram (no connection fields apply). */
+function openUdpListener(l: UdpListenerOptions): Promise<void> {
+  const rules = compileRules({ listener: { ...l, key: l.key }, service: options, global: globalRules });
+  const sock = dgram.createSocket({ type: l.address.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, reusePort: true });
+  udpSockets.set(l.key, sock);
+  const mod = protocol as unknown as DatagramModule;
+  const ctxLog = log.child({ listener: l.key });
+  sock.on('message', (msg, rinfo) => {
+    const c = (udpCounts[l.key] ??= { accepted: 0, refused: 0 });
+    if (rules.match(rinfo.address).decision === 'deny') {
+      c.refused++;
+      return;
+    }
+    c.accepted++;
+    try {
+      mod.onDatagram(msg, { address: rinfo.address, port: rinfo.port }, {
+        service: options,
+        listener: l,
+        log: ctxLog,
+        reply: (d) => sock.send(d, rinfo.port, rinfo.address),
+      });
+    } catch (e) {
+      ctxLog.error({ err: e }, 'datagram handler failed');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind({ address: l.address.host, port: ports[l.key] ?? l.address.port }, () => {
+      sock.off('error', reject);
+      sock.on('error', (e) => log.error({ err: e, listener: l.key }, 'UDP listener error'));
+      resolve();
+    });
+  });
+}
+
 function closeListener(key: string): void {
+  const u = udpSockets.get(key);
+  if (u !== undefined) {
+    udpSockets.delete(key);
+    u.close();
+  }
   const s = servers.get(key);
   if (s === undefined) return;
   servers.delete(key);
@@ -184,7 +229,7 @@ function maybeExit(): void {
 
 function beginDrain(): void {
   draining = true;
-  for (const key of [...servers.keys()]) closeListener(key);
+  for (const key of [...servers.keys(), ...udpSockets.keys()]) closeListener(key);
   maybeExit();
 }
 
@@ -227,11 +272,22 @@ function injectFault(kind: 'crash' | 'oom' | 'hang'): void {
   }
 }
 
-async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>): Promise<void> {
+async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>, nextRules: GlobalRules): Promise<void> {
   const before = new Map(options.listeners.map((l) => [l.key, l]));
   options = next;
   ports = nextPorts;
+  globalRules = nextRules;
   if (draining || stopping) return;
+  // UDP listeners are cheap to reopen: rules are compiled into each socket's handler
+  for (const key of [...udpSockets.keys()]) closeListener(key);
+  for (const l of next.udpListeners) {
+    if (!l.enable) continue;
+    try {
+      await openUdpListener(l);
+    } catch (e) {
+      log.error({ err: e, listener: l.key }, 'UDP listener failed to open on reload');
+    }
+  }
   const wanted = new Set(next.listeners.filter((l) => l.enable).map((l) => l.key));
   for (const key of [...servers.keys()]) {
     const prev = before.get(key);
@@ -272,7 +328,7 @@ port.on('message', (m: ToThread) => {
       beginStop(m.deadlineMs);
       break;
     case 'reconfigure':
-      void reconfigure(m.options, m.ports);
+      void reconfigure(m.options, m.ports, m.globalRules);
       break;
     case 'fault':
       injectFault(m.kind);
@@ -290,20 +346,22 @@ setInterval(() => {
     if (actors.length >= 50) break;
     if (s.handle !== null) actors.push(s.handle.info());
   }
-  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors });
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts });
+  udpCounts = {};
 }, data.loadIntervalMs).unref();
 
 async function main(): Promise<void> {
   protocol = (await import(data.protocol)) as ProtocolModule;
   try {
     for (const l of options.listeners) if (l.enable) await openListener(l);
+    for (const l of options.udpListeners) if (l.enable) await openUdpListener(l);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     post({ t: 'listenFailed', error: errorToData(new PosternError('LISTEN_FAILED', `${data.serviceName}: cannot listen: ${err.message}`)) });
     setImmediate(() => process.exit(1));
     return;
   }
-  post({ t: 'listening', keys: [...servers.keys()] });
+  post({ t: 'listening', keys: [...servers.keys(), ...udpSockets.keys()] });
 }
 
 void main();

@@ -2,7 +2,7 @@
  * service/messages.ts: the envelopes between a service host (main thread) and its connection
  * threads. Plain data, structured clone. Throws nothing.
  */
-import type { ServiceOptions } from '../config/options.ts';
+import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { ErrorData } from '../errors.ts';
 import type { RefusalReason, SessionEndReason } from './protocol.ts';
@@ -17,7 +17,16 @@ export interface ConnThreadData {
   ports: Record<string, number>;
   logLevel: LogLevel;
   loadIntervalMs: number;
+  globalRules: GlobalRules;
 }
+
+export interface GlobalRules {
+  allowRules: AllowRuleOptions[];
+  denyRules: DenyRuleOptions[];
+}
+
+/** Datagrams accepted and refused per UDP listener since the last load report. */
+export type UdpCounts = Record<string, { accepted: number; refused: number }>;
 
 export type ToThread =
   | { t: 'admitted'; id: number; ok: true; ticket: number }
@@ -26,7 +35,7 @@ export type ToThread =
   | { t: 'taskDone'; id: number; ok: false; e: ErrorData }
   | { t: 'drain' }
   | { t: 'stop'; deadlineMs: number }
-  | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number> }
+  | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
   | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' };
 
 export type FromThread =
@@ -35,5 +44,5 @@ export type FromThread =
   | { t: 'admit'; id: number; listener: string; ip: string }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
   | { t: 'task'; id: number; task: string; payload: unknown }
-  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[] }
+  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts }
   | { t: 'drained' };

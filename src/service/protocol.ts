@@ -10,7 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import type { ServiceOptions, TcpListenerOptions } from '../config/options.ts';
+import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
 export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'shutting_down';
@@ -46,4 +46,17 @@ export interface ProtocolModule {
   refusal(reason: RefusalReason): string;
   /** Start a session on an admitted socket. */
   startSession(socket: Socket, ctx: SessionContext): SessionHandle;
+}
+
+export interface DatagramContext {
+  readonly service: ServiceOptions;
+  readonly listener: UdpListenerOptions;
+  readonly log: Logger;
+  /** Send a datagram back to the sender. */
+  reply(data: Buffer | string): void;
+}
+
+/** A UDP service module (log, report): one call per admitted datagram. */
+export interface DatagramModule {
+  onDatagram(data: Buffer, from: { address: string; port: number }, ctx: DatagramContext): void;
 }

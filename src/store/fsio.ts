@@ -1,0 +1,164 @@
+/**
+ * store/fsio.ts: the file system as the store sees it: a small injectable layer (tests swap in
+ * one whose write throws ENOSPC, or one that counts syncs), atomic file replacement, and body
+ * reads by locator (usable from any thread: it depends on nothing else in the store).
+ *
+ * Exports: `FsLayer`, `defaultFs`, `countingFs(base)` (→ a layer plus its counters),
+ * `writeFileAtomic(fsl, path, data)` (temp + fsync + rename + fsync dir), `fsyncDir`,
+ * `readBody(locator, verify?)`, `ioError(e, what)` (maps ENOSPC/EDQUOT → STORE_NO_SPACE,
+ * else STORE_IO; PosternErrors pass through).
+ * Throws/rejects: STORE_NO_SPACE | STORE_IO (from `ioError` users), STORE_CORRUPT (`readBody` with
+ * a crc mismatch or a short file).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { PosternError, isPosternError } from '../errors.ts';
+import type { Locator } from './types.ts';
+
+/** The calls the store's writers make; each mirrors the node:fs callback call of that name. */
+export interface FsLayer {
+  open(path: string, flags: string, mode?: number): Promise<number>;
+  close(fd: number): Promise<void>;
+  /** Positioned gather write; may write fewer bytes than asked (the caller loops). */
+  writev(fd: number, bufs: readonly Uint8Array[], position: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  fsync(fd: number): Promise<void>;
+  ftruncate(fd: number, len: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+
+function cb<T>(fn: (done: (e: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((e, v) => (e !== null ? reject(e) : resolve(v as T))));
+}
+
+export const defaultFs: FsLayer = Object.freeze({
+  open: (p: string, flags: string, mode = 0o600) => cb<number>((d) => fs.open(p, flags, mode, d)),
+  close: (fd: number) => cb<void>((d) => fs.close(fd, d)),
+  writev: (fd: number, bufs: readonly Uint8Array[], position: number) =>
+    cb<number>((d) => fs.writev(fd, bufs as NodeJS.ArrayBufferView[], position, (e, n) => d(e, n))),
+  fdatasync: (fd: number) => cb<void>((d) => fs.fdatasync(fd, d)),
+  fsync: (fd: number) => cb<void>((d) => fs.fsync(fd, d)),
+  ftruncate: (fd: number, len: number) => cb<void>((d) => fs.ftruncate(fd, len, d)),
+  rename: (a: string, b: string) => cb<void>((d) => fs.rename(a, b, d)),
+});
+
+export interface FsCounters {
+  writes: number;
+  syncs: number; // fdatasync + fsync
+  bytes: number;
+}
+
+/** Wrap a layer so its writes and syncs are counted (group-commit figures, tests). */
+export function countingFs(base: FsLayer = defaultFs): { fs: FsLayer; counters: FsCounters } {
+  const counters: FsCounters = { writes: 0, syncs: 0, bytes: 0 };
+  const layer: FsLayer = {
+    ...base,
+    async writev(fd, bufs, pos) {
+      counters.writes++;
+      const n = await base.writev(fd, bufs, pos);
+      counters.bytes += n;
+      return n;
+    },
+    fdatasync(fd) {
+      counters.syncs++;
+      return base.fdatasync(fd);
+    },
+    fsync(fd) {
+      counters.syncs++;
+      return base.fsync(fd);
+    },
+  };
+  return { fs: layer, counters };
+}
+
+/** An fs error as a store error kind: the disk is full, or some other I/O failure. */
+export function ioError(e: unknown, what: string): PosternError {
+  if (isPosternError(e)) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new PosternError('STORE_NO_SPACE', `${what}: no space left on the device`, { errno: code }, { cause: e });
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return new PosternError('STORE_IO', `${what}: ${msg}`, code === undefined ? undefined : { errno: code }, { cause: e });
+}
+
+/** Write all of `bufs` at `position`, looping over short writes. */
+export async function writeAll(fsl: FsLayer, fd: number, bufs: readonly Uint8Array[], position: number): Promise<number> {
+  let total = 0;
+  for (const b of bufs) total += b.byteLength;
+  let done = 0;
+  let rest: Uint8Array[] = bufs.slice();
+  while (done < total) {
+    const chunk = rest.length > 512 ? rest.slice(0, 512) : rest;
+    let n = await fsl.writev(fd, chunk, position + done);
+    if (n <= 0) throw new PosternError('STORE_IO', 'write returned no progress');
+    done += n;
+    // drop what was written
+    while (n > 0 && rest.length > 0) {
+      const head = rest[0]!;
+      if (head.byteLength <= n) {
+        n -= head.byteLength;
+        rest.shift();
+      } else {
+        rest[0] = head.subarray(n);
+        n = 0;
+      }
+    }
+    if (rest.length === 0) rest = [];
+  }
+  return total;
+}
+
+export async function fsyncDir(fsl: FsLayer, dir: string): Promise<void> {
+  const fd = await fsl.open(dir, 'r');
+  try {
+    await fsl.fsync(fd);
+  } finally {
+    await fsl.close(fd);
+  }
+}
+
+/** Replace `file` with `data` so that after a crash it holds either the old or the new bytes. */
+export async function writeFileAtomic(fsl: FsLayer, file: string, data: Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp`;
+  try {
+    const fd = await fsl.open(tmp, 'w');
+    try {
+      await writeAll(fsl, fd, [data], 0);
+      await fsl.fsync(fd);
+    } finally {
+      await fsl.close(fd);
+    }
+    await fsl.rename(tmp, file);
+    await fsyncDir(fsl, path.dirname(file));
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw ioError(e, `writing ${path.basename(file)}`);
+  }
+}
+
+/** Read a stored body by locator, from any thread. With `verify` (default) the crc32 is checked. */
+export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(loc.length);
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(loc.path, 'r');
+  } catch (e) {
+    throw ioError(e, `opening ${path.basename(loc.path)}`);
+  }
+  try {
+    let got = 0;
+    while (got < loc.length) {
+      const { bytesRead } = await fh.read(buf, got, loc.length - got, loc.offset + got);
+      if (bytesRead === 0) throw new PosternError('STORE_CORRUPT', `short body in ${path.basename(loc.path)} at ${loc.offset}`);
+      got += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (verify && crc32(buf) !== loc.crc) {
+    throw new PosternError('STORE_CORRUPT', `body checksum mismatch in ${path.basename(loc.path)} at ${loc.offset}`, { path: loc.path, offset: loc.offset });
+  }
+  return buf;
+}

@@ -1,0 +1,141 @@
+/**
+ * store/record.ts: the records of a segment log, and their framing.
+ *
+ * A record is `[u32 len][u32 crc][u8 type][payload]` (little-endian), `len` = payload bytes,
+ * `crc` = crc32 (node:zlib) of the type byte and the payload. Types:
+ *   1 APPEND    payload = [u32 metaLen][meta msgpack][body]: a message and its index entry,
+ *               in one record, so a message is either wholly there or not at all.
+ *   2 OP        payload = msgpack of an index mutation (`OpRecord`).
+ *   3 BODYCOPY  payload = [u32 metaLen][meta msgpack][body]: a body copied by compaction; it
+ *               becomes referenced only through a checkpoint, so replay skips it.
+ * Bodies are stored raw, so a reader reads them in place by (file, offset, length).
+ *
+ * Exports: the record type constants, `AppendMeta`, `OpRecord`, `encodeAppend`, `encodeOp`,
+ * `encodeBodyCopy`, `scanRecords`, `packr`, `HEADER_BYTES`, `MAX_RECORD_BYTES`.
+ * Throws: STORE_BAD_ARGUMENT (a body over MAX_RECORD_BYTES). `scanRecords` never throws: it
+ * stops at the first torn or bad record and says where.
+ */
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { PosternError } from '../errors.ts';
+
+export const REC_APPEND = 1;
+export const REC_OP = 2;
+export const REC_BODYCOPY = 3;
+export const HEADER_BYTES = 9;
+/** Largest record accepted (and believed during recovery). */
+export const MAX_RECORD_BYTES = 1 << 30;
+
+/** msgpack without msgpackr's record extension: a plain, stable on-disk format. */
+export const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** The index entry carried by an APPEND record. */
+export interface AppendMeta {
+  a: number; // account id
+  f: number; // folder id
+  u: number; // uid
+  m: number; // modseq
+  fl: number; // system flag bits
+  k?: string[]; // keywords
+  d: number; // internal date, ms
+  c: number; // crc32 of the body
+}
+
+/** A copied message: [uid, bits, keywords|null, date, seg, off, len, crc]. */
+export type CopyEntry = [number, number, string[] | null, number, number, number, number, number];
+
+export type OpRecord =
+  | { o: 'fcreate'; a: number; fs: Array<[number, string, number]> } // [folder id, name, uidValidity]
+  | { o: 'frename'; a: number; rn: Array<[number, string]> } // [folder id, new name]
+  | { o: 'fdelete'; a: number; f: number }
+  | { o: 'flags'; a: number; f: number; m: number; ch: Array<[number, number, string[] | null]> } // [uid, bits, keywords]
+  | { o: 'expunge'; a: number; f: number; m: number; u: number[] }
+  | { o: 'copy'; a: number; f: number; m: number; e: CopyEntry[]; x?: { f: number; m: number; u: number[] } }; // x: move's expunge
+
+function header(type: number, payloadLen: number): Buffer {
+  const h = Buffer.allocUnsafe(HEADER_BYTES);
+  h.writeUInt32LE(payloadLen, 0);
+  h.writeUInt8(type, 8);
+  return h;
+}
+
+/** Frame `[meta][body]` records: returns the buffers to write and where the body starts. */
+function framed(type: number, meta: unknown, body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+  if (body.byteLength > MAX_RECORD_BYTES - 1024) {
+    throw new PosternError('STORE_BAD_ARGUMENT', `message of ${body.byteLength} bytes is over the store's record limit`);
+  }
+  const m = packr.pack(meta);
+  const payloadLen = 4 + m.length + body.byteLength;
+  const head = Buffer.allocUnsafe(HEADER_BYTES + 4 + m.length);
+  head.writeUInt32LE(payloadLen, 0);
+  head.writeUInt8(type, 8);
+  head.writeUInt32LE(m.length, HEADER_BYTES);
+  m.copy(head, HEADER_BYTES + 4);
+  const crc = crc32(body, crc32(head.subarray(8)));
+  head.writeUInt32LE(crc, 4);
+  const b = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return { bufs: [head, b], bodyOffset: head.length, bytes: head.length + body.byteLength };
+}
+
+export function encodeAppend(meta: AppendMeta, body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+  return framed(REC_APPEND, meta, body);
+}
+
+export function encodeBodyCopy(from: [number, number], body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+  return framed(REC_BODYCOPY, { from }, body);
+}
+
+export function encodeOp(op: OpRecord): Buffer {
+  const p = packr.pack(op);
+  const h = header(REC_OP, p.length);
+  const out = Buffer.concat([h, p]);
+  out.writeUInt32LE(crc32(out.subarray(8)), 4);
+  return out;
+}
+
+export type ScannedRecord =
+  | { type: typeof REC_APPEND; start: number; end: number; meta: AppendMeta; bodyStart: number; bodyLen: number }
+  | { type: typeof REC_OP; start: number; end: number; op: OpRecord }
+  | { type: typeof REC_BODYCOPY; start: number; end: number };
+
+export interface ScanResult {
+  records: ScannedRecord[];
+  /** Offset just past the last good record. */
+  validEnd: number;
+  /** Why the scan stopped before the end of `buf`, or null if it read it all. */
+  stop: string | null;
+}
+
+/** Parse records from `buf` starting at `from`; stop at the first torn or bad one. */
+export function scanRecords(buf: Buffer, from: number): ScanResult {
+  const records: ScannedRecord[] = [];
+  let off = from;
+  const bad = (why: string): ScanResult => ({ records, validEnd: off, stop: why });
+  while (off < buf.length) {
+    if (buf.length - off < HEADER_BYTES) return bad('torn header');
+    const len = buf.readUInt32LE(off);
+    const crc = buf.readUInt32LE(off + 4);
+    const type = buf.readUInt8(off + 8);
+    if (len > MAX_RECORD_BYTES) return bad('bad length');
+    const end = off + HEADER_BYTES + len;
+    if (end > buf.length) return bad('torn record');
+    if (crc32(buf.subarray(off + 8, end)) !== crc) return bad('checksum mismatch');
+    try {
+      if (type === REC_OP) {
+        records.push({ type, start: off, end, op: packr.unpack(buf.subarray(off + HEADER_BYTES, end)) as OpRecord });
+      } else if (type === REC_APPEND || type === REC_BODYCOPY) {
+        const metaLen = buf.readUInt32LE(off + HEADER_BYTES);
+        const bodyStart = off + HEADER_BYTES + 4 + metaLen;
+        if (bodyStart > end) return bad('bad meta length');
+        if (type === REC_APPEND) {
+          const meta = packr.unpack(buf.subarray(off + HEADER_BYTES + 4, bodyStart)) as AppendMeta;
+          records.push({ type, start: off, end, meta, bodyStart, bodyLen: end - bodyStart });
+        } else records.push({ type, start: off, end });
+      } else return bad(`unknown record type ${type}`);
+    } catch {
+      return bad('undecodable payload');
+    }
+    off = end;
+  }
+  return { records, validEnd: off, stop: null };
+}

@@ -1,0 +1,146 @@
+/**
+ * store/types.ts: the plain data the store hands out and takes in. Everything here is
+ * structured-clone safe, so the same shapes cross MessagePorts (src/store/client.ts).
+ *
+ * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
+ * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
+ * `SnapshotEntry`, `QuotaInfo`, `ListOptions`, `MailboxApi` (the one interface both the
+ * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`.
+ * Throws nothing.
+ */
+
+/** IMAP hierarchy delimiter of folder names ("Archive/2024"). */
+export const HIERARCHY_SEP = '/';
+
+/** The stored system flags (\Recent is per session and never stored). Bit i = SYSTEM_FLAGS[i]. */
+export const SYSTEM_FLAGS = Object.freeze(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'] as const);
+
+/** Where a stored body lies: read `length` bytes at `offset` of `path` (any thread may). The
+ * bytes are immutable; `crc` is their crc32 (node:zlib). Valid while a snapshot holds it, or
+ * until the message is expunged and the segment compacted. */
+export interface Locator {
+  path: string;
+  offset: number;
+  length: number;
+  crc: number;
+}
+
+export interface MessageMeta {
+  uid: number;
+  modseq: number;
+  flags: string[]; // system flags first, then keywords
+  internalDate: number; // ms since the epoch
+  size: number;
+  locator: Locator;
+}
+
+export interface FolderInfo {
+  name: string;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  messages: number;
+  unseen: number;
+  deleted: number;
+  bytes: number;
+}
+
+export interface AppendOptions {
+  flags?: string[];
+  internalDate?: number; // ms since the epoch; default now
+}
+
+export interface AppendResult {
+  folder: string;
+  uid: number;
+  uidValidity: number;
+  modseq: number;
+  size: number;
+}
+
+export type FlagMode = 'add' | 'remove' | 'set';
+
+export interface FlagsResult {
+  /** The modseq this change was given (0 when nothing changed). */
+  modseq: number;
+  /** Every message the change touched, with its flags afterwards. */
+  changed: Array<{ uid: number; flags: string[]; modseq: number }>;
+  /** UIDs skipped by `unchangedSince` (RFC 7162 CONDSTORE MODIFIED). */
+  modified: number[];
+}
+
+export interface ExpungeOptions {
+  /** Only these UIDs (absent ones are ignored). Default: every message. */
+  uids?: number[];
+  /** Only messages flagged \Deleted. Default: true without `uids`, false with them. */
+  deletedOnly?: boolean;
+}
+
+export interface ExpungeResult {
+  uids: number[];
+  modseq: number;
+}
+
+export interface CopyResult {
+  /** Of the target folder (RFC 4315 COPYUID). */
+  uidValidity: number;
+  /** [source uid, new uid] pairs, ascending by source uid. */
+  map: Array<[number, number]>;
+}
+
+export interface ListOptions {
+  /** Only UIDs ≥ this. */
+  sinceUid?: number;
+  /** Only messages whose modseq > this (RFC 7162 CHANGEDSINCE). */
+  changedSince?: number;
+  /** Only these UIDs. */
+  uids?: number[];
+}
+
+export interface SnapshotEntry {
+  uid: number;
+  size: number;
+  flags: string[];
+  internalDate: number;
+  locator: Locator;
+}
+
+/** The folder as it was when the snapshot was taken (POP3's view): a stable list, ascending by
+ * uid, whose bodies stay readable until `release(id)`, whatever is expunged or compacted. */
+export interface Snapshot {
+  id: number;
+  folder: string;
+  uidValidity: number;
+  uidNext: number;
+  bytes: number;
+  messages: SnapshotEntry[];
+}
+
+/** Usage and limits; a limit of `Infinity` (UNLIMITED) is no limit. */
+export interface QuotaInfo {
+  usedBytes: number;
+  usedMessages: number;
+  limitBytes: number;
+  limitMessages: number;
+}
+
+/** One account's mailbox. Every change passes through the account's mailbox actor. */
+export interface MailboxApi {
+  readonly address: string;
+  append(folder: string, body: Uint8Array, opts?: AppendOptions): Promise<AppendResult>;
+  folders(): Promise<FolderInfo[]>;
+  status(folder: string): Promise<FolderInfo>;
+  list(folder: string, opts?: ListOptions): Promise<MessageMeta[]>;
+  /** The body's bytes (checked against its crc32: STORE_CORRUPT on mismatch). */
+  fetch(folder: string, uid: number): Promise<{ meta: MessageMeta; body: Uint8Array }>;
+  setFlags(folder: string, uids: number[], flags: string[], mode: FlagMode, unchangedSince?: number): Promise<FlagsResult>;
+  expunge(folder: string, opts?: ExpungeOptions): Promise<ExpungeResult>;
+  copy(from: string, uids: number[], to: string): Promise<CopyResult>;
+  move(from: string, uids: number[], to: string): Promise<CopyResult>;
+  createFolder(name: string): Promise<FolderInfo>;
+  renameFolder(from: string, to: string): Promise<void>;
+  deleteFolder(name: string): Promise<void>;
+  snapshot(folder?: string): Promise<Snapshot>;
+  release(snapshotId: number): Promise<void>;
+  quota(): Promise<QuotaInfo>;
+}
