@@ -50,6 +50,8 @@ export const CTL_USAGE = [
   '  domain add NAME | domain list | domain remove NAME',
   '  account add USER@DOMAIN --password PW | account list [DOMAIN]',
   '  account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN',
+  '  store compact',
+  '  fault SERVICE crash|oom|hang [THREAD]   (only with enableFaultInjection = yes)',
 ].join('\n');
 
 const defaultIo: CtlIo = {
@@ -119,6 +121,20 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
         return { verb: 'account.remove', args: { address: checkAddress(arg) } };
       }
       throw usage(`account: expected add, list, passwd or remove, got '${sub ?? ''}'`);
+    case 'store':
+      noPassword();
+      if (sub !== 'compact') throw usage(`store: expected compact, got '${sub ?? ''}'`);
+      noMore(2);
+      return { verb: 'store.compact', args: {} };
+    case 'fault': {
+      noPassword();
+      const kind = arg;
+      if (kind !== 'crash' && kind !== 'oom' && kind !== 'hang') throw usage(`fault: expected crash, oom or hang, got '${kind ?? ''}'`);
+      const index = words[3];
+      if (index !== undefined && !/^\d+$/.test(index)) throw usage(`fault: bad thread index '${index}'`);
+      noMore(index === undefined ? 3 : 4);
+      return { verb: 'fault', args: { name: checkName('service', sub), kind, index: Number(index ?? 0) } };
+    }
     default:
       throw usage(`unknown command '${group}'`);
   }

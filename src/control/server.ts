@@ -32,6 +32,7 @@ export const CONTROL_VERBS: readonly string[] = Object.freeze([
   'service.start', 'service.stop', 'service.restart',
   'domain.add', 'domain.list', 'domain.remove',
   'account.add', 'account.list', 'account.passwd', 'account.remove',
+  'store.compact', 'fault',
 ]);
 
 /** The subset of a pino logger this module uses. */

@@ -83,6 +83,10 @@ test('ctl, SIGHUP reload and SIGTERM against a running server', async (t) => {
   assert.match(ni.stderr.trim(), /^postern ctl: .*not implemented/);
   assert.equal(ni.stderr.trim().split('\n').length, 1);
 
+  const fault = await ctl(dir, 'fault', 'pop3', 'crash');
+  assert.equal(fault.code, 1);
+  assert.match(fault.stderr, /fault injection is off/);
+
   const unknown = await ctl(dir, 'service', 'start', 'nosuch');
   assert.notEqual(unknown.code, 0);
 
