@@ -10,7 +10,7 @@
  *
  * Exports: `ConnThread`, `startConnThread`. Throws LISTEN_FAILED, THREAD_EXITED from start.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { errorFromData, errorToData, PosternError, type ErrorData } from '../src/errors.ts';
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
 import type { ConnThreadData, FromThread, ToThread } from '../src/service/messages.ts';
@@ -20,6 +20,8 @@ const WORKER_URL = new URL('../workers/conn-thread.ts', import.meta.url);
 export interface ConnThreadOptions {
   data: ConnThreadData;
   heapBytes: number;
+  /** The thread's port to the store (transferred to it). */
+  storePort?: MessagePort;
   /** Every message from the thread but the lifecycle ones goes here. */
   onMessage: (thread: ConnThread, m: FromThread) => void;
 }
@@ -41,9 +43,11 @@ export class ConnThread implements Child {
   constructor(opts: ConnThreadOptions) {
     this.id = opts.data.threadId;
     const mb = Math.max(16, Math.floor(opts.heapBytes / (1024 * 1024)));
+    const data = opts.storePort === undefined ? opts.data : { ...opts.data, storePort: opts.storePort };
     this.worker = new Worker(WORKER_URL, {
-      workerData: opts.data,
-      resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, mb >> 3)) },
+      workerData: data,
+      transferList: opts.storePort === undefined ? [] : [opts.storePort],
+      resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(8, Math.max(4, mb >> 3)) },
       stdout: false,
       stderr: false,
     });

@@ -12,6 +12,7 @@
  * module), LISTEN_FAILED (retryable: the root backs off), SERVICE_NOT_RUNNING.
  */
 import net from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import { Piscina } from 'piscina';
 import { Supervisor } from '../src/actor/supervisor.ts';
@@ -40,6 +41,8 @@ export interface ServiceHostOptions {
   restartPeriodMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** A fresh MessagePort to the store for each connection thread (its StoreClient). */
+  storeConnect?: (owner: string) => MessagePort;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -167,6 +170,7 @@ export class ServiceHost implements Child {
       shutdown: this.opts.shutdownTimeoutMs,
       start: () =>
         startConnThread({
+          storePort: this.opts.storeConnect?.(threadId),
           data: {
             threadId,
             serviceName: this.name,

@@ -16,6 +16,7 @@ import { ServiceHost } from '../actors/service.ts';
 import { startStatusServer } from './status/http.ts';
 import { startControlServer } from './control/server.ts';
 import { createRootLogger, type Logger } from './log.ts';
+import { StoreThread } from './store/thread.ts';
 import type { ResolvedConfig, ServiceName } from './config/options.ts';
 import type { ServiceStatus, StatusDoc } from './status/types.ts';
 
@@ -52,6 +53,8 @@ export interface Server {
   stopService(name: string): Promise<void>;
   restartService(name: string): Promise<void>;
   injectFault(service: string, kind: 'crash' | 'oom' | 'hang', index?: number): string;
+  /** The store's admin verbs (domain.add, account.add, …), as `postern ctl` sends them. */
+  admin(verb: string, args?: Record<string, unknown>): Promise<unknown>;
   stop(): Promise<void>;
   /** Resolves when the server has stopped (by `stop`, a signal or the control socket). */
   readonly stopped: Promise<void>;
@@ -70,7 +73,17 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
-  const root = new Supervisor({ id: 'root', kind: 'rootSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
+  // root (rest_for_one): [store, services]. If the store thread dies, the services (whose
+  // threads hold ports to it) are restarted after it; a service failing touches no other.
+  const root = new Supervisor({ id: 'root', kind: 'rootSupervisor', strategy: 'rest_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
+  let store: StoreThread | null = null;
+  let services!: Supervisor;
+  /** Services that should run (the config's set, plus and minus run-time start/stop). */
+  const wanted = new Set<ServiceName>();
+  const storeThread = (): StoreThread => {
+    if (store === null) throw new PosternError('SERVICE_NOT_RUNNING', 'the store is not running');
+    return store;
+  };
   root.onExit((reason) => {
     if (stopping) return;
     log.fatal({ reason }, 'root supervisor gave up: too many service restarts; stopping');
@@ -92,6 +105,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         loadIntervalMs: opts.loadIntervalMs,
         backoffInitialMs: opts.backoffInitialMs,
+        storeConnect: (owner) => storeThread().connect(owner),
       });
       await host.start();
       hosts.set(name, host);
@@ -102,8 +116,35 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     },
   });
 
+  for (const name of config.services) wanted.add(name);
   await root.start();
-  for (const name of config.services) await root.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+  await root.startChild({
+    id: 'store',
+    restart: 'permanent',
+    shutdown: 30_000,
+    kind: 'worker',
+    start: async () => {
+      const t = await StoreThread.start({ dataDir, logLevel: config.logLevel });
+      store = t;
+      t.onExit(() => {
+        if (store === t) store = null;
+      });
+      return t;
+    },
+  });
+  await root.startChild({
+    id: 'services',
+    restart: 'permanent',
+    shutdown: 'infinity',
+    kind: 'supervisor',
+    start: async () => {
+      const sup = new Supervisor({ id: 'services', kind: 'servicesSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
+      await sup.start();
+      services = sup;
+      for (const name of wanted) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      return sup;
+    },
+  });
 
   const known = (name: string): ServiceName => serviceRow(name).name;
 
@@ -111,32 +152,34 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     const n = known(name);
     const row = serviceRow(n, opts.protocolOverrides);
     if (row.protocol === null) throw new PosternError('NOT_IMPLEMENTED', `service ${n} (${row.description}) is not implemented yet`);
-    if (root.whichChildren().some((c) => c.id === n)) {
+    if (services.whichChildren().some((c) => c.id === n)) {
       if (hosts.has(n)) throw new PosternError('SERVICE_RUNNING', `service ${n} is already running`);
-      await root.deleteChild(n).catch(() => {});
+      await services.deleteChild(n).catch(() => {});
     }
-    await root.startChild(specFor(n));
+    wanted.add(n);
+    await services.startChild(specFor(n));
     if (!hosts.has(n)) throw new PosternError('LISTEN_FAILED', `service ${n} did not start; see the log and /status`);
   };
   const stopService = async (name: string): Promise<void> => {
     const n = known(name);
-    if (!root.whichChildren().some((c) => c.id === n)) throw new PosternError('SERVICE_NOT_RUNNING', `service ${n} is not running`);
-    await root.terminateChild(n);
-    await root.deleteChild(n);
+    if (!services.whichChildren().some((c) => c.id === n)) throw new PosternError('SERVICE_NOT_RUNNING', `service ${n} is not running`);
+    wanted.delete(n);
+    await services.terminateChild(n);
+    await services.deleteChild(n);
   };
   const restartService = async (name: string): Promise<void> => {
     const n = known(name);
-    if (!root.whichChildren().some((c) => c.id === n)) return startService(n);
-    await root.terminateChild(n);
-    await root.restartChild(n);
+    if (!services.whichChildren().some((c) => c.id === n)) return startService(n);
+    await services.terminateChild(n);
+    await services.restartChild(n);
   };
 
   const serviceStatus = (name: ServiceName): ServiceStatus => {
     const h = hosts.get(name);
     if (h !== undefined) return h.status();
     const row = serviceRow(name, opts.protocolOverrides);
-    const c = root.whichChildren().find((x) => x.id === name);
-    const info = root.info().children?.find((x) => x.id === name);
+    const c = services.whichChildren().find((x) => x.id === name);
+    const info = services.info().children?.find((x) => x.id === name);
     const o = config.serviceOptions[name];
     const s: ServiceStatus = {
       name,
@@ -177,15 +220,16 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         changed.push(name);
       }
     }
-    for (const c of root.whichChildren()) {
+    for (const c of services.whichChildren()) {
       if (!want.has(c.id as ServiceName)) {
         await stopService(c.id).catch((e) => log.error({ err: e, service: c.id }, 'could not stop service on reload'));
         changed.push(c.id);
       }
     }
     for (const name of config.services) {
-      if (!root.whichChildren().some((c) => c.id === name)) {
-        await root.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      if (!services.whichChildren().some((c) => c.id === name)) {
+        wanted.add(name);
+        await services.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
         changed.push(name);
       }
     }
@@ -250,7 +294,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
           case 'fault':
             return { thread: injectFault(name, String(args.kind ?? 'crash') as 'crash', Number(args.index ?? 0)) };
           default:
-            if (/^(domain|account)\./.test(verb)) throw new PosternError('NOT_IMPLEMENTED', `${verb.replace('.', ' ')}: the domain and account directory is not implemented yet`);
+            if (/^(domain|account|store)\./.test(verb)) return storeThread().admin(verb, args);
             throw new PosternError('CONTROL_BAD_REQUEST', `unknown verb "${verb}"`);
         }
       },
@@ -286,6 +330,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     stopService,
     restartService,
     injectFault,
+    admin: (verb, args = {}) => storeThread().admin(verb, args),
     stop: () => stop(),
     stopped,
   };

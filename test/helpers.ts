@@ -108,3 +108,8 @@ export async function getJson(url: string): Promise<any> {
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.json();
 }
+
+/** A service's node in the supervision tree (root → services → the service). */
+export function serviceNode(tree: import('../src/actor/types.ts').ActorInfo, name: string) {
+  return tree.children?.find((c) => c.id === 'services')?.children?.find((c) => c.id === name);
+}

@@ -17,6 +17,7 @@ import { compileRules } from '../src/net/rules.ts';
 import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
 import { performance } from 'node:perf_hooks';
 import { createRootLogger } from '../src/log.ts';
+import { StoreClient } from '../src/store/client.ts';
 import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
 import type { ConnThreadData, FromThread, GlobalRules, ToThread, UdpCounts } from '../src/service/messages.ts';
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle } from '../src/service/protocol.ts';
@@ -28,6 +29,7 @@ const log = createRootLogger(data.logLevel, { service: data.serviceName, actor: 
 let options: ServiceOptions = data.options;
 let ports: Record<string, number> = data.ports;
 let globalRules: GlobalRules = data.globalRules;
+const store: StoreClient | null = data.storePort === undefined ? null : new StoreClient(data.storePort);
 
 const post = (m: FromThread): void => port.postMessage(m);
 
@@ -92,6 +94,7 @@ function openUdpListener(l: UdpListenerOptions): Promise<void> {
         service: options,
         listener: l,
         log: ctxLog,
+        store,
         reply: (d) => sock.send(d, rinfo.port, rinfo.address),
       });
     } catch (e) {
@@ -175,6 +178,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     remoteAddress: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,
     log: log.child({ conn: connId }),
+    store,
     runTask,
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {

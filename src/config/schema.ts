@@ -184,7 +184,7 @@ const THREAD_ATTRS: Record<string, AttrSpec> = {
   threadSessions: uint(500, { min: 1 }),
   threadIdleTimeout: seconds(30),
   connThreadHeapSize: uint(262144, { unit: 'kb', min: 4096 }),
-  minPoolThreads: uint(1),
+  minPoolThreads: uint(0),
   maxPoolThreads: uint(2, { min: 1 }),
 };
 const THREAD_CHECKS: readonly AtLeastCheck[] = [

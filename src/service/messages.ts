@@ -18,6 +18,8 @@ export interface ConnThreadData {
   logLevel: LogLevel;
   loadIntervalMs: number;
   globalRules: GlobalRules;
+  /** The thread's MessagePort to the store thread, when the server runs one. */
+  storePort?: import('node:worker_threads').MessagePort;
 }
 
 export interface GlobalRules {

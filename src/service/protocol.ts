@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
+import type { StoreClient } from '../store/client.ts';
 
 export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'shutting_down';
 
@@ -27,6 +28,9 @@ export interface SessionContext {
   /** The connection arrived on an implicit-TLS listener (already encrypted). */
   readonly secure: boolean;
   readonly log: Logger;
+  /** The store (domains, accounts, mailboxes), over this thread's port to the store thread;
+   * null when the server runs without one (some tests). */
+  readonly store: StoreClient | null;
   /** Run a CPU task on the service's piscina pool (through the service host). */
   runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
   /** Tell the thread the session is over (it closes the socket if still open). */
@@ -52,6 +56,7 @@ export interface DatagramContext {
   readonly service: ServiceOptions;
   readonly listener: UdpListenerOptions;
   readonly log: Logger;
+  readonly store: StoreClient | null;
   /** Send a datagram back to the sender. */
   reply(data: Buffer | string): void;
 }

@@ -140,7 +140,7 @@ export async function writeFileAtomic(fsl: FsLayer, file: string, data: Uint8Arr
 
 /** Read a stored body by locator, from any thread. With `verify` (default) the crc32 is checked. */
 export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(loc.length);
+  const buf = Buffer.allocUnsafeSlow(loc.length); // its own ArrayBuffer: it may be transferred
   let fh: fs.promises.FileHandle;
   try {
     fh = await fs.promises.open(loc.path, 'r');

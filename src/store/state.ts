@@ -163,12 +163,9 @@ export function applyOp(s: ShardState, op: OpRecord): void {
       }
       return;
     case 'frename': {
-      const moved: Folder[] = [];
       for (const [id] of op.rn) {
         const f = mb.folders.get(id);
-        if (f === undefined) continue;
-        mb.byName.delete(f.name);
-        moved.push(f);
+        if (f !== undefined && mb.byName.get(f.name) === f) mb.byName.delete(f.name);
       }
       for (const [id, name] of op.rn) {
         const f = mb.folders.get(id);

@@ -5,7 +5,9 @@
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
  * `SnapshotEntry`, `QuotaInfo`, `ListOptions`, `MailboxApi` (the one interface both the
- * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`.
+ * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
+ * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
+ * `AccountChanges`, `HashPassword`, `VerifyPassword`.
  * Throws nothing.
  */
 
@@ -144,3 +146,47 @@ export interface MailboxApi {
   release(snapshotId: number): Promise<void>;
   quota(): Promise<QuotaInfo>;
 }
+
+// ---- the directory (src/store/directory.ts) ----
+
+export type HashPassword = (password: string) => Promise<string>;
+export type VerifyPassword = (hash: string, password: string) => Promise<boolean>;
+
+export interface DomainInfo {
+  name: string;
+  enabled: boolean;
+  primary: boolean;
+  accounts: number;
+  createdAt: number;
+}
+
+export interface AccountInfo {
+  id: number;
+  address: string;
+  domain: string;
+  enabled: boolean;
+  quotaBytes: number;
+  quotaMessages: number;
+  services: 'all' | string[];
+  cramMd5: boolean;
+  shard: number;
+  createdAt: number;
+}
+
+export interface AuthInfo {
+  account: AccountInfo;
+  passwordHash: string;
+  /** HMAC-MD5 pads (32 bytes) if CRAM-MD5 is on for the account and was keyed. */
+  cramMd5Pads: Uint8Array | null;
+}
+
+export interface AccountOptions {
+  password: string;
+  enabled?: boolean;
+  quotaBytes?: number;
+  quotaMessages?: number;
+  services?: 'all' | string[];
+  cramMd5?: boolean;
+}
+
+export type AccountChanges = Partial<Pick<AccountInfo, 'enabled' | 'quotaBytes' | 'quotaMessages' | 'services'>>;

@@ -69,7 +69,7 @@ export class SegmentWriter {
   private scheduled = false;
   private needRoll = false;
   private closed = false;
-  private idle = Promise.withResolvers<void>();
+  private waiters: Array<() => void> = [];
   /** Batches written (each one write + one sync). */
   batches = 0;
   records = 0;
@@ -79,7 +79,6 @@ export class SegmentWriter {
     this.fd = fd;
     this.seg = seg;
     this.size = size;
-    this.idle.resolve();
   }
 
   /** Open segment `seg` for appending at `size` (recovery has already truncated it there). */
@@ -128,14 +127,15 @@ export class SegmentWriter {
     if (this.size > 0) this.needRoll = true;
   }
 
-  /** Resolves when nothing is queued or being written. */
+  /** Resolves when nothing is queued, scheduled or being written. */
   drained(): Promise<void> {
-    return this.idle.promise;
+    if (!this.flushing && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.idle.promise;
+    await this.drained();
     try {
       await this.o.fs.close(this.fd);
     } catch {
@@ -147,12 +147,11 @@ export class SegmentWriter {
     this.scheduled = false;
     if (this.flushing) return;
     this.flushing = true;
-    this.idle = Promise.withResolvers<void>();
     try {
       while (this.queue.length > 0) await this.writeBatch(this.takeBatch());
     } finally {
       this.flushing = false;
-      this.idle.resolve();
+      for (const w of this.waiters.splice(0)) w();
     }
   }
 

@@ -93,7 +93,7 @@ test('a service without a block gets its default listener and defaults', () => {
   assert.equal(imap.flow.maxConnections, UNLIMITED);
   assert.deepEqual([imap.maxErrors, imap.maxAuthErrors, imap.minConnThreads, imap.maxConnThreads], [10, 3, 1, 2]);
   assert.deepEqual([imap.threadSessions, imap.threadIdleTimeoutMs, imap.connThreadHeapBytes], [500, 30_000, 262144 * 1024]);
-  assert.deepEqual([imap.minPoolThreads, imap.maxPoolThreads], [1, 2]);
+  assert.deepEqual([imap.minPoolThreads, imap.maxPoolThreads], [0, 2]);
   assert.equal(resolved.serviceOptions.ftpBackup.listeners[0]!.idleTimeoutMs, 900_000);
   assert.equal(resolved.primaryDomain, 'localdomain');
   assert.equal(resolved.logLevel, 'info');

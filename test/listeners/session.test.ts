@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startServer, type Server } from '../../src/server.ts';
-import { connectLines, tmpDir, waitFor, type LineClient } from '../helpers.ts';
+import { connectLines, serviceNode, tmpDir, waitFor, type LineClient } from '../helpers.ts';
 
 const FIXTURE = new URL('../fixtures/line-protocol.ts', import.meta.url).href;
 const dir = tmpDir();
@@ -135,7 +135,7 @@ test('a client that stops reading: the session pauses its socket at the high-wat
   const payload = 'ECHO abcdefghijklmnopqrstuvwxyz0123456789\r\n'.repeat(n);
   c.socket.write(payload);
   await new Promise((r) => setTimeout(r, 500));
-  const conn = server.status().tree.children!.find((x) => x.id === 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
+  const conn = serviceNode(server.status().tree, 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
   const depth = Math.max(...conn.map((a) => a.mailboxDepth));
   assert.ok(depth <= 17, `mailbox depth ${depth} stays at the high-water mark`);
   c.socket.resume();

@@ -83,6 +83,20 @@ test('ctl, SIGHUP reload and SIGTERM against a running server', async (t) => {
   assert.match(ni.stderr.trim(), /^postern ctl: .*not implemented/);
   assert.equal(ni.stderr.trim().split('\n').length, 1);
 
+  // the directory verbs reach the store thread
+  assert.equal((await ctl(dir, 'domain', 'add', 'example.org')).code, 0);
+  const add = await ctl(dir, 'account', 'add', 'bob@example.org', '--password', 'pw1');
+  assert.equal(add.code, 0, add.stderr);
+  const list = await ctl(dir, '--json', 'account', 'list');
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /bob@example\.org/);
+  const dup = await ctl(dir, 'account', 'add', 'bob@example.org', '--password', 'pw1');
+  assert.equal(dup.code, 1);
+  assert.match(dup.stderr, /STORE_ACCOUNT_EXISTS/);
+  const notEmpty = await ctl(dir, 'domain', 'remove', 'example.org');
+  assert.equal(notEmpty.code, 1);
+  assert.match(notEmpty.stderr, /^postern ctl: .*\[STORE_DOMAIN_NOT_EMPTY\]\n$/);
+
   const fault = await ctl(dir, 'fault', 'pop3', 'crash');
   assert.equal(fault.code, 1);
   assert.match(fault.stderr, /fault injection is off/);

@@ -7,7 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type Server } from '../../src/server.ts';
-import { ECHO_PROTOCOL, connectLines, getJson, tmpDir, waitFor } from '../helpers.ts';
+import { ECHO_PROTOCOL, connectLines, getJson, serviceNode, tmpDir, waitFor } from '../helpers.ts';
 import { isPosternError } from '../../src/errors.ts';
 
 const CONFIG = `
@@ -61,7 +61,7 @@ async function echoOnce(port: number, text: string): Promise<boolean> {
 }
 
 function threadsOf(s: Server, service: string) {
-  const svc = s.status().tree.children?.find((c) => c.id === service);
+  const svc = serviceNode(s.status().tree, service);
   const sup = svc?.children?.find((c) => c.kind === 'threadSupervisor');
   return sup?.children ?? [];
 }
@@ -98,7 +98,7 @@ async function crashAndWatch(kind: 'crash' | 'oom'): Promise<void> {
   const failures = results.pop3.filter(([, ok]) => !ok).length;
   assert.ok(failures <= 3, `pop3 failed ${failures} exchanges`);
   // the service itself was not restarted: only the thread was
-  const svc = s.status().tree.children?.find((c) => c.id === 'pop3');
+  const svc = serviceNode(s.status().tree, 'pop3');
   assert.equal(svc?.restarts, 0);
   assert.equal(svc?.state, 'running');
 }

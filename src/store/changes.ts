@@ -1,0 +1,318 @@
+/**
+ * store/changes.ts: the behaviour of a mailbox actor: every change to one account's folders
+ * and messages, turned into a log record, made durable, then applied to the index.
+ *
+ * Appends are pipelined: the handler checks the folder and the quota (counting appends still
+ * in flight), reserves a UID and a modseq, submits the record and returns at once with
+ * `{ done }`, so many appends to one mailbox share a group commit; `done` settles once the
+ * record is durable and applied. Every other change is a barrier: it waits for the appends in
+ * flight, computes against the applied index, and waits for its own record before the actor
+ * takes the next message. A failed write applies nothing; its reserved UID is simply never used.
+ *
+ * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
+ * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
+ * STORE_BAD_ARGUMENT, STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED; `done` and barrier changes also
+ * reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from the writer.
+ */
+import { crc32 } from 'node:zlib';
+import { PosternError } from '../errors.ts';
+import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
+import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
+import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
+import { HIERARCHY_SEP } from './types.ts';
+import type { Shard } from './shard.ts';
+import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
+
+export interface Limits {
+  bytes: number; // Infinity = unlimited
+  messages: number;
+}
+
+export type MailboxMsg =
+  | { op: 'init' }
+  | { op: 'append'; folder: string; body: Uint8Array; opts: AppendOptions }
+  | { op: 'flags'; folder: string; uids: number[]; flags: string[]; mode: FlagMode; unchangedSince: number | undefined }
+  | { op: 'expunge'; folder: string; opts: ExpungeOptions }
+  | { op: 'copy'; from: string; uids: number[]; to: string; move: boolean }
+  | { op: 'create'; name: string }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'delete'; name: string };
+
+export type MailboxReply = { done: Promise<AppendResult> } | FlagsResult | ExpungeResult | CopyResult | string | void | Failed;
+
+/** An expected failure (a store error kind), returned rather than thrown: a throwing handler
+ * would end the actor. Anything else (a bug) is thrown, the actor exits, and the next use of
+ * the mailbox starts a fresh one. */
+export class Failed {
+  readonly error: PosternError;
+  constructor(error: PosternError) {
+    this.error = error;
+  }
+}
+
+function failed(e: unknown): Failed {
+  if (e instanceof PosternError) return new Failed(e);
+  throw e;
+}
+
+function badArg(msg: string): PosternError {
+  return new PosternError('STORE_BAD_ARGUMENT', msg);
+}
+
+function uidList(uids: unknown): number[] {
+  if (!Array.isArray(uids)) throw badArg('uids must be an array');
+  const out = new Set<number>();
+  for (const u of uids) {
+    if (!Number.isInteger(u) || (u as number) < 1 || (u as number) > 0xffffffff) throw badArg(`bad uid ${String(u)}`);
+    out.add(u as number);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+function sameKeywords(a: string[] | null, b: string[]): boolean {
+  const x = a ?? [];
+  if (x.length !== b.length) return false;
+  const s = new Set(x.map((k) => k.toUpperCase()));
+  return b.every((k) => s.has(k.toUpperCase()));
+}
+
+export class MailboxCore {
+  readonly accountId: number;
+  readonly shard: Shard;
+  private readonly limits: () => Limits;
+  private reservedBytes = 0;
+  private reservedCount = 0;
+  private inFlight = 0;
+  private lastPending: Promise<unknown> = Promise.resolve();
+
+  constructor(accountId: number, shard: Shard, limits: () => Limits) {
+    this.accountId = accountId;
+    this.shard = shard;
+    this.limits = limits;
+  }
+
+  /** Appends submitted but not yet durable. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  mb(): MailboxState {
+    const mb = this.shard.state.mailbox(this.accountId, true);
+    if (mb === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `account ${this.accountId} was removed`);
+    return mb;
+  }
+
+  folder(name: string): Folder {
+    const n = folderName(name);
+    const f = this.mb().byName.get(n);
+    if (f === undefined) throw new PosternError('STORE_NO_SUCH_FOLDER', `no folder "${n}"`, { folder: n });
+    return f;
+  }
+
+  handle(m: MailboxMsg): MailboxReply | Promise<MailboxReply> {
+    try {
+      const r = this.dispatch(m);
+      return r instanceof Promise ? r.catch(failed) : r;
+    } catch (e) {
+      return failed(e);
+    }
+  }
+
+  private dispatch(m: MailboxMsg): MailboxReply | Promise<MailboxReply> {
+    switch (m.op) {
+      case 'append':
+        return { done: this.append(m.folder, m.body, m.opts) };
+      case 'init':
+        return this.barrier(() => this.ensureInbox());
+      case 'flags':
+        return this.barrier(() => this.flags(m.folder, m.uids, m.flags, m.mode, m.unchangedSince));
+      case 'expunge':
+        return this.barrier(() => this.expunge(m.folder, m.opts));
+      case 'copy':
+        return this.barrier(() => this.copy(m.from, m.uids, m.to, m.move));
+      case 'create':
+        return this.barrier(() => this.create(m.name));
+      case 'rename':
+        return this.barrier(() => this.rename(m.from, m.to));
+      case 'delete':
+        return this.barrier(() => this.remove(m.name));
+    }
+  }
+
+  private async barrier<T>(fn: () => Promise<T>): Promise<T> {
+    await this.lastPending;
+    return fn();
+  }
+
+  private commit(op: OpRecord): Promise<unknown> {
+    const buf = encodeOp(op);
+    return this.shard.submit([buf], buf.length, () => applyOp(this.shard.state, op));
+  }
+
+  private async ensureInbox(): Promise<void> {
+    if (this.mb().byName.has(INBOX)) return;
+    await this.createFolders([INBOX]);
+  }
+
+  private append(folder: string, body: Uint8Array, opts: AppendOptions): Promise<AppendResult> {
+    const f = this.folder(folder);
+    if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
+    const { bits, keywords } = flagsToBits(opts.flags);
+    const date = opts.internalDate ?? Date.now();
+    if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
+    const mb = this.mb();
+    const lim = this.limits();
+    const size = body.byteLength;
+    if (mb.usedBytes + this.reservedBytes + size > lim.bytes || mb.usedCount + this.reservedCount + 1 > lim.messages) {
+      throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size, limitBytes: lim.bytes, limitMessages: lim.messages });
+    }
+    const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: bits, d: Math.floor(date), c: crc32(body) } as Parameters<typeof encodeAppend>[0];
+    if (keywords.length > 0) meta.k = keywords;
+    const rec = encodeAppend(meta, body);
+    this.reservedBytes += size;
+    this.reservedCount++;
+    this.inFlight++;
+    const state = this.shard.state;
+    const release = (): void => {
+      this.reservedBytes -= size;
+      this.reservedCount--;
+      this.inFlight--;
+    };
+    const done = this.shard.submit(rec.bufs, rec.bytes, (pos) => applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size)).then(
+      (): AppendResult => {
+        release();
+        return { folder: f.name, uid: meta.u, uidValidity: f.uidValidity, modseq: meta.m, size };
+      },
+      (e: unknown) => {
+        release();
+        throw e;
+      },
+    );
+    this.lastPending = done.catch(() => {});
+    return done;
+  }
+
+  private async flags(folder: string, uidsIn: number[], flagsIn: string[], mode: FlagMode, unchangedSince: number | undefined): Promise<FlagsResult> {
+    const f = this.folder(folder);
+    const uids = uidList(uidsIn);
+    if (mode !== 'add' && mode !== 'remove' && mode !== 'set') throw badArg(`bad flag mode ${String(mode)}`);
+    const { bits, keywords } = flagsToBits(flagsIn);
+    const upper = new Set(keywords.map((k) => k.toUpperCase()));
+    const ch: Array<[number, number, string[] | null]> = [];
+    const modified: number[] = [];
+    for (const uid of uids) {
+      const m = findMsg(f, uid);
+      if (m === undefined) continue;
+      if (unchangedSince !== undefined && m.modseq > unchangedSince) {
+        modified.push(uid);
+        continue;
+      }
+      let nb: number;
+      let nk: string[];
+      if (mode === 'set') [nb, nk] = [bits, keywords];
+      else if (mode === 'add') {
+        nb = m.fl | bits;
+        nk = [...(m.kw ?? [])];
+        const have = new Set(nk.map((k) => k.toUpperCase()));
+        for (const k of keywords) if (!have.has(k.toUpperCase())) nk.push(k);
+      } else {
+        nb = m.fl & ~bits;
+        nk = (m.kw ?? []).filter((k) => !upper.has(k.toUpperCase()));
+      }
+      if (nb === m.fl && sameKeywords(m.kw, nk)) continue;
+      ch.push([uid, nb, nk.length === 0 ? null : nk]);
+    }
+    if (ch.length === 0) return { modseq: 0, changed: [], modified };
+    const modseq = nextModseq(f);
+    await this.commit({ o: 'flags', a: this.accountId, f: f.id, m: modseq, ch });
+    return { modseq, changed: ch.map(([uid, b, k]) => ({ uid, flags: bitsToFlags(b, k ?? undefined), modseq })), modified };
+  }
+
+  private async expunge(folder: string, opts: ExpungeOptions): Promise<ExpungeResult> {
+    const f = this.folder(folder);
+    const only = opts.uids === undefined ? null : new Set(uidList(opts.uids));
+    const deletedOnly = opts.deletedOnly ?? only === null;
+    const uids = f.msgs.filter((m) => (only === null || only.has(m.uid)) && (!deletedOnly || (m.fl & FLAG_DELETED) !== 0)).map((m) => m.uid);
+    if (uids.length === 0) return { uids, modseq: 0 };
+    const modseq = nextModseq(f);
+    await this.commit({ o: 'expunge', a: this.accountId, f: f.id, m: modseq, u: uids });
+    return { uids, modseq };
+  }
+
+  private async copy(from: string, uidsIn: number[], to: string, move: boolean): Promise<CopyResult> {
+    const src = this.folder(from);
+    const dst = this.folder(to);
+    const msgs: Msg[] = [];
+    for (const uid of uidList(uidsIn)) {
+      const m = findMsg(src, uid);
+      if (m !== undefined) msgs.push(m);
+    }
+    if (msgs.length === 0) return { uidValidity: dst.uidValidity, map: [] };
+    if (!move) {
+      const mb = this.mb();
+      const lim = this.limits();
+      let bytes = 0;
+      for (const m of msgs) bytes += m.len;
+      if (mb.usedBytes + this.reservedBytes + bytes > lim.bytes || mb.usedCount + this.reservedCount + msgs.length > lim.messages) {
+        throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size: bytes, limitBytes: lim.bytes, limitMessages: lim.messages });
+      }
+    }
+    const map: Array<[number, number]> = [];
+    const e: CopyEntry[] = [];
+    const dm = nextModseq(dst);
+    for (const m of msgs) {
+      const uid = nextUid(dst);
+      map.push([m.uid, uid]);
+      e.push([uid, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc]);
+    }
+    const op: OpRecord = { o: 'copy', a: this.accountId, f: dst.id, m: dm, e };
+    if (move) op.x = { f: src.id, m: nextModseq(src), u: msgs.map((m) => m.uid) };
+    await this.commit(op);
+    return { uidValidity: dst.uidValidity, map };
+  }
+
+  private async createFolders(names: string[]): Promise<void> {
+    const mb = this.mb();
+    const fs: Array<[number, string, number]> = [];
+    for (const n of names) {
+      const v = Math.max(mb.lastUidValidity + 1, Math.floor(Date.now() / 1000)) >>> 0;
+      mb.lastUidValidity = v;
+      fs.push([mb.nextFolderId++, n, v]);
+    }
+    await this.commit({ o: 'fcreate', a: this.accountId, fs });
+  }
+
+  private async create(name: string): Promise<string> {
+    const n = folderName(name);
+    const mb = this.mb();
+    if (mb.byName.has(n)) throw new PosternError('STORE_FOLDER_EXISTS', `folder "${n}" exists`, { folder: n });
+    await this.createFolders([...parentNames(n).filter((p) => !mb.byName.has(p)), n]);
+    return n;
+  }
+
+  private async rename(fromIn: string, toIn: string): Promise<void> {
+    const from = this.folder(fromIn);
+    const to = folderName(toIn);
+    const mb = this.mb();
+    if (from.name === INBOX) throw new PosternError('STORE_NOT_ALLOWED', 'INBOX cannot be renamed');
+    if (mb.byName.has(to)) throw new PosternError('STORE_FOLDER_EXISTS', `folder "${to}" exists`, { folder: to });
+    if (to.startsWith(from.name + HIERARCHY_SEP)) throw new PosternError('STORE_BAD_NAME', `cannot move "${from.name}" under itself`, { name: to });
+    const rn: Array<[number, string]> = [[from.id, to]];
+    for (const f of mb.folders.values()) {
+      if (!f.name.startsWith(from.name + HIERARCHY_SEP)) continue;
+      const nn = to + f.name.slice(from.name.length);
+      folderName(nn); // the longer name must still be valid
+      if (mb.byName.has(nn)) throw new PosternError('STORE_FOLDER_EXISTS', `folder "${nn}" exists`, { folder: nn });
+      rn.push([f.id, nn]);
+    }
+    const parents = parentNames(to).filter((p) => !mb.byName.has(p) && p !== from.name && !p.startsWith(from.name + HIERARCHY_SEP));
+    if (parents.length > 0) await this.createFolders(parents);
+    await this.commit({ o: 'frename', a: this.accountId, rn });
+  }
+
+  private async remove(name: string): Promise<void> {
+    const f = this.folder(name);
+    if (f.name === INBOX) throw new PosternError('STORE_NOT_ALLOWED', 'INBOX cannot be deleted');
+    await this.commit({ o: 'fdelete', a: this.accountId, f: f.id });
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * store/client.ts: what a service thread (pop3, imap, smtp delivery, ftpBackup…) holds to use
+ * the store living in the store thread: a typed client over a MessagePort (from
+ * `StoreThread.connect()`, src/store/thread.ts). The same `MailboxApi` as in the store thread,
+ * every method async. Errors come back as PosternErrors rebuilt from their code.
+ *
+ *   const store = new StoreClient(port);
+ *   const who = await store.authenticate(login, pw, 'pop3', (h, p) => pool.run(verify…));
+ *   const snap = await store.mailbox(who.address).snapshot();     // POP3's view
+ *   const body = await readBody(snap.messages[0].locator);         // straight from the file
+ *
+ * Password checks run where the caller says (`verify`, on its own piscina pool); an unknown
+ * login is checked against DUMMY_HASH so it costs the same.
+ *
+ * Exports: `StoreClient`, `readBody` (re-exported from fsio.ts). Rejects: the store's codes,
+ * ACTOR_TIMEOUT (no reply in `timeoutMs`), STORE_CLOSED (the client or port was closed).
+ */
+import { errorFromData, PosternError } from '../errors.ts';
+import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
+import type { DirectoryMethod, MailboxMethod, StoreReply, StoreRequest } from './protocol.ts';
+import type { PortLike } from '../actor/remote.ts';
+import type {
+  AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot,
+} from './types.ts';
+
+export { readBody } from './fsio.ts';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Req = { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] } | { t: 'dir'; method: DirectoryMethod; args: unknown[] };
+
+export class StoreClient {
+  private readonly port: PortLike;
+  private readonly timeoutMs: number;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private readonly onMessage = (raw: unknown): void => {
+    const r = raw as StoreReply;
+    if (r?.t !== 'reply') return;
+    const p = this.pending.get(r.id);
+    if (p === undefined) return;
+    this.pending.delete(r.id);
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    if (r.ok) p.resolve(r.v);
+    else p.reject(errorFromData(r.e));
+  };
+
+  constructor(port: PortLike, opts: { timeoutMs?: number } = {}) {
+    this.port = port;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    port.on('message', this.onMessage);
+  }
+
+  call(req: Req): Promise<unknown> {
+    if (this.closed) return Promise.reject(new PosternError('STORE_CLOSED', 'store client closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { resolve, reject, timer: undefined };
+      try {
+        this.port.postMessage({ ...req, id } as StoreRequest);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (Number.isFinite(this.timeoutMs)) {
+        p.timer = setTimeout(() => {
+          if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${req.method} in ${this.timeoutMs} ms`, { timeoutMs: this.timeoutMs }));
+        }, this.timeoutMs);
+      }
+      this.pending.set(id, p);
+    });
+  }
+
+  mailbox(address: string): MailboxApi {
+    return new MailboxClient(this, address);
+  }
+
+  resolve(address: string): Promise<AccountInfo> {
+    return this.call({ t: 'dir', method: 'resolve', args: [address] }) as Promise<AccountInfo>;
+  }
+
+  authInfo(login: string, service: string): Promise<AuthInfo> {
+    return this.call({ t: 'dir', method: 'authInfo', args: [login, service] }) as Promise<AuthInfo>;
+  }
+
+  primaryDomain(): Promise<string | null> {
+    return this.call({ t: 'dir', method: 'primaryDomain', args: [] }) as Promise<string | null>;
+  }
+
+  listDomains(): Promise<DomainInfo[]> {
+    return this.call({ t: 'dir', method: 'listDomains', args: [] }) as Promise<DomainInfo[]>;
+  }
+
+  listAccounts(domain?: string): Promise<AccountInfo[]> {
+    return this.call({ t: 'dir', method: 'listAccounts', args: domain === undefined ? [] : [domain] }) as Promise<AccountInfo[]>;
+  }
+
+  usage(address: string): Promise<{ messages: number; bytes: number }> {
+    return this.call({ t: 'dir', method: 'usage', args: [address] }) as Promise<{ messages: number; bytes: number }>;
+  }
+
+  /** Check a login; `verify(hash, password)` runs where the caller wants. Rejects STORE_AUTH_FAILED. */
+  async authenticate(login: string, password: string, service: string, verify: VerifyPassword): Promise<AccountInfo> {
+    let info: AuthInfo;
+    try {
+      info = await this.authInfo(login, service);
+    } catch (e) {
+      if (e instanceof PosternError && e.code === 'STORE_AUTH_FAILED') await verify(DUMMY_HASH, password).catch(() => false);
+      throw e;
+    }
+    if (!(await verify(info.passwordHash, password))) throw new PosternError('STORE_AUTH_FAILED', 'authentication failed', { reason: 'password' });
+    return info.account;
+  }
+
+  /** Stop listening; calls in flight reject with STORE_CLOSED; the port is closed. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.port.off('message', this.onMessage);
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      p.reject(new PosternError('STORE_CLOSED', 'store client closed'));
+    }
+    this.port.close?.();
+  }
+}
+
+class MailboxClient implements MailboxApi {
+  readonly address: string;
+  private readonly c: StoreClient;
+
+  constructor(c: StoreClient, address: string) {
+    this.c = c;
+    this.address = address;
+  }
+
+  private mb<T>(method: MailboxMethod, ...args: unknown[]): Promise<T> {
+    while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+    return this.c.call({ t: 'mb', account: this.address, method, args }) as Promise<T>;
+  }
+
+  append(folder: string, body: Uint8Array, opts?: AppendOptions): Promise<AppendResult> {
+    return this.mb('append', folder, body, opts);
+  }
+  folders(): Promise<FolderInfo[]> {
+    return this.mb('folders');
+  }
+  status(folder: string): Promise<FolderInfo> {
+    return this.mb('status', folder);
+  }
+  list(folder: string, opts?: ListOptions): Promise<MessageMeta[]> {
+    return this.mb('list', folder, opts);
+  }
+  fetch(folder: string, uid: number): Promise<{ meta: MessageMeta; body: Uint8Array }> {
+    return this.mb('fetch', folder, uid);
+  }
+  setFlags(folder: string, uids: number[], flags: string[], mode: FlagMode, unchangedSince?: number): Promise<FlagsResult> {
+    return this.mb('setFlags', folder, uids, flags, mode, unchangedSince);
+  }
+  expunge(folder: string, opts?: ExpungeOptions): Promise<ExpungeResult> {
+    return this.mb('expunge', folder, opts);
+  }
+  copy(from: string, uids: number[], to: string): Promise<CopyResult> {
+    return this.mb('copy', from, uids, to);
+  }
+  move(from: string, uids: number[], to: string): Promise<CopyResult> {
+    return this.mb('move', from, uids, to);
+  }
+  createFolder(name: string): Promise<FolderInfo> {
+    return this.mb('createFolder', name);
+  }
+  renameFolder(from: string, to: string): Promise<void> {
+    return this.mb('renameFolder', from, to);
+  }
+  deleteFolder(name: string): Promise<void> {
+    return this.mb('deleteFolder', name);
+  }
+  snapshot(folder?: string): Promise<Snapshot> {
+    return this.mb('snapshot', folder);
+  }
+  release(snapshotId: number): Promise<void> {
+    return this.mb('release', snapshotId);
+  }
+  quota(): Promise<QuotaInfo> {
+    return this.mb('quota');
+  }
+}

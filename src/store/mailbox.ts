@@ -1,0 +1,199 @@
+/**
+ * store/mailbox.ts: the typed API of one account's mailbox (`MailboxApi`), in the store's thread.
+ *
+ * Changes go to the account's mailbox actor (kind 'mailbox', started on first use, see
+ * changes.ts); reads (folders, status, list, fetch, snapshot, quota) read the applied index
+ * directly, which only ever holds durable state, and bodies are read in place with their
+ * segment pinned, so readers never wait for writers. A snapshot pins the segments of the
+ * bodies it lists until released (or until its owner, e.g. a client port, goes away).
+ *
+ * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
+ * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_CORRUPT (a body whose
+ * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
+ */
+import { PosternError } from '../errors.ts';
+import { FLAG_DELETED, FLAG_SEEN, INBOX, bitsToFlags } from './names.ts';
+import { findMsg, type Folder, type Msg } from './state.ts';
+import type { Actor } from '../actor/actor.ts';
+import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
+import type { Shard } from './shard.ts';
+import type { AccountInfo } from './directory.ts';
+import type {
+  AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot,
+} from './types.ts';
+
+export interface MailboxHost {
+  /** The account's running mailbox actor and its core (started, INBOX ensured, on first use). */
+  openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
+  account(id: number): AccountInfo;
+  readonly snapshots: SnapshotRegistry;
+  readonly askTimeoutMs: number;
+}
+
+/** Open snapshots and the segments each one pins. */
+export class SnapshotRegistry {
+  private next = 1;
+  private readonly open = new Map<number, { shard: Shard; segs: number[]; owner: string | undefined }>();
+
+  add(shard: Shard, segs: number[], owner: string | undefined): number {
+    const id = this.next++;
+    shard.pin(segs);
+    this.open.set(id, { shard, segs, owner });
+    return id;
+  }
+
+  release(id: number): boolean {
+    const s = this.open.get(id);
+    if (s === undefined) return false;
+    this.open.delete(id);
+    s.shard.unpin(s.segs);
+    return true;
+  }
+
+  releaseOwner(owner: string): number {
+    let n = 0;
+    for (const [id, s] of this.open) if (s.owner === owner && this.release(id)) n++;
+    return n;
+  }
+
+  releaseAll(): void {
+    for (const id of [...this.open.keys()]) this.release(id);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
+
+function folderInfo(f: Folder): FolderInfo {
+  let unseen = 0;
+  let deleted = 0;
+  for (const m of f.msgs) {
+    if ((m.fl & FLAG_SEEN) === 0) unseen++;
+    if ((m.fl & FLAG_DELETED) !== 0) deleted++;
+  }
+  return { name: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+}
+
+export class Mailbox implements MailboxApi {
+  readonly address: string;
+  private readonly host: MailboxHost;
+  private readonly accountId: number;
+  private readonly owner: string | undefined;
+
+  constructor(host: MailboxHost, account: AccountInfo, owner?: string) {
+    this.host = host;
+    this.address = account.address;
+    this.accountId = account.id;
+    this.owner = owner;
+  }
+
+  private opened(): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }> {
+    return this.host.openMailbox(this.host.account(this.accountId));
+  }
+
+  private async change(m: MailboxMsg): Promise<MailboxReply> {
+    const { actor } = await this.opened();
+    const r = await actor.ask(m, this.host.askTimeoutMs);
+    if (r instanceof Failed) throw r.error;
+    return r;
+  }
+
+  private meta(core: MailboxCore, m: Msg): MessageMeta {
+    return { uid: m.uid, modseq: m.modseq, flags: bitsToFlags(m.fl, m.kw ?? undefined), internalDate: m.date, size: m.len, locator: core.shard.locator(m) };
+  }
+
+  async append(folder: string, body: Uint8Array, opts: AppendOptions = {}): Promise<AppendResult> {
+    const r = (await this.change({ op: 'append', folder, body, opts })) as { done: Promise<AppendResult> };
+    return r.done;
+  }
+
+  async folders(): Promise<FolderInfo[]> {
+    const { core } = await this.opened();
+    return [...core.mb().folders.values()].map(folderInfo).sort((a, b) => (a.name === INBOX ? -1 : b.name === INBOX ? 1 : a.name < b.name ? -1 : 1));
+  }
+
+  async status(folder: string): Promise<FolderInfo> {
+    const { core } = await this.opened();
+    return folderInfo(core.folder(folder));
+  }
+
+  async list(folder: string, opts: ListOptions = {}): Promise<MessageMeta[]> {
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    const only = opts.uids === undefined ? null : new Set(opts.uids);
+    const out: MessageMeta[] = [];
+    for (const m of f.msgs) {
+      if (opts.sinceUid !== undefined && m.uid < opts.sinceUid) continue;
+      if (opts.changedSince !== undefined && m.modseq <= opts.changedSince) continue;
+      if (only !== null && !only.has(m.uid)) continue;
+      out.push(this.meta(core, m));
+    }
+    return out;
+  }
+
+  async fetch(folder: string, uid: number): Promise<{ meta: MessageMeta; body: Uint8Array }> {
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    const m = findMsg(f, uid);
+    if (m === undefined) throw new PosternError('STORE_NO_SUCH_MESSAGE', `no message with uid ${uid} in "${f.name}"`, { folder: f.name, uid });
+    const meta = this.meta(core, m);
+    const body = await core.shard.read(m);
+    return { meta, body };
+  }
+
+  async setFlags(folder: string, uids: number[], flags: string[], mode: FlagMode, unchangedSince?: number): Promise<FlagsResult> {
+    return (await this.change({ op: 'flags', folder, uids, flags, mode, unchangedSince })) as FlagsResult;
+  }
+
+  async expunge(folder: string, opts: ExpungeOptions = {}): Promise<ExpungeResult> {
+    return (await this.change({ op: 'expunge', folder, opts })) as ExpungeResult;
+  }
+
+  async copy(from: string, uids: number[], to: string): Promise<CopyResult> {
+    return (await this.change({ op: 'copy', from, uids, to, move: false })) as CopyResult;
+  }
+
+  async move(from: string, uids: number[], to: string): Promise<CopyResult> {
+    return (await this.change({ op: 'copy', from, uids, to, move: true })) as CopyResult;
+  }
+
+  async createFolder(name: string): Promise<FolderInfo> {
+    const n = (await this.change({ op: 'create', name })) as string;
+    return this.status(n);
+  }
+
+  async renameFolder(from: string, to: string): Promise<void> {
+    await this.change({ op: 'rename', from, to });
+  }
+
+  async deleteFolder(name: string): Promise<void> {
+    await this.change({ op: 'delete', name });
+  }
+
+  async snapshot(folder: string = INBOX): Promise<Snapshot> {
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    const segs = new Set<number>();
+    let bytes = 0;
+    const messages = f.msgs.map((m) => {
+      segs.add(m.seg);
+      bytes += m.len;
+      return { uid: m.uid, size: m.len, flags: bitsToFlags(m.fl, m.kw ?? undefined), internalDate: m.date, locator: core.shard.locator(m) };
+    });
+    const id = this.host.snapshots.add(core.shard, [...segs], this.owner);
+    return { id, folder: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, bytes, messages };
+  }
+
+  async release(snapshotId: number): Promise<void> {
+    this.host.snapshots.release(snapshotId);
+  }
+
+  async quota(): Promise<QuotaInfo> {
+    const { core } = await this.opened();
+    const mb = core.mb();
+    const a = this.host.account(this.accountId);
+    return { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, limitBytes: a.quotaBytes, limitMessages: a.quotaMessages };
+  }
+}

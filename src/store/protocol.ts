@@ -1,0 +1,117 @@
+/**
+ * store/protocol.ts: the envelopes between a service thread's `StoreClient` and the store
+ * thread, over a MessagePort (structured clone, one postMessage per call), and the serving side.
+ *
+ *   → `{ t: 'mb', id, account, method, args }`   a `MailboxApi` method of `account`'s mailbox
+ *   → `{ t: 'dir', id, method, args }`           a read of the directory (resolve, authInfo, …)
+ *   ← `{ t: 'reply', id, ok: true, v }` | `{ t: 'reply', id, ok: false, e: ErrorData }`
+ *
+ * Methods come from frozen tables; a name not in them is answered STORE_BAD_ARGUMENT (a name
+ * is never looked up on an object). Fetched bodies are transferred, not copied. Snapshots taken
+ * through a port belong to it and are released when the port closes.
+ *
+ * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `StoreRequest`, `StoreReply`,
+ * `serveStoreClient(store, port, owner)`. Throws nothing: every failure becomes a reply.
+ */
+import { errorToData, PosternError } from '../errors.ts';
+import type { ErrorData } from '../errors.ts';
+import type { MessagePort } from 'node:worker_threads';
+import type { Store } from './store.ts';
+import type { MailboxApi } from './types.ts';
+
+export const MAILBOX_METHODS = Object.freeze([
+  'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
+  'createFolder', 'renameFolder', 'deleteFolder', 'snapshot', 'release', 'quota',
+] as const);
+export type MailboxMethod = (typeof MAILBOX_METHODS)[number];
+
+export const DIRECTORY_METHODS = Object.freeze(['resolve', 'authInfo', 'primaryDomain', 'listDomains', 'listAccounts', 'usage'] as const);
+export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
+
+export type StoreRequest =
+  | { t: 'mb'; id: number; account: string; method: MailboxMethod; args: unknown[] }
+  | { t: 'dir'; id: number; method: DirectoryMethod; args: unknown[] };
+
+export type StoreReply = { t: 'reply'; id: number; ok: true; v: unknown } | { t: 'reply'; id: number; ok: false; e: ErrorData };
+
+type Fn = (...args: any[]) => unknown;
+
+const MB = new Set<string>(MAILBOX_METHODS);
+
+function directoryTable(store: Store): ReadonlyMap<string, Fn> {
+  const d = store.directory;
+  return new Map<string, Fn>([
+    ['resolve', (a: string) => d.resolve(a)],
+    ['authInfo', (login: string, service: string) => d.authInfo(login, service)],
+    ['primaryDomain', () => d.primaryDomain],
+    ['listDomains', () => d.listDomains()],
+    ['listAccounts', (domain?: string) => d.listAccounts(domain)],
+    ['usage', (a: string) => store.usage(d.resolve(a))],
+  ]);
+}
+
+export interface ServeHandle {
+  close(): void;
+}
+
+/** Answer a `StoreClient` on `port`. */
+export function serveStoreClient(store: Store, port: MessagePort, owner: string): ServeHandle {
+  const dir = directoryTable(store);
+  const mailboxes = new Map<string, MailboxApi>(); // by the address the client used
+  const post = (r: StoreReply, transfer?: ArrayBuffer[]): void => {
+    try {
+      port.postMessage(r, transfer);
+    } catch (e) {
+      try {
+        port.postMessage({ t: 'reply', id: r.id, ok: false, e: errorToData(e) } satisfies StoreReply);
+      } catch {
+        // the port is gone
+      }
+    }
+  };
+  const run = async (req: StoreRequest): Promise<{ v: unknown; transfer?: ArrayBuffer[] }> => {
+    if (!Array.isArray(req.args)) throw new PosternError('STORE_BAD_ARGUMENT', 'args must be an array');
+    if (req.t === 'dir') {
+      const fn = dir.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown directory method ${String(req.method)}`);
+      return { v: await fn(...req.args) };
+    }
+    if (!MB.has(req.method)) throw new PosternError('STORE_BAD_ARGUMENT', `unknown mailbox method ${String(req.method)}`);
+    let mb = mailboxes.get(req.account);
+    if (mb === undefined) {
+      mb = store.mailbox(req.account, owner);
+      if (mailboxes.size > 1000) mailboxes.clear();
+      mailboxes.set(req.account, mb);
+    }
+    const v = await (mb[req.method] as Fn).apply(mb, req.args);
+    if (req.method === 'fetch') {
+      const body = (v as { body: Uint8Array }).body;
+      return { v, transfer: [body.buffer as ArrayBuffer] };
+    }
+    return { v };
+  };
+  const onMessage = (raw: unknown): void => {
+    const req = raw as StoreRequest;
+    if (req === null || typeof req !== 'object' || typeof req.id !== 'number') return;
+    run(req).then(
+      ({ v, transfer }) => post({ t: 'reply', id: req.id, ok: true, v }, transfer),
+      (e: unknown) => {
+        if ((e as PosternError).code === 'STORE_NO_SUCH_ACCOUNT') mailboxes.delete((req as { account?: string }).account ?? '');
+        post({ t: 'reply', id: req.id, ok: false, e: errorToData(e) });
+      },
+    );
+  };
+  const onClose = (): void => {
+    store.snapshots.releaseOwner(owner);
+  };
+  port.on('message', onMessage);
+  port.on('close', onClose);
+  return {
+    close(): void {
+      port.off('message', onMessage);
+      port.off('close', onClose);
+      store.snapshots.releaseOwner(owner);
+      port.close();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * store/thread.ts: the main thread's handle on a store thread (workers/store-thread.ts): a
+ * supervisable `Child` that starts the thread, hands out MessagePorts for service threads'
+ * `StoreClient`s, routes the store's ctl verbs, and reports the store's part of the supervision
+ * tree (the store and its mailbox actors) from the figures the thread posts every second.
+ *
+ *   const st = await StoreThread.start({ dataDir });
+ *   const port = st.connect('pop3.t1');          // transfer it to the service thread
+ *   await st.admin('account.add', { address, password });
+ *
+ * Exports: `StoreThread`, `StoreThreadData`, `StoreThreadIn`, `StoreThreadOut`.
+ * Rejects: `start` → the thread's open error (STORE_IN_USE, STORE_CORRUPT, …) or THREAD_EXITED;
+ * `admin` → the verb's error, ACTOR_TIMEOUT, THREAD_EXITED.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { errorFromData, PosternError, type ErrorData } from '../errors.ts';
+import { attempt } from '../actor/actor.ts';
+import type { ActorInfo, Child, ExitReason } from '../actor/types.ts';
+import type { StoreOptions } from './store.ts';
+
+export interface StoreThreadData {
+  dataDir: string;
+  options?: Omit<StoreOptions, 'dataDir' | 'fs' | 'log' | 'hashPassword'>;
+  logLevel?: string;
+  poolThreads?: number;
+  infoIntervalMs?: number;
+}
+
+export type StoreThreadIn =
+  | { t: 'connect'; port: MessagePort; owner?: string }
+  | { t: 'admin'; id: number; verb: string; args: Record<string, unknown> }
+  | { t: 'stop' };
+
+export type StoreThreadOut =
+  | { t: 'ready'; info: ActorInfo }
+  | { t: 'openFailed'; e: ErrorData }
+  | { t: 'adminDone'; id: number; ok: true; v: unknown }
+  | { t: 'adminDone'; id: number; ok: false; e: ErrorData }
+  | { t: 'info'; info: ActorInfo }
+  | { t: 'stopped' };
+
+const ENTRY = new URL('../../workers/store-thread.ts', import.meta.url);
+
+export class StoreThread implements Child {
+  readonly id: string;
+  private readonly worker: Worker;
+  private last: ActorInfo;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+  private readonly exitListeners: Array<(r: ExitReason) => void> = [];
+  private exitReason: ExitReason | undefined;
+  private stopping = false;
+  private readonly ready = Promise.withResolvers<void>();
+
+  private constructor(data: StoreThreadData, id: string) {
+    this.id = id;
+    this.last = { id, kind: 'storeThread', state: 'starting', mailboxDepth: 0, mailboxCapacity: 0, restarts: 0 };
+    this.worker = new Worker(ENTRY, { workerData: data });
+    this.worker.on('message', (m: StoreThreadOut) => this.onMessage(m));
+    this.worker.on('error', (e) => this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread failed: ${e.message}`, retryable: true } }));
+    this.worker.on('exit', (code) => {
+      if (this.stopping && code === 0) this.exit({ kind: 'shutdown' });
+      else this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread exited with code ${code}`, retryable: true } });
+    });
+  }
+
+  static async start(data: StoreThreadData, id = 'store'): Promise<StoreThread> {
+    const t = new StoreThread(data, id);
+    await t.ready.promise;
+    return t;
+  }
+
+  private onMessage(m: StoreThreadOut): void {
+    switch (m.t) {
+      case 'ready':
+      case 'info':
+        this.last = { ...m.info, id: this.id, kind: 'storeThread', state: this.stopping ? 'stopping' : m.info.state };
+        if (m.t === 'ready') this.ready.resolve();
+        break;
+      case 'openFailed':
+        this.ready.reject(errorFromData(m.e));
+        break;
+      case 'adminDone': {
+        const p = this.pending.get(m.id);
+        if (p === undefined) return;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.v);
+        else p.reject(errorFromData(m.e));
+        break;
+      }
+      case 'stopped':
+        break;
+    }
+  }
+
+  /** A port for a StoreClient; transfer it to the thread that will use it. */
+  connect(owner?: string): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    const msg: StoreThreadIn = owner === undefined ? { t: 'connect', port: port2 } : { t: 'connect', port: port2, owner };
+    this.worker.postMessage(msg, [port2]);
+    return port1;
+  }
+
+  admin(verb: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<unknown> {
+    if (this.exitReason !== undefined) return Promise.reject(new PosternError('THREAD_EXITED', 'the store thread has exited'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${verb} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ t: 'admin', id, verb, args } satisfies StoreThreadIn);
+    });
+  }
+
+  info(): ActorInfo {
+    return this.last;
+  }
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    const r = this.exitReason;
+    if (r === undefined) this.exitListeners.push(listener);
+    else queueMicrotask(() => attempt(() => listener(r)));
+  }
+
+  /** Close the store cleanly (final checkpoint); terminated if not done within `timeoutMs`. */
+  async stop(_reason?: ExitReason, timeoutMs = 30_000): Promise<void> {
+    if (this.exitReason !== undefined) return;
+    this.stopping = true;
+    const done = new Promise<void>((r) => this.onExit(() => r()));
+    this.worker.postMessage({ t: 'stop' } satisfies StoreThreadIn);
+    const t = setTimeout(() => this.kill(), timeoutMs);
+    await done;
+    clearTimeout(t);
+  }
+
+  kill(): void {
+    void this.worker.terminate();
+  }
+
+  private exit(reason: ExitReason): void {
+    if (this.exitReason !== undefined) return;
+    this.exitReason = reason;
+    this.last = { ...this.last, state: 'stopped', children: [] };
+    if (reason.kind === 'error') this.last.lastError = reason.error;
+    this.ready.reject(reason.kind === 'error' ? errorFromData(reason.error) : new PosternError('THREAD_EXITED', 'store thread stopped'));
+    this.ready.promise.catch(() => {});
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new PosternError('THREAD_EXITED', 'the store thread has exited'));
+    }
+    for (const l of this.exitListeners.splice(0)) attempt(() => l(reason));
+  }
+}
