@@ -119,9 +119,6 @@ export class ServiceHost implements Child {
     if (row.protocol === null) {
       throw new PosternError('NOT_IMPLEMENTED', `service ${row.name} (${row.description}) is not implemented yet`);
     }
-    if (row.transport === 'none') {
-      throw new PosternError('NOT_IMPLEMENTED', `service ${row.name}: services without listeners are not implemented yet`);
-    }
     await this.resolvePorts(options);
     this.pool = new Piscina({
       filename: POOL_URL,

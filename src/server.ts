@@ -124,7 +124,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     shutdown: 30_000,
     kind: 'worker',
     start: async () => {
-      const t = await StoreThread.start({ dataDir, logLevel: config.logLevel });
+      const t = await StoreThread.start({ dataDir, logLevel: config.logLevel, options: { primaryDomain: config.primaryDomain } });
       store = t;
       t.onExit(() => {
         if (store === t) store = null;

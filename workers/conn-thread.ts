@@ -20,7 +20,7 @@ import { createRootLogger } from '../src/log.ts';
 import { StoreClient } from '../src/store/client.ts';
 import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
 import type { ConnThreadData, FromThread, GlobalRules, ToThread, UdpCounts } from '../src/service/messages.ts';
-import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle } from '../src/service/protocol.ts';
+import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 
 const data = workerData as ConnThreadData;
@@ -224,10 +224,15 @@ function runTask(task: string, payload: unknown, timeoutMs = 30_000): Promise<un
   });
 }
 
+let exiting = false;
 function maybeExit(): void {
-  if ((draining || stopping) && sessions.size === 0) {
-    post({ t: 'drained' });
-    setImmediate(() => process.exit(0));
+  if ((draining || stopping) && sessions.size === 0 && !exiting) {
+    exiting = true;
+    const w = worker;
+    void (w === null ? Promise.resolve() : w.stop().catch((e) => log.error({ err: e }, 'worker stop failed'))).then(() => {
+      post({ t: 'drained' });
+      setImmediate(() => process.exit(0));
+    });
   }
 }
 
@@ -350,12 +355,26 @@ setInterval(() => {
     if (actors.length >= 50) break;
     if (s.handle !== null) actors.push(s.handle.info());
   }
+  if (worker?.info !== undefined) actors.push(...worker.info().slice(0, 50));
   post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts });
   udpCounts = {};
 }, data.loadIntervalMs).unref();
 
+let worker: { stop(): Promise<void>; info?(): import('../src/actor/types.ts').ActorInfo[] } | null = null;
+
 async function main(): Promise<void> {
   protocol = (await import(data.protocol)) as ProtocolModule;
+  if (options.transport === 'none') {
+    try {
+      worker = await (protocol as unknown as WorkerModule).startWorker({ threadId: data.threadId, service: options, log, store, runTask });
+    } catch (e) {
+      post({ t: 'listenFailed', error: errorToData(e) });
+      setImmediate(() => process.exit(1));
+      return;
+    }
+    post({ t: 'listening', keys: [] });
+    return;
+  }
   try {
     for (const l of options.listeners) if (l.enable) await openListener(l);
     for (const l of options.udpListeners) if (l.enable) await openUdpListener(l);

@@ -65,3 +65,17 @@ export interface DatagramContext {
 export interface DatagramModule {
   onDatagram(data: Buffer, from: { address: string; port: number }, ctx: DatagramContext): void;
 }
+
+export interface WorkerContext {
+  readonly threadId: string;
+  readonly service: ServiceOptions;
+  readonly log: Logger;
+  readonly store: StoreClient | null;
+  runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+/** A service without listeners (processing, smtpOutgoing, rpop): its threads run a worker
+ * loop. `stop` is called when the thread drains or stops; resolve once work in hand is safe. */
+export interface WorkerModule {
+  startWorker(ctx: WorkerContext): { stop(): Promise<void>; info?(): ActorInfo[] } | Promise<{ stop(): Promise<void>; info?(): ActorInfo[] }>;
+}

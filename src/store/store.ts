@@ -48,6 +48,8 @@ export interface StoreOptions {
   mailboxIdleMs?: number; // default 60 s
   mailboxQueue?: number; // actor mailbox capacity, default 1000
   askTimeoutMs?: number; // default 30 s
+  /** The configuration's primaryDomain: created if missing and made primary at open. */
+  primaryDomain?: string;
 }
 
 export interface StoreStats {
@@ -137,6 +139,12 @@ export class Store implements MailboxHost {
       throw e;
     }
     this.state = 'open';
+    const primary = this.o.primaryDomain;
+    if (primary !== undefined && primary !== '' && this.directory.primaryDomain !== primary.toLowerCase()) {
+      const exists = this.directory.listDomains().some((d) => d.name === primary.toLowerCase());
+      if (exists) await this.directory.setDomain(primary, { primary: true });
+      else await this.directory.addDomain(primary, { primary: true });
+    }
     const every = this.o.compactIntervalMs ?? 60_000;
     if (every > 0) this.timers.push(setInterval(() => this.background(), every));
     this.timers.push(setInterval(() => this.sweep(), Math.min(this.o.mailboxIdleMs ?? 60_000, 10_000)));

@@ -12,7 +12,8 @@ import { isPosternError } from '../../src/errors.ts';
 
 const CONFIG = `
 Server {
-    services = (pop3 imap cli)
+    services = (pop3 imap cli processing)
+    primaryDomain = "threads.example"
     statusListener = 127.0.0.1:0
     enableFaultInjection = yes
     shutdownTimeout = 2
@@ -38,7 +39,8 @@ Server {
 }`;
 
 let server: Server;
-const overrides = { pop3: ECHO_PROTOCOL, imap: ECHO_PROTOCOL, cli: ECHO_PROTOCOL };
+const WORKER = new URL('../fixtures/worker-module.ts', import.meta.url).href;
+const overrides = { pop3: ECHO_PROTOCOL, imap: ECHO_PROTOCOL, cli: ECHO_PROTOCOL, processing: WORKER };
 
 async function start(): Promise<Server> {
   server ??= await startServer({ configText: CONFIG, dataDir: tmpDir(), statusPort: 0, controlSocket: false, protocolOverrides: overrides, loadIntervalMs: 100, backoffInitialMs: 100 });
@@ -164,4 +166,14 @@ test('CPU work runs on the service pool', async () => {
   const pop3 = doc.services.find((x: { name: string }) => x.name === 'pop3');
   assert.ok(pop3.pool.completed >= 1);
   assert.ok(pop3.pool.threads >= 1);
+});
+
+test('a service without listeners runs its worker loop in its threads, with the store reachable', async () => {
+  const s = await start();
+  const loop = await waitFor(() => {
+    const l = threadsOf(s, 'processing').flatMap((t) => t.children ?? []).find((a) => a.kind === 'fixtureWorker');
+    return l !== undefined && (l.extra?.rounds as number) > 2 ? l : null;
+  }, 10_000, 'the worker loop to run');
+  assert.equal(loop.extra?.domain, 'threads.example');
+  assert.equal(s.status().services.find((x) => x.name === 'processing')?.state, 'running');
 });
