@@ -294,7 +294,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
           case 'fault':
             return { thread: injectFault(name, String(args.kind ?? 'crash') as 'crash', Number(args.index ?? 0)) };
           default:
-            if (/^(domain|account|store)\./.test(verb)) return storeThread().admin(verb, args);
+            if (/^(domain|account|store|admin|queue)\./.test(verb)) return storeThread().admin(verb, args);
             throw new PosternError('CONTROL_BAD_REQUEST', `unknown verb "${verb}"`);
         }
       },
