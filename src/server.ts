@@ -7,7 +7,9 @@
  * status endpoint's listen error. Once started, a failing service is reported, never thrown.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import module from 'node:module';
 import { Supervisor } from './actor/supervisor.ts';
 import { PosternError, errorToData } from './errors.ts';
 import { loadConfig, loadConfigFile, loadDefault } from './config/load.ts';
@@ -60,7 +62,16 @@ export interface Server {
   readonly stopped: Promise<void>;
 }
 
+/** Keep the type-stripped, compiled sources on disk so that each thread does not strip and
+ * compile them again (about half of a thread's memory at start). Worker threads inherit the
+ * cache through NODE_COMPILE_CACHE, which must be set before they start. */
+function enableCompileCache(): void {
+  process.env.NODE_COMPILE_CACHE ??= path.join(os.tmpdir(), `postern-compile-cache-${process.getuid?.() ?? 'u'}`);
+  module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
+  enableCompileCache();
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   let config: ResolvedConfig = loaded.resolved;
   const log = opts.log ?? createRootLogger(config.logLevel);

@@ -170,6 +170,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     t.on('error', () => socket.destroy());
     sock = t;
   }
+  let sessionLog: import('../src/log.ts').Logger | undefined;
   const ctx = {
     connId,
     secure: l.sslEnable,
@@ -177,7 +178,10 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     listener: l,
     remoteAddress: socket.remoteAddress ?? '',
     remotePort: socket.remotePort ?? 0,
-    log: log.child({ conn: connId }),
+    // a child logger per session costs memory on every idle connection: made on first use
+    get log() {
+      return (sessionLog ??= log.child({ conn: connId }));
+    },
     store,
     runTask,
     end(reason: SessionEndReason, current?: net.Socket): void {

@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PosternError } from '../errors.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import type { StatusDoc } from './types.ts';
 
 /** The subset of a pino logger this module uses. */
@@ -49,7 +49,9 @@ function send(res: ServerResponse, head: boolean, status: number, type: string, 
 
 export function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
   const { getStatus, log } = opts;
-  const metrics = opts.metrics ?? createMetrics(getStatus);
+  // prom-client is loaded on the first scrape, not at start (it costs memory on every server)
+  let metrics: Metrics | undefined = opts.metrics;
+  const getMetrics = async (): Promise<Metrics> => (metrics ??= (await import('./metrics.ts')).createMetrics(getStatus));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://status.invalid').pathname;
@@ -68,8 +70,9 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
       } else if (path === '/status') {
         send(res, head, 200, 'application/json; charset=utf-8', `${JSON.stringify(getStatus())}\n`);
       } else {
-        const text = await metrics.registry.metrics();
-        send(res, head, 200, metrics.registry.contentType, text);
+        const m = await getMetrics();
+        const text = await m.registry.metrics();
+        send(res, head, 200, m.registry.contentType, text);
       }
     } catch (e) {
       log?.error({ err: e, path }, 'status endpoint failed');
