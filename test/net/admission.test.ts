@@ -11,6 +11,7 @@ import { compileRules } from '../../src/net/rules.ts';
 import type { RuleSource } from '../../src/net/rules.ts';
 import { UNLIMITED } from '../../src/config/options.ts';
 import type { AllowRuleOptions, DenyRuleOptions, FlowLimits, ServiceOptions, TcpListenerOptions } from '../../src/config/options.ts';
+import { prng } from '../config/fixtures.ts';
 
 const FREE: FlowLimits = {
   maxConnections: UNLIMITED, maxIntervalConnections: UNLIMITED, timeIntervalMs: 60_000,
@@ -325,17 +326,6 @@ test('snapshot counts accepted, refused by reason, and closes by error control a
   assert.deepEqual(s.service.closed, { error_limit: 1, idle_timeout: 2 });
 });
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('property: 10,000 random admits/releases match a naive model exactly (decisions and open counts)', () => {
   const rnd = prng(0xC0FFEE);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { parseIpSet, parseIp, normalizeIp } from '../../src/net/ipset.ts';
 import { isPosternError } from '../../src/errors.ts';
 import ipaddr from 'ipaddr.js';
+import { prng } from '../config/fixtures.ts';
 
 // [set, address, expected]
 const MEMBERSHIP: Array<[string, string, boolean]> = [
@@ -127,17 +128,6 @@ test('a range may span IPv4 into the mapped block written as IPv6', () => {
   assert.ok(!s.contains('10.0.1.0'));
 });
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('property: the hand IPv6 parser agrees with ipaddr.js on random addresses and random junk', () => {
   const rnd = prng(42);
