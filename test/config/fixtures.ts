@@ -78,7 +78,7 @@ function genScalar(g: Gen, spec: ScalarSpec): ModelScalar {
     case 'uint': {
       const min = spec.min ?? 0;
       if (spec.zeroUnlimited === true && g.rnd() < 0.2) return 0;
-      return int(g, min, min + 5000);
+      return int(g, min, Math.min(min + 5000, spec.max ?? Number.MAX_SAFE_INTEGER));
     }
     case 'string': case 'csString': {
       let s = '';

@@ -55,6 +55,7 @@ test('start with no arguments serves the status endpoint within 5 s on the embed
   const doc = await waitFor(() => getJson('http://127.0.0.1:9100/status'), 5000, 'status on 127.0.0.1:9100');
   assert.ok(Date.now() - t0 < 5000);
   assert.equal(doc.tree.id, 'root');
+  assert.equal(doc.server.pid, p.child.pid, 'the status endpoint is this server\'s');
   assert.ok(fs.existsSync(path.join(cwd, 'data', 'run', 'postern.sock')));
   p.child.kill('SIGTERM');
   assert.equal(await p.exit, 0);
@@ -78,7 +79,7 @@ test('ctl, SIGHUP reload and SIGTERM against a running server', async (t) => {
   assert.equal(human.code, 0);
   assert.match(human.stdout, /root/);
 
-  const ni = await ctl(dir, 'service', 'start', 'smtpIncoming');
+  const ni = await ctl(dir, 'service', 'start', 'smtpOutgoing');
   assert.equal(ni.code, 1);
   assert.match(ni.stderr.trim(), /^postern ctl: .*not implemented/);
   assert.equal(ni.stderr.trim().split('\n').length, 1);
