@@ -53,8 +53,13 @@ export const ErrorCodes = {
   STORE_NO_SPACE: true, // the disk is full (ENOSPC/EDQUOT): nothing was written; retry later
   STORE_IO: true, // another I/O error on write or sync: nothing was acknowledged
   STORE_IN_USE: true, // the store directory is open in another process or Store
+  STORE_LOCKED: true, // the folder is held by another exclusive snapshot (POP3 pop3ExclusiveLock: -ERR [IN-USE])
   STORE_CLOSED: true, // the store is closing or closed
   STORE_CORRUPT: false, // a checksum mismatch or unreadable checkpoint/directory file
+  // the mail queue (src/store/queue.ts)
+  QUEUE_NO_SUCH_ENTRY: false, // no queued message with that id (delivered, deleted, or never there)
+  QUEUE_ENTRY_BUSY: true, // the entry is being delivered or moved right now: try again in a moment
+  QUEUE_FULL: true, // the queue holds its maximum number of messages: SMTP 452 4.3.1
   // anything else: logged whole, reaches a client only as a temporary failure
   INTERNAL: true,
 } as const;

@@ -1,6 +1,7 @@
 /**
  * workers/pool.ts: the piscina task runner of every service's pool (CPU work off the event
- * loops: password hashing and checks, later MIME parsing, search, compression).
+ * loops: password hashing and checks, message processing (header and MIME parse, Received:),
+ * later search and compression).
  *
  * A task is `{ task, payload }`; `task` selects a row of the frozen table below (never a name
  * built from client input). Unknown tasks throw NOT_IMPLEMENTED as plain error data, which the
@@ -9,6 +10,7 @@
 import { scrypt, timingSafeEqual, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { errorToData, PosternError } from '../src/errors.ts';
+import { processMessages } from '../src/processing/task.ts';
 
 const scryptAsync = promisify(scrypt) as (pw: string | Buffer, salt: Buffer, len: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>;
 
@@ -33,6 +35,7 @@ export const TASKS: Readonly<Record<string, (payload: never) => unknown>> = Obje
   echo: (p: unknown) => p,
   hashPassword,
   verifyPassword,
+  processMessages, // src/processing/task.ts: parse, Received:, for local delivery
 });
 
 export default async function run(msg: { task: string; payload: unknown }): Promise<unknown> {

@@ -5,7 +5,7 @@
  * `startPosternProcess({ configText, protocolOverrides?, env?, nofile? })` runs
  * bench/lib/launch.ts with process.execPath under `bash -c 'ulimit -n N …; exec …'` (when the
  * limit cannot be raised to N it tries the hard limit, then keeps the current one; `nofile` on
- * the result is the limit in use) with a fresh temp data directory, and resolves once the server
+ * the result is the limit in use) with a fresh temp data directory (or `dataDir`), and resolves once the server
  * listens. The result gives the server's pid, bound ports, /status, its RSS (VmRSS of
  * /proc/<pid>/status; the connection threads are threads of that one process, so that is the
  * whole server) and CPU time (utime+stime of /proc/<pid>/stat, all threads), and `stop()`
@@ -51,6 +51,9 @@ export interface PosternProcessOptions {
   startTimeoutMs?: number;
   /** Called with every stdout/stderr line of the server that is not the launch line. */
   onLine?: (line: string) => void;
+  /** Run on this data directory (e.g. a store the bench filled beforehand) instead of a fresh
+   * temp one; it is left in place on stop. */
+  dataDir?: string;
 }
 
 export interface PosternProcess {
@@ -143,7 +146,7 @@ export async function ensureNofile(n: number): Promise<number | null> {
 }
 
 export async function startPosternProcess(opts: PosternProcessOptions): Promise<PosternProcess> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-'));
   const launchArgs = JSON.stringify({ configText: opts.configText, dataDir, protocolOverrides: opts.protocolOverrides });
   const nodeArgs = [LAUNCH, launchArgs];
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
@@ -175,7 +178,7 @@ export async function startPosternProcess(opts: PosternProcessOptions): Promise<
   process.on('exit', killOnExit);
   const cleanup = (): void => {
     process.off('exit', killOnExit);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (opts.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   child.stdin!.on('error', () => {});
 

@@ -6,6 +6,8 @@
  *   domain add NAME | domain list | domain remove NAME
  *   account add USER@DOMAIN --password PW | account list [DOMAIN]
  *   account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN
+ *   admin passwd --password PW        (the server admin: the ftpBackup login)
+ *   queue list | queue show ID | queue retry ID | queue delete ID
  *
  * The socket is `<dataDir>/run/postern.sock`; dataDir is --data-dir, else $POSTERN_DATA_DIR,
  * else `./data`, resolved to an absolute path.
@@ -50,6 +52,8 @@ export const CTL_USAGE = [
   '  domain add NAME | domain list | domain remove NAME',
   '  account add USER@DOMAIN --password PW | account list [DOMAIN]',
   '  account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN',
+  '  admin passwd --password PW          (the server admin: the ftpBackup login)',
+  '  queue list | queue show ID | queue retry ID | queue delete ID',
   '  store compact',
   '  fault SERVICE crash|oom|hang [THREAD]   (only with enableFaultInjection = yes)',
 ].join('\n');
@@ -84,7 +88,7 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
     if (words.length > n) throw usage(`unexpected argument '${words[n]}'`);
   };
   const noPassword = (): void => {
-    if (password !== undefined) throw usage('--password is only for account add and account passwd');
+    if (password !== undefined) throw usage('--password is only for account add, account passwd and admin passwd');
   };
   const needPassword = (): string => {
     if (password === undefined || password === '') throw usage('--password PW is required');
@@ -121,6 +125,19 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
         return { verb: 'account.remove', args: { address: checkAddress(arg) } };
       }
       throw usage(`account: expected add, list, passwd or remove, got '${sub ?? ''}'`);
+    case 'admin':
+      if (sub !== 'passwd') throw usage(`admin: expected passwd, got '${sub ?? ''}'`);
+      noMore(2);
+      return { verb: 'admin.passwd', args: { password: needPassword() } };
+    case 'queue':
+      noPassword();
+      if (sub === 'list') { noMore(2); return { verb: 'queue.list', args: {} }; }
+      if (sub === 'show' || sub === 'retry' || sub === 'delete') {
+        noMore(3);
+        if (arg === undefined || !/^[A-Za-z0-9]{1,32}$/.test(arg)) throw usage(`queue ${sub}: expected a queue ID, got '${arg ?? ''}'`);
+        return { verb: `queue.${sub}`, args: { id: arg } };
+      }
+      throw usage(`queue: expected list, show, retry or delete, got '${sub ?? ''}'`);
     case 'store':
       noPassword();
       if (sub !== 'compact') throw usage(`store: expected compact, got '${sub ?? ''}'`);
@@ -236,6 +253,30 @@ function listItem(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** `queue list`: one line per queued message. */
+function renderQueue(items: Array<Record<string, unknown>>): string[] {
+  if (items.length === 0) return ['(queue empty)'];
+  return items.map((q) => {
+    let line = `${String(q.id)}  ${String(q.size)} bytes  from ${String(q.from)}  ${String(q.rcpts)} rcpt  ${String(q.status)}  attempts ${String(q.attempts)}`;
+    if (q.nextAttempt !== null && q.nextAttempt !== undefined) line += `  next ${String(q.nextAttempt)}`;
+    if (q.lastError !== null && q.lastError !== undefined) line += `  last error: ${oneLine(String(q.lastError))}`;
+    return line;
+  });
+}
+
+/** `queue show ID`: the entry, its recipients, its headers. */
+function renderQueueEntry(q: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of ['id', 'status', 'from', 'size', 'receivedAt', 'attempts', 'nextAttempt', 'lastError']) out.push(`${k}: ${q[k] === null || q[k] === undefined ? '-' : oneLine(String(q[k]))}`);
+  const env = (q.envelope ?? {}) as Record<string, unknown>;
+  out.push(`client: ${String(env.helo ?? '')} [${String(env.ip ?? '')}] with ${String(env.with ?? '')}${env.tls ? ` (${String(env.tls)})` : ''}${env.auth ? ` auth ${String(env.auth)}` : ''}`);
+  out.push('recipients:');
+  for (const r of (q.recipients ?? []) as Array<Record<string, unknown>>) out.push(`  ${String(r.to)}  ${String(r.status)}${r.detail ? `  ${oneLine(String(r.detail))}` : ''}`);
+  out.push('headers:');
+  for (const h of (q.headers ?? []) as string[]) out.push(`  ${h}`);
+  return out;
+}
+
 function render(cmd: CtlCommand, result: unknown): string[] {
   const name = String(cmd.args.name ?? cmd.args.address ?? '');
   if (cmd.verb === 'status') {
@@ -247,6 +288,8 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     if (!Array.isArray(result)) return [typeof result === 'string' ? result : JSON.stringify(result)];
     return result.length === 0 ? ['(none)'] : result.map(listItem);
   }
+  if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
+  if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
   const done: Record<string, string> = {
     reload: 'configuration reloaded',
@@ -259,6 +302,9 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     'account.add': `account ${name} added`,
     'account.passwd': `password changed for ${name}`,
     'account.remove': `account ${name} removed`,
+    'admin.passwd': 'admin password changed',
+    'queue.retry': `message ${String(cmd.args.id ?? '')} is due now`,
+    'queue.delete': `message ${String(cmd.args.id ?? '')} deleted from the queue`,
   };
   return [done[cmd.verb] ?? 'ok'];
 }

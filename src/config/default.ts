@@ -12,7 +12,7 @@ export const DEFAULT_CONFIG_TEXT = `# Postern configuration, in the seed system'
 #   0 means unlimited for connection counts; attribute names are case-insensitive.
 Server {
     # Which services run. "smtp" stands for smtpIncoming, smtpOutgoing and processing.
-    services = ( )
+    services = ( smtpIncoming processing pop3 ftpBackup )
     primaryDomain = "localdomain"
     statusListener = 127.0.0.1:9100    # GET /status (JSON), GET /metrics (Prometheus)
     logLevel = info                    # fatal error warn info debug trace silent
@@ -27,8 +27,18 @@ Server {
     # peerMaxConnections 100, peerMaxIntervalConnections 1200 per 60 s.
     smtpIncoming = {
         listeners = ( { address = 127.0.0.1:2525 enable = yes } )   # idleTimeout 300
+        maxDataSize = 10240          # KB, one message
+        maxRcptCount = 100           # recipients per message (at most 1000)
+        maxReceivedHeaders = 30      # more Received: fields than this is a mail loop
+        # relayNetworks = ( 10.0.0.0/8 )   may relay without AUTH (authenticated clients may)
+        # greetingsText, plainConnAuthTypes, secureConnAuthTypes, allowStartTLS (with a
+        # listener certificate), allowPipelining, allow8BitMime, allowBinaryMime,
+        # allowChunking, allowSmtpUtf8, allowBareLineFeed = no
     }
     processing = {
+        schedInterval = 300          # seconds to the first retry of a temporary failure; doubles
+        maxSchedInterval = 28800     # … up to this
+        maxRetryCount = 20           # then the recipient fails for good
     }
     smtpOutgoing = {
     }
@@ -36,6 +46,11 @@ Server {
         listeners = ( { address = 127.0.0.1:1110 enable = yes } )   # idleTimeout 600
         maxErrors = 10
         maxAuthErrors = 3
+        # plainConnAllowLogin = yes   secureConnAllowLogin = yes   allowStartTLS = yes
+        # plainConnAuthTypes = (plain login cramMd5)   secureConnAuthTypes = (plain login cramMd5)
+        # greetingsText = "Postern POP3 server ready"
+        # authFailureDelay = 1   authFailureMaxDelay = 16   authFailureWindow = 300   (seconds)
+        # Server-level: pop3ExclusiveLock = no   (yes: a second session gets -ERR [IN-USE])
     }
     imap = {
         listeners = ( { address = 127.0.0.1:1143 enable = yes } )   # idleTimeout 1800
@@ -57,6 +72,12 @@ Server {
     }
     ftpBackup = {
         listeners = ( { address = 127.0.0.1:2121 enable = yes } )   # idleTimeout 900
+        # log in as admin (postern ctl admin passwd --password PW); passive data connections
+        # listen on the control connection's local address, on a free port of this range
+        passivePortMin = 21000
+        passivePortMax = 21999
+        dataTimeout = 60        # seconds to open a data connection, and of data inactivity
+        maxUploadSize = 51200   # KB, one STOR
     }
     rpop = {
     }

@@ -4,6 +4,8 @@
  * KB → bytes, turns a 0 in a `zeroUnlimited` count into UNLIMITED, gives every service its
  * options (a TCP or UDP service without `listeners` gets its embedded default listener), and
  * expands `smtp` in `services` to smtpIncoming + smtpOutgoing + processing, without duplicates.
+ * Server-level attributes listed in SERVER_EXTRA (pop3ExclusiveLock) are copied into their
+ * service's `extra`.
  *
  * Exports: `resolve(model)`. Throws nothing for a model that `validate` produced (it trusts
  * the model's types; a hand-built model must be validated first, e.g. write → parse → validate).
@@ -13,7 +15,7 @@ import type {
   AllowRuleOptions, DenyRuleOptions, FlowLimits, ResolvedConfig, ServiceName, ServiceOptions,
   SslOptions, TcpListenerOptions, UdpListenerOptions,
 } from './options.ts';
-import { SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
+import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 
@@ -179,6 +181,9 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
   for (const name of SERVICE_NAMES) {
     serviceOptions[name] = service(SERVICE_DEFS[name], model[name] as ModelObject | undefined);
+    for (const attr of SERVER_EXTRA[name] ?? []) {
+      (serviceOptions[name].extra as Record<string, unknown>)[attr] = convert(s.attributes[attr]!, get(model, s, attr));
+    }
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),

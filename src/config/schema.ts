@@ -11,7 +11,7 @@
  * `as ?? name`.
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
- * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`,
+ * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`,
  * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws nothing.
  */
@@ -208,10 +208,76 @@ const TCP_EXTRA: Record<string, AttrSpec> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
 };
 
+/** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */
+const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi'] as const;
+const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5'] });
+
+/** POP3 (seed 002; src/protocols/pop3/options.ts reads them). digestMd5 and gssapi are accepted
+ * but not implemented: AUTH answers "mechanism not supported" and CAPA does not list them. */
+const POP3_EXTRA: Record<string, AttrSpec> = {
+  plainConnAllowLogin: yesNo(true),
+  secureConnAllowLogin: yesNo(true),
+  plainConnAuthTypes: authTypes(),
+  secureConnAuthTypes: authTypes(),
+  allowStartTLS: yesNo(true),
+  greetingsText: { type: 'csString', default: 'Postern POP3 server ready' },
+  authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
+  authCacheTtl: seconds(3600),
+  authFailureDelay: seconds(1, 0), // (Postern) first delay after a failed login from an IP; 0 = off
+  authFailureMaxDelay: seconds(16),
+  authFailureWindow: seconds(300),
+  authFailureTrackedIps: uint(10000, { min: 1 }),
+};
+
+/** Server-level attributes a service also receives in its `extra` (the seed keeps them in the
+ * SERVER context): pop3ExclusiveLock. */
+export const SERVER_EXTRA: Readonly<Partial<Record<ServiceName, readonly string[]>>> = { pop3: ['pop3ExclusiveLock'] };
+
+/** FTP backup (seed 003; src/protocols/ftp/index.ts reads them). Passive data listeners bind on
+ * the control connection's local address, on a free port of [passivePortMin, passivePortMax]. */
+const FTP_EXTRA: Record<string, AttrSpec> = {
+  passivePortMin: uint(21000, { min: 1, max: 65535 }),
+  passivePortMax: uint(21999, { min: 1, max: 65535 }),
+  dataTimeout: { ...seconds(60), as: 'dataTimeoutMs' }, // (Postern) data connection setup and stalls
+  maxUploadSize: uint(51200, { unit: 'kb', min: 1, as: 'maxUploadBytes' }), // (Postern) one STOR, KB
+};
+/** SMTP receiving (inventory §4; src/protocols/smtp/options.ts reads them). Sizes in KB. */
+const SMTP_IN_EXTRA: Record<string, AttrSpec> = {
+  maxLineLength: uint(2048, { min: 512 }), // a command line, bytes (RFC 5321: at least 512)
+  maxDataSize: uint(10240, { unit: 'kb', min: 1, max: 4194304, as: 'maxMessageBytes' }), // one message
+  maxRcptCount: uint(100, { min: 1, max: 1000 }),
+  maxReceivedHeaders: uint(30, { min: 1, max: 999 }), // loop protection
+  greetingsText: { type: 'string' }, // the 220 banner after the code; default "<host> ESMTP Postern"
+  plainConnAuthTypes: authTypes(),
+  secureConnAuthTypes: authTypes(),
+  allowStartTLS: yesNo(true), // offered when the listener has a certificate
+  allowPipelining: yesNo(true),
+  allow8BitMime: yesNo(true),
+  allowBinaryMime: yesNo(true), // BODY=BINARYMIME, with CHUNKING
+  allowChunking: yesNo(true), // BDAT
+  allowSmtpUtf8: yesNo(true),
+  allowBareLineFeed: yesNo(false), // (Postern) accept DATA lines ending in a bare LF (SMTP smuggling)
+  relayNetworks: { type: 'set', of: { type: 'ipSet' }, default: [] }, // may relay without AUTH
+};
+
+/** Processing (inventory §5): the retry schedule of the queue. */
+const PROCESSING_EXTRA: Record<string, AttrSpec> = {
+  maxRetryCount: uint(20, { max: 1000 }), // retries after the first attempt; then the recipient fails
+  schedInterval: { ...seconds(300), as: 'schedIntervalMs' }, // first retry; doubles each time
+  maxSchedInterval: { ...seconds(28800), as: 'maxSchedIntervalMs' }, // where the doubling stops
+  deliveryThreads: uint(4, { min: 1, max: 64 }), // (Postern) delivery batches in flight per thread
+  poolMessageSize: uint(64, { unit: 'kb', as: 'poolMessageBytes' }), // (Postern) larger messages are parsed on the pool; 0 = all
+};
+
+const SERVICE_CHECKS: Readonly<Partial<Record<ServiceName, readonly AtLeastCheck[]>>> = {
+  ftpBackup: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }],
+  processing: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }],
+};
+
 /** Protocol-specific attributes, per service: each protocol issue adds its own here. */
 const SERVICE_EXTRA: Readonly<Record<ServiceName, Record<string, AttrSpec>>> = {
-  smtpIncoming: {}, processing: {}, smtpOutgoing: {}, pop3: {}, imap: {}, webmail: {},
-  webadmin: {}, cli: {}, log: {}, report: {}, ftpBackup: {}, rpop: {}, pop3Proxy: {},
+  smtpIncoming: SMTP_IN_EXTRA, processing: PROCESSING_EXTRA, smtpOutgoing: {}, pop3: POP3_EXTRA, imap: {}, webmail: {},
+  webadmin: {}, cli: {}, log: {}, report: {}, ftpBackup: FTP_EXTRA, rpop: {}, pop3Proxy: {},
   imapProxy: {}, webmailProxy: {},
 };
 
@@ -250,7 +316,7 @@ function serviceDef(name: ServiceName, transport: 'tcp' | 'udp' | 'none', defaul
   } else {
     attributes = { ...THREAD_ATTRS };
   }
-  const schema: ObjectSchema = { typeName: `${name}Service`, attributes: { ...attributes, ...extra }, checks: THREAD_CHECKS };
+  const schema: ObjectSchema = { typeName: `${name}Service`, attributes: { ...attributes, ...extra }, checks: [...THREAD_CHECKS, ...(SERVICE_CHECKS[name] ?? [])] };
   return { name, transport, defaultListener, idleTimeout, extra, schema };
 }
 
@@ -287,6 +353,7 @@ export const SERVER_SCHEMA: ObjectSchema = {
     dataDir: csString(),
     enableFaultInjection: yesNo(false),
     shutdownTimeout: seconds(30, 0),
+    pop3ExclusiveLock: yesNo(false), // seed SERVER context: one POP3 session per maildrop
     allowRules: { type: 'objectSet', schema: TCP_ALLOW_RULE },
     denyRules: { type: 'objectSet', schema: IP_RULE },
     ...serviceAttrs,

@@ -32,7 +32,8 @@ export const CONTROL_VERBS: readonly string[] = Object.freeze([
   'service.start', 'service.stop', 'service.restart',
   'domain.add', 'domain.list', 'domain.remove',
   'account.add', 'account.list', 'account.passwd', 'account.remove',
-  'store.compact', 'fault',
+  'store.compact', 'fault', 'admin.passwd',
+  'queue.list', 'queue.show', 'queue.retry', 'queue.delete',
 ]);
 
 /** The subset of a pino logger this module uses. */

@@ -21,17 +21,17 @@ const row = (name: ServiceName, transport: ServiceRow['transport'], description:
   Object.freeze({ name, transport, description, protocol });
 
 export const SERVICE_TABLE: readonly ServiceRow[] = Object.freeze([
-  row('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)'),
-  row('processing', 'none', 'queue processing and local delivery'),
+  row('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', new URL('../protocols/smtp/index.ts', import.meta.url).href),
+  row('processing', 'none', 'queue processing and local delivery', new URL('../processing/index.ts', import.meta.url).href),
   row('smtpOutgoing', 'none', 'SMTP sending'),
-  row('pop3', 'tcp', 'POP3 (RFC 1939)'),
+  row('pop3', 'tcp', 'POP3 (RFC 1939)', new URL('../protocols/pop3/index.ts', import.meta.url).href),
   row('imap', 'tcp', 'IMAP (RFC 9051)'),
   row('webmail', 'tcp', 'WebMail (HTTP)'),
   row('webadmin', 'tcp', 'WebAdmin (HTTP)'),
   row('cli', 'tcp', 'telnet-style administration CLI'),
   row('log', 'udp', 'remote logging (UDP)'),
   row('report', 'udp', 'reporting (UDP)'),
-  row('ftpBackup', 'tcp', 'FTP backup and restore'),
+  row('ftpBackup', 'tcp', 'FTP backup and restore', new URL('../protocols/ftp/index.ts', import.meta.url).href),
   row('rpop', 'none', 'remote POP3 retrieval'),
   row('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)'),
   row('imapProxy', 'tcp', 'IMAP proxy (cluster front end)'),

@@ -18,6 +18,11 @@
  *   plaintext). End of input (a half-closed socket) is handled after the queued commands.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
+ * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives
+ *   (SMTP DATA: the protocol's decoder keeps its own bounded buffer), until `feed` reports where
+ *   the stream ended; the rest is read as lines again and `done` gives the verdict, in order.
+ * - `urgent` sees each command line as it is read, before it waits behind the command in
+ *   progress (FTP ABOR during a transfer); the line is still dispatched in its turn.
  *
  * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`.
  * Throws nothing into the event loop.
@@ -69,9 +74,12 @@ export interface LineSessionOptions<S extends string, D> {
   barrier?: (verb: string, line: Buffer) => boolean;
   /** Split a command line into verb and arguments (default: first word, upper-cased). */
   splitVerb?: (line: string) => [string, string];
+  /** Called as each command line is read, before it is queued behind the command in progress
+   * (FTP's ABOR must interrupt a running transfer). It must not write or change state. */
+  urgent?: (verb: string, line: Buffer) => void;
 }
 
-type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' };
+type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
 
 const defaultSplit = (line: string): [string, string] => {
   const i = line.indexOf(' ');
@@ -94,6 +102,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private discarding = false;
   private blocked = false; // a barrier line is waiting for its handler
   private bytesLeft = 0;
+  private streamFeed: ((chunk: Buffer) => number) | null = null;
+  private streamDone: (() => unknown) | null = null;
   private lineHandler: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null = null;
   private bytesHandler: ((chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void) | null = null;
   private paused = false;
@@ -175,6 +185,19 @@ export class LineSession<S extends string, D> implements SessionHandle {
         }
         return;
       }
+      if (this.streamFeed !== null) {
+        const used = this.streamFeed(b);
+        if (used < 0) {
+          this.buf = null;
+          continue;
+        }
+        const done = this.streamDone!;
+        this.streamFeed = null;
+        this.streamDone = null;
+        this.buf = b.subarray(used);
+        this.actor.tryTell({ k: 'stream', done });
+        continue;
+      }
       if (this.bytesLeft > 0) {
         const n = Math.min(this.bytesLeft, b.length);
         this.bytesLeft -= n;
@@ -207,6 +230,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
         continue;
       }
       const line = b.subarray(0, end);
+      if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
       const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
       if (barrier) this.blocked = true;
       this.actor.tryTell({ k: 'line', line, barrier });
@@ -224,6 +248,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     try {
       if (m.k === 'toolong') v = reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
       else if (m.k === 'eof') v = stop('', 'client_closed');
+      else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
       else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
       else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
       else v = await this.dispatch(m.line.toString('utf8'));
@@ -281,6 +306,15 @@ export class LineSession<S extends string, D> implements SessionHandle {
   expectBytes(n: number, h: (chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void): void {
     this.bytesLeft = n;
     this.bytesHandler = n > 0 ? h : null;
+  }
+
+  /** Until `feed` returns a byte count ≥ 0 (where in the chunk it was given the stream ended),
+   * every input byte goes to `feed`, synchronously, as it arrives (-1: it took the whole chunk).
+   * The bytes after the end are read as lines again; `done` runs in the session actor, in
+   * order, and its verdict is applied. Call it from a barrier line's handler. */
+  expectStream(feed: (chunk: Buffer) => number, done: () => Verdict<S> | Promise<Verdict<S>>): void {
+    this.streamFeed = feed;
+    this.streamDone = done;
   }
 
   setMaxLineLength(n: number): void {

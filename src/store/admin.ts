@@ -11,6 +11,13 @@
  *   'account.passwd' {address, password} → { address }
  *   'account.remove' {address}     → { address }
  *   'store.compact' {}             → { segmentsRemoved, bytesCopied, bytesFreed }
+ *   'admin.passwd' {password}      → { user: 'admin' }      the server admin's password (the
+ *                                    ftpBackup login), stored scrypt-hashed in the directory
+ *
+ *   'queue.list' {}                → the queued messages (id, from, rcpts, size, status, attempts, …)
+ *   'queue.show' {id}              → one message: envelope, each recipient's status, its headers
+ *   'queue.retry' {id}             → due now                 (QUEUE_NO_SUCH_ENTRY, QUEUE_ENTRY_BUSY)
+ *   'queue.delete' {id}            → { id }: out of the queue, undelivered
  *
  * Exports: `storeAdmin(store, verb, args)`, `STORE_ADMIN_VERBS`.
  * Throws: CONTROL_BAD_REQUEST (unknown verb, missing or mistyped argument), the store's codes.
@@ -76,6 +83,14 @@ const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>>
     return { address };
   }],
   ['store.compact', async (s) => s.compact({ force: true })],
+  ['queue.list', async (s) => s.queue.list()],
+  ['queue.show', async (s, a) => s.queue.show(str(a, 'id'))],
+  ['queue.retry', async (s, a) => s.queue.retry(str(a, 'id'))],
+  ['queue.delete', async (s, a) => s.queue.remove(str(a, 'id'))],
+  ['admin.passwd', async (s, a) => {
+    await s.directory.setAdminPassword(str(a, 'password'));
+    return { user: 'admin' };
+  }],
 ]);
 
 export const STORE_ADMIN_VERBS: readonly string[] = Object.freeze([...VERBS.keys()]);

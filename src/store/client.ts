@@ -17,11 +17,11 @@
  */
 import { errorFromData, PosternError } from '../errors.ts';
 import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
-import type { DirectoryMethod, MailboxMethod, StoreReply, StoreRequest } from './protocol.ts';
+import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreReply, StoreRequest } from './protocol.ts';
 import type { PortLike } from '../actor/remote.ts';
 import type {
-  AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot,
+  AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions,
 } from './types.ts';
 
 export { readBody } from './fsio.ts';
@@ -32,7 +32,7 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
 }
 
-type Req = { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] } | { t: 'dir'; method: DirectoryMethod; args: unknown[] };
+type Req = { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] } | { t: 'dir'; method: DirectoryMethod; args: unknown[] } | { t: 'q'; method: QueueMethod; args: unknown[] };
 
 export class StoreClient {
   private readonly port: PortLike;
@@ -57,21 +57,23 @@ export class StoreClient {
     port.on('message', this.onMessage);
   }
 
-  call(req: Req): Promise<unknown> {
+  /** One request; `transfer` lists ArrayBuffers to move, not copy (the caller gives them up). */
+  call(req: Req, transfer?: ArrayBuffer[], timeoutMs = this.timeoutMs): Promise<unknown> {
     if (this.closed) return Promise.reject(new PosternError('STORE_CLOSED', 'store client closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const p: Pending = { resolve, reject, timer: undefined };
       try {
-        this.port.postMessage({ ...req, id } as StoreRequest);
+        if (transfer !== undefined && transfer.length > 0) (this.port as { postMessage(v: unknown, t: ArrayBuffer[]): void }).postMessage({ ...req, id } as StoreRequest, transfer);
+        else this.port.postMessage({ ...req, id } as StoreRequest);
       } catch (e) {
         reject(e);
         return;
       }
-      if (Number.isFinite(this.timeoutMs)) {
+      if (Number.isFinite(timeoutMs)) {
         p.timer = setTimeout(() => {
-          if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${req.method} in ${this.timeoutMs} ms`, { timeoutMs: this.timeoutMs }));
-        }, this.timeoutMs);
+          if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${req.method} in ${timeoutMs} ms`, { timeoutMs }));
+        }, timeoutMs);
       }
       this.pending.set(id, p);
     });
@@ -103,6 +105,26 @@ export class StoreClient {
 
   usage(address: string): Promise<{ messages: number; bytes: number }> {
     return this.call({ t: 'dir', method: 'usage', args: [address] }) as Promise<{ messages: number; bytes: number }>;
+  }
+
+  /** The server admin's password hash; null until `admin.passwd` sets one. */
+  adminHash(): Promise<string | null> {
+    return this.call({ t: 'dir', method: 'adminHash', args: [] }) as Promise<string | null>;
+  }
+
+  /** An account as a backup holds it (src/store/backup.ts). */
+  exportAccount(address: string): Promise<AccountBackup> {
+    return this.call({ t: 'dir', method: 'exportAccount', args: [address] }) as Promise<AccountBackup>;
+  }
+
+  /** Create or update a domain from a backup. */
+  restoreDomain(b: Partial<DomainBackup> & { name: string }): Promise<DomainInfo> {
+    return this.call({ t: 'dir', method: 'restoreDomain', args: [b] }) as Promise<DomainInfo>;
+  }
+
+  /** Create or update an account (and its missing folders) from a backup. */
+  restoreAccount(b: AccountBackup): Promise<{ account: AccountInfo; created: boolean; foldersCreated: string[] }> {
+    return this.call({ t: 'dir', method: 'restoreAccount', args: [b] }) as Promise<{ account: AccountInfo; created: boolean; foldersCreated: string[] }>;
   }
 
   /** Check a login; `verify(hash, password)` runs where the caller wants. Rejects STORE_AUTH_FAILED. */
@@ -182,8 +204,8 @@ class MailboxClient implements MailboxApi {
   deleteFolder(name: string): Promise<void> {
     return this.mb('deleteFolder', name);
   }
-  snapshot(folder?: string): Promise<Snapshot> {
-    return this.mb('snapshot', folder);
+  snapshot(folder?: string, opts?: SnapshotOptions): Promise<Snapshot> {
+    return this.mb('snapshot', folder, opts);
   }
   release(snapshotId: number): Promise<void> {
     return this.mb('release', snapshotId);

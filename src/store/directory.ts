@@ -9,7 +9,9 @@
  * `verify` given per call), never here on the event loop. CRAM-MD5 keeps only HMAC-MD5 pads
  * (src/store/cram.ts), and only for accounts with `cramMd5` on. Quotas are byte and message
  * counts, `Infinity` (UNLIMITED) for none; `services` is 'all' or the list of services the
- * account may log in to.
+ * account may log in to. The server admin's password hash (`admin.passwd`, the ftpBackup login)
+ * is kept here too. Backups (the FTP tree) export an account whole, hash included, and restore
+ * it in one change (`exportAccount`, `restoreDomain`, `restoreAccount`).
  *
  * Exports: `Directory`, `DUMMY_HASH` (and re-exports the account types of types.ts).
  * Throws: STORE_NO_SUCH_DOMAIN, STORE_NO_SUCH_ACCOUNT, STORE_DOMAIN_EXISTS,
@@ -25,7 +27,7 @@ import { cramMd5Pads } from './cram.ts';
 import { writeFileAtomic, type FsLayer } from './fsio.ts';
 import { domainName, splitAddress } from './names.ts';
 import { packr } from './record.ts';
-import type { AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
+import type { AccountBackup, AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainBackup, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
 
 /** A well-formed hash no password matches: checked for unknown logins so they take as long. */
 export const DUMMY_HASH = `scrypt$16384$8$1$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
@@ -46,6 +48,7 @@ interface DomainRec {
 interface Data {
   v: 1;
   primary: string | null;
+  admin: string | null; // the server admin's password hash (ftpBackup login); null: none set
   nextId: number;
   domains: Map<string, DomainRec>;
   accounts: Map<string, AccountRec>;
@@ -93,7 +96,7 @@ export class Directory {
     this.hashPassword = o.hashPassword;
     this.shards = o.shards;
     this.onRemove = o.onRemove;
-    this.d = { v: 1, primary: null, nextId: 1, domains: new Map(), accounts: new Map(), aliases: new Map() };
+    this.d = { v: 1, primary: null, admin: null, nextId: 1, domains: new Map(), accounts: new Map(), aliases: new Map() };
   }
 
   /** Read the directory file (a missing file is an empty directory). */
@@ -103,10 +106,10 @@ export class Directory {
     if (buf.length < 4 || crc32(buf.subarray(4)) !== buf.readUInt32LE(0)) {
       throw new PosternError('STORE_CORRUPT', `directory file ${this.file} is damaged (checksum mismatch)`, { file: this.file });
     }
-    const raw = packr.unpack(buf.subarray(4)) as { v: number; primary: string | null; nextId: number; domains: DomainRec[]; accounts: AccountRec[]; aliases: Array<[string, string]> };
+    const raw = packr.unpack(buf.subarray(4)) as { v: number; primary: string | null; admin?: string | null; nextId: number; domains: DomainRec[]; accounts: AccountRec[]; aliases: Array<[string, string]> };
     if (raw.v !== 1) throw new PosternError('STORE_CORRUPT', `directory file has unknown version ${String(raw.v)}`);
     this.d = {
-      v: 1, primary: raw.primary, nextId: raw.nextId,
+      v: 1, primary: raw.primary, admin: typeof raw.admin === 'string' ? raw.admin : null, nextId: raw.nextId,
       domains: new Map(raw.domains.map((x) => [x.name, x])),
       accounts: new Map(raw.accounts.map((x) => [x.address, { ...x, pads: x.pads === null ? null : new Uint8Array(x.pads) }])),
       aliases: new Map(raw.aliases),
@@ -122,6 +125,11 @@ export class Directory {
 
   get primaryDomain(): string | null {
     return this.d.primary;
+  }
+
+  /** The server admin's password hash (the ftpBackup login); null until one is set. */
+  get adminHash(): string | null {
+    return this.d.admin;
   }
 
   listDomains(): DomainInfo[] {
@@ -235,7 +243,7 @@ export class Directory {
 
   private encode(d: Data): Buffer {
     const body = packr.pack({
-      v: 1, primary: d.primary, nextId: d.nextId,
+      v: 1, primary: d.primary, admin: d.admin, nextId: d.nextId,
       domains: [...d.domains.values()], accounts: [...d.accounts.values()], aliases: [...d.aliases],
     });
     const out = Buffer.allocUnsafe(4 + body.length);
@@ -337,6 +345,72 @@ export class Directory {
       if (quotaMessages !== undefined) r.quotaMessages = quotaMessages;
       if (services !== undefined) r.services = services;
       return publicInfo(r);
+    });
+  }
+
+  async setAdminPassword(password: string): Promise<void> {
+    const hash = await this.hashPassword(checkPassword(password));
+    await this.change((d) => {
+      d.admin = hash;
+    });
+  }
+
+  /** An account as a backup holds it (without its folders: the Store adds them). */
+  exportAccount(address: string): Omit<AccountBackup, 'folders'> {
+    const a = this.qualify(address).address;
+    const r = this.d.accounts.get(a);
+    if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
+    const aliases = [...this.d.aliases].filter(([, t]) => t === a).map(([k]) => k).sort();
+    const { quotaBytes, quotaMessages, enabled, cramMd5, createdAt } = r;
+    return { address: a, enabled, quotaBytes, quotaMessages, services: r.services === 'all' ? 'all' : [...r.services], cramMd5, passwordHash: r.hash, cramMd5Pads: r.pads === null ? null : new Uint8Array(r.pads), aliases, createdAt };
+  }
+
+  /** Create a domain from a backup, or update the settings it gives; nothing else changes. */
+  async restoreDomain(b: Partial<DomainBackup> & { name: string }): Promise<DomainInfo> {
+    const n = domainName(b.name);
+    return this.change((d) => {
+      const cur = d.domains.get(n);
+      const createdAt = Number.isSafeInteger(b.createdAt) && b.createdAt! >= 0 ? b.createdAt! : undefined;
+      if (cur === undefined) d.domains.set(n, { name: n, enabled: b.enabled ?? true, createdAt: createdAt ?? Date.now() });
+      else {
+        if (b.enabled !== undefined) cur.enabled = b.enabled === true;
+        if (createdAt !== undefined) cur.createdAt = createdAt;
+      }
+      if (b.primary === true || d.primary === null) d.primary = n;
+    }).then(() => this.getDomain(n));
+  }
+
+  /** Create an account from a backup, or update it (password hash, pads and aliases too), in
+   * one change: on any error nothing is changed. */
+  async restoreAccount(b: Omit<AccountBackup, 'folders'>): Promise<{ account: AccountInfo; created: boolean }> {
+    const { address: a, domain } = this.qualify(b.address);
+    const quotaBytes = checkLimit(b.quotaBytes, 'quotaBytes');
+    const quotaMessages = checkLimit(b.quotaMessages, 'quotaMessages');
+    const services = checkServices(b.services);
+    if (typeof b.passwordHash !== 'string' || !/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(b.passwordHash)) {
+      throw new PosternError('STORE_BAD_ARGUMENT', 'passwordHash is not a scrypt hash of this server');
+    }
+    if (b.cramMd5Pads !== null && b.cramMd5Pads.length !== 32) throw new PosternError('STORE_BAD_ARGUMENT', 'cramMd5Pads must be 32 bytes');
+    const aliases = b.aliases.map((x) => this.qualify(x));
+    if (aliases.some((x) => x.address === a)) throw new PosternError('STORE_BAD_ARGUMENT', `${a} cannot be its own alias`);
+    return this.change((d) => {
+      if (!d.domains.has(domain)) throw new PosternError('STORE_NO_SUCH_DOMAIN', `no domain ${domain}`, { domain });
+      if (d.aliases.has(a)) throw new PosternError('STORE_ACCOUNT_EXISTS', `${a} exists as an alias`, { address: a });
+      for (const x of aliases) {
+        if (!d.domains.has(x.domain)) throw new PosternError('STORE_NO_SUCH_DOMAIN', `no domain ${x.domain} (alias ${x.address})`, { domain: x.domain });
+        const t = d.aliases.get(x.address);
+        if (d.accounts.has(x.address) || (t !== undefined && t !== a)) throw new PosternError('STORE_ACCOUNT_EXISTS', `alias ${x.address} is taken`, { address: x.address });
+      }
+      let r = d.accounts.get(a);
+      const created = r === undefined;
+      if (r === undefined) {
+        const id = d.nextId++;
+        r = { id, address: a, domain, enabled: true, quotaBytes, quotaMessages, services, cramMd5: false, shard: id % this.shards, createdAt: Number.isFinite(b.createdAt) ? b.createdAt : Date.now(), hash: '', pads: null };
+        d.accounts.set(a, r);
+      }
+      Object.assign(r, { enabled: b.enabled !== false, quotaBytes, quotaMessages, services, cramMd5: b.cramMd5 === true, hash: b.passwordHash, pads: b.cramMd5Pads === null ? null : new Uint8Array(b.cramMd5Pads) });
+      for (const x of aliases) d.aliases.set(x.address, a);
+      return { account: publicInfo(r), created };
     });
   }
 

@@ -8,7 +8,8 @@
  * bodies it lists until released (or until its owner, e.g. a client port, goes away).
  *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
- * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_CORRUPT (a body whose
+ * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
+ * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
  * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { PosternError } from '../errors.ts';
@@ -20,7 +21,7 @@ import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -31,15 +32,19 @@ export interface MailboxHost {
   readonly askTimeoutMs: number;
 }
 
-/** Open snapshots and the segments each one pins. */
+/** Open snapshots, the segments each one pins, and the exclusive ones' locks. */
 export class SnapshotRegistry {
   private next = 1;
-  private readonly open = new Map<number, { shard: Shard; segs: number[]; owner: string | undefined }>();
+  private readonly open = new Map<number, { shard: Shard; segs: number[]; owner: string | undefined; lock: string | undefined }>();
+  private readonly locks = new Map<string, number>(); // lock key → snapshot id
 
-  add(shard: Shard, segs: number[], owner: string | undefined): number {
+  /** Throws STORE_LOCKED when `lock` is given and held by another open snapshot. */
+  add(shard: Shard, segs: number[], owner: string | undefined, lock?: string): number {
+    if (lock !== undefined && this.locks.has(lock)) throw new PosternError('STORE_LOCKED', 'the folder is locked by another session', { lock });
     const id = this.next++;
     shard.pin(segs);
-    this.open.set(id, { shard, segs, owner });
+    this.open.set(id, { shard, segs, owner, lock });
+    if (lock !== undefined) this.locks.set(lock, id);
     return id;
   }
 
@@ -47,6 +52,7 @@ export class SnapshotRegistry {
     const s = this.open.get(id);
     if (s === undefined) return false;
     this.open.delete(id);
+    if (s.lock !== undefined && this.locks.get(s.lock) === id) this.locks.delete(s.lock);
     s.shard.unpin(s.segs);
     return true;
   }
@@ -55,6 +61,10 @@ export class SnapshotRegistry {
     let n = 0;
     for (const [id, s] of this.open) if (s.owner === owner && this.release(id)) n++;
     return n;
+  }
+
+  locked(lock: string): boolean {
+    return this.locks.has(lock);
   }
 
   releaseAll(): void {
@@ -172,9 +182,11 @@ export class Mailbox implements MailboxApi {
     await this.change({ op: 'delete', name });
   }
 
-  async snapshot(folder: string = INBOX): Promise<Snapshot> {
+  async snapshot(folder: string = INBOX, opts: SnapshotOptions = {}): Promise<Snapshot> {
     const { core } = await this.opened();
     const f = core.folder(folder);
+    const lock = opts.exclusive === true ? `${this.accountId}/${f.name}` : undefined;
+    if (lock !== undefined && this.host.snapshots.locked(lock)) throw new PosternError('STORE_LOCKED', `"${f.name}" is locked by another session`, { folder: f.name });
     const segs = new Set<number>();
     let bytes = 0;
     const messages = f.msgs.map((m) => {
@@ -182,7 +194,7 @@ export class Mailbox implements MailboxApi {
       bytes += m.len;
       return { uid: m.uid, size: m.len, flags: bitsToFlags(m.fl, m.kw ?? undefined), internalDate: m.date, locator: core.shard.locator(m) };
     });
-    const id = this.host.snapshots.add(core.shard, [...segs], this.owner);
+    const id = this.host.snapshots.add(core.shard, [...segs], this.owner, lock);
     return { id, folder: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, bytes, messages };
   }
 

@@ -3,21 +3,26 @@
  * thread, over a MessagePort (structured clone, one postMessage per call), and the serving side.
  *
  *   → `{ t: 'mb', id, account, method, args }`   a `MailboxApi` method of `account`'s mailbox
- *   → `{ t: 'dir', id, method, args }`           a read of the directory (resolve, authInfo, …)
+ *   → `{ t: 'dir', id, method, args }`           a directory call (resolve, authInfo, …, and the
+ *                                                FTP backup's export/restore)
+ *   → `{ t: 'q', id, method, args }`             the mail queue (enqueue, claim, deliver, deliverAndClaim,
+ *                                                release)
  *   ← `{ t: 'reply', id, ok: true, v }` | `{ t: 'reply', id, ok: false, e: ErrorData }`
  *
  * Methods come from frozen tables; a name not in them is answered STORE_BAD_ARGUMENT (a name
  * is never looked up on an object). Fetched bodies are transferred, not copied. Snapshots taken
  * through a port belong to it and are released when the port closes.
  *
- * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `StoreRequest`, `StoreReply`,
+ * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `QUEUE_METHODS`, `StoreRequest`, `StoreReply`,
  * `serveStoreClient(store, port, owner)`. Throws nothing: every failure becomes a reply.
  */
 import { errorToData, PosternError } from '../errors.ts';
 import type { ErrorData } from '../errors.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
-import type { MailboxApi } from './types.ts';
+import type { AccountBackup, DomainBackup, MailboxApi } from './types.ts';
+import { exportAccount, restoreAccount } from './backup.ts';
+import { deliver } from './queue-deliver.ts';
 
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
@@ -25,12 +30,20 @@ export const MAILBOX_METHODS = Object.freeze([
 ] as const);
 export type MailboxMethod = (typeof MAILBOX_METHODS)[number];
 
-export const DIRECTORY_METHODS = Object.freeze(['resolve', 'authInfo', 'primaryDomain', 'listDomains', 'listAccounts', 'usage'] as const);
+export const DIRECTORY_METHODS = Object.freeze([
+  'resolve', 'authInfo', 'primaryDomain', 'listDomains', 'listAccounts', 'usage',
+  // the FTP backup service (src/store/backup.ts): the admin login, export and restore
+  'adminHash', 'exportAccount', 'restoreDomain', 'restoreAccount',
+] as const);
 export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
+
+export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release'] as const);
+export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
 export type StoreRequest =
   | { t: 'mb'; id: number; account: string; method: MailboxMethod; args: unknown[] }
-  | { t: 'dir'; id: number; method: DirectoryMethod; args: unknown[] };
+  | { t: 'dir'; id: number; method: DirectoryMethod; args: unknown[] }
+  | { t: 'q'; id: number; method: QueueMethod; args: unknown[] };
 
 export type StoreReply = { t: 'reply'; id: number; ok: true; v: unknown } | { t: 'reply'; id: number; ok: false; e: ErrorData };
 
@@ -47,6 +60,24 @@ function directoryTable(store: Store): ReadonlyMap<string, Fn> {
     ['listDomains', () => d.listDomains()],
     ['listAccounts', (domain?: string) => d.listAccounts(domain)],
     ['usage', (a: string) => store.usage(d.resolve(a))],
+    ['adminHash', () => d.adminHash],
+    ['exportAccount', (a: string) => exportAccount(store, a)],
+    ['restoreDomain', (b: DomainBackup) => d.restoreDomain(b)],
+    ['restoreAccount', (b: AccountBackup) => restoreAccount(store, b)],
+  ]);
+}
+
+function queueTable(store: Store): ReadonlyMap<string, Fn> {
+  return new Map<string, Fn>([
+    ['enqueue', (env: unknown, body: Uint8Array) => store.queue.enqueue(env, body)],
+    ['claim', (max: number, leaseMs: number, waitMs: number) => store.queue.claim(Math.max(1, Math.min(1000, Number(max) || 1)), Number(leaseMs) || 60_000, Math.min(60_000, Number(waitMs) || 0))],
+    ['deliver', (items: unknown, policy: unknown) => deliver(store.queue, store, items, policy)],
+    // one round trip per batch: deliver these, then lease the next ones (without waiting)
+    ['deliverAndClaim', async (items: unknown, policy: unknown, max: number, leaseMs: number) => ({
+      results: await deliver(store.queue, store, items, policy),
+      claimed: await store.queue.claim(Math.max(1, Math.min(1000, Number(max) || 1)), Number(leaseMs) || 60_000, 0),
+    })],
+    ['release', (items: Array<{ id: string; token: number }>) => store.queue.release(Array.isArray(items) ? items : [])],
   ]);
 }
 
@@ -57,6 +88,7 @@ export interface ServeHandle {
 /** Answer a `StoreClient` on `port`. */
 export function serveStoreClient(store: Store, port: MessagePort, owner: string): ServeHandle {
   const dir = directoryTable(store);
+  const queue = queueTable(store);
   const mailboxes = new Map<string, MailboxApi>(); // by the address the client used
   const post = (r: StoreReply, transfer?: ArrayBuffer[]): void => {
     try {
@@ -74,6 +106,11 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
     if (req.t === 'dir') {
       const fn = dir.get(req.method);
       if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown directory method ${String(req.method)}`);
+      return { v: await fn(...req.args) };
+    }
+    if (req.t === 'q') {
+      const fn = queue.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown queue method ${String(req.method)}`);
       return { v: await fn(...req.args) };
     }
     if (!MB.has(req.method)) throw new PosternError('STORE_BAD_ARGUMENT', `unknown mailbox method ${String(req.method)}`);

@@ -28,6 +28,7 @@ import { Directory, type AccountInfo, type HashPassword } from './directory.ts';
 import { countingFs, defaultFs, type FsCounters, type FsLayer } from './fsio.ts';
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
+import { Queue, type QueueOptions } from './queue.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -50,6 +51,8 @@ export interface StoreOptions {
   askTimeoutMs?: number; // default 30 s
   /** The configuration's primaryDomain: created if missing and made primary at open. */
   primaryDomain?: string;
+  /** The mail queue's tuning (src/store/queue.ts). */
+  queue?: Omit<QueueOptions, 'dir' | 'fs' | 'log'>;
 }
 
 export interface StoreStats {
@@ -97,6 +100,7 @@ export class Store implements MailboxHost {
   private readonly actors = new Map<number, Open | Promise<Open>>();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private timers: NodeJS.Timeout[] = [];
+  private q: Queue | null = null;
 
   constructor(o: StoreOptions) {
     this.o = o;
@@ -134,7 +138,9 @@ export class Store implements MailboxHost {
         log: this.log,
         accountExists: (a) => this.directory.hasAccountId(a),
       })));
+      this.q = await Queue.open({ ...this.o.queue, dir: path.join(this.dir, 'queue'), fs: this.fsl, log: this.log });
     } catch (e) {
+      await Promise.all(this.shards.map((s) => s.close().catch(() => {})));
       this.unlock();
       throw e;
     }
@@ -175,6 +181,12 @@ export class Store implements MailboxHost {
 
   private check(): void {
     if (this.state !== 'open') throw new PosternError('STORE_CLOSED', 'the store is not open');
+  }
+
+  /** The mail queue (src/store/queue.ts). */
+  get queue(): Queue {
+    this.check();
+    return this.q!;
   }
 
   /** The mailbox an address (alias, bare local part) delivers to. `owner` tags its snapshots. */
@@ -297,13 +309,14 @@ export class Store implements MailboxHost {
     const children: ActorInfo[] = [];
     for (const o of this.actors.values()) if (!(o instanceof Promise)) children.push(o.actor.info());
     const st = this.state === 'open' ? 'running' : this.state === 'new' ? 'starting' : this.state === 'closing' ? 'stopping' : 'stopped';
-    return { id: 'store', kind: 'store', state: st, mailboxDepth: 0, mailboxCapacity: 0, restarts: 0, extra: { ...this.stats() }, children };
+    return { id: 'store', kind: 'store', state: st, mailboxDepth: 0, mailboxCapacity: 0, restarts: 0, extra: { ...this.stats(), queue: this.q?.stats() ?? null }, children };
   }
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
     for (const t of this.timers) clearInterval(t);
+    await this.q?.close().catch((e: unknown) => this.log.error({ err: e }, 'queue close failed'));
     const opened = [...this.actors.values()];
     this.actors.clear();
     await Promise.all(opened.map(async (o) => (await Promise.resolve(o).catch(() => null))?.actor.stop()));

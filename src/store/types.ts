@@ -4,10 +4,11 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `QuotaInfo`, `ListOptions`, `MailboxApi` (the one interface both the
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
- * `AccountChanges`, `HashPassword`, `VerifyPassword`.
+ * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
+ * `AccountBackup`.
  * Throws nothing.
  */
 
@@ -118,6 +119,13 @@ export interface Snapshot {
   messages: SnapshotEntry[];
 }
 
+/** `exclusive`: no other exclusive snapshot of the same folder may be open at the same time
+ * (POP3's maildrop lock); a second one is refused with STORE_LOCKED until the first is released
+ * (or its owner, e.g. a client port, goes away). */
+export interface SnapshotOptions {
+  exclusive?: boolean;
+}
+
 /** Usage and limits; a limit of `Infinity` (UNLIMITED) is no limit. */
 export interface QuotaInfo {
   usedBytes: number;
@@ -142,7 +150,7 @@ export interface MailboxApi {
   createFolder(name: string): Promise<FolderInfo>;
   renameFolder(from: string, to: string): Promise<void>;
   deleteFolder(name: string): Promise<void>;
-  snapshot(folder?: string): Promise<Snapshot>;
+  snapshot(folder?: string, opts?: SnapshotOptions): Promise<Snapshot>;
   release(snapshotId: number): Promise<void>;
   quota(): Promise<QuotaInfo>;
 }
@@ -190,3 +198,27 @@ export interface AccountOptions {
 }
 
 export type AccountChanges = Partial<Pick<AccountInfo, 'enabled' | 'quotaBytes' | 'quotaMessages' | 'services'>>;
+
+/** A domain as a backup holds it (the FTP backup tree's domainRegistry.bin). */
+export interface DomainBackup {
+  name: string;
+  enabled: boolean;
+  primary: boolean;
+  createdAt: number;
+}
+
+/** An account as a backup holds it (Registry.bin): settings, the password's scrypt hash, the
+ * CRAM-MD5 pads (if keyed), the aliases that deliver to it, and its folders. */
+export interface AccountBackup {
+  address: string;
+  enabled: boolean;
+  quotaBytes: number;
+  quotaMessages: number;
+  services: 'all' | string[];
+  cramMd5: boolean;
+  passwordHash: string;
+  cramMd5Pads: Uint8Array | null;
+  aliases: string[];
+  folders: string[];
+  createdAt: number;
+}

@@ -1,0 +1,421 @@
+/**
+ * protocols/ftp/data.ts: FTP data connections, owned by their session on its connection thread.
+ *
+ * - Passive (PASV/EPSV): a listener on the control connection's local address, on a free port
+ *   of the configured range, that accepts only the control connection's peer address, and one
+ *   connection per PASV (any other connection is closed at once and counted). The session
+ *   keeps it between transfers (a PASV re-arms it) and it closes after PASSIVE_IDLE_MS unarmed.
+ * - Active (PORT/EPRT): a connection to the client's own address (the caller checks it), from
+ *   the control connection's local address.
+ * - With PROT P the data connection is TLS (server side, the listener's certificate), the
+ *   handshake finished before any byte moves.
+ * - Sending (a buffer, or a stored body streamed from its segment file and checked against its
+ *   crc32) and receiving (up to a byte cap) are bounded by `timeoutMs` of inactivity, and a
+ *   `Transfer` can be aborted at any moment (ABOR) by destroying its socket.
+ *
+ * Exports: `PassiveListener`, `PASSIVE_IDLE_MS`, `Transfer`, `connectActive`, `secureData`, `sendBytes`,
+ * `sendBody`, `receiveBytes`, `plainAddress`, `DataError`.
+ * Rejects: DataError with `why`: 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' |
+ * 'corrupt' | 'connect'.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { crc32 } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { wrapServerSocket } from '../../net/tls.ts';
+import type { TcpListenerOptions } from '../../config/options.ts';
+import type { Locator } from '../../store/types.ts';
+import { MAX_CONFIG_BYTES } from './registry.ts';
+
+export type DataWhy = 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' | 'corrupt' | 'connect';
+
+export class DataError extends Error {
+  readonly why: DataWhy;
+  constructor(why: DataWhy, message: string) {
+    super(message);
+    this.why = why;
+  }
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`. */
+export function plainAddress(a: string | undefined): string {
+  const s = a ?? '';
+  return s.startsWith('::ffff:') && net.isIPv4(s.slice(7)) ? s.slice(7) : s;
+}
+
+/** A data transfer in progress; `abort()` ends it at once (ABOR, session end). */
+export class Transfer {
+  aborted = false;
+  socket: net.Socket | null = null;
+  private readonly onAbort: Array<() => void> = [];
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.socket?.destroy();
+    for (const f of this.onAbort.splice(0)) f();
+  }
+
+  whenAborted(f: () => void): void {
+    if (this.aborted) f();
+    else this.onAbort.push(f);
+  }
+}
+
+const cursors = new Map<string, number>(); // range → next port to try (per thread)
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true, backlog: 4 }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** How long a passive listener stays open, unarmed, for the session's next PASV. */
+export const PASSIVE_IDLE_MS = 5000;
+
+export class PassiveListener {
+  readonly port: number;
+  /** Connections refused: from another address than the control peer, or with no PASV
+   * waiting for one. */
+  refusedPeers = 0;
+  private readonly server: net.Server;
+  private armed = false; // a PASV/EPSV is waiting for its one connection
+  private got: net.Socket | null = null;
+  private waiter: ((s: net.Socket) => void) | null = null;
+  private idle: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(server: net.Server, peer: string) {
+    this.server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+    server.on('connection', (s) => {
+      s.on('error', () => {});
+      if (!this.armed || this.got !== null || plainAddress(s.remoteAddress) !== peer) {
+        this.refusedPeers++;
+        s.destroy();
+        return;
+      }
+      s.setNoDelay(true);
+      const w = this.waiter;
+      if (w !== null) {
+        this.waiter = null;
+        this.taken();
+        w(s);
+      } else this.got = s;
+    });
+    server.on('error', () => {});
+  }
+
+  /** Listen on `host`, on the first free port of [min, max] from a per-thread cursor. */
+  static async open(host: string, peer: string, min: number, max: number): Promise<PassiveListener> {
+    const span = max - min + 1;
+    const key = `${min}-${max}`;
+    let c = cursors.get(key) ?? Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const port = min + (c % span);
+      c = (c + 1) % span;
+      const server = net.createServer({ pauseOnConnect: false });
+      try {
+        await listenOn(server, host, port);
+        cursors.set(key, c);
+        return new PassiveListener(server, plainAddress(peer));
+      } catch (e) {
+        server.close();
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw new DataError('no_port', `cannot listen on ${host}:${port}: ${(e as Error).message}`);
+      }
+    }
+    cursors.set(key, c);
+    throw new DataError('no_port', `no free passive port in ${min}-${max}`);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** A PASV is waiting for its connection. */
+  get isArmed(): boolean {
+    return this.armed && !this.closed;
+  }
+
+  /** Expect one connection (a new PASV on the same port: the session's listener is kept open
+   * between transfers instead of a listen per file). */
+  arm(): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+    this.got?.destroy();
+    this.got = null;
+    this.armed = true;
+  }
+
+  /** The connection was handed out: unarmed until the next PASV, closed if none comes soon. */
+  private taken(): void {
+    this.armed = false;
+    this.idle = setTimeout(() => this.close(), PASSIVE_IDLE_MS);
+    this.idle.unref();
+  }
+
+  /** The client's data connection (already made, or the next one within `timeoutMs`). */
+  accept(timeoutMs: number, t: Transfer): Promise<net.Socket> {
+    const ready = this.got;
+    if (ready !== null) {
+      this.got = null;
+      this.taken();
+      return Promise.resolve(ready);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        this.close();
+        reject(new DataError('timeout', `no data connection within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.waiter = (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      t.whenAborted(() => {
+        clearTimeout(timer);
+        this.waiter = null;
+        this.close();
+        reject(new DataError('aborted', 'aborted'));
+      });
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.armed = false;
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.server.close();
+    this.got?.destroy(); // made, but no command used it
+    this.got = null;
+  }
+}
+
+/** Connect to the client's data port (active mode). */
+export function connectActive(host: string, port: number, localAddress: string, timeoutMs: number, t: Transfer): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const opts: net.NetConnectOpts = { host, port };
+    if (localAddress !== '') opts.localAddress = localAddress;
+    const s = net.connect(opts);
+    t.socket = s;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new DataError('timeout', `could not connect to ${host}:${port} within ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.setNoDelay(true);
+      s.removeAllListeners('error');
+      s.on('error', () => {});
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new DataError(t.aborted ? 'aborted' : 'connect', `cannot connect to ${host}:${port}: ${e.message}`));
+    });
+    t.whenAborted(() => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(new DataError('aborted', 'aborted'));
+    });
+  });
+}
+
+/** PROT P: run the TLS handshake (server side) on a data connection. */
+export function secureData(s: net.Socket, l: TcpListenerOptions, timeoutMs: number, t: Transfer): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = wrapServerSocket(s, l);
+    t.socket = tls;
+    const timer = setTimeout(() => {
+      tls.destroy();
+      reject(new DataError('timeout', 'TLS handshake on the data connection timed out'));
+    }, timeoutMs);
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      // TLS 1.3: let the session tickets go out before any data, or a client that reads a
+      // ticket together with close_notify (OpenSSL) fails its shutdown "while in init"
+      setImmediate(() => resolve(tls));
+    });
+    tls.on('error', (e) => {
+      clearTimeout(timer);
+      tls.destroy();
+      reject(new DataError(t.aborted ? 'aborted' : 'closed', `TLS on the data connection failed: ${e.message}`));
+    });
+    tls.once('close', () => reject(new DataError(t.aborted ? 'aborted' : 'closed', 'data connection closed during the TLS handshake')));
+  });
+}
+
+/** Watch a data socket: inactivity past `timeoutMs` destroys it; resolves how it ended. */
+function watch(s: net.Socket, timeoutMs: number, t: Transfer, bytes = Infinity): Promise<void> {
+  t.socket = s;
+  // what fits in the socket's buffer is finished at once: no stall to watch for
+  if (bytes > 64 * 1024) s.setTimeout(timeoutMs, () => s.destroy(new DataError('timeout', `data connection stalled for ${Math.round(timeoutMs / 1000)} s`)));
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const fail = (e?: Error): void => {
+      if (done) return;
+      done = true;
+      reject(t.aborted ? new DataError('aborted', 'aborted') : e instanceof DataError ? e : new DataError('closed', e?.message ?? 'data connection closed early'));
+    };
+    s.once('error', fail);
+    s.once('close', () => fail());
+    s.once('finish', () => {
+      done = true;
+      resolve();
+    });
+  });
+}
+
+/** Send `bytes` and close the data connection; resolves once all is handed to the network. */
+export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number, t: Transfer): Promise<void> {
+  const done = watch(s, timeoutMs, t, bytes.length);
+  s.end(bytes);
+  await done;
+  // a plain connection is done once its bytes and FIN are queued: close it now rather than
+  // wait to read the client's FIN (TLS waits: the client answers close_notify)
+  if (!(s as TLSSocket).encrypted) s.destroy();
+  else if (!s.destroyed) {
+    const timer = setTimeout(() => s.destroy(), timeoutMs).unref();
+    s.once('close', () => clearTimeout(timer));
+  }
+}
+
+// ---- stored bodies: small ones in one read from a per-thread cache of open segment files ----
+
+const SMALL_BODY = 1 << 20;
+const FD_CACHE_MAX = 32;
+const FD_IDLE_MS = 10_000;
+const fds = new Map<string, { fd: number; used: number; readers: number }>(); // path → open segment, oldest first
+let sweeper: NodeJS.Timeout | null = null;
+
+function closeFd(path: string): void {
+  const e = fds.get(path);
+  if (e === undefined || e.readers > 0) return;
+  fds.delete(path);
+  fs.close(e.fd, () => {});
+}
+
+function sweepFds(): void {
+  const now = Date.now();
+  for (const [p, e] of fds) if (now - e.used > FD_IDLE_MS) closeFd(p);
+  if (fds.size === 0 && sweeper !== null) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
+
+/** Read a stored body in one read (segments are immutable; an open file stays readable even
+ * after compaction removes it, and its crc32 is checked; a mismatch through a cached file is
+ * tried once more on a fresh open). */
+async function readSmall(loc: Locator): Promise<Buffer> {
+  try {
+    return await readCached(loc);
+  } catch (e) {
+    if (!(e instanceof DataError) || !fds.has(loc.path)) throw e;
+    closeFd(loc.path);
+    return readCached(loc);
+  }
+}
+
+async function readCached(loc: Locator): Promise<Buffer> {
+  let e = fds.get(loc.path);
+  if (e === undefined) {
+    const fd = await new Promise<number>((resolve, reject) => fs.open(loc.path, 'r', (err, fd) => (err !== null ? reject(err) : resolve(fd))));
+    e = fds.get(loc.path);
+    if (e === undefined) {
+      e = { fd, used: Date.now(), readers: 0 };
+      fds.set(loc.path, e);
+      if (fds.size > FD_CACHE_MAX) closeFd(fds.keys().next().value!);
+      sweeper ??= setInterval(sweepFds, FD_IDLE_MS).unref();
+    } else fs.close(fd, () => {});
+  } else {
+    fds.delete(loc.path); // most recently used last
+    fds.set(loc.path, e);
+  }
+  e.used = Date.now();
+  e.readers++;
+  const buf = Buffer.allocUnsafe(loc.length);
+  try {
+    let got = 0;
+    while (got < loc.length) {
+      const n = await new Promise<number>((resolve, reject) => fs.read(e!.fd, buf, got, loc.length - got, loc.offset + got, (err, n) => (err !== null ? reject(err) : resolve(n))));
+      if (n === 0) throw new DataError('corrupt', 'stored body is shorter than its index says');
+      got += n;
+    }
+  } finally {
+    e.readers--;
+  }
+  if (crc32(buf) !== loc.crc) throw new DataError('corrupt', 'stored body failed its checksum');
+  return buf;
+}
+
+/** Send a stored body from byte `start` (REST) and close. Small bodies are read whole and
+ * checked before a byte is sent; large ones are streamed and checked at the end (a mismatch
+ * cuts the connection: the client sees a failed transfer). */
+export async function sendBody(s: net.Socket, loc: Locator, start: number, timeoutMs: number, t: Transfer): Promise<void> {
+  if (loc.length <= SMALL_BODY) {
+    const body = await readSmall(loc);
+    return sendBytes(s, start === 0 ? body : body.subarray(start), timeoutMs, t);
+  }
+  const done = watch(s, timeoutMs, t);
+  done.catch(() => {});
+  let crc = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (start === 0) crc = crc32(chunk, crc);
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(start === 0 && crc !== loc.crc ? new DataError('corrupt', 'stored body failed its checksum') : null);
+    },
+  });
+  const file = loc.length - start > 0
+    ? fs.createReadStream(loc.path, { start: loc.offset + start, end: loc.offset + loc.length - 1, highWaterMark: 256 * 1024 })
+    : null;
+  try {
+    if (file === null) s.end();
+    else await pipeline(file, check, s);
+  } catch (e) {
+    s.destroy();
+    if (t.aborted) throw new DataError('aborted', 'aborted');
+    throw e instanceof DataError ? e : new DataError('closed', (e as Error).message);
+  }
+  await done;
+}
+
+/** Read the whole upload (until the client closes), refusing more than `max` bytes. */
+export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: Transfer): Promise<Buffer> {
+  t.socket = s;
+  s.setTimeout(timeoutMs, () => s.destroy(new DataError('timeout', `data connection stalled for ${Math.round(timeoutMs / 1000)} s`)));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let ended = false;
+    s.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        s.destroy(new DataError('too_large', `Upload larger than ${max} bytes (${max === MAX_CONFIG_BYTES ? 'configuration files' : 'maxUploadSize'})`));
+        return;
+      }
+      chunks.push(c);
+    });
+    s.once('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks, n));
+      s.end();
+    });
+    s.once('error', (e) => reject(t.aborted ? new DataError('aborted', 'aborted') : e instanceof DataError ? e : new DataError('closed', e.message)));
+    s.once('close', () => {
+      if (!ended) reject(new DataError(t.aborted ? 'aborted' : 'closed', 'data connection closed before the upload ended'));
+    });
+  });
+}

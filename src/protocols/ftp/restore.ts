@@ -1,0 +1,229 @@
+/**
+ * protocols/ftp/restore.ts: the writing side of the backup tree: where an upload may go, what
+ * it restores, and MKD, DELE and RMD.
+ *
+ *   STOR /domains/<d>/domainCoreConfig.cfg | domainRegistry.bin     create or update domain <d>
+ *   STOR /domains/<d>/users/<u>/CoreConfig.cfg | Registry.bin       create or update <u>@<d>
+ *   STOR /domains/<d>/users/<u>/folders/<folder>/<any>.eml          append the message (durable;
+ *                                                                   it is named by its new UID)
+ *   MKD  /domains/<d>[/users[/<u>[/folders]]]                       session-local directories for
+ *                                                                   what a configuration upload makes
+ *   MKD  …/folders/<folder>                                         create the folder
+ *   DELE …/<uid>.eml        expunge the message      RMD …/<folder>  delete an empty folder
+ *
+ * A file must say what its path says (a CoreConfig.cfg for ann@a.org belongs in
+ * /domains/a.org/users/ann/); anything refused changes nothing. Results are FTP replies; those
+ * flagged `error` are the client's mistakes and count against maxErrors.
+ *
+ * Exports: `FtpResult`, `Target`, `uploadTarget(tree, names)`, `applyUpload(tree, store,
+ * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`.
+ * Throws nothing: every failure is a result.
+ */
+import { isPosternError } from '../../errors.ts';
+import { domainName, splitAddress } from '../../store/names.ts';
+import type { StoreClient } from '../../store/client.ts';
+import type { AccountInfo } from '../../store/types.ts';
+import { decodeName, formatPath, MAX_NAME_BYTES, quotePath } from './paths.ts';
+import { decodeAccount, decodeDomain, FILES, MAX_CONFIG_BYTES, type FileKind } from './registry.ts';
+import { isMissing, type Node, type VirtualTree } from './tree.ts';
+
+export interface FtpResult {
+  code: number;
+  text: string;
+  error?: boolean;
+}
+
+export type Target =
+  | { k: 'domainFile'; domain: string; kind: FileKind; max: number }
+  | { k: 'accountFile'; domain: string; address: string; kind: FileKind; max: number }
+  | { k: 'message'; account: AccountInfo; folder: string; max: number };
+
+const r = (code: number, text: string, error = false): FtpResult => (error ? { code, text, error } : { code, text });
+const WHERE = 'uploads go to domain and account configuration files and to .eml files in folders';
+
+function fileKind(name: string, files: { bin: string; cfg: string }): FileKind | null {
+  return name === files.bin ? 'bin' : name === files.cfg ? 'cfg' : null;
+}
+
+function validLocal(local: string | null): local is string {
+  if (local === null || local.includes('@')) return false;
+  try {
+    return splitAddress(local).local === local;
+  } catch {
+    return false;
+  }
+}
+
+/** Where an upload to `names` would go, or why it may not. `maxMessage` caps .eml uploads. */
+export async function uploadTarget(tree: VirtualTree, names: readonly string[], maxMessage: number): Promise<Target | FtpResult> {
+  const n = names.length;
+  if (names[0] !== 'domains' || n < 3) return r(553, `Not stored: ${WHERE}.`, true);
+  const d = names[1]!;
+  let dn: string;
+  try {
+    dn = domainName(d);
+  } catch {
+    return r(553, `Not stored: "${d.slice(0, 80)}" is not a domain name.`, true);
+  }
+  if (dn !== d) return r(553, `Not stored: domain directories are lower-case (${dn}).`, true);
+  if (n === 3) {
+    const kind = fileKind(names[2]!, FILES.domain);
+    return kind === null ? r(553, `Not stored: ${WHERE}.`, true) : { k: 'domainFile', domain: d, kind, max: MAX_CONFIG_BYTES };
+  }
+  if (names[2] !== 'users') return r(553, `Not stored: ${WHERE}.`, true);
+  if ((await tree.findDomain(d)) === undefined) return r(550, `Not stored: no domain ${d}; restore its ${FILES.domain.cfg} first.`);
+  const local = decodeName(names[3]!);
+  if (!validLocal(local)) return r(553, `Not stored: "${names[3]!.slice(0, 80)}" is not a user name.`, true);
+  if (n === 5) {
+    const kind = fileKind(names[4]!, FILES.account);
+    return kind === null ? r(553, `Not stored: ${WHERE}.`, true) : { k: 'accountFile', domain: d, address: `${local}@${d}`, kind, max: MAX_CONFIG_BYTES };
+  }
+  const file = names[n - 1]!;
+  if (names[4] !== 'folders' || n < 7 || !/\.eml$/i.test(file) || Buffer.byteLength(file) > MAX_NAME_BYTES) return r(553, `Not stored: ${WHERE}.`, true);
+  const dir = await tree.stat(names.slice(0, -1));
+  if (dir === null || dir.k !== 'folder') return r(550, `Not stored: no folder ${formatPath(names.slice(0, -1))}; make it with MKD first.`);
+  // the name is only a name: the message is appended and gets the folder's next UID (a restore
+  // uploads 10.eml before 2.eml when its client sorts by name)
+  return { k: 'message', account: dir.account, folder: dir.folder, max: maxMessage };
+}
+
+/** Why `b` is not an RFC 5322 message (a header section of fields first), or null. */
+export function messageProblem(b: Buffer): string | null {
+  if (b.length === 0) return 'the file is empty';
+  const head = b.subarray(0, 256 * 1024);
+  let end = head.indexOf('\r\n\r\n');
+  const lf = head.indexOf('\n\n');
+  if (end < 0 || (lf >= 0 && lf < end)) end = lf;
+  const header = (end < 0 ? head : head.subarray(0, end)).toString('latin1');
+  if (header.includes('\0')) return 'the header section holds NUL bytes';
+  const lines = header.split(/\r?\n/);
+  if (!/^[!-9;-~]+:/.test(lines[0]!)) return 'it does not start with a header field (RFC 5322)';
+  for (const l of lines) {
+    if (l !== '' && !/^[!-9;-~]+:/.test(l) && !/^[ \t]/.test(l)) return `bad header line "${l.slice(0, 60)}"`;
+  }
+  return null;
+}
+
+/** A store failure as an FTP reply. */
+export function storeFailure(e: unknown): FtpResult {
+  if (!isPosternError(e)) return r(451, 'Local error in processing; nothing was changed.');
+  const why = e.message.slice(0, 300).replace(/[\r\n]+/g, ' ');
+  if (isMissing(e)) return r(550, `${why}.`);
+  switch (e.code) {
+    case 'STORE_QUOTA_EXCEEDED': return r(552, `Over quota: ${why}; nothing was stored.`);
+    case 'STORE_NO_SPACE': return r(452, 'Insufficient storage space on the server; nothing was stored.');
+    case 'STORE_BAD_NAME': case 'STORE_BAD_ARGUMENT': return r(550, `Refused: ${why}; nothing was changed.`, true);
+    case 'STORE_ACCOUNT_EXISTS': case 'STORE_DOMAIN_EXISTS': case 'STORE_FOLDER_EXISTS': return r(550, `Refused: ${why}; nothing was changed.`);
+    case 'STORE_NOT_ALLOWED': return r(550, `Not allowed: ${why}.`);
+    default: return r(451, `Temporary failure (${e.code}); try again later.`);
+  }
+}
+
+/** Restore from an upload that arrived whole (`bytes`); nothing changes unless it is right. */
+export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Target, bytes: Buffer): Promise<FtpResult> {
+  try {
+    if (t.k === 'message') {
+      const why = messageProblem(bytes);
+      if (why !== null) return r(550, `Not stored: not a message: ${why}.`, true);
+      const a = await store.mailbox(t.account.address).append(t.folder, bytes);
+      return r(226, `Transfer complete; stored as ${a.uid}.eml (${a.size} bytes, durable).`);
+    }
+    if (t.k === 'domainFile') {
+      const b = decodeDomain(bytes, t.kind);
+      if (domainName(b.name) !== t.domain) return r(553, `Not restored: this file is for domain ${b.name}; it belongs in /domains/${domainName(b.name)}/.`, true);
+      const existed = (await tree.findDomain(t.domain)) !== undefined;
+      await store.restoreDomain(b);
+      return r(226, `Transfer complete; domain ${t.domain} ${existed ? 'updated' : 'created'}.`);
+    }
+    const b = decodeAccount(bytes, t.kind);
+    let address: string;
+    try {
+      const sa = splitAddress(b.address);
+      address = `${sa.local}@${sa.domain ?? ''}`;
+    } catch {
+      address = b.address;
+    }
+    if (address !== t.address) return r(553, `Not restored: this file is for ${b.address.slice(0, 100)}, not ${t.address}.`, true);
+    const res = await store.restoreAccount(b);
+    return r(226, `Transfer complete; account ${t.address} ${res.created ? 'created' : 'updated'}${res.foldersCreated.length > 0 ? ` with ${res.foldersCreated.length} folder(s)` : ''}.`);
+  } catch (e) {
+    if (isPosternError(e) && e.code.startsWith('CONFIG_')) return r(550, `Not restored: ${e.message.slice(0, 400).replace(/[\r\n]+/g, ' ')}.`, true);
+    return storeFailure(e);
+  } finally {
+    tree.invalidate();
+  }
+}
+
+/** May `names` be a session-local directory under `parent` (a domain or account to come)? */
+function pendingPlace(names: readonly string[], parent: Node): boolean {
+  const n = names.length;
+  const last = names[n - 1]!;
+  if (n === 2) return true; // checked by the caller: a domain name
+  if (n === 3) return parent.k === 'pending' && ['users', 'maillists', 'forwarders', 'publicFolder'].includes(last);
+  if (n === 4) return names[2] === 'users' && (parent.k === 'users' || parent.k === 'pending') && validLocal(decodeName(last));
+  return n === 5 && parent.k === 'pending' && last === 'folders';
+}
+
+export async function makeDir(tree: VirtualTree, store: StoreClient, names: readonly string[]): Promise<FtpResult> {
+  const path = formatPath(names);
+  if ((await tree.stat(names)) !== null) return r(550, `${path}: already exists.`);
+  const parent = names.length === 0 ? null : await tree.stat(names.slice(0, -1));
+  const n = names.length;
+  try {
+    if (n === 2 && names[0] === 'domains') {
+      const d = names[1]!;
+      if (domainName(d) !== d) return r(550, `${path}: domain directories are lower-case (${domainName(d)}).`, true);
+    }
+    if (parent !== null && n >= 2 && n <= 5 && pendingPlace(names, parent)) {
+      tree.pending.add(path);
+      const what = n <= 3 ? `the domain is made when its ${FILES.domain.cfg} or ${FILES.domain.bin}` : `the account is made when its ${FILES.account.cfg} or ${FILES.account.bin}`;
+      return r(257, `${quotePath(path)} created; ${what} is uploaded.`);
+    }
+    if (parent !== null && (parent.k === 'folders' || parent.k === 'folder')) {
+      const name = decodeName(names[n - 1]!);
+      if (name === null) return r(550, `${path}: not a folder name.`, true);
+      const f = await store.mailbox(parent.account.address).createFolder(parent.k === 'folder' ? `${parent.folder}/${name}` : name);
+      return r(257, `${quotePath(path)} created (folder ${f.name}).`);
+    }
+    return r(550, `${path}: directories are made for domains, users and folders only.`, true);
+  } catch (e) {
+    return storeFailure(e);
+  } finally {
+    tree.invalidate();
+  }
+}
+
+export async function deleteFile(tree: VirtualTree, store: StoreClient, names: readonly string[]): Promise<FtpResult> {
+  const node = await tree.stat(names);
+  if (node === null) return r(550, `${formatPath(names)}: no such file.`);
+  if (node.k !== 'message') return r(550, `${formatPath(names)}: only messages can be deleted (remove accounts and domains with postern ctl).`);
+  try {
+    await store.mailbox(node.account.address).expunge(node.folder, { uids: [node.entry.uid] });
+    return r(250, `${node.entry.uid}.eml deleted.`);
+  } catch (e) {
+    return storeFailure(e);
+  } finally {
+    tree.invalidate();
+  }
+}
+
+export async function removeDir(tree: VirtualTree, store: StoreClient, names: readonly string[]): Promise<FtpResult> {
+  const path = formatPath(names);
+  const node = await tree.stat(names);
+  if (node === null) return r(550, `${path}: no such directory.`);
+  if (node.k === 'pending') {
+    if ((await tree.list(node)).length > 0) return r(550, `${path}: directory not empty.`);
+    tree.pending.delete(path);
+    return r(250, `${path} removed.`);
+  }
+  if (node.k !== 'folder') return r(550, `${path}: only folders can be removed (remove accounts and domains with postern ctl).`);
+  try {
+    if ((await tree.list(node)).length > 0) return r(550, `${path}: directory not empty.`);
+    await store.mailbox(node.account.address).deleteFolder(node.folder);
+    return r(250, `${path} removed.`);
+  } catch (e) {
+    return storeFailure(e);
+  } finally {
+    tree.invalidate();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * protocols/smtp/data.ts: the message text of DATA and BDAT, collected with a byte cap.
+ *
+ * `DotDecoder` reads DATA's dot-stuffed text as it streams in (RFC 5321 §4.1.1.4, §4.5.2):
+ * only CRLF "." CRLF ends it; a leading dot is removed from a line that follows a CRLF. A bare
+ * LF (one without its CR) is remembered: the session rejects such a message unless configured
+ * otherwise (SMTP smuggling: "\n.\n", "\n.\r\n" and "\r\n.\n" never end the text here, and with
+ * the default they get the message refused). A bare CR is kept as data. Line length does not
+ * matter: nothing is split into lines, so a long line costs no memory. Past `limit` bytes the
+ * text is no longer kept (`overflow`), but it is still read to its end, so the session can
+ * answer 552 and carry on.
+ *
+ * `ChunkCollector` gathers BDAT chunks (no stuffing) with the same cap.
+ * `countReceived(body)` counts the `Received:` fields of the header section.
+ *
+ * Exports: `DotDecoder`, `ChunkCollector`, `countReceived`. Throws nothing.
+ */
+
+const SOL = 0; // at the start of a line that followed CRLF (or the first line)
+const DOT = 1; // saw "." at SOL
+const DOTCR = 2; // saw ".\r" at SOL
+const MID = 3;
+const CR = 4; // saw "\r" (held back)
+const SOLLF = 5; // at the start of a line that followed a bare LF: no dot handling
+
+class Output {
+  private acc: Buffer;
+  n = 0;
+  overflow = false;
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+    this.acc = Buffer.allocUnsafeSlow(Math.min(limit, 16384));
+  }
+
+  room(extra: number): boolean {
+    if (this.n + extra > this.limit) {
+      this.overflow = true;
+      return false;
+    }
+    if (this.n + extra > this.acc.length) {
+      const next = Buffer.allocUnsafeSlow(Math.min(this.limit, Math.max(this.acc.length * 2, this.n + extra)));
+      this.acc.copy(next, 0, 0, this.n);
+      this.acc = next;
+    }
+    return true;
+  }
+
+  byte(c: number): void {
+    if (this.n < this.acc.length) this.acc[this.n++] = c;
+    else if (this.room(1)) this.acc[this.n++] = c;
+  }
+
+  range(b: Buffer, from: number, to: number): void {
+    const len = to - from;
+    if (len > 0 && this.room(len)) {
+      b.copy(this.acc, this.n, from, to);
+      this.n += len;
+    }
+  }
+
+  bytes(b: Buffer): void {
+    if (this.room(b.length)) {
+      b.copy(this.acc, this.n);
+      this.n += b.length;
+    }
+  }
+
+  /** The text, in a buffer of its own (its ArrayBuffer can be transferred). */
+  take(): Buffer {
+    if (this.n === this.acc.length) return this.acc;
+    const out = Buffer.allocUnsafeSlow(this.n);
+    this.acc.copy(out, 0, 0, this.n);
+    return out;
+  }
+}
+
+export class DotDecoder {
+  private st = SOL;
+  private readonly out: Output;
+  bareLf = false;
+  ended = false;
+
+  constructor(limit: number) {
+    this.out = new Output(limit);
+  }
+
+  get overflow(): boolean {
+    return this.out.overflow;
+  }
+
+  get size(): number {
+    return this.out.n;
+  }
+
+  /** Take `chunk`; returns -1 if the text goes on, else how many of its bytes the text used.
+   * Whole lines are copied at once (indexOf to the next LF); the state machine only runs at
+   * line starts and chunk edges. */
+  feed(chunk: Buffer): number {
+    const out = this.out;
+    const n = chunk.length;
+    let st = this.st;
+    let i = 0;
+    while (i < n) {
+      switch (st) {
+        case MID: {
+          const lf = chunk.indexOf(10, i);
+          if (lf < 0) {
+            const end = chunk[n - 1] === 13 ? n - 1 : n; // a CR at the edge may start a CRLF
+            out.range(chunk, i, end);
+            st = end < n ? CR : MID;
+            i = n;
+          } else if (lf > i && chunk[lf - 1] === 13) {
+            out.range(chunk, i, lf + 1);
+            st = SOL;
+            i = lf + 1;
+          } else {
+            out.range(chunk, i, lf + 1); // a bare LF ends this line
+            this.bareLf = true;
+            st = SOLLF;
+            i = lf + 1;
+          }
+          break;
+        }
+        case SOL:
+          if (chunk[i] === 46) {
+            st = DOT;
+            i++;
+          } else st = MID;
+          break;
+        case DOT:
+          if (chunk[i] === 13) {
+            st = DOTCR;
+            i++;
+          } else st = MID; // the stuffed dot is dropped
+          break;
+        case DOTCR:
+          if (chunk[i] === 10) {
+            this.ended = true;
+            this.st = SOL;
+            return i + 1;
+          }
+          out.byte(13); // "." CR x: the dot was stuffing, the CR is data
+          st = MID;
+          break;
+        case CR:
+          if (chunk[i] === 10) {
+            out.byte(13);
+            out.byte(10);
+            st = SOL;
+            i++;
+          } else {
+            out.byte(13); // a bare CR is data
+            st = MID;
+          }
+          break;
+        default: // SOLLF: no dot handling after a bare LF
+          st = MID;
+      }
+    }
+    this.st = st;
+    return -1;
+  }
+
+  body(): Buffer {
+    return this.out.take();
+  }
+}
+
+export class ChunkCollector {
+  private readonly out: Output;
+
+  constructor(limit: number) {
+    this.out = new Output(limit);
+  }
+
+  get overflow(): boolean {
+    return this.out.overflow;
+  }
+
+  get size(): number {
+    return this.out.n;
+  }
+
+  add(chunk: Buffer): void {
+    this.out.bytes(chunk);
+  }
+
+  body(): Buffer {
+    return this.out.take();
+  }
+}
+
+const RECEIVED = Buffer.from('received:');
+
+/** How many `Received:` fields the header section (up to the first empty line) holds. */
+export function countReceived(body: Buffer): number {
+  let n = 0;
+  let i = 0;
+  while (i < body.length) {
+    if (body[i] === 13 && body[i + 1] === 10) break; // the empty line
+    if (body[i] === 10) break;
+    if (body.length - i >= RECEIVED.length) {
+      let match = true;
+      for (let k = 0; k < RECEIVED.length; k++) {
+        const c = body[i + k]!;
+        if ((c >= 65 && c <= 90 ? c + 32 : c) !== RECEIVED[k]) {
+          match = false;
+          break;
+        }
+      }
+      if (match) n++;
+    }
+    const lf = body.indexOf(10, i);
+    if (lf < 0) break;
+    i = lf + 1;
+  }
+  return n;
+}

@@ -1,0 +1,36 @@
+/**
+ * protocols/smtp/index.ts: the smtpIncoming protocol module (a `ProtocolModule`, run in the
+ * service's connection threads): one LineSession per connection with the SMTP command table
+ * (commands.ts), the service's options (options.ts) and its replies (replies.ts). Accepted
+ * messages go to the store thread's durable queue through the thread's StoreClient.
+ *
+ * Exports: `refusal(reason)`, `startSession(socket, ctx)`. Throws nothing.
+ */
+import type { Socket } from 'node:net';
+import { LineSession } from '../../session/line-session.ts';
+import { QueueClient } from '../../store/queue-client.ts';
+import { BARRIER_VERBS, COMMANDS } from './commands.ts';
+import { smtpOptions } from './options.ts';
+import { refusalText, smtpReplies } from './replies.ts';
+import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { D, S } from './state.ts';
+
+export function refusal(reason: RefusalReason): string {
+  return refusalText(reason);
+}
+
+export function startSession(socket: Socket, ctx: SessionContext): SessionHandle {
+  const { o, tls } = smtpOptions(ctx.service, ctx.listener);
+  const data: D = { o, tlsAvailable: tls, queue: ctx.store === null ? null : new QueueClient(ctx.store), helo: null, esmtp: false, auth: null, tx: null };
+  return new LineSession<S, D>({
+    socket,
+    ctx,
+    table: COMMANDS,
+    initialState: 'fresh',
+    replies: smtpReplies(o),
+    data,
+    maxLineLength: o.maxLineLength,
+    highWater: 64,
+    barrier: (verb) => BARRIER_VERBS.has(verb),
+  });
+}

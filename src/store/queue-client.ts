@@ -1,0 +1,53 @@
+/**
+ * store/queue-client.ts: the mail queue as a service thread sees it, over its StoreClient's
+ * port to the store thread (SMTP receiving enqueues; processing claims and delivers).
+ *
+ *   const q = new QueueClient(ctx.store);
+ *   const { id } = await q.enqueue(envelope, body);          // durable when it resolves
+ *   const due = await q.claim(16, 60_000, 1000);             // leases; waits ≤ 1 s for work
+ *   const results = await q.deliver(items, policy);          // the copies are durable when it resolves
+ *
+ * `enqueue` moves the body's memory to the store thread when the body owns its whole
+ * ArrayBuffer (the caller must not use it afterwards); otherwise it is copied.
+ *
+ * Exports: `QueueClient`, and re-exports the queue's data types.
+ * Rejects: the codes of src/store/queue.ts and queue-deliver.ts, ACTOR_TIMEOUT, STORE_CLOSED.
+ */
+import type { StoreClient } from './client.ts';
+import type { ClaimedEntry } from './queue.ts';
+import type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
+import type { QueueEnvelope } from './queue-record.ts';
+
+export type { ClaimedEntry } from './queue.ts';
+export type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
+export type { QueueEnvelope, QueueRcpt } from './queue-record.ts';
+
+export class QueueClient {
+  private readonly c: StoreClient;
+
+  constructor(c: StoreClient) {
+    this.c = c;
+  }
+
+  enqueue(env: QueueEnvelope, body: Uint8Array): Promise<{ id: string }> {
+    const owns = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    return this.c.call({ t: 'q', method: 'enqueue', args: [env, body] }, owns ? [body.buffer as ArrayBuffer] : undefined) as Promise<{ id: string }>;
+  }
+
+  claim(max: number, leaseMs: number, waitMs: number): Promise<ClaimedEntry[]> {
+    return this.c.call({ t: 'q', method: 'claim', args: [max, leaseMs, waitMs] }, undefined, waitMs + 30_000) as Promise<ClaimedEntry[]>;
+  }
+
+  deliver(items: DeliverItem[], policy: RetryPolicy): Promise<DeliverResult[]> {
+    return this.c.call({ t: 'q', method: 'deliver', args: [items, policy] }, undefined, 120_000) as Promise<DeliverResult[]>;
+  }
+
+  /** Deliver `items`, then lease up to `max` more due entries, in one round trip. */
+  deliverAndClaim(items: DeliverItem[], policy: RetryPolicy, max: number, leaseMs: number): Promise<{ results: DeliverResult[]; claimed: ClaimedEntry[] }> {
+    return this.c.call({ t: 'q', method: 'deliverAndClaim', args: [items, policy, max, leaseMs] }, undefined, 120_000) as Promise<{ results: DeliverResult[]; claimed: ClaimedEntry[] }>;
+  }
+
+  release(items: Array<{ id: string; token: number }>): Promise<void> {
+    return this.c.call({ t: 'q', method: 'release', args: [items] }) as Promise<void>;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * store/queue-deliver.ts: local delivery of claimed queue entries, in the store thread: each
+ * pending local recipient's copy (the processing service's header prefix + the queued body)
+ * is appended to its INBOX, with the internal date set to when SMTP received it, and the
+ * outcomes are recorded in the queue (STATE, or DONE once nothing is left; applied at once,
+ * written lazily: queue.ts). The entry leaves the queue only after every local copy is durable.
+ *
+ * Exactly once across a crash: the copy's bytes are a pure function of the queue entry, so a
+ * copy is identified by (INBOX, internal date, size, crc32). An entry recovered after a restart
+ * (or whose append timed out) is "maybe attempted": before appending, the recipient's INBOX is
+ * searched for that identity, and a copy found there counts as delivered. (Were the user to
+ * move or expunge that copy in the moment between a crash and the restart, it would be
+ * delivered again: the only window left, and it needs both.)
+ *
+ * Outcomes: a removed account or domain fails for good (5.1.1); a full mailbox (4.2.2), a full
+ * disk and other I/O or busy errors are temporary and retried with the caller's policy: attempt
+ * n waits min(baseMs·2^(n-1), maxMs); past maxRetries the recipient fails for good. Failed
+ * recipients are logged; no bounce is sent (DSN generation needs smtpOutgoing: not built yet).
+ *
+ * Exports: `deliver(queue, store, items, policy)`, `DeliverItem`, `DeliverResult`,
+ * `RetryPolicy`, `retryDelay`. Rejects: STORE_BAD_ARGUMENT (malformed items); every delivery
+ * failure becomes an outcome, never a rejection.
+ */
+import { crc32 } from 'node:zlib';
+import { PosternError, isPosternError } from '../errors.ts';
+import { INBOX } from './names.ts';
+import type { Queue, QueueEntry } from './queue.ts';
+import type { RcptStatus, StateRecord } from './queue-record.ts';
+import type { Store } from './store.ts';
+
+export interface RetryPolicy {
+  baseMs: number;
+  maxMs: number;
+  maxRetries: number;
+}
+
+export interface DeliverItem {
+  id: string;
+  token: number;
+  /** Header lines to put above the queued body (Return-Path, Received), CRLF-terminated. */
+  prefix?: string;
+  /** Processing failed for this entry: a temporary failure of the attempt. */
+  defer?: string;
+  /** What processing learned (message-id …), for the delivery log line. */
+  info?: Record<string, unknown>;
+}
+
+export interface DeliverResult {
+  id: string;
+  status: 'done' | 'deferred' | 'waiting' | 'stale';
+  delivered: number;
+  failed: number;
+  deferred: number;
+  next?: number;
+  error?: string;
+}
+
+type Outcome = { s: 'delivered' | 'failed' | 'temp'; why: string | null; unsure?: boolean };
+
+/** How long after its n-th failed attempt (n ≥ 1) an entry is tried again. */
+export function retryDelay(p: RetryPolicy, n: number): number {
+  return Math.min(p.baseMs * 2 ** Math.min(Math.max(0, n - 1), 40), p.maxMs);
+}
+
+function checkPolicy(p: unknown): RetryPolicy {
+  const x = p as RetryPolicy;
+  const ok = (v: unknown): boolean => typeof v === 'number' && v >= 0 && !Number.isNaN(v);
+  if (x === null || typeof x !== 'object' || !ok(x.baseMs) || !ok(x.maxMs) || !ok(x.maxRetries)) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed retry policy');
+  return x;
+}
+
+/** Is the copy already in the INBOX? For entries recovered at start, from an index of the
+ * INBOX built once per mailbox (nothing appended since can be such a copy); after a timed-out
+ * append, from a fresh scan. */
+async function alreadyThere(q: Queue, store: Store, address: string, maybe: 'recovered' | 'unsure', date: number, len: number, crc: number): Promise<boolean> {
+  const key = `${date}:${len}:${crc}`;
+  const index = maybe === 'recovered' ? q.recoveryIndex.get(address.toLowerCase()) : undefined;
+  if (index !== undefined) return index.has(key);
+  const { core } = await store.openMailbox(store.directory.resolve(address));
+  const msgs = core.mb().byName.get(INBOX)?.msgs ?? [];
+  if (maybe === 'unsure') return msgs.some((m) => m.date === date && m.len === len && m.crc === crc);
+  const built = new Set(msgs.map((m) => `${m.date}:${m.len}:${m.crc}`));
+  q.recoveryIndex.set(address.toLowerCase(), built);
+  return built.has(key);
+}
+
+async function appendOnce(q: Queue, store: Store, address: string, full: Buffer, date: number, maybe: QueueEntry['maybe'], crc: () => number): Promise<Outcome> {
+  try {
+    if (maybe !== false && (await alreadyThere(q, store, address, maybe, date, full.length, crc()))) return { s: 'delivered', why: 'found already delivered after a restart' };
+    await store.mailbox(address).append(INBOX, full, { internalDate: date });
+    return { s: 'delivered', why: null };
+  } catch (e) {
+    const code = isPosternError(e) ? e.code : 'INTERNAL';
+    const msg = e instanceof Error ? e.message : String(e);
+    switch (code) {
+      case 'STORE_NO_SUCH_ACCOUNT': case 'STORE_NO_SUCH_DOMAIN': case 'STORE_BAD_NAME':
+        return { s: 'failed', why: `5.1.1 mailbox unavailable: ${msg}` };
+      case 'STORE_BAD_ARGUMENT':
+        return { s: 'failed', why: `5.3.4 message refused by the store: ${msg}` };
+      case 'STORE_QUOTA_EXCEEDED':
+        return { s: 'temp', why: `4.2.2 mailbox full: ${msg}` };
+      case 'ACTOR_TIMEOUT':
+        return { s: 'temp', why: `4.3.0 ${code}: ${msg}`, unsure: true };
+      default:
+        return { s: 'temp', why: `4.3.0 ${code}: ${msg}` };
+    }
+  }
+}
+
+async function deliverOne(q: Queue, store: Store, it: DeliverItem, policy: RetryPolicy): Promise<DeliverResult> {
+  const e = q.begin(String(it.id), Number(it.token));
+  if (e === null) return { id: String(it.id), status: 'stale', delivered: 0, failed: 0, deferred: 0 };
+  try {
+    return await attempt(q, store, e, it, policy);
+  } finally {
+    q.end(e);
+  }
+}
+
+async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, policy: RetryPolicy): Promise<DeliverResult> {
+  const pending = e.st.r.flatMap((r, i) => (r.s === 'pending' ? [i] : []));
+  const outcomes = new Map<number, Outcome>();
+  if (typeof it.defer === 'string') {
+    for (const i of pending) outcomes.set(i, { s: 'temp', why: `4.3.0 processing failed: ${it.defer}` });
+  } else {
+    let full: Buffer;
+    try {
+      const body = await q.body(e);
+      const prefix = Buffer.from(typeof it.prefix === 'string' ? it.prefix : '', 'utf8');
+      full = Buffer.allocUnsafeSlow(prefix.length + body.length);
+      prefix.copy(full, 0);
+      body.copy(full, prefix.length);
+    } catch (err) {
+      full = Buffer.alloc(0);
+      for (const i of pending) outcomes.set(i, { s: 'temp', why: `4.3.0 queued body unreadable: ${(err as Error).message}` });
+    }
+    if (outcomes.size === 0) {
+      let c: number | null = null;
+      const crc = (): number => (c ??= crc32(full));
+      const perAccount = new Map<string, Promise<Outcome>>(); // two recipients, one mailbox: one copy
+      await Promise.all(pending.map(async (i) => {
+        const address = e.env.rcpts[i]!.account!;
+        const key = address.toLowerCase();
+        let p = perAccount.get(key);
+        if (p === undefined) perAccount.set(key, (p = appendOnce(q, store, address, full, e.env.receivedAt, e.maybe, crc)));
+        outcomes.set(i, await p);
+      }));
+    }
+  }
+  const changes: StateRecord['r'] = [];
+  let tempWhy: string | null = null;
+  let unsure = false;
+  for (const [i, o] of outcomes) {
+    if (o.s === 'temp') {
+      tempWhy ??= o.why;
+      unsure ||= o.unsure === true;
+    } else changes.push([i, o.s, o.why]);
+  }
+  let att = e.st.att;
+  let next = e.st.next;
+  if (tempWhy !== null) {
+    att++;
+    if (att > policy.maxRetries) {
+      for (const [i, o] of outcomes) if (o.s === 'temp') changes.push([i, 'failed', `gave up after ${att} attempts: ${o.why ?? ''}`]);
+    } else next = Date.now() + retryDelay(policy, att);
+  }
+  const after = e.st.r.map((r) => r.s);
+  for (const [i, s] of changes) after[i] = s as RcptStatus;
+  const count = (s: RcptStatus): number => after.filter((x) => x === s).length;
+  const stillPending = count('pending') > 0;
+  const waiting = count('relay') > 0;
+  const env = e.env;
+  const logged = { id: e.id, from: env.from, to: env.rcpts.map((r) => r.to), size: e.size, attempt: att + (tempWhy === null ? 1 : 0), ...(it.info ?? {}) };
+  // the copies are durable: the queue's record of them may follow lazily (queue.ts)
+  if (!stillPending && !waiting) q.record({ id: e.id, why: count('failed') > 0 ? 'failed' : 'delivered' });
+  else q.record({ id: e.id, r: changes, att, next, err: tempWhy ?? e.st.err });
+  if (e.maybe === 'recovered') q.dropRecovered();
+  e.maybe = unsure ? 'unsure' : false; // every outcome is now known, except an append that timed out
+  const failed = changes.filter(([, s]) => s === 'failed');
+  if (failed.length > 0) q.log.warn({ ...logged, failed: failed.map(([i, , why]) => ({ to: env.rcpts[i]!.to, why })) }, 'queue: delivery failed for good (no bounce sent: DSN needs smtpOutgoing, not built yet)');
+  if (tempWhy !== null && stillPending) q.log.warn({ ...logged, error: tempWhy, next: new Date(next).toISOString() }, 'queue: delivery deferred');
+  const delivered = changes.filter(([, s]) => s === 'delivered').length;
+  const found = changes.filter(([, st, why]) => st === 'delivered' && why !== null).length;
+  if (delivered > 0) q.log.info({ ...logged, delivered, ...(found > 0 ? { foundAfterRestart: found } : {}) }, 'queue: delivered');
+  const res: DeliverResult = {
+    id: e.id, status: stillPending ? 'deferred' : waiting ? 'waiting' : 'done',
+    delivered, failed: failed.length, deferred: stillPending ? count('pending') : 0,
+  };
+  if (stillPending) res.next = next;
+  if (tempWhy !== null) res.error = tempWhy;
+  return res;
+}
+
+/** Deliver claimed entries (in parallel: their appends share group commits). */
+export async function deliver(q: Queue, store: Store, items: unknown, policyIn: unknown): Promise<DeliverResult[]> {
+  if (!Array.isArray(items)) throw new PosternError('STORE_BAD_ARGUMENT', 'items must be an array');
+  const policy = checkPolicy(policyIn);
+  return Promise.all((items as DeliverItem[]).map((it) => deliverOne(q, store, it, policy)));
+}

@@ -1,0 +1,151 @@
+/**
+ * The pieces that put a stored body on the wire: dot-stuffing and the TOP cut, as tables of
+ * input → output and as properties on random bodies cut into random chunks (the result must
+ * not depend on where the chunks break); and the login guards (failure delay growth, window,
+ * bounded maps; the verified-login cache misses on a new stored hash).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DotStuffer, TopCut } from '../../src/protocols/pop3/body.ts';
+import { FailureThrottle, LoginCache } from '../../src/protocols/pop3/guard.ts';
+import type { Pop3Options } from '../../src/protocols/pop3/options.ts';
+
+function stuffAll(chunks: Buffer[]): string {
+  const d = new DotStuffer();
+  const out: Buffer[] = [];
+  for (const c of chunks) d.stuff(c, out);
+  out.push(d.end());
+  return Buffer.concat(out).toString('latin1');
+}
+
+function topAll(chunks: Buffer[], n: number): string {
+  const t = new TopCut(n);
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    const r = t.cut(c);
+    out.push(r.out);
+    if (r.done) break;
+  }
+  return Buffer.concat(out).toString('latin1');
+}
+
+/** Reference implementations, on whole strings. */
+const refStuff = (s: string): string => `${s.replace(/(^|\n)\./g, '$1..')}${s === '' || s.endsWith('\n') ? '' : '\r\n'}.\r\n`;
+function refTop(s: string, n: number): string {
+  const lines = s.split(/(?<=\n)/);
+  let i = 0;
+  while (i < lines.length && !/^\r?\n$/.test(lines[i]!)) i++;
+  if (i >= lines.length) return s;
+  return lines.slice(0, i + 1 + n).join('');
+}
+
+function split(s: string, rnd: () => number): Buffer[] {
+  const b = Buffer.from(s, 'latin1');
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < b.length) {
+    const n = 1 + Math.floor(rnd() * 12);
+    out.push(b.subarray(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+test('dot-stuffing: table', () => {
+  const cases: Array<[string, string]> = [
+    ['', '.\r\n'],
+    ['a\r\n', 'a\r\n.\r\n'],
+    ['.\r\n', '..\r\n.\r\n'],
+    ['a\r\n.b\r\n..c\r\n', 'a\r\n..b\r\n...c\r\n.\r\n'],
+    ['no newline at end', 'no newline at end\r\n.\r\n'],
+    ['a.b\r\n', 'a.b\r\n.\r\n'],
+  ];
+  for (const [input, want] of cases) {
+    assert.equal(stuffAll([Buffer.from(input)]), want, JSON.stringify(input));
+    assert.equal(stuffAll([...Buffer.from(input)].map((x) => Buffer.from([x]))), want, `byte by byte: ${JSON.stringify(input)}`);
+  }
+});
+
+test('TOP cut: table', () => {
+  const msg = 'A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\nl3\r\n';
+  assert.equal(topAll([Buffer.from(msg)], 0), 'A: 1\r\nB: 2\r\n\r\n');
+  assert.equal(topAll([Buffer.from(msg)], 2), 'A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n');
+  assert.equal(topAll([Buffer.from(msg)], 99), msg);
+  assert.equal(topAll([Buffer.from('A: 1\r\nno blank line')], 0), 'A: 1\r\nno blank line');
+  assert.equal(topAll([Buffer.from('A: 1\n\nbody\n')], 0), 'A: 1\n\n');
+  assert.equal(topAll([Buffer.from('A: 1\r\n\r\r\n\r\nbody\r\n')], 0), 'A: 1\r\n\r\r\n\r\n', 'a line of two CRs is not blank');
+});
+
+test('dot-stuffing and TOP do not depend on chunk boundaries (random bodies)', () => {
+  let seed = 12345;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const alphabet = ['.', '.', '\r\n', '\n', 'a', 'b', ' ', '\r', ':'];
+  for (let k = 0; k < 500; k++) {
+    let s = '';
+    const len = Math.floor(rnd() * 80);
+    for (let i = 0; i < len; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    const chunks = split(s, rnd);
+    assert.equal(stuffAll(chunks), refStuff(s), JSON.stringify(s));
+    const n = Math.floor(rnd() * 4);
+    assert.equal(topAll(chunks, n), refTop(s, n), `TOP ${n} of ${JSON.stringify(s)}`);
+  }
+});
+
+const opts = (more: Partial<Pop3Options> = {}): Pop3Options => ({
+  plainConnAllowLogin: true, secureConnAllowLogin: true, plainMechanisms: [], secureMechanisms: [], allowStartTLS: true,
+  greetingsText: 'x', exclusiveLock: false, maxLineLength: 8192, authCacheSize: 3, authCacheTtlMs: 1000,
+  authFailureDelayMs: 1000, authFailureMaxDelayMs: 16_000, authFailureWindowMs: 300_000, authFailureTrackedIps: 3, ...more,
+});
+
+test('failure throttle: doubling delay, capped, forgotten after the window, bounded in size', () => {
+  const t = new FailureThrottle();
+  const o = opts();
+  assert.equal(t.delayFor('10.0.0.1', o, 0), 0);
+  const delays: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    t.failed('10.0.0.1', o, 1000);
+    delays.push(t.delayFor('10.0.0.1', o, 1000));
+  }
+  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 16000, 16000]);
+  assert.equal(t.delayFor('10.0.0.1', o, 1000 + 300_001), 0, 'forgotten after the window');
+  for (const ip of ['a', 'b', 'c', 'd', 'e']) t.failed(ip, o, 2000);
+  assert.equal(t.size, 3);
+  assert.equal(t.delayFor('a', o, 2000), 0, 'the oldest was dropped');
+  assert.equal(t.delayFor('e', o, 2000), 1000);
+  assert.equal(t.delayFor('e', opts({ authFailureDelayMs: 0 }), 2000), 0, 'authFailureDelay = 0 turns it off');
+});
+
+test('login cache: hit only for the same login, password and stored hash; TTL; bounded', () => {
+  const c = new LoginCache();
+  const o = opts();
+  c.add('ann', 'pw', 'hash1', o, 0);
+  assert.ok(c.has('ANN', 'pw', 'hash1', o, 10));
+  assert.ok(!c.has('ann', 'pw2', 'hash1', o, 10));
+  assert.ok(!c.has('ann', 'pw', 'hash2', o, 10), 'a changed password (new hash) misses');
+  assert.ok(!c.has('ann', 'pw', 'hash1', o, 1001), 'expired');
+  for (const u of ['a', 'b', 'c', 'd']) c.add(u, 'pw', 'h', o, 2000);
+  assert.equal(c.size, 3);
+  assert.ok(!c.has('a', 'pw', 'h', o, 2000));
+  assert.ok(!c.has('d', 'pw', 'h', opts({ authCacheSize: 0 }), 2000), 'authCacheSize = 0 turns it off');
+});
+
+test('login cache: concurrent checks of the same credentials share one verification', async () => {
+  const c = new LoginCache();
+  const o = opts({ authCacheSize: 10 });
+  let runs = 0;
+  const verify = async (): Promise<boolean> => {
+    runs++;
+    await new Promise((r) => setTimeout(r, 20));
+    return true;
+  };
+  const all = await Promise.all(Array.from({ length: 20 }, () => c.check('ann', 'pw', 'h', o, verify)));
+  assert.ok(all.every((x) => x));
+  assert.equal(runs, 1);
+  assert.equal(await c.check('ann', 'pw', 'h', o, verify), true);
+  assert.equal(runs, 1, 'then from the cache');
+  let wrongRuns = 0;
+  const no = async (): Promise<boolean> => (wrongRuns++, false);
+  assert.equal(await c.check('ann', 'bad', 'h', o, no), false);
+  assert.equal(await c.check('ann', 'bad', 'h', o, no), false);
+  assert.equal(wrongRuns, 2, 'a failed check is not cached');
+});
