@@ -112,7 +112,14 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private readonly onData = (chunk: Buffer): void => {
     this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
+    // a barrier line (AUTH, STARTTLS, DATA …) is waiting for its handler: stop reading until
+    // it has run, so a client flooding meanwhile cannot grow the buffer
+    if (this.blocked && !this.blockPaused) {
+      this.blockPaused = true;
+      this.socket.pause();
+    }
   };
+  private blockPaused = false;
   private readonly onEnd = (): void => {
     this.eof = true;
     this.pump();
@@ -137,7 +144,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       onHighWater: () => this.pauseReading(),
       onLowWater: () => this.resumeReading(),
       handler: (m) => this.handle(m),
-      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress }),
+      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.buf?.length ?? 0 }),
     });
     this.actor.onExit((r) => {
       if (r.kind === 'error') {
@@ -261,6 +268,10 @@ export class LineSession<S extends string, D> implements SessionHandle {
     if (m.k === 'line' && m.barrier) {
       this.blocked = false;
       if (!this.paused) this.pump();
+      if (this.blockPaused && !this.blocked) {
+        this.blockPaused = false;
+        if (!this.paused && !this.closed) this.socket.resume();
+      }
     }
   }
 
@@ -327,6 +338,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.detach(plain);
     this.buf = null;
     this.discarding = false;
+    if (this.blockPaused) plain.resume(); // the TLS layer reads from the plain socket now
     const t = wrapServerSocket(plain, this.ctx.listener);
     t.on('error', () => t.destroy());
     this.socket = t;

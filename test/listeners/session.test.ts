@@ -144,6 +144,20 @@ test('a client that stops reading: the session pauses its socket at the high-wat
   c.close();
 });
 
+test('while a barrier command waits for its handler, the session stops reading instead of buffering a flood', async () => {
+  const c = await session('pop3');
+  c.socket.write('SLOW 600\r\n');
+  const flood = Buffer.alloc(8 * 1024 * 1024, 'A'); // no newline: one endless line
+  c.socket.write(flood);
+  await new Promise((r) => setTimeout(r, 400));
+  // the session's own buffer holds at most about one socket read, not the flood
+  const sessions = serviceNode(server.status().tree, 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
+  const buffered = Math.max(...sessions.map((a) => Number(a.extra?.bufferedBytes ?? 0)));
+  assert.ok(buffered <= 256 * 1024, `the session buffered ${buffered} bytes while blocked`);
+  assert.equal(await c.read(3000), '+OK slow');
+  c.close();
+});
+
 test('implicit TLS listener: the session runs over TLS', async () => {
   const port = server.port('imap', 0);
   const s = tls.connect({ host: '127.0.5.1', port, rejectUnauthorized: false });

@@ -13,7 +13,7 @@
  *   crc32) and receiving (up to a byte cap) are bounded by `timeoutMs` of inactivity, and a
  *   `Transfer` can be aborted at any moment (ABOR) by destroying its socket.
  *
- * Exports: `PassiveListener`, `PASSIVE_IDLE_MS`, `Transfer`, `connectActive`, `secureData`, `sendBytes`,
+ * Exports: `PassiveListener`, `PASSIVE_IDLE_MS`, `Transfer`, `ReadAhead`, `READ_AHEAD_BYTES`, `connectActive`, `secureData`, `sendBytes`,
  * `sendBody`, `receiveBytes`, `plainAddress`, `DataError`.
  * Rejects: DataError with `why`: 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' |
  * 'corrupt' | 'connect'.
@@ -102,7 +102,6 @@ export class PassiveListener {
         s.destroy();
         return;
       }
-      s.setNoDelay(true);
       const w = this.waiter;
       if (w !== null) {
         this.waiter = null;
@@ -213,7 +212,6 @@ export function connectActive(host: string, port: number, localAddress: string, 
     }, timeoutMs);
     s.once('connect', () => {
       clearTimeout(timer);
-      s.setNoDelay(true);
       s.removeAllListeners('error');
       s.on('error', () => {});
       resolve(s);
@@ -289,7 +287,8 @@ export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number,
   }
 }
 
-// ---- stored bodies: small ones in one read from a per-thread cache of open segment files ----
+// ---- stored bodies: small ones read whole, through a per-thread cache of open segment files
+// and the session's read-ahead window ----
 
 const SMALL_BODY = 1 << 20;
 const FD_CACHE_MAX = 32;
@@ -313,20 +312,37 @@ function sweepFds(): void {
   }
 }
 
-/** Read a stored body in one read (segments are immutable; an open file stays readable even
- * after compaction removes it, and its crc32 is checked; a mismatch through a cached file is
- * tried once more on a fresh open). */
-async function readSmall(loc: Locator): Promise<Buffer> {
+/** A session's read-ahead window: a mirror fetches a folder's messages in UID order, and
+ * their bodies lie one after another in a segment, so one read serves many. */
+export interface ReadAhead {
+  path: string;
+  offset: number;
+  buf: Buffer;
+}
+export const READ_AHEAD_BYTES = 256 * 1024;
+
+/** Read a stored body (segments are immutable; an open file stays readable even after
+ * compaction removes it), through the session's read-ahead window; its crc32 is checked, and a
+ * mismatch through a cached file or window is tried once more on a fresh open. */
+async function readSmall(loc: Locator, ra: { cur: ReadAhead | null }): Promise<Buffer> {
+  const w = ra.cur;
+  if (w !== null && w.path === loc.path && loc.offset >= w.offset && loc.offset + loc.length <= w.offset + w.buf.length) {
+    const body = w.buf.subarray(loc.offset - w.offset, loc.offset - w.offset + loc.length);
+    if (crc32(body) === loc.crc) return body;
+  }
+  ra.cur = null;
   try {
-    return await readCached(loc);
+    ra.cur = await readWindow(loc);
   } catch (e) {
     if (!(e instanceof DataError) || !fds.has(loc.path)) throw e;
     closeFd(loc.path);
-    return readCached(loc);
+    ra.cur = await readWindow(loc);
   }
+  return ra.cur.buf.subarray(0, loc.length);
 }
 
-async function readCached(loc: Locator): Promise<Buffer> {
+/** Read from the body's offset up to READ_AHEAD_BYTES (at least the body), the body checked. */
+async function readWindow(loc: Locator): Promise<ReadAhead> {
   let e = fds.get(loc.path);
   if (e === undefined) {
     const fd = await new Promise<number>((resolve, reject) => fs.open(loc.path, 'r', (err, fd) => (err !== null ? reject(err) : resolve(fd))));
@@ -343,27 +359,27 @@ async function readCached(loc: Locator): Promise<Buffer> {
   }
   e.used = Date.now();
   e.readers++;
-  const buf = Buffer.allocUnsafe(loc.length);
+  const buf = Buffer.allocUnsafe(Math.max(loc.length, READ_AHEAD_BYTES));
+  let got = 0;
   try {
-    let got = 0;
     while (got < loc.length) {
-      const n = await new Promise<number>((resolve, reject) => fs.read(e!.fd, buf, got, loc.length - got, loc.offset + got, (err, n) => (err !== null ? reject(err) : resolve(n))));
+      const n = await new Promise<number>((resolve, reject) => fs.read(e!.fd, buf, got, buf.length - got, loc.offset + got, (err, n) => (err !== null ? reject(err) : resolve(n))));
       if (n === 0) throw new DataError('corrupt', 'stored body is shorter than its index says');
       got += n;
     }
   } finally {
     e.readers--;
   }
-  if (crc32(buf) !== loc.crc) throw new DataError('corrupt', 'stored body failed its checksum');
-  return buf;
+  if (crc32(buf.subarray(0, loc.length)) !== loc.crc) throw new DataError('corrupt', 'stored body failed its checksum');
+  return { path: loc.path, offset: loc.offset, buf: buf.subarray(0, got) };
 }
 
 /** Send a stored body from byte `start` (REST) and close. Small bodies are read whole and
  * checked before a byte is sent; large ones are streamed and checked at the end (a mismatch
  * cuts the connection: the client sees a failed transfer). */
-export async function sendBody(s: net.Socket, loc: Locator, start: number, timeoutMs: number, t: Transfer): Promise<void> {
+export async function sendBody(s: net.Socket, loc: Locator, start: number, timeoutMs: number, t: Transfer, ra: { cur: ReadAhead | null }): Promise<void> {
   if (loc.length <= SMALL_BODY) {
-    const body = await readSmall(loc);
+    const body = await readSmall(loc, ra);
     return sendBytes(s, start === 0 ? body : body.subarray(start), timeoutMs, t);
   }
   const done = watch(s, timeoutMs, t);

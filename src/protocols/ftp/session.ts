@@ -14,7 +14,7 @@
 import { tlsConfigured } from '../../net/tls.ts';
 import { reply, type CommandRow, type LineSession, type Verdict } from '../../session/line-session.ts';
 import type { SessionContext } from '../../service/protocol.ts';
-import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer } from './data.ts';
+import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer, type ReadAhead } from './data.ts';
 import { resolvePath } from './paths.ts';
 import type { FtpResult } from './restore.ts';
 import type { VirtualTree } from './tree.ts';
@@ -48,6 +48,8 @@ export interface FtpData {
   /** The last transfer ended by ABOR, whose own reply is still to come. */
   abortedTransfer: boolean;
   tree: VirtualTree | null;
+  /** Bodies read ahead of the next RETR (data.ts). */
+  readAhead: { cur: ReadAhead | null };
   ended: boolean;
 }
 
@@ -67,7 +69,7 @@ export function newData(ctx: SessionContext, localAddress: string | undefined): 
       tlsAvailable: tlsConfigured(ctx.listener),
     },
     user: null, cwd: [], type: 'A', rest: 0, pbsz: false, prot: 'C', epsvAll: false,
-    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, ended: false,
+    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, readAhead: { cur: null }, ended: false,
   };
 }
 
@@ -98,6 +100,7 @@ export function closeData(d: FtpData): void {
 /** The session is over: abort a transfer, close listeners, release snapshots. */
 export function endSession(d: FtpData): void {
   d.ended = true;
+  d.readAhead.cur = null;
   d.transfer?.abort();
   closeData(d);
   d.tree?.close();
