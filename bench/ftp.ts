@@ -210,6 +210,8 @@ async function main(): Promise<void> {
         listeners = ( { address = 127.0.0.1:0 peerMaxConnections = 0 peerMaxIntervalConnections = 0 maxIntervalConnections = 0 } )
         passivePortMin = 30000
         passivePortMax = 30999
+        minConnThreads = 2      # the parallel runs use both CPUs from the start
+        maxConnThreads = 2
     }
 }`,
     });

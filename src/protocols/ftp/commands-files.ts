@@ -9,7 +9,8 @@
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Verdict } from '../../session/line-session.ts';
-import { PassiveListener, receiveBytes, sendBody, sendBytes } from './data.ts';
+import { PassiveListener, receiveBytes, sendBytes } from './data.ts';
+import { sendBody } from './bodies.ts';
 import { listLine, mdtmTime, mlsxLine, type Entry } from './listing.ts';
 import { formatPath, quotePath } from './paths.ts';
 import { applyUpload, deleteFile, makeDir, removeDir, storeFailure, uploadTarget } from './restore.ts';

@@ -14,7 +14,8 @@
 import { tlsConfigured } from '../../net/tls.ts';
 import { reply, type CommandRow, type LineSession, type Verdict } from '../../session/line-session.ts';
 import type { SessionContext } from '../../service/protocol.ts';
-import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer, type ReadAhead } from './data.ts';
+import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer } from './data.ts';
+import type { ReadAhead } from './bodies.ts';
 import { resolvePath } from './paths.ts';
 import type { FtpResult } from './restore.ts';
 import type { VirtualTree } from './tree.ts';
@@ -48,7 +49,7 @@ export interface FtpData {
   /** The last transfer ended by ABOR, whose own reply is still to come. */
   abortedTransfer: boolean;
   tree: VirtualTree | null;
-  /** Bodies read ahead of the next RETR (data.ts). */
+  /** Bodies read ahead of the next RETR (bodies.ts). */
   readAhead: { cur: ReadAhead | null };
   ended: boolean;
 }
