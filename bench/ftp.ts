@@ -28,6 +28,7 @@ import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
+import { freePort } from './lib/net.ts';
 
 const ACCOUNTS = Number(process.env.BENCH_FTP_ACCOUNTS ?? 10);
 const MESSAGES = Number(process.env.BENCH_FTP_MESSAGES ?? 1000);
@@ -98,16 +99,6 @@ async function fillStore(dataDir: string): Promise<{ files: number; bytes: numbe
   return { files: ACCOUNTS * MESSAGES, bytes };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startVsftpd(root: string, work: string): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();

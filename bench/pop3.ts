@@ -40,6 +40,7 @@ import { Store } from '../src/store/store.ts';
 import { ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
+import { freePort } from './lib/net.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -79,16 +80,6 @@ function sh(cmd: string, args: string[], opts: { input?: string } = {}): string 
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: opts.input });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function waitPort(port: number, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;

@@ -30,6 +30,7 @@ import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
+import { freePort } from './lib/net.ts';
 
 const LEVELS = [1, 20, 100];
 const SCALE = Number(process.env.BENCH_SMTP_SCALE ?? 1);
@@ -58,16 +59,6 @@ function ensureTools(): void {
   sh('flock', ['/tmp/postern-apt.lock', 'bash', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null']);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function waitPort(port: number, ms = 15_000): Promise<void> {
   const until = Date.now() + ms;
