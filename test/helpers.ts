@@ -113,3 +113,32 @@ export async function getJson(url: string): Promise<any> {
 export function serviceNode(tree: import('../src/actor/types.ts').ActorInfo, name: string) {
   return tree.children?.find((c) => c.id === 'services')?.children?.find((c) => c.id === name);
 }
+
+export const STORE_PROBE = new URL('./fixtures/store-probe.ts', import.meta.url).href;
+
+/** A serialised link to the store probe (test/fixtures/store-probe.ts) running in a spare
+ * service slot: `ask` runs one exchange at a time on one connection, `ok` unwraps `+OK …`. */
+export function probeLink(port: () => number, host: string): { ask<T>(fn: (c: LineClient) => Promise<T>): Promise<T>; ok(line: string): string; close(): void } {
+  let probe: LineClient | null = null;
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    ask<T>(fn: (c: LineClient) => Promise<T>): Promise<T> {
+      const run = chain.then(async () => {
+        if (probe === null) {
+          probe = await connectLines(port(), host);
+          await probe.read();
+        }
+        return fn(probe);
+      });
+      chain = run.catch(() => {});
+      return run;
+    },
+    ok(line: string): string {
+      if (!line.startsWith('+OK')) throw new Error(`probe: ${line}`);
+      return line.slice(3).trim();
+    },
+    close(): void {
+      probe?.close();
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * test/ftp/helpers.ts: a running server with the ftpBackup service (its listener has a
- * certificate, so AUTH TLS works) and a store probe (fixtures/store-probe.ts) in the webadmin
+ * certificate, so AUTH TLS works) and a store probe (test/fixtures/store-probe.ts) in the webadmin
  * slot to put mail in and read it back; a raw FTP control client on a real socket; runners
  * for Python (ftplib, poplib), curl and lftp.
  */
@@ -8,9 +8,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { startServer, type Server } from '../../src/server.ts';
-import { connectLines, tmpDir, type LineClient } from '../helpers.ts';
+import { connectLines, probeLink, STORE_PROBE, tmpDir, type LineClient } from '../helpers.ts';
 
-const PROBE = new URL('./fixtures/store-probe.ts', import.meta.url).href;
+
 export const ADMIN_PASSWORD = 'backup-secret';
 
 export interface FtpEnv {
@@ -64,25 +64,10 @@ Server {
     webadmin = { listeners = ( { address = 127.0.0.3:0 } ) }
     ${o.blocks ?? ''}
 }`;
-  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { webadmin: PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
+  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { webadmin: STORE_PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
   if (o.admin !== false) await server.admin('admin.passwd', { password: ADMIN_PASSWORD });
-  let probe: LineClient | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
-  const ask = <T>(fn: (c: LineClient) => Promise<T>): Promise<T> => {
-    const run = chain.then(async () => {
-      if (probe === null) {
-        probe = await connectLines(server.port('webadmin'), '127.0.0.3');
-        await probe.read();
-      }
-      return fn(probe);
-    });
-    chain = run.catch(() => {});
-    return run;
-  };
-  const ok = (line: string): string => {
-    if (!line.startsWith('+OK')) throw new Error(`probe: ${line}`);
-    return line.slice(3).trim();
-  };
+  const link = probeLink(() => server.port('webadmin'), '127.0.0.3');
+  const { ask, ok } = link;
   return {
     server,
     dir,
@@ -97,7 +82,7 @@ Server {
     mkfolder: (address, folder) => ask(async (c) => void ok(await c.cmd(`MKFOLDER ${address} ${folder}`))),
     digest: (address) => ask(async (c) => JSON.parse(ok(await c.cmd(`DIGEST ${address}`, 60_000)))),
     stop: async () => {
-      (probe as LineClient | null)?.close();
+      link.close();
       await server.stop();
     },
   };

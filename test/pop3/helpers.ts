@@ -7,9 +7,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { startServer, type Server } from '../../src/server.ts';
-import { connectLines, tmpDir, type LineClient } from '../helpers.ts';
+import { connectLines, probeLink, STORE_PROBE, tmpDir, type LineClient } from '../helpers.ts';
 
-const PROBE = new URL('./fixtures/store-probe.ts', import.meta.url).href;
+
 
 export interface Pop3Env {
   server: Server;
@@ -63,24 +63,9 @@ Server {
     }
     imap = { listeners = ( { address = 127.0.0.3:0 } ) }
 }`;
-  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { imap: PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
-  let probe: LineClient | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
-  const ask = <T>(fn: (c: LineClient) => Promise<T>): Promise<T> => {
-    const run = chain.then(async () => {
-      if (probe === null) {
-        probe = await connectLines(server.port('imap'), '127.0.0.3');
-        await probe.read();
-      }
-      return fn(probe);
-    });
-    chain = run.catch(() => {});
-    return run;
-  };
-  const ok = (line: string): string => {
-    if (!line.startsWith('+OK')) throw new Error(`probe: ${line}`);
-    return line.slice(3).trim();
-  };
+  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { imap: STORE_PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
+  const link = probeLink(() => server.port('imap'), '127.0.0.3');
+  const { ask, ok } = link;
   return {
     server,
     dir,
@@ -88,11 +73,11 @@ Server {
     tlsPort: server.port('pop3', 1),
     deliver: (address, text) => ask(async (c) => {
       const b = Buffer.from(text);
-      c.socket.write(`APPEND ${address} ${b.length}\r\n`);
+      c.socket.write(`APPEND ${address} INBOX ${b.length}\r\n`);
       c.socket.write(b);
       return Number(ok(await c.read(20_000)));
     }),
-    bulk: (address, count, size) => ask(async (c) => void ok(await c.cmd(`BULK ${address} ${count} ${size}`, 120_000))),
+    bulk: (address, count, size) => ask(async (c) => void ok(await c.cmd(`BULK ${address} INBOX ${count} ${size}`, 120_000))),
     flags: (address, uid) => ask(async (c) => {
       const l = await c.cmd(`FLAGS ${address} ${uid}`);
       return l.startsWith('-ERR') ? null : ok(l).split(' ').filter((x) => x !== '');
@@ -100,7 +85,7 @@ Server {
     uids: (address) => ask(async (c) => ok(await c.cmd(`UIDS ${address}`)).split(' ').filter((x) => x !== '').map(Number)),
     addUser: async (address, password, more = {}) => void (await server.admin('account.add', { address, password, ...more })),
     stop: async () => {
-      (probe as LineClient | null)?.close();
+      link.close();
       await server.stop();
     },
   };
