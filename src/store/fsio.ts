@@ -139,6 +139,17 @@ export async function writeFileAtomic(fsl: FsLayer, file: string, data: Uint8Arr
 }
 
 /** Read a stored body by locator, from any thread. With `verify` (default) the crc32 is checked. */
+/** Cut a log segment back to `length` bytes (a torn tail found by recovery) and sync it. */
+export function truncateSync(file: string, length: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.ftruncateSync(fd, length);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
   const buf = Buffer.allocUnsafeSlow(loc.length); // its own ArrayBuffer: it may be transferred
   let fh: fs.promises.FileHandle;

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { HEADER_BYTES, MAX_RECORD_BYTES, packr } from './record.ts';
+import { truncateSync } from './fsio.ts';
 import { parseSegmentFile, segmentFile, type StoreLog } from './writer.ts';
 import type { Locator } from './types.ts';
 
@@ -166,13 +167,7 @@ export function replayQueueLog(dir: string, log: StoreLog, apply: (seg: number, 
     records += r.records.length;
     if (r.stop !== null) {
       tornBytes += buf.length - r.validEnd;
-      const fd = fs.openSync(file, 'r+');
-      try {
-        fs.ftruncateSync(fd, r.validEnd);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      truncateSync(file, r.validEnd);
       log.warn({ seg, at: r.validEnd, droppedBytes: buf.length - r.validEnd, why: r.stop }, 'queue recovery: torn or bad record at the end of a segment: truncated');
     }
     activeSize = r.validEnd;

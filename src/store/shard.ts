@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PosternError } from '../errors.ts';
-import { ioError, readBody, writeFileAtomic, type FsLayer } from './fsio.ts';
+import { ioError, readBody, truncateSync, writeFileAtomic, type FsLayer } from './fsio.ts';
 import { REC_APPEND, REC_OP, encodeBodyCopy, scanRecords } from './record.ts';
 import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, type Msg } from './state.ts';
 import { SegmentWriter, parseSegmentFile, type Position, type StoreLog } from './writer.ts';
@@ -113,13 +113,7 @@ export class Shard {
       if (r.stop !== null) {
         const dropped = buf.length - r.validEnd;
         torn += dropped;
-        const fd = fs.openSync(file, 'r+');
-        try {
-          fs.ftruncateSync(fd, r.validEnd);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
+        truncateSync(file, r.validEnd);
         o.log.warn({ shard: o.id, seg, at: r.validEnd, droppedBytes: dropped, why: r.stop }, 'store recovery: torn or bad record at the end of a segment: truncated');
       }
       if (seg === active) activeSize = r.validEnd;
