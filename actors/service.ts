@@ -5,6 +5,9 @@
  * between minConnThreads and maxConnThreads, grown under load and drained when idle), the
  * admission state (rules and flow windows, counted here on the main thread so the counts are
  * exact across threads), the piscina pool for CPU work, and the figures /status shows.
+ * A listener with more than 80 % of its maxConnections open is in stress mode: the host tells
+ * every thread when it enters and leaves it (shorter deadlines, session/limits.ts), and /status
+ * shows `stress` on the listener.
  * A thread that dies is restarted by the threads supervisor while the others keep serving;
  * past the restart intensity the host exits abnormally and the root supervisor restarts it.
  *
@@ -23,6 +26,7 @@ import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/type
 import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../src/config/options.ts';
 import type { ServiceRow } from '../src/service/table.ts';
 import type { FromThread } from '../src/service/messages.ts';
+import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
@@ -91,6 +95,7 @@ export class ServiceHost implements Child {
   private exitReason: ExitReason | null = null;
   private lastError: ErrorData | undefined;
   private readonly loadIntervalMs: number;
+  private readonly stressed = new Set<string>(); // listener keys in stress mode
 
   constructor(opts: ServiceHostOptions) {
     this.opts = opts;
@@ -177,6 +182,7 @@ export class ServiceHost implements Child {
             logLevel: this.opts.logLevel,
             loadIntervalMs: this.loadIntervalMs,
             globalRules: this.globalRules,
+            stress: [...this.stressed],
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -196,8 +202,10 @@ export class ServiceHost implements Child {
     switch (m.t) {
       case 'admit': {
         const r = this.admission.admit(m.listener, m.ip);
-        if (r.ok) t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
-        else {
+        if (r.ok) {
+          t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
+          this.checkStress(m.listener);
+        } else {
           t.send({ t: 'admitted', id: m.id, ok: false, reason: r.reason });
           this.trips.trip(this.name, m.listener, r);
         }
@@ -206,6 +214,7 @@ export class ServiceHost implements Child {
       case 'release':
         this.admission.release(m.ticket);
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
+        this.checkStress(m.listener);
         break;
       case 'task':
         void this.runTask(m.task, m.payload).then(
@@ -229,6 +238,19 @@ export class ServiceHost implements Child {
       default:
         break;
     }
+  }
+
+  /** Stress mode: a listener over STRESS_PERCENT of its maxConnections; threads are told. */
+  private checkStress(key: string): void {
+    const max = this.options.listeners.find((l) => l.key === key)?.flow.maxConnections ?? Infinity;
+    const open = this.admission.openOn(key);
+    const on = max > 0 && Number.isFinite(max) && open * 100 > max * STRESS_PERCENT;
+    if (on === this.stressed.has(key)) return;
+    if (on) this.stressed.add(key);
+    else this.stressed.delete(key);
+    if (on) this.log.warn({ listener: key, open, maxConnections: max }, 'listener in stress mode: deadlines shortened');
+    else this.log.info({ listener: key, open, maxConnections: max }, 'listener out of stress mode');
+    for (const c of this.threads.whichChildren()) if (c.child instanceof ConnThread) c.child.send({ t: 'stress', listener: key, on });
   }
 
   /** Run a CPU task on this service's pool. */
@@ -281,6 +303,7 @@ export class ServiceHost implements Child {
     this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
     for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
+    for (const key of new Set([...this.stressed, ...next.listeners.map((l) => l.key)])) this.checkStress(key);
     this.log.info('service reconfigured');
   }
 
@@ -365,6 +388,7 @@ export class ServiceHost implements Child {
         accepted: l.accepted,
         // sessions closed by error control and idle timeouts are counted beside the refusals
         refused: { ...l.refused, ...l.closed } as Record<string, number>,
+        stress: this.stressed.has(l.key),
       })),
       ].concat(
         this.options.udpListeners.map((l): ListenerStatus => {

@@ -6,7 +6,9 @@
  * the main thread (flow windows and rules are counted there, exactly, across threads) before
  * its session actor exists; a refused one gets the protocol's own short refusal and is closed.
  * Reports its load (sessions, event-loop utilisation, session actors) to the host, which scales
- * the thread count. `drain` stops accepting and exits when the last session ends; `stop` also
+ * the thread count. While the host says a listener is in stress mode (over 80 % of its
+ * maxConnections), its sessions' idle timeout is capped at the service's stressTimeout, and
+ * LineSession caps its command deadline the same way (`ctx.stressed()`). `drain` stops accepting and exits when the last session ends; `stop` also
  * asks every session to say goodbye and exits at the deadline. Throws nothing: an uncaught
  * error ends the thread, and its service supervisor replaces it.
  */
@@ -22,6 +24,7 @@ import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
 import type { ConnThreadData, FromThread, GlobalRules, ToThread, UdpCounts } from '../src/service/messages.ts';
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
+import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
 
 const data = workerData as ConnThreadData;
 const port = parentPort!;
@@ -53,6 +56,23 @@ let connSeq = 0;
 let draining = false;
 let stopping = false;
 let protocol: ProtocolModule;
+const stressed = new Set<string>(data.stress ?? []); // listener keys in stress mode
+
+/** A session's idle timeout now: capped at stressTimeout while its listener is stressed. */
+function idleMsFor(l: TcpListenerOptions): number {
+  return effectiveTimeout(l.idleTimeoutMs, sessionLimits(options), stressed.has(l.key));
+}
+
+function setStress(key: string, on: boolean): void {
+  if (on === stressed.has(key)) return;
+  if (on) stressed.add(key);
+  else stressed.delete(key);
+  const l = listenerOptions(key);
+  if (l === undefined || !(l.idleTimeoutMs > 0) || !Number.isFinite(l.idleTimeoutMs)) return;
+  const ms = idleMsFor(l);
+  // re-arms each open session's idle timer (its handler stays attached)
+  for (const s of sessions.values()) if (s.listener === key && !s.ended && !s.socket.destroyed) s.socket.setTimeout(ms);
+}
 
 function listenerOptions(key: string): TcpListenerOptions | undefined {
   return options.listeners.find((l) => l.key === key);
@@ -184,6 +204,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     },
     store,
     runTask,
+    stressed: () => stressed.has(listenerKey),
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
         s.ended = true; // the first reason given is the one counted
@@ -196,7 +217,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     },
   };
   if (l.idleTimeoutMs > 0 && Number.isFinite(l.idleTimeoutMs)) {
-    socket.setTimeout(l.idleTimeoutMs, () => {
+    socket.setTimeout(idleMsFor(l), () => {
       try {
         // the protocol writes its farewell and closes; without one, the thread closes
         if (s.handle?.idleTimeout !== undefined) s.handle.idleTimeout();
@@ -345,6 +366,9 @@ port.on('message', (m: ToThread) => {
       break;
     case 'fault':
       injectFault(m.kind);
+      break;
+    case 'stress':
+      setStress(m.listener, m.on);
       break;
   }
 });

@@ -206,6 +206,12 @@ export const SERVICES_CHOICES: readonly string[] = [...SERVICE_NAMES, 'smtp'];
 /** Extras every TCP service accepts. */
 const TCP_EXTRA: Record<string, AttrSpec> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
+  // (Postern) the hostile-client bounds of session/line-session.ts:
+  maxPendingOutput: uint(256, { unit: 'kb', min: 16, as: 'maxPendingOutputBytes' }), // unsent replies before reading stops, KB
+  commandTimeout: { ...seconds(60), as: 'commandTimeoutMs' }, // one whole command line, from its first byte
+  minDataRate: uint(1, { unit: 'kb', as: 'minDataRateBytes' }), // message and file data, KB/s over dataRateWindow; 0 = off
+  dataRateWindow: { ...seconds(30), as: 'dataRateWindowMs' },
+  stressTimeout: { ...seconds(10), as: 'stressTimeoutMs' }, // idle and command deadline while a listener is over 80 % full
 };
 
 /** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */

@@ -3,7 +3,8 @@
  *
  * The service supervisor (main thread) owns one `Admission` per TCP service. A connection thread
  * asks it to admit each accepted connection (`admit(listenerKey, remoteIp)`) and tells it when
- * the connection ends (`release(ticket)`). Single-threaded, no sockets, O(1)-ish per call.
+ * the connection ends (`release(ticket)`); `openOn(key)` reads one listener's open count (stress
+ * mode). Single-threaded, no sockets, O(1)-ish per call.
  *
  * Order of checks (the first that trips names the refusal): the rule decision (`deny_rule`); the
  * listener's maxConnections, maxIntervalConnections per timeInterval (`listener_window`),
@@ -201,6 +202,9 @@ export class Admission {
   }
 
   get openConnections(): number { return this.tickets.size; }
+
+  /** Connections open now on one listener (0 for an unknown key). */
+  openOn(listenerKey: string): number { return this.listeners.get(listenerKey)?.scope.open ?? 0; }
 
   reconfigure(options: ServiceOptions, globalRules: RuleSource): void {
     // Compile everything first: a bad IP set throws before anything changes.

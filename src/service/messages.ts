@@ -20,6 +20,8 @@ export interface ConnThreadData {
   globalRules: GlobalRules;
   /** The thread's MessagePort to the store thread, when the server runs one. */
   storePort?: import('node:worker_threads').MessagePort;
+  /** Listener keys in stress mode when the thread starts (later changes: `stress` messages). */
+  stress?: string[];
 }
 
 export interface GlobalRules {
@@ -38,7 +40,9 @@ export type ToThread =
   | { t: 'drain' }
   | { t: 'stop'; deadlineMs: number }
   | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
-  | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' };
+  | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
+  /** A listener went over (on) or back under 80 % of its maxConnections: stress mode. */
+  | { t: 'stress'; listener: string; on: boolean };
 
 export type FromThread =
   | { t: 'listening'; keys: string[] }

@@ -33,6 +33,9 @@ export interface SessionContext {
   readonly store: StoreClient | null;
   /** Run a CPU task on the service's piscina pool (through the service host). */
   runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  /** The listener is in stress mode (over 80 % of its maxConnections): deadlines shorten to
+   * the service's stressTimeout. Absent: never. */
+  stressed?(): boolean;
   /** Tell the thread the session is over (it closes the socket if still open). */
   end(reason: SessionEndReason, current?: Socket): void;
 }

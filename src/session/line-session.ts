@@ -6,7 +6,16 @@
  *   discarded as it streams (the buffer never grows past the limit) and answered with the
  *   protocol's "line too long" error, counted against maxErrors.
  * - Backpressure: when the mailbox reaches `highWater`, reading from the socket pauses; it
- *   resumes when the mailbox has drained to half.
+ *   resumes when the mailbox has drained to half. Output is bounded like input: when the
+ *   socket's unsent output passes the service's `maxPendingOutput`, the session stops reading
+ *   and dispatching until the socket drains; a client that does not drain within the
+ *   listener's idleTimeout is closed (`idle_timeout`).
+ * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
+ *   command line must arrive within `commandTimeout` of its first byte, and message data
+ *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`; either
+ *   closes the session with the protocol's reply (`commandTimeout`/`slowData`, else its
+ *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
+ *   command deadline is capped at `stressTimeout`.
  * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
  *   return a verdict (`reply` | `noreply` | `stop`); only this dispatcher writes replies and
  *   counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
@@ -15,7 +24,8 @@
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
- *   plaintext). End of input (a half-closed socket) is handled after the queued commands.
+ *   plaintext). End of input (a half-closed socket) is handled after the complete commands
+ *   before it: the session then ends (`client_closed`), whatever partial line was buffered.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
  * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives
@@ -33,6 +43,7 @@ import { Actor } from '../actor/actor.ts';
 import { wrapServerSocket } from '../net/tls.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { SessionContext, SessionEndReason, SessionHandle } from '../service/protocol.ts';
+import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from './limits.ts';
 
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
@@ -59,6 +70,10 @@ export interface ProtocolReplies {
   internalError(): string;
   idleTimeout(): string;
   shutdown(): string;
+  /** A command line did not arrive whole within commandTimeout (default: idleTimeout()). */
+  commandTimeout?(): string;
+  /** Message data came slower than minDataRate (default: idleTimeout()). */
+  slowData?(): string;
 }
 
 export interface LineSessionOptions<S extends string, D> {
@@ -109,6 +124,11 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private paused = false;
   private closed = false;
   private ending = false;
+  private readonly limits: SessionLimits;
+  private outBlocked = false; // unsent output passed maxPendingOutput: wait for 'drain'
+  private drainWaiters: Array<() => void> = [];
+  private lineTimer: NodeJS.Timeout | null = null; // the deadline of the partial line buffered
+  private rate: RateGuard | null = null; // the data rate of a stream or byte run
   private readonly onData = (chunk: Buffer): void => {
     this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
@@ -136,6 +156,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.maxLine = o.maxLineLength;
     this.secure = (o.socket as TLSSocket).encrypted === true;
     this.highWater = o.highWater ?? 64;
+    this.limits = sessionLimits(o.ctx.service);
     this.actor = new Actor<Input, void>({
       id: o.ctx.connId,
       kind: 'session',
@@ -155,6 +176,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.attach(o.socket);
     o.socket.on('close', () => {
       this.closed = true;
+      this.stopTimers();
+      for (const w of this.drainWaiters.splice(0)) w();
       void this.actor.stop();
     });
     this.write(o.replies.greeting());
@@ -178,7 +201,100 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private resumeReading(): void {
     this.paused = false;
     this.pump();
-    if (!this.paused && !this.closed) this.socket.resume();
+    if (this.mayRead()) this.socket.resume();
+  }
+
+  /** Nothing holds reading back: the mailbox has room, no barrier waits, output has drained. */
+  private mayRead(): boolean {
+    return !this.paused && !this.blockPaused && !this.outBlocked && !this.closed;
+  }
+
+  private stressed(): boolean {
+    return this.ctx.stressed?.() ?? false;
+  }
+
+  private stopTimers(): void {
+    this.disarmLine();
+    this.rate?.stop();
+    this.rate = null;
+  }
+
+  /** A partial command line is buffered: its deadline runs from now, if not already. */
+  private armLine(): void {
+    if (this.lineTimer !== null || this.closed || this.ending) return;
+    const ms = effectiveTimeout(this.limits.commandTimeoutMs, this.limits, this.stressed());
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    this.lineTimer = setTimeout(() => {
+      this.lineTimer = null;
+      // reading stopped because the client does not read: the drain deadline decides
+      if (this.closed || this.ending || this.outBlocked) return;
+      this.write(this.o.replies.commandTimeout?.() ?? this.o.replies.idleTimeout());
+      this.end('idle_timeout');
+    }, ms);
+    this.lineTimer.unref();
+  }
+
+  private disarmLine(): void {
+    if (this.lineTimer === null) return;
+    clearTimeout(this.lineTimer);
+    this.lineTimer = null;
+  }
+
+  /** Message data begins (a stream or a byte run): guard its rate. */
+  private startRate(): void {
+    this.rate?.stop();
+    const { minDataRateBytes: r, dataRateWindowMs: w } = this.limits;
+    this.rate =
+      r > 0
+        ? new RateGuard(r, w, () => {
+            this.rate = null;
+            if (this.closed || this.ending) return;
+            this.write(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout());
+            this.end('idle_timeout');
+          }, () => this.outBlocked || this.paused || this.blockPaused)
+        : null;
+  }
+
+  private stopRate(): void {
+    this.rate?.stop();
+    this.rate = null;
+  }
+
+  /** Unsent output passed maxPendingOutput: stop reading and dispatching until it drains; a
+   * client that does not drain within the idle timeout is closed. */
+  private holdOutput(): void {
+    const sock = this.socket;
+    this.outBlocked = true;
+    sock.pause();
+    this.rate?.suspend();
+    const ms = effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed());
+    const timer =
+      ms > 0 && Number.isFinite(ms)
+        ? setTimeout(() => {
+            if (!this.outBlocked || this.closed) return;
+            this.end('idle_timeout');
+            sock.destroy(); // it reads nothing: a farewell or a FIN would only queue
+          }, ms)
+        : null;
+    timer?.unref();
+    const release = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      sock.off('drain', release);
+      sock.off('close', release);
+      this.outBlocked = false;
+      for (const w of this.drainWaiters.splice(0)) w();
+      if (this.closed) return;
+      if (!this.paused) this.pump();
+      if (this.mayRead()) this.socket.resume();
+    };
+    sock.on('drain', release);
+    sock.on('close', release);
+  }
+
+  private queueEof(): void {
+    if (this.eofQueued) return;
+    this.eofQueued = true;
+    this.actor.tryTell({ k: 'eof' });
   }
 
   /** Split buffered input into the mailbox, up to the high-water mark or a barrier. */
@@ -186,18 +302,19 @@ export class LineSession<S extends string, D> implements SessionHandle {
     while (!this.blocked && !this.closed && this.actor.depth < this.highWater) {
       const b = this.buf;
       if (b === null || b.length === 0) {
-        if (this.eof && !this.eofQueued) {
-          this.eofQueued = true;
-          this.actor.tryTell({ k: 'eof' });
-        }
+        this.disarmLine();
+        if (this.eof) this.queueEof();
         return;
       }
       if (this.streamFeed !== null) {
+        this.disarmLine();
         const used = this.streamFeed(b);
+        this.rate?.add(used < 0 ? b.length : used);
         if (used < 0) {
           this.buf = null;
           continue;
         }
+        this.stopRate();
         const done = this.streamDone!;
         this.streamFeed = null;
         this.streamDone = null;
@@ -206,30 +323,42 @@ export class LineSession<S extends string, D> implements SessionHandle {
         continue;
       }
       if (this.bytesLeft > 0) {
+        this.disarmLine();
         const n = Math.min(this.bytesLeft, b.length);
         this.bytesLeft -= n;
+        this.rate?.add(n);
+        if (this.bytesLeft === 0) this.stopRate();
         this.buf = b.subarray(n);
         this.actor.tryTell({ k: 'bytes', chunk: b.subarray(0, n), last: this.bytesLeft === 0 });
         continue;
       }
       const lf = b.indexOf(10);
       if (this.discarding) {
+        this.buf = null;
         if (lf < 0) {
-          this.buf = null;
+          if (this.eof) continue; // end of input: the rest of the long line is dropped
+          this.armLine();
           return;
         }
+        this.disarmLine();
         this.discarding = false;
         this.buf = b.subarray(lf + 1);
         this.actor.tryTell({ k: 'toolong' });
         continue;
       }
       if (lf < 0) {
+        if (this.eof) {
+          this.buf = null; // end of input after a partial line: the session ends without it
+          continue;
+        }
         if (b.length > this.maxLine) {
           this.discarding = true;
           this.buf = null;
         }
+        this.armLine();
         return;
       }
+      this.disarmLine();
       const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
       this.buf = b.subarray(lf + 1);
       if (end > this.maxLine) {
@@ -250,6 +379,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   private async handle(m: Input): Promise<void> {
+    // unsent output is over its bound: nothing more is dispatched until the client reads
+    if (this.outBlocked && !this.closed) await new Promise<void>((r) => this.drainWaiters.push(r));
     if (this.closed || this.ending) return;
     let v: Verdict<S> | void;
     try {
@@ -270,7 +401,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       if (!this.paused) this.pump();
       if (this.blockPaused && !this.blocked) {
         this.blockPaused = false;
-        if (!this.paused && !this.closed) this.socket.resume();
+        if (this.mayRead()) this.socket.resume();
       }
     }
   }
@@ -305,7 +436,9 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   write(text: string | Buffer): boolean {
     if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
-    return this.socket.write(text);
+    const ok = this.socket.write(text);
+    if (!ok && !this.outBlocked && this.socket.writableLength > this.limits.maxPendingOutputBytes) this.holdOutput();
+    return ok;
   }
 
   /** Until cleared with null, each next line goes to `h` instead of the command table. */
@@ -317,6 +450,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   expectBytes(n: number, h: (chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void): void {
     this.bytesLeft = n;
     this.bytesHandler = n > 0 ? h : null;
+    if (n > 0) this.startRate();
   }
 
   /** Until `feed` returns a byte count ≥ 0 (where in the chunk it was given the stream ended),
@@ -326,6 +460,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   expectStream(feed: (chunk: Buffer) => number, done: () => Verdict<S> | Promise<Verdict<S>>): void {
     this.streamFeed = feed;
     this.streamDone = done;
+    this.startRate();
   }
 
   setMaxLineLength(n: number): void {
@@ -348,6 +483,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   end(reason: SessionEndReason): void {
     this.ending = true;
+    this.stopTimers();
     this.ctx.end(reason, this.socket);
   }
 

@@ -14,6 +14,8 @@ export interface ListenerStatus {
   accepted: number; // total admitted since start
   /** refusals by reason: deny_rule, listener_window, peer_window, rule_window, error_limit, idle_timeout … */
   refused: Record<string, number>;
+  /** TCP: over 80 % of maxConnections open, so idle and command deadlines are shortened. */
+  stress?: boolean;
 }
 
 export interface RuleStatus {

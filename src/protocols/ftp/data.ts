@@ -11,20 +11,22 @@
  *   handshake finished before any byte moves.
  * - Sending (a buffer; stored bodies: bodies.ts) and receiving (up to a byte cap) are bounded by
  *   `timeoutMs` of inactivity, and a `Transfer` can be aborted at any moment (ABOR) by
- *   destroying its socket.
+ *   destroying its socket. An upload must also keep the service's minDataRate over each
+ *   dataRateWindow (session/limits.ts `RateGuard`), or it is cut ('too_slow': 426).
  *
  * Exports: `PassiveListener`, `PASSIVE_IDLE_MS`, `Transfer`, `connectActive`, `secureData`,
  * `sendBytes`, `watch`, `receiveBytes`, `plainAddress`, `DataError`.
  * Rejects: DataError with `why`: 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' |
- * 'corrupt' | 'connect'.
+ * 'corrupt' | 'connect' | 'too_slow'.
  */
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { wrapServerSocket } from '../../net/tls.ts';
 import type { TcpListenerOptions } from '../../config/options.ts';
 import { MAX_CONFIG_BYTES } from './registry.ts';
+import { RateGuard } from '../../session/limits.ts';
 
-export type DataWhy = 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' | 'corrupt' | 'connect';
+export type DataWhy = 'timeout' | 'aborted' | 'closed' | 'too_large' | 'no_port' | 'corrupt' | 'connect' | 'too_slow';
 
 export class DataError extends Error {
   readonly why: DataWhy;
@@ -282,15 +284,19 @@ export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number,
   }
 }
 
-/** Read the whole upload (until the client closes), refusing more than `max` bytes. */
-export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: Transfer): Promise<Buffer> {
+/** Read the whole upload (until the client closes), refusing more than `max` bytes, or one
+ * slower than `minRate.bytesPerSec` over a window of `minRate.windowMs`. */
+export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: Transfer, minRate?: { bytesPerSec: number; windowMs: number }): Promise<Buffer> {
   t.socket = s;
   s.setTimeout(timeoutMs, () => s.destroy(new DataError('timeout', `data connection stalled for ${Math.round(timeoutMs / 1000)} s`)));
+  const guard = minRate === undefined ? null : new RateGuard(minRate.bytesPerSec, minRate.windowMs, () => s.destroy(new DataError('too_slow', `upload slower than ${minRate.bytesPerSec} bytes/s (minDataRate)`)));
+  s.once('close', () => guard?.stop());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
     let ended = false;
     s.on('data', (c: Buffer) => {
+      guard?.add(c.length);
       n += c.length;
       if (n > max) {
         s.destroy(new DataError('too_large', `Upload larger than ${max} bytes (${max === MAX_CONFIG_BYTES ? 'configuration files' : 'maxUploadSize'})`));
@@ -300,6 +306,7 @@ export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: T
     });
     s.once('end', () => {
       ended = true;
+      guard?.stop();
       resolve(Buffer.concat(chunks, n));
       s.end();
     });

@@ -31,6 +31,7 @@ const REPLIES: ProtocolReplies = Object.freeze({
   tooManyAuthErrors: () => '421 Too many failed logins; closing the control connection.\r\n',
   internalError: () => '451 Local error in processing.\r\n',
   idleTimeout: () => '421 Idle timeout; closing the control connection.\r\n',
+  commandTimeout: () => '421 Command line not completed in time; closing the control connection.\r\n',
   shutdown: () => '421 Server shutting down; closing the control connection.\r\n',
 });
 

@@ -27,6 +27,8 @@ export function smtpReplies(o: SmtpOptions): ProtocolReplies {
       tooManyAuthErrors: () => `421 4.7.0 ${h} Error: too many failed authentications; closing the connection\r\n`,
       internalError: () => '451 4.3.0 Error: internal error; try again later\r\n',
       idleTimeout: () => `421 4.4.2 ${h} Error: timeout exceeded; closing the connection\r\n`,
+      commandTimeout: () => `421 4.4.2 ${h} Error: command line not completed in time; closing the connection\r\n`,
+      slowData: () => `421 4.4.2 ${h} Error: message data too slow; closing the connection\r\n`,
       shutdown: () => `421 4.3.2 ${h} Service shutting down; closing the connection\r\n`,
     });
     cache.set(o, r);
