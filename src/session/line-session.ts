@@ -196,6 +196,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private pauseReading(): void {
     this.paused = true;
     this.socket.pause();
+    this.rate?.suspend(); // the server holds the data back, not the client
   }
 
   private resumeReading(): void {
