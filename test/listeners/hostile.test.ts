@@ -203,7 +203,7 @@ test('POP3: a half-close after a partial line ends the session at once and relea
     assert.match(await c.cmd('USER lock@example.org'), /^\+OK/);
     assert.match(await c.cmd('PASS pw-lock-1'), /^\+OK/);
     c.socket.end(partial); // FIN after a partial line
-    assert.ok(await closedWithin(c, 1000), `closed at once after ${JSON.stringify(partial)} + FIN`);
+    assert.ok(await closedWithin(c, 1500), `closed at once after ${JSON.stringify(partial)} + FIN`);
     const d = await open(PROTOS[1]!);
     assert.match(await d.cmd('USER lock@example.org'), /^\+OK/);
     assert.match(await d.cmd('PASS pw-lock-1'), /^\+OK/, 'the maildrop is not held by the closed session');
@@ -215,11 +215,11 @@ test('SMTP and FTP: complete commands before a half-close are answered, then the
   const s = await open(PROTOS[0]!);
   s.socket.end('NOOP\r\nNOOP');
   assert.match(await s.read(5000), /^250 /);
-  assert.ok(await closedWithin(s, 1000), 'SMTP session ended after the partial line');
+  assert.ok(await closedWithin(s, 1500), 'SMTP session ended after the partial line');
   const f = await open(PROTOS[2]!);
   f.socket.end('NOOP\r\nNOOP\r');
   assert.match(await f.read(5000), /^200 /);
-  assert.ok(await closedWithin(f, 1000), 'FTP session ended after the partial line');
+  assert.ok(await closedWithin(f, 1500), 'FTP session ended after the partial line');
 });
 
 /** Send `text` one byte every `gapMs` until the server closes or `text` runs out. */
