@@ -16,7 +16,8 @@
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
  *   plaintext). A line over the limit ends a continuation exchange (`expectLine`: the handler
- *   is told, the next line is a command again). End of input (a half-closed socket) is handled after the queued commands.
+ *   is told, the next line is a command again). End of input (a half-closed socket) is handled
+ *   after the queued commands.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
  * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives

@@ -8,7 +8,9 @@
  * creates the domain's postmaster account with it (seed: CREATE Domain … postmasterPassword),
  * `ensurePostmaster` creates one with a random password, and `resolve` takes postmaster@ a
  * local domain that has no such account or alias to the primary domain's postmaster. Removing a
- * domain removes its postmaster account (and its mail) with it. Passwords are stored as the scrypt strings of workers/pool.ts;
+ * domain removes its postmaster account (and its mail) with it.
+ *
+ * Passwords are stored as the scrypt strings of workers/pool.ts;
  * hashing and checking run where the caller says (`hashPassword` given at construction,
  * `verify` given per call), never here on the event loop. CRAM-MD5 keeps only HMAC-MD5 pads
  * (src/store/cram.ts), for accounts with `cramMd5` on: on by default, and every password set
