@@ -174,7 +174,10 @@ export class DotDecoder {
 
   /** Note a CR in chunk[from, to): none there may end a line. */
   private crIn(chunk: Buffer, from: number, to: number): void {
-    if (!this.bareCr && to > from && chunk.subarray(from, to).indexOf(13) >= 0) this.bareCr = true;
+    if (this.bareCr || to <= from) return;
+    // a CRLF line (the usual case): the line's own CR at `to` bounds the search
+    const at = chunk[to] === 13 ? chunk.indexOf(13, from) : chunk.subarray(from, to).indexOf(13);
+    if (chunk[to] === 13 ? at < to : at >= 0) this.bareCr = true;
   }
 
   body(): Buffer {
