@@ -3,7 +3,9 @@
  *
  *   status | reload | stop
  *   service start|stop|restart NAME
- *   domain add NAME | domain list | domain remove NAME
+ *   domain add NAME [--password PW] | domain list | domain remove NAME
+ *                                     (add also creates postmaster@NAME: with PW, else with a
+ *                                     random password printed once)
  *   account add USER@DOMAIN --password PW | account list [DOMAIN]
  *   account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN
  *   admin passwd --password PW        (the server admin: the ftpBackup login)
@@ -49,7 +51,8 @@ export const CTL_USAGE = [
   'usage: postern ctl [--data-dir DIR] [--json] COMMAND',
   '  status | reload | stop',
   '  service start|stop|restart NAME',
-  '  domain add NAME | domain list | domain remove NAME',
+  '  domain add NAME [--password PW] | domain list | domain remove NAME',
+  '                                      (creates postmaster@NAME: PW, else a random password shown once)',
   '  account add USER@DOMAIN --password PW | account list [DOMAIN]',
   '  account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN',
   '  admin passwd --password PW          (the server admin: the ftpBackup login)',
@@ -88,7 +91,7 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
     if (words.length > n) throw usage(`unexpected argument '${words[n]}'`);
   };
   const noPassword = (): void => {
-    if (password !== undefined) throw usage('--password is only for account add, account passwd and admin passwd');
+    if (password !== undefined) throw usage('--password is only for domain add, account add, account passwd and admin passwd');
   };
   const needPassword = (): string => {
     if (password === undefined || password === '') throw usage('--password PW is required');
@@ -105,9 +108,14 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
       noMore(3); noPassword();
       return { verb: `service.${sub}`, args: { name: checkName('service', arg) } };
     case 'domain':
+      if (sub === 'add') {
+        noMore(3);
+        if (password === '') throw usage('--password must not be empty');
+        return { verb: 'domain.add', args: { name: checkName('domain', arg), ...(password === undefined ? {} : { postmasterPassword: password }) } };
+      }
       noPassword();
       if (sub === 'list') { noMore(2); return { verb: 'domain.list', args: {} }; }
-      if (sub === 'add' || sub === 'remove') { noMore(3); return { verb: `domain.${sub}`, args: { name: checkName('domain', arg) } }; }
+      if (sub === 'remove') { noMore(3); return { verb: 'domain.remove', args: { name: checkName('domain', arg) } }; }
       throw usage(`domain: expected add, list or remove, got '${sub ?? ''}'`);
     case 'account':
       if (sub === 'list') {
@@ -291,6 +299,12 @@ function render(cmd: CtlCommand, result: unknown): string[] {
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
+  if (cmd.verb === 'domain.add' && result !== null && typeof result === 'object') {
+    const r = result as { postmaster?: unknown; postmasterPassword?: unknown };
+    const pm = String(r.postmaster ?? `postmaster@${name}`);
+    if (typeof r.postmasterPassword !== 'string') return [`domain ${name} added, with ${pm}`];
+    return [`domain ${name} added, with ${pm}`, `${pm} password: ${r.postmasterPassword}  (shown only now; change it with: postern ctl account passwd ${pm} --password PW)`];
+  }
   const done: Record<string, string> = {
     reload: 'configuration reloaded',
     stop: 'server stopping',

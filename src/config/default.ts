@@ -33,7 +33,7 @@ Server {
         # relayNetworks = ( 10.0.0.0/8 )   may relay without AUTH (authenticated clients may)
         # greetingsText, plainConnAuthTypes, secureConnAuthTypes, allowStartTLS (with a
         # listener certificate), allowPipelining, allow8BitMime, allowBinaryMime,
-        # allowChunking, allowSmtpUtf8, allowBareLineFeed = no
+        # allowChunking, allowSmtpUtf8, allowBareLineFeed = no, allowBareCarriageReturn = no
     }
     processing = {
         schedInterval = 300          # seconds to the first retry of a temporary failure; doubles

@@ -263,6 +263,7 @@ const SMTP_IN_EXTRA: Record<string, AttrSpec> = {
   allowChunking: yesNo(true), // BDAT
   allowSmtpUtf8: yesNo(true),
   allowBareLineFeed: yesNo(false), // (Postern) accept DATA lines ending in a bare LF (SMTP smuggling)
+  allowBareCarriageReturn: yesNo(false), // (Postern) accept a CR not followed by LF in DATA/BDAT (SMTP smuggling)
   relayNetworks: { type: 'set', of: { type: 'ipSet' }, default: [] }, // may relay without AUTH
 };
 

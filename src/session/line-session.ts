@@ -24,8 +24,10 @@
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
- *   plaintext). End of input (a half-closed socket) is handled after the complete commands
- *   before it: the session then ends (`client_closed`), whatever partial line was buffered.
+ *   plaintext). A line over the limit ends a continuation exchange (`expectLine`: the handler
+ *   is told, the next line is a command again). End of input (a half-closed socket) is handled
+ *   after the complete commands before it: the session then ends (`client_closed`), whatever
+ *   partial line was buffered.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
  * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives
@@ -120,6 +122,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private streamFeed: ((chunk: Buffer) => number) | null = null;
   private streamDone: (() => unknown) | null = null;
   private lineHandler: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null = null;
+  private lineTooLong: (() => Verdict<S>) | null = null;
   private bytesHandler: ((chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void) | null = null;
   private paused = false;
   private closed = false;
@@ -385,7 +388,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     if (this.closed || this.ending) return;
     let v: Verdict<S> | void;
     try {
-      if (m.k === 'toolong') v = reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
+      if (m.k === 'toolong') v = this.tooLong();
       else if (m.k === 'eof') v = stop('', 'client_closed');
       else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
       else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
@@ -442,9 +445,20 @@ export class LineSession<S extends string, D> implements SessionHandle {
     return ok;
   }
 
-  /** Until cleared with null, each next line goes to `h` instead of the command table. */
-  expectLine(h: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null): void {
+  /** Until cleared with null, each next line goes to `h` instead of the command table. A line
+   * over the limit ends the exchange: the handler is cleared (the next line is a command again)
+   * and `onTooLong` gives the verdict (default: the protocol's line-too-long error). */
+  expectLine(h: ((line: Buffer) => Verdict<S> | Promise<Verdict<S>>) | null, onTooLong?: () => Verdict<S>): void {
     this.lineHandler = h;
+    this.lineTooLong = h === null ? null : onTooLong ?? null;
+  }
+
+  private tooLong(): Verdict<S> {
+    const inExchange = this.lineHandler !== null;
+    const f = this.lineTooLong;
+    this.lineHandler = null;
+    this.lineTooLong = null;
+    return (inExchange ? f?.() : undefined) ?? reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
   }
 
   /** The next `n` bytes go to `h` in chunks, the last one flagged. */

@@ -3,10 +3,13 @@
  * compact`), as a frozen table keyed by verb. Results are plain JSON (a quota of Infinity is
  * written `null`: unlimited); failures are PosternErrors with their store codes.
  *
- *   'domain.add' {name}            → DomainInfo
+ *   'domain.add' {name, postmasterPassword?} → DomainInfo and `postmaster` (its address); the
+ *                                    domain's postmaster account is created with the password
+ *                                    given, else a random one, returned once as
+ *                                    `postmasterPassword` (RFC 5321 §4.5.1; seed: CREATE Domain)
  *   'domain.list'                  → DomainInfo[]
  *   'domain.remove' {name}         → { name }                (STORE_DOMAIN_NOT_EMPTY if in use)
- *   'account.add' {address, password, quotaBytes?, quotaMessages?, cramMd5?} → account
+ *   'account.add' {address, password, quotaBytes?, quotaMessages?, cramMd5? (default true)} → account
  *   'account.list' {domain?}       → accounts with usage
  *   'account.passwd' {address, password} → { address }
  *   'account.remove' {address}     → { address }
@@ -22,6 +25,7 @@
  * Exports: `storeAdmin(store, verb, args)`, `STORE_ADMIN_VERBS`.
  * Throws: CONTROL_BAD_REQUEST (unknown verb, missing or mistyped argument), the store's codes.
  */
+import { randomBytes } from 'node:crypto';
 import { PosternError } from '../errors.ts';
 import type { AccountInfo, DomainInfo } from './directory.ts';
 import type { Store } from './store.ts';
@@ -54,7 +58,12 @@ function accountJson(store: Store, a: AccountInfo): Record<string, unknown> {
 const domainJson = (d: DomainInfo): Record<string, unknown> => ({ name: d.name, enabled: d.enabled, primary: d.primary, accounts: d.accounts });
 
 const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>> = new Map<string, (store: Store, args: Args) => Promise<unknown>>([
-  ['domain.add', async (s, a) => domainJson(await s.directory.addDomain(str(a, 'name')))],
+  ['domain.add', async (s, a) => {
+    const given = a.postmasterPassword === undefined ? undefined : str(a, 'postmasterPassword');
+    const password = given ?? randomBytes(12).toString('base64url');
+    const d = await s.directory.addDomain(str(a, 'name'), { postmasterPassword: password });
+    return { ...domainJson(d), postmaster: `postmaster@${d.name}`, ...(given === undefined ? { postmasterPassword: password } : {}) };
+  }],
   ['domain.list', async (s) => s.directory.listDomains().map(domainJson)],
   ['domain.remove', async (s, a) => {
     await s.directory.removeDomain(str(a, 'name'));
@@ -66,7 +75,7 @@ const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>>
     const qm = optNum(a, 'quotaMessages');
     if (qb !== undefined) opts.quotaBytes = qb;
     if (qm !== undefined) opts.quotaMessages = qm;
-    if (a.cramMd5 === true) opts.cramMd5 = true;
+    if (typeof a.cramMd5 === 'boolean') opts.cramMd5 = a.cramMd5; // default: on
     return accountJson(s, await s.directory.addAccount(str(a, 'address'), opts));
   }],
   ['account.list', async (s, a) => {

@@ -4,10 +4,19 @@
  * dir) and swapped in memory only once on disk. Changes run one at a time.
  *
  * The primary domain completes a bare local part ("postmaster" → postmaster@primary); the first
- * domain added becomes primary. Passwords are stored as the scrypt strings of workers/pool.ts;
+ * domain added becomes primary. RFC 5321 §4.5.1: `addDomain` with a `postmasterPassword`
+ * creates the domain's postmaster account with it (seed: CREATE Domain … postmasterPassword),
+ * `ensurePostmaster` creates one with a random password, and `resolve` takes postmaster@ a
+ * local domain that has no such account or alias to the primary domain's postmaster. Removing a
+ * domain removes its postmaster account (and its mail) with it.
+ *
+ * Passwords are stored as the scrypt strings of workers/pool.ts;
  * hashing and checking run where the caller says (`hashPassword` given at construction,
  * `verify` given per call), never here on the event loop. CRAM-MD5 keeps only HMAC-MD5 pads
- * (src/store/cram.ts), and only for accounts with `cramMd5` on. Quotas are byte and message
+ * (src/store/cram.ts), for accounts with `cramMd5` on: on by default, and every password set
+ * (`setPassword`) keys it and turns it on, so every mechanism the services advertise works for
+ * every account made or re-keyed here (an account made before that has no key: its CRAM-MD5
+ * logins fail as wrong passwords until its password is set again). Quotas are byte and message
  * counts, `Infinity` (UNLIMITED) for none; `services` is 'all' or the list of services the
  * account may log in to. The server admin's password hash (`admin.passwd`, the ftpBackup login)
  * is kept here too. Backups (the FTP tree) export an account whole, hash included, and restore
@@ -22,12 +31,15 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { PosternError } from '../errors.ts';
+import { PosternError, isPosternError } from '../errors.ts';
 import { cramMd5Pads } from './cram.ts';
 import { writeFileAtomic, type FsLayer } from './fsio.ts';
 import { domainName, splitAddress } from './names.ts';
 import { packr } from './record.ts';
 import type { AccountBackup, AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainBackup, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
+
+/** RFC 5321 §4.5.1: the local part every local domain must accept (case-insensitive). */
+const POSTMASTER = 'postmaster';
 
 /** A well-formed hash no password matches: checked for unknown logins so they take as long. */
 export const DUMMY_HASH = `scrypt$16384$8$1$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
@@ -193,9 +205,16 @@ export class Directory {
     return r;
   }
 
-  /** The account an address (or alias, or bare local part) delivers to. */
+  /** The account an address (or alias, or bare local part) delivers to; postmaster@ a local
+   * domain without its own goes to the primary domain's postmaster. */
   resolve(address: string): AccountInfo {
-    return publicInfo(this.rec(address));
+    try {
+      return publicInfo(this.rec(address));
+    } catch (e) {
+      const primary = this.d.primary;
+      if (!isPosternError(e, 'STORE_NO_SUCH_ACCOUNT') || primary === null || splitAddress(address).local !== POSTMASTER) throw e;
+      return publicInfo(this.rec(`${POSTMASTER}@${primary}`));
+    }
   }
 
   /** What a service needs to check a login itself (on its own pool). */
@@ -252,24 +271,70 @@ export class Directory {
     return out;
   }
 
-  async addDomain(name: string, opts: { primary?: boolean; enabled?: boolean } = {}): Promise<DomainInfo> {
+  /** Add a domain; with `postmasterPassword`, its postmaster account too, in the same change. */
+  async addDomain(name: string, opts: { primary?: boolean; enabled?: boolean; postmasterPassword?: string } = {}): Promise<DomainInfo> {
     const n = domainName(name);
-    return this.change((d) => {
+    const exists = (d: Data): void => {
       if (d.domains.has(n)) throw new PosternError('STORE_DOMAIN_EXISTS', `domain ${n} exists`, { domain: n });
+    };
+    let key: { hash: string; pads: Uint8Array } | null = null;
+    if (opts.postmasterPassword !== undefined) {
+      const pw = checkPassword(opts.postmasterPassword);
+      exists(this.d); // fail fast, before hashing
+      key = { hash: await this.hashPassword(pw), pads: cramMd5Pads(pw) };
+    }
+    return this.change((d) => {
+      exists(d);
       d.domains.set(n, { name: n, enabled: opts.enabled ?? true, createdAt: Date.now() });
       if (d.primary === null || opts.primary === true) d.primary = n;
+      const pm = `${POSTMASTER}@${n}`;
+      if (key !== null && !d.accounts.has(pm) && !d.aliases.has(pm)) this.newAccount(d, pm, n, key.hash, key.pads);
     }).then(() => this.getDomain(n));
   }
 
+  /** Create postmaster@domain with a random password if it has neither account nor alias;
+   * true if one was created (its password is not kept anywhere: set it with setPassword). */
+  async ensurePostmaster(domain: string): Promise<boolean> {
+    const n = this.getDomain(domain).name;
+    const pm = `${POSTMASTER}@${n}`;
+    const missing = (d: Data): boolean => !d.accounts.has(pm) && !d.aliases.has(pm);
+    if (!missing(this.d)) return false;
+    const pw = randomBytes(24).toString('base64url');
+    const hash = await this.hashPassword(pw);
+    return this.change((d) => {
+      if (!d.domains.has(n) || !missing(d)) return false;
+      this.newAccount(d, pm, n, hash, cramMd5Pads(pw));
+      return true;
+    });
+  }
+
+  private newAccount(d: Data, address: string, domain: string, hash: string, pads: Uint8Array | null): AccountRec {
+    const id = d.nextId++;
+    const r: AccountRec = {
+      id, address, domain, enabled: true, quotaBytes: Infinity, quotaMessages: Infinity, services: 'all',
+      cramMd5: pads !== null, shard: id % this.shards, createdAt: Date.now(), hash, pads,
+    };
+    d.accounts.set(address, r);
+    return r;
+  }
+
+  /** Remove an empty domain: no accounts but its postmaster (removed with it, and its mail), no aliases. */
   async removeDomain(name: string): Promise<void> {
     const n = domainName(name);
-    return this.change((d) => {
+    const pm = `${POSTMASTER}@${n}`;
+    const gone = await this.change((d) => {
       if (!d.domains.has(n)) throw new PosternError('STORE_NO_SUCH_DOMAIN', `no domain ${n}`, { domain: n });
-      const used = [...d.accounts.values()].some((a) => a.domain === n) || [...d.aliases.keys()].some((a) => a.endsWith(`@${n}`));
+      const used = [...d.accounts.values()].some((a) => a.domain === n && a.address !== pm) || [...d.aliases.keys()].some((a) => a.endsWith(`@${n}`));
       if (used) throw new PosternError('STORE_DOMAIN_NOT_EMPTY', `domain ${n} still has accounts or aliases`, { domain: n });
       d.domains.delete(n);
       if (d.primary === n) d.primary = d.domains.keys().next().value ?? null;
+      const r = d.accounts.get(pm);
+      if (r === undefined) return null;
+      d.accounts.delete(pm);
+      for (const [k, t] of d.aliases) if (t === pm) d.aliases.delete(k);
+      return publicInfo(r);
     });
+    if (gone !== null) this.onRemove(gone);
   }
 
   async setDomain(name: string, changes: { primary?: true; enabled?: boolean }): Promise<DomainInfo> {
@@ -294,19 +359,17 @@ export class Directory {
     };
     exists(this.d); // fail fast, before hashing
     const hash = await this.hashPassword(password);
-    const pads = o.cramMd5 === true ? cramMd5Pads(password) : null;
+    const cram = o.cramMd5 ?? true;
+    const pads = cram ? cramMd5Pads(password) : null;
     return this.change((d) => {
       exists(d);
-      const id = d.nextId++;
-      const r: AccountRec = {
-        id, address: a, domain, enabled: o.enabled ?? true, quotaBytes, quotaMessages, services,
-        cramMd5: o.cramMd5 === true, shard: id % this.shards, createdAt: Date.now(), hash, pads,
-      };
-      d.accounts.set(a, r);
+      const r = this.newAccount(d, a, domain, hash, pads);
+      Object.assign(r, { enabled: o.enabled ?? true, quotaBytes, quotaMessages, services });
       return publicInfo(r);
     });
   }
 
+  /** A new password; CRAM-MD5 is keyed from it and turned on (an old account gets its key). */
   async setPassword(address: string, password: string): Promise<void> {
     const a = this.rec(address).address;
     const pw = checkPassword(password);
@@ -316,7 +379,8 @@ export class Directory {
       const r = d.accounts.get(a);
       if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
       r.hash = hash;
-      r.pads = r.cramMd5 ? pads : null;
+      r.cramMd5 = true;
+      r.pads = pads;
     });
   }
 

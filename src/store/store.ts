@@ -49,7 +49,8 @@ export interface StoreOptions {
   mailboxIdleMs?: number; // default 60 s
   mailboxQueue?: number; // actor mailbox capacity, default 1000
   askTimeoutMs?: number; // default 30 s
-  /** The configuration's primaryDomain: created if missing and made primary at open. */
+  /** The configuration's primaryDomain: created if missing and made primary at open, with its
+   * postmaster account (random password, logged as created) if that is missing. */
   primaryDomain?: string;
   /** The mail queue's tuning (src/store/queue.ts). */
   queue?: Omit<QueueOptions, 'dir' | 'fs' | 'log'>;
@@ -150,6 +151,11 @@ export class Store implements MailboxHost {
       const exists = this.directory.listDomains().some((d) => d.name === primary.toLowerCase());
       if (exists) await this.directory.setDomain(primary, { primary: true });
       else await this.directory.addDomain(primary, { primary: true });
+    }
+    // RFC 5321 §4.5.1: <postmaster> is the primary domain's postmaster, and it must exist
+    if (primary !== undefined && primary !== '' && await this.directory.ensurePostmaster(primary)) {
+      const pm = `postmaster@${primary.toLowerCase()}`;
+      this.log.info({ account: pm }, `store: created ${pm} (RFC 5321 postmaster) with a random password; set one with: postern ctl account passwd ${pm} --password PW`);
     }
     const every = this.o.compactIntervalMs ?? 60_000;
     if (every > 0) this.timers.push(setInterval(() => this.background(), every));

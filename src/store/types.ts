@@ -194,6 +194,7 @@ export interface AccountOptions {
   quotaBytes?: number;
   quotaMessages?: number;
   services?: 'all' | string[];
+  /** Keep the CRAM-MD5 key (default true: every advertised mechanism works for the account). */
   cramMd5?: boolean;
 }
 

@@ -55,6 +55,7 @@ describe('parseCtlArgs', () => {
       [['service', 'stop', 'imap'], 'service.stop', { name: 'imap' }],
       [['service', 'restart', 'smtpIncoming'], 'service.restart', { name: 'smtpIncoming' }],
       [['domain', 'add', 'example.org'], 'domain.add', { name: 'example.org' }],
+      [['domain', 'add', 'example.org', '--password', 'pm'], 'domain.add', { name: 'example.org', postmasterPassword: 'pm' }],
       [['domain', 'list'], 'domain.list', {}],
       [['domain', 'remove', 'example.org'], 'domain.remove', { name: 'example.org' }],
       [['account', 'add', 'bob@example.org', '--password', 's3cret'], 'account.add', { address: 'bob@example.org', password: 's3cret' }],
@@ -85,7 +86,7 @@ describe('parseCtlArgs', () => {
       ['domain'], ['domain', 'add'], ['domain', 'list', 'x'], ['account', 'add', 'bob@example.org'],
       ['account', 'add', 'bob', '--password', 'x'], ['account', 'add', 'a@b@c', '--password', 'x'],
       ['account', 'remove', 'bob@example.org', '--password', 'x'], ['account', 'passwd'], ['status', '--bogus'],
-      ['--data-dir'], ['reload', '--password', 'x'],
+      ['--data-dir'], ['reload', '--password', 'x'], ['domain', 'remove', 'x.org', '--password', 'x'], ['domain', 'add', 'x.org', '--password='],
     ];
     for (const argv of bad) {
       assert.throws(() => p(...argv), (e: unknown) => isPosternError(e, 'CONTROL_BAD_REQUEST'), argv.join(' '));
@@ -106,6 +107,7 @@ describe('runCtl', () => {
           case 'status': return statusDoc;
           case 'domain.list': return ['example.org', 'example.net'];
           case 'account.list': return [{ address: 'bob@example.org', quota: 10 }];
+          case 'domain.add': return { name: args.name, postmaster: `postmaster@${String(args.name)}`, ...(args.postmasterPassword === undefined ? { postmasterPassword: 'Rnd0m-pw' } : {}) };
           case 'service.stop': throw new PosternError('SERVICE_NOT_RUNNING', `service ${String(args.name)} is not running`);
           default: return null;
         }
@@ -127,6 +129,16 @@ describe('runCtl', () => {
     r = await run('account', 'add', 'bob@example.org', '--password', 'pw');
     assert.deepEqual(r, { code: 0, out: ['account bob@example.org added'], err: [] });
     assert.deepEqual(calls.at(-1), ['account.add', { address: 'bob@example.org', password: 'pw' }]);
+  });
+
+  it('domain add prints the postmaster and, once, the password it was given at random', async () => {
+    let r = await run('domain', 'add', 'a.org');
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.out[0], 'domain a.org added, with postmaster@a.org');
+    assert.match(r.out[1]!, /^postmaster@a\.org password: Rnd0m-pw /);
+    r = await run('domain', 'add', 'b.org', '--password', 'given');
+    assert.deepEqual(r.out, ['domain b.org added, with postmaster@b.org']);
+    assert.deepEqual(calls.at(-1), ['domain.add', { name: 'b.org', postmasterPassword: 'given' }]);
   });
 
   it('prints lists one item a line', async () => {

@@ -192,7 +192,7 @@ U = '/domains/a.org/users/ann/'
 cfg = get(login(), U + 'CoreConfig.cfg')
 out = {
   'syntax': up(U + 'CoreConfig.cfg', b'Account {\\n  address = "ann@a.org"\\n  quotaBytes = (\\n'),
-  'unknown': up(U + 'CoreConfig.cfg', cfg.replace(b'cramMd5 = no', b'shell = "/bin/sh"')),
+  'unknown': up(U + 'CoreConfig.cfg', cfg.replace(b'cramMd5 = yes', b'shell = "/bin/sh"')),
   'wrongUser': up('/domains/a.org/users/carl/CoreConfig.cfg', cfg),
   'wrongDomain': up('/domains/a.org/domainCoreConfig.cfg', b'Domain {\\n name = "c.org"\\n}\\n'),
   'noDomain': up('/domains/zz.org/users/ann/CoreConfig.cfg', cfg),

@@ -1,6 +1,7 @@
 /**
  * test/store/directory.test.ts: domains, accounts, aliases, the primary domain, quotas,
- * services, authentication (caller-supplied verify), CRAM-MD5 pads, persistence, and the
+ * services, authentication (caller-supplied verify), CRAM-MD5 pads (on by default), postmaster
+ * accounts (RFC 5321 §4.5.1), persistence, and the
  * ctl verbs of storeAdmin, each error code by its kind.
  */
 import { test } from 'node:test';
@@ -105,13 +106,16 @@ test('passwords hashed with the scrypt format of workers/pool.ts by default', as
   await store.close();
 });
 
-test('CRAM-MD5 pads only for accounts with it on; kept across passwd', async () => {
+test('CRAM-MD5 pads only for accounts with it on (the default); kept across passwd, which keys it', async () => {
   const { store } = await openStore(tmpData());
   const d = store.directory;
   await d.addDomain('example.org');
   await d.addAccount('ann@example.org', { password: 'pw', cramMd5: true });
-  await d.addAccount('bob@example.org', { password: 'pw' });
+  await d.addAccount('bob@example.org', { password: 'pw', cramMd5: false });
+  await d.addAccount('cat@example.org', { password: 'cat-pw' });
   assert.equal(d.authInfo('bob', 'imap').cramMd5Pads, null);
+  assert.equal(d.resolve('cat').cramMd5, true, 'on by default');
+  assert.equal(cramMd5Digest(d.authInfo('cat', 'imap').cramMd5Pads!, '<2@x>'), createHmac('md5', 'cat-pw').update('<2@x>').digest('hex'));
   const pads = d.authInfo('ann', 'imap').cramMd5Pads!;
   assert.equal(cramMd5Digest(pads, '<1@x>'), createHmac('md5', 'pw').update('<1@x>').digest('hex'));
   await d.setPassword('ann', 'new');
@@ -121,6 +125,9 @@ test('CRAM-MD5 pads only for accounts with it on; kept across passwd', async () 
   assert.notEqual(d.authInfo('bob', 'imap').cramMd5Pads, null);
   await d.setCramMd5('ann', false);
   assert.equal(d.authInfo('ann', 'imap').cramMd5Pads, null);
+  await d.setPassword('ann', 'again'); // an account without a key (an old one) gets one with its next password
+  assert.equal(cramMd5Digest(d.authInfo('ann', 'imap').cramMd5Pads!, 'c'), createHmac('md5', 'again').update('c').digest('hex'));
+  assert.equal(d.resolve('ann').cramMd5, true);
   await store.close();
 });
 
@@ -139,23 +146,61 @@ test('a damaged directory file is STORE_CORRUPT, not an empty directory', async 
 
 test('storeAdmin: the ctl verbs', async () => {
   const { store } = await openStore(tmpData());
-  assert.deepEqual(await storeAdmin(store, 'domain.add', { name: 'example.org' }), { name: 'example.org', enabled: true, primary: true, accounts: 0 });
+  assert.deepEqual(await storeAdmin(store, 'domain.add', { name: 'example.org', postmasterPassword: 'pm-pw' }), { name: 'example.org', enabled: true, primary: true, accounts: 1, postmaster: 'postmaster@example.org' });
   const added = (await storeAdmin(store, 'account.add', { address: 'ann@example.org', password: 'pw' })) as Record<string, unknown>;
   assert.equal(added.address, 'ann@example.org');
   assert.equal(added.quotaBytes, null); // unlimited
   await store.mailbox('ann').append('INBOX', Buffer.from('hi\r\n'));
   const list = (await storeAdmin(store, 'account.list', {})) as Array<Record<string, unknown>>;
-  assert.deepEqual(list.map((a) => [a.address, a.messages, a.bytes]), [['ann@example.org', 1, 4]]);
-  assert.equal(((await storeAdmin(store, 'account.list', { domain: 'example.org' })) as unknown[]).length, 1);
+  assert.deepEqual(list.map((a) => [a.address, a.messages, a.bytes, a.cramMd5]), [['ann@example.org', 1, 4, true], ['postmaster@example.org', 0, 0, true]]);
+  assert.equal(((await storeAdmin(store, 'account.list', { domain: 'example.org' })) as unknown[]).length, 2);
   assert.deepEqual(await storeAdmin(store, 'account.passwd', { address: 'ann', password: 'pw2' }), { address: 'ann@example.org' });
   assert.equal(((await storeAdmin(store, 'domain.list')) as unknown[]).length, 1);
   await assert.rejects(storeAdmin(store, 'domain.remove', { name: 'example.org' }), code('STORE_DOMAIN_NOT_EMPTY'));
   assert.deepEqual(await storeAdmin(store, 'account.remove', { address: 'ann@example.org' }), { address: 'ann@example.org' });
   await assert.rejects(storeAdmin(store, 'account.remove', { address: 'ann@example.org' }), code('STORE_NO_SUCH_ACCOUNT'));
   assert.deepEqual(await storeAdmin(store, 'domain.remove', { name: 'example.org' }), { name: 'example.org' });
+  assert.deepEqual(await storeAdmin(store, 'account.list', {}), [], 'the postmaster went with its domain');
   const c = (await storeAdmin(store, 'store.compact')) as Record<string, number>;
   assert.equal(typeof c.bytesFreed, 'number');
   await assert.rejects(storeAdmin(store, 'account.add', { address: 'x@y.org' }), code('CONTROL_BAD_REQUEST'));
   await assert.rejects(storeAdmin(store, 'nope', {}), code('CONTROL_BAD_REQUEST'));
   await store.close();
+});
+
+test('postmaster (RFC 5321 §4.5.1): domain.add creates it (given or random password, returned once); every local domain resolves it', async () => {
+  const { store } = await openStore(tmpData());
+  const d = store.directory;
+  const a = (await storeAdmin(store, 'domain.add', { name: 'example.org', postmasterPassword: 'pm-pw' })) as Record<string, unknown>;
+  assert.equal(a.postmasterPassword, undefined, 'a given password is not echoed');
+  const b = (await storeAdmin(store, 'domain.add', { name: 'other.org' })) as Record<string, unknown>;
+  assert.equal(b.postmaster, 'postmaster@other.org');
+  assert.match(String(b.postmasterPassword), /^[A-Za-z0-9_-]{16}$/);
+  assert.equal((await d.authenticate('postmaster@other.org', String(b.postmasterPassword), 'pop3', fakeVerify)).address, 'postmaster@other.org');
+  assert.equal((await d.authenticate('postmaster@example.org', 'pm-pw', 'pop3', fakeVerify)).address, 'postmaster@example.org');
+  await assert.rejects(storeAdmin(store, 'domain.add', { name: 'other.org', postmasterPassword: 'x' }), code('STORE_DOMAIN_EXISTS'));
+  assert.equal(d.resolve('postmaster').address, 'postmaster@example.org', 'no domain: the primary domain\'s');
+  assert.equal(d.resolve('PostMaster@Other.ORG').address, 'postmaster@other.org');
+  // a domain made without one (before this, or by a restore) sends it to the primary's
+  await d.addDomain('legacy.org');
+  assert.equal(d.resolve('postmaster@legacy.org').address, 'postmaster@example.org');
+  await assert.rejects(async () => d.resolve('nobody@legacy.org'), code('STORE_NO_SUCH_ACCOUNT'));
+  await assert.rejects(async () => d.resolve('postmaster@elsewhere.net'), code('STORE_NO_SUCH_DOMAIN'));
+  assert.throws(() => d.authInfo('postmaster@legacy.org', 'pop3'), code('STORE_AUTH_FAILED'), 'only delivery falls back, never a login');
+  assert.equal(await d.ensurePostmaster('legacy.org'), true);
+  assert.equal(await d.ensurePostmaster('legacy.org'), false);
+  assert.equal(d.resolve('postmaster@legacy.org').address, 'postmaster@legacy.org');
+  await store.close();
+});
+
+test('postmaster: the store creates the configured primary domain\'s at open, once, and says so', async () => {
+  const dataDir = tmpData();
+  const first = await openStore(dataDir, { primaryDomain: 'Example.org' });
+  assert.equal(first.store.directory.resolve('postmaster').address, 'postmaster@example.org');
+  assert.ok(first.log.records.some((r) => r.level === 'info' && r.o.account === 'postmaster@example.org'));
+  await first.store.close();
+  const again = await openStore(dataDir, { primaryDomain: 'example.org' });
+  assert.ok(!again.log.records.some((r) => r.o.account === 'postmaster@example.org'), 'created once');
+  assert.equal(again.store.directory.listAccounts().length, 1);
+  await again.store.close();
 });

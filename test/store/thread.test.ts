@@ -57,7 +57,7 @@ test('store thread: client over a MessagePort, admin verbs, snapshots, info', { 
     c.close(); // the port closes: its snapshots are released
     await waitFor(() => (st.info().extra as { snapshots: number }).snapshots === 0);
     const list = (await st.admin('account.list', {})) as Array<{ address: string; messages: number }>;
-    assert.deepEqual(list.map((a) => [a.address, a.messages]), [['ann@example.org', 19]]);
+    assert.deepEqual(list.map((a) => [a.address, a.messages]), [['ann@example.org', 19], ['postmaster@example.org', 0]]);
   } finally {
     await st.stop();
   }

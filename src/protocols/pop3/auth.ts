@@ -11,7 +11,8 @@
  * success opens the maildrop (a snapshot; with pop3ExclusiveLock a second session gets
  * `-ERR [IN-USE]`). A wrong password, an unknown or disabled account, a bad SASL exchange or a
  * cancelled one is an authentication error (`-ERR [AUTH]`, counted against maxAuthErrors); a
- * store that cannot answer is `-ERR [SYS/TEMP]`, not counted.
+ * store that cannot answer is `-ERR [SYS/TEMP]`, not counted. A SASL response over maxLineLength
+ * ends the exchange as an authentication error; the next line is a command again.
  *
  * Exports: `AUTH_ROWS` (USER, PASS, AUTH, STLS, APOP). Throws nothing (handlers return verdicts).
  */
@@ -102,6 +103,20 @@ function response(line: Buffer): Buffer | 'cancel' | null {
 
 const cancelled = (): V => reply('-ERR authentication cancelled\r\n', { error: 'auth' });
 const badResponse = (): V => reply('-ERR [AUTH] invalid base64 in the authentication exchange\r\n', { error: 'auth' });
+const tooLong = (): V => reply('-ERR [AUTH] authentication exchange line is too long\r\n', { error: 'auth' });
+
+/** Send a `+ ` challenge; the client's next line (decoded) goes to `next`: `*` cancels, bad
+ * base64 or a line over maxLineLength ends the exchange as a failed authentication. */
+function ask(s: Pop3Session, challenge: string, next: (resp: Buffer) => V | Promise<V>): V {
+  s.expectLine(async (line) => {
+    s.expectLine(null);
+    const r = response(line);
+    if (r === 'cancel') return cancelled();
+    if (r === null) return badResponse();
+    return next(r);
+  }, tooLong);
+  return reply(`+ ${challenge}\r\n`);
+}
 
 function plain(s: Pop3Session, resp: Buffer): Promise<V> | V {
   const parts = resp.toString('utf8').split('\0');
@@ -112,23 +127,12 @@ function plain(s: Pop3Session, resp: Buffer): Promise<V> | V {
 }
 
 function loginPassword(s: Pop3Session, user: string): V {
-  s.expectLine(async (line) => {
-    s.expectLine(null);
-    const r = response(line);
-    if (r === 'cancel') return cancelled();
-    if (r === null) return badResponse();
-    return login(s, user, checkPassword(s, user, r.toString('utf8')));
-  });
-  return reply('+ UGFzc3dvcmQ6\r\n'); // "Password:"
+  return ask(s, 'UGFzc3dvcmQ6', (r) => login(s, user, checkPassword(s, user, r.toString('utf8')))); // "Password:"
 }
 
 function cramMd5(s: Pop3Session): V {
   const challenge = `<${randomBytes(8).toString('hex')}.${Date.now()}@${HOST}>`;
-  s.expectLine(async (line) => {
-    s.expectLine(null);
-    const r = response(line);
-    if (r === 'cancel') return cancelled();
-    if (r === null) return badResponse();
+  return ask(s, Buffer.from(challenge).toString('base64'), (r) => {
     const text = r.toString('utf8');
     const sp = text.lastIndexOf(' ');
     if (sp <= 0) return authFailed();
@@ -142,7 +146,6 @@ function cramMd5(s: Pop3Session): V {
       return info.account;
     });
   });
-  return reply(`+ ${Buffer.from(challenge).toString('base64')}\r\n`);
 }
 
 function auth(args: string, s: Pop3Session): V | Promise<V> {
@@ -157,26 +160,11 @@ function auth(args: string, s: Pop3Session): V | Promise<V> {
   const first = initial === undefined ? undefined : initial === '=' ? Buffer.alloc(0) : b64(initial);
   if (first === null) return badResponse();
   if (mech === 'PLAIN') {
-    if (first !== undefined) return plain(s, first);
-    s.expectLine(async (line) => {
-      s.expectLine(null);
-      const r = response(line);
-      if (r === 'cancel') return cancelled();
-      if (r === null) return badResponse();
-      return plain(s, r);
-    });
-    return reply('+ \r\n');
+    return first !== undefined ? plain(s, first) : ask(s, '', (r) => plain(s, r));
   }
   if (mech === 'LOGIN') {
     if (first !== undefined) return loginPassword(s, first.toString('utf8'));
-    s.expectLine(async (line) => {
-      s.expectLine(null);
-      const r = response(line);
-      if (r === 'cancel') return cancelled();
-      if (r === null) return badResponse();
-      return loginPassword(s, r.toString('utf8'));
-    });
-    return reply('+ VXNlcm5hbWU6\r\n'); // "Username:"
+    return ask(s, 'VXNlcm5hbWU6', (r) => loginPassword(s, r.toString('utf8'))); // "Username:"
   }
   if (first !== undefined) return reply('-ERR [AUTH] CRAM-MD5 takes no initial response\r\n', { error: 'auth' });
   return cramMd5(s);

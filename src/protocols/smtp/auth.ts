@@ -5,7 +5,7 @@
  * (`verifyPassword`), through the store's `authenticate` (an unknown login costs the same as a
  * wrong password); CRAM-MD5 uses the account's stored HMAC pads (`cramMd5Verify`). A failed
  * authentication counts against maxAuthErrors; continuation lines may be 12288 bytes (RFC 4954
- * §4); "*" cancels.
+ * §4): a longer one ends the exchange as a failed authentication (500 5.5.6); "*" cancels.
  *
  * Exports: `authCommand(args, s)`. Throws nothing (failures are replies).
  */
@@ -23,6 +23,8 @@ const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 type V = Verdict<S>;
 
 const cannotDecode = (): V => reply('501 5.5.2 Error: cannot decode the response\r\n', { error: 'command' });
+// RFC 4954 §6: the exchange ends as a failed authentication; the next line is a command again
+const tooLong = (): V => reply(`500 5.5.6 Authentication exchange line is too long (at most ${AUTH_LINE_MAX} bytes)\r\n`, { error: 'auth' });
 const failed = (): V => reply('535 5.7.8 Error: authentication failed\r\n', { error: 'auth' });
 
 function b64(text: string): Buffer | null {
@@ -38,6 +40,9 @@ function ask(s: Session, prompt: string, next: (response: string) => V | Promise
     const t = line.toString('latin1').trim();
     if (t === '*') return reply('501 5.0.0 Authentication cancelled\r\n', { error: 'command' });
     return next(t);
+  }, () => {
+    s.setMaxLineLength(s.data.o.maxLineLength);
+    return tooLong();
   });
   return reply(`334 ${prompt}\r\n`);
 }

@@ -7,7 +7,8 @@
  *    `relayNetworks` (else 554 5.7.1), and then waits in the queue for smtpOutgoing;
  *  - at most `maxRcptCount` recipients (452 4.5.3), at most `maxDataSize` (552 5.3.4, refused
  *    at MAIL from SIZE= and while the text streams in), at most `maxReceivedHeaders`
- *    Received: fields (554 5.4.6), no bare LF in DATA unless `allowBareLineFeed`;
+ *    Received: fields (554 5.4.6), no bare LF in DATA or BDAT unless `allowBareLineFeed`, no
+ *    bare CR unless `allowBareCarriageReturn` (550 5.5.2; a BINARYMIME body is not looked at);
  *  - the message is in the durable queue before the 250.
  * VRFY answers 252 and EXPN 502 for everyone: no account is ever revealed.
  *
@@ -126,12 +127,13 @@ async function rcpt(args: string, s: Session): Promise<V> {
 }
 
 /** The end of a message's text (DATA's dot, BDAT LAST): check it, queue it, answer. */
-async function finish(s: Session, tx: Tx, overflow: boolean, bareLf: boolean, body: () => Buffer): Promise<V> {
+async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean; cr: boolean }, body: () => Buffer): Promise<V> {
   const d = s.data;
   const o = d.o;
   d.tx = null;
   if (overflow) return reply(`552 5.3.4 Message size exceeds fixed maximum message size (${o.maxMessageBytes} bytes)\r\n`, { state: 'ready' });
-  if (bareLf) return reply('550 5.5.2 Error: bare <LF> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' });
+  if (bare.lf && !o.allowBareLf) return reply('550 5.5.2 Error: bare <LF> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' });
+  if (bare.cr && !o.allowBareCr) return reply('550 5.5.2 Error: bare <CR> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' });
   const text = body();
   const hops = countReceived(text);
   if (hops > o.maxReceived) return reply(`554 5.4.6 Too many hops: ${hops} Received: headers (at most ${o.maxReceived}); mail loop?\r\n`, { state: 'ready' });
@@ -152,7 +154,7 @@ function data(_args: string, s: Session): V {
   const tx = s.data.tx!;
   if (tx.body === 'BINARYMIME') return reply('503 5.5.1 Error: BODY=BINARYMIME needs BDAT\r\n', { error: 'command' });
   const dec = new DotDecoder(s.data.o.maxMessageBytes);
-  s.expectStream((chunk) => dec.feed(chunk), () => finish(s, tx, dec.overflow, dec.bareLf && !s.data.o.allowBareLf, () => dec.body()));
+  s.expectStream((chunk) => dec.feed(chunk), () => finish(s, tx, dec.overflow, { lf: dec.bareLf, cr: dec.bareCr }, () => dec.body()));
   return reply('354 End data with <CR><LF>.<CR><LF>\r\n');
 }
 
@@ -168,11 +170,11 @@ function bdat(args: string, s: Session): V | Promise<V> {
   else if (s.state === 'fresh' || s.state === 'ready') refusal = '503 5.5.1 Error: send MAIL first\r\n';
   else if (s.state === 'mail') refusal = '554 5.5.1 Error: no valid recipients\r\n';
   const tx = d.tx;
-  if (refusal === null && tx !== null) tx.chunks ??= new ChunkCollector(d.o.maxMessageBytes);
+  if (refusal === null && tx !== null) tx.chunks ??= new ChunkCollector(d.o.maxMessageBytes, tx.body === 'BINARYMIME');
   const end = (): V | Promise<V> => {
     if (refusal !== null || tx === null) return reply(refusal ?? '503 5.5.1 Error: no transaction\r\n', { error: 'command' });
     const chunks = tx.chunks!;
-    if (last) return finish(s, tx, chunks.overflow, false, () => chunks.body());
+    if (last) return finish(s, tx, chunks.overflow, { lf: chunks.bareLf, cr: chunks.bareCr }, () => chunks.body());
     if (chunks.overflow) return reply(`552 5.3.4 Message size exceeds fixed maximum message size (${d.o.maxMessageBytes} bytes)\r\n`, { state: 'bdat' });
     return reply(`250 2.0.0 ${size} octets received\r\n`, { state: 'bdat' });
   };

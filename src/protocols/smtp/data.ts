@@ -5,12 +5,15 @@
  * only CRLF "." CRLF ends it; a leading dot is removed from a line that follows a CRLF. A bare
  * LF (one without its CR) is remembered: the session rejects such a message unless configured
  * otherwise (SMTP smuggling: "\n.\n", "\n.\r\n" and "\r\n.\n" never end the text here, and with
- * the default they get the message refused). A bare CR is kept as data. Line length does not
+ * the default they get the message refused). A bare CR (one not followed by LF) is kept as data
+ * and remembered the same way (`bareCr`: "\r.\r\n", "\r\n.\r", "\r.\r" must never reach a
+ * later relay, whose receiver might read a CR as a line end). Line length does not
  * matter: nothing is split into lines, so a long line costs no memory. Past `limit` bytes the
  * text is no longer kept (`overflow`), but it is still read to its end, so the session can
  * answer 552 and carry on.
  *
- * `ChunkCollector` gathers BDAT chunks (no stuffing) with the same cap.
+ * `ChunkCollector` gathers BDAT chunks (no stuffing) with the same cap, and remembers a bare LF
+ * or a bare CR across chunk edges (a BINARYMIME body is binary: it does not look).
  * `countReceived(body)` counts the `Received:` fields of the header section.
  *
  * Exports: `DotDecoder`, `ChunkCollector`, `countReceived`. Throws nothing.
@@ -80,6 +83,7 @@ export class DotDecoder {
   private st = SOL;
   private readonly out: Output;
   bareLf = false;
+  bareCr = false;
   ended = false;
 
   constructor(limit: number) {
@@ -108,14 +112,17 @@ export class DotDecoder {
           const lf = chunk.indexOf(10, i);
           if (lf < 0) {
             const end = chunk[n - 1] === 13 ? n - 1 : n; // a CR at the edge may start a CRLF
+            this.crIn(chunk, i, end);
             out.range(chunk, i, end);
             st = end < n ? CR : MID;
             i = n;
           } else if (lf > i && chunk[lf - 1] === 13) {
+            this.crIn(chunk, i, lf - 1);
             out.range(chunk, i, lf + 1);
             st = SOL;
             i = lf + 1;
           } else {
+            this.crIn(chunk, i, lf);
             out.range(chunk, i, lf + 1); // a bare LF ends this line
             this.bareLf = true;
             st = SOLLF;
@@ -141,7 +148,8 @@ export class DotDecoder {
             this.st = SOL;
             return i + 1;
           }
-          out.byte(13); // "." CR x: the dot was stuffing, the CR is data
+          out.byte(13); // "." CR x: the dot was stuffing, the CR is data (bare)
+          this.bareCr = true;
           st = MID;
           break;
         case CR:
@@ -152,6 +160,7 @@ export class DotDecoder {
             i++;
           } else {
             out.byte(13); // a bare CR is data
+            this.bareCr = true;
             st = MID;
           }
           break;
@@ -163,6 +172,14 @@ export class DotDecoder {
     return -1;
   }
 
+  /** Note a CR in chunk[from, to): none there may end a line. */
+  private crIn(chunk: Buffer, from: number, to: number): void {
+    if (this.bareCr || to <= from) return;
+    // a CRLF line (the usual case): the line's own CR at `to` bounds the search
+    const at = chunk[to] === 13 ? chunk.indexOf(13, from) : chunk.subarray(from, to).indexOf(13);
+    if (chunk[to] === 13 ? at < to : at >= 0) this.bareCr = true;
+  }
+
   body(): Buffer {
     return this.out.take();
   }
@@ -170,9 +187,14 @@ export class DotDecoder {
 
 export class ChunkCollector {
   private readonly out: Output;
+  private readonly binary: boolean;
+  private last = -1; // the previous chunk's last byte
+  private crSeen = false;
+  bareLf = false;
 
-  constructor(limit: number) {
+  constructor(limit: number, binary = false) {
     this.out = new Output(limit);
+    this.binary = binary;
   }
 
   get overflow(): boolean {
@@ -184,7 +206,25 @@ export class ChunkCollector {
   }
 
   add(chunk: Buffer): void {
+    if (!this.binary && chunk.length > 0) this.lineEnds(chunk);
     this.out.bytes(chunk);
+  }
+
+  /** Every LF must follow a CR and every CR precede an LF, across chunk edges too. */
+  private lineEnds(chunk: Buffer): void {
+    if (this.last === 13 && chunk[0] !== 10) this.crSeen = true;
+    for (let i = chunk.indexOf(10); i >= 0 && !this.bareLf; i = chunk.indexOf(10, i + 1)) {
+      if ((i > 0 ? chunk[i - 1] : this.last) !== 13) this.bareLf = true;
+    }
+    for (let i = chunk.indexOf(13); i >= 0 && !this.crSeen; i = chunk.indexOf(13, i + 1)) {
+      if (i + 1 < chunk.length && chunk[i + 1] !== 10) this.crSeen = true;
+    }
+    this.last = chunk[chunk.length - 1]!;
+  }
+
+  /** Read at the end of the text, where a CR as the last byte was bare too. */
+  get bareCr(): boolean {
+    return this.crSeen || this.last === 13;
   }
 
   body(): Buffer {

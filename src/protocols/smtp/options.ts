@@ -31,6 +31,7 @@ export interface SmtpOptions {
   chunking: boolean;
   smtpUtf8: boolean;
   allowBareLf: boolean;
+  allowBareCr: boolean;
   relayNets: readonly IpSet[];
   /** May this client relay without authenticating? */
   relayAllowed(ip: string): boolean;
@@ -74,6 +75,7 @@ function build(service: ServiceOptions): SmtpOptions {
     chunking: bool('allowChunking', true),
     smtpUtf8: bool('allowSmtpUtf8', true),
     allowBareLf: bool('allowBareLineFeed', false),
+    allowBareCr: bool('allowBareCarriageReturn', false),
     relayNets,
     relayAllowed(ip: string): boolean {
       if (relayNets.length === 0) return false;
