@@ -19,6 +19,7 @@ import { startStatusServer } from './status/http.ts';
 import { startControlServer } from './control/server.ts';
 import { createRootLogger, type Logger } from './log.ts';
 import { StoreThread } from './store/thread.ts';
+import { learnSystemHostname } from './net/hostname.ts';
 import type { ResolvedConfig, ServiceName } from './config/options.ts';
 import type { ServiceStatus, StatusDoc } from './status/types.ts';
 
@@ -72,6 +73,7 @@ function enableCompileCache(): void {
 
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
+  await learnSystemHostname(); // the default `hostname`, bounded in time
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   let config: ResolvedConfig = loaded.resolved;
   const log = opts.log ?? createRootLogger(config.logLevel);

@@ -46,8 +46,9 @@ export interface SessionHandle {
 }
 
 export interface ProtocolModule {
-  /** The protocol's own short refusal for a connection refused before its session starts. */
-  refusal(reason: RefusalReason): string;
+  /** The protocol's own short refusal for a connection refused before its session starts;
+   * `service`: the thread's current options (the server's `hostname` …). */
+  refusal(reason: RefusalReason, service?: ServiceOptions): string;
   /** Start a session on an admitted socket. */
   startSession(socket: Socket, ctx: SessionContext): SessionHandle;
 }

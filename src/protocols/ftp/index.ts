@@ -59,7 +59,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     ctx,
     table: COMMANDS,
     initialState: 'login',
-    replies: REPLIES,
+    replies: { ...REPLIES, greeting: () => `220 ${ctx.service.hostname} Postern FTP backup service ready.\r\n` },
     data,
     maxLineLength: Number(ctx.service.extra.maxLineLength ?? 8192),
     highWater: 32,

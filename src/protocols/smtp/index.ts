@@ -13,10 +13,11 @@ import { BARRIER_VERBS, COMMANDS } from './commands.ts';
 import { smtpOptions } from './options.ts';
 import { refusalText, smtpReplies } from './replies.ts';
 import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { ServiceOptions } from '../../config/options.ts';
 import type { D, S } from './state.ts';
 
-export function refusal(reason: RefusalReason): string {
-  return refusalText(reason);
+export function refusal(reason: RefusalReason, service?: ServiceOptions): string {
+  return refusalText(reason, service?.hostname ?? 'localhost');
 }
 
 export function startSession(socket: Socket, ctx: SessionContext): SessionHandle {
