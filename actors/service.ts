@@ -315,6 +315,15 @@ export class ServiceHost implements Child {
     await this.shutdown(reason);
   }
 
+  /** The server is stopping: every thread closes its listeners now (not one after another as
+   * the supervisor stops them) and its sessions say goodbye as their transactions end. */
+  beginStop(deadlineMs: number): void {
+    if (this.state === 'stopped' || this.exitReason !== null) return;
+    this.state = 'stopping';
+    if (this.scaler !== null) clearInterval(this.scaler);
+    for (const c of this.threads.whichChildren()) if (c.child instanceof ConnThread) c.child.beginStop(deadlineMs);
+  }
+
   kill(): void {
     for (const c of this.threads.whichChildren()) c.child?.kill();
     void this.shutdown({ kind: 'shutdown' });

@@ -268,7 +268,10 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const stop = async (exitCode?: number): Promise<void> => {
     if (stopping) return stopped;
     stopping = true;
-    log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections, sessions finish up to the deadline');
+    // every listener of every service closes now, before anything else (the supervisors
+    // then stop the services one by one, and wait for them)
+    for (const h of hosts.values()) h.beginStop(config.shutdownTimeoutMs);
+    log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections; idle sessions closed, transactions finish up to the deadline');
     await root.stop().catch((e) => log.error({ err: e }, 'root stop failed'));
     await control?.close().catch(() => {});
     await statusSrv.close().catch(() => {});

@@ -127,7 +127,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
   socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
-    socket.end(protocol.refusal('shutting_down'));
+    socket.end(protocol.refusal('shutting_down', options));
     return;
   }
   const id = nextId++;
@@ -136,8 +136,9 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
       if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'client_closed' });
       return;
     }
-    if (!m.ok) {
-      socket.end(protocol.refusal(m.reason));
+    if (!m.ok || stopping) {
+      if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'shutdown' });
+      socket.end(protocol.refusal(m.ok ? 'shutting_down' : m.reason, options));
       socket.destroySoon();
       return;
     }
@@ -246,20 +247,31 @@ function beginDrain(): void {
   maybeExit();
 }
 
+/** Close the listeners first (new clients are refused by the kernel from here on), then ask
+ * every session for its goodbye: an idle one says it at once, one in the middle of a
+ * transaction when that is over; at the deadline every session says it at once and is closed.
+ * A second `stop` (the supervisor's, after the server's early one) changes nothing. */
 function beginStop(deadlineMs: number): void {
+  if (stopping) return;
   stopping = true;
   beginDrain();
-  for (const s of sessions.values()) {
-    s.endReason = 'shutdown';
-    try {
-      s.handle?.shutdown();
-    } catch {
-      s.socket.destroy();
+  const shutdownAll = (now: boolean): void => {
+    for (const s of sessions.values()) {
+      s.endReason = 'shutdown';
+      try {
+        s.handle?.shutdown(now);
+      } catch {
+        s.socket.destroy();
+      }
     }
-  }
+  };
+  shutdownAll(false);
   setTimeout(() => {
-    for (const s of sessions.values()) s.socket.destroy();
-    setTimeout(() => process.exit(0), 50);
+    shutdownAll(true);
+    setTimeout(() => {
+      for (const s of sessions.values()) s.socket.destroy();
+      setTimeout(() => process.exit(0), 50);
+    }, 200);
   }, deadlineMs).unref();
   maybeExit();
 }

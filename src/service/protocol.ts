@@ -39,8 +39,10 @@ export interface SessionContext {
 
 export interface SessionHandle {
   info(): ActorInfo;
-  /** The server is stopping or the thread draining past its deadline: say goodbye, close. */
-  shutdown(): void;
+  /** The server is stopping: say the protocol's goodbye and close, at once if the session is
+   * idle, else once the transaction in hand (SMTP DATA/BDAT, POP3 RETR, an FTP transfer) is
+   * over. `now`: the shutdown deadline has passed; say it at once whatever is in hand. */
+  shutdown(now?: boolean): void;
   /** The listener's idleTimeout passed: write the protocol's farewell and end the session. */
   idleTimeout?(): void;
 }

@@ -72,9 +72,10 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
   socket.once('close', () => endSession(data));
   return {
     info: () => session.info(),
-    shutdown: () => {
-      endSession(data);
-      session.shutdown();
+    // a running transfer may finish (the session says goodbye after it); at the deadline it is cut
+    shutdown: (now?: boolean) => {
+      if (now === true) endSession(data);
+      session.shutdown(now);
     },
     // a long transfer keeps the control connection quiet: that is not idleness
     idleTimeout: () => {

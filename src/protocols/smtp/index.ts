@@ -33,5 +33,6 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     maxLineLength: o.maxLineLength,
     highWater: 64,
     barrier: (verb) => BARRIER_VERBS.has(verb),
+    busy: (s) => s.state === 'bdat', // between BDAT chunks: a shutdown lets the LAST one come
   });
 }
