@@ -76,6 +76,8 @@ export class ServiceHost implements Child {
   private options: ServiceOptions;
   private globalRules: ServiceHostOptions['globalRules'];
   private udpStats = new Map<string, { accepted: number; refused: number }>();
+  /** Events the sessions counted (SessionContext.count), summed over the threads. */
+  private counters: Record<string, number> = {};
   private log: Logger;
   private state: ActorState = 'starting';
   private ports: Record<string, number> = {};
@@ -101,7 +103,9 @@ export class ServiceHost implements Child {
     this.log = opts.log.child({ service: this.name, actor: this.id });
     this.loadIntervalMs = opts.loadIntervalMs ?? 500;
     this.admission = new Admission(this.name, opts.options, opts.globalRules);
-    this.trips = new TripLogger(this.log);
+    // the trip warnings name their service themselves: a logger that also bound `service` would
+    // write the key twice in one JSON line
+    this.trips = new TripLogger(opts.log.child({ actor: this.id }));
     this.threads = new Supervisor({
       id: `${this.name}.threads`,
       kind: 'threadSupervisor',
@@ -214,6 +218,7 @@ export class ServiceHost implements Child {
         );
         break;
       case 'load':
+        for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
         for (const [key, c] of Object.entries(m.udp)) {
           const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
           u.accepted += c.accepted;
@@ -384,6 +389,7 @@ export class ServiceHost implements Child {
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
       pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },
+      counters: { ...this.counters },
     };
   }
 }

@@ -22,6 +22,7 @@ import { StoreThread } from './store/thread.ts';
 import { learnSystemHostname } from './net/hostname.ts';
 import type { ResolvedConfig, ServiceName } from './config/options.ts';
 import type { ServiceStatus, StatusDoc } from './status/types.ts';
+import type { MailStats } from './status/metrics.ts';
 
 export const VERSION = '0.1.0';
 
@@ -217,7 +218,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
   });
 
-  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, log });
+  const mailStats = async (): Promise<MailStats> => (await storeThread().admin('queue.stats', {})) as MailStats;
+  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log });
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
     const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
@@ -248,7 +250,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
     if (opts.statusPort === undefined && (prev.statusListener.host !== config.statusListener.host || prev.statusListener.port !== config.statusListener.port)) {
       await statusSrv.close();
-      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, log });
+      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, mailStats, log });
       changed.push('statusListener');
     }
     log.info({ changed }, 'configuration reloaded');

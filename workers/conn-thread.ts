@@ -45,6 +45,7 @@ interface Session {
 const servers = new Map<string, net.Server>(); // listener key → server
 const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
+let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
 const sessions = new Map<string, Session>();
 const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
 const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -185,6 +186,9 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     },
     store,
     runTask,
+    count(event: string): void {
+      eventCounts[event] = (eventCounts[event] ?? 0) + 1;
+    },
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
         s.ended = true; // the first reason given is the one counted
@@ -372,8 +376,9 @@ setInterval(() => {
     if (s.handle !== null) actors.push(s.handle.info());
   }
   if (worker?.info !== undefined) actors.push(...worker.info().slice(0, 50));
-  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts });
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts });
   udpCounts = {};
+  eventCounts = {};
 }, data.loadIntervalMs).unref();
 
 let worker: { stop(): Promise<void>; info?(): import('../src/actor/types.ts').ActorInfo[] } | null = null;

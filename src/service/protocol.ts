@@ -33,6 +33,9 @@ export interface SessionContext {
   readonly store: StoreClient | null;
   /** Run a CPU task on the service's piscina pool (through the service host). */
   runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  /** Count one event of the service (e.g. `refused.rcpt.relay_denied`): summed across the
+   * service's threads by its host, shown on /status and /metrics. */
+  count(event: string): void;
   /** Tell the thread the session is over (it closes the socket if still open). */
   end(reason: SessionEndReason, current?: Socket): void;
 }
