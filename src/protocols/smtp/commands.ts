@@ -146,19 +146,20 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bareLf: boolean, bo
   const text = body();
   const hops = countReceived(text);
   if (hops > o.maxReceived) return no('too_many_hops', text.length, reply(`554 5.4.6 Too many hops: ${hops} Received: headers (at most ${o.maxReceived}); mail loop?\r\n`, { state: 'ready' }));
-  if (d.queue === null) return no('queue_unavailable', text.length, reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' }));
+  const size = text.length; // the queue client transfers the bytes away
+  if (d.queue === null) return no('queue_unavailable', size, reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' }));
   try {
     const { id } = await d.queue.enqueue({
       from: tx.from, rcpts: tx.rcpts, receivedAt: Date.now(), helo: d.helo ?? '', ip: s.ctx.remoteAddress, by: o.hostname,
       with: withType(d.esmtp, s.secure, d.auth !== null, tx.utf8), tls: tlsDescription(s), auth: d.auth, body: tx.body, utf8: tx.utf8,
     }, text);
-    logTx(s, tx, { result: 'queued', queueId: id, size: text.length });
+    logTx(s, tx, { result: 'queued', queueId: id, size });
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
   } catch (e) {
     s.ctx.log.error({ err: e }, 'smtp: could not queue a message');
     const code = isPosternError(e) ? e.code : 'INTERNAL';
     const reason: SmtpRefusal = code === 'QUEUE_FULL' ? 'queue_full' : code === 'STORE_NO_SPACE' ? 'no_space' : code === 'STORE_BAD_ARGUMENT' ? 'queue_refused' : 'queue_error';
-    return no(reason, text.length, reply(storeErrorReply(e), { state: 'ready' }));
+    return no(reason, size, reply(storeErrorReply(e), { state: 'ready' }));
   }
 }
 
