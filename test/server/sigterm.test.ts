@@ -4,6 +4,7 @@
  * idle SMTP session gets 421 at once, a session in the middle of DATA and one between BDAT
  * chunks may finish their messages (250, then 421), and the process exits 0 as soon as they
  * are done, well before shutdownTimeout. The messages are delivered (read after a restart).
+ * The same in-process (`server.stop()`) for an FTP upload in progress.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,4 +114,34 @@ test('SIGTERM: listeners close at once, idle sessions get 421 at once, DATA and 
   const inbox = (await readInbox(dir, 'ann@example.org')).join('\n');
   assert.match(inbox, /first half\r\nsecond half/);
   assert.match(inbox, /in BDAT at SIGTERM\r\n\r\nafter SIGTERM/);
+});
+
+test('stop during an FTP upload: the idle session gets 421 at once, the upload finishes (226, then 421) and is stored', async () => {
+  const { startFtp, connectFtp, pasvData, message } = await import('../ftp/helpers.ts');
+  const env = await startFtp();
+  await env.server.admin('account.add', { address: 'ann@example.org', password: 'pw' });
+  const port = env.port;
+  const idle = await connectFtp(port);
+  await idle.login();
+  const busy = await connectFtp(port);
+  await busy.login();
+  const data = await pasvData(busy);
+  assert.match(await busy.ftp('STOR /domains/example.org/users/ann/folders/INBOX/new.eml'), /^150 /);
+  const text = message('uploaded across a shutdown', 'first half\r\nsecond half\r\n');
+  const cut = text.indexOf('second half');
+  data.write(text.slice(0, cut));
+
+  const stopping = env.server.stop();
+  assert.match(await idle.reply(10_000), /^421 /);
+  await idle.closed;
+  assert.equal(await connectError(port), 'ECONNREFUSED');
+
+  data.end(text.slice(cut));
+  assert.match(await busy.reply(10_000), /^226 /);
+  assert.match(await busy.reply(10_000), /^421 /);
+  await busy.closed;
+  await stopping;
+  const inbox = await readInbox(env.dir, 'ann@example.org');
+  assert.equal(inbox.length, 1);
+  assert.match(inbox[0]!, /first half\r\nsecond half/);
 });
