@@ -239,6 +239,7 @@ function maybeExit(): void {
     exiting = true;
     const w = worker;
     void (w === null ? Promise.resolve() : w.stop().catch((e) => log.error({ err: e }, 'worker stop failed'))).then(() => {
+      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts }); // the last counts
       post({ t: 'drained' });
       setImmediate(() => process.exit(0));
     });
