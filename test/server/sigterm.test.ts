@@ -54,7 +54,7 @@ test('SIGTERM: listeners close at once, idle sessions get 421 at once, DATA and 
     statusListener = 127.0.0.1:0
     logLevel = info
     shutdownTimeout = ${SHUTDOWN_TIMEOUT_S}
-    smtpIncoming = { minConnThreads = 2  listeners = ( { address = 127.0.0.1:${port} } ) }
+    smtpIncoming = { minConnThreads = 1  maxConnThreads = 1  listeners = ( { address = 127.0.0.1:${port} } ) }
 }\n`);
   const child = spawn(process.execPath, [BIN, 'start', '--config', cfg, '--data-dir', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));

@@ -109,7 +109,11 @@ for i in range(2):
     s.sendmail('x@remote.example', ['full@example.org'], 'Subject: quota %d\\r\\n\\r\\nbody\\r\\n' % i)
 s.mail('x@remote.example')
 s.rcpt('ann@example.org')
-s.quit()`);
+s.quit()
+a = smtplib.SMTP('127.0.0.1', ${port})
+a.login('ann@example.org', 'pw')
+a.sendmail('ann@example.org', ['ann@example.org'], 'Subject: authenticated\\r\\n\\r\\nbody\\r\\n')
+a.quit()`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^RCPT 250 550 554$/m);
   assert.match(r.stdout, /^LOOP 554$/m);
@@ -119,8 +123,8 @@ s.quit()`);
   // the log: one line per transaction, with its fields
   const txLines = await waitFor(() => {
     const tx = lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('smtp: message '));
-    return tx.length === 5 ? tx : undefined;
-  }, 10_000, 'five transaction lines');
+    return tx.length === 6 ? tx : undefined;
+  }, 10_000, 'six transaction lines');
   const first = txLines.find((l) => l.queueId === queueId)!;
   assert.equal(first.msg, 'smtp: message queued');
   assert.equal(first.level, 30);
@@ -137,15 +141,16 @@ s.quit()`);
   ]);
   const loop = txLines.find((l) => l.result === 'refused')!;
   assert.equal(loop.reason, 'too_many_hops');
-  assert.equal(txLines.filter((l) => l.result === 'queued').length, 3);
+  assert.equal(txLines.filter((l) => l.result === 'queued').length, 4);
+  assert.deepEqual(txLines.filter((l) => l.user !== null).map((l) => [l.user, l.from, l.result]), [['ann@example.org', 'ann@example.org', 'queued']]);
   assert.deepEqual(txLines.filter((l) => l.result === 'abandoned').map((l) => l.rcpts), [[{ to: 'ann@example.org', result: 'accepted' }]]);
 
-  // /metrics: received +4 (three queued… and the quota pair), delivered, deferred, refused by reason
+  // /metrics: received (four queued), delivered (ann twice, full once), deferred (full's second: over quota), refused by reason
   const m = await waitFor(async () => {
     const text = await scrape();
-    return sample(text, 'postern_messages_delivered_total') === 2 && sample(text, 'postern_messages_deferred_total') === 1 ? text : undefined;
-  }, 15_000, 'two deliveries and one deferral on /metrics');
-  assert.equal(sample(m, 'postern_messages_received_total'), 3);
+    return sample(text, 'postern_messages_delivered_total') === 3 && sample(text, 'postern_messages_deferred_total') === 1 ? text : undefined;
+  }, 15_000, 'three deliveries and one deferral on /metrics');
+  assert.equal(sample(m, 'postern_messages_received_total'), 4);
   assert.equal(sample(m, 'postern_messages_failed_total'), 0);
   assert.equal(sample(m, 'postern_queue_messages'), 1);
   assert.equal(sample(m, 'postern_queue_pending_messages'), 1);
