@@ -4,7 +4,7 @@
  * idle SMTP session gets 421 at once, a session in the middle of DATA and one between BDAT
  * chunks may finish their messages (250, then 421), and the process exits 0 as soon as they
  * are done, well before shutdownTimeout. The messages are delivered (read after a restart).
- * The same in-process (`server.stop()`) for an FTP upload in progress.
+ * The same in-process (`server.stop()`) for an FTP upload and a POP3 RETR in progress.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -144,4 +144,30 @@ test('stop during an FTP upload: the idle session gets 421 at once, the upload f
   const inbox = await readInbox(env.dir, 'ann@example.org');
   assert.equal(inbox.length, 1);
   assert.match(inbox[0]!, /first half\r\nsecond half/);
+});
+
+test('stop during a POP3 RETR to a slow reader: the idle session gets -ERR at once, the message arrives whole, then the goodbye', async () => {
+  const { startPop3, pop3 } = await import('../pop3/helpers.ts');
+  const env = await startPop3();
+  await env.addUser('ann@example.org', 'pw');
+  const SIZE = 32 << 20; // more than the loopback socket buffers hold: the RETR waits for the reader
+  await env.bulk('ann@example.org', 1, SIZE);
+  const idle = await pop3(env.port);
+  assert.match(await idle.login('ann@example.org', 'pw'), /^\+OK/);
+  const busy = await pop3(env.port);
+  assert.match(await busy.login('ann@example.org', 'pw'), /^\+OK/);
+  assert.match(await busy.cmd('RETR 1', 20_000), /^\+OK \d+ octets$/);
+  busy.socket.pause(); // a slow reader: the server is in the middle of RETR
+
+  const stopping = env.server.stop();
+  assert.equal(await idle.read(10_000), '-ERR [SYS/TEMP] server shutting down');
+  await idle.closed;
+
+  busy.socket.resume();
+  const lines = await busy.readMulti(60_000);
+  const octets = lines.reduce((a, l) => a + Buffer.byteLength(l) + 2, 0);
+  assert.ok(octets >= SIZE * 0.99, `${octets} octets of ${SIZE}`);
+  assert.equal(await busy.read(10_000), '-ERR [SYS/TEMP] server shutting down');
+  await busy.closed;
+  await stopping;
 });
