@@ -5,8 +5,8 @@
  * cap). `start` resolves once the thread listens on its service's listeners and rejects with
  * its listen error otherwise. An uncaught error or the heap cap ends the thread: that is an
  * abnormal exit (THREAD_EXITED) its supervisor sees and restarts from. `drain` stops accepting
- * and lets the sessions finish (a normal exit); `stop` also asks sessions to say goodbye and
- * terminates the thread at the deadline.
+ * and lets the sessions finish (a normal exit); `stop` (or `beginStop`, which does not wait)
+ * also asks sessions to say goodbye and terminates the thread at the deadline.
  *
  * Exports: `ConnThread`, `startConnThread`. Throws LISTEN_FAILED, THREAD_EXITED from start.
  */
@@ -35,6 +35,7 @@ export class ConnThread implements Child {
   loadAt = 0;
   actors: ActorInfo[] = [];
   draining = false;
+  private stopSent = false;
   private exitListeners: Array<(r: ExitReason) => void> = [];
   private exitReason: ExitReason | null = null;
   private lastError: ErrorData | undefined;
@@ -121,11 +122,19 @@ export class ConnThread implements Child {
     this.send({ t: 'drain' });
   }
 
+  /** Close the listeners now and ask every session for its goodbye (the server is stopping);
+   * `stop` then only waits. The thread exits by itself, at the latest at the deadline. */
+  beginStop(deadlineMs: number): void {
+    if (this.exitReason !== null || this.stopSent) return;
+    this.stopSent = true;
+    this.state = 'stopping';
+    this.send({ t: 'stop', deadlineMs });
+  }
+
   async stop(_reason?: ExitReason, timeoutMs = 30_000): Promise<void> {
     if (this.exitReason !== null) return;
-    this.state = 'stopping';
     const deadline = Number.isFinite(timeoutMs) ? timeoutMs : 30_000;
-    this.send({ t: 'stop', deadlineMs: deadline });
+    this.beginStop(deadline);
     const timer = setTimeout(() => void this.worker.terminate(), deadline + 1000);
     await this.exited;
     clearTimeout(timer);

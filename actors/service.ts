@@ -80,6 +80,8 @@ export class ServiceHost implements Child {
   private options: ServiceOptions;
   private globalRules: ServiceHostOptions['globalRules'];
   private udpStats = new Map<string, { accepted: number; refused: number }>();
+  /** Events the sessions counted (SessionContext.count), summed over the threads. */
+  private counters: Record<string, number> = {};
   private log: Logger;
   private state: ActorState = 'starting';
   private ports: Record<string, number> = {};
@@ -106,7 +108,9 @@ export class ServiceHost implements Child {
     this.log = opts.log.child({ service: this.name, actor: this.id });
     this.loadIntervalMs = opts.loadIntervalMs ?? 500;
     this.admission = new Admission(this.name, opts.options, opts.globalRules);
-    this.trips = new TripLogger(this.log);
+    // the trip warnings name their service themselves: a logger that also bound `service` would
+    // write the key twice in one JSON line
+    this.trips = new TripLogger(opts.log.child({ actor: this.id }));
     this.threads = new Supervisor({
       id: `${this.name}.threads`,
       kind: 'threadSupervisor',
@@ -223,6 +227,7 @@ export class ServiceHost implements Child {
         );
         break;
       case 'load':
+        for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
         for (const [key, c] of Object.entries(m.udp)) {
           const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
           u.accepted += c.accepted;
@@ -338,6 +343,15 @@ export class ServiceHost implements Child {
     await this.shutdown(reason);
   }
 
+  /** The server is stopping: every thread closes its listeners now (not one after another as
+   * the supervisor stops them) and its sessions say goodbye as their transactions end. */
+  beginStop(deadlineMs: number): void {
+    if (this.state === 'stopped' || this.exitReason !== null) return;
+    this.state = 'stopping';
+    if (this.scaler !== null) clearInterval(this.scaler);
+    for (const c of this.threads.whichChildren()) if (c.child instanceof ConnThread) c.child.beginStop(deadlineMs);
+  }
+
   kill(): void {
     for (const c of this.threads.whichChildren()) c.child?.kill();
     void this.shutdown({ kind: 'shutdown' });
@@ -399,6 +413,7 @@ export class ServiceHost implements Child {
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
       pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },
+      counters: { ...this.counters },
     };
   }
 }

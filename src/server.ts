@@ -19,8 +19,10 @@ import { startStatusServer } from './status/http.ts';
 import { startControlServer } from './control/server.ts';
 import { createRootLogger, type Logger } from './log.ts';
 import { StoreThread } from './store/thread.ts';
+import { learnSystemHostname } from './net/hostname.ts';
 import type { ResolvedConfig, ServiceName } from './config/options.ts';
 import type { ServiceStatus, StatusDoc } from './status/types.ts';
+import type { MailStats } from './status/metrics.ts';
 
 export const VERSION = '0.1.0';
 
@@ -72,6 +74,7 @@ function enableCompileCache(): void {
 
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
+  await learnSystemHostname(); // the default `hostname`, bounded in time
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   let config: ResolvedConfig = loaded.resolved;
   const log = opts.log ?? createRootLogger(config.logLevel);
@@ -215,7 +218,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
   });
 
-  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, log });
+  const mailStats = async (): Promise<MailStats> => (await storeThread().admin('queue.stats', {})) as MailStats;
+  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log });
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
     const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
@@ -246,7 +250,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
     if (opts.statusPort === undefined && (prev.statusListener.host !== config.statusListener.host || prev.statusListener.port !== config.statusListener.port)) {
       await statusSrv.close();
-      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, log });
+      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, mailStats, log });
       changed.push('statusListener');
     }
     log.info({ changed }, 'configuration reloaded');
@@ -266,7 +270,10 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const stop = async (exitCode?: number): Promise<void> => {
     if (stopping) return stopped;
     stopping = true;
-    log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections, sessions finish up to the deadline');
+    // every listener of every service closes now, before anything else (the supervisors
+    // then stop the services one by one, and wait for them)
+    for (const h of hosts.values()) h.beginStop(config.shutdownTimeoutMs);
+    log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections; idle sessions closed, transactions finish up to the deadline');
     await root.stop().catch((e) => log.error({ err: e }, 'root stop failed'));
     await control?.close().catch(() => {});
     await statusSrv.close().catch(() => {});

@@ -48,6 +48,7 @@ interface Session {
 const servers = new Map<string, net.Server>(); // listener key → server
 const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
+let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
 const sessions = new Map<string, Session>();
 const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
 const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -147,7 +148,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
   socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
-    socket.end(protocol.refusal('shutting_down'));
+    socket.end(protocol.refusal('shutting_down', options));
     return;
   }
   const id = nextId++;
@@ -156,8 +157,9 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
       if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'client_closed' });
       return;
     }
-    if (!m.ok) {
-      socket.end(protocol.refusal(m.reason));
+    if (!m.ok || stopping) {
+      if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'shutdown' });
+      socket.end(protocol.refusal(m.ok ? 'shutting_down' : m.reason, options));
       socket.destroySoon();
       return;
     }
@@ -205,6 +207,9 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     store,
     runTask,
     stressed: () => stressed.has(listenerKey),
+    count(event: string): void {
+      eventCounts[event] = (eventCounts[event] ?? 0) + 1;
+    },
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
         s.ended = true; // the first reason given is the one counted
@@ -255,6 +260,7 @@ function maybeExit(): void {
     exiting = true;
     const w = worker;
     void (w === null ? Promise.resolve() : w.stop().catch((e) => log.error({ err: e }, 'worker stop failed'))).then(() => {
+      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts }); // the last counts
       post({ t: 'drained' });
       setImmediate(() => process.exit(0));
     });
@@ -267,20 +273,31 @@ function beginDrain(): void {
   maybeExit();
 }
 
+/** Close the listeners first (new clients are refused by the kernel from here on), then ask
+ * every session for its goodbye: an idle one says it at once, one in the middle of a
+ * transaction when that is over; at the deadline every session says it at once and is closed.
+ * A second `stop` (the supervisor's, after the server's early one) changes nothing. */
 function beginStop(deadlineMs: number): void {
+  if (stopping) return;
   stopping = true;
   beginDrain();
-  for (const s of sessions.values()) {
-    s.endReason = 'shutdown';
-    try {
-      s.handle?.shutdown();
-    } catch {
-      s.socket.destroy();
+  const shutdownAll = (now: boolean): void => {
+    for (const s of sessions.values()) {
+      s.endReason = 'shutdown';
+      try {
+        s.handle?.shutdown(now);
+      } catch {
+        s.socket.destroy();
+      }
     }
-  }
+  };
+  shutdownAll(false);
   setTimeout(() => {
-    for (const s of sessions.values()) s.socket.destroy();
-    setTimeout(() => process.exit(0), 50);
+    shutdownAll(true);
+    setTimeout(() => {
+      for (const s of sessions.values()) s.socket.destroy();
+      setTimeout(() => process.exit(0), 50);
+    }, 200);
   }, deadlineMs).unref();
   maybeExit();
 }
@@ -384,8 +401,9 @@ setInterval(() => {
     if (s.handle !== null) actors.push(s.handle.info());
   }
   if (worker?.info !== undefined) actors.push(...worker.info().slice(0, 50));
-  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts });
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts });
   udpCounts = {};
+  eventCounts = {};
 }, data.loadIntervalMs).unref();
 
 let worker: { stop(): Promise<void>; info?(): import('../src/actor/types.ts').ActorInfo[] } | null = null;

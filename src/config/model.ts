@@ -23,6 +23,7 @@ import {
 import type { AttrSpec, ModelObject, ModelScalar, ModelValue, ObjectSchema, ScalarSpec } from './schema.ts';
 import { UINT_MAX, checkIp, checkIpPort, checkIpSet, checkUint, endpointKey, parseEndpoint } from './values.ts';
 import type { ValueResult } from './values.ts';
+import { HOSTNAME_RE } from '../net/hostname.ts';
 
 export { resolve } from './resolve.ts';
 export type { ModelObject, ModelScalar, ModelValue } from './schema.ts';
@@ -56,6 +57,7 @@ function describeScalar(spec: ScalarSpec): string {
   switch (spec.type) {
     case 'uint': return 'an unsigned integer';
     case 'string': case 'csString': return 'a string';
+    case 'hostname': return 'a host name (letters, digits, hyphens and dots)';
     case 'ip': return 'an IP address';
     case 'ipSet': return 'an IP set';
     case 'ipPort': return 'ip:port';
@@ -90,6 +92,9 @@ function checkScalar(s: AstScalar, spec: ScalarSpec): ValueResult<ModelScalar> {
   switch (spec.type) {
     case 'uint': return checkUint(text, spec.min ?? 0, spec.max ?? UINT_MAX);
     case 'string': case 'csString': return { ok: true, value: text };
+    case 'hostname':
+      if (HOSTNAME_RE.test(text)) return { ok: true, value: text.toLowerCase() };
+      break;
     case 'ip': return checkIp(text);
     case 'ipSet': return checkIpSet(text);
     case 'ipPort': return checkIpPort(text);

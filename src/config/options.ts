@@ -73,6 +73,9 @@ export interface UdpListenerOptions {
 
 export interface ServiceOptions {
   name: ServiceName;
+  /** The Server-level `hostname` (default: the OS's fully qualified name): greetings, EHLO,
+   * `Received:`, Message-IDs, DSNs. */
+  hostname: string;
   transport: 'tcp' | 'udp' | 'none';
   listeners: TcpListenerOptions[];
   udpListeners: UdpListenerOptions[];
@@ -101,6 +104,8 @@ export interface ServiceOptions {
 export interface ResolvedConfig {
   services: ServiceName[]; // which services run (the `services` set, `smtp` expanded)
   primaryDomain: string;
+  /** This server's name (config `hostname`, else the OS's fully qualified name). */
+  hostname: string;
   statusListener: Endpoint;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dataDir: string | null; // null: the command line or the default decides

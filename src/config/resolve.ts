@@ -5,7 +5,8 @@
  * options (a TCP or UDP service without `listeners` gets its embedded default listener), and
  * expands `smtp` in `services` to smtpIncoming + smtpOutgoing + processing, without duplicates.
  * Server-level attributes listed in SERVER_EXTRA (pop3ExclusiveLock) are copied into their
- * service's `extra`.
+ * service's `extra`; the Server's `hostname` (written, else `systemHostname()`: the OS's fully
+ * qualified name once the server has learnt it) goes to every service as `hostname`.
  *
  * Exports: `resolve(model)`. Throws nothing for a model that `validate` produced (it trusts
  * the model's types; a hand-built model must be validated first, e.g. write → parse → validate).
@@ -18,6 +19,7 @@ import type {
 import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
+import { systemHostname } from '../net/hostname.ts';
 
 /** The written value, else the schema default (arrays copied). */
 function get(obj: ModelObject | undefined, schema: ObjectSchema, name: string): ModelValue | undefined {
@@ -125,7 +127,7 @@ function udpListener(l: ModelObject, schema: ObjectSchema): UdpListenerOptions {
   };
 }
 
-function service(def: ServiceDef, block: ModelObject | undefined): ServiceOptions {
+function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceOptions, 'hostname'> {
   const s = def.schema;
   const listenerSpec = s.attributes['listeners'];
   const listenerSchema = listenerSpec?.type === 'objectSet' ? listenerSpec.schema : null;
@@ -179,8 +181,9 @@ function expandServices(written: string[]): ServiceName[] {
 export function resolve(model: ModelObject): ResolvedConfig {
   const s = SERVER_SCHEMA;
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
+  const hostname = str(model, s, 'hostname') ?? systemHostname();
   for (const name of SERVICE_NAMES) {
-    serviceOptions[name] = service(SERVICE_DEFS[name], model[name] as ModelObject | undefined);
+    serviceOptions[name] = { ...service(SERVICE_DEFS[name], model[name] as ModelObject | undefined), hostname };
     for (const attr of SERVER_EXTRA[name] ?? []) {
       (serviceOptions[name].extra as Record<string, unknown>)[attr] = convert(s.attributes[attr]!, get(model, s, attr));
     }
@@ -188,6 +191,7 @@ export function resolve(model: ModelObject): ResolvedConfig {
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),
     primaryDomain: str(model, s, 'primaryDomain')!,
+    hostname,
     statusListener: parseEndpoint(str(model, s, 'statusListener')!),
     logLevel: get(model, s, 'logLevel') as ResolvedConfig['logLevel'],
     dataDir: str(model, s, 'dataDir'),

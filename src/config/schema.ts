@@ -24,7 +24,7 @@ export interface ModelObject {
   [name: string]: ModelValue;
 }
 
-export type ScalarType = 'uint' | 'string' | 'csString' | 'ip' | 'ipSet' | 'ipPort' | 'bool' | 'choice';
+export type ScalarType = 'uint' | 'string' | 'csString' | 'hostname' | 'ip' | 'ipSet' | 'ipPort' | 'bool' | 'choice';
 
 export interface ScalarSpec {
   type: ScalarType;
@@ -355,6 +355,7 @@ export const SERVER_SCHEMA: ObjectSchema = {
   attributes: {
     services: { type: 'set', of: { type: 'choice', choices: SERVICES_CHOICES }, default: [] },
     primaryDomain: { type: 'string', default: 'localdomain' },
+    hostname: { type: 'hostname' }, // (Postern) this server's name; default: the OS's fully qualified name
     statusListener: { type: 'ipPort', default: '127.0.0.1:9100' },
     logLevel: { type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     dataDir: csString(),

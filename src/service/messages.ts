@@ -50,5 +50,5 @@ export type FromThread =
   | { t: 'admit'; id: number; listener: string; ip: string }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
   | { t: 'task'; id: number; task: string; payload: unknown }
-  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts }
+  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
   | { t: 'drained' };

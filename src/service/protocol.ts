@@ -36,21 +36,27 @@ export interface SessionContext {
   /** The listener is in stress mode (over 80 % of its maxConnections): deadlines shorten to
    * the service's stressTimeout. Absent: never. */
   stressed?(): boolean;
+  /** Count one event of the service (e.g. `refused.rcpt.relay_denied`): summed across the
+   * service's threads by its host, shown on /status and /metrics. */
+  count(event: string): void;
   /** Tell the thread the session is over (it closes the socket if still open). */
   end(reason: SessionEndReason, current?: Socket): void;
 }
 
 export interface SessionHandle {
   info(): ActorInfo;
-  /** The server is stopping or the thread draining past its deadline: say goodbye, close. */
-  shutdown(): void;
+  /** The server is stopping: say the protocol's goodbye and close, at once if the session is
+   * idle, else once the transaction in hand (SMTP DATA/BDAT, POP3 RETR, an FTP transfer) is
+   * over. `now`: the shutdown deadline has passed; say it at once whatever is in hand. */
+  shutdown(now?: boolean): void;
   /** The listener's idleTimeout passed: write the protocol's farewell and end the session. */
   idleTimeout?(): void;
 }
 
 export interface ProtocolModule {
-  /** The protocol's own short refusal for a connection refused before its session starts. */
-  refusal(reason: RefusalReason): string;
+  /** The protocol's own short refusal for a connection refused before its session starts;
+   * `service`: the thread's current options (the server's `hostname` …). */
+  refusal(reason: RefusalReason, service?: ServiceOptions): string;
   /** Start a session on an admitted socket. */
   startSession(socket: Socket, ctx: SessionContext): SessionHandle;
 }

@@ -35,6 +35,10 @@
  *   the stream ended; the rest is read as lines again and `done` gives the verdict, in order.
  * - `urgent` sees each command line as it is read, before it waits behind the command in
  *   progress (FTP ABOR during a transfer); the line is still dispatched in its turn.
+ * - Shutdown: `shutdown()` says the protocol's goodbye at once to an idle session; a session in
+ *   the middle of a transaction (a command running or queued, a stream or byte count being read,
+ *   or what the protocol's `busy` says: SMTP between BDAT chunks) gets it when that is over.
+ *   `shutdown(true)` (the deadline) says it at once whatever is in hand.
  *
  * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`.
  * Throws nothing into the event loop.
@@ -94,6 +98,9 @@ export interface LineSessionOptions<S extends string, D> {
   /** Called as each command line is read, before it is queued behind the command in progress
    * (FTP's ABOR must interrupt a running transfer). It must not write or change state. */
   urgent?: (verb: string, line: Buffer) => void;
+  /** Is the session in the middle of a transaction the dispatcher cannot see (SMTP between
+   * BDAT chunks)? A shutdown waits for it to end. */
+  busy?: (s: LineSession<S, D>) => boolean;
 }
 
 type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
@@ -149,6 +156,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
   };
   private eof = false;
   private eofQueued = false;
+  private running = false; // an input is being handled
+  private stopping = false; // shutdown() is waiting for the transaction in hand
 
   constructor(o: LineSessionOptions<S, D>) {
     this.o = o;
@@ -386,6 +395,16 @@ export class LineSession<S extends string, D> implements SessionHandle {
     // unsent output is over its bound: nothing more is dispatched until the client reads
     if (this.outBlocked && !this.closed) await new Promise<void>((r) => this.drainWaiters.push(r));
     if (this.closed || this.ending) return;
+    this.running = true;
+    try {
+      await this.handleInput(m);
+    } finally {
+      this.running = false;
+    }
+    if (this.stopping) this.shutdown();
+  }
+
+  private async handleInput(m: Input): Promise<void> {
     let v: Verdict<S> | void;
     try {
       if (m.k === 'toolong') v = this.tooLong();
@@ -511,7 +530,17 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.end('idle_timeout');
   }
 
-  shutdown(): void {
+  /** In the middle of a transaction: a command running or queued, a stream or a byte count
+   * being read, or what the protocol says. */
+  private busy(): boolean {
+    return this.running || this.actor.depth > 0 || this.streamFeed !== null || this.bytesHandler !== null || (this.o.busy?.(this) ?? false);
+  }
+
+  /** Say goodbye and close: at once if idle (or `now`), else when the transaction ends. */
+  shutdown(now = false): void {
+    if (this.closed || this.ending) return;
+    this.stopping = true;
+    if (!now && this.busy()) return; // handle() calls again after each input
     this.write(this.o.replies.shutdown());
     this.end('shutdown');
   }

@@ -29,8 +29,10 @@ export interface StatusServerOptions {
   host: string;
   port: number;
   getStatus: () => StatusDoc;
-  /** Metrics to serve; default `createMetrics(getStatus)`. */
+  /** Metrics to serve; default `createMetrics(getStatus, mailStats)`. */
   metrics?: Metrics;
+  /** The mail queue's figures for /metrics (the store thread's `queue.stats`). */
+  mailStats?: () => Promise<import('./metrics.ts').MailStats>;
   log?: StatusLog;
 }
 
@@ -51,7 +53,7 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
   const { getStatus, log } = opts;
   // prom-client is loaded on the first scrape, not at start (it costs memory on every server)
   let metrics: Metrics | undefined = opts.metrics;
-  const getMetrics = async (): Promise<Metrics> => (metrics ??= (await import('./metrics.ts')).createMetrics(getStatus));
+  const getMetrics = async (): Promise<Metrics> => (metrics ??= (await import('./metrics.ts')).createMetrics(getStatus, opts.mailStats));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://status.invalid').pathname;

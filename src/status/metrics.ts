@@ -20,13 +20,25 @@
  *   postern_rule_matched_total{…same}, postern_rule_refused_total{…same,reason}
  *   postern_pool_threads{service}, postern_pool_queued_tasks{service},
  *   postern_pool_completed_tasks_total{service}
+ *   postern_smtp_refused_total{service,stage,reason} (stage mail|rcpt|data; RCPT refusals count
+ *     recipients, DATA/BDAT refusals messages; from the services' `counters`)
+ * and, when `mailStats` is given (the store thread's queue, asked once per scrape; left out
+ * when the store does not answer):
+ *   postern_queue_messages, postern_queue_pending_messages, postern_queue_deferred_messages,
+ *   postern_queue_waiting_messages, postern_queue_oldest_age_seconds,
+ *   postern_messages_received_total, postern_messages_delivered_total (recipients),
+ *   postern_messages_deferred_total (attempts), postern_messages_failed_total (recipients)
  *
- * Exports: `createMetrics(getStatus)` → `{ registry }`. Throws nothing at creation; a throwing
- * `getStatus` makes `registry.metrics()` reject.
+ * Exports: `createMetrics(getStatus, mailStats?)` → `{ registry }`, `MailStats`. Throws nothing
+ * at creation; a throwing `getStatus` makes `registry.metrics()` reject.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorInfo } from '../actor/types.ts';
 import type { RuleStatus, ServiceStatus, StatusDoc } from '../status/types.ts';
+import type { QueueMetrics } from '../store/queue.ts';
+
+/** The queue as the store thread reports it (admin verb `queue.stats`). */
+export type MailStats = QueueMetrics;
 
 type Labels = Record<string, string | number>;
 type Sample = [Labels, number];
@@ -153,9 +165,30 @@ const DEFS: MetricDef[] = [
     name: 'postern_pool_completed_tasks_total', help: 'Tasks the service task pool completed', type: 'counter',
     labelNames: SVC, samples: (d) => perService(d, (s) => [[{ service: s.name }, s.pool.completed]]),
   },
+  {
+    name: 'postern_smtp_refused_total', help: 'SMTP refusals since the service started, by stage (mail, rcpt: recipients; data: messages) and reason', type: 'counter',
+    labelNames: ['service', 'stage', 'reason'],
+    samples: (d) => perService(d, (s) => Object.entries(s.counters ?? {}).flatMap(([k, n]): Sample[] => {
+      const m = /^refused\.([a-z]+)\.([a-z_]+)$/.exec(k);
+      return m === null ? [] : [[{ service: s.name, stage: m[1]!, reason: m[2]! }, n]];
+    })),
+  },
 ];
 
-export function createMetrics(getStatus: () => StatusDoc): Metrics {
+/** Series from the store thread's queue (one `mailStats()` per scrape). */
+const MAIL_DEFS: Array<{ name: string; help: string; type: 'gauge' | 'counter'; value: (q: MailStats) => number }> = [
+  { name: 'postern_queue_messages', help: 'Messages in the mail queue', type: 'gauge', value: (q) => q.entries },
+  { name: 'postern_queue_pending_messages', help: 'Queued messages with a local recipient still to deliver', type: 'gauge', value: (q) => q.pending },
+  { name: 'postern_queue_deferred_messages', help: 'Pending messages whose delivery was tried and deferred', type: 'gauge', value: (q) => q.deferred },
+  { name: 'postern_queue_waiting_messages', help: 'Queued messages waiting only for remote delivery (smtpOutgoing)', type: 'gauge', value: (q) => q.waiting },
+  { name: 'postern_queue_oldest_age_seconds', help: 'Age of the oldest queued message (0 when the queue is empty)', type: 'gauge', value: (q) => q.oldestAgeSec },
+  { name: 'postern_messages_received_total', help: 'Messages accepted into the queue since the store opened', type: 'counter', value: (q) => q.received },
+  { name: 'postern_messages_delivered_total', help: 'Recipients delivered since the store opened', type: 'counter', value: (q) => q.delivered },
+  { name: 'postern_messages_deferred_total', help: 'Delivery attempts deferred (a temporary failure) since the store opened', type: 'counter', value: (q) => q.deferrals },
+  { name: 'postern_messages_failed_total', help: 'Recipients whose delivery failed for good since the store opened', type: 'counter', value: (q) => q.failed },
+];
+
+export function createMetrics(getStatus: () => StatusDoc, mailStats?: () => Promise<MailStats>): Metrics {
   const registry = new Registry();
   let cached: StatusDoc | undefined;
   const snapshot = (): StatusDoc => {
@@ -188,6 +221,28 @@ export function createMetrics(getStatus: () => StatusDoc): Metrics {
           }
         },
       });
+    }
+  }
+  if (mailStats !== undefined) {
+    let mail: Promise<MailStats | null> | undefined;
+    const mailSnapshot = (): Promise<MailStats | null> => {
+      if (mail === undefined) {
+        mail = mailStats().catch(() => null); // the store restarting: no queue series this scrape
+        setImmediate(() => { mail = undefined; }).unref();
+      }
+      return mail;
+    };
+    for (const def of MAIL_DEFS) {
+      const collect = async function (this: Gauge | Counter): Promise<void> {
+        this.reset();
+        const q = await mailSnapshot();
+        const v = q === null ? NaN : def.value(q);
+        if (!Number.isFinite(v) || v < 0) return;
+        if (this instanceof Gauge) this.set(v);
+        else this.inc(v);
+      };
+      if (def.type === 'gauge') new Gauge({ name: def.name, help: def.help, registers: [registry], collect });
+      else new Counter({ name: def.name, help: def.help, registers: [registry], collect });
     }
   }
   collectDefaultMetrics({ register: registry });

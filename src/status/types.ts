@@ -39,6 +39,8 @@ export interface ServiceStatus {
   rules: RuleStatus[];
   openConnections: number;
   pool: { threads: number; queued: number; completed: number };
+  /** Events the sessions counted since the service started (`refused.<stage>.<reason>` …). */
+  counters?: Record<string, number>;
 }
 
 export interface StatusDoc {

@@ -18,6 +18,7 @@
  *                                    ftpBackup login), stored scrypt-hashed in the directory
  *
  *   'queue.list' {}                → the queued messages (id, from, rcpts, size, status, attempts, …)
+ *   'queue.stats' {}               → QueueMetrics: entries, pending, deferred, waiting, oldest age, counters
  *   'queue.show' {id}              → one message: envelope, each recipient's status, its headers
  *   'queue.retry' {id}             → due now                 (QUEUE_NO_SUCH_ENTRY, QUEUE_ENTRY_BUSY)
  *   'queue.delete' {id}            → { id }: out of the queue, undelivered
@@ -93,6 +94,7 @@ const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>>
   }],
   ['store.compact', async (s) => s.compact({ force: true })],
   ['queue.list', async (s) => s.queue.list()],
+  ['queue.stats', async (s) => s.queue.metrics()],
   ['queue.show', async (s, a) => s.queue.show(str(a, 'id'))],
   ['queue.retry', async (s, a) => s.queue.retry(str(a, 'id'))],
   ['queue.delete', async (s, a) => s.queue.remove(str(a, 'id'))],

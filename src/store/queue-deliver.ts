@@ -180,6 +180,9 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
   if (failed.length > 0) q.log.warn({ ...logged, failed: failed.map(([i, , why]) => ({ to: env.rcpts[i]!.to, why })) }, 'queue: delivery failed for good (no bounce sent: DSN needs smtpOutgoing, not built yet)');
   if (tempWhy !== null && stillPending) q.log.warn({ ...logged, error: tempWhy, next: new Date(next).toISOString() }, 'queue: delivery deferred');
   const delivered = changes.filter(([, s]) => s === 'delivered').length;
+  q.counters.delivered += delivered;
+  q.counters.failed += failed.length;
+  if (tempWhy !== null && stillPending) q.counters.deferrals++;
   const found = changes.filter(([, st, why]) => st === 'delivered' && why !== null).length;
   if (delivered > 0) q.log.info({ ...logged, delivered, ...(found > 0 ? { foundAfterRestart: found } : {}) }, 'queue: delivered');
   const res: DeliverResult = {

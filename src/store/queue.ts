@@ -36,12 +36,25 @@ import { fsyncDir, readBody, type FsLayer } from './fsio.ts';
 import { SegmentWriter, segmentFile, type StoreLog } from './writer.ts';
 import {
   QREC_ENQUEUE, QREC_STATE, checkEnvelope, encodeDone, encodeEnqueue, encodeState, initialState, replayQueueLog,
-  type ClaimedEntry, type DoneRecord, type EnqueueMeta, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
+  RELAY_WAIT, entryStatus, type ClaimedEntry, type DoneRecord, type EnqueueMeta, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
 } from './queue-record.ts';
 import { queueList, queueRemove, queueRetry, queueShow } from './queue-admin.ts';
 import type { Locator } from './types.ts';
 
 export type { ClaimedEntry, QueueEntry, QueueListItem, QueueStats } from './queue-record.ts';
+
+/** The queue as /metrics shows it (`queue.stats`). */
+export interface QueueMetrics {
+  entries: number; // messages in the queue
+  pending: number; // with a local recipient still to deliver
+  deferred: number; // of those, tried at least once
+  waiting: number; // only remote recipients left (waiting for smtpOutgoing)
+  oldestAgeSec: number; // age of the oldest message (0 when empty)
+  received: number; // counters since the store opened
+  delivered: number; // recipients
+  deferrals: number; // delivery attempts that left a local recipient pending
+  failed: number; // recipients failed for good
+}
 
 export interface QueueOptions {
   dir: string;
@@ -208,6 +221,7 @@ export class Queue {
     this.flushLazy(); // outcomes waiting to be written share this write and its sync
     await this.writer.submit(rec.bufs, rec.bytes, (pos) => this.applyEnqueue(meta, pos.seg, pos.off + rec.bodyOffset, body.length));
     this.remember(meta.id, body);
+    this.counters.received++;
     this.wakeOne(); // one new entry: one waiting worker is enough
     return { id: meta.id };
   }
@@ -366,6 +380,24 @@ export class Queue {
 
   stats(): QueueStats {
     return { entries: this.entries.size, pending: this.active.size, segments: this.segs.length, cachedBytes: this.cachedBytes };
+  }
+
+  /** Since this queue was opened: messages enqueued, recipients delivered, delivery attempts
+   * deferred, recipients failed for good (delivery, queue-deliver.ts, counts the last three). */
+  readonly counters = { received: 0, delivered: 0, deferrals: 0, failed: 0 };
+
+  /** For /metrics: the queue now (a walk over the entries) and the counters. */
+  metrics(now = Date.now()): QueueMetrics {
+    let deferred = 0;
+    let waiting = 0;
+    let oldest = now;
+    for (const e of this.entries.values()) {
+      const st = entryStatus(e);
+      if (st === 'deferred') deferred++;
+      else if (st === RELAY_WAIT) waiting++;
+      if (e.env.receivedAt < oldest) oldest = e.env.receivedAt;
+    }
+    return { entries: this.entries.size, pending: this.active.size, deferred, waiting, oldestAgeSec: Math.max(0, (now - oldest) / 1000), ...this.counters };
   }
 
   // ---- compaction ----

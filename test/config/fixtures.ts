@@ -86,6 +86,7 @@ function genScalar(g: Gen, spec: ScalarSpec): ModelScalar {
       for (let i = 0; i < n; i++) s += pick(g, STRING_PARTS);
       return s;
     }
+    case 'hostname': return pick(g, ['mx.example.test', 'localhost', 'host-1.example.org']);
     case 'ip': return g.rnd() < 0.5 ? ipv4(g) : ipv6(g);
     case 'ipSet': return pick(g, [
       ipv4(g), `${ipv4(g)}/${int(g, 0, 32)}`, '10.0.0.0/255.0.0.0', '10.0.0.1-10.0.0.20', ipv6(g),

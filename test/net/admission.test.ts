@@ -38,6 +38,7 @@ function service(listeners: TcpListenerOptions[], o: Omit<LOpts, 'enable'> = {})
     flow: { ...FREE, ...o.flow }, maxErrors: 10, maxAuthErrors: 3, minConnThreads: 1, maxConnThreads: 2,
     threadSessions: 100, threadIdleTimeoutMs: 60_000, connThreadHeapBytes: 64 << 20, minPoolThreads: 1, maxPoolThreads: 2,
     extra: {},
+    hostname: 'localhost',
   };
 }
 const allow = (ipSet: string, flow: Partial<FlowLimits> = {}, priority = 10): AllowRuleOptions =>

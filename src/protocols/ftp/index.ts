@@ -60,7 +60,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     ctx,
     table: COMMANDS,
     initialState: 'login',
-    replies: REPLIES,
+    replies: { ...REPLIES, greeting: () => `220 ${ctx.service.hostname} Postern FTP backup service ready.\r\n` },
     data,
     maxLineLength: Number(ctx.service.extra.maxLineLength ?? 8192),
     highWater: 32,
@@ -73,9 +73,10 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
   socket.once('close', () => endSession(data));
   return {
     info: () => session.info(),
-    shutdown: () => {
-      endSession(data);
-      session.shutdown();
+    // a running transfer may finish (the session says goodbye after it); at the deadline it is cut
+    shutdown: (now?: boolean) => {
+      if (now === true) endSession(data);
+      session.shutdown(now);
     },
     // a long transfer keeps the control connection quiet: that is not idleness
     idleTimeout: () => {

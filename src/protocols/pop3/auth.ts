@@ -16,7 +16,6 @@
  *
  * Exports: `AUTH_ROWS` (USER, PASS, AUTH, STLS, APOP). Throws nothing (handlers return verdicts).
  */
-import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { PosternError, isPosternError } from '../../errors.ts';
 import { noreply, reply, type Verdict } from '../../session/line-session.ts';
@@ -31,7 +30,6 @@ import { AUTH_STATES, type Pop3Row, type Pop3Session, type Pop3State } from './s
 type V = Verdict<Pop3State>;
 
 const SERVICE = 'pop3';
-const HOST = os.hostname();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const authFailed = (): V => reply('-ERR [AUTH] authentication failed\r\n', { error: 'auth' });
@@ -131,7 +129,7 @@ function loginPassword(s: Pop3Session, user: string): V {
 }
 
 function cramMd5(s: Pop3Session): V {
-  const challenge = `<${randomBytes(8).toString('hex')}.${Date.now()}@${HOST}>`;
+  const challenge = `<${randomBytes(8).toString('hex')}.${Date.now()}@${s.ctx.service.hostname}>`;
   return ask(s, Buffer.from(challenge).toString('base64'), (r) => {
     const text = r.toString('utf8');
     const sp = text.lastIndexOf(' ');

@@ -67,7 +67,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     data.drop?.close();
     data.drop = null;
   });
-  const replies: ProtocolReplies = { ...REPLIES, greeting: () => `+OK ${opts.greetingsText}\r\n` };
+  const replies: ProtocolReplies = { ...REPLIES, greeting: () => `+OK ${opts.greetingsText} (${ctx.service.hostname})\r\n` };
   return new LineSession<Pop3State, Pop3Data>({
     socket,
     ctx,

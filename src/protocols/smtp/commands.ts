@@ -22,6 +22,7 @@ import { lookupMailbox } from './lookup.ts';
 import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
 import { newTx, tlsDescription, withType, type D, type S, type Session, type Tx } from './state.ts';
+import { logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
 
 type V = Verdict<S>;
 type Row = CommandRow<S, D>;
@@ -74,7 +75,10 @@ function mail(args: string, s: Session): V {
   if (p.params.size > 0 && !d.esmtp) return reply('555 5.5.4 Error: parameters need EHLO\r\n', { error: 'command' });
   for (const [key, value] of p.params) {
     if (key === 'SIZE' && value !== null && /^\d{1,20}$/.test(value)) {
-      if (Number(value) > o.maxMessageBytes) return reply(`552 5.3.4 Message size exceeds fixed maximum message size (${o.maxMessageBytes} bytes)\r\n`);
+      if (Number(value) > o.maxMessageBytes) {
+        refuse(s, 'mail', 'size');
+        return reply(`552 5.3.4 Message size exceeds fixed maximum message size (${o.maxMessageBytes} bytes)\r\n`);
+      }
     } else if (key === 'BODY' && value !== null) {
       const v = value.toUpperCase();
       if (v === '7BIT' || (v === '8BITMIME' && o.eightBitMime) || (v === 'BINARYMIME' && o.binaryMime)) body = v;
@@ -96,9 +100,10 @@ async function rcpt(args: string, s: Session): Promise<V> {
   if ('error' in p) return syntax(`RCPT TO:<address> (${p.error})`);
   if (p.params.size > 0) return reply(`555 5.5.4 Unsupported parameter ${[...p.params.keys()][0]!.slice(0, 32)}\r\n`, { error: 'command' });
   if (!tx.utf8 && !isAscii(p.address)) return reply('553 5.6.7 Non-ASCII address needs MAIL FROM with SMTPUTF8\r\n', { error: 'command' });
-  if (tx.rcpts.length >= d.o.maxRcpt) return reply(`452 4.5.3 Error: too many recipients (at most ${d.o.maxRcpt} per message)\r\n`);
+  const no = (reason: SmtpRefusal, v: V): V => (refuseRcpt(s, tx, p.address, reason), v);
+  if (tx.rcpts.length >= d.o.maxRcpt) return no('too_many_rcpts', reply(`452 4.5.3 Error: too many recipients (at most ${d.o.maxRcpt} per message)\r\n`));
   const store = s.ctx.store;
-  if (store === null) return reply('451 4.3.0 Error: the mail store is not available\r\n');
+  if (store === null) return no('no_store', reply('451 4.3.0 Error: the mail store is not available\r\n'));
   const shown = p.address.slice(0, 256);
   let mailbox: string | null;
   try {
@@ -106,14 +111,14 @@ async function rcpt(args: string, s: Session): Promise<V> {
   } catch (e) {
     const code = isPosternError(e) ? e.code : 'INTERNAL';
     if (code === 'STORE_NO_SUCH_ACCOUNT' || (code === 'STORE_NO_SUCH_DOMAIN' && p.domain === '')) {
-      return reply(`550 5.1.1 <${shown}>: Recipient address rejected: User unknown\r\n`, { error: 'command' });
+      return no('unknown_user', reply(`550 5.1.1 <${shown}>: Recipient address rejected: User unknown\r\n`, { error: 'command' }));
     }
-    if (code === 'STORE_BAD_NAME') return reply(`553 5.1.3 <${shown}>: Recipient address rejected: bad address syntax\r\n`, { error: 'command' });
+    if (code === 'STORE_BAD_NAME') return no('bad_address', reply(`553 5.1.3 <${shown}>: Recipient address rejected: bad address syntax\r\n`, { error: 'command' }));
     if (code !== 'STORE_NO_SUCH_DOMAIN') {
       s.ctx.log.error({ err: e }, 'smtp: recipient lookup failed');
-      return reply('451 4.3.0 Error: temporary recipient lookup failure\r\n');
+      return no('lookup_failed', reply('451 4.3.0 Error: temporary recipient lookup failure\r\n'));
     }
-    if (d.auth === null && !d.o.relayAllowed(s.ctx.remoteAddress)) return reply(`554 5.7.1 <${shown}>: Relay access denied\r\n`, { error: 'command' });
+    if (d.auth === null && !d.o.relayAllowed(s.ctx.remoteAddress)) return no('relay_denied', reply(`554 5.7.1 <${shown}>: Relay access denied\r\n`, { error: 'command' }));
     mailbox = null;
   }
   if (mailbox !== null) {
@@ -131,22 +136,32 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
   const d = s.data;
   const o = d.o;
   d.tx = null;
-  if (overflow) return reply(`552 5.3.4 Message size exceeds fixed maximum message size (${o.maxMessageBytes} bytes)\r\n`, { state: 'ready' });
-  if (bare.lf && !o.allowBareLf) return reply('550 5.5.2 Error: bare <LF> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' });
-  if (bare.cr && !o.allowBareCr) return reply('550 5.5.2 Error: bare <CR> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' });
+  // every way out of here is counted and logged once (txlog.ts)
+  const no = (reason: SmtpRefusal, size: number | null, v: V): V => {
+    refuse(s, 'data', reason);
+    logTx(s, tx, { result: 'refused', reason, size });
+    return v;
+  };
+  if (overflow) return no('size', null, reply(`552 5.3.4 Message size exceeds fixed maximum message size (${o.maxMessageBytes} bytes)\r\n`, { state: 'ready' }));
+  if (bare.lf && !o.allowBareLf) return no('bare_lf', null, reply('550 5.5.2 Error: bare <LF> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' }));
+  if (bare.cr && !o.allowBareCr) return no('bare_cr', null, reply('550 5.5.2 Error: bare <CR> received: message text lines must end with <CR><LF> (RFC 5321 2.3.8)\r\n', { state: 'ready' }));
   const text = body();
   const hops = countReceived(text);
-  if (hops > o.maxReceived) return reply(`554 5.4.6 Too many hops: ${hops} Received: headers (at most ${o.maxReceived}); mail loop?\r\n`, { state: 'ready' });
-  if (d.queue === null) return reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' });
+  if (hops > o.maxReceived) return no('too_many_hops', text.length, reply(`554 5.4.6 Too many hops: ${hops} Received: headers (at most ${o.maxReceived}); mail loop?\r\n`, { state: 'ready' }));
+  const size = text.length; // the queue client transfers the bytes away
+  if (d.queue === null) return no('queue_unavailable', size, reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' }));
   try {
     const { id } = await d.queue.enqueue({
       from: tx.from, rcpts: tx.rcpts, receivedAt: Date.now(), helo: d.helo ?? '', ip: s.ctx.remoteAddress, by: o.hostname,
       with: withType(d.esmtp, s.secure, d.auth !== null, tx.utf8), tls: tlsDescription(s), auth: d.auth, body: tx.body, utf8: tx.utf8,
     }, text);
+    logTx(s, tx, { result: 'queued', queueId: id, size });
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
   } catch (e) {
     s.ctx.log.error({ err: e }, 'smtp: could not queue a message');
-    return reply(storeErrorReply(e), { state: 'ready' });
+    const code = isPosternError(e) ? e.code : 'INTERNAL';
+    const reason: SmtpRefusal = code === 'QUEUE_FULL' ? 'queue_full' : code === 'STORE_NO_SPACE' ? 'no_space' : code === 'STORE_BAD_ARGUMENT' ? 'queue_refused' : 'queue_error';
+    return no(reason, size, reply(storeErrorReply(e), { state: 'ready' }));
   }
 }
 
@@ -201,6 +216,7 @@ function starttls(args: string, s: Session): V {
 }
 
 function rset(_args: string, s: Session): V {
+  if (s.data.tx !== null) logTx(s, s.data.tx, { result: 'abandoned' });
   s.data.tx = null;
   return reply('250 2.0.0 Ok\r\n', { state: s.data.helo === null ? 'fresh' : 'ready' });
 }

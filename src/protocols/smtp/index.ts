@@ -12,17 +12,24 @@ import { QueueClient } from '../../store/queue-client.ts';
 import { BARRIER_VERBS, COMMANDS } from './commands.ts';
 import { smtpOptions } from './options.ts';
 import { refusalText, smtpReplies } from './replies.ts';
+import { logTx } from './txlog.ts';
 import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { ServiceOptions } from '../../config/options.ts';
 import type { D, S } from './state.ts';
 
-export function refusal(reason: RefusalReason): string {
-  return refusalText(reason);
+export function refusal(reason: RefusalReason, service?: ServiceOptions): string {
+  return refusalText(reason, service?.hostname ?? 'localhost');
 }
 
 export function startSession(socket: Socket, ctx: SessionContext): SessionHandle {
   const { o, tls } = smtpOptions(ctx.service, ctx.listener);
   const data: D = { o, tlsAvailable: tls, queue: ctx.store === null ? null : new QueueClient(ctx.store), helo: null, esmtp: false, auth: null, tx: null };
-  return new LineSession<S, D>({
+  // a transaction the client leaves (QUIT, a closed connection) is logged as abandoned
+  socket.once('close', () => {
+    if (data.tx !== null) logTx(session, data.tx, { result: 'abandoned' });
+    data.tx = null;
+  });
+  const session = new LineSession<S, D>({
     socket,
     ctx,
     table: COMMANDS,
@@ -32,5 +39,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     maxLineLength: o.maxLineLength,
     highWater: 64,
     barrier: (verb) => BARRIER_VERBS.has(verb),
+    busy: (s) => s.state === 'bdat', // between BDAT chunks: a shutdown lets the LAST one come
   });
+  return session;
 }

@@ -6,7 +6,6 @@
  * Exports: `smtpOptions(service, listener)`, `SmtpOptions`, `Mechanism`, `MECHANISMS`.
  * Throws nothing (the config was validated when it was loaded).
  */
-import os from 'node:os';
 import { parseIpSet, parseIp, type IpSet } from '../../net/ipset.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import type { ServiceOptions, TcpListenerOptions } from '../../config/options.ts';
@@ -38,7 +37,6 @@ export interface SmtpOptions {
 }
 
 const cache = new WeakMap<ServiceOptions, SmtpOptions>();
-const HOST = os.hostname() || 'localhost';
 
 function mechs(v: unknown): Mechanism[] {
   const out: Mechanism[] = [];
@@ -58,9 +56,9 @@ function build(service: ServiceOptions): SmtpOptions {
   const bool = (k: string, d: boolean): boolean => (typeof x[k] === 'boolean' ? (x[k] as boolean) : d);
   const num = (k: string, d: number): number => (typeof x[k] === 'number' ? (x[k] as number) : d);
   const relayNets = (Array.isArray(x.relayNetworks) ? x.relayNetworks : []).map((s) => parseIpSet(String(s)));
-  const banner = typeof x.greetingsText === 'string' && x.greetingsText !== '' ? cleanBanner(x.greetingsText) : `${HOST} ESMTP Postern`;
+  const banner = typeof x.greetingsText === 'string' && x.greetingsText !== '' ? cleanBanner(x.greetingsText) : `${service.hostname} ESMTP Postern`;
   return {
-    hostname: HOST,
+    hostname: service.hostname,
     greeting: `220 ${banner}\r\n`,
     maxLineLength: num('maxLineLength', 2048),
     maxMessageBytes: num('maxMessageBytes', 10 << 20),

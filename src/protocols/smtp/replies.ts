@@ -3,10 +3,9 @@
  * replies (`ProtocolReplies`), the refusal before a session, multi-line replies, and the
  * mapping of store error kinds to SMTP replies (RFC 5321 codes with RFC 3463 enhanced codes).
  *
- * Exports: `smtpReplies(o)`, `refusalText(reason)`, `multiline(code, lines)`,
+ * Exports: `smtpReplies(o)`, `refusalText(reason, host)`, `multiline(code, lines)`,
  * `storeErrorReply(e)`. Throws nothing.
  */
-import os from 'node:os';
 import { isPosternError } from '../../errors.ts';
 import type { ProtocolReplies } from '../../session/line-session.ts';
 import type { RefusalReason } from '../../service/protocol.ts';
@@ -36,8 +35,9 @@ export function smtpReplies(o: SmtpOptions): ProtocolReplies {
   return r;
 }
 
-export function refusalText(reason: RefusalReason): string {
-  const h = os.hostname() || 'localhost';
+/** `host`: the server's name (the Server-level `hostname`). */
+export function refusalText(reason: RefusalReason, host: string): string {
+  const h = host;
   switch (reason) {
     case 'deny_rule':
       return `554 5.7.1 ${h} Access denied\r\n`;

@@ -25,6 +25,8 @@ export interface Tx {
   /** Mailboxes already among the recipients (two addresses of one mailbox: one copy). */
   mailboxes: Set<string>;
   chunks: ChunkCollector | null; // BDAT
+  /** Recipients refused, with why (for the transaction's log line, txlog.ts). */
+  refused: Array<{ to: string; reason: string }>;
 }
 
 export interface D {
@@ -41,7 +43,7 @@ export interface D {
 export type Session = LineSession<S, D>;
 
 export function newTx(from: string, body: Tx['body'], utf8: boolean): Tx {
-  return { from, body, utf8, rcpts: [], mailboxes: new Set(), chunks: null };
+  return { from, body, utf8, rcpts: [], mailboxes: new Set(), chunks: null, refused: [] };
 }
 
 /** The `with` protocol of the Received: field (RFC 3848; RFC 6531 for SMTPUTF8). */
