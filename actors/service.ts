@@ -91,6 +91,8 @@ export class ServiceHost implements Child {
   private exitReason: ExitReason | null = null;
   private lastError: ErrorData | undefined;
   private readonly loadIntervalMs: number;
+  /** Admission tickets each connection thread holds, released all at once when it exits. */
+  private held = new Map<ConnThread, Set<number>>();
 
   constructor(opts: ServiceHostOptions) {
     this.opts = opts;
@@ -195,8 +197,13 @@ export class ServiceHost implements Child {
   private onThreadMessage(t: ConnThread, m: FromThread): void {
     switch (m.t) {
       case 'admit': {
+        const tickets = this.ticketsOf(t);
+        if (tickets === null) break; // the thread has exited: nobody to admit for
         const r = this.admission.admit(m.listener, m.ip);
-        if (r.ok) t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
+        if (r.ok) {
+          tickets.add(r.ticket);
+          t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
+        }
         else {
           t.send({ t: 'admitted', id: m.id, ok: false, reason: r.reason });
           this.trips.trip(this.name, m.listener, r);
@@ -204,6 +211,7 @@ export class ServiceHost implements Child {
         break;
       }
       case 'release':
+        this.held.get(t)?.delete(m.ticket);
         this.admission.release(m.ticket);
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
         break;
@@ -229,6 +237,26 @@ export class ServiceHost implements Child {
       default:
         break;
     }
+  }
+
+  /** The tickets `t` holds (watching its exit on first use); null once it has exited. */
+  private ticketsOf(t: ConnThread): Set<number> | null {
+    if (t.state === 'failed' || t.state === 'stopped') return null;
+    let set = this.held.get(t);
+    if (set === undefined) {
+      const mine = new Set<number>();
+      set = mine;
+      this.held.set(t, mine);
+      t.onExit(() => {
+        // crash, heap cap, drain, stop or terminate: its sessions are gone with it
+        this.held.delete(t);
+        let n = 0;
+        for (const ticket of mine) if (this.admission.release(ticket)) n++;
+        mine.clear();
+        if (n > 0) this.log.info({ thread: t.id, released: n }, 'released the admissions of an exited connection thread');
+      });
+    }
+    return set;
   }
 
   /** Run a CPU task on this service's pool. */
