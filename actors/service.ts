@@ -17,6 +17,8 @@ import dgram from 'node:dgram';
 import { Piscina } from 'piscina';
 import { Supervisor } from '../src/actor/supervisor.ts';
 import { Admission, TripLogger } from '../src/net/admission.ts';
+import { LoginThrottle, loginThrottleOptions } from '../src/auth/throttle.ts';
+import { parseIp } from '../src/net/ipset.ts';
 import { errorToData, PosternError, type ErrorData } from '../src/errors.ts';
 import { ConnThread, startConnThread } from './conn-thread.ts';
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
@@ -69,6 +71,11 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/** The IP as admission counts it (`::ffff:10.1.2.3` is 10.1.2.3). */
+function normalIp(ip: string): string {
+  return parseIp(ip)?.text ?? ip;
+}
+
 export class ServiceHost implements Child {
   readonly id: string;
   readonly name: string;
@@ -80,6 +87,8 @@ export class ServiceHost implements Child {
   private state: ActorState = 'starting';
   private ports: Record<string, number> = {};
   private admission: Admission;
+  /** Failed logins per remote IP: progressive delay and temporary ban (auth/throttle.ts). */
+  private logins: LoginThrottle;
   private trips: TripLogger;
   private pool: Piscina | null = null;
   private threads: Supervisor;
@@ -103,6 +112,8 @@ export class ServiceHost implements Child {
     this.log = opts.log.child({ service: this.name, actor: this.id });
     this.loadIntervalMs = opts.loadIntervalMs ?? 500;
     this.admission = new Admission(this.name, opts.options, opts.globalRules);
+    this.logins = new LoginThrottle(loginThrottleOptions(opts.options));
+    this.admission.banCheck = (ip) => this.logins.isBanned(ip) ? { option: 'authBanThreshold', value: this.logins.options.banThreshold } : null;
     this.trips = new TripLogger(this.log);
     this.threads = new Supervisor({
       id: `${this.name}.threads`,
@@ -215,6 +226,24 @@ export class ServiceHost implements Child {
         this.admission.release(m.ticket);
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
         break;
+      case 'loginGate': {
+        const g = this.logins.gate(normalIp(m.ip));
+        t.send({ t: 'loginGated', id: m.id, banned: g.banned, waitMs: g.banned ? 0 : g.waitMs });
+        break;
+      }
+      case 'loginResult': {
+        const ip = normalIp(m.ip);
+        const r = this.logins.result(ip, m.ok);
+        if (m.ok !== false) break;
+        // one line per failed login, each key once (the logger carries `service`): fail2ban-friendly
+        this.log.warn({ ip, user: m.user, listener: m.listener, failures: r.failures }, 'login failed');
+        if (r.banned) {
+          const o = this.logins.options;
+          this.log.warn({ ip, failures: r.failures, banSeconds: o.banTimeMs / 1000 },
+            `login ban: ${r.failures} failed logins within authFailureWindow (authBanThreshold = ${o.banThreshold}); refusing the IP for authBanTime`);
+        }
+        break;
+      }
       case 'task':
         void this.runTask(m.task, m.payload).then(
           (v) => t.send({ t: 'taskDone', id: m.id, ok: true, v }),
@@ -272,6 +301,7 @@ export class ServiceHost implements Child {
 
   private rescale(): void {
     this.admission.sweep();
+    this.logins.sweep();
     if (this.state !== 'running' || this.scaling) return;
     const live = this.liveThreads().filter((t) => !t.draining);
     // a thread being restarted by the threads supervisor still counts toward min/max
@@ -308,6 +338,7 @@ export class ServiceHost implements Child {
     this.options = next;
     this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
+    this.logins.setOptions(loginThrottleOptions(next));
     for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
     this.log.info('service reconfigured');
   }
@@ -402,6 +433,7 @@ export class ServiceHost implements Child {
       ),
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
+      ...(this.options.transport === 'tcp' ? { logins: this.logins.figures() } : {}),
       pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },
     };
   }

@@ -206,6 +206,13 @@ export const SERVICES_CHOICES: readonly string[] = [...SERVICE_NAMES, 'smtp'];
 /** Extras every TCP service accepts. */
 const TCP_EXTRA: Record<string, AttrSpec> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
+  // (Postern) the service's login-failure tracker, per remote IP, on every login path (auth/throttle.ts)
+  authFailureDelay: seconds(1, 0), // first delay before a login check after a failure; 0 = off
+  authFailureMaxDelay: seconds(16),
+  authFailureWindow: seconds(300), // failures are forgotten this long after the last one
+  authFailureTrackedIps: uint(10000, { min: 1 }),
+  authBanThreshold: count(20), // failures within authFailureWindow that ban the IP; 0 = never
+  authBanTime: seconds(600),
 };
 
 /** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */
@@ -223,10 +230,6 @@ const POP3_EXTRA: Record<string, AttrSpec> = {
   greetingsText: { type: 'csString', default: 'Postern POP3 server ready' },
   authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
   authCacheTtl: seconds(3600),
-  authFailureDelay: seconds(1, 0), // (Postern) first delay after a failed login from an IP; 0 = off
-  authFailureMaxDelay: seconds(16),
-  authFailureWindow: seconds(300),
-  authFailureTrackedIps: uint(10000, { min: 1 }),
 };
 
 /** Server-level attributes a service also receives in its `extra` (the seed keeps them in the

@@ -38,7 +38,8 @@ export type ToThread =
   | { t: 'drain' }
   | { t: 'stop'; deadlineMs: number }
   | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
-  | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' };
+  | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
+  | { t: 'loginGated'; id: number; banned: boolean; waitMs: number };
 
 export type FromThread =
   | { t: 'listening'; keys: string[] }
@@ -47,4 +48,8 @@ export type FromThread =
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
   | { t: 'task'; id: number; task: string; payload: unknown }
   | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  /** Before a login check (auth/throttle.ts): the host answers `loginGated`. */
+  | { t: 'loginGate'; id: number; ip: string }
+  /** After a login check let through by the gate. */
+  | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };

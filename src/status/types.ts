@@ -36,6 +36,8 @@ export interface ServiceStatus {
   listeners: ListenerStatus[];
   rules: RuleStatus[];
   openConnections: number;
+  /** Login checks and failures since start, bans (auth/throttle.ts); TCP services only. */
+  logins?: { checked: number; failed: number; refused: number; bans: number; banned: number; tracked: number };
   pool: { threads: number; queued: number; completed: number };
 }
 
