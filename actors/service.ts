@@ -227,8 +227,9 @@ export class ServiceHost implements Child {
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
         break;
       case 'loginGate': {
-        const g = this.logins.gate(normalIp(m.ip));
-        t.send({ t: 'loginGated', id: m.id, banned: g.banned, waitMs: g.banned ? 0 : g.waitMs });
+        const ip = normalIp(m.ip);
+        const g = m.again !== undefined ? this.logins.recheck(ip, m.again) : this.logins.gate(ip);
+        t.send(g.banned ? { t: 'loginGated', id: m.id, banned: true, waitMs: 0, at: 0 } : { t: 'loginGated', id: m.id, banned: false, waitMs: g.waitMs, at: g.at });
         break;
       }
       case 'loginResult': {

@@ -234,16 +234,17 @@ function runTask(task: string, payload: unknown, timeoutMs = 30_000): Promise<un
   });
 }
 
-/** Ask the host's login throttle (auth/throttle.ts) before a check; wait what it says. */
-function loginGate(ip: string): Promise<boolean> {
+/** Ask the host's login throttle (auth/throttle.ts) before a check; wait what it says, then
+ * (after a wait) ask again whether the IP was banned meanwhile. Resolves false when banned. */
+function loginGate(ip: string, again?: number): Promise<boolean> {
   const id = nextId++;
   return new Promise((resolve) => {
     pendingGates.set(id, (m) => {
       if (m.banned) resolve(false);
-      else if (m.waitMs > 0) setTimeout(() => resolve(true), m.waitMs);
+      else if (m.waitMs > 0) setTimeout(() => resolve(loginGate(ip, m.at)), m.waitMs);
       else resolve(true);
     });
-    post({ t: 'loginGate', id, ip });
+    post(again === undefined ? { t: 'loginGate', id, ip } : { t: 'loginGate', id, ip, again });
   });
 }
 

@@ -8,13 +8,12 @@
  * - Progressive delay per remote IP: an IP with n recent failures waits
  *   authFailureDelay × 2^(n−1), at most authFailureMaxDelay, before its check is even started,
  *   successful or not, so a client cannot learn the outcome sooner by hanging up. A check whose
- *   outcome is not known yet counts as a failure (it is counted at the gate and taken back on
- *   success), and the checks of one IP are serialised: each starts at least its delay after the
- *   previous one's start. So parallel sessions from one IP cannot multiply its guessing rate, and
- *   a session that hangs up during its wait keeps its failure.
+ *   outcome is not known yet counts like a failure for the delay (not for the ban), and the
+ *   checks of one IP are serialised: each starts at least its delay after the previous one's
+ *   start. So parallel sessions from one IP cannot multiply its guessing rate.
  * - Temporary ban: authBanThreshold failures from one IP within authFailureWindow ban it for
- *   authBanTime: its login attempts fail without a check and admission refuses its new
- *   connections (`auth_ban`). When the ban ends the IP starts from zero.
+ *   authBanTime: its login attempts fail without a check (those already waiting for their turn
+ *   too: `recheck` after the wait) and admission refuses its new connections (`auth_ban`). When the ban ends the IP starts from zero.
  * - Failures are forgotten authFailureWindow after the last one. At most authFailureTrackedIps
  *   addresses are kept (the least recently touched is dropped first, ban or not), and `sweep()`
  *   drops expired records, so memory stays bounded under a flood from many IPs.
@@ -40,11 +39,11 @@ export interface LoginThrottleOptions {
   banTimeMs: number;
 }
 
-export type LoginGate = { banned: true } | { banned: false; waitMs: number };
+export type LoginGate = { banned: true } | { banned: false; waitMs: number; at: number };
 
 /** Totals since start (checked, failed, bans, refused) and now (banned, tracked). */
 export interface LoginFigures {
-  /** Login checks let through the gate. */
+  /** Login checks let through the gate (counted when they may start). */
   checked: number;
   /** Checks that failed (wrong password, unknown account, …). */
   failed: number;
@@ -73,15 +72,23 @@ export function loginThrottleOptions(service: ServiceOptions): LoginThrottleOpti
 }
 
 interface Entry {
-  /** Failures within the window, provisional ones (checks in flight) included. */
+  /** Failed checks within the window. */
   failures: number;
-  /** Time of the last failure (or gate), for the window. */
+  /** Checks let through whose outcome is not known yet. */
+  pending: number;
+  /** Time of the last failure or gate, for the window. */
   last: number;
   /** Start time of the latest check let through (the next starts at least a delay later). */
   lastStart: number;
   /** 0, or the time the ban ends. */
   bannedUntil: number;
+  /** When the latest ban began (a check queued before it never runs). */
+  bannedAt: number;
 }
+
+/** In-flight checks are forgotten once no check of the IP has started for this long (a check
+ * takes seconds; a session that hung up, or a thread that died, never reports). */
+const PENDING_GRACE_MS = 120_000;
 
 export class LoginThrottle {
   private o: LoginThrottleOptions;
@@ -109,7 +116,8 @@ export class LoginThrottle {
     return Math.min(this.o.delayMs * 2 ** Math.min(n - 1, 20), this.o.maxDelayMs);
   }
 
-  /** The record of `ip`, with an ended ban or an expired window cleared; undefined if none. */
+  /** The record of `ip`, with an ended ban, an expired window or stale in-flight checks
+   * cleared; undefined if none. */
   private current(ip: string, now: number): Entry | undefined {
     const e = this.ips.get(ip);
     if (e === undefined) return undefined;
@@ -118,6 +126,7 @@ export class LoginThrottle {
       e.failures = 0;
     }
     if (e.bannedUntil === 0 && e.failures > 0 && now - e.last > this.o.windowMs) e.failures = 0;
+    if (e.pending > 0 && now - e.lastStart > PENDING_GRACE_MS) e.pending = 0;
     return e;
   }
 
@@ -135,8 +144,13 @@ export class LoginThrottle {
     }
   }
 
-  /** Before a login check from `ip`: banned, or how long to wait before checking (ms). The
-   * check is counted as a failure until `result(ip, true)` takes it back. */
+  private forgetIfClean(ip: string, e: Entry, now: number): void {
+    if (e.failures === 0 && e.pending === 0 && e.bannedUntil === 0 && e.lastStart <= now) this.ips.delete(ip);
+  }
+
+  /** Before a login check from `ip`: banned, or how long to wait before checking (ms), and the
+   * time of this gate (`at`, for `recheck`). A check in flight counts like a failure for the
+   * delay (not for the ban) until its `result`. */
   gate(ip: string): LoginGate {
     const now = this.now();
     let e = this.current(ip, now);
@@ -144,36 +158,53 @@ export class LoginThrottle {
       this.totals.refused++;
       return { banned: true };
     }
-    const d = this.delayAfter(e?.failures ?? 0);
-    e ??= { failures: 0, last: now, lastStart: -Infinity, bannedUntil: 0 };
-    const start = d === 0 ? now : Math.max(now, e.lastStart) + d;
+    const d = this.delayAfter((e?.failures ?? 0) + (e?.pending ?? 0));
+    e ??= { failures: 0, pending: 0, last: now, lastStart: -Infinity, bannedUntil: 0, bannedAt: -Infinity };
+    const start = d === 0 ? Math.max(now, e.lastStart) : Math.max(now, e.lastStart) + d;
     e.lastStart = start;
-    e.failures++;
+    e.pending++;
     e.last = now;
     this.touch(ip, e);
-    this.totals.checked++;
-    return { banned: false, waitMs: start - now };
+    if (start === now) this.totals.checked++; // else counted by `recheck` when its turn comes
+    return { banned: false, waitMs: start - now, at: now };
   }
 
-  /** After a check let through by `gate` (`ok` null: it could not be checked; its provisional
-   * failure is taken back, as for a success). Returns the IP's failures in the window and
-   * whether this failure banned it. */
+  /** After the wait that `gate` (at time `at`) gave: banned since (the check must not run; it
+   * is taken back), or go now. */
+  recheck(ip: string, at: number): LoginGate {
+    const now = this.now();
+    const e = this.current(ip, now);
+    if (e === undefined || (e.bannedUntil <= now && e.bannedAt < at)) {
+      this.totals.checked++;
+      return { banned: false, waitMs: 0, at };
+    }
+    if (at >= e.bannedAt) e.pending = Math.max(0, e.pending - 1); // (the ban voided older ones)
+    this.totals.refused++;
+    this.forgetIfClean(ip, e, now);
+    return { banned: true };
+  }
+
+  /** After a check let through by `gate` (`ok` null: it could not be checked, e.g. the store
+   * did not answer). Returns the IP's failures in the window and whether this one banned it. */
   result(ip: string, ok: boolean | null): { failures: number; banned: boolean } {
     const now = this.now();
     const e = this.current(ip, now);
+    if (e !== undefined && e.bannedUntil === 0) e.pending = Math.max(0, e.pending - 1);
     if (ok !== false) {
       if (e === undefined) return { failures: 0, banned: false };
-      e.failures = Math.max(0, e.failures - 1);
-      if (e.failures === 0 && e.bannedUntil === 0 && e.lastStart <= now) this.ips.delete(ip);
+      this.forgetIfClean(ip, e, now);
       return { failures: e.failures, banned: false };
     }
     this.totals.failed++;
-    const r = e ?? { failures: 1, last: now, lastStart: now, bannedUntil: 0 };
+    const r = e ?? { failures: 0, pending: 0, last: now, lastStart: now, bannedUntil: 0, bannedAt: -Infinity };
     r.last = now;
-    if (r.failures === 0) r.failures = 1; // its gate's provisional failure was forgotten meanwhile
+    r.failures++;
     this.touch(ip, r);
     if (r.bannedUntil === 0 && r.failures >= this.o.banThreshold && this.o.banThreshold !== UNLIMITED) {
       r.bannedUntil = now + this.o.banTimeMs;
+      r.bannedAt = now;
+      r.lastStart = Math.min(r.lastStart, now); // the queue behind the ban is void
+      r.pending = 0;
       this.totals.bans++;
       return { failures: r.failures, banned: true };
     }

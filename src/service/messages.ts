@@ -39,7 +39,7 @@ export type ToThread =
   | { t: 'stop'; deadlineMs: number }
   | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
   | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
-  | { t: 'loginGated'; id: number; banned: boolean; waitMs: number };
+  | { t: 'loginGated'; id: number; banned: boolean; waitMs: number; at: number };
 
 export type FromThread =
   | { t: 'listening'; keys: string[] }
@@ -49,7 +49,8 @@ export type FromThread =
   | { t: 'task'; id: number; task: string; payload: unknown }
   | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts }
   | { t: 'drained' }
-  /** Before a login check (auth/throttle.ts): the host answers `loginGated`. */
-  | { t: 'loginGate'; id: number; ip: string }
+  /** Before a login check (auth/throttle.ts): the host answers `loginGated`; `again` (the first
+   * answer's `at`) after the wait it said: only whether the IP was banned meanwhile. */
+  | { t: 'loginGate'; id: number; ip: string; again?: number }
   /** After a login check let through by the gate. */
   | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };
