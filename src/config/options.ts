@@ -102,6 +102,8 @@ export interface ResolvedConfig {
   services: ServiceName[]; // which services run (the `services` set, `smtp` expanded)
   primaryDomain: string;
   statusListener: Endpoint;
+  /** The status endpoint's connection limits (Server `statusControl`). */
+  statusLimits: { flow: FlowLimits; idleTimeoutMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dataDir: string | null; // null: the command line or the default decides
   enableFaultInjection: boolean;

@@ -12,7 +12,7 @@
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`,
- * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
+ * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws nothing.
  */
 import type { ServiceName } from './options.ts';
@@ -343,6 +343,14 @@ export const SERVICE_DEFS: Readonly<Record<ServiceName, ServiceDef>> = {
 
 // ---- the server and the document -------------------------------------------------------------
 
+/** The status endpoint's connection limits (the listener flow fields, finite defaults, and
+ * idleTimeout), counted by the same admission code as every service's listeners. */
+const STATUS_FLOW: FlowDefaults = { maxConnections: 64, maxIntervalConnections: 600, peerMaxConnections: 16, peerMaxIntervalConnections: 300 };
+export const STATUS_CONTROL: ObjectSchema = {
+  typeName: 'StatusControl',
+  attributes: { idleTimeout: seconds(30), ...flowAttrs(STATUS_FLOW) },
+};
+
 const serviceAttrs: Record<string, AttrSpec> = {};
 for (const name of SERVICE_NAMES) serviceAttrs[name] = { type: 'object', schema: SERVICE_DEFS[name].schema };
 
@@ -352,6 +360,7 @@ export const SERVER_SCHEMA: ObjectSchema = {
     services: { type: 'set', of: { type: 'choice', choices: SERVICES_CHOICES }, default: [] },
     primaryDomain: { type: 'string', default: 'localdomain' },
     statusListener: { type: 'ipPort', default: '127.0.0.1:9100' },
+    statusControl: { type: 'object', schema: STATUS_CONTROL }, // its connection limits
     logLevel: { type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     dataDir: csString(),
     enableFaultInjection: yesNo(false),

@@ -45,4 +45,6 @@ export interface StatusDoc {
   server: { version: string; pid: number; uptimeSec: number; dataDir: string; node: string };
   tree: ActorInfo;
   services: ServiceStatus[];
+  /** The status endpoint's own connections (its limits: Server `statusControl`). */
+  statusListener?: ListenerStatus;
 }
