@@ -14,10 +14,10 @@ import { startServer, type Server } from '../../src/server.ts';
 import { connectLines, tmpDir, waitFor, type LineClient } from '../helpers.ts';
 
 const SESSIONS = 20;
-const GUESS_MS = 5000;
+const GUESS_MS = 6000;
 const DELAY_S = 1;
 const BAN_AT = 4;
-const BAN_S = 3;
+const BAN_S = 4;
 const MAX_AUTH_ERRORS = 3;
 const ATTACKER = '127.0.0.50';
 const OTHER = '127.0.0.51';
