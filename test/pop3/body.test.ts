@@ -1,8 +1,8 @@
 /**
  * The pieces that put a stored body on the wire: dot-stuffing and the TOP cut, as tables of
  * input → output and as properties on random bodies cut into random chunks (the result must
- * not depend on where the chunks break); and the login guards (failure delay growth, window,
- * bounded maps; the verified-login cache misses on a new stored hash).
+ * not depend on where the chunks break); and the verified-login cache (bounded; it misses on a
+ * new stored hash). The failed-login throttle is the service's: test/auth/throttle.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
