@@ -5,7 +5,7 @@
  * password (through `SessionContext.loginGate()`), waits the delay it returns, checks, and
  * reports `result(ip, ok)` (through `SessionContext.loginResult()`).
  *
- * - Progressive delay per remote IP: an IP with n recent failures waits
+ * - Progressive delay per remote IP: an IP with n failures since its last successful login waits
  *   authFailureDelay × 2^(n−1), at most authFailureMaxDelay, before its check is even started,
  *   successful or not, so a client cannot learn the outcome sooner by hanging up. A check whose
  *   outcome is not known yet counts like a failure for the delay (not for the ban), and the
@@ -13,12 +13,14 @@
  *   start. So parallel sessions from one IP cannot multiply its guessing rate.
  * - Temporary ban: authBanThreshold failures from one IP within authFailureWindow ban it for
  *   authBanTime: its login attempts fail without a check (those already waiting for their turn
- *   too: `recheck` after the wait) and admission refuses its new connections (`auth_ban`). When the ban ends the IP starts from zero.
+ *   too: `recheck` after the wait) and admission refuses its new connections (`auth_ban`).
+ *   When the ban ends the IP starts from zero.
  * - Failures are forgotten authFailureWindow after the last one. At most authFailureTrackedIps
  *   addresses are kept (the least recently touched is dropped first, ban or not), and `sweep()`
  *   drops expired records, so memory stays bounded under a flood from many IPs.
- * - A successful check takes back its own provisional failure only: earlier failures stay
- *   (otherwise one valid account would reset the delay for guesses at others).
+ * - A successful login resets the delay (as Dovecot's auth_penalty does: a user who mistyped is
+ *   not slowed once in) but not the failures the ban counts, so one valid account cannot be
+ *   used to reset the ban threshold for guesses at others.
  *
  * Options (ServiceOptions.extra, TCP_EXTRA in config/schema.ts, seconds already in ms):
  * authFailureDelay (0 = no delay), authFailureMaxDelay, authFailureWindow, authFailureTrackedIps,
@@ -72,8 +74,10 @@ export function loginThrottleOptions(service: ServiceOptions): LoginThrottleOpti
 }
 
 interface Entry {
-  /** Failed checks within the window. */
+  /** Failed checks within the window (the ban counts these). */
   failures: number;
+  /** Failed checks since the last success, within the window (the delay grows with these). */
+  streak: number;
   /** Checks let through whose outcome is not known yet. */
   pending: number;
   /** Time of the last failure or gate, for the window. */
@@ -124,8 +128,12 @@ export class LoginThrottle {
     if (e.bannedUntil !== 0 && e.bannedUntil <= now) {
       e.bannedUntil = 0;
       e.failures = 0;
+      e.streak = 0;
     }
-    if (e.bannedUntil === 0 && e.failures > 0 && now - e.last > this.o.windowMs) e.failures = 0;
+    if (e.bannedUntil === 0 && now - e.last > this.o.windowMs) {
+      e.failures = 0;
+      e.streak = 0;
+    }
     if (e.pending > 0 && now - e.lastStart > PENDING_GRACE_MS) e.pending = 0;
     return e;
   }
@@ -158,8 +166,8 @@ export class LoginThrottle {
       this.totals.refused++;
       return { banned: true };
     }
-    const d = this.delayAfter((e?.failures ?? 0) + (e?.pending ?? 0));
-    e ??= { failures: 0, pending: 0, last: now, lastStart: -Infinity, bannedUntil: 0, bannedAt: -Infinity };
+    const d = this.delayAfter((e?.streak ?? 0) + (e?.pending ?? 0));
+    e ??= { failures: 0, streak: 0, pending: 0, last: now, lastStart: -Infinity, bannedUntil: 0, bannedAt: -Infinity };
     const start = d === 0 ? Math.max(now, e.lastStart) : Math.max(now, e.lastStart) + d;
     e.lastStart = start;
     e.pending++;
@@ -192,13 +200,15 @@ export class LoginThrottle {
     if (e !== undefined && e.bannedUntil === 0) e.pending = Math.max(0, e.pending - 1);
     if (ok !== false) {
       if (e === undefined) return { failures: 0, banned: false };
+      if (ok === true) e.streak = 0;
       this.forgetIfClean(ip, e, now);
       return { failures: e.failures, banned: false };
     }
     this.totals.failed++;
-    const r = e ?? { failures: 0, pending: 0, last: now, lastStart: now, bannedUntil: 0, bannedAt: -Infinity };
+    const r = e ?? { failures: 0, streak: 0, pending: 0, last: now, lastStart: now, bannedUntil: 0, bannedAt: -Infinity };
     r.last = now;
     r.failures++;
+    r.streak++;
     this.touch(ip, r);
     if (r.bannedUntil === 0 && r.failures >= this.o.banThreshold && this.o.banThreshold !== UNLIMITED) {
       r.bannedUntil = now + this.o.banTimeMs;

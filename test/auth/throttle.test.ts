@@ -1,7 +1,7 @@
 /**
  * The login-failure tracker alone, with an injected clock: progressive delay, serialised checks
- * from one IP (parallel sessions do not multiply the rate), a success takes back only its own
- * provisional failure, the ban at authBanThreshold and its end after authBanTime, the window,
+ * from one IP (parallel sessions do not multiply the rate), a success resets the delay (not the
+ * ban count), the ban at authBanThreshold and its end after authBanTime, the window,
  * bounded memory, and its options read from a service's extras.
  */
 import { test } from 'node:test';
@@ -48,16 +48,28 @@ test('parallel checks from one IP are serialised: at most one start per delay', 
   assert.equal(wait(t.gate('10.0.0.3')), 0, 'another IP is not slowed');
 });
 
-test('a success takes back only its own failure; an unchecked login (null) likewise', () => {
-  const { t, at } = clocked();
+test('a success resets the delay but not the failures the ban counts; an unchecked login (null) changes neither', () => {
+  const { t, at } = clocked({ banThreshold: 3 });
   t.gate('a'); t.result('a', false);
   at(5000);
-  assert.equal(wait(t.gate('a')), 1000);
+  const g = t.gate('a');
+  assert.equal(wait(g), 1000);
   at(6000);
-  t.result('a', true);
-  at(7000);
-  assert.equal(wait(t.gate('a')), 1000, 'the earlier failure stays');
+  t.recheck('a', 5000);
   t.result('a', null);
+  at(7000);
+  assert.equal(wait(t.gate('a')), 1000, 'null: still one failure');
+  at(8000);
+  t.recheck('a', 7000);
+  t.result('a', true);
+  at(9000);
+  assert.equal(wait(t.gate('a')), 0, 'logged in: no delay');
+  assert.equal(t.result('a', false).failures, 2);
+  at(10_000);
+  assert.equal(wait(t.gate('a')), 1000);
+  at(11_000);
+  t.recheck('a', 10_000);
+  assert.deepEqual(t.result('a', false), { failures: 3, banned: true }, 'the success did not reset the ban count');
   t.gate('b');
   t.result('b', true);
   assert.equal(t.figures().tracked, 1, 'a clean IP is not kept');
