@@ -20,6 +20,8 @@ import dgram from 'node:dgram';
 import { Piscina } from 'piscina';
 import { Supervisor } from '../src/actor/supervisor.ts';
 import { Admission, TripLogger } from '../src/net/admission.ts';
+import { LoginThrottle, loginThrottleOptions } from '../src/auth/throttle.ts';
+import { parseIp } from '../src/net/ipset.ts';
 import { errorToData, PosternError, type ErrorData } from '../src/errors.ts';
 import { ConnThread, startConnThread } from './conn-thread.ts';
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
@@ -73,6 +75,11 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/** The IP as admission counts it (`::ffff:10.1.2.3` is 10.1.2.3). */
+function normalIp(ip: string): string {
+  return parseIp(ip)?.text ?? ip;
+}
+
 export class ServiceHost implements Child {
   readonly id: string;
   readonly name: string;
@@ -86,6 +93,8 @@ export class ServiceHost implements Child {
   private state: ActorState = 'starting';
   private ports: Record<string, number> = {};
   private admission: Admission;
+  /** Failed logins per remote IP: progressive delay and temporary ban (auth/throttle.ts). */
+  private logins: LoginThrottle;
   private trips: TripLogger;
   private pool: Piscina | null = null;
   private threads: Supervisor;
@@ -98,6 +107,8 @@ export class ServiceHost implements Child {
   private lastError: ErrorData | undefined;
   private readonly loadIntervalMs: number;
   private readonly stressed = new Set<string>(); // listener keys in stress mode
+  /** Admission tickets each connection thread holds, released all at once when it exits. */
+  private held = new Map<ConnThread, Set<number>>();
 
   constructor(opts: ServiceHostOptions) {
     this.opts = opts;
@@ -110,6 +121,8 @@ export class ServiceHost implements Child {
     this.admission = new Admission(this.name, opts.options, opts.globalRules);
     // the trip warnings name their service themselves: a logger that also bound `service` would
     // write the key twice in one JSON line
+    this.logins = new LoginThrottle(loginThrottleOptions(opts.options));
+    this.admission.banCheck = (ip) => this.logins.isBanned(ip) ? { option: 'authBanThreshold', value: this.logins.options.banThreshold } : null;
     this.trips = new TripLogger(opts.log.child({ actor: this.id }));
     this.threads = new Supervisor({
       id: `${this.name}.threads`,
@@ -205,8 +218,11 @@ export class ServiceHost implements Child {
   private onThreadMessage(t: ConnThread, m: FromThread): void {
     switch (m.t) {
       case 'admit': {
+        const tickets = this.ticketsOf(t);
+        if (tickets === null) break; // the thread has exited: nobody to admit for
         const r = this.admission.admit(m.listener, m.ip);
         if (r.ok) {
+          tickets.add(r.ticket);
           t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
           this.checkStress(m.listener);
         } else {
@@ -216,10 +232,30 @@ export class ServiceHost implements Child {
         break;
       }
       case 'release':
+        this.held.get(t)?.delete(m.ticket);
         this.admission.release(m.ticket);
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
         this.checkStress(m.listener);
         break;
+      case 'loginGate': {
+        const ip = normalIp(m.ip);
+        const g = m.again !== undefined ? this.logins.recheck(ip, m.again) : this.logins.gate(ip);
+        t.send(g.banned ? { t: 'loginGated', id: m.id, banned: true, waitMs: 0, at: 0 } : { t: 'loginGated', id: m.id, banned: false, waitMs: g.waitMs, at: g.at });
+        break;
+      }
+      case 'loginResult': {
+        const ip = normalIp(m.ip);
+        const r = this.logins.result(ip, m.ok);
+        if (m.ok !== false) break;
+        // one line per failed login, each key once (the logger carries `service`): fail2ban-friendly
+        this.log.warn({ ip, user: m.user, listener: m.listener, failures: r.failures }, 'login failed');
+        if (r.banned) {
+          const o = this.logins.options;
+          this.log.warn({ ip, failures: r.failures, banSeconds: o.banTimeMs / 1000 },
+            `login ban: ${r.failures} failed logins within authFailureWindow (authBanThreshold = ${o.banThreshold}); refusing the IP for authBanTime`);
+        }
+        break;
+      }
       case 'task':
         void this.runTask(m.task, m.payload).then(
           (v) => t.send({ t: 'taskDone', id: m.id, ok: true, v }),
@@ -258,6 +294,26 @@ export class ServiceHost implements Child {
     for (const c of this.threads.whichChildren()) if (c.child instanceof ConnThread) c.child.send({ t: 'stress', listener: key, on });
   }
 
+  /** The tickets `t` holds (watching its exit on first use); null once it has exited. */
+  private ticketsOf(t: ConnThread): Set<number> | null {
+    if (t.state === 'failed' || t.state === 'stopped') return null;
+    let set = this.held.get(t);
+    if (set === undefined) {
+      const mine = new Set<number>();
+      set = mine;
+      this.held.set(t, mine);
+      t.onExit(() => {
+        // crash, heap cap, drain, stop or terminate: its sessions are gone with it
+        this.held.delete(t);
+        let n = 0;
+        for (const ticket of mine) if (this.admission.release(ticket)) n++;
+        mine.clear();
+        if (n > 0) this.log.info({ thread: t.id, released: n }, 'released the admissions of an exited connection thread');
+      });
+    }
+    return set;
+  }
+
   /** Run a CPU task on this service's pool. */
   async runTask(task: string, payload: unknown): Promise<unknown> {
     if (this.pool === null) throw new PosternError('SERVICE_NOT_RUNNING', `service ${this.name} is not running`);
@@ -271,6 +327,7 @@ export class ServiceHost implements Child {
 
   private rescale(): void {
     this.admission.sweep();
+    this.logins.sweep();
     if (this.state !== 'running' || this.scaling) return;
     const live = this.liveThreads().filter((t) => !t.draining);
     // a thread being restarted by the threads supervisor still counts toward min/max
@@ -307,6 +364,7 @@ export class ServiceHost implements Child {
     this.options = next;
     this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
+    this.logins.setOptions(loginThrottleOptions(next));
     for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
     for (const key of new Set([...this.stressed, ...next.listeners.map((l) => l.key)])) this.checkStress(key);
     this.log.info('service reconfigured');
@@ -412,6 +470,7 @@ export class ServiceHost implements Child {
       ),
       rules: snap.rules,
       openConnections: snap.listeners.reduce((a, l) => a + l.open, 0),
+      ...(this.options.transport === 'tcp' ? { logins: this.logins.figures() } : {}),
       pool: { threads: this.pool?.threads.length ?? 0, queued: this.pool?.queueSize ?? 0, completed: this.pool?.completed ?? 0 },
       counters: { ...this.counters },
     };

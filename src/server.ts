@@ -216,10 +216,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     server: { version: VERSION, pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), dataDir, node: process.version },
     tree: root.info(),
     services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
+    statusListener: statusSrv.listenerStatus(),
   });
 
   const mailStats = async (): Promise<MailStats> => (await storeThread().admin('queue.stats', {})) as MailStats;
-  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log });
+  let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log, limits: config.statusLimits });
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
     const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
@@ -250,8 +251,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
     if (opts.statusPort === undefined && (prev.statusListener.host !== config.statusListener.host || prev.statusListener.port !== config.statusListener.port)) {
       await statusSrv.close();
-      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, mailStats, log });
+      statusSrv = await startStatusServer({ host: config.statusListener.host, port: config.statusListener.port, getStatus: status, mailStats, log, limits: config.statusLimits });
       changed.push('statusListener');
+    } else if (JSON.stringify(prev.statusLimits) !== JSON.stringify(config.statusLimits)) {
+      statusSrv.reconfigure(config.statusLimits);
+      changed.push('statusControl');
     }
     log.info({ changed }, 'configuration reloaded');
     return { changed };

@@ -52,6 +52,7 @@ let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with
 const sessions = new Map<string, Session>();
 const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
 const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+const pendingGates = new Map<number, (m: Extract<ToThread, { t: 'loginGated' }>) => void>();
 let nextId = 1;
 let connSeq = 0;
 let draining = false;
@@ -193,12 +194,13 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     sock = t;
   }
   let sessionLog: import('../src/log.ts').Logger | undefined;
+  const remoteAddress = socket.remoteAddress ?? '';
   const ctx = {
     connId,
     secure: l.sslEnable,
     service: options,
     listener: l,
-    remoteAddress: socket.remoteAddress ?? '',
+    remoteAddress,
     remotePort: socket.remotePort ?? 0,
     // a child logger per session costs memory on every idle connection: made on first use
     get log() {
@@ -209,6 +211,10 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     stressed: () => stressed.has(listenerKey),
     count(event: string): void {
       eventCounts[event] = (eventCounts[event] ?? 0) + 1;
+    },
+    loginGate: () => loginGate(remoteAddress),
+    loginResult(ok: boolean | null, user: string): void {
+      post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
@@ -251,6 +257,20 @@ function runTask(task: string, payload: unknown, timeoutMs = 30_000): Promise<un
     }, timeoutMs);
     pendingTasks.set(id, { resolve, reject, timer });
     post({ t: 'task', id, task, payload });
+  });
+}
+
+/** Ask the host's login throttle (auth/throttle.ts) before a check; wait what it says, then
+ * (after a wait) ask again whether the IP was banned meanwhile. Resolves false when banned. */
+function loginGate(ip: string, again?: number): Promise<boolean> {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    pendingGates.set(id, (m) => {
+      if (m.banned) resolve(false);
+      else if (m.waitMs > 0) setTimeout(() => resolve(loginGate(ip, m.at)), m.waitMs);
+      else resolve(true);
+    });
+    post(again === undefined ? { t: 'loginGate', id, ip } : { t: 'loginGate', id, ip, again });
   });
 }
 
@@ -372,6 +392,10 @@ port.on('message', (m: ToThread) => {
       else p.reject(errorFromData(m.e));
       break;
     }
+    case 'loginGated':
+      pendingGates.get(m.id)?.(m);
+      pendingGates.delete(m.id);
+      break;
     case 'drain':
       beginDrain();
       break;

@@ -49,7 +49,8 @@ Server {
         # plainConnAllowLogin = yes   secureConnAllowLogin = yes   allowStartTLS = yes
         # plainConnAuthTypes = (plain login cramMd5)   secureConnAuthTypes = (plain login cramMd5)
         # greetingsText = "Postern POP3 server ready"
-        # authFailureDelay = 1   authFailureMaxDelay = 16   authFailureWindow = 300   (seconds)
+        # every TCP service: authFailureDelay = 1   authFailureMaxDelay = 16   authFailureWindow = 300   (seconds)
+        #                    authBanThreshold = 20   authBanTime = 600   (failed logins per IP; seconds)
         # Server-level: pop3ExclusiveLock = no   (yes: a second session gets -ERR [IN-USE])
     }
     imap = {

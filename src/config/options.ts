@@ -107,6 +107,8 @@ export interface ResolvedConfig {
   /** This server's name (config `hostname`, else the OS's fully qualified name). */
   hostname: string;
   statusListener: Endpoint;
+  /** The status endpoint's connection limits (Server `statusControl`). */
+  statusLimits: { flow: FlowLimits; idleTimeoutMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dataDir: string | null; // null: the command line or the default decides
   enableFaultInjection: boolean;

@@ -16,7 +16,7 @@ import type {
   AllowRuleOptions, DenyRuleOptions, FlowLimits, ResolvedConfig, ServiceName, ServiceOptions,
   SslOptions, TcpListenerOptions, UdpListenerOptions,
 } from './options.ts';
-import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
+import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -193,6 +193,10 @@ export function resolve(model: ModelObject): ResolvedConfig {
     primaryDomain: str(model, s, 'primaryDomain')!,
     hostname,
     statusListener: parseEndpoint(str(model, s, 'statusListener')!),
+    statusLimits: {
+      flow: flow(model['statusControl'] as ModelObject | undefined, STATUS_CONTROL),
+      idleTimeoutMs: num(model['statusControl'] as ModelObject | undefined, STATUS_CONTROL, 'idleTimeout'),
+    },
     logLevel: get(model, s, 'logLevel') as ResolvedConfig['logLevel'],
     dataDir: str(model, s, 'dataDir'),
     enableFaultInjection: bool(model, s, 'enableFaultInjection'),

@@ -12,7 +12,7 @@
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`,
- * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
+ * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws nothing.
  */
 import type { ServiceName } from './options.ts';
@@ -212,6 +212,13 @@ const TCP_EXTRA: Record<string, AttrSpec> = {
   minDataRate: uint(1, { unit: 'kb', as: 'minDataRateBytes' }), // message and file data, KB/s over dataRateWindow; 0 = off
   dataRateWindow: { ...seconds(30), as: 'dataRateWindowMs' },
   stressTimeout: { ...seconds(10), as: 'stressTimeoutMs' }, // idle and command deadline while a listener is over 80 % full
+  // (Postern) the service's login-failure tracker, per remote IP, on every login path (auth/throttle.ts)
+  authFailureDelay: seconds(1, 0), // first delay before a login check after a failure; 0 = off
+  authFailureMaxDelay: seconds(16),
+  authFailureWindow: seconds(300), // failures are forgotten this long after the last one
+  authFailureTrackedIps: uint(10000, { min: 1 }),
+  authBanThreshold: count(20), // failures within authFailureWindow that ban the IP; 0 = never
+  authBanTime: seconds(600),
 };
 
 /** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */
@@ -229,10 +236,6 @@ const POP3_EXTRA: Record<string, AttrSpec> = {
   greetingsText: { type: 'csString', default: 'Postern POP3 server ready' },
   authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
   authCacheTtl: seconds(3600),
-  authFailureDelay: seconds(1, 0), // (Postern) first delay after a failed login from an IP; 0 = off
-  authFailureMaxDelay: seconds(16),
-  authFailureWindow: seconds(300),
-  authFailureTrackedIps: uint(10000, { min: 1 }),
 };
 
 /** Server-level attributes a service also receives in its `extra` (the seed keeps them in the
@@ -347,6 +350,14 @@ export const SERVICE_DEFS: Readonly<Record<ServiceName, ServiceDef>> = {
 
 // ---- the server and the document -------------------------------------------------------------
 
+/** The status endpoint's connection limits (the listener flow fields, finite defaults, and
+ * idleTimeout), counted by the same admission code as every service's listeners. */
+const STATUS_FLOW: FlowDefaults = { maxConnections: 64, maxIntervalConnections: 600, peerMaxConnections: 16, peerMaxIntervalConnections: 300 };
+export const STATUS_CONTROL: ObjectSchema = {
+  typeName: 'StatusControl',
+  attributes: { idleTimeout: seconds(30), ...flowAttrs(STATUS_FLOW) },
+};
+
 const serviceAttrs: Record<string, AttrSpec> = {};
 for (const name of SERVICE_NAMES) serviceAttrs[name] = { type: 'object', schema: SERVICE_DEFS[name].schema };
 
@@ -357,6 +368,7 @@ export const SERVER_SCHEMA: ObjectSchema = {
     primaryDomain: { type: 'string', default: 'localdomain' },
     hostname: { type: 'hostname' }, // (Postern) this server's name; default: the OS's fully qualified name
     statusListener: { type: 'ipPort', default: '127.0.0.1:9100' },
+    statusControl: { type: 'object', schema: STATUS_CONTROL }, // its connection limits
     logLevel: { type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     dataDir: csString(),
     enableFaultInjection: yesNo(false),

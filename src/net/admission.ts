@@ -6,7 +6,8 @@
  * the connection ends (`release(ticket)`); `openOn(key)` reads one listener's open count (stress
  * mode). Single-threaded, no sockets, O(1)-ish per call.
  *
- * Order of checks (the first that trips names the refusal): the rule decision (`deny_rule`); the
+ * Order of checks (the first that trips names the refusal): the rule decision (`deny_rule`); a
+ * login ban of the remote IP (`auth_ban`, asked of `banCheck`, the service's auth/throttle.ts); the
  * listener's maxConnections, maxIntervalConnections per timeInterval (`listener_window`),
  * peerMaxConnections, peerMaxIntervalConnections per peerTimeInterval (`peer_window`); the same
  * four at service level (`service_window` / `peer_window`); the matched allow rule's four, counted
@@ -50,7 +51,7 @@ import { parseIp } from './ipset.ts';
 import { compileLevel, ruleSetOf } from './rules.ts';
 import type { CompiledLevel, CompiledRule, RuleLevel, RuleKind, RuleSet, RuleSource } from './rules.ts';
 
-export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window';
+export type RefusalReason = 'deny_rule' | 'auth_ban' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window';
 export type CloseReason = 'error_limit' | 'idle_timeout';
 
 export interface Refusal {
@@ -58,7 +59,7 @@ export interface Refusal {
   reason: RefusalReason;
   /** The option that tripped, by its seed name: maxConnections, maxIntervalConnections,
    * peerMaxConnections or peerMaxIntervalConnections; 'priority' for a deny rule (value: its
-   * priority); 'enable' or 'remoteAddress' (value 0) for an unknown/disabled listener or an
+   * priority); 'authBanThreshold' for a login ban (value: the threshold); 'enable' or 'remoteAddress' (value 0) for an unknown/disabled listener or an
    * unparseable address. */
   option: string;
   /** The option's configured value (the limit that was reached). */
@@ -89,7 +90,7 @@ export interface AdmissionSnapshot {
 const defaultNow = (): number => performance.now();
 
 const zeroRefused = (): Record<RefusalReason, number> =>
-  ({ deny_rule: 0, listener_window: 0, service_window: 0, peer_window: 0, rule_window: 0 });
+  ({ deny_rule: 0, auth_ban: 0, listener_window: 0, service_window: 0, peer_window: 0, rule_window: 0 });
 const zeroClosed = (): Record<CloseReason, number> => ({ error_limit: 0, idle_timeout: 0 });
 
 interface ListenerState {
@@ -133,6 +134,9 @@ export class Admission {
   private accepted = 0;
   private readonly refused = zeroRefused();
   private readonly closed = zeroClosed();
+  /** Whether a (normalized) remote IP is banned from logging in, with the option that banned it
+   * (its value is named in the refusal); null: not banned. */
+  banCheck: ((ip: string) => { option: string; value: number } | null) | null = null;
 
   constructor(serviceName: string, options: ServiceOptions, globalRules: RuleSource, now: () => number = defaultNow) {
     this.serviceName = serviceName;
@@ -154,6 +158,8 @@ export class Admission {
       return this.refuse(l, 'deny_rule', 'rule', 'priority', m.rule.priority, m.rule.id);
     }
     const ip = addr.text;
+    const ban = this.banCheck?.(ip) ?? null;
+    if (ban !== null) return this.refuse(l, 'auth_ban', 'service', ban.option, ban.value);
     let f = l.scope.check(ip, now);
     if (f !== null) return this.refuse(l, f.startsWith('peer') ? 'peer_window' : 'listener_window', 'listener', f, l.scope.limits[f]);
     f = this.service.check(ip, now);
@@ -338,7 +344,9 @@ export class TripLogger {
     this.last.set(key, { at: now, suppressed: 0 });
     const what = r.reason === 'deny_rule'
       ? (r.ruleId !== undefined ? `deny rule ${r.ruleId} refuses connections` : `${r.option} is not usable`)
-      : `${r.scope} limit ${r.option} = ${r.value} reached${r.reason === 'peer_window' ? ' for a remote IP' : ''}`
+      : r.reason === 'auth_ban'
+        ? `refusing connections from an IP banned for failed logins (${r.option} = ${r.value})`
+        : `${r.scope} limit ${r.option} = ${r.value} reached${r.reason === 'peer_window' ? ' for a remote IP' : ''}`
         + `${r.ruleId !== undefined ? ` in rule ${r.ruleId}` : ''}, refusing new connections`;
     this.logger.warn({ service, listener, reason: r.reason, scope: r.scope, option: r.option, value: r.value,
       ...(r.ruleId !== undefined ? { rule: r.ruleId } : {}), suppressed },

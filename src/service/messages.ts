@@ -42,7 +42,8 @@ export type ToThread =
   | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
   | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
   /** A listener went over (on) or back under 80 % of its maxConnections: stress mode. */
-  | { t: 'stress'; listener: string; on: boolean };
+  | { t: 'stress'; listener: string; on: boolean }
+  | { t: 'loginGated'; id: number; banned: boolean; waitMs: number; at: number };
 
 export type FromThread =
   | { t: 'listening'; keys: string[] }
@@ -51,4 +52,9 @@ export type FromThread =
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
   | { t: 'task'; id: number; task: string; payload: unknown }
   | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  /** Before a login check (auth/throttle.ts): the host answers `loginGated`; `again` (the first
+   * answer's `at`) after the wait it said: only whether the IP was banned meanwhile. */
+  | { t: 'loginGate'; id: number; ip: string; again?: number }
+  /** After a login check let through by the gate. */
+  | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };

@@ -14,7 +14,8 @@ import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../
 import type { ActorInfo } from '../actor/types.ts';
 import type { StoreClient } from '../store/client.ts';
 
-export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'shutting_down';
+/** `auth_ban`: the remote IP is banned for too many failed logins (auth/throttle.ts). */
+export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'auth_ban' | 'shutting_down';
 
 /** Why a session ended; `error_limit` and `idle_timeout` are counted per listener. */
 export type SessionEndReason = 'normal' | 'client_closed' | 'error_limit' | 'idle_timeout' | 'error' | 'shutdown';
@@ -39,6 +40,16 @@ export interface SessionContext {
   /** Count one event of the service (e.g. `refused.rcpt.relay_denied`): summed across the
    * service's threads by its host, shown on /status and /metrics. */
   count(event: string): void;
+  /**
+   * Before every login check (password, SASL response, admin login): waits out the remote IP's
+   * failure delay, kept per service across threads (auth/throttle.ts), and resolves true; or
+   * resolves false at once when the IP is banned: the login then fails without a check.
+   */
+  loginGate(): Promise<boolean>;
+  /** After a check let through by `loginGate` (exactly once): its outcome (null: it could not
+   * be checked, e.g. the store did not answer) and the login name. A failure is logged as a
+   * warning with the IP and counted per service. */
+  loginResult(ok: boolean | null, user: string): void;
   /** Tell the thread the session is over (it closes the socket if still open). */
   end(reason: SessionEndReason, current?: Socket): void;
 }

@@ -7,22 +7,57 @@
  *   anything else → 404; a known path with a method other than GET/HEAD → 405 (Allow: GET, HEAD)
  * A `getStatus` or metrics failure answers 500 and is logged.
  *
- * Exports: `startStatusServer(opts)` → `{ port, close() }` once listening (port 0 picks a free
+ * Connection limits (`limits`, the Server's `statusControl`): every accepted connection is
+ * admitted by the same `Admission` as a service listener (maxConnections, maxIntervalConnections
+ * per timeInterval, and their peer* forms per remote IP); a refused one gets `503` with
+ * `connection: close` and is closed at once; a connection silent for idleTimeout is closed.
+ * `listenerStatus()` gives its counts as a /status listener entry.
+ *
+ * Exports: `startStatusServer(opts)` → `{ port, close(), reconfigure(limits), listenerStatus() }` once listening (port 0 picks a free
  * port; `port` is the bound one). `close()` stops accepting and drops open connections at once.
  * `StatusServerOptions`, `StatusServer`, `StatusLog` (types).
  *
  * Throws (rejects): LISTEN_FAILED when the address cannot be bound.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { PosternError } from '../errors.ts';
+import { Admission, TripLogger, type WarnLogger } from '../net/admission.ts';
+import { UNLIMITED, type FlowLimits, type ServiceOptions } from '../config/options.ts';
 import type { Metrics } from './metrics.ts';
-import type { StatusDoc } from './types.ts';
+import type { ListenerStatus, StatusDoc } from './types.ts';
 
 /** The subset of a pino logger this module uses. */
 export interface StatusLog {
   info(obj: unknown, msg?: string): void;
   error(obj: unknown, msg?: string): void;
+  warn?(obj: unknown, msg?: string): void;
+}
+
+/** The endpoint's connection limits (config: Server `statusControl`). */
+export interface StatusLimits {
+  flow: FlowLimits;
+  idleTimeoutMs: number;
+}
+
+const NO_LIMITS: StatusLimits = {
+  flow: { maxConnections: UNLIMITED, maxIntervalConnections: UNLIMITED, timeIntervalMs: 0, peerMaxConnections: UNLIMITED,
+    peerMaxIntervalConnections: UNLIMITED, peerTimeIntervalMs: 0 },
+  idleTimeoutMs: 0,
+};
+
+/** The endpoint as a one-listener service, for `Admission`. */
+function asService(key: string, host: string, port: number, l: StatusLimits): ServiceOptions {
+  return {
+    name: 'statusListener' as ServiceOptions['name'], transport: 'tcp', udpListeners: [], allowRules: [], denyRules: [],
+    flow: NO_LIMITS.flow, maxErrors: UNLIMITED, maxAuthErrors: UNLIMITED, minConnThreads: 1, maxConnThreads: 1, threadSessions: 1,
+    threadIdleTimeoutMs: 0, connThreadHeapBytes: 0, minPoolThreads: 0, maxPoolThreads: 1, extra: {}, hostname: host,
+    listeners: [{
+      key, address: { host, port, family: host.includes(':') ? 6 : 4 }, enable: true, idleTimeoutMs: l.idleTimeoutMs, flow: l.flow,
+      sslEnable: false, allowRules: [], denyRules: [],
+      ssl: { allowedVersions: [], certFile: null, keyFile: null, caFile: null, maxChainDepth: 0, requestClientAuth: false, cipherSuite: null },
+    }],
+  };
 }
 
 export interface StatusServerOptions {
@@ -34,12 +69,20 @@ export interface StatusServerOptions {
   /** The mail queue's figures for /metrics (the store thread's `queue.stats`). */
   mailStats?: () => Promise<import('./metrics.ts').MailStats>;
   log?: StatusLog;
+  /** Connection limits; default none (the config always gives them). */
+  limits?: StatusLimits;
 }
 
 export interface StatusServer {
   readonly port: number;
   close(): Promise<void>;
+  /** New limits for new connections (a reload); open ones stay counted. */
+  reconfigure(limits: StatusLimits): void;
+  /** The endpoint's counts, as a /status listener entry. */
+  listenerStatus(): ListenerStatus;
 }
+
+const REFUSED = 'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 28\r\nconnection: close\r\n\r\ntoo many connections, retry\n';
 
 const ROUTES = new Set(['/status', '/metrics', '/healthz']);
 
@@ -87,6 +130,28 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
     void handle(req, res);
   });
 
+  // admission: the same code and counts as a service listener's
+  let limits = opts.limits ?? NO_LIMITS;
+  const key = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const admission = new Admission('statusListener', asService(key, opts.host, opts.port, limits), { allowRules: [], denyRules: [] });
+  const quiet: WarnLogger = { warn: (o, m) => log?.warn?.(o, m) };
+  const trips = new TripLogger(quiet);
+  const sweeper = setInterval(() => admission.sweep(), 1000);
+  sweeper.unref();
+  server.on('connection', (socket: Socket) => {
+    const r = admission.admit(key, socket.remoteAddress ?? '');
+    if (!r.ok) {
+      trips.trip('statusListener', key, r);
+      socket.on('error', () => {});
+      socket.write(REFUSED, () => socket.destroy());
+      return;
+    }
+    socket.once('close', () => admission.release(r.ticket));
+    if (limits.idleTimeoutMs > 0 && Number.isFinite(limits.idleTimeoutMs)) {
+      socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy()); // (keep-alive shortens it to 5 s)
+    }
+  });
+
   return new Promise<StatusServer>((resolve, reject) => {
     const onError = (err: Error): void => {
       reject(new PosternError('LISTEN_FAILED', `cannot listen for status on ${opts.host}:${opts.port}: ${err.message}`, undefined, { cause: err }));
@@ -99,7 +164,17 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
       log?.info({ host: opts.host, port }, 'status endpoint listening');
       resolve({
         port,
+        reconfigure(next: StatusLimits): void {
+          limits = next;
+          admission.reconfigure(asService(key, opts.host, opts.port, next), { allowRules: [], denyRules: [] });
+        },
+        listenerStatus(): ListenerStatus {
+          const l = admission.snapshot().listeners[0]!;
+          return { key: `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`, transport: 'tcp', enable: true, listening: server.listening,
+            port, open: l.open, accepted: l.accepted, refused: { ...l.refused, ...l.closed } };
+        },
         close: () => new Promise<void>((done) => {
+          clearInterval(sweeper);
           if (!server.listening) {
             done();
             return;

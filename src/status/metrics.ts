@@ -13,6 +13,8 @@
  *   postern_actor_restarts_total{actor}, postern_actor_up{actor,kind,state} (1 when running)
  *   postern_service_up{service,state} (1 when running), postern_service_open_connections{service}
  *   postern_service_conn_threads{service}
+ *   postern_login_failures_total{service}, postern_login_bans_total{service},
+ *   postern_login_banned_ips{service} (the service's login throttle, auth/throttle.ts)
  *   postern_listener_up{service,listener,transport} (1 when listening)
  *   postern_listener_open_connections{service,listener}, postern_listener_accepted_total{service,listener}
  *   postern_listener_refused_total{service,listener,reason}
@@ -122,6 +124,18 @@ const DEFS: MetricDef[] = [
   {
     name: 'postern_service_conn_threads', help: 'Connection threads running now', type: 'gauge',
     labelNames: SVC, samples: (d) => perService(d, (s) => [[{ service: s.name }, s.connThreads.current]]),
+  },
+  {
+    name: 'postern_login_failures_total', help: 'Failed login checks since start (every login path of the service)', type: 'counter',
+    labelNames: SVC, samples: (d) => perService(d, (s) => s.logins === undefined ? [] : [[{ service: s.name }, s.logins.failed]]),
+  },
+  {
+    name: 'postern_login_bans_total', help: 'Remote IPs banned for failed logins since start (authBanThreshold)', type: 'counter',
+    labelNames: SVC, samples: (d) => perService(d, (s) => s.logins === undefined ? [] : [[{ service: s.name }, s.logins.bans]]),
+  },
+  {
+    name: 'postern_login_banned_ips', help: 'Remote IPs banned for failed logins now', type: 'gauge',
+    labelNames: SVC, samples: (d) => perService(d, (s) => s.logins === undefined ? [] : [[{ service: s.name }, s.logins.banned]]),
   },
   {
     name: 'postern_listener_up', help: '1 when the listener is bound and accepting', type: 'gauge',

@@ -38,6 +38,8 @@ export interface ServiceStatus {
   listeners: ListenerStatus[];
   rules: RuleStatus[];
   openConnections: number;
+  /** Login checks and failures since start, bans (auth/throttle.ts); TCP services only. */
+  logins?: { checked: number; failed: number; refused: number; bans: number; banned: number; tracked: number };
   pool: { threads: number; queued: number; completed: number };
   /** Events the sessions counted since the service started (`refused.<stage>.<reason>` …). */
   counters?: Record<string, number>;
@@ -47,4 +49,6 @@ export interface StatusDoc {
   server: { version: string; pid: number; uptimeSec: number; dataDir: string; node: string };
   tree: ActorInfo;
   services: ServiceStatus[];
+  /** The status endpoint's own connections (its limits: Server `statusControl`). */
+  statusListener?: ListenerStatus;
 }

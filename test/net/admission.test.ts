@@ -320,11 +320,24 @@ test('snapshot counts accepted, refused by reason, and closes by error control a
   const s = a.snapshot();
   assert.deepEqual(s.listeners[0], {
     key: L1, enable: true, open: 1, accepted: 1,
-    refused: { deny_rule: 0, listener_window: 1, service_window: 0, peer_window: 0, rule_window: 0 },
+    refused: { deny_rule: 0, auth_ban: 0, listener_window: 1, service_window: 0, peer_window: 0, rule_window: 0 },
     closed: { error_limit: 1, idle_timeout: 2 },
   });
   assert.equal(s.service.name, 'pop3');
   assert.deepEqual(s.service.closed, { error_limit: 1, idle_timeout: 2 });
+});
+
+test('a login ban (banCheck) refuses as auth_ban after deny rules and before the windows; it consumes nothing', () => {
+  const a = new Admission('pop3', service([listener(L1, { flow: { maxConnections: 1 } })], { denyRules: [deny('127.0.0.9', 1)] }), NO_RULES, clock().now);
+  a.banCheck = (ip) => (ip === '127.0.0.2' || ip === '127.0.0.9' ? { option: 'authBanThreshold', value: 20 } : null);
+  refused(a.admit(L1, '::ffff:127.0.0.2'), 'auth_ban', 'authBanThreshold', 20, 'service');
+  refused(a.admit(L1, '127.0.0.9'), 'deny_rule', 'priority', 1, 'rule', 'service:deny:0');
+  ok(a.admit(L1, '127.0.0.3'));
+  refused(a.admit(L1, '127.0.0.2'), 'auth_ban', 'authBanThreshold', 20, 'service');
+  const s = a.snapshot();
+  assert.equal(s.listeners[0]!.refused.auth_ban, 2);
+  assert.equal(s.service.refused.auth_ban, 2);
+  assert.equal(s.listeners[0]!.open, 1);
 });
 
 

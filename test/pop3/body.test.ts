@@ -1,13 +1,13 @@
 /**
  * The pieces that put a stored body on the wire: dot-stuffing and the TOP cut, as tables of
  * input → output and as properties on random bodies cut into random chunks (the result must
- * not depend on where the chunks break); and the login guards (failure delay growth, window,
- * bounded maps; the verified-login cache misses on a new stored hash).
+ * not depend on where the chunks break); and the verified-login cache (bounded; it misses on a
+ * new stored hash). The failed-login throttle is the service's: test/auth/throttle.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DotStuffer, TopCut } from '../../src/protocols/pop3/body.ts';
-import { FailureThrottle, LoginCache } from '../../src/protocols/pop3/guard.ts';
+import { LoginCache } from '../../src/protocols/pop3/guard.ts';
 import type { Pop3Options } from '../../src/protocols/pop3/options.ts';
 
 function stuffAll(chunks: Buffer[]): string {
@@ -93,26 +93,7 @@ test('dot-stuffing and TOP do not depend on chunk boundaries (random bodies)', (
 
 const opts = (more: Partial<Pop3Options> = {}): Pop3Options => ({
   plainConnAllowLogin: true, secureConnAllowLogin: true, plainMechanisms: [], secureMechanisms: [], allowStartTLS: true,
-  greetingsText: 'x', exclusiveLock: false, maxLineLength: 8192, authCacheSize: 3, authCacheTtlMs: 1000,
-  authFailureDelayMs: 1000, authFailureMaxDelayMs: 16_000, authFailureWindowMs: 300_000, authFailureTrackedIps: 3, ...more,
-});
-
-test('failure throttle: doubling delay, capped, forgotten after the window, bounded in size', () => {
-  const t = new FailureThrottle();
-  const o = opts();
-  assert.equal(t.delayFor('10.0.0.1', o, 0), 0);
-  const delays: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    t.failed('10.0.0.1', o, 1000);
-    delays.push(t.delayFor('10.0.0.1', o, 1000));
-  }
-  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 16000, 16000]);
-  assert.equal(t.delayFor('10.0.0.1', o, 1000 + 300_001), 0, 'forgotten after the window');
-  for (const ip of ['a', 'b', 'c', 'd', 'e']) t.failed(ip, o, 2000);
-  assert.equal(t.size, 3);
-  assert.equal(t.delayFor('a', o, 2000), 0, 'the oldest was dropped');
-  assert.equal(t.delayFor('e', o, 2000), 1000);
-  assert.equal(t.delayFor('e', opts({ authFailureDelayMs: 0 }), 2000), 0, 'authFailureDelay = 0 turns it off');
+  greetingsText: 'x', exclusiveLock: false, maxLineLength: 8192, authCacheSize: 3, authCacheTtlMs: 1000, ...more,
 });
 
 test('login cache: hit only for the same login, password and stored hash; TTL; bounded', () => {

@@ -27,10 +27,16 @@ async function pass(args: string, s: Session) {
   if (s.state !== 'password' || d.user === null) return ftpReply(503, 'Login with USER first.', 'command');
   const user = d.user;
   const store = s.ctx.store;
+  // the service's login throttle (auth/throttle.ts): wait out this IP's delay; banned: no check
+  if (!(await s.ctx.loginGate())) {
+    d.user = null;
+    return ftpReply(530, 'Login incorrect.', 'auth');
+  }
   let hash: string | null = null;
   try {
     hash = user === ADMIN_USER && store !== null ? await store.adminHash() : null;
   } catch (e) {
+    s.ctx.loginResult(null, user);
     s.ctx.log.error({ err: e }, 'ftp: cannot read the admin password hash');
     return ftpReply(421, 'Service not available; try again later.');
   }
@@ -39,11 +45,14 @@ async function pass(args: string, s: Session) {
   try {
     ok = (await s.ctx.runTask('verifyPassword', { password: args, hash: hash ?? DUMMY_HASH })) === true;
   } catch (e) {
+    s.ctx.loginResult(null, user);
     s.ctx.log.error({ err: e }, 'ftp: password check failed');
     return ftpReply(421, 'Service not available; try again later.');
   }
   d.user = null;
-  if (!ok || hash === null || store === null) return ftpReply(530, 'Login incorrect.', 'auth');
+  const success = ok && hash !== null && store !== null;
+  s.ctx.loginResult(success, user);
+  if (!success) return ftpReply(530, 'Login incorrect.', 'auth');
   d.tree?.close();
   d.tree = new VirtualTree(store);
   d.cwd = [];

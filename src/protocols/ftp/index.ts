@@ -36,6 +36,7 @@ const REPLIES: ProtocolReplies = Object.freeze({
 });
 
 export function refusal(reason: RefusalReason): string {
+  if (reason === 'auth_ban') return '421 Too many failed logins from your address; try again later (auth_ban).\r\n';
   return `421 Service not available (${reason}); closing the control connection.\r\n`;
 }
 

@@ -6,7 +6,8 @@
  * (RFC 2595, when allowStartTLS and the listener has a certificate), and APOP (not
  * implemented: the store keeps no password equivalent APOP could use).
  *
- * Every login check waits first for the remote IP's failure delay (guard.ts), runs the scrypt
+ * Every login check waits first for the remote IP's failure delay (the service's login throttle,
+ * `ctx.loginGate()`, auth/throttle.ts; a banned IP fails at once), runs the scrypt
  * check on the service's pool (skipped for a login the thread's cache has verified), and on
  * success opens the maildrop (a snapshot; with pop3ExclusiveLock a second session gets
  * `-ERR [IN-USE]`). A wrong password, an unknown or disabled account, a bad SASL exchange or a
@@ -22,7 +23,7 @@ import { noreply, reply, type Verdict } from '../../session/line-session.ts';
 import { cramMd5Verify } from '../../store/cram.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import type { AccountInfo } from '../../store/types.ts';
-import { loginCache, throttle } from './guard.ts';
+import { loginCache } from './guard.ts';
 import { Maildrop } from './maildrop.ts';
 import { IMPLEMENTED_MECHANISMS, mechanismsFor, userPassAllowed, type Mechanism } from './options.ts';
 import { AUTH_STATES, type Pop3Row, type Pop3Session, type Pop3State } from './session.ts';
@@ -30,7 +31,6 @@ import { AUTH_STATES, type Pop3Row, type Pop3Session, type Pop3State } from './s
 type V = Verdict<Pop3State>;
 
 const SERVICE = 'pop3';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const authFailed = (): V => reply('-ERR [AUTH] authentication failed\r\n', { error: 'auth' });
 
@@ -57,23 +57,22 @@ async function openMaildrop(s: Pop3Session, account: AccountInfo): Promise<V> {
 
 /** Throttle, check, open. `check` rejects STORE_AUTH_FAILED for bad credentials. */
 async function login(s: Pop3Session, login: string, check: () => Promise<AccountInfo>): Promise<V> {
-  const o = s.data.opts;
-  const ip = s.ctx.remoteAddress;
-  const wait = throttle.delayFor(ip, o);
-  if (wait > 0) await sleep(wait);
-  if (s.data.closed) return noreply();
+  if (!(await s.ctx.loginGate())) return authFailed(); // banned: no check
+  if (s.data.closed) return noreply(); // hung up while waiting: its failure stays counted
   let account: AccountInfo;
   try {
     account = await check();
   } catch (e) {
     if (isPosternError(e, 'STORE_AUTH_FAILED')) {
-      throttle.failed(ip, o);
-      s.ctx.log.info({ login: login.slice(0, 100), reason: e.details?.reason }, 'pop3: authentication failed');
+      s.ctx.loginResult(false, login);
+      s.ctx.log.debug({ login: login.slice(0, 100), reason: e.details?.reason }, 'pop3: authentication failed');
       return authFailed();
     }
+    s.ctx.loginResult(null, login);
     s.ctx.log.warn({ err: e }, 'pop3: cannot check a login');
     return reply('-ERR [SYS/TEMP] cannot check the login now, try again later\r\n');
   }
+  s.ctx.loginResult(true, login);
   return openMaildrop(s, account);
 }
 

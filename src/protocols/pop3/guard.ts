@@ -1,11 +1,7 @@
 /**
- * protocols/pop3/guard.ts: per-thread login defences and shortcuts, both bounded in size.
+ * protocols/pop3/guard.ts: a per-thread login shortcut, bounded in size. (The failed-login
+ * delay and ban are the service's, across threads: auth/throttle.ts.)
  *
- * - `FailureThrottle`: failed logins per remote IP. An IP with n recent failures waits
- *   authFailureDelay × 2^(n−1) (at most authFailureMaxDelay) before each further login check
- *   is even started, successful or not, so a client cannot learn the outcome sooner by
- *   hanging up. Failures are forgotten authFailureWindow after the last one; at most
- *   authFailureTrackedIps addresses are kept (the least recently failed is dropped first).
  * - `LoginCache`: logins whose password was verified (Dovecot's auth cache): the key is a
  *   SHA-256 of a per-thread random key, the login, the password and the stored hash, so a
  *   changed password (a new stored hash) misses and no password is kept (someone who can read
@@ -14,43 +10,11 @@
  *   (account, domain and service enabled, current hash); only the scrypt check is skipped.
  *   Concurrent checks of the same credentials share one scrypt run.
  *
- * Exports: `FailureThrottle`, `LoginCache`, `throttle`, `loginCache` (this thread's instances).
+ * Exports: `LoginCache`, `loginCache` (this thread's instance).
  * Throws nothing.
  */
 import { hash as cryptoHash, randomBytes } from 'node:crypto';
 import type { Pop3Options } from './options.ts';
-
-export class FailureThrottle {
-  private readonly ips = new Map<string, { n: number; last: number }>();
-
-  /** How long a login check from `ip` must wait now (ms). */
-  delayFor(ip: string, o: Pop3Options, now = Date.now()): number {
-    const e = this.ips.get(ip);
-    if (e === undefined) return 0;
-    if (now - e.last > o.authFailureWindowMs) {
-      this.ips.delete(ip);
-      return 0;
-    }
-    if (o.authFailureDelayMs <= 0) return 0;
-    return Math.min(o.authFailureDelayMs * 2 ** Math.min(e.n - 1, 20), o.authFailureMaxDelayMs);
-  }
-
-  failed(ip: string, o: Pop3Options, now = Date.now()): void {
-    const e = this.ips.get(ip);
-    const n = e !== undefined && now - e.last <= o.authFailureWindowMs ? e.n + 1 : 1;
-    this.ips.delete(ip);
-    this.ips.set(ip, { n, last: now });
-    while (this.ips.size > o.authFailureTrackedIps) {
-      const oldest = this.ips.keys().next().value;
-      if (oldest === undefined) break;
-      this.ips.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.ips.size;
-  }
-}
 
 export class LoginCache {
   private readonly key = randomBytes(32).toString('base64');
@@ -114,5 +78,4 @@ export class LoginCache {
   }
 }
 
-export const throttle = new FailureThrottle();
 export const loginCache = new LoginCache();

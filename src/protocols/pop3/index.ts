@@ -30,6 +30,8 @@ export function refusal(reason: RefusalReason): string {
       return '-ERR [SYS/PERM] access denied\r\n';
     case 'shutting_down':
       return '-ERR [SYS/TEMP] server shutting down, try again later\r\n';
+    case 'auth_ban':
+      return '-ERR [SYS/TEMP] too many failed logins from your address, try again later\r\n';
     default:
       return '-ERR [SYS/TEMP] too many connections, try again later\r\n';
   }

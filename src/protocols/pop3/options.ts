@@ -29,10 +29,6 @@ export interface Pop3Options {
   readonly maxLineLength: number;
   readonly authCacheSize: number;
   readonly authCacheTtlMs: number;
-  readonly authFailureDelayMs: number;
-  readonly authFailureMaxDelayMs: number;
-  readonly authFailureWindowMs: number;
-  readonly authFailureTrackedIps: number;
 }
 
 const cache = new WeakMap<ServiceOptions, Pop3Options>();
@@ -68,10 +64,6 @@ export function pop3Options(service: ServiceOptions): Pop3Options {
     maxLineLength: num(x.maxLineLength, 8192),
     authCacheSize: num(x.authCacheSize, 10_000),
     authCacheTtlMs: num(x.authCacheTtl, 3_600_000),
-    authFailureDelayMs: num(x.authFailureDelay, 1000),
-    authFailureMaxDelayMs: num(x.authFailureMaxDelay, 16_000),
-    authFailureWindowMs: num(x.authFailureWindow, 300_000),
-    authFailureTrackedIps: Math.max(1, num(x.authFailureTrackedIps, 10_000)),
   });
   cache.set(service, o);
   return o;

@@ -1,7 +1,9 @@
 /**
  * protocols/smtp/auth.ts: AUTH (RFC 4954) with PLAIN (RFC 4616), LOGIN and CRAM-MD5 (RFC 2195).
  * Which mechanisms a client may use depends on the connection: `plainConnAuthTypes` before
- * TLS, `secureConnAuthTypes` after. Passwords are checked on the service's pool
+ * TLS, `secureConnAuthTypes` after. Every check first waits out the remote IP's failure delay
+ * (`ctx.loginGate()`, the service's login throttle, auth/throttle.ts; a banned IP fails without a
+ * check) and reports its outcome (`ctx.loginResult`). Passwords are checked on the service's pool
  * (`verifyPassword`), through the store's `authenticate` (an unknown login costs the same as a
  * wrong password); CRAM-MD5 uses the account's stored HMAC pads (`cramMd5Verify`). A failed
  * authentication counts against maxAuthErrors; continuation lines may be 12288 bytes (RFC 4954
@@ -10,7 +12,8 @@
  * Exports: `authCommand(args, s)`. Throws nothing (failures are replies).
  */
 import { randomBytes } from 'node:crypto';
-import { isPosternError } from '../../errors.ts';
+import { PosternError, isPosternError } from '../../errors.ts';
+import type { AccountInfo } from '../../store/types.ts';
 import { reply, type Verdict } from '../../session/line-session.ts';
 import { cramMd5Verify } from '../../store/cram.ts';
 import type { Mechanism } from './options.ts';
@@ -47,17 +50,28 @@ function ask(s: Session, prompt: string, next: (response: string) => V | Promise
   return reply(`334 ${prompt}\r\n`);
 }
 
-async function verify(s: Session, login: string, password: string): Promise<V> {
-  const store = s.ctx.store;
-  if (store === null) return reply('454 4.7.0 Temporary authentication failure\r\n');
+/** Gate, check, report: `check` resolves the account or rejects STORE_AUTH_FAILED. */
+async function checked(s: Session, login: string, check: () => Promise<AccountInfo>): Promise<V> {
+  if (s.ctx.store === null) return reply('454 4.7.0 Temporary authentication failure\r\n');
+  if (!(await s.ctx.loginGate())) return failed(); // banned: no check
   try {
-    const account = await store.authenticate(login, password, 'smtp', async (hash, pw) => (await s.ctx.runTask('verifyPassword', { password: pw, hash })) === true);
+    const account = await check();
+    s.ctx.loginResult(true, login);
     return success(s, account.address);
   } catch (e) {
-    if (isPosternError(e, 'STORE_AUTH_FAILED')) return failed();
+    if (isPosternError(e, 'STORE_AUTH_FAILED')) {
+      s.ctx.loginResult(false, login);
+      return failed();
+    }
+    s.ctx.loginResult(null, login);
     s.ctx.log.error({ err: e }, 'smtp: authentication could not be checked');
     return reply('454 4.7.0 Temporary authentication failure\r\n');
   }
+}
+
+function verify(s: Session, login: string, password: string): Promise<V> {
+  return checked(s, login, () => s.ctx.store!.authenticate(login, password, 'smtp',
+    async (hash, pw) => (await s.ctx.runTask('verifyPassword', { password: pw, hash })) === true));
 }
 
 function success(s: Session, address: string): V {
@@ -100,17 +114,11 @@ function cramMd5(s: Session): V {
     if (sp <= 0) return failed();
     const user = text.slice(0, sp);
     const digest = text.slice(sp + 1);
-    const store = s.ctx.store;
-    if (store === null) return reply('454 4.7.0 Temporary authentication failure\r\n');
-    try {
-      const info = await store.authInfo(user, 'smtp');
-      if (info.cramMd5Pads === null || !cramMd5Verify(info.cramMd5Pads, challenge, digest)) return failed();
-      return success(s, info.account.address);
-    } catch (e) {
-      if (isPosternError(e, 'STORE_AUTH_FAILED')) return failed();
-      s.ctx.log.error({ err: e }, 'smtp: CRAM-MD5 could not be checked');
-      return reply('454 4.7.0 Temporary authentication failure\r\n');
-    }
+    return checked(s, user, async () => {
+      const info = await s.ctx.store!.authInfo(user, 'smtp');
+      if (info.cramMd5Pads === null || !cramMd5Verify(info.cramMd5Pads, challenge, digest)) throw new PosternError('STORE_AUTH_FAILED', 'authentication failed');
+      return info.account;
+    });
   });
 }
 

@@ -43,6 +43,8 @@ export function refusalText(reason: RefusalReason, host: string): string {
       return `554 5.7.1 ${h} Access denied\r\n`;
     case 'shutting_down':
       return `421 4.3.2 ${h} Service shutting down\r\n`;
+    case 'auth_ban':
+      return `421 4.7.0 ${h} Too many failed logins from your address (auth_ban); try again later\r\n`;
     default:
       return `421 4.7.0 ${h} Too many connections (${reason}); try again later\r\n`;
   }
