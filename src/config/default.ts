@@ -48,7 +48,7 @@ Server {
         maxAuthErrors = 3
         # plainConnAllowLogin = yes   secureConnAllowLogin = yes   allowStartTLS = yes
         # plainConnAuthTypes = (plain login cramMd5)   secureConnAuthTypes = (plain login cramMd5)
-        # greetingsText = "Postern POP3 server ready"
+        # greetingsText = "<hostname> Postern POP3 server ready"
         # every TCP service: authFailureDelay = 1   authFailureMaxDelay = 16   authFailureWindow = 300   (seconds)
         #                    authBanThreshold = 20   authBanTime = 600   (failed logins per IP; seconds)
         # Server-level: pop3ExclusiveLock = no   (yes: a second session gets -ERR [IN-USE])

@@ -233,7 +233,7 @@ const POP3_EXTRA: Record<string, AttrSpec> = {
   plainConnAuthTypes: authTypes(),
   secureConnAuthTypes: authTypes(),
   allowStartTLS: yesNo(true),
-  greetingsText: { type: 'csString', default: 'Postern POP3 server ready' },
+  greetingsText: { type: 'csString' }, // the +OK greeting; default "<hostname> Postern POP3 server ready"
   authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
   authCacheTtl: seconds(3600),
 };

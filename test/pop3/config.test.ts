@@ -28,7 +28,7 @@ test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by defau
   for (const v of [s.maxErrors, s.maxAuthErrors, x.maxLineLength, s.listeners[0]!.flow.maxConnections, s.listeners[0]!.flow.peerMaxConnections]) assert.ok(Number.isFinite(v));
   const o = pop3Options(s);
   assert.deepEqual(mechanismsFor(o, false), ['PLAIN', 'LOGIN', 'CRAM-MD5']);
-  assert.equal(o.greetingsText, 'Postern POP3 server ready');
+  assert.equal(o.greetingsText, `${s.hostname} Postern POP3 server ready`);
 });
 
 test('pop3ExclusiveLock is a Server attribute and reaches the pop3 service', () => {

@@ -51,7 +51,7 @@ p.user('ann@example.org'); p.pass_('ann-pw')
 for l in p.retr(1)[1]: print('LINE', l.decode())
 p.quit()`);
   assert.equal(pop.code, 0, pop.stderr);
-  assert.match(pop.stdout, /^WELCOME \+OK .*\(mx\.example\.test\)$/m);
+  assert.match(pop.stdout, /^WELCOME \+OK mx\.example\.test Postern POP3 server ready$/m);
   assert.match(pop.stdout, /^LINE \tby mx\.example\.test \(Postern\) with ESMTP id \S+/m);
 
   const ftp = await connectLines(server.port('ftpBackup'));

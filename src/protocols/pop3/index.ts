@@ -69,7 +69,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     data.drop?.close();
     data.drop = null;
   });
-  const replies: ProtocolReplies = { ...REPLIES, greeting: () => `+OK ${opts.greetingsText} (${ctx.service.hostname})\r\n` };
+  const replies: ProtocolReplies = { ...REPLIES, greeting: () => `+OK ${opts.greetingsText}\r\n` };
   return new LineSession<Pop3State, Pop3Data>({
     socket,
     ctx,

@@ -59,7 +59,7 @@ export function pop3Options(service: ServiceOptions): Pop3Options {
     plainMechanisms: Object.freeze(mechanisms(x.plainConnAuthTypes)),
     secureMechanisms: Object.freeze(mechanisms(x.secureConnAuthTypes)),
     allowStartTLS: bool(x.allowStartTLS, true),
-    greetingsText: oneLine(x.greetingsText, 'Postern POP3 server ready'),
+    greetingsText: oneLine(x.greetingsText, `${service.hostname} Postern POP3 server ready`),
     exclusiveLock: bool(x.pop3ExclusiveLock, false),
     maxLineLength: num(x.maxLineLength, 8192),
     authCacheSize: num(x.authCacheSize, 10_000),
