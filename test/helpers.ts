@@ -7,6 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 
+/** A free TCP port on 127.0.0.1 (the bench scripts' helper). */
+export { freePort } from '../bench/lib/net.ts';
+
 export const ECHO_PROTOCOL = new URL('./fixtures/echo-protocol.ts', import.meta.url).href;
 
 export function tmpDir(prefix = 'postern-test-'): string {

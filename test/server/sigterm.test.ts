@@ -15,23 +15,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startServer } from '../../src/server.ts';
-import { tmpDir, waitFor } from '../helpers.ts';
+import { freePort, tmpDir, waitFor } from '../helpers.ts';
 import { rawSmtp, readInbox, waitMessages } from '../smtp/helpers.ts';
 
 const execFileP = promisify(execFile);
 const BIN = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'postern.js');
 const SHUTDOWN_TIMEOUT_S = 30;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function connectError(port: number): Promise<string> {
   return new Promise((resolve) => {

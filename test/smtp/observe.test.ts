@@ -14,21 +14,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../../src/control/client.ts';
-import { tmpDir, waitFor } from '../helpers.ts';
+import { freePort, tmpDir, waitFor } from '../helpers.ts';
 import { python } from './helpers.ts';
 
 const BIN = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'postern.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The top-level keys of one JSON object text, in order, duplicates kept (JSON.parse drops them). */
 export function topLevelKeys(text: string): string[] {
