@@ -21,6 +21,7 @@
  */
 import { isPosternError } from '../../errors.ts';
 import { domainName, splitAddress } from '../../store/names.ts';
+import { HASH_FORMAT, parseScryptHash } from '../../store/password-hash.ts';
 import type { StoreClient } from '../../store/client.ts';
 import type { AccountInfo } from '../../store/types.ts';
 import { decodeName, formatPath, MAX_NAME_BYTES, quotePath } from './paths.ts';
@@ -144,6 +145,9 @@ export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Targ
       address = b.address;
     }
     if (address !== t.address) return r(553, `Not restored: this file is for ${b.address.slice(0, 100)}, not ${t.address}.`, true);
+    // only a hash as Postern writes it: a malformed one (an empty key matches every password)
+    // is refused here, and the directory and the login check refuse it again
+    if (parseScryptHash(b.passwordHash) === null) return r(553, `Not restored: passwordHash is not a well-formed hash (${HASH_FORMAT}); nothing was changed.`, true);
     const res = await store.restoreAccount(b);
     return r(226, `Transfer complete; account ${t.address} ${res.created ? 'created' : 'updated'}${res.foldersCreated.length > 0 ? ` with ${res.foldersCreated.length} folder(s)` : ''}.`);
   } catch (e) {
