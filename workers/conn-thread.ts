@@ -127,7 +127,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
   socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
-    socket.end(protocol.refusal('shutting_down'));
+    refuse(listenerKey, socket, 'shutting_down');
     return;
   }
   const id = nextId++;
@@ -137,13 +137,31 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
       return;
     }
     if (!m.ok) {
-      socket.end(protocol.refusal(m.reason));
-      socket.destroySoon();
+      refuse(listenerKey, socket, m.reason);
       return;
     }
     startSession(listenerKey, socket, m.ticket);
   });
   post({ t: 'admit', id, listener: listenerKey, ip });
+}
+
+/**
+ * Refuse a connection before its session starts. On a plain listener: the protocol's short
+ * refusal, then close. On an implicit-TLS listener the client is already sending its
+ * ClientHello and expects a TLS record, so no plaintext may be written: the connection is
+ * closed at once, with no bytes (the client sees EOF or a reset, never a garbage record).
+ * Not a handshake first: refusals come in floods (deny rules, flow windows, a shutdown), and a
+ * handshake costs the server a private-key operation and a few KB per refused connection, paid
+ * on the accepting thread, which is what a flood wants; a legitimate client seeing a closed
+ * connection retries later as it would after a 421, and /status counts each refusal's reason.
+ */
+function refuse(listenerKey: string, socket: net.Socket, reason: Parameters<ProtocolModule['refusal']>[0]): void {
+  if (listenerOptions(listenerKey)?.sslEnable === true) {
+    socket.destroy();
+    return;
+  }
+  socket.end(protocol.refusal(reason));
+  socket.destroySoon();
 }
 
 function startSession(listenerKey: string, socket: net.Socket, ticket: number): void {
