@@ -75,6 +75,11 @@ function openListener(l: TcpListenerOptions): Promise<void> {
   });
 }
 
+/** Why listener `key` cannot open, naming it (`details.listener`, which /status shows). */
+function listenFailed(key: string, e: unknown): PosternError {
+  return new PosternError('LISTEN_FAILED', `${data.serviceName}: listener ${key} cannot listen: ${(e as Error).message}`, { listener: key });
+}
+
 /** A UDP listener: rules decide per datagram (no connection fields apply). */
 function openUdpListener(l: UdpListenerOptions): Promise<void> {
   const rules = compileRules({ listener: { ...l, key: l.key }, service: options, global: globalRules });
@@ -330,8 +335,11 @@ async function reconfigure(next: ServiceOptions, nextPorts: Record<string, numbe
     if (l.enable && !servers.has(l.key)) {
       try {
         await openListener(l);
+        post({ t: 'listenerState', listener: l.key, error: null });
       } catch (e) {
+        servers.delete(l.key);
         log.error({ err: e, listener: l.key }, 'listener failed to open on reload');
+        post({ t: 'listenerState', listener: l.key, error: errorToData(listenFailed(l.key, e)) });
       }
     }
   }
@@ -397,14 +405,18 @@ async function main(): Promise<void> {
     post({ t: 'listening', keys: [] });
     return;
   }
-  try {
-    for (const l of options.listeners) if (l.enable) await openListener(l);
-    for (const l of options.udpListeners) if (l.enable) await openUdpListener(l);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    post({ t: 'listenFailed', error: errorToData(new PosternError('LISTEN_FAILED', `${data.serviceName}: cannot listen: ${err.message}`)) });
-    setImmediate(() => process.exit(1));
-    return;
+  const opens = [
+    ...options.listeners.filter((l) => l.enable).map((l) => [l.key, () => openListener(l)] as const),
+    ...options.udpListeners.filter((l) => l.enable).map((l) => [l.key, () => openUdpListener(l)] as const),
+  ];
+  for (const [key, open] of opens) {
+    try {
+      await open();
+    } catch (e) {
+      post({ t: 'listenFailed', error: errorToData(listenFailed(key, e)) });
+      setImmediate(() => process.exit(1));
+      return;
+    }
   }
   post({ t: 'listening', keys: [...servers.keys(), ...udpSockets.keys()] });
 }

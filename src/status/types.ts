@@ -14,6 +14,8 @@ export interface ListenerStatus {
   accepted: number; // total admitted since start
   /** refusals by reason: deny_rule, listener_window, peer_window, rule_window, error_limit, idle_timeout … */
   refused: Record<string, number>;
+  /** Why it is not listening (it could not open: port taken, TLS files unusable, …). */
+  error?: { code: string; message: string };
 }
 
 export interface RuleStatus {
