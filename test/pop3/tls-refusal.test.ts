@@ -65,6 +65,6 @@ test('refusals on an implicit-TLS listener send no plaintext: the TLS client see
   assert.equal(r.window_tls, 'eof');
   assert.equal(r.window_raw, '');
   const svc = env.server.status().services.find((s) => s.name === 'pop3')!;
-  const l = svc.listeners[1]! as unknown as { refused: Record<string, number> };
+  const l = svc.listeners[1]!;
   assert.ok((l.refused.deny_rule ?? 0) >= 2 && (l.refused.peer_window ?? 0) >= 2, JSON.stringify(l.refused));
 });

@@ -132,8 +132,13 @@ async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<
     }
     const next = (await mb.status(t.folder)).uidNext;
     if (have === undefined && t.uid >= next) {
-      const a = await mb.append(t.folder, bytes, { uid: t.uid, flags: plan?.flags, internalDate: plan?.internalDate });
-      return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
+      try {
+        const a = await mb.append(t.folder, bytes, { uid: t.uid, flags: plan?.flags, internalDate: plan?.internalDate });
+        return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
+      } catch (e) {
+        // another append took that UID meanwhile: the next one, as below
+        if (!isPosternError(e) || e.code !== 'STORE_BAD_ARGUMENT') throw e;
+      }
     }
   }
   // no UID in the name, or one the folder cannot give again: the next UID
