@@ -22,10 +22,10 @@ before(async () => {
 });
 after(async () => env.stop());
 
-/** The README's recipe: `lftp -u admin,PW -p PORT -e '<cmds>; quit' 127.0.0.1` (TLS off: the
- * test certificate is self-signed). */
-const lftp = (e: FtpEnv, cmds: string) =>
-  run('lftp', ['-u', `admin,${ADMIN_PASSWORD}`, '-p', String(e.port), '-e', `set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; ${cmds}; quit`, '127.0.0.1'], { timeoutMs: 60_000 });
+/** The README's recipes: `lftp -u admin,PW -p PORT -e '<cmd>; quit' 127.0.0.1`, run in `cwd`
+ * (plus TLS off: the test certificate is self-signed; and fail fast). */
+const lftp = (e: FtpEnv, cmd: string, cwd: string) =>
+  run('lftp', ['-u', `admin,${ADMIN_PASSWORD}`, '-p', String(e.port), '-e', `set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set cmd:fail-exit yes; ${cmd}; quit`, '127.0.0.1'], { timeoutMs: 60_000, cwd });
 
 test('lftp mirror, then mirror -R into an empty server: same UIDs, order, flags, dates and bytes; a second mirror -R changes nothing', async () => {
   const src = await startFtp();
@@ -52,22 +52,22 @@ test('lftp mirror, then mirror -R into an empty server: same UIDs, order, flags,
     assert.deepEqual(want.digest.INBOX!.map((m) => m[0]), [1, 2, 4, 5, 6, 7, 8, 9, 10, 11]);
 
     const copy = path.join(local, 'b.org');
-    await lftp(src, `mirror /domains/b.org ${copy}`);
+    await lftp(src, 'mirror /domains/b.org b.org', local);
     const inbox = path.join(copy, 'users', 'bea', 'folders', 'INBOX');
     assert.deepEqual(fs.readdirSync(inbox).sort(), ['%index.txt', ...want.digest.INBOX!.map((m) => `${String(m[0]).padStart(10, '0')}.eml`)]);
 
-    await lftp(dst, `mirror -R ${copy} /domains/b.org`);
+    await lftp(dst, 'mirror -R b.org /domains/b.org', local);
     assert.deepEqual(await dst.digest('bea@b.org'), want.digest);
     assert.deepEqual(await dst.allFlags('bea@b.org'), want.flags);
 
     // again: nothing changes (no message appended, expunged or re-flagged)
-    await lftp(dst, `mirror -R ${copy} /domains/b.org`);
+    await lftp(dst, 'mirror -R b.org /domains/b.org', local);
     assert.deepEqual(await dst.digest('bea@b.org'), want.digest);
     assert.deepEqual(await dst.allFlags('bea@b.org'), want.flags);
 
     // and a mirror of the restored server holds the same files
     const again = path.join(local, 'again');
-    await lftp(dst, `mirror /domains/b.org ${again}`);
+    await lftp(dst, 'mirror /domains/b.org again', local);
     for (const f of ['INBOX', 'Work']) {
       const dir = path.join('users', 'bea', 'folders', f);
       assert.deepEqual(fs.readdirSync(path.join(again, dir)).sort(), fs.readdirSync(path.join(copy, dir)).sort());
