@@ -9,7 +9,7 @@
  *                                                                   the uploads that follow; flags
  *                                                                   of messages already there are set
  *   STOR /domains/<d>/users/<u>/folders/<folder>/<any>.eml          append the message (durable;
- *                                                                   it is named by its new UID)
+ *                                                                   UIDs: see below)
  *   MKD  /domains/<d>[/users[/<u>[/folders]]]                       session-local directories for
  *                                                                   what a configuration upload makes
  *   MKD  …/folders/<folder>                                         create the folder
@@ -24,10 +24,12 @@
  *
  * A file must say what its path says (a CoreConfig.cfg for ann@a.org belongs in
  * /domains/a.org/users/ann/); anything refused changes nothing. Results are FTP replies; those
- * flagged `error` are the client's mistakes and count against maxErrors.
+ * flagged `error` are the client's mistakes and count against maxErrors. A password hash not in
+ * the form Postern writes (store/password-hash.ts: an empty key would match every password) is
+ * refused with 553.
  *
  * Exports: `FtpResult`, `Target`, `uploadTarget(tree, names)`, `applyUpload(tree, store,
- * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`.
+ * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`, `toCrlf`.
  * Throws nothing: every failure is a result.
  */
 import { isPosternError } from '../../errors.ts';
