@@ -105,6 +105,8 @@ export class ServiceHost implements Child {
   private exitListeners: Array<(r: ExitReason) => void> = [];
   private exitReason: ExitReason | null = null;
   private lastError: ErrorData | undefined;
+  /** Listeners a thread could not (re)open on reconfigure, with why. */
+  private listenerErrors = new Map<string, ErrorData>();
   private readonly loadIntervalMs: number;
   private readonly stressed = new Set<string>(); // listener keys in stress mode
   /** Admission tickets each connection thread holds, released all at once when it exits. */
@@ -269,6 +271,13 @@ export class ServiceHost implements Child {
           u.accepted += c.accepted;
           u.refused += c.refused;
           this.udpStats.set(key, u);
+        }
+        break;
+      case 'listenerState':
+        if (m.error === null) this.listenerErrors.delete(m.listener);
+        else if (!this.listenerErrors.has(m.listener)) {
+          this.listenerErrors.set(m.listener, m.error);
+          this.log.error({ listener: m.listener, err: m.error }, 'listener cannot open: not listening');
         }
         break;
       case 'drained': {
@@ -454,8 +463,9 @@ export class ServiceHost implements Child {
         key: l.key,
         transport: 'tcp' as const,
         enable: this.options.listeners.find((x) => x.key === l.key)?.enable ?? false,
-        listening: live.length > 0 && this.ports[l.key] !== undefined,
+        listening: live.length > 0 && this.ports[l.key] !== undefined && !this.listenerErrors.has(l.key),
         port: this.ports[l.key],
+        ...(this.listenerErrors.has(l.key) ? { error: { code: this.listenerErrors.get(l.key)!.code, message: this.listenerErrors.get(l.key)!.message } } : {}),
         open: l.open,
         accepted: l.accepted,
         // sessions closed by error control and idle timeouts are counted beside the refusals

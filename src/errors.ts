@@ -33,6 +33,7 @@ export const ErrorCodes = {
   CONFIG_DUPLICATE: false,
   CONFIG_MISSING: false,
   CONFIG_READ: false,
+  CONFIG_TLS: false, // a listener's certificate, key or CA file cannot be used
   // control socket
   CONTROL_UNAVAILABLE: true,
   CONTROL_BAD_REQUEST: false,

@@ -3,8 +3,11 @@
  * running services, built from the services table), the configuration and its reload, the
  * control socket and the supervision status endpoint, and the signals.
  *
- * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start), and the
- * status endpoint's listen error. Once started, a failing service is reported, never thrown.
+ * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start, including
+ * CONFIG_TLS: certificate and key files are loaded before anything starts, and again at each
+ * reload, which a bad file refuses), and the status endpoint's listen error. Once started, a
+ * failing service is reported (its listener's error on /status, an error in the log, and no
+ * "postern started" while it is down), never thrown.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +16,7 @@ import module from 'node:module';
 import { Supervisor } from './actor/supervisor.ts';
 import { PosternError, errorToData } from './errors.ts';
 import { loadConfig, loadConfigFile, loadDefault } from './config/load.ts';
+import { checkTlsFiles } from './net/tls.ts';
 import { SERVICE_TABLE, serviceRow } from './service/table.ts';
 import { ServiceHost } from '../actors/service.ts';
 import { startStatusServer } from './status/http.ts';
@@ -76,6 +80,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
   await learnSystemHostname(); // the default `hostname`, bounded in time
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
+  checkTlsFiles(loaded.resolved, opts.configFile ?? (opts.configText !== undefined ? 'config' : '(embedded default)'));
   let config: ResolvedConfig = loaded.resolved;
   const log = opts.log ?? createRootLogger(config.logLevel);
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
@@ -201,7 +206,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       implemented: row.protocol !== null,
       connThreads: { min: o.minConnThreads, max: o.maxConnThreads, current: 0 },
       listeners: [
-        ...o.listeners.map((l) => ({ key: l.key, transport: 'tcp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
+        ...o.listeners.map((l) => ({ key: l.key, transport: 'tcp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {}, ...listenerError(info?.lastError, l.key) })),
         ...o.udpListeners.map((l) => ({ key: l.key, transport: 'udp' as const, enable: l.enable, listening: false, open: 0, accepted: 0, refused: {} })),
       ],
       rules: [],
@@ -211,6 +216,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     if (info?.lastError !== undefined) s.lastError = { code: info.lastError.code, message: info.lastError.message };
     return s;
   };
+
+  /** The listener a service's start failed on, from its error's details (conn-thread.ts). */
+  function listenerError(e: { code: string; message: string; details?: Record<string, unknown> } | undefined, key: string): { error?: { code: string; message: string } } {
+    return e !== undefined && e.details?.listener === key ? { error: { code: e.code, message: e.message } } : {};
+  }
 
   const status = (): StatusDoc => ({
     server: { version: VERSION, pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), dataDir, node: process.version },
@@ -224,6 +234,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
     const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
+    checkTlsFiles(next.resolved, configText !== undefined ? 'reload' : opts.configFile ?? 'config');
     const prev = config;
     config = next.resolved;
     log.level = config.logLevel;
@@ -330,7 +341,9 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     for (const [sig, h] of signalHandlers) process.on(sig, h);
   }
 
-  log.info({ statusPort: statusSrv.port, socketPath, dataDir, services: config.services }, 'postern started');
+  const down = config.services.filter((n) => serviceRow(n, opts.protocolOverrides).protocol !== null && !hosts.has(n));
+  if (down.length === 0) log.info({ statusPort: statusSrv.port, socketPath, dataDir, services: config.services }, 'postern started');
+  else log.error({ statusPort: statusSrv.port, socketPath, dataDir, services: config.services, failed: down }, 'postern running, but services failed to start (retrying; see /status)');
 
   return {
     dataDir,

@@ -97,6 +97,11 @@ function openListener(l: TcpListenerOptions): Promise<void> {
   });
 }
 
+/** Why listener `key` cannot open, naming it (`details.listener`, which /status shows). */
+function listenFailed(key: string, e: unknown): PosternError {
+  return new PosternError('LISTEN_FAILED', `${data.serviceName}: listener ${key} cannot listen: ${(e as Error).message}`, { listener: key });
+}
+
 /** A UDP listener: rules decide per datagram (no connection fields apply). */
 function openUdpListener(l: UdpListenerOptions): Promise<void> {
   const rules = compileRules({ listener: { ...l, key: l.key }, service: options, global: globalRules });
@@ -149,7 +154,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
   socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
-    socket.end(protocol.refusal('shutting_down', options));
+    refuse(listenerKey, socket, 'shutting_down');
     return;
   }
   const id = nextId++;
@@ -160,13 +165,31 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
     }
     if (!m.ok || stopping) {
       if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'shutdown' });
-      socket.end(protocol.refusal(m.ok ? 'shutting_down' : m.reason, options));
-      socket.destroySoon();
+      refuse(listenerKey, socket, m.ok ? 'shutting_down' : m.reason);
       return;
     }
     startSession(listenerKey, socket, m.ticket);
   });
   post({ t: 'admit', id, listener: listenerKey, ip });
+}
+
+/**
+ * Refuse a connection before its session starts. On a plain listener: the protocol's short
+ * refusal, then close. On an implicit-TLS listener the client is already sending its
+ * ClientHello and expects a TLS record, so no plaintext may be written: the connection is
+ * closed at once, with no bytes (the client sees EOF or a reset, never a garbage record).
+ * Not a handshake first: refusals come in floods (deny rules, flow windows, a shutdown), and a
+ * handshake costs the server a private-key operation and a few KB per refused connection, paid
+ * on the accepting thread, which is what a flood wants; a legitimate client seeing a closed
+ * connection retries later as it would after a 421, and /status counts each refusal's reason.
+ */
+function refuse(listenerKey: string, socket: net.Socket, reason: Parameters<ProtocolModule['refusal']>[0]): void {
+  if (listenerOptions(listenerKey)?.sslEnable === true) {
+    socket.destroy();
+    return;
+  }
+  socket.end(protocol.refusal(reason, options));
+  socket.destroySoon();
 }
 
 function startSession(listenerKey: string, socket: net.Socket, ticket: number): void {
@@ -370,8 +393,11 @@ async function reconfigure(next: ServiceOptions, nextPorts: Record<string, numbe
     if (l.enable && !servers.has(l.key)) {
       try {
         await openListener(l);
+        post({ t: 'listenerState', listener: l.key, error: null });
       } catch (e) {
+        servers.delete(l.key);
         log.error({ err: e, listener: l.key }, 'listener failed to open on reload');
+        post({ t: 'listenerState', listener: l.key, error: errorToData(listenFailed(l.key, e)) });
       }
     }
   }
@@ -445,14 +471,18 @@ async function main(): Promise<void> {
     post({ t: 'listening', keys: [] });
     return;
   }
-  try {
-    for (const l of options.listeners) if (l.enable) await openListener(l);
-    for (const l of options.udpListeners) if (l.enable) await openUdpListener(l);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    post({ t: 'listenFailed', error: errorToData(new PosternError('LISTEN_FAILED', `${data.serviceName}: cannot listen: ${err.message}`)) });
-    setImmediate(() => process.exit(1));
-    return;
+  const opens = [
+    ...options.listeners.filter((l) => l.enable).map((l) => [l.key, () => openListener(l)] as const),
+    ...options.udpListeners.filter((l) => l.enable).map((l) => [l.key, () => openUdpListener(l)] as const),
+  ];
+  for (const [key, open] of opens) {
+    try {
+      await open();
+    } catch (e) {
+      post({ t: 'listenFailed', error: errorToData(listenFailed(key, e)) });
+      setImmediate(() => process.exit(1));
+      return;
+    }
   }
   post({ t: 'listening', keys: [...servers.keys(), ...udpSockets.keys()] });
 }

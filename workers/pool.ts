@@ -11,24 +11,23 @@ import { scrypt, timingSafeEqual, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { errorToData, PosternError } from '../src/errors.ts';
 import { processMessages } from '../src/processing/task.ts';
+import { formatScryptHash, KEY_BYTES, parseScryptHash, SALT_BYTES, SCRYPT_PARAMS } from '../src/store/password-hash.ts';
 
 const scryptAsync = promisify(scrypt) as (pw: string | Buffer, salt: Buffer, len: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>;
 
-const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
-
 async function hashPassword(p: { password: string }): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(p.password, salt, 32, SCRYPT);
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+  const salt = randomBytes(SALT_BYTES);
+  const key = await scryptAsync(p.password, salt, KEY_BYTES, SCRYPT_PARAMS);
+  return formatScryptHash({ ...SCRYPT_PARAMS, salt, key });
 }
 
+/** Whether `password` matches `hash`; a malformed hash (an empty or short key, absurd costs:
+ * src/store/password-hash.ts) matches no password. */
 async function verifyPassword(p: { password: string; hash: string }): Promise<boolean> {
-  const parts = p.hash.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [, n, r, par, salt, key] = parts as [string, string, string, string, string, string];
-  const expected = Buffer.from(key, 'base64');
-  const got = await scryptAsync(p.password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(par) });
-  return got.length === expected.length && timingSafeEqual(got, expected);
+  const h = parseScryptHash(p.hash);
+  if (h === null || typeof p.password !== 'string') return false;
+  const got = await scryptAsync(p.password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p });
+  return got.length === KEY_BYTES && timingSafeEqual(got, h.key);
 }
 
 export const TASKS: Readonly<Record<string, (payload: never) => unknown>> = Object.freeze({

@@ -6,7 +6,8 @@
  *   postern ctl [--data-dir DIR] [--json] VERB …       talk to a running server
  *   postern config check|print [--config FILE]         validate, or print the normalised config
  *
- * Exits non-zero with a one-line reason on failure.
+ * Exits non-zero on failure, with one line per problem (a config with several problems: each
+ * once). `config check` also loads the listeners' certificate and key files (net/tls.ts).
  */
 import { parseArgs } from 'node:util';
 import { startServer } from '../server.ts';
@@ -14,6 +15,7 @@ import { runCtl } from './ctl.ts';
 import { loadConfigFile, loadDefault } from '../config/load.ts';
 import { writeConfig } from '../config/write.ts';
 import { errorToData } from '../errors.ts';
+import { checkTlsFiles } from '../net/tls.ts';
 
 const USAGE = `usage: postern start [--config FILE] [--data-dir DIR]
        postern ctl [--data-dir DIR] [--json] status|reload|stop|service start|stop|restart NAME|domain …|account …
@@ -34,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({ args: more, options: { config: { type: 'string' } }, strict: true });
     const loaded = values.config !== undefined ? await loadConfigFile(values.config) : loadDefault();
     if (sub === 'check') {
+      checkTlsFiles(loaded.resolved, values.config ?? '(embedded default)');
       process.stdout.write(`ok: ${values.config ?? 'embedded default'}\n`);
       return 0;
     }
@@ -52,9 +55,10 @@ main(process.argv.slice(2)).then(
   },
   (e) => {
     const d = errorToData(e);
-    process.stderr.write(`postern: ${d.message}\n`);
+    // a config error's message already lists every problem, one a line: each printed once
     const errors = (d.details?.errors ?? []) as Array<{ message: string }>;
-    for (const x of errors.slice(1)) process.stderr.write(`postern: ${x.message}\n`);
+    const lines = errors.length > 0 ? errors.map((x) => x.message) : d.message.split('\n');
+    for (const l of lines) process.stderr.write(`postern: ${l}\n`);
     process.exitCode = 1;
   },
 );

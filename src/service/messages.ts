@@ -48,6 +48,8 @@ export type ToThread =
 export type FromThread =
   | { t: 'listening'; keys: string[] }
   | { t: 'listenFailed'; error: ErrorData }
+  /** A listener (re)opened on reconfigure: null, or why it could not. */
+  | { t: 'listenerState'; listener: string; error: ErrorData | null }
   | { t: 'admit'; id: number; listener: string; ip: string }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
   | { t: 'task'; id: number; task: string; payload: unknown }

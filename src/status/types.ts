@@ -16,6 +16,8 @@ export interface ListenerStatus {
   refused: Record<string, number>;
   /** TCP: over 80 % of maxConnections open, so idle and command deadlines are shortened. */
   stress?: boolean;
+  /** Why it is not listening (it could not open: port taken, TLS files unusable, …). */
+  error?: { code: string; message: string };
 }
 
 export interface RuleStatus {

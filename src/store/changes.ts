@@ -19,7 +19,7 @@ import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
 import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
-import { HIERARCHY_SEP } from './types.ts';
+import { HIERARCHY_SEP, MAX_UID } from './types.ts';
 import type { Shard } from './shard.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
@@ -166,6 +166,9 @@ export class MailboxCore {
     if (mb.usedBytes + this.reservedBytes + size > lim.bytes || mb.usedCount + this.reservedCount + 1 > lim.messages) {
       throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size, limitBytes: lim.bytes, limitMessages: lim.messages });
     }
+    // a restore may ask for the UID the message had (never one the folder gave out already)
+    if (opts.uid !== undefined && (!Number.isInteger(opts.uid) || opts.uid < Math.max(f.uidNext, f.reservedUid) || opts.uid > MAX_UID)) throw badArg(`uid ${String(opts.uid)} is not above the folder's last one`);
+    if (opts.uid !== undefined) f.reservedUid = opts.uid;
     const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: bits, d: Math.floor(date), c: crc32(body) } as Parameters<typeof encodeAppend>[0];
     if (keywords.length > 0) meta.k = keywords;
     const rec = encodeAppend(meta, body);

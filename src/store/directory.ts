@@ -35,6 +35,7 @@ import { PosternError, isPosternError } from '../errors.ts';
 import { cramMd5Pads } from './cram.ts';
 import { writeFileAtomic, type FsLayer } from './fsio.ts';
 import { domainName, splitAddress } from './names.ts';
+import { HASH_FORMAT, parseScryptHash } from './password-hash.ts';
 import { packr } from './record.ts';
 import type { AccountBackup, AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainBackup, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
 
@@ -451,9 +452,7 @@ export class Directory {
     const quotaBytes = checkLimit(b.quotaBytes, 'quotaBytes');
     const quotaMessages = checkLimit(b.quotaMessages, 'quotaMessages');
     const services = checkServices(b.services);
-    if (typeof b.passwordHash !== 'string' || !/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(b.passwordHash)) {
-      throw new PosternError('STORE_BAD_ARGUMENT', 'passwordHash is not a scrypt hash of this server');
-    }
+    if (parseScryptHash(b.passwordHash) === null) throw new PosternError('STORE_BAD_ARGUMENT', `passwordHash is not a scrypt hash of this server (${HASH_FORMAT})`);
     if (b.cramMd5Pads !== null && b.cramMd5Pads.length !== 32) throw new PosternError('STORE_BAD_ARGUMENT', 'cramMd5Pads must be 32 bytes');
     const aliases = b.aliases.map((x) => this.qualify(x));
     if (aliases.some((x) => x.address === a)) throw new PosternError('STORE_BAD_ARGUMENT', `${a} cannot be its own alias`);

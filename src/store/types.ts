@@ -4,7 +4,7 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `MailboxApi` (the one interface both the
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `MAX_UID`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
@@ -51,7 +51,13 @@ export interface FolderInfo {
 export interface AppendOptions {
   flags?: string[];
   internalDate?: number; // ms since the epoch; default now
+  /** The UID to give it (a restore keeping the original's): at least the folder's next UID and
+   * at most MAX_UID, else STORE_BAD_ARGUMENT; default the next UID. */
+  uid?: number;
 }
+
+/** The largest UID (RFC 3501: a 32-bit unsigned number). */
+export const MAX_UID = 0xffff_ffff;
 
 export interface AppendResult {
   folder: string;

@@ -55,9 +55,10 @@ test('curl: listing, name list, downloads (passive, active, TLS) byte-identical,
   const inbox = '/domains/a.org/users/ann/folders/INBOX/';
   const list = await curl(url(src, inbox));
   const lines = list.trim().split(/\r?\n/);
-  assert.equal(lines.length, 8);
-  assert.match(lines[0]!, /^-r--r--r-- 1 postern postern +\d+ \w{3} \d\d .* 1\.eml$/);
-  assert.deepEqual((await curl('--list-only', url(src, inbox))).trim().split(/\r?\n/), ['1.eml', '2.eml', '3.eml', '4.eml', '5.eml', '6.eml', '7.eml', '8.eml']);
+  assert.equal(lines.length, 9); // the folder's %index.txt, then its 8 messages
+  assert.match(lines[0]!, /^-rw-r--r-- 1 postern postern +\d+ \w{3} \d\d .* %index\.txt$/);
+  assert.match(lines[1]!, /^-r--r--r-- 1 postern postern +\d+ \w{3} \d\d .* 0000000001\.eml$/);
+  assert.deepEqual((await curl('--list-only', url(src, inbox))).trim().split(/\r?\n/), ['%index.txt', ...[1, 2, 3, 4, 5, 6, 7, 8].map((u) => `000000000${u}.eml`)]);
   const dig = await src.digest('ann@a.org');
   const out = path.join(local, 'curl.eml');
   await curl('-o', out, url(src, `${inbox}7.eml`));
@@ -80,8 +81,8 @@ test('lftp: mirror a whole domain, mirror -R into an empty server; POP3 there se
     const dig = await src.digest(`${who}@a.org`);
     for (const [folder, msgs] of Object.entries(dig)) {
       const dir = path.join(copy, 'users', who, 'folders', folder);
-      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).sort(), msgs.map((m) => `${m[0]}.eml`).sort(), dir);
-      for (const [uid, , hash] of msgs) assert.equal(sha(fs.readFileSync(path.join(dir, `${uid}.eml`))), hash);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).sort(), msgs.map((m) => `${String(m[0]).padStart(10, '0')}.eml`).sort(), dir);
+      for (const [uid, , hash] of msgs) assert.equal(sha(fs.readFileSync(path.join(dir, `${String(uid).padStart(10, '0')}.eml`))), hash);
     }
     assert.ok(fs.statSync(path.join(copy, 'users', who, 'CoreConfig.cfg')).size > 0);
     assert.ok(fs.statSync(path.join(copy, 'users', who, 'Registry.bin')).size > 0);
@@ -91,7 +92,7 @@ test('lftp: mirror a whole domain, mirror -R into an empty server; POP3 there se
 
   // restore into the empty server (it knows only its primary domain)
   assert.deepEqual(((await dst.server.admin('domain.list', {})) as Array<{ name: string }>).map((d) => d.name), ['example.org']);
-  await lftp(dst, `set mirror:sort-by date; mirror -R ${copy} /domains/a.org`);
+  await lftp(dst, `mirror -R ${copy} /domains/a.org`);
   for (const who of ['ann', 'bob']) {
     assert.deepEqual(hashesByFolder(await dst.digest(`${who}@a.org`)), hashesByFolder(await src.digest(`${who}@a.org`)), who);
   }

@@ -84,7 +84,7 @@ f.cwd('/domains/a.org/users/ann/folders')
 out['top'] = sorted(n for n, facts in f.mlsd())
 for folder in ['INBOX', 'Archive', 'Archive/2024']:
     for name, facts in f.mlsd(folder):
-        if facts['type'] != 'file': continue
+        if facts['type'] != 'file' or not name.endswith('.eml'): continue
         key = folder + '/' + name
         out['mlsd'][key] = [int(facts['size']), facts['modify']]
         f.set_pasv(True); out['passive'][key] = sha(get(f, key))
@@ -97,7 +97,7 @@ print(json.dumps(out))`);
   let n = 0;
   for (const [folder, msgs] of Object.entries(dig)) {
     for (const [uid, size, hash, date] of msgs) {
-      const key = `${folder}/${uid}.eml`;
+      const key = `${folder}/${String(uid).padStart(10, '0')}.eml`;
       assert.deepEqual(r.mlsd[key], [size, mdtmTime(date)], key);
       assert.equal(r.passive[key], hash, `${key} passive`);
       assert.equal(r.active[key], hash, `${key} active`);
@@ -106,7 +106,8 @@ print(json.dumps(out))`);
   }
   assert.equal(n, 5);
   assert.equal(Object.keys(r.passive).length, 5);
-  assert.match(r.list[0], /^-r--r--r-- 1 postern postern +\d+ \w{3} \d\d .* 1\.eml$/);
+  assert.match(r.list[0], /^-rw-r--r-- 1 postern postern +\d+ \w{3} \d\d .* %index\.txt$/);
+  assert.match(r.list[1], /^-r--r--r-- 1 postern postern +\d+ \w{3} \d\d .* 0000000001\.eml$/);
 });
 
 test('TLS: AUTH TLS, PBSZ 0, PROT P: listing, download and upload over encrypted connections', async () => {
@@ -128,10 +129,10 @@ print(json.dumps(out))`);
   assert.match(r.auth, /^234 /);
   assert.match(r.prot, /^200 /);
   assert.match(r.cipher, /^TLSv1\.[23]$/);
-  assert.deepEqual(r.names.sort(), ['1.eml', '2.eml', '3.eml']);
+  assert.deepEqual(r.names.sort(), ['%index.txt', '0000000001.eml', '0000000002.eml', '0000000003.eml']);
   const dig = await env.digest(ANN);
   assert.equal(r.one, dig.INBOX![0]![2]);
-  assert.match(r.stor, /^226 .*stored as 2\.eml/);
+  assert.match(r.stor, /^226 .*stored as 0000000002\.eml/);
   assert.equal(dig['Archive/2024']!.find(([uid]) => uid === 2)?.[2], r.sent);
   assert.equal(r.clear, dig.INBOX![0]![1]);
 });
@@ -166,8 +167,8 @@ print(json.dumps(out))`);
   assert.equal(r.mkd_user, '/domains/b.org/users/bob');
   assert.match(r.stor_user, /^226 .*account bob@b\.org created with 1 folder/);
   assert.deepEqual(r.folders, ['INBOX', 'Sent']);
-  assert.match(r.stor_msg, /^226 .*stored as 1\.eml .*durable/);
-  assert.match(r.same_name, /^226 .*stored as 2\.eml/); // a name is only a name: appended, next UID
+  assert.match(r.stor_msg, /^226 .*stored as 0000001234\.eml .*durable/); // the UID its name gives
+  assert.match(r.same_name, /^226 .*stored as 0000001235\.eml/); // UID 1 cannot be given again: the next one
   assert.deepEqual(r.domain_list, ['a.org', 'b.org', 'example.org']);
   assert.match(r.update, /^226 .*account ann@a\.org updated/);
   const accounts = (await env.server.admin('account.list', {})) as Array<{ address: string; enabled: boolean }>;

@@ -17,11 +17,14 @@ export interface FtpEnv {
   server: Server;
   dir: string;
   port: number;
-  deliver(address: string, folder: string, text: string | Buffer): Promise<number>;
+  /** Append a message (at `at`: its internal date and flags), resolving its UID. */
+  deliver(address: string, folder: string, text: string | Buffer, at?: { date: number; flags?: string[] }): Promise<number>;
   bulk(address: string, folder: string, count: number, size: number): Promise<void>;
   mkfolder(address: string, folder: string): Promise<void>;
   /** folder → [uid, size, sha256, internalDate] of every message. */
   digest(address: string): Promise<Record<string, Array<[number, number, string, number]>>>;
+  /** folder → [uid, sorted flags] of every message. */
+  allFlags(address: string): Promise<Record<string, Array<[number, string[]]>>>;
   stop(): Promise<void>;
 }
 
@@ -72,15 +75,17 @@ Server {
     server,
     dir,
     port: server.port('ftpBackup'),
-    deliver: (address, folder, text) => ask(async (c) => {
+    deliver: (address, folder, text, at) => ask(async (c) => {
       const b = Buffer.from(text);
-      c.socket.write(`APPEND ${address} ${folder} ${b.length}\r\n`);
+      const extra = at === undefined ? '' : ` ${at.date}${(at.flags ?? []).map((f) => ` ${f}`).join('')}`;
+      c.socket.write(`APPEND ${address} ${folder} ${b.length}${extra}\r\n`);
       c.socket.write(b);
       return Number(ok(await c.read(20_000)));
     }),
     bulk: (address, folder, count, size) => ask(async (c) => void ok(await c.cmd(`BULK ${address} ${folder} ${count} ${size}`, 120_000))),
     mkfolder: (address, folder) => ask(async (c) => void ok(await c.cmd(`MKFOLDER ${address} ${folder}`))),
     digest: (address) => ask(async (c) => JSON.parse(ok(await c.cmd(`DIGEST ${address}`, 60_000)))),
+    allFlags: (address) => ask(async (c) => JSON.parse(ok(await c.cmd(`ALLFLAGS ${address}`, 60_000)))),
     stop: async () => {
       link.close();
       await server.stop();

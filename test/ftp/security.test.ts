@@ -14,18 +14,11 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { connectFtp, message, retrRaw, startFtp, storRaw, type FtpClient, type FtpEnv } from './helpers.ts';
-import { waitFor } from '../helpers.ts';
+import { freePort, waitFor } from '../helpers.ts';
 
 let env: FtpEnv;
 let pasvPort = 0;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 before(async () => {
   pasvPort = await freePort();

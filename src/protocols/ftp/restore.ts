@@ -4,28 +4,43 @@
  *
  *   STOR /domains/<d>/domainCoreConfig.cfg | domainRegistry.bin     create or update domain <d>
  *   STOR /domains/<d>/users/<u>/CoreConfig.cfg | Registry.bin       create or update <u>@<d>
+ *   STOR …/folders/<folder>/%index.txt                              the folder's index (UIDs, dates,
+ *                                                                   flags: folder-index.ts): kept for
+ *                                                                   the uploads that follow; flags
+ *                                                                   of messages already there are set
  *   STOR /domains/<d>/users/<u>/folders/<folder>/<any>.eml          append the message (durable;
- *                                                                   it is named by its new UID)
+ *                                                                   UIDs: see below)
  *   MKD  /domains/<d>[/users[/<u>[/folders]]]                       session-local directories for
  *                                                                   what a configuration upload makes
  *   MKD  …/folders/<folder>                                         create the folder
  *   DELE …/<uid>.eml        expunge the message      RMD …/<folder>  delete an empty folder
  *
+ * A message named by a UID (`0000000042.eml` or `42.eml`, as the tree names them) keeps it: the
+ * same bytes already stored under that UID are not stored again (226, nothing changes, so a
+ * repeated `mirror -R` is idempotent); an unused UID above the folder's last one is given to
+ * it, with the internal date and flags the folder's index gave it; otherwise (a UID taken by
+ * another message, or below the folder's next one) it is appended under the next UID. Line
+ * ends are made CRLF (a bare LF or CR becomes CRLF) before anything is compared or stored.
+ *
  * A file must say what its path says (a CoreConfig.cfg for ann@a.org belongs in
  * /domains/a.org/users/ann/); anything refused changes nothing. Results are FTP replies; those
- * flagged `error` are the client's mistakes and count against maxErrors.
+ * flagged `error` are the client's mistakes and count against maxErrors. A password hash not in
+ * the form Postern writes (store/password-hash.ts: an empty key would match every password) is
+ * refused with 553.
  *
  * Exports: `FtpResult`, `Target`, `uploadTarget(tree, names)`, `applyUpload(tree, store,
- * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`.
+ * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`, `toCrlf`.
  * Throws nothing: every failure is a result.
  */
 import { isPosternError } from '../../errors.ts';
 import { domainName, splitAddress } from '../../store/names.ts';
+import { HASH_FORMAT, parseScryptHash } from '../../store/password-hash.ts';
 import type { StoreClient } from '../../store/client.ts';
 import type { AccountInfo } from '../../store/types.ts';
 import { decodeName, formatPath, MAX_NAME_BYTES, quotePath } from './paths.ts';
 import { decodeAccount, decodeDomain, FILES, MAX_CONFIG_BYTES, type FileKind } from './registry.ts';
-import { isMissing, type Node, type VirtualTree } from './tree.ts';
+import { isMissing, messageName, messageUid, type Node, type VirtualTree } from './tree.ts';
+import { decodeIndex, INDEX_FILE } from './folder-index.ts';
 
 export interface FtpResult {
   code: number;
@@ -36,7 +51,8 @@ export interface FtpResult {
 export type Target =
   | { k: 'domainFile'; domain: string; kind: FileKind; max: number }
   | { k: 'accountFile'; domain: string; address: string; kind: FileKind; max: number }
-  | { k: 'message'; account: AccountInfo; folder: string; max: number };
+  | { k: 'message'; account: AccountInfo; folder: string; uid: number | null; max: number }
+  | { k: 'folderIndex'; account: AccountInfo; folder: string; max: number };
 
 const r = (code: number, text: string, error = false): FtpResult => (error ? { code, text, error } : { code, text });
 const WHERE = 'uploads go to domain and account configuration files and to .eml files in folders';
@@ -79,12 +95,74 @@ export async function uploadTarget(tree: VirtualTree, names: readonly string[], 
     return kind === null ? r(553, `Not stored: ${WHERE}.`, true) : { k: 'accountFile', domain: d, address: `${local}@${d}`, kind, max: MAX_CONFIG_BYTES };
   }
   const file = names[n - 1]!;
-  if (names[4] !== 'folders' || n < 7 || !/\.eml$/i.test(file) || Buffer.byteLength(file) > MAX_NAME_BYTES) return r(553, `Not stored: ${WHERE}.`, true);
+  const isIndex = file === INDEX_FILE;
+  if (names[4] !== 'folders' || n < 7 || (!isIndex && !/\.eml$/i.test(file)) || Buffer.byteLength(file) > MAX_NAME_BYTES) return r(553, `Not stored: ${WHERE}.`, true);
   const dir = await tree.stat(names.slice(0, -1));
   if (dir === null || dir.k !== 'folder') return r(550, `Not stored: no folder ${formatPath(names.slice(0, -1))}; make it with MKD first.`);
-  // the name is only a name: the message is appended and gets the folder's next UID (a restore
-  // uploads 10.eml before 2.eml when its client sorts by name)
-  return { k: 'message', account: dir.account, folder: dir.folder, max: maxMessage };
+  if (isIndex) return { k: 'folderIndex', account: dir.account, folder: dir.folder, max: maxMessage };
+  return { k: 'message', account: dir.account, folder: dir.folder, uid: messageUid(file), max: maxMessage };
+}
+
+/** `b` with every line end CRLF (a bare LF or a bare CR becomes CRLF); `b` itself if it has
+ * no bare one. */
+export function toCrlf(b: Buffer): Buffer {
+  let bare = false;
+  for (let i = b.indexOf(10); i >= 0 && !bare; i = b.indexOf(10, i + 1)) bare = i === 0 || b[i - 1] !== 13;
+  for (let i = b.indexOf(13); i >= 0 && !bare; i = b.indexOf(13, i + 1)) bare = b[i + 1] !== 10;
+  if (!bare) return b;
+  return Buffer.from(b.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+}
+
+const sameFlags = (a: readonly string[], b: readonly string[]): boolean => {
+  const x = a.filter((f) => f !== '\\Recent').map((f) => f.toLowerCase()).sort();
+  const y = b.filter((f) => f !== '\\Recent').map((f) => f.toLowerCase()).sort();
+  return x.length === y.length && x.every((f, i) => f === y[i]);
+};
+
+/** Store an uploaded message (see the contract above). */
+async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<Target, { k: 'message' }>, upload: Buffer): Promise<FtpResult> {
+  const bytes = toCrlf(upload);
+  const why = messageProblem(bytes);
+  if (why !== null) return r(550, `Not stored: not a message: ${why}.`, true);
+  const mb = store.mailbox(t.account.address);
+  const plan = t.uid === null ? undefined : tree.planned(t.account.address, t.folder, t.uid);
+  if (t.uid !== null) {
+    const have = (await mb.list(t.folder, { uids: [t.uid] }))[0];
+    if (have !== undefined && have.size === bytes.length && Buffer.from((await mb.fetch(t.folder, t.uid)).body).equals(bytes)) {
+      if (plan !== undefined && !sameFlags(plan.flags, have.flags)) await mb.setFlags(t.folder, [t.uid], plan.flags, 'set');
+      return r(226, `Transfer complete; already stored as ${messageName(t.uid)} (nothing changed).`);
+    }
+    const next = (await mb.status(t.folder)).uidNext;
+    if (have === undefined && t.uid >= next) {
+      try {
+        const a = await mb.append(t.folder, bytes, { uid: t.uid, flags: plan?.flags, internalDate: plan?.internalDate });
+        return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
+      } catch (e) {
+        // another append took that UID meanwhile: the next one, as below
+        if (!isPosternError(e) || e.code !== 'STORE_BAD_ARGUMENT') throw e;
+      }
+    }
+  }
+  // no UID in the name, or one the folder cannot give again: the next UID
+  const a = await mb.append(t.folder, bytes, plan === undefined ? undefined : { flags: plan.flags, internalDate: plan.internalDate });
+  return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
+}
+
+/** Keep an uploaded folder index for the messages to come; set the flags of those already
+ * there (same UID and size) where they differ. */
+async function restoreIndex(tree: VirtualTree, store: StoreClient, t: Extract<Target, { k: 'folderIndex' }>, bytes: Buffer): Promise<FtpResult> {
+  const index = decodeIndex(bytes);
+  if (typeof index === 'string') return r(553, `Not restored: ${INDEX_FILE}: ${index}; nothing was changed.`, true);
+  const mb = store.mailbox(t.account.address);
+  let updated = 0;
+  for (const m of await mb.list(t.folder)) {
+    const e = index.get(m.uid);
+    if (e === undefined || e.size !== m.size || sameFlags(e.flags, m.flags)) continue;
+    await mb.setFlags(t.folder, [m.uid], e.flags, 'set');
+    updated++;
+  }
+  tree.setPlan(t.account.address, t.folder, index);
+  return r(226, `Transfer complete; index of ${index.size} message(s) kept for this session's uploads${updated > 0 ? `; flags of ${updated} stored message(s) set` : ''}.`);
 }
 
 /** Why `b` is not an RFC 5322 message (a header section of fields first), or null. */
@@ -122,12 +200,8 @@ export function storeFailure(e: unknown): FtpResult {
 /** Restore from an upload that arrived whole (`bytes`); nothing changes unless it is right. */
 export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Target, bytes: Buffer): Promise<FtpResult> {
   try {
-    if (t.k === 'message') {
-      const why = messageProblem(bytes);
-      if (why !== null) return r(550, `Not stored: not a message: ${why}.`, true);
-      const a = await store.mailbox(t.account.address).append(t.folder, bytes);
-      return r(226, `Transfer complete; stored as ${a.uid}.eml (${a.size} bytes, durable).`);
-    }
+    if (t.k === 'message') return await restoreMessage(tree, store, t, bytes);
+    if (t.k === 'folderIndex') return await restoreIndex(tree, store, t, bytes);
     if (t.k === 'domainFile') {
       const b = decodeDomain(bytes, t.kind);
       if (domainName(b.name) !== t.domain) return r(553, `Not restored: this file is for domain ${b.name}; it belongs in /domains/${domainName(b.name)}/.`, true);
@@ -144,6 +218,9 @@ export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Targ
       address = b.address;
     }
     if (address !== t.address) return r(553, `Not restored: this file is for ${b.address.slice(0, 100)}, not ${t.address}.`, true);
+    // only a hash as Postern writes it: a malformed one (an empty key matches every password)
+    // is refused here, and the directory and the login check refuse it again
+    if (parseScryptHash(b.passwordHash) === null) return r(553, `Not restored: passwordHash is not a well-formed hash (${HASH_FORMAT}); nothing was changed.`, true);
     const res = await store.restoreAccount(b);
     return r(226, `Transfer complete; account ${t.address} ${res.created ? 'created' : 'updated'}${res.foldersCreated.length > 0 ? ` with ${res.foldersCreated.length} folder(s)` : ''}.`);
   } catch (e) {
@@ -196,10 +273,12 @@ export async function makeDir(tree: VirtualTree, store: StoreClient, names: read
 export async function deleteFile(tree: VirtualTree, store: StoreClient, names: readonly string[]): Promise<FtpResult> {
   const node = await tree.stat(names);
   if (node === null) return r(550, `${formatPath(names)}: no such file.`);
+  // generated, never stored: a client replacing it (lftp deletes before it uploads) may
+  if (node.k === 'folderIndex') return r(250, `${INDEX_FILE} is generated; nothing to delete.`);
   if (node.k !== 'message') return r(550, `${formatPath(names)}: only messages can be deleted (remove accounts and domains with postern ctl).`);
   try {
     await store.mailbox(node.account.address).expunge(node.folder, { uids: [node.entry.uid] });
-    return r(250, `${node.entry.uid}.eml deleted.`);
+    return r(250, `${messageName(node.entry.uid)} deleted.`);
   } catch (e) {
     return storeFailure(e);
   } finally {

@@ -4,7 +4,10 @@
  *
  *   /domains/<domain>/domainRegistry.bin, domainCoreConfig.cfg
  *   /domains/<domain>/users/<user>/Registry.bin, CoreConfig.cfg
- *   /domains/<domain>/users/<user>/folders/<folder>[/<child>…]/<uid>.eml   one message each
+ *   /domains/<domain>/users/<user>/folders/<folder>[/<child>…]/<uid>.eml   one message each,
+ *       named by its UID in ten digits (0000000042.eml), so name order is UID order
+ *   …/folders/<folder>/%index.txt      UIDs, internal dates and flags (folder-index.ts); listed
+ *                                      when the folder holds messages
  *   /domains/<domain>/maillists/, forwarders/, publicFolder/               (empty: no such objects)
  *
  * One `VirtualTree` per logged-in session. A listing always asks the store afresh; looking a
@@ -17,16 +20,21 @@
  * session-local `pending` directories, empty, so a mirroring client uploads everything.
  *
  * Times: a message file's is its internal date; a configuration file is generated when asked
- * for, so its time is that moment (a mirror always fetches the current settings); a directory's
- * is its domain's or account's creation.
+ * for, so its time is that moment (a mirror always fetches the current settings), and so is a
+ * folder index's; a directory's is its domain's or account's creation. A message is found by
+ * its UID with or without the leading zeros (`42.eml`).
+ *
+ * A restore keeps, per folder, the last index uploaded in this session (`plans`, at most
+ * MAX_PLANS folders), so the messages uploaded after it get their dates and flags.
  *
  * Exports: `VirtualTree`, `Node`, `isDir(node)`, `domainBackupOf(info)`, `isMissing(error)`,
- * `STAT_TTL_MS`, `SNAPSHOT_TTL_MS`, `MAX_SNAPSHOTS`.
+ * `messageName(uid)`, `messageUid(name)`, `STAT_TTL_MS`, `SNAPSHOT_TTL_MS`, `MAX_SNAPSHOTS`.
  * Rejects: the store's codes (a listing or lookup that fails), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { isPosternError } from '../../errors.ts';
 import type { StoreClient } from '../../store/client.ts';
-import type { AccountInfo, DomainBackup, DomainInfo, FolderInfo, Locator, Snapshot, SnapshotEntry } from '../../store/types.ts';
+import { MAX_UID, type AccountInfo, type DomainBackup, type DomainInfo, type FolderInfo, type Locator, type Snapshot, type SnapshotEntry } from '../../store/types.ts';
+import { encodeIndex, INDEX_FILE, type IndexEntry } from './folder-index.ts';
 import { decodeName, encodeName, formatPath } from './paths.ts';
 import { encodeAccount, encodeDomain, FILES, type FileKind } from './registry.ts';
 import type { Entry } from './listing.ts';
@@ -34,6 +42,7 @@ import type { Entry } from './listing.ts';
 export const STAT_TTL_MS = 2000;
 export const SNAPSHOT_TTL_MS = 30_000;
 export const MAX_SNAPSHOTS = 8;
+const MAX_PLANS = 64;
 const EMPTY_DIRS = ['maillists', 'forwarders', 'publicFolder'] as const;
 
 export type Node =
@@ -48,10 +57,11 @@ export type Node =
   | { k: 'folders'; account: AccountInfo }
   | { k: 'folder'; account: AccountInfo; folder: string }
   | { k: 'message'; account: AccountInfo; folder: string; entry: SnapshotEntry }
+  | { k: 'folderIndex'; account: AccountInfo; folder: string }
   | { k: 'pending'; path: string };
 
 export function isDir(n: Node): boolean {
-  return n.k !== 'domainFile' && n.k !== 'accountFile' && n.k !== 'message';
+  return n.k !== 'domainFile' && n.k !== 'accountFile' && n.k !== 'message' && n.k !== 'folderIndex';
 }
 
 export function domainBackupOf(d: DomainInfo): DomainBackup {
@@ -70,7 +80,17 @@ interface Snap {
   address: string;
 }
 
-const MSG_RE = /^([1-9]\d{0,9})\.eml$/;
+/** A message file's name: its UID in ten digits, so that name order is UID order. */
+export function messageName(uid: number): string {
+  return `${String(uid).padStart(10, '0')}.eml`;
+}
+
+/** The UID a message file's name stands for (with or without leading zeros), or null. */
+export function messageUid(name: string): number | null {
+  const m = /^(\d{1,10})\.eml$/.exec(name);
+  const uid = m === null ? 0 : Number(m[1]);
+  return uid >= 1 && uid <= MAX_UID ? uid : null;
+}
 
 export class VirtualTree {
   private readonly store: StoreClient;
@@ -81,10 +101,25 @@ export class VirtualTree {
   private lastFolder: { key: string; at: number; account: AccountInfo; folder: string } | null = null;
   /** Paths made by MKD in this session whose account does not exist yet. */
   readonly pending = new Set<string>();
+  /** address \n folder → the index uploaded there in this session, oldest first. */
+  private readonly plans = new Map<string, Map<number, IndexEntry>>();
   private closed = false;
 
   constructor(store: StoreClient) {
     this.store = store;
+  }
+
+  /** Keep `index` for the messages uploaded next into `folder` of `address`. */
+  setPlan(address: string, folder: string, index: Map<number, IndexEntry>): void {
+    const key = `${address}\n${folder}`;
+    this.plans.delete(key);
+    this.plans.set(key, index);
+    for (const k of this.plans.keys()) if (this.plans.size > MAX_PLANS) this.plans.delete(k);
+  }
+
+  /** What the last index uploaded into that folder says of `uid`. */
+  planned(address: string, folder: string, uid: number): IndexEntry | undefined {
+    return this.plans.get(`${address}\n${folder}`)?.get(uid);
   }
 
   /** Forget what was seen (after this session changed something). */
@@ -183,10 +218,10 @@ export class VirtualTree {
    * the folder last looked up (within STAT_TTL_MS) is answered from its snapshot directly. */
   private messageInLastFolder(names: readonly string[]): Node | undefined {
     const last = this.lastFolder!;
-    const m = names.length >= 7 ? MSG_RE.exec(names[names.length - 1]!) : null;
-    if (m === null || Date.now() - last.at >= STAT_TTL_MS || formatPath(names.slice(0, -1)) !== last.key) return undefined;
+    const uid = names.length >= 7 ? messageUid(names[names.length - 1]!) : null;
+    if (uid === null || Date.now() - last.at >= STAT_TTL_MS || formatPath(names.slice(0, -1)) !== last.key) return undefined;
     const s = this.snaps.get(`${last.account.address}\n${last.folder}`);
-    const entry = s === undefined || Date.now() - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(Number(m[1]));
+    const entry = s === undefined || Date.now() - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(uid);
     return entry === undefined ? undefined : { k: 'message', account: last.account, folder: last.folder, entry };
   }
 
@@ -219,15 +254,20 @@ export class VirtualTree {
       return null;
     }
     if (fifth !== 'folders') return null;
+    const last = names[names.length - 1]!;
+    if (last === INDEX_FILE && n >= 7) {
+      const parent = names.slice(5, -1).map(decodeName);
+      const folder = parent.join('/');
+      if (parent.every((p) => p !== null) && (await this.findFolder(account.address, folder)) !== undefined) return { k: 'folderIndex', account, folder };
+      return null;
+    }
     const parts = names.slice(5).map(decodeName);
     if (parts.some((p) => p === null)) return null;
     const full = parts.join('/');
-    const last = names[names.length - 1]!;
-    const m = MSG_RE.exec(last);
-    if (m !== null && parts.length >= 2) {
+    const uid = messageUid(last);
+    if (uid !== null && parts.length >= 2) {
       const folder = parts.slice(0, -1).join('/');
       if ((await this.findFolder(account.address, folder)) !== undefined) {
-        const uid = Number(m[1]);
         let s = await this.snapshot(account.address, folder, false);
         if (!s.byUid.has(uid) && uid >= s.snap.uidNext) s = await this.snapshot(account.address, folder, true);
         const entry = s.byUid.get(uid);
@@ -241,7 +281,8 @@ export class VirtualTree {
   async entry(node: Node, name: string): Promise<Entry> {
     switch (node.k) {
       case 'domainFile':
-      case 'accountFile': {
+      case 'accountFile':
+      case 'folderIndex': {
         const bytes = await this.content(node);
         return { name, dir: false, size: (bytes as Buffer).length, mtime: Date.now(), perm: 'rw' };
       }
@@ -275,6 +316,7 @@ export class VirtualTree {
     if (node.k === 'domainFile') return encodeDomain(domainBackupOf(node.domain), node.kind);
     if (node.k === 'accountFile') return encodeAccount(await this.store.exportAccount(node.account.address), node.kind);
     if (node.k === 'message') return node.entry.locator;
+    if (node.k === 'folderIndex') return encodeIndex((await this.snapshot(node.account.address, node.folder, true)).snap.messages);
     throw new Error(`not a file: ${node.k}`);
   }
 
@@ -310,7 +352,8 @@ export class VirtualTree {
           .map((f) => dir(encodeName(f.name.slice(prefix.length)), a.createdAt, 'elcmp'));
         if (node.k === 'folder') {
           const s = await this.snapshot(a.address, node.folder, true);
-          for (const m of s.snap.messages) out.push({ name: `${m.uid}.eml`, dir: false, size: m.size, mtime: m.internalDate, perm: 'rd' });
+          if (s.snap.messages.length > 0) out.unshift({ name: INDEX_FILE, dir: false, size: encodeIndex(s.snap.messages).length, mtime: Date.now(), perm: 'rw' });
+          for (const m of s.snap.messages) out.push({ name: messageName(m.uid), dir: false, size: m.size, mtime: m.internalDate, perm: 'rd' });
         }
         return out;
       }

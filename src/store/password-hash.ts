@@ -1,0 +1,68 @@
+/**
+ * store/password-hash.ts: the one format of a stored password hash, written and read in one
+ * place: `scrypt$N$r$p$<salt base64>$<key base64>`, as Postern writes it (N 16384, r 8, p 1, a
+ * 16-byte salt, a 32-byte key).
+ *
+ * `parseScryptHash` accepts only what Postern could have written or could check safely: the
+ * exact key length (KEY_BYTES: scrypt with a short key, and above all an empty one, would make
+ * every password "match", since two empty buffers compare equal), a salt of SALT_MIN_BYTES to
+ * SALT_MAX_BYTES, N a power of two within N_MIN..N_MAX, r and p within their bounds and the
+ * memory scrypt needs (128·N·r) within MAX_MEMORY_BYTES, canonical base64 only. Anything else
+ * is null. Both the checks at login (workers/pool.ts) and a restore (directory.restoreAccount,
+ * the FTP restore) use it, so a malformed hash from any source is refused, never trusted.
+ *
+ * Exports: `SCRYPT_PARAMS`, `KEY_BYTES`, `SALT_BYTES`, `HASH_FORMAT`, `ScryptHash`, `formatScryptHash`,
+ * `parseScryptHash`. Throws nothing.
+ */
+
+export const SCRYPT_PARAMS = Object.freeze({ N: 16384, r: 8, p: 1 });
+export const KEY_BYTES = 32;
+export const SALT_BYTES = 16;
+const SALT_MIN_BYTES = 16;
+const SALT_MAX_BYTES = 64;
+const N_MIN = 1 << 14;
+const N_MAX = 1 << 16;
+const R_MAX = 16;
+const P_MAX = 4;
+/** node's scrypt refuses more than its default maxmem (32 MiB) anyway. */
+const MAX_MEMORY_BYTES = 32 * 1024 * 1024;
+/** What a well-formed hash looks like, for error messages. */
+export const HASH_FORMAT = `scrypt$N$r$p$salt$key: N a power of two from ${N_MIN} to ${N_MAX}, r 1..${R_MAX}, p 1..${P_MAX}, a ${SALT_MIN_BYTES}- to ${SALT_MAX_BYTES}-byte salt and a ${KEY_BYTES}-byte key, in base64`;
+
+export interface ScryptHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  key: Buffer;
+}
+
+export function formatScryptHash(h: ScryptHash): string {
+  return `scrypt$${h.N}$${h.r}$${h.p}$${h.salt.toString('base64')}$${h.key.toString('base64')}`;
+}
+
+function int(s: string, min: number, max: number): number | null {
+  if (!/^[1-9]\d{0,9}$/.test(s)) return null;
+  const n = Number(s);
+  return n >= min && n <= max ? n : null;
+}
+
+function b64(s: string, min: number, max: number): Buffer | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return null;
+  const b = Buffer.from(s, 'base64');
+  return b.length >= min && b.length <= max && b.toString('base64') === s ? b : null;
+}
+
+/** The parts of a well-formed hash, or null (see the contract above). */
+export function parseScryptHash(hash: unknown): ScryptHash | null {
+  if (typeof hash !== 'string' || hash.length > 256) return null;
+  const parts = hash.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
+  const N = int(parts[1]!, N_MIN, N_MAX);
+  const r = int(parts[2]!, 1, R_MAX);
+  const p = int(parts[3]!, 1, P_MAX);
+  if (N === null || r === null || p === null || (N & (N - 1)) !== 0 || 128 * N * r > MAX_MEMORY_BYTES) return null;
+  const salt = b64(parts[4]!, SALT_MIN_BYTES, SALT_MAX_BYTES);
+  const key = b64(parts[5]!, KEY_BYTES, KEY_BYTES);
+  return salt === null || key === null ? null : { N, r, p, salt, key };
+}
