@@ -45,6 +45,9 @@ export interface StartOptions {
   protocolOverrides?: Record<string, string>;
   loadIntervalMs?: number;
   backoffInitialMs?: number;
+  /** Test hook: the clock (ms) of each TCP service's connection admission, whose interval
+   * windows then slide only as it moves. Default performance.now. */
+  admissionClock?: () => number;
   log?: Logger;
 }
 
@@ -124,6 +127,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         loadIntervalMs: opts.loadIntervalMs,
         backoffInitialMs: opts.backoffInitialMs,
+        admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
       });
       await host.start();
