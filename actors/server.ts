@@ -22,7 +22,7 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { createRootLogger, type Logger } from '../src/log.ts';
-import { StoreThread } from '../src/store/thread.ts';
+import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
 import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
 import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
