@@ -17,7 +17,8 @@ import { Supervisor } from './actor/supervisor.ts';
 import { PosternError, errorToData } from './errors.ts';
 import { loadConfig, loadConfigFile, loadDefault } from './config/load.ts';
 import { checkTlsFiles } from './net/tls.ts';
-import { SERVICE_TABLE, serviceRow } from './service/table.ts';
+import { serviceRow, serviceRows } from './service/table.ts';
+import { registerServices, type ServiceRow } from './config/schema.ts';
 import { ServiceHost } from '../actors/service.ts';
 import { startStatusServer } from './status/http.ts';
 import { startControlServer } from './control/server.ts';
@@ -43,6 +44,9 @@ export interface StartOptions {
   signals?: boolean;
   /** Test hook: run these protocol modules in these service slots. */
   protocolOverrides?: Record<string, string>;
+  /** Test hook: test-only service rows (config/schema.ts `registerServices`), so fixtures do
+   * not borrow the slots of services to come. */
+  testServices?: readonly ServiceRow[];
   loadIntervalMs?: number;
   backoffInitialMs?: number;
   log?: Logger;
@@ -79,6 +83,7 @@ function enableCompileCache(): void {
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
   await learnSystemHostname(); // the default `hostname`, bounded in time
+  if (opts.testServices !== undefined) registerServices(opts.testServices);
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   checkTlsFiles(loaded.resolved, opts.configFile ?? (opts.configText !== undefined ? 'config' : '(embedded default)'));
   let config: ResolvedConfig = loaded.resolved;
@@ -165,7 +170,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     },
   });
 
-  const known = (name: string): ServiceName => serviceRow(name).name;
+  const known = (name: string): ServiceName => serviceRow(name).name as ServiceName;
 
   const startService = async (name: string): Promise<void> => {
     const n = known(name);
@@ -225,7 +230,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const status = (): StatusDoc => ({
     server: { version: VERSION, pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), dataDir, node: process.version },
     tree: root.info(),
-    services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
+    services: serviceRows().map((r) => serviceStatus(r.name as ServiceName)),
     statusListener: statusSrv.listenerStatus(),
   });
 

@@ -16,7 +16,7 @@ import type {
   AllowRuleOptions, DenyRuleOptions, FlowLimits, ResolvedConfig, ServiceName, ServiceOptions,
   SslOptions, TcpListenerOptions, UdpListenerOptions,
 } from './options.ts';
-import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
+import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -182,8 +182,9 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const s = SERVER_SCHEMA;
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
   const hostname = str(model, s, 'hostname') ?? systemHostname();
-  for (const name of SERVICE_NAMES) {
-    serviceOptions[name] = { ...service(SERVICE_DEFS[name], model[name] as ModelObject | undefined), hostname };
+  for (const def of serviceDefs()) {
+    const name = def.name;
+    serviceOptions[name] = { ...service(def, model[name] as ModelObject | undefined), hostname };
     for (const attr of SERVER_EXTRA[name] ?? []) {
       (serviceOptions[name].extra as Record<string, unknown>)[attr] = convert(s.attributes[attr]!, get(model, s, attr));
     }
