@@ -22,6 +22,7 @@ import { registerServices, type ServiceRow } from './config/schema.ts';
 import { ServiceHost } from '../actors/service.ts';
 import { startStatusServer } from './status/http.ts';
 import { startControlServer } from './control/server.ts';
+import { runCommand, type MainHandlers } from './control/commands.ts';
 import { createRootLogger, type Logger } from './log.ts';
 import { StoreThread } from './store/thread.ts';
 import { learnSystemHostname } from './net/hostname.ts';
@@ -306,36 +307,34 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
   };
 
+  /** The main thread's side of the command registry (control/commands.ts). */
+  const mainCommands: MainHandlers = {
+    status: async () => status(),
+    reload: async () => reload(),
+    stop: async () => {
+      setImmediate(() => void stop(opts.signals === true ? 0 : undefined));
+      return { stopping: true };
+    },
+    'service.start': async (a) => {
+      await startService(String(a.name));
+      return { service: a.name, state: 'running' };
+    },
+    'service.stop': async (a) => {
+      await stopService(String(a.name));
+      return { service: a.name, state: 'stopped' };
+    },
+    'service.restart': async (a) => {
+      await restartService(String(a.name));
+      return { service: a.name, state: 'running' };
+    },
+    fault: async (a) => ({ thread: injectFault(String(a.name), String(a.kind ?? 'crash') as 'crash', Number(a.index ?? 0)) }),
+  };
+
   if (opts.controlSocket ?? true) {
     control = await startControlServer({
       socketPath,
       log,
-      dispatch: async (verb, args) => {
-        const name = String(args.name ?? '');
-        switch (verb) {
-          case 'status':
-            return status();
-          case 'reload':
-            return reload();
-          case 'stop':
-            setImmediate(() => void stop(opts.signals === true ? 0 : undefined));
-            return { stopping: true };
-          case 'service.start':
-            await startService(name);
-            return { service: name, state: 'running' };
-          case 'service.stop':
-            await stopService(name);
-            return { service: name, state: 'stopped' };
-          case 'service.restart':
-            await restartService(name);
-            return { service: name, state: 'running' };
-          case 'fault':
-            return { thread: injectFault(name, String(args.kind ?? 'crash') as 'crash', Number(args.index ?? 0)) };
-          default:
-            if (/^(domain|account|store|admin|queue)\./.test(verb)) return storeThread().admin(verb, args);
-            throw new PosternError('CONTROL_BAD_REQUEST', `unknown verb "${verb}"`);
-        }
-      },
+      dispatch: (verb, args) => runCommand(verb, args, { main: mainCommands, store: (v, a) => storeThread().admin(v, a) }),
     });
   }
 
