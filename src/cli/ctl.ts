@@ -2,16 +2,7 @@
  * cli/ctl.ts: `postern ctl [--data-dir DIR] [--json] VERB …`, the control-socket client command.
  * Its commands, their words, arguments, usage lines and one-line replies come from the command
  * registry (control/commands.ts); this file parses, checks the words' forms and renders.
- *
- *   status | reload | stop
- *   service start|stop|restart NAME
- *   domain add NAME [--password PW] | domain list | domain remove NAME
- *                                     (add also creates postmaster@NAME: with PW, else with a
- *                                     random password printed once)
- *   account add USER@DOMAIN --password PW | account list [DOMAIN]
- *   account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN
- *   admin passwd --password PW        (the server admin: the ftpBackup login)
- *   queue list | queue show ID | queue retry ID | queue delete ID
+ * `postern ctl --help` lists them (`CTL_USAGE`, built from the registry).
  *
  * The socket is `<dataDir>/run/postern.sock`; dataDir is --data-dir, else $POSTERN_DATA_DIR,
  * else `./data`, resolved to an absolute path.
@@ -25,6 +16,7 @@
  *   line without its newline (default: process stdout/stderr).
  * - `parseCtlArgs(argv, env?)`: the parsing step alone (→ socket path, verb, args, json).
  * - `renderStatus(doc)`: the human status tree as lines.
+ * - `CTL_USAGE`: the help text, one line per command of the registry.
  * - `CtlIo`, `CtlCommand` (types).
  *
  * Throws nothing: every failure becomes an exit code (parseCtlArgs throws CONTROL_BAD_REQUEST).
