@@ -15,7 +15,8 @@
  * own rows with `registerServices`.
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
- * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `defineService(name, transport, description, fields)`, `ServiceName`, `listenerKind`,
+ * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`,
+ * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
  * `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
  * `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
