@@ -80,12 +80,12 @@ test('over the control socket: the schema refuses bad arguments on both sides; c
   assert.equal(await ctl('account', 'add', 'ann@example.org', '--password', 'pw'), 0);
   assert.equal(await ctl('account', 'passwd', 'ann@example.org', '--password', 'pw2'), 0);
   assert.equal(await ctl('account', 'remove', 'ann@example.org'), 0);
-  assert.equal(await ctl('service', 'start', 'imap'), 1);
-  assert.deepEqual(out, [
+  assert.equal(await ctl('service', 'stop', 'smtpIncoming'), 1);
+  assert.deepEqual(out.slice(0, 4), [
     'domain example.org added, with postmaster@example.org',
     'account ann@example.org added',
     'password changed for ann@example.org',
     'account ann@example.org removed',
-    'ERR postern ctl: service imap (IMAP (RFC 9051)) is not implemented yet [NOT_IMPLEMENTED]',
   ]);
+  assert.match(out[4]!, /^ERR postern ctl: .* \[SERVICE_NOT_RUNNING\]$/);
 });
