@@ -18,7 +18,7 @@
  * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`,
  * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
- * `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
+ * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
  * `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws: CONFIG_DUPLICATE (`registerServices` with a name already taken).
  */
@@ -236,10 +236,6 @@ const POP3_EXTRA: Record<string, AttrSpec> = {
   authCacheTtl: seconds(3600),
 };
 
-/** Server-level attributes a service also receives in its `extra` (the seed keeps them in the
- * SERVER context): pop3ExclusiveLock. */
-export const SERVER_EXTRA: Readonly<Partial<Record<ServiceName, readonly string[]>>> = { pop3: ['pop3ExclusiveLock'] };
-
 /** FTP backup (seed 003; src/protocols/ftp/index.ts reads them). Passive data listeners bind on
  * the control connection's local address, on a free port of [passivePortMin, passivePortMax]. */
 const FTP_EXTRA: Record<string, AttrSpec> = {
@@ -293,6 +289,9 @@ export interface ServiceRow<N extends string = string> {
    * unit-converted, into `ServiceOptions.extra` under `as ?? name`. */
   readonly options: Readonly<Record<string, AttrSpec>>;
   readonly checks?: readonly AtLeastCheck[];
+  /** Server-level attributes the service also receives in its `extra` (the seed keeps them in
+   * the SERVER context, e.g. pop3ExclusiveLock). */
+  readonly serverOptions?: readonly string[];
   /** `host:port`, used when the service block has no `listeners`; null for workers. */
   readonly defaultListener: string | null;
   /** Seconds; the TcpListener `idleTimeout` default (null: no TCP listeners). */
@@ -304,7 +303,7 @@ export interface ServiceRow<N extends string = string> {
 const mod = (path: string): string => new URL(path, import.meta.url).href;
 /** A frozen row; unspecified fields: no module, no options, no listener, not embedded. */
 export function defineService<N extends string>(name: N, transport: ServiceTransport, description: string, o: Partial<Omit<ServiceRow, 'name' | 'transport' | 'description'>> = {}): ServiceRow<N> {
-  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, checks: o.checks ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
+  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
 }
 
 /** THE services table: every service the seed system documents, in /status and README order.
@@ -314,7 +313,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', { module: mod('../protocols/smtp/index.ts'), options: SMTP_IN_EXTRA, defaultListener: '127.0.0.1:2525', idleTimeout: 300, embedded: true }),
   defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_EXTRA, checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
   defineService('smtpOutgoing', 'worker', 'SMTP sending'),
-  defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_EXTRA, defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
+  defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_EXTRA, serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { defaultListener: '127.0.0.1:1143', idleTimeout: 1800 }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
