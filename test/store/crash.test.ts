@@ -1,12 +1,12 @@
 /**
  * test/store/crash.test.ts: THE crash test. A child process (fixtures/crash-writer.ts) appends
  * under load (16 writers, random sizes up to 64 KiB) and prints each acknowledged message as
- * its append resolves; we SIGKILL it at a random moment after its first ack, 5 rounds on the same store (sizes,
- * payloads and kill moments all drawn from one seed, printed on failure: POSTERN_TEST_SEED
- * replays the same choices, with the machine's own timing). After
- * each kill the store is opened here and every acknowledged message must be present, byte
- * for byte, exactly once; every visible message must be whole (its own sha256 checks); and
- * recovery must be logged.
+ * its append resolves; we SIGKILL it at a random moment after its first ack, 5 rounds on the
+ * same store (sizes, payloads and kill moments all drawn from one seed, printed on failure:
+ * POSTERN_TEST_SEED replays the same choices, with the machine's own timing). After each kill
+ * the store is opened here and every acknowledged message must be present, byte for byte,
+ * exactly once; every visible message must be whole (its own sha256 checks); and recovery
+ * must be logged.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
