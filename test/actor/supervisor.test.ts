@@ -294,6 +294,52 @@ test('a retryable start failure backs off, doubling up to the cap, not counted a
   assert.equal(attempts.length, n, 'no retry after stop');
 });
 
+test('a child that ran backoffResetMs backs off from backoffInitialMs again; one that crashed at once does not', async () => {
+  const clock = manualClock();
+  const plan = ['fail', 'fail', 'ok', 'fail', 'ok', 'fail'];
+  let current: Actor<Msg, string> | undefined;
+  const sup = new Supervisor({
+    id: 'reset',
+    strategy: 'one_for_one',
+    intensity: 10,
+    backoffInitialMs: 20,
+    backoffMaxMs: 10_000,
+    backoffResetMs: 5000,
+    clock,
+    children: [
+      {
+        id: 'w',
+        restart: 'permanent',
+        shutdown: 100,
+        start: () => {
+          if (plan.shift() === 'fail') throw new PosternError('LISTEN_FAILED', 'address in use');
+          current = new Actor<Msg, string>({ id: 'w', handler: (m) => (m === 'crash' ? Promise.reject(new Error('w crashed')) : 'w') });
+          return current;
+        },
+      },
+    ],
+  });
+  const retryIn = async (ms: number): Promise<void> => {
+    await waitUntil(() => clock.pending().length === 1, 2000, `a retry in ${ms} ms`);
+    assert.deepEqual(clock.pending(), [ms]);
+  };
+  await sup.start();
+  await retryIn(20);
+  clock.advance(20);
+  await retryIn(40);
+  clock.advance(40);
+  await waitUntil(() => infoOf(sup, 'w').state === 'running', 2000, 'running after two failures');
+  current!.tell('crash'); // at once: the failures still count
+  await retryIn(80);
+  clock.advance(80);
+  await waitUntil(() => infoOf(sup, 'w').state === 'running', 2000, 'running again');
+  clock.advance(5000); // it has run backoffResetMs
+  current!.tell('crash');
+  await retryIn(20);
+  assert.deepEqual(plan, []);
+  await sup.stop();
+});
+
 test('a start that fails then succeeds ends up running', async () => {
   let tries = 0;
   const sup = new Supervisor({
