@@ -22,8 +22,9 @@
  * count it must send before the client can prove anything; that is not a check (no gate, no
  * result), and a login without keys gets a stand-in (auth/sasl.ts).
  *
- * Exports: `checkLogin(ctx, credential, o)`, `saslLogin(ctx, server, first, o, dialog)`,
- * `scramLookup(ctx, service)`, types
+ * Exports: `checkLogin(ctx, credential, o)`, `gatedCheck(ctx, login, o, check)` (steps 1 and 4
+ * alone, for a login that is not an account's: the FTP admin's), `saslLogin(ctx, server, first,
+ * o, dialog)`, `scramLookup(ctx, service)`, types
  * `LoginContext`, `LoginOptions`, `LoginOutcome`, `SaslDialog`. Throws nothing (failures are
  * outcomes).
  */
@@ -76,14 +77,34 @@ async function matches(ctx: LoginContext, c: SaslCredential, info: AuthInfo | nu
   }
 }
 
+/**
+ * Steps 1 and 4 around any check, this pipeline's and the FTP admin login's: wait at the gate
+ * (banned: false without a check), run `check`, report its outcome once. `check` resolves whether
+ * the credential is right, or rejects when it could not be checked ('unavailable', reported as
+ * null). 'abandoned': the session went away at the gate (no check, no result).
+ */
+export async function gatedCheck(ctx: Pick<LoginContext, 'log' | 'loginGate' | 'loginResult'>, login: string, o: Pick<LoginOptions, 'service' | 'abandoned'>, check: () => Promise<boolean>): Promise<boolean | 'unavailable' | 'abandoned'> {
+  if (!(await ctx.loginGate())) return false; // banned: no check
+  if (o.abandoned?.() === true) return 'abandoned';
+  let ok: boolean;
+  try {
+    ok = await check();
+  } catch (e) {
+    ctx.loginResult(null, login);
+    ctx.log.warn({ err: e }, `${o.service}: cannot check a login`);
+    return 'unavailable';
+  }
+  ctx.loginResult(ok, login);
+  return ok;
+}
+
 /** Gate, resolve, check, report (see the contract above). */
 export async function checkLogin(ctx: LoginContext, c: SaslCredential, o: LoginOptions): Promise<LoginOutcome> {
   const store = ctx.store;
   if (store === null) return { ok: false, reason: 'unavailable' };
-  if (!(await ctx.loginGate())) return FAILED; // banned: no check
-  if (o.abandoned?.() === true) return { ok: false, reason: 'abandoned' };
   const login = c.authcid;
-  try {
+  let account: AccountInfo | null = null;
+  const r = await gatedCheck(ctx, login, o, async () => {
     let info: AuthInfo | null = null;
     let reason = 'password';
     try {
@@ -93,18 +114,15 @@ export async function checkLogin(ctx: LoginContext, c: SaslCredential, o: LoginO
       reason = String(e.details?.reason ?? 'unknown');
     }
     if (await matches(ctx, c, info, o)) {
-      ctx.loginResult(true, login);
-      return { ok: true, account: info!.account };
+      account = info!.account;
+      return true;
     }
     if (info !== null && c.kind !== 'password') reason = `${c.kind} key`;
-    ctx.loginResult(false, login);
     ctx.log.debug({ login: login.slice(0, 100), mechanism: c.kind, reason }, `${o.service}: authentication failed`);
-    return FAILED;
-  } catch (e) {
-    ctx.loginResult(null, login);
-    ctx.log.warn({ err: e }, `${o.service}: cannot check a login`);
-    return { ok: false, reason: 'unavailable' };
-  }
+    return false;
+  });
+  if (r === true && account !== null) return { ok: true, account };
+  return typeof r === 'string' ? { ok: false, reason: r } : FAILED;
 }
 
 /** SCRAM-SHA-256's first step: the salt and iteration count of a login's keys (null: none). */
