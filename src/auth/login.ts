@@ -1,6 +1,8 @@
 /**
  * auth/login.ts: the login pipeline every protocol's pre-login session uses, split as Dovecot
- * splits pop3-login from pop3. Its steps, in this one place:
+ * splits pop3-login from pop3. (The auth folder holds what every protocol's login shares: this
+ * pipeline, the SASL mechanisms in sasl.ts, the per-service login throttle in throttle.ts.)
+ * Its steps, in this one place:
  *
  *   1. gate: wait out the remote IP's failure delay (`ctx.loginGate()`, the service's login
  *      throttle, auth/throttle.ts); a banned IP fails at once, without a check;
@@ -83,7 +85,12 @@ async function matches(ctx: LoginContext, c: SaslCredential, info: AuthInfo | nu
  * the credential is right, or rejects when it could not be checked ('unavailable', reported as
  * null). 'abandoned': the session went away at the gate (no check, no result).
  */
-export async function gatedCheck(ctx: Pick<LoginContext, 'log' | 'loginGate' | 'loginResult'>, login: string, o: Pick<LoginOptions, 'service' | 'abandoned'>, check: () => Promise<boolean>): Promise<boolean | 'unavailable' | 'abandoned'> {
+export async function gatedCheck(
+  ctx: Pick<LoginContext, 'log' | 'loginGate' | 'loginResult'>,
+  login: string,
+  o: Pick<LoginOptions, 'service' | 'abandoned'>,
+  check: () => Promise<boolean>,
+): Promise<boolean | 'unavailable' | 'abandoned'> {
   if (!(await ctx.loginGate())) return false; // banned: no check
   if (o.abandoned?.() === true) return 'abandoned';
   let ok: boolean;

@@ -1,8 +1,9 @@
 /**
  * protocols/pop3/auth.ts: the AUTHORIZATION state's commands: USER/PASS (seed: "normal
  * login", allowed per connection kind by plainConnAllowLogin / secureConnAllowLogin), AUTH
- * (RFC 5034: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, each allowed per connection kind by plainConnAuthTypes /
- * secureConnAuthTypes; an initial response, `=` for an empty one; `*` cancels), STLS
+ * (RFC 5034: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, each allowed per connection kind by
+ * plainConnAuthTypes / secureConnAuthTypes; an initial response, `=` for an empty one; `*`
+ * cancels), STLS
  * (RFC 2595, when allowStartTLS and the listener has a certificate), and APOP (not
  * implemented: the store keeps no password equivalent APOP could use).
  *
