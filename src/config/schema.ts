@@ -401,7 +401,8 @@ export function serviceDefs(): readonly ServiceDef[] {
 const STATUS_FLOW: FlowDefaults = { maxConnections: 64, maxIntervalConnections: 600, peerMaxConnections: 16, peerMaxIntervalConnections: 300 };
 export const STATUS_CONTROL: ObjectSchema = {
   typeName: 'StatusControl',
-  attributes: { idleTimeout: seconds(30), ...flowAttrs(STATUS_FLOW) },
+  // requestTimeout: (Postern) a request must arrive whole within it (a slowloris holds no slot)
+  attributes: { idleTimeout: seconds(30), requestTimeout: seconds(10), ...flowAttrs(STATUS_FLOW) },
 };
 
 const serviceAttrs: Record<string, AttrSpec> = {};

@@ -7,8 +7,9 @@
  * domain added becomes primary. RFC 5321 §4.5.1: `addDomain` with a `postmasterPassword`
  * creates the domain's postmaster account with it (seed: CREATE Domain … postmasterPassword),
  * `ensurePostmaster` creates one with a random password, and `resolve` takes postmaster@ a
- * local domain that has no such account or alias to the primary domain's postmaster. Removing a
- * domain removes its postmaster account (and its mail) with it.
+ * local domain that has no such account or alias to the primary domain's postmaster, which
+ * therefore cannot be removed on its own (STORE_NOT_ALLOWED). Removing a domain removes its
+ * postmaster account (and its mail) with it.
  *
  * Passwords are stored as the scrypt strings of workers/pool.ts;
  * hashing and checking run where the caller says (`hashPassword` given at construction,
@@ -92,6 +93,15 @@ function checkServices(v: unknown): 'all' | string[] {
   if (v === 'all') return 'all';
   if (Array.isArray(v) && v.every((s) => typeof s === 'string' && /^[A-Za-z0-9]{1,32}$/.test(s))) return [...new Set(v as string[])];
   throw new PosternError('STORE_BAD_ARGUMENT', "services must be 'all' or a list of service names");
+}
+
+/** RFC 5321 §4.5.1: `<postmaster>` (and postmaster@ every local domain without its own) goes
+ * to postmaster@<primary domain>, so that account or alias cannot be removed while the primary
+ * domain exists (STORE_NOT_ALLOWED); another domain's can (its mail then goes there). */
+function requiredPostmaster(d: Data, address: string): void {
+  if (d.primary !== null && address === `${POSTMASTER}@${d.primary}`) {
+    throw new PosternError('STORE_NOT_ALLOWED', `${address} receives <postmaster> (RFC 5321 4.5.1) and cannot be removed while ${d.primary} is the primary domain`, { address });
+  }
 }
 
 function publicInfo(r: AccountRec): AccountInfo {
@@ -496,6 +506,7 @@ export class Directory {
     const info = await this.change((d) => {
       const r = d.accounts.get(a);
       if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
+      requiredPostmaster(d, a);
       d.accounts.delete(a);
       for (const [k, t] of d.aliases) if (t === a) d.aliases.delete(k);
       return publicInfo(r);
@@ -516,6 +527,7 @@ export class Directory {
   async removeAlias(alias: string): Promise<void> {
     const { address: a } = this.qualify(alias);
     return this.change((d) => {
+      if (d.aliases.has(a)) requiredPostmaster(d, a);
       if (!d.aliases.delete(a)) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no alias ${a}`, { address: a });
     });
   }
