@@ -12,7 +12,7 @@
  * Password checks run where the caller says (`verify`, on its own piscina pool); an unknown
  * login is checked against DUMMY_HASH so it costs the same.
  *
- * Exports: `StoreClient`, `readBody` (re-exported from fsio.ts). Rejects: the store's codes,
+ * Exports: `StoreClient`, `readBody` and `BodyReader` (re-exported from bodies.ts). Rejects: the store's codes,
  * ACTOR_TIMEOUT (no reply in `timeoutMs`), STORE_CLOSED (the client or port was closed).
  */
 import { errorFromData, PosternError } from '../errors.ts';
@@ -24,7 +24,7 @@ import type {
   MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions,
 } from './types.ts';
 
-export { readBody } from './fsio.ts';
+export { readBody, BodyReader } from './bodies.ts';
 
 interface Pending {
   resolve: (v: unknown) => void;
