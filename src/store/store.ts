@@ -29,6 +29,7 @@ import { countingFs, defaultFs, type FsCounters, type FsLayer } from './fsio.ts'
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
+import { Feeds } from './subscriptions.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -99,6 +100,8 @@ export class Store implements MailboxHost {
   private readonly log: StoreLog;
   private shards: Shard[] = [];
   private readonly actors = new Map<number, Open | Promise<Open>>();
+  /** MailboxHost: the subscriptions to mailbox changes (subscriptions.ts). */
+  readonly feeds = new Feeds();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private timers: NodeJS.Timeout[] = [];
   private q: Queue | null = null;
@@ -234,7 +237,7 @@ export class Store implements MailboxHost {
   private async startActor(account: AccountInfo): Promise<Open> {
     const shard = this.shards[account.shard];
     if (shard === undefined) throw new PosternError('STORE_CORRUPT', `account ${account.address} is on missing shard ${account.shard}`);
-    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id));
+    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id), this.feeds);
     const actor = await Actor.start<MailboxMsg, MailboxReply>({
       id: `mailbox:${account.address}`,
       kind: 'mailbox',
@@ -253,6 +256,7 @@ export class Store implements MailboxHost {
     const cur = this.actors.get(a.id);
     this.actors.delete(a.id);
     if (cur !== undefined) void Promise.resolve(cur).then((o) => o.actor.stop(), () => {});
+    this.feeds.closeAccount(a.id);
     this.shards[a.shard]?.state.drop(a.id);
     this.log.info({ account: a.address, id: a.id }, 'store: account removed; its mail is reclaimed by compaction');
   }
