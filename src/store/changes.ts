@@ -185,6 +185,13 @@ export class MailboxCore {
           if (x !== undefined) feeds.publish(a, x.f, { kind: 'expunge', folder: from, modseq: x.m, uids: x.u, at });
         };
       }
+      case 'fdelete':
+        return () => feeds.publish(a, op.f, { kind: 'folders', at: eventTime() });
+      case 'frename':
+        return () => {
+          const at = eventTime();
+          for (const [fid] of op.rn) feeds.publish(a, fid, { kind: 'folders', at });
+        };
       default:
         return () => feeds.publish(a, null, { kind: 'folders', at: eventTime() });
     }

@@ -62,6 +62,8 @@ export interface StoreStats {
   segments: number;
   openMailboxes: number;
   snapshots: number;
+  /** Open subscriptions to mailbox changes. */
+  subscriptions: number;
   pinnedSegments: number;
   deadBytes: number;
   batches: number;
@@ -302,7 +304,7 @@ export class Store implements MailboxHost {
   }
 
   stats(): StoreStats {
-    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, pinnedSegments: 0, deadBytes: 0, batches: 0, records: 0, fs: { ...this.counters } };
+    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, subscriptions: this.feeds.size, pinnedSegments: 0, deadBytes: 0, batches: 0, records: 0, fs: { ...this.counters } };
     for (const s of this.shards) {
       const x = s.stats();
       out.segments += x.segments;

@@ -143,11 +143,11 @@ export class Feeds {
     return this.byAccount.has(accountId);
   }
 
-  /** Hand `e` to the feeds of `accountId` that watch `folderId` (null: an account-wide event). */
+  /** Hand `e` to the feeds of `accountId` that watch `folderId` or every folder (null: only those). */
   publish(accountId: number, folderId: number | null, e: MailboxEvent): void {
     const set = this.byAccount.get(accountId);
     if (set === undefined) return;
-    for (const f of set) if (f.folderId === null || folderId === null || f.folderId === folderId) f.push(e);
+    for (const f of set) if (f.folderId === null || f.folderId === folderId) f.push(e);
   }
 
   /** Close every feed of an account (it was removed). */
