@@ -140,12 +140,14 @@ export class StoreClient {
   private readonly subs = new Map<number, Subscription>();
   /** Events of a subscription whose reply has not arrived yet (at most two batches each). */
   private readonly early = new Map<number, MailboxEvent[][]>();
+  private subscribing = 0; // subscribe calls in flight
+  private readonly gone = new Set<number>(); // closed, their unsubscribe not yet answered
   private readonly onMessage = (raw: unknown): void => {
     const r = raw as StoreReply | StorePush;
     if (r?.t === 'event') {
       const sub = this.subs.get(r.sub);
       if (sub !== undefined) sub.deliver(r.events);
-      else if (this.early.size < 64) this.early.set(r.sub, [...(this.early.get(r.sub) ?? []), r.events]);
+      else if (this.subscribing > 0 && !this.gone.has(r.sub)) this.early.set(r.sub, [...(this.early.get(r.sub) ?? []), r.events]);
       return;
     }
     if (r?.t !== 'reply') return;
@@ -187,8 +189,18 @@ export class StoreClient {
 
   /** Watch `folder` of `address`'s mailbox (null: every folder) for changes. */
   async subscribe(address: string, folder: string | null = 'INBOX', opts: SubscribeOptions = {}): Promise<Subscription> {
-    const start = (await this.call({ t: 'sub', method: 'subscribe', account: address, folder, opts })) as SubscriptionStart;
+    let start: SubscriptionStart;
+    this.subscribing++;
+    try {
+      start = (await this.call({ t: 'sub', method: 'subscribe', account: address, folder, opts })) as SubscriptionStart;
+    } catch (e) {
+      if (--this.subscribing === 0) this.early.clear();
+      throw e;
+    }
     const id = start.id;
+    const early = this.early.get(id) ?? [];
+    this.early.delete(id);
+    if (--this.subscribing === 0) this.early.clear();
     const sub = new Subscription(
       start,
       () => {
@@ -196,7 +208,9 @@ export class StoreClient {
       },
       () => {
         this.subs.delete(id);
-        if (!this.closed) this.call({ t: 'unsub', method: 'unsubscribe', sub: id }).catch(() => {});
+        if (this.closed) return;
+        this.gone.add(id); // events already on their way are dropped
+        this.call({ t: 'unsub', method: 'unsubscribe', sub: id }).catch(() => {}).finally(() => this.gone.delete(id));
       },
     );
     if (this.closed) {
@@ -204,8 +218,7 @@ export class StoreClient {
       return sub;
     }
     this.subs.set(id, sub);
-    for (const b of this.early.get(id) ?? []) sub.deliver(b);
-    this.early.delete(id);
+    for (const b of early) sub.deliver(b);
     return sub;
   }
 

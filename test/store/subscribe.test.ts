@@ -126,3 +126,34 @@ test('subscription: a subscriber that does not keep up holds a bounded number of
     await st.stop();
   }
 });
+
+test('subscription: taken while appends are in flight, it sees exactly the changes after its start', { timeout: 60_000 }, async () => {
+  const st = await StoreThread.start({ dataDir: tmpData(), logLevel: 'silent' });
+  try {
+    await st.admin('domain.add', { name: 'example.org' });
+    await st.admin('account.add', { address: 'cat@example.org', password: 'pw' });
+    const watcher = new StoreClient(st.connect('watcher'));
+    const writer = new StoreClient(st.connect('writer'));
+    const mb = writer.mailbox('cat');
+    await mb.status('INBOX'); // the mailbox actor is running
+    for (let round = 0; round < 5; round++) {
+      const appends = Array.from({ length: 40 }, (_, i) => mb.append('INBOX', Buffer.from(`Subject: ${round}.${i}\r\n\r\nx\r\n`)));
+      const sub = await watcher.subscribe('cat', 'INBOX');
+      const done = await Promise.all(appends);
+      const want = done.filter((r) => r.modseq > sub.start.highestModseq).map((r) => r.uid);
+      const got: number[] = [];
+      while (got.length < want.length) {
+        const e = await nextEvent(sub);
+        if (e.kind === 'append') got.push(e.uid);
+      }
+      assert.deepEqual(got, want);
+      await watcher.mailbox('cat').status('INBOX'); // a round trip: nothing more is on its way
+      assert.equal(sub.buffered, 0);
+      sub.close();
+    }
+    watcher.close();
+    writer.close();
+  } finally {
+    await st.stop();
+  }
+});
