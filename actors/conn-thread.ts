@@ -1,4 +1,8 @@
 /**
+ * actors/ (the top layer, with workers/): the main thread's side of the threads: the root
+ * supervisor (server.ts), the store thread's handle (store-thread.ts), the service host
+ * (service.ts) and the connection-thread child (here).
+ *
  * actors/conn-thread.ts: one connection thread seen from its service supervisor, as a `Child`.
  *
  * Wraps a worker_threads Worker running workers/conn-thread.ts with `resourceLimits` (its heap

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `postern` command: runs src/cli/main.ts with the project's pinned Node 24 (npx and npm
+// The `postern` command: runs bin/main.ts with the project's pinned Node 24 (npx and npm
 // scripts put it first on the PATH), which runs TypeScript directly.
 //
 // The compile cache keeps the type-stripped, compiled sources on disk, so each of the server's
@@ -11,4 +11,4 @@ import path from 'node:path';
 
 process.env.NODE_COMPILE_CACHE ??= path.join(os.tmpdir(), `postern-compile-cache-${process.getuid?.() ?? 'u'}`);
 module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE);
-await import('../src/cli/main.ts');
+await import('./main.ts');

@@ -1,4 +1,7 @@
 /**
+ * workers/ (the top layer, with actors/): thread entry points: the connection thread, the store
+ * thread, the piscina pool's tasks, and the benchmarks' echo workers (here).
+ *
  * workers/bench-echo.ts: the worker side of bench/actors.ts: one echo actor served on the
  * MessagePort passed as `workerData.port`. A message `0` is counted and echoed; any other
  * number is counted too and the running count is returned (so a barrier ask tells the bench

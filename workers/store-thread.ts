@@ -2,7 +2,7 @@
  * workers/store-thread.ts: the store thread (worker_threads entry point). Runs one `Store`
  * (src/store/store.ts) over `<dataDir>/store/`, with a small piscina pool (workers/pool.ts) for
  * the password hashing of `account add|passwd`, and serves:
- *  - on its parent port (src/store/thread.ts): `connect` (a MessagePort for a StoreClient),
+ *  - on its parent port (actors/store-thread.ts): `connect` (a MessagePort for a StoreClient),
  *    `admin` (the ctl verbs, src/store/admin.ts), `stop`; it posts `ready` | `openFailed`,
  *    `adminDone`, `info` (the store's ActorInfo, every `infoIntervalMs`) and `stopped`;
  *  - on each connected port: the StoreClient protocol (src/store/protocol.ts).
@@ -15,7 +15,7 @@ import { errorFromData, errorToData, type ErrorData } from '../src/errors.ts';
 import { Store } from '../src/store/store.ts';
 import { storeAdmin } from '../src/store/admin.ts';
 import { serveStoreClient, type ServeHandle } from '../src/store/protocol.ts';
-import type { StoreThreadData, StoreThreadIn, StoreThreadOut } from '../src/store/thread.ts';
+import type { StoreThreadData, StoreThreadIn, StoreThreadOut } from '../actors/store-thread.ts';
 
 const data = workerData as StoreThreadData;
 const parent = parentPort!;

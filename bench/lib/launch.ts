@@ -13,7 +13,7 @@
  * and exits 1.
  */
 import fs from 'node:fs';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 
 interface LaunchArgs {
   configText: string;

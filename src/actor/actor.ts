@@ -1,4 +1,7 @@
 /**
+ * src/actor/ (the ground layer): the actor runtime: actors, OTP supervisors, remote actors over
+ * MessagePorts.
+ *
  * actor/actor.ts: an in-thread actor, a bounded mailbox drained one message at a time.
  *
  * Exports: `Actor<M, R>` (implements `Child`), `ActorOptions`, `ActorContext`, `killedError`

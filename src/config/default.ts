@@ -1,4 +1,7 @@
 /**
+ * src/config/ (the ground layer): the configuration: lexer, parser, schema, validator, resolver,
+ * writer, and the embedded default (here).
+ *
  * config/default.ts: the embedded default configuration, the text Postern runs with when no
  * file is given (and a commented starting point for an operator's own file). Loopback
  * addresses and unprivileged ports only. Every service block shows its default listener; the

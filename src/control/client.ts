@@ -1,4 +1,6 @@
 /**
+ * src/control/: the local control socket `postern ctl` talks to: its server and this client.
+ *
  * control/client.ts: one request over the local control socket (see control/server.ts for the
  * wire protocol).
  *

@@ -1,4 +1,7 @@
 /**
+ * src/net/ (the ground layer): IP sets, allow/deny rules, admission and flow windows (here), TLS,
+ * the host name.
+ *
  * net/admission.ts: exact connection accounting for one service (all its listeners).
  *
  * The service supervisor (main thread) owns one `Admission` per TCP service. A connection thread

@@ -1,4 +1,7 @@
 /**
+ * src/service/: the services table (table.ts), the protocol-module contract (protocol.ts), and
+ * the envelopes between a service host and its threads (here).
+ *
  * service/messages.ts: the envelopes between a service host (main thread) and its connection
  * threads. Plain data, structured clone. Throws nothing.
  */

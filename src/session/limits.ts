@@ -1,4 +1,7 @@
 /**
+ * src/session/: the session dispatcher every line protocol runs on (line-session.ts) and the
+ * bounds it keeps (here).
+ *
  * session/limits.ts: the bounds every TCP session keeps against hostile clients, read once from
  * a service's options (config/schema.ts TCP_EXTRA, already in bytes and ms), and the data-rate
  * guard the data paths share (SMTP DATA/BDAT in session/line-session.ts, FTP STOR in

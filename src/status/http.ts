@@ -1,4 +1,6 @@
 /**
+ * src/status/: the status endpoint (here), the document it serves and its metrics.
+ *
  * status/http.ts: the status HTTP endpoint (node:http).
  *
  *   GET /status  → 200 application/json: the StatusDoc (Infinity, NaN rendered as null)

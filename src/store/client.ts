@@ -1,7 +1,7 @@
 /**
  * store/client.ts: what a service thread (pop3, imap, smtp delivery, ftpBackup…) holds to use
  * the store living in the store thread: a typed client over a MessagePort (from
- * `StoreThread.connect()`, src/store/thread.ts). The same `MailboxApi` as in the store thread,
+ * `StoreThread.connect()`, actors/store-thread.ts). The same `MailboxApi` as in the store thread,
  * every method async. Errors come back as PosternErrors rebuilt from their code.
  *
  *   const store = new StoreClient(port);

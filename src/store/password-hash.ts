@@ -12,8 +12,11 @@
  * the FTP restore) use it, so a malformed hash from any source is refused, never trusted.
  *
  * Exports: `SCRYPT_PARAMS`, `KEY_BYTES`, `SALT_BYTES`, `HASH_FORMAT`, `ScryptHash`, `formatScryptHash`,
- * `parseScryptHash`. Throws nothing.
+ * `parseScryptHash`, and the scrypt itself: `hashPassword`, `verifyPassword` (the pool's tasks,
+ * workers/pool.ts; the store's default hasher). Throws nothing.
  */
+import { scrypt, timingSafeEqual, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 
 export const SCRYPT_PARAMS = Object.freeze({ N: 16384, r: 8, p: 1 });
 export const KEY_BYTES = 32;
@@ -65,4 +68,21 @@ export function parseScryptHash(hash: unknown): ScryptHash | null {
   const salt = b64(parts[4]!, SALT_MIN_BYTES, SALT_MAX_BYTES);
   const key = b64(parts[5]!, KEY_BYTES, KEY_BYTES);
   return salt === null || key === null ? null : { N, r, p, salt, key };
+}
+
+const scryptAsync = promisify(scrypt) as (pw: string | Buffer, salt: Buffer, len: number, opts: { N: number; r: number; p: number }) => Promise<Buffer>;
+
+export async function hashPassword(p: { password: string }): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const key = await scryptAsync(p.password, salt, KEY_BYTES, SCRYPT_PARAMS);
+  return formatScryptHash({ ...SCRYPT_PARAMS, salt, key });
+}
+
+/** Whether `password` matches `hash`; a malformed hash (an empty or short key, absurd costs:
+ * parseScryptHash) matches no password. */
+export async function verifyPassword(p: { password: string; hash: string }): Promise<boolean> {
+  const h = parseScryptHash(p.hash);
+  if (h === null || typeof p.password !== 'string') return false;
+  const got = await scryptAsync(p.password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p });
+  return got.length === KEY_BYTES && timingSafeEqual(got, h.key);
 }

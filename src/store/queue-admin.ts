@@ -4,15 +4,27 @@
  * envelope, each recipient's status, its header lines), make one due now, take one out
  * undelivered. Retry and delete are durable before they are answered.
  *
- * Exports: `queueList(q)`, `queueShow(q, id)`, `queueRetry(q, id)`, `queueRemove(q, id)`.
+ * Exports: `queueList(q)`, `queueShow(q, id)`, `queueRetry(q, id)`, `queueRemove(q, id)`, and
+ * `AdminQueue` (what they need of the queue).
  * Rejects: QUEUE_NO_SUCH_ENTRY, QUEUE_ENTRY_BUSY (being delivered right now), STORE_NO_SPACE |
  * STORE_IO (the change could not be written).
  */
 import { PosternError } from '../errors.ts';
-import { entryStatus, type QueueEntry, type QueueListItem } from './queue-record.ts';
-import type { Queue } from './queue.ts';
+import { entryStatus, type DoneRecord, type QueueEntry, type QueueListItem, type StateRecord } from './queue-record.ts';
+import type { StoreLog } from './writer.ts';
 
-function must(q: Queue, id: unknown): QueueEntry {
+/** What these views need of the queue (queue.ts's `Queue` is one), named here so that only
+ * queue.ts imports the other. */
+export interface AdminQueue {
+  get(id: string): QueueEntry | undefined;
+  all(): IterableIterator<QueueEntry>;
+  body(e: QueueEntry): Promise<Buffer>;
+  commit(e: QueueEntry, rec: StateRecord | DoneRecord): Promise<void>;
+  makeDue(e: QueueEntry): void;
+  readonly log: StoreLog;
+}
+
+function must(q: AdminQueue, id: unknown): QueueEntry {
   const e = typeof id === 'string' ? q.get(id.toUpperCase()) : undefined;
   if (e === undefined) throw new PosternError('QUEUE_NO_SUCH_ENTRY', `no queued message ${String(id)}`, { id });
   return e;
@@ -26,11 +38,11 @@ function item(e: QueueEntry): QueueListItem {
   };
 }
 
-export function queueList(q: Queue): QueueListItem[] {
+export function queueList(q: AdminQueue): QueueListItem[] {
   return [...q.all()].sort((a, b) => a.env.receivedAt - b.env.receivedAt || (a.id < b.id ? -1 : 1)).map(item);
 }
 
-export async function queueShow(q: Queue, id: unknown): Promise<Record<string, unknown>> {
+export async function queueShow(q: AdminQueue, id: unknown): Promise<Record<string, unknown>> {
   const e = must(q, id);
   let headers: string[] = [];
   try {
@@ -49,7 +61,7 @@ export async function queueShow(q: Queue, id: unknown): Promise<Record<string, u
 }
 
 /** Make an entry due now (durably). */
-export async function queueRetry(q: Queue, id: unknown): Promise<QueueListItem> {
+export async function queueRetry(q: AdminQueue, id: unknown): Promise<QueueListItem> {
   const e = must(q, id);
   if (e.busy) throw new PosternError('QUEUE_ENTRY_BUSY', `message ${e.id} is being delivered right now`, { id: e.id });
   await q.commit(e, { id: e.id, r: [], att: e.st.att, next: Date.now(), err: e.st.err });
@@ -58,7 +70,7 @@ export async function queueRetry(q: Queue, id: unknown): Promise<QueueListItem> 
 }
 
 /** Take an entry out of the queue without delivering it (durably). */
-export async function queueRemove(q: Queue, id: unknown): Promise<{ id: string }> {
+export async function queueRemove(q: AdminQueue, id: unknown): Promise<{ id: string }> {
   const e = must(q, id);
   if (e.busy) throw new PosternError('QUEUE_ENTRY_BUSY', `message ${e.id} is being delivered right now`, { id: e.id });
   e.busy = true; // no claim or delivery may start meanwhile

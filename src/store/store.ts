@@ -22,10 +22,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Actor } from '../actor/actor.ts';
 import { PosternError } from '../errors.ts';
-import { TASKS } from '../../workers/pool.ts';
 import { Failed, MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import { Directory, type AccountInfo, type HashPassword } from './directory.ts';
 import { countingFs, defaultFs, type FsCounters, type FsLayer } from './fsio.ts';
+import { hashPassword } from './password-hash.ts';
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
@@ -40,7 +40,7 @@ export interface StoreOptions {
   shards?: number;
   fs?: FsLayer;
   log?: StoreLog;
-  /** Hashes passwords for `addAccount`/`setPassword`. Default: workers/pool.ts's scrypt,
+  /** Hashes passwords for `addAccount`/`setPassword`. Default: password-hash.ts's scrypt,
    * in this thread (node's scrypt runs on the libuv pool). The store thread passes its piscina. */
   hashPassword?: HashPassword;
   maxSegmentBytes?: number; // default 64 MiB
@@ -74,7 +74,7 @@ export interface StoreStats {
 const OPEN_DIRS = new Set<string>(); // in this thread
 const NOLOG: StoreLog = { info() {}, warn() {}, error() {} };
 
-const defaultHash: HashPassword = (password) => (TASKS.hashPassword as (p: { password: string }) => Promise<string>)({ password });
+const defaultHash: HashPassword = (password) => hashPassword({ password });
 
 interface Open {
   actor: Actor<MailboxMsg, MailboxReply>;

@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { connectLines, tmpDir, waitFor, type LineClient } from '../helpers.ts';
 
 const SESSIONS = 20;

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { isPosternError } from '../../src/errors.ts';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import type { StatusDoc } from '../../src/status/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { makeCert } from '../ftp/helpers.ts';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { parseCtlArgs, runCtl } from '../../src/cli/ctl.ts';
 import { connectFtp } from './helpers.ts';
 import { tmpDir } from '../helpers.ts';

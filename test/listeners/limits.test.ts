@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { connectLines, tmpDir, waitFor, type LineClient } from '../helpers.ts';
 
 const FIXTURE = new URL('../fixtures/line-protocol.ts', import.meta.url).href;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { connectLines, tmpDir, waitFor } from '../helpers.ts';
 
 const FIXTURE = new URL('../fixtures/line-protocol.ts', import.meta.url).href;

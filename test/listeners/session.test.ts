@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { connectLines, serviceNode, tmpDir, waitFor, type LineClient } from '../helpers.ts';
 
 const FIXTURE = new URL('../fixtures/line-protocol.ts', import.meta.url).href;

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { tmpDir, waitFor } from '../helpers.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { isPosternError } from '../../src/errors.ts';

@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { connectLines, probeLink, STORE_PROBE, tmpDir, type LineClient } from '../helpers.ts';
 
 

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { learnSystemHostname, HOSTNAME_RE } from '../../src/net/hostname.ts';
 import { connectLines, tmpDir } from '../helpers.ts';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { connectLines, tmpDir } from '../helpers.ts';
 
 const FIXTURE = new URL('../fixtures/line-protocol.ts', import.meta.url).href;

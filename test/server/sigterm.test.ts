@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { freePort, tmpDir, waitFor } from '../helpers.ts';
 import { rawSmtp, readInbox, waitMessages } from '../smtp/helpers.ts';
 

@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { ECHO_PROTOCOL, connectLines, getJson, serviceNode, tmpDir, waitFor } from '../helpers.ts';
 import { isPosternError } from '../../src/errors.ts';
 

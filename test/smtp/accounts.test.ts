@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCtl } from '../../src/cli/ctl.ts';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { tmpDir } from '../helpers.ts';
 import { cleanup, python, run, waitMessages } from './helpers.ts';
 

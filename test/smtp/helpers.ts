@@ -10,7 +10,7 @@ import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { execFile, execFileSync } from 'node:child_process';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { Store } from '../../src/store/store.ts';
 import { tmpDir, waitFor } from '../helpers.ts';
 

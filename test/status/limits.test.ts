@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, type Server } from '../../src/server.ts';
+import { startServer, type Server } from '../../actors/server.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { tmpDir, waitFor } from '../helpers.ts';
 

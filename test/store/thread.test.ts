@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPosternError } from '../../src/errors.ts';
-import { StoreThread } from '../../src/store/thread.ts';
+import { StoreThread } from '../../actors/store-thread.ts';
 import { StoreClient, readBody } from '../../src/store/client.ts';
 import { TASKS } from '../../workers/pool.ts';
 import { tmpData } from './helpers.ts';

@@ -1,5 +1,5 @@
 /**
- * server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
+ * actors/server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
  * running services, built from the services table), the configuration and its reload, the
  * control socket and the supervision status endpoint, and the signals.
  *
@@ -13,20 +13,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import module from 'node:module';
-import { Supervisor } from './actor/supervisor.ts';
-import { PosternError, errorToData } from './errors.ts';
-import { loadConfig, loadConfigFile, loadDefault } from './config/load.ts';
-import { checkTlsFiles } from './net/tls.ts';
-import { SERVICE_TABLE, serviceRow } from './service/table.ts';
-import { ServiceHost } from '../actors/service.ts';
-import { startStatusServer } from './status/http.ts';
-import { startControlServer } from './control/server.ts';
-import { createRootLogger, type Logger } from './log.ts';
-import { StoreThread } from './store/thread.ts';
-import { learnSystemHostname } from './net/hostname.ts';
-import type { ResolvedConfig, ServiceName } from './config/options.ts';
-import type { ServiceStatus, StatusDoc } from './status/types.ts';
-import type { MailStats } from './status/metrics.ts';
+import { Supervisor } from '../src/actor/supervisor.ts';
+import { PosternError, errorToData } from '../src/errors.ts';
+import { loadConfig, loadConfigFile, loadDefault } from '../src/config/load.ts';
+import { checkTlsFiles } from '../src/net/tls.ts';
+import { SERVICE_TABLE, serviceRow } from '../src/service/table.ts';
+import { ServiceHost } from './service.ts';
+import { startStatusServer } from '../src/status/http.ts';
+import { startControlServer } from '../src/control/server.ts';
+import { createRootLogger, type Logger } from '../src/log.ts';
+import { StoreThread } from './store-thread.ts';
+import { learnSystemHostname } from '../src/net/hostname.ts';
+import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
+import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
+import type { MailStats } from '../src/status/metrics.ts';
 
 export const VERSION = '0.1.0';
 

@@ -1,5 +1,5 @@
 /**
- * cli/main.ts: the `postern` command.
+ * bin/main.ts: the `postern` command.
  *
  *   postern start [--config FILE] [--data-dir DIR]     run the server (the embedded default
  *                                                      config when no file is given)
@@ -10,12 +10,12 @@
  * once). `config check` also loads the listeners' certificate and key files (net/tls.ts).
  */
 import { parseArgs } from 'node:util';
-import { startServer } from '../server.ts';
-import { runCtl } from './ctl.ts';
-import { loadConfigFile, loadDefault } from '../config/load.ts';
-import { writeConfig } from '../config/write.ts';
-import { errorToData } from '../errors.ts';
-import { checkTlsFiles } from '../net/tls.ts';
+import { startServer } from '../actors/server.ts';
+import { runCtl } from '../src/cli/ctl.ts';
+import { loadConfigFile, loadDefault } from '../src/config/load.ts';
+import { writeConfig } from '../src/config/write.ts';
+import { errorToData } from '../src/errors.ts';
+import { checkTlsFiles } from '../src/net/tls.ts';
 
 const USAGE = `usage: postern start [--config FILE] [--data-dir DIR]
        postern ctl [--data-dir DIR] [--json] status|reload|stop|service start|stop|restart NAME|domain …|account …

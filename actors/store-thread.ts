@@ -1,5 +1,5 @@
 /**
- * store/thread.ts: the main thread's handle on a store thread (workers/store-thread.ts): a
+ * actors/store-thread.ts: the main thread's handle on a store thread (workers/store-thread.ts): a
  * supervisable `Child` that starts the thread, hands out MessagePorts for service threads'
  * `StoreClient`s, routes the store's ctl verbs, and reports the store's part of the supervision
  * tree (the store and its mailbox actors) from the figures the thread posts every second.
@@ -13,10 +13,10 @@
  * `admin` → the verb's error, ACTOR_TIMEOUT, THREAD_EXITED.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { errorFromData, PosternError, type ErrorData } from '../errors.ts';
-import { attempt } from '../actor/actor.ts';
-import type { ActorInfo, Child, ExitReason } from '../actor/types.ts';
-import type { StoreOptions } from './store.ts';
+import { errorFromData, PosternError, type ErrorData } from '../src/errors.ts';
+import { attempt } from '../src/actor/actor.ts';
+import type { ActorInfo, Child, ExitReason } from '../src/actor/types.ts';
+import type { StoreOptions } from '../src/store/store.ts';
 
 export interface StoreThreadData {
   dataDir: string;
@@ -39,7 +39,7 @@ export type StoreThreadOut =
   | { t: 'info'; info: ActorInfo }
   | { t: 'stopped' };
 
-const ENTRY = new URL('../../workers/store-thread.ts', import.meta.url);
+const ENTRY = new URL('../workers/store-thread.ts', import.meta.url);
 
 export class StoreThread implements Child {
   readonly id: string;
