@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../actors/server.ts';
 import { connectLines, tmpDir, waitFor } from '../helpers.ts';
 import { python } from '../smtp/helpers.ts';
 

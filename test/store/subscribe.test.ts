@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StoreThread } from '../../src/store/thread.ts';
+import { StoreThread } from '../../actors/store-thread.ts';
 import { StoreClient, type Subscription } from '../../src/store/client.ts';
 import type { MailboxEvent } from '../../src/store/types.ts';
 import { waitFor } from '../helpers.ts';
