@@ -56,6 +56,7 @@ export class Subscription implements AsyncIterableIterator<MailboxEvent> {
   private taken = 0; // of batches[0]
   private waiter: ((r: IteratorResult<MailboxEvent>) => void) | null = null;
   private closed = false;
+  private last = false; // a 'gone' event was received: nothing follows it
 
   constructor(start: SubscriptionStart, ack: () => void, onClose: () => void) {
     this.start = start;
@@ -71,6 +72,7 @@ export class Subscription implements AsyncIterableIterator<MailboxEvent> {
       return;
     }
     this.batches.push(events);
+    if (events[events.length - 1]!.kind === 'gone') this.last = true; // the store has closed it
     const w = this.waiter;
     if (w !== null) {
       this.waiter = null;
@@ -94,6 +96,7 @@ export class Subscription implements AsyncIterableIterator<MailboxEvent> {
   next(): Promise<IteratorResult<MailboxEvent>> {
     const e = this.take();
     if (e !== undefined) return Promise.resolve({ value: e, done: false });
+    if (this.last) this.close();
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
     this.waiter?.({ value: undefined, done: true });
     return new Promise((resolve) => (this.waiter = resolve));

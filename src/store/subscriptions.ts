@@ -12,7 +12,8 @@
  *
  * Bounded: a feed holds at most `maxQueuedEvents` events; past that its queue is replaced by
  * one 'resync' event (with the count dropped), and events after it queue again. A feed is
- * closed by its subscriber, or with every feed of its port when the port closes.
+ * closed by its subscriber, or with every feed of its port when the port closes; when its
+ * account is removed it sends a last 'gone' event and closes.
  *
  * Exports: `Feeds`, `Feed`, `FeedSink`, `DEFAULT_MAX_QUEUED_EVENTS`, `MAX_QUEUED_EVENTS`,
  * `eventTime()`. Throws nothing (a sink that throws closes its feed).
@@ -43,6 +44,7 @@ export class Feed {
   private inFlight = 0;
   private scheduled = false;
   private closed = false;
+  private ending = false; // close once the queue is handed over
   /** Events dropped for 'resync' events, over the feed's life. */
   dropped = 0;
 
@@ -56,7 +58,7 @@ export class Feed {
   }
 
   push(e: MailboxEvent): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     if (this.queue.length >= this.maxQueued) {
       const head = this.queue[0];
       // one 'resync' stands for everything dropped since the last one was taken
@@ -72,6 +74,15 @@ export class Feed {
         this.flush();
       });
     }
+  }
+
+  /** Send `e` as the last event, then close. */
+  finish(e: MailboxEvent): void {
+    if (this.closed || this.ending) return;
+    if (this.queue.length >= this.maxQueued) this.queue = [{ kind: 'resync', reason: 'overflow', dropped: this.queue.length, at: e.at }];
+    this.queue.push(e);
+    this.ending = true;
+    this.flush();
   }
 
   /** The consumer has taken a batch. */
@@ -91,6 +102,7 @@ export class Feed {
         this.close();
       }
     }
+    if (this.ending && this.queue.length === 0) this.close();
   }
 
   /** Events waiting here (not yet handed to the sink). */
@@ -150,9 +162,10 @@ export class Feeds {
     for (const f of set) if (f.folderId === null || f.folderId === folderId) f.push(e);
   }
 
-  /** Close every feed of an account (it was removed). */
+  /** End every feed of an account (it was removed) with a 'gone' event. */
   closeAccount(accountId: number): void {
-    for (const f of [...(this.byAccount.get(accountId) ?? [])]) f.close();
+    const at = eventTime();
+    for (const f of [...(this.byAccount.get(accountId) ?? [])]) f.finish({ kind: 'gone', reason: 'account_removed', at });
   }
 
   get size(): number {

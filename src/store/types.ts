@@ -235,14 +235,16 @@ export interface AccountBackup {
  * and applied. `at` is when that happened (epoch ms, fractional: `performance.timeOrigin +
  * performance.now()` in the store thread). 'folders': a folder was created, renamed or deleted
  * (list them again). 'resync': the subscriber fell behind and events were dropped: read the
- * folder again (events after it may repeat what that read shows; compare modseqs).
+ * folder again (events after it may repeat what that read shows; compare modseqs). 'gone': the
+ * mailbox was removed; it is the subscription's last event.
  */
 export type MailboxEvent =
   | { kind: 'append'; folder: string; uid: number; modseq: number; flags: string[]; size: number; internalDate: number; at: number }
   | { kind: 'flags'; folder: string; modseq: number; changed: Array<{ uid: number; flags: string[] }>; at: number }
   | { kind: 'expunge'; folder: string; modseq: number; uids: number[]; at: number }
   | { kind: 'folders'; at: number }
-  | { kind: 'resync'; reason: 'overflow'; dropped: number; at: number };
+  | { kind: 'resync'; reason: 'overflow'; dropped: number; at: number }
+  | { kind: 'gone'; reason: 'account_removed'; at: number };
 
 export interface SubscribeOptions {
   /** Events held for a subscriber that has not taken them (default 1000, at most 10,000);

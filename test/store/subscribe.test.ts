@@ -157,3 +157,22 @@ test('subscription: taken while appends are in flight, it sees exactly the chang
     await st.stop();
   }
 });
+
+test('subscription: removing the account ends it with a last "gone" event', { timeout: 60_000 }, async () => {
+  const st = await StoreThread.start({ dataDir: tmpData(), logLevel: 'silent', infoIntervalMs: 50 });
+  try {
+    await st.admin('domain.add', { name: 'example.org' });
+    await st.admin('account.add', { address: 'dan@example.org', password: 'pw' });
+    const watcher = new StoreClient(st.connect('watcher'));
+    const sub = await watcher.subscribe('dan', 'INBOX');
+    await st.admin('account.remove', { address: 'dan@example.org' });
+    const e = await nextEvent(sub);
+    assert.deepEqual([e.kind, e.kind === 'gone' ? e.reason : null], ['gone', 'account_removed']);
+    assert.deepEqual(await sub.next(), { value: undefined, done: true });
+    assert.equal(sub.isClosed, true);
+    await waitFor(() => subscriptions(st) === 0, 10_000, 'no subscription');
+    watcher.close();
+  } finally {
+    await st.stop();
+  }
+});
