@@ -129,7 +129,8 @@ export class Feeds {
   private readonly byId = new Map<number, Feed>();
 
   open(accountId: number, folderId: number | null, sink: FeedSink, maxQueuedEvents?: number): Feed {
-    const max = Math.max(1, Math.min(MAX_QUEUED_EVENTS, Math.floor(Number(maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS)) || DEFAULT_MAX_QUEUED_EVENTS));
+    const asked = Math.floor(Number(maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS));
+    const max = Number.isFinite(asked) ? Math.max(1, Math.min(MAX_QUEUED_EVENTS, asked)) : DEFAULT_MAX_QUEUED_EVENTS;
     const f = new Feed(this.next++, accountId, folderId, sink, max, (x) => this.forget(x));
     let set = this.byAccount.get(accountId);
     if (set === undefined) this.byAccount.set(accountId, (set = new Set()));
