@@ -17,10 +17,12 @@ import { Supervisor } from '../src/actor/supervisor.ts';
 import { PosternError, errorToData } from '../src/errors.ts';
 import { loadConfig, loadConfigFile, loadDefault } from '../src/config/load.ts';
 import { checkTlsFiles } from '../src/net/tls.ts';
-import { SERVICE_TABLE, serviceRow } from '../src/service/table.ts';
+import { serviceRow, serviceRows } from '../src/service/table.ts';
+import { registerServices, type ServiceRow } from '../src/config/schema.ts';
 import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
+import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
 import { createRootLogger, type Logger } from '../src/log.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
@@ -43,6 +45,9 @@ export interface StartOptions {
   signals?: boolean;
   /** Test hook: run these protocol modules in these service slots. */
   protocolOverrides?: Record<string, string>;
+  /** Test hook: test-only service rows (config/schema.ts `registerServices`), so fixtures do
+   * not borrow the slots of services to come. */
+  testServices?: readonly ServiceRow[];
   loadIntervalMs?: number;
   backoffInitialMs?: number;
   log?: Logger;
@@ -79,6 +84,7 @@ function enableCompileCache(): void {
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
   await learnSystemHostname(); // the default `hostname`, bounded in time
+  if (opts.testServices !== undefined) registerServices(opts.testServices);
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   checkTlsFiles(loaded.resolved, opts.configFile ?? (opts.configText !== undefined ? 'config' : '(embedded default)'));
   let config: ResolvedConfig = loaded.resolved;
@@ -165,7 +171,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     },
   });
 
-  const known = (name: string): ServiceName => serviceRow(name).name;
+  const known = (name: string): ServiceName => serviceRow(name).name as ServiceName;
 
   const startService = async (name: string): Promise<void> => {
     const n = known(name);
@@ -225,7 +231,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const status = (): StatusDoc => ({
     server: { version: VERSION, pid: process.pid, uptimeSec: Math.round((Date.now() - startedAt) / 1000), dataDir, node: process.version },
     tree: root.info(),
-    services: SERVICE_TABLE.map((r) => serviceStatus(r.name)),
+    services: serviceRows().map((r) => serviceStatus(r.name as ServiceName)),
     statusListener: statusSrv.listenerStatus(),
   });
 
@@ -301,36 +307,34 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
   };
 
+  /** The main thread's side of the command registry (admin/commands.ts). */
+  const mainCommands: MainHandlers = {
+    status: async () => status(),
+    reload: async () => reload(),
+    stop: async () => {
+      setImmediate(() => void stop(opts.signals === true ? 0 : undefined));
+      return { stopping: true };
+    },
+    'service.start': async (a) => {
+      await startService(String(a.name));
+      return { service: a.name, state: 'running' };
+    },
+    'service.stop': async (a) => {
+      await stopService(String(a.name));
+      return { service: a.name, state: 'stopped' };
+    },
+    'service.restart': async (a) => {
+      await restartService(String(a.name));
+      return { service: a.name, state: 'running' };
+    },
+    fault: async (a) => ({ thread: injectFault(String(a.name), String(a.kind ?? 'crash') as 'crash', Number(a.index ?? 0)) }),
+  };
+
   if (opts.controlSocket ?? true) {
     control = await startControlServer({
       socketPath,
       log,
-      dispatch: async (verb, args) => {
-        const name = String(args.name ?? '');
-        switch (verb) {
-          case 'status':
-            return status();
-          case 'reload':
-            return reload();
-          case 'stop':
-            setImmediate(() => void stop(opts.signals === true ? 0 : undefined));
-            return { stopping: true };
-          case 'service.start':
-            await startService(name);
-            return { service: name, state: 'running' };
-          case 'service.stop':
-            await stopService(name);
-            return { service: name, state: 'stopped' };
-          case 'service.restart':
-            await restartService(name);
-            return { service: name, state: 'running' };
-          case 'fault':
-            return { thread: injectFault(name, String(args.kind ?? 'crash') as 'crash', Number(args.index ?? 0)) };
-          default:
-            if (/^(domain|account|store|admin|queue)\./.test(verb)) return storeThread().admin(verb, args);
-            throw new PosternError('CONTROL_BAD_REQUEST', `unknown verb "${verb}"`);
-        }
-      },
+      dispatch: (verb, args) => runCommand(verb, args, { main: mainCommands, store: (v, a) => storeThread().admin(v, a) }),
     });
   }
 

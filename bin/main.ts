@@ -18,7 +18,7 @@ import { errorToData } from '../src/errors.ts';
 import { checkTlsFiles } from '../src/net/tls.ts';
 
 const USAGE = `usage: postern start [--config FILE] [--data-dir DIR]
-       postern ctl [--data-dir DIR] [--json] status|reload|stop|service start|stop|restart NAME|domain …|account …
+       postern ctl [--data-dir DIR] [--json] COMMAND      (postern ctl --help lists the commands)
        postern config check|print [--config FILE]`;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,15 +1,8 @@
 /**
  * cli/ctl.ts: `postern ctl [--data-dir DIR] [--json] VERB …`, the control-socket client command.
- *
- *   status | reload | stop
- *   service start|stop|restart NAME
- *   domain add NAME [--password PW] | domain list | domain remove NAME
- *                                     (add also creates postmaster@NAME: with PW, else with a
- *                                     random password printed once)
- *   account add USER@DOMAIN --password PW | account list [DOMAIN]
- *   account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN
- *   admin passwd --password PW        (the server admin: the ftpBackup login)
- *   queue list | queue show ID | queue retry ID | queue delete ID
+ * Its commands, their words, arguments, usage lines and one-line replies come from the command
+ * registry (admin/commands.ts); this file parses, checks the words' forms and renders.
+ * `postern ctl --help` lists them (`CTL_USAGE`, built from the registry).
  *
  * The socket is `<dataDir>/run/postern.sock`; dataDir is --data-dir, else $POSTERN_DATA_DIR,
  * else `./data`, resolved to an absolute path.
@@ -23,6 +16,7 @@
  *   line without its newline (default: process stdout/stderr).
  * - `parseCtlArgs(argv, env?)`: the parsing step alone (→ socket path, verb, args, json).
  * - `renderStatus(doc)`: the human status tree as lines.
+ * - `CTL_USAGE`: the help text, one line per command of the registry.
  * - `CtlIo`, `CtlCommand` (types).
  *
  * Throws nothing: every failure becomes an exit code (parseCtlArgs throws CONTROL_BAD_REQUEST).
@@ -30,6 +24,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlRequest } from '../control/client.ts';
+import { COMMANDS, command, type CommandSpec, type CtlSyntax, type CtlWord } from '../admin/commands.ts';
 import { PosternError, errorToData } from '../errors.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { ServiceStatus, StatusDoc } from '../status/types.ts';
@@ -47,18 +42,23 @@ export interface CtlCommand {
   args: Record<string, unknown>;
 }
 
+/** The operators' commands of the registry, each with its words ('domain.add' → domain add). */
+const CTL_COMMANDS = COMMANDS.filter((c): c is typeof c & { ctl: CtlSyntax } => c.ctl !== null);
+const wordsOf = (c: CommandSpec): string[] => c.name.split('.');
+
+function synopsis(c: CommandSpec & { ctl: CtlSyntax }): string {
+  const parts = [...wordsOf(c), ...(c.ctl.words ?? []).map((w) => (w.optional === true ? `[${w.label}]` : w.label))];
+  if (c.ctl.password !== undefined) parts.push(c.ctl.password.required ? '--password PW' : '[--password PW]');
+  return parts.join(' ');
+}
+
+/** `postern ctl --help`, one line per command of the registry. */
 export const CTL_USAGE = [
   'usage: postern ctl [--data-dir DIR] [--json] COMMAND',
-  '  status | reload | stop',
-  '  service start|stop|restart NAME',
-  '  domain add NAME [--password PW] | domain list | domain remove NAME',
-  '                                      (creates postmaster@NAME: PW, else a random password shown once)',
-  '  account add USER@DOMAIN --password PW | account list [DOMAIN]',
-  '  account passwd USER@DOMAIN --password PW | account remove USER@DOMAIN',
-  '  admin passwd --password PW          (the server admin: the ftpBackup login)',
-  '  queue list | queue show ID | queue retry ID | queue delete ID',
-  '  store compact',
-  '  fault SERVICE crash|oom|hang [THREAD]   (only with enableFaultInjection = yes)',
+  ...CTL_COMMANDS.map((c) => {
+    const line = `  ${synopsis(c)}`;
+    return c.ctl.note === undefined ? line : `${line.padEnd(40)}(${c.ctl.note})`;
+  }),
 ].join('\n');
 
 const defaultIo: CtlIo = {
@@ -84,85 +84,62 @@ function checkName(what: string, n: string | undefined): string {
   return n;
 }
 
-/** positional words → control verb and args. */
-function mapCommand(words: string[], password: string | undefined): { verb: string; args: Record<string, unknown> } {
-  const [group, sub, arg] = words;
-  const noMore = (n: number): void => {
-    if (words.length > n) throw usage(`unexpected argument '${words[n]}'`);
-  };
-  const noPassword = (): void => {
-    if (password !== undefined) throw usage('--password is only for domain add, account add, account passwd and admin passwd');
-  };
-  const needPassword = (): string => {
-    if (password === undefined || password === '') throw usage('--password PW is required');
-    return password;
-  };
-  switch (group) {
-    case undefined:
-      throw usage('missing command');
-    case 'status': case 'reload': case 'stop':
-      noMore(1); noPassword();
-      return { verb: group, args: {} };
-    case 'service':
-      if (sub !== 'start' && sub !== 'stop' && sub !== 'restart') throw usage(`service: expected start, stop or restart, got '${sub ?? ''}'`);
-      noMore(3); noPassword();
-      return { verb: `service.${sub}`, args: { name: checkName('service', arg) } };
-    case 'domain':
-      if (sub === 'add') {
-        noMore(3);
-        if (password === '') throw usage('--password must not be empty');
-        return { verb: 'domain.add', args: { name: checkName('domain', arg), ...(password === undefined ? {} : { postmasterPassword: password }) } };
-      }
-      noPassword();
-      if (sub === 'list') { noMore(2); return { verb: 'domain.list', args: {} }; }
-      if (sub === 'remove') { noMore(3); return { verb: 'domain.remove', args: { name: checkName('domain', arg) } }; }
-      throw usage(`domain: expected add, list or remove, got '${sub ?? ''}'`);
-    case 'account':
-      if (sub === 'list') {
-        noMore(3); noPassword();
-        return { verb: 'account.list', args: arg === undefined ? {} : { domain: checkName('domain', arg) } };
-      }
-      if (sub === 'add' || sub === 'passwd') {
-        noMore(3);
-        if (arg === undefined) throw usage(`account ${sub}: missing USER@DOMAIN`);
-        return { verb: `account.${sub}`, args: { address: checkAddress(arg), password: needPassword() } };
-      }
-      if (sub === 'remove') {
-        noMore(3); noPassword();
-        if (arg === undefined) throw usage('account remove: missing USER@DOMAIN');
-        return { verb: 'account.remove', args: { address: checkAddress(arg) } };
-      }
-      throw usage(`account: expected add, list, passwd or remove, got '${sub ?? ''}'`);
-    case 'admin':
-      if (sub !== 'passwd') throw usage(`admin: expected passwd, got '${sub ?? ''}'`);
-      noMore(2);
-      return { verb: 'admin.passwd', args: { password: needPassword() } };
-    case 'queue':
-      noPassword();
-      if (sub === 'list') { noMore(2); return { verb: 'queue.list', args: {} }; }
-      if (sub === 'show' || sub === 'retry' || sub === 'delete') {
-        noMore(3);
-        if (arg === undefined || !/^[A-Za-z0-9]{1,32}$/.test(arg)) throw usage(`queue ${sub}: expected a queue ID, got '${arg ?? ''}'`);
-        return { verb: `queue.${sub}`, args: { id: arg } };
-      }
-      throw usage(`queue: expected list, show, retry or delete, got '${sub ?? ''}'`);
-    case 'store':
-      noPassword();
-      if (sub !== 'compact') throw usage(`store: expected compact, got '${sub ?? ''}'`);
-      noMore(2);
-      return { verb: 'store.compact', args: {} };
-    case 'fault': {
-      noPassword();
-      const kind = arg;
-      if (kind !== 'crash' && kind !== 'oom' && kind !== 'hang') throw usage(`fault: expected crash, oom or hang, got '${kind ?? ''}'`);
-      const index = words[3];
-      if (index !== undefined && !/^\d+$/.test(index)) throw usage(`fault: bad thread index '${index}'`);
-      noMore(index === undefined ? 3 : 4);
-      return { verb: 'fault', args: { name: checkName('service', sub), kind, index: Number(index ?? 0) } };
+/** "a, b or c" */
+function orList(xs: readonly string[]): string {
+  return xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)!}`;
+}
+
+/** One positional word of a command → its argument's value (usage error if it does not fit). */
+function wordValue(c: CommandSpec, w: CtlWord, v: string | undefined): string | number | undefined {
+  const cmd = wordsOf(c).join(' ');
+  if (v === undefined && w.optional === true) return w.default;
+  switch (w.word) {
+    case 'service': case 'domain':
+      return checkName(w.word, v);
+    case 'address':
+      if (v === undefined) throw usage(`${cmd}: missing USER@DOMAIN`);
+      return checkAddress(v);
+    case 'queueId':
+      if (v === undefined || !/^[A-Za-z0-9]{1,32}$/.test(v)) throw usage(`${cmd}: expected a queue ID, got '${v ?? ''}'`);
+      return v;
+    case 'choice': {
+      const spec = c.args[w.arg];
+      const choices = spec?.type === 'choice' ? spec.choices : [];
+      if (v === undefined || !choices.includes(v)) throw usage(`${cmd}: expected ${orList(choices)}, got '${v ?? ''}'`);
+      return v;
     }
-    default:
-      throw usage(`unknown command '${group}'`);
+    case 'index':
+      if (v === undefined || !/^\d+$/.test(v)) throw usage(`${cmd}: bad thread index '${v ?? ''}'`);
+      return Number(v);
   }
+}
+
+/** positional words → control verb and args, by the registry's `ctl` syntax. */
+function mapCommand(words: string[], password: string | undefined): { verb: string; args: Record<string, unknown> } {
+  const [group, sub] = words;
+  if (group === undefined) throw usage('missing command');
+  const inGroup = CTL_COMMANDS.filter((c) => wordsOf(c)[0] === group);
+  if (inGroup.length === 0) throw usage(`unknown command '${group}'`);
+  const c = inGroup.find((x) => wordsOf(x).length === 1 || wordsOf(x)[1] === sub);
+  if (c === undefined) throw usage(`${group}: expected ${orList(inGroup.map((x) => wordsOf(x)[1] ?? ''))}, got '${sub ?? ''}'`);
+  const n = wordsOf(c).length;
+  const spec = c.ctl.words ?? [];
+  if (words.length > n + spec.length) throw usage(`unexpected argument '${words[n + spec.length]!}'`);
+  const pw = c.ctl.password;
+  if (password !== undefined && pw === undefined) {
+    throw usage(`--password is only for ${orList(CTL_COMMANDS.filter((x) => x.ctl.password !== undefined).map((x) => wordsOf(x).join(' ')))}`);
+  }
+  if (password === '' && pw?.required === false) throw usage('--password must not be empty');
+  const args: Record<string, unknown> = {};
+  spec.forEach((w, i) => {
+    const v = wordValue(c, w, words[n + i]);
+    if (v !== undefined) args[w.arg] = v;
+  });
+  if (pw !== undefined) {
+    if (pw.required && (password === undefined || password === '')) throw usage('--password PW is required');
+    if (password !== undefined) args[pw.arg] = password;
+  }
+  return { verb: c.name, args };
 }
 
 export function parseCtlArgs(argv: string[], env: Record<string, string | undefined> = process.env): CtlCommand {
@@ -305,22 +282,7 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     if (typeof r.postmasterPassword !== 'string') return [`domain ${name} added, with ${pm}`];
     return [`domain ${name} added, with ${pm}`, `${pm} password: ${r.postmasterPassword}  (shown only now; change it with: postern ctl account passwd ${pm} --password PW)`];
   }
-  const done: Record<string, string> = {
-    reload: 'configuration reloaded',
-    stop: 'server stopping',
-    'service.start': `service ${name} started`,
-    'service.stop': `service ${name} stopped`,
-    'service.restart': `service ${name} restarted`,
-    'domain.add': `domain ${name} added`,
-    'domain.remove': `domain ${name} removed`,
-    'account.add': `account ${name} added`,
-    'account.passwd': `password changed for ${name}`,
-    'account.remove': `account ${name} removed`,
-    'admin.passwd': 'admin password changed',
-    'queue.retry': `message ${String(cmd.args.id ?? '')} is due now`,
-    'queue.delete': `message ${String(cmd.args.id ?? '')} deleted from the queue`,
-  };
-  return [done[cmd.verb] ?? 'ok'];
+  return [command(cmd.verb)?.done?.(cmd.args) ?? 'ok'];
 }
 
 function fail(io: CtlIo, json: boolean, e: unknown): number {

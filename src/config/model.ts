@@ -18,7 +18,7 @@ import { PosternError } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { AstObject, AstPos, AstScalar, AstValue } from './parse.ts';
 import {
-  DOCUMENT_SCHEMA, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, SERVICE_DEFS, SERVICE_NAMES, lookupAttribute,
+  DOCUMENT_SCHEMA, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, lookupAttribute, serviceDefs,
 } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelScalar, ModelValue, ObjectSchema, ScalarSpec } from './schema.ts';
 import { UINT_MAX, checkIp, checkIpPort, checkIpSet, checkUint, endpointKey, parseEndpoint } from './values.ts';
@@ -213,8 +213,8 @@ function checkListeners(server: ModelObject, ctx: Ctx): void {
   if (typeof status === 'string') {
     byTransport.tcp.push({ key: endpointKey(parseEndpoint(status)), path: 'Server.statusListener', pos: ctx.positions.get('Server.statusListener') ?? null, service: 'statusListener', enable: true });
   }
-  for (const name of SERVICE_NAMES) {
-    const def = SERVICE_DEFS[name];
+  for (const def of serviceDefs()) {
+    const name = def.name;
     if (def.transport === 'none') continue;
     const block = server[name] as ModelObject | undefined;
     const written = block?.['listeners'] as ModelObject[] | undefined;

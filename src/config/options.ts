@@ -10,9 +10,9 @@
 /** The one spelling of "no limit" in resolved options (a 0 in the config file). */
 export const UNLIMITED = Number.POSITIVE_INFINITY;
 
-export type ServiceName =
-  | 'smtpIncoming' | 'processing' | 'smtpOutgoing' | 'pop3' | 'imap' | 'webmail' | 'webadmin'
-  | 'cli' | 'log' | 'report' | 'ftpBackup' | 'rpop' | 'pop3Proxy' | 'imapProxy' | 'webmailProxy';
+/** A service of the services table (config/schema.ts `SERVICE_TABLE`). */
+export type { ServiceName } from './schema.ts';
+import type { ServiceName } from './schema.ts';
 
 export interface Endpoint {
   host: string; // '127.0.0.1', '::1' (no brackets)

@@ -4,7 +4,7 @@
  * KB → bytes, turns a 0 in a `zeroUnlimited` count into UNLIMITED, gives every service its
  * options (a TCP or UDP service without `listeners` gets its embedded default listener), and
  * expands `smtp` in `services` to smtpIncoming + smtpOutgoing + processing, without duplicates.
- * Server-level attributes listed in SERVER_EXTRA (pop3ExclusiveLock) are copied into their
+ * Server-level attributes a row lists in `serverOptions` (pop3ExclusiveLock) are copied into their
  * service's `extra`; the Server's `hostname` (written, else `systemHostname()`: the OS's fully
  * qualified name once the server has learnt it) goes to every service as `hostname`.
  *
@@ -16,7 +16,7 @@ import type {
   AllowRuleOptions, DenyRuleOptions, FlowLimits, ResolvedConfig, ServiceName, ServiceOptions,
   SslOptions, TcpListenerOptions, UdpListenerOptions,
 } from './options.ts';
-import { SERVER_EXTRA, SERVER_SCHEMA, SERVICE_DEFS, SERVICE_NAMES, SSL_CONTROL, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
+import { SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -182,9 +182,10 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const s = SERVER_SCHEMA;
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
   const hostname = str(model, s, 'hostname') ?? systemHostname();
-  for (const name of SERVICE_NAMES) {
-    serviceOptions[name] = { ...service(SERVICE_DEFS[name], model[name] as ModelObject | undefined), hostname };
-    for (const attr of SERVER_EXTRA[name] ?? []) {
+  for (const def of serviceDefs()) {
+    const name = def.name;
+    serviceOptions[name] = { ...service(def, model[name] as ModelObject | undefined), hostname };
+    for (const attr of def.row.serverOptions ?? []) {
       (serviceOptions[name].extra as Record<string, unknown>)[attr] = convert(s.attributes[attr]!, get(model, s, attr));
     }
   }

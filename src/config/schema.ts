@@ -4,18 +4,25 @@
  * counts marked `zeroUnlimited`); config/model.ts validates against it and resolves with it,
  * config/write.ts quotes by it.
  *
- * Services are declared in one table, `SERVICE_DEFS` (transport, embedded default listener,
- * default idle timeout, protocol-specific `extra` attributes). A protocol adds its own
- * attributes in `SERVICE_EXTRA` below; they are accepted in that service's block and land,
- * defaulted and unit-converted (seconds → ms, KB → bytes), in `ServiceOptions.extra` under
- * `as ?? name`.
+ * Services are declared in ONE table, `SERVICE_TABLE` (Postfix master.cf as data): each row
+ * names the service, its transport (tcp, udp, worker, http), its module, its options schema
+ * (the protocol-specific attributes: a protocol adds its own `*_EXTRA` below and names it in
+ * its row; they are accepted in that service's block and land, defaulted and unit-converted
+ * (seconds → ms, KB → bytes), in `ServiceOptions.extra` under `as ?? name`), its default
+ * listener and idle timeout, and whether the embedded default runs it. Everything else
+ * (`ServiceName`, `SERVICE_NAMES`, `SERVICE_DEFS`, the Server schema's service blocks and
+ * `services` choices, config/default.ts, service/table.ts) is derived from it. Tests add their
+ * own rows with `registerServices`.
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
- * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `SERVER_EXTRA`, `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`,
- * `IP_RULE`, `TCP_ALLOW_RULE`, `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
- * Throws nothing.
+ * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`,
+ * `defineService(name, transport, description, fields)`,
+ * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
+ * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
+ * `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
+ * Throws: CONFIG_DUPLICATE (`registerServices` with a name already taken).
  */
-import type { ServiceName } from './options.ts';
+import { PosternError } from '../errors.ts';
 
 /** A value in the model, as written (seed units). */
 export type ModelScalar = string | number | boolean;
@@ -194,15 +201,6 @@ const THREAD_CHECKS: readonly AtLeastCheck[] = [
 
 // ---- services --------------------------------------------------------------------------------
 
-export const SERVICE_NAMES: readonly ServiceName[] = [
-  'smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'webadmin',
-  'cli', 'log', 'report', 'ftpBackup', 'rpop', 'pop3Proxy', 'imapProxy', 'webmailProxy',
-];
-
-/** The `services` CHOICE-SET: every service, plus the seed's `smtp` (smtpIncoming + smtpOutgoing +
- * processing, expanded by resolve). */
-export const SERVICES_CHOICES: readonly string[] = [...SERVICE_NAMES, 'smtp'];
-
 /** Extras every TCP service accepts. */
 const TCP_EXTRA: Record<string, AttrSpec> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
@@ -221,9 +219,10 @@ const TCP_EXTRA: Record<string, AttrSpec> = {
   authBanTime: seconds(600),
 };
 
-/** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */
-const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi'] as const;
-const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5'] });
+/** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin), plus
+ * (Postern) scramSha256 (auth/sasl.ts builds plain, login, cramMd5 and scramSha256). */
+const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi', 'scramSha256'] as const;
+const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5', 'scramSha256'] });
 
 /** POP3 (seed 002; src/protocols/pop3/options.ts reads them). digestMd5 and gssapi are accepted
  * but not implemented: AUTH answers "mechanism not supported" and CAPA does not list them. */
@@ -237,10 +236,6 @@ const POP3_EXTRA: Record<string, AttrSpec> = {
   authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
   authCacheTtl: seconds(3600),
 };
-
-/** Server-level attributes a service also receives in its `extra` (the seed keeps them in the
- * SERVER context): pop3ExclusiveLock. */
-export const SERVER_EXTRA: Readonly<Partial<Record<ServiceName, readonly string[]>>> = { pop3: ['pop3ExclusiveLock'] };
 
 /** FTP backup (seed 003; src/protocols/ftp/index.ts reads them). Passive data listeners bind on
  * the control connection's local address, on a free port of [passivePortMin, passivePortMax]. */
@@ -279,21 +274,78 @@ const PROCESSING_EXTRA: Record<string, AttrSpec> = {
   poolMessageSize: uint(64, { unit: 'kb', as: 'poolMessageBytes' }), // (Postern) larger messages are parsed on the pool; 0 = all
 };
 
-const SERVICE_CHECKS: Readonly<Partial<Record<ServiceName, readonly AtLeastCheck[]>>> = {
-  ftpBackup: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }],
-  processing: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }],
-};
+/** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
+ * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
+export type ServiceTransport = 'tcp' | 'udp' | 'worker' | 'http';
 
-/** Protocol-specific attributes, per service: each protocol issue adds its own here. */
-const SERVICE_EXTRA: Readonly<Record<ServiceName, Record<string, AttrSpec>>> = {
-  smtpIncoming: SMTP_IN_EXTRA, processing: PROCESSING_EXTRA, smtpOutgoing: {}, pop3: POP3_EXTRA, imap: {}, webmail: {},
-  webadmin: {}, cli: {}, log: {}, report: {}, ftpBackup: FTP_EXTRA, rpop: {}, pop3Proxy: {},
-  imapProxy: {}, webmailProxy: {},
-};
+/** One row of the services table (Postfix master.cf as data). */
+export interface ServiceRow<N extends string = string> {
+  readonly name: N;
+  readonly transport: ServiceTransport;
+  readonly description: string;
+  /** URL of the module run in the service's threads; null: not implemented yet (refuses to
+   * start with NOT_IMPLEMENTED, still listed on /status). */
+  readonly module: string | null;
+  /** The protocol-specific attributes of the service's block; they resolve, defaulted and
+   * unit-converted, into `ServiceOptions.extra` under `as ?? name`. */
+  readonly options: Readonly<Record<string, AttrSpec>>;
+  readonly checks?: readonly AtLeastCheck[];
+  /** Server-level attributes the service also receives in its `extra` (the seed keeps them in
+   * the SERVER context, e.g. pop3ExclusiveLock). */
+  readonly serverOptions?: readonly string[];
+  /** `host:port`, used when the service block has no `listeners`; null for workers. */
+  readonly defaultListener: string | null;
+  /** Seconds; the TcpListener `idleTimeout` default (null: no TCP listeners). */
+  readonly idleTimeout: number | null;
+  /** The embedded default (config/default.ts) runs it. */
+  readonly embedded: boolean;
+}
+
+const mod = (path: string): string => new URL(path, import.meta.url).href;
+/** A frozen row; unspecified fields: no module, no options, no listener, not embedded. */
+export function defineService<N extends string>(name: N, transport: ServiceTransport, description: string, o: Partial<Omit<ServiceRow, 'name' | 'transport' | 'description'>> = {}): ServiceRow<N> {
+  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
+}
+
+/** THE services table: every service the seed system documents, in /status and README order.
+ * The config schema, the embedded default, /status, `ctl service …` and the README's services
+ * table are derived from it (test/config/services-table.test.ts checks that they agree). */
+export const SERVICE_TABLE = Object.freeze([
+  defineService('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', { module: mod('../protocols/smtp/index.ts'), options: SMTP_IN_EXTRA, defaultListener: '127.0.0.1:2525', idleTimeout: 300, embedded: true }),
+  defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_EXTRA, checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
+  defineService('smtpOutgoing', 'worker', 'SMTP sending'),
+  defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_EXTRA, serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
+  defineService('imap', 'tcp', 'IMAP (RFC 9051)', { defaultListener: '127.0.0.1:1143', idleTimeout: 1800 }),
+  defineService('webmail', 'http', 'WebMail (HTTP)', { defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
+  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
+  defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
+  defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),
+  defineService('report', 'udp', 'reporting (UDP)', { defaultListener: '127.0.0.1:2001' }),
+  defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_EXTRA, checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
+  defineService('rpop', 'worker', 'remote POP3 retrieval'),
+  defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
+  defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
+  defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
+] as const);
+
+/** A service of the table. */
+export type ServiceName = (typeof SERVICE_TABLE)[number]['name'];
+
+export const SERVICE_NAMES: readonly ServiceName[] = Object.freeze(SERVICE_TABLE.map((r) => r.name));
+
+/** The `services` CHOICE-SET: every service, plus the seed's `smtp` (smtpIncoming + smtpOutgoing +
+ * processing, expanded by resolve), plus registered test rows. */
+const serviceChoices: string[] = [...SERVICE_NAMES, 'smtp'];
+export const SERVICES_CHOICES: readonly string[] = serviceChoices;
+
+/** The listeners a transport has: http services listen on TCP, workers on nothing. */
+export const listenerKind = (t: ServiceTransport): 'tcp' | 'udp' | 'none' => (t === 'http' ? 'tcp' : t === 'worker' ? 'none' : t);
 
 export interface ServiceDef {
   name: ServiceName;
+  /** The listener kind (`listenerKind(row.transport)`). */
   transport: 'tcp' | 'udp' | 'none';
+  row: ServiceRow;
   /** Used when the service block has no `listeners` attribute. */
   defaultListener: string | null;
   /** Seconds; the TcpListener `idleTimeout` default (null: no TCP listeners). */
@@ -303,8 +355,10 @@ export interface ServiceDef {
   schema: ObjectSchema;
 }
 
-function serviceDef(name: ServiceName, transport: 'tcp' | 'udp' | 'none', defaultListener: string | null, idleTimeout: number | null): ServiceDef {
-  const extra = { ...(transport === 'tcp' ? TCP_EXTRA : {}), ...SERVICE_EXTRA[name] };
+function serviceDef(r: ServiceRow): ServiceDef {
+  const transport = listenerKind(r.transport);
+  const { idleTimeout, defaultListener } = r;
+  const extra = { ...(transport === 'tcp' ? TCP_EXTRA : {}), ...r.options };
   let attributes: Record<string, AttrSpec>;
   if (transport === 'tcp') {
     attributes = {
@@ -326,27 +380,19 @@ function serviceDef(name: ServiceName, transport: 'tcp' | 'udp' | 'none', defaul
   } else {
     attributes = { ...THREAD_ATTRS };
   }
-  const schema: ObjectSchema = { typeName: `${name}Service`, attributes: { ...attributes, ...extra }, checks: [...THREAD_CHECKS, ...(SERVICE_CHECKS[name] ?? [])] };
-  return { name, transport, defaultListener, idleTimeout, extra, schema };
+  const schema: ObjectSchema = { typeName: `${r.name}Service`, attributes: { ...attributes, ...extra }, checks: [...THREAD_CHECKS, ...(r.checks ?? [])] };
+  return { name: r.name as ServiceName, transport, row: r, defaultListener, idleTimeout, extra, schema };
 }
 
-export const SERVICE_DEFS: Readonly<Record<ServiceName, ServiceDef>> = {
-  smtpIncoming: serviceDef('smtpIncoming', 'tcp', '127.0.0.1:2525', 300),
-  processing: serviceDef('processing', 'none', null, null),
-  smtpOutgoing: serviceDef('smtpOutgoing', 'none', null, null),
-  pop3: serviceDef('pop3', 'tcp', '127.0.0.1:1110', 600),
-  imap: serviceDef('imap', 'tcp', '127.0.0.1:1143', 1800),
-  webmail: serviceDef('webmail', 'tcp', '127.0.0.1:8080', 300),
-  webadmin: serviceDef('webadmin', 'tcp', '127.0.0.1:9000', 300),
-  cli: serviceDef('cli', 'tcp', '127.0.0.1:7000', 300),
-  log: serviceDef('log', 'udp', '127.0.0.1:2000', null),
-  report: serviceDef('report', 'udp', '127.0.0.1:2001', null),
-  ftpBackup: serviceDef('ftpBackup', 'tcp', '127.0.0.1:2121', 900),
-  rpop: serviceDef('rpop', 'none', null, null),
-  pop3Proxy: serviceDef('pop3Proxy', 'tcp', '127.0.0.1:8110', 600),
-  imapProxy: serviceDef('imapProxy', 'tcp', '127.0.0.1:8143', 1800),
-  webmailProxy: serviceDef('webmailProxy', 'tcp', '127.0.0.1:8800', 300),
-};
+export const SERVICE_DEFS: Readonly<Record<ServiceName, ServiceDef>> = Object.fromEntries(SERVICE_TABLE.map((r) => [r.name, serviceDef(r)])) as Record<ServiceName, ServiceDef>;
+
+/** Test-only rows (registered by `registerServices`), after the table's. */
+const registered: ServiceDef[] = [];
+
+/** The table's services, then the registered test rows. */
+export function serviceDefs(): readonly ServiceDef[] {
+  return [...SERVICE_NAMES.map((n) => SERVICE_DEFS[n]), ...registered];
+}
 
 // ---- the server and the document -------------------------------------------------------------
 
@@ -360,10 +406,11 @@ export const STATUS_CONTROL: ObjectSchema = {
 
 const serviceAttrs: Record<string, AttrSpec> = {};
 for (const name of SERVICE_NAMES) serviceAttrs[name] = { type: 'object', schema: SERVICE_DEFS[name].schema };
+const serverAttributes: Record<string, AttrSpec> = {};
 
 export const SERVER_SCHEMA: ObjectSchema = {
   typeName: 'Server',
-  attributes: {
+  attributes: Object.assign(serverAttributes, {
     services: { type: 'set', of: { type: 'choice', choices: SERVICES_CHOICES }, default: [] },
     primaryDomain: { type: 'string', default: 'localdomain' },
     hostname: { type: 'hostname' }, // (Postern) this server's name; default: the OS's fully qualified name
@@ -377,8 +424,27 @@ export const SERVER_SCHEMA: ObjectSchema = {
     allowRules: { type: 'objectSet', schema: TCP_ALLOW_RULE },
     denyRules: { type: 'objectSet', schema: IP_RULE },
     ...serviceAttrs,
-  },
+  }),
 };
+
+/**
+ * Test hook: add test-only service rows (a test server's fixtures, which must not borrow the
+ * slots of services to come). Each is accepted in `services` and as a block of the Server,
+ * resolved like a table row, shown on /status after the table's rows. Registering the same
+ * row again does nothing; a name already taken by another row throws CONFIG_DUPLICATE.
+ */
+export function registerServices(rows: readonly ServiceRow[]): void {
+  for (const r of rows) {
+    const taken = serviceDefs().find((d) => d.name === r.name) ?? (r.name === 'smtp' || serverAttributes[r.name] !== undefined ? { row: null } : undefined);
+    if (taken?.row === r) continue;
+    if (taken !== undefined) throw new PosternError('CONFIG_DUPLICATE', `service name "${r.name}" is already taken`, { name: r.name });
+    const d = serviceDef(r);
+    registered.push(d);
+    serviceChoices.push(r.name);
+    serverAttributes[r.name] = { type: 'object', schema: d.schema };
+    lookups.delete(SERVER_SCHEMA);
+  }
+}
 
 /** The whole file: one `Server` object. */
 export const DOCUMENT_SCHEMA: ObjectSchema = {

@@ -10,7 +10,8 @@
  * event-pubsub picks the ES5 build by `process.version[1] > 5`), so they cannot be seen.
  *
  * Exports:
- * - `CONTROL_VERBS`: the verbs `postern ctl` sends (the default `verbs` allow-list).
+ * - `CONTROL_VERBS`: the verbs `postern ctl` sends (the default `verbs` allow-list), the
+ *   operators' commands of the registry (admin/commands.ts).
  * - `startControlServer(opts)`: listen on exactly `opts.socketPath` (its directory is created with
  *   mode 0700, the socket file gets mode 0600, a stale socket file is removed first); resolves
  *   to `{ close() }` once listening. `close()` drops open connections and removes the socket file.
@@ -26,15 +27,10 @@ import { connect, type Server as NetServer, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import ipcModule from 'node-ipc';
 import { PosternError, errorToData, type ErrorData } from '../errors.ts';
+import { COMMANDS } from '../admin/commands.ts';
 
-export const CONTROL_VERBS: readonly string[] = Object.freeze([
-  'status', 'reload', 'stop',
-  'service.start', 'service.stop', 'service.restart',
-  'domain.add', 'domain.list', 'domain.remove',
-  'account.add', 'account.list', 'account.passwd', 'account.remove',
-  'store.compact', 'fault', 'admin.passwd',
-  'queue.list', 'queue.show', 'queue.retry', 'queue.delete',
-]);
+/** The operators' commands of the registry (admin/commands.ts), internal calls left out. */
+export const CONTROL_VERBS: readonly string[] = Object.freeze(COMMANDS.filter((c) => c.ctl !== null).map((c) => c.name));
 
 /** The subset of a pino logger this module uses. */
 export interface ControlLog {

@@ -1,7 +1,10 @@
 /**
- * store/admin.ts: the control verbs of the store (`postern ctl domain …|account …|store
- * compact`), as a frozen table keyed by verb. Results are plain JSON (a quota of Infinity is
- * written `null`: unlimited); failures are PosternErrors with their store codes.
+ * store/admin.ts: the store's side of the admin command registry (admin/commands.ts: the
+ * commands with `side: 'store'`, `postern ctl domain …|account …|queue …|store compact`), run in
+ * the store thread. The registry names them and checks their arguments; this file holds their
+ * handlers, one per store command (`StoreHandlers`: a command missing here does not
+ * type-check). Results are plain JSON (a quota of Infinity is written `null`: unlimited);
+ * failures are PosternErrors with their store codes.
  *
  *   'domain.add' {name, postmasterPassword?} → DomainInfo and `postmaster` (its address); the
  *                                    domain's postmaster account is created with the password
@@ -24,26 +27,24 @@
  *   'queue.delete' {id}            → { id }: out of the queue, undelivered
  *
  * Exports: `storeAdmin(store, verb, args)`, `STORE_ADMIN_VERBS`.
- * Throws: CONTROL_BAD_REQUEST (unknown verb, missing or mistyped argument), the store's codes.
+ * Throws: CONTROL_BAD_REQUEST (unknown verb, missing or mistyped argument: checked by the
+ * registry's schema), the store's codes.
  */
 import { randomBytes } from 'node:crypto';
 import { PosternError } from '../errors.ts';
+import { checkArgs, command, type StoreHandlers } from '../admin/commands.ts';
 import type { AccountInfo, DomainInfo } from './directory.ts';
 import type { Store } from './store.ts';
 
 type Args = Record<string, unknown>;
 
-function str(args: Args, key: string): string {
-  const v = args[key];
-  if (typeof v !== 'string' || v.length === 0) throw new PosternError('CONTROL_BAD_REQUEST', `missing argument "${key}"`, { argument: key });
-  return v;
-}
+/** A string argument (checked by the registry: present and non-empty when read). */
+const str = (args: Args, key: string): string => args[key] as string;
 
+/** A `limit` argument: a number, null for unlimited (Infinity), undefined when not given. */
 function optNum(args: Args, key: string): number | undefined {
-  const v = args[key];
-  if (v === undefined || v === null) return v === null ? Infinity : undefined;
-  if (typeof v !== 'number') throw new PosternError('CONTROL_BAD_REQUEST', `argument "${key}" must be a number or null (unlimited)`, { argument: key });
-  return v;
+  const v = args[key] as number | null | undefined;
+  return v === null ? Infinity : v;
 }
 
 const lim = (n: number): number | null => (Number.isFinite(n) ? n : null);
@@ -58,19 +59,19 @@ function accountJson(store: Store, a: AccountInfo): Record<string, unknown> {
 
 const domainJson = (d: DomainInfo): Record<string, unknown> => ({ name: d.name, enabled: d.enabled, primary: d.primary, accounts: d.accounts });
 
-const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>> = new Map<string, (store: Store, args: Args) => Promise<unknown>>([
-  ['domain.add', async (s, a) => {
+const HANDLERS: StoreHandlers<Store> = {
+  'domain.add': async (s, a) => {
     const given = a.postmasterPassword === undefined ? undefined : str(a, 'postmasterPassword');
     const password = given ?? randomBytes(12).toString('base64url');
     const d = await s.directory.addDomain(str(a, 'name'), { postmasterPassword: password });
     return { ...domainJson(d), postmaster: `postmaster@${d.name}`, ...(given === undefined ? { postmasterPassword: password } : {}) };
-  }],
-  ['domain.list', async (s) => s.directory.listDomains().map(domainJson)],
-  ['domain.remove', async (s, a) => {
+  },
+  'domain.list': async (s) => s.directory.listDomains().map(domainJson),
+  'domain.remove': async (s, a) => {
     await s.directory.removeDomain(str(a, 'name'));
     return { name: str(a, 'name').toLowerCase() };
-  }],
-  ['account.add', async (s, a) => {
+  },
+  'account.add': async (s, a) => {
     const opts: Parameters<Store['directory']['addAccount']>[1] = { password: str(a, 'password') };
     const qb = optNum(a, 'quotaBytes');
     const qm = optNum(a, 'quotaMessages');
@@ -78,37 +79,37 @@ const VERBS: ReadonlyMap<string, (store: Store, args: Args) => Promise<unknown>>
     if (qm !== undefined) opts.quotaMessages = qm;
     if (typeof a.cramMd5 === 'boolean') opts.cramMd5 = a.cramMd5; // default: on
     return accountJson(s, await s.directory.addAccount(str(a, 'address'), opts));
-  }],
-  ['account.list', async (s, a) => {
+  },
+  'account.list': async (s, a) => {
     const d = a.domain === undefined ? undefined : str(a, 'domain');
     return s.directory.listAccounts(d).map((x) => accountJson(s, x));
-  }],
-  ['account.passwd', async (s, a) => {
+  },
+  'account.passwd': async (s, a) => {
     await s.directory.setPassword(str(a, 'address'), str(a, 'password'));
     return { address: s.directory.resolve(str(a, 'address')).address };
-  }],
-  ['account.remove', async (s, a) => {
+  },
+  'account.remove': async (s, a) => {
     const address = s.directory.qualify(str(a, 'address')).address;
     await s.directory.removeAccount(address);
     return { address };
-  }],
-  ['store.compact', async (s) => s.compact({ force: true })],
-  ['queue.list', async (s) => s.queue.list()],
-  ['queue.stats', async (s) => s.queue.metrics()],
-  ['queue.show', async (s, a) => s.queue.show(str(a, 'id'))],
-  ['queue.retry', async (s, a) => s.queue.retry(str(a, 'id'))],
-  ['queue.delete', async (s, a) => s.queue.remove(str(a, 'id'))],
-  ['admin.passwd', async (s, a) => {
+  },
+  'store.compact': async (s) => s.compact({ force: true }),
+  'queue.list': async (s) => s.queue.list(),
+  'queue.stats': async (s) => s.queue.metrics(),
+  'queue.show': async (s, a) => s.queue.show(str(a, 'id')),
+  'queue.retry': async (s, a) => s.queue.retry(str(a, 'id')),
+  'queue.delete': async (s, a) => s.queue.remove(str(a, 'id')),
+  'admin.passwd': async (s, a) => {
     await s.directory.setAdminPassword(str(a, 'password'));
     return { user: 'admin' };
-  }],
-]);
+  },
+};
 
-export const STORE_ADMIN_VERBS: readonly string[] = Object.freeze([...VERBS.keys()]);
+export const STORE_ADMIN_VERBS: readonly string[] = Object.freeze(Object.keys(HANDLERS));
 
 export async function storeAdmin(store: Store, verb: string, args: Args = {}): Promise<unknown> {
-  const fn = VERBS.get(verb);
-  if (fn === undefined) throw new PosternError('CONTROL_BAD_REQUEST', `unknown store verb "${verb}"`, { verb });
-  if (args === null || typeof args !== 'object') throw new PosternError('CONTROL_BAD_REQUEST', 'args must be an object');
-  return fn(store, args);
+  const spec = command(verb);
+  if (spec?.side !== 'store') throw new PosternError('CONTROL_BAD_REQUEST', `unknown store verb "${verb}"`, { verb });
+  checkArgs(spec, args);
+  return HANDLERS[spec.name as keyof typeof HANDLERS](store, args);
 }

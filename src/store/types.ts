@@ -192,6 +192,8 @@ export interface AuthInfo {
   passwordHash: string;
   /** HMAC-MD5 pads (32 bytes) if CRAM-MD5 is on for the account and was keyed. */
   cramMd5Pads: Uint8Array | null;
+  /** SCRAM-SHA-256 keys in store/scram.ts's text form; null: none (its password was set before them). */
+  scramSha256: string | null;
 }
 
 export interface AccountOptions {
@@ -215,7 +217,8 @@ export interface DomainBackup {
 }
 
 /** An account as a backup holds it (Registry.bin): settings, the password's scrypt hash, the
- * CRAM-MD5 pads (if keyed), the aliases that deliver to it, and its folders. */
+ * CRAM-MD5 pads (if keyed), the SCRAM-SHA-256 keys (if any), the aliases that deliver to it,
+ * and its folders. */
 export interface AccountBackup {
   address: string;
   enabled: boolean;
@@ -225,6 +228,8 @@ export interface AccountBackup {
   cramMd5: boolean;
   passwordHash: string;
   cramMd5Pads: Uint8Array | null;
+  /** store/scram.ts's text form; null or absent: none (a backup made before them). */
+  scramSha256?: string | null;
   aliases: string[];
   folders: string[];
   createdAt: number;

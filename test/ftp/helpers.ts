@@ -1,14 +1,15 @@
 /**
  * test/ftp/helpers.ts: a running server with the ftpBackup service (its listener has a
- * certificate, so AUTH TLS works) and a store probe (test/fixtures/store-probe.ts) in the webadmin
- * slot to put mail in and read it back; a raw FTP control client on a real socket; runners
+ * certificate, so AUTH TLS works) and a store probe (test/fixtures/store-probe.ts) in a test-only
+ * slot, testProbe, to put mail in and read it back; a raw FTP control client on a real socket; runners
  * for Python (ftplib, poplib), curl and lftp.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { startServer, type Server } from '../../actors/server.ts';
-import { connectLines, probeLink, STORE_PROBE, tmpDir, type LineClient } from '../helpers.ts';
+import { connectLines, probeLink, tmpDir, type LineClient } from '../helpers.ts';
+import { TEST_PROBE } from '../fixtures/test-services.ts';
 
 
 export const ADMIN_PASSWORD = 'backup-secret';
@@ -54,7 +55,7 @@ export async function startFtp(o: FtpEnvOptions = {}): Promise<FtpEnv> {
   const { cert, key } = makeCert(dir);
   const configText = `
 Server {
-    services = (ftpBackup webadmin ${(o.services ?? []).join(' ')})
+    services = (ftpBackup testProbe ${(o.services ?? []).join(' ')})
     primaryDomain = "example.org"
     statusListener = 127.0.0.1:0
     logLevel = error
@@ -64,12 +65,12 @@ Server {
         maxConnThreads = 1
         ${o.ftp ?? ''}
     }
-    webadmin = { listeners = ( { address = 127.0.0.3:0 } ) }
+    testProbe = { listeners = ( { address = 127.0.0.3:0 } ) }
     ${o.blocks ?? ''}
 }`;
-  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { webadmin: STORE_PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
+  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, testServices: [TEST_PROBE], backoffInitialMs: 100, loadIntervalMs: 200 });
   if (o.admin !== false) await server.admin('admin.passwd', { password: ADMIN_PASSWORD });
-  const link = probeLink(() => server.port('webadmin'), '127.0.0.3');
+  const link = probeLink(() => server.port('testProbe'), '127.0.0.3');
   const { ask, ok } = link;
   return {
     server,

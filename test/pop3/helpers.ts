@@ -1,13 +1,14 @@
 /**
  * test/pop3/helpers.ts: a running server with the POP3 service (and the store probe fixture in
- * the imap slot, to deliver mail and read flags while POP3 sessions are open), a raw POP3
+ * a test-only slot, testProbe, to deliver mail and read flags while POP3 sessions are open), a raw POP3
  * client on a real socket, and a runner for Python scripts (poplib) and curl.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { startServer, type Server } from '../../actors/server.ts';
-import { connectLines, probeLink, STORE_PROBE, tmpDir, type LineClient } from '../helpers.ts';
+import { connectLines, probeLink, tmpDir, type LineClient } from '../helpers.ts';
+import { TEST_PROBE } from '../fixtures/test-services.ts';
 
 
 
@@ -45,7 +46,7 @@ export async function startPop3(o: Pop3EnvOptions = {}): Promise<Pop3Env> {
   const ssl = `sslControl = { certFile = "${cert}" keyFile = "${key}" }`;
   const configText = `
 Server {
-    services = (pop3 imap)
+    services = (pop3 testProbe)
     primaryDomain = "example.org"
     statusListener = 127.0.0.1:0
     logLevel = error
@@ -61,10 +62,10 @@ Server {
         ${/authFailureDelay/.test(o.pop3 ?? '') ? '' : 'authFailureDelay = 0'}
         ${o.pop3 ?? ''}
     }
-    imap = { listeners = ( { address = 127.0.0.3:0 } ) }
+    testProbe = { listeners = ( { address = 127.0.0.3:0 } ) }
 }`;
-  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, protocolOverrides: { imap: STORE_PROBE }, backoffInitialMs: 100, loadIntervalMs: 200 });
-  const link = probeLink(() => server.port('imap'), '127.0.0.3');
+  const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, testServices: [TEST_PROBE], backoffInitialMs: 100, loadIntervalMs: 200 });
+  const link = probeLink(() => server.port('testProbe'), '127.0.0.3');
   const { ask, ok } = link;
   return {
     server,

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { startServer, type Server } from '../../actors/server.ts';
 import { ECHO_PROTOCOL, connectLines, getJson, serviceNode, tmpDir, waitFor } from '../helpers.ts';
 import { isPosternError } from '../../src/errors.ts';
+import { TEST_SERVICES } from '../fixtures/test-services.ts';
 
 const CONFIG = `
 Server {
-    services = (pop3 imap cli processing)
+    services = (pop3 testEcho testEcho2 processing)
     primaryDomain = "threads.example"
     statusListener = 127.0.0.1:0
     enableFaultInjection = yes
@@ -24,12 +25,12 @@ Server {
         maxConnThreads = 2
         connThreadHeapSize = 65536
     }
-    imap = {
+    testEcho = {
         listeners = ( { address = 127.0.0.1:0 } )
         minConnThreads = 1
         maxConnThreads = 1
     }
-    cli = {
+    testEcho2 = {
         listeners = ( { address = 127.0.0.1:0 } )
         minConnThreads = 1
         maxConnThreads = 3
@@ -40,10 +41,10 @@ Server {
 
 let server: Server;
 const WORKER = new URL('../fixtures/worker-module.ts', import.meta.url).href;
-const overrides = { pop3: ECHO_PROTOCOL, imap: ECHO_PROTOCOL, cli: ECHO_PROTOCOL, processing: WORKER };
+const overrides = { pop3: ECHO_PROTOCOL, processing: WORKER };
 
 async function start(): Promise<Server> {
-  server ??= await startServer({ configText: CONFIG, dataDir: tmpDir(), statusPort: 0, controlSocket: false, protocolOverrides: overrides, loadIntervalMs: 100, backoffInitialMs: 100 });
+  server ??= await startServer({ configText: CONFIG, dataDir: tmpDir(), statusPort: 0, controlSocket: false, protocolOverrides: overrides, testServices: TEST_SERVICES, loadIntervalMs: 100, backoffInitialMs: 100 });
   return server;
 }
 after(async () => server?.stop());
@@ -71,7 +72,7 @@ function threadsOf(s: Server, service: string) {
 async function crashAndWatch(kind: 'crash' | 'oom'): Promise<void> {
   const s = await start();
   const pop3 = s.port('pop3');
-  const imap = s.port('imap');
+  const imap = s.port('testEcho');
   await waitFor(() => threadsOf(s, 'pop3').filter((t) => t.state === 'running').length === 2, 10_000, 'two pop3 threads');
   const restartsBefore = threadsOf(s, 'pop3').reduce((a, t) => a + t.restarts, 0);
   let stop = false;
@@ -118,9 +119,9 @@ test('a connection thread that hits its heap cap (resourceLimits) is replaced th
 
 test('a service scales from minConnThreads up under load and back down when idle', async () => {
   const s = await start();
-  const status = () => s.status().services.find((x) => x.name === 'cli')!;
+  const status = () => s.status().services.find((x) => x.name === 'testEcho2')!;
   assert.equal(status().connThreads.current, 1);
-  const port = s.port('cli');
+  const port = s.port('testEcho2');
   const clients = [];
   for (let i = 0; i < 30; i++) {
     const c = await connectLines(port);
@@ -128,31 +129,31 @@ test('a service scales from minConnThreads up under load and back down when idle
     clients.push(c);
     await new Promise((r) => setTimeout(r, 20));
   }
-  await waitFor(() => status().connThreads.current === 3, 15_000, 'cli to scale up to 3 threads');
+  await waitFor(() => status().connThreads.current === 3, 15_000, 'testEcho2 to scale up to 3 threads');
   assert.equal(status().openConnections, 30);
   for (const c of clients) assert.equal(await c.cmd('still here'), '+OK still here');
   for (const c of clients) c.close();
   await waitFor(() => status().openConnections === 0, 5000, 'connections released');
-  await waitFor(() => status().connThreads.current === 1, 20_000, 'cli to scale back to 1 thread');
+  await waitFor(() => status().connThreads.current === 1, 20_000, 'testEcho2 to scale back to 1 thread');
   assert.ok(await echoOnce(port, 'after scale down'));
 });
 
 test('a service stops, starts and restarts at run time without touching the others', async () => {
   const s = await start();
-  const imapPort = s.port('imap');
+  const imapPort = s.port('testEcho');
   const pop3 = await connectLines(s.port('pop3'));
   assert.equal(await pop3.read(), '+OK echo ready');
-  await s.stopService('imap');
-  assert.equal(s.status().services.find((x) => x.name === 'imap')!.state, 'stopped');
+  await s.stopService('testEcho');
+  assert.equal(s.status().services.find((x) => x.name === 'testEcho')!.state, 'stopped');
   assert.equal(await echoOnce(imapPort, 'x'), false);
   assert.equal(await pop3.cmd('during imap stop'), '+OK during imap stop');
-  await s.startService('imap');
-  assert.ok(await echoOnce(s.port('imap'), 'imap back'));
-  await s.restartService('imap');
-  assert.ok(await echoOnce(s.port('imap'), 'imap restarted'));
+  await s.startService('testEcho');
+  assert.ok(await echoOnce(s.port('testEcho'), 'imap back'));
+  await s.restartService('testEcho');
+  assert.ok(await echoOnce(s.port('testEcho'), 'imap restarted'));
   assert.equal(await pop3.cmd('still open'), '+OK still open');
   pop3.close();
-  await assert.rejects(s.stopService('webmail'), (e) => isPosternError(e, 'SERVICE_NOT_RUNNING'));
+  await assert.rejects(s.stopService('testIdle'), (e) => isPosternError(e, 'SERVICE_NOT_RUNNING'));
   await assert.rejects(s.startService('smtpOutgoing'), (e) => isPosternError(e, 'NOT_IMPLEMENTED'));
   await assert.rejects(s.startService('nosuch'), (e) => isPosternError(e, 'SERVICE_UNKNOWN'));
 });
