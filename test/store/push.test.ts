@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { startServer } from '../../actors/server.ts';
 import { connectLines, tmpDir, waitFor } from '../helpers.ts';
 import { python } from '../smtp/helpers.ts';
+import { TEST_WATCH } from '../fixtures/test-services.ts';
 
-const STORE_WATCH = new URL('../fixtures/store-watch.ts', import.meta.url).href;
 
 function ok(line: string): string {
   if (!line.startsWith('+OK')) throw new Error(`watch: ${line}`);
@@ -23,17 +23,17 @@ function ok(line: string): string {
 test('subscription: an SMTP delivery is pushed to a watching session, after it is durable', { timeout: 120_000 }, async (t) => {
   const configText = `
 Server {
-    services = (smtpIncoming processing imap)
+    services = (smtpIncoming processing testWatch)
     primaryDomain = "example.org"
     statusListener = 127.0.0.1:0
     logLevel = error
     smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) }
-    imap = { listeners = ( { address = 127.0.0.1:0 } ) }
+    testWatch = { listeners = ( { address = 127.0.0.1:0 } ) }
 }`;
-  const server = await startServer({ configText, dataDir: tmpDir('postern-push-'), statusPort: 0, controlSocket: false, protocolOverrides: { imap: STORE_WATCH } });
+  const server = await startServer({ configText, dataDir: tmpDir('postern-push-'), statusPort: 0, controlSocket: false, testServices: [TEST_WATCH] });
   try {
     await server.admin('account.add', { address: 'ann@example.org', password: 'ann-pw' });
-    const w = await connectLines(server.port('imap'));
+    const w = await connectLines(server.port('testWatch'));
     await w.read();
     const start = JSON.parse(ok(await w.cmd('WATCH ann@example.org INBOX'))) as { uidNext: number; highestModseq: number };
     const latencies: number[] = [];
