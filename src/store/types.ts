@@ -8,7 +8,7 @@
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
- * `AccountBackup`.
+ * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`.
  * Throws nothing.
  */
 
@@ -233,4 +233,36 @@ export interface AccountBackup {
   aliases: string[];
   folders: string[];
   createdAt: number;
+}
+
+/**
+ * A change pushed to a subscriber (store/subscriptions.ts), sent once the change is durable
+ * and applied. `at` is when that happened (epoch ms, fractional: `performance.timeOrigin +
+ * performance.now()` in the store thread). 'folders': a folder was created, renamed or deleted
+ * (list them again). 'resync': the subscriber fell behind and events were dropped: read the
+ * folder again (events after it may repeat what that read shows; compare modseqs). 'gone': the
+ * mailbox was removed; it is the subscription's last event.
+ */
+export type MailboxEvent =
+  | { kind: 'append'; folder: string; uid: number; modseq: number; flags: string[]; size: number; internalDate: number; at: number }
+  | { kind: 'flags'; folder: string; modseq: number; changed: Array<{ uid: number; flags: string[] }>; at: number }
+  | { kind: 'expunge'; folder: string; modseq: number; uids: number[]; at: number }
+  | { kind: 'folders'; at: number }
+  | { kind: 'resync'; reason: 'overflow'; dropped: number; at: number }
+  | { kind: 'gone'; reason: 'account_removed'; at: number };
+
+export interface SubscribeOptions {
+  /** Events held for a subscriber that has not taken them (default 1000, at most 10,000);
+   * past it they are dropped for one 'resync' event. */
+  maxQueuedEvents?: number;
+}
+
+/** What a subscription starts from: events carry modseqs above `highestModseq`. */
+export interface SubscriptionStart {
+  id: number;
+  /** The folder watched; null: every folder of the mailbox. */
+  folder: string | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
 }
