@@ -33,7 +33,7 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     'maxErrors = 10',
     'maxAuthErrors = 3',
     '# plainConnAllowLogin = yes   secureConnAllowLogin = yes   allowStartTLS = yes',
-    '# plainConnAuthTypes = (plain login cramMd5)   secureConnAuthTypes = (plain login cramMd5)',
+    '# plainConnAuthTypes = (plain login cramMd5 scramSha256)   secureConnAuthTypes = (the same)',
     '# greetingsText = "<hostname> Postern POP3 server ready"',
     '# every TCP service: authFailureDelay = 1   authFailureMaxDelay = 16   authFailureWindow = 300   (seconds)',
     '#                    authBanThreshold = 20   authBanTime = 600   (failed logins per IP; seconds)',

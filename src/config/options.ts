@@ -108,7 +108,7 @@ export interface ResolvedConfig {
   hostname: string;
   statusListener: Endpoint;
   /** The status endpoint's connection limits (Server `statusControl`). */
-  statusLimits: { flow: FlowLimits; idleTimeoutMs: number };
+  statusLimits: { flow: FlowLimits; idleTimeoutMs: number; requestTimeoutMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   dataDir: string | null; // null: the command line or the default decides
   enableFaultInjection: boolean;

@@ -197,6 +197,7 @@ export function resolve(model: ModelObject): ResolvedConfig {
     statusLimits: {
       flow: flow(model['statusControl'] as ModelObject | undefined, STATUS_CONTROL),
       idleTimeoutMs: num(model['statusControl'] as ModelObject | undefined, STATUS_CONTROL, 'idleTimeout'),
+      requestTimeoutMs: num(model['statusControl'] as ModelObject | undefined, STATUS_CONTROL, 'requestTimeout'),
     },
     logLevel: get(model, s, 'logLevel') as ResolvedConfig['logLevel'],
     dataDir: str(model, s, 'dataDir'),

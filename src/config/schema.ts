@@ -219,9 +219,10 @@ const TCP_EXTRA: Record<string, AttrSpec> = {
   authBanTime: seconds(600),
 };
 
-/** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin). */
-const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi'] as const;
-const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5'] });
+/** SASL mechanisms by the seed's names (`normal login` is the separate *ConnAllowLogin), plus
+ * (Postern) scramSha256 (auth/sasl.ts builds plain, login, cramMd5 and scramSha256). */
+const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi', 'scramSha256'] as const;
+const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5', 'scramSha256'] });
 
 /** POP3 (seed 002; src/protocols/pop3/options.ts reads them). digestMd5 and gssapi are accepted
  * but not implemented: AUTH answers "mechanism not supported" and CAPA does not list them. */
@@ -400,7 +401,8 @@ export function serviceDefs(): readonly ServiceDef[] {
 const STATUS_FLOW: FlowDefaults = { maxConnections: 64, maxIntervalConnections: 600, peerMaxConnections: 16, peerMaxIntervalConnections: 300 };
 export const STATUS_CONTROL: ObjectSchema = {
   typeName: 'StatusControl',
-  attributes: { idleTimeout: seconds(30), ...flowAttrs(STATUS_FLOW) },
+  // requestTimeout: (Postern) a request must arrive whole within it (a slowloris holds no slot)
+  attributes: { idleTimeout: seconds(30), requestTimeout: seconds(10), ...flowAttrs(STATUS_FLOW) },
 };
 
 const serviceAttrs: Record<string, AttrSpec> = {};

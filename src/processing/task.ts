@@ -9,7 +9,7 @@
  * Exports: `processMessages(payload)`, `ProcessInput`, `ProcessOutput`. Throws nothing: a
  * failure is reported per entry (`error`), and delivery treats it as a temporary failure.
  */
-import { readBody } from '../store/fsio.ts';
+import { readBody } from '../store/bodies.ts';
 import { deliveryPrefix } from './received.ts';
 import { summarize } from './mime.ts';
 import type { Locator } from '../store/types.ts';

@@ -12,7 +12,9 @@
  *   listener's idleTimeout is closed (`idle_timeout`).
  * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
  *   command line must arrive within `commandTimeout` of its first byte, and message data
- *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`; either
+ *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`, and the byte
+ *   runs of one transaction (while the protocol is `busy`: SMTP's BDAT chunks) also on average
+ *   over the transaction, one window of grace given, judged at each command between them; either
  *   closes the session with the protocol's reply (`commandTimeout`/`slowData`, else its
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
@@ -139,6 +141,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private drainWaiters: Array<() => void> = [];
   private lineTimer: NodeJS.Timeout | null = null; // the deadline of the partial line buffered
   private rate: RateGuard | null = null; // the data rate of a stream or byte run
+  private txData: { start: number; bytes: number } | null = null; // byte runs of one transaction
   private readonly onData = (chunk: Buffer): void => {
     this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
@@ -340,6 +343,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
         const n = Math.min(this.bytesLeft, b.length);
         this.bytesLeft -= n;
         this.rate?.add(n);
+        if (this.txData !== null) this.txData.bytes += n;
         if (this.bytesLeft === 0) this.stopRate();
         this.buf = b.subarray(n);
         this.actor.tryTell({ k: 'bytes', chunk: b.subarray(0, n), last: this.bytesLeft === 0 });
@@ -412,6 +416,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
       else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
       else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
+      else if (this.slowTransaction()) v = stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
       else v = await this.dispatch(m.line.toString('utf8'));
     } catch (e) {
       this.ctx.log.error({ err: e }, 'command failed unexpectedly');
@@ -480,8 +485,31 @@ export class LineSession<S extends string, D> implements SessionHandle {
     return (inExchange ? f?.() : undefined) ?? reply(this.o.replies.lineTooLong(this.maxLine), { error: 'command' });
   }
 
-  /** The next `n` bytes go to `h` in chunks, the last one flagged. */
+  /** Between the byte runs of one transaction (the protocol's `busy`: SMTP between BDAT
+   * chunks), are the message data so far slower than minDataRate on average, one
+   * dataRateWindow of grace given? Each run has its own RateGuard, but a client sending a tiny
+   * chunk now and then (`BDAT 1`, `BDAT 0`, NOOP) would pass every run's guard. */
+  private slowTransaction(): boolean {
+    const tx = this.txData;
+    if (!(this.o.busy?.(this) ?? false)) {
+      this.txData = null; // the transaction is over (or none)
+      return false;
+    }
+    if (tx === null) {
+      this.txData = { start: Date.now(), bytes: 0 }; // (begun with empty chunks: BDAT 0)
+      return false;
+    }
+    const { minDataRateBytes: r, dataRateWindowMs: w } = this.limits;
+    if (!(r > 0) || !(w > 0) || !Number.isFinite(w)) return false;
+    const elapsed = Date.now() - tx.start;
+    return elapsed > w && tx.bytes < (r * (elapsed - w)) / 1000;
+  }
+
+  /** The next `n` bytes go to `h` in chunks, the last one flagged. Runs while the protocol is
+   * `busy` (one transaction's chunks) are also judged together (`slowTransaction`). */
   expectBytes(n: number, h: (chunk: Buffer, last: boolean) => Verdict<S> | Promise<Verdict<S>> | void): void {
+    if (!(this.o.busy?.(this) ?? false)) this.txData = null;
+    this.txData ??= { start: Date.now(), bytes: 0 };
     this.bytesLeft = n;
     this.bytesHandler = n > 0 ? h : null;
     if (n > 0) this.startRate();

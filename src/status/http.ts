@@ -12,7 +12,9 @@
  * Connection limits (`limits`, the Server's `statusControl`): every accepted connection is
  * admitted by the same `Admission` as a service listener (maxConnections, maxIntervalConnections
  * per timeInterval, and their peer* forms per remote IP); a refused one gets `503` with
- * `connection: close` and is closed at once; a connection silent for idleTimeout is closed.
+ * `connection: close` and is closed at once; a connection silent for idleTimeout is closed, and
+ * a request that has not arrived whole within requestTimeout (a slowloris sending a byte now and
+ * then) gets 408 and is closed.
  * `listenerStatus()` gives its counts as a /status listener entry.
  *
  * Exports: `startStatusServer(opts)` → `{ port, close(), reconfigure(limits), listenerStatus() }` once listening (port 0 picks a free
@@ -40,12 +42,15 @@ export interface StatusLog {
 export interface StatusLimits {
   flow: FlowLimits;
   idleTimeoutMs: number;
+  /** A request's head and body must arrive whole within this (0: no deadline). */
+  requestTimeoutMs?: number;
 }
 
 const NO_LIMITS: StatusLimits = {
   flow: { maxConnections: UNLIMITED, maxIntervalConnections: UNLIMITED, timeIntervalMs: 0, peerMaxConnections: UNLIMITED,
     peerMaxIntervalConnections: UNLIMITED, peerTimeIntervalMs: 0 },
   idleTimeoutMs: 0,
+  requestTimeoutMs: 0,
 };
 
 /** The endpoint as a one-listener service, for `Admission`. */
@@ -128,12 +133,20 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
     }
   };
 
-  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 }, (req, res) => {
     void handle(req, res);
   });
 
   // admission: the same code and counts as a service listener's
   let limits = opts.limits ?? NO_LIMITS;
+  // requestTimeout: a request trickled in (slowloris) is cut with 408 however often it sends a
+  // byte, so a few IPs cannot hold every slot (idleTimeout counts silence only)
+  const deadlines = (l: StatusLimits): void => {
+    const ms = l.requestTimeoutMs ?? 0;
+    server.requestTimeout = ms > 0 && Number.isFinite(ms) ? ms : 0;
+    server.headersTimeout = server.requestTimeout > 0 ? server.requestTimeout : 60_000;
+  };
+  deadlines(limits);
   const key = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const admission = new Admission('statusListener', asService(key, opts.host, opts.port, limits), { allowRules: [], denyRules: [] });
   const quiet: WarnLogger = { warn: (o, m) => log?.warn?.(o, m) };
@@ -168,6 +181,7 @@ export function startStatusServer(opts: StatusServerOptions): Promise<StatusServ
         port,
         reconfigure(next: StatusLimits): void {
           limits = next;
+          deadlines(next);
           admission.reconfigure(asService(key, opts.host, opts.port, next), { allowRules: [], denyRules: [] });
         },
         listenerStatus(): ListenerStatus {

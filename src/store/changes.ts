@@ -9,6 +9,10 @@
  * flight, computes against the applied index, and waits for its own record before the actor
  * takes the next message. A failed write applies nothing; its reserved UID is simply never used.
  *
+ * Each change is published to the account's subscribers (subscriptions.ts) from the callback
+ * that applies it, i.e. once it is durable: appends (copies too) as 'append', flag changes as
+ * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as 'folders'.
+ *
  * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
  * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
  * STORE_BAD_ARGUMENT, STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED; `done` and barrier changes also
@@ -21,6 +25,7 @@ import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
 import { HIERARCHY_SEP, MAX_UID } from './types.ts';
 import type { Shard } from './shard.ts';
+import { eventTime, type Feeds } from './subscriptions.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
 export interface Limits {
@@ -84,11 +89,13 @@ export class MailboxCore {
   private reservedCount = 0;
   private inFlight = 0;
   private lastPending: Promise<unknown> = Promise.resolve();
+  private readonly feeds: Feeds | null;
 
-  constructor(accountId: number, shard: Shard, limits: () => Limits) {
+  constructor(accountId: number, shard: Shard, limits: () => Limits, feeds?: Feeds) {
     this.accountId = accountId;
     this.shard = shard;
     this.limits = limits;
+    this.feeds = feeds ?? null;
   }
 
   /** Appends submitted but not yet durable. */
@@ -146,7 +153,48 @@ export class MailboxCore {
 
   private commit(op: OpRecord): Promise<unknown> {
     const buf = encodeOp(op);
-    return this.shard.submit([buf], buf.length, () => applyOp(this.shard.state, op));
+    return this.shard.submit([buf], buf.length, () => {
+      const publish = this.feeds !== null && this.feeds.watched(this.accountId) ? this.eventsOf(op) : null; // names as before the change
+      applyOp(this.shard.state, op);
+      publish?.();
+    });
+  }
+
+  /** The events of a durable change, to publish once it is applied. */
+  private eventsOf(op: OpRecord): () => void {
+    const feeds = this.feeds!;
+    const a = this.accountId;
+    const mb = this.shard.state.mailbox(a, true);
+    const name = (fid: number): string => mb?.folders.get(fid)?.name ?? '';
+    switch (op.o) {
+      case 'flags': {
+        const folder = name(op.f);
+        return () => feeds.publish(a, op.f, { kind: 'flags', folder, modseq: op.m, changed: op.ch.map(([uid, b, k]) => ({ uid, flags: bitsToFlags(b, k ?? undefined) })), at: eventTime() });
+      }
+      case 'expunge': {
+        const folder = name(op.f);
+        return () => feeds.publish(a, op.f, { kind: 'expunge', folder, modseq: op.m, uids: op.u, at: eventTime() });
+      }
+      case 'copy': {
+        const folder = name(op.f);
+        const x = op.x;
+        const from = x === undefined ? '' : name(x.f);
+        return () => {
+          const at = eventTime();
+          for (const [uid, fl, kw, date, , , len] of op.e) feeds.publish(a, op.f, { kind: 'append', folder, uid, modseq: op.m, flags: bitsToFlags(fl, kw ?? undefined), size: len, internalDate: date, at });
+          if (x !== undefined) feeds.publish(a, x.f, { kind: 'expunge', folder: from, modseq: x.m, uids: x.u, at });
+        };
+      }
+      case 'fdelete':
+        return () => feeds.publish(a, op.f, { kind: 'folders', at: eventTime() });
+      case 'frename':
+        return () => {
+          const at = eventTime();
+          for (const [fid] of op.rn) feeds.publish(a, fid, { kind: 'folders', at });
+        };
+      default:
+        return () => feeds.publish(a, null, { kind: 'folders', at: eventTime() });
+    }
   }
 
   private async ensureInbox(): Promise<void> {
@@ -181,7 +229,13 @@ export class MailboxCore {
       this.reservedCount--;
       this.inFlight--;
     };
-    const done = this.shard.submit(rec.bufs, rec.bytes, (pos) => applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size)).then(
+    const feeds = this.feeds;
+    const done = this.shard.submit(rec.bufs, rec.bytes, (pos) => {
+      applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size);
+      if (feeds !== null && feeds.watched(meta.a)) {
+        feeds.publish(meta.a, meta.f, { kind: 'append', folder: f.name, uid: meta.u, modseq: meta.m, flags: bitsToFlags(bits, keywords.length === 0 ? undefined : keywords), size, internalDate: meta.d, at: eventTime() });
+      }
+    }).then(
       (): AppendResult => {
         release();
         return { folder: f.name, uid: meta.u, uidValidity: f.uidValidity, modseq: meta.m, size };

@@ -9,22 +9,29 @@
  *   const snap = await store.mailbox(who.address).snapshot();     // POP3's view
  *   const body = await readBody(snap.messages[0].locator);         // straight from the file
  *
+ *   const sub = await store.subscribe(who.address, 'INBOX');       // pushed changes (IDLE)
+ *   for await (const e of sub) …                                   // sub.close() at session end
+ *
  * Password checks run where the caller says (`verify`, on its own piscina pool); an unknown
  * login is checked against DUMMY_HASH so it costs the same.
  *
- * Exports: `StoreClient`, `readBody` (re-exported from fsio.ts). Rejects: the store's codes,
+ * A `Subscription` holds what the store pushed until its session takes it, and acknowledges
+ * each batch once taken, so the store (store/subscriptions.ts) never has more than two batches
+ * in this thread per subscription; a session that does not keep up gets a 'resync' event.
+ *
+ * Exports: `StoreClient`, `Subscription`, `readBody` and `BodyReader` (re-exported from bodies.ts). Rejects: the store's codes,
  * ACTOR_TIMEOUT (no reply in `timeoutMs`), STORE_CLOSED (the client or port was closed).
  */
 import { errorFromData, PosternError } from '../errors.ts';
 import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
-import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreReply, StoreRequest } from './protocol.ts';
+import type { DirectoryMethod, MailboxMethod, QueueMethod, StorePush, StoreReply, StoreRequest } from './protocol.ts';
 import type { PortLike } from '../actor/remote.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions,
+  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
-export { readBody } from './fsio.ts';
+export { readBody, BodyReader } from './bodies.ts';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -32,7 +39,100 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
 }
 
-type Req = { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] } | { t: 'dir'; method: DirectoryMethod; args: unknown[] } | { t: 'q'; method: QueueMethod; args: unknown[] };
+type Req =
+  | { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] }
+  | { t: 'dir'; method: DirectoryMethod; args: unknown[] }
+  | { t: 'q'; method: QueueMethod; args: unknown[] }
+  | { t: 'sub'; method: 'subscribe'; account: string; folder: string | null; opts?: SubscribeOptions }
+  | { t: 'unsub'; method: 'unsubscribe'; sub: number };
+
+/** A watch on a mailbox's changes (StoreClient.subscribe): take events with `next()` or
+ * `for await`; `close()` when the session ends. */
+export class Subscription implements AsyncIterableIterator<MailboxEvent> {
+  readonly start: SubscriptionStart;
+  private readonly ack: () => void;
+  private readonly onClose: () => void;
+  private readonly batches: MailboxEvent[][] = [];
+  private taken = 0; // of batches[0]
+  private waiter: ((r: IteratorResult<MailboxEvent>) => void) | null = null;
+  private closed = false;
+  private last = false; // a 'gone' event was received: nothing follows it
+
+  constructor(start: SubscriptionStart, ack: () => void, onClose: () => void) {
+    this.start = start;
+    this.ack = ack;
+    this.onClose = onClose;
+  }
+
+  /** A batch from the store (StoreClient only). */
+  deliver(events: MailboxEvent[]): void {
+    if (this.closed) return;
+    if (events.length === 0) {
+      this.ack();
+      return;
+    }
+    this.batches.push(events);
+    if (events[events.length - 1]!.kind === 'gone') this.last = true; // the store has closed it
+    const w = this.waiter;
+    if (w !== null) {
+      this.waiter = null;
+      w({ value: this.take()!, done: false });
+    }
+  }
+
+  private take(): MailboxEvent | undefined {
+    const b = this.batches[0];
+    if (b === undefined) return undefined;
+    const e = b[this.taken++]!;
+    if (this.taken >= b.length) {
+      this.batches.shift();
+      this.taken = 0;
+      this.ack();
+    }
+    return e;
+  }
+
+  /** The next event, waiting for one; done once closed. */
+  next(): Promise<IteratorResult<MailboxEvent>> {
+    const e = this.take();
+    if (e !== undefined) return Promise.resolve({ value: e, done: false });
+    if (this.last) this.close();
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    this.waiter?.({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  /** Events received and not yet taken. */
+  get buffered(): number {
+    let n = 0;
+    for (const b of this.batches) n += b.length;
+    return n - this.taken;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stop watching (idempotent); a pending `next()` resolves done. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.batches.length = 0;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.({ value: undefined, done: true });
+    this.onClose();
+  }
+
+  return(): Promise<IteratorResult<MailboxEvent>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
 
 export class StoreClient {
   private readonly port: PortLike;
@@ -40,8 +140,19 @@ export class StoreClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private readonly subs = new Map<number, Subscription>();
+  /** Events of a subscription whose reply has not arrived yet (at most two batches each). */
+  private readonly early = new Map<number, MailboxEvent[][]>();
+  private subscribing = 0; // subscribe calls in flight
+  private readonly gone = new Set<number>(); // closed, their unsubscribe not yet answered
   private readonly onMessage = (raw: unknown): void => {
-    const r = raw as StoreReply;
+    const r = raw as StoreReply | StorePush;
+    if (r?.t === 'event') {
+      const sub = this.subs.get(r.sub);
+      if (sub !== undefined) sub.deliver(r.events);
+      else if (this.subscribing > 0 && !this.gone.has(r.sub)) this.early.set(r.sub, [...(this.early.get(r.sub) ?? []), r.events]);
+      return;
+    }
     if (r?.t !== 'reply') return;
     const p = this.pending.get(r.id);
     if (p === undefined) return;
@@ -77,6 +188,41 @@ export class StoreClient {
       }
       this.pending.set(id, p);
     });
+  }
+
+  /** Watch `folder` of `address`'s mailbox (null: every folder) for changes. */
+  async subscribe(address: string, folder: string | null = 'INBOX', opts: SubscribeOptions = {}): Promise<Subscription> {
+    let start: SubscriptionStart;
+    this.subscribing++;
+    try {
+      start = (await this.call({ t: 'sub', method: 'subscribe', account: address, folder, opts })) as SubscriptionStart;
+    } catch (e) {
+      if (--this.subscribing === 0) this.early.clear();
+      throw e;
+    }
+    const id = start.id;
+    const early = this.early.get(id) ?? [];
+    this.early.delete(id);
+    if (--this.subscribing === 0) this.early.clear();
+    const sub = new Subscription(
+      start,
+      () => {
+        if (!this.closed) this.port.postMessage({ t: 'subAck', sub: id });
+      },
+      () => {
+        this.subs.delete(id);
+        if (this.closed) return;
+        this.gone.add(id); // events already on their way are dropped
+        this.call({ t: 'unsub', method: 'unsubscribe', sub: id }).catch(() => {}).finally(() => this.gone.delete(id));
+      },
+    );
+    if (this.closed) {
+      sub.close();
+      return sub;
+    }
+    this.subs.set(id, sub);
+    for (const b of early) sub.deliver(b);
+    return sub;
   }
 
   mailbox(address: string): MailboxApi {
@@ -145,6 +291,8 @@ export class StoreClient {
     if (this.closed) return;
     this.closed = true;
     this.port.off('message', this.onMessage);
+    for (const sub of [...this.subs.values()]) sub.close();
+    this.early.clear();
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       if (p.timer !== undefined) clearTimeout(p.timer);

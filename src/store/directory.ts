@@ -7,8 +7,9 @@
  * domain added becomes primary. RFC 5321 §4.5.1: `addDomain` with a `postmasterPassword`
  * creates the domain's postmaster account with it (seed: CREATE Domain … postmasterPassword),
  * `ensurePostmaster` creates one with a random password, and `resolve` takes postmaster@ a
- * local domain that has no such account or alias to the primary domain's postmaster. Removing a
- * domain removes its postmaster account (and its mail) with it.
+ * local domain that has no such account or alias to the primary domain's postmaster, which
+ * therefore cannot be removed on its own (STORE_NOT_ALLOWED). Removing a domain removes its
+ * postmaster account (and its mail) with it.
  *
  * Passwords are stored as the scrypt strings of workers/pool.ts;
  * hashing and checking run where the caller says (`hashPassword` given at construction,
@@ -16,7 +17,10 @@
  * (src/store/cram.ts), for accounts with `cramMd5` on: on by default, and every password set
  * (`setPassword`) keys it and turns it on, so every mechanism the services advertise works for
  * every account made or re-keyed here (an account made before that has no key: its CRAM-MD5
- * logins fail as wrong passwords until its password is set again). Quotas are byte and message
+ * logins fail as wrong passwords until its password is set again). SCRAM-SHA-256 keys
+ * (src/store/scram.ts: salt, iterations, StoredKey, ServerKey; not a password equivalent) are
+ * kept for every account whose password is set here, likewise (an older account has none until
+ * its password is set again). Quotas are byte and message
  * counts, `Infinity` (UNLIMITED) for none; `services` is 'all' or the list of services the
  * account may log in to. The server admin's password hash (`admin.passwd`, the ftpBackup login)
  * is kept here too. Backups (the FTP tree) export an account whole, hash included, and restore
@@ -36,6 +40,7 @@ import { cramMd5Pads } from './cram.ts';
 import { writeFileAtomic, type FsLayer } from './fsio.ts';
 import { domainName, splitAddress } from './names.ts';
 import { HASH_FORMAT, parseScryptHash } from './password-hash.ts';
+import { SCRAM_FORMAT, parseScramKeys, scramSha256Keys } from './scram.ts';
 import { packr } from './record.ts';
 import type { AccountBackup, AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainBackup, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
 
@@ -50,6 +55,8 @@ export type { AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainInfo,
 interface AccountRec extends AccountInfo {
   hash: string;
   pads: Uint8Array | null;
+  /** SCRAM-SHA-256 keys (scram.ts text form); null: none (set before them, or restored without). */
+  scram: string | null;
 }
 
 interface DomainRec {
@@ -88,8 +95,17 @@ function checkServices(v: unknown): 'all' | string[] {
   throw new PosternError('STORE_BAD_ARGUMENT', "services must be 'all' or a list of service names");
 }
 
+/** RFC 5321 §4.5.1: `<postmaster>` (and postmaster@ every local domain without its own) goes
+ * to postmaster@<primary domain>, so that account or alias cannot be removed while the primary
+ * domain exists (STORE_NOT_ALLOWED); another domain's can (its mail then goes there). */
+function requiredPostmaster(d: Data, address: string): void {
+  if (d.primary !== null && address === `${POSTMASTER}@${d.primary}`) {
+    throw new PosternError('STORE_NOT_ALLOWED', `${address} receives <postmaster> (RFC 5321 4.5.1) and cannot be removed while ${d.primary} is the primary domain`, { address });
+  }
+}
+
 function publicInfo(r: AccountRec): AccountInfo {
-  const { hash: _h, pads: _p, ...info } = r;
+  const { hash: _h, pads: _p, scram: _s, ...info } = r;
   return { ...info, services: info.services === 'all' ? 'all' : [...info.services] };
 }
 
@@ -124,7 +140,7 @@ export class Directory {
     this.d = {
       v: 1, primary: raw.primary, admin: typeof raw.admin === 'string' ? raw.admin : null, nextId: raw.nextId,
       domains: new Map(raw.domains.map((x) => [x.name, x])),
-      accounts: new Map(raw.accounts.map((x) => [x.address, { ...x, pads: x.pads === null ? null : new Uint8Array(x.pads) }])),
+      accounts: new Map(raw.accounts.map((x) => [x.address, { ...x, pads: x.pads === null ? null : new Uint8Array(x.pads), scram: typeof x.scram === 'string' ? x.scram : null }])),
       aliases: new Map(raw.aliases),
     };
     this.index();
@@ -229,7 +245,7 @@ export class Directory {
     if (this.d.domains.get(r.domain)?.enabled !== true) throw fail('STORE_AUTH_FAILED', 'domain');
     if (!r.enabled) throw fail('STORE_AUTH_FAILED', 'disabled');
     if (r.services !== 'all' && !r.services.includes(service)) throw fail('STORE_AUTH_FAILED', 'service');
-    return { account: publicInfo(r), passwordHash: r.hash, cramMd5Pads: r.cramMd5 && r.pads !== null ? new Uint8Array(r.pads) : null };
+    return { account: publicInfo(r), passwordHash: r.hash, cramMd5Pads: r.cramMd5 && r.pads !== null ? new Uint8Array(r.pads) : null, scramSha256: r.scram };
   }
 
   /** Check a login; `verify` runs where the caller wants (its service's pool). */
@@ -278,18 +294,18 @@ export class Directory {
     const exists = (d: Data): void => {
       if (d.domains.has(n)) throw new PosternError('STORE_DOMAIN_EXISTS', `domain ${n} exists`, { domain: n });
     };
-    let key: { hash: string; pads: Uint8Array } | null = null;
+    let key: { hash: string; pads: Uint8Array; scram: string } | null = null;
     if (opts.postmasterPassword !== undefined) {
       const pw = checkPassword(opts.postmasterPassword);
       exists(this.d); // fail fast, before hashing
-      key = { hash: await this.hashPassword(pw), pads: cramMd5Pads(pw) };
+      key = { hash: await this.hashPassword(pw), pads: cramMd5Pads(pw), scram: await scramSha256Keys(pw) };
     }
     return this.change((d) => {
       exists(d);
       d.domains.set(n, { name: n, enabled: opts.enabled ?? true, createdAt: Date.now() });
       if (d.primary === null || opts.primary === true) d.primary = n;
       const pm = `${POSTMASTER}@${n}`;
-      if (key !== null && !d.accounts.has(pm) && !d.aliases.has(pm)) this.newAccount(d, pm, n, key.hash, key.pads);
+      if (key !== null && !d.accounts.has(pm) && !d.aliases.has(pm)) this.newAccount(d, pm, n, key.hash, key.pads, key.scram);
     }).then(() => this.getDomain(n));
   }
 
@@ -302,18 +318,19 @@ export class Directory {
     if (!missing(this.d)) return false;
     const pw = randomBytes(24).toString('base64url');
     const hash = await this.hashPassword(pw);
+    const scram = await scramSha256Keys(pw);
     return this.change((d) => {
       if (!d.domains.has(n) || !missing(d)) return false;
-      this.newAccount(d, pm, n, hash, cramMd5Pads(pw));
+      this.newAccount(d, pm, n, hash, cramMd5Pads(pw), scram);
       return true;
     });
   }
 
-  private newAccount(d: Data, address: string, domain: string, hash: string, pads: Uint8Array | null): AccountRec {
+  private newAccount(d: Data, address: string, domain: string, hash: string, pads: Uint8Array | null, scram: string): AccountRec {
     const id = d.nextId++;
     const r: AccountRec = {
       id, address, domain, enabled: true, quotaBytes: Infinity, quotaMessages: Infinity, services: 'all',
-      cramMd5: pads !== null, shard: id % this.shards, createdAt: Date.now(), hash, pads,
+      cramMd5: pads !== null, shard: id % this.shards, createdAt: Date.now(), hash, pads, scram,
     };
     d.accounts.set(address, r);
     return r;
@@ -362,26 +379,30 @@ export class Directory {
     const hash = await this.hashPassword(password);
     const cram = o.cramMd5 ?? true;
     const pads = cram ? cramMd5Pads(password) : null;
+    const scram = await scramSha256Keys(password);
     return this.change((d) => {
       exists(d);
-      const r = this.newAccount(d, a, domain, hash, pads);
+      const r = this.newAccount(d, a, domain, hash, pads, scram);
       Object.assign(r, { enabled: o.enabled ?? true, quotaBytes, quotaMessages, services });
       return publicInfo(r);
     });
   }
 
-  /** A new password; CRAM-MD5 is keyed from it and turned on (an old account gets its key). */
+  /** A new password; CRAM-MD5 is keyed from it and turned on, SCRAM-SHA-256 keyed (an old
+   * account gets its keys). */
   async setPassword(address: string, password: string): Promise<void> {
     const a = this.rec(address).address;
     const pw = checkPassword(password);
     const hash = await this.hashPassword(pw);
     const pads = cramMd5Pads(pw);
+    const scram = await scramSha256Keys(pw);
     await this.change((d) => {
       const r = d.accounts.get(a);
       if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
       r.hash = hash;
       r.cramMd5 = true;
       r.pads = pads;
+      r.scram = scram;
     });
   }
 
@@ -427,7 +448,7 @@ export class Directory {
     if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
     const aliases = [...this.d.aliases].filter(([, t]) => t === a).map(([k]) => k).sort();
     const { quotaBytes, quotaMessages, enabled, cramMd5, createdAt } = r;
-    return { address: a, enabled, quotaBytes, quotaMessages, services: r.services === 'all' ? 'all' : [...r.services], cramMd5, passwordHash: r.hash, cramMd5Pads: r.pads === null ? null : new Uint8Array(r.pads), aliases, createdAt };
+    return { address: a, enabled, quotaBytes, quotaMessages, services: r.services === 'all' ? 'all' : [...r.services], cramMd5, passwordHash: r.hash, cramMd5Pads: r.pads === null ? null : new Uint8Array(r.pads), scramSha256: r.scram, aliases, createdAt };
   }
 
   /** Create a domain from a backup, or update the settings it gives; nothing else changes. */
@@ -454,6 +475,8 @@ export class Directory {
     const services = checkServices(b.services);
     if (parseScryptHash(b.passwordHash) === null) throw new PosternError('STORE_BAD_ARGUMENT', `passwordHash is not a scrypt hash of this server (${HASH_FORMAT})`);
     if (b.cramMd5Pads !== null && b.cramMd5Pads.length !== 32) throw new PosternError('STORE_BAD_ARGUMENT', 'cramMd5Pads must be 32 bytes');
+    const scram = b.scramSha256 ?? null; // a backup made before SCRAM keys has none
+    if (scram !== null && parseScramKeys(scram) === null) throw new PosternError('STORE_BAD_ARGUMENT', `scramSha256 is not SCRAM-SHA-256 keys of this server (${SCRAM_FORMAT})`);
     const aliases = b.aliases.map((x) => this.qualify(x));
     if (aliases.some((x) => x.address === a)) throw new PosternError('STORE_BAD_ARGUMENT', `${a} cannot be its own alias`);
     return this.change((d) => {
@@ -468,10 +491,10 @@ export class Directory {
       const created = r === undefined;
       if (r === undefined) {
         const id = d.nextId++;
-        r = { id, address: a, domain, enabled: true, quotaBytes, quotaMessages, services, cramMd5: false, shard: id % this.shards, createdAt: Number.isFinite(b.createdAt) ? b.createdAt : Date.now(), hash: '', pads: null };
+        r = { id, address: a, domain, enabled: true, quotaBytes, quotaMessages, services, cramMd5: false, shard: id % this.shards, createdAt: Number.isFinite(b.createdAt) ? b.createdAt : Date.now(), hash: '', pads: null, scram: null };
         d.accounts.set(a, r);
       }
-      Object.assign(r, { enabled: b.enabled !== false, quotaBytes, quotaMessages, services, cramMd5: b.cramMd5 === true, hash: b.passwordHash, pads: b.cramMd5Pads === null ? null : new Uint8Array(b.cramMd5Pads) });
+      Object.assign(r, { enabled: b.enabled !== false, quotaBytes, quotaMessages, services, cramMd5: b.cramMd5 === true, hash: b.passwordHash, pads: b.cramMd5Pads === null ? null : new Uint8Array(b.cramMd5Pads), scram });
       for (const x of aliases) d.aliases.set(x.address, a);
       return { account: publicInfo(r), created };
     });
@@ -483,6 +506,7 @@ export class Directory {
     const info = await this.change((d) => {
       const r = d.accounts.get(a);
       if (r === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no account ${a}`, { address: a });
+      requiredPostmaster(d, a);
       d.accounts.delete(a);
       for (const [k, t] of d.aliases) if (t === a) d.aliases.delete(k);
       return publicInfo(r);
@@ -503,6 +527,7 @@ export class Directory {
   async removeAlias(alias: string): Promise<void> {
     const { address: a } = this.qualify(alias);
     return this.change((d) => {
+      if (d.aliases.has(a)) requiredPostmaster(d, a);
       if (!d.aliases.delete(a)) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `no alias ${a}`, { address: a });
     });
   }

@@ -1,20 +1,19 @@
 /**
  * store/fsio.ts: the file system as the store sees it: a small injectable layer (tests swap in
- * one whose write throws ENOSPC, or one that counts syncs), atomic file replacement, and body
- * reads by locator (usable from any thread: it depends on nothing else in the store).
+ * one whose write throws ENOSPC, or one that counts syncs) and atomic file replacement. Body
+ * reads live in bodies.ts (`readBody` is re-exported here for older callers).
  *
  * Exports: `FsLayer`, `defaultFs`, `countingFs(base)` (→ a layer plus its counters),
  * `writeFileAtomic(fsl, path, data)` (temp + fsync + rename + fsync dir), `fsyncDir`,
- * `readBody(locator, verify?)`, `ioError(e, what)` (maps ENOSPC/EDQUOT → STORE_NO_SPACE,
+ * `truncateSync`, `readBody` (bodies.ts), `ioError(e, what)` (maps ENOSPC/EDQUOT → STORE_NO_SPACE,
  * else STORE_IO; PosternErrors pass through).
- * Throws/rejects: STORE_NO_SPACE | STORE_IO (from `ioError` users), STORE_CORRUPT (`readBody` with
- * a crc mismatch or a short file).
+ * Throws/rejects: STORE_NO_SPACE | STORE_IO (from `ioError` users).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { PosternError, isPosternError } from '../errors.ts';
-import type { Locator } from './types.ts';
+
+export { readBody } from './bodies.ts';
 
 /** The calls the store's writers make; each mirrors the node:fs callback call of that name. */
 export interface FsLayer {
@@ -138,7 +137,6 @@ export async function writeFileAtomic(fsl: FsLayer, file: string, data: Uint8Arr
   }
 }
 
-/** Read a stored body by locator, from any thread. With `verify` (default) the crc32 is checked. */
 /** Cut a log segment back to `length` bytes (a torn tail found by recovery) and sync it. */
 export function truncateSync(file: string, length: number): void {
   const fd = fs.openSync(file, 'r+');
@@ -148,28 +146,4 @@ export function truncateSync(file: string, length: number): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(loc.length); // its own ArrayBuffer: it may be transferred
-  let fh: fs.promises.FileHandle;
-  try {
-    fh = await fs.promises.open(loc.path, 'r');
-  } catch (e) {
-    throw ioError(e, `opening ${path.basename(loc.path)}`);
-  }
-  try {
-    let got = 0;
-    while (got < loc.length) {
-      const { bytesRead } = await fh.read(buf, got, loc.length - got, loc.offset + got);
-      if (bytesRead === 0) throw new PosternError('STORE_CORRUPT', `short body in ${path.basename(loc.path)} at ${loc.offset}`);
-      got += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-  if (verify && crc32(buf) !== loc.crc) {
-    throw new PosternError('STORE_CORRUPT', `body checksum mismatch in ${path.basename(loc.path)} at ${loc.offset}`, { path: loc.path, offset: loc.offset });
-  }
-  return buf;
 }

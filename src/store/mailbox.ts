@@ -7,6 +7,10 @@
  * segment pinned, so readers never wait for writers. A snapshot pins the segments of the
  * bodies it lists until released (or until its owner, e.g. a client port, goes away).
  *
+ * `subscribe(folder, sink)` (not part of `MailboxApi`: a sink is a function) opens a feed of
+ * the mailbox's changes (subscriptions.ts), registered in the same turn as the folder's state
+ * it returns is read, so no change falls between the two.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
  * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
@@ -19,9 +23,10 @@ import type { Actor } from '../actor/actor.ts';
 import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
+import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -29,6 +34,7 @@ export interface MailboxHost {
   openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;
+  readonly feeds: Feeds;
   readonly askTimeoutMs: number;
 }
 
@@ -200,6 +206,21 @@ export class Mailbox implements MailboxApi {
 
   async release(snapshotId: number): Promise<void> {
     this.host.snapshots.release(snapshotId);
+  }
+
+  /** Watch `folder` (null: every folder) for changes; close the feed to stop. */
+  async subscribe(folder: string | null, sink: FeedSink, opts: SubscribeOptions = {}): Promise<{ start: SubscriptionStart; feed: Feed }> {
+    const { core } = await this.opened();
+    // synchronous from here: no change is applied between reading the state and registering
+    if (folder === null) {
+      let highestModseq = 0;
+      for (const f of core.mb().folders.values()) highestModseq = Math.max(highestModseq, f.highestModseq);
+      const feed = this.host.feeds.open(this.accountId, null, sink, opts.maxQueuedEvents);
+      return { feed, start: { id: feed.id, folder: null, uidValidity: 0, uidNext: 0, highestModseq } };
+    }
+    const f = core.folder(folder);
+    const feed = this.host.feeds.open(this.accountId, f.id, sink, opts.maxQueuedEvents);
+    return { feed, start: { id: feed.id, folder: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq } };
   }
 
   async quota(): Promise<QuotaInfo> {

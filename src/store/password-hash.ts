@@ -7,7 +7,8 @@
  * exact key length (KEY_BYTES: scrypt with a short key, and above all an empty one, would make
  * every password "match", since two empty buffers compare equal), a salt of SALT_MIN_BYTES to
  * SALT_MAX_BYTES, N a power of two within N_MIN..N_MAX, r and p within their bounds and the
- * memory scrypt needs (128·N·r) within MAX_MEMORY_BYTES, canonical base64 only. Anything else
+ * memory scrypt needs (128·r·(N+2+p), as OpenSSL counts it) within MAX_MEMORY_BYTES, and
+ * N < 2^(16·r) (RFC 7914 §2), so node's scrypt can check it; canonical base64 only. Anything else
  * is null. Both the checks at login (workers/pool.ts) and a restore (directory.restoreAccount,
  * the FTP restore) use it, so a malformed hash from any source is refused, never trusted.
  *
@@ -27,8 +28,11 @@ const N_MIN = 1 << 14;
 const N_MAX = 1 << 16;
 const R_MAX = 16;
 const P_MAX = 4;
-/** node's scrypt refuses more than its default maxmem (32 MiB) anyway. */
+/** node's scrypt refuses more than its default maxmem (32 MiB): OpenSSL counts 128·r·(N+2) for
+ * V plus 128·r·p for B, so a hash over it could never be checked (every login a temporary
+ * failure, not counted by the login throttle). */
 const MAX_MEMORY_BYTES = 32 * 1024 * 1024;
+const scryptMemory = (N: number, r: number, p: number): number => 128 * r * (N + 2) + 128 * r * p;
 /** What a well-formed hash looks like, for error messages. */
 export const HASH_FORMAT = `scrypt$N$r$p$salt$key: N a power of two from ${N_MIN} to ${N_MAX}, r 1..${R_MAX}, p 1..${P_MAX}, a ${SALT_MIN_BYTES}- to ${SALT_MAX_BYTES}-byte salt and a ${KEY_BYTES}-byte key, in base64`;
 
@@ -64,7 +68,7 @@ export function parseScryptHash(hash: unknown): ScryptHash | null {
   const N = int(parts[1]!, N_MIN, N_MAX);
   const r = int(parts[2]!, 1, R_MAX);
   const p = int(parts[3]!, 1, P_MAX);
-  if (N === null || r === null || p === null || (N & (N - 1)) !== 0 || 128 * N * r > MAX_MEMORY_BYTES) return null;
+  if (N === null || r === null || p === null || (N & (N - 1)) !== 0 || N >= 2 ** (16 * r) || scryptMemory(N, r, p) > MAX_MEMORY_BYTES) return null;
   const salt = b64(parts[4]!, SALT_MIN_BYTES, SALT_MAX_BYTES);
   const key = b64(parts[5]!, KEY_BYTES, KEY_BYTES);
   return salt === null || key === null ? null : { N, r, p, salt, key };

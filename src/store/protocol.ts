@@ -7,20 +7,28 @@
  *                                                FTP backup's export/restore)
  *   → `{ t: 'q', id, method, args }`             the mail queue (enqueue, claim, deliver, deliverAndClaim,
  *                                                release)
+ *   → `{ t: 'sub', id, account, folder, opts }`   watch a folder (null: all) of a mailbox; the
+ *                                                reply is its `SubscriptionStart`
+ *   → `{ t: 'unsub', id, sub }`                  stop watching
+ *   → `{ t: 'subAck', sub }`                     the subscriber has taken a batch (no reply)
  *   ← `{ t: 'reply', id, ok: true, v }` | `{ t: 'reply', id, ok: false, e: ErrorData }`
+ *   ← `{ t: 'event', sub, events }`               pushed changes (store/subscriptions.ts), in
+ *                                                order, at most two batches unacknowledged
  *
  * Methods come from frozen tables; a name not in them is answered STORE_BAD_ARGUMENT (a name
- * is never looked up on an object). Fetched bodies are transferred, not copied. Snapshots taken
- * through a port belong to it and are released when the port closes.
+ * is never looked up on an object). Fetched bodies are transferred, not copied. Snapshots and
+ * subscriptions taken through a port belong to it and end when the port closes.
  *
- * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `QUEUE_METHODS`, `StoreRequest`, `StoreReply`,
+ * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `QUEUE_METHODS`, `StoreRequest`, `StoreReply`, `StorePush`,
  * `serveStoreClient(store, port, owner)`. Throws nothing: every failure becomes a reply.
  */
 import { errorToData, PosternError } from '../errors.ts';
 import type { ErrorData } from '../errors.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
-import type { AccountBackup, DomainBackup, MailboxApi } from './types.ts';
+import type { AccountBackup, DomainBackup, MailboxApi, MailboxEvent, SubscribeOptions } from './types.ts';
+import type { Feed } from './subscriptions.ts';
+import type { Mailbox } from './mailbox.ts';
 import { exportAccount, restoreAccount } from './backup.ts';
 import { deliver } from './queue-deliver.ts';
 
@@ -43,7 +51,16 @@ export type QueueMethod = (typeof QUEUE_METHODS)[number];
 export type StoreRequest =
   | { t: 'mb'; id: number; account: string; method: MailboxMethod; args: unknown[] }
   | { t: 'dir'; id: number; method: DirectoryMethod; args: unknown[] }
-  | { t: 'q'; id: number; method: QueueMethod; args: unknown[] };
+  | { t: 'q'; id: number; method: QueueMethod; args: unknown[] }
+  | { t: 'sub'; id: number; account: string; folder: string | null; opts?: SubscribeOptions }
+  | { t: 'unsub'; id: number; sub: number };
+
+/** Sent without a request: a subscription's events. */
+export interface StorePush {
+  t: 'event';
+  sub: number;
+  events: MailboxEvent[];
+}
 
 export type StoreReply = { t: 'reply'; id: number; ok: true; v: unknown } | { t: 'reply'; id: number; ok: false; e: ErrorData };
 
@@ -101,7 +118,27 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       }
     }
   };
+  const feeds = new Map<number, Feed>(); // this port's subscriptions
+  const subscribe = async (account: string, folder: string | null, opts: SubscribeOptions | undefined): Promise<unknown> => {
+    if (typeof account !== 'string' || (folder !== null && typeof folder !== 'string')) throw new PosternError('STORE_BAD_ARGUMENT', 'sub: account and folder must be strings');
+    const mb = store.mailbox(account, owner) as Mailbox;
+    const { start, feed } = await mb.subscribe(folder, (events, f) => {
+      try {
+        port.postMessage({ t: 'event', sub: f.id, events } satisfies StorePush);
+      } catch {
+        f.close(); // the port is gone
+      }
+    }, { maxQueuedEvents: typeof opts?.maxQueuedEvents === 'number' ? opts.maxQueuedEvents : undefined });
+    feeds.set(feed.id, feed);
+    return start;
+  };
   const run = async (req: StoreRequest): Promise<{ v: unknown; transfer?: ArrayBuffer[] }> => {
+    if (req.t === 'sub') return { v: await subscribe(req.account, req.folder ?? null, req.opts) };
+    if (req.t === 'unsub') {
+      feeds.get(req.sub)?.close();
+      feeds.delete(req.sub);
+      return { v: undefined };
+    }
     if (!Array.isArray(req.args)) throw new PosternError('STORE_BAD_ARGUMENT', 'args must be an array');
     if (req.t === 'dir') {
       const fn = dir.get(req.method);
@@ -128,6 +165,11 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
     return { v };
   };
   const onMessage = (raw: unknown): void => {
+    const ack = raw as { t?: unknown; sub?: unknown };
+    if (ack?.t === 'subAck') {
+      if (typeof ack.sub === 'number') feeds.get(ack.sub)?.ack();
+      return;
+    }
     const req = raw as StoreRequest;
     if (req === null || typeof req !== 'object' || typeof req.id !== 'number') return;
     run(req).then(
@@ -138,8 +180,13 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       },
     );
   };
+  const endFeeds = (): void => {
+    for (const f of feeds.values()) f.close();
+    feeds.clear();
+  };
   const onClose = (): void => {
     store.snapshots.releaseOwner(owner);
+    endFeeds();
   };
   port.on('message', onMessage);
   port.on('close', onClose);
@@ -148,6 +195,7 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       port.off('message', onMessage);
       port.off('close', onClose);
       store.snapshots.releaseOwner(owner);
+      endFeeds();
       port.close();
     },
   };

@@ -32,7 +32,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
-import { fsyncDir, readBody, type FsLayer } from './fsio.ts';
+import { fsyncDir, type FsLayer } from './fsio.ts';
+import { readBody } from './bodies.ts';
 import { SegmentWriter, segmentFile, type StoreLog } from './writer.ts';
 import {
   QREC_ENQUEUE, QREC_STATE, checkEnvelope, encodeDone, encodeEnqueue, encodeState, initialState, replayQueueLog,

@@ -18,7 +18,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PosternError } from '../errors.ts';
-import { ioError, readBody, truncateSync, writeFileAtomic, type FsLayer } from './fsio.ts';
+import { ioError, truncateSync, writeFileAtomic, type FsLayer } from './fsio.ts';
+import { readBody } from './bodies.ts';
 import { REC_APPEND, REC_OP, encodeBodyCopy, scanRecords } from './record.ts';
 import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, type Msg } from './state.ts';
 import { SegmentWriter, parseSegmentFile, type Position, type StoreLog } from './writer.ts';

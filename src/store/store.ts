@@ -29,6 +29,7 @@ import { hashPassword } from './password-hash.ts';
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
+import { Feeds } from './subscriptions.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -61,6 +62,8 @@ export interface StoreStats {
   segments: number;
   openMailboxes: number;
   snapshots: number;
+  /** Open subscriptions to mailbox changes. */
+  subscriptions: number;
   pinnedSegments: number;
   deadBytes: number;
   batches: number;
@@ -99,6 +102,8 @@ export class Store implements MailboxHost {
   private readonly log: StoreLog;
   private shards: Shard[] = [];
   private readonly actors = new Map<number, Open | Promise<Open>>();
+  /** MailboxHost: the subscriptions to mailbox changes (subscriptions.ts). */
+  readonly feeds = new Feeds();
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private timers: NodeJS.Timeout[] = [];
   private q: Queue | null = null;
@@ -234,7 +239,7 @@ export class Store implements MailboxHost {
   private async startActor(account: AccountInfo): Promise<Open> {
     const shard = this.shards[account.shard];
     if (shard === undefined) throw new PosternError('STORE_CORRUPT', `account ${account.address} is on missing shard ${account.shard}`);
-    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id));
+    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id), this.feeds);
     const actor = await Actor.start<MailboxMsg, MailboxReply>({
       id: `mailbox:${account.address}`,
       kind: 'mailbox',
@@ -253,6 +258,7 @@ export class Store implements MailboxHost {
     const cur = this.actors.get(a.id);
     this.actors.delete(a.id);
     if (cur !== undefined) void Promise.resolve(cur).then((o) => o.actor.stop(), () => {});
+    this.feeds.closeAccount(a.id);
     this.shards[a.shard]?.state.drop(a.id);
     this.log.info({ account: a.address, id: a.id }, 'store: account removed; its mail is reclaimed by compaction');
   }
@@ -298,7 +304,7 @@ export class Store implements MailboxHost {
   }
 
   stats(): StoreStats {
-    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, pinnedSegments: 0, deadBytes: 0, batches: 0, records: 0, fs: { ...this.counters } };
+    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, subscriptions: this.feeds.size, pinnedSegments: 0, deadBytes: 0, batches: 0, records: 0, fs: { ...this.counters } };
     for (const s of this.shards) {
       const x = s.stats();
       out.segments += x.segments;

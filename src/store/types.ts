@@ -8,7 +8,7 @@
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
- * `AccountBackup`.
+ * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`.
  * Throws nothing.
  */
 
@@ -192,6 +192,8 @@ export interface AuthInfo {
   passwordHash: string;
   /** HMAC-MD5 pads (32 bytes) if CRAM-MD5 is on for the account and was keyed. */
   cramMd5Pads: Uint8Array | null;
+  /** SCRAM-SHA-256 keys in store/scram.ts's text form; null: none (its password was set before them). */
+  scramSha256: string | null;
 }
 
 export interface AccountOptions {
@@ -215,7 +217,8 @@ export interface DomainBackup {
 }
 
 /** An account as a backup holds it (Registry.bin): settings, the password's scrypt hash, the
- * CRAM-MD5 pads (if keyed), the aliases that deliver to it, and its folders. */
+ * CRAM-MD5 pads (if keyed), the SCRAM-SHA-256 keys (if any), the aliases that deliver to it,
+ * and its folders. */
 export interface AccountBackup {
   address: string;
   enabled: boolean;
@@ -225,7 +228,41 @@ export interface AccountBackup {
   cramMd5: boolean;
   passwordHash: string;
   cramMd5Pads: Uint8Array | null;
+  /** store/scram.ts's text form; null or absent: none (a backup made before them). */
+  scramSha256?: string | null;
   aliases: string[];
   folders: string[];
   createdAt: number;
+}
+
+/**
+ * A change pushed to a subscriber (store/subscriptions.ts), sent once the change is durable
+ * and applied. `at` is when that happened (epoch ms, fractional: `performance.timeOrigin +
+ * performance.now()` in the store thread). 'folders': a folder was created, renamed or deleted
+ * (list them again). 'resync': the subscriber fell behind and events were dropped: read the
+ * folder again (events after it may repeat what that read shows; compare modseqs). 'gone': the
+ * mailbox was removed; it is the subscription's last event.
+ */
+export type MailboxEvent =
+  | { kind: 'append'; folder: string; uid: number; modseq: number; flags: string[]; size: number; internalDate: number; at: number }
+  | { kind: 'flags'; folder: string; modseq: number; changed: Array<{ uid: number; flags: string[] }>; at: number }
+  | { kind: 'expunge'; folder: string; modseq: number; uids: number[]; at: number }
+  | { kind: 'folders'; at: number }
+  | { kind: 'resync'; reason: 'overflow'; dropped: number; at: number }
+  | { kind: 'gone'; reason: 'account_removed'; at: number };
+
+export interface SubscribeOptions {
+  /** Events held for a subscriber that has not taken them (default 1000, at most 10,000);
+   * past it they are dropped for one 'resync' event. */
+  maxQueuedEvents?: number;
+}
+
+/** What a subscription starts from: events carry modseqs above `highestModseq`. */
+export interface SubscriptionStart {
+  id: number;
+  /** The folder watched; null: every folder of the mailbox. */
+  folder: string | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
 }

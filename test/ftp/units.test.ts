@@ -62,6 +62,7 @@ test('names: %, / and \\ are encoded; only the exact encoding decodes', () => {
 const ACCOUNT: AccountBackup = {
   address: 'ann@a.org', enabled: true, quotaBytes: 1000, quotaMessages: Infinity, services: ['pop3', 'imap'], cramMd5: true,
   passwordHash: 'scrypt$16384$8$1$c2FsdA==$a2V5', cramMd5Pads: new Uint8Array(32).fill(7), aliases: ['info@a.org'],
+  scramSha256: 'SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=',
   folders: ['INBOX', 'Archive', 'Archive/2024', 'Quote "q" \\ back'], createdAt: 1_700_000_000_000,
 };
 
@@ -70,7 +71,7 @@ test('registry: domain and account files round-trip in both kinds', () => {
   for (const kind of ['bin', 'cfg'] as const) {
     assert.deepEqual(decodeDomain(encodeDomain(dom, kind), kind), dom);
     assert.deepEqual(decodeAccount(encodeAccount(ACCOUNT, kind), kind), ACCOUNT);
-    const all = { ...ACCOUNT, services: 'all' as const, cramMd5: false, cramMd5Pads: null, quotaBytes: Infinity, aliases: [] };
+    const all = { ...ACCOUNT, services: 'all' as const, cramMd5: false, cramMd5Pads: null, scramSha256: null, quotaBytes: Infinity, aliases: [] };
     assert.deepEqual(decodeAccount(encodeAccount(all, kind), kind), all);
   }
   const text = encodeAccount(ACCOUNT, 'cfg').toString();

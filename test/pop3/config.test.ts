@@ -14,7 +14,7 @@ test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by defau
   const x = resolved.serviceOptions.pop3.extra;
   assert.equal(x.pop3ExclusiveLock, false);
   assert.equal(x.plainConnAllowLogin, true);
-  assert.deepEqual(x.plainConnAuthTypes, ['plain', 'login', 'cramMd5']);
+  assert.deepEqual(x.plainConnAuthTypes, ['plain', 'login', 'cramMd5', 'scramSha256']);
   assert.equal(x.authFailureDelay, 1000);
   assert.equal(x.authFailureMaxDelay, 16_000);
   assert.equal(x.authFailureWindow, 300_000);
@@ -27,7 +27,7 @@ test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by defau
   assert.equal(s.listeners[0]!.idleTimeoutMs, 600_000);
   for (const v of [s.maxErrors, s.maxAuthErrors, x.maxLineLength, s.listeners[0]!.flow.maxConnections, s.listeners[0]!.flow.peerMaxConnections]) assert.ok(Number.isFinite(v));
   const o = pop3Options(s);
-  assert.deepEqual(mechanismsFor(o, false), ['PLAIN', 'LOGIN', 'CRAM-MD5']);
+  assert.deepEqual(mechanismsFor(o, false), ['PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-256']);
   assert.equal(o.greetingsText, `${s.hostname} Postern POP3 server ready`);
 });
 

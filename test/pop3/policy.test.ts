@@ -59,7 +59,7 @@ test('TLS connection: USER/PASS and every mechanism allowed', async () => {
   s.write('CAPA\r\n');
   const caps = await until(/\+OK[^]*?\r\n\.\r\n/);
   assert.match(caps, /\r\nUSER\r\n/);
-  assert.match(caps, /\r\nSASL PLAIN LOGIN CRAM-MD5\r\n/);
+  assert.match(caps, /\r\nSASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\r\n/);
   s.write('USER pol@example.org\r\nPASS pw\r\nSTAT\r\nQUIT\r\n');
   await until(/\+OK send PASS\r\n/);
   await until(/\+OK logged in[^\n]*\n/);

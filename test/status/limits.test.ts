@@ -3,7 +3,8 @@
  * service listener, finite by default, counted by the same admission code. Past
  * peerMaxConnections (per remote IP) and maxConnections (in all) a new connection gets 503 and is
  * closed at once, while the open ones keep answering; the counts are on /status; a silent
- * connection is closed after idleTimeout.
+ * connection is closed after idleTimeout; a request trickled in a byte at a time is cut at
+ * requestTimeout however often it sends.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +42,7 @@ test('statusControl defaults are finite', () => {
   const c = loadConfig('Server { }', 'test').resolved.statusLimits;
   for (const v of Object.values(c.flow)) assert.ok(Number.isFinite(v), JSON.stringify(c));
   assert.deepEqual(c, { flow: { maxConnections: 64, maxIntervalConnections: 600, timeIntervalMs: 60_000, peerMaxConnections: 16,
-    peerMaxIntervalConnections: 300, peerTimeIntervalMs: 60_000 }, idleTimeoutMs: 30_000 });
+    peerMaxIntervalConnections: 300, peerTimeIntervalMs: 60_000 }, idleTimeoutMs: 30_000, requestTimeoutMs: 10_000 });
 });
 
 test('the status endpoint trips peerMaxConnections and maxConnections; open connections keep answering; idleTimeout closes', async () => {
@@ -83,4 +84,35 @@ test('the status endpoint trips peerMaxConnections and maxConnections; open conn
   assert.match(await back.get('/status'), /^HTTP\/1\.1 200 /);
   back.socket.destroy();
   other.socket.destroy();
+});
+
+test('a request trickled in a byte every 300 ms (never silent for idleTimeout) is cut at requestTimeout; its slot is free again', { timeout: 30_000 }, async () => {
+  await server?.stop();
+  server = await startServer({
+    configText: `Server {
+      services = ()
+      statusListener = 127.0.0.1:0
+      logLevel = error
+      statusControl = { peerMaxConnections = 1 idleTimeout = 30 requestTimeout = 2 }
+    }`,
+    dataDir: tmpDir(), statusPort: 0, controlSocket: false,
+  });
+  const s = server;
+  const slow = await conn(s.statusPort, '127.0.0.13');
+  let cut = false;
+  void slow.closed.then(() => (cut = true));
+  const t0 = Date.now();
+  const head = `GET /status HTTP/1.1\r\nhost: status\r\n${'x-pad: y\r\n'.repeat(100)}\r\n`; // 360 s at this rate
+  for (let i = 0; i < head.length && !cut && Date.now() - t0 < 20_000; i++) {
+    slow.socket.write(head[i]!);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.ok(cut, 'the trickling client was cut');
+  const took = Date.now() - t0;
+  assert.ok(took < 10_000, `cut after ${took} ms (requestTimeout 2 s)`);
+  assert.match(slow.received(), /^HTTP\/1\.1 408 /);
+  await waitFor(() => s.status().statusListener?.open === 0, 5000, 'its slot released');
+  const next = await conn(s.statusPort, '127.0.0.13');
+  assert.match(await next.get('/healthz'), /^HTTP\/1\.1 200 /);
+  next.socket.destroy();
 });

@@ -6,6 +6,7 @@
  *
  * Exports: `CONTROL_ROWS` (verb → row), `serverStatus(session)`, `ADMIN_USER`. Throws nothing.
  */
+import { gatedCheck } from '../../auth/login.ts';
 import { noreply, stop } from '../../session/line-session.ts';
 import { DUMMY_HASH } from '../../store/directory.ts';
 import { VirtualTree } from './tree.ts';
@@ -27,32 +28,16 @@ async function pass(args: string, s: Session) {
   if (s.state !== 'password' || d.user === null) return ftpReply(503, 'Login with USER first.', 'command');
   const user = d.user;
   const store = s.ctx.store;
-  // the service's login throttle (auth/throttle.ts): wait out this IP's delay; banned: no check
-  if (!(await s.ctx.loginGate())) {
-    d.user = null;
-    return ftpReply(530, 'Login incorrect.', 'auth');
-  }
-  let hash: string | null = null;
-  try {
-    hash = user === ADMIN_USER && store !== null ? await store.adminHash() : null;
-  } catch (e) {
-    s.ctx.loginResult(null, user);
-    s.ctx.log.error({ err: e }, 'ftp: cannot read the admin password hash');
-    return ftpReply(421, 'Service not available; try again later.');
-  }
-  if (user === ADMIN_USER && hash === null) s.ctx.log.warn('ftp: admin login refused: no admin password is set (postern ctl admin passwd --password PW)');
-  let ok = false;
-  try {
-    ok = (await s.ctx.runTask('verifyPassword', { password: args, hash: hash ?? DUMMY_HASH })) === true;
-  } catch (e) {
-    s.ctx.loginResult(null, user);
-    s.ctx.log.error({ err: e }, 'ftp: password check failed');
-    return ftpReply(421, 'Service not available; try again later.');
-  }
+  // the login pipeline's gate and report around the admin check (auth/login.ts)
+  const ok = await gatedCheck(s.ctx, user, { service: 'ftp' }, async () => {
+    const hash = user === ADMIN_USER && store !== null ? await store.adminHash() : null;
+    if (user === ADMIN_USER && hash === null) s.ctx.log.warn('ftp: admin login refused: no admin password is set (postern ctl admin passwd --password PW)');
+    const match = (await s.ctx.runTask('verifyPassword', { password: args, hash: hash ?? DUMMY_HASH })) === true;
+    return match && hash !== null && store !== null;
+  });
+  if (ok === 'unavailable') return ftpReply(421, 'Service not available; try again later.');
   d.user = null;
-  const success = ok && hash !== null && store !== null;
-  s.ctx.loginResult(success, user);
-  if (!success) return ftpReply(530, 'Login incorrect.', 'auth');
+  if (ok !== true || store === null) return ftpReply(530, 'Login incorrect.', 'auth');
   d.tree?.close();
   d.tree = new VirtualTree(store);
   d.cwd = [];

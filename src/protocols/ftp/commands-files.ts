@@ -209,7 +209,7 @@ async function retr(args: string, s: Session): Promise<Verdict<S>> {
   const mode = s.data.type === 'I' ? 'BINARY' : 'ASCII';
   return withData(s, `Opening ${mode} mode data connection for ${name} (${size - rest} bytes).`, async (sock, t) => {
     if (Buffer.isBuffer(content)) await sendBytes(sock, content.subarray(rest), s.data.o.dataTimeoutMs, t);
-    else await sendBody(sock, content, rest, s.data.o.dataTimeoutMs, t, s.data.readAhead);
+    else await sendBody(sock, content, rest, s.data.o.dataTimeoutMs, t, s.data.bodies);
     return ftpReply(226, 'Transfer complete.');
   });
 }

@@ -50,6 +50,7 @@ const ACCOUNT: Schema = {
   services: { type: 'services' },
   cramMd5: { type: 'bool' },
   cramMd5Pads: { type: 'hex' },
+  scramSha256: { type: 'string' }, // store/scram.ts's text form, checked by the restore
   aliases: { type: 'strings' },
   folders: { type: 'strings' },
   createdAt: { type: 'time' },
@@ -221,6 +222,7 @@ export function decodeAccount(bytes: Buffer, kind: FileKind): AccountBackup {
     services: (r.services as 'all' | string[] | undefined) ?? 'all',
     cramMd5: (r.cramMd5 as boolean | undefined) ?? false,
     cramMd5Pads: pads !== null && pads.length === 0 ? null : pads,
+    scramSha256: (r.scramSha256 as string | undefined) ?? null,
     aliases: (r.aliases as string[] | undefined) ?? [],
     folders: (r.folders as string[] | undefined) ?? [],
     createdAt: (r.createdAt as number | undefined) ?? Date.now(),

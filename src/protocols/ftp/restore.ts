@@ -35,6 +35,7 @@
 import { isPosternError } from '../../errors.ts';
 import { domainName, splitAddress } from '../../store/names.ts';
 import { HASH_FORMAT, parseScryptHash } from '../../store/password-hash.ts';
+import { SCRAM_FORMAT, parseScramKeys } from '../../store/scram.ts';
 import type { StoreClient } from '../../store/client.ts';
 import type { AccountInfo } from '../../store/types.ts';
 import { decodeName, formatPath, MAX_NAME_BYTES, quotePath } from './paths.ts';
@@ -221,6 +222,7 @@ export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Targ
     // only a hash as Postern writes it: a malformed one (an empty key matches every password)
     // is refused here, and the directory and the login check refuse it again
     if (parseScryptHash(b.passwordHash) === null) return r(553, `Not restored: passwordHash is not a well-formed hash (${HASH_FORMAT}); nothing was changed.`, true);
+    if (b.scramSha256 !== null && b.scramSha256 !== undefined && parseScramKeys(b.scramSha256) === null) return r(553, `Not restored: scramSha256 is not well-formed keys (${SCRAM_FORMAT}); nothing was changed.`, true);
     const res = await store.restoreAccount(b);
     return r(226, `Transfer complete; account ${t.address} ${res.created ? 'created' : 'updated'}${res.foldersCreated.length > 0 ? ` with ${res.foldersCreated.length} folder(s)` : ''}.`);
   } catch (e) {

@@ -15,7 +15,8 @@ import { tlsConfigured } from '../../net/tls.ts';
 import { reply, type CommandRow, type LineSession, type Verdict } from '../../session/line-session.ts';
 import type { SessionContext } from '../../service/protocol.ts';
 import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer } from './data.ts';
-import type { ReadAhead } from './bodies.ts';
+import { bodyReader } from './bodies.ts';
+import type { BodyReader } from '../../store/bodies.ts';
 import { resolvePath } from './paths.ts';
 import type { FtpResult } from './restore.ts';
 import type { VirtualTree } from './tree.ts';
@@ -49,8 +50,8 @@ export interface FtpData {
   /** The last transfer ended by ABOR, whose own reply is still to come. */
   abortedTransfer: boolean;
   tree: VirtualTree | null;
-  /** Bodies read ahead of the next RETR (bodies.ts). */
-  readAhead: { cur: ReadAhead | null };
+  /** The session's body reader, with its read-ahead window (bodies.ts). */
+  bodies: BodyReader;
   ended: boolean;
 }
 
@@ -70,7 +71,7 @@ export function newData(ctx: SessionContext, localAddress: string | undefined): 
       tlsAvailable: tlsConfigured(ctx.listener),
     },
     user: null, cwd: [], type: 'A', rest: 0, pbsz: false, prot: 'C', epsvAll: false,
-    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, readAhead: { cur: null }, ended: false,
+    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, bodies: bodyReader(), ended: false,
   };
 }
 
@@ -101,7 +102,7 @@ export function closeData(d: FtpData): void {
 /** The session is over: abort a transfer, close listeners, release snapshots. */
 export function endSession(d: FtpData): void {
   d.ended = true;
-  d.readAhead.cur = null;
+  d.bodies.close();
   d.transfer?.abort();
   closeData(d);
   d.tree?.close();

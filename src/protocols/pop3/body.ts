@@ -1,91 +1,28 @@
 /**
- * protocols/pop3/body.ts: sending a stored body as a POP3 multi-line response, straight from
- * its segment file, without holding more than one chunk of it.
+ * protocols/pop3/body.ts: sending a stored body as a POP3 multi-line response, read through the
+ * store's body reader (src/store/bodies.ts) without holding more than one chunk of it.
  *
- * - `SegmentFiles`: this thread's open segment files, reference-counted by the sessions that
- *   read them (a session's snapshot pins its segments in the store, so a file cannot be
- *   deleted while a session holds it); a file nobody holds is closed after a short linger.
- * - `sendBody`: reads the body (synchronous pread, see readFully) in chunks of at most CHUNK
- *   bytes, optionally cuts it after the header and `topLines` body lines (TOP), dot-stuffs
- *   lines that begin with ".", writes each chunk (corked: one write) and waits for the socket
- *   to drain before reading the next (backpressure), the terminating "." with the last one.
- *   A body of one chunk is read and checked against its crc32 before the first byte is sent;
- *   a larger one is checked as it streams, and a mismatch drops the connection before its
+ * - `sendBody`: pulls the body from the session's `BodyReader` in chunks of at most CHUNK
+ *   bytes (synchronous pread: bodies just delivered are in the page cache), optionally cuts it
+ *   after the header and `topLines` body lines (TOP), dot-stuffs lines that begin with ".",
+ *   writes each chunk (corked: one write) and waits for the socket to drain before pulling the
+ *   next (backpressure), the terminating "." with the last one. The reader checks the crc32
+ *   before it yields the last chunk: a body of one chunk is checked before the first byte is
+ *   sent (the caller answers -ERR); a larger one that fails drops the connection before its
  *   last chunk and the terminator, so a damaged body is never taken for a whole one.
  * - `writeOut(socket, data)`: write and wait for drain when the socket's buffer is full.
  *
- * Exports: `SegmentFiles`, `segmentFiles` (this thread's), `sendBody`, `writeOut`,
- * `BodyRef`, `SendResult`, `DotStuffer`, `TopCut`. Rejects: STORE_IO (a read failed),
- * STORE_CORRUPT (a short file).
+ * Exports: `sendBody`, `writeOut`, `SendResult`, `DotStuffer`, `TopCut`. Rejects: STORE_IO (a
+ * read failed; if part of the body was sent, the socket has been destroyed first).
  */
-import fs from 'node:fs';
 import type { Socket } from 'node:net';
-import { crc32 } from 'node:zlib';
-import { PosternError } from '../../errors.ts';
+import { BODY_CHUNK_BYTES, type BodyReader } from '../../store/bodies.ts';
+import type { Locator } from '../../store/types.ts';
 
-const CHUNK = 64 * 1024;
-const SMALL = CHUNK;
-const LINGER_MS = 2000;
+const CHUNK = BODY_CHUNK_BYTES;
 const DOT = Buffer.from('.');
 const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
-
-export class SegmentFiles {
-  private readonly files = new Map<string, { fd: Promise<number>; refs: number; timer: NodeJS.Timeout | null }>();
-
-  acquire(path: string): Promise<number> {
-    let f = this.files.get(path);
-    if (f === undefined) {
-      const fd = new Promise<number>((resolve, reject) => fs.open(path, 'r', (e, n) => (e !== null ? reject(new PosternError('STORE_IO', `cannot open a segment: ${e.message}`)) : resolve(n))));
-      const entry = { fd, refs: 0, timer: null };
-      fd.catch(() => {
-        if (this.files.get(path) === entry) this.files.delete(path);
-      });
-      f = entry;
-      this.files.set(path, f);
-    }
-    if (f.timer !== null) {
-      clearTimeout(f.timer);
-      f.timer = null;
-    }
-    f.refs++;
-    return f.fd;
-  }
-
-  release(path: string): void {
-    const f = this.files.get(path);
-    if (f === undefined || --f.refs > 0) return;
-    f.timer = setTimeout(() => {
-      if (f.refs > 0 || this.files.get(path) !== f) return;
-      this.files.delete(path);
-      f.fd.then((fd) => fs.close(fd, () => {}), () => {});
-    }, LINGER_MS);
-    f.timer.unref();
-  }
-
-  get open(): number {
-    return this.files.size;
-  }
-}
-
-export const segmentFiles = new SegmentFiles();
-
-/** pread, synchronously: at most CHUNK bytes of a file that was just written or read, so from
- * the page cache this costs ~2 µs, where a read through the libuv pool costs ~30 µs of CPU in
- * thread hand-offs (a cold read blocks this thread for one disk read). */
-function readFully(fd: number, buf: Buffer, length: number, position: number): void {
-  let got = 0;
-  while (got < length) {
-    let n: number;
-    try {
-      n = fs.readSync(fd, buf, got, length - got, position + got);
-    } catch (e) {
-      throw new PosternError('STORE_IO', `reading a body: ${(e as Error).message}`);
-    }
-    if (n === 0) throw new PosternError('STORE_CORRUPT', `short body at ${position}`);
-    got += n;
-  }
-}
 
 /** Resolves true once `socket` can take more (false if it closed first). */
 function drained(socket: Socket): Promise<boolean> {
@@ -181,13 +118,6 @@ export class TopCut {
   }
 }
 
-export interface BodyRef {
-  fd: number;
-  offset: number;
-  length: number;
-  crc: number;
-}
-
 export type SendResult = 'sent' | 'closed' | 'corrupt';
 
 /**
@@ -196,64 +126,47 @@ export type SendResult = 'sent' | 'closed' | 'corrupt';
  * socket has been destroyed. A read error rejects; if part of the body was already sent, the
  * socket has been destroyed first.
  */
-export async function sendBody(getSocket: () => Socket, head: string, b: BodyRef, topLines: number | null): Promise<SendResult> {
+export async function sendBody(getSocket: () => Socket, head: string, reader: BodyReader, loc: Locator, topLines: number | null): Promise<SendResult> {
   const stuffer = new DotStuffer();
   const top = topLines === null ? null : new TopCut(topLines);
-  if (b.length <= SMALL) {
-    const buf = Buffer.allocUnsafe(b.length);
-    readFully(b.fd, buf, b.length, b.offset);
-    if (crc32(buf) >>> 0 !== b.crc >>> 0) return 'corrupt';
-    const parts: Buffer[] = [];
-    stuffer.stuff(top === null ? buf : top.cut(buf).out, parts);
-    const socket = getSocket();
-    if (socket.destroyed) return 'closed';
-    socket.cork();
-    socket.write(head);
-    for (const p of parts) socket.write(p);
-    const ok = socket.write(stuffer.end());
-    socket.uncork();
-    if (!ok && !(await drained(socket))) return 'closed';
-    return 'sent';
-  }
-  if (!(await writeOut(getSocket(), head))) return 'closed';
+  let started = false; // the head is out
+  const chunks = reader.chunks(loc, { chunkBytes: CHUNK, sync: true });
+  let pos = 0;
   try {
-    return await streamLarge(getSocket, b, stuffer, top);
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'STORE_CORRUPT') throw e;
+        if (started) getSocket().destroy();
+        return 'corrupt';
+      }
+      const chunk = next.done === true ? Buffer.alloc(0) : next.value; // done: an empty body
+      pos += chunk.length;
+      let piece: Buffer = chunk;
+      let cut = false;
+      if (top !== null) ({ out: piece, done: cut } = top.cut(chunk));
+      const last = cut || pos >= loc.length || next.done === true;
+      const parts: Buffer[] = [];
+      stuffer.stuff(piece, parts);
+      if (last) parts.push(stuffer.end());
+      const socket = getSocket();
+      if (socket.destroyed) return 'closed';
+      socket.cork();
+      if (!started) socket.write(head);
+      started = true;
+      let ok = true;
+      for (const p of parts) ok = socket.write(p);
+      socket.uncork();
+      if (!ok && !(await drained(socket))) return 'closed';
+      if (last) return 'sent';
+    }
   } catch (e) {
     // part of the body is out: the response cannot be finished, so the connection ends
-    getSocket().destroy();
+    if (started) getSocket().destroy();
     throw e;
-  }
-}
-
-async function streamLarge(getSocket: () => Socket, b: BodyRef, stuffer: DotStuffer, top: TopCut | null): Promise<SendResult> {
-  let crc = 0;
-  let pos = 0;
-  for (;;) {
-    const n = Math.min(CHUNK, b.length - pos);
-    // a fresh buffer per chunk: the previous one may still sit in the socket's queue
-    const chunk = Buffer.allocUnsafe(n);
-    readFully(b.fd, chunk, n, b.offset + pos);
-    crc = crc32(chunk, crc);
-    pos += n;
-    let piece: Buffer = chunk;
-    let cut = false;
-    if (top !== null) ({ out: piece, done: cut } = top.cut(chunk));
-    const last = cut || pos >= b.length;
-    // the whole body has been read: check it before its last bytes go out
-    if (last && !cut && crc >>> 0 !== b.crc >>> 0) {
-      getSocket().destroy();
-      return 'corrupt';
-    }
-    const parts: Buffer[] = [];
-    stuffer.stuff(piece, parts);
-    if (last) parts.push(stuffer.end());
-    const socket = getSocket();
-    if (socket.destroyed) return 'closed';
-    socket.cork();
-    let ok = true;
-    for (const p of parts) ok = socket.write(p);
-    socket.uncork();
-    if (!ok && !(await drained(socket))) return 'closed';
-    if (last) return 'sent';
+  } finally {
+    void chunks.return(undefined);
   }
 }

@@ -11,18 +11,18 @@
  * - `markSeen(n)`: \Seen is added in the store (visible to IMAP) once a RETR has sent the
  *   message whole; the writes are batched and not waited for by RETR, and `flushSeen()` (QUIT)
  *   waits for all of them. Messages already \Seen when the snapshot was taken cost nothing.
- * - `body(n)` gives the file descriptor and range of a body (segment files held through
- *   `segmentFiles` until `close()`).
+ * - `body(n)` gives a body's locator, and `bodies` the session's body reader (the store's,
+ *   src/store/bodies.ts), which holds the segment files it read until `close()`.
  * - `close()` releases the snapshot (and its lock, with pop3ExclusiveLock) and the files; it
  *   is idempotent and safe in any state. If the thread dies, the store releases the snapshot
  *   when the thread's port closes.
  *
  * Exports: `Maildrop`, `MessageStatus`. Rejects: the store's codes (`open`: STORE_LOCKED with
- * `exclusive`; `update`: STORE_IO, STORE_NO_SPACE, ACTOR_*), STORE_IO (`body`).
+ * `exclusive`; `update`: STORE_IO, STORE_NO_SPACE, ACTOR_*).
  */
 import type { Logger } from '../../log.ts';
-import type { MailboxApi } from '../../store/types.ts';
-import { segmentFiles, type BodyRef } from './body.ts';
+import type { Locator, MailboxApi } from '../../store/types.ts';
+import { BodyReader } from '../../store/bodies.ts';
 
 export type MessageStatus = 'ok' | 'none' | 'deleted';
 
@@ -42,7 +42,8 @@ export class Maildrop {
   private readonly seg: Uint32Array;
   private readonly paths: string[];
   private readonly marks: Uint8Array;
-  private readonly held = new Map<number, Promise<number>>(); // path index → fd
+  /** The session's body reader: it holds the segment files it read until `close()`. */
+  readonly bodies = new BodyReader();
   private totalBytes = 0;
   private deletedCount = 0;
   private deletedBytes = 0;
@@ -123,18 +124,9 @@ export class Maildrop {
     this.deletedBytes = 0;
   }
 
-  async body(n: number): Promise<BodyRef> {
+  body(n: number): Locator {
     const i = n - 1;
-    const p = this.seg[i]!;
-    let fd = this.held.get(p);
-    if (fd === undefined) {
-      fd = segmentFiles.acquire(this.paths[p]!);
-      this.held.set(p, fd);
-      fd.catch(() => {
-        if (this.held.get(p) === fd) this.held.delete(p);
-      });
-    }
-    return { fd: await fd, offset: this.offsets[i]!, length: this.sizes[i]!, crc: this.crcs[i]! };
+    return { path: this.paths[this.seg[i]!]!, offset: this.offsets[i]!, length: this.sizes[i]!, crc: this.crcs[i]! };
   }
 
   markSeen(n: number): void {
@@ -175,8 +167,7 @@ export class Maildrop {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.held.keys()) segmentFiles.release(this.paths[p]!);
-    this.held.clear();
+    this.bodies.close();
     this.mb.release(this.snapshotId).catch((e: unknown) => this.log.warn({ err: e }, 'pop3: snapshot release failed'));
   }
 }

@@ -4,19 +4,17 @@
  * unit-converted: seconds → ms) into a typed, frozen object, plus the SASL mechanisms allowed on
  * a connection.
  *
- * Exports: `Pop3Options`, `pop3Options(service)`, `Mechanism`, `IMPLEMENTED_MECHANISMS`,
+ * Exports: `Pop3Options`, `pop3Options(service)`, `Mechanism` (auth/sasl.ts's), `IMPLEMENTED_MECHANISMS`,
  * `mechanismsFor(opts, secure)`, `userPassAllowed(opts, secure)`. Throws nothing (a missing
  * value takes the schema's default).
  */
 import type { ServiceOptions } from '../../config/options.ts';
+import { SASL_MECHANISMS, mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
 
-/** SASL mechanism names on the wire. */
-export type Mechanism = 'PLAIN' | 'LOGIN' | 'CRAM-MD5';
-
-/** Config spelling → wire name, for the mechanisms Postern implements (digestMd5 and gssapi
- * are accepted in the config but have no row: not implemented, never advertised). */
-const MECHANISM_OF: Readonly<Record<string, Mechanism>> = Object.freeze({ plain: 'PLAIN', login: 'LOGIN', cramMd5: 'CRAM-MD5' });
-export const IMPLEMENTED_MECHANISMS: readonly Mechanism[] = Object.freeze(['PLAIN', 'LOGIN', 'CRAM-MD5']);
+/** SASL mechanism names on the wire (digestMd5 and gssapi are accepted in the config but not
+ * implemented, never advertised). */
+export type Mechanism = SaslMechanism;
+export const IMPLEMENTED_MECHANISMS: readonly Mechanism[] = SASL_MECHANISMS;
 
 export interface Pop3Options {
   readonly plainConnAllowLogin: boolean;
@@ -36,13 +34,6 @@ const cache = new WeakMap<ServiceOptions, Pop3Options>();
 const bool = (v: unknown, d: boolean): boolean => (typeof v === 'boolean' ? v : d);
 const num = (v: unknown, d: number): number => (typeof v === 'number' && !Number.isNaN(v) ? v : d);
 
-function mechanisms(v: unknown): Mechanism[] {
-  const list = Array.isArray(v) ? (v as unknown[]) : ['plain', 'login', 'cramMd5'];
-  const out: Mechanism[] = [];
-  for (const m of IMPLEMENTED_MECHANISMS) if (list.some((x) => typeof x === 'string' && MECHANISM_OF[x] === m)) out.push(m);
-  return out;
-}
-
 /** One line of text, no control characters (the greeting is sent as `+OK <text>`). */
 function oneLine(v: unknown, d: string): string {
   const s = typeof v === 'string' ? v.replace(/[\x00-\x1f\x7f]+/g, ' ').trim() : '';
@@ -56,8 +47,8 @@ export function pop3Options(service: ServiceOptions): Pop3Options {
   o = Object.freeze({
     plainConnAllowLogin: bool(x.plainConnAllowLogin, true),
     secureConnAllowLogin: bool(x.secureConnAllowLogin, true),
-    plainMechanisms: Object.freeze(mechanisms(x.plainConnAuthTypes)),
-    secureMechanisms: Object.freeze(mechanisms(x.secureConnAuthTypes)),
+    plainMechanisms: Object.freeze(mechanismsOf(x.plainConnAuthTypes)),
+    secureMechanisms: Object.freeze(mechanismsOf(x.secureConnAuthTypes)),
     allowStartTLS: bool(x.allowStartTLS, true),
     greetingsText: oneLine(x.greetingsText, `${service.hostname} Postern POP3 server ready`),
     exclusiveLock: bool(x.pop3ExclusiveLock, false),

@@ -3,16 +3,15 @@
  * SMTP_IN_EXTRA, already unit-converted), typed, with the relay networks compiled. Computed once
  * per ServiceOptions object (a reload hands the threads a new one).
  *
- * Exports: `smtpOptions(service, listener)`, `SmtpOptions`, `Mechanism`, `MECHANISMS`.
+ * Exports: `smtpOptions(service, listener)`, `SmtpOptions`, `Mechanism` (auth/sasl.ts's).
  * Throws nothing (the config was validated when it was loaded).
  */
 import { parseIpSet, parseIp, type IpSet } from '../../net/ipset.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import type { ServiceOptions, TcpListenerOptions } from '../../config/options.ts';
+import { mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
 
-/** The SASL mechanisms built here, by their SMTP names, keyed by the config's names. */
-export const MECHANISMS: ReadonlyMap<string, Mechanism> = new Map([['plain', 'PLAIN'], ['login', 'LOGIN'], ['cramMd5', 'CRAM-MD5']] as const);
-export type Mechanism = 'PLAIN' | 'LOGIN' | 'CRAM-MD5';
+export type Mechanism = SaslMechanism;
 
 export interface SmtpOptions {
   hostname: string;
@@ -38,15 +37,6 @@ export interface SmtpOptions {
 
 const cache = new WeakMap<ServiceOptions, SmtpOptions>();
 
-function mechs(v: unknown): Mechanism[] {
-  const out: Mechanism[] = [];
-  for (const name of Array.isArray(v) ? v : []) {
-    const m = MECHANISMS.get(String(name));
-    if (m !== undefined && !out.includes(m)) out.push(m);
-  }
-  return out;
-}
-
 function cleanBanner(s: string): string {
   return s.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 400);
 }
@@ -64,8 +54,8 @@ function build(service: ServiceOptions): SmtpOptions {
     maxMessageBytes: num('maxMessageBytes', 10 << 20),
     maxRcpt: num('maxRcptCount', 100),
     maxReceived: num('maxReceivedHeaders', 30),
-    plainAuth: mechs(x.plainConnAuthTypes ?? ['plain', 'login', 'cramMd5']),
-    secureAuth: mechs(x.secureConnAuthTypes ?? ['plain', 'login', 'cramMd5']),
+    plainAuth: mechanismsOf(x.plainConnAuthTypes),
+    secureAuth: mechanismsOf(x.secureConnAuthTypes),
     allowStartTls: bool('allowStartTLS', true),
     pipelining: bool('allowPipelining', true),
     eightBitMime: bool('allow8BitMime', true),

@@ -1,0 +1,86 @@
+/**
+ * test/ftp/bodies.test.ts: FTP RETR through the store's body reader (src/store/bodies.ts):
+ * small messages fetched in UID order (served from the read-ahead window) come byte for byte,
+ * a large one streams whole and resumes at a REST offset, and a damaged body is never sent as
+ * a whole one (a small one: 451 before any byte; a large one: the transfer fails).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { connectFtp, message, retrRaw, startFtp, type FtpEnv } from './helpers.ts';
+
+let env: FtpEnv;
+const dirOf = (user: string): string => `/domains/a.org/users/${user}/folders/INBOX`;
+
+/** Flip one byte of a stored body in its segment file (found by a marker in it). */
+function damage(dir: string, marker: string): void {
+  const root = path.join(dir, 'store', 'shards');
+  for (const shard of fs.readdirSync(root)) {
+    for (const f of fs.readdirSync(path.join(root, shard)).filter((n) => n.startsWith('seg-'))) {
+      const file = path.join(root, shard, f);
+      const at = fs.readFileSync(file).indexOf(marker);
+      if (at < 0) continue;
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, Buffer.from('#'), 0, 1, at);
+      fs.closeSync(fd);
+      return;
+    }
+  }
+  throw new Error(`marker ${marker} not found`);
+}
+
+before(async () => {
+  env = await startFtp();
+  await env.server.admin('domain.add', { name: 'a.org' });
+  await env.server.admin('account.add', { address: 'ann@a.org', password: 'ann-pw' });
+  await env.server.admin('account.add', { address: 'bad@a.org', password: 'bad-pw' });
+});
+after(() => env.stop());
+
+test('RETR: small bodies in UID order, a large one whole and from a REST offset', async () => {
+  const texts = Array.from({ length: 30 }, (_, i) => message(`m${i}`, `${'x'.repeat(i * 97)}\r\n`));
+  const uids: number[] = [];
+  for (const t of texts) uids.push(await env.deliver('ann@a.org', 'INBOX', t));
+  const big = message('big', `${'B'.repeat(998)}\r\n`.repeat(1500)); // 1.5 MB: streamed
+  const bigUid = await env.deliver('ann@a.org', 'INBOX', big);
+  const c = await connectFtp(env.port);
+  await c.login();
+  assert.match(await c.ftp('TYPE I'), /^200/);
+  for (const [i, uid] of uids.entries()) {
+    const got = await retrRaw(c, `${dirOf('ann')}/${uid}.eml`);
+    assert.match(got.reply, /^226/);
+    assert.equal(got.bytes.toString(), texts[i]);
+  }
+  const whole = await retrRaw(c, `${dirOf('ann')}/${bigUid}.eml`);
+  assert.match(whole.reply, /^226/);
+  assert.ok(whole.bytes.equals(Buffer.from(big)));
+  const at = 777_777;
+  assert.match(await c.ftp(`REST ${at}`), /^350/);
+  const tail = await retrRaw(c, `${dirOf('ann')}/${bigUid}.eml`);
+  assert.match(tail.reply, /^226/);
+  assert.ok(tail.bytes.equals(Buffer.from(big).subarray(at)));
+  assert.match(await c.ftp(`REST 100`), /^350/);
+  const small = await retrRaw(c, `${dirOf('ann')}/${uids[5]}.eml`);
+  assert.equal(small.bytes.toString(), texts[5]!.slice(100));
+  c.close();
+});
+
+test('RETR: a damaged body is never sent as a whole one', async () => {
+  const smallUid = await env.deliver('bad@a.org', 'INBOX', message('small', 'MARK-FTP-SMALL\r\n'));
+  const big = message('big', `${'z'.repeat(998)}\r\n`.repeat(1200) + 'MARK-FTP-LARGE\r\n');
+  const bigUid = await env.deliver('bad@a.org', 'INBOX', big);
+  damage(env.dir, 'MARK-FTP-SMALL');
+  damage(env.dir, 'MARK-FTP-LARGE');
+  const c = await connectFtp(env.port);
+  await c.login();
+  assert.match(await c.ftp('TYPE I'), /^200/);
+  const s = await retrRaw(c, `${dirOf('bad')}/${smallUid}.eml`);
+  assert.match(s.reply, /^451 /);
+  assert.equal(s.bytes.length, 0);
+  const l = await retrRaw(c, `${dirOf('bad')}/${bigUid}.eml`);
+  assert.match(l.reply, /^4(51|26) /);
+  assert.ok(l.bytes.length < Buffer.byteLength(big), `${l.bytes.length} of ${Buffer.byteLength(big)} bytes`);
+  assert.match(await c.ftp('NOOP'), /^200/);
+  c.close();
+});
