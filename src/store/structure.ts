@@ -15,7 +15,7 @@
  *
  * Stored form (`encodeStructure`): msgpack of `MessageStructure` followed by its crc32 (u32 LE),
  * so a damaged one is detected and the body parsed again instead. Over `maxBytes` encoded, the
- * parts below the top level are dropped (flagged `truncated`).
+ * last entities are cut off until it fits (flagged `truncated`).
  *
  * Exports: `parseStructure`, `encodeStructure`, `decodeStructure`, `shiftStructure`,
  * `decodeWords`, `STRUCTURE_LIMITS`, types `MessageStructure`, `BodyPart`, `Envelope`,
@@ -112,7 +112,7 @@ export interface StructureLimits {
   maxBytes: number;
 }
 
-export const STRUCTURE_LIMITS: Readonly<StructureLimits> = Object.freeze({ maxParts: 500, maxDepth: 30, maxBytes: 64 * 1024 });
+export const STRUCTURE_LIMITS: Readonly<StructureLimits> = Object.freeze({ maxParts: 500, maxDepth: 30, maxBytes: 128 * 1024 });
 /** Longest header field value kept (longer ones are clipped). */
 const FIELD_CHARS = 2000;
 const MAX_PARAMS = 32;
@@ -447,14 +447,28 @@ export function parseStructure(body: Uint8Array, lim: StructureLimits = STRUCTUR
   };
 }
 
-/** The stored form: msgpack + crc32; over `maxBytes`, the top-level part's children are dropped. */
+/** `s` with only its first `keep` entities (in document order); the rest cut off. */
+function prune(s: MessageStructure, keep: number): MessageStructure {
+  let n = 0;
+  const walk = (p: BodyPart): BodyPart => {
+    n++;
+    const parts: BodyPart[] = [];
+    for (const c of p.parts) {
+      if (n >= keep) break;
+      parts.push(walk(c));
+    }
+    const message = p.message === null || n >= keep ? null : { envelope: p.message.envelope, body: walk(p.message.body) };
+    return { ...p, parts, message };
+  };
+  const body = walk(s.body);
+  return { ...s, body, parts: n, truncated: true };
+}
+
+/** The stored form: msgpack + crc32; over `maxBytes`, entities are cut off from the end (half
+ * as many each time) until it fits. */
 export function encodeStructure(s: MessageStructure, maxBytes = STRUCTURE_LIMITS.maxBytes): Buffer {
   let packed = packr.pack(s);
-  if (packed.length > maxBytes) {
-    const cut: MessageStructure = { ...s, truncated: true, body: { ...s.body, parts: [], message: s.body.message === null ? null : { envelope: s.body.message.envelope, body: { ...s.body.message.body, parts: [], message: null } } } };
-    packed = packr.pack(cut);
-    if (packed.length > maxBytes) packed = packr.pack({ ...cut, body: { ...cut.body, message: null } });
-  }
+  for (let keep = Math.floor(s.parts / 2); packed.length > maxBytes && keep >= 1; keep = keep === 1 ? 0 : Math.floor(keep / 2)) packed = packr.pack(prune(s, keep));
   const out = Buffer.allocUnsafe(packed.length + 4);
   packed.copy(out, 0);
   out.writeUInt32LE(crc32(packed), packed.length);
