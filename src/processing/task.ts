@@ -12,7 +12,8 @@
  */
 import { readBody } from '../store/bodies.ts';
 import { deliveryPrefix } from './received.ts';
-import { parseStructure, type BodyPart, type MessageStructure } from '../store/structure.ts';
+import { parseStructure, type MessageStructure } from '../store/structure.ts';
+import { summaryOf } from './mime.ts';
 import type { Locator } from '../store/types.ts';
 import type { QueueEnvelope } from '../store/queue-record.ts';
 
@@ -23,25 +24,14 @@ export interface ProcessInput {
 
 export type ProcessOutput = Array<{ id: string; prefix: string; info: Record<string, unknown>; structure: MessageStructure } | { id: string; error: string }>;
 
-/** Leaf parts and attachments, for the delivery log line. */
-function count(p: BodyPart, acc: { parts: number; attachments: number }): typeof acc {
-  if (p.message !== null) count(p.message.body, acc);
-  for (const c of p.parts) count(c, acc);
-  if (p.message === null && p.parts.length === 0) {
-    acc.parts++;
-    if (p.disposition?.type === 'attachment' || p.params.some(([k]) => k === 'name')) acc.attachments++;
-  }
-  return acc;
-}
-
 export async function processMessages(p: ProcessInput): Promise<ProcessOutput> {
   return Promise.all(p.entries.map(async (e) => {
     try {
       const body = e.body !== undefined ? Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength) : await readBody(e.locator);
-      const s = parseStructure(body);
-      const { parts, attachments } = count(s.body, { parts: 0, attachments: 0 });
-      const info = { messageId: s.envelope.messageId?.slice(0, 998) ?? null, contentType: `${s.body.type}/${s.body.subtype}`, parts, attachments };
-      return { id: e.id, prefix: deliveryPrefix(e.id, e.env), info, structure: s };
+      const structure = parseStructure(body);
+      const s = summaryOf(structure);
+      const info = { messageId: s.messageId, contentType: s.contentType, parts: s.parts, attachments: s.attachments };
+      return { id: e.id, prefix: deliveryPrefix(e.id, e.env), info, structure };
     } catch (err) {
       return { id: e.id, error: err instanceof Error ? err.message : String(err) };
     }

@@ -136,7 +136,7 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
       prefix.copy(full, 0);
       body.copy(full, prefix.length);
       const s = it.structure;
-      if (s !== undefined && s !== null && typeof s === 'object' && s.v === 1 && s.size === body.length) structure = shiftStructure(s, prefix.length);
+      if (s !== undefined && s !== null && typeof s === 'object' && s.v === 1 && s.size === body.length) structure = shiftStructure(s, prefix);
     } catch (err) {
       full = Buffer.alloc(0);
       for (const i of pending) outcomes.set(i, { s: 'temp', why: `4.3.0 queued body unreadable: ${(err as Error).message}` });

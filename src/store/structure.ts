@@ -99,6 +99,8 @@ export interface MessageStructure {
   body: BodyPart;
   fields: SearchFields;
   sort: SortKeys;
+  /** Fields in the top-level header section. */
+  headerFields: number;
   /** Entities parsed, and the deepest nesting seen. */
   parts: number;
   depth: number;
@@ -441,6 +443,7 @@ export function parseStructure(body: Uint8Array, lim: StructureLimits = STRUCTUR
       cc: firstMailbox(env.cc),
       displayFrom: decodeWords(env.from?.find((a) => a.host !== null)?.name ?? '').toLowerCase() || firstMailbox(env.from),
     },
+    headerFields: h.fields.length,
     parts: w.parts,
     depth: w.depth,
     truncated: w.truncated,
@@ -489,10 +492,14 @@ export function decodeStructure(b: Uint8Array): MessageStructure | null {
   }
 }
 
-/** The structure of the same message with `n` bytes of header lines put above it (delivery's
- * Return-Path and Received): every offset but the top header's start moves by `n`. */
-export function shiftStructure(s: MessageStructure, n: number): MessageStructure {
+/** The structure of the same message with `prefix`, whole header lines, put above it
+ * (delivery's Return-Path and Received): every offset but the top header's start moves by its
+ * length, and its fields count in the top header. */
+export function shiftStructure(s: MessageStructure, prefix: Buffer): MessageStructure {
+  const n = prefix.length;
   if (n === 0) return s;
+  let fields = 0;
+  for (const line of prefix.toString('latin1').split(/\r?\n/)) if (line !== '' && line[0] !== ' ' && line[0] !== '\t' && line.includes(':')) fields++;
   const move = (p: BodyPart, top: boolean): BodyPart => ({
     ...p,
     headerStart: top ? p.headerStart : p.headerStart + n,
@@ -501,7 +508,7 @@ export function shiftStructure(s: MessageStructure, n: number): MessageStructure
     parts: p.parts.map((c) => move(c, false)),
     message: p.message === null ? null : { envelope: p.message.envelope, body: move(p.message.body, false) },
   });
-  return { ...s, size: s.size + n, body: move(s.body, true) };
+  return { ...s, size: s.size + n, headerFields: s.headerFields + fields, body: move(s.body, true) };
 }
 
 /** The store's side of structures: what it parsed itself (appends that came without one, and
