@@ -28,7 +28,7 @@ import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './
 import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
-import { readBody } from './bodies.ts';
+import { readRange } from './bodies.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
@@ -254,8 +254,7 @@ export class Mailbox implements MailboxApi {
   private async structureOf(core: MailboxCore, m: Msg): Promise<MessageStructure> {
     const cache = this.host.structures;
     if (m.sl > 0) {
-      const loc = core.shard.locator(m);
-      const s = decodeStructure(await readBody({ path: loc.path, offset: m.off - m.sl, length: m.sl, crc: 0 }, false));
+      const s = decodeStructure(await readRange(core.shard.pathOf(m.seg), m.off - m.sl, m.sl));
       if (s !== null && s.size === m.len) {
         cache.counters.readStored++;
         return s;
