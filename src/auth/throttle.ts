@@ -7,14 +7,18 @@
  *
  * - Progressive delay per remote IP: an IP with n failures since its last successful login waits
  *   authFailureDelay × 2^(n−1), at most authFailureMaxDelay, before its check is even started,
- *   successful or not, so a client cannot learn the outcome sooner by hanging up. A check whose
- *   outcome is not known yet counts like a failure for the delay (not for the ban), and the
- *   checks of one IP are serialised: each starts at least its delay after the previous one's
- *   start. So parallel sessions from one IP cannot multiply its guessing rate.
+ *   successful or not, so a client cannot learn the outcome sooner by hanging up. Once an IP
+ *   has failed (n ≥ 1), a check whose outcome is not known yet counts like a failure for the
+ *   delay (not for the ban), and its checks are serialised: each starts at least its delay
+ *   after the previous one's start, so parallel sessions cannot multiply its guessing rate.
+ *   A clean IP (no failure since its last success) is neither delayed nor serialised: its
+ *   parallel logins (a client's several connections, users behind one NAT) run at once; an
+ *   attacker's first round is at most its open sessions, after which its streak applies.
  * - Temporary ban: authBanThreshold failures from one IP within authFailureWindow ban it for
  *   authBanTime: its login attempts fail without a check (those already waiting for their turn
  *   too: `recheck` after the wait) and admission refuses its new connections (`auth_ban`).
- *   When the ban ends the IP starts from zero.
+ *   When the ban ends its ban count starts from zero, but not its delay: an IP is clean again
+ *   only after a successful login or a quiet authFailureWindow.
  * - Failures are forgotten authFailureWindow after the last one. At most authFailureTrackedIps
  *   addresses are kept (the least recently touched is dropped first, ban or not), and `sweep()`
  *   drops expired records, so memory stays bounded under a flood from many IPs.
@@ -127,8 +131,8 @@ export class LoginThrottle {
     if (e === undefined) return undefined;
     if (e.bannedUntil !== 0 && e.bannedUntil <= now) {
       e.bannedUntil = 0;
-      e.failures = 0;
-      e.streak = 0;
+      e.failures = 0; // the ban count starts again; the delay (streak) goes on until a success
+      e.last = now;
     }
     if (e.bannedUntil === 0 && now - e.last > this.o.windowMs) {
       e.failures = 0;
@@ -153,7 +157,7 @@ export class LoginThrottle {
   }
 
   private forgetIfClean(ip: string, e: Entry, now: number): void {
-    if (e.failures === 0 && e.pending === 0 && e.bannedUntil === 0 && e.lastStart <= now) this.ips.delete(ip);
+    if (e.failures === 0 && e.streak === 0 && e.pending === 0 && e.bannedUntil === 0 && e.lastStart <= now) this.ips.delete(ip);
   }
 
   /** Before a login check from `ip`: banned, or how long to wait before checking (ms), and the
@@ -166,9 +170,12 @@ export class LoginThrottle {
       this.totals.refused++;
       return { banned: true };
     }
-    const d = this.delayAfter((e?.streak ?? 0) + (e?.pending ?? 0));
+    // a clean IP (no failure since its last success) is neither delayed nor serialised: a mail
+    // client's parallel connections, or many users behind one NAT, log in at once
+    const streak = e?.streak ?? 0;
+    const d = streak === 0 ? 0 : this.delayAfter(streak + (e?.pending ?? 0));
     e ??= { failures: 0, streak: 0, pending: 0, last: now, lastStart: -Infinity, bannedUntil: 0, bannedAt: -Infinity };
-    const start = d === 0 ? Math.max(now, e.lastStart) : Math.max(now, e.lastStart) + d;
+    const start = streak === 0 ? now : Math.max(now, e.lastStart) + d;
     e.lastStart = start;
     e.pending++;
     e.last = now;

@@ -41,11 +41,22 @@ test('one session: doubling delay from the second check, capped; forgotten after
   assert.equal(t.figures().checked, 8, 'checks counted when they start');
 });
 
-test('parallel checks from one IP are serialised: at most one start per delay', () => {
+test('once an IP has failed, its parallel checks are serialised: at most one start per delay', () => {
   const { t } = clocked({ delayMs: 1000, maxDelayMs: 1000 });
+  t.gate('10.0.0.2');
+  t.result('10.0.0.2', false);
   const starts = Array.from({ length: 20 }, () => wait(t.gate('10.0.0.2')));
-  assert.deepEqual(starts, Array.from({ length: 20 }, (_, i) => i * 1000));
+  assert.deepEqual(starts, Array.from({ length: 20 }, (_, i) => (i + 1) * 1000));
   assert.equal(wait(t.gate('10.0.0.3')), 0, 'another IP is not slowed');
+});
+
+test('a clean IP is neither delayed nor serialised: parallel logins run at once, until one fails', () => {
+  const { t } = clocked({ delayMs: 1000, maxDelayMs: 1000 });
+  const starts = Array.from({ length: 20 }, () => wait(t.gate('10.0.0.4')));
+  assert.deepEqual(starts, Array.from({ length: 20 }, () => 0), 'no wait while no check has failed');
+  for (let i = 0; i < 19; i++) t.result('10.0.0.4', true);
+  t.result('10.0.0.4', false);
+  assert.equal(wait(t.gate('10.0.0.4')), 1000, 'a failure brings the delay back');
 });
 
 test('a success resets the delay but not the failures the ban counts; an unchecked login (null) changes neither', () => {
@@ -75,7 +86,7 @@ test('a success resets the delay but not the failures the ban counts; an uncheck
   assert.equal(t.figures().tracked, 1, 'a clean IP is not kept');
 });
 
-test('ban: authBanThreshold failures ban the IP for authBanTime, then it starts from zero', () => {
+test('ban: authBanThreshold failures ban the IP for authBanTime, then its ban count starts from zero', () => {
   const { t, at } = clocked({ delayMs: 0, banThreshold: 3, banTimeMs: 10_000 });
   for (let i = 0; i < 2; i++) { t.gate('b'); assert.equal(t.result('b', false).banned, false); }
   t.gate('b');
@@ -87,16 +98,18 @@ test('ban: authBanThreshold failures ban the IP for authBanTime, then it starts 
   assert.deepEqual(t.figures(), { checked: 3, failed: 3, refused: 2, bans: 1, banned: 1, tracked: 1 });
   at(10_001);
   assert.equal(t.isBanned('b'), false);
-  assert.equal(wait(t.gate('b')), 0, 'the ban is over and forgotten');
+  assert.equal(wait(t.gate('b')), 0, 'the ban is over (no delay configured)');
   assert.equal(t.result('b', false).failures, 1);
 });
 
 test('checks queued before a ban never run, even once it has ended; the ban counts real failures only', () => {
-  const { t, at } = clocked({ delayMs: 1000, maxDelayMs: 1000, banThreshold: 2, banTimeMs: 3000 });
+  const { t, at } = clocked({ delayMs: 1000, maxDelayMs: 1000, banThreshold: 3, banTimeMs: 3000 });
+  t.gate('q');
+  t.result('q', false); // a failed IP: its checks queue behind one another
   const gates = Array.from({ length: 10 }, () => t.gate('q'));
   assert.equal(t.isBanned('q'), false, 'ten checks in flight are no ban');
   const g9 = gates[9]!;
-  assert.ok(!g9.banned && g9.waitMs === 9000);
+  assert.ok(!g9.banned && g9.waitMs === 10_000);
   t.result('q', false);
   at(1000);
   assert.equal(t.recheck('q', 0).banned, false);
@@ -105,7 +118,7 @@ test('checks queued before a ban never run, even once it has ended; the ban coun
   assert.equal(t.recheck('q', 0).banned, true, 'banned now');
   at(9000);
   assert.equal(t.recheck('q', 0).banned, true, 'the ban is over, but this check was queued before it');
-  assert.equal(wait(t.gate('q')), 0, 'a new attempt starts from zero');
+  assert.equal(wait(t.gate('q')), 1000, 'a new attempt is not clean: its delay goes on (its ban count starts again)');
 });
 
 test('bounded: at most authFailureTrackedIps addresses, the least recently touched dropped; sweep drops expired ones', () => {
