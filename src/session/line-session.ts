@@ -19,14 +19,14 @@
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
  * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
- *   return a verdict (`reply` | `noreply` | `stop`); only this dispatcher writes replies and
+ *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes replies and
  *   counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
  *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
  *   with the protocol's own message (the Nth error gets the closing reply).
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
- *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
- *   plaintext). A line over the limit ends a continuation exchange (`expectLine`: the handler
+ *   (`expectLine`), raw bytes (`expectBytes`) or TLS (the `upgrade` verdict: the reply is
+ *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line over the limit ends a continuation exchange (`expectLine`: the handler
  *   is told, the next line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
  *   partial line was buffered.
@@ -42,7 +42,8 @@
  *   or what the protocol's `busy` says: SMTP between BDAT chunks) gets it when that is over.
  *   `shutdown(true)` (the deadline) says it at once whatever is in hand.
  *
- * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`.
+ * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`,
+ * `upgrade`.
  * Throws nothing into the event loop.
  */
 import type { Socket } from 'node:net';
@@ -56,11 +57,16 @@ import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from '
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
   | { kind: 'noreply'; state?: S; error?: 'command' | 'auth' }
-  | { kind: 'stop'; text: string; reason?: SessionEndReason };
+  | { kind: 'stop'; text: string; reason?: SessionEndReason }
+  | { kind: 'upgrade'; text: string; state?: S };
 
 export const reply = <S extends string>(text: string, more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'reply', text, ...more });
 export const noreply = <S extends string>(more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'noreply', ...more });
 export const stop = <S extends string>(text: string, reason: SessionEndReason = 'normal'): Verdict<S> => ({ kind: 'stop', text, reason });
+/** STARTTLS, STLS, AUTH TLS: write `text` (the go-ahead), then switch the socket to TLS; any
+ * plaintext the client pipelined after the command is dropped (RFC 3207 §4.2, RFC 2595 §3.1:
+ * the command-injection rule). The handler resets what the protocol forgets itself. */
+export const upgrade = <S extends string>(text: string, more: { state?: S } = {}): Verdict<S> => ({ kind: 'upgrade', text, ...more });
 
 export interface CommandRow<S extends string, D> {
   readonly states: readonly S[];
@@ -449,6 +455,11 @@ export class LineSession<S extends string, D> implements SessionHandle {
       return;
     }
     if (v.state !== undefined) this.state = v.state;
+    if (v.kind === 'upgrade') {
+      this.write(v.text);
+      this.startTls();
+      return;
+    }
     if (v.error === 'auth' && ++this.authErrors >= this.ctx.service.maxAuthErrors) {
       this.write(this.o.replies.tooManyAuthErrors());
       this.end('error_limit');
@@ -529,8 +540,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.maxLine = n;
   }
 
-  /** Upgrade to TLS (STARTTLS/STLS): pipelined plaintext after the command is dropped. */
-  startTls(): void {
+  /** Upgrade to TLS (the `upgrade` verdict): pipelined plaintext after the command is dropped. */
+  private startTls(): void {
     const plain = this.socket;
     this.detach(plain);
     this.buf = null;
