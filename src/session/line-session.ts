@@ -53,6 +53,8 @@ import { wrapServerSocket } from '../net/tls.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { SessionContext, SessionEndReason, SessionHandle } from '../service/protocol.ts';
 import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from './limits.ts';
+import type { Frame, Framer } from './framer.ts';
+import { LineFramer } from './framer-line.ts';
 
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
@@ -109,9 +111,15 @@ export interface LineSessionOptions<S extends string, D> {
   /** Is the session in the middle of a transaction the dispatcher cannot see (SMTP between
    * BDAT chunks)? A shutdown waits for it to end. */
   busy?: (s: LineSession<S, D>) => boolean;
+  /** The framer for this session's input (default: `LineFramer`, lines of maxLineLength). */
+  framer?: (maxLineLength: number) => Framer;
+  /** Frames other than lines (IMAP literals: `literal`, `data`, `toobig`), in order. A
+   * synchronising `literal` stops reading until its verdict; the handler answers the framer
+   * (`s.framer.literal?.(go)`) and returns the continuation request or the refusal. */
+  frames?: (f: Frame, s: LineSession<S, D>) => Verdict<S> | Promise<Verdict<S>>;
 }
 
-type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
+type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'frame'; frame: Frame; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
 
 const defaultSplit = (line: string): [string, string] => {
   const i = line.indexOf(' ');
@@ -130,8 +138,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private readonly actor: Actor<Input, void>;
   private readonly highWater: number;
   private maxLine: number;
-  private buf: Buffer | null = null;
-  private discarding = false;
+  /** Cuts the input into frames (lines by default); owns what is buffered. */
+  readonly framer: Framer;
   private blocked = false; // a barrier line is waiting for its handler
   private bytesLeft = 0;
   private streamFeed: ((chunk: Buffer) => number) | null = null;
@@ -149,7 +157,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private rate: RateGuard | null = null; // the data rate of a stream or byte run
   private txData: { start: number; bytes: number } | null = null; // byte runs of one transaction
   private readonly onData = (chunk: Buffer): void => {
-    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.framer.push(chunk);
     this.pump();
     // a barrier line (AUTH, STARTTLS, DATA …) is waiting for its handler: stop reading until
     // it has run, so a client flooding meanwhile cannot grow the buffer
@@ -175,6 +183,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.state = o.initialState;
     this.data = o.data;
     this.maxLine = o.maxLineLength;
+    this.framer = o.framer?.(o.maxLineLength) ?? new LineFramer(o.maxLineLength);
     this.secure = (o.socket as TLSSocket).encrypted === true;
     this.highWater = o.highWater ?? 64;
     this.limits = sessionLimits(o.ctx.service);
@@ -186,7 +195,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       onHighWater: () => this.pauseReading(),
       onLowWater: () => this.resumeReading(),
       handler: (m) => this.handle(m),
-      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.buf?.length ?? 0 }),
+      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.framer.buffered() }),
     });
     this.actor.onExit((r) => {
       if (r.kind === 'error') {
@@ -319,80 +328,68 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.actor.tryTell({ k: 'eof' });
   }
 
-  /** Split buffered input into the mailbox, up to the high-water mark or a barrier. */
+  /** Take frames from the framer into the mailbox, up to the high-water mark or a barrier.
+   * In a byte mode (a stream, a byte count) the buffered input is read as it is. */
   private pump(): void {
+    const fr = this.framer;
     while (!this.blocked && !this.closed && this.actor.depth < this.highWater) {
-      const b = this.buf;
-      if (b === null || b.length === 0) {
+      if (this.streamFeed !== null || this.bytesLeft > 0) {
+        const b = fr.raw();
+        if (b === null) {
+          this.disarmLine();
+          if (this.eof) this.queueEof();
+          return;
+        }
         this.disarmLine();
-        if (this.eof) this.queueEof();
-        return;
-      }
-      if (this.streamFeed !== null) {
-        this.disarmLine();
-        const used = this.streamFeed(b);
-        this.rate?.add(used < 0 ? b.length : used);
-        if (used < 0) {
-          this.buf = null;
+        if (this.streamFeed !== null) {
+          const used = this.streamFeed(b);
+          this.rate?.add(used < 0 ? b.length : used);
+          if (used < 0) {
+            fr.skip(b.length);
+            continue;
+          }
+          this.stopRate();
+          const done = this.streamDone!;
+          this.streamFeed = null;
+          this.streamDone = null;
+          fr.skip(used);
+          this.actor.tryTell({ k: 'stream', done });
           continue;
         }
-        this.stopRate();
-        const done = this.streamDone!;
-        this.streamFeed = null;
-        this.streamDone = null;
-        this.buf = b.subarray(used);
-        this.actor.tryTell({ k: 'stream', done });
-        continue;
-      }
-      if (this.bytesLeft > 0) {
-        this.disarmLine();
         const n = Math.min(this.bytesLeft, b.length);
         this.bytesLeft -= n;
         this.rate?.add(n);
         if (this.txData !== null) this.txData.bytes += n;
         if (this.bytesLeft === 0) this.stopRate();
-        this.buf = b.subarray(n);
+        fr.skip(n);
         this.actor.tryTell({ k: 'bytes', chunk: b.subarray(0, n), last: this.bytesLeft === 0 });
         continue;
       }
-      const lf = b.indexOf(10);
-      if (this.discarding) {
-        this.buf = null;
-        if (lf < 0) {
-          if (this.eof) continue; // end of input: the rest of the long line is dropped
-          this.armLine();
-          return;
-        }
-        this.disarmLine();
-        this.discarding = false;
-        this.buf = b.subarray(lf + 1);
-        this.actor.tryTell({ k: 'toolong' });
-        continue;
-      }
-      if (lf < 0) {
+      const f = fr.next();
+      if (f === null) {
         if (this.eof) {
-          this.buf = null; // end of input after a partial line: the session ends without it
-          continue;
-        }
-        if (b.length > this.maxLine) {
-          this.discarding = true;
-          this.buf = null;
-        }
-        this.armLine();
+          fr.clear(); // end of input after a partial line: the session ends without it
+          this.disarmLine();
+          this.queueEof();
+        } else if (fr.partial()) this.armLine();
+        else this.disarmLine();
         return;
       }
       this.disarmLine();
-      const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
-      this.buf = b.subarray(lf + 1);
-      if (end > this.maxLine) {
-        this.actor.tryTell({ k: 'toolong' });
-        continue;
+      if (f.kind === 'line') {
+        const line = f.line;
+        if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
+        const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
+        if (barrier) this.blocked = true;
+        this.actor.tryTell({ k: 'line', line, barrier });
+      } else if (f.kind === 'toolong') this.actor.tryTell({ k: 'toolong' });
+      else if (f.kind === 'reply') this.write(f.bytes); // the framing's own answer (telnet refusals)
+      else {
+        // IMAP literals: a synchronising one waits for the protocol's answer
+        const barrier = f.kind === 'literal' && f.sync;
+        if (barrier) this.blocked = true;
+        this.actor.tryTell({ k: 'frame', frame: f, barrier });
       }
-      const line = b.subarray(0, end);
-      if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
-      const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
-      if (barrier) this.blocked = true;
-      this.actor.tryTell({ k: 'line', line, barrier });
     }
   }
 
@@ -420,6 +417,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       if (m.k === 'toolong') v = this.tooLong();
       else if (m.k === 'eof') v = stop('', 'client_closed');
       else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
+      else if (m.k === 'frame') v = this.o.frames !== undefined ? await this.o.frames(m.frame, this) : reply(this.o.replies.internalError());
       else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
       else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
       else if (this.slowTransaction()) v = stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
@@ -430,7 +428,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     }
     if (m.k === 'bytes' && m.last) this.bytesHandler = null;
     if (v !== undefined) this.apply(v);
-    if (m.k === 'line' && m.barrier) {
+    if ((m.k === 'line' || m.k === 'frame') && m.barrier) {
       this.blocked = false;
       if (!this.paused) this.pump();
       if (this.blockPaused && !this.blocked) {
@@ -538,14 +536,14 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   setMaxLineLength(n: number): void {
     this.maxLine = n;
+    this.framer.setMaxLineLength(n);
   }
 
   /** Upgrade to TLS (the `upgrade` verdict): pipelined plaintext after the command is dropped. */
   private startTls(): void {
     const plain = this.socket;
     this.detach(plain);
-    this.buf = null;
-    this.discarding = false;
+    this.framer.clear();
     if (this.blockPaused) plain.resume(); // the TLS layer reads from the plain socket now
     const t = wrapServerSocket(plain, this.ctx.listener);
     t.on('error', () => t.destroy());
