@@ -40,7 +40,7 @@ export class LineFramer implements Framer {
       return TOOLONG;
     }
     if (lf < 0) {
-      if (b.length > this.maxLine) {
+      if (b.length > this.maxLine + 1) { // (+1: room for the CR of a line of exactly the limit)
         this.discarding = true;
         this.buf = null;
       }
