@@ -55,6 +55,7 @@ import type { SessionContext, SessionEndReason, SessionHandle } from '../service
 import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from './limits.ts';
 import type { Frame, Framer } from './framer.ts';
 import { LineFramer } from './framer-line.ts';
+import { SessionWriter } from './writer.ts';
 
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
@@ -151,8 +152,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private closed = false;
   private ending = false;
   private readonly limits: SessionLimits;
-  private outBlocked = false; // unsent output passed maxPendingOutput: wait for 'drain'
-  private drainWaiters: Array<() => void> = [];
+  private readonly out: SessionWriter; // writes replies; holds the output bound
   private lineTimer: NodeJS.Timeout | null = null; // the deadline of the partial line buffered
   private rate: RateGuard | null = null; // the data rate of a stream or byte run
   private txData: { start: number; bytes: number } | null = null; // byte runs of one transaction
@@ -187,6 +187,18 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.secure = (o.socket as TLSSocket).encrypted === true;
     this.highWater = o.highWater ?? 64;
     this.limits = sessionLimits(o.ctx.service);
+    this.out = new SessionWriter({
+      socket: o.socket,
+      maxPendingOutputBytes: this.limits.maxPendingOutputBytes,
+      holdTimeoutMs: () => effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed()),
+      // unsent output passed maxPendingOutput: stop reading and dispatching until it drains
+      onHold: () => this.rate?.suspend(),
+      onRelease: () => {
+        if (!this.paused) this.pump();
+        if (this.mayRead()) this.socket.resume();
+      },
+      onStuck: () => this.end('idle_timeout'),
+    });
     this.actor = new Actor<Input, void>({
       id: o.ctx.connId,
       kind: 'session',
@@ -207,7 +219,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     o.socket.on('close', () => {
       this.closed = true;
       this.stopTimers();
-      for (const w of this.drainWaiters.splice(0)) w();
+      this.out.close();
       void this.actor.stop();
     });
     this.write(o.replies.greeting());
@@ -237,7 +249,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   /** Nothing holds reading back: the mailbox has room, no barrier waits, output has drained. */
   private mayRead(): boolean {
-    return !this.paused && !this.blockPaused && !this.outBlocked && !this.closed;
+    return !this.paused && !this.blockPaused && !this.out.blocked && !this.closed;
   }
 
   private stressed(): boolean {
@@ -258,7 +270,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.lineTimer = setTimeout(() => {
       this.lineTimer = null;
       // reading stopped because the client does not read: the drain deadline decides
-      if (this.closed || this.ending || this.outBlocked) return;
+      if (this.closed || this.ending || this.out.blocked) return;
       this.write(this.o.replies.commandTimeout?.() ?? this.o.replies.idleTimeout());
       this.end('idle_timeout');
     }, ms);
@@ -282,44 +294,13 @@ export class LineSession<S extends string, D> implements SessionHandle {
             if (this.closed || this.ending) return;
             this.write(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout());
             this.end('idle_timeout');
-          }, () => this.outBlocked || this.paused || this.blockPaused)
+          }, () => this.out.blocked || this.paused || this.blockPaused)
         : null;
   }
 
   private stopRate(): void {
     this.rate?.stop();
     this.rate = null;
-  }
-
-  /** Unsent output passed maxPendingOutput: stop reading and dispatching until it drains; a
-   * client that does not drain within the idle timeout is closed. */
-  private holdOutput(): void {
-    const sock = this.socket;
-    this.outBlocked = true;
-    sock.pause();
-    this.rate?.suspend();
-    const ms = effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed());
-    const timer =
-      ms > 0 && Number.isFinite(ms)
-        ? setTimeout(() => {
-            if (!this.outBlocked || this.closed) return;
-            this.end('idle_timeout');
-            sock.destroy(); // it reads nothing: a farewell or a FIN would only queue
-          }, ms)
-        : null;
-    timer?.unref();
-    const release = (): void => {
-      if (timer !== null) clearTimeout(timer);
-      sock.off('drain', release);
-      sock.off('close', release);
-      this.outBlocked = false;
-      for (const w of this.drainWaiters.splice(0)) w();
-      if (this.closed) return;
-      if (!this.paused) this.pump();
-      if (this.mayRead()) this.socket.resume();
-    };
-    sock.on('drain', release);
-    sock.on('close', release);
   }
 
   private queueEof(): void {
@@ -400,7 +381,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   private async handle(m: Input): Promise<void> {
     // unsent output is over its bound: nothing more is dispatched until the client reads
-    if (this.outBlocked && !this.closed) await new Promise<void>((r) => this.drainWaiters.push(r));
+    if (this.out.blocked && !this.closed) await this.out.drained();
     if (this.closed || this.ending) return;
     this.running = true;
     try {
@@ -472,10 +453,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   write(text: string | Buffer): boolean {
-    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
-    const ok = this.socket.write(text);
-    if (!ok && !this.outBlocked && this.socket.writableLength > this.limits.maxPendingOutputBytes) this.holdOutput();
-    return ok;
+    return this.out.write(text);
   }
 
   /** Until cleared with null, each next line goes to `h` instead of the command table. A line
@@ -548,6 +526,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     const t = wrapServerSocket(plain, this.ctx.listener);
     t.on('error', () => t.destroy());
     this.socket = t;
+    this.out.socket = t;
     this.secure = true;
     this.attach(t);
   }
