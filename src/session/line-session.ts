@@ -2,14 +2,17 @@
  * session/line-session.ts: the session dispatcher shared by the line protocols (SMTP, POP3,
  * IMAP, FTP, CLI). One session actor per connection; its mailbox holds the client's input.
  *
- * - Reading: bytes are split into lines no longer than `maxLineLength`; a longer line is
+ * - Reading: a framer (session/framer.ts; default `LineFramer`, lines no longer than
+ *   `maxLineLength`) cuts the input into frames and owns what is buffered; a longer line is
  *   discarded as it streams (the buffer never grows past the limit) and answered with the
- *   protocol's "line too long" error, counted against maxErrors.
+ *   protocol's "line too long" error, counted against maxErrors. Frames other than lines go
+ *   to the protocol's `frames` handler (IMAP literals); `reply` frames (the telnet framer's
+ *   refusals of options) are written as they come.
  * - Backpressure: when the mailbox reaches `highWater`, reading from the socket pauses; it
- *   resumes when the mailbox has drained to half. Output is bounded like input: when the
- *   socket's unsent output passes the service's `maxPendingOutput`, the session stops reading
- *   and dispatching until the socket drains; a client that does not drain within the
- *   listener's idleTimeout is closed (`idle_timeout`).
+ *   resumes when the mailbox has drained to half. Output is bounded like input, in the one
+ *   writer (session/writer.ts): when the socket's unsent output passes the service's
+ *   `maxPendingOutput`, the session stops reading and dispatching until the socket drains; a
+ *   client that does not drain within the listener's idleTimeout is closed (`idle_timeout`).
  * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
  *   command line must arrive within `commandTimeout` of its first byte, and message data
  *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`, and the byte
