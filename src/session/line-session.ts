@@ -22,15 +22,16 @@
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
  * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
- *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes replies and
- *   counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
+ *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes
+ *   replies and counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
  *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
  *   with the protocol's own message (the Nth error gets the closing reply).
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (the `upgrade` verdict: the reply is
- *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line over the limit ends a continuation exchange (`expectLine`: the handler
- *   is told, the next line is a command again). End of input (a half-closed socket) is handled
+ *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line
+ *   over the limit ends a continuation exchange (`expectLine`: the handler is told, the next
+ *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
  *   partial line was buffered.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
