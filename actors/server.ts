@@ -50,6 +50,9 @@ export interface StartOptions {
   testServices?: readonly ServiceRow[];
   loadIntervalMs?: number;
   backoffInitialMs?: number;
+  /** Test hook: the clock (ms) of each TCP service's connection admission, whose interval
+   * windows then slide only as it moves. Default performance.now. */
+  admissionClock?: () => number;
   log?: Logger;
 }
 
@@ -130,6 +133,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         loadIntervalMs: opts.loadIntervalMs,
         backoffInitialMs: opts.backoffInitialMs,
+        admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
       });
       await host.start();

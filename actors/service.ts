@@ -47,6 +47,8 @@ export interface ServiceHostOptions {
   restartPeriodMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** The clock (ms) of admission's interval windows (tests); default performance.now. */
+  admissionClock?: (() => number) | undefined;
   /** A fresh MessagePort to the store for each connection thread (its StoreClient). */
   storeConnect?: (owner: string) => MessagePort;
 }
@@ -120,7 +122,7 @@ export class ServiceHost implements Child {
     this.globalRules = opts.globalRules;
     this.log = opts.log.child({ service: this.name, actor: this.id });
     this.loadIntervalMs = opts.loadIntervalMs ?? 500;
-    this.admission = new Admission(this.name, opts.options, opts.globalRules);
+    this.admission = new Admission(this.name, opts.options, opts.globalRules, opts.admissionClock);
     // the trip warnings name their service themselves: a logger that also bound `service` would
     // write the key twice in one JSON line
     this.logins = new LoginThrottle(loginThrottleOptions(opts.options));

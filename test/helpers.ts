@@ -1,11 +1,13 @@
 /**
  * test/helpers.ts: small shared pieces for the behaviour tests: temp dirs, a line client on a
- * real socket, polling, and HTTP JSON.
+ * real socket, polling, HTTP JSON, and the suite's seeded PRNG (`prng`, `withSeed`: every random
+ * choice of a test comes from a seed it prints on failure; POSTERN_TEST_SEED=<seed> replays it).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { randomInt } from 'node:crypto';
 
 /** A free TCP port on 127.0.0.1 (the bench scripts' helper). */
 export { freePort } from '../bench/lib/net.ts';
@@ -144,4 +146,47 @@ export function probeLink(port: () => number, host: string): { ask<T>(fn: (c: Li
       probe?.close();
     },
   };
+}
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` pseudo-random bytes drawn from `rnd` (a `prng`). */
+export function prngBytes(rnd: () => number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(rnd() * 256);
+  return b;
+}
+
+/** The seed of a randomized test: POSTERN_TEST_SEED when set (to replay a failure), else fresh. */
+export function testSeed(): number {
+  const env = process.env.POSTERN_TEST_SEED;
+  if (env === undefined || env === '') return randomInt(0, 2 ** 32);
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new Error(`POSTERN_TEST_SEED must be an integer in [0, 2^32), not ${env}`);
+  return n;
+}
+
+/** Run a randomized test body with its seed and a PRNG drawn from it. The seed is reported as
+ * a diagnostic, and a failure names it: `POSTERN_TEST_SEED=<seed>` runs the same choices again. */
+export async function withSeed<T>(t: { diagnostic(message: string): void }, fn: (rnd: () => number, seed: number) => Promise<T>): Promise<T> {
+  const seed = testSeed();
+  t.diagnostic(`seed ${seed} (replay: POSTERN_TEST_SEED=${seed})`);
+  try {
+    return await fn(prng(seed), seed);
+  } catch (e) {
+    const note = `[seed ${seed}: replay with POSTERN_TEST_SEED=${seed}]`;
+    process.stderr.write(`${note}\n`);
+    if (e instanceof Error) e.message = `${e.message} ${note}`;
+    throw e;
+  }
 }

@@ -9,6 +9,7 @@
  */
 import { errorToData, PosternError } from '../src/errors.ts';
 import { processMessages } from '../src/processing/task.ts';
+import { parseStructure } from '../src/store/structure.ts';
 import { hashPassword, verifyPassword } from '../src/store/password-hash.ts';
 
 export const TASKS: Readonly<Record<string, (payload: never) => unknown>> = Object.freeze({
@@ -16,6 +17,7 @@ export const TASKS: Readonly<Record<string, (payload: never) => unknown>> = Obje
   hashPassword,
   verifyPassword,
   processMessages, // src/processing/task.ts: parse, Received:, for local delivery
+  parseStructure: (p: { body: Uint8Array }) => parseStructure(p.body), // a big message's MIME structure, before its append
 });
 
 export default async function run(msg: { task: string; payload: unknown }): Promise<unknown> {

@@ -15,13 +15,15 @@
  * `startChild` / `restartChild` → CHILD_EXISTS | CHILD_NOT_FOUND | ACTOR_STOPPED | the start
  * error (the child stays, in backoff or failed; simple_one_for_one drops it); `terminateChild`
  * / `deleteChild` → CHILD_NOT_FOUND. `start()` never rejects for a child: see `info()`, log.
+ * Every timer and time stamp goes through `opts.clock` (default: performance.now and the global
+ * timers), so tests can drive backoff, intensity and shutdown timeouts without waiting.
  */
 import { PosternError, errorToData } from '../errors.ts';
 import type { ErrorData } from '../errors.ts';
 import { attempt, killedError, noop } from './actor.ts';
-import type { ActorInfo, ActorState, Child, ChildSpec, ChildStatus, ExitReason, Strategy, SupervisorLog, SupervisorOptions } from './types.ts';
+import type { ActorInfo, ActorState, Child, ChildSpec, ChildStatus, ExitReason, Strategy, SupervisorClock, SupervisorLog, SupervisorOptions } from './types.ts';
 
-export type { ChildStatus, SupervisorLog, SupervisorOptions } from './types.ts';
+export type { ChildStatus, SupervisorClock, SupervisorLog, SupervisorOptions } from './types.ts';
 
 interface Rec {
   id: string;
@@ -36,10 +38,16 @@ interface Rec {
   lastError: ErrorData | undefined;
   thrown: unknown; // what the last failed start threw
   startedAt: number;
-  timer: ReturnType<typeof setTimeout> | undefined; // the backoff retry
+  timer: unknown; // the backoff retry (a handle of the clock)
 }
 
 const KILL_GRACE_MS = 1000; // how long to wait for an exit after kill()
+
+const realClock: SupervisorClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout> | undefined),
+};
 
 export class Supervisor implements Child {
   readonly id: string;
@@ -47,6 +55,7 @@ export class Supervisor implements Child {
   readonly strategy: Strategy;
   private readonly cfg: { intensity: number; periodMs: number; initialMs: number; maxMs: number; resetMs: number };
   private readonly log: SupervisorLog | undefined;
+  private readonly clock: SupervisorClock;
   private readonly template: ChildSpec<any> | undefined;
   private readonly recs = new Map<string, Rec>(); // insertion order = start order
   private readonly restartTimes: number[] = [];
@@ -66,6 +75,7 @@ export class Supervisor implements Child {
     this.kind = opts.kind ?? 'supervisor';
     this.strategy = opts.strategy;
     this.log = opts.log;
+    this.clock = opts.clock ?? realClock;
     const [initialMs, maxMs, resetMs] = [opts.backoffInitialMs ?? 2000, opts.backoffMaxMs ?? 60_000, opts.backoffResetMs ?? 60_000];
     this.cfg = { intensity: opts.intensity ?? 3, periodMs: opts.periodMs ?? 5000, initialMs, maxMs, resetMs };
     const specs = opts.children ?? [];
@@ -158,8 +168,8 @@ export class Supervisor implements Child {
       void this.background(() => this.shutdownAll().then(() => this.exitWith(reason)), 'stop');
     }
     if (this.exitReason === undefined && Number.isFinite(timeoutMs)) {
-      const t = setTimeout(() => this.kill(), Math.max(0, timeoutMs));
-      void this.done.promise.then(() => clearTimeout(t));
+      const t = this.clock.setTimeout(() => this.kill(), Math.max(0, timeoutMs));
+      void this.done.promise.then(() => this.clock.clearTimeout(t));
     }
     return this.done.promise;
   }
@@ -222,7 +232,7 @@ export class Supervisor implements Child {
   /** Start one child; on failure back off (or mark it failed) and return undefined. */
   private async startRec(rec: Rec, backoff: boolean): Promise<Child | undefined> {
     const gen = ++rec.gen;
-    clearTimer(rec);
+    this.clearTimer(rec);
     rec.state = 'starting';
     let child: Child;
     try {
@@ -238,7 +248,7 @@ export class Supervisor implements Child {
       return undefined;
     }
     const exited = Promise.withResolvers<void>();
-    Object.assign(rec, { child, exited: exited.promise, state: 'running', startedAt: performance.now() });
+    Object.assign(rec, { child, exited: exited.promise, state: 'running', startedAt: this.clock.now() });
     child.onExit((reason) => (exited.resolve(), this.childExited(rec, gen, reason)));
     this.log?.info({ supervisor: this.id, child: rec.id }, 'child started');
     return child;
@@ -255,14 +265,14 @@ export class Supervisor implements Child {
     rec.failures++;
     const delay = Math.min(this.cfg.initialMs * 2 ** (rec.failures - 1), this.cfg.maxMs);
     rec.state = 'backoff';
-    rec.timer = setTimeout(() => {
+    rec.timer = this.clock.setTimeout(() => {
       rec.timer = undefined;
       void this.background(async () => {
         if (this.stopping || rec.gen !== gen || rec.state !== 'backoff' || this.recs.get(rec.id) !== rec) return; // superseded
         await this.startRec(rec, true);
       }, 'retry', rec.id);
     }, delay);
-    rec.timer.unref();
+    (rec.timer as { unref?: () => void } | undefined)?.unref?.();
     this.log?.warn({ supervisor: this.id, child: rec.id, error: data, delayMs: delay }, 'child failed to start: backing off');
   }
 
@@ -272,7 +282,7 @@ export class Supervisor implements Child {
     rec.child = undefined;
     rec.state = 'stopped';
     if (reason.kind === 'error') rec.lastError = reason.error;
-    if (performance.now() - rec.startedAt >= this.cfg.resetMs) rec.failures = 0;
+    if (this.clock.now() - rec.startedAt >= this.cfg.resetMs) rec.failures = 0;
     if (!this.stopping) void this.background(() => this.handleExit(rec, gen, reason), 'restart', rec.id);
   }
 
@@ -304,7 +314,7 @@ export class Supervisor implements Child {
 
   /** Count a restart; false when that makes more than `intensity` within `periodMs`. */
   private restartAllowed(): boolean {
-    const [now, times] = [performance.now(), this.restartTimes];
+    const [now, times] = [this.clock.now(), this.restartTimes];
     times.push(now);
     while (times.length > 0 && times[0]! <= now - this.cfg.periodMs) times.shift();
     return times.length <= this.cfg.intensity;
@@ -322,7 +332,7 @@ export class Supervisor implements Child {
   private beginStopping(): void {
     this.stopping = true;
     this.st = 'stopping';
-    for (const rec of this.recs.values()) clearTimer(rec);
+    for (const rec of this.recs.values()) this.clearTimer(rec);
   }
 
   /** Reverse start order, one at a time; simple_one_for_one children all at once. */
@@ -334,7 +344,7 @@ export class Supervisor implements Child {
 
   /** Stop one child honouring its spec's shutdown. Never rejects. */
   private async shutdownRec(rec: Rec): Promise<void> {
-    clearTimer(rec);
+    this.clearTimer(rec);
     const child = rec.child;
     if (child === undefined) {
       rec.gen++;
@@ -347,16 +357,28 @@ export class Supervisor implements Child {
     try {
       if (sd === 'brutal_kill') child.kill();
       else child.stop({ kind: 'shutdown' }, sd === 'infinity' ? Infinity : sd).catch(noop);
-      if (typeof sd === 'number' && !(await waitFor(rec.exited, sd))) {
+      if (typeof sd === 'number' && !(await this.waitFor(rec.exited, sd))) {
         this.log?.warn({ ...who, shutdownMs: sd }, 'child did not stop in time: killing');
         child.kill();
       }
       if (sd === 'infinity') await rec.exited;
-      else if (!(await waitFor(rec.exited, KILL_GRACE_MS))) this.log?.error(who, 'child did not exit after kill');
+      else if (!(await this.waitFor(rec.exited, KILL_GRACE_MS))) this.log?.error(who, 'child did not exit after kill');
     } catch (e) {
       this.log?.error({ ...who, err: e }, 'stopping child threw');
     }
     if (rec.child === child) Object.assign(rec, { child: undefined, state: 'stopped' });
+  }
+
+  private clearTimer(rec: Rec): void {
+    this.clock.clearTimeout(rec.timer);
+    rec.timer = undefined;
+  }
+
+  /** Whether `p` settles within `ms` on the supervisor's clock. */
+  private waitFor(p: Promise<void>, ms: number): Promise<boolean> {
+    let t: unknown;
+    const timeout = new Promise<boolean>((resolve) => (t = this.clock.setTimeout(() => resolve(false), ms)));
+    return Promise.race([p.then(() => true), timeout]).finally(() => this.clock.clearTimeout(t));
   }
 
   private exitWith(reason: ExitReason): void {
@@ -385,15 +407,4 @@ function childInfo(r: Rec): ActorInfo {
 function newRec(id: string, spec: ChildSpec<any>, args: unknown[]): Rec {
   const base = { child: undefined, exited: Promise.resolve(), state: 'stopped' as const, gen: 0, restarts: 0, failures: 0 };
   return { id, spec, args, ...base, lastError: undefined, thrown: undefined, startedAt: 0, timer: undefined };
-}
-
-function clearTimer(rec: Rec): void {
-  clearTimeout(rec.timer);
-  rec.timer = undefined;
-}
-
-function waitFor(p: Promise<void>, ms: number): Promise<boolean> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => (t = setTimeout(() => resolve(false), ms)));
-  return Promise.race([p.then(() => true), timeout]).finally(() => clearTimeout(t));
 }

@@ -73,6 +73,16 @@ export interface SupervisorOptions {
   backoffResetMs?: number; // a child that ran this long has its backoff reset; default 60000
   children?: ChildSpec<any>[]; // for simple_one_for_one: exactly one template spec
   log?: SupervisorLog;
+  /** The clock of every supervisor timer and time stamp (backoff, its reset, intensity,
+   * shutdown timeouts). Default: `performance.now` and the global timers; tests inject one. */
+  clock?: SupervisorClock;
+}
+
+/** Time as a supervisor reads it and waits on it. */
+export interface SupervisorClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 /** One row of `Supervisor.whichChildren()`. */

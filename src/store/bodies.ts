@@ -5,6 +5,8 @@
  *
  * - `readBody(locator, verify?)`: the whole body in a buffer of its own (transferable), from a
  *   fresh open of its segment, crc32-checked. For the store thread and processing.
+ * - `readRange(file, offset, length)`: bytes that carry their own check (a stored MIME
+ *   structure), unchecked, through this thread's open files (`SegmentFiles`).
  * - `BodyReader`: a session's reader (POP3, FTP; later IMAP). It holds the segment files it
  *   has read from until `close()` (an open file stays readable after compaction removes it),
  *   through this thread's `SegmentFiles` cache, and offers:
@@ -22,7 +24,7 @@
  * - `SegmentFiles` / `segmentFiles`: this thread's open segment files, reference-counted; a
  *   file nobody holds stays open LINGER_MS for the next reader, at most MAX_IDLE_FILES of them.
  *
- * Exports: `readBody`, `BodyReader`, `BodyReaderOptions`, `ChunkOptions`, `SegmentFiles`,
+ * Exports: `readBody`, `readRange`, `BodyReader`, `BodyReaderOptions`, `ChunkOptions`, `SegmentFiles`,
  * `segmentFiles`, `FileHold`, `BODY_CHUNK_BYTES`.
  * Rejects: STORE_IO (a segment cannot be opened or read), STORE_CORRUPT (a short file or a crc
  * mismatch, with `path` and `offset` in its details).
@@ -146,6 +148,30 @@ export class SegmentFiles {
 }
 
 export const segmentFiles = new SegmentFiles();
+
+/** `length` bytes at `offset` of segment file `file`, unchecked (for bytes that carry their own
+ * check, like a stored MIME structure: structure.ts), through this thread's open files. */
+export async function readRange(file: string, offset: number, length: number, files: SegmentFiles = segmentFiles): Promise<Buffer> {
+  const hold = files.acquire(file);
+  try {
+    const fd = await hold.fd;
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      let n: number;
+      try {
+        n = await preadAsync(fd, buf, got, length - got, offset + got);
+      } catch (e) {
+        throw ioFail(e, 'reading', file);
+      }
+      if (n === 0) throw corrupt({ path: file, offset, length, crc: 0 }, 'short read');
+      got += n;
+    }
+    return buf;
+  } finally {
+    hold.release();
+  }
+}
 
 /** The whole body, from a fresh open of its segment. With `verify` (default) the crc32 is checked. */
 export async function readBody(loc: Locator, verify = true): Promise<Buffer> {

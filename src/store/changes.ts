@@ -25,6 +25,7 @@ import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
 import { HIERARCHY_SEP, MAX_UID } from './types.ts';
 import type { Shard } from './shard.ts';
+import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
@@ -90,12 +91,14 @@ export class MailboxCore {
   private inFlight = 0;
   private lastPending: Promise<unknown> = Promise.resolve();
   private readonly feeds: Feeds | null;
+  private readonly structures: StructureCache | null;
 
-  constructor(accountId: number, shard: Shard, limits: () => Limits, feeds?: Feeds) {
+  constructor(accountId: number, shard: Shard, limits: () => Limits, feeds?: Feeds, structures?: StructureCache) {
     this.accountId = accountId;
     this.shard = shard;
     this.limits = limits;
     this.feeds = feeds ?? null;
+    this.structures = structures ?? null;
   }
 
   /** Appends submitted but not yet durable. */
@@ -219,7 +222,10 @@ export class MailboxCore {
     if (opts.uid !== undefined) f.reservedUid = opts.uid;
     const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: bits, d: Math.floor(date), c: crc32(body) } as Parameters<typeof encodeAppend>[0];
     if (keywords.length > 0) meta.k = keywords;
-    const rec = encodeAppend(meta, body);
+    // the MIME structure goes into the same record: parsed by the caller, or here, once
+    const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
+    if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
+    const rec = encodeAppend(meta, body, encodeStructure(given ? opts.structure! : parseStructure(body)));
     this.reservedBytes += size;
     this.reservedCount++;
     this.inFlight++;
@@ -320,7 +326,7 @@ export class MailboxCore {
     for (const m of msgs) {
       const uid = nextUid(dst);
       map.push([m.uid, uid]);
-      e.push([uid, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc]);
+      e.push(m.sl === 0 ? [uid, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc] : [uid, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc, m.sl]);
     }
     const op: OpRecord = { o: 'copy', a: this.accountId, f: dst.id, m: dm, e };
     if (move) op.x = { f: src.id, m: nextModseq(src), u: msgs.map((m) => m.uid) };

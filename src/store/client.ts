@@ -28,7 +28,7 @@ import type { DirectoryMethod, MailboxMethod, QueueMethod, StorePush, StoreReply
 import type { PortLike } from '../actor/remote.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, SubscribeOptions, SubscriptionStart,
+  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
 export { readBody, BodyReader } from './bodies.ts';
@@ -360,5 +360,8 @@ class MailboxClient implements MailboxApi {
   }
   quota(): Promise<QuotaInfo> {
     return this.mb('quota');
+  }
+  fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]> {
+    return this.mb('fetchStructure', folder, uids);
   }
 }

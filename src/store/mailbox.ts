@@ -11,6 +11,10 @@
  * the mailbox's changes (subscriptions.ts), registered in the same turn as the folder's state
  * it returns is read, so no change falls between the two.
  *
+ * `fetchStructure(folder, uids)` reads each message's MIME structure from its record (one small
+ * read just before the body; store/structure.ts); a message stored before structures were is
+ * parsed from its body on first request and kept in the store's bounded cache.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
  * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
@@ -24,9 +28,11 @@ import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './
 import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
+import { readRange } from './bodies.ts';
+import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, SubscribeOptions, SubscriptionStart,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -35,6 +41,8 @@ export interface MailboxHost {
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;
   readonly feeds: Feeds;
+  /** Structures the store parsed itself, and the cache of old messages' (structure.ts). */
+  readonly structures: StructureCache;
   readonly askTimeoutMs: number;
 }
 
@@ -221,6 +229,44 @@ export class Mailbox implements MailboxApi {
     const f = core.folder(folder);
     const feed = this.host.feeds.open(this.accountId, f.id, sink, opts.maxQueuedEvents);
     return { feed, start: { id: feed.id, folder: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq } };
+  }
+
+  async fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]> {
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    if (!Array.isArray(uids)) throw new PosternError('STORE_BAD_ARGUMENT', 'uids must be an array');
+    const msgs: Msg[] = [];
+    for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
+      const m = typeof uid === 'number' ? findMsg(f, uid) : undefined;
+      if (m !== undefined) msgs.push(m);
+    }
+    const shard = core.shard;
+    const segs = [...new Set(msgs.map((m) => m.seg))];
+    shard.pin(segs); // read in place: no compaction removes them meanwhile
+    try {
+      return await Promise.all(msgs.map(async (m) => ({ uid: m.uid, structure: await this.structureOf(core, m) })));
+    } finally {
+      shard.unpin(segs);
+    }
+  }
+
+  /** Stored with the body (one read of its bytes), else parsed from the body once and cached. */
+  private async structureOf(core: MailboxCore, m: Msg): Promise<MessageStructure> {
+    const cache = this.host.structures;
+    if (m.sl > 0) {
+      const s = decodeStructure(await readRange(core.shard.pathOf(m.seg), m.off - m.sl, m.sl));
+      if (s !== null && s.size === m.len) {
+        cache.counters.readStored++;
+        return s;
+      }
+    }
+    const key = `${core.shard.id}:${m.seg}:${m.off}:${m.crc}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const s = parseStructure(await core.shard.read(m));
+    cache.counters.parsedOnRead++;
+    cache.set(key, s);
+    return s;
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -27,6 +27,7 @@ import { INBOX } from './names.ts';
 import type { Queue, QueueEntry } from './queue.ts';
 import type { RcptStatus, StateRecord } from './queue-record.ts';
 import type { Store } from './store.ts';
+import { shiftStructure, type MessageStructure } from './structure.ts';
 
 export interface RetryPolicy {
   baseMs: number;
@@ -43,6 +44,9 @@ export interface DeliverItem {
   defer?: string;
   /** What processing learned (message-id …), for the delivery log line. */
   info?: Record<string, unknown>;
+  /** The queued body's MIME structure, parsed by processing (store/structure.ts): kept with
+   * each copy (its offsets moved past the prefix), so the store does not parse it again. */
+  structure?: MessageStructure;
 }
 
 export interface DeliverResult {
@@ -84,10 +88,10 @@ async function alreadyThere(q: Queue, store: Store, address: string, maybe: 'rec
   return built.has(key);
 }
 
-async function appendOnce(q: Queue, store: Store, address: string, full: Buffer, date: number, maybe: QueueEntry['maybe'], crc: () => number): Promise<Outcome> {
+async function appendOnce(q: Queue, store: Store, address: string, full: Buffer, date: number, maybe: QueueEntry['maybe'], crc: () => number, structure: MessageStructure | undefined): Promise<Outcome> {
   try {
     if (maybe !== false && (await alreadyThere(q, store, address, maybe, date, full.length, crc()))) return { s: 'delivered', why: 'found already delivered after a restart' };
-    await store.mailbox(address).append(INBOX, full, { internalDate: date });
+    await store.mailbox(address).append(INBOX, full, structure === undefined ? { internalDate: date } : { internalDate: date, structure });
     return { s: 'delivered', why: null };
   } catch (e) {
     const code = isPosternError(e) ? e.code : 'INTERNAL';
@@ -124,12 +128,15 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
     for (const i of pending) outcomes.set(i, { s: 'temp', why: `4.3.0 processing failed: ${it.defer}` });
   } else {
     let full: Buffer;
+    let structure: MessageStructure | undefined;
     try {
       const body = await q.body(e);
       const prefix = Buffer.from(typeof it.prefix === 'string' ? it.prefix : '', 'utf8');
       full = Buffer.allocUnsafeSlow(prefix.length + body.length);
       prefix.copy(full, 0);
       body.copy(full, prefix.length);
+      const s = it.structure;
+      if (s !== undefined && s !== null && typeof s === 'object' && s.v === 1 && s.size === body.length) structure = shiftStructure(s, prefix);
     } catch (err) {
       full = Buffer.alloc(0);
       for (const i of pending) outcomes.set(i, { s: 'temp', why: `4.3.0 queued body unreadable: ${(err as Error).message}` });
@@ -142,7 +149,7 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
         const address = e.env.rcpts[i]!.account!;
         const key = address.toLowerCase();
         let p = perAccount.get(key);
-        if (p === undefined) perAccount.set(key, (p = appendOnce(q, store, address, full, e.env.receivedAt, e.maybe, crc)));
+        if (p === undefined) perAccount.set(key, (p = appendOnce(q, store, address, full, e.env.receivedAt, e.maybe, crc, structure)));
         outcomes.set(i, await p);
       }));
     }

@@ -3,11 +3,14 @@
  *
  * A record is `[u32 len][u32 crc][u8 type][payload]` (little-endian), `len` = payload bytes,
  * `crc` = crc32 (node:zlib) of the type byte and the payload. Types:
- *   1 APPEND    payload = [u32 metaLen][meta msgpack][body]: a message and its index entry,
- *               in one record, so a message is either wholly there or not at all.
+ *   1 APPEND    payload = [u32 metaLen][meta msgpack][structure][body]: a message, its index
+ *               entry and its MIME structure (structure.ts; `meta.sl` bytes, absent in
+ *               records written before it), in one record, so a message is either wholly
+ *               there or not at all.
  *   2 OP        payload = msgpack of an index mutation (`OpRecord`).
- *   3 BODYCOPY  payload = [u32 metaLen][meta msgpack][body]: a body copied by compaction; it
- *               becomes referenced only through a checkpoint, so replay skips it.
+ *   3 BODYCOPY  payload = [u32 metaLen][meta msgpack][structure][body]: a body (and its
+ *               structure, `meta.sl` bytes) copied by compaction; it becomes referenced only
+ *               through a checkpoint, so replay skips it.
  * Bodies are stored raw, so a reader reads them in place by (file, offset, length).
  *
  * Exports: the record type constants, `AppendMeta`, `OpRecord`, `encodeAppend`, `encodeOp`,
@@ -39,10 +42,11 @@ export interface AppendMeta {
   k?: string[]; // keywords
   d: number; // internal date, ms
   c: number; // crc32 of the body
+  sl?: number; // bytes of the stored structure between the meta and the body (structure.ts)
 }
 
-/** A copied message: [uid, bits, keywords|null, date, seg, off, len, crc]. */
-export type CopyEntry = [number, number, string[] | null, number, number, number, number, number];
+/** A copied message: [uid, bits, keywords|null, date, seg, off, len, crc, structure bytes?]. */
+export type CopyEntry = [number, number, string[] | null, number, number, number, number, number, number?];
 
 export type OpRecord =
   | { o: 'fcreate'; a: number; fs: Array<[number, string, number]> } // [folder id, name, uidValidity]
@@ -60,29 +64,34 @@ function header(type: number, payloadLen: number): Buffer {
 }
 
 /** Frame `[meta][body]` records: returns the buffers to write and where the body starts. */
-function framed(type: number, meta: unknown, body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+function framed(type: number, meta: unknown, body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
   if (body.byteLength > MAX_RECORD_BYTES - 1024) {
     throw new PosternError('STORE_BAD_ARGUMENT', `message of ${body.byteLength} bytes is over the store's record limit`);
   }
   const m = packr.pack(meta);
-  const payloadLen = 4 + m.length + body.byteLength;
+  const sl = structure?.length ?? 0;
+  const payloadLen = 4 + m.length + sl + body.byteLength;
   const head = Buffer.allocUnsafe(HEADER_BYTES + 4 + m.length);
   head.writeUInt32LE(payloadLen, 0);
   head.writeUInt8(type, 8);
   head.writeUInt32LE(m.length, HEADER_BYTES);
   m.copy(head, HEADER_BYTES + 4);
-  const crc = crc32(body, crc32(head.subarray(8)));
+  const crc = crc32(body, sl === 0 ? crc32(head.subarray(8)) : crc32(structure!, crc32(head.subarray(8))));
   head.writeUInt32LE(crc, 4);
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return { bufs: [head, b], bodyOffset: head.length, bytes: head.length + body.byteLength };
+  const bufs = sl === 0 ? [head, b] : [head, structure!, b];
+  return { bufs, bodyOffset: head.length + sl, bytes: head.length + sl + body.byteLength };
 }
 
-export function encodeAppend(meta: AppendMeta, body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
-  return framed(REC_APPEND, meta, body);
+/** `structure`: its stored form (structure.ts), written between the meta and the body; `meta.sl` is set to its length. */
+export function encodeAppend(meta: AppendMeta, body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+  if (structure !== undefined && structure.length > 0) meta.sl = structure.length;
+  return framed(REC_APPEND, meta, body, meta.sl === undefined ? undefined : structure);
 }
 
-export function encodeBodyCopy(from: [number, number], body: Uint8Array): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
-  return framed(REC_BODYCOPY, { from }, body);
+export function encodeBodyCopy(from: [number, number], body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+  const sl = structure?.length ?? 0;
+  return framed(REC_BODYCOPY, sl === 0 ? { from } : { from, sl }, body, sl === 0 ? undefined : structure);
 }
 
 export function encodeOp(op: OpRecord): Buffer {
@@ -125,10 +134,13 @@ export function scanRecords(buf: Buffer, from: number): ScanResult {
         records.push({ type, start: off, end, op: packr.unpack(buf.subarray(off + HEADER_BYTES, end)) as OpRecord });
       } else if (type === REC_APPEND || type === REC_BODYCOPY) {
         const metaLen = buf.readUInt32LE(off + HEADER_BYTES);
-        const bodyStart = off + HEADER_BYTES + 4 + metaLen;
-        if (bodyStart > end) return bad('bad meta length');
+        const metaEnd = off + HEADER_BYTES + 4 + metaLen;
+        if (metaEnd > end) return bad('bad meta length');
         if (type === REC_APPEND) {
-          const meta = packr.unpack(buf.subarray(off + HEADER_BYTES + 4, bodyStart)) as AppendMeta;
+          const meta = packr.unpack(buf.subarray(off + HEADER_BYTES + 4, metaEnd)) as AppendMeta;
+          const sl = meta.sl ?? 0;
+          if (!Number.isInteger(sl) || sl < 0 || metaEnd + sl > end) return bad('bad structure length');
+          const bodyStart = metaEnd + sl;
           records.push({ type, start: off, end, meta, bodyStart, bodyLen: end - bodyStart });
         } else records.push({ type, start: off, end });
       } else return bad(`unknown record type ${type}`);

@@ -279,7 +279,9 @@ export class Shard {
         const copies: Promise<Position>[] = [];
         for (const m of live.get(s)?.values() ?? []) {
           const body = await this.read(m);
-          const rec = encodeBodyCopy([m.seg, m.off], body);
+          // the structure moves with its body (same record, still just before it)
+          const structure = m.sl > 0 ? await readBody({ path: this.pathOf(m.seg), offset: m.off - m.sl, length: m.sl, crc: 0 }, false) : undefined;
+          const rec = encodeBodyCopy([m.seg, m.off], body, structure);
           result.bytesCopied += m.len;
           const key = `${m.seg}:${m.off}`;
           copies.push(this.writer.submit(rec.bufs, rec.bytes, (pos) => moved.set(key, { seg: pos.seg, off: pos.off + rec.bodyOffset })));

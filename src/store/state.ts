@@ -29,6 +29,7 @@ export interface Msg {
   off: number; // of the body bytes in the segment file
   len: number;
   crc: number;
+  sl: number; // bytes of the stored MIME structure just before the body (0: none, structure.ts)
 }
 
 export interface Folder {
@@ -128,7 +129,7 @@ export function applyAppend(s: ShardState, meta: AppendMeta, seg: number, bodyOf
   const mb = s.mailbox(meta.a, false);
   const f = mb?.folders.get(meta.f);
   if (mb === undefined || f === undefined) return false;
-  const m: Msg = { uid: meta.u, modseq: meta.m, fl: meta.fl, kw: meta.k ?? null, date: meta.d, seg, off: bodyOff, len, crc: meta.c };
+  const m: Msg = { uid: meta.u, modseq: meta.m, fl: meta.fl, kw: meta.k ?? null, date: meta.d, seg, off: bodyOff, len, crc: meta.c, sl: meta.sl ?? 0 };
   return addMsg(mb, f, m, meta.m);
 }
 
@@ -206,7 +207,7 @@ export function applyOp(s: ShardState, op: OpRecord): void {
     case 'copy': {
       const f = mb.folders.get(op.f);
       if (f !== undefined) {
-        for (const [uid, fl, kw, date, seg, off, len, crc] of op.e) addMsg(mb, f, { uid, modseq: op.m, fl, kw, date, seg, off, len, crc }, op.m);
+        for (const [uid, fl, kw, date, seg, off, len, crc, sl] of op.e) addMsg(mb, f, { uid, modseq: op.m, fl, kw, date, seg, off, len, crc, sl: sl ?? 0 }, op.m);
         f.highestModseq = Math.max(f.highestModseq, op.m);
       }
       if (op.x !== undefined) {
@@ -220,7 +221,8 @@ export function applyOp(s: ShardState, op: OpRecord): void {
 
 // ---- checkpoints ----
 
-type FolderRow = [number, string, number, number, number, Array<[number, number, number, string[] | null, number, number, number, number, number]>];
+// a message row ends with its structure's byte count (absent in checkpoints written before it)
+type FolderRow = [number, string, number, number, number, Array<[number, number, number, string[] | null, number, number, number, number, number, number?]>];
 
 export interface Checkpoint {
   shard: number;
@@ -236,7 +238,7 @@ export function encodeCheckpoint(shard: number, pos: Position, s: ShardState): B
   for (const mb of s.mailboxes.values()) {
     const rows: FolderRow[] = [];
     for (const f of mb.folders.values()) {
-      rows.push([f.id, f.name, f.uidValidity, f.uidNext, f.highestModseq, f.msgs.map((m) => [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc])]);
+      rows.push([f.id, f.name, f.uidValidity, f.uidNext, f.highestModseq, f.msgs.map((m) => m.sl === 0 ? [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc] : [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc, m.sl])]);
     }
     mbs.push({ a: mb.a, n: mb.nextFolderId, v: mb.lastUidValidity, f: rows });
   }
@@ -262,8 +264,8 @@ export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
       const f = newFolder(id, name, v);
       f.uidNext = uidNext;
       f.highestModseq = hms;
-      for (const [uid, modseq, fl, kw, date, seg, off, len, crc] of msgs) {
-        f.msgs.push({ uid, modseq, fl, kw, date, seg, off, len, crc });
+      for (const [uid, modseq, fl, kw, date, seg, off, len, crc, sl] of msgs) {
+        f.msgs.push({ uid, modseq, fl, kw, date, seg, off, len, crc, sl: sl ?? 0 });
         f.bytes += len;
       }
       mb.usedBytes += f.bytes;

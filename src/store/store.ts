@@ -30,6 +30,7 @@ import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
 import { Feeds } from './subscriptions.ts';
+import { StructureCache } from './structure.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -50,6 +51,9 @@ export interface StoreOptions {
   mailboxIdleMs?: number; // default 60 s
   mailboxQueue?: number; // actor mailbox capacity, default 1000
   askTimeoutMs?: number; // default 30 s
+  /** Structures of messages stored before structures were (parsed on first request) kept in
+   * memory, most recently used (default 2000; 0: none). */
+  structureCacheSize?: number;
   /** The configuration's primaryDomain: created if missing and made primary at open, with its
    * postmaster account (random password, logged as created) if that is missing. */
   primaryDomain?: string;
@@ -66,6 +70,9 @@ export interface StoreStats {
   subscriptions: number;
   pinnedSegments: number;
   deadBytes: number;
+  /** MIME structures: given by the appender, parsed by the store at append, parsed on a read
+   * (old messages), read from the records. */
+  structures: { given: number; parsedOnAppend: number; parsedOnRead: number; readStored: number };
   batches: number;
   records: number;
   fs: FsCounters;
@@ -104,6 +111,8 @@ export class Store implements MailboxHost {
   private readonly actors = new Map<number, Open | Promise<Open>>();
   /** MailboxHost: the subscriptions to mailbox changes (subscriptions.ts). */
   readonly feeds = new Feeds();
+  /** MailboxHost: structures parsed here, and old messages' cached ones (structure.ts). */
+  readonly structures: StructureCache;
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private timers: NodeJS.Timeout[] = [];
   private q: Queue | null = null;
@@ -116,6 +125,7 @@ export class Store implements MailboxHost {
     this.counters = c.counters;
     this.log = o.log ?? NOLOG;
     this.askTimeoutMs = o.askTimeoutMs ?? 30_000;
+    this.structures = new StructureCache(o.structureCacheSize ?? 2000);
     this.directory = new Directory({
       file: path.join(this.dir, 'directory.mpk'),
       fs: this.fsl,
@@ -239,7 +249,7 @@ export class Store implements MailboxHost {
   private async startActor(account: AccountInfo): Promise<Open> {
     const shard = this.shards[account.shard];
     if (shard === undefined) throw new PosternError('STORE_CORRUPT', `account ${account.address} is on missing shard ${account.shard}`);
-    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id), this.feeds);
+    const core = new MailboxCore(account.id, shard, () => this.directory.limitsOf(account.id), this.feeds, this.structures);
     const actor = await Actor.start<MailboxMsg, MailboxReply>({
       id: `mailbox:${account.address}`,
       kind: 'mailbox',
@@ -304,7 +314,7 @@ export class Store implements MailboxHost {
   }
 
   stats(): StoreStats {
-    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, subscriptions: this.feeds.size, pinnedSegments: 0, deadBytes: 0, batches: 0, records: 0, fs: { ...this.counters } };
+    const out: StoreStats = { shards: this.shards.length, segments: 0, openMailboxes: this.actors.size, snapshots: this.snapshots.size, subscriptions: this.feeds.size, pinnedSegments: 0, deadBytes: 0, structures: { ...this.structures.counters }, batches: 0, records: 0, fs: { ...this.counters } };
     for (const s of this.shards) {
       const x = s.stats();
       out.segments += x.segments;

@@ -4,13 +4,15 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `MAX_UID`, `MailboxApi` (the one interface both the
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `MAX_UID`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
  * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`.
  * Throws nothing.
  */
+
+import type { MessageStructure } from './structure.ts';
 
 /** IMAP hierarchy delimiter of folder names ("Archive/2024"). */
 export const HIERARCHY_SEP = '/';
@@ -54,6 +56,10 @@ export interface AppendOptions {
   /** The UID to give it (a restore keeping the original's): at least the folder's next UID and
    * at most MAX_UID, else STORE_BAD_ARGUMENT; default the next UID. */
   uid?: number;
+  /** Its MIME structure, parsed by the caller from these very bytes (store/structure.ts's
+   * `parseStructure`, e.g. on the caller's pool for a big message). Absent (or not matching the
+   * body's size): the store parses it while appending. */
+  structure?: MessageStructure;
 }
 
 /** The largest UID (RFC 3501: a 32-bit unsigned number). */
@@ -159,6 +165,15 @@ export interface MailboxApi {
   snapshot(folder?: string, opts?: SnapshotOptions): Promise<Snapshot>;
   release(snapshotId: number): Promise<void>;
   quota(): Promise<QuotaInfo>;
+  /** The stored MIME structures (BODYSTRUCTURE, ENVELOPE, sort keys, search fields) of these
+   * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
+   * (a message stored before structures were is parsed once and cached). */
+  fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
+}
+
+export interface StructureEntry {
+  uid: number;
+  structure: MessageStructure;
 }
 
 // ---- the directory (src/store/directory.ts) ----

@@ -129,7 +129,8 @@ test('a failing handler is an exit: asker gets ACTOR_EXITED with the cause, othe
   assert.equal(a.state, 'stopped');
   assert.equal(a.info().lastError?.code, 'NOT_IMPLEMENTED');
   assert.throws(() => a.tell('x'), (err: unknown) => code(err) === 'ACTOR_STOPPED');
-  await sleep(10);
+  const late = await new Promise<ExitReason>((r) => a.onExit(r)); // a listener after the exit is told too
+  assert.deepEqual(late, exits[0]);
   assert.equal(exits.length, 1, 'onExit fires once');
 });
 
@@ -185,9 +186,10 @@ test('stop finishes the message in progress, rejects the queue, runs terminate, 
 
 test('stop with a timeout kills a handler that does not finish', async () => {
   let terminated = false;
-  const a = new Actor<string>({ id: 'hang', handler: () => new Promise(() => {}), terminate: () => void (terminated = true) });
+  let running = false;
+  const a = new Actor<string>({ id: 'hang', handler: () => ((running = true), new Promise(() => {})), terminate: () => void (terminated = true) });
   a.tell('hang');
-  await sleep(5);
+  await waitUntil(() => running, 2000, 'the handler in progress');
   const t0 = performance.now();
   await a.stop({ kind: 'shutdown' }, 30);
   assert.ok(performance.now() - t0 >= 25);
@@ -198,16 +200,18 @@ test('stop with a timeout kills a handler that does not finish', async () => {
 test('kill exits at once: no terminate, in-progress ask rejected ACTOR_STOPPED', async () => {
   let terminated = false;
   const exits: ExitReason[] = [];
-  const a = new Actor<number, number>({ id: 'killme', handler: () => sleep(50).then(() => 1), terminate: () => void (terminated = true) });
+  let running = false;
+  const finished = Promise.withResolvers<void>();
+  const a = new Actor<number, number>({ id: 'killme', handler: () => ((running = true), sleep(50).then(() => (finished.resolve(), 1))), terminate: () => void (terminated = true) });
   a.onExit((r) => exits.push(r));
   const p = a.ask(1);
-  await sleep(5);
+  await waitUntil(() => running, 2000, 'the handler in progress');
   a.kill();
   assert.equal(a.state, 'stopped');
   assert.equal(code(await rejection(p)), 'ACTOR_STOPPED');
   assert.equal(exits.length, 1);
   assert.equal(exits[0]!.kind === 'error' && exits[0]!.error.code, 'ACTOR_KILLED');
-  await sleep(60); // the abandoned handler finishes harmlessly
+  await finished.promise; // the abandoned handler finishes harmlessly
   assert.equal(terminated, false);
   a.kill();
   assert.equal(exits.length, 1);
@@ -249,10 +253,11 @@ test('high-water and low-water hooks fire once per crossing', async () => {
     highWater: 8,
     onHighWater: () => marks.push(`high ${a.depth}`),
     onLowWater: () => marks.push(`low ${a.depth}`),
-    handler: (n) => (n === 0 ? blocked : undefined),
+    handler: (n) => (n === 0 ? ((running = true), blocked) : undefined),
   });
+  let running = false;
   a.tell(0);
-  await sleep(1); // message 0 is in progress, blocking
+  await waitUntil(() => running, 2000, 'message 0 in progress, blocking');
   for (let i = 1; i <= 10; i++) a.tell(i);
   assert.deepEqual(marks, ['high 8']);
   gate();

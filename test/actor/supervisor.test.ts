@@ -7,9 +7,9 @@ import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Actor, killedError } from '../../src/actor/actor.ts';
 import { Supervisor } from '../../src/actor/supervisor.ts';
-import type { ActorInfo, Child, ChildSpec, ExitReason, RestartType, Shutdown } from '../../src/actor/types.ts';
+import type { ActorInfo, Child, ChildSpec, ExitReason, RestartType, Shutdown, SupervisorLog } from '../../src/actor/types.ts';
 import { PosternError, isPosternError } from '../../src/errors.ts';
-import { guardProcess, sleep, waitUntil } from './helpers.ts';
+import { guardProcess, manualClock, waitUntil } from './helpers.ts';
 
 let guard: ReturnType<typeof guardProcess>;
 beforeEach(() => {
@@ -51,6 +51,16 @@ function child(sup: Supervisor, id: string): Actor<Msg, string> {
   const c = sup.whichChildren().find((x) => x.id === id)?.child;
   assert.ok(c instanceof Actor, `child ${id} is running`);
   return c as Actor<Msg, string>;
+}
+
+/** A supervisor log that keeps each restart decision ('child exited': child id → restart?). */
+function decisionLog(): SupervisorLog & { decisions: Array<[string, boolean]> } {
+  const decisions: Array<[string, boolean]> = [];
+  const note = (o: object, msg?: string): void => {
+    const x = o as { child?: string; restart?: boolean };
+    if (msg === 'child exited' && x.child !== undefined && x.restart !== undefined) decisions.push([x.child, x.restart]);
+  };
+  return { decisions, info: note, warn: note, error: note };
 }
 
 function infoOf(sup: Supervisor, id: string): ActorInfo {
@@ -167,9 +177,11 @@ test('simple_one_for_one: startChild(args) with auto ids; restarts keep id and a
 
 test('permanent always restarts; transient only after an error; temporary never', async () => {
   const log: string[] = [];
+  const slog = decisionLog();
   const sup = new Supervisor({
     id: 'types',
     strategy: 'one_for_one',
+    log: slog,
     children: [spec(log, 'p', 'permanent'), spec(log, 't', 'transient'), spec(log, 'tmp', 'temporary')],
   });
   await sup.start();
@@ -177,16 +189,16 @@ test('permanent always restarts; transient only after an error; temporary never'
   child(sup, 'p').tell('quit');
   await waitUntil(() => log.length === 2);
   child(sup, 't').tell('quit');
-  await waitUntil(() => log.length === 3);
-  await sleep(20);
+  await waitUntil(() => slog.decisions.some(([id]) => id === 't'), 2000, "the supervisor's decision on t");
+  assert.deepEqual(slog.decisions, [['p', true], ['t', false]]);
   assert.deepEqual(log, ['exit p normal', 'start p', 'exit t normal']);
   assert.equal(sup.whichChildren().find((c) => c.id === 't')?.state, 'stopped');
   await sup.restartChild('t');
   child(sup, 't').tell('crash');
   await waitUntil(() => log.length === 6);
   child(sup, 'tmp').tell('crash');
-  await waitUntil(() => log.length === 7);
-  await sleep(20);
+  await waitUntil(() => slog.decisions.some(([id]) => id === 'tmp'), 2000, "the supervisor's decision on tmp");
+  assert.deepEqual(slog.decisions.slice(2), [['t', true], ['tmp', false]]);
   assert.deepEqual(log.slice(3), ['start t', 'exit t INTERNAL', 'start t', 'exit tmp INTERNAL']);
   assert.deepEqual(sup.whichChildren().map((c) => [c.id, c.state]), [['p', 'running'], ['t', 'running'], ['tmp', 'stopped']]);
   await sup.stop();
@@ -196,6 +208,7 @@ test('restart intensity exceeded: the supervisor exits SUPERVISOR_INTENSITY and 
   const log: string[] = [];
   const inners: Supervisor[] = [];
   const innerExits: ExitReason[] = [];
+  const clock = manualClock(); // the three crashes fall in one period however slow the machine
   const parent = new Supervisor({
     id: 'parent',
     strategy: 'one_for_one',
@@ -206,7 +219,7 @@ test('restart intensity exceeded: the supervisor exits SUPERVISOR_INTENSITY and 
         restart: 'permanent',
         shutdown: 'infinity',
         start: async () => {
-          const s = new Supervisor({ id: 'inner', strategy: 'one_for_one', intensity: 2, periodMs: 5000, children: [spec(log, 'w')] });
+          const s = new Supervisor({ id: 'inner', strategy: 'one_for_one', intensity: 2, periodMs: 5000, clock, children: [spec(log, 'w')] });
           s.onExit((r) => innerExits.push(r));
           inners.push(s);
           await s.start();
@@ -234,6 +247,7 @@ test('restart intensity exceeded: the supervisor exits SUPERVISOR_INTENSITY and 
 });
 
 test('a retryable start failure backs off, doubling up to the cap, not counted as intensity', async () => {
+  const clock = manualClock();
   const attempts: number[] = [];
   const sup = new Supervisor({
     id: 'backoff',
@@ -241,13 +255,14 @@ test('a retryable start failure backs off, doubling up to the cap, not counted a
     intensity: 0,
     backoffInitialMs: 20,
     backoffMaxMs: 80,
+    clock,
     children: [
       {
         id: 'flaky',
         restart: 'permanent',
         shutdown: 100,
         start: () => {
-          attempts.push(performance.now());
+          attempts.push(clock.now());
           throw new PosternError('LISTEN_FAILED', 'address in use');
         },
       },
@@ -255,20 +270,74 @@ test('a retryable start failure backs off, doubling up to the cap, not counted a
   });
   await sup.start(); // does not throw
   assert.equal(infoOf(sup, 'flaky').state, 'backoff');
-  await waitUntil(() => attempts.length >= 6, 3000, 'six attempts');
-  const delays = attempts.slice(1, 6).map((t, i) => t - attempts[i]!);
-  const expected = [20, 40, 80, 80, 80];
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(delays[i]! >= expected[i]! - 2 && delays[i]! <= expected[i]! + 70, `delay ${i}: ${delays[i]!.toFixed(1)} ms ≈ ${expected[i]} ms`);
+  assert.deepEqual(attempts, [0]);
+  for (const delay of [20, 40, 80, 80, 80]) {
+    const n = attempts.length;
+    await waitUntil(() => clock.pending().length === 1, 2000, `the retry after attempt ${n} is scheduled`);
+    assert.deepEqual(clock.pending(), [delay], `retry ${n} waits ${delay} ms`);
+    clock.advance(delay - 1);
+    assert.equal(attempts.length, n, `no retry before ${delay} ms`);
+    clock.advance(1);
+    await waitUntil(() => attempts.length === n + 1, 2000, `attempt ${n + 1}`);
+    assert.equal(attempts[n]! - attempts[n - 1]!, delay);
+    assert.equal(infoOf(sup, 'flaky').state, 'backoff');
   }
   assert.equal(sup.state, 'running');
   const i = infoOf(sup, 'flaky');
   assert.equal(i.lastError?.code, 'LISTEN_FAILED');
   assert.equal(i.restarts, 0);
+  await waitUntil(() => clock.pending().length === 1, 2000, 'the next retry is scheduled');
   await sup.stop();
+  assert.deepEqual(clock.pending(), [], 'stop cancels the retry');
   const n = attempts.length;
-  await sleep(120);
+  clock.advance(60_000);
   assert.equal(attempts.length, n, 'no retry after stop');
+});
+
+test('a child that ran backoffResetMs backs off from backoffInitialMs again; one that crashed at once does not', async () => {
+  const clock = manualClock();
+  const plan = ['fail', 'fail', 'ok', 'fail', 'ok', 'fail'];
+  let current: Actor<Msg, string> | undefined;
+  const sup = new Supervisor({
+    id: 'reset',
+    strategy: 'one_for_one',
+    intensity: 10,
+    backoffInitialMs: 20,
+    backoffMaxMs: 10_000,
+    backoffResetMs: 5000,
+    clock,
+    children: [
+      {
+        id: 'w',
+        restart: 'permanent',
+        shutdown: 100,
+        start: () => {
+          if (plan.shift() === 'fail') throw new PosternError('LISTEN_FAILED', 'address in use');
+          current = new Actor<Msg, string>({ id: 'w', handler: (m) => (m === 'crash' ? Promise.reject(new Error('w crashed')) : 'w') });
+          return current;
+        },
+      },
+    ],
+  });
+  const retryIn = async (ms: number): Promise<void> => {
+    await waitUntil(() => clock.pending().length === 1, 2000, `a retry in ${ms} ms`);
+    assert.deepEqual(clock.pending(), [ms]);
+  };
+  await sup.start();
+  await retryIn(20);
+  clock.advance(20);
+  await retryIn(40);
+  clock.advance(40);
+  await waitUntil(() => infoOf(sup, 'w').state === 'running', 2000, 'running after two failures');
+  current!.tell('crash'); // at once: the failures still count
+  await retryIn(80);
+  clock.advance(80);
+  await waitUntil(() => infoOf(sup, 'w').state === 'running', 2000, 'running again');
+  clock.advance(5000); // it has run backoffResetMs
+  current!.tell('crash');
+  await retryIn(20);
+  assert.deepEqual(plan, []);
+  await sup.stop();
 });
 
 test('a start that fails then succeeds ends up running', async () => {
@@ -297,11 +366,13 @@ test('a start that fails then succeeds ends up running', async () => {
 });
 
 test('a non-retryable start failure (NOT_IMPLEMENTED) leaves the child failed, no retry', async () => {
+  const clock = manualClock();
   let tries = 0;
   const sup = new Supervisor({
     id: 'ni',
     strategy: 'one_for_one',
     backoffInitialMs: 5,
+    clock,
     children: [
       {
         id: 'imap',
@@ -315,7 +386,9 @@ test('a non-retryable start failure (NOT_IMPLEMENTED) leaves the child failed, n
     ],
   });
   await sup.start();
-  await sleep(50);
+  assert.equal(tries, 1);
+  assert.deepEqual(clock.pending(), [], 'no retry scheduled');
+  clock.advance(60_000);
   assert.equal(tries, 1);
   const i = infoOf(sup, 'imap');
   assert.equal(i.state, 'failed');
@@ -328,17 +401,21 @@ test('a non-retryable start failure (NOT_IMPLEMENTED) leaves the child failed, n
 });
 
 test('shutdown: reverse order; brutal_kill kills, a timeout kills a stubborn child, infinity waits', async () => {
+  const clock = manualClock();
   const log: string[] = [];
   const watch = (c: Child): Child => (c.onExit((r) => log.push(`exit ${c.id} ${label(r)}`)), c);
+  const gate = Promise.withResolvers<void>(); // d's terminate runs until the test opens it
+  let terminatingD = false;
   const sup = new Supervisor({
     id: 'shut',
     strategy: 'one_for_one',
+    clock,
     children: [
       {
         id: 'd',
         restart: 'permanent',
         shutdown: 'infinity',
-        start: () => watch(new Actor<Msg>({ id: 'd', handler: () => {}, terminate: () => sleep(30) })),
+        start: () => watch(new Actor<Msg>({ id: 'd', handler: () => {}, terminate: () => ((terminatingD = true), gate.promise) })),
       },
       {
         id: 'a',
@@ -353,11 +430,22 @@ test('shutdown: reverse order; brutal_kill kills, a timeout kills a stubborn chi
   await sup.start();
   const exits: ExitReason[] = [];
   sup.onExit((r) => exits.push(r));
-  const t0 = performance.now();
-  await sup.stop();
-  const took = performance.now() - t0;
+  let stopped = false;
+  const stopping = sup.stop().then(() => void (stopped = true));
+  // c stops at once; b ignores stop() and is killed when its 40 ms run out on the clock
+  await waitUntil(() => log.length === 1 && clock.pending().includes(40), 2000, "c's exit and b's shutdown timer");
+  assert.deepEqual(log, ['exit c shutdown']);
+  clock.advance(39);
+  assert.deepEqual(log, ['exit c shutdown'], 'b is not killed before its timeout');
+  clock.advance(1);
+  // a is killed without terminate; d (infinity) is given all the time its terminate takes
+  await waitUntil(() => terminatingD, 2000, "b killed, then d's terminate");
+  assert.deepEqual(log, ['exit c shutdown', 'exit b ACTOR_KILLED', 'exit a ACTOR_KILLED']);
+  clock.advance(3_600_000);
+  assert.equal(stopped, false, 'stop waits for d (infinity) while its terminate runs');
+  gate.resolve();
+  await stopping;
   assert.deepEqual(log, ['exit c shutdown', 'exit b ACTOR_KILLED', 'exit a ACTOR_KILLED', 'exit d shutdown']);
-  assert.ok(took >= 65, `waited for b's timeout and d's terminate (${took.toFixed(0)} ms)`);
   assert.deepEqual(exits, [{ kind: 'shutdown' }]);
   assert.equal(sup.state, 'stopped');
 });
@@ -395,6 +483,7 @@ test('kill ends the supervisor and every child at once', async () => {
   assert.deepEqual(log.slice(2), ['exit b ACTOR_KILLED', 'exit a ACTOR_KILLED']);
   assert.equal(exits.length, 1);
   assert.equal(label(exits[0]!), 'ACTOR_KILLED');
-  await sleep(10);
+  assert.equal(sup.info().mailboxDepth, 0, 'no restart queued');
+  await sup.stop(); // resolves: the supervisor is done
   assert.equal(log.length, 4, 'nothing restarted');
 });

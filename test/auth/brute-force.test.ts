@@ -161,8 +161,8 @@ async function attack(s: Server, proto: Proto): Promise<void> {
   const t0 = Date.now();
   const until = t0 + GUESS_MS;
   const guessing = Promise.all(Array.from({ length: SESSIONS }, () => guesser(port, d, until, tally)));
-  // meanwhile another IP logs in normally, before and after the ban
-  await new Promise((r) => setTimeout(r, 1500));
+  // meanwhile another IP logs in normally, before and after the ban (once the guesses are being checked)
+  await waitFor(() => (svc().logins?.failed ?? 0) >= 1, GUESS_MS, `${proto}: the first failed guess`);
   assert.match(await login(port, OTHER, d, PASSWORD), d.success, `${proto}: ${OTHER} logs in during the attack`);
   await guessing;
   const elapsed = Date.now() - t0;

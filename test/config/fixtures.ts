@@ -35,17 +35,8 @@ export const EXAMPLE = `Server {
 }
 `;
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers.ts';
+export { prng }; // the suite's one seeded PRNG lives in test/helpers.ts
 
 export function catchError(fn: () => unknown): PosternError {
   try {

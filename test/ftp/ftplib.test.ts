@@ -263,10 +263,11 @@ test('ABOR during a download: the transfer stops with 426, ABOR answers 226, the
   const pasv = await c.ftp('PASV');
   const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(pasv)!;
   const data = net.connect(Number(m[5]) * 256 + Number(m[6]), '127.0.0.1');
-  data.pause(); // read nothing: the transfer stalls on backpressure
+  // the signal: the first bytes arrive; from then on nothing is read and the transfer stalls on backpressure
+  const flowing = new Promise<void>((r) => data.once('data', () => (data.pause(), r())));
   await new Promise((r) => data.once('connect', r));
   assert.match(await c.ftp('RETR /domains/a.org/users/ann/folders/Archive/1.eml'), /^150 .*\(\d+ bytes\)/);
-  await new Promise((r) => setTimeout(r, 200));
+  await flowing;
   c.socket.write(Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), Buffer.from('ABOR\r\n')])); // Telnet IP, Synch
   assert.match(await c.reply(), /^426 /);
   assert.match(await c.reply(), /^226 ABOR/);

@@ -184,8 +184,16 @@ for (const [proto, how, connect] of FLOODS) {
     assert.ok(sent > 64 * 1024, `the flood got going (${sent} bytes)`);
     await proto.probe(other); // the neighbour on the same thread is still served
     // the reader is closed once it has not drained for the listener's idleTimeout (seen on
-    // the server: a client that reads nothing may never notice)
-    await waitFor(() => svc(proto.service).listeners[0]!.open === openBefore, (IDLE_S + 12) * 1000, 'the non-reading client closed by the server');
+    // the server: a client that reads nothing may never notice); the neighbour keeps talking
+    // meanwhile, so its own idleTimeout never races the reader's
+    let probed = Date.now();
+    await waitFor(async () => {
+      if (Date.now() - probed >= 1000) {
+        await proto.probe(other);
+        probed = Date.now();
+      }
+      return svc(proto.service).listeners[0]!.open === openBefore;
+    }, (IDLE_S + 12) * 1000, 'the non-reading client closed by the server');
     assert.ok(Date.now() - started < (IDLE_S + 15) * 1000);
     void closed;
     socket.destroy();

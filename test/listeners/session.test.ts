@@ -72,6 +72,9 @@ async function session(svc: string, i = 0, host?: string): Promise<LineClient> {
 
 const svcStatus = (name: string) => server.status().services.find((s) => s.name === name)!;
 
+/** The pop3 fixture's session actors as the last status report shows them. */
+const pop3Sessions = () => serviceNode(server.status().tree, 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
+
 test('maxErrors: wrong commands are answered, and the 3rd closes the session with the protocol error', async () => {
   const c = await session('pop3');
   assert.equal(await c.cmd('BOGUS'), '-ERR unknown command');
@@ -133,12 +136,29 @@ test('a client that stops reading: the session pauses its socket at the high-wat
   c.socket.pause();
   const n = 20_000;
   const payload = 'ECHO abcdefghijklmnopqrstuvwxyz0123456789\r\n'.repeat(n);
-  c.socket.write(payload);
-  await new Promise((r) => setTimeout(r, 500));
-  const conn = serviceNode(server.status().tree, 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
-  const depth = Math.max(...conn.map((a) => a.mailboxDepth));
-  assert.ok(depth <= 17, `mailbox depth ${depth} stays at the high-water mark`);
+  // a first command that takes its time (not a barrier), in the same write: the lines behind it
+  // queue up whatever the kernel's socket buffers would absorb of a client that does not read
+  c.socket.write(`NAP 3000\r\n${payload}`);
+  // the signal: the session's mailbox fills up to the fixture's high-water mark (16, NAP taken
+  // out of it by its handler: 15 left queued), where reading pauses; no depth seen on the way
+  // passes it, and the unsplit input stays about one socket read (not the 860 KB sent)
+  const depths: number[] = [];
+  const buffered: number[] = [];
+  const depth = (): number => {
+    const sessions = pop3Sessions();
+    buffered.push(Math.max(0, ...sessions.map((a) => Number(a.extra?.bufferedBytes ?? 0))));
+    depths.push(Math.max(0, ...sessions.map((a) => a.mailboxDepth)));
+    return depths.at(-1)!;
+  };
+  await waitFor(() => depth() >= 15, 10_000, 'the session mailbox at its high-water mark');
+  for (let i = 0; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 100)); // a few more status reports (not a signal: more samples of the bound)
+    depth();
+  }
+  assert.ok(Math.max(...depths) <= 17, `mailbox depths ${Math.max(...depths)} stay at the high-water mark`);
+  assert.ok(Math.max(...buffered) <= 256 * 1024, `the session buffered ${Math.max(...buffered)} bytes while paused`);
   c.socket.resume();
+  assert.equal(await c.read(10_000), '+OK nap');
   for (let i = 0; i < n; i++) assert.equal(await c.read(), '+OK abcdefghijklmnopqrstuvwxyz0123456789');
   assert.equal(await c.cmd('NOOP'), '+OK');
   c.close();
@@ -146,15 +166,25 @@ test('a client that stops reading: the session pauses its socket at the high-wat
 
 test('while a barrier command waits for its handler, the session stops reading instead of buffering a flood', async () => {
   const c = await session('pop3');
-  c.socket.write('SLOW 600\r\n');
   const flood = Buffer.alloc(8 * 1024 * 1024, 'A'); // no newline: one endless line
-  c.socket.write(flood);
-  await new Promise((r) => setTimeout(r, 400));
-  // the session's own buffer holds at most about one socket read, not the flood
-  const sessions = serviceNode(server.status().tree, 'pop3')!.children![0]!.children!.flatMap((t) => t.children ?? []);
-  const buffered = Math.max(...sessions.map((a) => Number(a.extra?.bufferedBytes ?? 0)));
-  assert.ok(buffered <= 256 * 1024, `the session buffered ${buffered} bytes while blocked`);
-  assert.equal(await c.read(3000), '+OK slow');
+  c.socket.write(Buffer.concat([Buffer.from('SLOW 2000\r\n'), flood])); // one write: the first read holds both
+  let replied = false;
+  const reply = c.read(15_000).finally(() => (replied = true));
+  // the signal: the flood's first bytes sit in the session's buffer behind the barrier; from
+  // then until the reply, it holds at most about one socket read, not the flood
+  const seen: number[] = [];
+  const buffered = (): number => {
+    const b = Math.max(0, ...pop3Sessions().map((a) => Number(a.extra?.bufferedBytes ?? 0)));
+    seen.push(b);
+    return b;
+  };
+  await waitFor(() => buffered() > 0, 10_000, 'the flood buffered behind the barrier');
+  while (!replied) {
+    buffered();
+    await Promise.race([reply.catch(() => {}), new Promise((r) => setTimeout(r, 25))]);
+  }
+  assert.ok(Math.max(...seen) <= 256 * 1024, `the session buffered ${Math.max(...seen)} bytes while blocked`);
+  assert.equal(await reply, '+OK slow');
   c.close();
 });
 

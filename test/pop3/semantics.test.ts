@@ -97,7 +97,8 @@ test('deletions apply only at QUIT (UPDATE state); a dropped connection deletes 
   assert.deepEqual(await env.uids(who), [1, 2, 3], 'nothing is deleted before QUIT');
   c.close(); // dropped: no QUIT
   await c.closed;
-  await new Promise((r) => setTimeout(r, 200));
+  // the signal: the server has ended the dropped session (nothing pop3 is open any more)
+  await waitFor(() => env.server.status().services.find((s) => s.name === 'pop3')!.openConnections === 0, 5000, 'the dropped session ended');
   assert.deepEqual(await env.uids(who), [1, 2, 3], 'a dropped connection deletes nothing');
   const d = await pop3(env.port);
   assert.match(await d.login(who, 'pw'), /^\+OK logged in, 3 messages/);

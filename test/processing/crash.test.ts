@@ -6,16 +6,18 @@
  * on the same data directory; the third start drains the queue and stops cleanly. Then the
  * mailboxes are read from the store: every 250'd message is in each of its recipients'
  * mailboxes exactly once, byte for byte; no message (answered or not) appears twice or torn.
+ * Sizes, bytes and kill moments are drawn from one seed, printed on failure
+ * (POSTERN_TEST_SEED replays the same choices, with the machine's own timing).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../../src/control/client.ts';
 import { Store } from '../../src/store/store.ts';
-import { tmpDir, waitFor } from '../helpers.ts';
+import { prng, prngBytes, tmpDir, waitFor, withSeed } from '../helpers.ts';
 import { cleanup, rawSmtp } from '../smtp/helpers.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/server-child.ts', import.meta.url));
@@ -53,17 +55,17 @@ function startChild(dataDir: string, log: string[]): Promise<{ child: ChildProce
   });
 }
 
-function message(id: string): { text: string; wire: string } {
+function message(id: string, rnd: () => number): { text: string; wire: string } {
   const lines = [`X-Id: ${id}`, 'Subject: crash test', ''];
-  const n = 1 + Math.floor(Math.random() * 320);
-  for (let i = 0; i < n; i++) lines.push(i % 17 === 3 ? `.dot ${i}` : randomBytes(57).toString('base64'));
+  const n = 1 + Math.floor(rnd() * 320);
+  for (let i = 0; i < n; i++) lines.push(i % 17 === 3 ? `.dot ${i}` : prngBytes(rnd, 57).toString('base64'));
   const text = `${lines.join('\r\n')}\r\n`;
   const wire = text.replace(/^\./gm, '..');
   return { text, wire };
 }
 
 /** Send messages on one session until it fails (the server was killed) or `stop()` says so. */
-async function load(port: number, tag: string, acked: Map<string, Sent>, all: Map<string, Sent>, stop: () => boolean): Promise<void> {
+async function load(port: number, tag: string, rnd: () => number, acked: Map<string, Sent>, all: Map<string, Sent>, stop: () => boolean): Promise<void> {
   let c;
   try {
     c = await rawSmtp(port);
@@ -74,7 +76,7 @@ async function load(port: number, tag: string, acked: Map<string, Sent>, all: Ma
   for (let n = 0; !stop(); n++) {
     const id = `${tag}-${n}`;
     const rcpts = n % 3 === 0 ? [ACCOUNTS[n % 3]!, ACCOUNTS[(n + 1) % 3]!] : [ACCOUNTS[n % 3]!];
-    const { text, wire } = message(id);
+    const { text, wire } = message(id, rnd);
     const sent = { sha: createHash('sha256').update(text).digest('hex'), rcpts };
     all.set(id, sent);
     try {
@@ -91,28 +93,30 @@ async function load(port: number, tag: string, acked: Map<string, Sent>, all: Ma
   c.close();
 }
 
-async function round(dataDir: string, r: number, acked: Map<string, Sent>, all: Map<string, Sent>, log: string[]): Promise<void> {
+async function round(dataDir: string, r: number, rnd: () => number, acked: Map<string, Sent>, all: Map<string, Sent>, log: string[]): Promise<void> {
+  const seeds = Array.from({ length: SESSIONS }, () => Math.floor(rnd() * 2 ** 32)); // one stream per session
+  const killDelayMs = Math.floor(rnd() * 300);
   const { child, port } = await startChild(dataDir, log);
   const before = acked.size;
   let killed = false;
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const sessions = Array.from({ length: SESSIONS }, (_, s) => load(port, `r${r}s${s}`, acked, all, () => killed));
+  const sessions = Array.from({ length: SESSIONS }, (_, s) => load(port, `r${r}s${s}`, prng(seeds[s]!), acked, all, () => killed));
   // kill once this round has some acknowledged mail and deliveries are under way
   await waitFor(() => acked.size - before >= 60, 20_000, 'acknowledged mail before the kill');
-  await new Promise((res) => setTimeout(res, Math.floor(Math.random() * 300)));
+  await new Promise((res) => setTimeout(res, killDelayMs));
   child.kill('SIGKILL');
   killed = true;
   await exited;
   await Promise.all(sessions);
 }
 
-test('kill -9 under SMTP load: every 250 delivered exactly once, intact, to each recipient', { timeout: 120_000 }, async (t) => {
+test('kill -9 under SMTP load: every 250 delivered exactly once, intact, to each recipient', { timeout: 120_000 }, (t) => withSeed(t, async (rnd) => {
   const dataDir = tmpDir('postern-smtp-crash-');
   const acked = new Map<string, Sent>();
   const all = new Map<string, Sent>();
   const log: string[] = [];
   try {
-    for (let r = 1; r <= 2; r++) await round(dataDir, r, acked, all, log);
+    for (let r = 1; r <= 2; r++) await round(dataDir, r, rnd, acked, all, log);
     assert.ok(acked.size >= 120);
     // the last start: recovery, then the queue drains
     const { child } = await startChild(dataDir, log);
@@ -153,4 +157,4 @@ test('kill -9 under SMTP load: every 250 delivered exactly once, intact, to each
   } finally {
     cleanup(dataDir);
   }
-});
+}));

@@ -106,6 +106,13 @@ test('ctl queue delete takes a message out undelivered; unknown ids and bad usag
   assert.equal(JSON.parse(json.out[0]!).error.code, 'QUEUE_NO_SUCH_ENTRY');
   assert.equal((await ctl('queue', 'show')).code, 2);
   assert.equal((await ctl('queue', 'flush')).code, 2);
-  await new Promise((r) => setTimeout(r, 1200));
+  // the signal instead of a pause: a marker to the same full mailbox is tried twice, so the
+  // scheduler has passed the time the deleted message was due again; only the marker was tried
+  const { deferrals } = (await t.server.admin('queue.stats', {})) as { deferrals: number };
+  const marker = await send('marker');
+  await waitFor(async () => (await entry(marker))?.attempts === 2, 10_000, 'the marker tried twice');
+  const after = (await t.server.admin('queue.stats', {})) as { deferrals: number };
+  assert.equal(after.deferrals - deferrals, 2, 'the deleted message was not tried again');
   assert.equal(await messageCount(t.server, 'full@example.org'), 1, 'the deleted message was never delivered');
+  assert.equal((await ctl('queue', 'delete', marker)).code, 0);
 });

@@ -84,11 +84,13 @@ async function crashAndWatch(kind: 'crash' | 'oom'): Promise<void> {
     }
   };
   const loops = Promise.all([loop('pop3', pop3), loop('imap', imap)]);
-  await new Promise((r) => setTimeout(r, 200));
+  const oks = (name: 'pop3' | 'imap', since = 0): number => results[name].filter(([t, ok]) => ok && t >= since).length;
+  await waitFor(() => oks('pop3') >= 6 && oks('imap') >= 6, 20_000, 'both services answering before the fault');
   const victim = s.injectFault('pop3', kind, 0);
   await waitFor(() => threadsOf(s, 'pop3').reduce((a, t) => a + t.restarts, 0) > restartsBefore, 20_000, `${victim} restarted`);
   await waitFor(() => threadsOf(s, 'pop3').filter((t) => t.state === 'running').length === 2, 10_000, 'pop3 back to two threads');
-  await new Promise((r) => setTimeout(r, 300));
+  const back = Date.now();
+  await waitFor(() => oks('pop3', back) >= 6 && oks('imap', back) >= 6, 20_000, 'both services answering after the restart');
   stop = true;
   await loops;
   // the other service never missed an answer

@@ -1,10 +1,12 @@
 /**
  * test/store/crash.test.ts: THE crash test. A child process (fixtures/crash-writer.ts) appends
  * under load (16 writers, random sizes up to 64 KiB) and prints each acknowledged message as
- * its append resolves; we SIGKILL it at a random moment, 5 rounds on the same store. After
- * each kill the store is opened here and every acknowledged message must be present, byte
- * for byte, exactly once; every visible message must be whole (its own sha256 checks); and
- * recovery must be logged.
+ * its append resolves; we SIGKILL it at a random moment after its first ack, 5 rounds on the
+ * same store (sizes, payloads and kill moments all drawn from one seed, printed on failure:
+ * POSTERN_TEST_SEED replays the same choices, with the machine's own timing). After each kill
+ * the store is opened here and every acknowledged message must be present, byte for byte,
+ * exactly once; every visible message must be whole (its own sha256 checks); and recovery
+ * must be logged.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +15,16 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openStore, tmpData } from './helpers.ts';
+import { withSeed } from '../helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
 const ROUNDS = 5;
 
-function runAndKill(dataDir: string, round: number): Promise<{ acked: Map<string, string>; stderr: string }> {
+function runAndKill(dataDir: string, round: number, rnd: () => number): Promise<{ acked: Map<string, string>; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, dataDir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const childSeed = Math.floor(rnd() * 2 ** 32); // the child's sizes and payloads
+    const killAfterMs = Math.floor(rnd() * 600); // after the first ack, so each round has one
+    const child = spawn(process.execPath, [FIXTURE, dataDir, String(round), String(childSeed)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked = new Map<string, string>();
     let buf = '';
     let stderr = '';
@@ -31,11 +36,10 @@ function runAndKill(dataDir: string, round: number): Promise<{ acked: Map<string
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (line === 'ready' && killTimer === undefined) {
-          killTimer = setTimeout(() => child.kill('SIGKILL'), 200 + Math.floor(Math.random() * 600));
-        } else if (line.startsWith('ack ')) {
+        if (line.startsWith('ack ')) {
           const [, id, sha] = line.split(' ');
           acked.set(id!, sha!);
+          killTimer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
         }
       }
     });
@@ -52,11 +56,11 @@ function runAndKill(dataDir: string, round: number): Promise<{ acked: Map<string
   });
 }
 
-test('kill -9 under load: every acknowledged message there, intact, exactly once; nothing torn', { timeout: 120_000 }, async () => {
+test('kill -9 under load: every acknowledged message there, intact, exactly once; nothing torn', { timeout: 120_000 }, (t) => withSeed(t, async (rnd) => {
   const dataDir = tmpData('postern-crash-');
   const all = new Map<string, string>();
   for (let round = 1; round <= ROUNDS; round++) {
-    const { acked } = await runAndKill(dataDir, round);
+    const { acked } = await runAndKill(dataDir, round, rnd);
     assert.ok(acked.size > 0, `round ${round}: the child acknowledged something before it was killed`);
     for (const [k, v] of acked) all.set(k, v);
 
@@ -89,4 +93,4 @@ test('kill -9 under load: every acknowledged message there, intact, exactly once
     await store.close();
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
-});
+}));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { isPosternError } from '../../src/errors.ts';
 import { countingFs, defaultFs, readBody, type FsLayer } from '../../src/store/fsio.ts';
 import { msg, openStore, tmpData, withAccount } from './helpers.ts';
+import { waitFor } from '../helpers.ts';
 
 const code = (c: string) => (e: unknown) => isPosternError(e) && e.code === c;
 
@@ -157,8 +158,7 @@ test('snapshots: unaffected by later appends and expunges; bodies readable throu
   for (const m of snap.messages) assert.deepEqual(await readBody(m.locator), msg(m.uid - 1, 1000));
   assert.ok(store.stats().pinnedSegments > 0);
   await mb.release(snap.id);
-  await new Promise((res) => setTimeout(res, 50));
-  assert.ok(segFiles(dataDir).length < before, 'released segments are removed');
+  await waitFor(() => segFiles(dataDir).length < before, 5000, 'released segments removed');
   assert.equal(store.stats().pinnedSegments, 0);
   assert.deepEqual(Buffer.from((await mb.fetch('INBOX', 39)).body), msg(38, 1000));
   assert.deepEqual(Buffer.from((await mb.fetch('INBOX', 41)).body), msg('new'));
@@ -227,10 +227,8 @@ test('periodic checkpoints bound replay; background compaction runs by itself', 
   const mb = store.mailbox('ann');
   for (let i = 0; i < 60; i++) await mb.append('INBOX', msg(i, 1000));
   await mb.expunge('INBOX', { uids: Array.from({ length: 50 }, (_, i) => i + 1) });
-  await new Promise((r) => setTimeout(r, 400));
-  assert.ok(log.records.filter((r) => /segment removed/.test(r.msg)).length >= 2, 'dead segments went in the background');
+  await waitFor(() => log.records.filter((r) => /segment removed/.test(r.msg)).length >= 2 && store.stats().deadBytes === 0, 5000, 'dead segments gone in the background');
   assert.ok(store.stats().segments <= 2);
-  assert.equal(store.stats().deadBytes, 0);
   const image = tmpData(); // a crash image: no final checkpoint
   fs.cpSync(path.join(dataDir, 'store'), path.join(image, 'store'), { recursive: true });
   fs.rmSync(path.join(image, 'store', 'LOCK'));

@@ -14,13 +14,19 @@ import { sessionLimits } from '../../session/limits.ts';
 import { sendBody } from './bodies.ts';
 import { listLine, mdtmTime, mlsxLine, type Entry } from './listing.ts';
 import { formatPath, quotePath } from './paths.ts';
-import { applyUpload, deleteFile, makeDir, removeDir, storeFailure, uploadTarget } from './restore.ts';
+import { applyUpload, deleteFile, makeDir, removeDir, storeFailure, uploadTarget, type ParseStructure } from './restore.ts';
+import type { MessageStructure } from '../../store/structure.ts';
 import { isDir, type Node, type VirtualTree } from './tree.ts';
 import { serverStatus } from './commands-control.ts';
 import { closeData, ftpReply, pathOf, resultReply, withData, type Row, type S, type Session } from './session.ts';
 
 const READY: readonly S[] = ['ready'];
 const tree = (s: Session): VirtualTree => s.data.tree!;
+/** A restored message over this size has its MIME structure parsed on the service's pool (as
+ * processing's poolMessageSize default); a smaller one by the store as it appends it. */
+const POOL_PARSE_ABOVE = 64 * 1024;
+const poolParse = (s: Session): ParseStructure => async (b) =>
+  b.length > POOL_PARSE_ABOVE ? ((await s.ctx.runTask('parseStructure', { body: b }, 60_000)) as MessageStructure) : undefined;
 
 /** Run a store-backed handler; a store failure becomes its FTP reply. */
 function guarded(run: (args: string, s: Session) => Promise<Verdict<S>>): Row['run'] {
@@ -228,7 +234,7 @@ async function stor(args: string, s: Session): Promise<Verdict<S>> {
     const { minDataRateBytes, dataRateWindowMs } = sessionLimits(s.ctx.service);
     const bytes = await receiveBytes(sock, target.max, s.data.o.dataTimeoutMs, t, { bytesPerSec: minDataRateBytes, windowMs: dataRateWindowMs });
     if (bytes.length > target.max) return ftpReply(552, `Upload larger than ${target.max} bytes; nothing was stored.`, 'command');
-    return resultReply(await applyUpload(tree(s), s.ctx.store!, target, bytes));
+    return resultReply(await applyUpload(tree(s), s.ctx.store!, target, bytes, poolParse(s)));
   });
 }
 

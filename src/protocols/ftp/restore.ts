@@ -28,8 +28,11 @@
  * the form Postern writes (store/password-hash.ts: an empty key would match every password) is
  * refused with 553.
  *
- * Exports: `FtpResult`, `Target`, `uploadTarget(tree, names)`, `applyUpload(tree, store,
- * target, bytes)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`, `toCrlf`.
+ * A message's MIME structure is parsed once, before its append: by `parse` (the session's pool,
+ * for a big message) when given, else by the store; it is stored with the message.
+ *
+ * Exports: `FtpResult`, `Target`, `ParseStructure`, `uploadTarget(tree, names)`, `applyUpload(tree, store,
+ * target, bytes, parse?)`, `makeDir`, `deleteFile`, `removeDir`, `storeFailure(e)`, `messageProblem`, `toCrlf`.
  * Throws nothing: every failure is a result.
  */
 import { isPosternError } from '../../errors.ts';
@@ -38,6 +41,7 @@ import { HASH_FORMAT, parseScryptHash } from '../../store/password-hash.ts';
 import { SCRAM_FORMAT, parseScramKeys } from '../../store/scram.ts';
 import type { StoreClient } from '../../store/client.ts';
 import type { AccountInfo } from '../../store/types.ts';
+import type { MessageStructure } from '../../store/structure.ts';
 import { decodeName, formatPath, MAX_NAME_BYTES, quotePath } from './paths.ts';
 import { decodeAccount, decodeDomain, FILES, MAX_CONFIG_BYTES, type FileKind } from './registry.ts';
 import { isMissing, messageName, messageUid, type Node, type VirtualTree } from './tree.ts';
@@ -120,11 +124,16 @@ const sameFlags = (a: readonly string[], b: readonly string[]): boolean => {
   return x.length === y.length && x.every((f, i) => f === y[i]);
 };
 
+/** Parses a message's MIME structure elsewhere (a pool); undefined: let the store parse it. */
+export type ParseStructure = (bytes: Buffer) => Promise<MessageStructure | undefined>;
+
 /** Store an uploaded message (see the contract above). */
-async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<Target, { k: 'message' }>, upload: Buffer): Promise<FtpResult> {
+async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<Target, { k: 'message' }>, upload: Buffer, parse: ParseStructure | undefined): Promise<FtpResult> {
   const bytes = toCrlf(upload);
   const why = messageProblem(bytes);
   if (why !== null) return r(550, `Not stored: not a message: ${why}.`, true);
+  let parsed: MessageStructure | undefined;
+  const structure = async (): Promise<MessageStructure | undefined> => (parsed ??= await parse?.(bytes).catch(() => undefined));
   const mb = store.mailbox(t.account.address);
   const plan = t.uid === null ? undefined : tree.planned(t.account.address, t.folder, t.uid);
   if (t.uid !== null) {
@@ -136,7 +145,7 @@ async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<
     const next = (await mb.status(t.folder)).uidNext;
     if (have === undefined && t.uid >= next) {
       try {
-        const a = await mb.append(t.folder, bytes, { uid: t.uid, flags: plan?.flags, internalDate: plan?.internalDate });
+        const a = await mb.append(t.folder, bytes, { uid: t.uid, flags: plan?.flags, internalDate: plan?.internalDate, structure: await structure() });
         return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
       } catch (e) {
         // another append took that UID meanwhile: the next one, as below
@@ -145,7 +154,7 @@ async function restoreMessage(tree: VirtualTree, store: StoreClient, t: Extract<
     }
   }
   // no UID in the name, or one the folder cannot give again: the next UID
-  const a = await mb.append(t.folder, bytes, plan === undefined ? undefined : { flags: plan.flags, internalDate: plan.internalDate });
+  const a = await mb.append(t.folder, bytes, { flags: plan?.flags, internalDate: plan?.internalDate, structure: await structure() });
   return r(226, `Transfer complete; stored as ${messageName(a.uid)} (${a.size} bytes, durable).`);
 }
 
@@ -199,9 +208,9 @@ export function storeFailure(e: unknown): FtpResult {
 }
 
 /** Restore from an upload that arrived whole (`bytes`); nothing changes unless it is right. */
-export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Target, bytes: Buffer): Promise<FtpResult> {
+export async function applyUpload(tree: VirtualTree, store: StoreClient, t: Target, bytes: Buffer, parse?: ParseStructure): Promise<FtpResult> {
   try {
-    if (t.k === 'message') return await restoreMessage(tree, store, t, bytes);
+    if (t.k === 'message') return await restoreMessage(tree, store, t, bytes, parse);
     if (t.k === 'folderIndex') return await restoreIndex(tree, store, t, bytes);
     if (t.k === 'domainFile') {
       const b = decodeDomain(bytes, t.kind);
