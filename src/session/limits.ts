@@ -1,6 +1,8 @@
 /**
- * src/session/: the session dispatcher every line protocol runs on (line-session.ts) and the
- * bounds it keeps (here).
+ * src/session/: the session dispatcher every line protocol runs on (line-session.ts), the
+ * framers that cut its input (framer.ts: the contract; framer-line.ts, framer-imap.ts,
+ * framer-telnet.ts), the writer that bounds its output (writer.ts), and the bounds it keeps
+ * (here).
  *
  * session/limits.ts: the bounds every TCP session keeps against hostile clients, read once from
  * a service's options (config/schema.ts TCP_EXTRA, already in bytes and ms), and the data-rate

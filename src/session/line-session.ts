@@ -2,14 +2,17 @@
  * session/line-session.ts: the session dispatcher shared by the line protocols (SMTP, POP3,
  * IMAP, FTP, CLI). One session actor per connection; its mailbox holds the client's input.
  *
- * - Reading: bytes are split into lines no longer than `maxLineLength`; a longer line is
+ * - Reading: a framer (session/framer.ts; default `LineFramer`, lines no longer than
+ *   `maxLineLength`) cuts the input into frames and owns what is buffered; a longer line is
  *   discarded as it streams (the buffer never grows past the limit) and answered with the
- *   protocol's "line too long" error, counted against maxErrors.
+ *   protocol's "line too long" error, counted against maxErrors. Frames other than lines go
+ *   to the protocol's `frames` handler (IMAP literals); `reply` frames (the telnet framer's
+ *   refusals of options) are written as they come.
  * - Backpressure: when the mailbox reaches `highWater`, reading from the socket pauses; it
- *   resumes when the mailbox has drained to half. Output is bounded like input: when the
- *   socket's unsent output passes the service's `maxPendingOutput`, the session stops reading
- *   and dispatching until the socket drains; a client that does not drain within the
- *   listener's idleTimeout is closed (`idle_timeout`).
+ *   resumes when the mailbox has drained to half. Output is bounded like input, in the one
+ *   writer (session/writer.ts): when the socket's unsent output passes the service's
+ *   `maxPendingOutput`, the session stops reading and dispatching until the socket drains; a
+ *   client that does not drain within the listener's idleTimeout is closed (`idle_timeout`).
  * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
  *   command line must arrive within `commandTimeout` of its first byte, and message data
  *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`, and the byte
@@ -19,15 +22,16 @@
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
  * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
- *   return a verdict (`reply` | `noreply` | `stop`); only this dispatcher writes replies and
- *   counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
+ *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes
+ *   replies and counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
  *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
  *   with the protocol's own message (the Nth error gets the closing reply).
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
- *   (`expectLine`), raw bytes (`expectBytes`) or TLS (`startTls`, which drops any pipelined
- *   plaintext). A line over the limit ends a continuation exchange (`expectLine`: the handler
- *   is told, the next line is a command again). End of input (a half-closed socket) is handled
+ *   (`expectLine`), raw bytes (`expectBytes`) or TLS (the `upgrade` verdict: the reply is
+ *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line
+ *   over the limit ends a continuation exchange (`expectLine`: the handler is told, the next
+ *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
  *   partial line was buffered.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
@@ -42,7 +46,8 @@
  *   or what the protocol's `busy` says: SMTP between BDAT chunks) gets it when that is over.
  *   `shutdown(true)` (the deadline) says it at once whatever is in hand.
  *
- * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`.
+ * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`,
+ * `upgrade`.
  * Throws nothing into the event loop.
  */
 import type { Socket } from 'node:net';
@@ -52,15 +57,23 @@ import { wrapServerSocket } from '../net/tls.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { SessionContext, SessionEndReason, SessionHandle } from '../service/protocol.ts';
 import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from './limits.ts';
+import type { Frame, Framer } from './framer.ts';
+import { LineFramer } from './framer-line.ts';
+import { SessionWriter } from './writer.ts';
 
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
   | { kind: 'noreply'; state?: S; error?: 'command' | 'auth' }
-  | { kind: 'stop'; text: string; reason?: SessionEndReason };
+  | { kind: 'stop'; text: string; reason?: SessionEndReason }
+  | { kind: 'upgrade'; text: string; state?: S };
 
 export const reply = <S extends string>(text: string, more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'reply', text, ...more });
 export const noreply = <S extends string>(more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'noreply', ...more });
 export const stop = <S extends string>(text: string, reason: SessionEndReason = 'normal'): Verdict<S> => ({ kind: 'stop', text, reason });
+/** STARTTLS, STLS, AUTH TLS: write `text` (the go-ahead), then switch the socket to TLS; any
+ * plaintext the client pipelined after the command is dropped (RFC 3207 §4.2, RFC 2595 §3.1:
+ * the command-injection rule). The handler resets what the protocol forgets itself. */
+export const upgrade = <S extends string>(text: string, more: { state?: S } = {}): Verdict<S> => ({ kind: 'upgrade', text, ...more });
 
 export interface CommandRow<S extends string, D> {
   readonly states: readonly S[];
@@ -103,9 +116,15 @@ export interface LineSessionOptions<S extends string, D> {
   /** Is the session in the middle of a transaction the dispatcher cannot see (SMTP between
    * BDAT chunks)? A shutdown waits for it to end. */
   busy?: (s: LineSession<S, D>) => boolean;
+  /** The framer for this session's input (default: `LineFramer`, lines of maxLineLength). */
+  framer?: (maxLineLength: number) => Framer;
+  /** Frames other than lines (IMAP literals: `literal`, `data`, `toobig`), in order. A
+   * synchronising `literal` stops reading until its verdict; the handler answers the framer
+   * (`s.framer.literal?.(go)`) and returns the continuation request or the refusal. */
+  frames?: (f: Frame, s: LineSession<S, D>) => Verdict<S> | Promise<Verdict<S>>;
 }
 
-type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
+type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'frame'; frame: Frame; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
 
 const defaultSplit = (line: string): [string, string] => {
   const i = line.indexOf(' ');
@@ -124,8 +143,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private readonly actor: Actor<Input, void>;
   private readonly highWater: number;
   private maxLine: number;
-  private buf: Buffer | null = null;
-  private discarding = false;
+  /** Cuts the input into frames (lines by default); owns what is buffered. */
+  readonly framer: Framer;
   private blocked = false; // a barrier line is waiting for its handler
   private bytesLeft = 0;
   private streamFeed: ((chunk: Buffer) => number) | null = null;
@@ -137,13 +156,12 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private closed = false;
   private ending = false;
   private readonly limits: SessionLimits;
-  private outBlocked = false; // unsent output passed maxPendingOutput: wait for 'drain'
-  private drainWaiters: Array<() => void> = [];
+  private readonly out: SessionWriter; // writes replies; holds the output bound
   private lineTimer: NodeJS.Timeout | null = null; // the deadline of the partial line buffered
   private rate: RateGuard | null = null; // the data rate of a stream or byte run
   private txData: { start: number; bytes: number } | null = null; // byte runs of one transaction
   private readonly onData = (chunk: Buffer): void => {
-    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.framer.push(chunk);
     this.pump();
     // a barrier line (AUTH, STARTTLS, DATA …) is waiting for its handler: stop reading until
     // it has run, so a client flooding meanwhile cannot grow the buffer
@@ -169,9 +187,22 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.state = o.initialState;
     this.data = o.data;
     this.maxLine = o.maxLineLength;
+    this.framer = o.framer?.(o.maxLineLength) ?? new LineFramer(o.maxLineLength);
     this.secure = (o.socket as TLSSocket).encrypted === true;
     this.highWater = o.highWater ?? 64;
     this.limits = sessionLimits(o.ctx.service);
+    this.out = new SessionWriter({
+      socket: o.socket,
+      maxPendingOutputBytes: this.limits.maxPendingOutputBytes,
+      holdTimeoutMs: () => effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed()),
+      // unsent output passed maxPendingOutput: stop reading and dispatching until it drains
+      onHold: () => this.rate?.suspend(),
+      onRelease: () => {
+        if (!this.paused) this.pump();
+        if (this.mayRead()) this.socket.resume();
+      },
+      onStuck: () => this.end('idle_timeout'),
+    });
     this.actor = new Actor<Input, void>({
       id: o.ctx.connId,
       kind: 'session',
@@ -180,7 +211,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       onHighWater: () => this.pauseReading(),
       onLowWater: () => this.resumeReading(),
       handler: (m) => this.handle(m),
-      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.buf?.length ?? 0 }),
+      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.framer.buffered() }),
     });
     this.actor.onExit((r) => {
       if (r.kind === 'error') {
@@ -192,7 +223,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     o.socket.on('close', () => {
       this.closed = true;
       this.stopTimers();
-      for (const w of this.drainWaiters.splice(0)) w();
+      this.out.close();
       void this.actor.stop();
     });
     this.write(o.replies.greeting());
@@ -222,7 +253,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   /** Nothing holds reading back: the mailbox has room, no barrier waits, output has drained. */
   private mayRead(): boolean {
-    return !this.paused && !this.blockPaused && !this.outBlocked && !this.closed;
+    return !this.paused && !this.blockPaused && !this.out.blocked && !this.closed;
   }
 
   private stressed(): boolean {
@@ -243,7 +274,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.lineTimer = setTimeout(() => {
       this.lineTimer = null;
       // reading stopped because the client does not read: the drain deadline decides
-      if (this.closed || this.ending || this.outBlocked) return;
+      if (this.closed || this.ending || this.out.blocked) return;
       this.write(this.o.replies.commandTimeout?.() ?? this.o.replies.idleTimeout());
       this.end('idle_timeout');
     }, ms);
@@ -267,7 +298,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
             if (this.closed || this.ending) return;
             this.write(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout());
             this.end('idle_timeout');
-          }, () => this.outBlocked || this.paused || this.blockPaused)
+          }, () => this.out.blocked || this.paused || this.blockPaused)
         : null;
   }
 
@@ -276,117 +307,74 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.rate = null;
   }
 
-  /** Unsent output passed maxPendingOutput: stop reading and dispatching until it drains; a
-   * client that does not drain within the idle timeout is closed. */
-  private holdOutput(): void {
-    const sock = this.socket;
-    this.outBlocked = true;
-    sock.pause();
-    this.rate?.suspend();
-    const ms = effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed());
-    const timer =
-      ms > 0 && Number.isFinite(ms)
-        ? setTimeout(() => {
-            if (!this.outBlocked || this.closed) return;
-            this.end('idle_timeout');
-            sock.destroy(); // it reads nothing: a farewell or a FIN would only queue
-          }, ms)
-        : null;
-    timer?.unref();
-    const release = (): void => {
-      if (timer !== null) clearTimeout(timer);
-      sock.off('drain', release);
-      sock.off('close', release);
-      this.outBlocked = false;
-      for (const w of this.drainWaiters.splice(0)) w();
-      if (this.closed) return;
-      if (!this.paused) this.pump();
-      if (this.mayRead()) this.socket.resume();
-    };
-    sock.on('drain', release);
-    sock.on('close', release);
-  }
-
   private queueEof(): void {
     if (this.eofQueued) return;
     this.eofQueued = true;
     this.actor.tryTell({ k: 'eof' });
   }
 
-  /** Split buffered input into the mailbox, up to the high-water mark or a barrier. */
+  /** Take frames from the framer into the mailbox, up to the high-water mark or a barrier.
+   * In a byte mode (a stream, a byte count) the buffered input is read as it is. */
   private pump(): void {
+    const fr = this.framer;
     while (!this.blocked && !this.closed && this.actor.depth < this.highWater) {
-      const b = this.buf;
-      if (b === null || b.length === 0) {
+      if (this.streamFeed !== null || this.bytesLeft > 0) {
+        const b = fr.raw();
+        if (b === null) {
+          this.disarmLine();
+          if (this.eof) this.queueEof();
+          return;
+        }
         this.disarmLine();
-        if (this.eof) this.queueEof();
-        return;
-      }
-      if (this.streamFeed !== null) {
-        this.disarmLine();
-        const used = this.streamFeed(b);
-        this.rate?.add(used < 0 ? b.length : used);
-        if (used < 0) {
-          this.buf = null;
+        if (this.streamFeed !== null) {
+          const used = this.streamFeed(b);
+          this.rate?.add(used < 0 ? b.length : used);
+          if (used < 0) {
+            fr.skip(b.length);
+            continue;
+          }
+          this.stopRate();
+          const done = this.streamDone!;
+          this.streamFeed = null;
+          this.streamDone = null;
+          fr.skip(used);
+          this.actor.tryTell({ k: 'stream', done });
           continue;
         }
-        this.stopRate();
-        const done = this.streamDone!;
-        this.streamFeed = null;
-        this.streamDone = null;
-        this.buf = b.subarray(used);
-        this.actor.tryTell({ k: 'stream', done });
-        continue;
-      }
-      if (this.bytesLeft > 0) {
-        this.disarmLine();
         const n = Math.min(this.bytesLeft, b.length);
         this.bytesLeft -= n;
         this.rate?.add(n);
         if (this.txData !== null) this.txData.bytes += n;
         if (this.bytesLeft === 0) this.stopRate();
-        this.buf = b.subarray(n);
+        fr.skip(n);
         this.actor.tryTell({ k: 'bytes', chunk: b.subarray(0, n), last: this.bytesLeft === 0 });
         continue;
       }
-      const lf = b.indexOf(10);
-      if (this.discarding) {
-        this.buf = null;
-        if (lf < 0) {
-          if (this.eof) continue; // end of input: the rest of the long line is dropped
-          this.armLine();
-          return;
-        }
-        this.disarmLine();
-        this.discarding = false;
-        this.buf = b.subarray(lf + 1);
-        this.actor.tryTell({ k: 'toolong' });
-        continue;
-      }
-      if (lf < 0) {
+      const f = fr.next();
+      if (f === null) {
         if (this.eof) {
-          this.buf = null; // end of input after a partial line: the session ends without it
-          continue;
-        }
-        if (b.length > this.maxLine) {
-          this.discarding = true;
-          this.buf = null;
-        }
-        this.armLine();
+          fr.clear(); // end of input after a partial line: the session ends without it
+          this.disarmLine();
+          this.queueEof();
+        } else if (fr.partial()) this.armLine();
+        else this.disarmLine();
         return;
       }
       this.disarmLine();
-      const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
-      this.buf = b.subarray(lf + 1);
-      if (end > this.maxLine) {
-        this.actor.tryTell({ k: 'toolong' });
-        continue;
+      if (f.kind === 'line') {
+        const line = f.line;
+        if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
+        const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
+        if (barrier) this.blocked = true;
+        this.actor.tryTell({ k: 'line', line, barrier });
+      } else if (f.kind === 'toolong') this.actor.tryTell({ k: 'toolong' });
+      else if (f.kind === 'reply') this.write(f.bytes); // the framing's own answer (telnet refusals)
+      else {
+        // IMAP literals: a synchronising one waits for the protocol's answer
+        const barrier = f.kind === 'literal' && f.sync;
+        if (barrier) this.blocked = true;
+        this.actor.tryTell({ k: 'frame', frame: f, barrier });
       }
-      const line = b.subarray(0, end);
-      if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
-      const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
-      if (barrier) this.blocked = true;
-      this.actor.tryTell({ k: 'line', line, barrier });
     }
   }
 
@@ -397,7 +385,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   private async handle(m: Input): Promise<void> {
     // unsent output is over its bound: nothing more is dispatched until the client reads
-    if (this.outBlocked && !this.closed) await new Promise<void>((r) => this.drainWaiters.push(r));
+    if (this.out.blocked && !this.closed) await this.out.drained();
     if (this.closed || this.ending) return;
     this.running = true;
     try {
@@ -414,6 +402,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       if (m.k === 'toolong') v = this.tooLong();
       else if (m.k === 'eof') v = stop('', 'client_closed');
       else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
+      else if (m.k === 'frame') v = this.o.frames !== undefined ? await this.o.frames(m.frame, this) : reply(this.o.replies.internalError());
       else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
       else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
       else if (this.slowTransaction()) v = stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
@@ -424,7 +413,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     }
     if (m.k === 'bytes' && m.last) this.bytesHandler = null;
     if (v !== undefined) this.apply(v);
-    if (m.k === 'line' && m.barrier) {
+    if ((m.k === 'line' || m.k === 'frame') && m.barrier) {
       this.blocked = false;
       if (!this.paused) this.pump();
       if (this.blockPaused && !this.blocked) {
@@ -449,6 +438,11 @@ export class LineSession<S extends string, D> implements SessionHandle {
       return;
     }
     if (v.state !== undefined) this.state = v.state;
+    if (v.kind === 'upgrade') {
+      this.write(v.text);
+      this.startTls();
+      return;
+    }
     if (v.error === 'auth' && ++this.authErrors >= this.ctx.service.maxAuthErrors) {
       this.write(this.o.replies.tooManyAuthErrors());
       this.end('error_limit');
@@ -463,10 +457,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   write(text: string | Buffer): boolean {
-    if (this.closed || this.socket.destroyed || this.socket.writableEnded) return false;
-    const ok = this.socket.write(text);
-    if (!ok && !this.outBlocked && this.socket.writableLength > this.limits.maxPendingOutputBytes) this.holdOutput();
-    return ok;
+    return this.out.write(text);
   }
 
   /** Until cleared with null, each next line goes to `h` instead of the command table. A line
@@ -527,18 +518,19 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   setMaxLineLength(n: number): void {
     this.maxLine = n;
+    this.framer.setMaxLineLength(n);
   }
 
-  /** Upgrade to TLS (STARTTLS/STLS): pipelined plaintext after the command is dropped. */
-  startTls(): void {
+  /** Upgrade to TLS (the `upgrade` verdict): pipelined plaintext after the command is dropped. */
+  private startTls(): void {
     const plain = this.socket;
     this.detach(plain);
-    this.buf = null;
-    this.discarding = false;
+    this.framer.clear();
     if (this.blockPaused) plain.resume(); // the TLS layer reads from the plain socket now
     const t = wrapServerSocket(plain, this.ctx.listener);
     t.on('error', () => t.destroy());
     this.socket = t;
+    this.out.socket = t;
     this.secure = true;
     this.attach(t);
   }

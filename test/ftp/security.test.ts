@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import { connectFtp, message, retrRaw, startFtp, storRaw, type FtpClient, type FtpEnv } from './helpers.ts';
+import { connectFtp, message, python, retrRaw, startFtp, storRaw, type FtpClient, type FtpEnv } from './helpers.ts';
 import { freePort, waitFor } from '../helpers.ts';
 
 let env: FtpEnv;
@@ -226,4 +226,23 @@ test('idle timeout: a quiet control connection gets 421 and is closed; a deny ru
   s.on('data', (d: string) => (text += d));
   await new Promise((r) => s.once('close', r));
   assert.match(text, /^421 Service not available \(deny_rule\)/);
+});
+
+test('AUTH TLS: plaintext pipelined after it is dropped, not run over TLS (the upgrade verdict)', async () => {
+  const out = JSON.parse((await python(`
+import socket, ssl, os, json
+s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=10)
+f = s.makefile('rb')
+out = {'greet': f.readline().decode().strip()}
+s.sendall(b'AUTH TLS\\r\\nUSER admin\\r\\n')
+out['auth'] = f.readline().decode().strip()
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+t = c.wrap_socket(s)
+g = t.makefile('rb')
+t.sendall(b'PASS x\\r\\n')
+out['pass'] = g.readline().decode().strip()
+print(json.dumps(out))
+`, { PORT: String(env.port) })).trim().split('\n').pop()!) as Record<string, string>;
+  assert.match(out.auth!, /^234 /);
+  assert.match(out.pass!, /^503 /, 'the injected USER was not run');
 });

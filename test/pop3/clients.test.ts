@@ -70,6 +70,23 @@ out['quit'] = p.quit().decode()
   assert.match(r.quit, /^\+OK/);
 });
 
+test('STLS: plaintext pipelined after it is dropped, not run over TLS (the upgrade verdict)', async () => {
+  const r = await run(`
+import socket
+s = socket.create_connection((HOST, PORT), timeout=10)
+f = s.makefile('rb')
+f.readline()
+s.sendall(b'STLS\\r\\nUSER ' + USER.encode() + b'\\r\\n')
+out['stls'] = f.readline().decode().strip()
+t = ctx().wrap_socket(s)
+g = t.makefile('rb')
+t.sendall(b'PASS ' + PW.encode() + b'\\r\\n')
+out['pass'] = g.readline().decode().strip()
+`);
+  assert.match(r.stls, /^\+OK/);
+  assert.equal(r.pass, '-ERR USER first', 'the injected USER was not run');
+});
+
 test('poplib: STLS upgrades, then USER/PASS works and CAPA no longer offers STLS', async () => {
   const r = await run(`
 p = poplib.POP3(HOST, PORT, timeout=10)

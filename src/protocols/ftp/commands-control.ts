@@ -7,7 +7,7 @@
  * Exports: `CONTROL_ROWS` (verb → row), `serverStatus(session)`, `ADMIN_USER`. Throws nothing.
  */
 import { gatedCheck } from '../../auth/login.ts';
-import { noreply, stop } from '../../session/line-session.ts';
+import { stop, upgrade } from '../../session/line-session.ts';
 import { DUMMY_HASH } from '../../store/directory.ts';
 import { VirtualTree } from './tree.ts';
 import { formatPath } from './paths.ts';
@@ -50,12 +50,10 @@ function auth(args: string, s: Session) {
   if (mech !== 'TLS' && mech !== 'TLS-C' && mech !== 'SSL') return ftpReply(504, 'Unknown AUTH type (use AUTH TLS).', 'command');
   if (s.secure) return ftpReply(503, 'Already using TLS.', 'command');
   if (!s.data.o.tlsAvailable) return ftpReply(534, 'TLS is not available on this listener (no certificate configured).');
-  s.write('234 Proceed with negotiation.\r\n');
-  s.startTls();
   s.data.user = null;
   s.data.tree?.close();
   s.data.tree = null;
-  return noreply<S>({ state: 'login' }); // RFC 4217 §4: a new security state means a new login
+  return upgrade<S>('234 Proceed with negotiation.\r\n', { state: 'login' }); // RFC 4217 §4: a new security state means a new login
 }
 
 function prot(args: string, s: Session) {

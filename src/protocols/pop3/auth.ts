@@ -21,7 +21,7 @@
  */
 import { checkLogin, saslLogin, scramLookup, type LoginOptions, type SaslDialog } from '../../auth/login.ts';
 import { saslServer, type SaslFailure } from '../../auth/sasl.ts';
-import { noreply, reply, type Verdict } from '../../session/line-session.ts';
+import { noreply, reply, upgrade, type Verdict } from '../../session/line-session.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import { openMaildrop } from './backend.ts';
 import { loginCache } from './guard.ts';
@@ -119,9 +119,7 @@ export const AUTH_ROWS: ReadonlyArray<readonly [string, Pop3Row]> = Object.freez
       if (args !== '') return reply('-ERR syntax: STLS takes no argument\r\n', { error: 'command' });
       if (s.secure) return reply('-ERR already using TLS\r\n', { error: 'command' });
       if (!s.data.opts.allowStartTLS || !tlsConfigured(s.ctx.listener)) return reply('-ERR STLS not available\r\n', { error: 'command' });
-      s.write('+OK begin TLS negotiation\r\n');
-      s.startTls();
-      return noreply();
+      return upgrade('+OK begin TLS negotiation\r\n');
     },
   }],
   ['APOP', { states: AUTH_STATES, run: (): V => reply('-ERR APOP not implemented\r\n', { error: 'command' }) }],

@@ -15,7 +15,7 @@
  * Exports: `COMMANDS`, `BARRIER_VERBS`. Throws nothing (handlers return verdicts).
  */
 import { isPosternError } from '../../errors.ts';
-import { noreply, reply, stop, type CommandRow, type Verdict } from '../../session/line-session.ts';
+import { noreply, reply, stop, upgrade, type CommandRow, type Verdict } from '../../session/line-session.ts';
 import { isAscii, parsePathArg } from './address.ts';
 import { authCommand } from './auth.ts';
 import { lookupMailbox } from './lookup.ts';
@@ -206,13 +206,11 @@ function starttls(args: string, s: Session): V {
   if (s.secure) return reply('503 5.5.1 Error: TLS is already active\r\n', { error: 'command' });
   if (!d.tlsAvailable) return reply('454 4.7.0 TLS not available\r\n', { error: 'command' });
   if (args.trim() !== '') return syntax('STARTTLS');
-  s.write('220 2.0.0 Ready to start TLS\r\n');
-  s.startTls();
   d.helo = null; // RFC 3207 §4.2: forget everything learnt before
   d.esmtp = false;
   d.auth = null;
   d.tx = null;
-  return noreply({ state: 'fresh' });
+  return upgrade('220 2.0.0 Ready to start TLS\r\n', { state: 'fresh' });
 }
 
 function rset(_args: string, s: Session): V {

@@ -1,0 +1,58 @@
+/**
+ * session/framer.ts: the contract between a framer (how a protocol's input is cut into frames)
+ * and the one dispatcher that handles them (session/line-session.ts). A framer owns the bytes
+ * received and not yet handed on, and keeps them bounded; it never writes to the socket and
+ * never decides a reply (except `reply` frames, bytes the framing itself must answer).
+ *
+ * Framers: `LineFramer` (framer-line.ts: CRLF or LF lines, SMTP, POP3, FTP), `ImapFramer`
+ * (framer-imap.ts: lines with `{n}` / `{n+}` literals, RFC 9051, RFC 7888), `TelnetFramer`
+ * (framer-telnet.ts: lines with telnet option negotiation stripped and refused, RFC 854/855).
+ *
+ * Frames, in input order:
+ *   line      a complete line, without its CRLF (IMAP: the last part of a command)
+ *   toolong   a line over the line limit ended; its bytes were dropped as they came
+ *   literal   IMAP: a command part that announces a literal of `size` bytes (`text`: the part
+ *             before the `{`). `sync`: the client waits for a continuation request; the
+ *             dispatcher answers `framer.literal(true)` (send "+ …") or `literal(false)` (refuse)
+ *   data      IMAP: literal bytes, in chunks as they arrived; `last` on the final chunk
+ *   toobig    IMAP: a literal over a limit (`limit`: its size, the literals per command, or the
+ *             whole command); the framer drops that command's remaining input itself
+ *   reply     bytes the framing answers on its own (telnet: refusals of options)
+ *
+ * The raw access (`raw`, `skip`) serves the dispatcher's byte modes (SMTP DATA, BDAT), which
+ * read the buffered input as it is, and `clear` drops it all (STARTTLS).
+ *
+ * Exports: `Frame`, `Framer`, `TooBigLimit`. Throws nothing.
+ */
+
+export type TooBigLimit = 'literal' | 'count' | 'command';
+
+export type Frame =
+  | { readonly kind: 'line'; readonly line: Buffer }
+  | { readonly kind: 'toolong' }
+  | { readonly kind: 'literal'; readonly text: Buffer; readonly size: number; readonly sync: boolean; readonly binary: boolean }
+  | { readonly kind: 'data'; readonly chunk: Buffer; readonly last: boolean }
+  | { readonly kind: 'toobig'; readonly limit: TooBigLimit; readonly sync: boolean }
+  | { readonly kind: 'reply'; readonly bytes: Buffer };
+
+export interface Framer {
+  /** Append received bytes. Frames are taken with `next`. */
+  push(chunk: Buffer): void;
+  /** The next whole frame, or null when more input is needed (or the framer waits for the
+   * dispatcher's answer to a synchronising literal). */
+  next(): Frame | null;
+  /** Part of a frame is buffered or being dropped: the command deadline runs. */
+  partial(): boolean;
+  /** Bytes buffered, not yet framed. */
+  buffered(): number;
+  /** The buffered bytes as they are (null: none), for the dispatcher's byte modes. */
+  raw(): Buffer | null;
+  /** Consume `n` bytes of `raw()`. */
+  skip(n: number): void;
+  /** Drop everything buffered and any frame in progress (STARTTLS: pipelined plaintext). */
+  clear(): void;
+  setMaxLineLength(n: number): void;
+  /** The dispatcher's answer to a synchronising literal (`literal` frame with `sync`): read it
+   * (true) or the command is refused and the client sends nothing more for it (false). */
+  literal?(go: boolean): void;
+}
