@@ -2,6 +2,13 @@
  * log.ts: pino loggers. One root logger per thread; every actor gets a child logger with its
  * `service` and `actor` (and, for sessions, `conn`) fields.
  *
+ * Lines are batched per thread: an info or debug line waits up to BATCH_MS (or until BATCH_BYTES
+ * wait) to share one write with the lines after it, because a write per line (a system call
+ * and a thread-pool round trip) costs more than the line itself, and busy SMTP writes two per
+ * message (the transaction's line, the queue's delivery). A warning or worse is written at
+ * once, after whatever waits before it; the thread's exit (normal, process.exit, or an uncaught
+ * error) writes what waits, synchronously.
+ *
  * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`.
  * Throws nothing.
  */
@@ -17,9 +24,69 @@ export function createRootLogger(level: LogLevel = 'info', fields: Record<string
   const envLevel = process.env.POSTERN_LOG_LEVEL as LogLevel | undefined;
   root = pino(
     { level: envLevel ?? level, base: { pid: process.pid, ...fields } },
-    pino.destination({ dest: 1, sync: false }),
+    batched(pino.destination({ dest: 1, sync: false })),
   );
   return root;
+}
+
+const BATCH_MS = 50;
+const BATCH_BYTES = 16 * 1024;
+const LEVEL_AT = '{"level":'.length; // pino's lines begin with their level
+
+/** Each batch: write what waits (`sync`: synchronously, at exit). */
+const batches = new Set<(sync: boolean) => void>();
+let hooked = false;
+
+/** Write what waits when the thread's event loop empties, and synchronously at its exit. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const all = (sync: boolean): void => {
+    for (const f of batches) {
+      try {
+        f(sync);
+      } catch {
+        // stdout is gone: nothing to write to
+      }
+    }
+  };
+  process.on('beforeExit', () => all(false));
+  process.on('exit', () => all(true));
+}
+
+/** `dest` behind a per-thread batch (see the top of the file). */
+function batched(dest: ReturnType<typeof pino.destination>): { write(line: string): boolean; flush(cb?: (e?: Error) => void): void } {
+  hookExit();
+  let pending = '';
+  let timer: NodeJS.Timeout | null = null;
+  const out = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    if (pending === '') return;
+    const p = pending;
+    pending = '';
+    dest.write(p);
+  };
+  batches.add((sync) => {
+    out();
+    if (sync) dest.flushSync();
+  });
+  return {
+    write(line: string): boolean {
+      pending += line;
+      // 52: '4', a warning (40) or worse
+      if (pending.length >= BATCH_BYTES || line.charCodeAt(LEVEL_AT) >= 52) out();
+      else if (timer === null) {
+        timer = setTimeout(out, BATCH_MS);
+        timer.unref();
+      }
+      return true;
+    },
+    flush(cb?: (e?: Error) => void): void {
+      out();
+      dest.flush(cb);
+    },
+  };
 }
 
 export function rootLogger(): Logger {

@@ -16,7 +16,8 @@
  * - `stressTimeoutMs`: the idle and command deadline while the listener is in stress mode
  *   (over STRESS_PERCENT of its maxConnections; the service host decides, actors/service.ts).
  *
- * `RateGuard` counts the bytes of one transfer and, at the end of each window, calls `onSlow`
+ * `RateGuard` counts the bytes of one transfer and, at the end of each window (judged by one
+ * timer per thread and window length, within a quarter window), calls `onSlow`
  * once if fewer than rate × window bytes came in it (a stall shorter than a window is fine
  * when the rest of the window makes up for it). `suspend` tells it the server itself is not
  * reading (backpressure): such a window does not count. `stop()` ends it.
@@ -65,29 +66,71 @@ export function effectiveTimeout(ms: number, limits: SessionLimits, stressed: bo
   return stressed ? Math.min(ms, limits.stressTimeoutMs) : ms;
 }
 
+/** The guards of one window length: one shared timer per thread, not one per transfer (a
+ * message is a transfer, and a timer per message costs more than the check). */
+interface Wheel {
+  timer: NodeJS.Timeout | null;
+  guards: Set<RateGuard>;
+}
+const wheels = new Map<number, Wheel>();
+/** A guard's window is judged at most a quarter window (at most 1 s) after it ends. */
+const TICKS_PER_WINDOW = 4;
+
+function join(windowMs: number, g: RateGuard): void {
+  let w = wheels.get(windowMs);
+  if (w === undefined) {
+    w = { timer: null, guards: new Set() };
+    wheels.set(windowMs, w);
+  }
+  w.guards.add(g);
+  if (w.timer !== null) return;
+  const wheel = w;
+  wheel.timer = setInterval(() => {
+    if (wheel.guards.size === 0) {
+      // idle: the timer goes until the next transfer of this window length
+      clearInterval(wheel.timer!);
+      wheel.timer = null;
+      return;
+    }
+    const now = performance.now();
+    for (const guard of wheel.guards) guard.tick(now);
+  }, Math.min(1000, windowMs / TICKS_PER_WINDOW));
+  wheel.timer.unref();
+}
+
 export class RateGuard {
   private bytes = 0;
   private skipped = false;
-  private timer: NodeJS.Timeout | null;
+  private windowStart = 0;
+  private active = false;
   private readonly need: number;
+  private readonly windowMs: number;
+  private readonly onSlow: () => void;
+  private readonly suspended: () => boolean;
 
   /** `bytesPerSec` 0 (or a window of 0): a guard that never trips. */
   constructor(bytesPerSec: number, windowMs: number, onSlow: () => void, suspended: () => boolean = () => false) {
     this.need = (bytesPerSec * windowMs) / 1000;
-    if (bytesPerSec <= 0 || !(windowMs > 0) || !Number.isFinite(windowMs)) {
-      this.timer = null;
-      return;
+    this.windowMs = windowMs;
+    this.onSlow = onSlow;
+    this.suspended = suspended;
+    if (bytesPerSec <= 0 || !(windowMs > 0) || !Number.isFinite(windowMs)) return;
+    this.active = true;
+    this.windowStart = performance.now();
+    join(windowMs, this);
+  }
+
+  /** The shared timer: judge the window if it is over. */
+  tick(now: number): void {
+    if (now - this.windowStart < this.windowMs) return;
+    const slow = !this.skipped && !this.suspended() && this.bytes < this.need;
+    this.bytes = 0;
+    this.skipped = false;
+    this.windowStart = now;
+    if (slow) {
+      this.stop();
+      this.onSlow();
     }
-    this.timer = setInterval(() => {
-      const slow = !this.skipped && !suspended() && this.bytes < this.need;
-      this.bytes = 0;
-      this.skipped = false;
-      if (slow) {
-        this.stop();
-        onSlow();
-      }
-    }, windowMs);
-    this.timer.unref();
   }
 
   add(n: number): void {
@@ -100,7 +143,8 @@ export class RateGuard {
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    if (!this.active) return;
+    this.active = false;
+    wheels.get(this.windowMs)?.guards.delete(this);
   }
 }

@@ -131,6 +131,10 @@ const defaultSplit = (line: string): [string, string] => {
   return i < 0 ? [line.toUpperCase(), ''] : [line.slice(0, i).toUpperCase(), line.slice(i + 1)];
 };
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 export class LineSession<S extends string, D> implements SessionHandle {
   state: S;
   readonly data: D;
@@ -383,44 +387,60 @@ export class LineSession<S extends string, D> implements SessionHandle {
     return line.subarray(0, sp < 0 ? Math.min(line.length, 16) : Math.min(sp, 16)).toString('latin1').toUpperCase();
   }
 
-  private async handle(m: Input): Promise<void> {
+  /** One input, in mailbox order. A handler that answers at once is applied at once (no
+   * promise, no microtask: most commands are synchronous); one that returns a promise is
+   * applied when it settles, and the actor waits for it. */
+  private handle(m: Input): void | Promise<void> {
     // unsent output is over its bound: nothing more is dispatched until the client reads
-    if (this.out.blocked && !this.closed) await this.out.drained();
+    if (this.out.blocked && !this.closed) return this.out.drained().then(() => this.run(m));
+    return this.run(m);
+  }
+
+  private run(m: Input): void | Promise<void> {
     if (this.closed || this.ending) return;
     this.running = true;
+    let v: Verdict<S> | void | Promise<Verdict<S> | void>;
     try {
-      await this.handleInput(m);
+      v = this.verdict(m);
+    } catch (e) {
+      v = this.failed(e);
+    }
+    if (isPromise(v)) return v.then((r) => this.after(m, r), (e: unknown) => this.after(m, this.failed(e)));
+    this.after(m, v);
+  }
+
+  private verdict(m: Input): Verdict<S> | void | Promise<Verdict<S> | void> {
+    if (m.k === 'toolong') return this.tooLong();
+    if (m.k === 'eof') return stop('', 'client_closed');
+    if (m.k === 'stream') return m.done() as Verdict<S> | Promise<Verdict<S>>;
+    if (m.k === 'frame') return this.o.frames !== undefined ? this.o.frames(m.frame, this) : reply(this.o.replies.internalError());
+    if (m.k === 'bytes') return this.bytesHandler !== null ? this.bytesHandler(m.chunk, m.last) : undefined;
+    if (this.lineHandler !== null) return this.lineHandler(m.line);
+    if (this.slowTransaction()) return stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
+    return this.dispatch(m.line.toString('utf8'));
+  }
+
+  private failed(e: unknown): Verdict<S> {
+    this.ctx.log.error({ err: e }, 'command failed unexpectedly');
+    return reply(this.o.replies.internalError());
+  }
+
+  private after(m: Input, v: Verdict<S> | void): void {
+    try {
+      if (m.k === 'bytes' && m.last) this.bytesHandler = null;
+      if (v !== undefined) this.apply(v);
+      if ((m.k === 'line' || m.k === 'frame') && m.barrier) {
+        this.blocked = false;
+        if (!this.paused) this.pump();
+        if (this.blockPaused && !this.blocked) {
+          this.blockPaused = false;
+          if (this.mayRead()) this.socket.resume();
+        }
+      }
     } finally {
       this.running = false;
     }
     if (this.stopping) this.shutdown();
-  }
-
-  private async handleInput(m: Input): Promise<void> {
-    let v: Verdict<S> | void;
-    try {
-      if (m.k === 'toolong') v = this.tooLong();
-      else if (m.k === 'eof') v = stop('', 'client_closed');
-      else if (m.k === 'stream') v = await (m.done() as Verdict<S> | Promise<Verdict<S>>);
-      else if (m.k === 'frame') v = this.o.frames !== undefined ? await this.o.frames(m.frame, this) : reply(this.o.replies.internalError());
-      else if (m.k === 'bytes') v = this.bytesHandler !== null ? await this.bytesHandler(m.chunk, m.last) : undefined;
-      else if (this.lineHandler !== null) v = await this.lineHandler(m.line);
-      else if (this.slowTransaction()) v = stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
-      else v = await this.dispatch(m.line.toString('utf8'));
-    } catch (e) {
-      this.ctx.log.error({ err: e }, 'command failed unexpectedly');
-      v = reply(this.o.replies.internalError());
-    }
-    if (m.k === 'bytes' && m.last) this.bytesHandler = null;
-    if (v !== undefined) this.apply(v);
-    if ((m.k === 'line' || m.k === 'frame') && m.barrier) {
-      this.blocked = false;
-      if (!this.paused) this.pump();
-      if (this.blockPaused && !this.blocked) {
-        this.blockPaused = false;
-        if (this.mayRead()) this.socket.resume();
-      }
-    }
   }
 
   private dispatch(line: string): Verdict<S> | Promise<Verdict<S>> {

@@ -31,17 +31,20 @@ export type TxOutcome =
   | { result: 'refused'; reason: SmtpRefusal; size: number | null }
   | { result: 'abandoned' };
 
-/** The transaction's one info line. */
+/** The transaction's one info line (built plainly: it is written for every message). */
 export function logTx(s: Session, tx: Tx, o: TxOutcome): void {
   const d = s.data;
-  const rcpts = [
-    ...tx.rcpts.map((r) => ({ to: r.to, result: o.result === 'queued' ? (r.account === null ? 'queued_relay' : 'queued') : 'accepted' })),
-    ...tx.refused.map((r) => ({ to: r.to, result: 'refused', reason: r.reason })),
-  ];
-  s.ctx.log.info({
-    client: s.ctx.remoteAddress, helo: d.helo, user: d.auth, tls: s.secure, from: tx.from, rcpts,
-    result: o.result,
-    ...(o.result === 'queued' ? { queueId: o.queueId, size: o.size } : {}),
-    ...(o.result === 'refused' ? { reason: o.reason, size: o.size } : {}),
-  }, `smtp: message ${o.result}`);
+  const accepted = o.result === 'queued' ? null : 'accepted';
+  const rcpts: Array<{ to: string; result: string; reason?: string }> = [];
+  for (const r of tx.rcpts) rcpts.push({ to: r.to, result: accepted ?? (r.account === null ? 'queued_relay' : 'queued') });
+  for (const r of tx.refused) rcpts.push({ to: r.to, result: 'refused', reason: r.reason });
+  const line: Record<string, unknown> = { client: s.ctx.remoteAddress, helo: d.helo, user: d.auth, tls: s.secure, from: tx.from, rcpts, result: o.result };
+  if (o.result === 'queued') {
+    line.queueId = o.queueId;
+    line.size = o.size;
+  } else if (o.result === 'refused') {
+    line.reason = o.reason;
+    line.size = o.size;
+  }
+  s.ctx.log.info(line, o.result === 'queued' ? 'smtp: message queued' : o.result === 'refused' ? 'smtp: message refused' : 'smtp: message abandoned');
 }
