@@ -11,6 +11,11 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Actor } from '../src/actor/actor.ts';
 import { RemoteRef } from '../src/actor/remote.ts';
+import { StoreThread } from '../actors/store-thread.ts';
+import { StoreClient } from '../src/store/client.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const BUDGET_MS = 1500; // per measurement
 const TELL_MAX = 5_000_000;
@@ -121,6 +126,48 @@ async function crossThread(): Promise<void> {
   }
 }
 
+/** One raw postMessage each way (the floor any port RPC stands on). */
+async function rawPort(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(new URL('../workers/bench-echo.ts', import.meta.url), { workerData: { rawPort: port2 }, transferList: [port2] });
+  let waiting: ((v: unknown) => void) | null = null;
+  port1.on('message', (v) => {
+    const w = waiting;
+    waiting = null;
+    w?.(v);
+  });
+  const once = (i: number): Promise<unknown> => new Promise((resolve) => {
+    waiting = resolve;
+    port1.postMessage(i);
+  });
+  try {
+    await latency('raw postMessage round trip, worker thread', once);
+  } finally {
+    port1.close();
+    await worker.terminate();
+  }
+}
+
+/** The store path: a StoreClient in this thread, the store in its thread (actors/store-thread.ts). */
+async function storePath(): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-actors-'));
+  const st = await StoreThread.start({ dataDir, logLevel: 'silent' });
+  const c = new StoreClient(st.connect('bench'));
+  try {
+    await st.admin('domain.add', { name: 'bench.example' });
+    await st.admin('account.add', { address: 'u@bench.example', password: 'x' });
+    const mb = c.mailbox('u@bench.example');
+    await mb.append('INBOX', Buffer.from('Subject: bench\r\n\r\n' + 'x'.repeat(2000) + '\r\n'));
+    await latency('store call (status), store thread', () => mb.status('INBOX'));
+    await pipelined(`store call (status), store thread x${PIPELINE}`, () => mb.status('INBOX'));
+    await latency('store call (fetch 2 KB, transferred), store thread', () => mb.fetch('INBOX', 1));
+  } finally {
+    c.close();
+    await st.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function pool(): Promise<void> {
   const p = new Piscina({ filename: new URL('../workers/pool-echo.ts', import.meta.url).href, minThreads: 1, maxThreads: 1 });
   try {
@@ -148,5 +195,7 @@ function print(): void {
 
 await inThread();
 await crossThread();
+await rawPort();
+await storePath();
 await pool();
 print();

@@ -12,7 +12,9 @@ import type { MessagePort } from 'node:worker_threads';
 import { Actor } from '../src/actor/actor.ts';
 import { serveActor } from '../src/actor/remote.ts';
 
-const { port } = workerData as { port: MessagePort };
+const { port, rawPort } = workerData as { port?: MessagePort; rawPort?: MessagePort };
+// the raw row: each message straight back, no envelope
+rawPort?.on('message', (v) => rawPort.postMessage(v));
 let count = 0;
 const echo = new Actor<number, number>({
   id: 'bench-echo',
@@ -21,4 +23,4 @@ const echo = new Actor<number, number>({
     return n === 0 ? n : count;
   },
 });
-serveActor(echo, port);
+if (port !== undefined) serveActor(echo, port);
