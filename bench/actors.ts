@@ -2,8 +2,12 @@
  * bench/actors.ts: how fast the actor runtime moves messages (`npm run bench:actors`).
  *
  * Measures (a) in-thread `tell` throughput and `ask` round-trip latency, (b) the same across a
- * worker thread with `RemoteRef` ↔ `serveActor` (workers/bench-echo.ts), (c) a piscina@5 task
- * round trip (workers/pool-echo.ts), each sequential and pipelined. Every loop is bounded by a
+ * worker thread with `RemoteRef` ↔ `serveActor` (workers/bench-echo.ts), (c) the per-call cost
+ * of the three ways to call another thread: a raw postMessage each way (the floor), the
+ * port-RPC of the hot paths (src/actor/rpc.ts) and comlink for control-plane calls
+ * (src/actor/control.ts), each with no handler work, (d) the store path: a StoreClient call
+ * answered by the store thread, (e) a piscina@5 task round trip (workers/pool-echo.ts), each
+ * sequential and pipelined. Every loop is bounded by a
  * count and a time budget. Prints an aligned table, then exactly one line of JSON holding
  * every printed figure: `{"bench":"actors",...,"results":[...]}`. Throws only on setup failure.
  */
@@ -11,6 +15,8 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Actor } from '../src/actor/actor.ts';
 import { RemoteRef } from '../src/actor/remote.ts';
+import { RpcClient } from '../src/actor/rpc.ts';
+import { controlProxy, releaseControl } from '../src/actor/control.ts';
 import { StoreThread } from '../actors/store-thread.ts';
 import { StoreClient } from '../src/store/client.ts';
 import fs from 'node:fs';
@@ -148,6 +154,27 @@ async function rawPort(): Promise<void> {
   }
 }
 
+/** The port-RPC (hot paths) and comlink (control plane), on an echo in a worker thread. */
+async function rpcAndComlink(): Promise<void> {
+  const rpc = new MessageChannel();
+  const ctl = new MessageChannel();
+  const worker = new Worker(new URL('../workers/bench-echo.ts', import.meta.url), { workerData: { rpcPort: rpc.port2, controlPort: ctl.port2 }, transferList: [rpc.port2, ctl.port2] });
+  const client = new RpcClient<number>(rpc.port1, { name: 'bench-echo' });
+  const proxy = controlProxy<{ echo(v: number): Promise<number> }>(ctl.port1);
+  try {
+    await client.call(0, 10_000); // the worker is up
+    await latency('port-RPC call, worker thread', (i) => client.call(i));
+    await pipelined(`port-RPC call, worker thread x${PIPELINE}`, (i) => client.call(i));
+    await latency('comlink call, worker thread', (i) => proxy.echo(i));
+    await pipelined(`comlink call, worker thread x${PIPELINE}`, (i) => proxy.echo(i));
+  } finally {
+    client.close();
+    releaseControl(proxy);
+    ctl.port1.close();
+    await worker.terminate();
+  }
+}
+
 /** The store path: a StoreClient in this thread, the store in its thread (actors/store-thread.ts). */
 async function storePath(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-actors-'));
@@ -196,6 +223,7 @@ function print(): void {
 await inThread();
 await crossThread();
 await rawPort();
+await rpcAndComlink();
 await storePath();
 await pool();
 print();
