@@ -136,7 +136,9 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       throw e;
     }
   };
-  const run = async (req: StoreCall): Promise<unknown> => {
+  /** Sync throws and rejections alike become error replies (actor/rpc.ts); not async itself,
+   * so a mailbox call's promise is answered without an extra hop. */
+  const run = (req: StoreCall): unknown => {
     if (req === null || typeof req !== 'object') throw new PosternError('STORE_BAD_ARGUMENT', 'a store call is an object');
     if (req.t === 'sub') return subscribe(req.account, req.folder ?? null, req.opts);
     if (req.t === 'unsub') {
