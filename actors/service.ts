@@ -374,7 +374,8 @@ export class ServiceHost implements Child {
     this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
     this.logins.setOptions(loginThrottleOptions(next));
-    for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
+    // each thread applies it (comlink, actors/conn-thread.ts); the reload returns once they have
+    await Promise.all(this.liveThreads().map((t) => t.reconfigure(next, this.ports, globalRules).catch((e: unknown) => this.log.error({ err: e, thread: t.id }, 'thread did not apply the reload'))));
     for (const key of new Set([...this.stressed, ...next.listeners.map((l) => l.key)])) this.checkStress(key);
     this.log.info('service reconfigured');
   }

@@ -23,7 +23,8 @@ import { createRootLogger } from '../src/log.ts';
 import { StoreClient } from '../src/store/client.ts';
 import { errorToData, PosternError } from '../src/errors.ts';
 import { RpcClient } from '../src/actor/rpc.ts';
-import type { Admitted, ConnThreadData, FromThread, GlobalRules, HostCall, LoginGated, ToThread, UdpCounts } from '../src/service/messages.ts';
+import { exposeControl } from '../src/actor/control.ts';
+import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, LoginGated, ToThread, UdpCounts } from '../src/service/messages.ts';
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
@@ -399,9 +400,6 @@ port.on('message', (m: ToThread) => {
     case 'stop':
       beginStop(m.deadlineMs);
       break;
-    case 'reconfigure':
-      void reconfigure(m.options, m.ports, m.globalRules);
-      break;
     case 'fault':
       injectFault(m.kind);
       break;
@@ -410,6 +408,10 @@ port.on('message', (m: ToThread) => {
       break;
   }
 });
+
+/** The host's control-plane calls (comlink, src/actor/control.ts): a reload. */
+const control: ConnThreadControl = { reconfigure };
+if (data.controlPort !== undefined) exposeControl(control, data.controlPort);
 
 let elu = performance.eventLoopUtilization();
 setInterval(() => {

@@ -5,7 +5,9 @@
  * service/messages.ts: the envelopes between a service host (main thread) and its connection
  * threads. Plain data, structured clone. One-way messages (`ToThread`, `FromThread`) ride the
  * worker's own port; the thread's calls to its host (`HostCall`: admission, pool tasks, the
- * login gate) ride the port-RPC (actor/rpc.ts) on `ConnThreadData.hostPort`. Throws nothing.
+ * login gate) ride the port-RPC (actor/rpc.ts) on `ConnThreadData.hostPort`; the host's
+ * control-plane calls to the thread (`ConnThreadControl`: reload) ride comlink
+ * (actor/control.ts) on `ConnThreadData.controlPort`. Throws nothing.
  */
 import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
@@ -29,6 +31,15 @@ export interface ConnThreadData {
   stress?: string[];
   /** The thread's port-RPC to its host (`HostCall`), added by actors/conn-thread.ts. */
   hostPort?: import('node:worker_threads').MessagePort;
+  /** Where the thread exposes `ConnThreadControl` with comlink, added by actors/conn-thread.ts. */
+  controlPort?: import('node:worker_threads').MessagePort;
+}
+
+/** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */
+export interface ConnThreadControl {
+  /** A reload: apply these options to new connections; resolves once the listeners that
+   * changed are reopened (or reported, with `listenerState`, as unable to open). */
+  reconfigure(options: ServiceOptions, ports: Record<string, number>, globalRules: GlobalRules): Promise<void>;
 }
 
 /** A connection thread's calls to its service host, and (below) their replies. */
@@ -59,7 +70,6 @@ export type UdpCounts = Record<string, { accepted: number; refused: number }>;
 export type ToThread =
   | { t: 'drain' }
   | { t: 'stop'; deadlineMs: number }
-  | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
   | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
   /** A listener went over (on) or back under 80 % of its maxConnections: stress mode. */
   | { t: 'stress'; listener: string; on: boolean };
