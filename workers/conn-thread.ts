@@ -39,7 +39,7 @@ const store: StoreClient | null = data.storePort === undefined ? null : new Stor
 
 const post = (m: FromThread): void => port.postMessage(m);
 /** Calls to the service host; admission and the login gate wait as long as the host takes. */
-const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${data.serviceName}`, timeoutMs: Infinity });
+const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${data.serviceName}`, timeoutMs: Infinity, flat: true });
 
 interface Session {
   socket: net.Socket;

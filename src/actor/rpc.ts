@@ -7,7 +7,8 @@
  * (actor/control.ts); bench/actors.ts measures both beside a raw postMessage.
  *
  * Envelopes, plain objects sent by structured clone, one postMessage each:
- *   → `{ t: 'call', id, m }`       a request; exactly one reply
+ *   → `{ t: 'call', id, m }`       a request; exactly one reply (a `flat` client sends
+ *                                  `{ ...m, $call: id }` instead: one object less to clone)
  *   → `{ t: 'note', m }`           one-way (no reply): a tell, a subscription's acknowledgement
  *   ← `{ t: 'reply', id, ok: true, v }` | `{ t: 'reply', id, ok: false, e: ErrorData }`
  *   ← `{ t: 'push', m }`           one-way from the serving side: events, an exit
@@ -71,6 +72,10 @@ export interface RpcClientOptions<P> {
   onPush?: (m: P) => void;
   /** Called once when the port closes under the client (not on `close()`). */
   onPortClose?: () => void;
+  /** The messages are plain objects of the caller's own protocol: a call is sent as the
+   * message's own fields plus `$call` (its id), one object less to clone than the nested
+   * envelope. The server sees the message with that extra field. */
+  flat?: boolean;
 }
 
 /** The calling side: `call` (request/reply), `notify` (one-way). */
@@ -81,6 +86,7 @@ export class RpcClient<M, P = never> {
   private readonly closedCode: ErrorCode;
   private readonly onPush: ((m: P) => void) | undefined;
   private readonly onPortClose: (() => void) | undefined;
+  private readonly flat: boolean;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
@@ -113,6 +119,7 @@ export class RpcClient<M, P = never> {
     this.closedCode = opts.closedCode ?? 'ACTOR_STOPPED';
     this.onPush = opts.onPush;
     this.onPortClose = opts.onPortClose;
+    this.flat = opts.flat ?? false;
     port.on('message', this.onMessage);
     port.once?.('close', this.onClose);
   }
@@ -123,7 +130,7 @@ export class RpcClient<M, P = never> {
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
       try {
-        const req: RpcRequest<M> = { t: 'call', id, m };
+        const req = this.flat ? { ...(m as object), $call: id } : ({ t: 'call', id, m } satisfies RpcRequest<M>);
         if (transfer !== undefined && transfer.length > 0) this.port.postMessage(req, transfer);
         else this.port.postMessage(req);
       } catch (e) {
@@ -225,14 +232,15 @@ export function serveRpc<M, P = never, N = M>(port: PortLike, handler: (m: M) =>
     }
   };
   const onMessage = (raw: unknown): void => {
-    const req = raw as RpcRequest<M> | null;
+    const req = raw as { t?: unknown; id?: unknown; m?: unknown; $call?: unknown } | null;
     if (req === null || typeof req !== 'object') return;
-    if (req.t === 'call') {
-      const id = req.id;
+    const flat = typeof req.$call === 'number';
+    if (flat || req.t === 'call') {
+      const id = flat ? req.$call : req.id;
       if (typeof id !== 'number') return;
       let r: unknown;
       try {
-        r = handler(req.m);
+        r = handler((flat ? req : req.m) as M);
       } catch (e) {
         postError(id, e);
         return;
@@ -240,7 +248,7 @@ export function serveRpc<M, P = never, N = M>(port: PortLike, handler: (m: M) =>
       if (r instanceof Promise) r.then((v) => post(id, v), (e: unknown) => postError(id, e));
       else post(id, r);
     } else if (req.t === 'note') {
-      opts.onNote?.(req.m as unknown as N);
+      opts.onNote?.(req.m as N);
     }
   };
   const detach = (): void => {

@@ -144,6 +144,7 @@ export class StoreClient {
       name: 'store',
       timeoutMs: opts.timeoutMs ?? 30_000,
       closedCode: 'STORE_CLOSED',
+      flat: true,
       onPush: this.onPush,
       onPortClose: () => this.close(),
     });

@@ -119,7 +119,11 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
     feeds.set(feed.id, feed);
     return start;
   };
-  const mailboxCall = async (req: Extract<StoreCall, { t: 'mb' }>): Promise<unknown> => {
+  const forget = (account: string) => (e: unknown): never => {
+    if ((e as PosternError).code === 'STORE_NO_SUCH_ACCOUNT') mailboxes.delete(account);
+    throw e;
+  };
+  const mailboxCall = (req: Extract<StoreCall, { t: 'mb' }>): unknown => {
     if (!MB.has(req.method)) throw new PosternError('STORE_BAD_ARGUMENT', `unknown mailbox method ${String(req.method)}`);
     let mb = mailboxes.get(req.account);
     if (mb === undefined) {
@@ -127,14 +131,9 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       if (mailboxes.size > 1000) mailboxes.clear();
       mailboxes.set(req.account, mb);
     }
-    try {
-      const v = await (mb[req.method] as Fn).apply(mb, req.args);
-      if (req.method === 'fetch') return transferring(v, [(v as { body: Uint8Array }).body.buffer as ArrayBuffer]);
-      return v;
-    } catch (e) {
-      if ((e as PosternError).code === 'STORE_NO_SUCH_ACCOUNT') mailboxes.delete(req.account);
-      throw e;
-    }
+    const p = (mb[req.method] as Fn).apply(mb, req.args) as Promise<unknown>;
+    if (req.method === 'fetch') return p.then((v) => transferring(v, [(v as { body: Uint8Array }).body.buffer as ArrayBuffer]), forget(req.account));
+    return p.then(undefined, forget(req.account));
   };
   /** Sync throws and rejections alike become error replies (actor/rpc.ts); not async itself,
    * so a mailbox call's promise is answered without an extra hop. */

@@ -179,3 +179,22 @@ test('across a worker thread: a terminated thread ends asks in flight at once (A
     await worker.terminate();
   }
 });
+
+test('a flat client (its messages are objects of its own protocol) is answered the same', async () => {
+  const { port1, port2 } = new MessageChannel();
+  const seen: unknown[] = [];
+  serveRpc<{ op: string; v: number }>(port2, (m) => {
+    seen.push(m.op);
+    if (m.v < 0) throw new PosternError('STORE_BAD_ARGUMENT', 'negative');
+    return m.v * 2;
+  });
+  const client = new RpcClient<{ op: string; v: number }>(port1, { name: 'flat', flat: true });
+  try {
+    assert.deepEqual(await Promise.all([client.call({ op: 'a', v: 1 }), client.call({ op: 'b', v: 20 })]), [2, 40]);
+    assert.equal((await rejection(client.call({ op: 'c', v: -1 }))).code, 'STORE_BAD_ARGUMENT');
+    assert.deepEqual(seen, ['a', 'b', 'c']);
+  } finally {
+    client.close();
+    port2.close();
+  }
+});
