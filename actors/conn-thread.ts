@@ -10,14 +10,20 @@
  * its listen error otherwise. An uncaught error or the heap cap ends the thread: that is an
  * abnormal exit (THREAD_EXITED) its supervisor sees and restarts from. `drain` stops accepting
  * and lets the sessions finish (a normal exit); `stop` (or `beginStop`, which does not wait)
- * also asks sessions to say goodbye and terminates the thread at the deadline.
+ * also asks sessions to say goodbye and terminates the thread at the deadline. The thread's calls
+ * (admission, pool tasks, the login gate: `HostCall`) arrive on the port-RPC (src/actor/rpc.ts)
+ * of a channel made here, and go to `onCall`; the host's control-plane calls (a reload:
+ * `reconfigure`) go to the thread with comlink (src/actor/control.ts) on another.
  *
  * Exports: `ConnThread`, `startConnThread`. Throws LISTEN_FAILED, THREAD_EXITED from start.
  */
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { serveRpc } from '../src/actor/rpc.ts';
+import { bounded, controlProxy, releaseControl, type Remote } from '../src/actor/control.ts';
 import { errorFromData, errorToData, PosternError, type ErrorData } from '../src/errors.ts';
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
-import type { ConnThreadData, FromThread, ToThread } from '../src/service/messages.ts';
+import type { ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, ToThread } from '../src/service/messages.ts';
+import type { ServiceOptions } from '../src/config/options.ts';
 
 const WORKER_URL = new URL('../workers/conn-thread.ts', import.meta.url);
 
@@ -28,6 +34,8 @@ export interface ConnThreadOptions {
   storePort?: MessagePort;
   /** Every message from the thread but the lifecycle ones goes here. */
   onMessage: (thread: ConnThread, m: FromThread) => void;
+  /** Each call of the thread (its value, or a rejection, is the reply). */
+  onCall: (thread: ConnThread, m: HostCall) => unknown;
 }
 
 export class ConnThread implements Child {
@@ -44,14 +52,22 @@ export class ConnThread implements Child {
   private exitReason: ExitReason | null = null;
   private lastError: ErrorData | undefined;
   private exited: Promise<void>;
+  private readonly control: Remote<ConnThreadControl>;
+  /** Rejects THREAD_EXITED when the thread ends: control calls in flight end with it. */
+  private readonly ended = Promise.withResolvers<never>();
 
   constructor(opts: ConnThreadOptions) {
     this.id = opts.data.threadId;
     const mb = Math.max(16, Math.floor(opts.heapBytes / (1024 * 1024)));
-    const data = opts.storePort === undefined ? opts.data : { ...opts.data, storePort: opts.storePort };
+    const host = new MessageChannel();
+    const hostRpc = serveRpc<HostCall>(host.port1, (m) => opts.onCall(this, m));
+    const ctl = new MessageChannel();
+    this.control = controlProxy<ConnThreadControl>(ctl.port1);
+    this.ended.promise.catch(() => {});
+    const data: ConnThreadData = { ...opts.data, hostPort: host.port2, controlPort: ctl.port2, ...(opts.storePort === undefined ? {} : { storePort: opts.storePort }) };
     this.worker = new Worker(WORKER_URL, {
       workerData: data,
-      transferList: opts.storePort === undefined ? [] : [opts.storePort],
+      transferList: opts.storePort === undefined ? [host.port2, ctl.port2] : [host.port2, ctl.port2, opts.storePort],
       resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(8, Math.max(4, mb >> 3)) },
       stdout: false,
       stderr: false,
@@ -71,6 +87,11 @@ export class ConnThread implements Child {
     });
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
+        hostRpc.close();
+        host.port1.close();
+        this.ended.reject(new PosternError('THREAD_EXITED', `connection thread ${this.id} exited`));
+        releaseControl(this.control);
+        ctl.port1.close();
         const reason: ExitReason =
           this.lastError !== undefined
             ? { kind: 'error', error: this.lastError }
@@ -118,6 +139,13 @@ export class ConnThread implements Child {
   onExit(listener: (reason: ExitReason) => void): void {
     if (this.exitReason !== null) queueMicrotask(() => listener(this.exitReason!));
     else this.exitListeners.push(listener);
+  }
+
+  /** A reload (comlink): resolves once the thread has applied it; bounded by `timeoutMs` and
+   * by the thread's life. */
+  reconfigure(options: ServiceOptions, ports: Record<string, number>, globalRules: GlobalRules, timeoutMs = 10_000): Promise<void> {
+    if (this.exitReason !== null) return Promise.resolve(); // nothing left to reconfigure
+    return bounded(this.control.reconfigure(options, ports, globalRules), { timeoutMs, what: `connection thread ${this.id} (reconfigure)`, ended: this.ended.promise });
   }
 
   /** Stop accepting; exit normally once the last session ends. */

@@ -27,7 +27,7 @@ import { ConnThread, startConnThread } from './conn-thread.ts';
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
 import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../src/config/options.ts';
 import type { ServiceRow } from '../src/service/table.ts';
-import type { FromThread } from '../src/service/messages.ts';
+import type { Admitted, FromThread, HostCall, LoginGated } from '../src/service/messages.ts';
 import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
@@ -207,6 +207,7 @@ export class ServiceHost implements Child {
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
+          onCall: (t, m) => this.onThreadCall(t, m),
         }),
     });
   }
@@ -219,34 +220,39 @@ export class ServiceHost implements Child {
     return out;
   }
 
-  private onThreadMessage(t: ConnThread, m: FromThread): void {
+  /** A thread's call (the port-RPC, actors/conn-thread.ts): the value is its reply. */
+  private onThreadCall(t: ConnThread, m: HostCall): Admitted | LoginGated | Promise<unknown> {
     switch (m.t) {
       case 'admit': {
         const tickets = this.ticketsOf(t);
-        if (tickets === null) break; // the thread has exited: nobody to admit for
+        if (tickets === null) return { ok: false, reason: 'shutting_down' }; // the thread has exited
         const r = this.admission.admit(m.listener, m.ip);
         if (r.ok) {
           tickets.add(r.ticket);
-          t.send({ t: 'admitted', id: m.id, ok: true, ticket: r.ticket });
           this.checkStress(m.listener);
-        } else {
-          t.send({ t: 'admitted', id: m.id, ok: false, reason: r.reason });
-          this.trips.trip(this.name, m.listener, r);
+          return { ok: true, ticket: r.ticket };
         }
-        break;
+        this.trips.trip(this.name, m.listener, r);
+        return { ok: false, reason: r.reason };
       }
+      case 'loginGate': {
+        const ip = normalIp(m.ip);
+        const g = m.again !== undefined ? this.logins.recheck(ip, m.again) : this.logins.gate(ip);
+        return g.banned ? { banned: true, waitMs: 0, at: 0 } : { banned: false, waitMs: g.waitMs, at: g.at };
+      }
+      case 'task':
+        return this.runTask(m.task, m.payload);
+    }
+  }
+
+  private onThreadMessage(t: ConnThread, m: FromThread): void {
+    switch (m.t) {
       case 'release':
         this.held.get(t)?.delete(m.ticket);
         this.admission.release(m.ticket);
         if (m.reason === 'error_limit' || m.reason === 'idle_timeout') this.admission.countClose(m.listener, m.reason);
         this.checkStress(m.listener);
         break;
-      case 'loginGate': {
-        const ip = normalIp(m.ip);
-        const g = m.again !== undefined ? this.logins.recheck(ip, m.again) : this.logins.gate(ip);
-        t.send(g.banned ? { t: 'loginGated', id: m.id, banned: true, waitMs: 0, at: 0 } : { t: 'loginGated', id: m.id, banned: false, waitMs: g.waitMs, at: g.at });
-        break;
-      }
       case 'loginResult': {
         const ip = normalIp(m.ip);
         const r = this.logins.result(ip, m.ok);
@@ -260,12 +266,6 @@ export class ServiceHost implements Child {
         }
         break;
       }
-      case 'task':
-        void this.runTask(m.task, m.payload).then(
-          (v) => t.send({ t: 'taskDone', id: m.id, ok: true, v }),
-          (e) => t.send({ t: 'taskDone', id: m.id, ok: false, e: errorToData(e) }),
-        );
-        break;
       case 'load':
         for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
         for (const [key, c] of Object.entries(m.udp)) {
@@ -376,7 +376,8 @@ export class ServiceHost implements Child {
     this.globalRules = globalRules;
     this.admission.reconfigure(next, globalRules);
     this.logins.setOptions(loginThrottleOptions(next));
-    for (const t of this.liveThreads()) t.send({ t: 'reconfigure', options: next, ports: this.ports, globalRules });
+    // each thread applies it (comlink, actors/conn-thread.ts); the reload returns once they have
+    await Promise.all(this.liveThreads().map((t) => t.reconfigure(next, this.ports, globalRules).catch((e: unknown) => this.log.error({ err: e, thread: t.id }, 'thread did not apply the reload'))));
     for (const key of new Set([...this.stressed, ...next.listeners.map((l) => l.key)])) this.checkStress(key);
     this.log.info('service reconfigured');
   }

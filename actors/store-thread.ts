@@ -1,20 +1,22 @@
 /**
  * actors/store-thread.ts: the main thread's handle on a store thread (workers/store-thread.ts): a
  * supervisable `Child` that starts the thread, hands out MessagePorts for service threads'
- * `StoreClient`s, routes the store's ctl verbs, and reports the store's part of the supervision
+ * `StoreClient`s (the port-RPC, src/actor/rpc.ts), calls the store's ctl verbs (with comlink,
+ * src/actor/control.ts: a control-plane call), and reports the store's part of the supervision
  * tree (the store and its mailbox actors) from the figures the thread posts every second.
  *
  *   const st = await StoreThread.start({ dataDir });
  *   const port = st.connect('pop3.t1');          // transfer it to the service thread
  *   await st.admin('account.add', { address, password });
  *
- * Exports: `StoreThread`, `StoreThreadData`, `StoreThreadIn`, `StoreThreadOut`.
+ * Exports: `StoreThread`, `StoreThreadData`, `StoreThreadIn`, `StoreThreadOut`, `StoreControl`.
  * Rejects: `start` → the thread's open error (STORE_IN_USE, STORE_CORRUPT, …) or THREAD_EXITED;
  * `admin` → the verb's error, ACTOR_TIMEOUT, THREAD_EXITED.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { errorFromData, PosternError, type ErrorData } from '../src/errors.ts';
 import { attempt } from '../src/actor/actor.ts';
+import { bounded, controlProxy, releaseControl, type Remote } from '../src/actor/control.ts';
 import type { ActorInfo, Child, ExitReason } from '../src/actor/types.ts';
 import type { StoreOptions } from '../src/store/store.ts';
 
@@ -26,16 +28,22 @@ export interface StoreThreadData {
   infoIntervalMs?: number;
 }
 
+/** What the store thread exposes to the main thread with comlink (src/actor/control.ts). */
+export interface StoreControl {
+  /** A 'store' command of the registry (admin/commands.ts), run by store/admin.ts. */
+  admin(verb: string, args: Record<string, unknown>): Promise<unknown>;
+}
+
+/** workerData as the thread receives it (its control port added by `StoreThread`). */
+export type StoreThreadWorkerData = StoreThreadData & { controlPort: MessagePort };
+
 export type StoreThreadIn =
   | { t: 'connect'; port: MessagePort; owner?: string }
-  | { t: 'admin'; id: number; verb: string; args: Record<string, unknown> }
   | { t: 'stop' };
 
 export type StoreThreadOut =
   | { t: 'ready'; info: ActorInfo }
   | { t: 'openFailed'; e: ErrorData }
-  | { t: 'adminDone'; id: number; ok: true; v: unknown }
-  | { t: 'adminDone'; id: number; ok: false; e: ErrorData }
   | { t: 'info'; info: ActorInfo }
   | { t: 'stopped' };
 
@@ -45,8 +53,10 @@ export class StoreThread implements Child {
   readonly id: string;
   private readonly worker: Worker;
   private last: ActorInfo;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+  private readonly control: Remote<StoreControl>;
+  private readonly controlPort: MessagePort;
+  /** Rejects THREAD_EXITED when the thread ends: control calls in flight end with it. */
+  private readonly ended = Promise.withResolvers<never>();
   private readonly exitListeners: Array<(r: ExitReason) => void> = [];
   private exitReason: ExitReason | undefined;
   private stopping = false;
@@ -55,7 +65,11 @@ export class StoreThread implements Child {
   private constructor(data: StoreThreadData, id: string) {
     this.id = id;
     this.last = { id, kind: 'storeThread', state: 'starting', mailboxDepth: 0, mailboxCapacity: 0, restarts: 0 };
-    this.worker = new Worker(ENTRY, { workerData: data });
+    const { port1, port2 } = new MessageChannel();
+    this.controlPort = port1;
+    this.control = controlProxy<StoreControl>(port1);
+    this.ended.promise.catch(() => {});
+    this.worker = new Worker(ENTRY, { workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2] });
     this.worker.on('message', (m: StoreThreadOut) => this.onMessage(m));
     this.worker.on('error', (e) => this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread failed: ${e.message}`, retryable: true } }));
     this.worker.on('exit', (code) => {
@@ -80,15 +94,6 @@ export class StoreThread implements Child {
       case 'openFailed':
         this.ready.reject(errorFromData(m.e));
         break;
-      case 'adminDone': {
-        const p = this.pending.get(m.id);
-        if (p === undefined) return;
-        this.pending.delete(m.id);
-        clearTimeout(p.timer);
-        if (m.ok) p.resolve(m.v);
-        else p.reject(errorFromData(m.e));
-        break;
-      }
       case 'stopped':
         break;
     }
@@ -102,16 +107,10 @@ export class StoreThread implements Child {
     return port1;
   }
 
+  /** A 'store' command of the registry, over comlink; bounded by `timeoutMs` and the thread's life. */
   admin(verb: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<unknown> {
     if (this.exitReason !== undefined) return Promise.reject(new PosternError('THREAD_EXITED', 'the store thread has exited'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${verb} in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.worker.postMessage({ t: 'admin', id, verb, args } satisfies StoreThreadIn);
-    });
+    return bounded(this.control.admin(verb, args), { timeoutMs, what: `store (${verb})`, ended: this.ended.promise });
   }
 
   info(): ActorInfo {
@@ -146,11 +145,9 @@ export class StoreThread implements Child {
     if (reason.kind === 'error') this.last.lastError = reason.error;
     this.ready.reject(reason.kind === 'error' ? errorFromData(reason.error) : new PosternError('THREAD_EXITED', 'store thread stopped'));
     this.ready.promise.catch(() => {});
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      p.reject(new PosternError('THREAD_EXITED', 'the store thread has exited'));
-    }
+    this.ended.reject(new PosternError('THREAD_EXITED', 'the store thread has exited'));
+    releaseControl(this.control);
+    this.controlPort.close();
     for (const l of this.exitListeners.splice(0)) attempt(() => l(reason));
   }
 }

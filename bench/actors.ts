@@ -2,8 +2,12 @@
  * bench/actors.ts: how fast the actor runtime moves messages (`npm run bench:actors`).
  *
  * Measures (a) in-thread `tell` throughput and `ask` round-trip latency, (b) the same across a
- * worker thread with `RemoteRef` ↔ `serveActor` (workers/bench-echo.ts), (c) a piscina@5 task
- * round trip (workers/pool-echo.ts), each sequential and pipelined. Every loop is bounded by a
+ * worker thread with `RemoteRef` ↔ `serveActor` (workers/bench-echo.ts), (c) the per-call cost
+ * of the three ways to call another thread: a raw postMessage each way (the floor), the
+ * port-RPC of the hot paths (src/actor/rpc.ts) and comlink for control-plane calls
+ * (src/actor/control.ts), each with no handler work, (d) the store path: a StoreClient call
+ * answered by the store thread, (e) a piscina@5 task round trip (workers/pool-echo.ts), each
+ * sequential and pipelined. Every loop is bounded by a
  * count and a time budget. Prints an aligned table, then exactly one line of JSON holding
  * every printed figure: `{"bench":"actors",...,"results":[...]}`. Throws only on setup failure.
  */
@@ -11,6 +15,13 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Actor } from '../src/actor/actor.ts';
 import { RemoteRef } from '../src/actor/remote.ts';
+import { RpcClient } from '../src/actor/rpc.ts';
+import { controlProxy, releaseControl } from '../src/actor/control.ts';
+import { StoreThread } from '../actors/store-thread.ts';
+import { StoreClient } from '../src/store/client.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const BUDGET_MS = 1500; // per measurement
 const TELL_MAX = 5_000_000;
@@ -121,6 +132,69 @@ async function crossThread(): Promise<void> {
   }
 }
 
+/** One raw postMessage each way (the floor any port RPC stands on). */
+async function rawPort(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(new URL('../workers/bench-echo.ts', import.meta.url), { workerData: { rawPort: port2 }, transferList: [port2] });
+  let waiting: ((v: unknown) => void) | null = null;
+  port1.on('message', (v) => {
+    const w = waiting;
+    waiting = null;
+    w?.(v);
+  });
+  const once = (i: number): Promise<unknown> => new Promise((resolve) => {
+    waiting = resolve;
+    port1.postMessage(i);
+  });
+  try {
+    await latency('raw postMessage round trip, worker thread', once);
+  } finally {
+    port1.close();
+    await worker.terminate();
+  }
+}
+
+/** The port-RPC (hot paths) and comlink (control plane), on an echo in a worker thread. */
+async function rpcAndComlink(): Promise<void> {
+  const rpc = new MessageChannel();
+  const ctl = new MessageChannel();
+  const worker = new Worker(new URL('../workers/bench-echo.ts', import.meta.url), { workerData: { rpcPort: rpc.port2, controlPort: ctl.port2 }, transferList: [rpc.port2, ctl.port2] });
+  const client = new RpcClient<number>(rpc.port1, { name: 'bench-echo' });
+  const proxy = controlProxy<{ echo(v: number): Promise<number> }>(ctl.port1);
+  try {
+    await client.call(0, 10_000); // the worker is up
+    await latency('port-RPC call, worker thread', (i) => client.call(i));
+    await pipelined(`port-RPC call, worker thread x${PIPELINE}`, (i) => client.call(i));
+    await latency('comlink call, worker thread', (i) => proxy.echo(i));
+    await pipelined(`comlink call, worker thread x${PIPELINE}`, (i) => proxy.echo(i));
+  } finally {
+    client.close();
+    releaseControl(proxy);
+    ctl.port1.close();
+    await worker.terminate();
+  }
+}
+
+/** The store path: a StoreClient in this thread, the store in its thread (actors/store-thread.ts). */
+async function storePath(): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-actors-'));
+  const st = await StoreThread.start({ dataDir, logLevel: 'silent' });
+  const c = new StoreClient(st.connect('bench'));
+  try {
+    await st.admin('domain.add', { name: 'bench.example' });
+    await st.admin('account.add', { address: 'u@bench.example', password: 'x' });
+    const mb = c.mailbox('u@bench.example');
+    await mb.append('INBOX', Buffer.from('Subject: bench\r\n\r\n' + 'x'.repeat(2000) + '\r\n'));
+    await latency('store call (status), store thread', () => mb.status('INBOX'));
+    await pipelined(`store call (status), store thread x${PIPELINE}`, () => mb.status('INBOX'));
+    await latency('store call (fetch 2 KB, transferred), store thread', () => mb.fetch('INBOX', 1));
+  } finally {
+    c.close();
+    await st.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function pool(): Promise<void> {
   const p = new Piscina({ filename: new URL('../workers/pool-echo.ts', import.meta.url).href, minThreads: 1, maxThreads: 1 });
   try {
@@ -148,5 +222,8 @@ function print(): void {
 
 await inThread();
 await crossThread();
+await rawPort();
+await rpcAndComlink();
+await storePath();
 await pool();
 print();

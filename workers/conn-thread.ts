@@ -4,7 +4,8 @@
  * Accepts on every enabled listener of its service with `reusePort`, so the kernel spreads new
  * connections over the service's threads. Each connection is admitted by the service host on
  * the main thread (flow windows and rules are counted there, exactly, across threads) before
- * its session actor exists; a refused one gets the protocol's own short refusal and is closed.
+ * its session actor exists (admission, pool tasks and the login gate are calls to the host on
+ * the port-RPC, src/actor/rpc.ts, over `hostPort`); a refused one gets the protocol's own short refusal and is closed.
  * Reports its load (sessions, event-loop utilisation, session actors) to the host, which scales
  * the thread count. While the host says a listener is in stress mode (over 80 % of its
  * maxConnections), its sessions' idle timeout is capped at the service's stressTimeout, and
@@ -20,8 +21,10 @@ import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
 import { performance } from 'node:perf_hooks';
 import { createRootLogger } from '../src/log.ts';
 import { StoreClient } from '../src/store/client.ts';
-import { errorFromData, errorToData, PosternError } from '../src/errors.ts';
-import type { ConnThreadData, FromThread, GlobalRules, ToThread, UdpCounts } from '../src/service/messages.ts';
+import { errorToData, PosternError } from '../src/errors.ts';
+import { RpcClient } from '../src/actor/rpc.ts';
+import { exposeControl } from '../src/actor/control.ts';
+import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, LoginGated, ToThread, UdpCounts } from '../src/service/messages.ts';
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
@@ -35,6 +38,8 @@ let globalRules: GlobalRules = data.globalRules;
 const store: StoreClient | null = data.storePort === undefined ? null : new StoreClient(data.storePort);
 
 const post = (m: FromThread): void => port.postMessage(m);
+/** Calls to the service host; admission and the login gate wait as long as the host takes. */
+const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${data.serviceName}`, timeoutMs: Infinity, flat: true });
 
 interface Session {
   socket: net.Socket;
@@ -50,10 +55,6 @@ const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
 let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
 const sessions = new Map<string, Session>();
-const pendingAdmits = new Map<number, (m: Extract<ToThread, { t: 'admitted' }>) => void>();
-const pendingTasks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-const pendingGates = new Map<number, (m: Extract<ToThread, { t: 'loginGated' }>) => void>();
-let nextId = 1;
 let connSeq = 0;
 let draining = false;
 let stopping = false;
@@ -157,8 +158,7 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
     refuse(listenerKey, socket, 'shutting_down');
     return;
   }
-  const id = nextId++;
-  pendingAdmits.set(id, (m) => {
+  const onAdmitted = (m: Admitted): void => {
     if (socket.destroyed) {
       if (m.ok) post({ t: 'release', ticket: m.ticket, listener: listenerKey, reason: 'client_closed' });
       return;
@@ -169,8 +169,8 @@ function onConnection(listenerKey: string, socket: net.Socket): void {
       return;
     }
     startSession(listenerKey, socket, m.ticket);
-  });
-  post({ t: 'admit', id, listener: listenerKey, ip });
+  };
+  host.call<Admitted>({ t: 'admit', listener: listenerKey, ip }).then(onAdmitted, () => socket.destroy()); // no host: the thread is ending
 }
 
 /**
@@ -271,30 +271,19 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
   }
 }
 
+/** A CPU task on the service's pool, through the host; ACTOR_TIMEOUT after `timeoutMs`. */
 function runTask(task: string, payload: unknown, timeoutMs = 30_000): Promise<unknown> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pendingTasks.delete(id);
-      reject(new PosternError('ACTOR_TIMEOUT', `pool task ${task} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    pendingTasks.set(id, { resolve, reject, timer });
-    post({ t: 'task', id, task, payload });
-  });
+  return host.call({ t: 'task', task, payload }, timeoutMs);
 }
 
 /** Ask the host's login throttle (auth/throttle.ts) before a check; wait what it says, then
  * (after a wait) ask again whether the IP was banned meanwhile. Resolves false when banned. */
-function loginGate(ip: string, again?: number): Promise<boolean> {
-  const id = nextId++;
-  return new Promise((resolve) => {
-    pendingGates.set(id, (m) => {
-      if (m.banned) resolve(false);
-      else if (m.waitMs > 0) setTimeout(() => resolve(loginGate(ip, m.at)), m.waitMs);
-      else resolve(true);
-    });
-    post(again === undefined ? { t: 'loginGate', id, ip } : { t: 'loginGate', id, ip, again });
-  });
+async function loginGate(ip: string, again?: number): Promise<boolean> {
+  const m = await host.call<LoginGated>(again === undefined ? { t: 'loginGate', ip } : { t: 'loginGate', ip, again });
+  if (m.banned) return false;
+  if (m.waitMs <= 0) return true;
+  await new Promise((resolve) => setTimeout(resolve, m.waitMs));
+  return loginGate(ip, m.at);
 }
 
 let exiting = false;
@@ -405,31 +394,11 @@ async function reconfigure(next: ServiceOptions, nextPorts: Record<string, numbe
 
 port.on('message', (m: ToThread) => {
   switch (m.t) {
-    case 'admitted':
-      pendingAdmits.get(m.id)?.(m);
-      pendingAdmits.delete(m.id);
-      break;
-    case 'taskDone': {
-      const p = pendingTasks.get(m.id);
-      if (p === undefined) break;
-      pendingTasks.delete(m.id);
-      clearTimeout(p.timer);
-      if (m.ok) p.resolve(m.v);
-      else p.reject(errorFromData(m.e));
-      break;
-    }
-    case 'loginGated':
-      pendingGates.get(m.id)?.(m);
-      pendingGates.delete(m.id);
-      break;
     case 'drain':
       beginDrain();
       break;
     case 'stop':
       beginStop(m.deadlineMs);
-      break;
-    case 'reconfigure':
-      void reconfigure(m.options, m.ports, m.globalRules);
       break;
     case 'fault':
       injectFault(m.kind);
@@ -439,6 +408,10 @@ port.on('message', (m: ToThread) => {
       break;
   }
 });
+
+/** The host's control-plane calls (comlink, src/actor/control.ts): a reload. */
+const control: ConnThreadControl = { reconfigure };
+if (data.controlPort !== undefined) exposeControl(control, data.controlPort);
 
 let elu = performance.eventLoopUtilization();
 setInterval(() => {

@@ -3,21 +3,24 @@
  * (src/store/store.ts) over `<dataDir>/store/`, with a small piscina pool (workers/pool.ts) for
  * the password hashing of `account add|passwd`, and serves:
  *  - on its parent port (actors/store-thread.ts): `connect` (a MessagePort for a StoreClient),
- *    `admin` (the ctl verbs, src/store/admin.ts), `stop`; it posts `ready` | `openFailed`,
- *    `adminDone`, `info` (the store's ActorInfo, every `infoIntervalMs`) and `stopped`;
- *  - on each connected port: the StoreClient protocol (src/store/protocol.ts).
+ *    `stop`; it posts `ready` | `openFailed`, `info` (the store's ActorInfo, every
+ *    `infoIntervalMs`) and `stopped`;
+ *  - on `workerData.controlPort`, with comlink (src/actor/control.ts): `StoreControl.admin`, the
+ *    ctl verbs of the command registry (src/store/admin.ts);
+ *  - on each connected port: the StoreClient protocol on the port-RPC (src/store/protocol.ts).
  * Throws nothing: a failure to open is posted as `openFailed` and the thread exits.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { createRootLogger, type LogLevel } from '../src/log.ts';
 import { errorFromData, errorToData, type ErrorData } from '../src/errors.ts';
+import { exposeControl } from '../src/actor/control.ts';
 import { Store } from '../src/store/store.ts';
 import { storeAdmin } from '../src/store/admin.ts';
 import { serveStoreClient, type ServeHandle } from '../src/store/protocol.ts';
-import type { StoreThreadData, StoreThreadIn, StoreThreadOut } from '../actors/store-thread.ts';
+import type { StoreControl, StoreThreadWorkerData, StoreThreadIn, StoreThreadOut } from '../actors/store-thread.ts';
 
-const data = workerData as StoreThreadData;
+const data = workerData as StoreThreadWorkerData;
 const parent = parentPort!;
 const log = createRootLogger((data.logLevel ?? 'info') as LogLevel, { actor: 'store' });
 const post = (m: StoreThreadOut): void => parent.postMessage(m);
@@ -42,12 +45,16 @@ let infoTimer: NodeJS.Timeout | null = null;
 
 async function stop(): Promise<void> {
   if (infoTimer !== null) clearInterval(infoTimer);
+  data.controlPort.close();
   for (const h of served) h.close();
   await store.close().catch((e: unknown) => log.error({ err: e }, 'store close failed'));
   await pool.destroy().catch(() => {});
   post({ t: 'stopped' });
   parent.close();
 }
+
+const control: StoreControl = { admin: (verb, args) => storeAdmin(store, verb, args) };
+exposeControl(control, data.controlPort);
 
 parent.on('message', (raw: unknown) => {
   const m = raw as StoreThreadIn;
@@ -59,12 +66,6 @@ parent.on('message', (raw: unknown) => {
       (m.port as MessagePort).once('close', () => served.delete(h));
       break;
     }
-    case 'admin':
-      storeAdmin(store, m.verb, m.args).then(
-        (v) => post({ t: 'adminDone', id: m.id, ok: true, v }),
-        (e: unknown) => post({ t: 'adminDone', id: m.id, ok: false, e: errorToData(e) }),
-      );
-      break;
     case 'stop':
       void stop();
       break;
@@ -82,5 +83,6 @@ try {
   log.error({ err: e }, 'store failed to open');
   post({ t: 'openFailed', e: errorToData(e) });
   await pool.destroy().catch(() => {});
+  data.controlPort.close();
   parent.close();
 }

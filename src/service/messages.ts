@@ -3,7 +3,11 @@
  * the envelopes between a service host and its threads (here).
  *
  * service/messages.ts: the envelopes between a service host (main thread) and its connection
- * threads. Plain data, structured clone. Throws nothing.
+ * threads. Plain data, structured clone. One-way messages (`ToThread`, `FromThread`) ride the
+ * worker's own port; the thread's calls to its host (`HostCall`: admission, pool tasks, the
+ * login gate) ride the port-RPC (actor/rpc.ts) on `ConnThreadData.hostPort`; the host's
+ * control-plane calls to the thread (`ConnThreadControl`: reload) ride comlink
+ * (actor/control.ts) on `ConnThreadData.controlPort`. Throws nothing.
  */
 import type { AllowRuleOptions, DenyRuleOptions, ServiceOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
@@ -25,6 +29,34 @@ export interface ConnThreadData {
   storePort?: import('node:worker_threads').MessagePort;
   /** Listener keys in stress mode when the thread starts (later changes: `stress` messages). */
   stress?: string[];
+  /** The thread's port-RPC to its host (`HostCall`), added by actors/conn-thread.ts. */
+  hostPort?: import('node:worker_threads').MessagePort;
+  /** Where the thread exposes `ConnThreadControl` with comlink, added by actors/conn-thread.ts. */
+  controlPort?: import('node:worker_threads').MessagePort;
+}
+
+/** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */
+export interface ConnThreadControl {
+  /** A reload: apply these options to new connections; resolves once the listeners that
+   * changed are reopened (or reported, with `listenerState`, as unable to open). */
+  reconfigure(options: ServiceOptions, ports: Record<string, number>, globalRules: GlobalRules): Promise<void>;
+}
+
+/** A connection thread's calls to its service host, and (below) their replies. */
+export type HostCall =
+  /** Admit a new connection (rules and flow windows are counted on the host): `Admitted`. */
+  | { t: 'admit'; listener: string; ip: string }
+  /** Run a CPU task on the service's piscina pool: the task's value. */
+  | { t: 'task'; task: string; payload: unknown }
+  /** Before a login check (auth/throttle.ts): `LoginGated`; `again` (the first answer's `at`)
+   * after the wait it said: only whether the IP was banned meanwhile. */
+  | { t: 'loginGate'; ip: string; again?: number };
+
+export type Admitted = { ok: true; ticket: number } | { ok: false; reason: RefusalReason };
+export interface LoginGated {
+  banned: boolean;
+  waitMs: number;
+  at: number;
 }
 
 export interface GlobalRules {
@@ -36,30 +68,19 @@ export interface GlobalRules {
 export type UdpCounts = Record<string, { accepted: number; refused: number }>;
 
 export type ToThread =
-  | { t: 'admitted'; id: number; ok: true; ticket: number }
-  | { t: 'admitted'; id: number; ok: false; reason: RefusalReason }
-  | { t: 'taskDone'; id: number; ok: true; v: unknown }
-  | { t: 'taskDone'; id: number; ok: false; e: ErrorData }
   | { t: 'drain' }
   | { t: 'stop'; deadlineMs: number }
-  | { t: 'reconfigure'; options: ServiceOptions; ports: Record<string, number>; globalRules: GlobalRules }
   | { t: 'fault'; kind: 'crash' | 'oom' | 'hang' }
   /** A listener went over (on) or back under 80 % of its maxConnections: stress mode. */
-  | { t: 'stress'; listener: string; on: boolean }
-  | { t: 'loginGated'; id: number; banned: boolean; waitMs: number; at: number };
+  | { t: 'stress'; listener: string; on: boolean };
 
 export type FromThread =
   | { t: 'listening'; keys: string[] }
   | { t: 'listenFailed'; error: ErrorData }
   /** A listener (re)opened on reconfigure: null, or why it could not. */
   | { t: 'listenerState'; listener: string; error: ErrorData | null }
-  | { t: 'admit'; id: number; listener: string; ip: string }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
-  | { t: 'task'; id: number; task: string; payload: unknown }
   | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
   | { t: 'drained' }
-  /** Before a login check (auth/throttle.ts): the host answers `loginGated`; `again` (the first
-   * answer's `at`) after the wait it said: only whether the IP was banned meanwhile. */
-  | { t: 'loginGate'; id: number; ip: string; again?: number }
   /** After a login check let through by the gate. */
   | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };

@@ -22,10 +22,10 @@
  * Exports: `StoreClient`, `Subscription`, `readBody` and `BodyReader` (re-exported from bodies.ts). Rejects: the store's codes,
  * ACTOR_TIMEOUT (no reply in `timeoutMs`), STORE_CLOSED (the client or port was closed).
  */
-import { errorFromData, PosternError } from '../errors.ts';
+import { PosternError } from '../errors.ts';
+import { RpcClient, type PortLike } from '../actor/rpc.ts';
 import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
-import type { DirectoryMethod, MailboxMethod, QueueMethod, StorePush, StoreReply, StoreRequest } from './protocol.ts';
-import type { PortLike } from '../actor/remote.ts';
+import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreCall, StoreNote, StorePush } from './protocol.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
   MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
@@ -33,18 +33,7 @@ import type {
 
 export { readBody, BodyReader } from './bodies.ts';
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-type Req =
-  | { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] }
-  | { t: 'dir'; method: DirectoryMethod; args: unknown[] }
-  | { t: 'q'; method: QueueMethod; args: unknown[] }
-  | { t: 'sub'; method: 'subscribe'; account: string; folder: string | null; opts?: SubscribeOptions }
-  | { t: 'unsub'; method: 'unsubscribe'; sub: number };
+type Req = StoreCall;
 
 /** A watch on a mailbox's changes (StoreClient.subscribe): take events with `next()` or
  * `for await`; `close()` when the session ends. */
@@ -135,59 +124,35 @@ export class Subscription implements AsyncIterableIterator<MailboxEvent> {
 }
 
 export class StoreClient {
-  private readonly port: PortLike;
-  private readonly timeoutMs: number;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly rpc: RpcClient<StoreCall | StoreNote, StorePush>;
   private closed = false;
   private readonly subs = new Map<number, Subscription>();
   /** Events of a subscription whose reply has not arrived yet (at most two batches each). */
   private readonly early = new Map<number, MailboxEvent[][]>();
   private subscribing = 0; // subscribe calls in flight
   private readonly gone = new Set<number>(); // closed, their unsubscribe not yet answered
-  private readonly onMessage = (raw: unknown): void => {
-    const r = raw as StoreReply | StorePush;
-    if (r?.t === 'event') {
-      const sub = this.subs.get(r.sub);
-      if (sub !== undefined) sub.deliver(r.events);
-      else if (this.subscribing > 0 && !this.gone.has(r.sub)) this.early.set(r.sub, [...(this.early.get(r.sub) ?? []), r.events]);
-      return;
-    }
-    if (r?.t !== 'reply') return;
-    const p = this.pending.get(r.id);
-    if (p === undefined) return;
-    this.pending.delete(r.id);
-    if (p.timer !== undefined) clearTimeout(p.timer);
-    if (r.ok) p.resolve(r.v);
-    else p.reject(errorFromData(r.e));
+  private readonly onPush = (r: StorePush): void => {
+    const sub = this.subs.get(r.sub);
+    if (sub !== undefined) sub.deliver(r.events);
+    else if (this.subscribing > 0 && !this.gone.has(r.sub)) this.early.set(r.sub, [...(this.early.get(r.sub) ?? []), r.events]);
   };
 
+  /** Over `port` (actor/rpc.ts); when the port closes (the store thread ended) the client is
+   * closed: calls in flight reject STORE_CLOSED, subscriptions end. */
   constructor(port: PortLike, opts: { timeoutMs?: number } = {}) {
-    this.port = port;
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-    port.on('message', this.onMessage);
+    this.rpc = new RpcClient<StoreCall | StoreNote, StorePush>(port, {
+      name: 'store',
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      closedCode: 'STORE_CLOSED',
+      flat: true,
+      onPush: this.onPush,
+      onPortClose: () => this.close(),
+    });
   }
 
   /** One request; `transfer` lists ArrayBuffers to move, not copy (the caller gives them up). */
-  call(req: Req, transfer?: ArrayBuffer[], timeoutMs = this.timeoutMs): Promise<unknown> {
-    if (this.closed) return Promise.reject(new PosternError('STORE_CLOSED', 'store client closed'));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined };
-      try {
-        if (transfer !== undefined && transfer.length > 0) (this.port as { postMessage(v: unknown, t: ArrayBuffer[]): void }).postMessage({ ...req, id } as StoreRequest, transfer);
-        else this.port.postMessage({ ...req, id } as StoreRequest);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      if (Number.isFinite(timeoutMs)) {
-        p.timer = setTimeout(() => {
-          if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `store did not answer ${req.method} in ${timeoutMs} ms`, { timeoutMs }));
-        }, timeoutMs);
-      }
-      this.pending.set(id, p);
-    });
+  call(req: Req, transfer?: ArrayBuffer[], timeoutMs?: number): Promise<unknown> {
+    return this.rpc.call(req, timeoutMs, transfer);
   }
 
   /** Watch `folder` of `address`'s mailbox (null: every folder) for changes. */
@@ -207,7 +172,7 @@ export class StoreClient {
     const sub = new Subscription(
       start,
       () => {
-        if (!this.closed) this.port.postMessage({ t: 'subAck', sub: id });
+        if (!this.closed) this.rpc.notify({ t: 'subAck', sub: id });
       },
       () => {
         this.subs.delete(id);
@@ -290,15 +255,9 @@ export class StoreClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.port.off('message', this.onMessage);
+    this.rpc.close('store client closed');
     for (const sub of [...this.subs.values()]) sub.close();
     this.early.clear();
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      if (p.timer !== undefined) clearTimeout(p.timer);
-      p.reject(new PosternError('STORE_CLOSED', 'store client closed'));
-    }
-    this.port.close?.();
   }
 }
 

@@ -1,29 +1,28 @@
 /**
- * store/protocol.ts: the envelopes between a service thread's `StoreClient` and the store
- * thread, over a MessagePort (structured clone, one postMessage per call), and the serving side.
- *
- *   → `{ t: 'mb', id, account, method, args }`   a `MailboxApi` method of `account`'s mailbox
- *   → `{ t: 'dir', id, method, args }`           a directory call (resolve, authInfo, …, and the
- *                                                FTP backup's export/restore)
- *   → `{ t: 'q', id, method, args }`             the mail queue (enqueue, claim, deliver, deliverAndClaim,
- *                                                release)
- *   → `{ t: 'sub', id, account, folder, opts }`   watch a folder (null: all) of a mailbox; the
- *                                                reply is its `SubscriptionStart`
- *   → `{ t: 'unsub', id, sub }`                  stop watching
- *   → `{ t: 'subAck', sub }`                     the subscriber has taken a batch (no reply)
- *   ← `{ t: 'reply', id, ok: true, v }` | `{ t: 'reply', id, ok: false, e: ErrorData }`
- *   ← `{ t: 'event', sub, events }`               pushed changes (store/subscriptions.ts), in
- *                                                order, at most two batches unacknowledged
+ * store/protocol.ts: what a service thread's `StoreClient` asks the store thread, over a
+ * MessagePort, on the port-RPC (actor/rpc.ts: ids, deadlines, errors as data, cleanup when the
+ * port closes), and the serving side. The calls (`StoreCall`):
+ *   `{ t: 'mb', account, method, args }`    a `MailboxApi` method of `account`'s mailbox
+ *   `{ t: 'dir', method, args }`            a directory call (resolve, authInfo, …, and the
+ *                                           FTP backup's export/restore)
+ *   `{ t: 'q', method, args }`              the mail queue (enqueue, claim, deliver,
+ *                                           deliverAndClaim, release)
+ *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
+ *                                           is its `SubscriptionStart`
+ *   `{ t: 'unsub', sub }`                   stop watching
+ * a note (`StoreNote`, no reply): `{ t: 'subAck', sub }`, the subscriber has taken a batch;
+ * and pushes (`StorePush`): `{ sub, events }`, a subscription's changes
+ * (store/subscriptions.ts), in order, at most two batches unacknowledged.
  *
  * Methods come from frozen tables; a name not in them is answered STORE_BAD_ARGUMENT (a name
  * is never looked up on an object). Fetched bodies are transferred, not copied. Snapshots and
  * subscriptions taken through a port belong to it and end when the port closes.
  *
- * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `QUEUE_METHODS`, `StoreRequest`, `StoreReply`, `StorePush`,
- * `serveStoreClient(store, port, owner)`. Throws nothing: every failure becomes a reply.
+ * Exports: `MAILBOX_METHODS`, `DIRECTORY_METHODS`, `QUEUE_METHODS`, `StoreCall`, `StoreNote`,
+ * `StorePush`, `serveStoreClient(store, port, owner)`. Throws nothing: every failure becomes a reply.
  */
-import { errorToData, PosternError } from '../errors.ts';
-import type { ErrorData } from '../errors.ts';
+import { PosternError } from '../errors.ts';
+import { serveRpc, transferring } from '../actor/rpc.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
 import type { AccountBackup, DomainBackup, MailboxApi, MailboxEvent, SubscribeOptions } from './types.ts';
@@ -48,21 +47,24 @@ export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release'] as const);
 export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
-export type StoreRequest =
-  | { t: 'mb'; id: number; account: string; method: MailboxMethod; args: unknown[] }
-  | { t: 'dir'; id: number; method: DirectoryMethod; args: unknown[] }
-  | { t: 'q'; id: number; method: QueueMethod; args: unknown[] }
-  | { t: 'sub'; id: number; account: string; folder: string | null; opts?: SubscribeOptions }
-  | { t: 'unsub'; id: number; sub: number };
+export type StoreCall =
+  | { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] }
+  | { t: 'dir'; method: DirectoryMethod; args: unknown[] }
+  | { t: 'q'; method: QueueMethod; args: unknown[] }
+  | { t: 'sub'; method: 'subscribe'; account: string; folder: string | null; opts?: SubscribeOptions }
+  | { t: 'unsub'; method: 'unsubscribe'; sub: number };
 
-/** Sent without a request: a subscription's events. */
+/** One-way, client → store: the subscriber has taken a batch. */
+export interface StoreNote {
+  t: 'subAck';
+  sub: number;
+}
+
+/** Pushed without a request: a subscription's events. */
 export interface StorePush {
-  t: 'event';
   sub: number;
   events: MailboxEvent[];
 }
-
-export type StoreReply = { t: 'reply'; id: number; ok: true; v: unknown } | { t: 'reply'; id: number; ok: false; e: ErrorData };
 
 type Fn = (...args: any[]) => unknown;
 
@@ -107,49 +109,21 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
   const dir = directoryTable(store);
   const queue = queueTable(store);
   const mailboxes = new Map<string, MailboxApi>(); // by the address the client used
-  const post = (r: StoreReply, transfer?: ArrayBuffer[]): void => {
-    try {
-      port.postMessage(r, transfer);
-    } catch (e) {
-      try {
-        port.postMessage({ t: 'reply', id: r.id, ok: false, e: errorToData(e) } satisfies StoreReply);
-      } catch {
-        // the port is gone
-      }
-    }
-  };
   const feeds = new Map<number, Feed>(); // this port's subscriptions
   const subscribe = async (account: string, folder: string | null, opts: SubscribeOptions | undefined): Promise<unknown> => {
     if (typeof account !== 'string' || (folder !== null && typeof folder !== 'string')) throw new PosternError('STORE_BAD_ARGUMENT', 'sub: account and folder must be strings');
     const mb = store.mailbox(account, owner) as Mailbox;
     const { start, feed } = await mb.subscribe(folder, (events, f) => {
-      try {
-        port.postMessage({ t: 'event', sub: f.id, events } satisfies StorePush);
-      } catch {
-        f.close(); // the port is gone
-      }
+      if (!server.push({ sub: f.id, events })) f.close(); // the port is gone
     }, { maxQueuedEvents: typeof opts?.maxQueuedEvents === 'number' ? opts.maxQueuedEvents : undefined });
     feeds.set(feed.id, feed);
     return start;
   };
-  const run = async (req: StoreRequest): Promise<{ v: unknown; transfer?: ArrayBuffer[] }> => {
-    if (req.t === 'sub') return { v: await subscribe(req.account, req.folder ?? null, req.opts) };
-    if (req.t === 'unsub') {
-      feeds.get(req.sub)?.close();
-      feeds.delete(req.sub);
-      return { v: undefined };
-    }
-    if (!Array.isArray(req.args)) throw new PosternError('STORE_BAD_ARGUMENT', 'args must be an array');
-    if (req.t === 'dir') {
-      const fn = dir.get(req.method);
-      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown directory method ${String(req.method)}`);
-      return { v: await fn(...req.args) };
-    }
-    if (req.t === 'q') {
-      const fn = queue.get(req.method);
-      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown queue method ${String(req.method)}`);
-      return { v: await fn(...req.args) };
-    }
+  const forget = (account: string) => (e: unknown): never => {
+    if ((e as PosternError).code === 'STORE_NO_SUCH_ACCOUNT') mailboxes.delete(account);
+    throw e;
+  };
+  const mailboxCall = (req: Extract<StoreCall, { t: 'mb' }>): unknown => {
     if (!MB.has(req.method)) throw new PosternError('STORE_BAD_ARGUMENT', `unknown mailbox method ${String(req.method)}`);
     let mb = mailboxes.get(req.account);
     if (mb === undefined) {
@@ -157,43 +131,49 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
       if (mailboxes.size > 1000) mailboxes.clear();
       mailboxes.set(req.account, mb);
     }
-    const v = await (mb[req.method] as Fn).apply(mb, req.args);
-    if (req.method === 'fetch') {
-      const body = (v as { body: Uint8Array }).body;
-      return { v, transfer: [body.buffer as ArrayBuffer] };
-    }
-    return { v };
+    const p = (mb[req.method] as Fn).apply(mb, req.args) as Promise<unknown>;
+    if (req.method === 'fetch') return p.then((v) => transferring(v, [(v as { body: Uint8Array }).body.buffer as ArrayBuffer]), forget(req.account));
+    return p.then(undefined, forget(req.account));
   };
-  const onMessage = (raw: unknown): void => {
-    const ack = raw as { t?: unknown; sub?: unknown };
-    if (ack?.t === 'subAck') {
-      if (typeof ack.sub === 'number') feeds.get(ack.sub)?.ack();
-      return;
+  /** Sync throws and rejections alike become error replies (actor/rpc.ts); not async itself,
+   * so a mailbox call's promise is answered without an extra hop. */
+  const run = (req: StoreCall): unknown => {
+    if (req === null || typeof req !== 'object') throw new PosternError('STORE_BAD_ARGUMENT', 'a store call is an object');
+    if (req.t === 'sub') return subscribe(req.account, req.folder ?? null, req.opts);
+    if (req.t === 'unsub') {
+      feeds.get(req.sub)?.close();
+      feeds.delete(req.sub);
+      return undefined;
     }
-    const req = raw as StoreRequest;
-    if (req === null || typeof req !== 'object' || typeof req.id !== 'number') return;
-    run(req).then(
-      ({ v, transfer }) => post({ t: 'reply', id: req.id, ok: true, v }, transfer),
-      (e: unknown) => {
-        if ((e as PosternError).code === 'STORE_NO_SUCH_ACCOUNT') mailboxes.delete((req as { account?: string }).account ?? '');
-        post({ t: 'reply', id: req.id, ok: false, e: errorToData(e) });
-      },
-    );
+    if (!Array.isArray(req.args)) throw new PosternError('STORE_BAD_ARGUMENT', 'args must be an array');
+    if (req.t === 'dir') {
+      const fn = dir.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown directory method ${String(req.method)}`);
+      return fn(...req.args);
+    }
+    if (req.t === 'q') {
+      const fn = queue.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown queue method ${String(req.method)}`);
+      return fn(...req.args);
+    }
+    return mailboxCall(req);
   };
   const endFeeds = (): void => {
     for (const f of feeds.values()) f.close();
     feeds.clear();
   };
-  const onClose = (): void => {
-    store.snapshots.releaseOwner(owner);
-    endFeeds();
-  };
-  port.on('message', onMessage);
-  port.on('close', onClose);
+  const server = serveRpc<StoreCall, StorePush, StoreNote>(port, run, {
+    onNote: (n) => {
+      if (n?.t === 'subAck' && typeof n.sub === 'number') feeds.get(n.sub)?.ack();
+    },
+    onPortClose: () => {
+      store.snapshots.releaseOwner(owner);
+      endFeeds();
+    },
+  });
   return {
     close(): void {
-      port.off('message', onMessage);
-      port.off('close', onClose);
+      server.close();
       store.snapshots.releaseOwner(owner);
       endFeeds();
       port.close();

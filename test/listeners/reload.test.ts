@@ -51,3 +51,26 @@ test('a reload that adds, removes and disables listeners touches only those list
     await server.stop();
   }
 });
+
+test('a reload resolves once every connection thread has applied it: no wait needed after it', async () => {
+  const server = await startServer({ configText: cfg('{ address = 127.0.9.5:0 } { address = 127.0.9.6:0 }'), dataDir: tmpDir(), statusPort: 0, controlSocket: false, protocolOverrides: { pop3: FIXTURE }, loadIntervalMs: 100 });
+  try {
+    const portB = server.port('pop3', 1);
+    for (let round = 0; round < 3; round++) {
+      // swap the second listener back and forth; each reload is checked the moment it resolves
+      const second = round % 2 === 0 ? '127.0.9.7' : '127.0.9.6';
+      const gone = round % 2 === 0 ? '127.0.9.6' : '127.0.9.7';
+      const goneport = server.port('pop3', 1);
+      await server.reload(cfg(`{ address = 127.0.9.5:0 } { address = ${second}:0 }`));
+      assert.equal(await refusedByKernel(goneport, gone), true, `round ${round}: ${gone} closed by every thread`);
+      for (let i = 0; i < 4; i++) {
+        const x = await connectLines(server.port('pop3', 1), second);
+        assert.equal(await x.read(), '+OK fixture ready', `round ${round}: ${second} open on every thread`);
+        x.close();
+      }
+    }
+    assert.ok(portB > 0);
+  } finally {
+    await server.stop();
+  }
+});

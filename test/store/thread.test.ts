@@ -81,3 +81,30 @@ async function waitForInfo(st: StoreThread): Promise<ReturnType<StoreThread['inf
   await waitFor(() => (st.info().children?.length ?? 0) > 0 && (st.info().extra as { snapshots: number }).snapshots === 1);
   return st.info();
 }
+
+test('store thread killed: a call in flight ends STORE_CLOSED at once, a subscription ends, admin says THREAD_EXITED', { timeout: 60_000 }, async () => {
+  const st = await StoreThread.start({ dataDir: tmpData(), logLevel: 'silent' });
+  let killed = false;
+  try {
+    await st.admin('domain.add', { name: 'example.org' });
+    await st.admin('account.add', { address: 'ann@example.org', password: 'pw' });
+    const c = new StoreClient(st.connect('test'), { timeoutMs: 20_000 });
+    const sub = await c.subscribe('ann', 'INBOX');
+    // a queue claim waits (here up to 15 s) for work: it is in flight when the thread dies
+    const inFlight = c.call({ t: 'q', method: 'claim', args: [1, 60_000, 15_000] }).then(() => 'answered', (e: unknown) => e);
+    const next = sub.next();
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    st.kill();
+    killed = true;
+    const e = await inFlight;
+    assert.ok(isPosternError(e) && e.code === 'STORE_CLOSED', `ended by the port closing: ${String(e)}`);
+    assert.ok(Date.now() - t0 < 10_000, 'at once, not at the 15 s claim or the 20 s deadline');
+    assert.deepEqual(await next, { value: undefined, done: true }); // the subscription ended with its port
+    assert.equal(sub.isClosed, true);
+    await assert.rejects(c.mailbox('ann').status('INBOX'), code('STORE_CLOSED'));
+    await assert.rejects(st.admin('domain.list', {}), code('THREAD_EXITED'));
+  } finally {
+    if (!killed) await st.stop();
+  }
+});
