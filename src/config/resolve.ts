@@ -14,7 +14,7 @@
  * attribute of a row must be read by its resolver (INTERNAL otherwise: caught by any test that
  * loads a config), so an option cannot be accepted and then ignored.
  *
- * Exports: `resolve(model)`, `defaultSessionOptions()`. Throws nothing for a model that
+ * Exports: `resolve(model)`, `defaultSessionOptions()`, `deepFreeze(value)`. Throws nothing for a model that
  * `validate` produced (it trusts the model's types; a hand-built model must be validated first,
  * e.g. write → parse → validate), except INTERNAL for a row whose resolver misses an attribute.
  */
@@ -296,7 +296,9 @@ function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceO
   };
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freeze `value` and everything in it (resolved options; a thread freezes the copy it is
+ * sent, since a structured clone is not frozen). */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
