@@ -28,11 +28,12 @@ import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRul
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
+import { deepFreeze } from '../src/config/resolve.ts';
 
 const data = workerData as ConnThreadData;
 const port = parentPort!;
 const log = createRootLogger(data.logLevel, { service: data.serviceName, actor: data.threadId });
-let options: ServiceOptions = data.options;
+let options: ServiceOptions = deepFreeze(data.options); // (a structured clone is not frozen)
 let ports: Record<string, number> = data.ports;
 let globalRules: GlobalRules = data.globalRules;
 const store: StoreClient | null = data.storePort === undefined ? null : new StoreClient(data.storePort);
@@ -357,7 +358,7 @@ function injectFault(kind: 'crash' | 'oom' | 'hang'): void {
 
 async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>, nextRules: GlobalRules): Promise<void> {
   const before = new Map(options.listeners.map((l) => [l.key, l]));
-  options = next;
+  options = deepFreeze(next);
   ports = nextPorts;
   globalRules = nextRules;
   if (draining || stopping) return;

@@ -26,17 +26,18 @@
  *   not slowed once in) but not the failures the ban counts, so one valid account cannot be
  *   used to reset the ban threshold for guesses at others.
  *
- * Options (ServiceOptions.extra, TCP_EXTRA in config/schema.ts, seconds already in ms):
- * authFailureDelay (0 = no delay), authFailureMaxDelay, authFailureWindow, authFailureTrackedIps,
- * authBanThreshold (UNLIMITED = no ban), authBanTime.
+ * Options (`ServiceOptions.session`, resolved by config/resolve.ts from TCP_OPTIONS):
+ * authFailureDelayMs (OFF = no delay), authFailureMaxDelayMs, authFailureWindowMs,
+ * authFailureTrackedIps, authBanThreshold (UNLIMITED = no ban), authBanTimeMs.
  *
  * Exports: `LoginThrottle`, `loginThrottleOptions(service)`, types `LoginThrottleOptions`,
  * `LoginGate`, `LoginFigures`. Throws nothing.
  */
-import { UNLIMITED, type ServiceOptions } from '../config/options.ts';
+import { OFF, UNLIMITED, type Off, type ServiceOptions } from '../config/options.ts';
 
 export interface LoginThrottleOptions {
-  delayMs: number;
+  /** OFF: no delay. */
+  delayMs: number | Off;
   maxDelayMs: number;
   windowMs: number;
   trackedIps: number;
@@ -63,17 +64,16 @@ export interface LoginFigures {
   tracked: number;
 }
 
-const num = (v: unknown, d: number): number => (typeof v === 'number' && !Number.isNaN(v) ? v : d);
-
-export function loginThrottleOptions(service: ServiceOptions): LoginThrottleOptions {
-  const x = service.extra;
+/** The service's throttle settings (typed, resolved once by the config; renamed only). */
+export function loginThrottleOptions(service: Pick<ServiceOptions, 'session'>): LoginThrottleOptions {
+  const x = service.session;
   return {
-    delayMs: num(x.authFailureDelay, 1000),
-    maxDelayMs: num(x.authFailureMaxDelay, 16_000),
-    windowMs: num(x.authFailureWindow, 300_000),
-    trackedIps: Math.max(1, num(x.authFailureTrackedIps, 10_000)),
-    banThreshold: num(x.authBanThreshold, 20),
-    banTimeMs: num(x.authBanTime, 600_000),
+    delayMs: x.authFailureDelayMs,
+    maxDelayMs: x.authFailureMaxDelayMs,
+    windowMs: x.authFailureWindowMs,
+    trackedIps: x.authFailureTrackedIps,
+    banThreshold: x.authBanThreshold,
+    banTimeMs: x.authBanTimeMs,
   };
 }
 
@@ -120,7 +120,7 @@ export class LoginThrottle {
 
   /** The delay after n failures. */
   delayAfter(n: number): number {
-    if (n <= 0 || this.o.delayMs <= 0) return 0;
+    if (n <= 0 || this.o.delayMs === OFF) return 0;
     return Math.min(this.o.delayMs * 2 ** Math.min(n - 1, 20), this.o.maxDelayMs);
   }
 

@@ -3,12 +3,32 @@
  *
  * The config file uses the seed system's names and units (seconds, KB); `resolve()` in
  * config/model.ts turns the validated model into these types. Each service actor gets only its
- * own `ServiceOptions`, never the whole config. Unlimited is spelled one way: `UNLIMITED`
- * (written as 0 in the config file). Throws nothing.
+ * own `ServiceOptions`, never the whole config: the common fields, its TCP session bounds
+ * (`session`, `SessionOptions`) and its protocol's options (`protocol`, one of
+ * `ProtocolOptions`, told apart by `kind`, the row's `optionsKind` in config/schema.ts
+ * `SERVICE_TABLE`). Every field is resolved once, by config/resolve.ts, from the row's schema:
+ * typed, defaulted, frozen, and named with its unit (`…Ms`, `…Bytes`, `…BytesPerSec`).
+ * Protocol code reads these fields (`optionsOf(service, 'pop3')`) and never parses.
+ *
+ * A 0 in the config file means one of three things, each spelled one way here:
+ * - "no limit" (counts marked `zeroUnlimited`: maxErrors, flow counts, authBanThreshold):
+ *   `UNLIMITED` (+Infinity, so `n < limit` needs no special case);
+ * - "switched off" (attributes marked `zeroOff`: minDataRate, authFailureDelay,
+ *   authCacheSize): `OFF` (null, so the type says a reader must check for it);
+ * - otherwise just zero (minPoolThreads, maxRetryCount, poolMessageSize: "every message").
+ *
+ * Exports: `UNLIMITED`, `OFF`, `Off`, the option types, `optionsOf(service, kind)`.
+ * Throws: INTERNAL (`optionsOf` asked for another protocol's options: a programming error).
  */
+import { PosternError } from '../errors.ts';
 
 /** The one spelling of "no limit" in resolved options (a 0 in the config file). */
 export const UNLIMITED = Number.POSITIVE_INFINITY;
+
+/** The one spelling of "switched off" in resolved options (a 0 in the config file, for the
+ * attributes whose 0 turns a mechanism off rather than lifting a limit). */
+export const OFF = null;
+export type Off = typeof OFF;
 
 /** A service of the services table (config/schema.ts `SERVICE_TABLE`). */
 export type { ServiceName } from './schema.ts';
@@ -96,9 +116,111 @@ export interface ServiceOptions {
   /** Postern: the service's piscina pool for CPU work. */
   minPoolThreads: number;
   maxPoolThreads: number;
-  /** Protocol-specific attributes, by their seed names, values already unit-converted where the
-   * schema says so. Each protocol issue adds its own. */
-  extra: Readonly<Record<string, unknown>>;
+  /** The bounds every TCP session keeps (config/schema.ts TCP_OPTIONS); services without TCP
+   * sessions carry the defaults, which nothing enforces. */
+  session: SessionOptions;
+  /** The protocol's own options (the row's `options`, resolved by its `optionsKind`). */
+  protocol: ProtocolOptions;
+}
+
+/** TCP session bounds (session/limits.ts, session/line-session.ts) and the service's login
+ * throttle (auth/throttle.ts). */
+export interface SessionOptions {
+  /** Longest command line, bytes. */
+  readonly maxLineLength: number;
+  readonly maxPendingOutputBytes: number;
+  readonly commandTimeoutMs: number;
+  /** Message and file data must come at least this fast over each window; OFF: no minimum. */
+  readonly minDataRateBytesPerSec: number | Off;
+  readonly dataRateWindowMs: number;
+  readonly stressTimeoutMs: number;
+  /** First delay before a login check after a failure; OFF: no delay. */
+  readonly authFailureDelayMs: number | Off;
+  readonly authFailureMaxDelayMs: number;
+  readonly authFailureWindowMs: number;
+  readonly authFailureTrackedIps: number;
+  /** Failures within the window that ban an IP; UNLIMITED: never. */
+  readonly authBanThreshold: number;
+  readonly authBanTimeMs: number;
+}
+
+/** The config's SASL mechanism names (plainConnAuthTypes, secureConnAuthTypes); auth/sasl.ts
+ * `mechanismsOf` maps them to the mechanisms built. */
+export type AuthType = 'plain' | 'login' | 'cramMd5' | 'digestMd5' | 'gssapi' | 'scramSha256';
+
+/** POP3 (config/schema.ts POP3_OPTIONS, plus the Server-level pop3ExclusiveLock). */
+export interface Pop3Options {
+  readonly kind: 'pop3';
+  readonly plainConnAllowLogin: boolean;
+  readonly secureConnAllowLogin: boolean;
+  readonly plainConnAuthTypes: readonly AuthType[];
+  readonly secureConnAuthTypes: readonly AuthType[];
+  readonly allowStartTLS: boolean;
+  /** The `+OK` greeting's text: one line, default `<hostname> Postern POP3 server ready`. */
+  readonly greetingsText: string;
+  /** Verified logins kept per thread; OFF: no cache. */
+  readonly authCacheSize: number | Off;
+  readonly authCacheTtlMs: number;
+  /** Server pop3ExclusiveLock: one session per maildrop. */
+  readonly exclusiveLock: boolean;
+}
+
+/** SMTP receiving (config/schema.ts SMTP_IN_OPTIONS). */
+export interface SmtpIncomingOptions {
+  readonly kind: 'smtpIncoming';
+  readonly maxMessageBytes: number;
+  readonly maxRcptCount: number;
+  readonly maxReceivedHeaders: number;
+  /** The 220 banner after the code: one line, default `<hostname> ESMTP Postern`. */
+  readonly greetingsText: string;
+  readonly plainConnAuthTypes: readonly AuthType[];
+  readonly secureConnAuthTypes: readonly AuthType[];
+  readonly allowStartTLS: boolean;
+  readonly allowPipelining: boolean;
+  readonly allow8BitMime: boolean;
+  readonly allowBinaryMime: boolean;
+  readonly allowChunking: boolean;
+  readonly allowSmtpUtf8: boolean;
+  readonly allowBareLineFeed: boolean;
+  readonly allowBareCarriageReturn: boolean;
+  /** IP sets, as written (checked by the config), that may relay without AUTH. */
+  readonly relayNetworks: readonly string[];
+}
+
+/** FTP backup (config/schema.ts FTP_OPTIONS). */
+export interface FtpBackupOptions {
+  readonly kind: 'ftpBackup';
+  readonly passivePortMin: number;
+  readonly passivePortMax: number;
+  readonly dataTimeoutMs: number;
+  readonly maxUploadBytes: number;
+}
+
+/** Queue processing (config/schema.ts PROCESSING_OPTIONS). */
+export interface ProcessingOptions {
+  readonly kind: 'processing';
+  readonly maxRetryCount: number;
+  readonly schedIntervalMs: number;
+  readonly maxSchedIntervalMs: number;
+  readonly deliveryThreads: number;
+  /** Messages larger than this are parsed on the pool, smaller in the thread; 0: all on the pool. */
+  readonly poolMessageBytes: number;
+}
+
+/** A service with no protocol options of its own (not built yet, test rows). */
+export interface NoProtocolOptions {
+  readonly kind: 'none';
+}
+
+export type ProtocolOptions = Pop3Options | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | NoProtocolOptions;
+export type { ProtocolKind } from './schema.ts';
+import type { ProtocolKind } from './schema.ts';
+
+/** The service's protocol options, typed by `kind`; INTERNAL if the service's are another's. */
+export function optionsOf<K extends ProtocolKind>(service: Pick<ServiceOptions, 'name' | 'protocol'>, kind: K): Extract<ProtocolOptions, { kind: K }> {
+  const p = service.protocol;
+  if (p.kind !== kind) throw new PosternError('INTERNAL', `service ${service.name} has ${p.kind} options, not ${kind}`, { service: service.name, kind });
+  return p as Extract<ProtocolOptions, { kind: K }>;
 }
 
 export interface ResolvedConfig {

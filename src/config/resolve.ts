@@ -1,22 +1,31 @@
 /**
  * config/resolve.ts: a validated config model (seed names and units) → the frozen, unit-named
  * options of config/options.ts. Applies the schema's defaults, converts seconds → ms and
- * KB → bytes, turns a 0 in a `zeroUnlimited` count into UNLIMITED, gives every service its
- * options (a TCP or UDP service without `listeners` gets its embedded default listener), and
- * expands `smtp` in `services` to smtpIncoming + smtpOutgoing + processing, without duplicates.
- * Server-level attributes a row lists in `serverOptions` (pop3ExclusiveLock) are copied into their
- * service's `extra`; the Server's `hostname` (written, else `systemHostname()`: the OS's fully
- * qualified name once the server has learnt it) goes to every service as `hostname`.
+ * KB → bytes, turns a 0 in a `zeroUnlimited` count into UNLIMITED and in a `zeroOff` one into
+ * OFF, gives every service its options (a TCP or UDP service without `listeners` gets its
+ * embedded default listener), and expands `smtp` in `services` to smtpIncoming + smtpOutgoing +
+ * processing, without duplicates. The Server's `hostname` (written, else `systemHostname()`: the
+ * OS's fully qualified name once the server has learnt it) goes to every service as `hostname`.
  *
- * Exports: `resolve(model)`. Throws nothing for a model that `validate` produced (it trusts
- * the model's types; a hand-built model must be validated first, e.g. write → parse → validate).
+ * Each service's option attributes are resolved here, once: TCP_OPTIONS into `session`
+ * (`SessionOptions`), the row's own by its `optionsKind` into `protocol` (`PROTOCOL_RESOLVERS`:
+ * one typed function per kind, which names each field with its unit and may read the
+ * Server-level attributes the row lists in `serverOptions`, e.g. pop3ExclusiveLock). Every
+ * attribute of a row must be read by its resolver (INTERNAL otherwise: caught by any test that
+ * loads a config), so an option cannot be accepted and then ignored.
+ *
+ * Exports: `resolve(model)`, `defaultSessionOptions()`, `deepFreeze(value)`. Throws nothing for a model that
+ * `validate` produced (it trusts the model's types; a hand-built model must be validated first,
+ * e.g. write → parse → validate), except INTERNAL for a row whose resolver misses an attribute.
  */
-import { UNLIMITED } from './options.ts';
+import { PosternError } from '../errors.ts';
+import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, DenyRuleOptions, FlowLimits, ResolvedConfig, ServiceName, ServiceOptions,
-  SslOptions, TcpListenerOptions, UdpListenerOptions,
+  AllowRuleOptions, AuthType, DenyRuleOptions, FlowLimits, Off, ProtocolKind, ProtocolOptions,
+  ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SslOptions, TcpListenerOptions,
+  UdpListenerOptions,
 } from './options.ts';
-import { SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE } from './schema.ts';
+import { SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -30,10 +39,11 @@ function get(obj: ModelObject | undefined, schema: ObjectSchema, name: string): 
   return Array.isArray(d) ? [...d] : (d as ModelValue | undefined);
 }
 
-/** A scalar or set converted by its spec: units, zero = unlimited. */
+/** A scalar or set converted by its spec: units, zero = UNLIMITED or OFF. */
 function convert(spec: AttrSpec, v: ModelValue | undefined): unknown {
   if (v === undefined || spec.type !== 'uint' || typeof v !== 'number') return Array.isArray(v) ? [...v] : v;
   if (spec.zeroUnlimited === true && v === 0) return UNLIMITED;
+  if (spec.zeroOff === true && v === 0) return OFF;
   if (spec.unit === 'seconds') return v * 1000;
   if (spec.unit === 'kb') return v * 1024;
   return v;
@@ -127,7 +137,138 @@ function udpListener(l: ModelObject, schema: ObjectSchema): UdpListenerOptions {
   };
 }
 
-function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceOptions, 'hostname'> {
+// ---- option attributes → typed options --------------------------------------------------------
+
+/** Reads a block's option attributes by name, converted by their specs; remembers what it read. */
+interface OptionReader {
+  num(name: string): number;
+  /** A `zeroOff` attribute: its value, or OFF. */
+  numOrOff(name: string): number | Off;
+  bool(name: string): boolean;
+  str(name: string): string | null;
+  list<T extends string = string>(name: string): readonly T[];
+}
+
+function optionReader(block: ModelObject | undefined, attrs: Readonly<Record<string, AttrSpec>>, read: Set<string>, owner: string): OptionReader {
+  const value = (name: string): unknown => {
+    const spec = attrs[name];
+    if (spec === undefined) throw new PosternError('INTERNAL', `${owner} has no option attribute ${name}`, { owner, name });
+    read.add(name);
+    return convert(spec, get(block, { typeName: owner, attributes: attrs }, name));
+  };
+  return {
+    num: (name) => value(name) as number,
+    numOrOff: (name) => value(name) as number | Off,
+    bool: (name) => value(name) === true,
+    str: (name) => (value(name) as string | undefined) ?? null,
+    list: <T extends string>(name: string) => Object.freeze([...((value(name) as T[] | undefined) ?? [])]),
+  };
+}
+
+/** One line of text, no control characters, at most 400 characters; `fallback` if empty. */
+function oneLine(text: string | null, fallback: string): string {
+  const s = (text ?? '').replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return s === '' ? fallback : s.slice(0, 400);
+}
+
+function sessionOptions(r: OptionReader): SessionOptions {
+  return {
+    maxLineLength: r.num('maxLineLength'),
+    maxPendingOutputBytes: r.num('maxPendingOutput'),
+    commandTimeoutMs: r.num('commandTimeout'),
+    minDataRateBytesPerSec: r.numOrOff('minDataRate'),
+    dataRateWindowMs: r.num('dataRateWindow'),
+    stressTimeoutMs: r.num('stressTimeout'),
+    authFailureDelayMs: r.numOrOff('authFailureDelay'),
+    authFailureMaxDelayMs: r.num('authFailureMaxDelay'),
+    authFailureWindowMs: r.num('authFailureWindow'),
+    authFailureTrackedIps: r.num('authFailureTrackedIps'),
+    authBanThreshold: r.num('authBanThreshold'),
+    authBanTimeMs: r.num('authBanTime'),
+  };
+}
+
+/** The session bounds of TCP_OPTIONS' defaults (services without TCP sessions, and options
+ * built by hand, e.g. the status endpoint's). */
+export function defaultSessionOptions(): SessionOptions {
+  return Object.freeze(sessionOptions(optionReader(undefined, TCP_OPTIONS, new Set(), 'TCP_OPTIONS')));
+}
+
+interface ResolveCtx {
+  hostname: string;
+  /** The Server-level attributes the row lists in `serverOptions`. */
+  server: OptionReader;
+}
+
+/** One typed resolver per options kind: each names every field with its unit. */
+const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: ResolveCtx) => Extract<ProtocolOptions, { kind: K }> } = {
+  none: () => ({ kind: 'none' }),
+  pop3: (r, c) => ({
+    kind: 'pop3',
+    plainConnAllowLogin: r.bool('plainConnAllowLogin'),
+    secureConnAllowLogin: r.bool('secureConnAllowLogin'),
+    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
+    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
+    allowStartTLS: r.bool('allowStartTLS'),
+    greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern POP3 server ready`),
+    authCacheSize: r.numOrOff('authCacheSize'),
+    authCacheTtlMs: r.num('authCacheTtl'),
+    exclusiveLock: c.server.bool('pop3ExclusiveLock'),
+  }),
+  smtpIncoming: (r, c) => ({
+    kind: 'smtpIncoming',
+    maxMessageBytes: r.num('maxDataSize'),
+    maxRcptCount: r.num('maxRcptCount'),
+    maxReceivedHeaders: r.num('maxReceivedHeaders'),
+    greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} ESMTP Postern`),
+    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
+    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
+    allowStartTLS: r.bool('allowStartTLS'),
+    allowPipelining: r.bool('allowPipelining'),
+    allow8BitMime: r.bool('allow8BitMime'),
+    allowBinaryMime: r.bool('allowBinaryMime'),
+    allowChunking: r.bool('allowChunking'),
+    allowSmtpUtf8: r.bool('allowSmtpUtf8'),
+    allowBareLineFeed: r.bool('allowBareLineFeed'),
+    allowBareCarriageReturn: r.bool('allowBareCarriageReturn'),
+    relayNetworks: r.list('relayNetworks'),
+  }),
+  ftpBackup: (r) => ({
+    kind: 'ftpBackup',
+    passivePortMin: r.num('passivePortMin'),
+    passivePortMax: r.num('passivePortMax'),
+    dataTimeoutMs: r.num('dataTimeout'),
+    maxUploadBytes: r.num('maxUploadSize'),
+  }),
+  processing: (r) => ({
+    kind: 'processing',
+    maxRetryCount: r.num('maxRetryCount'),
+    schedIntervalMs: r.num('schedInterval'),
+    maxSchedIntervalMs: r.num('maxSchedInterval'),
+    deliveryThreads: r.num('deliveryThreads'),
+    poolMessageBytes: r.num('poolMessageSize'),
+  }),
+};
+
+/** The service's `session` and `protocol`, each attribute read once; INTERNAL if the row's
+ * resolver leaves an attribute (or a server option) unread. */
+function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model: ModelObject, hostname: string): Pick<ServiceOptions, 'session' | 'protocol'> {
+  const read = new Set<string>();
+  const r = optionReader(block, def.optionAttrs, read, `${def.name}Service`);
+  const serverNames = def.row.serverOptions ?? [];
+  const serverAttrs = Object.fromEntries(serverNames.map((n) => [n, SERVER_SCHEMA.attributes[n]!]));
+  const serverRead = new Set<string>();
+  const server = optionReader(model, serverAttrs, serverRead, 'Server');
+  const session = def.transport === 'tcp' ? sessionOptions(r) : defaultSessionOptions();
+  const protocol = (PROTOCOL_RESOLVERS[def.row.optionsKind] as (r: OptionReader, c: ResolveCtx) => ProtocolOptions)(r, { hostname, server });
+  const missed = [...Object.keys(def.optionAttrs).filter((n) => !read.has(n)), ...serverNames.filter((n) => !serverRead.has(n))];
+  if (missed.length > 0) {
+    throw new PosternError('INTERNAL', `service ${def.name}: option attributes never resolved: ${missed.join(', ')}`, { service: def.name, missed });
+  }
+  return { session, protocol };
+}
+
+function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceOptions, 'hostname' | 'session' | 'protocol'> {
   const s = def.schema;
   const listenerSpec = s.attributes['listeners'];
   const listenerSchema = listenerSpec?.type === 'objectSet' ? listenerSpec.schema : null;
@@ -135,11 +276,6 @@ function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceO
   // Services without error control (UDP, none) report the TCP defaults; nothing enforces them.
   const errSchema = def.transport === 'tcp' ? s : SERVICE_DEFS.smtpIncoming.schema;
   const errBlock = def.transport === 'tcp' ? block : undefined;
-  const extra: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(def.extra)) {
-    const v = convert(spec, get(block, s, name));
-    if (v !== undefined) extra[('as' in spec ? spec.as : undefined) ?? name] = v;
-  }
   return {
     name: def.name,
     transport: def.transport,
@@ -157,11 +293,12 @@ function service(def: ServiceDef, block: ModelObject | undefined): Omit<ServiceO
     connThreadHeapBytes: num(block, s, 'connThreadHeapSize'),
     minPoolThreads: num(block, s, 'minPoolThreads'),
     maxPoolThreads: num(block, s, 'maxPoolThreads'),
-    extra,
   };
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freeze `value` and everything in it (resolved options; a thread freezes the copy it is
+ * sent, since a structured clone is not frozen). */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
@@ -184,10 +321,8 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const hostname = str(model, s, 'hostname') ?? systemHostname();
   for (const def of serviceDefs()) {
     const name = def.name;
-    serviceOptions[name] = { ...service(def, model[name] as ModelObject | undefined), hostname };
-    for (const attr of def.row.serverOptions ?? []) {
-      (serviceOptions[name].extra as Record<string, unknown>)[attr] = convert(s.attributes[attr]!, get(model, s, attr));
-    }
+    const block = model[name] as ModelObject | undefined;
+    serviceOptions[name] = { ...service(def, block), hostname, ...serviceOptionsOf(def, block, model, hostname) };
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),

@@ -6,16 +6,17 @@
  *
  * Services are declared in ONE table, `SERVICE_TABLE` (Postfix master.cf as data): each row
  * names the service, its transport (tcp, udp, worker, http), its module, its options schema
- * (the protocol-specific attributes: a protocol adds its own `*_EXTRA` below and names it in
- * its row; they are accepted in that service's block and land, defaulted and unit-converted
- * (seconds → ms, KB → bytes), in `ServiceOptions.extra` under `as ?? name`), its default
+ * (the protocol-specific attributes: a protocol adds its own `*_OPTIONS` below and names it in
+ * its row, with its `optionsKind`; they are accepted in that service's block and config/resolve.ts
+ * resolves them once, by that kind, into the typed `ServiceOptions.protocol` of config/options.ts;
+ * every TCP service also takes TCP_OPTIONS, resolved into `ServiceOptions.session`), its default
  * listener and idle timeout, and whether the embedded default runs it. Everything else
  * (`ServiceName`, `SERVICE_NAMES`, `SERVICE_DEFS`, the Server schema's service blocks and
  * `services` choices, config/default.ts, service/table.ts) is derived from it. Tests add their
  * own rows with `registerServices`.
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
- * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`,
+ * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`, `TCP_OPTIONS`,
  * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
  * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
@@ -42,15 +43,15 @@ export interface ScalarSpec {
   max?: number;
   /** `uint` unit in the file; resolve converts seconds → ms and kb → bytes. */
   unit?: 'seconds' | 'kb';
-  /** `uint`: 0 in the file resolves to UNLIMITED. */
+  /** `uint`: 0 in the file resolves to UNLIMITED ("no limit"). */
   zeroUnlimited?: boolean;
+  /** `uint`: 0 in the file resolves to OFF ("switched off"). */
+  zeroOff?: boolean;
 }
 
 export interface ScalarAttr extends ScalarSpec {
   default?: ModelScalar;
   required?: boolean;
-  /** Key in `ServiceOptions.extra` (extras only); defaults to the attribute name. */
-  as?: string;
 }
 
 export interface SetAttr {
@@ -58,7 +59,6 @@ export interface SetAttr {
   of: ScalarSpec;
   default?: readonly ModelScalar[];
   required?: boolean;
-  as?: string;
 }
 
 export interface ObjectAttr {
@@ -201,17 +201,18 @@ const THREAD_CHECKS: readonly AtLeastCheck[] = [
 
 // ---- services --------------------------------------------------------------------------------
 
-/** Extras every TCP service accepts. */
-const TCP_EXTRA: Record<string, AttrSpec> = {
+/** What every TCP service accepts besides listeners and limits: resolved into
+ * `ServiceOptions.session` (config/options.ts SessionOptions). */
+export const TCP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
   // (Postern) the hostile-client bounds of session/line-session.ts:
-  maxPendingOutput: uint(256, { unit: 'kb', min: 16, as: 'maxPendingOutputBytes' }), // unsent replies before reading stops, KB
-  commandTimeout: { ...seconds(60), as: 'commandTimeoutMs' }, // one whole command line, from its first byte
-  minDataRate: uint(1, { unit: 'kb', as: 'minDataRateBytes' }), // message and file data, KB/s over dataRateWindow; 0 = off
-  dataRateWindow: { ...seconds(30), as: 'dataRateWindowMs' },
-  stressTimeout: { ...seconds(10), as: 'stressTimeoutMs' }, // idle and command deadline while a listener is over 80 % full
+  maxPendingOutput: uint(256, { unit: 'kb', min: 16 }), // unsent replies before reading stops, KB
+  commandTimeout: seconds(60), // one whole command line, from its first byte
+  minDataRate: uint(1, { unit: 'kb', zeroOff: true }), // message and file data, KB/s over dataRateWindow; 0 = OFF
+  dataRateWindow: seconds(30),
+  stressTimeout: seconds(10), // idle and command deadline while a listener is over 80 % full
   // (Postern) the service's login-failure tracker, per remote IP, on every login path (auth/throttle.ts)
-  authFailureDelay: seconds(1, 0), // first delay before a login check after a failure; 0 = off
+  authFailureDelay: { ...seconds(1, 0), zeroOff: true }, // first delay before a login check after a failure; 0 = OFF
   authFailureMaxDelay: seconds(16),
   authFailureWindow: seconds(300), // failures are forgotten this long after the last one
   authFailureTrackedIps: uint(10000, { min: 1 }),
@@ -224,31 +225,31 @@ const TCP_EXTRA: Record<string, AttrSpec> = {
 const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi', 'scramSha256'] as const;
 const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5', 'scramSha256'] });
 
-/** POP3 (seed 002; src/protocols/pop3/options.ts reads them). digestMd5 and gssapi are accepted
+/** POP3 (seed 002; resolved into config/options.ts Pop3Options). digestMd5 and gssapi are accepted
  * but not implemented: AUTH answers "mechanism not supported" and CAPA does not list them. */
-const POP3_EXTRA: Record<string, AttrSpec> = {
+const POP3_OPTIONS: Record<string, AttrSpec> = {
   plainConnAllowLogin: yesNo(true),
   secureConnAllowLogin: yesNo(true),
   plainConnAuthTypes: authTypes(),
   secureConnAuthTypes: authTypes(),
   allowStartTLS: yesNo(true),
   greetingsText: { type: 'csString' }, // the +OK greeting; default "<hostname> Postern POP3 server ready"
-  authCacheSize: uint(10000), // (Postern) verified logins kept per thread; 0 = no cache
-  authCacheTtl: seconds(3600),
+  authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
+  authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };
 
-/** FTP backup (seed 003; src/protocols/ftp/index.ts reads them). Passive data listeners bind on
+/** FTP backup (seed 003; resolved into config/options.ts FtpBackupOptions). Passive data listeners bind on
  * the control connection's local address, on a free port of [passivePortMin, passivePortMax]. */
-const FTP_EXTRA: Record<string, AttrSpec> = {
+const FTP_OPTIONS: Record<string, AttrSpec> = {
   passivePortMin: uint(21000, { min: 1, max: 65535 }),
   passivePortMax: uint(21999, { min: 1, max: 65535 }),
-  dataTimeout: { ...seconds(60), as: 'dataTimeoutMs' }, // (Postern) data connection setup and stalls
-  maxUploadSize: uint(51200, { unit: 'kb', min: 1, as: 'maxUploadBytes' }), // (Postern) one STOR, KB
+  dataTimeout: seconds(60), // (Postern) data connection setup and stalls
+  maxUploadSize: uint(51200, { unit: 'kb', min: 1 }), // (Postern) one STOR, KB
 };
-/** SMTP receiving (inventory §4; src/protocols/smtp/options.ts reads them). Sizes in KB. */
-const SMTP_IN_EXTRA: Record<string, AttrSpec> = {
+/** SMTP receiving (inventory §4; resolved into config/options.ts SmtpIncomingOptions). Sizes in KB. */
+const SMTP_IN_OPTIONS: Record<string, AttrSpec> = {
   maxLineLength: uint(2048, { min: 512 }), // a command line, bytes (RFC 5321: at least 512)
-  maxDataSize: uint(10240, { unit: 'kb', min: 1, max: 4194304, as: 'maxMessageBytes' }), // one message
+  maxDataSize: uint(10240, { unit: 'kb', min: 1, max: 4194304 }), // one message
   maxRcptCount: uint(100, { min: 1, max: 1000 }),
   maxReceivedHeaders: uint(30, { min: 1, max: 999 }), // loop protection
   greetingsText: { type: 'string' }, // the 220 banner after the code; default "<host> ESMTP Postern"
@@ -265,14 +266,18 @@ const SMTP_IN_EXTRA: Record<string, AttrSpec> = {
   relayNetworks: { type: 'set', of: { type: 'ipSet' }, default: [] }, // may relay without AUTH
 };
 
-/** Processing (inventory §5): the retry schedule of the queue. */
-const PROCESSING_EXTRA: Record<string, AttrSpec> = {
+/** Processing (inventory §5): the retry schedule of the queue (config/options.ts ProcessingOptions). */
+const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
   maxRetryCount: uint(20, { max: 1000 }), // retries after the first attempt; then the recipient fails
-  schedInterval: { ...seconds(300), as: 'schedIntervalMs' }, // first retry; doubles each time
-  maxSchedInterval: { ...seconds(28800), as: 'maxSchedIntervalMs' }, // where the doubling stops
+  schedInterval: seconds(300), // first retry; doubles each time
+  maxSchedInterval: seconds(28800), // where the doubling stops
   deliveryThreads: uint(4, { min: 1, max: 64 }), // (Postern) delivery batches in flight per thread
-  poolMessageSize: uint(64, { unit: 'kb', as: 'poolMessageBytes' }), // (Postern) larger messages are parsed on the pool; 0 = all
+  poolMessageSize: uint(64, { unit: 'kb' }), // (Postern) larger messages are parsed on the pool; 0 = all of them
 };
+
+/** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
+ * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
+export type ProtocolKind = 'none' | 'pop3' | 'smtpIncoming' | 'ftpBackup' | 'processing';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -286,12 +291,14 @@ export interface ServiceRow<N extends string = string> {
   /** URL of the module run in the service's threads; null: not implemented yet (refuses to
    * start with NOT_IMPLEMENTED, still listed on /status). */
   readonly module: string | null;
-  /** The protocol-specific attributes of the service's block; they resolve, defaulted and
-   * unit-converted, into `ServiceOptions.extra` under `as ?? name`. */
+  /** The protocol-specific attributes of the service's block; config/resolve.ts resolves them,
+   * by `optionsKind`, into the typed `ServiceOptions.protocol`. */
   readonly options: Readonly<Record<string, AttrSpec>>;
+  /** Which typed options `options` resolve to (config/options.ts ProtocolOptions); `none`: none. */
+  readonly optionsKind: ProtocolKind;
   readonly checks?: readonly AtLeastCheck[];
-  /** Server-level attributes the service also receives in its `extra` (the seed keeps them in
-   * the SERVER context, e.g. pop3ExclusiveLock). */
+  /** Server-level attributes the service's options also read (the seed keeps them in the
+   * SERVER context, e.g. pop3ExclusiveLock). */
   readonly serverOptions?: readonly string[];
   /** `host:port`, used when the service block has no `listeners`; null for workers. */
   readonly defaultListener: string | null;
@@ -304,24 +311,24 @@ export interface ServiceRow<N extends string = string> {
 const mod = (path: string): string => new URL(path, import.meta.url).href;
 /** A frozen row; unspecified fields: no module, no options, no listener, not embedded. */
 export function defineService<N extends string>(name: N, transport: ServiceTransport, description: string, o: Partial<Omit<ServiceRow, 'name' | 'transport' | 'description'>> = {}): ServiceRow<N> {
-  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
+  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, optionsKind: o.optionsKind ?? 'none', checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
 }
 
 /** THE services table: every service the seed system documents, in /status and README order.
  * The config schema, the embedded default, /status, `ctl service …` and the README's services
  * table are derived from it (test/config/services-table.test.ts checks that they agree). */
 export const SERVICE_TABLE = Object.freeze([
-  defineService('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', { module: mod('../protocols/smtp/index.ts'), options: SMTP_IN_EXTRA, defaultListener: '127.0.0.1:2525', idleTimeout: 300, embedded: true }),
-  defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_EXTRA, checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
+  defineService('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', { module: mod('../protocols/smtp/index.ts'), options: SMTP_IN_OPTIONS, optionsKind: 'smtpIncoming', defaultListener: '127.0.0.1:2525', idleTimeout: 300, embedded: true }),
+  defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_OPTIONS, optionsKind: 'processing', checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
   defineService('smtpOutgoing', 'worker', 'SMTP sending'),
-  defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_EXTRA, serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
+  defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { defaultListener: '127.0.0.1:1143', idleTimeout: 1800 }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
   defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),
   defineService('report', 'udp', 'reporting (UDP)', { defaultListener: '127.0.0.1:2001' }),
-  defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_EXTRA, checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
+  defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval'),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
   defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
@@ -350,15 +357,16 @@ export interface ServiceDef {
   defaultListener: string | null;
   /** Seconds; the TcpListener `idleTimeout` default (null: no TCP listeners). */
   idleTimeout: number | null;
-  /** Attributes that resolve into `ServiceOptions.extra`. */
-  extra: Readonly<Record<string, AttrSpec>>;
+  /** The option attributes of the block (TCP_OPTIONS for a TCP service, then the row's):
+   * resolved into `ServiceOptions.session` and `.protocol`. */
+  optionAttrs: Readonly<Record<string, AttrSpec>>;
   schema: ObjectSchema;
 }
 
 function serviceDef(r: ServiceRow): ServiceDef {
   const transport = listenerKind(r.transport);
   const { idleTimeout, defaultListener } = r;
-  const extra = { ...(transport === 'tcp' ? TCP_EXTRA : {}), ...r.options };
+  const optionAttrs = { ...(transport === 'tcp' ? TCP_OPTIONS : {}), ...r.options };
   let attributes: Record<string, AttrSpec>;
   if (transport === 'tcp') {
     attributes = {
@@ -380,8 +388,8 @@ function serviceDef(r: ServiceRow): ServiceDef {
   } else {
     attributes = { ...THREAD_ATTRS };
   }
-  const schema: ObjectSchema = { typeName: `${r.name}Service`, attributes: { ...attributes, ...extra }, checks: [...THREAD_CHECKS, ...(r.checks ?? [])] };
-  return { name: r.name as ServiceName, transport, row: r, defaultListener, idleTimeout, extra, schema };
+  const schema: ObjectSchema = { typeName: `${r.name}Service`, attributes: { ...attributes, ...optionAttrs }, checks: [...THREAD_CHECKS, ...(r.checks ?? [])] };
+  return { name: r.name as ServiceName, transport, row: r, defaultListener, idleTimeout, optionAttrs, schema };
 }
 
 export const SERVICE_DEFS: Readonly<Record<ServiceName, ServiceDef>> = Object.fromEntries(SERVICE_TABLE.map((r) => [r.name, serviceDef(r)])) as Record<ServiceName, ServiceDef>;

@@ -21,7 +21,7 @@
  */
 import { PosternError } from '../errors.ts';
 import { QueueClient, type ClaimedEntry, type RetryPolicy } from '../store/queue-client.ts';
-import type { ServiceOptions } from '../config/options.ts';
+import { optionsOf, type ServiceOptions } from '../config/options.ts';
 import type { WorkerContext } from '../service/protocol.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import { processMessages, type ProcessInput, type ProcessOutput } from './task.ts';
@@ -30,11 +30,10 @@ const BATCH = 16;
 const LEASE_MS = 60_000;
 const WAIT_MS = 1000;
 
+/** The retry schedule (the config's typed options; it checked maxSchedInterval ≥ schedInterval). */
 export function retryPolicy(service: ServiceOptions): RetryPolicy {
-  const x = service.extra;
-  const baseMs = typeof x.schedIntervalMs === 'number' ? x.schedIntervalMs : 300_000;
-  const maxMs = typeof x.maxSchedIntervalMs === 'number' ? Math.max(baseMs, x.maxSchedIntervalMs) : 28_800_000;
-  return { baseMs, maxMs, maxRetries: typeof x.maxRetryCount === 'number' ? x.maxRetryCount : 20 };
+  const x = optionsOf(service, 'processing');
+  return { baseMs: x.schedIntervalMs, maxMs: x.maxSchedIntervalMs, maxRetries: x.maxRetryCount };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -43,11 +42,9 @@ export async function startWorker(ctx: WorkerContext) {
   if (ctx.store === null) throw new PosternError('SERVICE_NOT_RUNNING', 'processing needs the store');
   const q = new QueueClient(ctx.store);
   const policy = retryPolicy(ctx.service);
-  const lanes = Math.max(1, typeof ctx.service.extra.deliveryThreads === 'number' ? ctx.service.extra.deliveryThreads : 4);
+  const { deliveryThreads: lanes, poolMessageBytes: poolAbove } = optionsOf(ctx.service, 'processing');
   const counts = { batches: 0, delivered: 0, deferred: 0, failed: 0, waiting: 0, inFlight: 0, onPool: 0 };
   let stopping = false;
-
-  const poolAbove = typeof ctx.service.extra.poolMessageBytes === 'number' ? ctx.service.extra.poolMessageBytes : 64 * 1024;
 
   async function onPool(batch: ClaimedEntry[]): Promise<ProcessOutput> {
     if (batch.length === 0) return [];

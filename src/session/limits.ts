@@ -4,15 +4,15 @@
  * framer-telnet.ts), the writer that bounds its output (writer.ts), and the bounds it keeps
  * (here).
  *
- * session/limits.ts: the bounds every TCP session keeps against hostile clients, read once from
- * a service's options (config/schema.ts TCP_EXTRA, already in bytes and ms), and the data-rate
- * guard the data paths share (SMTP DATA/BDAT in session/line-session.ts, FTP STOR in
- * protocols/ftp/data.ts).
+ * session/limits.ts: the bounds every TCP session keeps against hostile clients (the service's
+ * `session` options, config/options.ts SessionOptions, resolved once by the config from
+ * TCP_OPTIONS, in bytes and ms), and the data-rate guard the data paths share (SMTP DATA/BDAT in
+ * session/line-session.ts, FTP STOR in protocols/ftp/data.ts).
  *
  * - `maxPendingOutputBytes`: unsent output past which a session stops reading and dispatching
  *   until the socket drains (a client that does not read cannot grow the thread's heap).
  * - `commandTimeoutMs`: the deadline for one whole command line, from its first byte.
- * - `minDataRateBytes` per second over every `dataRateWindowMs` (0: no minimum).
+ * - `minDataRateBytesPerSec` over every `dataRateWindowMs` (OFF: no minimum).
  * - `stressTimeoutMs`: the idle and command deadline while the listener is in stress mode
  *   (over STRESS_PERCENT of its maxConnections; the service host decides, actors/service.ts).
  *
@@ -25,40 +25,16 @@
  * Exports: `SessionLimits`, `sessionLimits`, `effectiveTimeout`, `RateGuard`, `STRESS_PERCENT`.
  * Throws nothing.
  */
-import type { ServiceOptions } from '../config/options.ts';
+import type { ServiceOptions, SessionOptions } from '../config/options.ts';
 
 /** A listener with more than this percentage of its maxConnections open is in stress mode. */
 export const STRESS_PERCENT = 80;
 
-export interface SessionLimits {
-  maxPendingOutputBytes: number;
-  commandTimeoutMs: number;
-  minDataRateBytes: number;
-  dataRateWindowMs: number;
-  stressTimeoutMs: number;
-}
+export type SessionLimits = SessionOptions;
 
-const cache = new WeakMap<ServiceOptions, SessionLimits>();
-
-function n(v: unknown, d: number): number {
-  return typeof v === 'number' && !Number.isNaN(v) ? v : d;
-}
-
-/** The service's session bounds (defaults as the schema's, for options built without them). */
-export function sessionLimits(service: ServiceOptions): SessionLimits {
-  let l = cache.get(service);
-  if (l === undefined) {
-    const x = service.extra ?? {};
-    l = Object.freeze({
-      maxPendingOutputBytes: n(x.maxPendingOutputBytes, 256 * 1024),
-      commandTimeoutMs: n(x.commandTimeoutMs, 60_000),
-      minDataRateBytes: n(x.minDataRateBytes, 1024),
-      dataRateWindowMs: n(x.dataRateWindowMs, 30_000),
-      stressTimeoutMs: n(x.stressTimeoutMs, 10_000),
-    });
-    cache.set(service, l);
-  }
-  return l;
+/** The service's session bounds (typed and resolved by the config; nothing parsed here). */
+export function sessionLimits(service: Pick<ServiceOptions, 'session'>): SessionLimits {
+  return service.session;
 }
 
 /** A deadline as it applies now: the stress timeout caps it while the listener is stressed. */

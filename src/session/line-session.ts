@@ -60,6 +60,7 @@ import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from '
 import type { Frame, Framer } from './framer.ts';
 import { LineFramer } from './framer-line.ts';
 import { SessionWriter } from './writer.ts';
+import { OFF } from '../config/options.ts';
 
 export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
@@ -294,9 +295,9 @@ export class LineSession<S extends string, D> implements SessionHandle {
   /** Message data begins (a stream or a byte run): guard its rate. */
   private startRate(): void {
     this.rate?.stop();
-    const { minDataRateBytes: r, dataRateWindowMs: w } = this.limits;
+    const { minDataRateBytesPerSec: r, dataRateWindowMs: w } = this.limits;
     this.rate =
-      r > 0
+      r !== OFF
         ? new RateGuard(r, w, () => {
             this.rate = null;
             if (this.closed || this.ending) return;
@@ -510,8 +511,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.txData = { start: Date.now(), bytes: 0 }; // (begun with empty chunks: BDAT 0)
       return false;
     }
-    const { minDataRateBytes: r, dataRateWindowMs: w } = this.limits;
-    if (!(r > 0) || !(w > 0) || !Number.isFinite(w)) return false;
+    const { minDataRateBytesPerSec: r, dataRateWindowMs: w } = this.limits;
+    if (r === OFF || !(w > 0) || !Number.isFinite(w)) return false;
     const elapsed = Date.now() - tx.start;
     return elapsed > w && tx.bytes < (r * (elapsed - w)) / 1000;
   }

@@ -28,6 +28,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { PosternError } from '../errors.ts';
 import { Admission, TripLogger, type WarnLogger } from '../net/admission.ts';
 import { UNLIMITED, type FlowLimits, type ServiceOptions } from '../config/options.ts';
+import { defaultSessionOptions } from '../config/resolve.ts';
 import type { Metrics } from './metrics.ts';
 import type { ListenerStatus, StatusDoc } from './types.ts';
 
@@ -58,7 +59,7 @@ function asService(key: string, host: string, port: number, l: StatusLimits): Se
   return {
     name: 'statusListener' as ServiceOptions['name'], transport: 'tcp', udpListeners: [], allowRules: [], denyRules: [],
     flow: NO_LIMITS.flow, maxErrors: UNLIMITED, maxAuthErrors: UNLIMITED, minConnThreads: 1, maxConnThreads: 1, threadSessions: 1,
-    threadIdleTimeoutMs: 0, connThreadHeapBytes: 0, minPoolThreads: 0, maxPoolThreads: 1, extra: {}, hostname: host,
+    threadIdleTimeoutMs: 0, connThreadHeapBytes: 0, minPoolThreads: 0, maxPoolThreads: 1, session: defaultSessionOptions(), protocol: { kind: 'none' }, hostname: host,
     listeners: [{
       key, address: { host, port, family: host.includes(':') ? 6 : 4 }, enable: true, idleTimeoutMs: l.idleTimeoutMs, flow: l.flow,
       sslEnable: false, allowRules: [], denyRules: [],

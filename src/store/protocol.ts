@@ -86,15 +86,20 @@ function directoryTable(store: Store): ReadonlyMap<string, Fn> {
   ]);
 }
 
+/** `v` clamped to [lo, hi] when it is a number, else `d` (never `||`: a 0 stays 0). */
+const clampOr = (v: unknown, lo: number, hi: number, d: number): number => (typeof v === 'number' && !Number.isNaN(v) ? Math.min(hi, Math.max(lo, v)) : d);
+/** A lease of `leaseMs` (0: none, the entries may be claimed again at once); default 60 s. */
+const leaseOf = (v: unknown): number => clampOr(v, 0, 86_400_000, 60_000);
+
 function queueTable(store: Store): ReadonlyMap<string, Fn> {
   return new Map<string, Fn>([
     ['enqueue', (env: unknown, body: Uint8Array) => store.queue.enqueue(env, body)],
-    ['claim', (max: number, leaseMs: number, waitMs: number) => store.queue.claim(Math.max(1, Math.min(1000, Number(max) || 1)), Number(leaseMs) || 60_000, Math.min(60_000, Number(waitMs) || 0))],
+    ['claim', (max: number, leaseMs: number, waitMs: number) => store.queue.claim(clampOr(max, 1, 1000, 1), leaseOf(leaseMs), clampOr(waitMs, 0, 60_000, 0))],
     ['deliver', (items: unknown, policy: unknown) => deliver(store.queue, store, items, policy)],
     // one round trip per batch: deliver these, then lease the next ones (without waiting)
     ['deliverAndClaim', async (items: unknown, policy: unknown, max: number, leaseMs: number) => ({
       results: await deliver(store.queue, store, items, policy),
-      claimed: await store.queue.claim(Math.max(1, Math.min(1000, Number(max) || 1)), Number(leaseMs) || 60_000, 0),
+      claimed: await store.queue.claim(clampOr(max, 1, 1000, 1), leaseOf(leaseMs), 0),
     })],
     ['release', (items: Array<{ id: string; token: number }>) => store.queue.release(Array.isArray(items) ? items : [])],
   ]);

@@ -2,12 +2,13 @@
  * The login-failure tracker alone, with an injected clock: progressive delay, serialised checks
  * from one IP (parallel sessions do not multiply the rate), a success resets the delay (not the
  * ban count), the ban at authBanThreshold and its end after authBanTime, the window,
- * bounded memory, and its options read from a service's extras.
+ * bounded memory, and its options read from a service's resolved session options.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoginThrottle, loginThrottleOptions, type LoginThrottleOptions } from '../../src/auth/throttle.ts';
-import { UNLIMITED, type ServiceOptions } from '../../src/config/options.ts';
+import { OFF, UNLIMITED } from '../../src/config/options.ts';
+import { loadConfig } from '../../src/config/load.ts';
 
 const OPTS: LoginThrottleOptions = { delayMs: 1000, maxDelayMs: 16_000, windowMs: 300_000, trackedIps: 3, banThreshold: UNLIMITED, banTimeMs: 600_000 };
 
@@ -131,9 +132,12 @@ test('bounded: at most authFailureTrackedIps addresses, the least recently touch
   assert.equal(t.figures().tracked, 0);
 });
 
-test('options come from the service extras (TCP_EXTRA), with the schema defaults', () => {
-  const svc = (extra: Record<string, unknown>) => ({ extra }) as unknown as ServiceOptions;
-  assert.deepEqual(loginThrottleOptions(svc({})), { delayMs: 1000, maxDelayMs: 16_000, windowMs: 300_000, trackedIps: 10_000, banThreshold: 20, banTimeMs: 600_000 });
-  assert.equal(loginThrottleOptions(svc({ authBanThreshold: UNLIMITED })).banThreshold, UNLIMITED);
-  assert.equal(loginThrottleOptions(svc({ authBanTime: 5000, authFailureDelay: 0 })).banTimeMs, 5000);
+test('options come from the service session options (TCP_OPTIONS), resolved by the config: 0 = UNLIMITED ban threshold, OFF delay', () => {
+  const pop3 = (block: string) => loadConfig(`Server { pop3 = { ${block} } }`, 't').resolved.serviceOptions.pop3;
+  assert.deepEqual(loginThrottleOptions(pop3('')), { delayMs: 1000, maxDelayMs: 16_000, windowMs: 300_000, trackedIps: 10_000, banThreshold: 20, banTimeMs: 600_000 });
+  assert.equal(loginThrottleOptions(pop3('authBanThreshold = 0')).banThreshold, UNLIMITED);
+  const o = loginThrottleOptions(pop3('authBanTime = 5 authFailureDelay = 0'));
+  assert.equal(o.banTimeMs, 5000);
+  assert.equal(o.delayMs, OFF);
+  assert.equal(new LoginThrottle(o).delayAfter(3), 0, 'OFF: no delay');
 });

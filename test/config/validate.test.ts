@@ -51,7 +51,7 @@ test('the seed-style example loads and resolves', () => {
   assert.equal(pop3.maxAuthErrors, 3);
   assert.equal(pop3.minConnThreads, 1);
   assert.equal(pop3.maxConnThreads, 4);
-  assert.equal(pop3.extra['maxLineLength'], 8192);
+  assert.equal(pop3.session.maxLineLength, 8192);
 });
 
 test('resolved config is deep-frozen and names every service', () => {
@@ -59,7 +59,9 @@ test('resolved config is deep-frozen and names every service', () => {
   assert.deepEqual(Object.keys(resolved.serviceOptions).sort(), [...SERVICE_NAMES].sort());
   assert.ok(Object.isFrozen(resolved));
   assert.ok(Object.isFrozen(resolved.serviceOptions.pop3.listeners[0]!.flow));
-  assert.ok(Object.isFrozen(resolved.serviceOptions.pop3.extra));
+  assert.ok(Object.isFrozen(resolved.serviceOptions.pop3.session));
+  assert.ok(Object.isFrozen(resolved.serviceOptions.pop3.protocol));
+  assert.ok(Object.isFrozen(resolved.serviceOptions.smtpIncoming.protocol.kind === 'smtpIncoming' && resolved.serviceOptions.smtpIncoming.protocol.relayNetworks));
 });
 
 test('the embedded default loads with the documented listeners', () => {
@@ -130,7 +132,7 @@ test('units: seconds → ms, KB → bytes, 0 → UNLIMITED', () => {
   assert.equal(imap.connThreadHeapBytes, 64 * 1024 * 1024);
   assert.equal(imap.threadIdleTimeoutMs, 7000);
   assert.equal(imap.maxErrors, UNLIMITED);
-  assert.equal(imap.extra['maxLineLength'], 1000);
+  assert.equal(imap.session.maxLineLength, 1000);
 });
 
 test('global rules, listener rules, TLS settings and UDP listeners resolve', () => {

@@ -3,6 +3,7 @@
  * sliding windows slide, per-IP state is collected, counts never drift (property test against a
  * naive model), reconfigure keeps open counts, TripLogger logs once per interval.
  */
+import { defaultSessionOptions } from '../../src/config/resolve.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Admission, TripLogger } from '../../src/net/admission.ts';
@@ -37,7 +38,7 @@ function service(listeners: TcpListenerOptions[], o: Omit<LOpts, 'enable'> = {})
     name: 'pop3', transport: 'tcp', listeners, udpListeners: [], allowRules: o.allowRules ?? [], denyRules: o.denyRules ?? [],
     flow: { ...FREE, ...o.flow }, maxErrors: 10, maxAuthErrors: 3, minConnThreads: 1, maxConnThreads: 2,
     threadSessions: 100, threadIdleTimeoutMs: 60_000, connThreadHeapBytes: 64 << 20, minPoolThreads: 1, maxPoolThreads: 2,
-    extra: {},
+    session: defaultSessionOptions(), protocol: { kind: 'none' },
     hostname: 'localhost',
   };
 }

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DotStuffer, TopCut } from '../../src/protocols/pop3/body.ts';
 import { LoginCache } from '../../src/protocols/pop3/guard.ts';
-import type { Pop3Options } from '../../src/protocols/pop3/options.ts';
+import { pop3Options, type Pop3Options } from '../../src/protocols/pop3/options.ts';
+import { loadConfig } from '../../src/config/load.ts';
 
 function stuffAll(chunks: Buffer[]): string {
   const d = new DotStuffer();
@@ -91,10 +92,8 @@ test('dot-stuffing and TOP do not depend on chunk boundaries (random bodies)', (
   }
 });
 
-const opts = (more: Partial<Pop3Options> = {}): Pop3Options => ({
-  plainConnAllowLogin: true, secureConnAllowLogin: true, plainMechanisms: [], secureMechanisms: [], allowStartTLS: true,
-  greetingsText: 'x', exclusiveLock: false, maxLineLength: 8192, authCacheSize: 3, authCacheTtlMs: 1000, ...more,
-});
+/** The POP3 options the config resolves from `authCacheSize` (default here 3) and `authCacheTtl = 1` (s). */
+const opts = (size = '3'): Pop3Options => pop3Options(loadConfig(`Server { pop3 = { authCacheSize = ${size} authCacheTtl = 1 } }`, 't').resolved.serviceOptions.pop3);
 
 test('login cache: hit only for the same login, password and stored hash; TTL; bounded', () => {
   const c = new LoginCache();
@@ -107,12 +106,12 @@ test('login cache: hit only for the same login, password and stored hash; TTL; b
   for (const u of ['a', 'b', 'c', 'd']) c.add(u, 'pw', 'h', o, 2000);
   assert.equal(c.size, 3);
   assert.ok(!c.has('a', 'pw', 'h', o, 2000));
-  assert.ok(!c.has('d', 'pw', 'h', opts({ authCacheSize: 0 }), 2000), 'authCacheSize = 0 turns it off');
+  assert.ok(!c.has('d', 'pw', 'h', opts('0'), 2000), 'authCacheSize = 0 turns it off');
 });
 
 test('login cache: concurrent checks of the same credentials share one verification', async () => {
   const c = new LoginCache();
-  const o = opts({ authCacheSize: 10 });
+  const o = opts('10');
   let runs = 0;
   const verify = async (): Promise<boolean> => {
     runs++;

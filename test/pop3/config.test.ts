@@ -11,16 +11,17 @@ import { mechanismsFor, pop3Options, userPassAllowed } from '../../src/protocols
 
 test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by default', () => {
   const { resolved } = loadConfig('Server { services = (pop3) }', 't');
-  const x = resolved.serviceOptions.pop3.extra;
-  assert.equal(x.pop3ExclusiveLock, false);
-  assert.equal(x.plainConnAllowLogin, true);
-  assert.deepEqual(x.plainConnAuthTypes, ['plain', 'login', 'cramMd5', 'scramSha256']);
-  assert.equal(x.authFailureDelay, 1000);
-  assert.equal(x.authFailureMaxDelay, 16_000);
-  assert.equal(x.authFailureWindow, 300_000);
+  const x = resolved.serviceOptions.pop3.session;
+  const p = pop3Options(resolved.serviceOptions.pop3);
+  assert.equal(p.exclusiveLock, false);
+  assert.equal(p.plainConnAllowLogin, true);
+  assert.deepEqual(p.plainConnAuthTypes, ['plain', 'login', 'cramMd5', 'scramSha256']);
+  assert.equal(x.authFailureDelayMs, 1000);
+  assert.equal(x.authFailureMaxDelayMs, 16_000);
+  assert.equal(x.authFailureWindowMs, 300_000);
   assert.equal(x.authFailureTrackedIps, 10_000);
-  assert.equal(x.authCacheSize, 10_000);
-  assert.equal(x.authCacheTtl, 3_600_000);
+  assert.equal(p.authCacheSize, 10_000);
+  assert.equal(p.authCacheTtlMs, 3_600_000);
   const s = resolved.serviceOptions.pop3;
   assert.equal(s.maxErrors, 10);
   assert.equal(s.maxAuthErrors, 3);
@@ -33,7 +34,6 @@ test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by defau
 
 test('pop3ExclusiveLock is a Server attribute and reaches the pop3 service', () => {
   const { resolved } = loadConfig('Server { pop3ExclusiveLock = yes }', 't');
-  assert.equal(resolved.serviceOptions.pop3.extra.pop3ExclusiveLock, true);
   assert.equal(pop3Options(resolved.serviceOptions.pop3).exclusiveLock, true);
   assert.throws(() => loadConfig('Server { pop3 = { pop3ExclusiveLock = yes } }', 't'), (e) => isPosternError(e, 'CONFIG_UNKNOWN_ATTRIBUTE'));
 });

@@ -18,7 +18,7 @@ const READY: readonly S[] = ['ready'];
 export const ADMIN_USER = 'admin';
 
 function feat(s: Session): string {
-  const tls = s.data.o.tlsAvailable ? ['AUTH TLS', 'PBSZ', 'PROT'] : [];
+  const tls = s.data.tlsAvailable ? ['AUTH TLS', 'PBSZ', 'PROT'] : [];
   return ['Features:', ...tls, 'EPRT', 'EPSV', 'MDTM', 'MLST type*;size*;modify*;perm*;', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8', 'End'].join('\n');
 }
 
@@ -49,7 +49,7 @@ function auth(args: string, s: Session) {
   const mech = args.trim().toUpperCase();
   if (mech !== 'TLS' && mech !== 'TLS-C' && mech !== 'SSL') return ftpReply(504, 'Unknown AUTH type (use AUTH TLS).', 'command');
   if (s.secure) return ftpReply(503, 'Already using TLS.', 'command');
-  if (!s.data.o.tlsAvailable) return ftpReply(534, 'TLS is not available on this listener (no certificate configured).');
+  if (!s.data.tlsAvailable) return ftpReply(534, 'TLS is not available on this listener (no certificate configured).');
   s.data.user = null;
   s.data.tree?.close();
   s.data.tree = null;

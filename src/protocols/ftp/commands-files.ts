@@ -11,6 +11,7 @@ import ipaddr from 'ipaddr.js';
 import type { Verdict } from '../../session/line-session.ts';
 import { PassiveListener, receiveBytes, sendBytes } from './data.ts';
 import { sessionLimits } from '../../session/limits.ts';
+import { OFF } from '../../config/options.ts';
 import { sendBody } from './bodies.ts';
 import { listLine, mdtmTime, mlsxLine, type Entry } from './listing.ts';
 import { formatPath, quotePath } from './paths.ts';
@@ -231,8 +232,9 @@ async function stor(args: string, s: Session): Promise<Verdict<S>> {
   const target = await uploadTarget(tree(s), p.names, s.data.o.maxUploadBytes);
   if (!('k' in target)) return resultReply(target);
   return withData(s, 'Ok to send data.', async (sock, t) => {
-    const { minDataRateBytes, dataRateWindowMs } = sessionLimits(s.ctx.service);
-    const bytes = await receiveBytes(sock, target.max, s.data.o.dataTimeoutMs, t, { bytesPerSec: minDataRateBytes, windowMs: dataRateWindowMs });
+    const { minDataRateBytesPerSec, dataRateWindowMs } = sessionLimits(s.ctx.service);
+    const minRate = minDataRateBytesPerSec === OFF ? undefined : { bytesPerSec: minDataRateBytesPerSec, windowMs: dataRateWindowMs };
+    const bytes = await receiveBytes(sock, target.max, s.data.o.dataTimeoutMs, t, minRate);
     if (bytes.length > target.max) return ftpReply(552, `Upload larger than ${target.max} bytes; nothing was stored.`, 'command');
     return resultReply(await applyUpload(tree(s), s.ctx.store!, target, bytes, poolParse(s)));
   });

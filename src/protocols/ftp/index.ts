@@ -63,7 +63,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     initialState: 'login',
     replies: { ...REPLIES, greeting: () => `220 ${ctx.service.hostname} Postern FTP backup service ready.\r\n` },
     data,
-    maxLineLength: Number(ctx.service.extra.maxLineLength ?? 8192),
+    maxLineLength: ctx.service.session.maxLineLength,
     highWater: 32,
     barrier: (verb) => verb === 'AUTH',
     splitVerb,

@@ -12,6 +12,7 @@
  * replies.
  */
 import { tlsConfigured } from '../../net/tls.ts';
+import { optionsOf, type FtpBackupOptions } from '../../config/options.ts';
 import { reply, type CommandRow, type LineSession, type Verdict } from '../../session/line-session.ts';
 import type { SessionContext } from '../../service/protocol.ts';
 import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer } from './data.ts';
@@ -24,16 +25,13 @@ import type net from 'node:net';
 
 export type S = 'login' | 'password' | 'ready';
 
-export interface FtpOptions {
-  passivePortMin: number;
-  passivePortMax: number;
-  dataTimeoutMs: number;
-  maxUploadBytes: number;
-  tlsAvailable: boolean;
-}
+/** The service's options, typed and resolved once by the config (config/options.ts). */
+export type FtpOptions = FtpBackupOptions;
 
 export interface FtpData {
   readonly o: FtpOptions;
+  /** AUTH TLS can be offered: the listener has a certificate. */
+  readonly tlsAvailable: boolean;
   /** The control connection's local and remote addresses (IPv4-mapped forms made plain). */
   readonly local: string;
   readonly peer: string;
@@ -59,17 +57,11 @@ export type Session = LineSession<S, FtpData>;
 export type Row = CommandRow<S, FtpData>;
 
 export function newData(ctx: SessionContext, localAddress: string | undefined): FtpData {
-  const x = ctx.service.extra;
   return {
     local: plainAddress(localAddress),
     peer: plainAddress(ctx.remoteAddress),
-    o: {
-      passivePortMin: Number(x.passivePortMin ?? 21000),
-      passivePortMax: Number(x.passivePortMax ?? 21999),
-      dataTimeoutMs: Number(x.dataTimeoutMs ?? 60_000),
-      maxUploadBytes: Number(x.maxUploadBytes ?? 50 * 1024 * 1024),
-      tlsAvailable: tlsConfigured(ctx.listener),
-    },
+    o: optionsOf(ctx.service, 'ftpBackup'),
+    tlsAvailable: tlsConfigured(ctx.listener),
     user: null, cwd: [], type: 'A', rest: 0, pbsz: false, prot: 'C', epsvAll: false,
     passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, bodies: bodyReader(), ended: false,
   };

@@ -15,6 +15,7 @@
  */
 import { hash as cryptoHash, randomBytes } from 'node:crypto';
 import type { Pop3Options } from './options.ts';
+import { OFF } from '../../config/options.ts';
 
 export class LoginCache {
   private readonly key = randomBytes(32).toString('base64');
@@ -50,7 +51,7 @@ export class LoginCache {
   }
 
   has(login: string, password: string, hash: string, o: Pop3Options, now = Date.now()): boolean {
-    if (o.authCacheSize <= 0) return false;
+    if (o.authCacheSize === OFF) return false;
     const k = this.digest(login, password, hash);
     const exp = this.entries.get(k);
     if (exp === undefined) return false;
@@ -62,11 +63,12 @@ export class LoginCache {
   }
 
   add(login: string, password: string, hash: string, o: Pop3Options, now = Date.now()): void {
-    if (o.authCacheSize <= 0) return;
+    const size = o.authCacheSize;
+    if (size === OFF) return;
     const k = this.digest(login, password, hash);
     this.entries.delete(k);
     this.entries.set(k, now + o.authCacheTtlMs);
-    while (this.entries.size > o.authCacheSize) {
+    while (this.entries.size > size) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;
       this.entries.delete(oldest);

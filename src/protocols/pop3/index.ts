@@ -77,7 +77,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     initialState: 'authorization',
     replies,
     data,
-    maxLineLength: opts.maxLineLength,
+    maxLineLength: ctx.service.session.maxLineLength,
     barrier: (verb) => BARRIERS.has(verb),
   });
 }

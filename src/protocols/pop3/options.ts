@@ -1,67 +1,36 @@
 /**
- * protocols/pop3/options.ts: the POP3 service's own settings, read once per ServiceOptions from
- * its `extra` (config/schema.ts POP3_EXTRA and the Server-level pop3ExclusiveLock, already
- * unit-converted: seconds → ms) into a typed, frozen object, plus the SASL mechanisms allowed on
- * a connection.
+ * protocols/pop3/options.ts: the POP3 service's options, as the config resolved them once
+ * (config/options.ts `Pop3Options`: typed, frozen, the greeting defaulted, the Server-level
+ * pop3ExclusiveLock as `exclusiveLock`), and the two per-connection questions asked of them:
+ * which SASL mechanisms, and whether USER/PASS, on a plain or a secure connection.
  *
  * Exports: `Pop3Options`, `pop3Options(service)`, `Mechanism` (auth/sasl.ts's), `IMPLEMENTED_MECHANISMS`,
- * `mechanismsFor(opts, secure)`, `userPassAllowed(opts, secure)`. Throws nothing (a missing
- * value takes the schema's default).
+ * `mechanismsFor(opts, secure)`, `userPassAllowed(opts, secure)`. Throws INTERNAL
+ * (`pop3Options` of a service that is not POP3: a programming error).
  */
-import type { ServiceOptions } from '../../config/options.ts';
+import { optionsOf, type Pop3Options, type ServiceOptions } from '../../config/options.ts';
 import { SASL_MECHANISMS, mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
+
+export type { Pop3Options };
 
 /** SASL mechanism names on the wire (digestMd5 and gssapi are accepted in the config but not
  * implemented, never advertised). */
 export type Mechanism = SaslMechanism;
 export const IMPLEMENTED_MECHANISMS: readonly Mechanism[] = SASL_MECHANISMS;
 
-export interface Pop3Options {
-  readonly plainConnAllowLogin: boolean;
-  readonly secureConnAllowLogin: boolean;
-  readonly plainMechanisms: readonly Mechanism[];
-  readonly secureMechanisms: readonly Mechanism[];
-  readonly allowStartTLS: boolean;
-  readonly greetingsText: string;
-  readonly exclusiveLock: boolean;
-  readonly maxLineLength: number;
-  readonly authCacheSize: number;
-  readonly authCacheTtlMs: number;
-}
-
-const cache = new WeakMap<ServiceOptions, Pop3Options>();
-
-const bool = (v: unknown, d: boolean): boolean => (typeof v === 'boolean' ? v : d);
-const num = (v: unknown, d: number): number => (typeof v === 'number' && !Number.isNaN(v) ? v : d);
-
-/** One line of text, no control characters (the greeting is sent as `+OK <text>`). */
-function oneLine(v: unknown, d: string): string {
-  const s = typeof v === 'string' ? v.replace(/[\x00-\x1f\x7f]+/g, ' ').trim() : '';
-  return s === '' ? d : s.slice(0, 400);
-}
-
 export function pop3Options(service: ServiceOptions): Pop3Options {
-  let o = cache.get(service);
-  if (o !== undefined) return o;
-  const x = service.extra;
-  o = Object.freeze({
-    plainConnAllowLogin: bool(x.plainConnAllowLogin, true),
-    secureConnAllowLogin: bool(x.secureConnAllowLogin, true),
-    plainMechanisms: Object.freeze(mechanismsOf(x.plainConnAuthTypes)),
-    secureMechanisms: Object.freeze(mechanismsOf(x.secureConnAuthTypes)),
-    allowStartTLS: bool(x.allowStartTLS, true),
-    greetingsText: oneLine(x.greetingsText, `${service.hostname} Postern POP3 server ready`),
-    exclusiveLock: bool(x.pop3ExclusiveLock, false),
-    maxLineLength: num(x.maxLineLength, 8192),
-    authCacheSize: num(x.authCacheSize, 10_000),
-    authCacheTtlMs: num(x.authCacheTtl, 3_600_000),
-  });
-  cache.set(service, o);
-  return o;
+  return optionsOf(service, 'pop3');
 }
 
+const mechanisms = new WeakMap<readonly string[], readonly Mechanism[]>();
+
+/** The mechanisms offered on this connection (the config's auth types built here, in
+ * SASL_MECHANISMS order). */
 export function mechanismsFor(o: Pop3Options, secure: boolean): readonly Mechanism[] {
-  return secure ? o.secureMechanisms : o.plainMechanisms;
+  const list = secure ? o.secureConnAuthTypes : o.plainConnAuthTypes;
+  let m = mechanisms.get(list);
+  if (m === undefined) mechanisms.set(list, (m = Object.freeze(mechanismsOf(list))));
+  return m;
 }
 
 export function userPassAllowed(o: Pop3Options, secure: boolean): boolean {

@@ -1,14 +1,15 @@
 /**
- * protocols/smtp/options.ts: the smtpIncoming service's resolved options (config/schema.ts
- * SMTP_IN_EXTRA, already unit-converted), typed, with the relay networks compiled. Computed once
- * per ServiceOptions object (a reload hands the threads a new one).
+ * protocols/smtp/options.ts: the command code's view of the smtpIncoming service's options,
+ * which the config resolved once (config/options.ts SmtpIncomingOptions: typed, in bytes, the
+ * banner defaulted): renamed, with the relay networks compiled. Built once per ServiceOptions
+ * object (a reload hands the threads a new one); nothing is parsed or defaulted here.
  *
  * Exports: `smtpOptions(service, listener)`, `SmtpOptions`, `Mechanism` (auth/sasl.ts's).
- * Throws nothing (the config was validated when it was loaded).
+ * Throws INTERNAL (options of a service that is not smtpIncoming: a programming error).
  */
 import { parseIpSet, parseIp, type IpSet } from '../../net/ipset.ts';
 import { tlsConfigured } from '../../net/tls.ts';
-import type { ServiceOptions, TcpListenerOptions } from '../../config/options.ts';
+import { optionsOf, type ServiceOptions, type TcpListenerOptions } from '../../config/options.ts';
 import { mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
 
 export type Mechanism = SaslMechanism;
@@ -37,33 +38,28 @@ export interface SmtpOptions {
 
 const cache = new WeakMap<ServiceOptions, SmtpOptions>();
 
-function cleanBanner(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 400);
-}
-
+/** The protocol's view of the typed options the config resolved (config/options.ts
+ * SmtpIncomingOptions): renamed for the command code, the relay networks compiled. */
 function build(service: ServiceOptions): SmtpOptions {
-  const x = service.extra;
-  const bool = (k: string, d: boolean): boolean => (typeof x[k] === 'boolean' ? (x[k] as boolean) : d);
-  const num = (k: string, d: number): number => (typeof x[k] === 'number' ? (x[k] as number) : d);
-  const relayNets = (Array.isArray(x.relayNetworks) ? x.relayNetworks : []).map((s) => parseIpSet(String(s)));
-  const banner = typeof x.greetingsText === 'string' && x.greetingsText !== '' ? cleanBanner(x.greetingsText) : `${service.hostname} ESMTP Postern`;
+  const x = optionsOf(service, 'smtpIncoming');
+  const relayNets = x.relayNetworks.map((s) => parseIpSet(s));
   return {
     hostname: service.hostname,
-    greeting: `220 ${banner}\r\n`,
-    maxLineLength: num('maxLineLength', 2048),
-    maxMessageBytes: num('maxMessageBytes', 10 << 20),
-    maxRcpt: num('maxRcptCount', 100),
-    maxReceived: num('maxReceivedHeaders', 30),
+    greeting: `220 ${x.greetingsText}\r\n`,
+    maxLineLength: service.session.maxLineLength,
+    maxMessageBytes: x.maxMessageBytes,
+    maxRcpt: x.maxRcptCount,
+    maxReceived: x.maxReceivedHeaders,
     plainAuth: mechanismsOf(x.plainConnAuthTypes),
     secureAuth: mechanismsOf(x.secureConnAuthTypes),
-    allowStartTls: bool('allowStartTLS', true),
-    pipelining: bool('allowPipelining', true),
-    eightBitMime: bool('allow8BitMime', true),
-    binaryMime: bool('allowBinaryMime', true) && bool('allowChunking', true),
-    chunking: bool('allowChunking', true),
-    smtpUtf8: bool('allowSmtpUtf8', true),
-    allowBareLf: bool('allowBareLineFeed', false),
-    allowBareCr: bool('allowBareCarriageReturn', false),
+    allowStartTls: x.allowStartTLS,
+    pipelining: x.allowPipelining,
+    eightBitMime: x.allow8BitMime,
+    binaryMime: x.allowBinaryMime && x.allowChunking,
+    chunking: x.allowChunking,
+    smtpUtf8: x.allowSmtpUtf8,
+    allowBareLf: x.allowBareLineFeed,
+    allowBareCr: x.allowBareCarriageReturn,
     relayNets,
     relayAllowed(ip: string): boolean {
       if (relayNets.length === 0) return false;
