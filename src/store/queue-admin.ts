@@ -21,6 +21,7 @@ export interface AdminQueue {
   body(e: QueueEntry): Promise<Buffer>;
   commit(e: QueueEntry, rec: StateRecord | DoneRecord): Promise<void>;
   makeDue(e: QueueEntry): void;
+  now(): number; // the queue's clock, ms since the epoch
   readonly log: StoreLog;
 }
 
@@ -64,7 +65,7 @@ export async function queueShow(q: AdminQueue, id: unknown): Promise<Record<stri
 export async function queueRetry(q: AdminQueue, id: unknown): Promise<QueueListItem> {
   const e = must(q, id);
   if (e.busy) throw new PosternError('QUEUE_ENTRY_BUSY', `message ${e.id} is being delivered right now`, { id: e.id });
-  await q.commit(e, { id: e.id, r: [], att: e.st.att, next: Date.now(), err: e.st.err });
+  await q.commit(e, { id: e.id, r: [], att: e.st.att, next: q.now(), err: e.st.err });
   q.makeDue(e);
   return item(e);
 }

@@ -169,7 +169,7 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
     att++;
     if (att > policy.maxRetries) {
       for (const [i, o] of outcomes) if (o.s === 'temp') changes.push([i, 'failed', `gave up after ${att} attempts: ${o.why ?? ''}`]);
-    } else next = Date.now() + retryDelay(policy, att);
+    } else next = q.now() + retryDelay(policy, att);
   }
   const after = e.st.r.map((r) => r.s);
   for (const [i, s] of changes) after[i] = s as RcptStatus;

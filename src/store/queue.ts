@@ -18,6 +18,10 @@
  * when the lease ends. `claim` waits up to `waitMs` for work (woken by enqueues, retries and
  * due times).
  *
+ * Time: every lease, due time, retry schedule and age reads `opts.clock` (default `Date.now`), so
+ * tests drive leases and the retry schedule on a manual clock; the wait timers stay real (a
+ * waiting claim re-reads the clock when it wakes). Ids keep the wall clock.
+ *
  * Delivery outcomes (`record`) change the index at once and are written lazily: they ride
  * along with the next ENQUEUE's write and sync, or go out within `lazyMs`. Losing them in a
  * crash loses nothing: the copies they record are already durable in the mailboxes, and the
@@ -67,6 +71,7 @@ export interface QueueOptions {
   compactIntervalMs?: number; // default 5 s; 0 = only after a segment rolls
   lazyMs?: number; // delivery outcomes are written within this long, default 50 ms
   claimBodyBytes?: number; // bodies up to this size travel with the claim, default 256 KiB
+  clock?: { now(): number }; // ms since the epoch, default Date.now (tests pass a manual clock)
 }
 
 export class Queue {
@@ -95,6 +100,11 @@ export class Queue {
   private constructor(o: QueueOptions) {
     this.o = o;
     this.dir = o.dir;
+  }
+
+  /** The queue's clock (`opts.clock`): ms since the epoch. */
+  now(): number {
+    return this.o.clock?.now() ?? Date.now();
   }
 
   static async open(o: QueueOptions): Promise<Queue> {
@@ -237,7 +247,7 @@ export class Queue {
   }
 
   private take(max: number, leaseMs: number): ClaimedEntry[] {
-    const now = Date.now();
+    const now = this.now();
     const out: ClaimedEntry[] = [];
     for (const id of this.active) {
       if (out.length >= max) break;
@@ -254,7 +264,7 @@ export class Queue {
   }
 
   private waitForWork(ms: number): Promise<void> {
-    const now = Date.now();
+    const now = this.now();
     let soonest = now + ms;
     for (const id of this.active) {
       const e = this.entries.get(id)!;
@@ -388,7 +398,7 @@ export class Queue {
   readonly counters = { received: 0, delivered: 0, deferrals: 0, failed: 0 };
 
   /** For /metrics: the queue now (a walk over the entries) and the counters. */
-  metrics(now = Date.now()): QueueMetrics {
+  metrics(now = this.now()): QueueMetrics {
     let deferred = 0;
     let waiting = 0;
     let oldest = now;
@@ -421,7 +431,7 @@ export class Queue {
     while (!this.closed) {
       const oldest = this.segs[0];
       if (oldest === undefined || oldest >= this.writer.activeSegment) return;
-      const now = Date.now();
+      const now = this.now();
       const live = [...this.entries.values()].filter((e) => e.seg === oldest);
       if (live.some((e) => e.busy || e.writes > 0 || e.leasedUntil > now)) return; // next round
       let segBytes = 0;

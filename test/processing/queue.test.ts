@@ -3,6 +3,8 @@
  * enqueue → claim → deliver; recovery after close and after a torn tail; the "maybe attempted"
  * check that makes delivery exactly-once across a crash; leases; the retry schedule and giving
  * up; relayed recipients that wait; operators' list/show/retry/delete; compaction; QUEUE_FULL.
+ * Leases and the retry schedule run on a manual clock (the queue's `clock` option): exact values,
+ * no sleeping.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,11 @@ const FAST: RetryPolicy = { baseMs: 20, maxMs: 1000, maxRetries: 3 };
 
 function env(to: Array<[string, string | null]> = [['ann@example.org', 'ann@example.org']], at = Date.now()): QueueEnvelope {
   return { from: 'bob@remote.example', rcpts: to.map(([t, a]) => ({ to: t, account: a })), receivedAt: at, helo: 'c.example', ip: '127.0.0.1', by: 'mx.test', with: 'ESMTP', tls: null, auth: null, body: '7BIT', utf8: false };
+}
+
+/** A manual clock for the queue: time moves only when a test sets `t`. */
+function manualClock(t = 1_700_000_000_000): { t: number; now(): number } {
+  return { t, now() { return this.t; } };
 }
 
 const body = (n: number | string): Buffer => Buffer.from(`Subject: m${n}\r\n\r\nbody ${n}\r\n`);
@@ -89,15 +96,21 @@ test('exactly once: a copy written before a crash is found, not written again', 
   await s3.close();
 });
 
-test('leases: an unfinished claim is handed out again; the stale token delivers nothing', async () => {
-  const { store } = await withAccount();
-  await store.queue.enqueue(env(), body(1));
+test('leases: an unfinished claim is handed out again exactly when its lease ends; the stale token delivers nothing', async () => {
+  const clock = manualClock();
+  const { store } = await withAccount({ queue: { clock } });
+  await store.queue.enqueue(env(undefined, clock.t), body(1));
+  const t0 = clock.t;
   const [a] = await store.queue.claim(10, 30, 0);
+  assert.ok(a !== undefined, 'due at once');
   assert.deepEqual(await store.queue.claim(10, 30, 0), [], 'leased');
-  await new Promise((r) => setTimeout(r, 50));
+  clock.t = t0 + 29;
+  assert.deepEqual(await store.queue.claim(10, 30, 0), [], 'still leased 1 ms before the lease ends');
+  clock.t = t0 + 30;
   const [b] = await store.queue.claim(10, 10_000, 0);
-  assert.equal(b!.id, a!.id);
-  const [stale] = await deliver(store.queue, store, [{ id: a!.id, token: a!.token, prefix: '' }], FAST);
+  assert.equal(b!.id, a.id, 'handed out again at exactly leaseMs');
+  assert.notEqual(b!.token, a.token);
+  const [stale] = await deliver(store.queue, store, [{ id: a.id, token: a.token, prefix: '' }], FAST);
   assert.equal(stale!.status, 'stale');
   const [ok] = await deliver(store.queue, store, [{ id: b!.id, token: b!.token, prefix: '' }], FAST);
   assert.equal(ok!.status, 'done');
@@ -105,36 +118,43 @@ test('leases: an unfinished claim is handed out again; the stale token delivers 
   await store.close();
 });
 
-test('a waiting claim is woken by new mail', async () => {
+test('a waiting claim is woken by new mail, and gets that mail', async () => {
   const { store } = await withAccount();
-  const t0 = Date.now();
-  const waiting = store.queue.claim(10, 10_000, 5000);
-  setTimeout(() => void store.queue.enqueue(env(), body(1)), 50);
+  let settled = false;
+  const waiting = store.queue.claim(10, 10_000, 60_000).finally(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'nothing due: the claim waits');
+  const { id } = await store.queue.enqueue(env(), body(1));
+  await new Promise((r) => setImmediate(r)); // the woken claim's continuation runs in microtasks
+  assert.equal(settled, true, 'the enqueue woke the claim (its 60 s wait did not run out)');
   const got = await waiting;
-  assert.equal(got.length, 1);
-  assert.ok(Date.now() - t0 < 2000);
-  await runOnce(store);
+  assert.deepEqual(got.map((c) => c.id), [id]);
+  await deliver(store.queue, store, got.map((c) => ({ id: c.id, token: c.token, prefix: deliveryPrefix(c.id, c.env) })), FAST);
+  assert.equal((await inbox(store)).length, 1);
   await store.close();
 });
 
 test('temporary failure: retried on the doubling schedule, then given up after maxRetries', async () => {
-  const { store } = await openStore(tmpData());
+  const clock = manualClock();
+  const { store } = await openStore(tmpData(), { queue: { clock } });
   await store.directory.addDomain('example.org');
   await store.directory.addAccount('full@example.org', { password: 'x', quotaMessages: 0 });
-  const { id } = await store.queue.enqueue(env([['full@example.org', 'full@example.org']]), body(1));
-  const nexts: number[] = [];
+  const { id } = await store.queue.enqueue(env([['full@example.org', 'full@example.org']], clock.t), body(1));
+  const delays: number[] = [];
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const before = Date.now();
+    const before = clock.t;
     const [r] = await runOnce(store);
     assert.equal(r!.status, 'deferred', `attempt ${attempt}`);
     assert.match(r!.error!, /^4\.2\.2 mailbox full/);
-    nexts.push(r!.next! - before);
+    delays.push(r!.next! - before);
     const item = store.queue.list()[0]!;
     assert.deepEqual({ status: item.status, attempts: item.attempts }, { status: 'deferred', attempts: attempt });
     assert.deepEqual(await store.queue.claim(10, 1000, 0), [], 'not due before its time');
-    await new Promise((res) => setTimeout(res, r!.next! - Date.now() + 5));
+    clock.t = r!.next! - 1;
+    assert.deepEqual(await store.queue.claim(10, 1000, 0), [], 'not due 1 ms before its time');
+    clock.t = r!.next!;
   }
-  assert.ok(nexts[0]! >= 20 && nexts[0]! < 60 && nexts[1]! >= 40 && nexts[1]! < 80 && nexts[2]! >= 80 && nexts[2]! < 120, `delays ${nexts}`);
+  assert.deepEqual(delays, [20, 40, 80], 'baseMs, then doubling');
   const [last] = await runOnce(store);
   assert.deepEqual({ status: last!.status, failed: last!.failed }, { status: 'done', failed: 1 });
   assert.deepEqual(store.queue.list(), [], `${id} gave up and left the queue`);
