@@ -28,7 +28,7 @@
  *
  * Exports: `ImapFramer`, `ImapFramerOptions`. Throws nothing.
  */
-import type { Frame, Framer, TooBigLimit } from './framer.ts';
+import { BufferedInput, type Frame, type Framer, type TooBigLimit } from './framer.ts';
 
 export interface ImapFramerOptions {
   maxLineLength: number;
@@ -65,8 +65,7 @@ function marker(line: Buffer): { at: number; size: number; sync: boolean; binary
   return { at, size, sync, binary };
 }
 
-export class ImapFramer implements Framer {
-  private buf: Buffer | null = null;
+export class ImapFramer extends BufferedInput implements Framer {
   private discarding = false; // a line part over the limit is being dropped
   private mode: Mode = 'line';
   private left = 0; // literal bytes still to come
@@ -78,6 +77,7 @@ export class ImapFramer implements Framer {
   private zero = false; // a `{0}` literal's empty data frame is due
 
   constructor(o: ImapFramerOptions) {
+    super();
     this.o = o;
     this.maxLine = o.maxLineLength;
   }
@@ -200,18 +200,6 @@ export class ImapFramer implements Framer {
   partial(): boolean {
     if (this.discarding || (this.mode === 'skip' && this.left > 0)) return true;
     return (this.mode === 'line' || this.mode === 'skip') && this.buf !== null && this.buf.length > 0;
-  }
-
-  buffered(): number {
-    return this.buf?.length ?? 0;
-  }
-
-  raw(): Buffer | null {
-    return this.buf === null || this.buf.length === 0 ? null : this.buf;
-  }
-
-  skip(n: number): void {
-    if (this.buf !== null) this.buf = n >= this.buf.length ? null : this.buf.subarray(n);
   }
 
   clear(): void {

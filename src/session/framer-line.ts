@@ -9,16 +9,16 @@
  *
  * Exports: `LineFramer`. Throws nothing.
  */
-import type { Frame, Framer } from './framer.ts';
+import { BufferedInput, type Frame, type Framer } from './framer.ts';
 
 const TOOLONG: Frame = Object.freeze({ kind: 'toolong' });
 
-export class LineFramer implements Framer {
-  private buf: Buffer | null = null;
+export class LineFramer extends BufferedInput implements Framer {
   private discarding = false;
   private maxLine: number;
 
   constructor(maxLineLength: number) {
+    super();
     this.maxLine = maxLineLength;
   }
 
@@ -54,18 +54,6 @@ export class LineFramer implements Framer {
 
   partial(): boolean {
     return this.discarding || (this.buf !== null && this.buf.length > 0);
-  }
-
-  buffered(): number {
-    return this.buf?.length ?? 0;
-  }
-
-  raw(): Buffer | null {
-    return this.buf === null || this.buf.length === 0 ? null : this.buf;
-  }
-
-  skip(n: number): void {
-    if (this.buf !== null) this.buf = n >= this.buf.length ? null : this.buf.subarray(n);
   }
 
   clear(): void {

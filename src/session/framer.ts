@@ -22,7 +22,8 @@
  * The raw access (`raw`, `skip`) serves the dispatcher's byte modes (SMTP DATA, BDAT), which
  * read the buffered input as it is, and `clear` drops it all (STARTTLS).
  *
- * Exports: `Frame`, `Framer`, `TooBigLimit`. Throws nothing.
+ * Exports: `Frame`, `Framer`, `TooBigLimit`, `BufferedInput` (the received-bytes buffer and its raw
+ * access, shared by the line and IMAP framers). Throws nothing.
  */
 
 export type TooBigLimit = 'literal' | 'count' | 'command';
@@ -55,4 +56,22 @@ export interface Framer {
   /** The dispatcher's answer to a synchronising literal (`literal` frame with `sync`): read it
    * (true) or the command is refused and the client sends nothing more for it (false). */
   literal?(go: boolean): void;
+}
+
+/** The bytes received and not yet framed, with the raw access of the byte modes; a framer
+ * extends it and cuts frames from `buf`. */
+export abstract class BufferedInput {
+  protected buf: Buffer | null = null;
+
+  buffered(): number {
+    return this.buf?.length ?? 0;
+  }
+
+  raw(): Buffer | null {
+    return this.buf === null || this.buf.length === 0 ? null : this.buf;
+  }
+
+  skip(n: number): void {
+    if (this.buf !== null) this.buf = n >= this.buf.length ? null : this.buf.subarray(n);
+  }
 }
