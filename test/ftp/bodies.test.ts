@@ -6,29 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { connectFtp, message, retrRaw, startFtp, type FtpEnv } from './helpers.ts';
+import { damageBody } from '../store/helpers.ts';
 
 let env: FtpEnv;
 const dirOf = (user: string): string => `/domains/a.org/users/${user}/folders/INBOX`;
 
-/** Flip one byte of a stored body in its segment file (found by a marker in it). */
-function damage(dir: string, marker: string): void {
-  const root = path.join(dir, 'store', 'shards');
-  for (const shard of fs.readdirSync(root)) {
-    for (const f of fs.readdirSync(path.join(root, shard)).filter((n) => n.startsWith('seg-'))) {
-      const file = path.join(root, shard, f);
-      const at = fs.readFileSync(file).indexOf(marker);
-      if (at < 0) continue;
-      const fd = fs.openSync(file, 'r+');
-      fs.writeSync(fd, Buffer.from('#'), 0, 1, at);
-      fs.closeSync(fd);
-      return;
-    }
-  }
-  throw new Error(`marker ${marker} not found`);
-}
 
 before(async () => {
   env = await startFtp();
@@ -70,8 +53,8 @@ test('RETR: a damaged body is never sent as a whole one', async () => {
   const smallUid = await env.deliver('bad@a.org', 'INBOX', message('small', 'MARK-FTP-SMALL\r\n'));
   const big = message('big', `${'z'.repeat(998)}\r\n`.repeat(1200) + 'MARK-FTP-LARGE\r\n');
   const bigUid = await env.deliver('bad@a.org', 'INBOX', big);
-  damage(env.dir, 'MARK-FTP-SMALL');
-  damage(env.dir, 'MARK-FTP-LARGE');
+  damageBody(env.dir, 'MARK-FTP-SMALL');
+  damageBody(env.dir, 'MARK-FTP-LARGE');
   const c = await connectFtp(env.port);
   await c.login();
   assert.match(await c.ftp('TYPE I'), /^200/);

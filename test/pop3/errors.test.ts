@@ -11,11 +11,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { message, pop3, readAll, startPop3, type Pop3Env } from './helpers.ts';
+import { damageBody } from '../store/helpers.ts';
 
 let env: Pop3Env;
 let slow: Pop3Env;
@@ -200,30 +199,14 @@ test('TOP on a large message stops after the header and the asked lines', async 
   await c.cmd('QUIT');
 });
 
-/** Flip one byte of a stored body in its segment file (found by a marker in it). */
-function corrupt(dir: string, marker: string): void {
-  const root = path.join(dir, 'store', 'shards');
-  for (const shard of fs.readdirSync(root)) {
-    for (const f of fs.readdirSync(path.join(root, shard)).filter((n) => n.startsWith('seg-'))) {
-      const file = path.join(root, shard, f);
-      const at = fs.readFileSync(file).indexOf(marker);
-      if (at < 0) continue;
-      const fd = fs.openSync(file, 'r+');
-      fs.writeSync(fd, Buffer.from('#'), 0, 1, at);
-      fs.closeSync(fd);
-      return;
-    }
-  }
-  throw new Error(`marker ${marker} not found`);
-}
 
 test('a damaged body is never sent as a whole one: -ERR [SYS/PERM], or the connection drops mid-body', async () => {
   const who = 'damaged@example.org';
   await env.addUser(who, 'pw');
   await env.deliver(who, message('small', 'MARK-SMALL-1\r\n'));
   await env.deliver(who, message('large', `${'z'.repeat(200_000)}\r\nMARK-LARGE-2\r\n`));
-  corrupt(env.dir, 'MARK-SMALL-1');
-  corrupt(env.dir, 'MARK-LARGE-2');
+  damageBody(env.dir, 'MARK-SMALL-1');
+  damageBody(env.dir, 'MARK-LARGE-2');
   const c = await pop3(env.port);
   await c.login(who, 'pw');
   assert.equal(await c.cmd('RETR 1'), '-ERR [SYS/PERM] message 1 is damaged and cannot be retrieved');

@@ -43,3 +43,20 @@ export async function withAccount(o: Partial<StoreOptions> = {}, dataDir = tmpDa
 }
 
 export const msg = (i: number | string, pad = 0): Buffer => Buffer.from(`Subject: ${i}\r\n\r\nbody ${i}${'x'.repeat(pad)}\r\n`);
+
+/** Flip one byte of a stored body in its segment file under `dataDir` (found by a marker in it). */
+export function damageBody(dataDir: string, marker: string): void {
+  const root = path.join(dataDir, 'store', 'shards');
+  for (const shard of fs.readdirSync(root)) {
+    for (const f of fs.readdirSync(path.join(root, shard)).filter((n) => n.startsWith('seg-'))) {
+      const file = path.join(root, shard, f);
+      const at = fs.readFileSync(file).indexOf(marker);
+      if (at < 0) continue;
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, Buffer.from('#'), 0, 1, at);
+      fs.closeSync(fd);
+      return;
+    }
+  }
+  throw new Error(`marker ${marker} not found`);
+}
