@@ -173,9 +173,13 @@ export async function readRange(file: string, offset: number, length: number, fi
   }
 }
 
-/** The whole body, from a fresh open of its segment. With `verify` (default) the crc32 is checked. */
-export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(loc.length); // its own ArrayBuffer: it may be transferred
+/** The whole body, from a fresh open of its segment. With `verify` (default) the crc32 is checked.
+ * With `before` > 0 the `before` bytes stored just ahead of the body (its MIME structure) come
+ * in the same read, at the start of the buffer; the crc covers the body part only. */
+export async function readBody(loc: Locator, verify = true, before = 0): Promise<Buffer> {
+  const length = before + loc.length;
+  const start = loc.offset - before;
+  const buf = Buffer.allocUnsafeSlow(length); // its own ArrayBuffer: it may be transferred
   let fh: fs.promises.FileHandle;
   try {
     fh = await fs.promises.open(loc.path, 'r');
@@ -184,10 +188,10 @@ export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
   }
   try {
     let got = 0;
-    while (got < loc.length) {
+    while (got < length) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await fh.read(buf, got, loc.length - got, loc.offset + got));
+        ({ bytesRead } = await fh.read(buf, got, length - got, start + got));
       } catch (e) {
         throw ioFail(e, 'reading', loc.path);
       }
@@ -197,7 +201,7 @@ export async function readBody(loc: Locator, verify = true): Promise<Buffer> {
   } finally {
     await fh.close();
   }
-  if (verify && crc32(buf) !== loc.crc >>> 0) throw corrupt(loc, 'body checksum mismatch');
+  if (verify && crc32(before === 0 ? buf : buf.subarray(before)) !== loc.crc >>> 0) throw corrupt(loc, 'body checksum mismatch');
   return buf;
 }
 

@@ -278,9 +278,16 @@ export class Shard {
       for (const s of victims) {
         const copies: Promise<Position>[] = [];
         for (const m of live.get(s)?.values() ?? []) {
-          const body = await this.read(m);
-          // the structure moves with its body (same record, still just before it)
-          const structure = m.sl > 0 ? await readBody({ path: this.pathOf(m.seg), offset: m.off - m.sl, length: m.sl, crc: 0 }, false) : undefined;
+          // the structure moves with its body (same record, just before it): one read for both
+          this.pin([m.seg]);
+          let both: Buffer;
+          try {
+            both = await readBody(this.locator(m), true, m.sl);
+          } finally {
+            this.unpin([m.seg]);
+          }
+          const body = m.sl > 0 ? both.subarray(m.sl) : both;
+          const structure = m.sl > 0 ? both.subarray(0, m.sl) : undefined;
           const rec = encodeBodyCopy([m.seg, m.off], body, structure);
           result.bytesCopied += m.len;
           const key = `${m.seg}:${m.off}`;
