@@ -25,7 +25,7 @@
  *   file nobody holds stays open LINGER_MS for the next reader, at most MAX_IDLE_FILES of them.
  *
  * Exports: `readBody`, `readRange`, `BodyReader`, `BodyReaderOptions`, `ChunkOptions`, `SegmentFiles`,
- * `segmentFiles`, `FileHold`, `BODY_CHUNK_BYTES`.
+ * `FileHold`, `BODY_CHUNK_BYTES`.
  * Rejects: STORE_IO (a segment cannot be opened or read), STORE_CORRUPT (a short file or a crc
  * mismatch, with `path` and `offset` in its details).
  */
@@ -147,7 +147,7 @@ export class SegmentFiles {
   }
 }
 
-export const segmentFiles = new SegmentFiles();
+const segmentFiles = new SegmentFiles();
 
 /** `length` bytes at `offset` of segment file `file`, unchecked (for bytes that carry their own
  * check, like a stored MIME structure: structure.ts), through this thread's open files. */

@@ -1,11 +1,11 @@
 /**
  * store/fsio.ts: the file system as the store sees it: a small injectable layer (tests swap in
  * one whose write throws ENOSPC, or one that counts syncs) and atomic file replacement. Body
- * reads live in bodies.ts (`readBody` is re-exported here for older callers).
+ * reads live in bodies.ts.
  *
  * Exports: `FsLayer`, `defaultFs`, `countingFs(base)` (→ a layer plus its counters),
  * `writeFileAtomic(fsl, path, data)` (temp + fsync + rename + fsync dir), `fsyncDir`,
- * `truncateSync`, `readBody` (bodies.ts), `ioError(e, what)` (maps ENOSPC/EDQUOT → STORE_NO_SPACE,
+ * `truncateSync`, `ioError(e, what)` (maps ENOSPC/EDQUOT → STORE_NO_SPACE,
  * else STORE_IO; PosternErrors pass through).
  * Throws/rejects: STORE_NO_SPACE | STORE_IO (from `ioError` users).
  */
@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PosternError, isPosternError } from '../errors.ts';
 
-export { readBody } from './bodies.ts';
 
 /** The calls the store's writers make; each mirrors the node:fs callback call of that name. */
 export interface FsLayer {

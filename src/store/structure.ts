@@ -18,8 +18,8 @@
  * last entities are cut off until it fits (flagged `truncated`).
  *
  * Exports: `parseStructure`, `encodeStructure`, `decodeStructure`, `shiftStructure`,
- * `decodeWords`, `STRUCTURE_LIMITS`, types `MessageStructure`, `BodyPart`, `Envelope`,
- * `parseAddresses`, `StructureCache`, `Address`, `StructureLimits`, `SortKeys`, `SearchFields`.
+ * `STRUCTURE_LIMITS`, types `MessageStructure`, `BodyPart`, `Envelope`,
+ * `StructureCache`, `Address`, `StructureLimits`, `SortKeys`, `SearchFields`.
  * Throws nothing.
  */
 import { crc32 } from 'node:zlib';
@@ -268,7 +268,7 @@ function mailbox(s: string): Address | null {
 }
 
 /** An address-list header value as RFC 9051 address structures (groups included). */
-export function parseAddresses(v: string | null): Address[] | null {
+function parseAddresses(v: string | null): Address[] | null {
   if (v === null) return null;
   const out: Address[] = [];
   for (const item of splitTop(v, ',')) {
@@ -304,7 +304,7 @@ function decodeCharset(bytes: Buffer, charset: string): string {
 
 /** RFC 2047 encoded words decoded (whitespace between adjacent ones dropped); the rest as is.
  * The input is the header's latin1 text, i.e. raw bytes. */
-export function decodeWords(v: string): string {
+function decodeWords(v: string): string {
   const re = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
   let out = '';
   let last = 0;

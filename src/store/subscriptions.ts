@@ -15,13 +15,12 @@
  * closed by its subscriber, or with every feed of its port when the port closes; when its
  * account is removed it sends a last 'gone' event and closes.
  *
- * Exports: `Feeds`, `Feed`, `FeedSink`, `DEFAULT_MAX_QUEUED_EVENTS`, `MAX_QUEUED_EVENTS`,
- * `eventTime()`. Throws nothing (a sink that throws closes its feed).
+ * Exports: `Feeds`, `Feed`, `FeedSink`, `eventTime()`. Throws nothing (a sink that throws closes its feed).
  */
 import type { MailboxEvent } from './types.ts';
 
-export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
-export const MAX_QUEUED_EVENTS = 10_000;
+const DEFAULT_MAX_QUEUED_EVENTS = 1000;
+const MAX_QUEUED_EVENTS = 10_000;
 /** Batches handed to a sink and not yet acknowledged. */
 const WINDOW = 2;
 
@@ -45,8 +44,6 @@ export class Feed {
   private scheduled = false;
   private closed = false;
   private ending = false; // close once the queue is handed over
-  /** Events dropped for 'resync' events, over the feed's life. */
-  dropped = 0;
 
   constructor(id: number, accountId: number, folderId: number | null, sink: FeedSink, maxQueued: number, onClose: (f: Feed) => void) {
     this.id = id;
@@ -64,7 +61,6 @@ export class Feed {
       // one 'resync' stands for everything dropped since the last one was taken
       const carried = head?.kind === 'resync' ? head.dropped : 0;
       const n = this.queue.length - (head?.kind === 'resync' ? 1 : 0) + 1;
-      this.dropped += n;
       this.queue = [{ kind: 'resync', reason: 'overflow', dropped: carried + n, at: e.at }];
     } else this.queue.push(e);
     if (!this.scheduled) {
@@ -103,15 +99,6 @@ export class Feed {
       }
     }
     if (this.ending && this.queue.length === 0) this.close();
-  }
-
-  /** Events waiting here (not yet handed to the sink). */
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  get unacked(): number {
-    return this.inFlight;
   }
 
   close(): void {

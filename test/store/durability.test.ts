@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isPosternError } from '../../src/errors.ts';
-import { countingFs, defaultFs, readBody, type FsLayer } from '../../src/store/fsio.ts';
+import { countingFs, defaultFs, type FsLayer } from '../../src/store/fsio.ts';
+import { readBody } from '../../src/store/bodies.ts';
 import { msg, openStore, tmpData, withAccount } from './helpers.ts';
 import { waitFor } from '../helpers.ts';
 
