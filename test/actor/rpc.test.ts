@@ -144,7 +144,7 @@ test('a call can move a buffer; a handler can move it back', async () => {
 test('the port closing ends calls in flight at once with the closed code; the server lets go', async () => {
   const a = pair({ timeoutMs: 60_000 });
   const inFlight = a.client.call({ op: 'never' });
-  await sleep(10);
+  assert.equal(await a.client.call({ op: 'echo', v: 0 }), 0); // answered after it: 'never' is on the server
   a.port2.close(); // the serving side goes away
   const e = await rejection(inFlight);
   assert.equal(e.code, 'STORE_CLOSED');

@@ -93,7 +93,7 @@ test('store thread killed: a call in flight ends STORE_CLOSED at once, a subscri
     // a queue claim waits (here up to 15 s) for work: it is in flight when the thread dies
     const inFlight = c.call({ t: 'q', method: 'claim', args: [1, 60_000, 15_000] }).then(() => 'answered', (e: unknown) => e);
     const next = sub.next();
-    await new Promise((r) => setTimeout(r, 50));
+    await c.mailbox('ann').status('INBOX'); // answered after the claim (one port, in order): the claim is in the store
     const t0 = Date.now();
     st.kill();
     killed = true;
