@@ -20,7 +20,7 @@ import { startServer } from '../../actors/server.ts';
 import type { StatusDoc } from '../../src/status/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { makeCert } from '../ftp/helpers.ts';
-import { tmpDir, waitFor } from '../helpers.ts';
+import { getJson, tmpDir, waitFor } from '../helpers.ts';
 
 const dir = tmpDir('postern-tls-check-');
 const a = makeCert(fs.mkdtempSync(path.join(dir, 'a-')));
@@ -90,7 +90,7 @@ function memLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
   return { log: pino({ level: 'info' }, stream) as unknown as Logger, lines };
 }
 
-const getStatus = async (port: number): Promise<StatusDoc> => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as StatusDoc;
+const getStatus = async (port: number): Promise<StatusDoc> => (await getJson(`http://127.0.0.1:${port}/status`)) as StatusDoc;
 
 test('start and reload refuse unusable TLS files; a listener whose port is taken is an error on /status and in the log', async () => {
   const blocker = net.createServer();

@@ -19,6 +19,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { connectLines, getJson, serviceNode, waitFor, type LineClient } from '../helpers.ts';
 import { connectFtp, pasvData, startFtp, type FtpEnv } from '../ftp/helpers.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SMTP_HOST = '127.0.0.6';
 const POP3_HOST = '127.0.0.7';
@@ -70,7 +71,6 @@ function threads(name: string): Array<{ id: string; restarts: number; state: str
   return (sup?.children ?? []).map((t) => ({ id: t.id, restarts: t.restarts, state: t.state }));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function closedWithin(c: LineClient, ms: number): Promise<boolean> {
   return Promise.race([c.closed.then(() => true), sleep(ms).then(() => false)]);

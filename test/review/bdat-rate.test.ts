@@ -12,6 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, rawSmtp, startSmtpServer, type RawSmtp, type TestServer } from '../smtp/helpers.ts';
 import { waitFor } from '../helpers.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let t: TestServer;
 before(async () => {
@@ -23,7 +24,6 @@ after(async () => {
   cleanup(t.dir);
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const idleTimeouts = (): number => t.server.status().services.find((s) => s.name === 'smtpIncoming')!.listeners[0]!.refused.idle_timeout ?? 0;
 
 async function envelope(c: RawSmtp): Promise<void> {
