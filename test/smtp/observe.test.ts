@@ -99,6 +99,9 @@ for i in range(2):
     s.sendmail('x@remote.example', ['full@example.org'], 'Subject: quota %d\\r\\n\\r\\nbody\\r\\n' % i)
 s.mail('x@remote.example')
 s.rcpt('ann@example.org')
+s.ehlo('again.example')
+s.mail('x@remote.example')
+s.rcpt('ann@example.org')
 s.quit()
 a = smtplib.SMTP('127.0.0.1', ${port})
 a.login('ann@example.org', 'pw')
@@ -113,8 +116,8 @@ a.quit()`);
   // the log: one line per transaction, with its fields
   const txLines = await waitFor(() => {
     const tx = lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('smtp: message '));
-    return tx.length === 6 ? tx : undefined;
-  }, 10_000, 'six transaction lines');
+    return tx.length === 7 ? tx : undefined;
+  }, 10_000, 'seven transaction lines');
   const first = txLines.find((l) => l.queueId === queueId)!;
   assert.equal(first.msg, 'smtp: message queued');
   assert.equal(first.level, 30);
@@ -133,7 +136,11 @@ a.quit()`);
   assert.equal(loop.reason, 'too_many_hops');
   assert.equal(txLines.filter((l) => l.result === 'queued').length, 4);
   assert.deepEqual(txLines.filter((l) => l.user !== null).map((l) => [l.user, l.from, l.result]), [['ann@example.org', 'ann@example.org', 'queued']]);
-  assert.deepEqual(txLines.filter((l) => l.result === 'abandoned').map((l) => l.rcpts), [[{ to: 'ann@example.org', result: 'accepted' }]]);
+  // left by a new EHLO, then by QUIT: each logged once
+  assert.deepEqual(txLines.filter((l) => l.result === 'abandoned').map((l) => [l.helo, l.rcpts]), [
+    ['client.example', [{ to: 'ann@example.org', result: 'accepted' }]],
+    ['again.example', [{ to: 'ann@example.org', result: 'accepted' }]],
+  ]);
 
   // /metrics: received (four queued), delivered (ann twice, full once), deferred (full's second: over quota), refused by reason
   const m = await waitFor(async () => {

@@ -22,7 +22,7 @@ import { lookupMailbox } from './lookup.ts';
 import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
 import { newTx, tlsDescription, withType, type D, type S, type Session, type Tx } from './state.ts';
-import { logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
+import { dropTx, logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
 
 type V = Verdict<S>;
 type Row = CommandRow<S, D>;
@@ -39,9 +39,9 @@ function ehlo(args: string, s: Session): V {
   const host = args.trim();
   if (host === '' || /\s/.test(host)) return syntax('EHLO hostname');
   const o = d.o;
+  dropTx(s); // (logged under the name it was begun with)
   d.helo = cleanHelo(host);
   d.esmtp = true;
-  d.tx = null;
   const lines = [`${o.hostname} Hello ${d.helo} [${s.ctx.remoteAddress}]`];
   if (o.pipelining) lines.push('PIPELINING');
   lines.push(`SIZE ${o.maxMessageBytes}`);
@@ -59,9 +59,9 @@ function ehlo(args: string, s: Session): V {
 function helo(args: string, s: Session): V {
   const host = args.trim();
   if (host === '' || /\s/.test(host)) return syntax('HELO hostname');
+  dropTx(s);
   s.data.helo = cleanHelo(host);
   s.data.esmtp = false;
-  s.data.tx = null;
   return reply(`250 ${s.data.o.hostname}\r\n`, { state: 'ready' });
 }
 
@@ -206,16 +206,15 @@ function starttls(args: string, s: Session): V {
   if (s.secure) return reply('503 5.5.1 Error: TLS is already active\r\n', { error: 'command' });
   if (!d.tlsAvailable) return reply('454 4.7.0 TLS not available\r\n', { error: 'command' });
   if (args.trim() !== '') return syntax('STARTTLS');
+  dropTx(s);
   d.helo = null; // RFC 3207 §4.2: forget everything learnt before
   d.esmtp = false;
   d.auth = null;
-  d.tx = null;
   return upgrade('220 2.0.0 Ready to start TLS\r\n', { state: 'fresh' });
 }
 
 function rset(_args: string, s: Session): V {
-  if (s.data.tx !== null) logTx(s, s.data.tx, { result: 'abandoned' });
-  s.data.tx = null;
+  dropTx(s);
   return reply('250 2.0.0 Ok\r\n', { state: s.data.helo === null ? 'fresh' : 'ready' });
 }
 

@@ -12,7 +12,7 @@ import { QueueClient } from '../../store/queue-client.ts';
 import { BARRIER_VERBS, COMMANDS } from './commands.ts';
 import { smtpOptions } from './options.ts';
 import { refusalText, smtpReplies } from './replies.ts';
-import { logTx } from './txlog.ts';
+import { dropTx } from './txlog.ts';
 import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
 import type { ServiceOptions } from '../../config/options.ts';
 import type { D, S } from './state.ts';
@@ -25,10 +25,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
   const { o, tls } = smtpOptions(ctx.service, ctx.listener);
   const data: D = { o, tlsAvailable: tls, queue: ctx.store === null ? null : new QueueClient(ctx.store), helo: null, esmtp: false, auth: null, tx: null };
   // a transaction the client leaves (QUIT, a closed connection) is logged as abandoned
-  socket.once('close', () => {
-    if (data.tx !== null) logTx(session, data.tx, { result: 'abandoned' });
-    data.tx = null;
-  });
+  socket.once('close', () => dropTx(session));
   const session = new LineSession<S, D>({
     socket,
     ctx,

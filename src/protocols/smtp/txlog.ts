@@ -2,11 +2,11 @@
  * protocols/smtp/txlog.ts: what an operator sees of SMTP transactions: one info line per
  * transaction (client IP, HELO name, authenticated user, envelope sender, each recipient with
  * its result, size, queue id, and the outcome: queued, refused with its reason, or abandoned
- * by RSET/QUIT/a closed connection), and a count per refusal reason (`refused.<stage>.<reason>`,
+ * by RSET, EHLO/HELO, STARTTLS, QUIT or a closed connection: `dropTx`), and a count per refusal reason (`refused.<stage>.<reason>`,
  * summed by the service host for /status and /metrics as postern_smtp_refused_total).
  *
  * Exports: `SmtpRefusal`, `refuse(s, stage, reason)`, `refuseRcpt(s, tx, to, reason)`,
- * `logTx(s, tx, outcome)`. Throws nothing.
+ * `logTx(s, tx, outcome)`, `dropTx(s)`. Throws nothing.
  */
 import type { Session, Tx } from './state.ts';
 
@@ -47,4 +47,13 @@ export function logTx(s: Session, tx: Tx, o: TxOutcome): void {
     line.size = o.size;
   }
   s.ctx.log.info(line, o.result === 'queued' ? 'smtp: message queued' : o.result === 'refused' ? 'smtp: message refused' : 'smtp: message abandoned');
+}
+
+/** The session leaves its transaction (RSET, EHLO/HELO, STARTTLS, QUIT, a closed connection):
+ * logged as abandoned if there is one, then cleared. */
+export function dropTx(s: Session): void {
+  const tx = s.data.tx;
+  if (tx === null) return;
+  s.data.tx = null;
+  logTx(s, tx, { result: 'abandoned' });
 }
