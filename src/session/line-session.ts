@@ -502,6 +502,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
    * dataRateWindow of grace given? Each run has its own RateGuard, but a client sending a tiny
    * chunk now and then (`BDAT 1`, `BDAT 0`, NOOP) would pass every run's guard. */
   private slowTransaction(): boolean {
+    const { minDataRateBytesPerSec: r, dataRateWindowMs: w } = this.limits;
+    if (r === OFF || !(w > 0) || !Number.isFinite(w)) return false; // (no work per command when off)
     const tx = this.txData;
     if (!(this.o.busy?.(this) ?? false)) {
       this.txData = null; // the transaction is over (or none)
@@ -511,8 +513,6 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.txData = { start: Date.now(), bytes: 0 }; // (begun with empty chunks: BDAT 0)
       return false;
     }
-    const { minDataRateBytesPerSec: r, dataRateWindowMs: w } = this.limits;
-    if (r === OFF || !(w > 0) || !Number.isFinite(w)) return false;
     const elapsed = Date.now() - tx.start;
     return elapsed > w && tx.bytes < (r * (elapsed - w)) / 1000;
   }
