@@ -206,7 +206,7 @@ const THREAD_CHECKS: readonly AtLeastCheck[] = [
 export const TCP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
   maxLineLength: uint(8192, { min: 64 }), // bytes, one protocol line
   // (Postern) the hostile-client bounds of session/line-session.ts:
-  maxPendingOutput: uint(256, { unit: 'kb', min: 16 }), // unsent replies before reading stops, KB
+  maxPendingOutput: uint(256, { unit: 'kb', min: 64 }), // unsent replies before reading stops, KB; at least the socket's own 64 KiB buffer (Node's highWaterMark), below which write() cannot report it
   commandTimeout: seconds(60), // one whole command line, from its first byte
   minDataRate: uint(1, { unit: 'kb', zeroOff: true }), // message and file data, KB/s over dataRateWindow; 0 = OFF
   dataRateWindow: seconds(30),

@@ -32,7 +32,7 @@ test('every row resolves to its kind of protocol options, typed and frozen; non-
 
 test('units: seconds → …Ms, KB → …Bytes (and KB/s → …BytesPerSec), under their unit-named fields', () => {
   const r = load(`
-    pop3 = { authCacheTtl = 2 commandTimeout = 3 maxPendingOutput = 32 minDataRate = 5 dataRateWindow = 6 stressTimeout = 7
+    pop3 = { authCacheTtl = 2 commandTimeout = 3 maxPendingOutput = 96 minDataRate = 5 dataRateWindow = 6 stressTimeout = 7
              authFailureDelay = 2 authFailureMaxDelay = 9 authFailureWindow = 11 authBanTime = 12 }
     smtpIncoming = { maxDataSize = 8 }
     ftpBackup = { dataTimeout = 4 maxUploadSize = 3 }
@@ -42,7 +42,7 @@ test('units: seconds → …Ms, KB → …Bytes (and KB/s → …BytesPerSec), u
   assert.equal(p.authCacheTtlMs, 2000);
   assert.deepEqual(
     [s.commandTimeoutMs, s.maxPendingOutputBytes, s.minDataRateBytesPerSec, s.dataRateWindowMs, s.stressTimeoutMs, s.authFailureDelayMs, s.authFailureMaxDelayMs, s.authFailureWindowMs, s.authBanTimeMs],
-    [3000, 32 * 1024, 5 * 1024, 6000, 7000, 2000, 9000, 11_000, 12_000],
+    [3000, 96 * 1024, 5 * 1024, 6000, 7000, 2000, 9000, 11_000, 12_000],
   );
   assert.equal(optionsOf(r.serviceOptions.smtpIncoming, 'smtpIncoming').maxMessageBytes, 8 * 1024);
   const f = optionsOf(r.serviceOptions.ftpBackup, 'ftpBackup');
