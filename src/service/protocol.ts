@@ -13,9 +13,11 @@ import type { Logger } from '../log.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../config/options.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { StoreClient } from '../store/client.ts';
+import type { RefusalReason as AdmissionRefusal } from '../net/admission.ts';
 
 /** `auth_ban`: the remote IP is banned for too many failed logins (auth/throttle.ts). */
-export type RefusalReason = 'deny_rule' | 'listener_window' | 'service_window' | 'peer_window' | 'rule_window' | 'auth_ban' | 'shutting_down';
+/** Admission's refusals, and the thread's own while it stops. */
+export type RefusalReason = AdmissionRefusal | 'shutting_down';
 
 /** Why a session ended; `error_limit` and `idle_timeout` are counted per listener. */
 export type SessionEndReason = 'normal' | 'client_closed' | 'error_limit' | 'idle_timeout' | 'error' | 'shutdown';
