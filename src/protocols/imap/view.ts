@@ -97,6 +97,7 @@ export class View implements MailboxView {
   private closed = false;
   private listener: (() => void) | null = null;
   private claimBusy = false;
+  private folding = false;
 
   constructor(o: ViewOptions, sub: Subscription, metas: MessageMeta[], recentFrom: number) {
     this.name = sub.start.folder ?? o.folder;
@@ -318,6 +319,11 @@ export class View implements MailboxView {
     return this.goneCount > 0 || this.fresh.length > 0 || this.dirty.size > 0 || (!this.rev2 && this.recentCount !== this.toldRecent);
   }
 
+  /** Every event received is folded in and told appends claimed (tests, IDLE's first look). */
+  get quiet(): boolean {
+    return this.sub.buffered === 0 && this.claiming.length === 0 && !this.folding;
+  }
+
   /** Call `fn` whenever events were folded in (IDLE); null: stop. */
   onChange(fn: (() => void) | null): void {
     this.listener = fn;
@@ -340,21 +346,23 @@ export class View implements MailboxView {
     for (;;) {
       const r = await this.sub.next();
       if (r.done === true || this.closed) return;
+      this.folding = true;
       try {
         await this.fold(r.value);
+        if (this.sub.buffered === 0 && this.claims && this.claiming.length > 0) await this.claim();
       } catch {
-        // a failed re-read: the next event (or command) tries again; nothing is lost for good
+        // a failed re-read: the next 'resync' or event tries again
+      } finally {
+        this.folding = false;
       }
-      if (this.sub.buffered === 0) {
-        if (this.claims && this.claiming.length > 0) await this.claim();
-        this.listener?.();
-      }
+      if (this.sub.buffered === 0) this.listener?.();
     }
   }
 
   private async fold(e: MailboxEvent): Promise<void> {
     switch (e.kind) {
       case 'append':
+        if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
         if (e.uid <= this.maxUid || this.msgs.has(e.uid)) return;
         this.msgs.set(e.uid, { flags: e.flags, modseq: e.modseq, internalDate: e.internalDate, size: e.size, gone: false });
         this.note(e.uid, e.modseq);
