@@ -22,7 +22,7 @@
  */
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, FLAG_SEEN, INBOX, bitsToFlags } from './names.ts';
-import { findMsg, type Folder, type Msg } from './state.ts';
+import { findMsg, vanishedSince, type Folder, type Msg } from './state.ts';
 import type { Actor } from '../actor/actor.ts';
 import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import type { Shard } from './shard.ts';
@@ -184,8 +184,7 @@ export class Mailbox implements MailboxApi {
   }
 
   async createFolder(name: string, opts: CreateFolderOptions = {}): Promise<FolderInfo> {
-    void opts;
-    const n = (await this.change({ op: 'create', name })) as string;
+    const n = (await this.change({ op: 'create', name, use: opts?.specialUse ?? null })) as string;
     return this.status(n);
   }
 
@@ -271,27 +270,28 @@ export class Mailbox implements MailboxApi {
   }
 
   async appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
-    void folder; void messages;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'appendMany: not yet');
+    const r = (await this.change({ op: 'appendMany', folder, messages })) as { done: Promise<AppendResult[]> };
+    return r.done;
   }
 
   async subscriptions(): Promise<string[]> {
-    throw new PosternError('STORE_BAD_ARGUMENT', 'subscriptions: not yet');
+    const { core } = await this.opened();
+    return [...core.mb().subs].sort((a, b) => (a === INBOX ? -1 : b === INBOX ? 1 : a < b ? -1 : a > b ? 1 : 0));
   }
 
   async setSubscribed(name: string, on: boolean): Promise<void> {
-    void name; void on;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'setSubscribed: not yet');
+    await this.change({ op: 'subscribe', name, on });
   }
 
   async vanished(folder: string, sinceModseq: number): Promise<VanishedResult> {
-    void folder; void sinceModseq;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'vanished: not yet');
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    if (typeof sinceModseq !== 'number' || !Number.isFinite(sinceModseq) || sinceModseq < 0) throw new PosternError('STORE_BAD_ARGUMENT', 'sinceModseq must be a number ≥ 0');
+    return vanishedSince(f, sinceModseq);
   }
 
   async claimRecent(folder: string): Promise<number> {
-    void folder;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'claimRecent: not yet');
+    return (await this.change({ op: 'recent', folder })) as number;
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -42,7 +42,7 @@ export interface MessageMeta {
 
 export interface FolderInfo {
   name: string;
-  /** RFC 6154 special-use attribute ("\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\Archive",
+  /** RFC 6154 special-use attribute ("\Drafts", "\Sent", "\Trash", "\Junk", "\Archive",
    * …, one of SPECIAL_USES), kept per folder (it follows a rename); null: none. */
   specialUse: string | null;
   uidValidity: number;
@@ -66,8 +66,9 @@ export interface AppendOptions {
   structure?: MessageStructure;
 }
 
-/** RFC 6154 attributes a folder may carry (createFolder's `specialUse`); another is STORE_BAD_ARGUMENT. */
-export const SPECIAL_USES = Object.freeze(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as const);
+/** RFC 6154 attributes a folder may carry (createFolder's `specialUse`); another is
+ * STORE_BAD_ARGUMENT (\All and \Flagged name virtual mailboxes, which the store has not). */
+export const SPECIAL_USES = Object.freeze(['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const);
 
 /** The folders a new mailbox starts with (all subscribed), with their special use. */
 export const DEFAULT_FOLDERS: ReadonlyArray<readonly [string, string | null]> = Object.freeze([
@@ -213,10 +214,10 @@ export interface MailboxApi {
   /** RFC 7162 QRESYNC: the UIDs of `folder` expunged (expunge, move) with modseq > `sinceModseq`,
    * ascending, from a bounded history (EXPUNGE_HISTORY_MAX per folder) kept across restarts. */
   vanished(folder: string, sinceModseq: number): Promise<VanishedResult>;
-  /** RFC 3501 \\Recent: the lowest UID that is \\Recent for the caller (messages with uid ≥ it;
+  /** RFC 3501 \Recent: the lowest UID that is \Recent for the caller (messages with uid ≥ it;
    * uidNext when none), and the folder's recent floor moved to uidNext, atomically: the first
    * session to claim after a delivery gets the new messages. In memory only: after a restart (or
-   * the mailbox actor's restart) the messages already there are not \\Recent to anyone. */
+   * the mailbox actor's restart) the messages already there are not \Recent to anyone. */
   claimRecent(folder: string): Promise<number>;
 }
 
