@@ -27,6 +27,7 @@ import { HIERARCHY_SEP, MAX_UID } from './types.ts';
 import type { Shard } from './shard.ts';
 import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
+import { searchIndexOf } from './search-index.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
 export interface Limits {
@@ -225,7 +226,8 @@ export class MailboxCore {
     // the MIME structure goes into the same record: parsed by the caller, or here, once
     const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
     if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
-    const rec = encodeAppend(meta, body, encodeStructure(given ? opts.structure! : parseStructure(body)));
+    const structure = given ? opts.structure! : parseStructure(body);
+    const rec = encodeAppend(meta, body, encodeStructure(structure));
     this.reservedBytes += size;
     this.reservedCount++;
     this.inFlight++;
@@ -237,7 +239,7 @@ export class MailboxCore {
     };
     const feeds = this.feeds;
     const done = this.shard.submit(rec.bufs, rec.bytes, (pos) => {
-      applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size);
+      if (applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size)) searchIndexOf(this.shard).add(pos.seg, pos.off + rec.bodyOffset, body, structure);
       if (feeds !== null && feeds.watched(meta.a)) {
         feeds.publish(meta.a, meta.f, { kind: 'append', folder: f.name, uid: meta.u, modseq: meta.m, flags: bitsToFlags(bits, keywords.length === 0 ? undefined : keywords), size, internalDate: meta.d, at: eventTime() });
       }

@@ -28,7 +28,7 @@ import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type Veri
 import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreCall, StoreNote, StorePush } from './protocol.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
+  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, SearchIndexView, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
 export { readBody, BodyReader } from './bodies.ts';
@@ -322,5 +322,8 @@ class MailboxClient implements MailboxApi {
   }
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]> {
     return this.mb('fetchStructure', folder, uids);
+  }
+  searchIndex(folder: string): Promise<SearchIndexView> {
+    return this.mb('searchIndex', folder);
   }
 }

@@ -29,10 +29,11 @@ import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
 import { readRange } from './bodies.ts';
+import { searchIndexOf } from './search-index.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
+  MailboxApi, MessageMeta, QuotaInfo, SearchIndexView, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -267,6 +268,12 @@ export class Mailbox implements MailboxApi {
     cache.counters.parsedOnRead++;
     cache.set(key, s);
     return s;
+  }
+
+  /** The search index's records of the folder's messages (store/search-index.ts). */
+  async searchIndex(folder: string): Promise<SearchIndexView> {
+    const { core } = await this.opened();
+    return searchIndexOf(core.shard).view(core.folder(folder));
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -34,6 +34,7 @@ import { deliver } from './queue-deliver.ts';
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
   'createFolder', 'renameFolder', 'deleteFolder', 'snapshot', 'release', 'quota', 'fetchStructure',
+  'searchIndex',
 ] as const);
 export type MailboxMethod = (typeof MAILBOX_METHODS)[number];
 

@@ -4,7 +4,7 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `MAX_UID`, `MailboxApi` (the one interface both the
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `SearchIndexView`, `VIEW_FIELDS`, `MAX_UID`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
@@ -169,7 +169,19 @@ export interface MailboxApi {
    * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
    * (a message stored before structures were is parsed once and cached). */
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
+  /** Where the search index's records of the folder's messages lie (SearchIndexView). */
+  searchIndex?(folder: string): Promise<SearchIndexView>;
 }
+
+/** Where the search index's records of a folder's messages lie (store/search-index.ts): per
+ * message, ascending by uid, VIEW_FIELDS numbers: uid, record position in `path` (-1: no
+ * record yet: read the body), record length, header text length, sent day (NaN: none), flags
+ * (store/search-text.ts TRUNCATED). */
+export interface SearchIndexView {
+  path: string;
+  data: Float64Array;
+}
+export const VIEW_FIELDS = 6;
 
 export interface StructureEntry {
   uid: number;
