@@ -31,8 +31,8 @@ import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
 import { readRange } from './bodies.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
-  AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
+  AppendOptions, AppendResult, CopyResult, CreateFolderOptions, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -97,7 +97,7 @@ function folderInfo(f: Folder): FolderInfo {
     if ((m.fl & FLAG_SEEN) === 0) unseen++;
     if ((m.fl & FLAG_DELETED) !== 0) deleted++;
   }
-  return { name: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
 }
 
 export class Mailbox implements MailboxApi {
@@ -183,7 +183,8 @@ export class Mailbox implements MailboxApi {
     return (await this.change({ op: 'copy', from, uids, to, move: true })) as CopyResult;
   }
 
-  async createFolder(name: string): Promise<FolderInfo> {
+  async createFolder(name: string, opts: CreateFolderOptions = {}): Promise<FolderInfo> {
+    void opts;
     const n = (await this.change({ op: 'create', name })) as string;
     return this.status(n);
   }
@@ -267,6 +268,30 @@ export class Mailbox implements MailboxApi {
     cache.counters.parsedOnRead++;
     cache.set(key, s);
     return s;
+  }
+
+  async appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
+    void folder; void messages;
+    throw new PosternError('STORE_BAD_ARGUMENT', 'appendMany: not yet');
+  }
+
+  async subscriptions(): Promise<string[]> {
+    throw new PosternError('STORE_BAD_ARGUMENT', 'subscriptions: not yet');
+  }
+
+  async setSubscribed(name: string, on: boolean): Promise<void> {
+    void name; void on;
+    throw new PosternError('STORE_BAD_ARGUMENT', 'setSubscribed: not yet');
+  }
+
+  async vanished(folder: string, sinceModseq: number): Promise<VanishedResult> {
+    void folder; void sinceModseq;
+    throw new PosternError('STORE_BAD_ARGUMENT', 'vanished: not yet');
+  }
+
+  async claimRecent(folder: string): Promise<number> {
+    void folder;
+    throw new PosternError('STORE_BAD_ARGUMENT', 'claimRecent: not yet');
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -42,6 +42,8 @@ export interface Folder {
   bytes: number;
   reservedUid: number;
   reservedModseq: number;
+  /** RFC 6154 special use ("\\Sent"…), null: none. */
+  use: string | null;
 }
 
 export interface MailboxState {
@@ -109,7 +111,7 @@ export function nextModseq(f: Folder): number {
 }
 
 function newFolder(id: number, name: string, uidValidity: number): Folder {
-  return { id, name, uidValidity, uidNext: 1, highestModseq: 1, msgs: [], bytes: 0, reservedUid: 1, reservedModseq: 1 };
+  return { id, name, uidValidity, uidNext: 1, highestModseq: 1, msgs: [], bytes: 0, reservedUid: 1, reservedModseq: 1, use: null };
 }
 
 function addMsg(mb: MailboxState, f: Folder, m: Msg, modseq: number): boolean {
