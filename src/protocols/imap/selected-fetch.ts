@@ -44,7 +44,8 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   const tag = cmd.tag;
   const view = viewOf(s);
   const mb = s.data.mailbox!;
-  let head = '';
+  // a UID FETCH may tell expunges: before its data, so its sequence numbers are the new ones
+  let head = cmd.uid ? view.updates(true) : '';
   if (cmd.vanished && !(cmd.uid && cmd.changedSince !== null && s.data.enabled.has('QRESYNC'))) {
     return reply(`${tag} BAD VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC\r\n`, { error: 'command' });
   }

@@ -41,10 +41,8 @@ async function search(cmd: Cmd<'SEARCH'>, s: ImapSession): Promise<Verdict<ImapS
     return badCharset(cmd.tag);
   }
   const modseq = usesModseq(cmd.key);
-  if (modseq) {
-    const head = enableCondstore(s);
-    if (head !== '') s.write(head);
-  }
+  const head = (cmd.uid ? viewOf(s).updates(true) : '') + (modseq ? enableCondstore(s) : '');
+  if (head !== '') s.write(head);
   let matches: SearchMessage[];
   try {
     matches = await runSearch(cmd.key, searchScope(s));

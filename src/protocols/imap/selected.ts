@@ -146,7 +146,7 @@ async function store(cmd: Cmd<'STORE'>, s: ImapSession): Promise<V> {
   const tag = cmd.tag;
   const view = viewOf(s);
   if (view.readOnly) return readOnlyNo(tag);
-  const head = cmd.unchangedSince !== null ? enableCondstore(s) : '';
+  const head = (cmd.uid ? view.updates(true) : '') + (cmd.unchangedSince !== null ? enableCondstore(s) : '');
   const r = resolveSet(view, cmd.seqs, cmd.uid, s.data.saved);
   if (!r.ok) return reply(`${tag} BAD Error in IMAP command STORE: ${r.text}\r\n`, { error: 'command' });
   const flags = cmd.flags.filter((f) => f.toLowerCase() !== '\\recent');
@@ -160,7 +160,7 @@ async function store(cmd: Cmd<'STORE'>, s: ImapSession): Promise<V> {
   } catch (e) {
     return storeFailure(tag, e, s);
   }
-  view.ownFlags(res.changed, !cmd.silent || modseq);
+  view.ownFlags(res.changed, true); // the client asked for these: told by this reply (or not at all, .SILENT)
   const changed = new Map(res.changed.map((c) => [c.uid, c]));
   const modified = new Set(res.modified);
   let out = '';
