@@ -125,7 +125,7 @@ export function envelopeText(e: Envelope, utf8 = false): string {
 
 const EMPTY_ENVELOPE = '(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)';
 /** What a multipart without parts, or a message/rfc822 whose message was cut off, holds. */
-const EMPTY_PART = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
+const EMPTY_PART = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0';
 
 function params(ps: ReadonlyArray<[string, string]>, utf8: boolean): string {
   if (ps.length === 0) return 'NIL';
@@ -141,23 +141,27 @@ function extTail(p: BodyPart, utf8: boolean): string {
   return `${dsp} ${lang} ${nstr(p.location, utf8)}`;
 }
 
-const isMultipart = (p: BodyPart): boolean => p.type === 'multipart' && p.parts.length > 0;
+const isMultipart = (p: BodyPart): boolean => p.type === 'multipart';
 const isMessage = (p: BodyPart): boolean => p.type === 'message' && (p.subtype === 'rfc822' || p.subtype === 'global');
+
+/** A text part without a charset is us-ascii (RFC 2045 §5.2), and is shown so (as Dovecot). */
+const DEFAULT_CHARSET: [string, string] = ['charset', 'us-ascii'];
 
 /** BODYSTRUCTURE (`ext` true) or BODY (false) of `p` (RFC 9051 §7.5.2 body). */
 export function bodyStructureText(p: BodyPart, ext: boolean, utf8 = false): string {
   if (p.type === 'multipart') {
     let out = '(';
-    if (p.parts.length === 0) out += EMPTY_PART;
+    if (p.parts.length === 0) out += `${EMPTY_PART}${ext ? ' NIL NIL NIL NIL' : ''})`;
     for (const c of p.parts) out += bodyStructureText(c, ext, utf8);
     out += ` ${str(p.subtype, utf8)}`;
     if (ext) out += ` ${params(p.params, utf8)} ${extTail(p, utf8)}`;
     return `${out})`;
   }
-  let out = `(${str(p.type, utf8)} ${str(p.subtype, utf8)} ${params(p.params, utf8)} ${nstr(p.id, utf8)} ${nstr(p.description, utf8)} ${str(p.encoding, utf8)} ${p.size}`;
+  const ps = p.type === 'text' && !p.params.some(([k]) => k === 'charset') ? [DEFAULT_CHARSET, ...p.params] : p.params;
+  let out = `(${str(p.type, utf8)} ${str(p.subtype, utf8)} ${params(ps, utf8)} ${nstr(p.id, utf8)} ${nstr(p.description, utf8)} ${str(p.encoding, utf8)} ${p.size}`;
   if (isMessage(p)) {
     const m = p.message;
-    out += m === null ? ` ${EMPTY_ENVELOPE} ${EMPTY_PART} ${p.lines ?? 0}` : ` ${envelopeText(m.envelope, utf8)} ${bodyStructureText(m.body, ext, utf8)} ${p.lines ?? 0}`;
+    out += m === null ? ` ${EMPTY_ENVELOPE} ${EMPTY_PART}${ext ? ' NIL NIL NIL NIL' : ''}) ${p.lines ?? 0}` : ` ${envelopeText(m.envelope, utf8)} ${bodyStructureText(m.body, ext, utf8)} ${p.lines ?? 0}`;
   } else if (p.type === 'text') out += ` ${p.lines ?? 0}`;
   if (ext) out += ` ${nstr(p.md5, utf8)} ${extTail(p, utf8)}`;
   return `${out})`;
@@ -198,11 +202,15 @@ function headerFields(b: Buffer, from: number, to: number, names: readonly strin
   const keep: Array<[number, number]> = [];
   let i = from;
   let take = false;
+  let blank = false;
   while (i < to) {
     let lf = b.indexOf(10, i);
     if (lf < 0 || lf >= to) lf = to;
     const lineEnd = lf > i && b[lf - 1] === 13 ? lf - 1 : lf;
-    if (lineEnd === i) break; // the blank line
+    if (lineEnd === i) {
+      blank = true;
+      break;
+    }
     const next = Math.min(lf + 1, to);
     const c = b[i];
     if (c === 32 || c === 9) {
@@ -236,7 +244,9 @@ function headerFields(b: Buffer, from: number, to: number, names: readonly strin
     parts.push(b.subarray(s, b[e - 1] === 10 ? e - 1 : e), CRLF); // a bare LF (or none): sent as CRLF
   }
   if (start >= 0) parts.push(b.subarray(start, stop));
-  parts.push(CRLF);
+  // the blank line ends the section; HEADER.FIELDS.NOT of a header that had none has none
+  // (as Dovecot: it filters the header as it is, while HEADER.FIELDS is built)
+  if (!not || blank) parts.push(CRLF);
   return Buffer.concat(parts);
 }
 
@@ -368,17 +378,89 @@ function decodeCte(b: Buffer, encoding: string): Buffer | null {
   }
 }
 
-/** BINARY[part]: the part's decoded content (the whole message for [] with its body decoded),
- * null when the part does not exist, or the unknown encoding. */
+const CTE_BINARY = Buffer.from('Content-Transfer-Encoding: binary\r\n', 'latin1');
+
+/** Collects the pieces of a BINARY answer; `unknown` is set by a part no decoder knows. */
+interface Bin {
+  chunks: Buffer[];
+  unknown: string | null;
+}
+
+/** The header `[hs, bs)` without its Content-Transfer-Encoding field and with
+ * "Content-Transfer-Encoding: binary" last, as Dovecot rewrites a decoded part's header. */
+function binaryHeader(b: Buffer, hs: number, bs: number, out: Bin): void {
+  let i = hs;
+  let from = hs;
+  let skip = false;
+  while (i < bs) {
+    let lf = b.indexOf(10, i);
+    if (lf < 0 || lf >= bs) lf = bs;
+    const lineEnd = lf > i && b[lf - 1] === 13 ? lf - 1 : lf;
+    const next = Math.min(lf + 1, bs);
+    if (lineEnd === i) break; // the blank line
+    const cont = b[i] === 32 || b[i] === 9;
+    if (!cont) skip = lineEnd - i >= 26 && b.toString('latin1', i, i + 26).toLowerCase() === 'content-transfer-encoding:';
+    else if (!skip) {
+      i = next;
+      continue;
+    }
+    if (skip) {
+      if (i > from) out.chunks.push(b.subarray(from, i));
+      from = next;
+    }
+    i = next;
+  }
+  if (i > from) out.chunks.push(b.subarray(from, i));
+  out.chunks.push(CTE_BINARY, b.subarray(i, bs));
+}
+
+/** The entity `p` (header and body) with every leaf's content decoded. */
+function binaryEntity(b: Buffer, p: BodyPart, out: Bin): void {
+  if (p.type === 'multipart' || (isMessage(p) && p.message !== null)) {
+    out.chunks.push(b.subarray(p.headerStart, p.bodyStart));
+    binaryContent(b, p, out);
+    return;
+  }
+  const raw = b.subarray(p.bodyStart, p.end);
+  const dec = decodeCte(raw, p.encoding);
+  if (dec === null) out.unknown ??= p.encoding;
+  else if (dec === raw) out.chunks.push(b.subarray(p.headerStart, p.end));
+  else {
+    binaryHeader(b, p.headerStart, p.bodyStart, out);
+    out.chunks.push(dec);
+  }
+}
+
+/** The content of `p` decoded: a leaf's body; a multipart's body with each part decoded; a
+ * message's message decoded. */
+function binaryContent(b: Buffer, p: BodyPart, out: Bin): void {
+  if (p.type === 'multipart') {
+    let at = p.bodyStart;
+    for (const c of p.parts) {
+      out.chunks.push(b.subarray(at, c.headerStart));
+      binaryEntity(b, c, out);
+      at = c.end;
+    }
+    out.chunks.push(b.subarray(at, p.end));
+  } else if (isMessage(p) && p.message !== null) binaryEntity(b, p.message.body, out);
+  else {
+    const dec = decodeCte(b.subarray(p.bodyStart, p.end), p.encoding);
+    if (dec === null) out.unknown ??= p.encoding;
+    else out.chunks.push(dec);
+  }
+}
+
+/** BINARY[part] (RFC 3516): the part's content decoded (for [] the whole message, each leaf
+ * decoded), null when the part does not exist, or the unknown encoding met. */
 function binaryBytes(st: MessageStructure, b: Buffer, part: readonly number[]): Buffer | null | { unknown: string } {
   const p = part.length === 0 ? st.body : findPart(st.body, part);
   if (p === null) return null;
-  const bs = Math.min(p.bodyStart, b.length);
-  const raw = b.subarray(bs, Math.min(p.end, b.length));
-  const dec = decodeCte(raw, p.encoding);
-  if (dec === null) return { unknown: p.encoding };
-  if (part.length > 0) return dec;
-  return dec === raw ? b : Buffer.concat([b.subarray(0, bs), dec]);
+  if (p.end > b.length) return b.subarray(Math.min(p.bodyStart, b.length)); // a structure not of these bytes
+  const out: Bin = { chunks: [], unknown: null };
+  if (part.length === 0) binaryEntity(b, p, out);
+  else binaryContent(b, p, out);
+  if (out.unknown !== null) return { unknown: out.unknown };
+  return out.chunks.length === 1 ? out.chunks[0]! : Buffer.concat(out.chunks);
 }
 
 // ---- the response ----
