@@ -5,8 +5,11 @@
  * (record.ts), never in the in-memory index: readers fetch it on demand (`fetchStructure`).
  *
  * One pass over the bytes (text read as latin1, bytes kept as they are): each entity's header
- * (unfolded), content type and parameters, disposition, encoding, body size and, for text/* and
- * message/rfc822, its lines; multipart bodies split at boundaries that start a line; and for
+ * (unfolded), content type and parameters (RFC 2231 continuations joined), disposition,
+ * encoding, body size and, for text/* and message/rfc822, its lines (line feeds, as IMAP servers
+ * count them); multipart bodies split at boundaries that start a line (the line break before a
+ * delimiter is the delimiter's, unless none follows or it ends a nested close delimiter's line,
+ * as Dovecot reads it); addresses named by their display name or else their comment; and for
  * message/rfc822 (and message/global) the inner message's envelope and body. Offsets of each
  * entity's header, body and end are kept, so BODY[1.2] can be served from a range read.
  * Bounded: at most `maxParts` entities and `maxDepth` levels, field values clipped to
