@@ -28,10 +28,11 @@
 import { crc32 } from 'node:zlib';
 import { packr } from './record.ts';
 
-/** RFC 9051 address: a group starts with { mailbox: group name, host: null } and ends with all null. */
+/** RFC 9051 address: a group starts with { mailbox: group name, host: null } and ends with all null.
+ * `adl`: an obsolete source route ("@a,@b"), else null. */
 export interface Address {
   name: string | null;
-  adl: null;
+  adl: string | null;
   mailbox: string | null;
   host: string | null;
 }
@@ -138,7 +139,7 @@ function parseHeader(buf: Buffer, from: number, to: number): Header {
     if (lineEnd === i) return { fields, bodyStart: Math.min(lf + 1, to) };
     const line = buf.toString('latin1', i, Math.min(lineEnd, i + FIELD_CHARS + 100));
     if ((line[0] === ' ' || line[0] === '\t') && cur !== null) {
-      if (cur[1].length < FIELD_CHARS) cur[1] = `${cur[1]} ${line.trim()}`.slice(0, FIELD_CHARS);
+      if (cur[1].length < FIELD_CHARS) cur[1] = `${cur[1]}${line.trimEnd()}`.slice(0, FIELD_CHARS); // unfolded: only the line break goes (RFC 5322 §2.2.3)
     } else {
       const colon = line.indexOf(':');
       if (colon > 0 && fields.length < 1000) {
@@ -291,7 +292,28 @@ function splitTop(v: string, sep: string): string[] {
   return out;
 }
 
-const stripComments = (s: string): string => s.replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
+/** `s` with its comments (nested, outside quoted strings) as single spaces. */
+function stripComments(s: string): string {
+  if (!s.includes('(')) return s;
+  let out = '';
+  let q = false;
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && (q || depth > 0) && i + 1 < s.length) {
+      if (depth === 0) out += c + s[i + 1]!;
+      i++;
+    } else if (depth > 0) {
+      if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) out += ' ';
+    } else if (c === '"') {
+      q = !q;
+      out += c;
+    } else if (c === '(' && !q) depth++;
+    else out += c;
+  }
+  return out;
+}
 const unquote = (s: string): string => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s);
 
 function mailbox(s: string): Address | null {
@@ -300,13 +322,17 @@ function mailbox(s: string): Address | null {
   const lt = t.lastIndexOf('<');
   const gt = t.lastIndexOf('>');
   let name: string | null = null;
+  let adl: string | null = null;
   let spec: string;
   if (lt >= 0 && gt > lt) {
-    const n = unquote(stripComments(t.slice(0, lt)).trim().replace(/\s+/g, ' '));
+    const n = stripComments(t.slice(0, lt)).trim().replace(/\s+/g, ' ').replace(/"((?:[^"\\]|\\.)*)"/g, (_, q: string) => q.replace(/\\(.)/g, '$1'));
     name = n === '' ? null : n;
     spec = t.slice(lt + 1, gt);
     const colon = spec.lastIndexOf(':'); // an obsolete route: @a,@b:user@host
-    if (spec.startsWith('@') && colon > 0) spec = spec.slice(colon + 1);
+    if (spec.startsWith('@') && colon > 0) {
+      adl = spec.slice(0, colon).replace(/\s+/g, '');
+      spec = spec.slice(colon + 1);
+    }
   } else {
     spec = stripComments(t);
     // "addr (Name)": the comment is the name (as Dovecot reads it)
@@ -315,8 +341,8 @@ function mailbox(s: string): Address | null {
   }
   spec = spec.replace(/\s+/g, '');
   const at = spec.lastIndexOf('@');
-  if (at < 0) return { name, adl: null, mailbox: unquote(spec), host: '' };
-  return { name, adl: null, mailbox: unquote(spec.slice(0, at)), host: spec.slice(at + 1) };
+  if (at < 0) return { name, adl, mailbox: unquote(spec), host: '' };
+  return { name, adl, mailbox: unquote(spec.slice(0, at)), host: spec.slice(at + 1) };
 }
 
 /** An address-list header value as RFC 9051 address structures (groups included). */

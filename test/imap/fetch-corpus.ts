@@ -257,6 +257,19 @@ Content-Transfer-Encoding: Quoted-Printable
 --P--
 `;
 
+const oddAddresses = `From: "" <empty@example.org>
+To: <@route1,@route2:routed@example.org>, trailing@example.org,
+Cc: "Ann (not a comment)" <ann@example.org>, Bob Smith <bob@example.org> (the builder)
+Reply-To: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= <g@example.org>
+Subject:
+In-Reply-To: <a@example.org>
+\t<b@example.org>
+Message-ID: <id with spaces@example.org>
+Date: Mon, 8 Jan 2024 17:00:00 +0000 (UTC)
+
+x
+`;
+
 export const CORPUS: Readonly<Record<string, Buffer>> = Object.freeze({
   plain: crlf(plain),
   alternative: crlf(alternative),
@@ -273,4 +286,5 @@ export const CORPUS: Readonly<Record<string, Buffer>> = Object.freeze({
   topRfc822: crlf(topRfc822),
   digest: crlf(digest),
   params2231: crlf(params2231),
+  oddAddresses: crlf(oddAddresses),
 });

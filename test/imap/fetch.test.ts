@@ -120,6 +120,14 @@ test('ENVELOPE: groups (start and end markers), an empty group, a comment as the
   );
 });
 
+test('ENVELOPE: an empty name and subject, a source route (adl), parentheses inside a quoted name, a comment after the address, a folded In-Reply-To unfolded (only the line break removed)', () => {
+  assert.equal(
+    fetch('oddAddresses', [one('ENVELOPE')]),
+    '* 3 FETCH (ENVELOPE ("Mon, 8 Jan 2024 17:00:00 +0000 (UTC)" "" ((NIL NIL "empty" "example.org")) ((NIL NIL "empty" "example.org")) (("=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=" NIL "g" "example.org")) ' +
+      '((NIL "@route1,@route2" "routed" "example.org")(NIL NIL "trailing" "example.org")) (("Ann (not a comment)" NIL "ann" "example.org")("Bob Smith" NIL "bob" "example.org")) NIL "<a@example.org>\t<b@example.org>" "<id with spaces@example.org>"))\r\n',
+  );
+});
+
 test('8-bit header bytes go as literals; under UTF8=ACCEPT valid UTF-8 goes quoted, other 8-bit bytes still as literals', () => {
   const latin = '* 3 FETCH (ENVELOPE ("Sat, 6 Jan 2024 15:00:00 +0000" ';
   const rest = '(({6}\r\nJ\xfcrgen NIL "j" "example.org")) (({6}\r\nJ\xfcrgen NIL "j" "example.org")) (({6}\r\nJ\xfcrgen NIL "j" "example.org")) (("=?ISO-8859-1?Q?Andr=E9?=" NIL "andre" "example.org")) NIL NIL NIL NIL))\r\n';

@@ -113,7 +113,7 @@ function human(s: string | null, utf8: boolean): string {
 function addresses(list: Address[] | null, utf8: boolean): string {
   if (list === null || list.length === 0) return 'NIL';
   let out = '(';
-  for (const a of list) out += `(${human(a.name, utf8)} NIL ${nstr(a.mailbox, utf8)} ${nstr(a.host, utf8)})`;
+  for (const a of list) out += `(${human(a.name, utf8)} ${nstr(a.adl ?? null, utf8)} ${nstr(a.mailbox, utf8)} ${nstr(a.host, utf8)})`;
   return `${out})`;
 }
 
