@@ -90,21 +90,24 @@ const LITERAL_NEEDED = /[\x00\r\n\x80-\xff]/;
 const EIGHT_BIT = /[\x80-\xff]/;
 const CTL_BREAK = /[\x00\r\n]/;
 const ESCAPE = /["\\]/g;
+const NEEDS_ESCAPE = /["\\]/;
 
 /** A string value (raw bytes as latin1 characters) as a quoted string or a literal. */
 function str(s: string, utf8: boolean): string {
   if (LITERAL_NEEDED.test(s)) {
     if (!(utf8 && !CTL_BREAK.test(s) && EIGHT_BIT.test(s) && isUtf8(Buffer.from(s, 'latin1')))) return `{${s.length}}\r\n${s}`;
   }
-  return `"${s.replace(ESCAPE, '\\$&')}"`;
+  return NEEDS_ESCAPE.test(s) ? `"${s.replace(ESCAPE, '\\$&')}"` : `"${s}"`;
 }
 
 const nstr = (s: string | null, utf8: boolean): string => (s === null ? 'NIL' : str(s, utf8));
 
 /** Dovecot's "string for humans": no CR/LF, tabs and runs of spaces as one space, trimmed. */
+const UNTIDY = /[\r\n\t]| {2}|^ | $/;
+
 function human(s: string | null, utf8: boolean): string {
   if (s === null) return 'NIL';
-  return str(s.replace(/[\r\n]/g, '').replace(/[ \t]+/g, ' ').trim(), utf8);
+  return str(UNTIDY.test(s) ? s.replace(/[\r\n]/g, '').replace(/[ \t]+/g, ' ').trim() : s, utf8);
 }
 
 
