@@ -390,3 +390,20 @@ except imaplib.IMAP4.error as e:
   assert.deepEqual(untagged(await c.run('UID FETCH $ (UID)')), ['* 2 FETCH (UID 2)']);
   c.close();
 });
+
+test('FETCH BODY[] after a compaction moved the bodies the session knew the place of: read again from the store', { timeout: 60_000 }, async () => {
+  const user = await account(10);
+  const c = await imap(env.port, user);
+  await c.run('SELECT INBOX');
+  // the view has every locator; then half the messages go and the segment is compacted away
+  await c.run('STORE 1:5 +FLAGS.SILENT (\\Deleted)');
+  await c.run('EXPUNGE');
+  const r = (await env.server.admin('store.compact', {})) as { segmentsRemoved: number; bytesCopied: number };
+  assert.ok(r.segmentsRemoved >= 1 && r.bytesCopied > 0, JSON.stringify(r));
+  const f = await c.run('FETCH 1:5 (BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+  assert.equal(tagged(f), 'OK Fetch completed');
+  const got = untagged(f).map((l) => /Subject: (m\d+)/.exec(l)?.[1]);
+  assert.deepEqual(got, ['m6', 'm7', 'm8', 'm9', 'm10']);
+  assert.ok(untagged(f).every((l) => l.includes('BODY[TEXT] {8}\r\nHello.\r\n')));
+  c.close();
+});
