@@ -14,7 +14,9 @@ import { openStore, withAccount } from '../store/helpers.ts';
 import { ACCOUNT, CRLF, indexed, loadCorpus, scopeOf, shardOf } from './search-corpus.ts';
 import { charsetSupported, formatSearch, runSearch, sequenceSetText, usesModseq, DAY_MS } from '../../src/protocols/imap/search.ts';
 import { searchIndexOf } from '../../src/store/search-index.ts';
-import type { SearchKey, SearchMessage, SearchScope } from '../../src/protocols/imap/types.ts';
+import { baseSubject, runSort } from '../../src/protocols/imap/sort.ts';
+import { formatThread, runThread, type ThreadNode } from '../../src/protocols/imap/thread.ts';
+import type { SearchKey, SearchMessage, SearchScope, SortCriterion } from '../../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../../src/store/types.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -270,4 +272,94 @@ test('SEARCH TEXT / FROM / SINCE over 10,000 messages answers within 1 s', async
   } finally {
     await store.close();
   }
+});
+
+// ---- SORT and THREAD ----
+
+const seqs = (ms: readonly SearchMessage[]): number[] => ms.map((m) => m.seq);
+
+test('SORT: every criterion, REVERSE, several criteria, with a search key (RFC 5256, RFC 5957)', async () => {
+  const { store } = await corpusStore();
+  try {
+    const s = await scopeOf(store.mailbox(ACCOUNT), 'INBOX');
+    const all: SearchKey = { k: 'all' };
+    const sort = async (...c: Array<[SortCriterion, boolean?]>): Promise<number[]> => seqs(await runSort(c.map(([key, reverse]) => ({ key, reverse: reverse ?? false })), all, s));
+    assert.deepEqual(await sort(['ARRIVAL']), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(await sort(['ARRIVAL', true]), [6, 5, 4, 3, 2, 1]);
+    assert.deepEqual(await sort(['DATE']), [1, 2, 3, 5, 4, 6], 'message 4 has no Date: its internal date (Jan 5 12:00) sorts it after 5 (Jan 5 10:00)');
+    assert.deepEqual(await sort(['DATE', true]), [6, 4, 5, 3, 2, 1]);
+    assert.deepEqual(await sort(['SUBJECT']), [5, 1, 3, 6, 4, 2], 'base subjects: Re: and Fwd: cut, encoded words decoded');
+    assert.deepEqual(await sort(['SUBJECT'], ['DATE', true]), [5, 6, 3, 1, 4, 2]);
+    assert.deepEqual(await sort(['FROM']), [1, 6, 3, 4, 5, 2], 'by the first From address\'s mailbox');
+    assert.deepEqual(await sort(['TO']), [4, 2, 3, 5, 1, 6], 'no To sorts first');
+    assert.deepEqual(await sort(['CC']), [2, 3, 4, 5, 6, 1]);
+    assert.deepEqual(await sort(['DISPLAYFROM']), [1, 6, 3, 4, 5, 2], '"ann example" < "ann@example.org" < "bob@…" < … < "jörg"');
+    assert.deepEqual(await sort(['DISPLAYTO']), [4, 2, 3, 5, 1, 6]);
+    const bySize = await sort(['SIZE']);
+    const sizes = bySize.map((q) => s.messages[q - 1]!.size);
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => a - b));
+    assert.deepEqual(seqs(await runSort([{ key: 'DATE', reverse: false }], { k: 'flag', flag: '\\Seen', set: false }, s)), [2, 3, 5, 4]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('base subject extraction (RFC 5256 §2.1)', () => {
+  const b = (x: string): [string, boolean] => {
+    const r = baseSubject(x);
+    return [r.base, r.reply];
+  };
+  assert.deepEqual(b('hello'), ['hello', false]);
+  assert.deepEqual(b('re: hello'), ['hello', true]);
+  assert.deepEqual(b('RE:  Fwd:  Re[2]: hello'), ['hello', true]);
+  assert.deepEqual(b('[list] re: hello (fwd)'), ['hello', true]);
+  assert.deepEqual(b('[fwd: re: hello]'), ['hello', true]);
+  assert.deepEqual(b('[list] hello'), ['hello', false]);
+  assert.deepEqual(b('[only a blob]'), ['[only a blob]', false], 'a blob is kept when nothing would be left');
+  assert.deepEqual(b('hello  \t world   '), ['hello world', false]);
+  assert.deepEqual(b('re:'), ['', true]);
+});
+
+test('THREAD ORDEREDSUBJECT and REFERENCES on the corpus', async () => {
+  const { store } = await corpusStore();
+  try {
+    const s = await scopeOf(store.mailbox(ACCOUNT), 'INBOX');
+    assert.equal(formatThread(await runThread('ORDEREDSUBJECT', { k: 'all' }, s), false), '* THREAD (1 (3)(6))(2)(5)(4)\r\n');
+    // 2 and 3 refer to 1 (References, In-Reply-To), 6 to 1 then 3
+    assert.equal(formatThread(await runThread('REFERENCES', { k: 'all' }, s), false), '* THREAD (1 (2)(3 6))(5)(4)\r\n');
+    assert.equal(formatThread(await runThread('REFERENCES', { k: 'all' }, s), true), '* THREAD (1 (2)(3 6))(5)(4)\r\n');
+    // only some messages: 3 is left out, 6's parent chain still goes through it (a dummy, pruned)
+    assert.equal(formatThread(await runThread('REFERENCES', { k: 'not', key: { k: 'uid', set: [{ from: 3, to: 3 }] } }, s), false), '* THREAD (1 (2)(6))(5)(4)\r\n');
+    assert.equal(formatThread(await runThread('REFERENCES', { k: 'uid', set: [{ from: 99, to: 99 }] }, s), false), '* THREAD\r\n');
+  } finally {
+    await store.close();
+  }
+});
+
+test('THREAD REFERENCES: subject gathering (reply under original, two originals under a dummy) and a dummy parent of two', async () => {
+  const { store } = await withAccount({ shards: 1 });
+  try {
+    const mb = store.mailbox(ACCOUNT);
+    const m = (subject: string, date: string, id: string, extra = ''): Buffer => CRLF(`From: x@example.org\nSubject: ${subject}\nDate: ${date}\nMessage-ID: <${id}>\n${extra}\nbody\n`);
+    await mb.append('INBOX', m('Lunch', 'Mon, 1 Jan 2024 10:00:00 +0000', 'a1@x'));
+    await mb.append('INBOX', m('Re: Lunch', 'Mon, 1 Jan 2024 11:00:00 +0000', 'b1@x'));
+    await mb.append('INBOX', m('Lunch', 'Mon, 1 Jan 2024 12:00:00 +0000', 'c1@x'));
+    await mb.append('INBOX', m('Re: Dinner', 'Tue, 2 Jan 2024 10:00:00 +0000', 'd1@x', 'References: <missing@x>'));
+    await mb.append('INBOX', m('Re: Dinner', 'Tue, 2 Jan 2024 11:00:00 +0000', 'e1@x', 'References: <missing@x>'));
+    await indexed(store);
+    const s = await scopeOf(mb, 'INBOX');
+    assert.equal(formatThread(await runThread('REFERENCES', { k: 'all' }, s), false), '* THREAD ((1 2)(3))((4)(5))\r\n');
+    assert.equal(formatThread(await runThread('ORDEREDSUBJECT', { k: 'all' }, s), false), '* THREAD (1 (2)(3))(4 5)\r\n');
+  } finally {
+    await store.close();
+  }
+});
+
+test('THREAD reply format: single children continue the list, several are parenthesised (the RFC 5256 example)', () => {
+  let seq = 0;
+  const n = (id: number, ...children: ThreadNode[]): ThreadNode => ({ msg: { seq: ++seq, uid: id, modseq: 1, flags: [], internalDate: 0, size: 0, recent: false }, children });
+  const tree = [n(2), n(3, n(6, n(4, n(23)), n(44, n(7, n(96)))))];
+  assert.equal(formatThread(tree, true), '* THREAD (2)(3 6 (4 23)(44 7 96))\r\n');
+  assert.equal(formatThread([{ msg: null, children: [n(1), n(2)] }], true), '* THREAD ((1)(2))\r\n');
+  assert.equal(formatThread([], true), '* THREAD\r\n');
 });
