@@ -28,13 +28,16 @@
  * file is rewritten (`search.idx` dropped and rebuilt by catch-up) at open when more than half
  * of it, and over `REWRITE_MIN_BYTES`, is dead.
  *
- * Exports: `searchIndexOf(shard)`, `closeSearchIndex(shard)`, `SearchIndex`, `SearchIndexView`,
+ * Limit: the store option `searchTextChars` (default 262,144; at least 1,024): body text kept per message; a
+ * message with more is flagged and, when its record does not match, searched from its body.
+ *
+ * Exports: `searchIndexOf(shard, caps?)`, `closeSearchIndex(shard)`, `SearchIndex`, `SearchIndexView`,
  * `VIEW_FIELDS`. Throws nothing: a write that fails leaves the body unindexed (searched the
  * slow way) and is counted in `stats().writeErrors`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildRecord, readHead, REC_HEAD } from './search-text.ts';
+import { buildRecord, readHead, REC_HEAD, TEXT_CAPS, type TextCaps } from './search-text.ts';
 import { decodeStructure, parseStructure, type MessageStructure } from './structure.ts';
 import { readRange } from './bodies.ts';
 import type { Shard } from './shard.ts';
@@ -74,8 +77,11 @@ export class SearchIndex {
   /** Settles once the file has been read back and the first catch-up pass is done. */
   readonly ready: Promise<void>;
 
-  constructor(shard: Shard) {
+  private readonly caps: TextCaps;
+
+  constructor(shard: Shard, caps: TextCaps = TEXT_CAPS) {
     this.shard = shard;
+    this.caps = caps;
     this.file = path.join(shard.dir, FILE);
     let size0 = 0;
     try {
@@ -140,7 +146,7 @@ export class SearchIndex {
     let i = 0;
     while (i < this.queue.length && !this.closed) {
       const q = this.queue[i++]!;
-      this.write(q.seg, q.off, buildRecord(q.body, q.structure, q.seg, q.off));
+      this.write(q.seg, q.off, buildRecord(q.body, q.structure, q.seg, q.off, this.caps));
       if (performance.now() - t0 > SLICE_MS) break;
     }
     this.queue.splice(0, i);
@@ -289,7 +295,7 @@ export class SearchIndex {
         }
         if (s === null || s.size !== body.length) s = parseStructure(body);
         if (this.closed) return;
-        this.write(m.seg, m.off, buildRecord(body, s, m.seg, m.off));
+        this.write(m.seg, m.off, buildRecord(body, s, m.seg, m.off, this.caps));
         this.counters.caughtUp++;
       }
       let t1 = performance.now();
@@ -327,12 +333,13 @@ export class SearchIndex {
 
 const indexes = new WeakMap<Shard, SearchIndex>();
 
-/** The shard's search index, opened on first use (its file read back in the background). */
-export function searchIndexOf(shard: Shard): SearchIndex {
+/** The shard's search index, opened on first use (the Store opens it with the shard: its file
+ * is read back in the background); `caps` apply when this call opens it. */
+export function searchIndexOf(shard: Shard, caps?: TextCaps): SearchIndex {
   let ix = indexes.get(shard);
   if (ix === undefined) {
     dropIfMostlyDead(shard);
-    ix = new SearchIndex(shard);
+    ix = new SearchIndex(shard, caps);
     indexes.set(shard, ix);
   }
   return ix;

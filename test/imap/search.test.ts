@@ -14,6 +14,7 @@ import { openStore, withAccount } from '../store/helpers.ts';
 import { ACCOUNT, CRLF, indexed, loadCorpus, scopeOf, shardOf } from './search-corpus.ts';
 import { charsetSupported, formatSearch, runSearch, sequenceSetText, usesModseq, DAY_MS } from '../../src/protocols/imap/search.ts';
 import { searchIndexOf } from '../../src/store/search-index.ts';
+import { TRUNCATED } from '../../src/store/search-text.ts';
 import { baseSubject, runSort } from '../../src/protocols/imap/sort.ts';
 import { formatThread, runThread, type ThreadNode } from '../../src/protocols/imap/thread.ts';
 import type { SearchKey, SearchMessage, SearchScope, SortCriterion } from '../../src/protocols/imap/types.ts';
@@ -223,14 +224,20 @@ test('the index follows append, copy, move, expunge, and a restart (read back; r
   }
 });
 
-test('a message whose text passes the index cap is still found (from its body)', async () => {
-  const { store } = await withAccount({ shards: 1 });
+test('searchTextChars: a message whose text passes the cap is flagged, and still found (from its body)', async () => {
+  const { store } = await withAccount({ shards: 1, searchTextChars: 2000 });
   try {
     const mb = store.mailbox(ACCOUNT);
-    await mb.append('INBOX', CRLF(`Subject: long\r\n\r\n${'lorem ipsum '.repeat(30_000)}\r\nfar away needle\r\n`));
+    await mb.append('INBOX', CRLF(`Subject: long\r\n\r\n${'lorem ipsum '.repeat(300)}\r\nfar away needle\r\n`));
+    await mb.append('INBOX', CRLF('Subject: short\r\n\r\nnear needle\r\n'));
     await indexed(store);
+    const view = await mb.searchIndex!('INBOX');
+    assert.equal(view.data[5], TRUNCATED, 'the long one is cut');
+    assert.equal(view.data[6 + 5], 0);
+    assert.ok(view.data[2]! < 2000 + 200, `its record is capped: ${view.data[2]} bytes`);
     const s = await scopeOf(mb, 'INBOX');
     assert.deepEqual(await uids({ k: 'body', value: 'far away needle' }, s), [1]);
+    assert.deepEqual(await uids({ k: 'body', value: 'needle' }, s), [1, 2]);
     assert.deepEqual(await uids({ k: 'body', value: 'not there at all' }, s), []);
   } finally {
     await store.close();
