@@ -20,7 +20,8 @@
  * rebuild the Map; then a catch-up pass walks the shard's folders, indexes every message whose
  * body has no record (stored before the index existed, lost in a crash, or moved by
  * compaction; read from its segment), and drops the Map entries of bodies no folder holds any
- * more. The catch-up pass runs again whenever a `view` finds bodies with no record or the Map
+ * more. Compaction moving a body moves its Map entry (and appends a small ALIAS record saying
+ * so, for the next open). The catch-up pass runs again whenever a `view` finds bodies with no record or the Map
  * has grown to twice the live count. A message with no record yet is shown as such (position
  * -1): the searcher reads that body itself, so answers are right while upkeep runs.
  *
@@ -37,7 +38,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildRecord, readHead, REC_HEAD, TEXT_CAPS, type TextCaps } from './search-text.ts';
+import { crc32 } from 'node:zlib';
+import { ALIAS, buildRecord, readHead, REC_HEAD, TEXT_CAPS, type TextCaps } from './search-text.ts';
 import { decodeStructure, parseStructure, type MessageStructure } from './structure.ts';
 import { readRange } from './bodies.ts';
 import type { Shard } from './shard.ts';
@@ -50,6 +52,19 @@ const FILE = 'search.idx';
 const SLICE_MS = 10;
 const SCAN_CHUNK = 4 << 20;
 const REWRITE_MIN_BYTES = 64 << 20;
+
+/** An ALIAS record: the body at (seg, off) is answered by the record at `target` (compaction
+ * moved it); its sentDay field holds `target`. */
+function aliasRecord(seg: number, off: number, target: number): Buffer {
+  const b = Buffer.alloc(REC_HEAD);
+  b.writeUInt32LE(REC_HEAD, 0);
+  b.writeUInt32LE(seg >>> 0, 8);
+  b.writeUInt32LE(off >>> 0, 12);
+  b.writeDoubleLE(target, 16);
+  b.writeUInt32LE(ALIAS, 28);
+  b.writeUInt32LE(crc32(b.subarray(8)), 4);
+  return b;
+}
 
 const bodyKey = (seg: number, off: number): number => seg * 0x1_0000_0000 + off;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -72,12 +87,14 @@ export class SearchIndex {
   private upkeep: Promise<void> | null = null;
   private again = false;
   private readonly queue: Array<{ seg: number; off: number; body: Uint8Array; structure: MessageStructure }> = [];
+  private readonly queued = new Set<number>(); // their body keys
   private addedDuringUpkeep: Set<number> | null = null;
   readonly counters = { records: 0, recordBytes: 0, writeErrors: 0, caughtUp: 0, dropped: 0, scanned: 0 };
   /** Settles once the file has been read back and the first catch-up pass is done. */
   readonly ready: Promise<void>;
 
   private readonly caps: TextCaps;
+  private readonly onMoved: (moved: ReadonlyMap<string, { seg: number; off: number }>) => void;
 
   constructor(shard: Shard, caps: TextCaps = TEXT_CAPS) {
     this.shard = shard;
@@ -92,6 +109,8 @@ export class SearchIndex {
       this.counters.writeErrors++;
     }
     this.size = size0;
+    this.onMoved = (moved) => this.moved(moved);
+    shard.bodyMoves.push(this.onMoved);
     this.ready = this.scan(size0).then(() => this.catchUp());
     this.ready.catch(() => {});
   }
@@ -138,6 +157,7 @@ export class SearchIndex {
   add(seg: number, off: number, body: Uint8Array, structure: MessageStructure): void {
     if (this.closed || this.fd === null) return;
     this.queue.push({ seg, off, body, structure });
+    this.queued.add(bodyKey(seg, off));
     if (this.queue.length === 1) setImmediate(() => this.drain());
   }
 
@@ -146,13 +166,24 @@ export class SearchIndex {
     let i = 0;
     while (i < this.queue.length && !this.closed) {
       const q = this.queue[i++]!;
+      this.queued.delete(bodyKey(q.seg, q.off));
       this.write(q.seg, q.off, buildRecord(q.body, q.structure, q.seg, q.off, this.caps));
       if (performance.now() - t0 > SLICE_MS) break;
     }
     this.queue.splice(0, i);
-    if (this.closed) this.queue.length = 0;
+    if (this.closed) {
+      this.queue.length = 0;
+      this.queued.clear();
+    }
     if (this.queue.length > 0) setImmediate(() => this.drain());
-    else if (this.map.size > 2 * this.lastLive + 1024) this.kick();
+    else if (this.map.size > 2 * Math.max(this.lastLive, this.liveBound()) + 1024) this.kick(); // many bodies gone: drop their entries
+  }
+
+  /** At least as many as the bodies the shard's folders hold (copies count twice). */
+  private liveBound(): number {
+    let n = 0;
+    for (const mb of this.shard.state.mailboxes.values()) n += mb.usedCount;
+    return n;
   }
 
   /** Bodies queued for indexing (not yet searchable from the index). */
@@ -176,6 +207,28 @@ export class SearchIndex {
     this.register(bodyKey(seg, off), at, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
   }
 
+  /** Compaction moved bodies: their records now answer for the new place (an ALIAS record
+   * says so in the file, for the next open). */
+  private moved(moved: ReadonlyMap<string, { seg: number; off: number }>): void {
+    if (this.closed) return;
+    for (const [from, to] of moved) {
+      const [seg, off] = from.split(':').map(Number) as [number, number];
+      const s = this.map.get(bodyKey(seg, off));
+      if (s === undefined) continue;
+      this.map.delete(bodyKey(seg, off));
+      this.map.set(bodyKey(to.seg, to.off), s);
+      this.addedDuringUpkeep?.add(bodyKey(to.seg, to.off));
+      const alias = aliasRecord(to.seg, to.off, this.pos[s]!);
+      if (this.fd === null) continue;
+      try {
+        fs.writeSync(this.fd, alias, 0, alias.length, this.size);
+        this.size += alias.length;
+      } catch {
+        this.counters.writeErrors++;
+      }
+    }
+  }
+
   /** Where the records of `f`'s messages lie (see SearchIndexView). */
   view(f: Folder): SearchIndexView {
     const msgs = f.msgs;
@@ -187,7 +240,7 @@ export class SearchIndex {
       data[o] = m.uid;
       if (s === undefined) {
         data[o + 1] = -1;
-        missing = true;
+        if (!this.queued.has(bodyKey(m.seg, m.off))) missing = true; // (a queued one is indexed soon)
         continue;
       }
       data[o + 1] = this.pos[s]!;
@@ -223,6 +276,7 @@ export class SearchIndex {
     const fd = this.fd;
     let at = 0;
     let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+    const byPos = new Map<number, number>(); // record position → slot, for aliases
     while (at < end && !this.closed) {
       const want = Math.min(buf.length, end - at);
       const n = await new Promise<number>((resolve) => fs.read(fd, buf, 0, want, at, (e, k) => resolve(e === null ? k : 0)));
@@ -246,8 +300,14 @@ export class SearchIndex {
           bad = true;
           break;
         }
-        this.register(bodyKey(h.seg, h.off), at + p, h.len, h.hdrLen, h.sentDay, h.flags);
-        this.counters.scanned++;
+        if ((h.flags & ALIAS) !== 0) {
+          const s = byPos.get(h.sentDay); // an alias: the record at that position answers for this body
+          if (s !== undefined) this.map.set(bodyKey(h.seg, h.off), s);
+        } else {
+          this.register(bodyKey(h.seg, h.off), at + p, h.len, h.hdrLen, h.sentDay, h.flags);
+          byPos.set(at + p, this.map.get(bodyKey(h.seg, h.off))!);
+          this.counters.scanned++;
+        }
         p += len;
       }
       if (bad || (p === 0 && at + n >= end)) break; // a torn tail: what follows is re-indexed by catch-up
@@ -272,7 +332,7 @@ export class SearchIndex {
             const m = msgs[i]!;
             const k = bodyKey(m.seg, m.off);
             live.add(k);
-            if (!this.map.has(k)) todo.push(m);
+            if (!this.map.has(k) && !this.queued.has(k)) todo.push(m);
             if ((i & 1023) === 0 && performance.now() - t0 > SLICE_MS) {
               await tick();
               if (this.closed) return;
@@ -284,7 +344,7 @@ export class SearchIndex {
       for (const m of todo) {
         if (this.closed) return;
         const k = bodyKey(m.seg, m.off);
-        if (this.map.has(k)) continue;
+        if (this.map.has(k) || this.queued.has(k)) continue;
         let body: Buffer;
         let s: MessageStructure | null = null;
         try {
@@ -320,6 +380,8 @@ export class SearchIndex {
 
   close(): void {
     this.closed = true;
+    const i = this.shard.bodyMoves.indexOf(this.onMoved);
+    if (i >= 0) this.shard.bodyMoves.splice(i, 1);
     if (this.fd !== null) {
       try {
         fs.closeSync(this.fd);

@@ -14,13 +14,13 @@
  * - `sentDay`: 00:00 UTC of the Date: header's day as written (time and zone disregarded,
  *   RFC 9051 §6.4.4), NaN when absent or unparsable;
  * - flags bit 0 (`TRUNCATED`): a cap cut the text (a search that finds nothing in it must look
- *   at the body itself).
+ *   at the body itself); bit 1 (`ALIAS`): see ALIAS.
  * `seg`/`off` name the body (its segment and offset): copies and moves share it.
  *
  * Case folding (`fold`): `toLowerCase`, then final sigma to sigma and long s to s, so both sides
  * of a comparison fold alike (close to Unicode simple case folding, RFC 9051 §6.4.4 / i;unicode-casemap).
  *
- * Exports: `buildRecord`, `fold`, `decodeWords`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `TEXT_CAPS`,
+ * Exports: `buildRecord`, `fold`, `decodeWords`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
  * `TextCaps`, `RecordHead`, `readHead`. Throws nothing (malformed input gives best-effort text).
  */
 import { crc32 } from 'node:zlib';
@@ -29,6 +29,9 @@ import type { BodyPart, MessageStructure } from './structure.ts';
 
 export const REC_HEAD = 32;
 export const TRUNCATED = 1;
+/** A record with no text of its own: the body (seg, off) is answered by the record whose
+ * position its sentDay field holds (search-index.ts, after compaction moved the body). */
+export const ALIAS = 2;
 
 export interface TextCaps {
   /** Header text kept per message (bytes of folded UTF-8, about). */

@@ -62,6 +62,9 @@ export class Shard {
   private bytesSinceCheckpoint = 0;
   private collectTimer: NodeJS.Timeout | null = null;
   private compacting: Promise<CompactResult> | null = null;
+  /** Told of the bodies compaction moved ("seg:off" → new place), once the index points there
+   * (the search index follows them: search-index.ts). */
+  readonly bodyMoves: Array<(moved: ReadonlyMap<string, { seg: number; off: number }>) => void> = [];
 
   private constructor(o: ShardOptions, state: ShardState, cpPos: Position) {
     this.o = o;
@@ -303,6 +306,7 @@ export class Shard {
           }
         }
       }
+      for (const l of this.bodyMoves) l(moved);
       await this.checkpoint(); // the new locations are durable; collect() removes unpinned victims
       for (const s of victims) {
         if (!this.segs.has(s)) {

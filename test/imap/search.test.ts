@@ -224,6 +224,36 @@ test('the index follows append, copy, move, expunge, and a restart (read back; r
   }
 });
 
+test('compaction moves bodies: their records follow them, now and after a restart (nothing indexed again)', async () => {
+  const { store, dataDir } = await corpusStore();
+  let again: Store | null = null;
+  try {
+    const mb = store.mailbox(ACCOUNT);
+    await mb.createFolder('Keep');
+    await mb.copy('INBOX', [1, 2, 3], 'Keep');
+    await mb.expunge('INBOX', { uids: [1, 2, 3, 4, 5, 6] });
+    const before = (await mb.list('Keep')).map((m) => `${m.locator.path}:${m.locator.offset}`);
+    const r = await store.compact();
+    assert.ok(r.segmentsRemoved >= 1);
+    assert.notDeepEqual((await mb.list('Keep')).map((m) => `${m.locator.path}:${m.locator.offset}`), before, 'the bodies moved');
+    const view = await mb.searchIndex!('Keep');
+    assert.deepEqual([view.data[1]! >= 0, view.data[7]! >= 0, view.data[13]! >= 0], [true, true, true], 'every moved body still has its record');
+    const s = await scopeOf(mb, 'Keep');
+    assert.deepEqual(await uids({ k: 'body', value: 'café' }, s), [3]);
+    assert.deepEqual(await uids(H('FROM', 'jörg'), s), [2]);
+    await store.close();
+    ({ store: again } = await openStore(dataDir, { shards: 1 }));
+    const ix = searchIndexOf(shardOf(again));
+    await ix.ready;
+    assert.equal(ix.stats().caughtUp, 0, 'the ALIAS records carried the moves');
+    const s2 = await scopeOf(again.mailbox(ACCOUNT), 'Keep');
+    assert.deepEqual(await uids({ k: 'text', value: 'hello world' }, s2), [1, 3]);
+  } finally {
+    await store.close().catch(() => {});
+    await again?.close().catch(() => {});
+  }
+});
+
 test('searchTextChars: a message whose text passes the cap is flagged, and still found (from its body)', async () => {
   const { store } = await withAccount({ shards: 1, searchTextChars: 2000 });
   try {
