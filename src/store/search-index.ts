@@ -66,6 +66,59 @@ function aliasRecord(seg: number, off: number, target: number): Buffer {
   return b;
 }
 
+/** Body (segment, offset) → slot: a Map per segment, so every key is a small integer (a Map
+ * keyed by seg·2³²+off hashes doubles, several times slower), the last segment's kept at hand. */
+class BodyMap {
+  private readonly segs = new Map<number, Map<number, number>>();
+  private lastSeg = -1;
+  private last: Map<number, number> | undefined;
+  size = 0;
+
+  private inner(seg: number, create: boolean): Map<number, number> | undefined {
+    if (seg === this.lastSeg && this.last !== undefined) return this.last;
+    let m = this.segs.get(seg);
+    if (m === undefined && create) {
+      m = new Map();
+      this.segs.set(seg, m);
+    }
+    if (m !== undefined) {
+      this.lastSeg = seg;
+      this.last = m;
+    }
+    return m;
+  }
+
+  get(seg: number, off: number): number | undefined {
+    return this.inner(seg, false)?.get(off);
+  }
+
+  has(seg: number, off: number): boolean {
+    return this.inner(seg, false)?.has(off) ?? false;
+  }
+
+  set(seg: number, off: number, v: number): void {
+    const m = this.inner(seg, true)!;
+    const before = m.size;
+    m.set(off, v);
+    this.size += m.size - before;
+  }
+
+  delete(seg: number, off: number): void {
+    const m = this.inner(seg, false);
+    if (m === undefined || !m.delete(off)) return;
+    this.size--;
+    if (m.size === 0) {
+      this.segs.delete(seg);
+      this.lastSeg = -1;
+      this.last = undefined;
+    }
+  }
+
+  *entries(): Generator<[number, number, number]> {
+    for (const [seg, m] of [...this.segs]) for (const [off, v] of [...m]) yield [seg, off, v];
+  }
+}
+
 const bodyKey = (seg: number, off: number): number => seg * 0x1_0000_0000 + off;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -74,7 +127,7 @@ export class SearchIndex {
   private readonly shard: Shard;
   private fd: number | null = null;
   private size = 0;
-  private readonly map = new Map<number, number>();
+  private readonly map = new BodyMap();
   private pos = new Float64Array(1024);
   private len = new Uint32Array(1024);
   private hdr = new Uint32Array(1024);
@@ -138,18 +191,18 @@ export class SearchIndex {
     return this.slots++;
   }
 
-  private register(key: number, at: number, len: number, hdrLen: number, sentDay: number, flags: number): void {
-    let s = this.map.get(key);
+  private register(seg: number, off: number, at: number, len: number, hdrLen: number, sentDay: number, flags: number): void {
+    let s = this.map.get(seg, off);
     if (s === undefined) {
       s = this.slot();
-      this.map.set(key, s);
+      this.map.set(seg, off, s);
     }
     this.pos[s] = at;
     this.len[s] = len;
     this.hdr[s] = hdrLen;
     this.day[s] = sentDay;
     this.fl[s] = flags;
-    this.addedDuringUpkeep?.add(key);
+    this.addedDuringUpkeep?.add(bodyKey(seg, off));
   }
 
   /** Index a body just stored (the store thread, once its APPEND is applied): queued, and
@@ -204,7 +257,7 @@ export class SearchIndex {
     this.size += rec.length;
     this.counters.records++;
     this.counters.recordBytes += rec.length;
-    this.register(bodyKey(seg, off), at, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
+    this.register(seg, off, at, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
   }
 
   /** Compaction moved bodies: their records now answer for the new place (an ALIAS record
@@ -213,10 +266,10 @@ export class SearchIndex {
     if (this.closed) return;
     for (const [from, to] of moved) {
       const [seg, off] = from.split(':').map(Number) as [number, number];
-      const s = this.map.get(bodyKey(seg, off));
+      const s = this.map.get(seg, off);
       if (s === undefined) continue;
-      this.map.delete(bodyKey(seg, off));
-      this.map.set(bodyKey(to.seg, to.off), s);
+      this.map.delete(seg, off);
+      this.map.set(to.seg, to.off, s);
       this.addedDuringUpkeep?.add(bodyKey(to.seg, to.off));
       const alias = aliasRecord(to.seg, to.off, this.pos[s]!);
       if (this.fd === null) continue;
@@ -236,7 +289,7 @@ export class SearchIndex {
     let missing = false;
     for (let i = 0, o = 0; i < msgs.length; i++, o += VIEW_FIELDS) {
       const m = msgs[i]!;
-      const s = this.map.get(bodyKey(m.seg, m.off));
+      const s = this.map.get(m.seg, m.off);
       data[o] = m.uid;
       if (s === undefined) {
         data[o + 1] = -1;
@@ -302,10 +355,10 @@ export class SearchIndex {
         }
         if ((h.flags & ALIAS) !== 0) {
           const s = byPos.get(h.sentDay); // an alias: the record at that position answers for this body
-          if (s !== undefined) this.map.set(bodyKey(h.seg, h.off), s);
+          if (s !== undefined) this.map.set(h.seg, h.off, s);
         } else {
-          this.register(bodyKey(h.seg, h.off), at + p, h.len, h.hdrLen, h.sentDay, h.flags);
-          byPos.set(at + p, this.map.get(bodyKey(h.seg, h.off))!);
+          this.register(h.seg, h.off, at + p, h.len, h.hdrLen, h.sentDay, h.flags);
+          byPos.set(at + p, this.map.get(h.seg, h.off)!);
           this.counters.scanned++;
         }
         p += len;
@@ -332,7 +385,7 @@ export class SearchIndex {
             const m = msgs[i]!;
             const k = bodyKey(m.seg, m.off);
             live.add(k);
-            if (!this.map.has(k) && !this.queued.has(k)) todo.push(m);
+            if (!this.map.has(m.seg, m.off) && !this.queued.has(k)) todo.push(m);
             if ((i & 1023) === 0 && performance.now() - t0 > SLICE_MS) {
               await tick();
               if (this.closed) return;
@@ -344,7 +397,7 @@ export class SearchIndex {
       for (const m of todo) {
         if (this.closed) return;
         const k = bodyKey(m.seg, m.off);
-        if (this.map.has(k) || this.queued.has(k)) continue;
+        if (this.map.has(m.seg, m.off) || this.queued.has(k)) continue;
         let body: Buffer;
         let s: MessageStructure | null = null;
         try {
@@ -360,9 +413,10 @@ export class SearchIndex {
       }
       let t1 = performance.now();
       let n = 0;
-      for (const [k, s] of this.map) {
+      for (const [seg, off, s] of this.map.entries()) {
+        const k = bodyKey(seg, off);
         if (!live.has(k) && !added.has(k)) {
-          this.map.delete(k);
+          this.map.delete(seg, off);
           this.free.push(s);
           this.counters.dropped++;
         }

@@ -300,7 +300,7 @@ async function loadView(scope: SearchScope): Promise<Loaded> {
   for (let i = 0; i < n; i++) {
     const uid = msgs[i]!.uid;
     while (j < d.length && d[j]! < uid) j += VIEW_FIELDS;
-    if (j < d.length && d[j] === uid) rows.set(d.subarray(j, j + VIEW_FIELDS), i * VIEW_FIELDS);
+    if (j < d.length && d[j] === uid) for (let f = 0, o = i * VIEW_FIELDS; f < VIEW_FIELDS; f++) rows[o + f] = d[j + f]!;
   }
   return { path: v.path, rows };
 }
@@ -344,11 +344,10 @@ async function visitIndexed(path: string, recs: Rec[], visit: (buf: Buffer, recs
       const buf = await next;
       if (k + 1 < chunks.length) next = read(k + 1);
       const c = chunks[k]!;
-      const view: Rec[] = [];
-      for (let r = c.a; r < c.b; r++) {
-        const rec = recs[r]!;
-        if (rec.pos + rec.len - c.from <= buf.length) view.push({ ...rec, pos: rec.pos - c.from });
-      }
+      // positions made relative to the chunk (in place: each record is in one chunk)
+      let view = recs.slice(c.a, c.b);
+      for (const rec of view) rec.pos -= c.from;
+      if (buf.length < c.to - c.from) view = view.filter((rec) => rec.pos + rec.len <= buf.length); // a short read
       visit(buf, view);
     }
   } finally {
@@ -457,12 +456,40 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
   const needle = nd.bytes;
   const L = needle.length;
   const lo = (r: Rec): number => r.pos + REC_HEAD + (nd.kind === 'body' ? r.hdr : 0);
-  const hiOf = (r: Rec): number => (nd.kind === 'header' ? r.pos + REC_HEAD + r.hdr : r.pos + r.len);
+  const hiOf = (r: Rec): number => r.pos + r.len;
   if (L === 0) {
     for (const r of recs) nd.bits[r.i] = 1;
     return;
   }
   if (nd.kind === 'header' && !nd.presence && needle.includes(10)) return; // never inside one field
+  if (nd.kind === 'header') {
+    // only the header text of each record: searched record by record (the bodies, ten times
+    // bigger, are never scanned)
+    const pre = nd.prefix;
+    for (const r of recs) {
+      const start = r.pos + REC_HEAD;
+      const hdr = buf.subarray(start, start + r.hdr);
+      for (let p = hdr.indexOf(needle); p >= 0; ) {
+        if (nd.presence) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        const ls = hdr.lastIndexOf(10, p);
+        let le = hdr.indexOf(10, p);
+        if (le < 0) le = hdr.length;
+        if (ls < 0 || hdr.compare(pre, 0, pre.length, ls, ls + pre.length) !== 0) {
+          p = hdr.indexOf(needle, le); // another field's line
+          continue;
+        }
+        if (p >= ls + pre.length && p + L <= le) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        p = hdr.indexOf(needle, p + 1);
+      }
+    }
+    return;
+  }
   let j = 0;
   let p = buf.indexOf(needle, lo(recs[0]!));
   while (p >= 0) {
@@ -480,21 +507,6 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
       if (++j >= recs.length) return;
       p = buf.indexOf(needle, lo(recs[j]!));
       continue;
-    }
-    if (nd.kind === 'header' && !nd.presence) {
-      const ls = buf.lastIndexOf(10, p);
-      let le = buf.indexOf(10, p);
-      if (le < 0 || le > hi) le = hi;
-      const pre = nd.prefix;
-      const named = ls >= start && buf.compare(pre, 0, pre.length, ls, ls + pre.length) === 0;
-      if (!named) {
-        p = buf.indexOf(needle, le); // another field's line
-        continue;
-      }
-      if (p < ls + pre.length || p + L > le) {
-        p = buf.indexOf(needle, p + 1);
-        continue;
-      }
     }
     nd.bits[r.i] = 1;
     if (++j >= recs.length) return;
