@@ -15,6 +15,9 @@ import { ACCOUNT, CRLF, indexed, loadCorpus, scopeOf, shardOf } from './search-c
 import { charsetSupported, formatSearch, runSearch, sequenceSetText, usesModseq, DAY_MS } from '../../src/protocols/imap/search.ts';
 import { searchIndexOf } from '../../src/store/search-index.ts';
 import { TRUNCATED } from '../../src/store/search-text.ts';
+import { serveStoreClient } from '../../src/store/protocol.ts';
+import { StoreClient } from '../../src/store/client.ts';
+import { MessageChannel } from 'node:worker_threads';
 import { baseSubject, runSort } from '../../src/protocols/imap/sort.ts';
 import { formatThread, runThread, type ThreadNode } from '../../src/protocols/imap/thread.ts';
 import type { SearchKey, SearchMessage, SearchScope, SortCriterion } from '../../src/protocols/imap/types.ts';
@@ -251,6 +254,27 @@ test('compaction moves bodies: their records follow them, now and after a restar
   } finally {
     await store.close().catch(() => {});
     await again?.close().catch(() => {});
+  }
+});
+
+test('through a StoreClient (another thread\'s view of the store): the same answers from the index', async () => {
+  const { store } = await corpusStore();
+  const { port1, port2 } = new MessageChannel();
+  const served = serveStoreClient(store, port1, 'imap-search-test');
+  const client = new StoreClient(port2);
+  try {
+    const mb = client.mailbox(ACCOUNT);
+    const view = await mb.searchIndex!('INBOX');
+    assert.ok(view.data instanceof Float64Array && view.data.length === 6 * 6);
+    const s = await scopeOf(mb, 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'café softbreak' }, s), [3]);
+    assert.deepEqual(await uids(H('SUBJECT', 'ÄÄÖ'), s), [2]);
+    assert.deepEqual((await runSort([{ key: 'SUBJECT', reverse: false }], { k: 'all' }, s)).map((m) => m.seq), [5, 1, 3, 6, 4, 2]);
+  } finally {
+    client.close();
+    served.close();
+    port1.close();
+    await store.close();
   }
 });
 
