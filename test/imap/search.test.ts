@@ -14,7 +14,8 @@ import { openStore, withAccount } from '../store/helpers.ts';
 import { ACCOUNT, CRLF, indexed, loadCorpus, scopeOf, shardOf } from './search-corpus.ts';
 import { charsetSupported, formatSearch, runSearch, sequenceSetText, usesModseq, DAY_MS } from '../../src/protocols/imap/search.ts';
 import { searchIndexOf } from '../../src/store/search-index.ts';
-import { TRUNCATED } from '../../src/store/search-text.ts';
+import { NO_CAPS, TEXT_CAPS, TRUNCATED, buildRecord } from '../../src/store/search-text.ts';
+import { parseStructure } from '../../src/store/structure.ts';
 import { serveStoreClient } from '../../src/store/protocol.ts';
 import { StoreClient } from '../../src/store/client.ts';
 import { MessageChannel } from 'node:worker_threads';
@@ -296,6 +297,23 @@ test('searchTextChars: a message whose text passes the cap is flagged, and still
   } finally {
     await store.close();
   }
+});
+
+test('a hostile message costs a bounded record: parts decoded up to a budget, header read up to its cap', () => {
+  const junk = '!'.repeat(600 * 1024); // base64 that decodes to nothing: no text, all the work
+  let m = 'Subject: hostile\r\nContent-Type: multipart/mixed; boundary="h"\r\n\r\n';
+  for (let i = 0; i < 12; i++) m += `--h\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${junk}\r\n`;
+  m += '--h\r\nContent-Type: text/plain\r\n\r\nlast part needle\r\n--h--\r\n';
+  const body = Buffer.from(m);
+  const rec = buildRecord(body, parseStructure(body), 1, 0);
+  assert.equal(rec.readUInt32LE(28) & TRUNCATED, TRUNCATED, 'flagged: the engine reads the body when the record does not match');
+  assert.ok(!rec.includes('needle'), 'parts past the decoding budget are not in the record');
+  const full = buildRecord(body, parseStructure(body), 1, 0, NO_CAPS);
+  assert.ok(full.includes('last part needle'), 'the uncapped record (the engine\'s fallback) has it');
+  const big = Buffer.from(`Subject: x\r\n${'X-Pad: aaaaaaaa\r\n'.repeat(8000)}From: late@example.org\r\n\r\nbody\r\n`);
+  const hr = buildRecord(big, parseStructure(big), 1, 0);
+  assert.equal(hr.readUInt32LE(28) & TRUNCATED, TRUNCATED);
+  assert.ok(hr.readUInt32LE(24) <= TEXT_CAPS.headerChars * 4, 'header text capped');
 });
 
 test('SEARCH TEXT / FROM / SINCE over 10,000 messages answers within 1 s', async () => {
