@@ -74,6 +74,11 @@ test('flags, sequence sets, UIDs, $, OR / NOT nesting, sizes, modseq', async () 
     };
     assert.deepEqual(await uids(key, s), [3, 5]);
     assert.deepEqual(await uids({ k: 'not', key: { k: 'not', key: { k: 'uid', set: [{ from: 2, to: 2 }] } } }, s), [2]);
+    // a scope lacking sequence number 3 (expunged in the store, still known to the client)
+    const gap: SearchScope = { ...s, messages: s.messages.filter((m) => m.seq !== 3) };
+    assert.deepEqual(await uids({ k: 'seq', set: [{ from: 2, to: 4 }] }, gap), [2, 4]);
+    assert.deepEqual(await uids({ k: 'seq', set: [{ from: '*', to: '*' }] }, gap), [6]);
+    assert.deepEqual(await uids({ k: 'text', value: 'hello world' }, gap), [1, 6]);
     // MODSEQ: a flag change raises one message's modseq
     const r = await store.mailbox(ACCOUNT).setFlags('INBOX', [3], ['\\Seen'], 'add');
     const s2 = await scopeOf(store.mailbox(ACCOUNT), 'INBOX');

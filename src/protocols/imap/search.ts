@@ -269,17 +269,16 @@ class Evaluation {
       return out;
     }
     if (n === 0) return out;
-    const star = uid ? msgs[n - 1]!.uid : n;
+    // messages ascend by both sequence number and UID (the scope may lack some sequence
+    // numbers: messages the store no longer holds)
+    const star = uid ? msgs[n - 1]!.uid : msgs[n - 1]!.seq;
     for (const r of set) {
       const a = r.from === '*' ? star : r.from;
       const b = r.to === '*' ? star : r.to;
       const lo = Math.min(a, b);
       const hi = Math.max(a, b);
-      if (!uid) {
-        for (let s = Math.max(1, lo); s <= Math.min(n, hi); s++) out[s - 1] = 1;
-        continue;
-      }
-      for (let i = lowerBound(msgs, lo); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      if (uid) for (let i = lowerBound(msgs, lo, 'uid'); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      else for (let i = lowerBound(msgs, lo, 'seq'); i < n && msgs[i]!.seq <= hi; i++) out[i] = 1;
     }
     return out;
   }
@@ -415,12 +414,12 @@ export async function headerFields(scope: SearchScope, msgs: readonly SearchMess
   return msgs.map((m) => out.get(posOf.get(m.uid) ?? -1) ?? new Map<string, string>());
 }
 
-function lowerBound(msgs: readonly SearchMessage[], uid: number): number {
+function lowerBound(msgs: readonly SearchMessage[], v: number, by: 'uid' | 'seq'): number {
   let lo = 0;
   let hi = msgs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (msgs[mid]!.uid < uid) lo = mid + 1;
+    if (msgs[mid]![by] < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;
