@@ -19,7 +19,7 @@ import { parseStructure } from '../../src/store/structure.ts';
 import { serveStoreClient } from '../../src/store/protocol.ts';
 import { StoreClient } from '../../src/store/client.ts';
 import { MessageChannel } from 'node:worker_threads';
-import { baseSubject, runSort } from '../../src/protocols/imap/sort.ts';
+import { baseSubject, formatSort, runSort } from '../../src/protocols/imap/sort.ts';
 import { formatThread, runThread, type ThreadNode } from '../../src/protocols/imap/thread.ts';
 import type { SearchKey, SearchMessage, SearchScope, SortCriterion } from '../../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../../src/store/types.ts';
@@ -383,6 +383,9 @@ test('SORT: every criterion, REVERSE, several criteria, with a search key (RFC 5
     const sizes = bySize.map((q) => s.messages[q - 1]!.size);
     assert.deepEqual(sizes, [...sizes].sort((a, b) => a - b));
     assert.deepEqual(seqs(await runSort([{ key: 'DATE', reverse: false }], { k: 'flag', flag: '\\Seen', set: false }, s)), [2, 3, 5, 4]);
+    const sorted = await runSort([{ key: 'DATE', reverse: true }], { k: 'all' }, s);
+    assert.equal(formatSort(sorted, false), '* SORT 6 4 5 3 2 1\r\n');
+    assert.equal(formatSort([], true), '* SORT\r\n');
   } finally {
     await store.close();
   }
