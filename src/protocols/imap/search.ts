@@ -25,7 +25,7 @@
  * Rejects: the store's codes (STORE_NO_SUCH_FOLDER when the folder went away, STORE_IO).
  */
 import fs from 'node:fs';
-import { readBody } from '../../store/bodies.ts';
+import { BodyReader } from '../../store/bodies.ts';
 import { parseStructure } from '../../store/structure.ts';
 import { NO_CAPS, REC_HEAD, TRUNCATED, buildRecord, fold } from '../../store/search-text.ts';
 import { VIEW_FIELDS, type SearchIndexView } from '../../store/types.ts';
@@ -69,7 +69,8 @@ export function sequenceSetText(nums: readonly number[]): string {
 
 const CHUNK = 8 << 20;
 const GAP = 64 << 10;
-const FALLBACK_PARALLEL = 16;
+const FALLBACK_PARALLEL = 8;
+const READ_AHEAD = 1 << 20;
 
 type TextKey = Extract<SearchKey, { k: 'header' | 'body' | 'text' }>;
 
@@ -360,20 +361,26 @@ async function visitBodies(scope: SearchScope, positions: number[], visit: (rec:
   const msgs = scope.messages;
   const metas = await scope.mailbox.list(scope.folder, { uids: positions.map((i) => msgs[i]!.uid) });
   const byUid = new Map(metas.map((m) => [m.uid, m]));
+  const order = [...positions].sort((a, b) => a - b); // bodies mostly lie in UID order: read-ahead serves many
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < positions.length) {
-      const i = positions[next++]!;
-      const meta = byUid.get(msgs[i]!.uid);
-      if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
-      let body: Buffer;
-      try {
-        body = await readBody(meta.locator);
-      } catch {
-        continue;
+    const reader = new BodyReader({ readAheadBytes: READ_AHEAD });
+    try {
+      while (next < order.length) {
+        const i = order[next++]!;
+        const meta = byUid.get(msgs[i]!.uid);
+        if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
+        let body: Buffer;
+        try {
+          body = await reader.read(meta.locator);
+        } catch {
+          continue;
+        }
+        const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
+        visit(rec, [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }]);
       }
-      const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
-      visit(rec, [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }]);
+    } finally {
+      reader.close();
     }
   };
   await Promise.all(Array.from({ length: Math.min(FALLBACK_PARALLEL, positions.length) }, worker));
