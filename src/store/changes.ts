@@ -9,14 +9,26 @@
  * flight, computes against the applied index, and waits for its own record before the actor
  * takes the next message. A failed write applies nothing; its reserved UID is simply never used.
  *
+ * `appendMany` (RFC 3502 MULTIAPPEND) checks every message and the quota for their sum before
+ * reserving anything, then submits all their APPEND records as one write (one group commit):
+ * all are appended or none (a failed write or sync applies none of them; a crash in the middle
+ * of that write may leave a prefix of whole messages, since recovery keeps records up to the
+ * first torn one; the client was never told OK). `recent` moves a folder's \Recent floor to uidNext and returns the
+ * old one (in memory, state.ts). `subscribe` writes an IMAP subscription change. On its first
+ * use ('init') a mailbox without INBOX, i.e. a new one, gets DEFAULT_FOLDERS (INBOX, Drafts,
+ * Sent, Trash, Junk, Archive, with their special use) all subscribed, in one record; a mailbox
+ * that has INBOX already (made before the defaults existed) is left as it is.
+ *
  * Each change is published to the account's subscribers (subscriptions.ts) from the callback
  * that applies it, i.e. once it is durable: appends (copies too) as 'append', flag changes as
- * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as 'folders'.
+ * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as
+ * 'folders'; subscription changes not at all.
  *
  * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
  * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
- * STORE_BAD_ARGUMENT, STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED; `done` and barrier changes also
- * reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from the writer.
+ * STORE_BAD_ARGUMENT (also: an unknown special use), STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED;
+ * `done` and barrier changes also reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from
+ * the writer.
  */
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';

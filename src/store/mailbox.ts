@@ -15,9 +15,15 @@
  * read just before the body; store/structure.ts); a message stored before structures were is
  * parsed from its body on first request and kept in the store's bounded cache.
  *
+ * For IMAP: `folders`/`status` give each folder's RFC 6154 special use; `subscriptions` and
+ * `vanished` (RFC 7162 expunge history) read the index; `setSubscribed`, `claimRecent` (the
+ * \Recent floor, moved atomically in the actor) and `appendMany` (RFC 3502, all or nothing,
+ * one group commit) go through the actor.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
- * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
+ * snapshot of a folder another exclusive snapshot holds), STORE_BAD_ARGUMENT (vanished: a bad
+ * modseq), STORE_CORRUPT (a body whose
  * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { PosternError } from '../errors.ts';

@@ -70,7 +70,8 @@ export interface AppendOptions {
  * STORE_BAD_ARGUMENT (\All and \Flagged name virtual mailboxes, which the store has not). */
 export const SPECIAL_USES = Object.freeze(['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const);
 
-/** The folders a new mailbox starts with (all subscribed), with their special use. */
+/** The folders a new mailbox starts with (all subscribed), with their special use. A mailbox
+ * made before them (it has INBOX) is left as it is. */
 export const DEFAULT_FOLDERS: ReadonlyArray<readonly [string, string | null]> = Object.freeze([
   ['INBOX', null], ['Drafts', '\\Drafts'], ['Sent', '\\Sent'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
 ] as const);
@@ -200,9 +201,10 @@ export interface MailboxApi {
    * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
    * (a message stored before structures were is parsed once and cached). */
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
-  /** RFC 3502 MULTIAPPEND: all or nothing. The quota is checked for the sum
-   * (STORE_QUOTA_EXCEEDED: none appended), the records share one group commit, and it resolves
-   * once all are durable, in order; subscribers see each as an 'append'. */
+  /** RFC 3502 MULTIAPPEND: all or nothing. Every message and the quota for the sum are checked
+   * first (STORE_QUOTA_EXCEEDED or any other failure: none appended, no UID used), the records
+   * go in one write and one sync, and it resolves once all are durable, in order, with
+   * consecutive UIDs (unless `opts.uid` says otherwise); subscribers see each as an 'append'. */
   appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]>;
   /** IMAP subscriptions (LSUB, LIST (SUBSCRIBED)): the subscribed names, sorted. A name may be
    * subscribed whether or not the folder exists (RFC 9051 §6.3.7). */
