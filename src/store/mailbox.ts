@@ -99,11 +99,13 @@ export class SnapshotRegistry {
 function folderInfo(f: Folder): FolderInfo {
   let unseen = 0;
   let deleted = 0;
+  let recent = 0;
   for (const m of f.msgs) {
     if ((m.fl & FLAG_SEEN) === 0) unseen++;
     if ((m.fl & FLAG_DELETED) !== 0) deleted++;
+    if (m.uid >= f.recent) recent++;
   }
-  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes, recent };
 }
 
 export class Mailbox implements MailboxApi {

@@ -52,6 +52,9 @@ export interface FolderInfo {
   unseen: number;
   deleted: number;
   bytes: number;
+  /** RFC 3501 STATUS RECENT: messages \Recent to the next session that claims (`claimRecent`);
+   * reading it claims nothing. Optional only so that older shapes still type-check. */
+  recent?: number;
 }
 
 export interface AppendOptions {

@@ -153,12 +153,15 @@ test(`vanished: the history is bounded (the last ${EXPUNGE_HISTORY_MAX} UIDs per
   assert.equal(f.use, null);
 });
 
-test('claimRecent: the first claimer after a delivery gets the new UIDs; in memory only', async () => {
+test('claimRecent: the first claimer after a delivery gets the new UIDs; STATUS RECENT counts them; in memory only', async () => {
   const { store, dataDir } = await withAccount();
   const mb = store.mailbox('ann');
   await mb.append('INBOX', msg(1));
   await mb.append('INBOX', msg(2));
+  assert.equal((await mb.status('INBOX')).recent, 2, 'STATUS RECENT counts them');
+  assert.equal((await mb.status('INBOX')).recent, 2, 'and claims nothing');
   assert.equal(await mb.claimRecent('INBOX'), 1, 'both are recent to the first session');
+  assert.equal((await mb.status('INBOX')).recent, 0);
   assert.equal(await mb.claimRecent('inbox'), 3, 'none to the next');
   await mb.append('INBOX', msg(3));
   const [a, b] = await Promise.all([mb.claimRecent('INBOX'), mb.claimRecent('INBOX')]);
@@ -168,6 +171,7 @@ test('claimRecent: the first claimer after a delivery gets the new UIDs; in memo
   await mb.append('INBOX', msg(4));
   await bothWays(store, dataDir, async (s, how) => {
     const m = s.mailbox('ann');
+    assert.equal((await m.status('INBOX')).recent, 0, how);
     assert.equal(await m.claimRecent('INBOX'), 5, `${how}: nothing stored before the restart is recent`);
     await m.append('INBOX', msg(5));
     assert.equal(await m.claimRecent('INBOX'), 5, `${how}: a delivery after it is`);
