@@ -11,9 +11,9 @@
  *
  * `appendMany` (RFC 3502 MULTIAPPEND) checks every message and the quota for their sum before
  * reserving anything, then submits all their APPEND records as one write (one group commit):
- * all are appended or none (a failed write or sync applies none of them; a crash in the middle
- * of that write may leave a prefix of whole messages, since recovery keeps records up to the
- * first torn one; the client was never told OK). `recent` moves a folder's \Recent floor to uidNext and returns the
+ * all are appended or none (a failed write or sync applies none of them; their records carry
+ * their place in the group, so recovery after a crash in that write keeps all or none either).
+ * `recent` moves a folder's \Recent floor to uidNext and returns the
  * old one (in memory, state.ts). `subscribe` writes an IMAP subscription change. On its first
  * use ('init') a mailbox without INBOX, i.e. a new one, gets DEFAULT_FOLDERS (INBOX, Drafts,
  * Sent, Trash, Junk, Archive, with their special use) all subscribed, in one record; a mailbox
@@ -291,7 +291,7 @@ export class MailboxCore {
     let bytes = 0;
     const recs = checked.map((c, i) => {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
-      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body) } as Parameters<typeof encodeAppend>[0];
+      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
       const rec = encodeAppend(meta, c.body, encoded[i]);
       const at = bytes;
