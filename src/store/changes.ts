@@ -34,7 +34,7 @@
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
-import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
+import { MAX_RECORD_BYTES, encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
 import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID, SPECIAL_USES } from './types.ts';
 import type { Shard } from './shard.ts';
@@ -266,6 +266,7 @@ export class MailboxCore {
     let floor = Math.max(f.uidNext, f.reservedUid); // the next UID as the checks go
     const checked = items.map(({ body, opts }) => {
       if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
+      if (body.byteLength > MAX_RECORD_BYTES - 1024) throw badArg(`message of ${body.byteLength} bytes is over the store's record limit`);
       const { bits, keywords } = flagsToBits(opts.flags);
       const date = opts.internalDate ?? Date.now();
       if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
