@@ -155,7 +155,7 @@ export class SearchIndex {
     this.file = path.join(shard.dir, FILE);
     let size0 = 0;
     try {
-      this.fd = fs.openSync(this.file, 'a+');
+      this.fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600); // not O_APPEND: writes go where `size` says
       size0 = fs.fstatSync(this.fd).size;
     } catch {
       this.fd = null;
