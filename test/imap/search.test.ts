@@ -221,7 +221,7 @@ test('the index follows append, copy, move, expunge, and a restart (read back; r
     await reopened.close();
 
     // the file gone: catch-up indexes every message from its body
-    fs.rmSync(path.join(dataDir, 'store', 'shards', fs.readdirSync(path.join(dataDir, 'store', 'shards'))[0]!, 'search.idx'));
+    fs.rmSync(path.join(dataDir, 'store', 'shards', fs.readdirSync(path.join(dataDir, 'store', 'shards'))[0]!, 'search-1.idx'));
     ({ store: reopened } = await openStore(dataDir, { shards: 1 }));
     const ix2 = searchIndexOf(shardOf(reopened));
     await ix2.ready;
@@ -283,6 +283,54 @@ test('through a StoreClient (another thread\'s view of the store): the same answ
     served.close();
     port1.close();
     await store.close();
+  }
+});
+
+test('dead records are reclaimed: the live ones copied into the next file, searches right during and after, and after a restart', async () => {
+  const { store, dataDir } = await withAccount({ shards: 1 });
+  let again: Store | null = null;
+  try {
+    const mb = store.mailbox(ACCOUNT);
+    const filler = 'padding words '.repeat(300);
+    for (let i = 1; i <= 40; i++) await mb.append('INBOX', CRLF(`Subject: n${i}\r\n\r\n${filler}\r\nkeyword${i}\r\n`));
+    await mb.expunge('INBOX', { uids: Array.from({ length: 35 }, (_, k) => k + 1) });
+    await indexed(store);
+    const ix = searchIndexOf(shardOf(store));
+    await ix.maintain(); // drops the expunged bodies' entries
+    const s = await scopeOf(mb, 'INBOX');
+    const oldPath = (await mb.searchIndex!('INBOX')).path;
+    // a search that learnt the old file's place just before the switch still reads it
+    const [r, sizes] = await Promise.all([uids({ k: 'body', value: 'keyword38' }, s), ix.rewrite()]);
+    assert.deepEqual(r, [38]);
+    assert.ok(sizes.after < sizes.before / 4, `rewritten: ${sizes.before} → ${sizes.after} bytes`);
+    assert.equal(ix.stats().rewrites, 1);
+    const view = await mb.searchIndex!('INBOX');
+    assert.notEqual(view.path, oldPath);
+    assert.ok(path.basename(view.path) === 'search-2.idx');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword36' }, s), [36]);
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword12' }, s), [], 'expunged');
+    // a search told of a file that is gone by the time it opens it reads the bodies instead
+    const stale = new Proxy(mb, {
+      get: (t, p) => (p === 'searchIndex' ? async (f: string) => ({ ...(await t.searchIndex!(f)), path: oldPath + '.gone' }) : Reflect.get(t, p, t)),
+    }) as MailboxApi;
+    const st = await scopeOf(stale, 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword39' }, st), [39]);
+    assert.deepEqual((await runSort([{ key: 'SUBJECT', reverse: true }], { k: 'all' }, st)).map((m) => m.uid), [40, 39, 38, 37, 36]);
+    assert.deepEqual(await uids({ k: 'text', value: 'n40' }, s), [40]);
+    await mb.append('INBOX', CRLF('Subject: after\r\n\r\nafter the rewrite\r\n'));
+    await indexed(store);
+    await store.close();
+    assert.ok(!fs.existsSync(oldPath), 'the old generation is gone');
+    ({ store: again } = await openStore(dataDir, { shards: 1 }));
+    const ix2 = searchIndexOf(shardOf(again));
+    await ix2.ready;
+    assert.equal(ix2.stats().caughtUp, 0, 'the new file holds every live body');
+    const s2 = await scopeOf(again.mailbox(ACCOUNT), 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword37' }, s2), [37]);
+    assert.deepEqual(await uids({ k: 'body', value: 'after the rewrite' }, s2), [41]);
+  } finally {
+    await store.close().catch(() => {});
+    await again?.close().catch(() => {});
   }
 });
 

@@ -167,7 +167,14 @@ class Evaluation {
       recs.push({ i, pos: rows[o + 1]!, len: rows[o + 2]!, hdr: rows[o + 3]!, flags: rows[o + 5]! });
     }
     const needles = [...this.needles.values()];
-    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) await this.scanFile(loaded.path, recs, needles);
+    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) {
+      try {
+        await this.scanFile(loaded.path, recs, needles);
+      } catch (e) {
+        if (!gone(e)) throw e;
+        for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+      }
+    }
     // records cut by a cap that did not match: look at the body itself
     if (needles.length > 0) {
       for (const r of recs) if ((r.flags & TRUNCATED) !== 0 && needles.some((nd) => nd.bits[r.i] === 0)) missing.push(r.i);
@@ -416,10 +423,20 @@ export async function headerFields(scope: SearchScope, msgs: readonly SearchMess
     if (loaded.rows === null || loaded.rows[o] === 0 || loaded.rows[o + 1]! < 0) missing.push(i);
     else recs.push({ i, pos: loaded.rows[o + 1]!, len: loaded.rows[o + 2]!, hdr: loaded.rows[o + 3]!, flags: loaded.rows[o + 5]! });
   }
-  if (loaded.path !== null) await visitIndexed(loaded.path, recs, take);
+  if (loaded.path !== null) {
+    try {
+      await visitIndexed(loaded.path, recs, take);
+    } catch (e) {
+      if (!gone(e)) throw e;
+      for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+    }
+  }
   await visitBodies(scope, missing, take);
   return msgs.map((m) => out.get(posOf.get(m.uid) ?? -1) ?? new Map<string, string>());
 }
+
+/** The index file is gone (rewritten into its next generation after `searchIndex` answered). */
+const gone = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
 function lowerBound(msgs: readonly SearchMessage[], v: number, by: 'uid' | 'seq'): number {
   let lo = 0;
