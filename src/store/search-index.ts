@@ -404,6 +404,7 @@ export class SearchIndex {
     if (this.closed) return;
     const added = new Set<number>();
     this.addedDuringUpkeep = added;
+    let liveBytes = -1; // counted while pruning
     try {
       const live = new Set<number>();
       const todo: Msg[] = [];
@@ -443,13 +444,14 @@ export class SearchIndex {
       }
       let t1 = performance.now();
       let n = 0;
+      liveBytes = 0;
       for (const [seg, off, s] of this.map.entries()) {
         const k = bodyKey(seg, off);
         if (!live.has(k) && !added.has(k)) {
           this.map.delete(seg, off);
           this.free.push(s);
           this.counters.dropped++;
-        }
+        } else liveBytes += this.len[s]!;
         if ((++n & 1023) === 0 && performance.now() - t1 > SLICE_MS) {
           await tick();
           if (this.closed) return;
@@ -460,20 +462,7 @@ export class SearchIndex {
     } finally {
       if (this.addedDuringUpkeep === added) this.addedDuringUpkeep = null;
     }
-    const liveBytes = this.liveBytes();
-    if (this.size - liveBytes > Math.max(liveBytes, REWRITE_MIN_BYTES)) await this.rewrite();
-  }
-
-  /** Bytes of the records the Map points at. */
-  private liveBytes(): number {
-    const seen = new Uint8Array(this.slots);
-    let n = 0;
-    for (const [, , s] of this.map.entries()) {
-      if (seen[s] === 1) continue;
-      seen[s] = 1;
-      n += this.len[s]!;
-    }
-    return n;
+    if (liveBytes >= 0 && !this.closed && this.size - liveBytes > Math.max(liveBytes, REWRITE_MIN_BYTES)) await this.rewrite();
   }
 
   /** Copy the live records into the next generation of the file and switch to it (see the
