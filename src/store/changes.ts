@@ -9,21 +9,34 @@
  * flight, computes against the applied index, and waits for its own record before the actor
  * takes the next message. A failed write applies nothing; its reserved UID is simply never used.
  *
+ * `appendMany` (RFC 3502 MULTIAPPEND) checks every message and the quota for their sum before
+ * reserving anything, then submits all their APPEND records as one write (one group commit):
+ * all are appended or none (a failed write or sync applies none of them; their records carry
+ * their place in the group, so recovery after a crash in that write keeps all or none either).
+ * `recent` moves a folder's \Recent floor to uidNext and returns the
+ * old one (in memory, state.ts). `subscribe` writes an IMAP subscription change. On its first
+ * use ('init') a mailbox without INBOX, i.e. a new one, gets DEFAULT_FOLDERS (INBOX, Drafts,
+ * Sent, Trash, Junk, Archive, with their special use) all subscribed, in one record; a mailbox
+ * that has INBOX already (made before the defaults existed) is left as it is.
+ *
  * Each change is published to the account's subscribers (subscriptions.ts) from the callback
  * that applies it, i.e. once it is durable: appends (copies too) as 'append', flag changes as
- * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as 'folders'.
+ * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as
+ * 'folders'; subscription changes not at all.
  *
  * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
  * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
- * STORE_BAD_ARGUMENT, STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED; `done` and barrier changes also
- * reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from the writer.
+ * STORE_BAD_ARGUMENT (also: an unknown special use), STORE_NOT_ALLOWED (also: past MAX_FOLDERS
+ * or MAX_SUBSCRIPTIONS), STORE_QUOTA_EXCEEDED;
+ * `done` and barrier changes also reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from
+ * the writer.
  */
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
-import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
+import { MAX_RECORD_BYTES, encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
-import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_UID, SPECIAL_USES } from './types.ts';
+import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID, SPECIAL_USES } from './types.ts';
 import type { Shard } from './shard.ts';
 import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
@@ -254,6 +267,7 @@ export class MailboxCore {
     let floor = Math.max(f.uidNext, f.reservedUid); // the next UID as the checks go
     const checked = items.map(({ body, opts }) => {
       if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
+      if (body.byteLength > MAX_RECORD_BYTES - 1024) throw badArg(`message of ${body.byteLength} bytes is over the store's record limit`);
       const { bits, keywords } = flagsToBits(opts.flags);
       const date = opts.internalDate ?? Date.now();
       if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
@@ -268,24 +282,25 @@ export class MailboxCore {
       throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size: total, messages: items.length, limitBytes: lim.bytes, limitMessages: lim.messages });
     }
     // the MIME structure goes into the same record: parsed by the caller, or here, once
-    const structures = checked.map(({ body, opts }) => {
+    const parsed = checked.map(({ body, opts }) => {
       const size = body.byteLength;
       const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
       if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
       return given ? opts.structure! : parseStructure(body);
     });
+    const encoded = parsed.map((s) => encodeStructure(s));
     // nothing can fail from here on but the write: reserve
     const bufs: Uint8Array[] = [];
     let bytes = 0;
     const recs = checked.map((c, i) => {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
-      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body) } as Parameters<typeof encodeAppend>[0];
+      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
-      const rec = encodeAppend(meta, c.body, encodeStructure(structures[i]!));
+      const rec = encodeAppend(meta, c.body, encoded[i]);
       const at = bytes;
       bufs.push(...rec.bufs);
       bytes += rec.bytes;
-      return { meta, body: c.body, structure: structures[i]!, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords) };
+      return { meta, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords), body: c.body, structure: parsed[i]! };
     });
     this.reservedBytes += total;
     this.reservedCount += items.length;
@@ -328,7 +343,9 @@ export class MailboxCore {
   private async subscribe(nameIn: string, on: boolean): Promise<void> {
     const name = folderName(nameIn);
     if (typeof on !== 'boolean') throw badArg('on must be a boolean');
-    if (this.mb().subs.has(name) === on) return;
+    const subs = this.mb().subs;
+    if (subs.has(name) === on) return;
+    if (on && subs.size >= MAX_SUBSCRIPTIONS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_SUBSCRIPTIONS} subscriptions`, { limit: MAX_SUBSCRIPTIONS });
     await this.commit({ o: 'subs', a: this.accountId, on, n: [name] });
   }
 
@@ -414,6 +431,7 @@ export class MailboxCore {
   /** Entries are names, or [name, special use]; `subscribe`: subscribe them too (one record). */
   private async createFolders(names: Array<string | [string, string | null]>, subscribe = false): Promise<void> {
     const mb = this.mb();
+    if (mb.folders.size + names.length > MAX_FOLDERS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_FOLDERS} folders`, { limit: MAX_FOLDERS });
     const fs: Array<[number, string, number, (string | null)?]> = [];
     for (const e of names) {
       const [n, use] = typeof e === 'string' ? [e, null] : e;

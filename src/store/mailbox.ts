@@ -15,9 +15,15 @@
  * read just before the body; store/structure.ts); a message stored before structures were is
  * parsed from its body on first request and kept in the store's bounded cache.
  *
+ * For IMAP: `folders`/`status` give each folder's RFC 6154 special use; `subscriptions` and
+ * `vanished` (RFC 7162 expunge history) read the index; `setSubscribed`, `claimRecent` (the
+ * \Recent floor, moved atomically in the actor) and `appendMany` (RFC 3502, all or nothing,
+ * one group commit) go through the actor.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
- * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
+ * snapshot of a folder another exclusive snapshot holds), STORE_BAD_ARGUMENT (vanished: a bad
+ * modseq), STORE_CORRUPT (a body whose
  * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { PosternError } from '../errors.ts';
@@ -33,11 +39,11 @@ import { searchIndexOf } from './search-index.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, CreateFolderOptions, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
+  MailboxApi, MessageMeta, QuotaInfo, SearchIndexView, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult,
 } from './types.ts';
 
 export interface MailboxHost {
-  /** The account's running mailbox actor and its core (started, INBOX ensured, on first use). */
+  /** The account's running mailbox actor and its core (started, a new mailbox's default folders made, on first use). */
   openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;
@@ -94,11 +100,13 @@ export class SnapshotRegistry {
 function folderInfo(f: Folder): FolderInfo {
   let unseen = 0;
   let deleted = 0;
+  let recent = 0;
   for (const m of f.msgs) {
     if ((m.fl & FLAG_SEEN) === 0) unseen++;
     if ((m.fl & FLAG_DELETED) !== 0) deleted++;
+    if (m.uid >= f.recent) recent++;
   }
-  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes, recent };
 }
 
 export class Mailbox implements MailboxApi {

@@ -14,13 +14,13 @@
  * - `sentDay`: 00:00 UTC of the Date: header's day as written (time and zone disregarded,
  *   RFC 9051 §6.4.4), NaN when absent or unparsable;
  * - flags bit 0 (`TRUNCATED`): a cap cut the text (a search that finds nothing in it must look
- *   at the body itself).
+ *   at the body itself); bit 1 (`ALIAS`): see ALIAS.
  * `seg`/`off` name the body (its segment and offset): copies and moves share it.
  *
  * Case folding (`fold`): `toLowerCase`, then final sigma to sigma and long s to s, so both sides
  * of a comparison fold alike (close to Unicode simple case folding, RFC 9051 §6.4.4 / i;unicode-casemap).
  *
- * Exports: `buildRecord`, `fold`, `decodeWords`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `TEXT_CAPS`,
+ * Exports: `buildRecord`, `fold`, `decodeWords`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
  * `TextCaps`, `RecordHead`, `readHead`. Throws nothing (malformed input gives best-effort text).
  */
 import { crc32 } from 'node:zlib';
@@ -29,13 +29,17 @@ import type { BodyPart, MessageStructure } from './structure.ts';
 
 export const REC_HEAD = 32;
 export const TRUNCATED = 1;
+/** A record with no text of its own: the body (seg, off) is answered by the record whose
+ * position its sentDay field holds (search-index.ts, after compaction moved the body). */
+export const ALIAS = 2;
 
 export interface TextCaps {
-  /** Header text kept per message (bytes of folded UTF-8, about). */
+  /** Header text kept per message (characters; the header's first 4 × this many bytes read). */
   headerChars: number;
   /** Body text kept per message. */
   bodyChars: number;
-  /** Encoded bytes of one part decoded at most (a part's tail past it is not read). */
+  /** Encoded bytes of one part decoded at most (a part's tail past it is not read); parts
+   * are decoded until 4 × this many bytes in all. */
   partBytes: number;
 }
 
@@ -188,7 +192,12 @@ function headerText(fields: Array<[string, string]>): string {
 export function buildRecord(body: Uint8Array, s: MessageStructure, seg: number, off: number, caps: TextCaps = TEXT_CAPS): Buffer {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   let truncated = s.truncated;
-  const top = headerFields(buf, 0, Math.min(s.body.bodyStart, buf.length));
+  const headerEnd = (start: number, end: number): number => {
+    const cut = start + caps.headerChars * 4;
+    if (end > cut) truncated = true;
+    return Math.min(end, cut, buf.length);
+  };
+  const top = headerFields(buf, 0, headerEnd(0, s.body.bodyStart));
   let hdr = fold(headerText(top));
   if (hdr.length > caps.headerChars) {
     hdr = hdr.slice(0, caps.headerChars);
@@ -196,18 +205,24 @@ export function buildRecord(body: Uint8Array, s: MessageStructure, seg: number, 
   }
   const pieces: string[] = [];
   let chars = 0;
+  let decoded = 0;
   const walk = (p: BodyPart, depth: number): void => {
     if (chars >= caps.bodyChars || depth > 40) return;
+    if (decoded >= caps.partBytes * 4) {
+      truncated = true;
+      return;
+    }
     if (p.type === 'multipart') {
       for (const c of p.parts) walk(c, depth + 1);
     } else if (p.message !== null) {
       const inner = p.message.body;
-      const t = headerText(headerFields(buf, inner.headerStart, Math.min(inner.bodyStart, buf.length)));
+      const t = headerText(headerFields(buf, inner.headerStart, headerEnd(inner.headerStart, inner.bodyStart)));
       pieces.push(t);
       chars += t.length;
       walk(inner, depth + 1);
     } else if (p.type === 'text') {
       const { text, cut } = partText(buf, p, caps);
+      decoded += Math.min(p.end - p.bodyStart, caps.partBytes);
       if (cut) truncated = true;
       pieces.push(text);
       chars += text.length;

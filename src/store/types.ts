@@ -9,7 +9,8 @@
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
- * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`.
+ * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`;
+ * and a mailbox's bounds `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`.
  * Throws nothing.
  */
 
@@ -52,6 +53,9 @@ export interface FolderInfo {
   unseen: number;
   deleted: number;
   bytes: number;
+  /** RFC 3501 STATUS RECENT: messages \Recent to the next session that claims (`claimRecent`);
+   * reading it claims nothing. Optional only so that older shapes still type-check. */
+  recent?: number;
 }
 
 export interface AppendOptions {
@@ -70,7 +74,8 @@ export interface AppendOptions {
  * STORE_BAD_ARGUMENT (\All and \Flagged name virtual mailboxes, which the store has not). */
 export const SPECIAL_USES = Object.freeze(['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const);
 
-/** The folders a new mailbox starts with (all subscribed), with their special use. */
+/** The folders a new mailbox starts with (all subscribed), with their special use. A mailbox
+ * made before them (it has INBOX) is left as it is. */
 export const DEFAULT_FOLDERS: ReadonlyArray<readonly [string, string | null]> = Object.freeze([
   ['INBOX', null], ['Drafts', '\\Drafts'], ['Sent', '\\Sent'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
 ] as const);
@@ -90,6 +95,11 @@ export interface VanishedResult {
 
 /** Expunged UIDs kept per folder for `vanished` (RFC 7162); older ones are dropped, oldest first. */
 export const EXPUNGE_HISTORY_MAX = 100_000;
+
+/** Most folders one mailbox may have, and most names it may have subscribed (IMAP CREATE and
+ * SUBSCRIBE past them: STORE_NOT_ALLOWED), so no client grows the index without bound. */
+export const MAX_FOLDERS = 10_000;
+export const MAX_SUBSCRIPTIONS = 10_000;
 
 /** The largest UID (RFC 3501: a 32-bit unsigned number). */
 export const MAX_UID = 0xffff_ffff;
@@ -189,7 +199,7 @@ export interface MailboxApi {
   copy(from: string, uids: number[], to: string): Promise<CopyResult>;
   move(from: string, uids: number[], to: string): Promise<CopyResult>;
   /** Parents missing are created too (without a special use). STORE_BAD_ARGUMENT: an unknown
-   * `specialUse`. */
+   * `specialUse`; STORE_NOT_ALLOWED: past MAX_FOLDERS. */
   createFolder(name: string, opts?: CreateFolderOptions): Promise<FolderInfo>;
   renameFolder(from: string, to: string): Promise<void>;
   deleteFolder(name: string): Promise<void>;
@@ -200,15 +210,17 @@ export interface MailboxApi {
    * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
    * (a message stored before structures were is parsed once and cached). */
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
-  /** RFC 3502 MULTIAPPEND: all or nothing. The quota is checked for the sum
-   * (STORE_QUOTA_EXCEEDED: none appended), the records share one group commit, and it resolves
-   * once all are durable, in order; subscribers see each as an 'append'. */
+  /** RFC 3502 MULTIAPPEND: all or nothing. Every message and the quota for the sum are checked
+   * first (STORE_QUOTA_EXCEEDED or any other failure: none appended, no UID used), the records
+   * go in one write and one sync, and it resolves once all are durable, in order, with
+   * consecutive UIDs (unless `opts.uid` says otherwise); subscribers see each as an 'append'. */
   appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]>;
   /** IMAP subscriptions (LSUB, LIST (SUBSCRIBED)): the subscribed names, sorted. A name may be
    * subscribed whether or not the folder exists (RFC 9051 §6.3.7). */
   subscriptions(): Promise<string[]>;
   /** Subscribe (`on`) or unsubscribe a name (normalised like a folder name: STORE_BAD_NAME);
-   * durable when it resolves; doing what is already so is not an error. A rename moves the
+   * durable when it resolves; doing what is already so is not an error; past MAX_SUBSCRIPTIONS
+   * names, STORE_NOT_ALLOWED. A rename moves the
    * subscriptions of the folder and its children; a delete leaves them. */
   setSubscribed(name: string, on: boolean): Promise<void>;
   /** RFC 7162 QRESYNC: the UIDs of `folder` expunged (expunge, move) with modseq > `sinceModseq`,

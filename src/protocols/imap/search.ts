@@ -20,12 +20,12 @@
  * dates compare by day (internal date in UTC, the Date: header's day as written; a message
  * without a usable Date: uses its internal date).
  *
- * Exports: `runSearch`, `formatSearch`, `SUPPORTED_CHARSETS`, `charsetSupported`,
- * `sequenceSetText`, `usesModseq`, `DAY_MS`.
+ * Exports: `runSearch`, `formatSearch`, `headerFields` (SORT's and THREAD's header values),
+ * `SUPPORTED_CHARSETS`, `charsetSupported`, `sequenceSetText`, `usesModseq`, `DAY_MS`.
  * Rejects: the store's codes (STORE_NO_SUCH_FOLDER when the folder went away, STORE_IO).
  */
 import fs from 'node:fs';
-import { readBody } from '../../store/bodies.ts';
+import { BodyReader } from '../../store/bodies.ts';
 import { parseStructure } from '../../store/structure.ts';
 import { NO_CAPS, REC_HEAD, TRUNCATED, buildRecord, fold } from '../../store/search-text.ts';
 import { VIEW_FIELDS, type SearchIndexView } from '../../store/types.ts';
@@ -69,7 +69,8 @@ export function sequenceSetText(nums: readonly number[]): string {
 
 const CHUNK = 8 << 20;
 const GAP = 64 << 10;
-const FALLBACK_PARALLEL = 16;
+const FALLBACK_PARALLEL = 8;
+const READ_AHEAD = 1 << 20;
 
 type TextKey = Extract<SearchKey, { k: 'header' | 'body' | 'text' }>;
 
@@ -166,7 +167,14 @@ class Evaluation {
       recs.push({ i, pos: rows[o + 1]!, len: rows[o + 2]!, hdr: rows[o + 3]!, flags: rows[o + 5]! });
     }
     const needles = [...this.needles.values()];
-    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) await this.scanFile(loaded.path, recs, needles);
+    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) {
+      try {
+        await this.scanFile(loaded.path, recs, needles);
+      } catch (e) {
+        if (!gone(e)) throw e;
+        for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+      }
+    }
     // records cut by a cap that did not match: look at the body itself
     if (needles.length > 0) {
       for (const r of recs) if ((r.flags & TRUNCATED) !== 0 && needles.some((nd) => nd.bits[r.i] === 0)) missing.push(r.i);
@@ -174,95 +182,22 @@ class Evaluation {
     if (missing.length > 0) await this.fallback(missing, needles);
   }
 
-  private async load(): Promise<Loaded> {
-    const api = this.scope.mailbox;
-    if (typeof api.searchIndex !== 'function') return { path: null, rows: null };
-    const v: SearchIndexView = await api.searchIndex(this.scope.folder);
-    const rows = new Float64Array(this.n * VIEW_FIELDS);
-    const d = v.data;
-    const msgs = this.scope.messages;
-    // both ascending by uid: a merge walk
-    let j = 0;
-    for (let i = 0; i < this.n; i++) {
-      const uid = msgs[i]!.uid;
-      while (j < d.length && d[j]! < uid) j += VIEW_FIELDS;
-      if (j < d.length && d[j] === uid) rows.set(d.subarray(j, j + VIEW_FIELDS), i * VIEW_FIELDS);
-    }
-    return { path: v.path, rows };
+  private load(): Promise<Loaded> {
+    return loadView(this.scope);
   }
 
-  private async scanFile(path: string, recs: Rec[], needles: Needle[]): Promise<void> {
-    recs.sort((a, b) => a.pos - b.pos);
-    // chunks of records lying near each other, at most CHUNK bytes (or one bigger record)
-    const chunks: Array<{ from: number; to: number; a: number; b: number }> = [];
-    for (let a = 0; a < recs.length; ) {
-      const from = recs[a]!.pos;
-      let to = from + recs[a]!.len;
-      let b = a + 1;
-      while (b < recs.length && recs[b]!.pos - to <= GAP && recs[b]!.pos + recs[b]!.len - from <= CHUNK) {
-        to = Math.max(to, recs[b]!.pos + recs[b]!.len);
-        b++;
-      }
-      chunks.push({ from, to, a, b });
-      a = b;
-    }
-    const fh = await fs.promises.open(path, 'r');
-    try {
-      const bufs = [Buffer.allocUnsafe(Math.min(CHUNK, chunks[0]!.to - chunks[0]!.from)), Buffer.allocUnsafe(0)];
-      const read = async (k: number): Promise<Buffer> => {
-        const c = chunks[k]!;
-        const want = c.to - c.from;
-        let b = bufs[k & 1]!;
-        if (b.length < want) b = bufs[k & 1] = Buffer.allocUnsafe(Math.max(want, Math.min(CHUNK, b.length * 2)));
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await fh.read(b, got, want - got, c.from + got);
-          if (bytesRead <= 0) break;
-          got += bytesRead;
-        }
-        return b.subarray(0, got);
-      };
-      let next = read(0);
-      for (let k = 0; k < chunks.length; k++) {
-        const buf = await next;
-        if (k + 1 < chunks.length) next = read(k + 1);
-        const c = chunks[k]!;
-        const view: Rec[] = [];
-        for (let r = c.a; r < c.b; r++) {
-          const rec = recs[r]!;
-          if (rec.pos + rec.len - c.from <= buf.length) view.push({ ...rec, pos: rec.pos - c.from });
-        }
-        for (const nd of needles) scan(buf, view, nd);
-      }
-    } finally {
-      await fh.close();
-    }
+  private scanFile(path: string, recs: Rec[], needles: Needle[]): Promise<void> {
+    return visitIndexed(path, recs, (buf, view) => {
+      for (const nd of needles) scan(buf, view, nd);
+    });
   }
 
   /** The body itself, for messages with no (or a cut) record. */
-  private async fallback(positions: number[], needles: Needle[]): Promise<void> {
-    const msgs = this.scope.messages;
-    const metas = await this.scope.mailbox.list(this.scope.folder, { uids: positions.map((i) => msgs[i]!.uid) });
-    const byUid = new Map(metas.map((m) => [m.uid, m]));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < positions.length) {
-        const i = positions[next++]!;
-        const meta = byUid.get(msgs[i]!.uid);
-        if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
-        let body: Buffer;
-        try {
-          body = await readBody(meta.locator);
-        } catch {
-          continue;
-        }
-        const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
-        if (this.sent !== null) this.sent[i] = rec.readDoubleLE(16);
-        const view = [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }];
-        for (const nd of needles) scan(rec, view, nd);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(FALLBACK_PARALLEL, positions.length) }, worker));
+  private fallback(positions: number[], needles: Needle[]): Promise<void> {
+    return visitBodies(this.scope, positions, (rec, view) => {
+      if (this.sent !== null) this.sent[view[0]!.i] = rec.readDoubleLE(16);
+      for (const nd of needles) scan(rec, view, nd);
+    });
   }
 
   eval(k: SearchKey): Uint8Array {
@@ -342,28 +277,173 @@ class Evaluation {
       return out;
     }
     if (n === 0) return out;
-    const star = uid ? msgs[n - 1]!.uid : n;
+    // messages ascend by both sequence number and UID (the scope may lack some sequence
+    // numbers: messages the store no longer holds)
+    const star = uid ? msgs[n - 1]!.uid : msgs[n - 1]!.seq;
     for (const r of set) {
       const a = r.from === '*' ? star : r.from;
       const b = r.to === '*' ? star : r.to;
       const lo = Math.min(a, b);
       const hi = Math.max(a, b);
-      if (!uid) {
-        for (let s = Math.max(1, lo); s <= Math.min(n, hi); s++) out[s - 1] = 1;
-        continue;
-      }
-      for (let i = lowerBound(msgs, lo); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      if (uid) for (let i = lowerBound(msgs, lo, 'uid'); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      else for (let i = lowerBound(msgs, lo, 'seq'); i < n && msgs[i]!.seq <= hi; i++) out[i] = 1;
     }
     return out;
   }
 }
 
-function lowerBound(msgs: readonly SearchMessage[], uid: number): number {
+/** Where the scope's messages' records lie: VIEW_FIELDS numbers per scope position (uid 0:
+ * no row), from one `searchIndex` call. */
+async function loadView(scope: SearchScope): Promise<Loaded> {
+  const api = scope.mailbox;
+  if (typeof api.searchIndex !== 'function') return { path: null, rows: null };
+  const v: SearchIndexView = await api.searchIndex(scope.folder);
+  const n = scope.messages.length;
+  const rows = new Float64Array(n * VIEW_FIELDS);
+  const d = v.data;
+  const msgs = scope.messages;
+  // both ascending by uid: a merge walk
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const uid = msgs[i]!.uid;
+    while (j < d.length && d[j]! < uid) j += VIEW_FIELDS;
+    if (j < d.length && d[j] === uid) for (let f = 0, o = i * VIEW_FIELDS; f < VIEW_FIELDS; f++) rows[o + f] = d[j + f]!;
+  }
+  return { path: v.path, rows };
+}
+
+/** Read the records `recs` from the index file in large chunks (the next read while `visit`
+ * scans this one) and hand each chunk to `visit` with its records (positions in the chunk). */
+async function visitIndexed(path: string, recs: Rec[], visit: (buf: Buffer, recs: readonly Rec[]) => void): Promise<void> {
+  if (recs.length === 0) return;
+  recs.sort((a, b) => a.pos - b.pos);
+  // chunks of records lying near each other, at most CHUNK bytes (or one bigger record)
+  const chunks: Array<{ from: number; to: number; a: number; b: number }> = [];
+  for (let a = 0; a < recs.length; ) {
+    const from = recs[a]!.pos;
+    let to = from + recs[a]!.len;
+    let b = a + 1;
+    while (b < recs.length && recs[b]!.pos - to <= GAP && recs[b]!.pos + recs[b]!.len - from <= CHUNK) {
+      to = Math.max(to, recs[b]!.pos + recs[b]!.len);
+      b++;
+    }
+    chunks.push({ from, to, a, b });
+    a = b;
+  }
+  const fh = await fs.promises.open(path, 'r');
+  try {
+    const bufs = [Buffer.allocUnsafe(0), Buffer.allocUnsafe(0)];
+    const read = async (k: number): Promise<Buffer> => {
+      const c = chunks[k]!;
+      const want = c.to - c.from;
+      let b = bufs[k & 1]!;
+      if (b.length < want) b = bufs[k & 1] = Buffer.allocUnsafe(Math.max(want, Math.min(CHUNK, b.length * 2)));
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(b, got, want - got, c.from + got);
+        if (bytesRead <= 0) break;
+        got += bytesRead;
+      }
+      return b.subarray(0, got);
+    };
+    let next = read(0);
+    for (let k = 0; k < chunks.length; k++) {
+      const buf = await next;
+      if (k + 1 < chunks.length) next = read(k + 1);
+      const c = chunks[k]!;
+      // positions made relative to the chunk (in place: each record is in one chunk)
+      let view = recs.slice(c.a, c.b);
+      for (const rec of view) rec.pos -= c.from;
+      if (buf.length < c.to - c.from) view = view.filter((rec) => rec.pos + rec.len <= buf.length); // a short read
+      visit(buf, view);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Build the (uncapped) record of each message at `positions` from its body and `visit` it. */
+async function visitBodies(scope: SearchScope, positions: number[], visit: (rec: Buffer, recs: readonly Rec[]) => void): Promise<void> {
+  if (positions.length === 0) return;
+  const msgs = scope.messages;
+  const metas = await scope.mailbox.list(scope.folder, { uids: positions.map((i) => msgs[i]!.uid) });
+  const byUid = new Map(metas.map((m) => [m.uid, m]));
+  const order = [...positions].sort((a, b) => a - b); // bodies mostly lie in UID order: read-ahead serves many
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const reader = new BodyReader({ readAheadBytes: READ_AHEAD });
+    try {
+      while (next < order.length) {
+        const i = order[next++]!;
+        const meta = byUid.get(msgs[i]!.uid);
+        if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
+        let body: Buffer;
+        try {
+          body = await reader.read(meta.locator);
+        } catch {
+          continue;
+        }
+        const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
+        visit(rec, [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }]);
+      }
+    } finally {
+      reader.close();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FALLBACK_PARALLEL, positions.length) }, worker));
+}
+
+/** The first occurrence of each header field `names` (lower case) of each message of `msgs`
+ * (of the scope), decoded and case-folded, from the index (or the body): for SORT and THREAD. */
+export async function headerFields(scope: SearchScope, msgs: readonly SearchMessage[], names: readonly string[]): Promise<Array<Map<string, string>>> {
+  const posOf = new Map<number, number>();
+  scope.messages.forEach((m, i) => posOf.set(m.uid, i));
+  const out = new Map<number, Map<string, string>>();
+  const want = new Set(names);
+  const take = (buf: Buffer, recs: readonly Rec[]): void => {
+    for (const r of recs) {
+      const f = new Map<string, string>();
+      const text = buf.toString('utf8', r.pos + REC_HEAD, r.pos + REC_HEAD + r.hdr);
+      for (const line of text.split('\n')) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon);
+        if (want.has(name) && !f.has(name)) f.set(name, line.slice(colon + 1).trim());
+      }
+      out.set(r.i, f);
+    }
+  };
+  const loaded = await loadView(scope);
+  const recs: Rec[] = [];
+  const missing: number[] = [];
+  for (const m of msgs) {
+    const i = posOf.get(m.uid);
+    if (i === undefined) continue;
+    const o = i * VIEW_FIELDS;
+    if (loaded.rows === null || loaded.rows[o] === 0 || loaded.rows[o + 1]! < 0) missing.push(i);
+    else recs.push({ i, pos: loaded.rows[o + 1]!, len: loaded.rows[o + 2]!, hdr: loaded.rows[o + 3]!, flags: loaded.rows[o + 5]! });
+  }
+  if (loaded.path !== null) {
+    try {
+      await visitIndexed(loaded.path, recs, take);
+    } catch (e) {
+      if (!gone(e)) throw e;
+      for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+    }
+  }
+  await visitBodies(scope, missing, take);
+  return msgs.map((m) => out.get(posOf.get(m.uid) ?? -1) ?? new Map<string, string>());
+}
+
+/** The index file is gone (rewritten into its next generation after `searchIndex` answered). */
+const gone = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+function lowerBound(msgs: readonly SearchMessage[], v: number, by: 'uid' | 'seq'): number {
   let lo = 0;
   let hi = msgs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (msgs[mid]!.uid < uid) lo = mid + 1;
+    if (msgs[mid]![by] < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -399,12 +479,40 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
   const needle = nd.bytes;
   const L = needle.length;
   const lo = (r: Rec): number => r.pos + REC_HEAD + (nd.kind === 'body' ? r.hdr : 0);
-  const hiOf = (r: Rec): number => (nd.kind === 'header' ? r.pos + REC_HEAD + r.hdr : r.pos + r.len);
+  const hiOf = (r: Rec): number => r.pos + r.len;
   if (L === 0) {
     for (const r of recs) nd.bits[r.i] = 1;
     return;
   }
   if (nd.kind === 'header' && !nd.presence && needle.includes(10)) return; // never inside one field
+  if (nd.kind === 'header') {
+    // only the header text of each record: searched record by record (the bodies, ten times
+    // bigger, are never scanned)
+    const pre = nd.prefix;
+    for (const r of recs) {
+      const start = r.pos + REC_HEAD;
+      const hdr = buf.subarray(start, start + r.hdr);
+      for (let p = hdr.indexOf(needle); p >= 0; ) {
+        if (nd.presence) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        const ls = hdr.lastIndexOf(10, p);
+        let le = hdr.indexOf(10, p);
+        if (le < 0) le = hdr.length;
+        if (ls < 0 || hdr.compare(pre, 0, pre.length, ls, ls + pre.length) !== 0) {
+          p = hdr.indexOf(needle, le); // another field's line
+          continue;
+        }
+        if (p >= ls + pre.length && p + L <= le) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        p = hdr.indexOf(needle, p + 1);
+      }
+    }
+    return;
+  }
   let j = 0;
   let p = buf.indexOf(needle, lo(recs[0]!));
   while (p >= 0) {
@@ -422,21 +530,6 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
       if (++j >= recs.length) return;
       p = buf.indexOf(needle, lo(recs[j]!));
       continue;
-    }
-    if (nd.kind === 'header' && !nd.presence) {
-      const ls = buf.lastIndexOf(10, p);
-      let le = buf.indexOf(10, p);
-      if (le < 0 || le > hi) le = hi;
-      const pre = nd.prefix;
-      const named = ls >= start && buf.compare(pre, 0, pre.length, ls, ls + pre.length) === 0;
-      if (!named) {
-        p = buf.indexOf(needle, le); // another field's line
-        continue;
-      }
-      if (p < ls + pre.length || p + L > le) {
-        p = buf.indexOf(needle, p + 1);
-        continue;
-      }
     }
     nd.bits[r.i] = 1;
     if (++j >= recs.length) return;
