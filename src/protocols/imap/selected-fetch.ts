@@ -3,22 +3,27 @@
  * CHANGEDSINCE / VANISHED), streamed in batches so a FETCH 1:* of a large mailbox holds one
  * batch at a time:
  *
- * - per batch of at most FETCH_BATCH messages: one `list(folder, { uids })` for the metadata
- *   and, only when `fetchNeeds` says so, one `fetchStructure` (in parallel with it); one
- *   `setFlags` for the implicit \Seen (a non-PEEK body section, read-write only); the bodies
- *   (when needed) read through one `BodyReader` with a read-ahead window, so bodies lying one
- *   after another in a segment cost one read; the batch is cut where its bodies pass
- *   FETCH_BATCH_BYTES;
- * - the batch's responses are written with one `s.write`; when it returns false (the socket's
- *   buffer is full) the next batch waits for 'drain', so a client that reads slowly holds the
- *   server's memory to about one batch; a socket that closes ends the command.
+ * - the metadata (flags, modseq, date, size) and the bodies' locators come from the view, which
+ *   its subscription keeps in step with the store; only what it does not know (messages
+ *   appended since SELECT) costs one `list` per batch, and a locator gone stale (a compaction
+ *   moved the body: the read fails) is asked for again the same way;
+ * - MIME structures (ENVELOPE, BODYSTRUCTURE, sections of parts), only when `fetchNeeds` says
+ *   so, from this thread's cache (a message's never changes; STRUCTURE_CACHE_BYTES, least
+ *   recently used out), the others with one `fetchStructure` per batch;
+ * - the implicit \Seen (a non-PEEK body section, read-write only): one `setFlags` per batch;
+ *   those messages' responses carry FLAGS, and the view records the change as told;
+ * - the bodies through one `BodyReader` with a read-ahead window (bodies stored one after
+ *   another cost one read), a batch cut where its bodies pass FETCH_BATCH_BYTES;
+ * - the batch's responses written as pieces (`renderFetchParts`, the bodies not copied) on a
+ *   corked socket (one writev); when the socket's buffer is full the next batch waits for
+ *   'drain', so a client that reads slowly holds the server's memory to about one batch; a
+ *   socket that closes ends the command.
  *
- * Messages expunged elsewhere and not yet told keep their sequence numbers and are skipped
- * (the store no longer has them). Messages whose \Seen was set implicitly carry FLAGS in their
- * response, and the view records the change as told.
+ * Messages expunged elsewhere and not yet told keep their sequence numbers and are skipped. A
+ * UID FETCH tells pending expunges before its data.
  *
- * Exports: `runFetch`, `vanishedEarlier`, `FETCH_BATCH`, `FETCH_BATCH_BYTES`, `STRUCTURE_CACHE_BYTES`. Throws nothing (store failures are
- * NO replies).
+ * Exports: `runFetch`, `vanishedEarlier`, `FETCH_BATCH`, `FETCH_BATCH_BYTES`,
+ * `STRUCTURE_CACHE_BYTES`. Throws nothing (store failures are NO replies).
  */
 import { PosternError } from '../../errors.ts';
 import { reply, noreply, type Verdict } from '../../session/line-session.ts';
