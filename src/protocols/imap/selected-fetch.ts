@@ -8,8 +8,8 @@
  *   appended since SELECT) costs one `list` per batch, and a locator gone stale (a compaction
  *   moved the body: the read fails) is asked for again the same way;
  * - MIME structures (ENVELOPE, BODYSTRUCTURE, sections of parts), only when `fetchNeeds` says
- *   so, from this thread's cache (a message's never changes; STRUCTURE_CACHE_BYTES, least
- *   recently used out), the others with one `fetchStructure` per batch;
+ *   so, from this thread's cache (a message's never changes; STRUCTURE_CACHE_BYTES, oldest
+ *   out first), the others with one `fetchStructure` per batch;
  * - the implicit \Seen (a non-PEEK body section, read-write only): one `setFlags` per batch;
  *   those messages' responses carry FLAGS, and the view records the change as told;
  * - the bodies through one `BodyReader` with a read-ahead window (bodies stored one after
@@ -198,10 +198,14 @@ function viewMetas(view: View, uids: readonly number[], changedSince: number | n
 
 const NO_STRUCTURES: ReadonlyMap<number, MessageStructure> = new Map();
 
-/** This thread's cache of MIME structures (a message's never changes), by account, folder,
- * UIDVALIDITY and UID, least recently used first out: a client fetching the same headers again
- * (a message list refreshed, another session of the same user) costs no store request. */
-const cache = new Map<string, { st: MessageStructure; weight: number }>();
+/** This thread's cache of MIME structures (a message's never changes): per folder (account,
+ * folder, UIDVALIDITY) a map by UID, the oldest entries out first when past
+ * STRUCTURE_CACHE_BYTES. A client fetching the same headers again (a message list refreshed,
+ * another session of the same user) costs no store request. */
+const folders = new Map<string, Map<number, MessageStructure>>();
+/** Insertion order, for eviction: [folder map, uid, weight]. */
+const fifo: Array<[Map<number, MessageStructure>, number, number]> = [];
+let fifoHead = 0;
 let cached = 0;
 
 /** About what a structure costs in memory: its parts and the text it holds. */
@@ -219,36 +223,39 @@ const NO_FIELDS = Object.freeze({ date: null, subject: null, from: null, to: nul
 /** The structures of `uids`: from the cache, the others with one `fetchStructure`. */
 async function structuresOf(s: ImapSession, uids: readonly number[]): Promise<ReadonlyMap<number, MessageStructure>> {
   const view = viewOf(s);
-  const prefix = `${s.data.account ?? ''}\0${view.name}\0${view.uidValidity}\0`;
+  const key = `${s.data.account ?? ''}\0${view.name}\0${view.uidValidity}`;
+  let mine = folders.get(key);
   const out = new Map<number, MessageStructure>();
   const missing: number[] = [];
   for (const uid of uids) {
-    const key = prefix + uid;
-    const hit = cache.get(key);
+    const hit = mine?.get(uid);
     if (hit === undefined) missing.push(uid);
-    else {
-      cache.delete(key); // most recently used last
-      cache.set(key, hit);
-      out.set(uid, hit.st);
-    }
+    else out.set(uid, hit);
   }
-  if (missing.length > 0) {
-    for (const e of await s.data.mailbox!.fetchStructure(view.name, missing)) {
-      out.set(e.uid, e.structure);
-      const st = { ...e.structure, fields: NO_FIELDS };
-      const weight = weigh(st);
-      if (weight > STRUCTURE_CACHE_BYTES / 64) continue; // a huge one is not kept
-      const key = prefix + e.uid;
-      const old = cache.get(key);
-      if (old !== undefined) cached -= old.weight;
-      cache.set(key, { st, weight });
-      cached += weight;
-    }
-    for (const [k, v] of cache) {
-      if (cached <= STRUCTURE_CACHE_BYTES) break;
-      cache.delete(k);
-      cached -= v.weight;
-    }
+  if (missing.length === 0) return out;
+  const got = await s.data.mailbox!.fetchStructure(view.name, missing);
+  mine = folders.get(key);
+  if (mine === undefined) folders.set(key, (mine = new Map()));
+  for (const e of got) {
+    out.set(e.uid, e.structure);
+    if (mine.has(e.uid)) continue;
+    const st = { ...e.structure, fields: NO_FIELDS };
+    const weight = weigh(st);
+    if (weight > STRUCTURE_CACHE_BYTES / 64) continue; // a huge one is not kept
+    mine.set(e.uid, st);
+    fifo.push([mine, e.uid, weight]);
+    cached += weight;
+  }
+  while (cached > STRUCTURE_CACHE_BYTES && fifoHead < fifo.length) {
+    const [m, uid, w] = fifo[fifoHead]!;
+    fifo[fifoHead++] = undefined as never;
+    m.delete(uid);
+    cached -= w;
+    if (m.size === 0) for (const [k, v] of folders) if (v === m) folders.delete(k);
+  }
+  if (fifoHead > 4096 && fifoHead * 2 > fifo.length) {
+    fifo.splice(0, fifoHead);
+    fifoHead = 0;
   }
   return out;
 }
