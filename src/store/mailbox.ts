@@ -15,14 +15,20 @@
  * read just before the body; store/structure.ts); a message stored before structures were is
  * parsed from its body on first request and kept in the store's bounded cache.
  *
+ * For IMAP: `folders`/`status` give each folder's RFC 6154 special use; `subscriptions` and
+ * `vanished` (RFC 7162 expunge history) read the index; `setSubscribed`, `claimRecent` (the
+ * \Recent floor, moved atomically in the actor) and `appendMany` (RFC 3502, all or nothing,
+ * one group commit) go through the actor.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
- * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
+ * snapshot of a folder another exclusive snapshot holds), STORE_BAD_ARGUMENT (vanished: a bad
+ * modseq), STORE_CORRUPT (a body whose
  * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, FLAG_SEEN, INBOX, bitsToFlags } from './names.ts';
-import { findMsg, type Folder, type Msg } from './state.ts';
+import { findMsg, vanishedSince, type Folder, type Msg } from './state.ts';
 import type { Actor } from '../actor/actor.ts';
 import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import type { Shard } from './shard.ts';
@@ -93,11 +99,13 @@ export class SnapshotRegistry {
 function folderInfo(f: Folder): FolderInfo {
   let unseen = 0;
   let deleted = 0;
+  let recent = 0;
   for (const m of f.msgs) {
     if ((m.fl & FLAG_SEEN) === 0) unseen++;
     if ((m.fl & FLAG_DELETED) !== 0) deleted++;
+    if (m.uid >= f.recent) recent++;
   }
-  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes, recent };
 }
 
 export class Mailbox implements MailboxApi {
@@ -184,8 +192,7 @@ export class Mailbox implements MailboxApi {
   }
 
   async createFolder(name: string, opts: CreateFolderOptions = {}): Promise<FolderInfo> {
-    void opts;
-    const n = (await this.change({ op: 'create', name })) as string;
+    const n = (await this.change({ op: 'create', name, use: opts?.specialUse ?? null })) as string;
     return this.status(n);
   }
 
@@ -271,27 +278,28 @@ export class Mailbox implements MailboxApi {
   }
 
   async appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
-    void folder; void messages;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'appendMany: not yet');
+    const r = (await this.change({ op: 'appendMany', folder, messages })) as { done: Promise<AppendResult[]> };
+    return r.done;
   }
 
   async subscriptions(): Promise<string[]> {
-    throw new PosternError('STORE_BAD_ARGUMENT', 'subscriptions: not yet');
+    const { core } = await this.opened();
+    return [...core.mb().subs].sort((a, b) => (a === INBOX ? -1 : b === INBOX ? 1 : a < b ? -1 : a > b ? 1 : 0));
   }
 
   async setSubscribed(name: string, on: boolean): Promise<void> {
-    void name; void on;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'setSubscribed: not yet');
+    await this.change({ op: 'subscribe', name, on });
   }
 
   async vanished(folder: string, sinceModseq: number): Promise<VanishedResult> {
-    void folder; void sinceModseq;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'vanished: not yet');
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    if (typeof sinceModseq !== 'number' || !Number.isFinite(sinceModseq) || sinceModseq < 0) throw new PosternError('STORE_BAD_ARGUMENT', 'sinceModseq must be a number ≥ 0');
+    return vanishedSince(f, sinceModseq);
   }
 
   async claimRecent(folder: string): Promise<number> {
-    void folder;
-    throw new PosternError('STORE_BAD_ARGUMENT', 'claimRecent: not yet');
+    return (await this.change({ op: 'recent', folder })) as number;
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -7,7 +7,9 @@
  *               entry and its MIME structure (structure.ts; `meta.sl` bytes, absent in
  *               records written before it), in one record, so a message is either wholly
  *               there or not at all.
- *   2 OP        payload = msgpack of an index mutation (`OpRecord`).
+ *   2 OP        payload = msgpack of an index mutation (`OpRecord`): folder create (with its
+ *               special use), rename, delete; flags; expunge; copy/move; IMAP subscriptions.
+ *               Fields added later are optional, so older logs replay unchanged.
  *   3 BODYCOPY  payload = [u32 metaLen][meta msgpack][structure][body]: a body (and its
  *               structure, `meta.sl` bytes) copied by compaction; it becomes referenced only
  *               through a checkpoint, so replay skips it.
@@ -49,12 +51,14 @@ export interface AppendMeta {
 export type CopyEntry = [number, number, string[] | null, number, number, number, number, number, number?];
 
 export type OpRecord =
-  | { o: 'fcreate'; a: number; fs: Array<[number, string, number]> } // [folder id, name, uidValidity]
+  // [folder id, name, uidValidity, special use (absent in records written before it)]; s: subscribe the names too
+  | { o: 'fcreate'; a: number; fs: Array<[number, string, number, (string | null)?]>; s?: 1 }
   | { o: 'frename'; a: number; rn: Array<[number, string]> } // [folder id, new name]
   | { o: 'fdelete'; a: number; f: number }
   | { o: 'flags'; a: number; f: number; m: number; ch: Array<[number, number, string[] | null]> } // [uid, bits, keywords]
   | { o: 'expunge'; a: number; f: number; m: number; u: number[] }
-  | { o: 'copy'; a: number; f: number; m: number; e: CopyEntry[]; x?: { f: number; m: number; u: number[] } }; // x: move's expunge
+  | { o: 'copy'; a: number; f: number; m: number; e: CopyEntry[]; x?: { f: number; m: number; u: number[] } } // x: move's expunge
+  | { o: 'subs'; a: number; on: boolean; n: string[] }; // IMAP SUBSCRIBE (on) / UNSUBSCRIBE of folder names
 
 function header(type: number, payloadLen: number): Buffer {
   const h = Buffer.allocUnsafe(HEADER_BYTES);

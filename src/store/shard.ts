@@ -8,9 +8,9 @@
  * with the bytes dropped), drop accounts the directory no longer has, and delete segments that
  * hold nothing live. Checkpoints are written atomically; a segment is deleted only when it lies
  * wholly before the checkpoint's replay position, no indexed message points into it, and no
- * snapshot or reader has it pinned. Compaction copies the live bodies of mostly-dead sealed
- * segments into the active one (BODYCOPY records), repoints the index, checkpoints, and lets
- * the old segments go once unpinned.
+ * snapshot or reader has it pinned; after recovery no stored message is \Recent (state.ts).
+ * Compaction copies the live bodies of mostly-dead sealed segments into the active one
+ * (BODYCOPY records), repoints the index, checkpoints, and lets the old segments go once unpinned.
  *
  * Exports: `Shard`, `ShardOptions`, `CompactResult`. Throws/rejects: STORE_CORRUPT (an
  * unreadable checkpoint, or one pointing past its segment's end), STORE_NO_SPACE | STORE_IO.
@@ -21,7 +21,7 @@ import { PosternError } from '../errors.ts';
 import { ioError, truncateSync, writeFileAtomic, type FsLayer } from './fsio.ts';
 import { readBody } from './bodies.ts';
 import { REC_APPEND, REC_OP, encodeBodyCopy, scanRecords } from './record.ts';
-import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, type Msg } from './state.ts';
+import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, resetRecent, type Msg } from './state.ts';
 import { SegmentWriter, parseSegmentFile, type Position, type StoreLog } from './writer.ts';
 import type { Locator } from './types.ts';
 
@@ -127,6 +127,7 @@ export class Shard {
       }
     }
     state.removed.clear();
+    resetRecent(state);
     const shard = new Shard(o, state, pos);
     for (const s of segs) shard.segs.add(s);
     shard.segs.add(active);

@@ -42,7 +42,7 @@ export interface MessageMeta {
 
 export interface FolderInfo {
   name: string;
-  /** RFC 6154 special-use attribute ("\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\Archive",
+  /** RFC 6154 special-use attribute ("\Drafts", "\Sent", "\Trash", "\Junk", "\Archive",
    * …, one of SPECIAL_USES), kept per folder (it follows a rename); null: none. */
   specialUse: string | null;
   uidValidity: number;
@@ -52,6 +52,9 @@ export interface FolderInfo {
   unseen: number;
   deleted: number;
   bytes: number;
+  /** RFC 3501 STATUS RECENT: messages \Recent to the next session that claims (`claimRecent`);
+   * reading it claims nothing. Optional only so that older shapes still type-check. */
+  recent?: number;
 }
 
 export interface AppendOptions {
@@ -66,10 +69,12 @@ export interface AppendOptions {
   structure?: MessageStructure;
 }
 
-/** RFC 6154 attributes a folder may carry (createFolder's `specialUse`); another is STORE_BAD_ARGUMENT. */
-export const SPECIAL_USES = Object.freeze(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as const);
+/** RFC 6154 attributes a folder may carry (createFolder's `specialUse`); another is
+ * STORE_BAD_ARGUMENT (\All and \Flagged name virtual mailboxes, which the store has not). */
+export const SPECIAL_USES = Object.freeze(['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const);
 
-/** The folders a new mailbox starts with (all subscribed), with their special use. */
+/** The folders a new mailbox starts with (all subscribed), with their special use. A mailbox
+ * made before them (it has INBOX) is left as it is. */
 export const DEFAULT_FOLDERS: ReadonlyArray<readonly [string, string | null]> = Object.freeze([
   ['INBOX', null], ['Drafts', '\\Drafts'], ['Sent', '\\Sent'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
 ] as const);
@@ -199,9 +204,10 @@ export interface MailboxApi {
    * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
    * (a message stored before structures were is parsed once and cached). */
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
-  /** RFC 3502 MULTIAPPEND: all or nothing. The quota is checked for the sum
-   * (STORE_QUOTA_EXCEEDED: none appended), the records share one group commit, and it resolves
-   * once all are durable, in order; subscribers see each as an 'append'. */
+  /** RFC 3502 MULTIAPPEND: all or nothing. Every message and the quota for the sum are checked
+   * first (STORE_QUOTA_EXCEEDED or any other failure: none appended, no UID used), the records
+   * go in one write and one sync, and it resolves once all are durable, in order, with
+   * consecutive UIDs (unless `opts.uid` says otherwise); subscribers see each as an 'append'. */
   appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]>;
   /** IMAP subscriptions (LSUB, LIST (SUBSCRIBED)): the subscribed names, sorted. A name may be
    * subscribed whether or not the folder exists (RFC 9051 §6.3.7). */
@@ -213,10 +219,10 @@ export interface MailboxApi {
   /** RFC 7162 QRESYNC: the UIDs of `folder` expunged (expunge, move) with modseq > `sinceModseq`,
    * ascending, from a bounded history (EXPUNGE_HISTORY_MAX per folder) kept across restarts. */
   vanished(folder: string, sinceModseq: number): Promise<VanishedResult>;
-  /** RFC 3501 \\Recent: the lowest UID that is \\Recent for the caller (messages with uid ≥ it;
+  /** RFC 3501 \Recent: the lowest UID that is \Recent for the caller (messages with uid ≥ it;
    * uidNext when none), and the folder's recent floor moved to uidNext, atomically: the first
    * session to claim after a delivery gets the new messages. In memory only: after a restart (or
-   * the mailbox actor's restart) the messages already there are not \\Recent to anyone. */
+   * the mailbox actor's restart) the messages already there are not \Recent to anyone. */
   claimRecent(folder: string): Promise<number>;
 }
 
