@@ -224,7 +224,7 @@ export function normalizeInbox(name: string): string {
 /**
  * A mailbox name as sent (its bytes as a latin1 string: quotes or literal already removed) →
  * the name. Not `utf8`: modified UTF-7, 7-bit only. `utf8` (RFC 6855 §3): UTF-8 taken as is
- * (`&` is an ordinary character); invalid UTF-8 → null.
+ * (`&` is an ordinary character); invalid UTF-8 or a control character → null.
  */
 export function decodeMailbox(wire: string, utf8: boolean): string | null {
   if (!utf8) {
@@ -234,10 +234,8 @@ export function decodeMailbox(wire: string, utf8: boolean): string | null {
   let ascii = true;
   for (let i = 0; i < wire.length; i++) {
     const c = wire.charCodeAt(i);
-    if (c >= 0x80) {
-      ascii = false;
-      break;
-    }
+    if (c < 0x20 || c === 0x7f) return null;
+    if (c >= 0x80) ascii = false;
   }
   if (ascii) return normalizeInbox(wire);
   const b = Buffer.from(wire, 'latin1');

@@ -16,7 +16,7 @@
  *
  * Exports: `parseCommand(input, opts)`, `tagOf(line)`.
  */
-import { decodeMailbox, parseDate, parseDateTime, parseSeqSet } from './encode.ts';
+import { MAX_SEQ_RANGES, decodeMailbox, parseDate, parseDateTime, parseSeqSet } from './encode.ts';
 import { ParseError, Reader, TAG_CHAR, show, text } from './reader.ts';
 import type {
   AppendMessage, Command, CommandInput, FetchItem, ParseResult, ReturnOption, SearchKey, Section,
@@ -223,7 +223,7 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
 
 function mailboxName(r: Reader, raw: string, utf8: boolean): string {
   const name = decodeMailbox(raw, utf8);
-  if (name === null) r.fail(utf8 ? 'Invalid UTF-8 in mailbox name' : 'Invalid modified UTF-7 in mailbox name');
+  if (name === null) r.fail(utf8 ? 'Invalid mailbox name (not UTF-8, or a control character)' : 'Invalid mailbox name (not modified UTF-7)');
   return name;
 }
 
@@ -243,7 +243,11 @@ function seqSetHere(r: Reader, what: string): SequenceSet {
   const t = r.seqText();
   if (t === '') r.fail(r.end() ? `Missing ${what}` : `Invalid ${what}`);
   const set = parseSeqSet(t);
-  if (set === null) r.fail(`Invalid ${what} ${show(t)}`);
+  if (set === null) {
+    let ranges = 1;
+    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) === 0x2c) ranges++;
+    r.fail(ranges > MAX_SEQ_RANGES ? `Too many ranges in ${what} (more than ${MAX_SEQ_RANGES})` : `Invalid ${what} ${show(t)}`);
+  }
   return set;
 }
 
