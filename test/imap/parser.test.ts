@@ -453,6 +453,18 @@ test('bounds: nesting deeper than MAX_NESTING and lists longer than MAX_LIST_ITE
   assert.equal(parse(`a STORE 1 FLAGS (${Array(MAX_LIST_ITEMS + 1).fill('x').join(' ')})`).ok, false);
 });
 
+test('bounds: maxNesting and maxListItems given as options', () => {
+  const opts = { utf8: false, maxNesting: 2, maxListItems: 3 };
+  const p = (wire: string) => parseCommand(frame(wire), opts);
+  assert.equal(p('a SEARCH ((ALL))').ok, true);
+  assert.deepEqual(p('a SEARCH (((ALL)))'), { ok: false, tag: 'a', text: 'Too deeply nested (more than 2 levels)' });
+  assert.deepEqual(p('a SEARCH NOT NOT NOT ALL'), { ok: false, tag: 'a', text: 'Too deeply nested (more than 2 levels)' });
+  assert.equal(p('a FETCH 1,2,3 (UID FLAGS MODSEQ)').ok, true);
+  assert.deepEqual(p('a FETCH 1 (UID FLAGS MODSEQ ENVELOPE)'), { ok: false, tag: 'a', text: 'Too many FETCH attributes (more than 3)' });
+  assert.deepEqual(p('a FETCH 1,2,3,4 UID'), { ok: false, tag: 'a', text: 'Too many ranges in sequence set (more than 3)' });
+  assert.deepEqual(p('a APPEND x {1}\r\na {1}\r\nb {1}\r\nc {1}\r\nd'), { ok: false, tag: 'a', text: 'Too many messages (more than 3)' });
+});
+
 test('tagOf: the tag of a line, or null', () => {
   const cases: Array<[string, string | null]> = [
     ['a1 APPEND INBOX {5}', 'a1'],

@@ -14,8 +14,8 @@
  *   the name (modified UTF-7 decoded unless `utf8`; INBOX in any case → `INBOX`), null if invalid.
  * - `normalizeInbox(name)`: `inbox` → `INBOX`, `inbox/x` → `INBOX/x`.
  * - `formatSeqSet(sorted)`: ascending numbers → compressed ranges "1:3,5" ("" for none).
- * - `parseSeqSet(text)`: "1:3,5,7:*" → ranges, `$` → '$', null when invalid (0, overflow,
- *   leading zeros, more than `MAX_SEQ_RANGES` ranges).
+ * - `parseSeqSet(text, maxRanges?)`: "1:3,5,7:*" → ranges, `$` → '$', null when invalid (0,
+ *   overflow, leading zeros, more than `maxRanges` ranges, default `MAX_SEQ_RANGES`).
  * - `internalDate(ms)`: `"06-Dec-2026 07:50:00 +0000"` (quotes included).
  * - `parseDateTime(text)`: an APPEND date-time (quotes removed) → ms, null when invalid.
  * - `parseDate(text)`: a SEARCH date `6-Dec-2026` → that day's 00:00 UTC in ms, null if invalid.
@@ -282,8 +282,8 @@ function seqNum(text: string, i: number, j: number): number | '*' | -1 {
   return v > MAX_UINT32 ? -1 : v;
 }
 
-/** "1:3,5,7:*" → ranges; "$" → '$'; null when invalid. */
-export function parseSeqSet(text: string): SequenceSet | null {
+/** "1:3,5,7:*" → ranges; "$" → '$'; null when invalid or past `maxRanges` ranges. */
+export function parseSeqSet(text: string, maxRanges = MAX_SEQ_RANGES): SequenceSet | null {
   if (text === '$') return '$';
   const out: SeqRange[] = [];
   const n = text.length;
@@ -300,7 +300,7 @@ export function parseSeqSet(text: string): SequenceSet | null {
       }
       j++;
     }
-    if (out.length >= MAX_SEQ_RANGES) return null;
+    if (out.length >= maxRanges) return null;
     if (colon < 0) {
       const v = seqNum(text, i, j);
       if (v === -1) return null;
