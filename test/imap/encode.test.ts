@@ -38,6 +38,10 @@ test('quoted, astring, nstring, literal', () => {
   assert.equal(nstring(Buffer.from('plain')), '"plain"');
   const eight = Buffer.from([0x41, 0xff, 0x0d, 0x0a]);
   assert.deepEqual(nstring(eight), Buffer.concat([Buffer.from('{4}\r\n'), eight]));
+  assert.equal(nstring('Grüße', true), '"Grüße"');
+  assert.equal(nstring(Buffer.from('Grüße'), true), '"Grüße"');
+  assert.deepEqual(nstring(Buffer.from('Grüße')), Buffer.from('{7}\r\nGrüße'));
+  assert.deepEqual(nstring(Buffer.from([0xff]), true), Buffer.from([0x7b, 0x31, 0x7d, 0x0d, 0x0a, 0xff]));
   assert.deepEqual(literal(Buffer.from('abc')), Buffer.from('{3}\r\nabc'));
   assert.deepEqual(literal8(Buffer.from([0, 1])), Buffer.from('~{2}\r\n\0\x01', 'latin1'));
 });

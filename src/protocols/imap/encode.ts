@@ -5,8 +5,9 @@
  * Exports:
  * - `quoted(s)`: `"…"` with `\` and `"` escaped (the caller checks `quotable` first).
  * - `astring(s, utf8?)`: an atom when safe, else a quoted string, else a literal `{n}\r\n…`.
- * - `nstring(v)`: NIL, a quoted string or a literal; a Buffer that is not quotable comes back as
- *   a Buffer (bytes may be 8-bit), text always as a string.
+ * - `nstring(v, utf8?)`: NIL, a quoted string or a literal; a Buffer that is not quotable comes
+ *   back as a Buffer (bytes may be 8-bit), text always as a string.
+ * - `quotable(s, utf8?)`: may `s` be sent quoted?
  * - `literal(b)` / `literal8(b)`: `{n}\r\n` / `~{n}\r\n` and the bytes.
  * - `encodeMailbox(name, utf8)`: modified UTF-7 unless `utf8`, then as an astring.
  * - `utf7Encode(name)` / `utf7Decode(wire)`: modified UTF-7 alone (decode: null when invalid).
@@ -83,23 +84,27 @@ export function astring(s: string, utf8 = false): string {
 }
 
 /** NIL, a quoted string or a literal. Text comes back as a string; bytes that cannot be quoted
- * come back as a Buffer literal (they may be 8-bit). */
-export function nstring(v: null): string;
-export function nstring(v: string | null): string;
-export function nstring(v: Buffer | string | null): string | Buffer;
-export function nstring(v: Buffer | string | null): string | Buffer {
+ * come back as a Buffer literal (they may be 8-bit). `utf8`: the client takes UTF-8 in quoted
+ * strings (IMAP4rev2 / UTF8=ACCEPT), so valid UTF-8 may be quoted. */
+export function nstring(v: null, utf8?: boolean): string;
+export function nstring(v: string | null, utf8?: boolean): string;
+export function nstring(v: Buffer | string | null, utf8?: boolean): string | Buffer;
+export function nstring(v: Buffer | string | null, utf8 = false): string | Buffer {
   if (v === null) return 'NIL';
-  if (typeof v === 'string') return quotable(v) ? quoted(v) : textLiteral(v);
+  if (typeof v === 'string') return quotable(v, utf8) ? quoted(v) : textLiteral(v);
   if (v.length <= 4096) {
     let ok = true;
+    let eight = false;
     for (let i = 0; i < v.length; i++) {
       const c = v[i]!;
-      if (c === 0 || c === 10 || c === 13 || c >= 0x80) {
+      if (c === 0 || c === 10 || c === 13) {
         ok = false;
         break;
       }
+      if (c >= 0x80) eight = true;
     }
-    if (ok) return quoted(v.toString('latin1'));
+    if (ok && !eight) return quoted(v.toString('latin1'));
+    if (ok && utf8 && isUtf8(v)) return quoted(v.toString('utf8'));
   }
   return literal(v);
 }

@@ -51,15 +51,14 @@ function section(r: Reader): Section {
   const part: number[] = [];
   let textPart: Section['text'] = null;
   const fields: string[] = [];
-  let c = r.peek();
+  const c = r.peek();
+  let textNext = r.peek() !== 0x5d; // [] is the whole message
   if (c >= 0x30 && c <= 0x39) {
     partNumbers(r, part);
-    if (r.peek() === 0x2e) {
-      r.skip(1);
-      c = -2; // a section-text must follow
-    }
+    textNext = r.peek() === 0x2e; // "1.2.TEXT"; otherwise "]" must follow
+    if (textNext) r.skip(1);
   }
-  if (r.peek() !== 0x5d || c === -2) {
+  if (textNext) {
     const t = fetchName(r, 'section');
     if (t === 'HEADER' || t === 'TEXT' || (t === 'MIME' && part.length > 0)) textPart = t;
     else if (t === 'HEADER.FIELDS' || t === 'HEADER.FIELDS.NOT') {

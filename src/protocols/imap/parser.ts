@@ -7,7 +7,8 @@
  * Input: the command's line parts and literals (reader.ts says how the framer cuts them). A
  * mailbox name is decoded from modified UTF-7 unless `opts.utf8` (UTF8=ACCEPT enabled: UTF-8 as
  * is, RFC 6855 §3); `INBOX` in any case becomes `INBOX`. Keywords and command names are read in
- * any case. System flags are written canonically (`\seen` → `\Seen`); other `\`-flags are BAD.
+ * any case. System flags are written canonically (`\seen` → `\Seen`); other `\`-flags are BAD;
+ * special-use attributes (CREATE … USE) are written canonically too.
  * UID FETCH does not add the UID item: the FETCH handler does (RFC 9051 §6.4.9).
  *
  * Never throws: malformed input, or anything unexpected, is `{ ok: false, tag, text }` with the
@@ -67,6 +68,9 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
 
 // ---- commands ----
 
+/** RFC 6154 and RFC 8457 mailbox attributes, written canonically (others are kept as sent). */
+const SPECIAL_USE = new Map(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash', '\\Important'].map((a) => [a.toUpperCase(), a]));
+
 const NO_ARGS = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
 
 function command(r: Reader, tag: string, utf8: boolean): Command {
@@ -120,7 +124,8 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
           if (r.peek() !== 0x29) {
             do {
               r.expect(0x5c, 'a special-use attribute (\\Name)');
-              use.push(`\\${r.atom('special-use attribute')}`);
+              const a = `\\${r.atom('special-use attribute')}`;
+              use.push(SPECIAL_USE.get(a.toUpperCase()) ?? a);
               r.count(use.length, 'attributes');
             } while (r.trySp());
           }
