@@ -11,14 +11,16 @@
  * and the caller decodes UTF-8 where the grammar allows it (`text()`).
  *
  * Bounds: parentheses (and OR / NOT in SEARCH, through `enter`/`leave`) nest at most
- * `MAX_NESTING` deep; one list holds at most `MAX_LIST_ITEMS` items (`count`). Every read
+ * `maxNesting` deep (default `MAX_NESTING`); one list holds at most `maxListItems` items
+ * (`count`; default `MAX_LIST_ITEMS`; a sequence set's ranges are bounded in encode.ts). Every read
  * consumes input, so a command's work is linear in its size.
  *
  * Exports: `Reader`, `ParseError` (thrown by every read on malformed input: its message is the
  * BAD text), `MAX_NESTING`, `MAX_LIST_ITEMS`, `TAG_CHAR`, `text`, `show`.
  * Throws: `ParseError` only.
  */
-import type { CommandInput } from './types.ts';
+import { parseSeqSet } from './encode.ts';
+import type { CommandInput, SequenceSet } from './types.ts';
 
 export const MAX_NESTING = 64;
 export const MAX_LIST_ITEMS = 10_000;
@@ -41,6 +43,7 @@ const ASTRING_CHAR = charTable((c) => (c > 0x20 && c < 0x7f && !special('(){%*"\
 const LIST_CHAR = charTable((c) => (c > 0x20 && c < 0x7f && !special('(){"\\')(c)) || c >= 0x80);
 /** tag: ASTRING-CHAR except `+`. */
 export const TAG_CHAR = charTable((c) => c > 0x20 && c < 0x7f && !special('(){%*"\\+')(c));
+const SYSTEM_FLAGS = new Map(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'].map((f) => [f.toUpperCase(), f]));
 /** sequence-set characters. */
 const SEQ_CHAR = charTable((c) => (c >= 0x30 && c <= 0x39) || c === 0x3a || c === 0x2c || c === 0x2a || c === 0x24);
 
@@ -68,8 +71,12 @@ export class Reader {
   s: string;
   p = 0;
   depth = 0;
+  readonly maxNesting: number;
+  readonly maxListItems: number;
 
-  constructor(input: CommandInput) {
+  constructor(input: CommandInput, limits: { maxNesting?: number; maxListItems?: number } = {}) {
+    this.maxNesting = limits.maxNesting ?? MAX_NESTING;
+    this.maxListItems = limits.maxListItems ?? MAX_LIST_ITEMS;
     const n = input.lines.length;
     this.lines = new Array<string>(n);
     for (let i = 0; i < n; i++) {
@@ -146,7 +153,7 @@ export class Reader {
   }
 
   enter(): void {
-    if (++this.depth > MAX_NESTING) this.fail(`Too deeply nested (more than ${MAX_NESTING} levels)`);
+    if (++this.depth > this.maxNesting) this.fail(`Too deeply nested (more than ${this.maxNesting} levels)`);
   }
 
   leave(): void {
@@ -155,7 +162,7 @@ export class Reader {
 
   /** A list's item count `n` (already read), failing past `MAX_LIST_ITEMS`. */
   count(n: number, what: string): void {
-    if (n > MAX_LIST_ITEMS) this.fail(`Too many ${what} (more than ${MAX_LIST_ITEMS})`);
+    if (n > this.maxListItems) this.fail(`Too many ${what} (more than ${this.maxListItems})`);
   }
 
   /** 1*char of the table, raw; "" when none. */
@@ -259,9 +266,49 @@ export class Reader {
     return a;
   }
 
-  /** The characters of a sequence set (parsed by the caller). */
-  seqText(): string {
-    return this.run(SEQ_CHAR);
+  /** SP sequence-set (or `$`). */
+  seqSet(what: string): SequenceSet {
+    this.sp(what);
+    return this.seqSetHere(what);
+  }
+
+  /** sequence-set (or `$`), at most `maxListItems` ranges. */
+  seqSetHere(what: string): SequenceSet {
+    const t = this.run(SEQ_CHAR);
+    if (t === '') this.fail(this.end() ? `Missing ${what}` : `Invalid ${what}`);
+    const set = parseSeqSet(t, this.maxListItems);
+    if (set === null) {
+      let ranges = 1;
+      for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) === 0x2c) ranges++;
+      this.fail(ranges > this.maxListItems ? `Too many ranges in ${what} (more than ${this.maxListItems})` : `Invalid ${what} ${show(t)}`);
+    }
+    return set;
+  }
+
+  /** flag = a system flag, written canonically (other `\`-flags are BAD) / a keyword (atom). */
+  flag(): string {
+    if (this.peek() === 0x5c) {
+      this.p++;
+      const f = `\\${this.atom('flag')}`;
+      const sys = SYSTEM_FLAGS.get(f.toUpperCase());
+      if (sys === undefined) this.fail(`Invalid system flag ${show(f)}`);
+      return sys;
+    }
+    return this.atom('flag');
+  }
+
+  /** "(" [flag *(SP flag)] ")" */
+  flagList(): string[] {
+    const flags: string[] = [];
+    this.open('flags');
+    if (this.peek() !== 0x29) {
+      do {
+        flags.push(this.flag());
+        this.count(flags.length, 'flags');
+      } while (this.trySp());
+    }
+    this.close('flags');
+    return flags;
   }
 
   /** number: 1*DIGIT, at most 2^53-1. */
