@@ -26,7 +26,8 @@
  *
  * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
  * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
- * STORE_BAD_ARGUMENT (also: an unknown special use), STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED;
+ * STORE_BAD_ARGUMENT (also: an unknown special use), STORE_NOT_ALLOWED (also: past MAX_FOLDERS
+ * or MAX_SUBSCRIPTIONS), STORE_QUOTA_EXCEEDED;
  * `done` and barrier changes also reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from
  * the writer.
  */
@@ -35,7 +36,7 @@ import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
 import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
-import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_UID, SPECIAL_USES } from './types.ts';
+import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID, SPECIAL_USES } from './types.ts';
 import type { Shard } from './shard.ts';
 import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
@@ -339,7 +340,9 @@ export class MailboxCore {
   private async subscribe(nameIn: string, on: boolean): Promise<void> {
     const name = folderName(nameIn);
     if (typeof on !== 'boolean') throw badArg('on must be a boolean');
-    if (this.mb().subs.has(name) === on) return;
+    const subs = this.mb().subs;
+    if (subs.has(name) === on) return;
+    if (on && subs.size >= MAX_SUBSCRIPTIONS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_SUBSCRIPTIONS} subscriptions`, { limit: MAX_SUBSCRIPTIONS });
     await this.commit({ o: 'subs', a: this.accountId, on, n: [name] });
   }
 
@@ -425,6 +428,7 @@ export class MailboxCore {
   /** Entries are names, or [name, special use]; `subscribe`: subscribe them too (one record). */
   private async createFolders(names: Array<string | [string, string | null]>, subscribe = false): Promise<void> {
     const mb = this.mb();
+    if (mb.folders.size + names.length > MAX_FOLDERS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_FOLDERS} folders`, { limit: MAX_FOLDERS });
     const fs: Array<[number, string, number, (string | null)?]> = [];
     for (const e of names) {
       const [n, use] = typeof e === 'string' ? [e, null] : e;

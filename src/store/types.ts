@@ -5,7 +5,7 @@
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
  * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `MAX_UID`,
- * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MailboxApi` (the one interface both the
+ * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
@@ -94,6 +94,11 @@ export interface VanishedResult {
 
 /** Expunged UIDs kept per folder for `vanished` (RFC 7162); older ones are dropped, oldest first. */
 export const EXPUNGE_HISTORY_MAX = 100_000;
+
+/** Most folders one mailbox may have, and most names it may have subscribed (IMAP CREATE and
+ * SUBSCRIBE past them: STORE_NOT_ALLOWED), so no client grows the index without bound. */
+export const MAX_FOLDERS = 10_000;
+export const MAX_SUBSCRIPTIONS = 10_000;
 
 /** The largest UID (RFC 3501: a 32-bit unsigned number). */
 export const MAX_UID = 0xffff_ffff;
@@ -193,7 +198,7 @@ export interface MailboxApi {
   copy(from: string, uids: number[], to: string): Promise<CopyResult>;
   move(from: string, uids: number[], to: string): Promise<CopyResult>;
   /** Parents missing are created too (without a special use). STORE_BAD_ARGUMENT: an unknown
-   * `specialUse`. */
+   * `specialUse`; STORE_NOT_ALLOWED: past MAX_FOLDERS. */
   createFolder(name: string, opts?: CreateFolderOptions): Promise<FolderInfo>;
   renameFolder(from: string, to: string): Promise<void>;
   deleteFolder(name: string): Promise<void>;
@@ -213,7 +218,8 @@ export interface MailboxApi {
    * subscribed whether or not the folder exists (RFC 9051 §6.3.7). */
   subscriptions(): Promise<string[]>;
   /** Subscribe (`on`) or unsubscribe a name (normalised like a folder name: STORE_BAD_NAME);
-   * durable when it resolves; doing what is already so is not an error. A rename moves the
+   * durable when it resolves; doing what is already so is not an error; past MAX_SUBSCRIPTIONS
+   * names, STORE_NOT_ALLOWED. A rename moves the
    * subscriptions of the folder and its children; a delete leaves them. */
   setSubscribed(name: string, on: boolean): Promise<void>;
   /** RFC 7162 QRESYNC: the UIDs of `folder` expunged (expunge, move) with modseq > `sinceModseq`,

@@ -16,7 +16,7 @@ import { StoreThread } from '../../actors/store-thread.ts';
 import { StoreClient, type Subscription } from '../../src/store/client.ts';
 import { packr } from '../../src/store/record.ts';
 import { ShardState, applyAppend, applyOp, vanishedSince } from '../../src/store/state.ts';
-import { EXPUNGE_HISTORY_MAX, type MailboxEvent } from '../../src/store/types.ts';
+import { EXPUNGE_HISTORY_MAX, MAX_FOLDERS, MAX_SUBSCRIPTIONS, type MailboxEvent } from '../../src/store/types.ts';
 import { msg, openStore, tmpData, withAccount } from './helpers.ts';
 
 const code = (c: string) => (e: unknown) => isPosternError(e) && e.code === c;
@@ -102,6 +102,25 @@ test('subscriptions: defaults subscribed; any name; rename moves the folder and 
   });
 });
 
+test(`bounds: at most ${MAX_SUBSCRIPTIONS} subscriptions and ${MAX_FOLDERS} folders per mailbox (STORE_NOT_ALLOWED)`, async () => {
+  const { store } = await withAccount();
+  const mb = store.mailbox('ann');
+  const { core } = await store.openMailbox(store.directory.resolve('ann@example.org'));
+  // filled in memory (one durable record each would make the test slow); the checks read the same index
+  const subs = core.mb().subs;
+  for (let i = subs.size; i < MAX_SUBSCRIPTIONS; i++) subs.add(`s${i}`);
+  await assert.rejects(mb.setSubscribed('one-more', true), code('STORE_NOT_ALLOWED'));
+  await mb.setSubscribed('s10', false);
+  await mb.setSubscribed('one-more', true);
+  assert.equal((await mb.subscriptions()).length, MAX_SUBSCRIPTIONS);
+  const have = core.mb().folders.size;
+  applyOp(core.shard.state, { o: 'fcreate', a: core.accountId, fs: Array.from({ length: MAX_FOLDERS - have - 1 }, (_, i): [number, string, number] => [1000 + i, `f${i}`, 1]) });
+  await mb.createFolder('last');
+  await assert.rejects(mb.createFolder('over'), code('STORE_NOT_ALLOWED'));
+  await assert.rejects(mb.createFolder('a/b'), code('STORE_NOT_ALLOWED'));
+  await store.close();
+});
+
 test('vanished: UIDs expunged or moved since a modseq, ascending; complete; across restart', async () => {
   const { store, dataDir } = await withAccount();
   const mb = store.mailbox('ann');
@@ -129,23 +148,19 @@ test('vanished: UIDs expunged or moved since a modseq, ascending; complete; acro
 test(`vanished: the history is bounded (the last ${EXPUNGE_HISTORY_MAX} UIDs per folder); older modseqs answer complete: false`, () => {
   const s = new ShardState();
   applyOp(s, { o: 'fcreate', a: 1, fs: [[1, 'INBOX', 7]] }); // a record from before special use
-  const n = Math.ceil((EXPUNGE_HISTORY_MAX * 1.12) / 1000) * 1000;
+  const G = 8000; // UIDs per expunge, each expunge with its own modseq
+  const n = Math.ceil((EXPUNGE_HISTORY_MAX * 1.12) / G) * G;
   for (let u = 1; u <= n; u++) applyAppend(s, { a: 1, f: 1, u, m: u + 1, fl: 0, d: 0, c: 0 }, 1, u * 10, 1);
   const f = s.mailbox(1, false)!.folders.get(1)!;
   const base = f.highestModseq;
-  // one expunge per 1,000 UIDs, each with its own modseq
-  for (let i = 0; i < n / 1000; i++) {
-    const u: number[] = [];
-    for (let k = 1; k <= 1000; k++) u.push(i * 1000 + k);
-    applyOp(s, { o: 'expunge', a: 1, f: 1, m: base + 1 + i, u });
-  }
+  for (let i = 0; i < n / G; i++) applyOp(s, { o: 'expunge', a: 1, f: 1, m: base + 1 + i, u: Array.from({ length: G }, (_, k) => i * G + k + 1) });
   assert.equal(f.msgs.length, 0);
   assert.ok(f.gone.u.length >= EXPUNGE_HISTORY_MAX && f.gone.u.length <= EXPUNGE_HISTORY_MAX + (EXPUNGE_HISTORY_MAX >>> 4), `kept ${f.gone.u.length}`);
   const old = vanishedSince(f, base);
   assert.equal(old.complete, false, 'the oldest expunges were dropped');
   assert.equal(old.uids.length, f.gone.u.length);
-  const last = n / 1000 - 1;
-  assert.deepEqual(vanishedSince(f, base + last), { uids: Array.from({ length: 1000 }, (_, k) => last * 1000 + k + 1), complete: true });
+  const last = n / G - 1;
+  assert.deepEqual(vanishedSince(f, base + last), { uids: Array.from({ length: G }, (_, k) => last * G + k + 1), complete: true });
   const lostAt = f.gone.lost;
   assert.ok(lostAt > base);
   assert.equal(vanishedSince(f, lostAt).complete, true);
