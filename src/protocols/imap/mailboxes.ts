@@ -219,14 +219,16 @@ async function lsub(cmd: Cmd<'LSUB'>, s: ImapSession): Promise<V> {
   } catch (e) {
     return storeFailure(s, cmd.tag, e, 'LSUB');
   }
-  const m = matcher(joinPattern(cmd.reference, cmd.pattern));
+  const pattern = joinPattern(cmd.reference, cmd.pattern);
+  const m = matcher(pattern);
+  const parents = pattern.includes('%'); // RFC 3501 §6.3.9: levels a % skipped over
   const found = new Map<string, boolean>(); // name → \Noselect (a parent shown for its child)
   for (const n of t.subscribed) {
     if (m(n)) {
       found.set(n, false);
       continue;
     }
-    for (const a of ancestors(n)) if (m(a) && !t.subscribed.has(a) && !found.has(a)) found.set(a, true);
+    if (parents) for (const a of ancestors(n)) if (m(a) && !t.subscribed.has(a) && !found.has(a)) found.set(a, true);
   }
   const utf8 = utf8Of(s);
   let out = '';
