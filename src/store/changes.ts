@@ -40,6 +40,7 @@ import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID
 import type { Shard } from './shard.ts';
 import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
+import { searchIndexOf } from './search-index.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
 export interface Limits {
@@ -280,11 +281,11 @@ export class MailboxCore {
       throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size: total, messages: items.length, limitBytes: lim.bytes, limitMessages: lim.messages });
     }
     // the MIME structure goes into the same record: parsed by the caller, or here, once
-    const encoded = checked.map(({ body, opts }) => {
+    const structures = checked.map(({ body, opts }) => {
       const size = body.byteLength;
       const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
       if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
-      return encodeStructure(given ? opts.structure! : parseStructure(body));
+      return given ? opts.structure! : parseStructure(body);
     });
     // nothing can fail from here on but the write: reserve
     const bufs: Uint8Array[] = [];
@@ -293,11 +294,11 @@ export class MailboxCore {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
       const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
-      const rec = encodeAppend(meta, c.body, encoded[i]);
+      const rec = encodeAppend(meta, c.body, encodeStructure(structures[i]!));
       const at = bytes;
       bufs.push(...rec.bufs);
       bytes += rec.bytes;
-      return { meta, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords) };
+      return { meta, body: c.body, structure: structures[i]!, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords) };
     });
     this.reservedBytes += total;
     this.reservedCount += items.length;
@@ -312,7 +313,7 @@ export class MailboxCore {
     const done = this.shard.submit(bufs, bytes, (pos) => {
       const publish = feeds !== null && feeds.watched(this.accountId);
       for (const r of recs) {
-        applyAppend(state, r.meta, pos.seg, pos.off + r.bodyAt, r.size);
+        if (applyAppend(state, r.meta, pos.seg, pos.off + r.bodyAt, r.size)) searchIndexOf(this.shard).add(pos.seg, pos.off + r.bodyAt, r.body, r.structure);
         if (publish) feeds.publish(r.meta.a, r.meta.f, { kind: 'append', folder: f.name, uid: r.meta.u, modseq: r.meta.m, flags: r.flags, size: r.size, internalDate: r.meta.d, at: eventTime() });
       }
     }).then(

@@ -35,10 +35,11 @@ import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
 import { readRange } from './bodies.ts';
+import { searchIndexOf } from './search-index.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, CreateFolderOptions, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
 } from './types.ts';
 
 export interface MailboxHost {
@@ -300,6 +301,12 @@ export class Mailbox implements MailboxApi {
 
   async claimRecent(folder: string): Promise<number> {
     return (await this.change({ op: 'recent', folder })) as number;
+  }
+
+  /** The search index's records of the folder's messages (store/search-index.ts). */
+  async searchIndex(folder: string): Promise<SearchIndexView> {
+    const { core } = await this.opened();
+    return searchIndexOf(core.shard).view(core.folder(folder));
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -36,6 +36,7 @@ export const MAILBOX_METHODS = Object.freeze([
   'createFolder', 'renameFolder', 'deleteFolder', 'snapshot', 'release', 'quota', 'fetchStructure',
   // IMAP (RFC 3502 MULTIAPPEND, subscriptions, RFC 7162 expunge history, RFC 3501 \Recent)
   'appendMany', 'subscriptions', 'setSubscribed', 'vanished', 'claimRecent',
+  'searchIndex',
 ] as const);
 export type MailboxMethod = (typeof MAILBOX_METHODS)[number];
 

@@ -31,6 +31,7 @@ import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
 import { Feeds } from './subscriptions.ts';
 import { StructureCache } from './structure.ts';
+import { closeSearchIndex } from './search-index.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -343,6 +344,7 @@ export class Store implements MailboxHost {
     this.actors.clear();
     await Promise.all(opened.map(async (o) => (await Promise.resolve(o).catch(() => null))?.actor.stop()));
     this.snapshots.releaseAll();
+    for (const s of this.shards) closeSearchIndex(s);
     await Promise.all(this.shards.map((s) => s.close()));
     this.unlock();
     this.state = 'closed';

@@ -4,7 +4,7 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `MAX_UID`,
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `SearchIndexView`, `VIEW_FIELDS`, `MAX_UID`,
  * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
@@ -230,7 +230,19 @@ export interface MailboxApi {
    * session to claim after a delivery gets the new messages. In memory only: after a restart (or
    * the mailbox actor's restart) the messages already there are not \Recent to anyone. */
   claimRecent(folder: string): Promise<number>;
+  /** Where the search index's records of the folder's messages lie (SearchIndexView). */
+  searchIndex?(folder: string): Promise<SearchIndexView>;
 }
+
+/** Where the search index's records of a folder's messages lie (store/search-index.ts): per
+ * message, ascending by uid, VIEW_FIELDS numbers: uid, record position in `path` (-1: no
+ * record yet: read the body), record length, header text length, sent day (NaN: none), flags
+ * (store/search-text.ts TRUNCATED). */
+export interface SearchIndexView {
+  path: string;
+  data: Float64Array;
+}
+export const VIEW_FIELDS = 6;
 
 export interface StructureEntry {
   uid: number;
