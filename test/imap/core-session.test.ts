@@ -119,3 +119,18 @@ test('a literal in LOGIN: synchronising ("+ Ready") and non-synchronising (LITER
   assert.match((await c.until('l1')).tagged, /^l1 OK \[CAPABILITY/);
   c.close();
 });
+
+test('end to end with imaplib: LOGIN, LIST, SELECT, FETCH, LOGOUT', async () => {
+  await env.deliver(USER, 'From: a@example.org\r\nSubject: e2e\r\n\r\nbody\r\n');
+  const out = await python(`
+import imaplib, json
+m = imaplib.IMAP4('127.0.0.1', ${env.port})
+m.login('${USER}', '${PASS}')
+typ, boxes = m.list()
+typ, n = m.select('INBOX')
+typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+bye = m.logout()
+print(json.dumps({'boxes': len(boxes), 'n': n[0].decode(), 'subject': data[0][1].decode().strip(), 'bye': bye[0]}))
+`);
+  assert.deepEqual(JSON.parse(out), { boxes: 6, n: '1', subject: 'Subject: e2e', bye: 'BYE' });
+});
