@@ -21,7 +21,9 @@
  *   closes the session with the protocol's reply (`commandTimeout`/`slowData`, else its
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
- * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
+ * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in (or the
+ *   protocol's own `command` dispatcher, given each command line: IMAP parses whole commands
+ *   assembled from literal frames; its verdicts are applied and counted here the same way). Handlers
  *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes
  *   replies and counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
  *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
@@ -29,7 +31,10 @@
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (the `upgrade` verdict: the reply is
- *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line
+ *   written, then the socket switches to TLS and any pipelined plaintext is dropped), or layer
+ *   a stream transform over the socket (`upgrade(text, { wrap })`, IMAP COMPRESS: the reply is
+ *   written as before, then input and output go through the wrapper, which is handed the input
+ *   already received and not yet framed). A line
  *   over the limit ends a continuation exchange (`expectLine`: the handler is told, the next
  *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
@@ -46,8 +51,8 @@
  *   or what the protocol's `busy` says: SMTP between BDAT chunks) gets it when that is over.
  *   `shutdown(true)` (the deadline) says it at once whatever is in hand.
  *
- * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`,
- * `upgrade`.
+ * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `StreamWrap`, `reply`,
+ * `noreply`, `stop`, `upgrade`.
  * Throws nothing into the event loop.
  */
 import type { Socket } from 'node:net';
