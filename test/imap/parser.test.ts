@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommand, tagOf } from '../../src/protocols/imap/parser.ts';
-import { MAX_LIST_ITEMS, MAX_NESTING } from '../../src/protocols/imap/reader.ts';
+import { MAX_LIST_ITEMS, MAX_MAILBOX_NAME_BYTES, MAX_NESTING } from '../../src/protocols/imap/reader.ts';
 import type { Command, CommandInput, FetchItem, ParseResult, SearchKey, Section } from '../../src/protocols/imap/types.ts';
 import { withSeed } from '../helpers.ts';
 
@@ -454,7 +454,7 @@ test('bounds: nesting deeper than MAX_NESTING and lists longer than MAX_LIST_ITE
   assert.equal(parse(`a STORE 1 FLAGS (${Array(MAX_LIST_ITEMS + 1).fill('x').join(' ')})`).ok, false);
 });
 
-test('bounds: maxNesting and maxListItems given as options', () => {
+test('bounds: maxNesting, maxListItems and maxMailboxNameBytes given as options', () => {
   const opts = { utf8: false, maxNesting: 2, maxListItems: 3 };
   const p = (wire: string) => parseCommand(frame(wire), opts);
   assert.equal(p('a SEARCH ((ALL))').ok, true);
@@ -464,6 +464,12 @@ test('bounds: maxNesting and maxListItems given as options', () => {
   assert.deepEqual(p('a FETCH 1 (UID FLAGS MODSEQ ENVELOPE)'), { ok: false, tag: 'a', text: 'Too many FETCH attributes (more than 3)' });
   assert.deepEqual(p('a FETCH 1,2,3,4 UID'), { ok: false, tag: 'a', text: 'Too many ranges in sequence set (more than 3)' });
   assert.deepEqual(p('a APPEND x {1}\r\na {1}\r\nb {1}\r\nc {1}\r\nd'), { ok: false, tag: 'a', text: 'Too many messages (more than 3)' });
+  const names = (wire: string) => parseCommand(frame(wire), { utf8: false, maxMailboxNameBytes: 8 });
+  assert.equal(names('a SELECT 12345678').ok, true);
+  assert.deepEqual(names('a SELECT {9}\r\n123456789'), { ok: false, tag: 'a', text: 'Mailbox name too long (more than 8 octets)' });
+  assert.deepEqual(names('a LIST "" 123456789'), { ok: false, tag: 'a', text: 'Mailbox name too long (more than 8 octets)' });
+  assert.equal(parse(`a SELECT {${MAX_MAILBOX_NAME_BYTES + 1}}\r\n${'x'.repeat(MAX_MAILBOX_NAME_BYTES + 1)}`).ok, false);
+  assert.equal(parse(`a SELECT {${MAX_MAILBOX_NAME_BYTES}}\r\n${'x'.repeat(MAX_MAILBOX_NAME_BYTES)}`).ok, true);
 });
 
 test('tagOf: the tag of a line, or null', () => {

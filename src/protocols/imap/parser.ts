@@ -32,6 +32,8 @@ export interface ParseOptions {
   maxNesting?: number;
   /** Most items in one list (FETCH attributes, flags, search keys, …); default MAX_LIST_ITEMS (10,000). */
   maxListItems?: number;
+  /** Longest mailbox name or pattern as sent; default MAX_MAILBOX_NAME_BYTES (4,096). */
+  maxMailboxNameBytes?: number;
 }
 
 /** The tag of a command line (a valid tag followed by SP or the line's end), else null. */
@@ -232,6 +234,7 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
 // ---- mailboxes, sequence sets, flags ----
 
 function mailboxName(r: Reader, raw: string, utf8: boolean): string {
+  if (raw.length > r.maxMailboxNameBytes) r.fail(`Mailbox name too long (more than ${r.maxMailboxNameBytes} octets)`);
   const name = decodeMailbox(raw, utf8);
   if (name === null) r.fail(utf8 ? 'Invalid mailbox name (not UTF-8, or a control character)' : 'Invalid mailbox name (not modified UTF-7)');
   return name;
