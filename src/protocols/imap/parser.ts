@@ -118,7 +118,7 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       const use: string[] = [];
       if (r.trySp()) {
         r.open('CREATE parameters');
-        for (let n = 0; ; n++) {
+        for (let n = 0; r.peek() !== 0x29; n++) {
           const p = r.word('CREATE parameter');
           if (p !== 'USE') r.fail(`Unknown CREATE parameter ${show(p)}`);
           r.sp('USE attributes');
@@ -330,7 +330,8 @@ function list(r: Reader, tag: string, utf8: boolean): Command {
     }
     r.sp('reference name');
   }
-  const reference = mailboxName(r, r.astring('reference name'), utf8);
+  // (the reference read as a list-mailbox: `LIST * ""` is taken, as Dovecot takes it)
+  const reference = mailboxName(r, r.listMailbox('reference name'), utf8);
   r.sp('mailbox pattern');
   const patterns: string[] = [];
   if (r.peek() === 0x28 && !r.litHere()) {

@@ -5,7 +5,8 @@
  * A command arrives as `lines[0] lit[0] lines[1] lit[1] … lines[n]`: the framer cut each literal
  * marker (`{n}`, `{n+}`, `~{n}`) and its CRLF off the line before it, so line i ends where its
  * marker began (the SP before `{` stays) and literal i is read wherever line i is exhausted and
- * a string is expected. The last line may still end in CRLF (dropped here).
+ * a string is expected. The last line may still end in CRLF (dropped here); spaces at the very
+ * end of a command are dropped too (no grammar element ends in one; Dovecot ignores them).
  *
  * Lines are read as latin1 strings (one char per byte); strings come back the same way ("raw"),
  * and the caller decodes UTF-8 where the grammar allows it (`text()`).
@@ -89,8 +90,11 @@ export class Reader {
     for (let i = 0; i < n; i++) {
       let s = input.lines[i]!.toString('latin1');
       if (i === n - 1) {
-        if (s.endsWith('\r\n')) s = s.slice(0, -2);
-        else if (s.endsWith('\n')) s = s.slice(0, -1);
+        let e = s.length;
+        if (e > 0 && s.charCodeAt(e - 1) === 0x0a) e--;
+        if (e > 0 && s.charCodeAt(e - 1) === 0x0d) e--;
+        while (e > 0 && s.charCodeAt(e - 1) === 0x20) e--; // trailing spaces: ignored, as Dovecot does
+        if (e < s.length) s = s.slice(0, e);
       }
       this.lines[i] = s;
     }
