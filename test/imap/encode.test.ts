@@ -112,8 +112,9 @@ test('sequence sets: formatSeqSet compresses, parseSeqSet reads and refuses', as
     { from: 1, to: 3 }, { from: 5, to: 5 }, { from: 7, to: '*' }, { from: '*', to: '*' }, { from: 4294967295, to: 4294967295 },
   ]);
   assert.deepEqual(parseSeqSet('9:2'), [{ from: 9, to: 2 }]);
+  assert.deepEqual(parseSeqSet('01:0004294967295'), [{ from: 1, to: 4294967295 }]);
   assert.equal(parseSeqSet('$'), '$');
-  for (const bad of ['', '0', '0:*', '1:0', '01', '4294967296', '1,', ',1', '1::2', '1:2:3', '$,1', 'a', '1 2', '-1']) {
+  for (const bad of ['', '0', '00', '0:*', '1:0', '4294967296', '00000000004294967296', '1,', ',1', '1::2', '1:2:3', '$,1', 'a', '1 2', '-1']) {
     assert.equal(parseSeqSet(bad), null, bad);
   }
   assert.equal((parseSeqSet(Array(MAX_SEQ_RANGES).fill('1').join(',')) as unknown[]).length, MAX_SEQ_RANGES);

@@ -16,7 +16,7 @@
  * - `normalizeInbox(name)`: `inbox` → `INBOX`, `inbox/x` → `INBOX/x`.
  * - `formatSeqSet(sorted)`: ascending numbers → compressed ranges "1:3,5" ("" for none).
  * - `parseSeqSet(text, maxRanges?)`: "1:3,5,7:*" → ranges, `$` → '$', null when invalid (0,
- *   overflow, leading zeros, more than `maxRanges` ranges, default `MAX_SEQ_RANGES`).
+ *   past 2^32-1, more than `maxRanges` ranges, default `MAX_SEQ_RANGES`).
  * - `internalDate(ms)`: `"06-Dec-2026 07:50:00 +0000"` (quotes included).
  * - `parseDateTime(text)`: an APPEND date-time (quotes removed) → ms, null when invalid.
  * - `parseDate(text)`: a SEARCH date `6-Dec-2026` → that day's 00:00 UTC in ms, null if invalid.
@@ -274,17 +274,19 @@ export function formatSeqSet(sorted: readonly number[]): string {
   return parts.join(',');
 }
 
-/** One seq-number at text[i..j): a number 1..2^32-1 without leading zeros, or `*`; -1: invalid. */
+/** One seq-number at text[i..j): a number 1..2^32-1 (leading zeros allowed, as Dovecot does),
+ * or `*`; -1: invalid. */
 function seqNum(text: string, i: number, j: number): number | '*' | -1 {
   if (j - i === 1 && text.charCodeAt(i) === 0x2a) return '*';
-  if (j <= i || j - i > 10 || text.charCodeAt(i) === 0x30) return -1;
+  if (j <= i) return -1;
   let v = 0;
   for (let k = i; k < j; k++) {
     const d = text.charCodeAt(k) - 0x30;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
+    if (v > MAX_UINT32) return -1;
   }
-  return v > MAX_UINT32 ? -1 : v;
+  return v === 0 ? -1 : v;
 }
 
 /** "1:3,5,7:*" → ranges; "$" → '$'; null when invalid or past `maxRanges` ranges. */

@@ -32,6 +32,8 @@ export interface ParseOptions {
   maxNesting?: number;
   /** Most items in one list (FETCH attributes, flags, search keys, …); default MAX_LIST_ITEMS (10,000). */
   maxListItems?: number;
+  /** Longest mailbox name or pattern as sent; default MAX_MAILBOX_NAME_BYTES (4,096). */
+  maxMailboxNameBytes?: number;
 }
 
 /** The tag of a command line (a valid tag followed by SP or the line's end), else null. */
@@ -116,7 +118,7 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       const use: string[] = [];
       if (r.trySp()) {
         r.open('CREATE parameters');
-        for (let n = 0; ; n++) {
+        for (let n = 0; r.peek() !== 0x29; n++) {
           const p = r.word('CREATE parameter');
           if (p !== 'USE') r.fail(`Unknown CREATE parameter ${show(p)}`);
           r.sp('USE attributes');
@@ -232,6 +234,7 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
 // ---- mailboxes, sequence sets, flags ----
 
 function mailboxName(r: Reader, raw: string, utf8: boolean): string {
+  if (raw.length > r.maxMailboxNameBytes) r.fail(`Mailbox name too long (more than ${r.maxMailboxNameBytes} octets)`);
   const name = decodeMailbox(raw, utf8);
   if (name === null) r.fail(utf8 ? 'Invalid mailbox name (not UTF-8, or a control character)' : 'Invalid mailbox name (not modified UTF-7)');
   return name;
@@ -327,7 +330,8 @@ function list(r: Reader, tag: string, utf8: boolean): Command {
     }
     r.sp('reference name');
   }
-  const reference = mailboxName(r, r.astring('reference name'), utf8);
+  // (the reference read as a list-mailbox: `LIST * ""` is taken, as Dovecot takes it)
+  const reference = mailboxName(r, r.listMailbox('reference name'), utf8);
   r.sp('mailbox pattern');
   const patterns: string[] = [];
   if (r.peek() === 0x28 && !r.litHere()) {
