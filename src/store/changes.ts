@@ -11,9 +11,9 @@
  *
  * `appendMany` (RFC 3502 MULTIAPPEND) checks every message and the quota for their sum before
  * reserving anything, then submits all their APPEND records as one write (one group commit):
- * all are appended or none (a failed write or sync applies none of them; a crash in the middle
- * of that write may leave a prefix of whole messages, since recovery keeps records up to the
- * first torn one; the client was never told OK). `recent` moves a folder's \Recent floor to uidNext and returns the
+ * all are appended or none (a failed write or sync applies none of them; their records carry
+ * their place in the group, so recovery after a crash in that write keeps all or none either).
+ * `recent` moves a folder's \Recent floor to uidNext and returns the
  * old one (in memory, state.ts). `subscribe` writes an IMAP subscription change. On its first
  * use ('init') a mailbox without INBOX, i.e. a new one, gets DEFAULT_FOLDERS (INBOX, Drafts,
  * Sent, Trash, Junk, Archive, with their special use) all subscribed, in one record; a mailbox
@@ -34,7 +34,7 @@
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
-import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
+import { MAX_RECORD_BYTES, encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
 import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID, SPECIAL_USES } from './types.ts';
 import type { Shard } from './shard.ts';
@@ -267,6 +267,7 @@ export class MailboxCore {
     let floor = Math.max(f.uidNext, f.reservedUid); // the next UID as the checks go
     const checked = items.map(({ body, opts }) => {
       if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
+      if (body.byteLength > MAX_RECORD_BYTES - 1024) throw badArg(`message of ${body.byteLength} bytes is over the store's record limit`);
       const { bits, keywords } = flagsToBits(opts.flags);
       const date = opts.internalDate ?? Date.now();
       if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
@@ -292,7 +293,7 @@ export class MailboxCore {
     let bytes = 0;
     const recs = checked.map((c, i) => {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
-      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body) } as Parameters<typeof encodeAppend>[0];
+      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
       const rec = encodeAppend(meta, c.body, encodeStructure(structures[i]!));
       const at = bytes;

@@ -43,7 +43,7 @@ import type {
 } from './types.ts';
 
 export interface MailboxHost {
-  /** The account's running mailbox actor and its core (started, INBOX ensured, on first use). */
+  /** The account's running mailbox actor and its core (started, a new mailbox's default folders made, on first use). */
   openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;

@@ -6,7 +6,8 @@
  *   1 APPEND    payload = [u32 metaLen][meta msgpack][structure][body]: a message, its index
  *               entry and its MIME structure (structure.ts; `meta.sl` bytes, absent in
  *               records written before it), in one record, so a message is either wholly
- *               there or not at all.
+ *               there or not at all. APPENDs written as a group (`meta.g`: [index, count],
+ *               MULTIAPPEND) are consecutive and recovered all or none.
  *   2 OP        payload = msgpack of an index mutation (`OpRecord`): folder create (with its
  *               special use), rename, delete; flags; expunge; copy/move; IMAP subscriptions.
  *               Fields added later are optional, so older logs replay unchanged.
@@ -45,6 +46,7 @@ export interface AppendMeta {
   d: number; // internal date, ms
   c: number; // crc32 of the body
   sl?: number; // bytes of the stored structure between the meta and the body (structure.ts)
+  g?: [number, number]; // [index, count] in a group of APPENDs kept all or none (IMAP MULTIAPPEND)
 }
 
 /** A copied message: [uid, bits, keywords|null, date, seg, off, len, crc, structure bytes?]. */

@@ -224,7 +224,7 @@ export class Store implements MailboxHost {
     return a;
   }
 
-  /** MailboxHost: the account's running actor, started (and INBOX made) on first use. */
+  /** MailboxHost: the account's running actor, started (and a new mailbox's default folders made) on first use. */
   async openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }> {
     this.check();
     const cur = this.actors.get(account.id);

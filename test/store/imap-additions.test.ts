@@ -14,7 +14,7 @@ import { crc32 } from 'node:zlib';
 import { isPosternError } from '../../src/errors.ts';
 import { StoreThread } from '../../actors/store-thread.ts';
 import { StoreClient, type Subscription } from '../../src/store/client.ts';
-import { packr } from '../../src/store/record.ts';
+import { REC_APPEND, packr, scanRecords } from '../../src/store/record.ts';
 import { ShardState, applyAppend, applyOp, vanishedSince } from '../../src/store/state.ts';
 import { EXPUNGE_HISTORY_MAX, MAX_FOLDERS, MAX_SUBSCRIPTIONS, type MailboxEvent } from '../../src/store/types.ts';
 import { msg, openStore, tmpData, withAccount } from './helpers.ts';
@@ -227,6 +227,44 @@ test('appendMany: all or nothing, one group commit, consecutive UIDs, quota for 
     assert.deepEqual(Buffer.from((await m.fetch('Drafts', 4)).body), msg('c', 3000), how);
     assert.deepEqual(await m.quota(), { ...before, usedMessages: 6, usedBytes: before.usedBytes + msg('x').length + msg('y').length }, how);
   });
+});
+
+test('appendMany after a crash in its write: recovery keeps the whole group or none of it', async () => {
+  const { store, dataDir } = await withAccount({ shards: 1 });
+  const mb = store.mailbox('ann');
+  await mb.append('INBOX', msg('before'));
+  await mb.appendMany('INBOX', [{ body: msg('g0', 200) }, { body: msg('g1', 200) }, { body: msg('g2', 200) }]);
+  const image = crashImage(dataDir); // no checkpoint since the account was made: all of it replays
+  await store.close();
+  const segDir = path.join(image, 'store', 'shards', '0');
+  const seg = path.join(segDir, fs.readdirSync(segDir).filter((n) => n.startsWith('seg-')).sort().at(-1)!);
+  const whole = fs.readFileSync(seg);
+  const group = scanRecords(whole, 0).records.filter((r) => r.type === REC_APPEND && r.meta.g !== undefined);
+  assert.deepEqual(group.map((r) => (r.type === REC_APPEND ? r.meta.g : null)), [[0, 3], [1, 3], [2, 3]]);
+  const cuts: Array<[string, number]> = [
+    ['two whole records of three', group[1]!.end],
+    ['the third record torn', group[2]!.end - 7],
+    ['the first record torn', group[0]!.start + 20],
+  ];
+  for (const [how, cut] of cuts) {
+    fs.writeFileSync(seg, whole.subarray(0, cut));
+    const copy = tmpData();
+    fs.cpSync(path.join(image, 'store'), path.join(copy, 'store'), { recursive: true });
+    const { store: s2, log } = await openStore(copy, { shards: 1 });
+    const m2 = s2.mailbox('ann');
+    assert.deepEqual((await m2.list('INBOX')).map((m) => m.uid), [1], how);
+    assert.ok(log.records.some((r) => r.level === 'warn' && /torn/.test(r.msg)), `${how}: logged`);
+    const again = await m2.append('INBOX', msg('after'));
+    assert.equal(again.uid, 2, `${how}: the group's UIDs were never seen`);
+    await s2.close();
+    const { store: s3 } = await openStore(copy, { shards: 1 });
+    assert.deepEqual((await s3.mailbox('ann').list('INBOX')).map((m) => m.uid), [1, 2], `${how}: and stays so`);
+    await s3.close();
+  }
+  fs.writeFileSync(seg, whole);
+  const { store: s4 } = await openStore(image, { shards: 1 });
+  assert.deepEqual((await s4.mailbox('ann').list('INBOX')).map((m) => m.uid), [1, 2, 3, 4], 'the whole group');
+  await s4.close();
 });
 
 test('checkpoints written before the IMAP additions still load (no special use, no subscriptions, history incomplete)', async () => {
