@@ -253,6 +253,8 @@ const IMAP_OPTIONS: Record<string, AttrSpec> = {
   maxCommandSize: uint(65536, { unit: 'kb', min: 1 }), // (Postern) one command's parts and literals together, KB
   maxLiterals: uint(100, { min: 1 }), // (Postern) literals in one command (MULTIAPPEND messages …)
   nonSyncLiterals: { type: 'choice', choices: ['plus', 'minus'], default: 'plus' }, // (Postern) LITERAL+ or LITERAL- (non-sync literals ≤ 4096 bytes)
+  maxNesting: uint(64, { min: 2, max: 1000 }), // (Postern) parentheses (and SEARCH OR / NOT) nested in one command
+  maxListItems: uint(10000, { min: 16 }), // (Postern) items in one list of a command (FETCH items, flags, search keys, sequence ranges)
   authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };

@@ -15,7 +15,8 @@
  *   client that does not drain within the listener's idleTimeout is closed (`idle_timeout`).
  * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
  *   command line must arrive within `commandTimeout` of its first byte, and message data
- *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`, and the byte
+ *   (`expectStream`, `expectBytes`, an IMAP literal's `data` frames from the first chunk to the
+ *   last) at `minDataRate` over each `dataRateWindow`, and the byte
  *   runs of one transaction (while the protocol is `busy`: SMTP's BDAT chunks) also on average
  *   over the transaction, one window of grace given, judged at each command between them; either
  *   closes the session with the protocol's reply (`commandTimeout`/`slowData`, else its
@@ -381,6 +382,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       }
       this.disarmLine();
       if (f.kind === 'line') {
+        if (this.rate !== null && this.streamFeed === null && this.bytesLeft === 0) this.stopRate(); // (a literal's guard)
         const line = f.line;
         if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
         const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
@@ -389,6 +391,14 @@ export class LineSession<S extends string, D> implements SessionHandle {
       } else if (f.kind === 'toolong') this.actor.tryTell({ k: 'toolong' });
       else if (f.kind === 'reply') this.write(f.bytes); // the framing's own answer (telnet refusals)
       else {
+        // IMAP literal bytes are message data: minDataRate from their first chunk to their last
+        if (f.kind === 'data') {
+          if (f.last) this.stopRate();
+          else {
+            if (this.rate === null) this.startRate();
+            this.rate?.add(f.chunk.length);
+          }
+        } else if (f.kind === 'toobig') this.stopRate();
         // IMAP literals: a synchronising one waits for the protocol's answer
         const barrier = f.kind === 'literal' && f.sync;
         if (barrier) this.blocked = true;

@@ -16,7 +16,7 @@ let env: ImapEnv;
 
 before(async () => {
   env = await startImap({
-    imap: 'maxErrors = 4 maxLineLength = 200 maxLiteralSize = 8 maxCommandSize = 16 maxLiterals = 3 nonSyncLiterals = minus',
+    imap: 'maxErrors = 4 maxLineLength = 200 maxLiteralSize = 8 maxCommandSize = 16 maxLiterals = 3 nonSyncLiterals = minus maxNesting = 3 maxListItems = 20 minDataRate = 1 dataRateWindow = 1',
     tlsListener: 'idleTimeout = 1',
   });
   await env.addUser(USER, PASS);
@@ -85,6 +85,26 @@ test('maxCommandSize and maxLiterals: MULTIAPPEND past either is NO [TOOBIG]', a
   assert.equal(await c.read(), 'c2 NO [TOOBIG] too many literals in one command (at most 3)');
   assert.deepEqual((await c.run('STATUS INBOX (MESSAGES)', 'c3')).untagged, ['* STATUS INBOX (MESSAGES 0)'], 'nothing of either was appended');
   c.close();
+});
+
+test('maxNesting and maxListItems: a deeper or longer command is BAD', async () => {
+  const c = await login();
+  await c.run('SELECT INBOX', 'd0');
+  assert.match((await c.run('SEARCH (OR SEEN DELETED)', 'd1')).tagged, /^d1 OK /);
+  assert.equal((await c.run('SEARCH ((((SEEN))))', 'd2')).tagged, 'd2 BAD Too deeply nested (more than 3 levels)');
+  const ranges = Array.from({ length: 21 }, (_, i) => String(2 * i + 1)).join(',');
+  assert.match((await c.run(`UID FETCH ${ranges.split(',').slice(0, 20).join(',')} FLAGS`, 'd3')).tagged, /^d3 OK /);
+  assert.match((await c.run(`UID FETCH ${ranges} FLAGS`, 'd4')).tagged, /^d4 BAD Too many /);
+  c.close();
+});
+
+test('minDataRate: a literal whose bytes stop coming ends the session', async () => {
+  const c = await login();
+  c.write('r1 APPEND INBOX {8000}\r\n');
+  assert.equal(await c.read(), '+ Ready for literal data');
+  c.write('Subject: slow\r\n');
+  assert.equal(await c.read(10_000), '* BYE literal data too slow');
+  await c.closed;
 });
 
 test('before login a literal may be at most maxLineLength bytes', async () => {
