@@ -241,6 +241,7 @@ const POP3_OPTIONS: Record<string, AttrSpec> = {
 /** IMAP (inventory §7, seed names; resolved into config/options.ts ImapOptions). digestMd5 and gssapi
  * are accepted but not implemented, as for POP3. Sizes in KB. */
 const IMAP_OPTIONS: Record<string, AttrSpec> = {
+  maxLineLength: uint(65536, { min: 64 }), // one line part of a command, bytes (long UID sets; Dovecot's 64 KB)
   plainConnAllowLogin: yesNo(true), // LOGIN without TLS (no: LOGINDISABLED)
   secureConnAllowLogin: yesNo(true),
   plainConnAuthTypes: authTypes(),

@@ -100,7 +100,7 @@ run(lambda m: m.login('${USER}', 'wrong'))
     assert.equal((await e.run('AUTHENTICATE DIGEST-MD5', 's7')).tagged, 's7 NO [CANNOT] unsupported authentication mechanism');
     e.write('s8 AUTHENTICATE PLAIN\r\n');
     assert.equal(await e.read(), '+ ');
-    e.write(`${'A'.repeat(9000)}\r\n`);
+    e.write(`${'A'.repeat(70_000)}\r\n`);
     assert.equal(await e.read(), 's8 NO [AUTHENTICATIONFAILED] authentication exchange line too long');
     // two failures so far (s3, s8): the third closes the session
     e.write(`s9 LOGIN ${USER} wrong\r\n`);
