@@ -3,7 +3,9 @@
  * LIST-EXTENDED selection and return options, LIST-STATUS, special use, \HasChildren),
  * LSUB, CREATE (parents, special use), DELETE, RENAME (children, INBOX), SUBSCRIBE and
  * UNSUBSCRIBE, STATUS, NAMESPACE, GETQUOTAROOT / GETQUOTA / SETQUOTA, mailbox names in
- * modified UTF-7 and UTF-8; imapShowAllFolders; Python's imaplib for what it can send.
+ * modified UTF-7 and UTF-8; imapShowAllFolders; Python's imaplib for what it can send. (The
+ * second server also tries the options imapIdEnabled, greetingsText, allowStartTLS and
+ * secureConnAllowLogin.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
