@@ -5,8 +5,9 @@
  * Exports:
  * - `quoted(s)`: `"…"` with `\` and `"` escaped (the caller checks `quotable` first).
  * - `astring(s, utf8?)`: an atom when safe, else a quoted string, else a literal `{n}\r\n…`.
- * - `nstring(v)`: NIL, a quoted string or a literal; a Buffer that is not quotable comes back as
- *   a Buffer (bytes may be 8-bit), text always as a string.
+ * - `nstring(v, utf8?)`: NIL, a quoted string or a literal; a Buffer that is not quotable comes
+ *   back as a Buffer (bytes may be 8-bit), text always as a string.
+ * - `quotable(s, utf8?)`: may `s` be sent quoted?
  * - `literal(b)` / `literal8(b)`: `{n}\r\n` / `~{n}\r\n` and the bytes.
  * - `encodeMailbox(name, utf8)`: modified UTF-7 unless `utf8`, then as an astring.
  * - `utf7Encode(name)` / `utf7Decode(wire)`: modified UTF-7 alone (decode: null when invalid).
@@ -14,8 +15,8 @@
  *   the name (modified UTF-7 decoded unless `utf8`; INBOX in any case → `INBOX`), null if invalid.
  * - `normalizeInbox(name)`: `inbox` → `INBOX`, `inbox/x` → `INBOX/x`.
  * - `formatSeqSet(sorted)`: ascending numbers → compressed ranges "1:3,5" ("" for none).
- * - `parseSeqSet(text)`: "1:3,5,7:*" → ranges, `$` → '$', null when invalid (0, overflow,
- *   leading zeros, more than `MAX_SEQ_RANGES` ranges).
+ * - `parseSeqSet(text, maxRanges?)`: "1:3,5,7:*" → ranges, `$` → '$', null when invalid (0,
+ *   past 2^32-1, more than `maxRanges` ranges, default `MAX_SEQ_RANGES`).
  * - `internalDate(ms)`: `"06-Dec-2026 07:50:00 +0000"` (quotes included).
  * - `parseDateTime(text)`: an APPEND date-time (quotes removed) → ms, null when invalid.
  * - `parseDate(text)`: a SEARCH date `6-Dec-2026` → that day's 00:00 UTC in ms, null if invalid.
@@ -83,23 +84,27 @@ export function astring(s: string, utf8 = false): string {
 }
 
 /** NIL, a quoted string or a literal. Text comes back as a string; bytes that cannot be quoted
- * come back as a Buffer literal (they may be 8-bit). */
-export function nstring(v: null): string;
-export function nstring(v: string | null): string;
-export function nstring(v: Buffer | string | null): string | Buffer;
-export function nstring(v: Buffer | string | null): string | Buffer {
+ * come back as a Buffer literal (they may be 8-bit). `utf8`: the client takes UTF-8 in quoted
+ * strings (IMAP4rev2 / UTF8=ACCEPT), so valid UTF-8 may be quoted. */
+export function nstring(v: null, utf8?: boolean): string;
+export function nstring(v: string | null, utf8?: boolean): string;
+export function nstring(v: Buffer | string | null, utf8?: boolean): string | Buffer;
+export function nstring(v: Buffer | string | null, utf8 = false): string | Buffer {
   if (v === null) return 'NIL';
-  if (typeof v === 'string') return quotable(v) ? quoted(v) : textLiteral(v);
+  if (typeof v === 'string') return quotable(v, utf8) ? quoted(v) : textLiteral(v);
   if (v.length <= 4096) {
     let ok = true;
+    let eight = false;
     for (let i = 0; i < v.length; i++) {
       const c = v[i]!;
-      if (c === 0 || c === 10 || c === 13 || c >= 0x80) {
+      if (c === 0 || c === 10 || c === 13) {
         ok = false;
         break;
       }
+      if (c >= 0x80) eight = true;
     }
-    if (ok) return quoted(v.toString('latin1'));
+    if (ok && !eight) return quoted(v.toString('latin1'));
+    if (ok && utf8 && isUtf8(v)) return quoted(v.toString('utf8'));
   }
   return literal(v);
 }
@@ -224,7 +229,7 @@ export function normalizeInbox(name: string): string {
 /**
  * A mailbox name as sent (its bytes as a latin1 string: quotes or literal already removed) →
  * the name. Not `utf8`: modified UTF-7, 7-bit only. `utf8` (RFC 6855 §3): UTF-8 taken as is
- * (`&` is an ordinary character); invalid UTF-8 → null.
+ * (`&` is an ordinary character); invalid UTF-8 or a control character → null.
  */
 export function decodeMailbox(wire: string, utf8: boolean): string | null {
   if (!utf8) {
@@ -234,10 +239,8 @@ export function decodeMailbox(wire: string, utf8: boolean): string | null {
   let ascii = true;
   for (let i = 0; i < wire.length; i++) {
     const c = wire.charCodeAt(i);
-    if (c >= 0x80) {
-      ascii = false;
-      break;
-    }
+    if (c < 0x20 || c === 0x7f) return null;
+    if (c >= 0x80) ascii = false;
   }
   if (ascii) return normalizeInbox(wire);
   const b = Buffer.from(wire, 'latin1');
@@ -271,21 +274,23 @@ export function formatSeqSet(sorted: readonly number[]): string {
   return parts.join(',');
 }
 
-/** One seq-number at text[i..j): a number 1..2^32-1 without leading zeros, or `*`; -1: invalid. */
+/** One seq-number at text[i..j): a number 1..2^32-1 (leading zeros allowed, as Dovecot does),
+ * or `*`; -1: invalid. */
 function seqNum(text: string, i: number, j: number): number | '*' | -1 {
   if (j - i === 1 && text.charCodeAt(i) === 0x2a) return '*';
-  if (j <= i || j - i > 10 || text.charCodeAt(i) === 0x30) return -1;
+  if (j <= i) return -1;
   let v = 0;
   for (let k = i; k < j; k++) {
     const d = text.charCodeAt(k) - 0x30;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
+    if (v > MAX_UINT32) return -1;
   }
-  return v > MAX_UINT32 ? -1 : v;
+  return v === 0 ? -1 : v;
 }
 
-/** "1:3,5,7:*" → ranges; "$" → '$'; null when invalid. */
-export function parseSeqSet(text: string): SequenceSet | null {
+/** "1:3,5,7:*" → ranges; "$" → '$'; null when invalid or past `maxRanges` ranges. */
+export function parseSeqSet(text: string, maxRanges = MAX_SEQ_RANGES): SequenceSet | null {
   if (text === '$') return '$';
   const out: SeqRange[] = [];
   const n = text.length;
@@ -302,7 +307,7 @@ export function parseSeqSet(text: string): SequenceSet | null {
       }
       j++;
     }
-    if (out.length >= MAX_SEQ_RANGES) return null;
+    if (out.length >= maxRanges) return null;
     if (colon < 0) {
       const v = seqNum(text, i, j);
       if (v === -1) return null;

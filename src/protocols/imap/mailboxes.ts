@@ -18,8 +18,8 @@
  * as subscribed (besides the names really subscribed), for clients that show only subscribed
  * folders. LIST always lists every folder, as RFC 9051 says.
  *
- * RECENT in STATUS is 0: \Recent belongs to the session that claims it at SELECT
- * (store `claimRecent`), and STATUS must not claim it.
+ * RECENT in STATUS counts the messages \Recent to the next session that selects the mailbox
+ * (store `FolderInfo.recent`, read without claiming them).
  *
  * Exports: `MAILBOX_ROWS`, `statusItems(info, items, appendLimit)`. Throws nothing.
  */
@@ -47,7 +47,7 @@ export function statusItems(f: FolderInfo, items: readonly StatusItem[], appendL
       case 'UNSEEN': out.push(`UNSEEN ${f.unseen}`); break;
       case 'DELETED': out.push(`DELETED ${f.deleted}`); break;
       case 'SIZE': out.push(`SIZE ${f.bytes}`); break;
-      case 'RECENT': out.push('RECENT 0'); break;
+      case 'RECENT': out.push(`RECENT ${f.recent ?? 0}`); break;
       case 'HIGHESTMODSEQ': out.push(`HIGHESTMODSEQ ${f.highestModseq}`); break;
       case 'APPENDLIMIT': out.push(`APPENDLIMIT ${appendLimit}`); break;
     }
@@ -219,14 +219,16 @@ async function lsub(cmd: Cmd<'LSUB'>, s: ImapSession): Promise<V> {
   } catch (e) {
     return storeFailure(s, cmd.tag, e, 'LSUB');
   }
-  const m = matcher(joinPattern(cmd.reference, cmd.pattern));
+  const pattern = joinPattern(cmd.reference, cmd.pattern);
+  const m = matcher(pattern);
+  const parents = pattern.includes('%'); // RFC 3501 §6.3.9: levels a % skipped over
   const found = new Map<string, boolean>(); // name → \Noselect (a parent shown for its child)
   for (const n of t.subscribed) {
     if (m(n)) {
       found.set(n, false);
       continue;
     }
-    for (const a of ancestors(n)) if (m(a) && !t.subscribed.has(a) && !found.has(a)) found.set(a, true);
+    if (parents) for (const a of ancestors(n)) if (m(a) && !t.subscribed.has(a) && !found.has(a)) found.set(a, true);
   }
   const utf8 = utf8Of(s);
   let out = '';

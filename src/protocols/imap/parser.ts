@@ -7,25 +7,33 @@
  * Input: the command's line parts and literals (reader.ts says how the framer cuts them). A
  * mailbox name is decoded from modified UTF-7 unless `opts.utf8` (UTF8=ACCEPT enabled: UTF-8 as
  * is, RFC 6855 §3); `INBOX` in any case becomes `INBOX`. Keywords and command names are read in
- * any case. System flags are written canonically (`\seen` → `\Seen`); other `\`-flags are BAD.
+ * any case. System flags are written canonically (`\seen` → `\Seen`); other `\`-flags are BAD;
+ * special-use attributes (CREATE … USE) are written canonically too.
  * UID FETCH does not add the UID item: the FETCH handler does (RFC 9051 §6.4.9).
  *
  * Never throws: malformed input, or anything unexpected, is `{ ok: false, tag, text }` with the
  * BAD text (`tag` null when no valid tag could be read). Work is linear in the input; nesting
  * and list sizes are bounded (reader.ts `MAX_NESTING`, `MAX_LIST_ITEMS`).
  *
- * Exports: `parseCommand(input, opts)`, `tagOf(line)`.
+ * FETCH and STORE are parsed in parser-fetch.ts; SEARCH, SORT and THREAD in parser-search.ts.
+ *
+ * Exports: `parseCommand(input, opts)`, `tagOf(line)`, `ParseOptions`.
  */
-import { decodeMailbox, parseDate, parseDateTime, parseSeqSet } from './encode.ts';
+import { decodeMailbox, parseDateTime } from './encode.ts';
+import { fetch, store } from './parser-fetch.ts';
+import { search, sort, thread } from './parser-search.ts';
 import { ParseError, Reader, TAG_CHAR, show, text } from './reader.ts';
-import type {
-  AppendMessage, Command, CommandInput, FetchItem, ParseResult, ReturnOption, SearchKey, Section,
-  SequenceSet, SortCriterion, StatusItem,
-} from './types.ts';
+import type { AppendMessage, Command, CommandInput, ParseResult, SequenceSet, StatusItem } from './types.ts';
 
 export interface ParseOptions {
   /** UTF8=ACCEPT is enabled: mailbox names are UTF-8, not modified UTF-7. */
   utf8: boolean;
+  /** Deepest nesting of parentheses (and of OR / NOT in SEARCH); default reader.ts MAX_NESTING (64). */
+  maxNesting?: number;
+  /** Most items in one list (FETCH attributes, flags, search keys, …); default MAX_LIST_ITEMS (10,000). */
+  maxListItems?: number;
+  /** Longest mailbox name or pattern as sent; default MAX_MAILBOX_NAME_BYTES (4,096). */
+  maxMailboxNameBytes?: number;
 }
 
 /** The tag of a command line (a valid tag followed by SP or the line's end), else null. */
@@ -42,7 +50,7 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
   let tag: string | null = null;
   try {
     if (input.lines.length !== input.literals.length + 1) return { ok: false, tag: null, text: 'Malformed command input' };
-    const r = new Reader(input);
+    const r = new Reader(input, opts);
     const s = r.s;
     let i = 0;
     while (i < s.length && TAG_CHAR[s.charCodeAt(i)] === 1) i++;
@@ -61,6 +69,9 @@ export function parseCommand(input: CommandInput, opts: ParseOptions): ParseResu
 }
 
 // ---- commands ----
+
+/** RFC 6154 and RFC 8457 mailbox attributes, written canonically (others are kept as sent). */
+const SPECIAL_USE = new Map(['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash', '\\Important'].map((a) => [a.toUpperCase(), a]));
 
 const NO_ARGS = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'IDLE', 'NAMESPACE']);
 
@@ -107,7 +118,7 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       const use: string[] = [];
       if (r.trySp()) {
         r.open('CREATE parameters');
-        for (let n = 0; ; n++) {
+        for (let n = 0; r.peek() !== 0x29; n++) {
           const p = r.word('CREATE parameter');
           if (p !== 'USE') r.fail(`Unknown CREATE parameter ${show(p)}`);
           r.sp('USE attributes');
@@ -115,7 +126,8 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
           if (r.peek() !== 0x29) {
             do {
               r.expect(0x5c, 'a special-use attribute (\\Name)');
-              use.push(`\\${r.atom('special-use attribute')}`);
+              const a = `\\${r.atom('special-use attribute')}`;
+              use.push(SPECIAL_USE.get(a.toUpperCase()) ?? a);
               r.count(use.length, 'attributes');
             } while (r.trySp());
           }
@@ -177,7 +189,7 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       return store(r, tag, false);
     case 'COPY':
     case 'MOVE': {
-      const seqs = seqSet(r, 'sequence set');
+      const seqs = r.seqSet('sequence set');
       return { tag, name, uid: false, seqs, mailbox: mbox(r, utf8) };
     }
     case 'SEARCH':
@@ -203,7 +215,7 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
       return store(r, tag, true);
     case 'COPY':
     case 'MOVE': {
-      const seqs = seqSet(r, 'UID set');
+      const seqs = r.seqSet('UID set');
       return { tag, name, uid: true, seqs, mailbox: mbox(r, utf8) };
     }
     case 'SEARCH':
@@ -213,7 +225,7 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
     case 'THREAD':
       return thread(r, tag, true);
     case 'EXPUNGE':
-      return { tag, name: 'UID EXPUNGE', seqs: seqSet(r, 'UID set') };
+      return { tag, name: 'UID EXPUNGE', seqs: r.seqSet('UID set') };
     default:
       return r.fail(`Unknown UID command ${show(name)}`);
   }
@@ -222,8 +234,9 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
 // ---- mailboxes, sequence sets, flags ----
 
 function mailboxName(r: Reader, raw: string, utf8: boolean): string {
+  if (raw.length > r.maxMailboxNameBytes) r.fail(`Mailbox name too long (more than ${r.maxMailboxNameBytes} octets)`);
   const name = decodeMailbox(raw, utf8);
-  if (name === null) r.fail(utf8 ? 'Invalid UTF-8 in mailbox name' : 'Invalid modified UTF-7 in mailbox name');
+  if (name === null) r.fail(utf8 ? 'Invalid mailbox name (not UTF-8, or a control character)' : 'Invalid mailbox name (not modified UTF-7)');
   return name;
 }
 
@@ -234,47 +247,6 @@ function mbox(r: Reader, utf8: boolean, what = 'mailbox name'): string {
 }
 
 /** sequence-set (or `$`); the SP before it is read here. */
-function seqSet(r: Reader, what: string): SequenceSet {
-  r.sp(what);
-  return seqSetHere(r, what);
-}
-
-function seqSetHere(r: Reader, what: string): SequenceSet {
-  const t = r.seqText();
-  if (t === '') r.fail(r.end() ? `Missing ${what}` : `Invalid ${what}`);
-  const set = parseSeqSet(t);
-  if (set === null) r.fail(`Invalid ${what} ${show(t)}`);
-  return set;
-}
-
-const SYSTEM_FLAGS = new Map(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'].map((f) => [f.toUpperCase(), f]));
-
-/** flag = system flag / keyword (an atom). */
-function flag(r: Reader): string {
-  if (r.peek() === 0x5c) {
-    r.skip(1);
-    const f = `\\${r.atom('flag')}`;
-    const sys = SYSTEM_FLAGS.get(f.toUpperCase());
-    if (sys === undefined) r.fail(`Invalid system flag ${show(f)}`);
-    return sys;
-  }
-  return r.atom('flag');
-}
-
-/** "(" [flag *(SP flag)] ")" */
-function flagListArg(r: Reader): string[] {
-  const flags: string[] = [];
-  r.open('flags');
-  if (r.peek() !== 0x29) {
-    do {
-      flags.push(flag(r));
-      r.count(flags.length, 'flags');
-    } while (r.trySp());
-  }
-  r.close('flags');
-  return flags;
-}
-
 // ---- SELECT / EXAMINE ----
 
 function select(r: Reader, tag: string, name: 'SELECT' | 'EXAMINE', utf8: boolean): Command {
@@ -297,7 +269,7 @@ function select(r: Reader, tag: string, name: 'SELECT' | 'EXAMINE', utf8: boolea
           let seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null = null;
           if (r.trySp()) {
             if (r.peek() !== 0x28) {
-              knownUids = seqSetHere(r, 'known UIDs');
+              knownUids = r.seqSetHere('known UIDs');
               if (r.trySp()) seqMatch = seqMatchData(r);
             } else seqMatch = seqMatchData(r);
           }
@@ -313,8 +285,8 @@ function select(r: Reader, tag: string, name: 'SELECT' | 'EXAMINE', utf8: boolea
 
 function seqMatchData(r: Reader): { seqs: SequenceSet; uids: SequenceSet } {
   r.open('sequence match data');
-  const seqs = seqSetHere(r, 'known sequence set');
-  const uids = seqSet(r, 'known UID set');
+  const seqs = r.seqSetHere('known sequence set');
+  const uids = r.seqSet('known UID set');
   r.close('sequence match data');
   return { seqs, uids };
 }
@@ -358,7 +330,8 @@ function list(r: Reader, tag: string, utf8: boolean): Command {
     }
     r.sp('reference name');
   }
-  const reference = mailboxName(r, r.astring('reference name'), utf8);
+  // (the reference read as a list-mailbox: `LIST * ""` is taken, as Dovecot takes it)
+  const reference = mailboxName(r, r.listMailbox('reference name'), utf8);
   r.sp('mailbox pattern');
   const patterns: string[] = [];
   if (r.peek() === 0x28 && !r.litHere()) {
@@ -404,7 +377,7 @@ function append(r: Reader, tag: string, utf8: boolean): Command {
     let flags: string[] = [];
     let date: number | null = null;
     if (r.peek() === 0x28 && !r.litHere()) {
-      flags = flagListArg(r);
+      flags = r.flagList();
       r.sp('message literal');
     }
     if (r.peek() === 0x22 && !r.litHere()) {
@@ -451,394 +424,4 @@ function idParams(r: Reader): Array<[string, string | null]> | null {
   }
   r.close('ID parameters');
   return params;
-}
-
-// ---- FETCH ----
-
-const SIMPLE_ITEMS = new Set(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
-const FAST: FetchItem[] = [{ k: 'FLAGS' }, { k: 'INTERNALDATE' }, { k: 'RFC822.SIZE' }];
-const MACROS: Record<string, FetchItem[]> = {
-  FAST,
-  ALL: [...FAST, { k: 'ENVELOPE' }],
-  FULL: [...FAST, { k: 'ENVELOPE' }, { k: 'BODY' }],
-};
-
-/** Fetch attribute name characters: letters, digits, `.`, `-`. */
-function fetchName(r: Reader, what = 'FETCH attribute'): string {
-  const s = r.s;
-  const start = r.p;
-  let i = start;
-  while (i < s.length) {
-    const c = s.charCodeAt(i) | 0x20;
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d)) break;
-    i++;
-  }
-  r.p = i;
-  if (i === start) r.fail(r.end() ? `Missing ${what}` : `Invalid ${what}`);
-  return s.slice(start, i).toUpperCase();
-}
-
-/** section-part: nz-number *("." nz-number); stops before a "." that is not followed by a digit. */
-function partNumbers(r: Reader, part: number[]): void {
-  for (;;) {
-    part.push(r.nz32('section part'));
-    r.count(part.length, 'section parts');
-    const c = r.peek();
-    if (c !== 0x2e) return;
-    const d = r.s.charCodeAt(r.p + 1);
-    if (!(d >= 0x30 && d <= 0x39)) return;
-    r.skip(1);
-  }
-}
-
-function section(r: Reader): Section {
-  r.expect(0x5b, '[');
-  const part: number[] = [];
-  let textPart: Section['text'] = null;
-  const fields: string[] = [];
-  let c = r.peek();
-  if (c >= 0x30 && c <= 0x39) {
-    partNumbers(r, part);
-    if (r.peek() === 0x2e) {
-      r.skip(1);
-      c = -2; // a section-text must follow
-    }
-  }
-  if (r.peek() !== 0x5d || c === -2) {
-    const t = fetchName(r, 'section');
-    if (t === 'HEADER' || t === 'TEXT' || (t === 'MIME' && part.length > 0)) textPart = t;
-    else if (t === 'HEADER.FIELDS' || t === 'HEADER.FIELDS.NOT') {
-      textPart = t;
-      r.sp('header field names');
-      r.open('header field names');
-      do {
-        fields.push(text(r.astring('header field name')).toUpperCase());
-        r.count(fields.length, 'header field names');
-      } while (r.trySp());
-      r.close('header field names');
-    } else r.fail(`Invalid section ${show(t)}`);
-  }
-  r.expect(0x5d, ']');
-  return { part, text: textPart, fields };
-}
-
-function partial(r: Reader): { offset: number; length: number } | null {
-  if (r.peek() !== 0x3c) return null;
-  r.skip(1);
-  const offset = r.number('partial offset');
-  r.expect(0x2e, '. in partial');
-  const length = r.number('partial length');
-  r.expect(0x3e, '> after partial');
-  return { offset, length };
-}
-
-function binaryPart(r: Reader): number[] {
-  r.expect(0x5b, '[');
-  const part: number[] = [];
-  if (r.peek() !== 0x5d) partNumbers(r, part);
-  r.expect(0x5d, ']');
-  return part;
-}
-
-function fetchAtt(r: Reader): FetchItem {
-  const n = fetchName(r);
-  if (SIMPLE_ITEMS.has(n)) return { k: n } as FetchItem;
-  switch (n) {
-    case 'BODY':
-      if (r.peek() !== 0x5b) return { k: 'BODY' };
-      return { k: 'BODY[]', section: section(r), peek: false, partial: partial(r) };
-    case 'BODY.PEEK':
-      return { k: 'BODY[]', section: section(r), peek: true, partial: partial(r) };
-    case 'BINARY':
-    case 'BINARY.PEEK':
-      return { k: 'BINARY', part: binaryPart(r), peek: n === 'BINARY.PEEK', partial: partial(r) };
-    case 'BINARY.SIZE':
-      return { k: 'BINARY.SIZE', part: binaryPart(r) };
-    default:
-      return r.fail(`Unknown FETCH attribute ${show(n)}`);
-  }
-}
-
-function fetch(r: Reader, tag: string, isUid: boolean): Command {
-  const seqs = seqSet(r, isUid ? 'UID set' : 'sequence set');
-  r.sp('FETCH attributes');
-  let items: FetchItem[];
-  if (r.peek() === 0x28) {
-    r.open('FETCH attributes');
-    items = [];
-    do {
-      items.push(fetchAtt(r));
-      r.count(items.length, 'FETCH attributes');
-    } while (r.trySp());
-    r.close('FETCH attributes');
-  } else {
-    const macro = MACROS[r.peekWord()];
-    if (macro !== undefined) {
-      r.word('FETCH macro');
-      items = macro.slice();
-    } else items = [fetchAtt(r)];
-  }
-  let changedSince: number | null = null;
-  let vanished = false;
-  if (r.trySp()) {
-    r.open('FETCH modifiers');
-    do {
-      const m = r.word('FETCH modifier');
-      if (m === 'CHANGEDSINCE') {
-        r.sp('mod-sequence');
-        changedSince = r.modseq();
-      } else if (m === 'VANISHED') vanished = true;
-      else r.fail(`Unknown FETCH modifier ${show(m)}`);
-    } while (r.trySp());
-    r.close('FETCH modifiers');
-    if (vanished && (!isUid || changedSince === null)) r.fail('VANISHED needs UID FETCH and CHANGEDSINCE');
-  }
-  return { tag, name: 'FETCH', uid: isUid, seqs, items, changedSince, vanished };
-}
-
-// ---- STORE ----
-
-function store(r: Reader, tag: string, isUid: boolean): Command {
-  const seqs = seqSet(r, isUid ? 'UID set' : 'sequence set');
-  r.sp('STORE attribute');
-  let unchangedSince: number | null = null;
-  if (r.peek() === 0x28) {
-    r.open('STORE modifiers');
-    do {
-      const m = r.word('STORE modifier');
-      if (m !== 'UNCHANGEDSINCE') r.fail(`Unknown STORE modifier ${show(m)}`);
-      r.sp('mod-sequence');
-      unchangedSince = r.modseq();
-    } while (r.trySp());
-    r.close('STORE modifiers');
-    r.sp('STORE attribute');
-  }
-  let mode: 'set' | 'add' | 'remove' = 'set';
-  const c = r.peek();
-  if (c === 0x2b || c === 0x2d) {
-    mode = c === 0x2b ? 'add' : 'remove';
-    r.skip(1);
-  }
-  const att = r.word('STORE attribute');
-  if (att !== 'FLAGS' && att !== 'FLAGS.SILENT') r.fail(`Invalid STORE attribute ${show(att)}`);
-  r.sp('flags');
-  let flags: string[];
-  if (r.peek() === 0x28) flags = flagListArg(r);
-  else {
-    flags = [];
-    do {
-      flags.push(flag(r));
-      r.count(flags.length, 'flags');
-    } while (r.trySp());
-  }
-  return { tag, name: 'STORE', uid: isUid, seqs, mode, silent: att === 'FLAGS.SILENT', flags, unchangedSince };
-}
-
-// ---- SEARCH, SORT, THREAD ----
-
-const RETURN_OPTIONS = new Set(['MIN', 'MAX', 'ALL', 'COUNT', 'SAVE']);
-
-/** RETURN SP "(" [opt *(SP opt)] ")" (the word RETURN is next). */
-function returnOptions(r: Reader): ReturnOption[] {
-  r.word('RETURN');
-  r.sp('return options');
-  r.open('return options');
-  const out: ReturnOption[] = [];
-  if (r.peek() !== 0x29) {
-    do {
-      const o = r.word('return option');
-      if (!RETURN_OPTIONS.has(o)) r.fail(`Unknown SEARCH return option ${show(o)}`);
-      if (!out.includes(o as ReturnOption)) out.push(o as ReturnOption);
-    } while (r.trySp());
-  }
-  r.close('return options');
-  return out;
-}
-
-/** search-key *(SP search-key) to the command's end (the SP before the first is read), ANDed. */
-function searchProgram(r: Reader): SearchKey {
-  const keys: SearchKey[] = [];
-  for (;;) {
-    keys.push(searchKey(r));
-    r.count(keys.length, 'search keys');
-    if (r.end()) break;
-    r.sp('search key');
-  }
-  return keys.length === 1 ? keys[0]! : { k: 'and', keys };
-}
-
-function search(r: Reader, tag: string, isUid: boolean): Command {
-  let returns: ReturnOption[] | null = null;
-  let charset: string | null = null;
-  r.sp('search key');
-  if (r.peekWord() === 'RETURN') {
-    returns = returnOptions(r);
-    r.sp('search key');
-  }
-  if (r.peekWord() === 'CHARSET') {
-    r.word('CHARSET');
-    r.sp('charset');
-    charset = text(r.astring('charset')).toUpperCase();
-    r.sp('search key');
-  }
-  return { tag, name: 'SEARCH', uid: isUid, charset, key: searchProgram(r), returns };
-}
-
-const SORT_KEYS = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
-
-function sort(r: Reader, tag: string, isUid: boolean): Command {
-  r.sp('sort criteria');
-  let returns: ReturnOption[] | null = null;
-  if (r.peekWord() === 'RETURN') {
-    returns = returnOptions(r);
-    r.sp('sort criteria');
-  }
-  r.open('sort criteria');
-  const criteria: Array<{ key: SortCriterion; reverse: boolean }> = [];
-  do {
-    let k = r.word('sort criterion');
-    let reverse = false;
-    if (k === 'REVERSE') {
-      reverse = true;
-      r.sp('sort criterion');
-      k = r.word('sort criterion');
-    }
-    if (!SORT_KEYS.has(k)) r.fail(`Unknown sort criterion ${show(k)}`);
-    criteria.push({ key: k as SortCriterion, reverse });
-    r.count(criteria.length, 'sort criteria');
-  } while (r.trySp());
-  r.close('sort criteria');
-  r.sp('charset');
-  const charset = text(r.astring('charset')).toUpperCase();
-  r.sp('search key');
-  return { tag, name: 'SORT', uid: isUid, criteria, charset, key: searchProgram(r), returns };
-}
-
-function thread(r: Reader, tag: string, isUid: boolean): Command {
-  r.sp('thread algorithm');
-  const algorithm = r.word('thread algorithm');
-  if (algorithm !== 'REFERENCES' && algorithm !== 'ORDEREDSUBJECT') r.fail(`Unknown thread algorithm ${show(algorithm)}`);
-  r.sp('charset');
-  const charset = text(r.astring('charset')).toUpperCase();
-  r.sp('search key');
-  return { tag, name: 'THREAD', uid: isUid, algorithm, charset, key: searchProgram(r) };
-}
-
-const FLAG_KEYS: Record<string, [string, boolean]> = {
-  ANSWERED: ['\\Answered', true],
-  DELETED: ['\\Deleted', true],
-  DRAFT: ['\\Draft', true],
-  FLAGGED: ['\\Flagged', true],
-  SEEN: ['\\Seen', true],
-  UNANSWERED: ['\\Answered', false],
-  UNDELETED: ['\\Deleted', false],
-  UNDRAFT: ['\\Draft', false],
-  UNFLAGGED: ['\\Flagged', false],
-  UNSEEN: ['\\Seen', false],
-};
-const HEADER_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
-const DATE_KEYS: Record<string, ['internal' | 'sent', 'before' | 'on' | 'since']> = {
-  BEFORE: ['internal', 'before'],
-  ON: ['internal', 'on'],
-  SINCE: ['internal', 'since'],
-  SENTBEFORE: ['sent', 'before'],
-  SENTON: ['sent', 'on'],
-  SENTSINCE: ['sent', 'since'],
-};
-
-function searchString(r: Reader, what: string): string {
-  r.sp(what);
-  return text(r.astring(what));
-}
-
-function searchKey(r: Reader): SearchKey {
-  const c = r.peek();
-  if (c === 0x28 && !r.litHere()) {
-    r.open('search keys');
-    const keys: SearchKey[] = [];
-    for (;;) {
-      keys.push(searchKey(r));
-      r.count(keys.length, 'search keys');
-      if (!r.trySp()) break;
-    }
-    r.close('search keys');
-    return keys.length === 1 ? keys[0]! : { k: 'and', keys };
-  }
-  if ((c >= 0x30 && c <= 0x39) || c === 0x2a || c === 0x24) return { k: 'seq', set: seqSetHere(r, 'sequence set') };
-  const w = r.word('search key');
-  const fk = FLAG_KEYS[w];
-  if (fk !== undefined) return { k: 'flag', flag: fk[0], set: fk[1] };
-  if (HEADER_KEYS.has(w)) return { k: 'header', field: w, value: searchString(r, `${w} value`) };
-  const dk = DATE_KEYS[w];
-  if (dk !== undefined) {
-    r.sp('date');
-    const raw = r.astring('date');
-    const date = parseDate(raw);
-    if (date === null) r.fail(`Invalid date ${show(raw)}`);
-    return { k: 'date', which: dk[0], op: dk[1], date };
-  }
-  switch (w) {
-    case 'ALL':
-      return { k: 'all' };
-    case 'NEW':
-      return { k: 'new' };
-    case 'OLD':
-      return { k: 'recent', set: false };
-    case 'RECENT':
-      return { k: 'recent', set: true };
-    case 'KEYWORD':
-    case 'UNKEYWORD': {
-      r.sp('keyword');
-      const f = flag(r);
-      return { k: 'flag', flag: f, set: w === 'KEYWORD' };
-    }
-    case 'HEADER': {
-      const field = searchString(r, 'header field name').toUpperCase();
-      return { k: 'header', field, value: searchString(r, 'header value') };
-    }
-    case 'BODY':
-      return { k: 'body', value: searchString(r, 'BODY value') };
-    case 'TEXT':
-      return { k: 'text', value: searchString(r, 'TEXT value') };
-    case 'LARGER':
-    case 'SMALLER':
-      r.sp('size');
-      return { k: 'size', op: w === 'LARGER' ? 'larger' : 'smaller', n: r.number('size') };
-    case 'UID':
-      r.sp('UID set');
-      return { k: 'uid', set: seqSetHere(r, 'UID set') };
-    case 'NOT': {
-      r.sp('search key after NOT');
-      r.enter();
-      const key = searchKey(r);
-      r.leave();
-      return { k: 'not', key };
-    }
-    case 'OR': {
-      r.sp('search key after OR');
-      r.enter();
-      const a = searchKey(r);
-      r.sp('second search key after OR');
-      const b = searchKey(r);
-      r.leave();
-      return { k: 'or', a, b };
-    }
-    case 'MODSEQ': {
-      r.sp('mod-sequence');
-      if (r.peek() === 0x22 || r.litHere()) {
-        r.string('MODSEQ entry name');
-        r.sp('MODSEQ entry type');
-        const t = r.word('MODSEQ entry type');
-        if (t !== 'PRIV' && t !== 'SHARED' && t !== 'ALL') r.fail(`Invalid MODSEQ entry type ${show(t)}`);
-        r.sp('mod-sequence');
-      }
-      return { k: 'modseq', modseq: r.modseq() };
-    }
-    case 'OLDER':
-    case 'YOUNGER':
-      r.sp('interval');
-      return { k: 'within', op: w === 'OLDER' ? 'older' : 'younger', seconds: r.nz32('interval') };
-    default:
-      return r.fail(`Unknown search key ${show(w)}`);
-  }
 }

@@ -5,23 +5,31 @@
  * A command arrives as `lines[0] lit[0] lines[1] lit[1] … lines[n]`: the framer cut each literal
  * marker (`{n}`, `{n+}`, `~{n}`) and its CRLF off the line before it, so line i ends where its
  * marker began (the SP before `{` stays) and literal i is read wherever line i is exhausted and
- * a string is expected. The last line may still end in CRLF (dropped here).
+ * a string is expected. The last line may still end in CRLF (dropped here); spaces at the very
+ * end of a command are dropped too (no grammar element ends in one; Dovecot ignores them).
  *
  * Lines are read as latin1 strings (one char per byte); strings come back the same way ("raw"),
  * and the caller decodes UTF-8 where the grammar allows it (`text()`).
  *
  * Bounds: parentheses (and OR / NOT in SEARCH, through `enter`/`leave`) nest at most
- * `MAX_NESTING` deep; one list holds at most `MAX_LIST_ITEMS` items (`count`). Every read
+ * `maxNesting` deep (default `MAX_NESTING`); one list holds at most `maxListItems` items
+ * (`count`; default `MAX_LIST_ITEMS`; a sequence set's ranges too); a mailbox name is at most
+ * `maxMailboxNameBytes` long (default `MAX_MAILBOX_NAME_BYTES`, checked by the parser). Every read
  * consumes input, so a command's work is linear in its size.
  *
  * Exports: `Reader`, `ParseError` (thrown by every read on malformed input: its message is the
- * BAD text), `MAX_NESTING`, `MAX_LIST_ITEMS`, `TAG_CHAR`, `text`, `show`.
+ * BAD text), `MAX_NESTING`, `MAX_LIST_ITEMS`, `MAX_MAILBOX_NAME_BYTES`, `TAG_CHAR`, `ATOM_CHAR`,
+ * `text`, `show`.
  * Throws: `ParseError` only.
  */
-import type { CommandInput } from './types.ts';
+import { parseSeqSet } from './encode.ts';
+import type { CommandInput, SequenceSet } from './types.ts';
 
 export const MAX_NESTING = 64;
 export const MAX_LIST_ITEMS = 10_000;
+/** The longest mailbox name or pattern as sent (the store's own limit is lower; this one bounds
+ * the decoding work a literal could ask for). */
+export const MAX_MAILBOX_NAME_BYTES = 4096;
 
 export class ParseError extends Error {
   override name = 'ParseError';
@@ -41,6 +49,7 @@ const ASTRING_CHAR = charTable((c) => (c > 0x20 && c < 0x7f && !special('(){%*"\
 const LIST_CHAR = charTable((c) => (c > 0x20 && c < 0x7f && !special('(){"\\')(c)) || c >= 0x80);
 /** tag: ASTRING-CHAR except `+`. */
 export const TAG_CHAR = charTable((c) => c > 0x20 && c < 0x7f && !special('(){%*"\\+')(c));
+const SYSTEM_FLAGS = new Map(['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'].map((f) => [f.toUpperCase(), f]));
 /** sequence-set characters. */
 const SEQ_CHAR = charTable((c) => (c >= 0x30 && c <= 0x39) || c === 0x3a || c === 0x2c || c === 0x2a || c === 0x24);
 
@@ -68,15 +77,24 @@ export class Reader {
   s: string;
   p = 0;
   depth = 0;
+  readonly maxNesting: number;
+  readonly maxListItems: number;
+  readonly maxMailboxNameBytes: number;
 
-  constructor(input: CommandInput) {
+  constructor(input: CommandInput, limits: { maxNesting?: number; maxListItems?: number; maxMailboxNameBytes?: number } = {}) {
+    this.maxNesting = limits.maxNesting ?? MAX_NESTING;
+    this.maxListItems = limits.maxListItems ?? MAX_LIST_ITEMS;
+    this.maxMailboxNameBytes = limits.maxMailboxNameBytes ?? MAX_MAILBOX_NAME_BYTES;
     const n = input.lines.length;
     this.lines = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       let s = input.lines[i]!.toString('latin1');
       if (i === n - 1) {
-        if (s.endsWith('\r\n')) s = s.slice(0, -2);
-        else if (s.endsWith('\n')) s = s.slice(0, -1);
+        let e = s.length;
+        if (e > 0 && s.charCodeAt(e - 1) === 0x0a) e--;
+        if (e > 0 && s.charCodeAt(e - 1) === 0x0d) e--;
+        while (e > 0 && s.charCodeAt(e - 1) === 0x20) e--; // trailing spaces: ignored, as Dovecot does
+        if (e < s.length) s = s.slice(0, e);
       }
       this.lines[i] = s;
     }
@@ -146,7 +164,7 @@ export class Reader {
   }
 
   enter(): void {
-    if (++this.depth > MAX_NESTING) this.fail(`Too deeply nested (more than ${MAX_NESTING} levels)`);
+    if (++this.depth > this.maxNesting) this.fail(`Too deeply nested (more than ${this.maxNesting} levels)`);
   }
 
   leave(): void {
@@ -155,7 +173,7 @@ export class Reader {
 
   /** A list's item count `n` (already read), failing past `MAX_LIST_ITEMS`. */
   count(n: number, what: string): void {
-    if (n > MAX_LIST_ITEMS) this.fail(`Too many ${what} (more than ${MAX_LIST_ITEMS})`);
+    if (n > this.maxListItems) this.fail(`Too many ${what} (more than ${this.maxListItems})`);
   }
 
   /** 1*char of the table, raw; "" when none. */
@@ -202,9 +220,9 @@ export class Reader {
   /** quoted = DQUOTE *QUOTED-CHAR DQUOTE; only \" and \\ may be escaped. */
   private quotedRaw(what: string): string {
     const s = this.s;
-    let i = this.p + 1;
-    let out = '';
-    let from = i;
+    const from = this.p + 1;
+    let i = from;
+    let escapes = 0;
     for (;;) {
       if (i >= s.length) this.fail(`Unterminated quoted string for ${what}`);
       const c = s.charCodeAt(i);
@@ -212,8 +230,7 @@ export class Reader {
       if (c === 0x5c) {
         const d = s.charCodeAt(i + 1);
         if (d !== 0x22 && d !== 0x5c) this.fail(`Invalid escape in quoted string for ${what}`);
-        out += s.slice(from, i);
-        from = i + 1;
+        escapes++;
         i += 2;
         continue;
       }
@@ -221,7 +238,15 @@ export class Reader {
       i++;
     }
     this.p = i + 1;
-    return out + s.slice(from, i);
+    if (escapes === 0) return s.slice(from, i);
+    const out = Buffer.allocUnsafe(i - from - escapes);
+    let o = 0;
+    for (let k = from; k < i; k++) {
+      let c = s.charCodeAt(k);
+      if (c === 0x5c) c = s.charCodeAt(++k);
+      out[o++] = c;
+    }
+    return out.toString('latin1');
   }
 
   /** string = quoted / literal. */
@@ -259,9 +284,49 @@ export class Reader {
     return a;
   }
 
-  /** The characters of a sequence set (parsed by the caller). */
-  seqText(): string {
-    return this.run(SEQ_CHAR);
+  /** SP sequence-set (or `$`). */
+  seqSet(what: string): SequenceSet {
+    this.sp(what);
+    return this.seqSetHere(what);
+  }
+
+  /** sequence-set (or `$`), at most `maxListItems` ranges. */
+  seqSetHere(what: string): SequenceSet {
+    const t = this.run(SEQ_CHAR);
+    if (t === '') this.fail(this.end() ? `Missing ${what}` : `Invalid ${what}`);
+    const set = parseSeqSet(t, this.maxListItems);
+    if (set === null) {
+      let ranges = 1;
+      for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) === 0x2c) ranges++;
+      this.fail(ranges > this.maxListItems ? `Too many ranges in ${what} (more than ${this.maxListItems})` : `Invalid ${what} ${show(t)}`);
+    }
+    return set;
+  }
+
+  /** flag = a system flag, written canonically (other `\`-flags are BAD) / a keyword (atom). */
+  flag(): string {
+    if (this.peek() === 0x5c) {
+      this.p++;
+      const f = `\\${this.atom('flag')}`;
+      const sys = SYSTEM_FLAGS.get(f.toUpperCase());
+      if (sys === undefined) this.fail(`Invalid system flag ${show(f)}`);
+      return sys;
+    }
+    return this.atom('flag');
+  }
+
+  /** "(" [flag *(SP flag)] ")" */
+  flagList(): string[] {
+    const flags: string[] = [];
+    this.open('flags');
+    if (this.peek() !== 0x29) {
+      do {
+        flags.push(this.flag());
+        this.count(flags.length, 'flags');
+      } while (this.trySp());
+    }
+    this.close('flags');
+    return flags;
   }
 
   /** number: 1*DIGIT, at most 2^53-1. */
