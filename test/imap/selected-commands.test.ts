@@ -436,3 +436,27 @@ except imaplib.IMAP4.error as e:
   assert.deepEqual(out.thread, ['OK', ['(2)(1 3)']]);
   assert.match(JSON.stringify(out.bad), /BADCHARSET/);
 });
+
+test('CONDSTORE: FETCH (CHANGEDSINCE) and the MODSEQ item turn it on (HIGHESTMODSEQ once), and answer only what changed since', { timeout: 60_000 }, async () => {
+  const user = await account(3);
+  const c = await imap(env.port, user);
+  await c.run('SELECT INBOX');
+  const m = untagged(await c.run('FETCH 1:* (MODSEQ)'));
+  assert.match(m[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
+  const seqs = m.slice(1).map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]));
+  assert.equal(seqs.length, 3);
+  const since = Math.max(...seqs);
+  await c.run('STORE 2 +FLAGS.SILENT (\\Answered)');
+  const f = untagged(await c.run(`FETCH 1:* (FLAGS) (CHANGEDSINCE ${since})`));
+  assert.equal(f.length, 1, f.join('\n'));
+  assert.match(f[0]!, /^\* 2 FETCH \(FLAGS \(\\Answered \\Recent\) MODSEQ \(\d+\)\)$/);
+  // a flag change elsewhere now comes with its MODSEQ
+  const o = await imap(env.port, user);
+  await o.run('SELECT INBOX');
+  await o.run('STORE 3 +FLAGS.SILENT (\\Flagged)');
+  let lines: string[] = [];
+  for (let i = 0; i < 100 && !lines.some((l) => /FETCH/.test(l)); i++) lines = untagged(await c.run('NOOP'));
+  assert.ok(lines.some((l) => /^\* 3 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/.test(l)), lines.join('\n'));
+  o.close();
+  c.close();
+});
