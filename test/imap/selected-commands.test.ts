@@ -95,7 +95,9 @@ out['nope'] = M.select('Nope')
   assert.equal(untagged(ex)[0], '* OK [CLOSED] Previous mailbox closed.');
   assert.ok(untagged(ex).some((l) => /^\* OK \[HIGHESTMODSEQ \d+\]/.test(l)));
   assert.equal(tagged(ex), 'OK [READ-ONLY] Examine completed');
-  assert.match(tagged(await c.run('SELECT Nope')), /^NO \[NONEXISTENT\]/);
+  const nope = await c.run('SELECT Nope');
+  assert.match(tagged(nope), /^NO \[NONEXISTENT\]/);
+  assert.deepEqual(untagged(nope), ['* OK [CLOSED] Previous mailbox closed.']);
   assert.match(tagged(await c.run('FETCH 1 FLAGS')), /^BAD/);
   // IMAP4rev2: no RECENT, no UNSEEN
   assert.match(tagged(await c.run('ENABLE IMAP4rev2')), /^OK/);
