@@ -104,6 +104,8 @@ export class View implements MailboxView {
   private goneCount = 0;
   private readonly recent = new Set<number>();
   private toldRecent = 0;
+  /** recentCount, or -1 when the sequence or \Recent changed since it was counted. */
+  private recentKnown = -1;
   /** The highest UID ever known (an append at or below it is already known). */
   private maxUid = 0;
   /** The store's uidNext and highest modseq, as far as known. */
@@ -239,9 +241,12 @@ export class View implements MailboxView {
   /** Count of \Recent messages the client knows of. */
   get recentCount(): number {
     if (this.rev2) return 0;
-    let n = 0;
-    for (const uid of this.recent) if (this.seqOf(uid) > 0) n++;
-    return n;
+    if (this.recentKnown < 0) {
+      let n = 0;
+      for (const uid of this.recent) if (this.seqOf(uid) > 0) n++;
+      this.recentKnown = n;
+    }
+    return this.recentKnown;
   }
 
   /** Keywords in use (for FLAGS / PERMANENTFLAGS). */
@@ -295,6 +300,7 @@ export class View implements MailboxView {
       // appended and not yet told: the client never hears of it
       this.msgs.delete(uid);
       this.recent.delete(uid);
+      this.recentKnown = -1;
       this.fresh = this.fresh.filter((u) => u !== uid);
       this.claiming = this.claiming.filter((u) => u !== uid);
       return;
@@ -320,6 +326,7 @@ export class View implements MailboxView {
         this.recent.delete(uid);
       }
       this.seq = keep;
+      this.recentKnown = -1;
       this.goneCount = 0;
     }
     if (this.fresh.length > 0) {
@@ -327,6 +334,7 @@ export class View implements MailboxView {
         this.seq.push(uid);
         this.dirty.delete(uid);
       }
+      this.recentKnown = -1;
       this.fresh = [];
       out += `* ${this.seq.length} EXISTS\r\n`;
     }
@@ -479,6 +487,7 @@ export class View implements MailboxView {
         if (uid >= from) this.recent.add(uid);
         this.fresh.push(uid);
       }
+      this.recentKnown = -1;
     } finally {
       this.claimBusy = false;
     }
