@@ -462,3 +462,39 @@ test('CONDSTORE: FETCH (CHANGEDSINCE) and the MODSEQ item turn it on (HIGHESTMOD
   o.close();
   c.close();
 });
+
+test('imaplib: CHECK, EXPUNGE, UID MOVE, UID EXPUNGE, UNSELECT (no expunge) and CLOSE (expunge)', { timeout: 60_000 }, async () => {
+  const user = await account(6);
+  const out = JSON.parse(
+    await py(
+      user,
+      `
+M.select('INBOX')
+out['check'] = M.check()
+M.store('1,2', '+FLAGS', '(\\\\Deleted)')
+out['expunge'] = M.expunge()
+out['move'] = M.uid('MOVE', '3', 'Archive')
+M.store('1', '+FLAGS', '(\\\\Deleted)')
+out['uidexpunge'] = M.uid('EXPUNGE', '4')
+M.store('1', '+FLAGS', '(\\\\Deleted)')
+out['unselect'] = M.unselect()
+out['after_unselect'] = M.select('INBOX')
+M.store('2', '+FLAGS', '(\\\\Deleted)')
+out['close'] = M.close()
+out['after_close'] = M.select('INBOX', readonly=True)
+out['archive'] = M.select('Archive', readonly=True)
+`,
+    ),
+  );
+  assert.equal(out.check[0], 'OK');
+  assert.deepEqual(out.expunge, ['OK', ['2', '1']]);
+  assert.equal(out.move[0], 'OK');
+  assert.equal(out.uidexpunge[0], 'OK');
+  assert.equal(out.unselect[0], 'OK');
+  // UIDs 5 and 6 are left, 5 flagged \Deleted but not expunged by UNSELECT
+  assert.deepEqual(out.after_unselect, ['OK', ['2']]);
+  assert.equal(out.close[0], 'OK');
+  // CLOSE expunged both
+  assert.deepEqual(out.after_close, ['OK', ['0']]);
+  assert.deepEqual(out.archive, ['OK', ['1']]);
+});
