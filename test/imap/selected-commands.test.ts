@@ -498,3 +498,20 @@ out['archive'] = M.select('Archive', readonly=True)
   assert.deepEqual(out.after_close, ['OK', ['0']]);
   assert.deepEqual(out.archive, ['OK', ['1']]);
 });
+
+test('a mailbox name with CR LF (sent as a literal) cannot break a reply into two lines', { timeout: 60_000 }, async () => {
+  const user = await account(1);
+  const c = await imap(env.port, user);
+  c.send('x1 SELECT {9+}\r\nA\r\n* BYE\r\n');
+  const l = await c.line();
+  assert.match(l, /^x1 (NO|BAD) /);
+  assert.ok(!l.includes('\r') && !l.includes('\n'));
+  c.send('x2 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  assert.match(await c.line(), /^x2 BAD/); // no mailbox selected
+  await c.run('SELECT INBOX');
+  c.send('x3 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  const l3 = await c.line();
+  assert.match(l3, /^x3 (NO|BAD) /);
+  assert.match(tagged(await c.run('NOOP')), /^OK/);
+  c.close();
+});

@@ -24,7 +24,7 @@ import { noreply, reply, type Verdict } from '../../session/line-session.ts';
 import { encodeMailbox, formatSeqSet } from './encode.ts';
 import { runFetch, vanishedEarlier } from './selected-fetch.ts';
 import { SEARCH_ROWS } from './selected-search.ts';
-import { condstoreOn, enableCondstore, inUidSet, resolveSet, storeFailure, viewOf } from './selected-util.ts';
+import { condstoreOn, enableCondstore, inUidSet, printable, resolveSet, storeFailure, viewOf } from './selected-util.ts';
 import type { Command, ImapRow, ImapSession, ImapState } from './types.ts';
 import { openView, type View } from './view.ts';
 import { PosternError } from '../../errors.ts';
@@ -61,7 +61,7 @@ async function select(cmd: Cmd<'SELECT' | 'EXAMINE'>, s: ImapSession): Promise<V
   try {
     view = await openView({ mailbox: mb, subscribe: (f) => store.subscribe(account, f), folder: cmd.mailbox, readOnly, enabled: s.data.enabled });
   } catch (e) {
-    if (e instanceof PosternError && e.code === 'STORE_NO_SUCH_FOLDER') return failed(reply(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${cmd.mailbox}\r\n`));
+    if (e instanceof PosternError && e.code === 'STORE_NO_SUCH_FOLDER') return failed(reply(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${printable(cmd.mailbox)}\r\n`));
     if (e instanceof PosternError && e.code === 'STORE_BAD_NAME') return failed(reply(`${tag} NO [CANNOT] Invalid mailbox name\r\n`));
     return failed(storeFailure(tag, e, s));
   }
