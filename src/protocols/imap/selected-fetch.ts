@@ -60,7 +60,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   }
   if (cmd.changedSince !== null || cmd.items.some((it) => it.k === 'MODSEQ')) head += enableCondstore(s);
   const r = resolveSet(view, cmd.seqs, cmd.uid, s.data.saved);
-  if (!r.ok) return reply(`${tag} BAD Error in IMAP command FETCH: ${r.text}\r\n`, { error: 'command' });
+  if (!r.ok) return reply(`${head}${tag} BAD Error in IMAP command FETCH: ${r.text}\r\n`, { error: 'command' });
   const modseq = condstoreOn(s);
   const utf8 = s.data.enabled.has('UTF8=ACCEPT');
   const needs = fetchNeeds(cmd.items);
@@ -82,8 +82,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
     for (let at = 0; at < uids.length; ) {
       if (s.data.closed || s.socket.destroyed) return noreply();
       const batch = uids.slice(at, at + FETCH_BATCH);
-      // the metadata: from the store when bodies are read (their locators), else as the view
-      // holds it (kept in step with the store by its subscription)
+      // the metadata as the view holds it (with the bodies' locators when they are read)
       const [metas, structure] = await Promise.all([
         reader !== null ? bodyMetas(s, batch, cmd.changedSince) : Promise.resolve(viewMetas(view, batch, cmd.changedSince)),
         needs.structure ? structuresOf(s, batch) : Promise.resolve(NO_STRUCTURES),

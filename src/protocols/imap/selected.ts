@@ -150,7 +150,7 @@ async function store(cmd: Cmd<'STORE'>, s: ImapSession): Promise<V> {
   if (view.readOnly) return readOnlyNo(tag);
   const head = (cmd.uid ? view.updates(true) : '') + (cmd.unchangedSince !== null ? enableCondstore(s) : '');
   const r = resolveSet(view, cmd.seqs, cmd.uid, s.data.saved);
-  if (!r.ok) return reply(`${tag} BAD Error in IMAP command STORE: ${r.text}\r\n`, { error: 'command' });
+  if (!r.ok) return reply(`${head}${tag} BAD Error in IMAP command STORE: ${r.text}\r\n`, { error: 'command' });
   const flags = cmd.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const uids = r.uids.filter((u) => !view.isGone(u));
   if (head !== '') s.write(head);
