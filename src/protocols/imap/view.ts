@@ -69,6 +69,9 @@ export function uidSetText(uids: readonly number[]): string {
   return parts.join(',');
 }
 
+/** In a flood of events, \Recent is claimed and IDLE told at least once per this many. */
+const FLOOD_EVENTS = 256;
+
 const NO_LOCATOR: Locator = Object.freeze({ path: '', offset: 0, length: 0, crc: 0 });
 
 /** Segment paths are shared by many locators: one string each in this thread. */
@@ -388,19 +391,25 @@ export class View implements MailboxView {
   // ---- the events ----
 
   private async pump(): Promise<void> {
+    let since = 0; // events folded since the listener was last told
     for (;;) {
       const r = await this.sub.next();
       if (r.done === true || this.closed) return;
       this.folding = true;
+      // at the end of what arrived, or now and then in a flood (IDLE hears of it meanwhile)
+      const now = this.sub.buffered === 0 || ++since >= FLOOD_EVENTS;
       try {
         await this.fold(r.value);
-        if (this.sub.buffered === 0 && this.claims && this.claiming.length > 0) await this.claim();
+        if (now && this.claims && this.claiming.length > 0) await this.claim();
       } catch {
         // a failed re-read: the next 'resync' or event tries again
       } finally {
         this.folding = false;
       }
-      if (this.sub.buffered === 0) this.listener?.();
+      if (now) {
+        since = 0;
+        this.listener?.();
+      }
     }
   }
 
