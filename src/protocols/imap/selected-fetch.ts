@@ -25,7 +25,6 @@
  * Exports: `runFetch`, `vanishedEarlier`, `FETCH_BATCH`, `FETCH_BATCH_BYTES`,
  * `STRUCTURE_CACHE_BYTES`. Throws nothing (store failures are NO replies).
  */
-import net from 'node:net';
 import { PosternError } from '../../errors.ts';
 import { reply, noreply, type Verdict } from '../../session/line-session.ts';
 import { BodyReader } from '../../store/bodies.ts';
@@ -172,9 +171,6 @@ const SMALL_PIECE = 2048;
  * the socket's buffer is full. */
 function writeAll(s: ImapSession, bufs: readonly Buffer[]): boolean {
   const sock = s.socket;
-  // a stream layered over the socket (COMPRESS) flushes each write: give it the batch at once
-  const layered: boolean = !(sock instanceof net.Socket);
-  if (layered) return s.write(Buffer.concat(bufs)) && !s.socket.writableNeedDrain;
   sock.cork();
   let ok = true;
   try {
