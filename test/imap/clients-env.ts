@@ -30,6 +30,7 @@ export interface ImapTarget {
   readonly tlsPort: number;
   /** The self-signed certificate (PEM file) both TLS listeners present (CN=localhost). */
   readonly certFile: string;
+  readonly keyFile: string;
   readonly dir: string;
   /** Put a message into a folder the way a delivery would; resolves its UID where known. */
   deliver(user: string, bytes: Buffer | string, folder?: string): Promise<void>;
@@ -115,6 +116,7 @@ Server {
     port: server.port('imap', 0),
     tlsPort: server.port('imap', 1),
     certFile,
+    keyFile,
     dir,
     deliver: (user, bytes, folder = 'INBOX') => ask(async (c) => {
       const b = Buffer.from(bytes);
@@ -172,6 +174,7 @@ async function startDovecotTarget(o: TargetOptions): Promise<ImapTarget> {
     port: peer.port,
     tlsPort: peer.tlsPort!,
     certFile: tls.certFile,
+    keyFile: tls.keyFile,
     dir,
     deliver: async (user, bytes, folder = 'INBOX') => peer.deliver(user, Buffer.from(bytes), { folder }),
     digest: async (user) => Object.fromEntries(folders(user).map((f) => [f, files(user, f).map((p) => sha256(crlf(fs.readFileSync(p))))])),

@@ -56,6 +56,7 @@ test('imapflow: login, capabilities, LIST with the special-use folders, STATUS',
     const byUse = Object.fromEntries(list.filter((f) => f.specialUse !== undefined && f.specialUse !== null).map((f) => [f.specialUse, f.path]));
     assert.deepEqual(byUse, { '\\Inbox': 'INBOX', '\\Drafts': 'Drafts', '\\Sent': 'Sent', '\\Trash': 'Trash', '\\Junk': 'Junk', '\\Archive': 'Archive' });
     const st = await c.status('INBOX', { messages: true, uidNext: true, unseen: true, uidValidity: true });
+    assert.ok(st !== false);
     assert.equal(st.messages, 3);
     assert.equal(st.unseen, 3);
     assert.ok(Number(st.uidNext) >= 4);
@@ -165,6 +166,7 @@ test('imapflow: MOVE with COPYUID, the message leaves INBOX and arrives in Archi
     assert.ok(!after.INBOX!.includes(moving));
     assert.deepEqual(after.Archive, [moving]);
     const st = await c.status('Archive', { messages: true, uidNext: true });
+    assert.ok(st !== false);
     assert.equal(st.messages, 1);
     assert.ok(Number(st.uidNext) > r.uidMap.get(first.uid)!);
   } finally {
