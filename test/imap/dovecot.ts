@@ -12,8 +12,9 @@
  *
  * Exports: `startDovecot(opts)` → `DovecotPeer` (port, tlsPort, dir, conf, maildir(user),
  * deliver(user, bytes, { folder?, flags? }) writing a message file straight into a maildir,
- * masterPid(), pids() (the master and all its descendants), pssBytes(), cpuSeconds(), stop());
- * `dovecotInstalled()`; `hasDovecot` (a boolean computed once).
+ * masterPid(), pids() (the master and all its descendants), pssBytes(), cpuSeconds(), restart(),
+ * stop()); `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)`;
+ * `dovecotInstalled()`.
  * Throws: startDovecot rejects when `dovecot` is missing, exits at once, or does not greet
  * within `startTimeoutMs` (its log's tail is in the message); stop() never throws.
  */
@@ -61,6 +62,9 @@ export interface DovecotPeer {
   pssBytes(): number;
   /** CPU seconds of the master and its children, reaped ones included (cutime, cstime). */
   cpuSeconds(): number;
+  /** Stop and start again on the same files (fresh processes; the mail stays). */
+  restart(): Promise<void>;
+  /** Stop and remove the directory. */
   stop(): Promise<void>;
 }
 
@@ -71,8 +75,6 @@ export function dovecotInstalled(): boolean {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'dovecot-imapd'], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('ok installed');
 }
-
-export const hasDovecot = dovecotInstalled();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -270,9 +272,7 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotPeer> {
   for (const d of ['run', 'state', 'logs', 'mail']) own(path.join(dir, d));
 
   const ulimit = o.nofile !== undefined ? `ulimit -n ${o.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ` : '';
-  // dovecot daemonizes; its output goes to its log files (a pipe would be held open)
   const drop = process.getuid?.() === me.uid ? '' : `setpriv --reuid=${me.uid} --regid=${me.gid} --clear-groups -- `;
-  const r = spawnSync('bash', ['-c', `${ulimit}exec ${drop}dovecot -c "$0" </dev/null >/dev/null 2>&1`, conf], { encoding: 'utf8' });
   const logTail = (): string => {
     try {
       return fs.readFileSync(path.join(dir, 'logs', 'dovecot.log'), 'utf8').split('\n').slice(-20).join('\n');
@@ -283,24 +283,53 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotPeer> {
   const pidFile = path.join(dir, 'run', 'master.pid');
   const masterPid = (): number => Number(fs.readFileSync(pidFile, 'utf8').trim());
   const cleanup = (): void => fs.rmSync(dir, { recursive: true, force: true });
-  if (r.status !== 0) {
-    const tail = logTail();
-    cleanup();
-    throw new Error(`dovecot did not start (exit ${r.status}): ${tail}`);
-  }
-  const until = Date.now() + (o.startTimeoutMs ?? 20_000);
-  while (!(await greets(port, 2000))) {
-    if (Date.now() > until) {
-      const tail = logTail();
-      try {
-        process.kill(masterPid(), 'SIGKILL');
-      } catch {
-        /* not running */
+  /** Start the master and wait for a greeting; throws (the processes killed) on failure. */
+  const launch = async (): Promise<void> => {
+    // dovecot daemonizes; its output goes to its log files (a pipe would be held open)
+    const r = spawnSync('bash', ['-c', `${ulimit}exec ${drop}dovecot -c "$0" </dev/null >/dev/null 2>&1`, conf], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`dovecot did not start (exit ${r.status}): ${logTail()}`);
+    const until = Date.now() + (o.startTimeoutMs ?? 20_000);
+    while (!(await greets(port, 2000))) {
+      if (Date.now() > until) {
+        const tail = logTail();
+        await halt();
+        throw new Error(`dovecot did not answer on port ${port}: ${tail}`);
       }
-      cleanup();
-      throw new Error(`dovecot did not answer on port ${port}: ${tail}`);
+      await sleep(50);
     }
-    await sleep(50);
+  };
+  /** Stop the master and every process under it. */
+  const halt = async (): Promise<void> => {
+    let pid: number;
+    try {
+      pid = masterPid();
+    } catch {
+      return;
+    }
+    const all = descendants(pid);
+    spawnSync('doveadm', ['-c', conf, 'stop'], { stdio: 'ignore', timeout: 10_000 });
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      await sleep(50);
+    }
+    for (const p of all) {
+      try {
+        process.kill(p, 'SIGKILL'); // a process the master left behind
+      } catch {
+        /* gone */
+      }
+    }
+    fs.rmSync(pidFile, { force: true });
+  };
+  try {
+    await launch();
+  } catch (e) {
+    cleanup();
+    throw e;
   }
   serial++;
   let stopped: Promise<void> | null = null;
@@ -333,33 +362,14 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotPeer> {
     pids: () => descendants(masterPid()),
     pssBytes: () => pssBytes(descendants(masterPid())),
     cpuSeconds: () => treeCpuSeconds(descendants(masterPid())),
+    async restart() {
+      await halt();
+      await launch();
+    },
     stop() {
       stopped ??= (async () => {
         process.off('exit', killOnExit);
-        let pid: number;
-        try {
-          pid = masterPid();
-        } catch {
-          cleanup();
-          return;
-        }
-        const all = descendants(pid);
-        spawnSync('doveadm', ['-c', conf, 'stop'], { stdio: 'ignore', timeout: 10_000 });
-        for (let i = 0; i < 100; i++) {
-          try {
-            process.kill(pid, 0);
-          } catch {
-            break;
-          }
-          await sleep(50);
-        }
-        for (const p of all) {
-          try {
-            process.kill(p, 'SIGKILL'); // a process the master left behind
-          } catch {
-            /* gone */
-          }
-        }
+        await halt();
         cleanup();
       })();
       return stopped;
