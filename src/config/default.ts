@@ -39,6 +39,16 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     '#                    authBanThreshold = 20   authBanTime = 600   (failed logins per IP; seconds)',
     '# Server-level: pop3ExclusiveLock = no   (yes: a second session gets -ERR [IN-USE])',
   ],
+  imap: [
+    'maxErrors = 10',
+    'maxAuthErrors = 3',
+    'maxLiteralSize = 51200       # KB, one literal (APPENDLIMIT: one APPENDed message)',
+    'maxCommandSize = 65536       # KB, one command with its literals (MULTIAPPEND)',
+    '# plainConnAllowLogin = yes   secureConnAllowLogin = yes   allowStartTLS = yes',
+    '# plainConnAuthTypes = (plain login cramMd5 scramSha256)   secureConnAuthTypes = (the same)',
+    '# greetingsText = "<hostname> Postern IMAP4rev2 server ready"',
+    '# imapIdEnabled = yes   imapShowAllFolders = no   maxLiterals = 100   nonSyncLiterals = plus',
+  ],
   ftpBackup: [
     '# log in as admin (postern ctl admin passwd --password PW); passive data connections',
     '# listen on the control connection\'s local address, on a free port of this range',

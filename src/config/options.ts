@@ -165,6 +165,32 @@ export interface Pop3Options {
   readonly exclusiveLock: boolean;
 }
 
+/** IMAP (config/schema.ts IMAP_OPTIONS). */
+export interface ImapOptions {
+  readonly kind: 'imap';
+  readonly plainConnAllowLogin: boolean;
+  readonly secureConnAllowLogin: boolean;
+  readonly plainConnAuthTypes: readonly AuthType[];
+  readonly secureConnAuthTypes: readonly AuthType[];
+  readonly allowStartTLS: boolean;
+  /** The `* OK` greeting's text: one line, default `<hostname> Postern IMAP4rev2 server ready`. */
+  readonly greetingsText: string;
+  readonly imapIdEnabled: boolean;
+  /** LSUB and LIST (SUBSCRIBED) treat every folder as subscribed. */
+  readonly imapShowAllFolders: boolean;
+  /** One literal (APPENDLIMIT), bytes. */
+  readonly maxLiteralBytes: number;
+  /** One command's line parts and literals together, bytes. */
+  readonly maxCommandBytes: number;
+  /** Literals in one command. */
+  readonly maxLiterals: number;
+  /** 'plus': LITERAL+ (RFC 7888); 'minus': LITERAL- (non-synchronising literals ≤ 4096 bytes). */
+  readonly nonSyncLiterals: 'plus' | 'minus';
+  /** Verified logins kept per thread; OFF: no cache. */
+  readonly authCacheSize: number | Off;
+  readonly authCacheTtlMs: number;
+}
+
 /** SMTP receiving (config/schema.ts SMTP_IN_OPTIONS). */
 export interface SmtpIncomingOptions {
   readonly kind: 'smtpIncoming';
@@ -212,7 +238,7 @@ export interface NoProtocolOptions {
   readonly kind: 'none';
 }
 
-export type ProtocolOptions = Pop3Options | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | NoProtocolOptions;
+export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | NoProtocolOptions;
 export type { ProtocolKind } from './schema.ts';
 import type { ProtocolKind } from './schema.ts';
 

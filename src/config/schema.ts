@@ -238,6 +238,25 @@ const POP3_OPTIONS: Record<string, AttrSpec> = {
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };
 
+/** IMAP (inventory §7, seed names; resolved into config/options.ts ImapOptions). digestMd5 and gssapi
+ * are accepted but not implemented, as for POP3. Sizes in KB. */
+const IMAP_OPTIONS: Record<string, AttrSpec> = {
+  plainConnAllowLogin: yesNo(true), // LOGIN without TLS (no: LOGINDISABLED)
+  secureConnAllowLogin: yesNo(true),
+  plainConnAuthTypes: authTypes(),
+  secureConnAuthTypes: authTypes(),
+  allowStartTLS: yesNo(true),
+  greetingsText: { type: 'csString' }, // the * OK greeting; default "<hostname> Postern IMAP4rev2 server ready"
+  imapIdEnabled: yesNo(true), // RFC 2971 ID advertised and answered with the server's name
+  imapShowAllFolders: yesNo(false), // LSUB and LIST (SUBSCRIBED) show every folder as subscribed
+  maxLiteralSize: uint(51200, { unit: 'kb', min: 1 }), // (Postern) one literal (APPENDLIMIT), KB
+  maxCommandSize: uint(65536, { unit: 'kb', min: 1 }), // (Postern) one command's parts and literals together, KB
+  maxLiterals: uint(100, { min: 1 }), // (Postern) literals in one command (MULTIAPPEND messages …)
+  nonSyncLiterals: { type: 'choice', choices: ['plus', 'minus'], default: 'plus' }, // (Postern) LITERAL+ or LITERAL- (non-sync literals ≤ 4096 bytes)
+  authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
+  authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
+};
+
 /** FTP backup (seed 003; resolved into config/options.ts FtpBackupOptions). Passive data listeners bind on
  * the control connection's local address, on a free port of [passivePortMin, passivePortMax]. */
 const FTP_OPTIONS: Record<string, AttrSpec> = {
@@ -277,7 +296,7 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
  * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
-export type ProtocolKind = 'none' | 'pop3' | 'smtpIncoming' | 'ftpBackup' | 'processing';
+export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -322,7 +341,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_OPTIONS, optionsKind: 'processing', checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
   defineService('smtpOutgoing', 'worker', 'SMTP sending'),
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
-  defineService('imap', 'tcp', 'IMAP (RFC 9051)', { defaultListener: '127.0.0.1:1143', idleTimeout: 1800 }),
+  defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),

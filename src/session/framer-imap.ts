@@ -92,7 +92,7 @@ export class ImapFramer extends BufferedInput implements Framer {
     this.mode = 'line';
   }
 
-  private tooBig(limit: TooBigLimit, size: number, sync: boolean): Frame {
+  private tooBig(limit: TooBigLimit, size: number, sync: boolean, text: Buffer): Frame {
     // a synchronising literal is never sent once refused; a non-synchronising one comes anyway
     if (sync) this.endCommand();
     else {
@@ -101,7 +101,7 @@ export class ImapFramer extends BufferedInput implements Framer {
       this.mode = 'skip';
       this.left = size;
     }
-    return { kind: 'toobig', limit, sync };
+    return { kind: 'toobig', limit, sync, text, size };
   }
 
   next(): Frame | null {
@@ -166,11 +166,11 @@ export class ImapFramer extends BufferedInput implements Framer {
       if (m === null) {
         const over = this.literals > 0 && this.commandBytes + end > this.o.maxCommandBytes;
         this.endCommand();
-        return over ? { kind: 'toobig', limit: 'command', sync: true } : { kind: 'line', line };
+        return over ? { kind: 'toobig', limit: 'command', sync: true, text: line, size: 0 } : { kind: 'line', line };
       }
-      if (!(m.size <= this.o.maxLiteralBytes) || (!m.sync && !(m.size <= this.o.nonSyncMaxBytes))) return this.tooBig('literal', m.size, m.sync);
-      if (this.literals + 1 > this.o.maxLiterals) return this.tooBig('count', m.size, m.sync);
-      if (this.commandBytes + end + m.size > this.o.maxCommandBytes) return this.tooBig('command', m.size, m.sync);
+      if (!(m.size <= this.o.maxLiteralBytes) || (!m.sync && !(m.size <= this.o.nonSyncMaxBytes))) return this.tooBig('literal', m.size, m.sync, line.subarray(0, m.at));
+      if (this.literals + 1 > this.o.maxLiterals) return this.tooBig('count', m.size, m.sync, line.subarray(0, m.at));
+      if (this.commandBytes + end + m.size > this.o.maxCommandBytes) return this.tooBig('command', m.size, m.sync, line.subarray(0, m.at));
       this.literals++;
       this.commandBytes += end + m.size;
       if (m.sync) {

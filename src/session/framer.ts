@@ -33,7 +33,9 @@ export type Frame =
   | { readonly kind: 'toolong' }
   | { readonly kind: 'literal'; readonly text: Buffer; readonly size: number; readonly sync: boolean; readonly binary: boolean }
   | { readonly kind: 'data'; readonly chunk: Buffer; readonly last: boolean }
-  | { readonly kind: 'toobig'; readonly limit: TooBigLimit; readonly sync: boolean }
+  /** `text`: the part before the literal marker (the whole line for 'command' at a last part);
+   * `size`: the literal's announced size (0 for 'command' at a last part). */
+  | { readonly kind: 'toobig'; readonly limit: TooBigLimit; readonly sync: boolean; readonly text?: Buffer; readonly size?: number }
   | { readonly kind: 'reply'; readonly bytes: Buffer };
 
 export interface Framer {

@@ -66,7 +66,12 @@ export type Verdict<S extends string> =
   | { kind: 'reply'; text: string; state?: S; error?: 'command' | 'auth' }
   | { kind: 'noreply'; state?: S; error?: 'command' | 'auth' }
   | { kind: 'stop'; text: string; reason?: SessionEndReason }
-  | { kind: 'upgrade'; text: string; state?: S };
+  | { kind: 'upgrade'; text: string; state?: S; wrap?: StreamWrap };
+
+/** A stream transform layered over the socket (IMAP COMPRESS=DEFLATE): given the socket and the
+ * input already received but not framed (the new layer's first bytes), the stream the session
+ * reads and writes from now on (session/compress.ts `DeflateSocket`). */
+export type StreamWrap = (socket: Socket, buffered: Buffer | null) => Socket;
 
 export const reply = <S extends string>(text: string, more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'reply', text, ...more });
 export const noreply = <S extends string>(more: { state?: S; error?: 'command' | 'auth' } = {}): Verdict<S> => ({ kind: 'noreply', ...more });
@@ -74,7 +79,7 @@ export const stop = <S extends string>(text: string, reason: SessionEndReason = 
 /** STARTTLS, STLS, AUTH TLS: write `text` (the go-ahead), then switch the socket to TLS; any
  * plaintext the client pipelined after the command is dropped (RFC 3207 §4.2, RFC 2595 §3.1:
  * the command-injection rule). The handler resets what the protocol forgets itself. */
-export const upgrade = <S extends string>(text: string, more: { state?: S } = {}): Verdict<S> => ({ kind: 'upgrade', text, ...more });
+export const upgrade = <S extends string>(text: string, more: { state?: S; wrap?: StreamWrap } = {}): Verdict<S> => ({ kind: 'upgrade', text, ...more });
 
 export interface CommandRow<S extends string, D> {
   readonly states: readonly S[];
@@ -123,6 +128,10 @@ export interface LineSessionOptions<S extends string, D> {
    * synchronising `literal` stops reading until its verdict; the handler answers the framer
    * (`s.framer.literal?.(go)`) and returns the continuation request or the refusal. */
   frames?: (f: Frame, s: LineSession<S, D>) => Verdict<S> | Promise<Verdict<S>>;
+  /** The protocol parses and dispatches each command line itself (IMAP: the last part of a
+   * command it assembled from literal frames; its own table of parsed commands); `table` and
+   * `splitVerb` are then unused. Its verdicts are applied (and their errors counted) here. */
+  command?: (line: Buffer, s: LineSession<S, D>) => Verdict<S> | Promise<Verdict<S>>;
 }
 
 type Input = { k: 'line'; line: Buffer; barrier: boolean } | { k: 'frame'; frame: Frame; barrier: boolean } | { k: 'toolong' } | { k: 'bytes'; chunk: Buffer; last: boolean } | { k: 'eof' } | { k: 'stream'; done: () => unknown };
@@ -418,6 +427,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
     if (m.k === 'bytes') return this.bytesHandler !== null ? this.bytesHandler(m.chunk, m.last) : undefined;
     if (this.lineHandler !== null) return this.lineHandler(m.line);
     if (this.slowTransaction()) return stop(this.o.replies.slowData?.() ?? this.o.replies.idleTimeout(), 'idle_timeout');
+    if (this.o.command !== undefined) return this.o.command(m.line, this);
     return this.dispatch(m.line.toString('utf8'));
   }
 
@@ -461,7 +471,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
     if (v.state !== undefined) this.state = v.state;
     if (v.kind === 'upgrade') {
       this.write(v.text);
-      this.startTls();
+      if (v.wrap !== undefined) this.startWrap(v.wrap);
+      else this.startTls();
       return;
     }
     if (v.error === 'auth' && ++this.authErrors >= this.ctx.service.maxAuthErrors) {
@@ -554,6 +565,21 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.out.socket = t;
     this.secure = true;
     this.attach(t);
+  }
+
+  /** Layer a stream transform over the socket (the `upgrade` verdict's `wrap`): the input
+   * buffered and not yet framed is the new layer's, handed to it. */
+  private startWrap(wrap: StreamWrap): void {
+    const under = this.socket;
+    this.detach(under);
+    const buffered = this.framer.raw();
+    if (buffered !== null) this.framer.skip(buffered.length);
+    if (this.blockPaused) under.resume(); // the new layer reads from the socket under it now
+    const w = wrap(under, buffered);
+    w.on('error', () => w.destroy());
+    this.socket = w;
+    this.out.socket = w;
+    this.attach(w);
   }
 
   end(reason: SessionEndReason): void {

@@ -9,24 +9,38 @@
  * flight, computes against the applied index, and waits for its own record before the actor
  * takes the next message. A failed write applies nothing; its reserved UID is simply never used.
  *
+ * `appendMany` (RFC 3502 MULTIAPPEND) checks every message and the quota for their sum before
+ * reserving anything, then submits all their APPEND records as one write (one group commit):
+ * all are appended or none (a failed write or sync applies none of them; their records carry
+ * their place in the group, so recovery after a crash in that write keeps all or none either).
+ * `recent` moves a folder's \Recent floor to uidNext and returns the
+ * old one (in memory, state.ts). `subscribe` writes an IMAP subscription change. On its first
+ * use ('init') a mailbox without INBOX, i.e. a new one, gets DEFAULT_FOLDERS (INBOX, Drafts,
+ * Sent, Trash, Junk, Archive, with their special use) all subscribed, in one record; a mailbox
+ * that has INBOX already (made before the defaults existed) is left as it is.
+ *
  * Each change is published to the account's subscribers (subscriptions.ts) from the callback
  * that applies it, i.e. once it is durable: appends (copies too) as 'append', flag changes as
- * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as 'folders'.
+ * 'flags', expunges (moves too) as 'expunge', each with its modseq; folder changes as
+ * 'folders'; subscription changes not at all.
  *
  * Exports: `MailboxCore`, `MailboxMsg`, `MailboxReply`, `Failed`, `Limits`.
  * Fails (handler, as a returned `Failed`): STORE_NO_SUCH_FOLDER, STORE_FOLDER_EXISTS, STORE_BAD_NAME,
- * STORE_BAD_ARGUMENT, STORE_NOT_ALLOWED, STORE_QUOTA_EXCEEDED; `done` and barrier changes also
- * reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from the writer.
+ * STORE_BAD_ARGUMENT (also: an unknown special use), STORE_NOT_ALLOWED (also: past MAX_FOLDERS
+ * or MAX_SUBSCRIPTIONS), STORE_QUOTA_EXCEEDED;
+ * `done` and barrier changes also reject with STORE_NO_SPACE | STORE_IO | STORE_CLOSED from
+ * the writer.
  */
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, INBOX, bitsToFlags, flagsToBits, folderName, parentNames } from './names.ts';
-import { encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
+import { MAX_RECORD_BYTES, encodeAppend, encodeOp, type CopyEntry, type OpRecord } from './record.ts';
 import { applyAppend, applyOp, findMsg, nextModseq, nextUid, type Folder, type MailboxState, type Msg } from './state.ts';
-import { HIERARCHY_SEP, MAX_UID } from './types.ts';
+import { DEFAULT_FOLDERS, HIERARCHY_SEP, MAX_FOLDERS, MAX_SUBSCRIPTIONS, MAX_UID, SPECIAL_USES } from './types.ts';
 import type { Shard } from './shard.ts';
 import { encodeStructure, parseStructure, type StructureCache } from './structure.ts';
 import { eventTime, type Feeds } from './subscriptions.ts';
+import { searchIndexOf } from './search-index.ts';
 import type { AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult } from './types.ts';
 
 export interface Limits {
@@ -40,11 +54,14 @@ export type MailboxMsg =
   | { op: 'flags'; folder: string; uids: number[]; flags: string[]; mode: FlagMode; unchangedSince: number | undefined }
   | { op: 'expunge'; folder: string; opts: ExpungeOptions }
   | { op: 'copy'; from: string; uids: number[]; to: string; move: boolean }
-  | { op: 'create'; name: string }
+  | { op: 'appendMany'; folder: string; messages: Array<{ body: Uint8Array; opts?: AppendOptions }> }
+  | { op: 'create'; name: string; use?: string | null }
+  | { op: 'subscribe'; name: string; on: boolean }
+  | { op: 'recent'; folder: string }
   | { op: 'rename'; from: string; to: string }
   | { op: 'delete'; name: string };
 
-export type MailboxReply = { done: Promise<AppendResult> } | FlagsResult | ExpungeResult | CopyResult | string | void | Failed;
+export type MailboxReply = { done: Promise<AppendResult> } | { done: Promise<AppendResult[]> } | FlagsResult | ExpungeResult | CopyResult | string | number | void | Failed;
 
 /** An expected failure (a store error kind), returned rather than thrown: a throwing handler
  * would end the actor. Anything else (a bug) is thrown, the actor exits, and the next use of
@@ -73,6 +90,14 @@ function uidList(uids: unknown): number[] {
     out.add(u as number);
   }
   return [...out].sort((a, b) => a - b);
+}
+
+/** A createFolder `specialUse`: one of SPECIAL_USES (any case), spelled as there; absent: null. */
+function specialUse(use: unknown): string | null {
+  if (use === undefined || use === null) return null;
+  const hit = typeof use === 'string' ? SPECIAL_USES.find((u) => u.toUpperCase() === use.toUpperCase()) : undefined;
+  if (hit === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown special use ${String(use).slice(0, 40)}`, { specialUse: String(use).slice(0, 40) });
+  return hit;
 }
 
 function sameKeywords(a: string[] | null, b: string[]): boolean {
@@ -132,16 +157,24 @@ export class MailboxCore {
     switch (m.op) {
       case 'append':
         return { done: this.append(m.folder, m.body, m.opts) };
+      case 'appendMany':
+        return { done: this.appendMany(m.folder, m.messages) };
+      case 'recent':
+        return this.claimRecent(m.folder);
       case 'init':
-        return this.barrier(() => this.ensureInbox());
+        return this.barrier(() => this.ensureDefaults());
       case 'flags':
         return this.barrier(() => this.flags(m.folder, m.uids, m.flags, m.mode, m.unchangedSince));
       case 'expunge':
         return this.barrier(() => this.expunge(m.folder, m.opts));
       case 'copy':
         return this.barrier(() => this.copy(m.from, m.uids, m.to, m.move));
-      case 'create':
-        return this.barrier(() => this.create(m.name));
+      case 'create': {
+        const use = specialUse(m.use); // checked before waiting
+        return this.barrier(() => this.create(m.name, use));
+      }
+      case 'subscribe':
+        return this.barrier(() => this.subscribe(m.name, m.on));
       case 'rename':
         return this.barrier(() => this.rename(m.from, m.to));
       case 'delete':
@@ -195,56 +228,99 @@ export class MailboxCore {
           const at = eventTime();
           for (const [fid] of op.rn) feeds.publish(a, fid, { kind: 'folders', at });
         };
+      case 'subs':
+        return () => {}; // subscriptions are read when asked for (LSUB, LIST)
       default:
         return () => feeds.publish(a, null, { kind: 'folders', at: eventTime() });
     }
   }
 
-  private async ensureInbox(): Promise<void> {
-    if (this.mb().byName.has(INBOX)) return;
-    await this.createFolders([INBOX]);
+  /** A new mailbox gets the default folders (INBOX and the special-use ones), subscribed. A
+   * mailbox that has INBOX already is left as it is. */
+  private async ensureDefaults(): Promise<void> {
+    const mb = this.mb();
+    if (mb.byName.has(INBOX)) return;
+    await this.createFolders(DEFAULT_FOLDERS.filter(([n]) => !mb.byName.has(n)).map(([n, use]) => [n, use]), true);
   }
 
   private append(folder: string, body: Uint8Array, opts: AppendOptions): Promise<AppendResult> {
+    return this.appendAll(folder, [{ body, opts }]).then((r) => r[0]!);
+  }
+
+  private appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
+    if (!Array.isArray(messages)) throw badArg('messages must be an array');
+    return this.appendAll(folder, messages.map((m) => {
+      if (m === null || typeof m !== 'object') throw badArg('each message is { body, opts? }');
+      return { body: m.body, opts: m.opts ?? {} };
+    }));
+  }
+
+  /** Append `items` all or nothing: each is checked, the quota for their sum, then their records
+   * go to the log in one submission (one write, one group commit); resolves once all are durable
+   * and applied. Throws (before anything is reserved) what any one of them fails with. */
+  private appendAll(folder: string, items: Array<{ body: Uint8Array; opts: AppendOptions }>): Promise<AppendResult[]> {
     const f = this.folder(folder);
-    if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
-    const { bits, keywords } = flagsToBits(opts.flags);
-    const date = opts.internalDate ?? Date.now();
-    if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
+    if (items.length === 0) return Promise.resolve([]);
     const mb = this.mb();
     const lim = this.limits();
-    const size = body.byteLength;
-    if (mb.usedBytes + this.reservedBytes + size > lim.bytes || mb.usedCount + this.reservedCount + 1 > lim.messages) {
-      throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size, limitBytes: lim.bytes, limitMessages: lim.messages });
+    let total = 0;
+    let floor = Math.max(f.uidNext, f.reservedUid); // the next UID as the checks go
+    const checked = items.map(({ body, opts }) => {
+      if (!(body instanceof Uint8Array)) throw badArg('body must be bytes');
+      if (body.byteLength > MAX_RECORD_BYTES - 1024) throw badArg(`message of ${body.byteLength} bytes is over the store's record limit`);
+      const { bits, keywords } = flagsToBits(opts.flags);
+      const date = opts.internalDate ?? Date.now();
+      if (!Number.isFinite(date) || date < 0) throw badArg('bad internalDate');
+      // a restore may ask for the UID the message had (never one the folder gave out already)
+      if (opts.uid !== undefined && (!Number.isInteger(opts.uid) || opts.uid < floor || opts.uid > MAX_UID)) throw badArg(`uid ${String(opts.uid)} is not above the folder's last one`);
+      floor = (opts.uid ?? floor) + 1;
+      if (floor > MAX_UID + 1) throw badArg('the folder has no UID left');
+      total += body.byteLength;
+      return { body, opts, bits, keywords, date: Math.floor(date) };
+    });
+    if (mb.usedBytes + this.reservedBytes + total > lim.bytes || mb.usedCount + this.reservedCount + items.length > lim.messages) {
+      throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size: total, messages: items.length, limitBytes: lim.bytes, limitMessages: lim.messages });
     }
-    // a restore may ask for the UID the message had (never one the folder gave out already)
-    if (opts.uid !== undefined && (!Number.isInteger(opts.uid) || opts.uid < Math.max(f.uidNext, f.reservedUid) || opts.uid > MAX_UID)) throw badArg(`uid ${String(opts.uid)} is not above the folder's last one`);
-    if (opts.uid !== undefined) f.reservedUid = opts.uid;
-    const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: bits, d: Math.floor(date), c: crc32(body) } as Parameters<typeof encodeAppend>[0];
-    if (keywords.length > 0) meta.k = keywords;
     // the MIME structure goes into the same record: parsed by the caller, or here, once
-    const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
-    if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
-    const rec = encodeAppend(meta, body, encodeStructure(given ? opts.structure! : parseStructure(body)));
-    this.reservedBytes += size;
-    this.reservedCount++;
+    const structures = checked.map(({ body, opts }) => {
+      const size = body.byteLength;
+      const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
+      if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
+      return given ? opts.structure! : parseStructure(body);
+    });
+    // nothing can fail from here on but the write: reserve
+    const bufs: Uint8Array[] = [];
+    let bytes = 0;
+    const recs = checked.map((c, i) => {
+      if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
+      const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
+      if (c.keywords.length > 0) meta.k = c.keywords;
+      const rec = encodeAppend(meta, c.body, encodeStructure(structures[i]!));
+      const at = bytes;
+      bufs.push(...rec.bufs);
+      bytes += rec.bytes;
+      return { meta, body: c.body, structure: structures[i]!, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords) };
+    });
+    this.reservedBytes += total;
+    this.reservedCount += items.length;
     this.inFlight++;
     const state = this.shard.state;
     const release = (): void => {
-      this.reservedBytes -= size;
-      this.reservedCount--;
+      this.reservedBytes -= total;
+      this.reservedCount -= items.length;
       this.inFlight--;
     };
     const feeds = this.feeds;
-    const done = this.shard.submit(rec.bufs, rec.bytes, (pos) => {
-      applyAppend(state, meta, pos.seg, pos.off + rec.bodyOffset, size);
-      if (feeds !== null && feeds.watched(meta.a)) {
-        feeds.publish(meta.a, meta.f, { kind: 'append', folder: f.name, uid: meta.u, modseq: meta.m, flags: bitsToFlags(bits, keywords.length === 0 ? undefined : keywords), size, internalDate: meta.d, at: eventTime() });
+    const done = this.shard.submit(bufs, bytes, (pos) => {
+      const publish = feeds !== null && feeds.watched(this.accountId);
+      for (const r of recs) {
+        if (applyAppend(state, r.meta, pos.seg, pos.off + r.bodyAt, r.size)) searchIndexOf(this.shard).add(pos.seg, pos.off + r.bodyAt, r.body, r.structure);
+        if (publish) feeds.publish(r.meta.a, r.meta.f, { kind: 'append', folder: f.name, uid: r.meta.u, modseq: r.meta.m, flags: r.flags, size: r.size, internalDate: r.meta.d, at: eventTime() });
       }
     }).then(
-      (): AppendResult => {
+      (): AppendResult[] => {
         release();
-        return { folder: f.name, uid: meta.u, uidValidity: f.uidValidity, modseq: meta.m, size };
+        return recs.map((r) => ({ folder: f.name, uid: r.meta.u, uidValidity: f.uidValidity, modseq: r.meta.m, size: r.size }));
       },
       (e: unknown) => {
         release();
@@ -253,6 +329,23 @@ export class MailboxCore {
     );
     this.lastPending = done.catch(() => {});
     return done;
+  }
+
+  /** RFC 3501 \Recent: the folder's floor (lowest recent UID) for this caller, moved to uidNext. */
+  private claimRecent(folder: string): number {
+    const f = this.folder(folder);
+    const from = Math.min(f.recent, f.uidNext);
+    f.recent = f.uidNext;
+    return from;
+  }
+
+  private async subscribe(nameIn: string, on: boolean): Promise<void> {
+    const name = folderName(nameIn);
+    if (typeof on !== 'boolean') throw badArg('on must be a boolean');
+    const subs = this.mb().subs;
+    if (subs.has(name) === on) return;
+    if (on && subs.size >= MAX_SUBSCRIPTIONS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_SUBSCRIPTIONS} subscriptions`, { limit: MAX_SUBSCRIPTIONS });
+    await this.commit({ o: 'subs', a: this.accountId, on, n: [name] });
   }
 
   private async flags(folder: string, uidsIn: number[], flagsIn: string[], mode: FlagMode, unchangedSince: number | undefined): Promise<FlagsResult> {
@@ -334,22 +427,27 @@ export class MailboxCore {
     return { uidValidity: dst.uidValidity, map };
   }
 
-  private async createFolders(names: string[]): Promise<void> {
+  /** Entries are names, or [name, special use]; `subscribe`: subscribe them too (one record). */
+  private async createFolders(names: Array<string | [string, string | null]>, subscribe = false): Promise<void> {
     const mb = this.mb();
-    const fs: Array<[number, string, number]> = [];
-    for (const n of names) {
+    if (mb.folders.size + names.length > MAX_FOLDERS) throw new PosternError('STORE_NOT_ALLOWED', `more than ${MAX_FOLDERS} folders`, { limit: MAX_FOLDERS });
+    const fs: Array<[number, string, number, (string | null)?]> = [];
+    for (const e of names) {
+      const [n, use] = typeof e === 'string' ? [e, null] : e;
       const v = Math.max(mb.lastUidValidity + 1, Math.floor(Date.now() / 1000)) >>> 0;
       mb.lastUidValidity = v;
-      fs.push([mb.nextFolderId++, n, v]);
+      fs.push(use === null ? [mb.nextFolderId++, n, v] : [mb.nextFolderId++, n, v, use]);
     }
-    await this.commit({ o: 'fcreate', a: this.accountId, fs });
+    const op: OpRecord = { o: 'fcreate', a: this.accountId, fs };
+    if (subscribe) op.s = 1;
+    await this.commit(op);
   }
 
-  private async create(name: string): Promise<string> {
+  private async create(name: string, use: string | null): Promise<string> {
     const n = folderName(name);
     const mb = this.mb();
     if (mb.byName.has(n)) throw new PosternError('STORE_FOLDER_EXISTS', `folder "${n}" exists`, { folder: n });
-    await this.createFolders([...parentNames(n).filter((p) => !mb.byName.has(p)), n]);
+    await this.createFolders([...parentNames(n).filter((p) => !mb.byName.has(p)), [n, use]]);
     return n;
   }
 

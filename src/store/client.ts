@@ -27,8 +27,8 @@ import { RpcClient, type PortLike } from '../actor/rpc.ts';
 import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
 import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreCall, StoreNote, StorePush } from './protocol.ts';
 import type {
-  AccountBackup, AppendOptions, AppendResult, CopyResult, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
+  AccountBackup, AppendOptions, AppendResult, CopyResult, CreateFolderOptions, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
 } from './types.ts';
 
 export { readBody, BodyReader } from './bodies.ts';
@@ -302,8 +302,8 @@ class MailboxClient implements MailboxApi {
   move(from: string, uids: number[], to: string): Promise<CopyResult> {
     return this.mb('move', from, uids, to);
   }
-  createFolder(name: string): Promise<FolderInfo> {
-    return this.mb('createFolder', name);
+  createFolder(name: string, opts?: CreateFolderOptions): Promise<FolderInfo> {
+    return this.mb('createFolder', name, opts);
   }
   renameFolder(from: string, to: string): Promise<void> {
     return this.mb('renameFolder', from, to);
@@ -322,5 +322,23 @@ class MailboxClient implements MailboxApi {
   }
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]> {
     return this.mb('fetchStructure', folder, uids);
+  }
+  appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
+    return this.mb('appendMany', folder, messages);
+  }
+  subscriptions(): Promise<string[]> {
+    return this.mb('subscriptions');
+  }
+  setSubscribed(name: string, on: boolean): Promise<void> {
+    return this.mb('setSubscribed', name, on);
+  }
+  vanished(folder: string, sinceModseq: number): Promise<VanishedResult> {
+    return this.mb('vanished', folder, sinceModseq);
+  }
+  claimRecent(folder: string): Promise<number> {
+    return this.mb('claimRecent', folder);
+  }
+  searchIndex(folder: string): Promise<SearchIndexView> {
+    return this.mb('searchIndex', folder);
   }
 }

@@ -15,28 +15,35 @@
  * read just before the body; store/structure.ts); a message stored before structures were is
  * parsed from its body on first request and kept in the store's bounded cache.
  *
+ * For IMAP: `folders`/`status` give each folder's RFC 6154 special use; `subscriptions` and
+ * `vanished` (RFC 7162 expunge history) read the index; `setSubscribed`, `claimRecent` (the
+ * \Recent floor, moved atomically in the actor) and `appendMany` (RFC 3502, all or nothing,
+ * one group commit) go through the actor.
+ *
  * Exports: `Mailbox`, `MailboxHost` (what the Store provides), `SnapshotRegistry`.
  * Rejects: the codes of changes.ts, STORE_NO_SUCH_MESSAGE (fetch), STORE_LOCKED (an exclusive
- * snapshot of a folder another exclusive snapshot holds), STORE_CORRUPT (a body whose
+ * snapshot of a folder another exclusive snapshot holds), STORE_BAD_ARGUMENT (vanished: a bad
+ * modseq), STORE_CORRUPT (a body whose
  * crc32 does not match), ACTOR_BUSY (the actor's queue is full), ACTOR_TIMEOUT, STORE_CLOSED.
  */
 import { PosternError } from '../errors.ts';
 import { FLAG_DELETED, FLAG_SEEN, INBOX, bitsToFlags } from './names.ts';
-import { findMsg, type Folder, type Msg } from './state.ts';
+import { findMsg, vanishedSince, type Folder, type Msg } from './state.ts';
 import type { Actor } from '../actor/actor.ts';
 import { Failed, type MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import type { Shard } from './shard.ts';
 import type { AccountInfo } from './directory.ts';
 import type { Feed, FeedSink, Feeds } from './subscriptions.ts';
 import { readRange } from './bodies.ts';
+import { searchIndexOf } from './search-index.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
-  AppendOptions, AppendResult, CopyResult, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart,
+  AppendOptions, AppendResult, CopyResult, CreateFolderOptions, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
+  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
 } from './types.ts';
 
 export interface MailboxHost {
-  /** The account's running mailbox actor and its core (started, INBOX ensured, on first use). */
+  /** The account's running mailbox actor and its core (started, a new mailbox's default folders made, on first use). */
   openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;
@@ -93,11 +100,13 @@ export class SnapshotRegistry {
 function folderInfo(f: Folder): FolderInfo {
   let unseen = 0;
   let deleted = 0;
+  let recent = 0;
   for (const m of f.msgs) {
     if ((m.fl & FLAG_SEEN) === 0) unseen++;
     if ((m.fl & FLAG_DELETED) !== 0) deleted++;
+    if (m.uid >= f.recent) recent++;
   }
-  return { name: f.name, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes };
+  return { name: f.name, specialUse: f.use ?? null, uidValidity: f.uidValidity, uidNext: f.uidNext, highestModseq: f.highestModseq, messages: f.msgs.length, unseen, deleted, bytes: f.bytes, recent };
 }
 
 export class Mailbox implements MailboxApi {
@@ -183,8 +192,8 @@ export class Mailbox implements MailboxApi {
     return (await this.change({ op: 'copy', from, uids, to, move: true })) as CopyResult;
   }
 
-  async createFolder(name: string): Promise<FolderInfo> {
-    const n = (await this.change({ op: 'create', name })) as string;
+  async createFolder(name: string, opts: CreateFolderOptions = {}): Promise<FolderInfo> {
+    const n = (await this.change({ op: 'create', name, use: opts?.specialUse ?? null })) as string;
     return this.status(n);
   }
 
@@ -267,6 +276,37 @@ export class Mailbox implements MailboxApi {
     cache.counters.parsedOnRead++;
     cache.set(key, s);
     return s;
+  }
+
+  async appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]> {
+    const r = (await this.change({ op: 'appendMany', folder, messages })) as { done: Promise<AppendResult[]> };
+    return r.done;
+  }
+
+  async subscriptions(): Promise<string[]> {
+    const { core } = await this.opened();
+    return [...core.mb().subs].sort((a, b) => (a === INBOX ? -1 : b === INBOX ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async setSubscribed(name: string, on: boolean): Promise<void> {
+    await this.change({ op: 'subscribe', name, on });
+  }
+
+  async vanished(folder: string, sinceModseq: number): Promise<VanishedResult> {
+    const { core } = await this.opened();
+    const f = core.folder(folder);
+    if (typeof sinceModseq !== 'number' || !Number.isFinite(sinceModseq) || sinceModseq < 0) throw new PosternError('STORE_BAD_ARGUMENT', 'sinceModseq must be a number ≥ 0');
+    return vanishedSince(f, sinceModseq);
+  }
+
+  async claimRecent(folder: string): Promise<number> {
+    return (await this.change({ op: 'recent', folder })) as number;
+  }
+
+  /** The search index's records of the folder's messages (store/search-index.ts). */
+  async searchIndex(folder: string): Promise<SearchIndexView> {
+    const { core } = await this.opened();
+    return searchIndexOf(core.shard).view(core.folder(folder));
   }
 
   async quota(): Promise<QuotaInfo> {

@@ -34,6 +34,9 @@ import { deliver } from './queue-deliver.ts';
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
   'createFolder', 'renameFolder', 'deleteFolder', 'snapshot', 'release', 'quota', 'fetchStructure',
+  // IMAP (RFC 3502 MULTIAPPEND, subscriptions, RFC 7162 expunge history, RFC 3501 \Recent)
+  'appendMany', 'subscriptions', 'setSubscribed', 'vanished', 'claimRecent',
+  'searchIndex',
 ] as const);
 export type MailboxMethod = (typeof MAILBOX_METHODS)[number];
 

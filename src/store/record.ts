@@ -6,8 +6,11 @@
  *   1 APPEND    payload = [u32 metaLen][meta msgpack][structure][body]: a message, its index
  *               entry and its MIME structure (structure.ts; `meta.sl` bytes, absent in
  *               records written before it), in one record, so a message is either wholly
- *               there or not at all.
- *   2 OP        payload = msgpack of an index mutation (`OpRecord`).
+ *               there or not at all. APPENDs written as a group (`meta.g`: [index, count],
+ *               MULTIAPPEND) are consecutive and recovered all or none.
+ *   2 OP        payload = msgpack of an index mutation (`OpRecord`): folder create (with its
+ *               special use), rename, delete; flags; expunge; copy/move; IMAP subscriptions.
+ *               Fields added later are optional, so older logs replay unchanged.
  *   3 BODYCOPY  payload = [u32 metaLen][meta msgpack][structure][body]: a body (and its
  *               structure, `meta.sl` bytes) copied by compaction; it becomes referenced only
  *               through a checkpoint, so replay skips it.
@@ -43,18 +46,21 @@ export interface AppendMeta {
   d: number; // internal date, ms
   c: number; // crc32 of the body
   sl?: number; // bytes of the stored structure between the meta and the body (structure.ts)
+  g?: [number, number]; // [index, count] in a group of APPENDs kept all or none (IMAP MULTIAPPEND)
 }
 
 /** A copied message: [uid, bits, keywords|null, date, seg, off, len, crc, structure bytes?]. */
 export type CopyEntry = [number, number, string[] | null, number, number, number, number, number, number?];
 
 export type OpRecord =
-  | { o: 'fcreate'; a: number; fs: Array<[number, string, number]> } // [folder id, name, uidValidity]
+  // [folder id, name, uidValidity, special use (absent in records written before it)]; s: subscribe the names too
+  | { o: 'fcreate'; a: number; fs: Array<[number, string, number, (string | null)?]>; s?: 1 }
   | { o: 'frename'; a: number; rn: Array<[number, string]> } // [folder id, new name]
   | { o: 'fdelete'; a: number; f: number }
   | { o: 'flags'; a: number; f: number; m: number; ch: Array<[number, number, string[] | null]> } // [uid, bits, keywords]
   | { o: 'expunge'; a: number; f: number; m: number; u: number[] }
-  | { o: 'copy'; a: number; f: number; m: number; e: CopyEntry[]; x?: { f: number; m: number; u: number[] } }; // x: move's expunge
+  | { o: 'copy'; a: number; f: number; m: number; e: CopyEntry[]; x?: { f: number; m: number; u: number[] } } // x: move's expunge
+  | { o: 'subs'; a: number; on: boolean; n: string[] }; // IMAP SUBSCRIBE (on) / UNSUBSCRIBE of folder names
 
 function header(type: number, payloadLen: number): Buffer {
   const h = Buffer.allocUnsafe(HEADER_BYTES);

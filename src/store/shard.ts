@@ -5,12 +5,13 @@
  *
  * Recovery (`Shard.open`): load `checkpoint.mpk` (if any), replay every record from its position
  * on, stop each segment at its first torn or bad-checksum record and truncate it there (logged
- * with the bytes dropped), drop accounts the directory no longer has, and delete segments that
+ * with the bytes dropped; a group of APPENDs, written together, is applied only whole, and a
+ * segment ending inside one is cut back to its start), drop accounts the directory no longer has, and delete segments that
  * hold nothing live. Checkpoints are written atomically; a segment is deleted only when it lies
  * wholly before the checkpoint's replay position, no indexed message points into it, and no
- * snapshot or reader has it pinned. Compaction copies the live bodies of mostly-dead sealed
- * segments into the active one (BODYCOPY records), repoints the index, checkpoints, and lets
- * the old segments go once unpinned.
+ * snapshot or reader has it pinned; after recovery no stored message is \Recent (state.ts).
+ * Compaction copies the live bodies of mostly-dead sealed segments into the active one
+ * (BODYCOPY records), repoints the index, checkpoints, and lets the old segments go once unpinned.
  *
  * Exports: `Shard`, `ShardOptions`, `CompactResult`. Throws/rejects: STORE_CORRUPT (an
  * unreadable checkpoint, or one pointing past its segment's end), STORE_NO_SPACE | STORE_IO.
@@ -20,8 +21,8 @@ import path from 'node:path';
 import { PosternError } from '../errors.ts';
 import { ioError, truncateSync, writeFileAtomic, type FsLayer } from './fsio.ts';
 import { readBody } from './bodies.ts';
-import { REC_APPEND, REC_OP, encodeBodyCopy, scanRecords } from './record.ts';
-import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, type Msg } from './state.ts';
+import { REC_APPEND, REC_OP, encodeBodyCopy, scanRecords, type ScannedRecord } from './record.ts';
+import { ShardState, applyAppend, applyOp, decodeCheckpoint, encodeCheckpoint, resetRecent, type Msg } from './state.ts';
 import { SegmentWriter, parseSegmentFile, type Position, type StoreLog } from './writer.ts';
 import type { Locator } from './types.ts';
 
@@ -62,6 +63,9 @@ export class Shard {
   private bytesSinceCheckpoint = 0;
   private collectTimer: NodeJS.Timeout | null = null;
   private compacting: Promise<CompactResult> | null = null;
+  /** Told of the bodies compaction moved ("seg:off" → new place), once the index points there
+   * (the search index follows them: search-index.ts). */
+  readonly bodyMoves: Array<(moved: ReadonlyMap<string, { seg: number; off: number }>) => void> = [];
 
   private constructor(o: ShardOptions, state: ShardState, cpPos: Position) {
     this.o = o;
@@ -105,19 +109,38 @@ export class Shard {
         throw new PosternError('STORE_CORRUPT', `shard ${o.id}: checkpoint points at ${start} in segment ${seg} of ${buf.length} bytes`, { shard: o.id, seg });
       }
       const r = scanRecords(buf, start);
+      // a group of APPENDs (meta.g: [index, count], one write) applies only once it is whole
+      let group: Array<Extract<ScannedRecord, { type: typeof REC_APPEND }>> = [];
+      let groupStart = -1;
       for (const rec of r.records) {
-        if (rec.type === REC_APPEND) applyAppend(state, rec.meta, seg, rec.bodyStart, rec.bodyLen);
+        const g = rec.type === REC_APPEND ? rec.meta.g : undefined;
+        if (group.length > 0 && (g === undefined || g[0] !== group.length)) [group, groupStart] = [[], -1]; // an incomplete group: dropped
+        if (rec.type === REC_APPEND && Array.isArray(g) && g[1] > 1) {
+          if (g[0] !== group.length) continue; // not the group's next record (never written so): skipped
+          if (group.length === 0) groupStart = rec.start;
+          group.push(rec);
+          if (group.length === g[1]) {
+            for (const a of group) applyAppend(state, a.meta, seg, a.bodyStart, a.bodyLen);
+            [group, groupStart] = [[], -1];
+          }
+        } else if (rec.type === REC_APPEND) applyAppend(state, rec.meta, seg, rec.bodyStart, rec.bodyLen);
         else if (rec.type === REC_OP) applyOp(state, rec.op);
         records++;
       }
-      replayed += r.validEnd - start;
-      if (r.stop !== null) {
-        const dropped = buf.length - r.validEnd;
-        torn += dropped;
-        truncateSync(file, r.validEnd);
-        o.log.warn({ shard: o.id, seg, at: r.validEnd, droppedBytes: dropped, why: r.stop }, 'store recovery: torn or bad record at the end of a segment: truncated');
+      let end = r.validEnd;
+      let stop = r.stop;
+      if (groupStart >= 0) {
+        end = groupStart; // the write of a group ended in the crash: none of it stays
+        stop = `${stop ?? 'end of segment'} inside a group of appends`;
       }
-      if (seg === active) activeSize = r.validEnd;
+      replayed += end - start;
+      if (stop !== null) {
+        const dropped = buf.length - end;
+        torn += dropped;
+        truncateSync(file, end);
+        o.log.warn({ shard: o.id, seg, at: end, droppedBytes: dropped, why: stop }, 'store recovery: torn or bad record at the end of a segment: truncated');
+      }
+      if (seg === active) activeSize = end;
     }
     const dropped: number[] = [];
     for (const a of [...state.mailboxes.keys()]) {
@@ -127,6 +150,7 @@ export class Shard {
       }
     }
     state.removed.clear();
+    resetRecent(state);
     const shard = new Shard(o, state, pos);
     for (const s of segs) shard.segs.add(s);
     shard.segs.add(active);
@@ -303,6 +327,7 @@ export class Shard {
           }
         }
       }
+      for (const l of this.bodyMoves) l(moved);
       await this.checkpoint(); // the new locations are durable; collect() removes unpinned victims
       for (const s of victims) {
         if (!this.segs.has(s)) {

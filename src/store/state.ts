@@ -10,14 +10,22 @@
  * account being removed). A message never applies twice: an APPEND whose uid is not above the
  * folder's last uid is skipped.
  *
+ * Beyond messages, the index keeps per folder its RFC 6154 special use and its RFC 7162 expunge
+ * history (the last EXPUNGE_HISTORY_MAX expunged UIDs with their modseqs, in checkpoints and
+ * rebuilt by replay), per mailbox its IMAP subscriptions, and, in memory only, each folder's
+ * \Recent floor (`resetRecent` after recovery). Checkpoints written before any of these load
+ * with none (and the history marked incomplete up to the folder's highest modseq).
+ *
  * Exports: `Msg`, `Folder`, `MailboxState`, `ShardState`, `findMsg`, `applyAppend`,
- * `applyOp`, `nextUid`, `nextModseq`, `encodeCheckpoint`, `decodeCheckpoint`, `Checkpoint`.
+ * `applyOp`, `nextUid`, `nextModseq`, `vanishedSince`, `resetRecent`, `encodeCheckpoint`,
+ * `decodeCheckpoint`, `Checkpoint`.
  * Throws: STORE_CORRUPT (`decodeCheckpoint` of a damaged file).
  */
 import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { packr, type AppendMeta, type OpRecord } from './record.ts';
 import type { Position } from './writer.ts';
+import { EXPUNGE_HISTORY_MAX, HIERARCHY_SEP } from './types.ts';
 
 export interface Msg {
   uid: number;
@@ -42,6 +50,15 @@ export interface Folder {
   bytes: number;
   reservedUid: number;
   reservedModseq: number;
+  /** RFC 6154 special use ("\Sent"…), null: none. */
+  use: string | null;
+  /** RFC 3501 \Recent floor (in memory only): messages with uid ≥ it are recent to the next
+   * session that claims them (changes.ts). 1 for a new folder; uidNext after a restart. */
+  recent: number;
+  /** RFC 7162 expunge history: UIDs expunged (`u`) and the modseq of each (`m`, ascending),
+   * the last EXPUNGE_HISTORY_MAX or a little more; `lost`: the highest modseq of what was
+   * dropped (or not known: a checkpoint written before the history), 0: nothing was. */
+  gone: { u: number[]; m: number[]; lost: number };
 }
 
 export interface MailboxState {
@@ -52,6 +69,8 @@ export interface MailboxState {
   lastUidValidity: number;
   usedBytes: number;
   usedCount: number;
+  /** IMAP subscriptions: folder names, existing or not (RFC 9051 §6.3.7). */
+  subs: Set<string>;
 }
 
 export class ShardState {
@@ -64,7 +83,7 @@ export class ShardState {
   mailbox(a: number, create: boolean): MailboxState | undefined {
     let mb = this.mailboxes.get(a);
     if (mb === undefined && create && !this.removed.has(a)) {
-      mb = { a, folders: new Map(), byName: new Map(), nextFolderId: 1, lastUidValidity: 0, usedBytes: 0, usedCount: 0 };
+      mb = { a, folders: new Map(), byName: new Map(), nextFolderId: 1, lastUidValidity: 0, usedBytes: 0, usedCount: 0, subs: new Set() };
       this.mailboxes.set(a, mb);
     }
     return mb;
@@ -108,8 +127,54 @@ export function nextModseq(f: Folder): number {
   return m;
 }
 
-function newFolder(id: number, name: string, uidValidity: number): Folder {
-  return { id, name, uidValidity, uidNext: 1, highestModseq: 1, msgs: [], bytes: 0, reservedUid: 1, reservedModseq: 1 };
+function newFolder(id: number, name: string, uidValidity: number, use: string | null = null): Folder {
+  return { id, name, uidValidity, uidNext: 1, highestModseq: 1, msgs: [], bytes: 0, reservedUid: 1, reservedModseq: 1, use, recent: 1, gone: { u: [], m: [], lost: 0 } };
+}
+
+/** History kept past EXPUNGE_HISTORY_MAX before the oldest entries are cut (in one splice). */
+const HISTORY_SLACK = EXPUNGE_HISTORY_MAX >>> 4;
+
+function remember(f: Folder, uids: number[], modseq: number): void {
+  const g = f.gone;
+  for (const u of uids) {
+    g.u.push(u);
+    g.m.push(modseq);
+  }
+  const over = g.u.length - EXPUNGE_HISTORY_MAX;
+  if (over > HISTORY_SLACK) {
+    g.lost = Math.max(g.lost, g.m[over - 1]!);
+    g.u.splice(0, over);
+    g.m.splice(0, over);
+  }
+}
+
+/** RFC 7162: the UIDs expunged with modseq > `since`, ascending; `complete` false when the
+ * history kept does not reach back that far. */
+export function vanishedSince(f: Folder, since: number): { uids: number[]; complete: boolean } {
+  const g = f.gone;
+  let lo = 0;
+  let hi = g.m.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (g.m[mid]! <= since) lo = mid + 1;
+    else hi = mid;
+  }
+  const uids = g.u.slice(lo).sort((a, b) => a - b);
+  return { uids, complete: since >= g.lost };
+}
+
+/** Move the subscriptions of `from` and the names under it to `to` (a rename). */
+function renameSubs(mb: MailboxState, from: string, to: string): void {
+  const prefix = from + HIERARCHY_SEP;
+  for (const n of [...mb.subs]) {
+    if (n === from) {
+      mb.subs.delete(n);
+      mb.subs.add(to);
+    } else if (n.startsWith(prefix)) {
+      mb.subs.delete(n);
+      mb.subs.add(to + n.slice(from.length));
+    }
+  }
 }
 
 function addMsg(mb: MailboxState, f: Folder, m: Msg, modseq: number): boolean {
@@ -136,8 +201,10 @@ export function applyAppend(s: ShardState, meta: AppendMeta, seg: number, bodyOf
 function expungeUids(s: ShardState, mb: MailboxState, f: Folder, uids: number[], modseq: number): void {
   const gone = new Set(uids);
   const keep: Msg[] = [];
+  const removed: number[] = [];
   for (const m of f.msgs) {
     if (gone.has(m.uid)) {
+      removed.push(m.uid);
       f.bytes -= m.len;
       mb.usedBytes -= m.len;
       mb.usedCount--;
@@ -146,6 +213,7 @@ function expungeUids(s: ShardState, mb: MailboxState, f: Folder, uids: number[],
   }
   f.msgs = keep;
   f.highestModseq = Math.max(f.highestModseq, modseq);
+  if (removed.length > 0) remember(f, removed, modseq);
 }
 
 /** Apply a durable index mutation. */
@@ -154,9 +222,10 @@ export function applyOp(s: ShardState, op: OpRecord): void {
   if (mb === undefined) return;
   switch (op.o) {
     case 'fcreate':
-      for (const [id, name, v] of op.fs) {
+      for (const [id, name, v, use] of op.fs) {
+        if (op.s === 1) mb.subs.add(name);
         if (mb.folders.has(id) || mb.byName.has(name)) continue;
-        const f = newFolder(id, name, v);
+        const f = newFolder(id, name, v, use ?? null);
         mb.folders.set(id, f);
         mb.byName.set(name, f);
         mb.nextFolderId = Math.max(mb.nextFolderId, id + 1);
@@ -164,6 +233,8 @@ export function applyOp(s: ShardState, op: OpRecord): void {
       }
       return;
     case 'frename': {
+      const first = op.rn[0] === undefined ? undefined : mb.folders.get(op.rn[0][0]);
+      if (first !== undefined) renameSubs(mb, first.name, op.rn[0]![1]);
       for (const [id] of op.rn) {
         const f = mb.folders.get(id);
         if (f !== undefined && mb.byName.get(f.name) === f) mb.byName.delete(f.name);
@@ -216,13 +287,27 @@ export function applyOp(s: ShardState, op: OpRecord): void {
       }
       return;
     }
+    case 'subs':
+      for (const n of op.n) {
+        if (op.on) mb.subs.add(n);
+        else mb.subs.delete(n);
+      }
+      return;
   }
+}
+
+/** After recovery: nothing already stored is \Recent (the floors are not persisted). */
+export function resetRecent(s: ShardState): void {
+  for (const mb of s.mailboxes.values()) for (const f of mb.folders.values()) f.recent = f.uidNext;
 }
 
 // ---- checkpoints ----
 
-// a message row ends with its structure's byte count (absent in checkpoints written before it)
-type FolderRow = [number, string, number, number, number, Array<[number, number, number, string[] | null, number, number, number, number, number, number?]>];
+// a message row ends with its structure's byte count (absent in checkpoints written before it);
+// a folder row ends with its special use and expunge history [uids, modseqs, lost] (absent before them)
+type FolderRow = [number, string, number, number, number, Array<[number, number, number, string[] | null, number, number, number, number, number, number?]>, (string | null)?, [number[], number[], number]?];
+// `s`: the IMAP subscriptions (absent before them)
+type MailboxRow = { a: number; n: number; v: number; f: FolderRow[]; s?: string[] };
 
 export interface Checkpoint {
   shard: number;
@@ -234,13 +319,13 @@ export interface Checkpoint {
 /** The checkpoint file's bytes: [u32 crc32][msgpack]. Synchronous, so it is exactly the state
  * at `pos` (nothing applies in between). */
 export function encodeCheckpoint(shard: number, pos: Position, s: ShardState): Buffer {
-  const mbs: Array<{ a: number; n: number; v: number; f: FolderRow[] }> = [];
+  const mbs: MailboxRow[] = [];
   for (const mb of s.mailboxes.values()) {
     const rows: FolderRow[] = [];
     for (const f of mb.folders.values()) {
-      rows.push([f.id, f.name, f.uidValidity, f.uidNext, f.highestModseq, f.msgs.map((m) => m.sl === 0 ? [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc] : [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc, m.sl])]);
+      rows.push([f.id, f.name, f.uidValidity, f.uidNext, f.highestModseq, f.msgs.map((m) => m.sl === 0 ? [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc] : [m.uid, m.modseq, m.fl, m.kw, m.date, m.seg, m.off, m.len, m.crc, m.sl]), f.use, [f.gone.u, f.gone.m, f.gone.lost]]);
     }
-    mbs.push({ a: mb.a, n: mb.nextFolderId, v: mb.lastUidValidity, f: rows });
+    mbs.push({ a: mb.a, n: mb.nextFolderId, v: mb.lastUidValidity, f: rows, s: [...mb.subs] });
   }
   const body = packr.pack({ v: 1, shard, pos, at: Date.now(), mb: mbs });
   const out = Buffer.allocUnsafe(4 + body.length);
@@ -253,17 +338,21 @@ export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   if (buf.length < 4 || crc32(buf.subarray(4)) !== buf.readUInt32LE(0)) {
     throw new PosternError('STORE_CORRUPT', `checkpoint ${file} is damaged (checksum mismatch)`, { file });
   }
-  const d = packr.unpack(buf.subarray(4)) as { v: number; shard: number; pos: Position; mb: Array<{ a: number; n: number; v: number; f: FolderRow[] }> };
+  const d = packr.unpack(buf.subarray(4)) as { v: number; shard: number; pos: Position; mb: MailboxRow[] };
   if (d.v !== 1) throw new PosternError('STORE_CORRUPT', `checkpoint ${file} has unknown version ${String(d.v)}`, { file });
   const s = new ShardState();
   for (const row of d.mb) {
     const mb = s.mailbox(row.a, true)!;
     mb.nextFolderId = row.n;
     mb.lastUidValidity = row.v;
-    for (const [id, name, v, uidNext, hms, msgs] of row.f) {
-      const f = newFolder(id, name, v);
+    for (const n of row.s ?? []) mb.subs.add(n);
+    for (const [id, name, v, uidNext, hms, msgs, use, gone] of row.f) {
+      const f = newFolder(id, name, v, use ?? null);
       f.uidNext = uidNext;
       f.highestModseq = hms;
+      f.recent = uidNext;
+      // before the history was kept, what had been expunged is unknown: nothing up to hms is complete
+      f.gone = gone === undefined ? { u: [], m: [], lost: hms } : { u: gone[0], m: gone[1], lost: gone[2] };
       for (const [uid, modseq, fl, kw, date, seg, off, len, crc, sl] of msgs) {
         f.msgs.push({ uid, modseq, fl, kw, date, seg, off, len, crc, sl: sl ?? 0 });
         f.bytes += len;

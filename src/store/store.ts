@@ -31,6 +31,8 @@ import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
 import { Feeds } from './subscriptions.ts';
 import { StructureCache } from './structure.ts';
+import { closeSearchIndex, searchIndexOf } from './search-index.ts';
+import { TEXT_CAPS } from './search-text.ts';
 import type { StoreLog } from './writer.ts';
 import type { ActorInfo } from '../actor/types.ts';
 
@@ -54,6 +56,9 @@ export interface StoreOptions {
   /** Structures of messages stored before structures were (parsed on first request) kept in
    * memory, most recently used (default 2000; 0: none). */
   structureCacheSize?: number;
+  /** Search index (search-index.ts): body text kept per message, in characters (default 262,144); a message
+   * with more is searched from its body when its capped text does not match. */
+  searchTextChars?: number;
   /** The configuration's primaryDomain: created if missing and made primary at open, with its
    * postmaster account (random password, logged as created) if that is missing. */
   primaryDomain?: string;
@@ -154,8 +159,11 @@ export class Store implements MailboxHost {
         log: this.log,
         accountExists: (a) => this.directory.hasAccountId(a),
       })));
+      // each shard's search index: read back (or rebuilt) in the background from here
+      for (const s of this.shards) searchIndexOf(s, { ...TEXT_CAPS, bodyChars: Math.max(1024, this.o.searchTextChars ?? TEXT_CAPS.bodyChars) });
       this.q = await Queue.open({ ...this.o.queue, dir: path.join(this.dir, 'queue'), fs: this.fsl, log: this.log });
     } catch (e) {
+      for (const s of this.shards) closeSearchIndex(s);
       await Promise.all(this.shards.map((s) => s.close().catch(() => {})));
       this.unlock();
       throw e;
@@ -223,7 +231,7 @@ export class Store implements MailboxHost {
     return a;
   }
 
-  /** MailboxHost: the account's running actor, started (and INBOX made) on first use. */
+  /** MailboxHost: the account's running actor, started (and a new mailbox's default folders made) on first use. */
   async openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }> {
     this.check();
     const cur = this.actors.get(account.id);
@@ -343,6 +351,7 @@ export class Store implements MailboxHost {
     this.actors.clear();
     await Promise.all(opened.map(async (o) => (await Promise.resolve(o).catch(() => null))?.actor.stop()));
     this.snapshots.releaseAll();
+    for (const s of this.shards) closeSearchIndex(s);
     await Promise.all(this.shards.map((s) => s.close()));
     this.unlock();
     this.state = 'closed';

@@ -4,11 +4,13 @@
  *
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
- * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `MAX_UID`, `MailboxApi` (the one interface both the
+ * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `SearchIndexView`, `VIEW_FIELDS`, `MAX_UID`,
+ * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,
- * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`.
+ * `AccountBackup`, and the push side: `MailboxEvent`, `SubscribeOptions`, `SubscriptionStart`;
+ * and a mailbox's bounds `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`.
  * Throws nothing.
  */
 
@@ -41,6 +43,9 @@ export interface MessageMeta {
 
 export interface FolderInfo {
   name: string;
+  /** RFC 6154 special-use attribute ("\Drafts", "\Sent", "\Trash", "\Junk", "\Archive",
+   * …, one of SPECIAL_USES), kept per folder (it follows a rename); null: none. */
+  specialUse: string | null;
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
@@ -48,6 +53,9 @@ export interface FolderInfo {
   unseen: number;
   deleted: number;
   bytes: number;
+  /** RFC 3501 STATUS RECENT: messages \Recent to the next session that claims (`claimRecent`);
+   * reading it claims nothing. Optional only so that older shapes still type-check. */
+  recent?: number;
 }
 
 export interface AppendOptions {
@@ -61,6 +69,37 @@ export interface AppendOptions {
    * body's size): the store parses it while appending. */
   structure?: MessageStructure;
 }
+
+/** RFC 6154 attributes a folder may carry (createFolder's `specialUse`); another is
+ * STORE_BAD_ARGUMENT (\All and \Flagged name virtual mailboxes, which the store has not). */
+export const SPECIAL_USES = Object.freeze(['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const);
+
+/** The folders a new mailbox starts with (all subscribed), with their special use. A mailbox
+ * made before them (it has INBOX) is left as it is. */
+export const DEFAULT_FOLDERS: ReadonlyArray<readonly [string, string | null]> = Object.freeze([
+  ['INBOX', null], ['Drafts', '\\Drafts'], ['Sent', '\\Sent'], ['Trash', '\\Trash'], ['Junk', '\\Junk'], ['Archive', '\\Archive'],
+] as const);
+
+export interface CreateFolderOptions {
+  /** RFC 6154 CREATE-SPECIAL-USE: one of SPECIAL_USES (case-insensitive, stored as spelled there). */
+  specialUse?: string;
+}
+
+/** RFC 7162 expunge history (`vanished`): UIDs expunged with modseq > the one asked, ascending.
+ * `complete` false: the history kept does not reach back that far (older entries were dropped),
+ * so `uids` may miss some; the caller reports every UID of the client's range that is gone. */
+export interface VanishedResult {
+  uids: number[];
+  complete: boolean;
+}
+
+/** Expunged UIDs kept per folder for `vanished` (RFC 7162); older ones are dropped, oldest first. */
+export const EXPUNGE_HISTORY_MAX = 100_000;
+
+/** Most folders one mailbox may have, and most names it may have subscribed (IMAP CREATE and
+ * SUBSCRIBE past them: STORE_NOT_ALLOWED), so no client grows the index without bound. */
+export const MAX_FOLDERS = 10_000;
+export const MAX_SUBSCRIPTIONS = 10_000;
 
 /** The largest UID (RFC 3501: a 32-bit unsigned number). */
 export const MAX_UID = 0xffff_ffff;
@@ -159,7 +198,9 @@ export interface MailboxApi {
   expunge(folder: string, opts?: ExpungeOptions): Promise<ExpungeResult>;
   copy(from: string, uids: number[], to: string): Promise<CopyResult>;
   move(from: string, uids: number[], to: string): Promise<CopyResult>;
-  createFolder(name: string): Promise<FolderInfo>;
+  /** Parents missing are created too (without a special use). STORE_BAD_ARGUMENT: an unknown
+   * `specialUse`; STORE_NOT_ALLOWED: past MAX_FOLDERS. */
+  createFolder(name: string, opts?: CreateFolderOptions): Promise<FolderInfo>;
   renameFolder(from: string, to: string): Promise<void>;
   deleteFolder(name: string): Promise<void>;
   snapshot(folder?: string, opts?: SnapshotOptions): Promise<Snapshot>;
@@ -169,7 +210,40 @@ export interface MailboxApi {
    * UIDs, ascending; absent UIDs are skipped. Read from the message records, not parsed again
    * (a message stored before structures were is parsed once and cached). */
   fetchStructure(folder: string, uids: number[]): Promise<StructureEntry[]>;
+  /** RFC 3502 MULTIAPPEND: all or nothing. Every message and the quota for the sum are checked
+   * first (STORE_QUOTA_EXCEEDED or any other failure: none appended, no UID used), the records
+   * go in one write and one sync, and it resolves once all are durable, in order, with
+   * consecutive UIDs (unless `opts.uid` says otherwise); subscribers see each as an 'append'. */
+  appendMany(folder: string, messages: Array<{ body: Uint8Array; opts?: AppendOptions }>): Promise<AppendResult[]>;
+  /** IMAP subscriptions (LSUB, LIST (SUBSCRIBED)): the subscribed names, sorted. A name may be
+   * subscribed whether or not the folder exists (RFC 9051 §6.3.7). */
+  subscriptions(): Promise<string[]>;
+  /** Subscribe (`on`) or unsubscribe a name (normalised like a folder name: STORE_BAD_NAME);
+   * durable when it resolves; doing what is already so is not an error; past MAX_SUBSCRIPTIONS
+   * names, STORE_NOT_ALLOWED. A rename moves the
+   * subscriptions of the folder and its children; a delete leaves them. */
+  setSubscribed(name: string, on: boolean): Promise<void>;
+  /** RFC 7162 QRESYNC: the UIDs of `folder` expunged (expunge, move) with modseq > `sinceModseq`,
+   * ascending, from a bounded history (EXPUNGE_HISTORY_MAX per folder) kept across restarts. */
+  vanished(folder: string, sinceModseq: number): Promise<VanishedResult>;
+  /** RFC 3501 \Recent: the lowest UID that is \Recent for the caller (messages with uid ≥ it;
+   * uidNext when none), and the folder's recent floor moved to uidNext, atomically: the first
+   * session to claim after a delivery gets the new messages. In memory only: after a restart (or
+   * the mailbox actor's restart) the messages already there are not \Recent to anyone. */
+  claimRecent(folder: string): Promise<number>;
+  /** Where the search index's records of the folder's messages lie (SearchIndexView). */
+  searchIndex?(folder: string): Promise<SearchIndexView>;
 }
+
+/** Where the search index's records of a folder's messages lie (store/search-index.ts): per
+ * message, ascending by uid, VIEW_FIELDS numbers: uid, record position in `path` (-1: no
+ * record yet: read the body), record length, header text length, sent day (NaN: none), flags
+ * (store/search-text.ts TRUNCATED). */
+export interface SearchIndexView {
+  path: string;
+  data: Float64Array;
+}
+export const VIEW_FIELDS = 6;
 
 export interface StructureEntry {
   uid: number;

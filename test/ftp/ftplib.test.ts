@@ -93,7 +93,7 @@ for folder in ['INBOX', 'Archive', 'Archive/2024']:
 lines = []; f.retrlines('LIST INBOX', lines.append); out['list'] = lines
 print(json.dumps(out))`);
   const dig = await env.digest(ANN);
-  assert.deepEqual(r.top, ['Archive', 'INBOX']);
+  assert.deepEqual(r.top, ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']); // a new mailbox's folders, Archive/2024 under Archive
   let n = 0;
   for (const [folder, msgs] of Object.entries(dig)) {
     for (const [uid, size, hash, date] of msgs) {
@@ -166,7 +166,7 @@ print(json.dumps(out))`);
   assert.match(r.stor_domain, /^226 .*domain b\.org created/);
   assert.equal(r.mkd_user, '/domains/b.org/users/bob');
   assert.match(r.stor_user, /^226 .*account bob@b\.org created with 1 folder/);
-  assert.deepEqual(r.folders, ['INBOX', 'Sent']);
+  assert.deepEqual(r.folders, ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']); // the backup's, with a new mailbox's
   assert.match(r.stor_msg, /^226 .*stored as 0000001234\.eml .*durable/); // the UID its name gives
   assert.match(r.same_name, /^226 .*stored as 0000001235\.eml/); // UID 1 cannot be given again: the next one
   assert.deepEqual(r.domain_list, ['a.org', 'b.org', 'example.org']);
@@ -253,7 +253,7 @@ print(json.dumps(out))`);
   assert.match(r.deleCfg, /^550 .*only messages/);
   const after = await env.digest(ANN);
   assert.equal(after.INBOX!.some(([u]) => u === uid), false);
-  assert.deepEqual(Object.keys(after).sort(), ['Archive', 'Archive/2024', 'INBOX', 'Work']);
+  assert.deepEqual(Object.keys(after).sort(), ['Archive', 'Archive/2024', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash', 'Work']);
 });
 
 test('ABOR during a download: the transfer stops with 426, ABOR answers 226, the session carries on', async () => {

@@ -59,13 +59,13 @@ test('subscription: appends, flags, expunge and move arrive with their modseqs, 
 
     // a move shows as an expunge here; a watch on every folder sees the copy and folder changes
     const all = await watcher.subscribe('ann@example.org', null);
-    await mb.createFolder('Archive');
+    await mb.createFolder('Kept');
     assert.equal((await nextEvent(all)).kind, 'folders');
-    await mb.move('INBOX', [e1.uid], 'Archive');
+    await mb.move('INBOX', [e1.uid], 'Kept');
     const e4 = await nextEvent(sub);
     assert.deepEqual(e4.kind === 'expunge' ? e4.uids : e4, [e1.uid]);
     const seen = [await nextEvent(all), await nextEvent(all)].map((e) => `${e.kind}:${'folder' in e ? e.folder : ''}`);
-    assert.deepEqual(seen, ['append:Archive', 'expunge:INBOX']);
+    assert.deepEqual(seen, ['append:Kept', 'expunge:INBOX']);
     assert.equal(sub.buffered, 0);
 
     // closing ends the iteration and the store's feed; a closed port ends all of its feeds

@@ -1,83 +1,13 @@
 /**
- * protocols/pop3/guard.ts: a per-thread login shortcut, bounded in size. (The failed-login
- * delay and ban are the service's, across threads: auth/throttle.ts.)
+ * protocols/pop3/guard.ts: the POP3 thread's verified-login cache (auth/cache.ts `LoginCache`,
+ * sized by the service's authCacheSize / authCacheTtl). (The failed-login delay and ban are the
+ * service's, across threads: auth/throttle.ts.)
  *
- * - `LoginCache`: logins whose password was verified (Dovecot's auth cache): the key is a
- *   SHA-256 of a per-thread random key, the login, the password and the stored hash, so a
- *   changed password (a new stored hash) misses and no password is kept (someone who can read
- *   the thread's memory could still test guesses at SHA-256 speed, not scrypt's). At most
- *   authCacheSize entries, each for authCacheTtl. The directory is still asked at every login
- *   (account, domain and service enabled, current hash); only the scrypt check is skipped.
- *   Concurrent checks of the same credentials share one scrypt run.
- *
- * Exports: `LoginCache`, `loginCache` (this thread's instance).
+ * Exports: `LoginCache` (auth/cache.ts's), `loginCache` (this thread's instance).
  * Throws nothing.
  */
-import { hash as cryptoHash, randomBytes } from 'node:crypto';
-import type { Pop3Options } from './options.ts';
-import { OFF } from '../../config/options.ts';
+import { LoginCache } from '../../auth/cache.ts';
 
-export class LoginCache {
-  private readonly key = randomBytes(32).toString('base64');
-  private readonly entries = new Map<string, number>(); // digest → expires at (ms)
-
-  /** SHA-256 of (random per-thread key, login, password, stored hash): only a lookup key,
-   * never shown to anyone (one-shot `hash`: a keyed HMAC object costs ~10× more per login). */
-  private digest(login: string, password: string, hash: string): string {
-    return cryptoHash('sha256', `${this.key}\0${login.toLowerCase()}\0${password}\0${hash}`, 'base64');
-  }
-
-  private readonly pending = new Map<string, Promise<boolean>>(); // checks in flight, by digest
-
-  /**
-   * Whether `password` matches `hash` for `login`: from the cache, else by `verify` (the
-   * scrypt check on the pool), sharing one check among concurrent logins with the same
-   * credentials (a burst of sessions of one user costs one scrypt, not one each).
-   */
-  async check(login: string, password: string, hash: string, o: Pop3Options, verify: () => Promise<boolean>): Promise<boolean> {
-    if (this.has(login, password, hash, o)) return true;
-    const k = this.digest(login, password, hash);
-    let p = this.pending.get(k);
-    if (p === undefined) {
-      p = verify().then((ok) => {
-        if (ok) this.add(login, password, hash, o);
-        return ok;
-      });
-      this.pending.set(k, p);
-      const done = (): void => void this.pending.delete(k);
-      p.then(done, done);
-    }
-    return p;
-  }
-
-  has(login: string, password: string, hash: string, o: Pop3Options, now = Date.now()): boolean {
-    if (o.authCacheSize === OFF) return false;
-    const k = this.digest(login, password, hash);
-    const exp = this.entries.get(k);
-    if (exp === undefined) return false;
-    if (exp <= now) {
-      this.entries.delete(k);
-      return false;
-    }
-    return true;
-  }
-
-  add(login: string, password: string, hash: string, o: Pop3Options, now = Date.now()): void {
-    const size = o.authCacheSize;
-    if (size === OFF) return;
-    const k = this.digest(login, password, hash);
-    this.entries.delete(k);
-    this.entries.set(k, now + o.authCacheTtlMs);
-    while (this.entries.size > size) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
+export { LoginCache };
 
 export const loginCache = new LoginCache();
