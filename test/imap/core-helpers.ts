@@ -33,10 +33,12 @@ export interface ImapEnvOptions {
   listener?: string;
   /** Extra attributes of the implicit-TLS listener. */
   tlsListener?: string;
+  /** The data directory (default: a new one): a server started again on the same one. */
+  dir?: string;
 }
 
 export async function startImap(o: ImapEnvOptions = {}): Promise<ImapEnv> {
-  const dir = tmpDir('postern-imap-');
+  const dir = o.dir ?? tmpDir('postern-imap-');
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });

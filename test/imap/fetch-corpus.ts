@@ -270,6 +270,20 @@ Date: Mon, 8 Jan 2024 17:00:00 +0000 (UTC)
 x
 `;
 
+const eightBitParams = `From: ann@example.org
+Subject: raw 8-bit parameter
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=e
+
+--e
+Content-Type: text/plain; charset=utf-8
+Content-Disposition: attachment; filename="Gr\xc3\xbc\xc3\x9fe.txt"
+Content-Description: "quoted" \\ description
+
+x
+--e--
+`;
+
 export const CORPUS: Readonly<Record<string, Buffer>> = Object.freeze({
   plain: crlf(plain),
   alternative: crlf(alternative),
@@ -287,4 +301,5 @@ export const CORPUS: Readonly<Record<string, Buffer>> = Object.freeze({
   digest: crlf(digest),
   params2231: crlf(params2231),
   oddAddresses: crlf(oddAddresses),
+  eightBitParams: crlf(eightBitParams),
 });

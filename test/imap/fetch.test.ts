@@ -136,6 +136,13 @@ test('8-bit header bytes go as literals; under UTF8=ACCEPT valid UTF-8 goes quot
   assert.equal(fetch('eightBit', [one('ENVELOPE')], { utf8: true }), `${latin}"${subject}" ${rest}`);
 });
 
+test('BODYSTRUCTURE strings: a raw 8-bit parameter as a literal (quoted under UTF8=ACCEPT), a description with quotes and backslashes escaped', () => {
+  const head = '* 3 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL "\\"quoted\\" \\\\ description" "7bit" 1 0 NIL ("attachment" ("filename" ';
+  const tail = ')) NIL NIL) "mixed" ("boundary" "e") NIL NIL NIL))\r\n';
+  assert.equal(fetch('eightBitParams', [one('BODYSTRUCTURE')]), `${head}{11}\r\nGr\xc3\xbc\xc3\x9fe.txt${tail}`);
+  assert.equal(fetch('eightBitParams', [one('BODYSTRUCTURE')], { utf8: true }), `${head}"Gr\xc3\xbc\xc3\x9fe.txt"${tail}`);
+});
+
 test('missing headers and malformed MIME: NIL envelope fields, text/plain us-ascii by default, a multipart without boundary or without its close', () => {
   assert.equal(
     fetch('noHeaders', [one('ENVELOPE'), one('BODYSTRUCTURE'), body('HEADER'), body('TEXT')]),

@@ -7,7 +7,8 @@
  * `NO [TOOBIG]`, in index.ts), and the account's quota (`NO [OVERQUOTA]`, nothing appended).
  *
  * The tagged OK is written only once the store has resolved the append, i.e. the message is
- * durable (the store's group commit has synced it). A mailbox that does not exist is
+ * durable (the store's group commit has synced it); when the mailbox is the one selected, after
+ * its view has seen the append too (at most 1 s more), so `* n EXISTS` comes first. A mailbox that does not exist is
  * `NO [TRYCREATE]` (RFC 9051: the client may CREATE it and try again). \Recent cannot be set
  * by a client and is dropped from the flags.
  *
@@ -23,6 +24,7 @@ import type { AppendOptions, AppendResult, QuotaInfo } from '../../store/types.t
 import { encodeMailbox, formatSeqSet } from './encode.ts';
 import { no, ok, storeFailure, utf8Names, type Cmd, type V } from './replies.ts';
 import type { AppendMessage, Command, ImapRow, ImapSession, ImapState } from './types.ts';
+import { View } from './view.ts';
 
 const LOGGED_IN: readonly ImapState[] = Object.freeze(['authenticated', 'selected']);
 
@@ -49,8 +51,31 @@ async function append(cmd: Cmd<'APPEND'>, s: ImapSession): Promise<V> {
   }
   if (results.length === 0) return ok(cmd.tag, 'APPEND completed');
   const uids = results.map((r) => r.uid).sort((a, b) => a - b);
+  const view = s.data.selected;
+  if (view instanceof View && view.name === results[0]!.folder) await caughtUp(view, uids[uids.length - 1]!);
   return ok(cmd.tag, `[APPENDUID ${results[0]!.uidValidity} ${formatSeqSet(uids)}] APPEND completed`);
 }
+
+/** The selected mailbox's view has folded in the append of `uid` (its event arrives from the
+ * store's subscription about when the append resolves), so the dispatcher's updates tell the
+ * client `* n EXISTS` before the tagged OK (RFC 9051 §6.3.12: SHOULD). Waits at most 1 s. */
+function caughtUp(view: View, uid: number): Promise<void> {
+  const done = (): boolean => view.isClosed || (view.uidNext > uid && view.quiet);
+  if (done()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      view.onChange(null);
+      resolve();
+    };
+    const timer = setTimeout(end, CATCH_UP_MS);
+    view.onChange(() => {
+      if (done()) end();
+    });
+  });
+}
+
+const CATCH_UP_MS = 1000;
 
 /** `(STORAGE used limit MESSAGE used limit)`: STORAGE in units of 1024 octets (RFC 9208 §5.1);
  * null when neither resource is limited (RFC 9208's quota-list needs one resource at least:
