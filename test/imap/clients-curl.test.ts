@@ -23,7 +23,7 @@ const curl = (url: string, more: string[] = [], pass = PW): ReturnType<typeof ru
   run('curl', ['-sS', '--max-time', '20', '-u', `${ANN}:${pass}`, ...more, url]);
 
 /** TLS verified against the test certificate: the name is localhost, resolved to the host. */
-const tlsArgs = (port: number): string[] => ['--cacert', t.certFile, '--resolve', `localhost:${port}:${t.host}`];
+const tlsArgs = (port: number, host = t.host): string[] => ['--cacert', t.certFile, '--resolve', `localhost:${port}:${host}`];
 
 function folders(listing: string): string[] {
   return listing.split(/\r?\n/).filter((l) => l.startsWith('* LIST')).map((l) => l.replace(/^\* LIST \([^)]*\) (?:"[^"]*"|NIL) /, '').replace(/^"(.*)"$/, '$1')).sort();
@@ -50,10 +50,10 @@ test('curl imap:// with --ssl-reqd: STARTTLS, the certificate verified, then the
 });
 
 test('curl imaps://: implicit TLS, LIST and a fetch by UID', async () => {
-  const list = await curl(`imaps://localhost:${t.tlsPort}/`, tlsArgs(t.tlsPort));
+  const list = await curl(`imaps://localhost:${t.tlsPort}/`, tlsArgs(t.tlsPort, t.tlsHost));
   assert.equal(list.code, 0, list.stderr);
   assert.ok(folders(list.stdout).includes('INBOX'));
-  const r = await curl(`imaps://localhost:${t.tlsPort}/INBOX;UID=1`, tlsArgs(t.tlsPort));
+  const r = await curl(`imaps://localhost:${t.tlsPort}/INBOX;UID=1`, tlsArgs(t.tlsPort, t.tlsHost));
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, msgs[0]!.toString());
 });

@@ -26,8 +26,9 @@ export interface ImapTarget {
   readonly host: string;
   /** The plain listener (STARTTLS offered). */
   readonly port: number;
-  /** The implicit-TLS listener (same host). */
+  /** The implicit-TLS listener, on `tlsHost`. */
   readonly tlsPort: number;
+  readonly tlsHost: string;
   /** The self-signed certificate (PEM file) both TLS listeners present (CN=localhost). */
   readonly certFile: string;
   readonly keyFile: string;
@@ -92,10 +93,11 @@ Server {
     imap = {
         listeners = (
             { address = 127.0.0.1:0 ${ssl} }
-            { address = 127.0.0.1:0 sslEnable = yes ${ssl} }
+            { address = 127.0.0.2:0 sslEnable = yes ${ssl} }
         )
         minConnThreads = 1
         maxConnThreads = 1
+        ${/authFailureDelay/.test(o.imap ?? '') ? '' : 'authFailureDelay = 0'}
         ${o.imap ?? ''}
     }
     testProbe = { listeners = ( { address = 127.0.0.3:0 } ) }
@@ -115,6 +117,7 @@ Server {
     host: '127.0.0.1',
     port: server.port('imap', 0),
     tlsPort: server.port('imap', 1),
+    tlsHost: '127.0.0.2',
     certFile,
     keyFile,
     dir,
@@ -173,6 +176,7 @@ async function startDovecotTarget(o: TargetOptions): Promise<ImapTarget> {
     host: '127.0.0.1',
     port: peer.port,
     tlsPort: peer.tlsPort!,
+    tlsHost: '127.0.0.1',
     certFile: tls.certFile,
     keyFile: tls.keyFile,
     dir,

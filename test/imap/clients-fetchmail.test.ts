@@ -29,12 +29,12 @@ before(async () => {
 after(async () => t?.stop());
 
 /** Run fetchmail once for `user`; resolves the messages its mda wrote (sorted). */
-async function fetchmail(user: string, more: string[], port = t.port): Promise<{ code: number; got: string[]; out: string }> {
+async function fetchmail(user: string, more: string[], port = t.port, host = t.host): Promise<{ code: number; got: string[]; out: string }> {
   const dir = fs.mkdtempSync(path.join(t.dir, 'fetchmail-'));
   const out = path.join(dir, 'out');
   fs.mkdirSync(out);
   const rc = path.join(dir, 'fetchmailrc');
-  fs.writeFileSync(rc, `poll ${t.host} protocol IMAP port ${port} user "${user}" password "${PW}"\n`, { mode: 0o600 });
+  fs.writeFileSync(rc, `poll ${host} protocol IMAP port ${port} user "${user}" password "${PW}"\n`, { mode: 0o600 });
   const r = await run('fetchmail', [
     '-f', rc, '--nodetach', '--nosyslog', '--invisible', '--norewrite', '--idfile', path.join(dir, 'ids'), '--pidfile', path.join(dir, 'pid'),
     '--mda', `sh -c 'cat > ${out}/m.$$'`, ...more,
@@ -68,7 +68,7 @@ test('fetchmail --protocol IMAP without --keep: the messages arrive and INBOX is
 });
 
 test('fetchmail --protocol IMAP --ssl on the implicit-TLS listener', async () => {
-  const r = await fetchmail(CAROL, ['--ssl', '--nosslcertck'], t.tlsPort);
+  const r = await fetchmail(CAROL, ['--ssl', '--nosslcertck'], t.tlsPort, t.tlsHost);
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(r.got, carol.map(asDelivered).sort());
   const d = await t.digest(CAROL);
