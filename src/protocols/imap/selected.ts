@@ -80,7 +80,8 @@ async function select(cmd: Cmd<'SELECT' | 'EXAMINE'>, s: ImapSession): Promise<V
   }
   out += `* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid\r\n`;
   out += `* OK [UIDNEXT ${view.uidNext}] Predicted next UID\r\n`;
-  if (condstoreOn(s)) out += `* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`;
+  // RFC 7162 §3.1.2.1: a server that keeps mod-sequences sends it with every SELECT / EXAMINE
+  out += `* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`;
   if (rev2) out += `* LIST () "/" ${encodeMailbox(view.name, s.data.enabled.has('UTF8=ACCEPT'))}\r\n`;
   s.data.selected = view;
   const q = cmd.qresync;
