@@ -224,7 +224,18 @@ function tree(toks: readonly Tok[]): Node[] {
   }
   return stack[0]!;
 }
-const show = (n: Node): string => (typeof n === 'string' ? n : `(${n.map(show).join(' ')})`);
+const show = (n: Node): string => (typeof n === 'string' ? canonicalString(n) : `(${n.map(show).join(' ')})`);
+
+/** A string token in one form: a literal (`{n}` / `~{n}`) whose bytes could be a quoted string
+ * is shown quoted (RFC 9051 §4.3: a string is in one of two forms, literal or quoted, and the
+ * sender chooses); other tokens are left as they are. */
+function canonicalString(t: string): string {
+  const m = /^\{(\d+)\+?\}\r\n/s.exec(t);
+  if (m === null) return t;
+  const data = t.slice(m[0].length);
+  if (/[\r\n\0]/.test(data)) return t;
+  return `"${data.replace(/["\\]/g, '\\$&')}"`;
+}
 
 /** A sequence set's canonical form: ascending, ranges merged ("3,1:2,4" → "1:4"). */
 export function canonicalSet(s: string): string {
@@ -297,8 +308,10 @@ function normaliseOne(r: string): string[] {
   if (m !== null) {
     const [, tag, status, code] = m;
     if (code === undefined) return [`${tag} ${status}`];
+    // capabilities sent as a response code count as an untagged CAPABILITY (RFC 9051 §7.1:
+    // the code "can also appear in tagged responses to LOGIN or AUTHENTICATE commands")
     const cm = /^CAPABILITY (.*)$/i.exec(code);
-    if (cm !== null) return [`${tag} ${status} [CAPABILITY]`, ...capabilities(cm[1]!, `${tag} ${status} [CAPABILITY]`)];
+    if (cm !== null) return tag === '*' ? [`* ${status}`, '* CAPABILITY', ...capabilities(cm[1]!, '* CAPABILITY')] : [`${tag} ${status}`, '* CAPABILITY', ...capabilities(cm[1]!, '* CAPABILITY')];
     return [`${tag} ${status} [${normaliseCode(code)}]`];
   }
   let u: RegExpExecArray | null;
@@ -350,6 +363,8 @@ function capabilities(list: string, prefix: string): string[] {
 /** One command's responses → normal lines: untagged sorted, the tagged response's lines last. */
 export function normalise(responses: readonly string[]): string[] {
   const tagged = responses.length > 0 && !responses[responses.length - 1]!.startsWith('* ') ? responses[responses.length - 1]! : null;
-  const untagged = (tagged === null ? responses : responses.slice(0, -1)).flatMap(normaliseOne).sort();
-  return tagged === null ? untagged : [...untagged, ...normaliseOne(tagged)];
+  const untagged = (tagged === null ? responses : responses.slice(0, -1)).flatMap(normaliseOne);
+  if (tagged === null) return untagged.sort();
+  const [status, ...more] = normaliseOne(tagged);
+  return [...untagged, ...more].sort().concat(status!);
 }

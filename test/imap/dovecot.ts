@@ -4,8 +4,8 @@
  * its own base_dir, state and logs there; users from a passwd-file (plain passwords, the full
  * address as user name); maildirs under the temp dir; IMAP only, on 127.0.0.1 and a free
  * unprivileged port (and an implicit-TLS port when a certificate is given); every account with
- * the special-use folders Drafts, Sent, Trash, Junk and Archive (as Postern makes them) and `/`
- * as hierarchy separator. Dovecot runs as the current user (its login and internal users are
+ * the special-use folders Drafts, Sent, Trash, Junk and Archive, all subscribed with INBOX (as
+ * Postern makes them) and `/` as hierarchy separator. Dovecot runs as the current user (its login and internal users are
  * the current user, the userdb gives every account the current uid/gid; under root, all of it
  * runs as `nobody`, started through setpriv): no privileged user switching, nothing under /etc
  * read or written.
@@ -101,7 +101,7 @@ function configText(dir: string, port: number, tlsPort: number | null, me: RunAs
   const folders = SPECIAL_USE.map((f) => `  mailbox ${f} {\n    auto = subscribe\n    special_use = \\${f}\n  }`).join('\n');
   const tls = o.tls === undefined
     ? 'ssl = no'
-    : `ssl = yes\nssl_cert = <${o.tls.certFile}\nssl_key = <${o.tls.keyFile}`;
+    : `ssl = yes\nssl_cert = <${dir}/cert.pem\nssl_key = <${dir}/key.pem`;
   const capacity = o.capacity === true
     ? `default_process_limit = 10000
 default_client_limit = 20000
@@ -146,6 +146,9 @@ userdb {
 namespace inbox {
   inbox = yes
   separator = /
+  mailbox INBOX {
+    auto = subscribe
+  }
 ${folders}
 }
 ${capacity}service anvil {
@@ -255,6 +258,12 @@ export async function startDovecot(o: DovecotOptions): Promise<DovecotPeer> {
   const me = runAs();
   const port = await freePort();
   const tlsPort = o.tls !== undefined ? await freePort() : null;
+  if (o.tls !== undefined) {
+    // copies Dovecot (maybe another user) can read wherever the originals are
+    fs.copyFileSync(o.tls.certFile, path.join(dir, 'cert.pem'));
+    fs.copyFileSync(o.tls.keyFile, path.join(dir, 'key.pem'));
+    fs.chmodSync(path.join(dir, 'key.pem'), 0o644);
+  }
   const conf = path.join(dir, 'dovecot.conf');
   fs.writeFileSync(conf, configText(dir, port, tlsPort, me, o));
   fs.writeFileSync(path.join(dir, 'users'), o.users.map((u) => `${u.user}:{PLAIN}${u.password}::::::`).join('\n') + '\n');
