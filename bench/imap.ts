@@ -260,8 +260,10 @@ async function main(): Promise<void> {
       });
     }
 
-    console.log(`warming up (${WARM_S} s of logins each, one SELECT of every big mailbox) …`);
+    console.log(`warming up (${WARM_S} s of logins at 100 clients then 10, a FETCH of the big mailbox) …`);
     for (const s of sides) {
+      // every user logged in on every connection thread: the verified-login caches are full
+      await runLoad({ kind: 'logins', port: s.port(), clients: 100, seconds: WARM_S, userFmt: U_FMT, users: LOGIN_USERS, password: PASSWORD });
       await runLoad({ kind: 'logins', port: s.port(), clients: 10, seconds: WARM_S, userFmt: U_FMT, users: LOGIN_USERS, password: PASSWORD });
       await runLoad({ kind: 'fetch', port: s.port(), clients: 1, seconds: 1, user: FETCH_USER, password: PASSWORD, items: 'FLAGS', count: FETCH_N });
     }
