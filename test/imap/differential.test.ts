@@ -106,6 +106,17 @@ const SESSIONS: Session[] = [
     ],
   },
   {
+    name: 'sort',
+    login: true,
+    steps: [
+      'EXAMINE INBOX',
+      'SORT (ARRIVAL) UTF-8 ALL', 'SORT (REVERSE ARRIVAL) UTF-8 ALL', 'SORT (DATE) UTF-8 ALL', 'SORT (REVERSE DATE) UTF-8 ALL', 'SORT (SUBJECT) UTF-8 ALL',
+      'SORT (FROM) UTF-8 ALL', 'SORT (TO) UTF-8 ALL', 'SORT (CC) UTF-8 ALL', 'SORT (SIZE) UTF-8 ALL', 'SORT (REVERSE SIZE) UTF-8 SEEN', 'SORT (SUBJECT DATE) UTF-8 ALL',
+      'UID SORT (DATE) UTF-8 ALL', 'SORT (DATE) US-ASCII SUBJECT the', 'SORT (FOO) UTF-8 ALL', 'SORT (DATE) X-UNKNOWN ALL',
+      'THREAD REFERENCES UTF-8 ALL', 'UID THREAD REFERENCES UTF-8 ALL', 'THREAD REFERENCES UTF-8 SUBJECT the', 'THREAD FOO UTF-8 ALL',
+    ],
+  },
+  {
     name: 'copymove',
     login: true,
     steps: [
@@ -133,6 +144,8 @@ const SESSIONS: Session[] = [
       { parts: ['APPEND Nope ', Buffer.from('Subject: nowhere\r\n\r\nx\r\n')] },
       'STATUS Drafts (MESSAGES UIDNEXT)', 'EXAMINE Drafts', 'FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])', 'FETCH 3 (FLAGS INTERNALDATE)',
       { parts: ['APPEND Drafts (\\Bogus) ', Buffer.from('Subject: bad flag\r\n\r\nx\r\n')] },
+      { parts: ['APPEND Drafts (\\Seen) ', Buffer.from('Subject: multi 1\r\n\r\nx\r\n'), ' (\\Flagged) "05-May-2024 05:05:05 +0000" ', Buffer.from('Subject: multi 2\r\n\r\ny\r\n')] },
+      'FETCH 4:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])',
       { parts: ['APPEND Drafts ', Buffer.alloc(0)] },
     ],
   },
