@@ -48,6 +48,7 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     '# plainConnAuthTypes = (plain login cramMd5 scramSha256)   secureConnAuthTypes = (the same)',
     '# greetingsText = "<hostname> Postern IMAP4rev2 server ready"',
     '# imapIdEnabled = yes   imapShowAllFolders = no   maxLiterals = 100   nonSyncLiterals = plus',
+    '# maxNesting = 64   maxListItems = 10000   (parentheses nested, items in one list of a command)',
   ],
   ftpBackup: [
     '# log in as admin (postern ctl admin passwd --password PW); passive data connections',

@@ -186,6 +186,10 @@ export interface ImapOptions {
   readonly maxLiterals: number;
   /** 'plus': LITERAL+ (RFC 7888); 'minus': LITERAL- (non-synchronising literals ≤ 4096 bytes). */
   readonly nonSyncLiterals: 'plus' | 'minus';
+  /** Parentheses (and SEARCH OR / NOT) nested in one command. */
+  readonly maxNesting: number;
+  /** Items in one list of a command (FETCH items, flags, search keys, sequence-set ranges). */
+  readonly maxListItems: number;
   /** Verified logins kept per thread; OFF: no cache. */
   readonly authCacheSize: number | Off;
   readonly authCacheTtlMs: number;

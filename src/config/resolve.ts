@@ -229,6 +229,8 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxCommandBytes: r.num('maxCommandSize'),
     maxLiterals: r.num('maxLiterals'),
     nonSyncLiterals: r.str('nonSyncLiterals') === 'minus' ? 'minus' : 'plus',
+    maxNesting: r.num('maxNesting'),
+    maxListItems: r.num('maxListItems'),
     authCacheSize: r.numOrOff('authCacheSize'),
     authCacheTtlMs: r.num('authCacheTtl'),
   }),

@@ -241,6 +241,7 @@ const POP3_OPTIONS: Record<string, AttrSpec> = {
 /** IMAP (inventory §7, seed names; resolved into config/options.ts ImapOptions). digestMd5 and gssapi
  * are accepted but not implemented, as for POP3. Sizes in KB. */
 const IMAP_OPTIONS: Record<string, AttrSpec> = {
+  maxLineLength: uint(65536, { min: 64 }), // one line part of a command, bytes (long UID sets; Dovecot's 64 KB)
   plainConnAllowLogin: yesNo(true), // LOGIN without TLS (no: LOGINDISABLED)
   secureConnAllowLogin: yesNo(true),
   plainConnAuthTypes: authTypes(),
@@ -253,6 +254,8 @@ const IMAP_OPTIONS: Record<string, AttrSpec> = {
   maxCommandSize: uint(65536, { unit: 'kb', min: 1 }), // (Postern) one command's parts and literals together, KB
   maxLiterals: uint(100, { min: 1 }), // (Postern) literals in one command (MULTIAPPEND messages …)
   nonSyncLiterals: { type: 'choice', choices: ['plus', 'minus'], default: 'plus' }, // (Postern) LITERAL+ or LITERAL- (non-sync literals ≤ 4096 bytes)
+  maxNesting: uint(64, { min: 2, max: 1000 }), // (Postern) parentheses (and SEARCH OR / NOT) nested in one command
+  maxListItems: uint(10000, { min: 16 }), // (Postern) items in one list of a command (FETCH items, flags, search keys, sequence ranges)
   authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };

@@ -59,6 +59,16 @@ export class DeflateSocket extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.deflate.write(chunk, () => cb());
+    this.queueFlush();
+  }
+
+  /** The writes made while the deflater was busy, as one (a FETCH of many messages). */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (e?: Error | null) => void): void {
+    this.deflate.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), () => cb());
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
     // one sync flush after the writes of this tick (a reply written in pieces is one flush)

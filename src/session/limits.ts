@@ -1,8 +1,8 @@
 /**
  * src/session/: the session dispatcher every line protocol runs on (line-session.ts), the
  * framers that cut its input (framer.ts: the contract; framer-line.ts, framer-imap.ts,
- * framer-telnet.ts), the writer that bounds its output (writer.ts), and the bounds it keeps
- * (here).
+ * framer-telnet.ts), the writer that bounds its output (writer.ts), the DEFLATE stream an
+ * upgrade may layer over the socket (compress.ts), and the bounds it keeps (here).
  *
  * session/limits.ts: the bounds every TCP session keeps against hostile clients (the service's
  * `session` options, config/options.ts SessionOptions, resolved once by the config from

@@ -15,13 +15,16 @@
  *   client that does not drain within the listener's idleTimeout is closed (`idle_timeout`).
  * - Deadlines (session/limits.ts), besides the thread's idleTimeout (socket silence): a whole
  *   command line must arrive within `commandTimeout` of its first byte, and message data
- *   (`expectStream`, `expectBytes`) at `minDataRate` over each `dataRateWindow`, and the byte
+ *   (`expectStream`, `expectBytes`, an IMAP literal's `data` frames from the first chunk to the
+ *   last) at `minDataRate` over each `dataRateWindow`, and the byte
  *   runs of one transaction (while the protocol is `busy`: SMTP's BDAT chunks) also on average
  *   over the transaction, one window of grace given, judged at each command between them; either
  *   closes the session with the protocol's reply (`commandTimeout`/`slowData`, else its
  *   idle-timeout reply), counted as `idle_timeout`. In stress mode (`ctx.stressed()`) the
  *   command deadline is capped at `stressTimeout`.
- * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in. Handlers
+ * - Dispatch: a frozen table keyed by verb, each row with the states it is allowed in (or the
+ *   protocol's own `command` dispatcher, given each command line: IMAP parses whole commands
+ *   assembled from literal frames; its verdicts are applied and counted here the same way). Handlers
  *   return a verdict (`reply` | `noreply` | `stop` | `upgrade`); only this dispatcher writes
  *   replies and counts errors. Unknown verbs and verbs in the wrong state are protocol errors; reaching
  *   `maxErrors` (wrong commands) or `maxAuthErrors` (failed authentications) closes the session
@@ -29,7 +32,10 @@
  * - Mode changes: a line the protocol marks as a barrier (DATA, AUTH, STARTTLS, a literal …)
  *   stops splitting until its handler has run, so a handler can switch to continuation lines
  *   (`expectLine`), raw bytes (`expectBytes`) or TLS (the `upgrade` verdict: the reply is
- *   written, then the socket switches to TLS and any pipelined plaintext is dropped). A line
+ *   written, then the socket switches to TLS and any pipelined plaintext is dropped), or layer
+ *   a stream transform over the socket (`upgrade(text, { wrap })`, IMAP COMPRESS: the reply is
+ *   written as before, then input and output go through the wrapper, which is handed the input
+ *   already received and not yet framed). A line
  *   over the limit ends a continuation exchange (`expectLine`: the handler is told, the next
  *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
@@ -46,8 +52,8 @@
  *   or what the protocol's `busy` says: SMTP between BDAT chunks) gets it when that is over.
  *   `shutdown(true)` (the deadline) says it at once whatever is in hand.
  *
- * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `reply`, `noreply`, `stop`,
- * `upgrade`.
+ * Exports: `LineSession`, `Verdict`, `CommandRow`, `ProtocolReplies`, `StreamWrap`, `reply`,
+ * `noreply`, `stop`, `upgrade`.
  * Throws nothing into the event loop.
  */
 import type { Socket } from 'node:net';
@@ -376,6 +382,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       }
       this.disarmLine();
       if (f.kind === 'line') {
+        if (this.rate !== null && this.streamFeed === null && this.bytesLeft === 0) this.stopRate(); // (a literal's guard)
         const line = f.line;
         if (this.o.urgent !== undefined && this.lineHandler === null && this.bytesHandler === null) this.o.urgent(this.verbOf(line), line);
         const barrier = this.lineHandler !== null || this.bytesHandler !== null || (this.o.barrier?.(this.verbOf(line), line) ?? false);
@@ -384,6 +391,14 @@ export class LineSession<S extends string, D> implements SessionHandle {
       } else if (f.kind === 'toolong') this.actor.tryTell({ k: 'toolong' });
       else if (f.kind === 'reply') this.write(f.bytes); // the framing's own answer (telnet refusals)
       else {
+        // IMAP literal bytes are message data: minDataRate from their first chunk to their last
+        if (f.kind === 'data') {
+          if (f.last) this.stopRate();
+          else {
+            if (this.rate === null) this.startRate();
+            this.rate?.add(f.chunk.length);
+          }
+        } else if (f.kind === 'toobig') this.stopRate();
         // IMAP literals: a synchronising one waits for the protocol's answer
         const barrier = f.kind === 'literal' && f.sync;
         if (barrier) this.blocked = true;

@@ -24,7 +24,8 @@ test('every row resolves to its kind of protocol options, typed and frozen; non-
     assert.ok(Object.isFrozen(s.protocol) && Object.isFrozen(s.session), row.name);
     assert.equal('extra' in s, false, 'no untyped bag');
   }
-  assert.deepEqual(r.serviceOptions.processing.session, r.serviceOptions.imap.session);
+  assert.deepEqual(r.serviceOptions.processing.session, r.serviceOptions.cli.session);
+  assert.equal(r.serviceOptions.imap.session.maxLineLength, 65536, 'IMAP overrides maxLineLength (long UID sets)');
   assert.equal(r.serviceOptions.log.session.maxLineLength, 8192);
   assert.equal(r.serviceOptions.smtpIncoming.session.maxLineLength, 2048, 'the row overrides a TCP attribute');
   assert.equal(pop3Options(r.serviceOptions.pop3), r.serviceOptions.pop3.protocol, 'the accessor hands out the resolved object');

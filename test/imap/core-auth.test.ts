@@ -97,10 +97,10 @@ run(lambda m: m.login('${USER}', 'wrong'))
     e.write('not base64!\r\n');
     assert.equal(await e.read(), 's5 BAD invalid base64 in the authentication exchange');
     assert.equal((await e.run(`AUTHENTICATE CRAM-MD5 ${b64('x')}`, 's6')).tagged, 's6 BAD CRAM-MD5 takes no initial response');
-    assert.equal((await e.run('AUTHENTICATE DIGEST-MD5', 's7')).tagged, 's7 NO [CANNOT] unsupported authentication mechanism');
+    assert.equal((await e.run('AUTHENTICATE DIGEST-MD5', 's7')).tagged, 's7 NO unsupported authentication mechanism');
     e.write('s8 AUTHENTICATE PLAIN\r\n');
     assert.equal(await e.read(), '+ ');
-    e.write(`${'A'.repeat(9000)}\r\n`);
+    e.write(`${'A'.repeat(70_000)}\r\n`);
     assert.equal(await e.read(), 's8 NO [AUTHENTICATIONFAILED] authentication exchange line too long');
     // two failures so far (s3, s8): the third closes the session
     e.write(`s9 LOGIN ${USER} wrong\r\n`);

@@ -26,6 +26,9 @@ test('defaults: the imap service runs in the embedded default; every IMAP limit 
   assert.equal(o.maxCommandBytes, 65536 * 1024);
   assert.equal(o.maxLiterals, 100);
   assert.equal(o.nonSyncLiterals, 'plus');
+  assert.equal(o.maxNesting, 64);
+  assert.equal(s.session.maxLineLength, 65536);
+  assert.equal(o.maxListItems, 10_000);
   assert.equal(o.authCacheSize, 10_000);
   assert.equal(o.authCacheTtlMs, 3_600_000);
   assert.equal(o.greetingsText, `${s.hostname} Postern IMAP4rev2 server ready`);

@@ -189,10 +189,10 @@ print(json.dumps(r))
   });
 });
 
-describe('imapShowAllFolders = yes', () => {
+describe('imapShowAllFolders = yes, imapIdEnabled = no, a greetingsText', () => {
   let env: ImapEnv;
   before(async () => {
-    env = await startImap({ imap: 'imapShowAllFolders = yes' });
+    env = await startImap({ imap: 'imapShowAllFolders = yes imapIdEnabled = no greetingsText = "Welcome to the test"' });
     await env.addUser(USER, PASS);
   });
   after(() => env.stop());
@@ -205,6 +205,16 @@ describe('imapShowAllFolders = yes', () => {
     assert.ok(lsub.includes('* LSUB () "/" NotSubscribed'));
     assert.ok(lsub.includes('* LSUB () "/" Archive'));
     assert.deepEqual((await c.run('LIST (SUBSCRIBED) "" NotSubscribed', 'x4')).untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" NotSubscribed']);
+    c.close();
+  });
+
+  test('imapIdEnabled = no: ID is not advertised and answered NIL; the greeting is greetingsText', async () => {
+    const c = await imap(env.port);
+    assert.match(c.greeting, /^\* OK \[CAPABILITY [^\]]*\] Welcome to the test$/);
+    assert.ok(!c.greeting.includes(' ID '));
+    assert.deepEqual(await c.run('ID ("name" "test")', 'i1'), { untagged: ['* ID NIL'], tagged: 'i1 OK ID completed' });
+    await c.run(`LOGIN ${USER} ${PASS}`, 'i2');
+    assert.ok(!(await c.run('CAPABILITY', 'i3')).untagged[0]!.split(' ').includes('ID'));
     c.close();
   });
 });

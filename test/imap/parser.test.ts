@@ -4,10 +4,12 @@
  * cut into line parts and literals the way the framer cuts it (`frame`; the tables are in
  * parser-cases.ts). Then properties:
  * seeded random bytes and mutated valid commands never make `parseCommand` throw and always get
- * an answer; deep nesting and oversized lists are answered BAD; `tagOf`.
+ * an answer; deep nesting and oversized lists are answered BAD; `tagOf`; and what encode.ts
+ * writes (astring, encodeMailbox) parses back to the same text.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { astring, encodeMailbox, normalizeInbox } from '../../src/protocols/imap/encode.ts';
 import { parseCommand, tagOf } from '../../src/protocols/imap/parser.ts';
 import { MAX_LIST_ITEMS, MAX_MAILBOX_NAME_BYTES, MAX_NESTING } from '../../src/protocols/imap/reader.ts';
 import type { Command, CommandInput, ParseResult } from '../../src/protocols/imap/types.ts';
@@ -209,6 +211,28 @@ test('fuzz: random bytes and mutated commands never throw and always get an answ
         assert.fail(`parseCommand threw on ${JSON.stringify(input.lines.map((l) => l.toString('latin1')))}: ${String(e)}`);
       }
       answered(r, JSON.stringify(input.lines.map((l) => l.toString('latin1'))));
+    }
+  });
+});
+
+test('encoders and parser agree: astring and encodeMailbox output parses back to the same text', async (t) => {
+  await withSeed(t, async (rnd) => {
+    const pieces = ['a', 'Z', '0', ' ', '"', '\\', '(', ')', '{', '}', '%', '*', ']', '[', '&', '-', '/', '+', 'NIL', 'inbox', '\r\n', '\t', 'ü', '台北', '😀', '~', '.'];
+    const gen = (): string => {
+      const n = Math.floor(rnd() * 8);
+      let s = '';
+      for (let k = 0; k < n; k++) s += pieces[Math.floor(rnd() * pieces.length)];
+      return s;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const user = gen();
+      const password = gen();
+      const utf8 = rnd() < 0.5;
+      const r = parseCommand(frame(`a LOGIN ${astring(user, utf8)} ${astring(password, utf8)}`), { utf8 });
+      assert.deepEqual(r, { ok: true, cmd: { tag: 'a', name: 'LOGIN', user, password } }, JSON.stringify([user, password, utf8]));
+      const name = gen().replace(/[\r\n\t]/g, 'x');
+      const m = parseCommand(frame(`a DELETE ${encodeMailbox(name, utf8)}`), { utf8 });
+      assert.deepEqual(m, { ok: true, cmd: { tag: 'a', name: 'DELETE', mailbox: normalizeInbox(name) } }, JSON.stringify([name, utf8]));
     }
   });
 });

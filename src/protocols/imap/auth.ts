@@ -92,7 +92,7 @@ function dialog(s: ImapSession, tag: string, mech: Mechanism): SaslDialog<V> {
 function authenticate(cmd: Cmd<'AUTHENTICATE'>, s: ImapSession): V | Promise<V> {
   const o = imapOptions(s.ctx.service);
   const mech = cmd.mechanism.toUpperCase() as Mechanism;
-  if (!IMPLEMENTED_MECHANISMS.includes(mech)) return no(cmd.tag, '[CANNOT] unsupported authentication mechanism', 'command');
+  if (!IMPLEMENTED_MECHANISMS.includes(mech)) return no(cmd.tag, 'unsupported authentication mechanism', 'command');
   if (!mechanismsFor(o, s.secure).includes(mech)) {
     const tls = !s.secure && mechanismsFor(o, true).includes(mech);
     return no(cmd.tag, `${tls ? '[PRIVACYREQUIRED]' : '[CANNOT]'} mechanism not allowed on this connection`, 'command');

@@ -3,9 +3,10 @@
  * authenticated states: CAPABILITY (the list for the state and connection: options.ts), NOOP
  * (the dispatcher writes the selected mailbox's updates before every tagged reply), LOGOUT
  * (`* BYE`, then the tagged OK, then close), ID (RFC 2971: the server's name when
- * imapIdEnabled, else `* ID NIL`), ENABLE (RFC 5161, authenticated state: CONDSTORE, QRESYNC
+ * imapIdEnabled, else `* ID NIL`), ENABLE (RFC 5161: CONDSTORE, QRESYNC
  * (which enables CONDSTORE too), IMAP4rev2, UTF8=ACCEPT; `* ENABLED` lists those this command
- * turned on), NAMESPACE (RFC 2342: one personal namespace, "" with "/"), COMPRESS (RFC 4978
+ * turned on; accepted in the selected state too, as RFC 5161 §3.1 lets a server, and as Dovecot
+ * does), NAMESPACE (RFC 2342: one personal namespace, "" with "/"), COMPRESS (RFC 4978
  * DEFLATE, authenticated or selected: after the tagged OK both directions go through raw
  * DEFLATE; a second one is `NO [COMPRESSIONACTIVE]`).
  *
@@ -19,7 +20,6 @@ import { bad, no, ok, type Cmd, type V } from './replies.ts';
 import type { Command, Enabled, ImapRow, ImapSession, ImapState } from './types.ts';
 
 const ANY: readonly ImapState[] = Object.freeze(['notAuthenticated', 'authenticated', 'selected']);
-const AUTHENTICATED: readonly ImapState[] = Object.freeze(['authenticated']);
 const LOGGED_IN: readonly ImapState[] = Object.freeze(['authenticated', 'selected']);
 
 /** The capability list for this session now. */
@@ -70,7 +70,7 @@ export const GENERAL_ROWS: ReadonlyArray<readonly [string, ImapRow]> = Object.fr
   ['NOOP', { states: ANY, expunges: true, run: (cmd: Command): V => ok(cmd.tag, 'NOOP completed') }],
   ['LOGOUT', { states: ANY, expunges: true, run: (cmd: Command): V => stop(`* BYE logging out\r\n${cmd.tag} OK LOGOUT completed\r\n`, 'normal') }],
   ['ID', { states: ANY, expunges: true, run: (cmd: Command, s: ImapSession) => id(cmd as Cmd<'ID'>, s) }],
-  ['ENABLE', { states: AUTHENTICATED, expunges: true, run: (cmd: Command, s: ImapSession) => enable(cmd as Cmd<'ENABLE'>, s) }],
+  ['ENABLE', { states: LOGGED_IN, expunges: true, run: (cmd: Command, s: ImapSession) => enable(cmd as Cmd<'ENABLE'>, s) }],
   ['NAMESPACE', { states: LOGGED_IN, expunges: true, run: (cmd: Command): V => ok(cmd.tag, 'NAMESPACE completed', { untagged: '* NAMESPACE (("" "/")) NIL NIL\r\n' }) }],
   ['COMPRESS', { states: LOGGED_IN, expunges: true, run: (cmd: Command, s: ImapSession) => compress(cmd as Cmd<'COMPRESS'>, s) }],
 ]);

@@ -11,7 +11,7 @@
  * (a synchronising one is answered `+ Ready` once within the limits), its `data` chunks
  * gathered into the literal's bytes, and the final `line`; then parsed (parser.ts), looked up
  * by name in one frozen table (auth.ts, general.ts, mailboxes.ts, append.ts, selected.ts),
- * checked against the state, and run. A literal over a limit is refused before its bytes are
+ * checked against the state, and run (the parser bounded by maxNesting and maxListItems). A literal over a limit is refused before its bytes are
  * read (`tag NO [TOOBIG]`; a `{n+}` one the client sends anyway is read and dropped by the
  * framer, then NO; a non-synchronising literal over 4096 bytes under LITERAL- is `BAD
  * [TOOBIG]`); before login a literal longer than maxLineLength is `BAD` (nothing of any size
@@ -172,7 +172,7 @@ class Dispatcher {
     this.asm = null;
     if (a?.refused != null) return this.updated(a.refused, false);
     const input = a === null ? { lines: [line], literals: [] } : { lines: [...a.lines, line], literals: a.literals };
-    const r = parseCommand(input, { utf8: utf8Names(this.data) });
+    const r = parseCommand(input, { utf8: utf8Names(this.data), maxNesting: this.o.maxNesting, maxListItems: this.o.maxListItems });
     if (!r.ok) {
       this.data.tag = r.tag ?? '*';
       return this.updated(r.tag === null ? reply(`* BAD ${r.text}\r\n`, { error: 'command' }) : bad(r.tag, r.text), false);

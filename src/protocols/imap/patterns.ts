@@ -30,7 +30,7 @@ function collapse(p: string): string {
       continue;
     }
     let star = false;
-    while (i < p.length && (p[i] === '*' || p[i] === '%')) star ||= p[i++] === '*';
+    for (; i < p.length && (p[i] === '*' || p[i] === '%'); i++) if (p[i] === '*') star = true;
     out += star ? '*' : '%';
   }
   return out;
