@@ -32,7 +32,7 @@ const ALLOWED: Array<[string, (s: string) => string]> = [
   ],
   [
     // Dovecot sends every decoded BINARY as literal8; we use literal8 only for data holding NUL.
-    'RFC 3516 §4.3: "BINARY" section-binary ["<" number ">"] SP (nstring / literal8) — a literal is allowed for data without NUL',
+    'RFC 3516 §4.3 (formal syntax, with erratum 7246\'s offset): msg-att-static =/ "BINARY" section-binary ["<" number ">"] SP (nstring / literal8) — a literal serves data without NUL',
     (s) => s.replace(/ ~\{(\d+)\}\r\n/, ' {$1}\r\n'),
   ],
   [
