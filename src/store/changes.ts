@@ -282,12 +282,13 @@ export class MailboxCore {
       throw new PosternError('STORE_QUOTA_EXCEEDED', 'mailbox quota exceeded', { usedBytes: mb.usedBytes, usedMessages: mb.usedCount, size: total, messages: items.length, limitBytes: lim.bytes, limitMessages: lim.messages });
     }
     // the MIME structure goes into the same record: parsed by the caller, or here, once
-    const structures = checked.map(({ body, opts }) => {
+    const parsed = checked.map(({ body, opts }) => {
       const size = body.byteLength;
       const given = opts.structure !== undefined && opts.structure !== null && typeof opts.structure === 'object' && opts.structure.v === 1 && opts.structure.size === size;
       if (this.structures !== null) this.structures.counters[given ? 'given' : 'parsedOnAppend']++;
       return given ? opts.structure! : parseStructure(body);
     });
+    const encoded = parsed.map((s) => encodeStructure(s));
     // nothing can fail from here on but the write: reserve
     const bufs: Uint8Array[] = [];
     let bytes = 0;
@@ -295,11 +296,11 @@ export class MailboxCore {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
       const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
-      const rec = encodeAppend(meta, c.body, encodeStructure(structures[i]!));
+      const rec = encodeAppend(meta, c.body, encoded[i]!);
       const at = bytes;
       bufs.push(...rec.bufs);
       bytes += rec.bytes;
-      return { meta, body: c.body, structure: structures[i]!, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords) };
+      return { meta, size: c.body.byteLength, bodyAt: at + rec.bodyOffset, flags: bitsToFlags(c.bits, c.keywords.length === 0 ? undefined : c.keywords), body: c.body, structure: parsed[i]! };
     });
     this.reservedBytes += total;
     this.reservedCount += items.length;

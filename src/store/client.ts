@@ -28,7 +28,7 @@ import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type Veri
 import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreCall, StoreNote, StorePush } from './protocol.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, CreateFolderOptions, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
+  MailboxApi, MailboxEvent, MessageMeta, QuotaInfo, SearchIndexView, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult,
 } from './types.ts';
 
 export { readBody, BodyReader } from './bodies.ts';

@@ -39,7 +39,7 @@ import { searchIndexOf } from './search-index.ts';
 import { decodeStructure, parseStructure, type MessageStructure, type StructureCache } from './structure.ts';
 import type {
   AppendOptions, AppendResult, CopyResult, CreateFolderOptions, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
-  MailboxApi, MessageMeta, QuotaInfo, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult, SearchIndexView,
+  MailboxApi, MessageMeta, QuotaInfo, SearchIndexView, Snapshot, SnapshotOptions, StructureEntry, SubscribeOptions, SubscriptionStart, VanishedResult,
 } from './types.ts';
 
 export interface MailboxHost {

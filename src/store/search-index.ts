@@ -4,16 +4,16 @@
  *
  * Design: each stored body gets one record (search-text.ts: its header fields and the text of
  * its text parts, decoded and case-folded, capped per message) appended to the shard's
- * `search.idx` when the body's APPEND is applied. Records are keyed by the body (segment,
+ * `search-<n>.idx` when the body's APPEND is applied. Records are keyed by the body (segment,
  * offset), not by folder and UID, so COPY and MOVE need nothing (the copy is the same body),
  * EXPUNGE needs nothing (a search only ever asks for the messages its folder holds), and the
  * file is append-only and never synced (it can always be rebuilt from the bodies). In memory
- * the index holds only where each record lies: a Map from body key to a slot of typed arrays
- * (about 80 bytes per indexed body: the Map entry, record position, length, header length,
- * sent day, flags). The text itself stays on disk (the page cache): the searcher, in its own
- * thread, reads and scans the records of the folder it searches (`view` tells it where they
- * are), so no search ever stops the store thread for more than the `view` lookup (a Map get
- * per message: about 5 ms per 100,000).
+ * the index holds only where each record lies: a Map per segment from body offset to a slot of
+ * typed arrays (record position, length, header length, sent day, flags): about 60 bytes per
+ * indexed body (measured at 100,000). The text itself stays on disk (the page cache): the
+ * searcher, in its own thread, reads and scans the records of the folder it searches (`view`
+ * tells it where they are), so no search ever stops the store thread for more than the `view`
+ * lookup (a Map get per message: a few ms per 100,000, see bench/imap-search.ts).
  *
  * Upkeep, in the background, in steps of at most ~10 ms: after a restart the file is read once
  * (records checked by crc32; reading stops at the first torn one, the tail of a crash) to
@@ -25,9 +25,11 @@
  * has grown to twice the live count. A message with no record yet is shown as such (position
  * -1): the searcher reads that body itself, so answers are right while upkeep runs.
  *
- * Not done: the file's dead records (expunged mail) are not reclaimed while running; the
- * file is rewritten (`search.idx` dropped and rebuilt by catch-up) at open when more than half
- * of it, and over `REWRITE_MIN_BYTES`, is dead.
+ * Space: after a catch-up pass, when the file's dead records (expunged mail) outweigh the live
+ * ones and `REWRITE_MIN_BYTES`, the live records are copied, in steps, into the file's next
+ * generation (`search-<n+1>.idx`, written as `.tmp` and renamed), then the index switches to it
+ * at once; the old file is unlinked a minute later (a search that learnt its path just before
+ * the switch still reads it; one that opens it later finds it gone and reads the bodies).
  *
  * Limit: the store option `searchTextChars` (default 262,144; at least 1,024): body text kept per message; a
  * message with more is flagged and, when its record does not match, searched from its body.
@@ -48,7 +50,10 @@ import { VIEW_FIELDS, type SearchIndexView } from './types.ts';
 
 export { VIEW_FIELDS, type SearchIndexView } from './types.ts';
 
-const FILE = 'search.idx';
+const FILE_RE = /^search-(\d+)\.idx$/;
+const fileOf = (dir: string, gen: number): string => path.join(dir, `search-${gen}.idx`);
+/** An old generation is unlinked this long after the switch. */
+const OLD_FILE_GRACE_MS = 60_000;
 const SLICE_MS = 10;
 const SCAN_CHUNK = 4 << 20;
 const REWRITE_MIN_BYTES = 64 << 20;
@@ -66,15 +71,69 @@ function aliasRecord(seg: number, off: number, target: number): Buffer {
   return b;
 }
 
+/** Body (segment, offset) → slot: a Map per segment, so every key is a small integer (a Map
+ * keyed by seg·2³²+off hashes doubles, several times slower), the last segment's kept at hand. */
+class BodyMap {
+  private readonly segs = new Map<number, Map<number, number>>();
+  private lastSeg = -1;
+  private last: Map<number, number> | undefined;
+  size = 0;
+
+  private inner(seg: number, create: boolean): Map<number, number> | undefined {
+    if (seg === this.lastSeg && this.last !== undefined) return this.last;
+    let m = this.segs.get(seg);
+    if (m === undefined && create) {
+      m = new Map();
+      this.segs.set(seg, m);
+    }
+    if (m !== undefined) {
+      this.lastSeg = seg;
+      this.last = m;
+    }
+    return m;
+  }
+
+  get(seg: number, off: number): number | undefined {
+    return this.inner(seg, false)?.get(off);
+  }
+
+  has(seg: number, off: number): boolean {
+    return this.inner(seg, false)?.has(off) ?? false;
+  }
+
+  set(seg: number, off: number, v: number): void {
+    const m = this.inner(seg, true)!;
+    const before = m.size;
+    m.set(off, v);
+    this.size += m.size - before;
+  }
+
+  delete(seg: number, off: number): void {
+    const m = this.inner(seg, false);
+    if (m === undefined || !m.delete(off)) return;
+    this.size--;
+    if (m.size === 0) {
+      this.segs.delete(seg);
+      this.lastSeg = -1;
+      this.last = undefined;
+    }
+  }
+
+  *entries(): Generator<[number, number, number]> {
+    for (const [seg, m] of [...this.segs]) for (const [off, v] of [...m]) yield [seg, off, v];
+  }
+}
+
 const bodyKey = (seg: number, off: number): number => seg * 0x1_0000_0000 + off;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export class SearchIndex {
-  readonly file: string;
+  file: string;
+  private gen: number;
   private readonly shard: Shard;
   private fd: number | null = null;
   private size = 0;
-  private readonly map = new Map<number, number>();
+  private readonly map = new BodyMap();
   private pos = new Float64Array(1024);
   private len = new Uint32Array(1024);
   private hdr = new Uint32Array(1024);
@@ -89,7 +148,11 @@ export class SearchIndex {
   private readonly queue: Array<{ seg: number; off: number; body: Uint8Array; structure: MessageStructure }> = [];
   private readonly queued = new Set<number>(); // their body keys
   private addedDuringUpkeep: Set<number> | null = null;
-  readonly counters = { records: 0, recordBytes: 0, writeErrors: 0, caughtUp: 0, dropped: 0, scanned: 0 };
+  /** While a rewrite runs: the slots written or moved meanwhile, with their body key. */
+  private dirty: Map<number, [number, number]> | null = null;
+  private rewriting = false;
+  private readonly oldFiles = new Map<string, NodeJS.Timeout>();
+  readonly counters = { records: 0, recordBytes: 0, writeErrors: 0, caughtUp: 0, dropped: 0, scanned: 0, rewrites: 0 };
   /** Settles once the file has been read back and the first catch-up pass is done. */
   readonly ready: Promise<void>;
 
@@ -99,10 +162,20 @@ export class SearchIndex {
   constructor(shard: Shard, caps: TextCaps = TEXT_CAPS) {
     this.shard = shard;
     this.caps = caps;
-    this.file = path.join(shard.dir, FILE);
+    // the newest generation; older ones and unfinished rewrites are left-overs
+    fs.mkdirSync(shard.dir, { recursive: true });
+    const gens: number[] = [];
+    for (const name of fs.readdirSync(shard.dir)) {
+      const m = FILE_RE.exec(name);
+      if (m !== null) gens.push(Number(m[1]));
+      else if (/^search-\d+\.idx\.tmp$/.test(name)) fs.rmSync(path.join(shard.dir, name), { force: true });
+    }
+    this.gen = Math.max(1, ...gens);
+    for (const g of gens) if (g !== this.gen) fs.rmSync(fileOf(shard.dir, g), { force: true });
+    this.file = fileOf(shard.dir, this.gen);
     let size0 = 0;
     try {
-      this.fd = fs.openSync(this.file, 'a+');
+      this.fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600); // not O_APPEND: writes go where `size` says
       size0 = fs.fstatSync(this.fd).size;
     } catch {
       this.fd = null;
@@ -138,18 +211,19 @@ export class SearchIndex {
     return this.slots++;
   }
 
-  private register(key: number, at: number, len: number, hdrLen: number, sentDay: number, flags: number): void {
-    let s = this.map.get(key);
+  private register(seg: number, off: number, at: number, len: number, hdrLen: number, sentDay: number, flags: number): void {
+    let s = this.map.get(seg, off);
     if (s === undefined) {
       s = this.slot();
-      this.map.set(key, s);
+      this.map.set(seg, off, s);
     }
     this.pos[s] = at;
     this.len[s] = len;
     this.hdr[s] = hdrLen;
     this.day[s] = sentDay;
     this.fl[s] = flags;
-    this.addedDuringUpkeep?.add(key);
+    this.addedDuringUpkeep?.add(bodyKey(seg, off));
+    this.dirty?.set(s, [seg, off]);
   }
 
   /** Index a body just stored (the store thread, once its APPEND is applied): queued, and
@@ -204,7 +278,7 @@ export class SearchIndex {
     this.size += rec.length;
     this.counters.records++;
     this.counters.recordBytes += rec.length;
-    this.register(bodyKey(seg, off), at, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
+    this.register(seg, off, at, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
   }
 
   /** Compaction moved bodies: their records now answer for the new place (an ALIAS record
@@ -213,11 +287,12 @@ export class SearchIndex {
     if (this.closed) return;
     for (const [from, to] of moved) {
       const [seg, off] = from.split(':').map(Number) as [number, number];
-      const s = this.map.get(bodyKey(seg, off));
+      const s = this.map.get(seg, off);
       if (s === undefined) continue;
-      this.map.delete(bodyKey(seg, off));
-      this.map.set(bodyKey(to.seg, to.off), s);
+      this.map.delete(seg, off);
+      this.map.set(to.seg, to.off, s);
       this.addedDuringUpkeep?.add(bodyKey(to.seg, to.off));
+      this.dirty?.set(s, [to.seg, to.off]);
       const alias = aliasRecord(to.seg, to.off, this.pos[s]!);
       if (this.fd === null) continue;
       try {
@@ -236,7 +311,7 @@ export class SearchIndex {
     let missing = false;
     for (let i = 0, o = 0; i < msgs.length; i++, o += VIEW_FIELDS) {
       const m = msgs[i]!;
-      const s = this.map.get(bodyKey(m.seg, m.off));
+      const s = this.map.get(m.seg, m.off);
       data[o] = m.uid;
       if (s === undefined) {
         data[o + 1] = -1;
@@ -251,6 +326,14 @@ export class SearchIndex {
     }
     if (missing) this.kick();
     return { path: this.file, data };
+  }
+
+  /** Run a catch-up pass now (after the one running, if any) and wait for it. */
+  async maintain(): Promise<void> {
+    await this.ready;
+    while (this.upkeep !== null) await this.upkeep;
+    this.kick();
+    while (this.upkeep !== null) await this.upkeep;
   }
 
   /** Run a catch-up pass soon (one at a time; a request during one runs another after it). */
@@ -302,10 +385,10 @@ export class SearchIndex {
         }
         if ((h.flags & ALIAS) !== 0) {
           const s = byPos.get(h.sentDay); // an alias: the record at that position answers for this body
-          if (s !== undefined) this.map.set(bodyKey(h.seg, h.off), s);
+          if (s !== undefined) this.map.set(h.seg, h.off, s);
         } else {
-          this.register(bodyKey(h.seg, h.off), at + p, h.len, h.hdrLen, h.sentDay, h.flags);
-          byPos.set(at + p, this.map.get(bodyKey(h.seg, h.off))!);
+          this.register(h.seg, h.off, at + p, h.len, h.hdrLen, h.sentDay, h.flags);
+          byPos.set(at + p, this.map.get(h.seg, h.off)!);
           this.counters.scanned++;
         }
         p += len;
@@ -321,6 +404,7 @@ export class SearchIndex {
     if (this.closed) return;
     const added = new Set<number>();
     this.addedDuringUpkeep = added;
+    let liveBytes = -1; // counted while pruning
     try {
       const live = new Set<number>();
       const todo: Msg[] = [];
@@ -332,7 +416,7 @@ export class SearchIndex {
             const m = msgs[i]!;
             const k = bodyKey(m.seg, m.off);
             live.add(k);
-            if (!this.map.has(k) && !this.queued.has(k)) todo.push(m);
+            if (!this.map.has(m.seg, m.off) && !this.queued.has(k)) todo.push(m);
             if ((i & 1023) === 0 && performance.now() - t0 > SLICE_MS) {
               await tick();
               if (this.closed) return;
@@ -344,7 +428,7 @@ export class SearchIndex {
       for (const m of todo) {
         if (this.closed) return;
         const k = bodyKey(m.seg, m.off);
-        if (this.map.has(k) || this.queued.has(k)) continue;
+        if (this.map.has(m.seg, m.off) || this.queued.has(k)) continue;
         let body: Buffer;
         let s: MessageStructure | null = null;
         try {
@@ -360,12 +444,14 @@ export class SearchIndex {
       }
       let t1 = performance.now();
       let n = 0;
-      for (const [k, s] of this.map) {
+      liveBytes = 0;
+      for (const [seg, off, s] of this.map.entries()) {
+        const k = bodyKey(seg, off);
         if (!live.has(k) && !added.has(k)) {
-          this.map.delete(k);
+          this.map.delete(seg, off);
           this.free.push(s);
           this.counters.dropped++;
-        }
+        } else liveBytes += this.len[s]!;
         if ((++n & 1023) === 0 && performance.now() - t1 > SLICE_MS) {
           await tick();
           if (this.closed) return;
@@ -376,10 +462,92 @@ export class SearchIndex {
     } finally {
       if (this.addedDuringUpkeep === added) this.addedDuringUpkeep = null;
     }
+    if (liveBytes >= 0 && !this.closed && this.size - liveBytes > Math.max(liveBytes, REWRITE_MIN_BYTES)) await this.rewrite();
+  }
+
+  /** Copy the live records into the next generation of the file and switch to it (see the
+   * contract). Resolves with the file's size before and after (equal when it did not run). */
+  async rewrite(): Promise<{ before: number; after: number }> {
+    const before = this.size;
+    if (this.closed || this.fd === null || this.rewriting) return { before, after: before };
+    this.rewriting = true;
+    const gen = this.gen + 1;
+    const tmp = `${fileOf(this.shard.dir, gen)}.tmp`;
+    let fd: number | null = null;
+    const dirty = new Map<number, [number, number]>();
+    this.dirty = dirty;
+    try {
+      fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+      const newPos = new Map<number, number>(); // slot → its place in the new file
+      let size = 0;
+      let todo: Array<[number, number, number]> = [...this.map.entries()];
+      while (todo.length > 0) {
+        let t0 = performance.now();
+        for (const [seg, off, s] of todo) {
+          if (this.closed || this.fd === null) throw new Error('closed');
+          const len = this.len[s]!;
+          const rec = Buffer.allocUnsafe(len);
+          let got = 0;
+          while (got < len) {
+            const n = fs.readSync(this.fd, rec, got, len - got, this.pos[s]! + got);
+            if (n <= 0) throw new Error('short read');
+            got += n;
+          }
+          // the record answers for the body where it lies now (compaction may have moved it)
+          rec.writeUInt32LE(seg >>> 0, 8);
+          rec.writeUInt32LE(off >>> 0, 12);
+          rec.writeUInt32LE(crc32(rec.subarray(8)), 4);
+          let put = 0;
+          while (put < len) put += fs.writeSync(fd, rec, put, len - put, size + put);
+          newPos.set(s, size);
+          size += len;
+          if (performance.now() - t0 > SLICE_MS) {
+            await tick();
+            t0 = performance.now();
+          }
+        }
+        // what was written (or moved) meanwhile, until nothing is
+        todo = [...dirty].map(([s, [seg, off]]) => [seg, off, s]);
+        dirty.clear();
+      }
+      if (this.closed || this.fd === null) throw new Error('closed');
+      // the switch, in one step: nothing else runs between these lines
+      const final = fileOf(this.shard.dir, gen);
+      fs.renameSync(tmp, final);
+      for (const [s, p] of newPos) this.pos[s] = p;
+      const oldFd = this.fd;
+      const oldFile = this.file;
+      this.fd = fd;
+      fd = null;
+      this.file = final;
+      this.gen = gen;
+      this.size = size;
+      fs.closeSync(oldFd);
+      const t = setTimeout(() => {
+        this.oldFiles.delete(oldFile);
+        fs.rm(oldFile, { force: true }, () => {});
+      }, OLD_FILE_GRACE_MS);
+      t.unref();
+      this.oldFiles.set(oldFile, t);
+      this.counters.rewrites++;
+      return { before, after: size };
+    } catch {
+      if (fd !== null) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      return { before, after: this.size };
+    } finally {
+      this.dirty = null;
+      this.rewriting = false;
+    }
   }
 
   close(): void {
     this.closed = true;
+    for (const [file, t] of this.oldFiles) {
+      clearTimeout(t);
+      fs.rmSync(file, { force: true });
+    }
+    this.oldFiles.clear();
     const i = this.shard.bodyMoves.indexOf(this.onMoved);
     if (i >= 0) this.shard.bodyMoves.splice(i, 1);
     if (this.fd !== null) {
@@ -400,28 +568,10 @@ const indexes = new WeakMap<Shard, SearchIndex>();
 export function searchIndexOf(shard: Shard, caps?: TextCaps): SearchIndex {
   let ix = indexes.get(shard);
   if (ix === undefined) {
-    dropIfMostlyDead(shard);
     ix = new SearchIndex(shard, caps);
     indexes.set(shard, ix);
   }
   return ix;
-}
-
-/** At open: a file more than half dead (more bytes than the live bodies' text could need) is
- * dropped, to be rebuilt by catch-up. Estimated from the bodies: a record is at most about its
- * body's size plus its head. */
-function dropIfMostlyDead(shard: Shard): void {
-  const file = path.join(shard.dir, FILE);
-  let size = 0;
-  try {
-    size = fs.statSync(file).size;
-  } catch {
-    return;
-  }
-  if (size < REWRITE_MIN_BYTES) return;
-  let live = 0;
-  for (const mb of shard.state.mailboxes.values()) live += mb.usedBytes + mb.usedCount * REC_HEAD;
-  if (size > 2 * live) fs.rmSync(file, { force: true });
 }
 
 /** Stop the shard's index (Shard.close). */

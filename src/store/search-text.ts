@@ -34,11 +34,12 @@ export const TRUNCATED = 1;
 export const ALIAS = 2;
 
 export interface TextCaps {
-  /** Header text kept per message (bytes of folded UTF-8, about). */
+  /** Header text kept per message (characters; the header's first 4 × this many bytes read). */
   headerChars: number;
   /** Body text kept per message. */
   bodyChars: number;
-  /** Encoded bytes of one part decoded at most (a part's tail past it is not read). */
+  /** Encoded bytes of one part decoded at most (a part's tail past it is not read); parts
+   * are decoded until 4 × this many bytes in all. */
   partBytes: number;
 }
 
@@ -191,7 +192,12 @@ function headerText(fields: Array<[string, string]>): string {
 export function buildRecord(body: Uint8Array, s: MessageStructure, seg: number, off: number, caps: TextCaps = TEXT_CAPS): Buffer {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   let truncated = s.truncated;
-  const top = headerFields(buf, 0, Math.min(s.body.bodyStart, buf.length));
+  const headerEnd = (start: number, end: number): number => {
+    const cut = start + caps.headerChars * 4;
+    if (end > cut) truncated = true;
+    return Math.min(end, cut, buf.length);
+  };
+  const top = headerFields(buf, 0, headerEnd(0, s.body.bodyStart));
   let hdr = fold(headerText(top));
   if (hdr.length > caps.headerChars) {
     hdr = hdr.slice(0, caps.headerChars);
@@ -199,18 +205,24 @@ export function buildRecord(body: Uint8Array, s: MessageStructure, seg: number, 
   }
   const pieces: string[] = [];
   let chars = 0;
+  let decoded = 0;
   const walk = (p: BodyPart, depth: number): void => {
     if (chars >= caps.bodyChars || depth > 40) return;
+    if (decoded >= caps.partBytes * 4) {
+      truncated = true;
+      return;
+    }
     if (p.type === 'multipart') {
       for (const c of p.parts) walk(c, depth + 1);
     } else if (p.message !== null) {
       const inner = p.message.body;
-      const t = headerText(headerFields(buf, inner.headerStart, Math.min(inner.bodyStart, buf.length)));
+      const t = headerText(headerFields(buf, inner.headerStart, headerEnd(inner.headerStart, inner.bodyStart)));
       pieces.push(t);
       chars += t.length;
       walk(inner, depth + 1);
     } else if (p.type === 'text') {
       const { text, cut } = partText(buf, p, caps);
+      decoded += Math.min(p.end - p.bodyStart, caps.partBytes);
       if (cut) truncated = true;
       pieces.push(text);
       chars += text.length;

@@ -14,8 +14,12 @@ import { openStore, withAccount } from '../store/helpers.ts';
 import { ACCOUNT, CRLF, indexed, loadCorpus, scopeOf, shardOf } from './search-corpus.ts';
 import { charsetSupported, formatSearch, runSearch, sequenceSetText, usesModseq, DAY_MS } from '../../src/protocols/imap/search.ts';
 import { searchIndexOf } from '../../src/store/search-index.ts';
-import { TRUNCATED } from '../../src/store/search-text.ts';
-import { baseSubject, runSort } from '../../src/protocols/imap/sort.ts';
+import { NO_CAPS, TEXT_CAPS, TRUNCATED, buildRecord } from '../../src/store/search-text.ts';
+import { parseStructure } from '../../src/store/structure.ts';
+import { serveStoreClient } from '../../src/store/protocol.ts';
+import { StoreClient } from '../../src/store/client.ts';
+import { MessageChannel } from 'node:worker_threads';
+import { baseSubject, formatSort, runSort } from '../../src/protocols/imap/sort.ts';
 import { formatThread, runThread, type ThreadNode } from '../../src/protocols/imap/thread.ts';
 import type { SearchKey, SearchMessage, SearchScope, SortCriterion } from '../../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../../src/store/types.ts';
@@ -70,6 +74,11 @@ test('flags, sequence sets, UIDs, $, OR / NOT nesting, sizes, modseq', async () 
     };
     assert.deepEqual(await uids(key, s), [3, 5]);
     assert.deepEqual(await uids({ k: 'not', key: { k: 'not', key: { k: 'uid', set: [{ from: 2, to: 2 }] } } }, s), [2]);
+    // a scope lacking sequence number 3 (expunged in the store, still known to the client)
+    const gap: SearchScope = { ...s, messages: s.messages.filter((m) => m.seq !== 3) };
+    assert.deepEqual(await uids({ k: 'seq', set: [{ from: 2, to: 4 }] }, gap), [2, 4]);
+    assert.deepEqual(await uids({ k: 'seq', set: [{ from: '*', to: '*' }] }, gap), [6]);
+    assert.deepEqual(await uids({ k: 'text', value: 'hello world' }, gap), [1, 6]);
     // MODSEQ: a flag change raises one message's modseq
     const r = await store.mailbox(ACCOUNT).setFlags('INBOX', [3], ['\\Seen'], 'add');
     const s2 = await scopeOf(store.mailbox(ACCOUNT), 'INBOX');
@@ -181,17 +190,19 @@ test('the index follows append, copy, move, expunge, and a restart (read back; r
   let reopened: Store | null = null;
   try {
     const mb = store.mailbox(ACCOUNT);
-    await mb.createFolder('Archive');
+    await mb.createFolder('Saved');
     await mb.append('INBOX', CRLF('Subject: late\r\n\r\nappended zebra\r\n'));
-    await mb.copy('INBOX', [1], 'Archive');
-    await mb.move('INBOX', [2], 'Archive');
+    await mb.copy('INBOX', [1], 'Saved');
+    await mb.move('INBOX', [2], 'Saved');
+    await mb.appendMany('INBOX', [{ body: CRLF('Subject: multi one\r\n\r\nmultiappended okapi\r\n') }, { body: CRLF('Subject: multi two\r\n\r\nmultiappended okapi\r\n') }]);
     await mb.expunge('INBOX', { uids: [3] });
     await indexed(store);
     let s = await scopeOf(mb, 'INBOX');
     assert.deepEqual(await uids({ k: 'body', value: 'zebra' }, s), [7]);
     assert.deepEqual(await uids({ k: 'text', value: 'hello world' }, s), [1, 6]);
     assert.deepEqual(await uids({ k: 'body', value: 'café' }, s), [], 'expunged');
-    let a = await scopeOf(mb, 'Archive');
+    assert.deepEqual(await uids({ k: 'body', value: 'okapi' }, s), [8, 9], 'MULTIAPPEND');
+    let a = await scopeOf(mb, 'Saved');
     assert.deepEqual(await uids({ k: 'body', value: 'quick brown' }, a), [1], 'the copy shares its body\'s record');
     assert.deepEqual(await uids(H('FROM', 'jörg'), a), [2], 'moved');
     const view = await mb.searchIndex!('INBOX');
@@ -201,16 +212,16 @@ test('the index follows append, copy, move, expunge, and a restart (read back; r
     ({ store: reopened } = await openStore(dataDir, { shards: 1 }));
     const ix = searchIndexOf(shardOf(reopened));
     await ix.ready;
-    assert.ok(ix.stats().scanned >= 7, 'records read back from the file');
+    assert.ok(ix.stats().scanned >= 9, 'records read back from the file');
     assert.equal(ix.stats().caughtUp, 0, 'nothing had to be indexed again');
     s = await scopeOf(reopened.mailbox(ACCOUNT), 'INBOX');
     assert.deepEqual(await uids({ k: 'body', value: 'zebra' }, s), [7]);
-    a = await scopeOf(reopened.mailbox(ACCOUNT), 'Archive');
+    a = await scopeOf(reopened.mailbox(ACCOUNT), 'Saved');
     assert.deepEqual(await uids(H('SUBJECT', 'ääö'), a), [2]);
     await reopened.close();
 
     // the file gone: catch-up indexes every message from its body
-    fs.rmSync(path.join(dataDir, 'store', 'shards', fs.readdirSync(path.join(dataDir, 'store', 'shards'))[0]!, 'search.idx'));
+    fs.rmSync(path.join(dataDir, 'store', 'shards', fs.readdirSync(path.join(dataDir, 'store', 'shards'))[0]!, 'search-1.idx'));
     ({ store: reopened } = await openStore(dataDir, { shards: 1 }));
     const ix2 = searchIndexOf(shardOf(reopened));
     await ix2.ready;
@@ -254,6 +265,75 @@ test('compaction moves bodies: their records follow them, now and after a restar
   }
 });
 
+test('through a StoreClient (another thread\'s view of the store): the same answers from the index', async () => {
+  const { store } = await corpusStore();
+  const { port1, port2 } = new MessageChannel();
+  const served = serveStoreClient(store, port1, 'imap-search-test');
+  const client = new StoreClient(port2);
+  try {
+    const mb = client.mailbox(ACCOUNT);
+    const view = await mb.searchIndex!('INBOX');
+    assert.ok(view.data instanceof Float64Array && view.data.length === 6 * 6);
+    const s = await scopeOf(mb, 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'café softbreak' }, s), [3]);
+    assert.deepEqual(await uids(H('SUBJECT', 'ÄÄÖ'), s), [2]);
+    assert.deepEqual((await runSort([{ key: 'SUBJECT', reverse: false }], { k: 'all' }, s)).map((m) => m.seq), [5, 1, 3, 6, 4, 2]);
+  } finally {
+    client.close();
+    served.close();
+    port1.close();
+    await store.close();
+  }
+});
+
+test('dead records are reclaimed: the live ones copied into the next file, searches right during and after, and after a restart', async () => {
+  const { store, dataDir } = await withAccount({ shards: 1 });
+  let again: Store | null = null;
+  try {
+    const mb = store.mailbox(ACCOUNT);
+    const filler = 'padding words '.repeat(300);
+    for (let i = 1; i <= 40; i++) await mb.append('INBOX', CRLF(`Subject: n${i}\r\n\r\n${filler}\r\nkeyword${i}\r\n`));
+    await mb.expunge('INBOX', { uids: Array.from({ length: 35 }, (_, k) => k + 1) });
+    await indexed(store);
+    const ix = searchIndexOf(shardOf(store));
+    await ix.maintain(); // drops the expunged bodies' entries
+    const s = await scopeOf(mb, 'INBOX');
+    const oldPath = (await mb.searchIndex!('INBOX')).path;
+    // a search that learnt the old file's place just before the switch still reads it
+    const [r, sizes] = await Promise.all([uids({ k: 'body', value: 'keyword38' }, s), ix.rewrite()]);
+    assert.deepEqual(r, [38]);
+    assert.ok(sizes.after < sizes.before / 4, `rewritten: ${sizes.before} → ${sizes.after} bytes`);
+    assert.equal(ix.stats().rewrites, 1);
+    const view = await mb.searchIndex!('INBOX');
+    assert.notEqual(view.path, oldPath);
+    assert.ok(path.basename(view.path) === 'search-2.idx');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword36' }, s), [36]);
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword12' }, s), [], 'expunged');
+    // a search told of a file that is gone by the time it opens it reads the bodies instead
+    const stale = new Proxy(mb, {
+      get: (t, p) => (p === 'searchIndex' ? async (f: string) => ({ ...(await t.searchIndex!(f)), path: oldPath + '.gone' }) : Reflect.get(t, p, t)),
+    }) as MailboxApi;
+    const st = await scopeOf(stale, 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword39' }, st), [39]);
+    assert.deepEqual((await runSort([{ key: 'SUBJECT', reverse: true }], { k: 'all' }, st)).map((m) => m.uid), [40, 39, 38, 37, 36]);
+    assert.deepEqual(await uids({ k: 'text', value: 'n40' }, s), [40]);
+    await mb.append('INBOX', CRLF('Subject: after\r\n\r\nafter the rewrite\r\n'));
+    await indexed(store);
+    await store.close();
+    assert.ok(!fs.existsSync(oldPath), 'the old generation is gone');
+    ({ store: again } = await openStore(dataDir, { shards: 1 }));
+    const ix2 = searchIndexOf(shardOf(again));
+    await ix2.ready;
+    assert.equal(ix2.stats().caughtUp, 0, 'the new file holds every live body');
+    const s2 = await scopeOf(again.mailbox(ACCOUNT), 'INBOX');
+    assert.deepEqual(await uids({ k: 'body', value: 'keyword37' }, s2), [37]);
+    assert.deepEqual(await uids({ k: 'body', value: 'after the rewrite' }, s2), [41]);
+  } finally {
+    await store.close().catch(() => {});
+    await again?.close().catch(() => {});
+  }
+});
+
 test('searchTextChars: a message whose text passes the cap is flagged, and still found (from its body)', async () => {
   const { store } = await withAccount({ shards: 1, searchTextChars: 2000 });
   try {
@@ -272,6 +352,23 @@ test('searchTextChars: a message whose text passes the cap is flagged, and still
   } finally {
     await store.close();
   }
+});
+
+test('a hostile message costs a bounded record: parts decoded up to a budget, header read up to its cap', () => {
+  const junk = '!'.repeat(600 * 1024); // base64 that decodes to nothing: no text, all the work
+  let m = 'Subject: hostile\r\nContent-Type: multipart/mixed; boundary="h"\r\n\r\n';
+  for (let i = 0; i < 12; i++) m += `--h\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n${junk}\r\n`;
+  m += '--h\r\nContent-Type: text/plain\r\n\r\nlast part needle\r\n--h--\r\n';
+  const body = Buffer.from(m);
+  const rec = buildRecord(body, parseStructure(body), 1, 0);
+  assert.equal(rec.readUInt32LE(28) & TRUNCATED, TRUNCATED, 'flagged: the engine reads the body when the record does not match');
+  assert.ok(!rec.includes('needle'), 'parts past the decoding budget are not in the record');
+  const full = buildRecord(body, parseStructure(body), 1, 0, NO_CAPS);
+  assert.ok(full.includes('last part needle'), 'the uncapped record (the engine\'s fallback) has it');
+  const big = Buffer.from(`Subject: x\r\n${'X-Pad: aaaaaaaa\r\n'.repeat(8000)}From: late@example.org\r\n\r\nbody\r\n`);
+  const hr = buildRecord(big, parseStructure(big), 1, 0);
+  assert.equal(hr.readUInt32LE(28) & TRUNCATED, TRUNCATED);
+  assert.ok(hr.readUInt32LE(24) <= TEXT_CAPS.headerChars * 4, 'header text capped');
 });
 
 test('SEARCH TEXT / FROM / SINCE over 10,000 messages answers within 1 s', async () => {
@@ -336,6 +433,9 @@ test('SORT: every criterion, REVERSE, several criteria, with a search key (RFC 5
     const sizes = bySize.map((q) => s.messages[q - 1]!.size);
     assert.deepEqual(sizes, [...sizes].sort((a, b) => a - b));
     assert.deepEqual(seqs(await runSort([{ key: 'DATE', reverse: false }], { k: 'flag', flag: '\\Seen', set: false }, s)), [2, 3, 5, 4]);
+    const sorted = await runSort([{ key: 'DATE', reverse: true }], { k: 'all' }, s);
+    assert.equal(formatSort(sorted, false), '* SORT 6 4 5 3 2 1\r\n');
+    assert.equal(formatSort([], true), '* SORT\r\n');
   } finally {
     await store.close();
   }

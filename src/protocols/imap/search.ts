@@ -25,7 +25,7 @@
  * Rejects: the store's codes (STORE_NO_SUCH_FOLDER when the folder went away, STORE_IO).
  */
 import fs from 'node:fs';
-import { readBody } from '../../store/bodies.ts';
+import { BodyReader } from '../../store/bodies.ts';
 import { parseStructure } from '../../store/structure.ts';
 import { NO_CAPS, REC_HEAD, TRUNCATED, buildRecord, fold } from '../../store/search-text.ts';
 import { VIEW_FIELDS, type SearchIndexView } from '../../store/types.ts';
@@ -69,7 +69,8 @@ export function sequenceSetText(nums: readonly number[]): string {
 
 const CHUNK = 8 << 20;
 const GAP = 64 << 10;
-const FALLBACK_PARALLEL = 16;
+const FALLBACK_PARALLEL = 8;
+const READ_AHEAD = 1 << 20;
 
 type TextKey = Extract<SearchKey, { k: 'header' | 'body' | 'text' }>;
 
@@ -166,7 +167,14 @@ class Evaluation {
       recs.push({ i, pos: rows[o + 1]!, len: rows[o + 2]!, hdr: rows[o + 3]!, flags: rows[o + 5]! });
     }
     const needles = [...this.needles.values()];
-    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) await this.scanFile(loaded.path, recs, needles);
+    if (needles.length > 0 && recs.length > 0 && loaded.path !== null) {
+      try {
+        await this.scanFile(loaded.path, recs, needles);
+      } catch (e) {
+        if (!gone(e)) throw e;
+        for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+      }
+    }
     // records cut by a cap that did not match: look at the body itself
     if (needles.length > 0) {
       for (const r of recs) if ((r.flags & TRUNCATED) !== 0 && needles.some((nd) => nd.bits[r.i] === 0)) missing.push(r.i);
@@ -269,17 +277,16 @@ class Evaluation {
       return out;
     }
     if (n === 0) return out;
-    const star = uid ? msgs[n - 1]!.uid : n;
+    // messages ascend by both sequence number and UID (the scope may lack some sequence
+    // numbers: messages the store no longer holds)
+    const star = uid ? msgs[n - 1]!.uid : msgs[n - 1]!.seq;
     for (const r of set) {
       const a = r.from === '*' ? star : r.from;
       const b = r.to === '*' ? star : r.to;
       const lo = Math.min(a, b);
       const hi = Math.max(a, b);
-      if (!uid) {
-        for (let s = Math.max(1, lo); s <= Math.min(n, hi); s++) out[s - 1] = 1;
-        continue;
-      }
-      for (let i = lowerBound(msgs, lo); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      if (uid) for (let i = lowerBound(msgs, lo, 'uid'); i < n && msgs[i]!.uid <= hi; i++) out[i] = 1;
+      else for (let i = lowerBound(msgs, lo, 'seq'); i < n && msgs[i]!.seq <= hi; i++) out[i] = 1;
     }
     return out;
   }
@@ -300,7 +307,7 @@ async function loadView(scope: SearchScope): Promise<Loaded> {
   for (let i = 0; i < n; i++) {
     const uid = msgs[i]!.uid;
     while (j < d.length && d[j]! < uid) j += VIEW_FIELDS;
-    if (j < d.length && d[j] === uid) rows.set(d.subarray(j, j + VIEW_FIELDS), i * VIEW_FIELDS);
+    if (j < d.length && d[j] === uid) for (let f = 0, o = i * VIEW_FIELDS; f < VIEW_FIELDS; f++) rows[o + f] = d[j + f]!;
   }
   return { path: v.path, rows };
 }
@@ -344,11 +351,10 @@ async function visitIndexed(path: string, recs: Rec[], visit: (buf: Buffer, recs
       const buf = await next;
       if (k + 1 < chunks.length) next = read(k + 1);
       const c = chunks[k]!;
-      const view: Rec[] = [];
-      for (let r = c.a; r < c.b; r++) {
-        const rec = recs[r]!;
-        if (rec.pos + rec.len - c.from <= buf.length) view.push({ ...rec, pos: rec.pos - c.from });
-      }
+      // positions made relative to the chunk (in place: each record is in one chunk)
+      let view = recs.slice(c.a, c.b);
+      for (const rec of view) rec.pos -= c.from;
+      if (buf.length < c.to - c.from) view = view.filter((rec) => rec.pos + rec.len <= buf.length); // a short read
       visit(buf, view);
     }
   } finally {
@@ -362,20 +368,26 @@ async function visitBodies(scope: SearchScope, positions: number[], visit: (rec:
   const msgs = scope.messages;
   const metas = await scope.mailbox.list(scope.folder, { uids: positions.map((i) => msgs[i]!.uid) });
   const byUid = new Map(metas.map((m) => [m.uid, m]));
+  const order = [...positions].sort((a, b) => a - b); // bodies mostly lie in UID order: read-ahead serves many
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < positions.length) {
-      const i = positions[next++]!;
-      const meta = byUid.get(msgs[i]!.uid);
-      if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
-      let body: Buffer;
-      try {
-        body = await readBody(meta.locator);
-      } catch {
-        continue;
+    const reader = new BodyReader({ readAheadBytes: READ_AHEAD });
+    try {
+      while (next < order.length) {
+        const i = order[next++]!;
+        const meta = byUid.get(msgs[i]!.uid);
+        if (meta === undefined) continue; // expunged meanwhile: matches nothing but flags
+        let body: Buffer;
+        try {
+          body = await reader.read(meta.locator);
+        } catch {
+          continue;
+        }
+        const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
+        visit(rec, [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }]);
       }
-      const rec = buildRecord(body, parseStructure(body), 0, 0, NO_CAPS);
-      visit(rec, [{ i, pos: 0, len: rec.length, hdr: rec.readUInt32LE(24), flags: 0 }]);
+    } finally {
+      reader.close();
     }
   };
   await Promise.all(Array.from({ length: Math.min(FALLBACK_PARALLEL, positions.length) }, worker));
@@ -411,17 +423,27 @@ export async function headerFields(scope: SearchScope, msgs: readonly SearchMess
     if (loaded.rows === null || loaded.rows[o] === 0 || loaded.rows[o + 1]! < 0) missing.push(i);
     else recs.push({ i, pos: loaded.rows[o + 1]!, len: loaded.rows[o + 2]!, hdr: loaded.rows[o + 3]!, flags: loaded.rows[o + 5]! });
   }
-  if (loaded.path !== null) await visitIndexed(loaded.path, recs, take);
+  if (loaded.path !== null) {
+    try {
+      await visitIndexed(loaded.path, recs, take);
+    } catch (e) {
+      if (!gone(e)) throw e;
+      for (const r of recs) missing.push(r.i); // the index moved to its next file meanwhile
+    }
+  }
   await visitBodies(scope, missing, take);
   return msgs.map((m) => out.get(posOf.get(m.uid) ?? -1) ?? new Map<string, string>());
 }
 
-function lowerBound(msgs: readonly SearchMessage[], uid: number): number {
+/** The index file is gone (rewritten into its next generation after `searchIndex` answered). */
+const gone = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+function lowerBound(msgs: readonly SearchMessage[], v: number, by: 'uid' | 'seq'): number {
   let lo = 0;
   let hi = msgs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (msgs[mid]!.uid < uid) lo = mid + 1;
+    if (msgs[mid]![by] < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -457,12 +479,40 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
   const needle = nd.bytes;
   const L = needle.length;
   const lo = (r: Rec): number => r.pos + REC_HEAD + (nd.kind === 'body' ? r.hdr : 0);
-  const hiOf = (r: Rec): number => (nd.kind === 'header' ? r.pos + REC_HEAD + r.hdr : r.pos + r.len);
+  const hiOf = (r: Rec): number => r.pos + r.len;
   if (L === 0) {
     for (const r of recs) nd.bits[r.i] = 1;
     return;
   }
   if (nd.kind === 'header' && !nd.presence && needle.includes(10)) return; // never inside one field
+  if (nd.kind === 'header') {
+    // only the header text of each record: searched record by record (the bodies, ten times
+    // bigger, are never scanned)
+    const pre = nd.prefix;
+    for (const r of recs) {
+      const start = r.pos + REC_HEAD;
+      const hdr = buf.subarray(start, start + r.hdr);
+      for (let p = hdr.indexOf(needle); p >= 0; ) {
+        if (nd.presence) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        const ls = hdr.lastIndexOf(10, p);
+        let le = hdr.indexOf(10, p);
+        if (le < 0) le = hdr.length;
+        if (ls < 0 || hdr.compare(pre, 0, pre.length, ls, ls + pre.length) !== 0) {
+          p = hdr.indexOf(needle, le); // another field's line
+          continue;
+        }
+        if (p >= ls + pre.length && p + L <= le) {
+          nd.bits[r.i] = 1;
+          break;
+        }
+        p = hdr.indexOf(needle, p + 1);
+      }
+    }
+    return;
+  }
   let j = 0;
   let p = buf.indexOf(needle, lo(recs[0]!));
   while (p >= 0) {
@@ -480,21 +530,6 @@ function scan(buf: Buffer, recs: readonly Rec[], nd: Needle): void {
       if (++j >= recs.length) return;
       p = buf.indexOf(needle, lo(recs[j]!));
       continue;
-    }
-    if (nd.kind === 'header' && !nd.presence) {
-      const ls = buf.lastIndexOf(10, p);
-      let le = buf.indexOf(10, p);
-      if (le < 0 || le > hi) le = hi;
-      const pre = nd.prefix;
-      const named = ls >= start && buf.compare(pre, 0, pre.length, ls, ls + pre.length) === 0;
-      if (!named) {
-        p = buf.indexOf(needle, le); // another field's line
-        continue;
-      }
-      if (p < ls + pre.length || p + L > le) {
-        p = buf.indexOf(needle, p + 1);
-        continue;
-      }
     }
     nd.bits[r.i] = 1;
     if (++j >= recs.length) return;

@@ -9,7 +9,7 @@
  * Header values come from the store's search index (search.ts `headerFields`: encoded words
  * decoded, case-folded), so strings compare case-insensitively, code point by code point.
  *
- * Exports: `runSort`, `baseSubject`, `sentTime`, `firstAddress`.
+ * Exports: `runSort`, `formatSort`, `baseSubject`, `sentTime`, `firstAddress`.
  * Rejects: what runSearch rejects with.
  */
 import { headerFields, runSearch } from './search.ts';
@@ -171,4 +171,11 @@ export async function runSort(criteria: ReadonlyArray<{ key: SortCriterion; reve
     return matches[a]!.seq - matches[b]!.seq;
   });
   return order.map((i) => matches[i]!);
+}
+
+/** `* SORT n n …\r\n` (RFC 5256 §4): sequence numbers, or UIDs for UID SORT. */
+export function formatSort(sorted: readonly SearchMessage[], uid: boolean): string {
+  let s = '* SORT';
+  for (const m of sorted) s += ` ${uid ? m.uid : m.seq}`;
+  return `${s}\r\n`;
 }
