@@ -173,7 +173,7 @@ except imaplib.IMAP4.error as e:
   const sel = untagged(await c.run('SELECT INBOX'));
   const hm = Number(/HIGHESTMODSEQ (\d+)/.exec(sel.join('\n'))![1]);
   const st = await c.run('STORE 1 +FLAGS (\\Deleted)');
-  const m1 = /^\* 1 FETCH \(FLAGS \(\\Deleted \$Work\) MODSEQ \((\d+)\)\)$/.exec(untagged(st)[0]!);
+  const m1 = /^\* 1 FETCH \(FLAGS \(\\Deleted \$Work\) UID 1 MODSEQ \((\d+)\)\)$/.exec(untagged(st)[0]!);
   assert.ok(m1 !== null && Number(m1[1]) > hm, untagged(st).join('\n'));
   // message 2 unchanged since `hm`, message 1 changed since: only 2 is stored
   const cond = await c.run(`UID STORE 1:2 (UNCHANGEDSINCE ${hm}) +FLAGS.SILENT (\\Draft)`);
