@@ -30,6 +30,8 @@ export interface RawClient {
   line(text: string): void;
   /** Read on until the tagged response of `tag` (or a continuation). */
   more(tag: string, timeoutMs?: number): Promise<string[]>;
+  /** The next response, or null when none comes within the timeout. */
+  next(timeoutMs: number): Promise<string | null>;
   close(): void;
 }
 
@@ -146,6 +148,7 @@ export function connectRaw(port: number, host = '127.0.0.1'): Promise<RawClient>
             socket.write(`${text}\r\n`, 'latin1');
           },
           more,
+          next: (timeoutMs) => next(Date.now() + timeoutMs).catch(() => null),
           close() {
             socket.destroy();
           },

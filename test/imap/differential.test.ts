@@ -27,7 +27,10 @@ const USER = 'ann@example.org';
 const PW = 'sesame';
 const USERS = [{ user: USER, password: PW }, { user: 'bob@example.org', password: PW }];
 
-type Step = string | { parts: Part[]; literalPlus?: boolean } | { idle: true } | { raw: string };
+/** A command line (after the tag); one with literals; IDLE … DONE, with `changes` made meanwhile
+ * by another session of the same user (INBOX selected) and DONE sent once the IDLE session has
+ * been told something (or after 5 s); a raw line then a NOOP. */
+type Step = string | { parts: Part[]; literalPlus?: boolean } | { idle: true; changes?: Array<string | Part[]> } | { raw: string };
 interface Session { name: string; login: boolean; steps: Step[] }
 
 const appendCorpus: Step[] = CORPUS.map((m) => ({ parts: [`APPEND INBOX ${m.flags} ${m.date} `, m.body] }));
@@ -144,7 +147,7 @@ const SESSIONS: Session[] = [
       { parts: ['APPEND Nope ', Buffer.from('Subject: nowhere\r\n\r\nx\r\n')] },
       'STATUS Drafts (MESSAGES UIDNEXT)', 'EXAMINE Drafts', 'FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])', 'FETCH 3 (FLAGS INTERNALDATE)',
       { parts: ['APPEND Drafts (\\Bogus) ', Buffer.from('Subject: bad flag\r\n\r\nx\r\n')] },
-      { parts: ['APPEND Drafts (\\Seen) ', Buffer.from('Subject: multi 1\r\n\r\nx\r\n'), ' (\\Flagged) "05-May-2024 05:05:05 +0000" ', Buffer.from('Subject: multi 2\r\n\r\ny\r\n')] },
+      { parts: ['APPEND Drafts (\\Seen) "07-Jul-2024 07:07:07 +0000" ', Buffer.from('Subject: multi 1\r\n\r\nx\r\n'), ' (\\Flagged) "05-May-2024 05:05:05 +0000" ', Buffer.from('Subject: multi 2\r\n\r\ny\r\n')] },
       'FETCH 4:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])',
       { parts: ['APPEND Drafts ', Buffer.alloc(0)] },
     ],
@@ -152,7 +155,13 @@ const SESSIONS: Session[] = [
   {
     name: 'idle',
     login: true,
-    steps: ['ENABLE FOO', 'ID NIL', 'ID ("name" "differential")', 'ENABLE CONDSTORE QRESYNC', 'SELECT INBOX', { idle: true }, 'NOOP', 'SELECT INBOX', 'ENABLE CONDSTORE', 'EXAMINE Sent', 'LOGOUT'],
+    steps: [
+      'ENABLE FOO', 'ID NIL', 'ID ("name" "differential")', 'ENABLE CONDSTORE QRESYNC', 'SELECT INBOX', { idle: true }, 'NOOP',
+      { idle: true, changes: [['APPEND INBOX (\\Seen) "06-Jun-2024 06:06:06 +0000" ', Buffer.from('Subject: while idle\r\n\r\nx\r\n')]] },
+      { idle: true, changes: ['STORE 1 +FLAGS (\\Flagged)'] },
+      { idle: true, changes: ['UID STORE 1 +FLAGS.SILENT (\\Deleted)', 'UID EXPUNGE 1'] },
+      'NOOP', 'FETCH 1:* (UID FLAGS)', 'STORE 2 +FLAGS.SILENT (\\Deleted)', 'EXPUNGE', 'SELECT INBOX', 'ENABLE CONDSTORE', 'EXAMINE Sent', 'LOGOUT',
+    ],
   },
   // each error session stays under both servers' limits of bad commands (Dovecot's login
   // process closes after three)
@@ -250,7 +259,7 @@ const ALLOWED: Allowed[] = [
   },
   {
     why: 'RFC 7162 §3.1: after a CONDSTORE-enabling command the server MUST add MODSEQ to FETCH responses it sends for flag changes; "this rule doesn\'t affect untagged FETCH responses caused by a FETCH command that doesn\'t include UID and/or a MODSEQ FETCH data item": there MODSEQ is neither required nor forbidden (Postern adds it, Dovecot does not).',
-    command: /^(fetch|store):(UID )?FETCH (?!.*MODSEQ)/,
+    command: /^(fetch|store|idle):(UID )?FETCH (?!.*MODSEQ)/,
     normalise: (l) => l.replace(/ MODSEQ \(<modseq>\)|MODSEQ \(<modseq>\) /, ''),
   },
   {
@@ -267,6 +276,26 @@ const ALLOWED: Allowed[] = [
     why: 'RFC 9051 §7.4.1 / RFC 3501 §7.3.1-2: EXISTS and RECENT are sent when the mailbox size changes; when is the server\'s choice as long as the client is told before it can rely on the number. A MOVE into the selected mailbox itself: Dovecot announces the new copy in the MOVE response, Postern at the next NOOP (with RECENT counts); after the NOOP both agree.',
     command: /^copymove:(MOVE 1 Trash|NOOP)$/,
     normalise: (l) => (/^\* \d+ (EXISTS|RECENT)$/.test(l) ? null : l),
+  },
+  {
+    why: 'RFC 3501 §2.3.2 (\\Recent): "This session is the first session to have been notified about this message"; when a message arrives while two sessions have the mailbox selected (the one appending and one in IDLE), which is first is not specified. Dovecot gives it to the appending session, Postern to the IDLE one (RECENT count, \\Recent flag).',
+    command: /^idle:(IDLE … DONE \(elsewhere: APPEND|FETCH 1:\* \(UID FLAGS\))/,
+    normalise: (l) => (/^\* \d+ RECENT$/.test(l) ? null : l.replace(/\\Recent ?/, '').replace(' )', ')')),
+  },
+  {
+    why: 'RFC 3501 §2.3.2 (\\Recent): "if the session is read-only, subsequent sessions will also see \\Recent set for this message": whether the read-only session itself shows \\Recent for messages that arrive while it has the mailbox selected is not said. Dovecot does (RECENT count and flag); Postern\'s read-only view shows \\Recent for the unclaimed messages present at EXAMINE, not for later arrivals.',
+    command: /^append:(APPEND Drafts \(\\Seen\) "07-Jul|FETCH 4:\*)/,
+    normalise: (l) => (/^\* \d+ RECENT$/.test(l) ? null : l.replace(/\\Recent ?/, '').replace(' )', ')')),
+  },
+  {
+    why: 'RFC 7162 §7 (formal syntax): resp-text-code =/ "HIGHESTMODSEQ" SP mod-sequence-value, in any untagged OK: Dovecot volunteers one in IDLE after changes that carry no MODSEQ of their own (an arrival, an expunge); Postern does not (the MODSEQ of each FETCH, and HIGHESTMODSEQ at the next SELECT, tell the client the same).',
+    command: /^idle:IDLE … DONE \(elsewhere/,
+    normalise: (l) => (l === '* OK [HIGHESTMODSEQ <modseq>]' ? null : l),
+  },
+  {
+    why: 'RFC 9051 §7.5.2 / RFC 3501 §7.4.2: a FETCH response with FLAGS is a "unilateral server decision (e.g., flag updates)"; Postern tells the \\Deleted set elsewhere and then the expunge, Dovecot only the expunge of the same message; the client ends in the same state.',
+    command: /^idle:IDLE … DONE \(elsewhere: UID STORE 1 \+FLAGS\.SILENT \(\\Deleted\); UID EXPUNGE 1\)$/,
+    normalise: (l) => (/^\* 1 FETCH \(FLAGS \([^)]*\\Deleted[^)]*\) MODSEQ \(<modseq>\) UID 1\)$/.test(l) ? null : l),
   },
   {
     why: 'RFC 9051 §6.3.2 (EXAMINE): "No changes to the permanent state of the mailbox, including per-user state, are permitted." Both leave the read-only mailbox unchanged; Postern says so (NO [READ-ONLY]), Dovecot answers OK.',
@@ -310,7 +339,7 @@ after(async () => {
 
 interface Diff { session: string; command: string; dovecot: string[]; postern: string[]; unexplained: string[]; applied: Allowed[] }
 
-async function runStep(c: RawClient, tag: string, step: Step): Promise<string[]> {
+async function runStep(c: RawClient, tag: string, step: Step, other: () => Promise<RawClient>): Promise<string[]> {
   if (typeof step === 'string') return c.command(tag, [step]);
   if ('raw' in step) {
     // whatever the line provokes, then a NOOP's responses (so that silence is an answer too)
@@ -320,8 +349,15 @@ async function runStep(c: RawClient, tag: string, step: Step): Promise<string[]>
   if ('idle' in step) {
     const r = await c.command(tag, ['IDLE']);
     if (!r[r.length - 1]!.startsWith('+')) return r;
+    const told: string[] = [];
+    if (step.changes !== undefined) {
+      const o = await other();
+      for (const [k, ch] of step.changes.entries()) await o.command(`o${k}`, typeof ch === 'string' ? [ch] : ch);
+      const first = await c.next(5000);
+      if (first !== null) told.push(first);
+    }
     c.line('DONE');
-    return [...r, ...(await c.more(tag))];
+    return [...r, ...told, ...(await c.more(tag))];
   }
   return c.command(tag, step.parts, { literalPlus: step.literalPlus ?? false });
 }
@@ -329,13 +365,27 @@ async function runStep(c: RawClient, tag: string, step: Step): Promise<string[]>
 function describe(step: Step): string {
   if (typeof step === 'string') return step;
   if ('raw' in step) return `(raw) ${JSON.stringify(step.raw)}`;
-  if ('idle' in step) return 'IDLE … DONE';
+  if ('idle' in step) return `IDLE … DONE${step.changes === undefined ? '' : ` (elsewhere: ${step.changes.map((ch) => (typeof ch === 'string' ? ch : ch.map((p) => (typeof p === 'string' ? p : `{${p.length}}`)).join(''))).join('; ')})`}`;
   return step.parts.map((p) => (typeof p === 'string' ? p : `{${p.length}}`)).join('');
 }
 
 async function runSession(s: Session, diffs: Diff[]): Promise<void> {
   const d = await connectRaw(ref.port);
   const p = await connectRaw(subject.port, subject.host);
+  // the other session of each server (IDLE's changes), opened when first needed
+  const others: RawClient[] = [];
+  const otherOf = (port: number, host: string): (() => Promise<RawClient>) => {
+    let o: Promise<RawClient> | null = null;
+    return () => (o ??= (async () => {
+      const c = await connectRaw(port, host);
+      others.push(c);
+      await c.command('o0', [LOGIN]);
+      await c.command('o1', ['SELECT INBOX']);
+      return c;
+    })());
+  };
+  const od = otherOf(ref.port, '127.0.0.1');
+  const op = otherOf(subject.port, subject.host);
   try {
     if (s.login) {
       for (const [c, name] of [[d, 'dovecot'], [p, 'postern']] as const) {
@@ -345,7 +395,7 @@ async function runSession(s: Session, diffs: Diff[]): Promise<void> {
     }
     for (const [k, step] of s.steps.entries()) {
       const tag = `${s.name.slice(0, 3)}${k + 1}`;
-      const [rd, rp] = await Promise.all([runStep(d, tag, step).catch((e: Error) => [`(error) ${e.message}`]), runStep(p, tag, step).catch((e: Error) => [`(error) ${e.message}`])]);
+      const [rd, rp] = await Promise.all([runStep(d, tag, step, od).catch((e: Error) => [`(error) ${e.message}`]), runStep(p, tag, step, op).catch((e: Error) => [`(error) ${e.message}`])]);
       const command = `${s.name}:${describe(step)}`;
       const nd = normalise(rd);
       const np = normalise(rp);
@@ -367,8 +417,7 @@ async function runSession(s: Session, diffs: Diff[]): Promise<void> {
       diffs.push({ session: s.name, command, dovecot: multisetMinus(nd, np), postern: multisetMinus(np, nd), unexplained, applied });
     }
   } finally {
-    d.close();
-    p.close();
+    for (const c of [d, p, ...others]) c.close();
   }
 }
 
