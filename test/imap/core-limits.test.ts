@@ -107,12 +107,14 @@ test('minDataRate: a literal whose bytes stop coming ends the session', async ()
   await c.closed;
 });
 
-test('before login a literal may be at most maxLineLength bytes', async () => {
+test('before login a command with literals may have at most maxLineLength bytes, parts and literals together', async () => {
   const c = await imap(env.port);
   c.write('p1 LOGIN {300}\r\n');
-  assert.equal(await c.read(), 'p1 BAD [TOOBIG] literal over 200 octets before login');
+  assert.equal(await c.read(), 'p1 BAD [TOOBIG] command with literals over 200 octets before login');
   c.write(`p2 LOGIN {300+}\r\n${'z'.repeat(300)} x\r\n`);
-  assert.equal(await c.read(), 'p2 BAD [TOOBIG] literal over 200 octets before login');
+  assert.equal(await c.read(), 'p2 BAD [TOOBIG] command with literals over 200 octets before login');
+  c.write(`p2b LOGIN {150+}\r\n${'z'.repeat(150)} {100}\r\n`);
+  assert.equal(await c.read(), 'p2b BAD [TOOBIG] command with literals over 200 octets before login', 'two literals, 250 bytes together');
   c.write(`p3 LOGIN {${USER.length}+}\r\n${USER} ${PASS}\r\n`);
   assert.match((await c.until('p3')).tagged, /^p3 OK /);
   c.close();

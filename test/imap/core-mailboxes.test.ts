@@ -3,11 +3,14 @@
  * LIST-EXTENDED selection and return options, LIST-STATUS, special use, \HasChildren),
  * LSUB, CREATE (parents, special use), DELETE, RENAME (children, INBOX), SUBSCRIBE and
  * UNSUBSCRIBE, STATUS, NAMESPACE, GETQUOTAROOT / GETQUOTA / SETQUOTA, mailbox names in
- * modified UTF-7 and UTF-8; imapShowAllFolders; Python's imaplib for what it can send.
+ * modified UTF-7 and UTF-8; imapShowAllFolders; Python's imaplib for what it can send. (The
+ * second server also tries the options imapIdEnabled, greetingsText, allowStartTLS and
+ * secureConnAllowLogin.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imap, message, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import tls from 'node:tls';
+import { imap, imapOn, message, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
@@ -189,10 +192,10 @@ print(json.dumps(r))
   });
 });
 
-describe('imapShowAllFolders = yes, imapIdEnabled = no, a greetingsText', () => {
+describe('imapShowAllFolders = yes, imapIdEnabled = no, a greetingsText, allowStartTLS = no, secureConnAllowLogin = no', () => {
   let env: ImapEnv;
   before(async () => {
-    env = await startImap({ imap: 'imapShowAllFolders = yes imapIdEnabled = no greetingsText = "Welcome to the test"' });
+    env = await startImap({ imap: 'imapShowAllFolders = yes imapIdEnabled = no greetingsText = "Welcome to the test" allowStartTLS = no secureConnAllowLogin = no' });
     await env.addUser(USER, PASS);
   });
   after(() => env.stop());
@@ -216,5 +219,19 @@ describe('imapShowAllFolders = yes, imapIdEnabled = no, a greetingsText', () => 
     await c.run(`LOGIN ${USER} ${PASS}`, 'i2');
     assert.ok(!(await c.run('CAPABILITY', 'i3')).untagged[0]!.split(' ').includes('ID'));
     c.close();
+  });
+
+  test('allowStartTLS = no: no STARTTLS; secureConnAllowLogin = no: LOGINDISABLED over TLS, AUTHENTICATE still works', async () => {
+    const c = await imap(env.port);
+    assert.ok(!c.greeting.includes('STARTTLS'));
+    assert.equal((await c.run('STARTTLS', 'k1')).tagged, 'k1 BAD STARTTLS not available');
+    c.close();
+    const sock = tls.connect({ port: env.tlsPort, host: '127.0.0.2', rejectUnauthorized: false });
+    await new Promise<void>((r) => sock.once('secureConnect', () => r()));
+    const t = imapOn(sock as unknown as import('node:net').Socket);
+    assert.match(await t.read(), /^\* OK \[CAPABILITY .* LOGINDISABLED\] /);
+    assert.equal((await t.run(`LOGIN ${USER} ${PASS}`, 'k2')).tagged, 'k2 NO [CANNOT] LOGIN is disabled, use AUTHENTICATE');
+    assert.match((await t.run(`AUTHENTICATE PLAIN ${Buffer.from(`\0${USER}\0${PASS}`).toString('base64')}`, 'k3')).tagged, /^k3 OK /);
+    t.close();
   });
 });

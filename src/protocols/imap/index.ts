@@ -14,8 +14,9 @@
  * checked against the state, and run (the parser bounded by maxNesting and maxListItems). A literal over a limit is refused before its bytes are
  * read (`tag NO [TOOBIG]`; a `{n+}` one the client sends anyway is read and dropped by the
  * framer, then NO; a non-synchronising literal over 4096 bytes under LITERAL- is `BAD
- * [TOOBIG]`); before login a literal longer than maxLineLength is `BAD` (nothing of any size
- * is gathered for a client that has not logged in).
+ * [TOOBIG]`); before login a command with literals may have at most maxLineLength bytes, its
+ * parts and literals together, else `BAD` (nothing large is gathered for a client that has not
+ * logged in).
  *
  * Before every reply to a command in the selected state, the selected mailbox's pending
  * updates are written (`MailboxView.updates`, expunges held back for the commands that may
@@ -91,6 +92,8 @@ interface Assembly {
   /** The chunks of the literal being read. */
   chunks: Buffer[];
   binary: boolean;
+  /** The bytes of the parts read and the literals announced so far. */
+  size: number;
   /** Refused while its non-synchronising literal still comes: the bytes are dropped and this
    * is the reply once the command ends. */
   refused: V | null;
@@ -119,14 +122,15 @@ class Dispatcher {
   frame(f: Frame, s: ImapSession): V {
     switch (f.kind) {
       case 'literal': {
-        const a = (this.asm ??= { lines: [], literals: [], chunks: [], binary: false, refused: null });
+        const a = (this.asm ??= { lines: [], literals: [], chunks: [], binary: false, size: 0, refused: null });
         a.lines.push(Buffer.from(f.text));
         a.chunks = [];
         a.binary = f.binary;
+        a.size += f.text.length + f.size;
         const tag = this.tagOf(a.lines[0]);
         this.data.tag = tag;
-        if (a.refused === null && s.state === 'notAuthenticated' && f.size > s.ctx.service.session.maxLineLength) {
-          a.refused = bad(tag, `[TOOBIG] literal over ${s.ctx.service.session.maxLineLength} octets before login`);
+        if (a.refused === null && s.state === 'notAuthenticated' && a.size > s.ctx.service.session.maxLineLength) {
+          a.refused = bad(tag, `[TOOBIG] command with literals over ${s.ctx.service.session.maxLineLength} octets before login`);
         }
         if (a.refused !== null) {
           if (!f.sync) return noreply(); // its bytes come anyway: dropped as they come
