@@ -33,7 +33,7 @@ export interface ImapTarget {
   readonly certFile: string;
   readonly keyFile: string;
   readonly dir: string;
-  /** Put a message into a folder the way a delivery would; resolves its UID where known. */
+  /** Put a message into a folder the way a delivery would (Postern: the store; Dovecot: a maildir file). */
   deliver(user: string, bytes: Buffer | string, folder?: string): Promise<void>;
   /** Every folder's messages as sha256 of their bytes, in UID order. */
   digest(user: string): Promise<Record<string, string[]>>;
