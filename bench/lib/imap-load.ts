@@ -130,6 +130,7 @@ class Conn {
   static open(port: number, timeoutMs = 30_000): Promise<Conn> {
     return new Promise((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1');
+      s.setNoDelay(true); // a command's parts go out at once (no Nagle wait behind the server's delayed ACK)
       const c = new Conn(s);
       const t = setTimeout(() => (s.destroy(), reject(new Error('no greeting'))), timeoutMs);
       c.lineWaiter = (l) => {
