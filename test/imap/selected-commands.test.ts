@@ -391,3 +391,49 @@ except imaplib.IMAP4.error as e:
   assert.deepEqual(untagged(await c.run('UID FETCH $ (UID)')), ['* 2 FETCH (UID 2)']);
   c.close();
 });
+
+test('FETCH BODY[] after a compaction moved the bodies the session knew the place of: read again from the store', { timeout: 60_000 }, async () => {
+  const user = await account(10);
+  const c = await imap(env.port, user);
+  await c.run('SELECT INBOX');
+  // the view has every locator; then half the messages go and the segment is compacted away
+  await c.run('STORE 1:5 +FLAGS.SILENT (\\Deleted)');
+  await c.run('EXPUNGE');
+  const r = (await env.server.admin('store.compact', {})) as { segmentsRemoved: number; bytesCopied: number };
+  assert.ok(r.segmentsRemoved >= 1 && r.bytesCopied > 0, JSON.stringify(r));
+  const f = await c.run('FETCH 1:5 (BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
+  assert.equal(tagged(f), 'OK Fetch completed');
+  const got = untagged(f).map((l) => /Subject: (m\d+)/.exec(l)?.[1]);
+  assert.deepEqual(got, ['m6', 'm7', 'm8', 'm9', 'm10']);
+  assert.ok(untagged(f).every((l) => l.includes('BODY[TEXT] {8}\r\nHello.\r\n')));
+  c.close();
+});
+
+test('SORT and THREAD (and UID forms): sorted and threaded answers, BADCHARSET', { timeout: 60_000 }, async () => {
+  const user = `u${++users}@example.org`;
+  await env.addUser(user, 'pw');
+  await env.deliver(user, 'From: b@example.org\r\nSubject: beta\r\nMessage-ID: <1@x>\r\nDate: Sun, 06 Dec 2026 07:00:03 +0000\r\n\r\nx\r\n');
+  await env.deliver(user, 'From: a@example.org\r\nSubject: alpha\r\nMessage-ID: <2@x>\r\nDate: Sun, 06 Dec 2026 07:00:01 +0000\r\n\r\nx\r\n');
+  await env.deliver(user, 'From: c@example.org\r\nSubject: Re: beta\r\nMessage-ID: <3@x>\r\nIn-Reply-To: <1@x>\r\nReferences: <1@x>\r\nDate: Sun, 06 Dec 2026 07:00:02 +0000\r\n\r\nx\r\n');
+  const out = JSON.parse(
+    await py(
+      user,
+      `
+M.select('INBOX')
+out['subject'] = M.sort('(SUBJECT)', 'UTF-8', 'ALL')
+out['date'] = M.sort('(REVERSE DATE)', 'UTF-8', 'ALL')
+out['from'] = M.uid('SORT', '(FROM)', 'UTF-8', 'ALL')
+out['thread'] = M.thread('REFERENCES', 'UTF-8', 'ALL')
+try:
+    out['bad'] = M.sort('(SUBJECT)', 'KOI8-R', 'ALL')
+except imaplib.IMAP4.error as e:
+    out['bad'] = str(e)
+`,
+    ),
+  );
+  assert.deepEqual(out.subject, ['OK', ['2 1 3']]);
+  assert.deepEqual(out.date, ['OK', ['1 3 2']]);
+  assert.deepEqual(out.from, ['OK', ['2 1 3']]);
+  assert.deepEqual(out.thread, ['OK', ['(2)(1 3)']]);
+  assert.match(JSON.stringify(out.bad), /BADCHARSET/);
+});

@@ -46,7 +46,7 @@ async function settle(v: View, mb: MailboxApi): Promise<void> {
 test('view: changes elsewhere are told as EXISTS, FETCH and EXPUNGE (highest first), expunges held back when asked', { timeout: 60_000 }, async () => {
   await withStore(async ({ mb, other, client }) => {
     for (let i = 1; i <= 5; i++) await other.append('INBOX', msg(i));
-    const v = await open(client, mb, new Set());
+    const v = await open(client, mb, new Set<Enabled>(['IMAP4REV2'])); // no \Recent: another test's
     assert.deepEqual([...v.uids], [1, 2, 3, 4, 5]);
     assert.equal(v.updates(true), '');
 
@@ -74,8 +74,8 @@ test('view: changes elsewhere are told as EXISTS, FETCH and EXPUNGE (highest fir
 test('view: QRESYNC tells VANISHED and FETCH with UID and MODSEQ; CONDSTORE adds MODSEQ', { timeout: 60_000 }, async () => {
   await withStore(async ({ mb, other, client }) => {
     for (let i = 1; i <= 4; i++) await other.append('INBOX', msg(i));
-    const q = await open(client, mb, new Set<Enabled>(['CONDSTORE', 'QRESYNC']));
-    const c = await open(client, mb, new Set<Enabled>(['CONDSTORE']));
+    const q = await open(client, mb, new Set<Enabled>(['CONDSTORE', 'QRESYNC', 'IMAP4REV2']));
+    const c = await open(client, mb, new Set<Enabled>(['CONDSTORE']), true);
     const f = await other.setFlags('INBOX', [3], ['$Junk'], 'add');
     await other.expunge('INBOX', { uids: [1, 2] });
     await settle(q, other);
@@ -91,7 +91,7 @@ test('view: QRESYNC tells VANISHED and FETCH with UID and MODSEQ; CONDSTORE adds
 test("view: this session's own flag changes and expunges are told once, whichever comes first", { timeout: 60_000 }, async () => {
   await withStore(async ({ mb, other, client }) => {
     for (let i = 1; i <= 3; i++) await other.append('INBOX', msg(i));
-    const v = await open(client, mb);
+    const v = await open(client, mb, new Set<Enabled>(['IMAP4REV2']));
     const r = await mb.setFlags('INBOX', [1, 2], ['\\Seen'], 'add');
     v.ownFlags(r.changed, true); // the STORE told them itself
     await settle(v, mb);
@@ -209,6 +209,24 @@ test('view: any random mix of sessions leaves every view and its client holding 
         views[i]!.close();
       }
     });
+  });
+});
+
+test('view: \\Recent: a delivery is recent to one read-write IMAP4rev1 session only, never to EXAMINE', { timeout: 60_000 }, async () => {
+  await withStore(async ({ mb, other, client }) => {
+    await other.append('INBOX', msg(1));
+    const a = await open(client, mb);
+    const b = await open(client, mb);
+    const ro = await open(client, mb, new Set(), true);
+    assert.deepEqual([a.recentCount, b.recentCount, ro.recentCount], [1, 0, 0]);
+    await other.append('INBOX', msg(2));
+    for (const v of [a, b, ro]) await settle(v, other);
+    const told = [a, b, ro].map((v) => v.updates(true));
+    // the first to claim after the delivery has it; the message is recent to one session only
+    assert.equal(told.filter((t) => t === '* 2 EXISTS\r\n* 2 RECENT\r\n').length + told.filter((t) => t === '* 2 EXISTS\r\n* 1 RECENT\r\n').length, 1, told.join('|'));
+    assert.equal(told[2], '* 2 EXISTS\r\n');
+    assert.equal([a, b].filter((v) => v.isRecent(2)).length, 1);
+    for (const v of [a, b, ro]) v.close();
   });
 });
 

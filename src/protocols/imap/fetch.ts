@@ -19,6 +19,7 @@
  * Exports: `fetchNeeds(items)` (what the caller must load), `setsSeen(items)` (does the FETCH
  * set \Seen), `renderFetch(src, items, opts)` (the whole `* n FETCH (…)\r\n` as one Buffer, or a
  * `FetchError` for BINARY of an unknown transfer encoding, answered `NO [UNKNOWN-CTE]`),
+ * `renderFetchParts` (the same as pieces for a writev: body bytes not copied),
  * `envelopeText`, `bodyStructureText` (the ENVELOPE and BODY/BODYSTRUCTURE values, for tests and
  * other modules), types `FetchError`, `FetchOptions`.
  * Throws nothing.
@@ -191,6 +192,12 @@ class Out {
     this.chunks.push(tail);
     return Buffer.concat(this.chunks, this.size + tail.length);
   }
+
+  /** The pieces as they are (text, literal bytes, text …): for a writev, nothing copied. */
+  parts(): Buffer[] {
+    this.chunks.push(Buffer.from(`${this.s})\r\n`, 'latin1'));
+    return this.chunks;
+  }
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -206,6 +213,17 @@ const EMPTY = Buffer.alloc(0);
 
 /** The whole `* <seq> FETCH (…)\r\n` for `src`, or why not (see the contract above). */
 export function renderFetch(src: FetchSource, items: readonly FetchItem[], o: FetchOptions): Buffer | FetchError {
+  const r = render(src, items, o);
+  return r instanceof Out ? r.done() : r;
+}
+
+/** The same response as pieces to write one after another (the body bytes are not copied). */
+export function renderFetchParts(src: FetchSource, items: readonly FetchItem[], o: FetchOptions): Buffer[] | FetchError {
+  const r = render(src, items, o);
+  return r instanceof Out ? r.parts() : r;
+}
+
+function render(src: FetchSource, items: readonly FetchItem[], o: FetchOptions): Out | FetchError {
   const body = src.body ?? EMPTY;
   let st: MessageStructure | null | undefined = src.structure;
   const structure = (): MessageStructure => {
@@ -285,5 +303,5 @@ export function renderFetch(src: FetchSource, items: readonly FetchItem[], o: Fe
   }
   if (!flagsDone && o.flags !== undefined) out.s += `${sep()}FLAGS (${o.flags.join(' ')})`;
   if (!modseqDone && o.modseq) out.s += `${sep()}MODSEQ (${meta.modseq})`;
-  return out.done();
+  return out;
 }

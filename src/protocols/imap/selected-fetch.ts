@@ -3,36 +3,45 @@
  * CHANGEDSINCE / VANISHED), streamed in batches so a FETCH 1:* of a large mailbox holds one
  * batch at a time:
  *
- * - per batch of at most FETCH_BATCH messages: one `list(folder, { uids })` for the metadata
- *   and, only when `fetchNeeds` says so, one `fetchStructure` (in parallel with it); one
- *   `setFlags` for the implicit \Seen (a non-PEEK body section, read-write only); the bodies
- *   (when needed) read through one `BodyReader` with a read-ahead window, so bodies lying one
- *   after another in a segment cost one read; the batch is cut where its bodies pass
- *   FETCH_BATCH_BYTES;
- * - the batch's responses are written with one `s.write`; when it returns false (the socket's
- *   buffer is full) the next batch waits for 'drain', so a client that reads slowly holds the
- *   server's memory to about one batch; a socket that closes ends the command.
+ * - the metadata (flags, modseq, date, size) and the bodies' locators come from the view, which
+ *   its subscription keeps in step with the store; only what it does not know (messages
+ *   appended since SELECT) costs one `list` per batch, and a locator gone stale (a compaction
+ *   moved the body: the read fails) is asked for again the same way;
+ * - MIME structures (ENVELOPE, BODYSTRUCTURE, sections of parts), only when `fetchNeeds` says
+ *   so, from this thread's cache (a message's never changes; STRUCTURE_CACHE_BYTES, oldest
+ *   out first), the others with one `fetchStructure` per batch;
+ * - the implicit \Seen (a non-PEEK body section, read-write only): one `setFlags` per batch;
+ *   those messages' responses carry FLAGS, and the view records the change as told;
+ * - the bodies through one `BodyReader` with a read-ahead window (bodies stored one after
+ *   another cost one read), a batch cut where its bodies pass FETCH_BATCH_BYTES;
+ * - the batch's responses written as pieces (`renderFetchParts`, the bodies not copied) on a
+ *   corked socket (one writev); when the socket's buffer is full the next batch waits for
+ *   'drain', so a client that reads slowly holds the server's memory to about one batch; a
+ *   socket that closes ends the command.
  *
- * Messages expunged elsewhere and not yet told keep their sequence numbers and are skipped
- * (the store no longer has them). Messages whose \Seen was set implicitly carry FLAGS in their
- * response, and the view records the change as told.
+ * Messages expunged elsewhere and not yet told keep their sequence numbers and are skipped. A
+ * UID FETCH tells pending expunges before its data.
  *
- * Exports: `runFetch`, `FETCH_BATCH`, `FETCH_BATCH_BYTES`. Throws nothing (store failures are
- * NO replies).
+ * Exports: `runFetch`, `vanishedEarlier`, `FETCH_BATCH`, `FETCH_BATCH_BYTES`,
+ * `STRUCTURE_CACHE_BYTES`. Throws nothing (store failures are NO replies).
  */
+import { PosternError } from '../../errors.ts';
 import { reply, noreply, type Verdict } from '../../session/line-session.ts';
 import { BodyReader } from '../../store/bodies.ts';
-import type { MessageMeta, StructureEntry } from '../../store/types.ts';
+import type { MessageMeta } from '../../store/types.ts';
 import type { MessageStructure } from '../../store/structure.ts';
-import { fetchNeeds, renderFetch, setsSeen } from './fetch.ts';
+import { fetchNeeds, renderFetchParts, setsSeen } from './fetch.ts';
 import { formatSeqSet } from './encode.ts';
 import type { Command, FetchItem, ImapSession, ImapState } from './types.ts';
+import type { View } from './view.ts';
 import { condstoreOn, drained, enableCondstore, inUidSet, resolveSet, storeFailure, viewOf } from './selected-util.ts';
 
 /** Messages per batch (one list, one fetchStructure, one write). */
 export const FETCH_BATCH = 250;
 /** Body bytes per batch: a batch is cut once its bodies reach this. */
 export const FETCH_BATCH_BYTES = 4 << 20;
+/** Bytes (estimated) of MIME structures this thread keeps for FETCH. */
+export const STRUCTURE_CACHE_BYTES = 16 << 20;
 /** The read-ahead of the FETCH's body reader (bodies stored one after another). */
 const READ_AHEAD = 1 << 20;
 /** VANISHED (EARLIER) from an incomplete history enumerates at most this many UIDs. */
@@ -74,10 +83,11 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
     for (let at = 0; at < uids.length; ) {
       if (s.data.closed || s.socket.destroyed) return noreply();
       const batch = uids.slice(at, at + FETCH_BATCH);
-      const listOpts = cmd.changedSince !== null ? { uids: batch, changedSince: cmd.changedSince } : { uids: batch };
-      const [metas, structs] = await Promise.all([
-        mb.list(view.name, listOpts),
-        needs.structure ? mb.fetchStructure(view.name, batch) : Promise.resolve([] as StructureEntry[]),
+      // the metadata: from the store when bodies are read (their locators), else as the view
+      // holds it (kept in step with the store by its subscription)
+      const [metas, structure] = await Promise.all([
+        reader !== null ? bodyMetas(s, batch, cmd.changedSince) : Promise.resolve(viewMetas(view, batch, cmd.changedSince)),
+        needs.structure ? structuresOf(s, batch) : Promise.resolve(NO_STRUCTURES),
       ]);
       // cut where the bodies pass the byte budget (at least one message per batch)
       let take = metas.length;
@@ -88,16 +98,13 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
           bytes += metas[i]!.size;
           if (bytes >= FETCH_BATCH_BYTES && i + 1 < metas.length) {
             take = i + 1;
-            const next = metas[i + 1]!.uid;
-            used = batch.indexOf(next);
+            used = batch.indexOf(metas[i + 1]!.uid);
             break;
           }
         }
       }
       at += used;
-      const part = take < metas.length ? metas.slice(0, take) : metas;
-      const structure = new Map<number, MessageStructure>();
-      for (const e of structs) structure.set(e.uid, e.structure);
+      let part = take < metas.length ? metas.slice(0, take) : metas;
 
       const flagged = new Set<number>();
       if (seen) {
@@ -116,7 +123,21 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
         }
       }
 
-      const bodies = reader !== null ? await readBodies(reader, part) : null;
+      let bodies: Buffer[] | null = null;
+      if (reader !== null) {
+        try {
+          bodies = await readBodies(reader, part);
+        } catch (e) {
+          if (!(e instanceof PosternError) || (e.code !== 'STORE_IO' && e.code !== 'STORE_CORRUPT')) throw e;
+          // a locator the view kept went stale (a compaction moved the body): ask the store
+          const fresh = await mb.list(view.name, { uids: part.map((m) => m.uid) });
+          view.setLocators(fresh);
+          const loc = new Map(fresh.map((m) => [m.uid, m.locator]));
+          part = part.filter((m) => loc.has(m.uid));
+          for (const m of part) m.locator = loc.get(m.uid)!;
+          bodies = await readBodies(reader, part);
+        }
+      }
       const out: Buffer[] = [];
       for (let i = 0; i < part.length; i++) {
         const meta = part[i]!;
@@ -125,15 +146,15 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
         const changed = flagged.has(meta.uid);
         const items = changed ? withFlags : cmd.items;
         const flags = wantsFlags || changed ? view.shownFlags(meta.uid, meta.flags) : undefined;
-        const b = renderFetch({ seq: n, meta, structure: structure.get(meta.uid) ?? null, body: bodies?.[i] ?? null }, items, flags === undefined ? opts : { ...opts, flags });
-        if (!Buffer.isBuffer(b)) {
+        const b = renderFetchParts({ seq: n, meta, structure: structure.get(meta.uid) ?? null, body: bodies?.[i] ?? null }, items, flags === undefined ? opts : { ...opts, flags });
+        if (!Array.isArray(b)) {
           cte ??= b.text;
           continue;
         }
         if (flags !== undefined && meta.modseq >= view.modseqOf(meta.uid)) view.told(meta.uid);
-        out.push(b);
+        for (const x of b) out.push(x);
       }
-      if (out.length > 0 && !s.write(out.length === 1 ? out[0]! : Buffer.concat(out))) await drained(s);
+      if (out.length > 0 && !writeAll(s, out)) await drained(s);
     }
   } catch (e) {
     return storeFailure(tag, e, s);
@@ -142,6 +163,102 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   }
   if (cte !== null) return reply(`${tag} NO [UNKNOWN-CTE] ${cte}\r\n`);
   return reply(`${tag} OK Fetch completed\r\n`);
+}
+
+/** The batch's responses in one go: corked, so the socket sends them with one writev and
+ * nothing is copied into one buffer first. False: the socket's buffer is full. */
+function writeAll(s: ImapSession, bufs: readonly Buffer[]): boolean {
+  const sock = s.socket;
+  sock.cork();
+  let ok = true;
+  try {
+    for (const b of bufs) { const parts = (b as any).__parts as Buffer[] | undefined; if (parts) for (const x of parts) ok = s.write(x) && ok; else ok = s.write(b) && ok; }
+  } finally {
+    sock.uncork();
+  }
+  return ok && !sock.writableNeedDrain;
+}
+
+/** The batch's metadata with locators: as the view holds them, the ones it does not know (new
+ * messages) from one `list`. */
+async function bodyMetas(s: ImapSession, uids: readonly number[], changedSince: number | null): Promise<MessageMeta[]> {
+  const view = viewOf(s);
+  const unknown = uids.filter((u) => !view.hasLocator(u) && !view.isGone(u));
+  if (unknown.length > 0) view.setLocators(await s.data.mailbox!.list(view.name, { uids: unknown }));
+  return viewMetas(view, uids, changedSince).filter((m) => m.locator.path !== '');
+}
+
+function viewMetas(view: View, uids: readonly number[], changedSince: number | null): MessageMeta[] {
+  const out: MessageMeta[] = [];
+  for (const uid of uids) {
+    const m = view.metaOf(uid);
+    if (m !== null && (changedSince === null || m.modseq > changedSince)) out.push(m);
+  }
+  return out;
+}
+
+const NO_STRUCTURES: ReadonlyMap<number, MessageStructure> = new Map();
+
+/** This thread's cache of MIME structures (a message's never changes): per folder (account,
+ * folder, UIDVALIDITY) a map by UID, the oldest entries out first when past
+ * STRUCTURE_CACHE_BYTES. A client fetching the same headers again (a message list refreshed,
+ * another session of the same user) costs no store request. */
+const folders = new Map<string, Map<number, MessageStructure>>();
+/** Insertion order, for eviction: [folder map, uid, weight]. */
+const fifo: Array<[Map<number, MessageStructure>, number, number]> = [];
+let fifoHead = 0;
+let cached = 0;
+
+/** About what a structure costs in memory: its parts and the text it holds. */
+function weigh(st: MessageStructure): number {
+  const e = st.envelope;
+  let n = 256 + st.parts * 320;
+  for (const v of [e.date, e.subject, e.messageId, e.inReplyTo]) n += 2 * (v?.length ?? 0);
+  for (const list of [e.from, e.sender, e.replyTo, e.to, e.cc, e.bcc]) for (const a of list ?? []) n += 96 + 2 * ((a.name?.length ?? 0) + (a.mailbox?.length ?? 0) + (a.host?.length ?? 0));
+  return n;
+}
+
+/** What FETCH uses of a structure (not the search and sort fields). */
+const NO_FIELDS = Object.freeze({ date: null, subject: null, from: null, to: null, cc: null, bcc: null, messageId: null, references: null, inReplyTo: null });
+
+/** The structures of `uids`: from the cache, the others with one `fetchStructure`. */
+async function structuresOf(s: ImapSession, uids: readonly number[]): Promise<ReadonlyMap<number, MessageStructure>> {
+  const view = viewOf(s);
+  const key = `${s.data.account ?? ''}\0${view.name}\0${view.uidValidity}`;
+  let mine = folders.get(key);
+  const out = new Map<number, MessageStructure>();
+  const missing: number[] = [];
+  for (const uid of uids) {
+    const hit = mine?.get(uid);
+    if (hit === undefined) missing.push(uid);
+    else out.set(uid, hit);
+  }
+  if (missing.length === 0) return out;
+  const got = await s.data.mailbox!.fetchStructure(view.name, missing);
+  mine = folders.get(key);
+  if (mine === undefined) folders.set(key, (mine = new Map()));
+  for (const e of got) {
+    out.set(e.uid, e.structure);
+    if (mine.has(e.uid)) continue;
+    const st = { ...e.structure, fields: NO_FIELDS };
+    const weight = weigh(st);
+    if (weight > STRUCTURE_CACHE_BYTES / 64) continue; // a huge one is not kept
+    mine.set(e.uid, st);
+    fifo.push([mine, e.uid, weight]);
+    cached += weight;
+  }
+  while (cached > STRUCTURE_CACHE_BYTES && fifoHead < fifo.length) {
+    const [m, uid, w] = fifo[fifoHead]!;
+    fifo[fifoHead++] = undefined as never;
+    m.delete(uid);
+    cached -= w;
+    if (m.size === 0) for (const [k, v] of folders) if (v === m) folders.delete(k);
+  }
+  if (fifoHead > 4096 && fifoHead * 2 > fifo.length) {
+    fifo.splice(0, fifoHead);
+    fifoHead = 0;
+  }
+  return out;
 }
 
 /** The bodies of `metas`, in order, through the reader's read-ahead window. */

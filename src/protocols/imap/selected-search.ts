@@ -1,5 +1,6 @@
 /**
- * protocols/imap/selected-search.ts: the SEARCH row (and UID SEARCH) over the selected view:
+ * protocols/imap/selected-search.ts: the SEARCH, SORT and THREAD rows (and their UID forms)
+ * over the selected view (SORT and THREAD: search.ts's scope, sort.ts and thread.ts):
  * the scope is the view's messages the client knows and the store still holds (search.ts
  * evaluates it), the reply `* SEARCH` or `* ESEARCH` (RFC 4731), RETURN (SAVE) keeps the result
  * as `$` (RFC 5182: MIN / MAX alone save only those; a failed SEARCH empties it), a MODSEQ key
@@ -9,6 +10,8 @@
  */
 import { reply, type Verdict } from '../../session/line-session.ts';
 import { charsetSupported, formatSearch, runSearch, SUPPORTED_CHARSETS, usesModseq } from './search.ts';
+import { formatSort, runSort } from './sort.ts';
+import { formatThread, runThread } from './thread.ts';
 import { enableCondstore, storeFailure, viewOf } from './selected-util.ts';
 import type { Command, ImapRow, ImapSession, ImapState, SearchMessage, SearchScope } from './types.ts';
 
@@ -56,8 +59,39 @@ async function search(cmd: Cmd<'SEARCH'>, s: ImapSession): Promise<Verdict<ImapS
   return reply(`${cmd.tag} OK Search completed\r\n`);
 }
 
+async function sort(cmd: Cmd<'SORT'>, s: ImapSession): Promise<Verdict<ImapState>> {
+  if (!charsetSupported(cmd.charset)) return badCharset(cmd.tag);
+  const head = (cmd.uid ? viewOf(s).updates(true) : '') + (usesModseq(cmd.key) ? enableCondstore(s) : '');
+  if (head !== '') s.write(head);
+  let sorted: SearchMessage[];
+  try {
+    sorted = await runSort(cmd.criteria, cmd.key, searchScope(s));
+  } catch (e) {
+    return storeFailure(cmd.tag, e, s);
+  }
+  s.write(formatSort(sorted, cmd.uid));
+  return reply(`${cmd.tag} OK Sort completed\r\n`);
+}
+
+async function thread(cmd: Cmd<'THREAD'>, s: ImapSession): Promise<Verdict<ImapState>> {
+  if (!charsetSupported(cmd.charset)) return badCharset(cmd.tag);
+  const head = (cmd.uid ? viewOf(s).updates(true) : '') + (usesModseq(cmd.key) ? enableCondstore(s) : '');
+  if (head !== '') s.write(head);
+  let tree;
+  try {
+    tree = await runThread(cmd.algorithm, cmd.key, searchScope(s));
+  } catch (e) {
+    return storeFailure(cmd.tag, e, s);
+  }
+  s.write(formatThread(tree, cmd.uid));
+  return reply(`${cmd.tag} OK Thread completed\r\n`);
+}
+
 const SELECTED: readonly ImapState[] = Object.freeze(['selected']);
+const row = (run: ImapRow['run']): ImapRow => Object.freeze({ states: SELECTED, expunges: false, run });
 
 export const SEARCH_ROWS: ReadonlyArray<readonly [string, ImapRow]> = Object.freeze([
-  ['SEARCH', Object.freeze({ states: SELECTED, expunges: false, run: (c: Command, s: ImapSession) => search(c as Cmd<'SEARCH'>, s) })],
+  ['SEARCH', row((c, s) => search(c as Cmd<'SEARCH'>, s))],
+  ['SORT', row((c, s) => sort(c as Cmd<'SORT'>, s))],
+  ['THREAD', row((c, s) => thread(c as Cmd<'THREAD'>, s))],
 ]);

@@ -29,7 +29,7 @@
  */
 import { PosternError } from '../../errors.ts';
 import type { Subscription } from '../../store/client.ts';
-import type { MailboxApi, MailboxEvent, MessageMeta } from '../../store/types.ts';
+import type { Locator, MailboxApi, MailboxEvent, MessageMeta } from '../../store/types.ts';
 import type { Enabled, MailboxView, SearchMessage } from './types.ts';
 
 export interface ViewOptions {
@@ -49,6 +49,9 @@ interface Msg {
   modseq: number;
   internalDate: number;
   size: number;
+  /** Where its body lies as last read from the store (null: not known yet, e.g. an append
+   * event's); a compaction may move it, so a failed read asks the store again. */
+  loc: Locator | null;
   /** Expunged in the store, its sequence number not yet given up to the client. */
   gone: boolean;
 }
@@ -64,6 +67,20 @@ export function uidSetText(uids: readonly number[]): string {
     i = j + 1;
   }
   return parts.join(',');
+}
+
+const NO_LOCATOR: Locator = Object.freeze({ path: '', offset: 0, length: 0, crc: 0 });
+
+/** Segment paths are shared by many locators: one string each in this thread. */
+const paths = new Map<string, string>();
+function intern(loc: Locator): Locator {
+  let p = paths.get(loc.path);
+  if (p === undefined) {
+    if (paths.size >= 10_000) paths.clear();
+    paths.set(loc.path, (p = loc.path));
+  }
+  loc.path = p;
+  return loc;
 }
 
 const flagText = (flags: readonly string[]): string => `(${flags.join(' ')})`;
@@ -110,7 +127,7 @@ export class View implements MailboxView {
     this.highestModseq = sub.start.highestModseq;
     for (const m of metas) {
       this.seq.push(m.uid);
-      this.msgs.set(m.uid, { flags: m.flags, modseq: m.modseq, internalDate: m.internalDate, size: m.size, gone: false });
+      this.msgs.set(m.uid, { flags: m.flags, modseq: m.modseq, internalDate: m.internalDate, size: m.size, loc: intern(m.locator), gone: false });
       if (m.uid >= recentFrom) this.recent.add(m.uid);
       this.note(m.uid, m.modseq);
     }
@@ -172,6 +189,26 @@ export class View implements MailboxView {
 
   flagsOf(uid: number): readonly string[] | undefined {
     return this.msgs.get(uid)?.flags;
+  }
+
+  /** The message as the view knows it, or null when it is expunged; its locator is a dummy
+   * when not known (`hasLocator`). */
+  metaOf(uid: number): MessageMeta | null {
+    const m = this.msgs.get(uid);
+    if (m === undefined || m.gone) return null;
+    return { uid, modseq: m.modseq, flags: m.flags, internalDate: m.internalDate, size: m.size, locator: m.loc ?? NO_LOCATOR };
+  }
+
+  hasLocator(uid: number): boolean {
+    return (this.msgs.get(uid)?.loc ?? null) !== null;
+  }
+
+  /** Locators read from the store (FETCH's `list`): kept for the next FETCH. */
+  setLocators(metas: readonly MessageMeta[]): void {
+    for (const meta of metas) {
+      const m = this.msgs.get(meta.uid);
+      if (m !== undefined) m.loc = intern(meta.locator);
+    }
   }
 
   modseqOf(uid: number): number {
@@ -364,7 +401,7 @@ export class View implements MailboxView {
       case 'append':
         if (e.modseq > this.highestModseq) this.highestModseq = e.modseq;
         if (e.uid <= this.maxUid || this.msgs.has(e.uid)) return;
-        this.msgs.set(e.uid, { flags: e.flags, modseq: e.modseq, internalDate: e.internalDate, size: e.size, gone: false });
+        this.msgs.set(e.uid, { flags: e.flags, modseq: e.modseq, internalDate: e.internalDate, size: e.size, loc: null, gone: false });
         this.note(e.uid, e.modseq);
         (this.claims ? this.claiming : this.fresh).push(e.uid);
         return;
@@ -418,7 +455,7 @@ export class View implements MailboxView {
       const v = this.msgs.get(m.uid);
       if (v === undefined) {
         if (m.uid <= this.maxUid) continue; // known and already expunged
-        this.msgs.set(m.uid, { flags: m.flags, modseq: m.modseq, internalDate: m.internalDate, size: m.size, gone: false });
+        this.msgs.set(m.uid, { flags: m.flags, modseq: m.modseq, internalDate: m.internalDate, size: m.size, loc: intern(m.locator), gone: false });
         (this.claims ? this.claiming : this.fresh).push(m.uid);
       } else if (!v.gone && m.modseq > v.modseq) {
         v.flags = m.flags;
