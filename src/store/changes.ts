@@ -296,7 +296,7 @@ export class MailboxCore {
       if (c.opts.uid !== undefined) f.reservedUid = c.opts.uid;
       const meta = { a: this.accountId, f: f.id, u: nextUid(f), m: nextModseq(f), fl: c.bits, d: c.date, c: crc32(c.body), ...(checked.length > 1 ? { g: [i, checked.length] } : {}) } as Parameters<typeof encodeAppend>[0];
       if (c.keywords.length > 0) meta.k = c.keywords;
-      const rec = encodeAppend(meta, c.body, encoded[i]);
+      const rec = encodeAppend(meta, c.body, encoded[i]!);
       const at = bytes;
       bufs.push(...rec.bufs);
       bytes += rec.bytes;

@@ -5,8 +5,11 @@
  * (record.ts), never in the in-memory index: readers fetch it on demand (`fetchStructure`).
  *
  * One pass over the bytes (text read as latin1, bytes kept as they are): each entity's header
- * (unfolded), content type and parameters, disposition, encoding, body size and, for text/* and
- * message/rfc822, its lines; multipart bodies split at boundaries that start a line; and for
+ * (unfolded), content type and parameters (RFC 2231 continuations joined), disposition,
+ * encoding, body size and, for text/* and message/rfc822, its lines (line feeds, as IMAP servers
+ * count them); multipart bodies split at boundaries that start a line (the line break before a
+ * delimiter is the delimiter's, unless none follows or it ends a nested close delimiter's line,
+ * as Dovecot reads it); addresses named by their display name or else their comment; and for
  * message/rfc822 (and message/global) the inner message's envelope and body. Offsets of each
  * entity's header, body and end are kept, so BODY[1.2] can be served from a range read.
  * Bounded: at most `maxParts` entities and `maxDepth` levels, field values clipped to
@@ -25,10 +28,11 @@
 import { crc32 } from 'node:zlib';
 import { packr } from './record.ts';
 
-/** RFC 9051 address: a group starts with { mailbox: group name, host: null } and ends with all null. */
+/** RFC 9051 address: a group starts with { mailbox: group name, host: null } and ends with all null.
+ * `adl`: an obsolete source route ("@a,@b"), else null. */
 export interface Address {
   name: string | null;
-  adl: null;
+  adl: string | null;
   mailbox: string | null;
   host: string | null;
 }
@@ -135,7 +139,7 @@ function parseHeader(buf: Buffer, from: number, to: number): Header {
     if (lineEnd === i) return { fields, bodyStart: Math.min(lf + 1, to) };
     const line = buf.toString('latin1', i, Math.min(lineEnd, i + FIELD_CHARS + 100));
     if ((line[0] === ' ' || line[0] === '\t') && cur !== null) {
-      if (cur[1].length < FIELD_CHARS) cur[1] = `${cur[1]} ${line.trim()}`.slice(0, FIELD_CHARS);
+      if (cur[1].length < FIELD_CHARS) cur[1] = `${cur[1]}${line.trimEnd()}`.slice(0, FIELD_CHARS); // unfolded: only the line break goes (RFC 5322 §2.2.3)
     } else {
       const colon = line.indexOf(':');
       if (colon > 0 && fields.length < 1000) {
@@ -180,10 +184,38 @@ function valueAndParams(v: string): { value: string; params: Array<[string, stri
     if (val.startsWith('"') && val.endsWith('"') && val.length >= 2) val = val.slice(1, -1).replace(/\\(.)/g, '$1');
     if (k !== '' && !params.some(([n]) => n === k)) params.push([k, val.slice(0, 500)]);
   }
-  return { value, params };
+  return { value, params: joinContinuations(params) };
 }
 
-function boundaries(buf: Buffer, from: number, to: number, boundary: string): { marks: Array<[number, number]>; close: number } {
+/** RFC 2231 §3 continuations joined: name*0="a"; name*1="b" → name="ab" (name*0*=… → name*,
+ * the value still in its charset'lang'%XX form), where the first segment stood. */
+function joinContinuations(params: Array<[string, string]>): Array<[string, string]> {
+  if (!params.some(([k]) => /\*\d+\*?$/.test(k))) return params;
+  const out: Array<[string, string]> = [];
+  const groups = new Map<string, { at: number; segs: Array<[number, string]> }>();
+  for (const [k, v] of params) {
+    const m = /^(.+?)\*(\d+)(\*?)$/.exec(k);
+    if (m === null) {
+      out.push([k, v]);
+      continue;
+    }
+    const base = m[1]!;
+    let g = groups.get(base);
+    if (g === undefined) {
+      g = { at: out.length, segs: [] };
+      groups.set(base, g);
+      out.push([base, '']);
+    }
+    if (m[2] === '0' && m[3] === '*') out[g.at]![0] = `${base}*`;
+    g.segs.push([Number(m[2]), v]);
+  }
+  for (const g of groups.values()) out[g.at]![1] = g.segs.sort((a, b) => a[0] - b[0]).map(([, v]) => v).join('').slice(0, 2000);
+  return out;
+}
+
+/** The delimiter lines of `boundary` in `[from, to)`: each [start, after its line], and where
+ * the close delimiter starts (`to` when there is none: `closed` false). */
+function boundaries(buf: Buffer, from: number, to: number, boundary: string): { marks: Array<[number, number]>; close: number; closed: boolean } {
   const delim = Buffer.from(`--${boundary}`, 'latin1');
   const marks: Array<[number, number]> = [];
   let i = from;
@@ -194,25 +226,41 @@ function boundaries(buf: Buffer, from: number, to: number, boundary: string): { 
     let lf = buf.indexOf(10, at);
     if (lf < 0 || lf >= to) lf = to - 1;
     if (atLineStart) {
-      if (buf[at + delim.length] === 45 && buf[at + delim.length + 1] === 45) return { marks, close: at };
+      if (buf[at + delim.length] === 45 && buf[at + delim.length + 1] === 45) return { marks, close: at, closed: true };
       marks.push([at, lf + 1]);
     }
     i = lf + 1;
   }
-  return { marks, close: to };
+  return { marks, close: to, closed: false };
 }
 
+/** Lines as IMAP (and Dovecot) count them: line feeds. */
 function countLines(buf: Buffer, from: number, to: number): number {
-  if (to <= from) return 0;
   let n = 0;
-  let i = from;
-  for (;;) {
-    const lf = buf.indexOf(10, i);
-    if (lf < 0 || lf >= to) break;
-    n++;
-    i = lf + 1;
+  for (let i = buf.indexOf(10, from); i >= 0 && i < to; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** Does the entity `p` (a multipart, or a message whose message ends in one) end with the close
+ * delimiter line of its own boundary, `[.., end)` being that line without its line break? */
+function endsWithClose(buf: Buffer, p: BodyPart, end: number): boolean {
+  let q: BodyPart | null = p;
+  while (q !== null && q.type === 'message') q = q.message?.body ?? null;
+  if (q === null || q.type !== 'multipart') return false;
+  const b = q.params.find(([k]) => k === 'boundary')?.[1];
+  if (b === undefined || b === '') return false;
+  const lf = buf.lastIndexOf(10, end - 1);
+  const line = buf.toString('latin1', lf + 1, end).trimEnd();
+  return line === `--${b}--`;
+}
+
+/** `p` and the entities ending with it (a message's message) made `n` bytes (one line) longer. */
+function extendEnd(p: BodyPart, n: number): void {
+  for (let q: BodyPart | null = p; q !== null; q = q.message?.body ?? null) {
+    q.end += n;
+    q.size += n;
+    if (q.lines !== null) q.lines++;
   }
-  return i < to ? n + 1 : n;
 }
 
 // ---- addresses and encoded words ----
@@ -244,7 +292,28 @@ function splitTop(v: string, sep: string): string[] {
   return out;
 }
 
-const stripComments = (s: string): string => s.replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
+/** `s` with its comments (nested, outside quoted strings) as single spaces. */
+function stripComments(s: string): string {
+  if (!s.includes('(')) return s;
+  let out = '';
+  let q = false;
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && (q || depth > 0) && i + 1 < s.length) {
+      if (depth === 0) out += c + s[i + 1]!;
+      i++;
+    } else if (depth > 0) {
+      if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) out += ' ';
+    } else if (c === '"') {
+      q = !q;
+      out += c;
+    } else if (c === '(' && !q) depth++;
+    else out += c;
+  }
+  return out;
+}
 const unquote = (s: string): string => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s);
 
 function mailbox(s: string): Address | null {
@@ -253,18 +322,27 @@ function mailbox(s: string): Address | null {
   const lt = t.lastIndexOf('<');
   const gt = t.lastIndexOf('>');
   let name: string | null = null;
+  let adl: string | null = null;
   let spec: string;
   if (lt >= 0 && gt > lt) {
-    const n = unquote(stripComments(t.slice(0, lt)).trim().replace(/\s+/g, ' '));
+    const n = stripComments(t.slice(0, lt)).trim().replace(/\s+/g, ' ').replace(/"((?:[^"\\]|\\.)*)"/g, (_, q: string) => q.replace(/\\(.)/g, '$1'));
     name = n === '' ? null : n;
     spec = t.slice(lt + 1, gt);
     const colon = spec.lastIndexOf(':'); // an obsolete route: @a,@b:user@host
-    if (spec.startsWith('@') && colon > 0) spec = spec.slice(colon + 1);
-  } else spec = stripComments(t);
+    if (spec.startsWith('@') && colon > 0) {
+      adl = spec.slice(0, colon).replace(/\s+/g, '');
+      spec = spec.slice(colon + 1);
+    }
+  } else {
+    spec = stripComments(t);
+    // "addr (Name)": the comment is the name (as Dovecot reads it)
+    const c = /\(((?:[^()\\]|\\.)*)\)/.exec(t)?.[1]?.replace(/\\(.)/g, '$1').trim().replace(/\s+/g, ' ');
+    if (c !== undefined && c !== '') name = c;
+  }
   spec = spec.replace(/\s+/g, '');
   const at = spec.lastIndexOf('@');
-  if (at < 0) return { name, adl: null, mailbox: unquote(spec), host: '' };
-  return { name, adl: null, mailbox: unquote(spec.slice(0, at)), host: spec.slice(at + 1) };
+  if (at < 0) return { name, adl, mailbox: unquote(spec), host: '' };
+  return { name, adl, mailbox: unquote(spec.slice(0, at)), host: spec.slice(at + 1) };
 }
 
 /** An address-list header value as RFC 9051 address structures (groups included). */
@@ -399,7 +477,7 @@ function entity(w: Walk, start: number, end: number, depth: number, h: Header, d
     return p;
   }
   if (type === 'multipart') {
-    const { marks, close } = boundaries(w.buf, h.bodyStart, end, boundary);
+    const { marks, close, closed } = boundaries(w.buf, h.bodyStart, end, boundary);
     for (let k = 0; k < marks.length; k++) {
       if (w.parts >= w.lim.maxParts) {
         w.truncated = true;
@@ -407,9 +485,17 @@ function entity(w: Walk, start: number, end: number, depth: number, h: Header, d
       }
       const partStart = marks[k]![1];
       let partEnd = k + 1 < marks.length ? marks[k + 1]![0] : close;
-      if (partEnd > partStart && w.buf[partEnd - 1] === 10) partEnd -= w.buf[partEnd - 2] === 13 ? 2 : 1; // the CRLF belongs to the delimiter
+      let cut = 0;
+      // the CRLF before a delimiter belongs to it (RFC 2046 §5.1.1); at the end of a message
+      // that never closes the multipart there is none, and the line break is the part's
+      if ((k + 1 < marks.length || closed) && partEnd > partStart && w.buf[partEnd - 1] === 10) cut = partEnd - 1 > partStart && w.buf[partEnd - 2] === 13 ? 2 : 1;
+      partEnd -= cut;
       partEnd = Math.max(partStart, partEnd);
-      p.parts.push(entity(w, partStart, partEnd, depth + 1, parseHeader(w.buf, partStart, partEnd), subtype === 'digest'));
+      const child = entity(w, partStart, partEnd, depth + 1, parseHeader(w.buf, partStart, partEnd), subtype === 'digest');
+      // a nested multipart's close delimiter right before ours keeps its own line break (as
+      // Dovecot reads it: the break ends that close delimiter's line)
+      if (cut > 0 && endsWithClose(w.buf, child, partEnd)) extendEnd(child, cut);
+      p.parts.push(child);
     }
   } else {
     const inner = parseHeader(w.buf, h.bodyStart, end);

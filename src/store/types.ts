@@ -5,7 +5,7 @@
  * Exports: `Locator`, `MessageMeta`, `FolderInfo`, `AppendOptions`, `AppendResult`,
  * `FlagMode`, `FlagsResult`, `ExpungeOptions`, `ExpungeResult`, `CopyResult`, `Snapshot`,
  * `SnapshotEntry`, `SnapshotOptions`, `QuotaInfo`, `ListOptions`, `StructureEntry`, `SearchIndexView`, `VIEW_FIELDS`, `MAX_UID`,
- * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MailboxApi` (the one interface both the
+ * `CreateFolderOptions`, `VanishedResult`, `SPECIAL_USES`, `DEFAULT_FOLDERS`, `EXPUNGE_HISTORY_MAX`, `MAX_FOLDERS`, `MAX_SUBSCRIPTIONS`, `MailboxApi` (the one interface both the
  * in-thread mailbox and the cross-thread client implement), `SYSTEM_FLAGS`, `HIERARCHY_SEP`,
  * and the directory's `DomainInfo`, `AccountInfo`, `AuthInfo`, `AccountOptions`,
  * `AccountChanges`, `HashPassword`, `VerifyPassword`, and the backup shapes `DomainBackup`,

@@ -67,7 +67,8 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   const seen = setsSeen(cmd.items) && !view.readOnly;
   const wantsFlags = cmd.items.some((it) => it.k === 'FLAGS');
   const withFlags: FetchItem[] = wantsFlags ? cmd.items : [...cmd.items, { k: 'FLAGS' }];
-  const opts = { uid: cmd.uid, modseq: modseq || cmd.changedSince !== null, utf8 };
+  // RFC 7162 §3.1: under CONDSTORE a FETCH that sets \Seen answers with UID and MODSEQ too
+  const opts = { uid: cmd.uid || (modseq && seen), modseq: modseq || cmd.changedSince !== null, utf8 };
 
   if (cmd.vanished) {
     const gone = await vanishedEarlier(s, cmd.seqs, cmd.changedSince!);

@@ -82,7 +82,8 @@ async function select(cmd: Cmd<'SELECT' | 'EXAMINE'>, s: ImapSession): Promise<V
   }
   out += `* OK [UIDVALIDITY ${view.uidValidity}] UIDs valid\r\n`;
   out += `* OK [UIDNEXT ${view.uidNext}] Predicted next UID\r\n`;
-  if (condstoreOn(s)) out += `* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`;
+  // RFC 7162 §3.1.2.1: a server that keeps mod-sequences sends it with every SELECT / EXAMINE
+  out += `* OK [HIGHESTMODSEQ ${view.highestModseq}] Highest\r\n`;
   if (rev2) out += `* LIST () "/" ${encodeMailbox(view.name, s.data.enabled.has('UTF8=ACCEPT'))}\r\n`;
   s.data.selected = view;
   const q = cmd.qresync;
@@ -171,11 +172,12 @@ async function store(cmd: Cmd<'STORE'>, s: ImapSession): Promise<V> {
     const n = view.seqOf(uid);
     const f = view.flagsOf(uid);
     if (n === 0 || f === undefined) continue;
-    const uidText = cmd.uid ? ` UID ${uid}` : '';
+    // RFC 7162 §3.1: once CONDSTORE is on, every untagged FETCH a STORE causes carries UID and MODSEQ
+    const uidText = cmd.uid || modseq ? ` UID ${uid}` : '';
     const ms = modseq ? ` MODSEQ (${view.modseqOf(uid)})` : '';
     if (cmd.silent) {
       // RFC 7162 §3.1.3: under CONDSTORE the new modseq is told even with .SILENT
-      if (modseq && changed.has(uid)) out += `* ${n} FETCH (${cmd.uid ? `UID ${uid} ` : ''}MODSEQ (${view.modseqOf(uid)}))\r\n`;
+      if (modseq && changed.has(uid)) out += `* ${n} FETCH (UID ${uid} MODSEQ (${view.modseqOf(uid)}))\r\n`;
       continue;
     }
     out += `* ${n} FETCH (FLAGS ${flagText(view.shownFlags(uid, f))}${uidText}${ms})\r\n`;

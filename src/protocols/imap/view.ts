@@ -503,14 +503,22 @@ export class View implements MailboxView {
   }
 }
 
-/** Open the view of `folder`: subscribe, claim \Recent (read-write rev1), read the folder. */
+/** Open the view of `folder`: subscribe, claim \Recent (read-write rev1) or read it without
+ * claiming (read-only rev1: RFC 3501 §2.3.2, "if the session is read-only, subsequent sessions
+ * will also see \Recent set for this message"), read the folder. */
 export async function openView(o: ViewOptions): Promise<View> {
-  const claims = !o.readOnly && !o.enabled.has('IMAP4REV2');
-  const [subR, recentR] = await Promise.allSettled([o.subscribe(o.folder), claims ? o.mailbox.claimRecent(o.folder) : Promise.resolve(Infinity)]);
+  const rev1 = !o.enabled.has('IMAP4REV2');
+  const claims = !o.readOnly && rev1;
+  const peeks = o.readOnly && rev1;
+  const [subR, recentR, peekR] = await Promise.allSettled([
+    o.subscribe(o.folder),
+    claims ? o.mailbox.claimRecent(o.folder) : Promise.resolve(Infinity),
+    peeks ? o.mailbox.status(o.folder).then((f) => f.recent ?? 0) : Promise.resolve(0),
+  ]);
   if (subR.status === 'rejected') throw subR.reason;
   const sub = subR.value;
   // a store without \Recent claims (or a failed claim) leaves nothing recent
-  const recentFrom = recentR.status === 'fulfilled' ? recentR.value : Infinity;
+  let recentFrom = recentR.status === 'fulfilled' ? recentR.value : Infinity;
   let metas: MessageMeta[];
   try {
     metas = await o.mailbox.list(sub.start.folder ?? o.folder);
@@ -518,5 +526,8 @@ export async function openView(o: ViewOptions): Promise<View> {
     sub.close();
     throw e;
   }
+  // peeked: the last n messages (those at or above the folder's recent floor) are recent
+  const peeked = peekR.status === 'fulfilled' ? Math.min(peekR.value, metas.length) : 0;
+  if (peeked > 0) recentFrom = metas[metas.length - peeked]!.uid;
   return new View(o, sub, metas, recentFrom);
 }
