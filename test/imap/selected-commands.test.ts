@@ -96,7 +96,9 @@ out['nope'] = M.select('Nope')
   assert.equal(untagged(ex)[0], '* OK [CLOSED] Previous mailbox closed.');
   assert.ok(untagged(ex).some((l) => /^\* OK \[HIGHESTMODSEQ \d+\]/.test(l)));
   assert.equal(tagged(ex), 'OK [READ-ONLY] Examine completed');
-  assert.match(tagged(await c.run('SELECT Nope')), /^NO \[NONEXISTENT\]/);
+  const nope = await c.run('SELECT Nope');
+  assert.match(tagged(nope), /^NO \[NONEXISTENT\]/);
+  assert.deepEqual(untagged(nope), ['* OK [CLOSED] Previous mailbox closed.']);
   assert.match(tagged(await c.run('FETCH 1 FLAGS')), /^BAD/);
   // IMAP4rev2: no RECENT, no UNSEEN
   assert.match(tagged(await c.run('ENABLE IMAP4rev2')), /^OK/);
@@ -436,4 +438,81 @@ except imaplib.IMAP4.error as e:
   assert.deepEqual(out.from, ['OK', ['2 1 3']]);
   assert.deepEqual(out.thread, ['OK', ['(2)(1 3)']]);
   assert.match(JSON.stringify(out.bad), /BADCHARSET/);
+});
+
+test('CONDSTORE: FETCH (CHANGEDSINCE) and the MODSEQ item turn it on (HIGHESTMODSEQ once), and answer only what changed since', { timeout: 60_000 }, async () => {
+  const user = await account(3);
+  const c = await imap(env.port, user);
+  await c.run('SELECT INBOX');
+  const m = untagged(await c.run('FETCH 1:* (MODSEQ)'));
+  assert.match(m[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
+  const seqs = m.slice(1).map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]));
+  assert.equal(seqs.length, 3);
+  const since = Math.max(...seqs);
+  await c.run('STORE 2 +FLAGS.SILENT (\\Answered)');
+  const f = untagged(await c.run(`FETCH 1:* (FLAGS) (CHANGEDSINCE ${since})`));
+  assert.equal(f.length, 1, f.join('\n'));
+  assert.match(f[0]!, /^\* 2 FETCH \(FLAGS \(\\Answered \\Recent\) MODSEQ \(\d+\)\)$/);
+  // a flag change elsewhere now comes with its MODSEQ
+  const o = await imap(env.port, user);
+  await o.run('SELECT INBOX');
+  await o.run('STORE 3 +FLAGS.SILENT (\\Flagged)');
+  let lines: string[] = [];
+  for (let i = 0; i < 100 && !lines.some((l) => /FETCH/.test(l)); i++) lines = untagged(await c.run('NOOP'));
+  assert.ok(lines.some((l) => /^\* 3 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/.test(l)), lines.join('\n'));
+  o.close();
+  c.close();
+});
+
+test('imaplib: CHECK, EXPUNGE, UID MOVE, UID EXPUNGE, UNSELECT (no expunge) and CLOSE (expunge)', { timeout: 60_000 }, async () => {
+  const user = await account(6);
+  const out = JSON.parse(
+    await py(
+      user,
+      `
+M.select('INBOX')
+out['check'] = M.check()
+M.store('1,2', '+FLAGS', '(\\\\Deleted)')
+out['expunge'] = M.expunge()
+out['move'] = M.uid('MOVE', '3', 'Archive')
+M.store('1', '+FLAGS', '(\\\\Deleted)')
+out['uidexpunge'] = M.uid('EXPUNGE', '4')
+M.store('1', '+FLAGS', '(\\\\Deleted)')
+out['unselect'] = M.unselect()
+out['after_unselect'] = M.select('INBOX')
+M.store('2', '+FLAGS', '(\\\\Deleted)')
+out['close'] = M.close()
+out['after_close'] = M.select('INBOX', readonly=True)
+out['archive'] = M.select('Archive', readonly=True)
+`,
+    ),
+  );
+  assert.equal(out.check[0], 'OK');
+  assert.deepEqual(out.expunge, ['OK', ['2', '1']]);
+  assert.equal(out.move[0], 'OK');
+  assert.equal(out.uidexpunge[0], 'OK');
+  assert.equal(out.unselect[0], 'OK');
+  // UIDs 5 and 6 are left, 5 flagged \Deleted but not expunged by UNSELECT
+  assert.deepEqual(out.after_unselect, ['OK', ['2']]);
+  assert.equal(out.close[0], 'OK');
+  // CLOSE expunged both
+  assert.deepEqual(out.after_close, ['OK', ['0']]);
+  assert.deepEqual(out.archive, ['OK', ['1']]);
+});
+
+test('a mailbox name with CR LF (sent as a literal) cannot break a reply into two lines', { timeout: 60_000 }, async () => {
+  const user = await account(1);
+  const c = await imap(env.port, user);
+  c.send('x1 SELECT {9+}\r\nA\r\n* BYE\r\n');
+  const l = await c.line();
+  assert.match(l, /^x1 (NO|BAD) /);
+  assert.ok(!l.includes('\r') && !l.includes('\n'));
+  c.send('x2 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  assert.match(await c.line(), /^x2 BAD/); // no mailbox selected
+  await c.run('SELECT INBOX');
+  c.send('x3 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  const l3 = await c.line();
+  assert.match(l3, /^x3 (NO|BAD) /);
+  assert.match(tagged(await c.run('NOOP')), /^OK/);
+  c.close();
 });

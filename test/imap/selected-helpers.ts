@@ -20,7 +20,7 @@ export interface ImapEnv {
   stop(): Promise<void>;
 }
 
-export async function startImap(o: { imap?: string; server?: string } = {}): Promise<ImapEnv> {
+export async function startImap(o: { imap?: string; server?: string; threads?: string } = {}): Promise<ImapEnv> {
   const dir = tmpDir('postern-imapsel-');
   const configText = `
 Server {
@@ -31,8 +31,7 @@ Server {
     ${o.server ?? ''}
     imap = {
         listeners = ( { address = 127.0.0.1:0 } )
-        minConnThreads = 1
-        maxConnThreads = 1
+        ${o.threads ?? 'minConnThreads = 1 maxConnThreads = 1'}
         authFailureDelay = 0
         ${o.imap ?? ''}
     }

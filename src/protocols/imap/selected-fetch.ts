@@ -60,7 +60,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   }
   if (cmd.changedSince !== null || cmd.items.some((it) => it.k === 'MODSEQ')) head += enableCondstore(s);
   const r = resolveSet(view, cmd.seqs, cmd.uid, s.data.saved);
-  if (!r.ok) return reply(`${tag} BAD Error in IMAP command FETCH: ${r.text}\r\n`, { error: 'command' });
+  if (!r.ok) return reply(`${head}${tag} BAD Error in IMAP command FETCH: ${r.text}\r\n`, { error: 'command' });
   const modseq = condstoreOn(s);
   const utf8 = s.data.enabled.has('UTF8=ACCEPT');
   const needs = fetchNeeds(cmd.items);
@@ -83,8 +83,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
     for (let at = 0; at < uids.length; ) {
       if (s.data.closed || s.socket.destroyed) return noreply();
       const batch = uids.slice(at, at + FETCH_BATCH);
-      // the metadata: from the store when bodies are read (their locators), else as the view
-      // holds it (kept in step with the store by its subscription)
+      // the metadata as the view holds it (with the bodies' locators when they are read)
       const [metas, structure] = await Promise.all([
         reader !== null ? bodyMetas(s, batch, cmd.changedSince) : Promise.resolve(viewMetas(view, batch, cmd.changedSince)),
         needs.structure ? structuresOf(s, batch) : Promise.resolve(NO_STRUCTURES),
@@ -165,14 +164,36 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   return reply(`${tag} OK Fetch completed\r\n`);
 }
 
-/** The batch's responses in one go: corked, so the socket sends them with one writev and
- * nothing is copied into one buffer first. False: the socket's buffer is full. */
+/** Pieces shorter than this are joined with their neighbours before writing. */
+const SMALL_PIECE = 2048;
+
+/** The batch's responses in one go: corked, so the socket sends them with one writev; runs of
+ * small pieces (response text between bodies) are joined first, bodies are not copied. False:
+ * the socket's buffer is full. */
 function writeAll(s: ImapSession, bufs: readonly Buffer[]): boolean {
   const sock = s.socket;
   sock.cork();
   let ok = true;
   try {
-    for (const b of bufs) { const parts = (b as any).__parts as Buffer[] | undefined; if (parts) for (const x of parts) ok = s.write(x) && ok; else ok = s.write(b) && ok; }
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const flush = (): void => {
+      if (run.length === 0) return;
+      ok = s.write(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes)) && ok;
+      run = [];
+      runBytes = 0;
+    };
+    for (const b of bufs) {
+      if (b.length < SMALL_PIECE) {
+        run.push(b);
+        runBytes += b.length;
+        if (runBytes >= 64 * 1024) flush();
+      } else {
+        flush();
+        ok = s.write(b) && ok;
+      }
+    }
+    flush();
   } finally {
     sock.uncork();
   }

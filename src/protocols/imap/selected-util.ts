@@ -2,7 +2,7 @@
  * protocols/imap/selected-util.ts: what the selected-state commands share: the session's view
  * (`viewOf`), sequence sets resolved against it (`resolveSet`, `inUidSet`), the store's error
  * kinds mapped to tagged IMAP replies (`storeFailure`), waiting for the socket to drain
- * (`drained`), and CONDSTORE bookkeeping (`condstoreOn`, `enableCondstore`).
+ * (`drained`), client names made safe for a reply line (`printable`), and CONDSTORE bookkeeping (`condstoreOn`, `enableCondstore`).
  *
  * Exports: the functions above, `Resolved`. Throws nothing.
  */
@@ -68,17 +68,23 @@ export function inUidSet(uid: number, set: SequenceSet, max: number, saved: read
   return false;
 }
 
+/** A name the client gave, safe inside a reply line (a literal may carry CR, LF or NUL). */
+export function printable(name: string): string {
+  const clean = name.replace(/[\x00-\x1f\x7f]/g, '?');
+  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
+
 /** A store failure as the tagged reply (RFC 5530 response codes). */
 export function storeFailure(tag: string, e: unknown, s: ImapSession, target?: string): Verdict<ImapState> {
   const code = e instanceof PosternError ? e.code : '';
   switch (code) {
     case 'STORE_NO_SUCH_FOLDER':
-      return reply(target !== undefined ? `${tag} NO [TRYCREATE] Mailbox doesn't exist: ${target}\r\n` : `${tag} NO [NONEXISTENT] Mailbox doesn't exist\r\n`);
+      return reply(target !== undefined ? `${tag} NO [TRYCREATE] Mailbox doesn't exist: ${printable(target)}\r\n` : `${tag} NO [NONEXISTENT] Mailbox doesn't exist\r\n`);
     case 'STORE_QUOTA_EXCEEDED':
       return reply(`${tag} NO [OVERQUOTA] Quota exceeded\r\n`);
     case 'STORE_BAD_NAME':
     case 'STORE_BAD_ARGUMENT':
-      return reply(`${tag} NO [CANNOT] ${(e as Error).message}\r\n`);
+      return reply(`${tag} NO [CANNOT] ${printable((e as Error).message)}\r\n`);
     case 'STORE_NOT_ALLOWED':
       return reply(`${tag} NO [CANNOT] Not allowed\r\n`);
     case 'STORE_NO_SUCH_ACCOUNT':

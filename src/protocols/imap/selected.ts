@@ -24,7 +24,7 @@ import { noreply, reply, type Verdict } from '../../session/line-session.ts';
 import { encodeMailbox, formatSeqSet } from './encode.ts';
 import { runFetch, vanishedEarlier } from './selected-fetch.ts';
 import { SEARCH_ROWS } from './selected-search.ts';
-import { condstoreOn, enableCondstore, inUidSet, resolveSet, storeFailure, viewOf } from './selected-util.ts';
+import { condstoreOn, enableCondstore, inUidSet, printable, resolveSet, storeFailure, viewOf } from './selected-util.ts';
 import type { Command, ImapRow, ImapSession, ImapState } from './types.ts';
 import { openView, type View } from './view.ts';
 import { PosternError } from '../../errors.ts';
@@ -47,21 +47,23 @@ async function select(cmd: Cmd<'SELECT' | 'EXAMINE'>, s: ImapSession): Promise<V
   const tag = cmd.tag;
   const had = deselect(s);
   const back: ImapState = 'authenticated';
-  if (cmd.qresync !== null && !s.data.enabled.has('QRESYNC')) return reply(`${tag} BAD QRESYNC is not enabled\r\n`, { state: back, error: 'command' });
+  // the mailbox selected before is closed whatever comes of this one (RFC 7162 §3.2.11)
+  const closed = had ? '* OK [CLOSED] Previous mailbox closed.\r\n' : '';
+  const failed = (v: V): V => (v.kind === 'reply' ? { ...v, text: closed + v.text, state: back } : v);
+  if (cmd.qresync !== null && !s.data.enabled.has('QRESYNC')) return failed(reply(`${tag} BAD QRESYNC is not enabled\r\n`, { error: 'command' }));
   if (cmd.condstore || cmd.qresync !== null) s.data.enabled.add('CONDSTORE');
   const readOnly = cmd.name === 'EXAMINE';
   const account = s.data.account!;
   const store = s.ctx.store;
   const mb = s.data.mailbox;
-  if (store === null || mb === null) return reply(`${tag} NO [UNAVAILABLE] The mailbox store is not available\r\n`, { state: back });
+  if (store === null || mb === null) return failed(reply(`${tag} NO [UNAVAILABLE] The mailbox store is not available\r\n`));
   let view: View;
   try {
     view = await openView({ mailbox: mb, subscribe: (f) => store.subscribe(account, f), folder: cmd.mailbox, readOnly, enabled: s.data.enabled });
   } catch (e) {
-    if (e instanceof PosternError && e.code === 'STORE_NO_SUCH_FOLDER') return reply(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${cmd.mailbox}\r\n`, { state: back });
-    if (e instanceof PosternError && e.code === 'STORE_BAD_NAME') return reply(`${tag} NO [CANNOT] Invalid mailbox name\r\n`, { state: back });
-    const v = storeFailure(tag, e, s);
-    return { ...v, state: back } as V;
+    if (e instanceof PosternError && e.code === 'STORE_NO_SUCH_FOLDER') return failed(reply(`${tag} NO [NONEXISTENT] Mailbox doesn't exist: ${printable(cmd.mailbox)}\r\n`));
+    if (e instanceof PosternError && e.code === 'STORE_BAD_NAME') return failed(reply(`${tag} NO [CANNOT] Invalid mailbox name\r\n`));
+    return failed(storeFailure(tag, e, s));
   }
   if (s.data.closed) {
     view.close();
@@ -69,7 +71,7 @@ async function select(cmd: Cmd<'SELECT' | 'EXAMINE'>, s: ImapSession): Promise<V
   }
   const rev2 = s.data.enabled.has('IMAP4REV2');
   const flags = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft', ...view.keywords()];
-  let out = had ? '* OK [CLOSED] Previous mailbox closed.\r\n' : '';
+  let out = closed;
   out += `* FLAGS ${flagText(flags)}\r\n`;
   out += readOnly ? '* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n' : `* OK [PERMANENTFLAGS ${flagText([...flags, '\\*'])}] Flags permitted.\r\n`;
   out += `* ${view.exists} EXISTS\r\n`;
@@ -149,7 +151,7 @@ async function store(cmd: Cmd<'STORE'>, s: ImapSession): Promise<V> {
   if (view.readOnly) return readOnlyNo(tag);
   const head = (cmd.uid ? view.updates(true) : '') + (cmd.unchangedSince !== null ? enableCondstore(s) : '');
   const r = resolveSet(view, cmd.seqs, cmd.uid, s.data.saved);
-  if (!r.ok) return reply(`${tag} BAD Error in IMAP command STORE: ${r.text}\r\n`, { error: 'command' });
+  if (!r.ok) return reply(`${head}${tag} BAD Error in IMAP command STORE: ${r.text}\r\n`, { error: 'command' });
   const flags = cmd.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const uids = r.uids.filter((u) => !view.isGone(u));
   if (head !== '') s.write(head);

@@ -69,6 +69,9 @@ export function uidSetText(uids: readonly number[]): string {
   return parts.join(',');
 }
 
+/** In a flood of events, \Recent is claimed and IDLE told at least once per this many. */
+const FLOOD_EVENTS = 256;
+
 const NO_LOCATOR: Locator = Object.freeze({ path: '', offset: 0, length: 0, crc: 0 });
 
 /** Segment paths are shared by many locators: one string each in this thread. */
@@ -104,6 +107,8 @@ export class View implements MailboxView {
   private goneCount = 0;
   private readonly recent = new Set<number>();
   private toldRecent = 0;
+  /** recentCount, or -1 when the sequence or \Recent changed since it was counted. */
+  private recentKnown = -1;
   /** The highest UID ever known (an append at or below it is already known). */
   private maxUid = 0;
   /** The store's uidNext and highest modseq, as far as known. */
@@ -239,9 +244,12 @@ export class View implements MailboxView {
   /** Count of \Recent messages the client knows of. */
   get recentCount(): number {
     if (this.rev2) return 0;
-    let n = 0;
-    for (const uid of this.recent) if (this.seqOf(uid) > 0) n++;
-    return n;
+    if (this.recentKnown < 0) {
+      let n = 0;
+      for (const uid of this.recent) if (this.seqOf(uid) > 0) n++;
+      this.recentKnown = n;
+    }
+    return this.recentKnown;
   }
 
   /** Keywords in use (for FLAGS / PERMANENTFLAGS). */
@@ -295,6 +303,7 @@ export class View implements MailboxView {
       // appended and not yet told: the client never hears of it
       this.msgs.delete(uid);
       this.recent.delete(uid);
+      this.recentKnown = -1;
       this.fresh = this.fresh.filter((u) => u !== uid);
       this.claiming = this.claiming.filter((u) => u !== uid);
       return;
@@ -320,6 +329,7 @@ export class View implements MailboxView {
         this.recent.delete(uid);
       }
       this.seq = keep;
+      this.recentKnown = -1;
       this.goneCount = 0;
     }
     if (this.fresh.length > 0) {
@@ -327,6 +337,7 @@ export class View implements MailboxView {
         this.seq.push(uid);
         this.dirty.delete(uid);
       }
+      this.recentKnown = -1;
       this.fresh = [];
       out += `* ${this.seq.length} EXISTS\r\n`;
     }
@@ -380,19 +391,25 @@ export class View implements MailboxView {
   // ---- the events ----
 
   private async pump(): Promise<void> {
+    let since = 0; // events folded since the listener was last told
     for (;;) {
       const r = await this.sub.next();
       if (r.done === true || this.closed) return;
       this.folding = true;
+      // at the end of what arrived, or now and then in a flood (IDLE hears of it meanwhile)
+      const now = this.sub.buffered === 0 || ++since >= FLOOD_EVENTS;
       try {
         await this.fold(r.value);
-        if (this.sub.buffered === 0 && this.claims && this.claiming.length > 0) await this.claim();
+        if (now && this.claims && this.claiming.length > 0) await this.claim();
       } catch {
         // a failed re-read: the next 'resync' or event tries again
       } finally {
         this.folding = false;
       }
-      if (this.sub.buffered === 0) this.listener?.();
+      if (now) {
+        since = 0;
+        this.listener?.();
+      }
     }
   }
 
@@ -479,6 +496,7 @@ export class View implements MailboxView {
         if (uid >= from) this.recent.add(uid);
         this.fresh.push(uid);
       }
+      this.recentKnown = -1;
     } finally {
       this.claimBusy = false;
     }
