@@ -247,11 +247,7 @@ const ALLOWED: Allowed[] = [
     command: /./,
     normalise: (l) => l.replace(/\[BADCHARSET \([^)]*\)\]/, '[BADCHARSET]'),
   },
-  {
-    why: 'RFC 7162 §3.2.11: the CLOSED response code is part of QRESYNC (and of IMAP4rev2); this session enabled neither, so Postern does not send it when a failed SELECT closes the previous mailbox (Dovecot always does).',
-    command: /^select:SELECT Nope$/,
-    normalise: (l) => (l === '* OK [CLOSED]' ? null : l),
-  },
+
   {
     why: 'RFC 9051 §7.5.2 (formal syntax): msg-att-static =/ "BODY" section ["<" number ">"] SP nstring: a part that does not exist (part 2 of a single-part message) is NIL for Postern, the empty string for Dovecot; both are nstrings.',
     command: /^fetch:FETCH 1 BODY\.PEEK\[2\]$/,
@@ -323,10 +319,11 @@ const ALLOWED: Allowed[] = [
     normalise: (l) => (l === '* ENABLED' ? null : l),
   },
   {
-    why: 'RFC 5161 §3.1: "The ENABLE command is only valid in the authenticated state, before any mailbox is selected." Postern answers BAD in the selected state; Dovecot accepts it.',
+    why: 'RFC 5161 §3.1: the ENABLED response names the extensions the command enabled; CONDSTORE was on already (ENABLE QRESYNC implies it, RFC 7162 §3.2.3), so Postern names none; Dovecot names it again.',
     command: /^idle:ENABLE CONDSTORE$/,
-    normalise: (l) => (/^\* (ENABLED|OK \[HIGHESTMODSEQ)/.test(l) ? null : l.replace(/^(idl\d+) (OK|BAD)$/, '$1 <ENABLE while selected>')),
+    normalise: (l) => (l === '* ENABLED CONDSTORE' ? '* ENABLED' : l),
   },
+
 ];
 
 let ref: DovecotPeer;
@@ -413,7 +410,9 @@ async function runSession(s: Session, diffs: Diff[]): Promise<void> {
         if (!a.command.test(command)) continue;
         const nd2 = ad.map(a.normalise).filter((x): x is string => x !== null);
         const np2 = ap.map(a.normalise).filter((x): x is string => x !== null);
-        if (JSON.stringify(nd2) !== JSON.stringify(ad) || JSON.stringify(np2) !== JSON.stringify(ap)) applied.push(a);
+        // used: it made the two answers differ less
+        const before = multisetMinus(ad, ap).length + multisetMinus(ap, ad).length;
+        if (multisetMinus(nd2, np2).length + multisetMinus(np2, nd2).length < before) applied.push(a);
         ad = nd2;
         ap = np2;
       }
@@ -446,6 +445,7 @@ test('differential: the scripted sessions answer like Dovecot, but for the liste
   if (process.env.POSTERN_DIFF_VERBOSE !== undefined) {
     for (const x of diffs) console.log(`${x.command}\n${x.dovecot.map((l) => `  - ${l}`).join('\n')}\n${x.postern.map((l) => `  + ${l}`).join('\n')}`);
     console.log(`allowances used: ${used.length} of ${ALLOWED.length}`);
+    for (const a of ALLOWED.filter((x) => !used.includes(x))) console.log(`  unused: ${a.why.slice(0, 100)}`);
     for (const a of used) console.log(`  - ${a.why}\n    (${diffs.filter((x) => x.applied.includes(a)).map((x) => x.command).join('; ')})`);
   }
   assert.equal(bad.length, 0, `differences no RFC entry explains (- Dovecot, + Postern):\n${bad.map((x) => `${x.command}\n${x.unexplained.map((l) => `  ${l}`).join('\n')}`).join('\n')}`);
