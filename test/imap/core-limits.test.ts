@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { imap, imapOn, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { imap, imapOn, message, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, message, python, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
