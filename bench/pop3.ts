@@ -41,6 +41,7 @@ import { ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess 
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
+import { clockTicks, descendants, pssBytes, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -278,49 +279,8 @@ async function startDovecot(dir: string, conf: string, port: number): Promise<Do
   };
 }
 
-/** The master and every process under it. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
-  return out;
-}
-
-function pssBytes(pids: number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-      if (m !== null) sum += Number(m[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
-}
-
-let clkTck = 100;
 function dovecotCpu(master: number): number {
-  let sum = 0;
-  for (const pid of descendants(master)) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      /* gone */
-    }
-  }
-  return sum / clkTck;
+  return treeCpuSeconds(descendants(master));
 }
 
 // ---- the run ---------------------------------------------------------------------------------
@@ -342,7 +302,7 @@ async function measure(client: string, port: number, clients: number, cpu: () =>
   const r = await runSessions(client, port, clients, RUN_S, big);
   const serverCpuS = round2(cpu() - c0);
   const m1 = machineJiffies();
-  const machineBusyCores = round2((m1.busy - m0.busy) / clkTck / ((Date.now() - t0) / 1000));
+  const machineBusyCores = round2((m1.busy - m0.busy) / clockTicks() / ((Date.now() - t0) / 1000));
   return { clients, sessionsPerS: round1(r.sessions / r.elapsed_s), messagesPerS: round1(r.messages / r.elapsed_s), errors: r.errors, serverCpuS, clientCpuS: round2(r.cpu_s), machineBusyCores };
 }
 
@@ -350,11 +310,6 @@ const ratio = (a: number, b: number): number => (b === 0 ? 0 : round2(a / b));
 
 async function main(): Promise<void> {
   await ensureNofile(NOFILE);
-  try {
-    clkTck = Number(sh('getconf', ['CLK_TCK']).trim()) || 100;
-  } catch {
-    /* 100 */
-  }
   const loadStart = os.loadavg()[0]!;
   ensureDovecot();
   const client = buildClient();

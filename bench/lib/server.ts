@@ -23,12 +23,13 @@
  * Throws: startPosternProcess rejects when the server fails to start or does not report within
  * `startTimeoutMs` (the child is killed); reading /proc of a gone process throws ENOENT.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusDoc } from '../../src/status/types.ts';
+import { clockTicks } from './proc.ts';
 
 const LAUNCH = fileURLToPath(new URL('./launch.ts', import.meta.url));
 const REEXEC_ENV = 'POSTERN_BENCH_NOFILE';
@@ -75,18 +76,6 @@ export interface PosternProcess {
   output(): string;
   /** SIGTERM; SIGKILL after `timeoutMs` (default 15 s). Resolves when the process has exited. */
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-let clkTck: number | null = null;
-function clockTicks(): number {
-  if (clkTck === null) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clkTck = 100;
-    }
-  }
-  return clkTck;
 }
 
 /** VmRSS of a process, bytes. */

@@ -1,0 +1,69 @@
+/**
+ * bench/lib/proc.ts: what the benches (and the Dovecot peer) read about processes from /proc:
+ * the clock-tick rate, a process tree, its summed PSS and CPU time. Linux only.
+ *
+ * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)`.
+ * Throws: nothing; a process gone while it is read counts 0 (and is not listed).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let clkTck: number | null = null;
+/** Clock ticks per second (getconf CLK_TCK; 100 when it cannot say). */
+export function clockTicks(): number {
+  if (clkTck === null) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** The process and every process under it. */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
+  return out;
+}
+
+/** PSS (bytes) summed over the processes (smaps_rollup); gone ones count 0. */
+export function pssBytes(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      if (m !== null) sum += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
+/** utime+stime+cutime+cstime summed over the processes, seconds (a process's reaped children
+ * count in its own). */
+export function treeCpuSeconds(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      /* gone */
+    }
+  }
+  return sum / clockTicks();
+}
