@@ -37,7 +37,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
-import { ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
@@ -121,24 +121,7 @@ async function fillPosternStore(dataDir: string): Promise<void> {
   }
 }
 
-const POSTERN_CONFIG = `
-Server {
-    services = (pop3)
-    primaryDomain = "${DOMAIN}"
-    statusListener = 127.0.0.1:0
-    logLevel = error
-    pop3 = {
-        listeners = ( {
-            address = 127.0.0.1:0
-            maxConnections = 20000
-            peerMaxConnections = 20000
-            maxIntervalConnections = 0
-            peerMaxIntervalConnections = 0
-        } )
-        minConnThreads = 2
-        maxConnThreads = 2
-    }
-}`;
+const POSTERN_CONFIG = benchConfig('pop3', { domain: DOMAIN });
 
 function startPostern(dataDir: string): Promise<PosternProcess> {
   return startPosternProcess({ configText: POSTERN_CONFIG, dataDir, nofile: NOFILE, startTimeoutMs: 60_000 });

@@ -1,8 +1,8 @@
 /**
  * bench/lib/proc.ts: what the benches (and the Dovecot peer) read about processes from /proc:
- * the clock-tick rate, a process tree, its summed PSS and CPU time. Linux only.
+ * the clock-tick rate, a process tree, its summed PSS, RSS and CPU time. Linux only.
  *
- * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)`.
+ * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `rssBytes(pids)`, `treeCpuSeconds(pids)`.
  * Throws: nothing; a process gone while it is read counts 0 (and is not listed).
  */
 import { execFileSync } from 'node:child_process';
@@ -44,6 +44,20 @@ export function pssBytes(pids: readonly number[]): number {
   for (const pid of pids) {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      if (m !== null) sum += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
+}
+
+/** RSS (VmRSS, bytes) summed over the processes; gone ones count 0. */
+export function rssBytes(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m !== null) sum += Number(m[1]) * 1024;
     } catch {
       /* gone */

@@ -78,6 +78,30 @@ export interface PosternProcess {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A bench server's config: one service (`service`) on one listener at 127.0.0.1:0 with no
+ * connection limits (the load generator opens thousands from one address), two connection
+ * threads, errors-only logging. */
+export function benchConfig(service: string, o: { domain?: string } = {}): string {
+  return `
+Server {
+    services = (${service})
+    ${o.domain !== undefined ? `primaryDomain = "${o.domain}"` : ''}
+    statusListener = 127.0.0.1:0
+    logLevel = error
+    ${service} = {
+        listeners = ( {
+            address = 127.0.0.1:0
+            maxConnections = 20000
+            peerMaxConnections = 20000
+            maxIntervalConnections = 0
+            peerMaxIntervalConnections = 0
+        } )
+        minConnThreads = 2
+        maxConnThreads = 2
+    }
+}`;
+}
+
 /** VmRSS of a process, bytes. */
 export function procRssBytes(pid: number | 'self'): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
