@@ -21,11 +21,7 @@ before(async () => {
 });
 after(() => env?.stop());
 
-async function login(user = USER): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${user} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (user = USER): Promise<ImapClient> => imap(env.port, user, PASS);
 
 const MSG = 'From: a@example.org\r\nTo: user@example.org\r\nSubject: appended\r\n\r\nHello.\r\n';
 

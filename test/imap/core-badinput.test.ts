@@ -19,11 +19,7 @@ before(async () => {
 });
 after(() => env.stop());
 
-async function login(): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${USER} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (): Promise<ImapClient> => imap(env.port, USER, PASS);
 
 /** [what is sent, the reply's start]. */
 const MALFORMED: ReadonlyArray<readonly [string, RegExp]> = [

@@ -184,24 +184,38 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       return { tag, name, root, limits };
     }
     case 'FETCH':
-      return fetch(r, tag, false);
     case 'STORE':
-      return store(r, tag, false);
     case 'COPY':
-    case 'MOVE': {
-      const seqs = r.seqSet('sequence set');
-      return { tag, name, uid: false, seqs, mailbox: mbox(r, utf8) };
-    }
+    case 'MOVE':
     case 'SEARCH':
-      return search(r, tag, false);
     case 'SORT':
-      return sort(r, tag, false);
     case 'THREAD':
-      return thread(r, tag, false);
+      return numbered(r, tag, name, false, utf8);
     case 'UID':
       return uid(r, tag, utf8);
     default:
       return r.fail(`Unknown command ${show(name)}`);
+  }
+}
+
+/** A command that names messages, by sequence number or (`uid`, after UID) by UID. */
+function numbered(r: Reader, tag: string, name: 'FETCH' | 'STORE' | 'COPY' | 'MOVE' | 'SEARCH' | 'SORT' | 'THREAD', uid: boolean, utf8: boolean): Command {
+  switch (name) {
+    case 'FETCH':
+      return fetch(r, tag, uid);
+    case 'STORE':
+      return store(r, tag, uid);
+    case 'COPY':
+    case 'MOVE': {
+      const seqs = r.seqSet(uid ? 'UID set' : 'sequence set');
+      return { tag, name, uid, seqs, mailbox: mbox(r, utf8) };
+    }
+    case 'SEARCH':
+      return search(r, tag, uid);
+    case 'SORT':
+      return sort(r, tag, uid);
+    case 'THREAD':
+      return thread(r, tag, uid);
   }
 }
 
@@ -210,20 +224,13 @@ function uid(r: Reader, tag: string, utf8: boolean): Command {
   const name = r.word('UID command');
   switch (name) {
     case 'FETCH':
-      return fetch(r, tag, true);
     case 'STORE':
-      return store(r, tag, true);
     case 'COPY':
-    case 'MOVE': {
-      const seqs = r.seqSet('UID set');
-      return { tag, name, uid: true, seqs, mailbox: mbox(r, utf8) };
-    }
+    case 'MOVE':
     case 'SEARCH':
-      return search(r, tag, true);
     case 'SORT':
-      return sort(r, tag, true);
     case 'THREAD':
-      return thread(r, tag, true);
+      return numbered(r, tag, name, true, utf8);
     case 'EXPUNGE':
       return { tag, name: 'UID EXPUNGE', seqs: r.seqSet('UID set') };
     default:
