@@ -35,7 +35,7 @@ import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type Po
 import { printJsonLine, printTable, type Cell } from './lib/table.ts';
 import { openIdleLoad, runLoad, userName, type LoadResult } from './lib/imap-load.ts';
 import { dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
-import { descendants, rssBytes } from './lib/proc.ts';
+import { descendants, machineJiffies, rssBytes } from './lib/proc.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -145,12 +145,6 @@ interface Side {
   memory(): number;
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-function machineJiffies(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  return { busy: f.reduce((a, b) => a + b, 0) - idle, total: f.reduce((a, b) => a + b, 0) };
 }
 
 interface Run { rate: number; serverCpuS: number; clientCpuS: number; busyCores: number; errors: number; firstError?: string }

@@ -41,7 +41,7 @@ import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type Po
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
-import { clockTicks, descendants, pssBytes, treeCpuSeconds } from './lib/proc.ts';
+import { clockTicks, descendants, machineJiffies, pssBytes, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -269,14 +269,6 @@ function dovecotCpu(master: number): number {
 // ---- the run ---------------------------------------------------------------------------------
 
 interface Level { clients: number; sessionsPerS: number; messagesPerS: number; errors: number; serverCpuS: number; clientCpuS: number; machineBusyCores: number }
-
-/** Busy and total jiffies of the whole machine (/proc/stat), to show how loaded it was. */
-function machineJiffies(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
 
 async function measure(client: string, port: number, clients: number, cpu: () => number, big = false): Promise<Level> {
   const c0 = cpu();

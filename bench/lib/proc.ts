@@ -1,8 +1,10 @@
 /**
  * bench/lib/proc.ts: what the benches (and the Dovecot peer) read about processes from /proc:
- * the clock-tick rate, a process tree, its summed PSS, RSS and CPU time. Linux only.
+ * the clock-tick rate, a process tree, its summed PSS, RSS and CPU time; the
+ * whole machine's busy time. Linux only.
  *
- * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `rssBytes(pids)`, `treeCpuSeconds(pids)`.
+ * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `rssBytes(pids)`,
+ * `treeCpuSeconds(pids)`, `machineJiffies()`.
  * Throws: nothing; a process gone while it is read counts 0 (and is not listed).
  */
 import { execFileSync } from 'node:child_process';
@@ -38,12 +40,12 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-/** PSS (bytes) summed over the processes (smaps_rollup); gone ones count 0. */
-export function pssBytes(pids: readonly number[]): number {
+/** A `kB` field of each process's /proc file summed, bytes; gone processes count 0. */
+function sumKb(pids: readonly number[], file: string, field: RegExp): number {
   let sum = 0;
   for (const pid of pids) {
     try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      const m = field.exec(fs.readFileSync(`/proc/${pid}/${file}`, 'utf8'));
       if (m !== null) sum += Number(m[1]) * 1024;
     } catch {
       /* gone */
@@ -52,18 +54,18 @@ export function pssBytes(pids: readonly number[]): number {
   return sum;
 }
 
-/** RSS (VmRSS, bytes) summed over the processes; gone ones count 0. */
-export function rssBytes(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m !== null) sum += Number(m[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
+/** PSS (bytes) summed over the processes (smaps_rollup). */
+export const pssBytes = (pids: readonly number[]): number => sumKb(pids, 'smaps_rollup', /^Pss:\s+(\d+) kB/m);
+
+/** RSS (VmRSS, bytes) summed over the processes. */
+export const rssBytes = (pids: readonly number[]): number => sumKb(pids, 'status', /^VmRSS:\s+(\d+)\s+kB/m);
+
+/** Busy and total jiffies of the whole machine (/proc/stat), to show how loaded it was. */
+export function machineJiffies(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
 }
 
 /** utime+stime+cutime+cstime summed over the processes, seconds (a process's reaped children

@@ -78,6 +78,7 @@ const NO_ARGS = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'C
 function command(r: Reader, tag: string, utf8: boolean): Command {
   const name = r.word('command name');
   if (NO_ARGS.has(name)) return { tag, name } as Command;
+  if (isNumbered(name)) return numbered(r, tag, name, false, utf8);
   switch (name) {
     case 'LOGIN': {
       r.sp('user name');
@@ -183,14 +184,6 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       r.close('resource limits');
       return { tag, name, root, limits };
     }
-    case 'FETCH':
-    case 'STORE':
-    case 'COPY':
-    case 'MOVE':
-    case 'SEARCH':
-    case 'SORT':
-    case 'THREAD':
-      return numbered(r, tag, name, false, utf8);
     case 'UID':
       return uid(r, tag, utf8);
     default:
@@ -198,8 +191,13 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
   }
 }
 
-/** A command that names messages, by sequence number or (`uid`, after UID) by UID. */
-function numbered(r: Reader, tag: string, name: 'FETCH' | 'STORE' | 'COPY' | 'MOVE' | 'SEARCH' | 'SORT' | 'THREAD', uid: boolean, utf8: boolean): Command {
+/** The commands that name messages, by sequence number or (after UID) by UID. */
+const NUMBERED = ['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'SORT', 'THREAD'] as const;
+type Numbered = (typeof NUMBERED)[number];
+const isNumbered = (name: string): name is Numbered => (NUMBERED as readonly string[]).includes(name);
+
+/** A command of NUMBERED, by sequence number or (`uid`) by UID. */
+function numbered(r: Reader, tag: string, name: Numbered, uid: boolean, utf8: boolean): Command {
   switch (name) {
     case 'FETCH':
       return fetch(r, tag, uid);
@@ -222,15 +220,8 @@ function numbered(r: Reader, tag: string, name: 'FETCH' | 'STORE' | 'COPY' | 'MO
 function uid(r: Reader, tag: string, utf8: boolean): Command {
   r.sp('UID command');
   const name = r.word('UID command');
+  if (isNumbered(name)) return numbered(r, tag, name, true, utf8);
   switch (name) {
-    case 'FETCH':
-    case 'STORE':
-    case 'COPY':
-    case 'MOVE':
-    case 'SEARCH':
-    case 'SORT':
-    case 'THREAD':
-      return numbered(r, tag, name, true, utf8);
     case 'EXPUNGE':
       return { tag, name: 'UID EXPUNGE', seqs: r.seqSet('UID set') };
     default:
