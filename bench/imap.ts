@@ -32,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable, type Cell } from './lib/table.ts';
 import { openIdleLoad, runLoad, userName, type LoadResult } from './lib/imap-load.ts';
 import { dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
@@ -183,9 +184,7 @@ async function main(): Promise<void> {
     await dovecot?.stop().catch(() => {});
     fs.rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (): void => void cleanup().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanupOnSignal(cleanup);
   try {
     const total = boxes.reduce((a, b) => a + b.count, 0);
     if (ONLY !== 'dovecot') {

@@ -38,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
@@ -300,9 +301,7 @@ async function main(): Promise<void> {
     await dovecot?.stop().catch(() => {});
     fs.rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (): void => void cleanup().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanupOnSignal(cleanup);
   try {
     console.log(`filling both: ${USERS} users × ${PER_USER} and ${BIG_USERS} users × ${BIG_PER_USER} messages of ${MSG_BYTES} bytes …`);
     await fillPosternStore(pDir);
