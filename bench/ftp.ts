@@ -29,6 +29,7 @@ import { Store } from '../src/store/store.ts';
 import { procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { freePort } from './lib/net.ts';
+import { treeCpuSeconds } from './lib/proc.ts';
 
 const ACCOUNTS = Number(process.env.BENCH_FTP_ACCOUNTS ?? 10);
 const MESSAGES = Number(process.env.BENCH_FTP_MESSAGES ?? 1000);
@@ -127,15 +128,6 @@ async function startVsftpd(root: string, work: string): Promise<{ port: number; 
   throw new Error(`vsftpd did not start: ${err}`);
 }
 
-/** A process's CPU time with its reaped children's (utime+stime+cutime+cstime), seconds:
- * vsftpd's listener reaps the process of each session when it ends. */
-function treeCpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const tck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / tck;
-}
-
 function lftp(port: number, user: string, src: string, dest: string, settings: string, parallel: number): Promise<number> {
   const script = `set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 30; set cmd:fail-exit yes; ${settings} mirror -P ${parallel} ${src} ${dest}; quit`;
   const t0 = performance.now();
@@ -224,7 +216,7 @@ async function main(): Promise<void> {
         let s: Run | null = null;
         for (let i = 0; i < REPEAT; i++) {
           p = best(p, await measure(work, 'p', (d) => lftp(pPort, `admin,${PASSWORD}`, `/domains/${DOMAIN}`, d, settings, parallel), expect, pCpu));
-          s = best(s, await measure(work, 'v', (d) => lftp(v.port, 'anonymous,', '/', d, settings, parallel), expect, () => treeCpuSeconds(v.proc.pid!)));
+          s = best(s, await measure(work, 'v', (d) => lftp(v.port, 'anonymous,', '/', d, settings, parallel), expect, () => treeCpuSeconds([v.proc.pid!])));
         }
         if (p === null || s === null) throw new Error('no runs');
         rows.push({ mode, parallel, postern: p, vsftpd: s, ratioFiles: round2(p.filesPerS / s.filesPerS), ratioMB: round2(p.mbPerS / s.mbPerS) });

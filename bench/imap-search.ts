@@ -10,9 +10,9 @@
  * session runs it (`runSearch` over the folder's scope, in this thread, beside the store),
  * three times (the first is reported as "first", the best of the next two as "warm"). The
  * same again after closing and reopening the store (the index read back from its file).
- * Dovecot: the messages are written as maildir files, Dovecot started (imap only, loopback,
- * high port), one session logs in, SELECT INBOX (Dovecot builds its index then; timed), and
- * the same SEARCH commands are sent three times each, timed from command to tagged OK.
+ * Dovecot (test/imap/dovecot.ts, the peer bench/imap.ts runs): started (imap only, loopback,
+ * high port), the messages written as maildir files, one session logs in, SELECT INBOX
+ * (Dovecot builds its index then; timed), and the same SEARCH commands are sent three times each, timed from command to tagged OK.
  *
  * BENCH_SEARCH_DOVECOT=0 leaves Dovecot out. Prints the table (ms) and the ratio, then exactly one line of JSON. Throws on setup failure.
  */
@@ -20,14 +20,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { Store } from '../src/store/store.ts';
 import type { Shard } from '../src/store/shard.ts';
 import { searchIndexOf } from '../src/store/search-index.ts';
 import { runSearch } from '../src/protocols/imap/search.ts';
 import type { SearchKey, SearchScope } from '../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../src/store/types.ts';
-import { freePort } from './lib/net.ts';
+import { dovecotInstalled, startDovecot } from '../test/imap/dovecot.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 
 const N = Number(process.env.BENCH_SEARCH_MESSAGES ?? 100_000);
@@ -148,51 +147,6 @@ async function postern(dir: string): Promise<{ fillMs: number; indexBytes: numbe
 
 // ---- Dovecot ----
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function dovecotConfig(dir: string, port: number): string {
-  return `base_dir = ${dir}/dovecot/run
-state_dir = ${dir}/dovecot/state
-instance_name = postern-search-bench-${port}
-log_path = ${dir}/logs/dovecot.log
-info_log_path = ${dir}/logs/dovecot-info.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-login_trusted_networks =
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 100
-mail_location = maildir:${dir}/mail/%n/Maildir
-mail_uid = vmail
-mail_gid = vmail
-mail_fsync = optimized
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n ${dir}/dovecot/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%n ${dir}/dovecot/users
-  default_fields = uid=vmail gid=vmail home=${dir}/mail/%n
-}
-default_vsz_limit = 1G
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-`;
-}
-
 /** A minimal IMAP client: one command at a time, its tagged reply awaited. */
 async function imapSession(port: number): Promise<{ cmd(c: string): Promise<{ ms: number; lines: string[] }>; close(): void }> {
   const sock = net.connect(port, '127.0.0.1');
@@ -239,48 +193,24 @@ async function imapSession(port: number): Promise<{ cmd(c: string): Promise<{ ms
 }
 
 async function dovecot(dir: string): Promise<{ writeMs: number; selectMs: number; times: Record<string, Timing> } | { skipped: string }> {
-  try {
-    sh('id', ['-u', 'vmail']);
-    sh('which', ['dovecot']);
-  } catch {
-    return { skipped: 'dovecot or the vmail user is missing (Debian dovecot-imapd; see the POP3 bench)' };
-  }
-  const d = path.join(dir, 'dovecot-peer');
-  for (const s of ['dovecot/run', 'dovecot/state', 'logs', 'mail']) fs.mkdirSync(path.join(d, s), { recursive: true });
+  if (!dovecotInstalled()) return { skipped: 'dovecot is missing (Debian dovecot-imapd)' };
   fs.chmodSync(dir, 0o755);
-  fs.chmodSync(d, 0o755);
-  const md = path.join(d, 'mail', 'bench', 'Maildir');
-  for (const s of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(md, s), { recursive: true });
-  const t0 = performance.now();
-  for (let k = 1; k <= N; k++) {
-    const body = message(k);
-    const file = path.join(md, 'cur', `${Math.floor(internalDate(k) / 1000)}.M${k}P1.bench,S=${body.length}:2,`);
-    fs.writeFileSync(file, body);
-    const t = internalDate(k) / 1000;
-    fs.utimesSync(file, t, t);
-  }
-  const writeMs = performance.now() - t0;
-  fs.writeFileSync(path.join(d, 'dovecot', 'users'), `bench:{PLAIN}${PASSWORD}::::::\n`);
-  sh('chown', ['-R', 'vmail:vmail', path.join(d, 'mail')]);
-  const port = await freePort();
-  const conf = path.join(d, 'dovecot.conf');
-  fs.writeFileSync(conf, dovecotConfig(d, port));
-  sh('bash', ['-c', 'exec dovecot -c "$0" </dev/null >/dev/null 2>&1', conf]);
+  const peer = await startDovecot({ users: [{ user: ACCOUNT, password: PASSWORD }], parentDir: dir });
   try {
-    for (let i = 0; ; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          r(true);
-        });
-        s.on('error', () => r(false));
-      });
-      if (ok) break;
-      if (i > 200) throw new Error('dovecot did not start');
-      await new Promise((r) => setTimeout(r, 100));
+    const md = peer.maildir(ACCOUNT);
+    const owner = fs.statSync(md);
+    const t0 = performance.now();
+    for (let k = 1; k <= N; k++) {
+      const body = message(k);
+      const file = path.join(md, 'cur', `${Math.floor(internalDate(k) / 1000)}.M${k}P1.bench,S=${body.length}:2,`);
+      fs.writeFileSync(file, body);
+      if (process.getuid?.() !== owner.uid) fs.chownSync(file, owner.uid, owner.gid);
+      const t = internalDate(k) / 1000;
+      fs.utimesSync(file, t, t);
     }
-    const c = await imapSession(port);
-    await c.cmd(`LOGIN bench ${PASSWORD}`);
+    const writeMs = performance.now() - t0;
+    const c = await imapSession(peer.port);
+    await c.cmd(`LOGIN ${ACCOUNT} ${PASSWORD}`);
     const sel = await c.cmd('SELECT INBOX');
     const times: Record<string, Timing> = {};
     for (const s of SEARCHES) {
@@ -297,11 +227,7 @@ async function dovecot(dir: string): Promise<{ writeMs: number; selectMs: number
     c.close();
     return { writeMs, selectMs: sel.ms, times };
   } finally {
-    try {
-      sh('doveadm', ['-c', conf, 'stop']);
-    } catch {
-      /* already gone */
-    }
+    await peer.stop();
   }
 }
 

@@ -31,10 +31,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
-import { ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable, type Cell } from './lib/table.ts';
 import { openIdleLoad, runLoad, userName, type LoadResult } from './lib/imap-load.ts';
-import { descendants, dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
+import { dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
+import { descendants, machineJiffies, rssBytes } from './lib/proc.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -129,41 +131,10 @@ async function fillPostern(dataDir: string, boxes: Mailboxes[]): Promise<void> {
   }
 }
 
-const POSTERN_CONFIG = `
-Server {
-    services = (imap)
-    primaryDomain = "${DOMAIN}"
-    statusListener = 127.0.0.1:0
-    logLevel = error
-    imap = {
-        listeners = ( {
-            address = 127.0.0.1:0
-            maxConnections = 20000
-            peerMaxConnections = 20000
-            maxIntervalConnections = 0
-            peerMaxIntervalConnections = 0
-        } )
-        minConnThreads = 2
-        maxConnThreads = 2
-    }
-}`;
+const POSTERN_CONFIG = benchConfig('imap', { domain: DOMAIN });
 
 function startPostern(dataDir: string): Promise<PosternProcess> {
   return startPosternProcess({ configText: POSTERN_CONFIG, dataDir, nofile: NOFILE, startTimeoutMs: 120_000 });
-}
-
-/** RSS of a process and everything under it (bytes). */
-function treeRss(pid: number): number {
-  let sum = 0;
-  for (const p of descendants(pid)) {
-    try {
-      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m !== null) sum += Number(m[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
 }
 
 // ---- the servers, side by side ----
@@ -175,12 +146,6 @@ interface Side {
   memory(): number;
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-function machineJiffies(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  return { busy: f.reduce((a, b) => a + b, 0) - idle, total: f.reduce((a, b) => a + b, 0) };
 }
 
 interface Run { rate: number; serverCpuS: number; clientCpuS: number; busyCores: number; errors: number; firstError?: string }
@@ -219,9 +184,7 @@ async function main(): Promise<void> {
     await dovecot?.stop().catch(() => {});
     fs.rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (): void => void cleanup().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanupOnSignal(cleanup);
   try {
     const total = boxes.reduce((a, b) => a + b.count, 0);
     if (ONLY !== 'dovecot') {
@@ -235,7 +198,7 @@ async function main(): Promise<void> {
         name: 'Postern',
         port: () => postern!.port('imap'),
         cpu: () => procCpuSeconds(postern!.pid),
-        memory: () => treeRss(postern!.pid),
+        memory: () => rssBytes(descendants(postern!.pid)),
         restart: async () => {
           await postern!.stop();
           postern = await startPostern(dir);

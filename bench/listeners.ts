@@ -28,7 +28,7 @@
  * 1 when the server cannot be started.
  */
 import net from 'node:net';
-import { ensureNofile, nofileLimit, selfCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { benchConfig, ensureNofile, nofileLimit, selfCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 
 const NOFILE = 65_536;
@@ -46,25 +46,7 @@ const TARGET_RSS_BYTES = 150_000_000;
 const MB = 1_000_000;
 
 const FIXTURE = new URL('../test/fixtures/line-protocol.ts', import.meta.url).href;
-const CONFIG = `
-Server {
-    services = (pop3)
-    statusListener = 127.0.0.1:0
-    logLevel = error
-    pop3 = {
-        listeners = (
-            {
-                address = 127.0.0.1:0
-                maxConnections = 20000
-                peerMaxConnections = 20000
-                maxIntervalConnections = 0
-                peerMaxIntervalConnections = 0
-            }
-        )
-        minConnThreads = 2
-        maxConnThreads = 2
-    }
-}`;
+const CONFIG = benchConfig('pop3');
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;

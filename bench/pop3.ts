@@ -37,10 +37,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
-import { ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
+import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
+import { clockTicks, descendants, machineJiffies, pssBytes, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -120,24 +122,7 @@ async function fillPosternStore(dataDir: string): Promise<void> {
   }
 }
 
-const POSTERN_CONFIG = `
-Server {
-    services = (pop3)
-    primaryDomain = "${DOMAIN}"
-    statusListener = 127.0.0.1:0
-    logLevel = error
-    pop3 = {
-        listeners = ( {
-            address = 127.0.0.1:0
-            maxConnections = 20000
-            peerMaxConnections = 20000
-            maxIntervalConnections = 0
-            peerMaxIntervalConnections = 0
-        } )
-        minConnThreads = 2
-        maxConnThreads = 2
-    }
-}`;
+const POSTERN_CONFIG = benchConfig('pop3', { domain: DOMAIN });
 
 function startPostern(dataDir: string): Promise<PosternProcess> {
   return startPosternProcess({ configText: POSTERN_CONFIG, dataDir, nofile: NOFILE, startTimeoutMs: 60_000 });
@@ -278,62 +263,13 @@ async function startDovecot(dir: string, conf: string, port: number): Promise<Do
   };
 }
 
-/** The master and every process under it. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
-  return out;
-}
-
-function pssBytes(pids: number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-      if (m !== null) sum += Number(m[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
-}
-
-let clkTck = 100;
 function dovecotCpu(master: number): number {
-  let sum = 0;
-  for (const pid of descendants(master)) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      /* gone */
-    }
-  }
-  return sum / clkTck;
+  return treeCpuSeconds(descendants(master));
 }
 
 // ---- the run ---------------------------------------------------------------------------------
 
 interface Level { clients: number; sessionsPerS: number; messagesPerS: number; errors: number; serverCpuS: number; clientCpuS: number; machineBusyCores: number }
-
-/** Busy and total jiffies of the whole machine (/proc/stat), to show how loaded it was. */
-function machineJiffies(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
 
 async function measure(client: string, port: number, clients: number, cpu: () => number, big = false): Promise<Level> {
   const c0 = cpu();
@@ -342,7 +278,7 @@ async function measure(client: string, port: number, clients: number, cpu: () =>
   const r = await runSessions(client, port, clients, RUN_S, big);
   const serverCpuS = round2(cpu() - c0);
   const m1 = machineJiffies();
-  const machineBusyCores = round2((m1.busy - m0.busy) / clkTck / ((Date.now() - t0) / 1000));
+  const machineBusyCores = round2((m1.busy - m0.busy) / clockTicks() / ((Date.now() - t0) / 1000));
   return { clients, sessionsPerS: round1(r.sessions / r.elapsed_s), messagesPerS: round1(r.messages / r.elapsed_s), errors: r.errors, serverCpuS, clientCpuS: round2(r.cpu_s), machineBusyCores };
 }
 
@@ -350,11 +286,6 @@ const ratio = (a: number, b: number): number => (b === 0 ? 0 : round2(a / b));
 
 async function main(): Promise<void> {
   await ensureNofile(NOFILE);
-  try {
-    clkTck = Number(sh('getconf', ['CLK_TCK']).trim()) || 100;
-  } catch {
-    /* 100 */
-  }
   const loadStart = os.loadavg()[0]!;
   ensureDovecot();
   const client = buildClient();
@@ -370,9 +301,7 @@ async function main(): Promise<void> {
     await dovecot?.stop().catch(() => {});
     fs.rmSync(work, { recursive: true, force: true });
   };
-  const onSignal = (): void => void cleanup().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanupOnSignal(cleanup);
   try {
     console.log(`filling both: ${USERS} users × ${PER_USER} and ${BIG_USERS} users × ${BIG_PER_USER} messages of ${MSG_BYTES} bytes …`);
     await fillPosternStore(pDir);

@@ -1,8 +1,9 @@
 /**
  * test/helpers.ts: small shared pieces for the behaviour tests: temp dirs, a line client on a
- * real socket, polling, HTTP JSON, and the suite's seeded PRNG (`prng`, `withSeed`: every random
+ * real socket, polling, HTTP JSON, a child-process runner (`runProcess`), and the suite's seeded PRNG (`prng`, `withSeed`: every random
  * choice of a test comes from a seed it prints on failure; POSTERN_TEST_SEED=<seed> replays it).
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,6 +147,16 @@ export function probeLink(port: () => number, host: string): { ask<T>(fn: (c: Li
       probe?.close();
     },
   };
+}
+
+/** Run a child process with a timeout (killed at it); resolves its exit code and output. */
+export function runProcess(cmd: string, args: string[], o: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: { ...process.env, ...o.env }, timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (e, stdout, stderr) => {
+      resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), stdout, stderr });
+    });
+    child.stdin?.end(o.input);
+  });
 }
 
 /** mulberry32: a small seeded PRNG returning floats in [0, 1). */

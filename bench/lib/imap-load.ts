@@ -24,6 +24,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './child.ts';
 
 export interface LoadResult {
   sessions?: number;
@@ -52,20 +53,7 @@ const SELF = fileURLToPath(import.meta.url);
 // ---- parent side ----
 
 export function runLoad(job: Job, timeoutMs = 600_000): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [SELF, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LoadResult);
-      } catch {
-        reject(new Error(`load generator failed (code ${code}): ${out}`));
-      }
-    });
-  });
+  return runJsonChild<LoadResult>(process.execPath, [SELF, JSON.stringify(job)], timeoutMs);
 }
 
 export interface IdleLoad {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './child.ts';
 
 const SRC = fileURLToPath(new URL('../pop3-client.c', import.meta.url));
 
@@ -32,20 +33,7 @@ export interface RunResult {
 }
 
 export function runSessions(bin: string, port: number, clients: number, seconds: number, userFmt: string, users: number, password: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(bin, ['sessions', String(port), String(clients), String(seconds), userFmt, String(users), password], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), (seconds + 30) * 1000);
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim()) as RunResult);
-      } catch {
-        reject(new Error(`load generator failed (code ${code}): ${out}`));
-      }
-    });
-  });
+  return runJsonChild<RunResult>(bin, ['sessions', String(port), String(clients), String(seconds), userFmt, String(users), password], (seconds + 30) * 1000);
 }
 
 export interface IdleSessions {

@@ -23,12 +23,13 @@
  * Throws: startPosternProcess rejects when the server fails to start or does not report within
  * `startTimeoutMs` (the child is killed); reading /proc of a gone process throws ENOENT.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusDoc } from '../../src/status/types.ts';
+import { clockTicks } from './proc.ts';
 
 const LAUNCH = fileURLToPath(new URL('./launch.ts', import.meta.url));
 const REEXEC_ENV = 'POSTERN_BENCH_NOFILE';
@@ -77,16 +78,28 @@ export interface PosternProcess {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-let clkTck: number | null = null;
-function clockTicks(): number {
-  if (clkTck === null) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clkTck = 100;
+/** A bench server's config: one service (`service`) on one listener at 127.0.0.1:0 with no
+ * connection limits (the load generator opens thousands from one address), two connection
+ * threads, errors-only logging. */
+export function benchConfig(service: string, o: { domain?: string } = {}): string {
+  return `
+Server {
+    services = (${service})
+    ${o.domain !== undefined ? `primaryDomain = "${o.domain}"` : ''}
+    statusListener = 127.0.0.1:0
+    logLevel = error
+    ${service} = {
+        listeners = ( {
+            address = 127.0.0.1:0
+            maxConnections = 20000
+            peerMaxConnections = 20000
+            maxIntervalConnections = 0
+            peerMaxIntervalConnections = 0
+        } )
+        minConnThreads = 2
+        maxConnThreads = 2
     }
-  }
-  return clkTck;
+}`;
 }
 
 /** VmRSS of a process, bytes. */

@@ -148,31 +148,38 @@ export interface SessionOptions {
  * `mechanismsOf` maps them to the mechanisms built. */
 export type AuthType = 'plain' | 'login' | 'cramMd5' | 'digestMd5' | 'gssapi' | 'scramSha256';
 
-/** POP3 (config/schema.ts POP3_OPTIONS, plus the Server-level pop3ExclusiveLock). */
-export interface Pop3Options {
-  readonly kind: 'pop3';
-  readonly plainConnAllowLogin: boolean;
-  readonly secureConnAllowLogin: boolean;
+/** How a service's clients may authenticate (SMTP AUTH, POP3, IMAP): the SASL mechanisms on a
+ * plain and on a secure connection (auth/policy.ts `mechanismsFor`), and whether STARTTLS (STLS)
+ * is offered. */
+export interface AuthPolicy {
   readonly plainConnAuthTypes: readonly AuthType[];
   readonly secureConnAuthTypes: readonly AuthType[];
   readonly allowStartTLS: boolean;
-  /** The `+OK` greeting's text: one line, default `<hostname> Postern POP3 server ready`. */
-  readonly greetingsText: string;
+}
+
+/** A service with a login of its own (POP3, IMAP): its AuthPolicy, whether the plain-text login
+ * command is allowed on a plain and on a secure connection (auth/policy.ts `plainLoginAllowed`),
+ * and the cache of verified logins. */
+export interface LoginPolicy extends AuthPolicy {
+  readonly plainConnAllowLogin: boolean;
+  readonly secureConnAllowLogin: boolean;
   /** Verified logins kept per thread; OFF: no cache. */
   readonly authCacheSize: number | Off;
   readonly authCacheTtlMs: number;
+}
+
+/** POP3 (config/schema.ts POP3_OPTIONS, plus the Server-level pop3ExclusiveLock). */
+export interface Pop3Options extends LoginPolicy {
+  readonly kind: 'pop3';
+  /** The `+OK` greeting's text: one line, default `<hostname> Postern POP3 server ready`. */
+  readonly greetingsText: string;
   /** Server pop3ExclusiveLock: one session per maildrop. */
   readonly exclusiveLock: boolean;
 }
 
 /** IMAP (config/schema.ts IMAP_OPTIONS). */
-export interface ImapOptions {
+export interface ImapOptions extends LoginPolicy {
   readonly kind: 'imap';
-  readonly plainConnAllowLogin: boolean;
-  readonly secureConnAllowLogin: boolean;
-  readonly plainConnAuthTypes: readonly AuthType[];
-  readonly secureConnAuthTypes: readonly AuthType[];
-  readonly allowStartTLS: boolean;
   /** The `* OK` greeting's text: one line, default `<hostname> Postern IMAP4rev2 server ready`. */
   readonly greetingsText: string;
   readonly imapIdEnabled: boolean;
@@ -190,22 +197,16 @@ export interface ImapOptions {
   readonly maxNesting: number;
   /** Items in one list of a command (FETCH items, flags, search keys, sequence-set ranges). */
   readonly maxListItems: number;
-  /** Verified logins kept per thread; OFF: no cache. */
-  readonly authCacheSize: number | Off;
-  readonly authCacheTtlMs: number;
 }
 
 /** SMTP receiving (config/schema.ts SMTP_IN_OPTIONS). */
-export interface SmtpIncomingOptions {
+export interface SmtpIncomingOptions extends AuthPolicy {
   readonly kind: 'smtpIncoming';
   readonly maxMessageBytes: number;
   readonly maxRcptCount: number;
   readonly maxReceivedHeaders: number;
   /** The 220 banner after the code: one line, default `<hostname> ESMTP Postern`. */
   readonly greetingsText: string;
-  readonly plainConnAuthTypes: readonly AuthType[];
-  readonly secureConnAuthTypes: readonly AuthType[];
-  readonly allowStartTLS: boolean;
   readonly allowPipelining: boolean;
   readonly allow8BitMime: boolean;
   readonly allowBinaryMime: boolean;

@@ -21,7 +21,7 @@
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, AuthType, DenyRuleOptions, FlowLimits, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, AuthType, DenyRuleOptions, FlowLimits, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
@@ -200,28 +200,38 @@ interface ResolveCtx {
   server: OptionReader;
 }
 
+/** The auth types and STARTTLS of a service that authenticates clients (config/options.ts AuthPolicy). */
+function authPolicy(r: OptionReader): AuthPolicy {
+  return {
+    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
+    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
+    allowStartTLS: r.bool('allowStartTLS'),
+  };
+}
+
+/** The same, with the plain-text login command and the login cache (config/options.ts LoginPolicy). */
+function loginPolicy(r: OptionReader): LoginPolicy {
+  return {
+    plainConnAllowLogin: r.bool('plainConnAllowLogin'),
+    secureConnAllowLogin: r.bool('secureConnAllowLogin'),
+    ...authPolicy(r),
+    authCacheSize: r.numOrOff('authCacheSize'),
+    authCacheTtlMs: r.num('authCacheTtl'),
+  };
+}
+
 /** One typed resolver per options kind: each names every field with its unit. */
 const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: ResolveCtx) => Extract<ProtocolOptions, { kind: K }> } = {
   none: () => ({ kind: 'none' }),
   pop3: (r, c) => ({
     kind: 'pop3',
-    plainConnAllowLogin: r.bool('plainConnAllowLogin'),
-    secureConnAllowLogin: r.bool('secureConnAllowLogin'),
-    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
-    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
-    allowStartTLS: r.bool('allowStartTLS'),
+    ...loginPolicy(r),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern POP3 server ready`),
-    authCacheSize: r.numOrOff('authCacheSize'),
-    authCacheTtlMs: r.num('authCacheTtl'),
     exclusiveLock: c.server.bool('pop3ExclusiveLock'),
   }),
   imap: (r, c) => ({
     kind: 'imap',
-    plainConnAllowLogin: r.bool('plainConnAllowLogin'),
-    secureConnAllowLogin: r.bool('secureConnAllowLogin'),
-    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
-    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
-    allowStartTLS: r.bool('allowStartTLS'),
+    ...loginPolicy(r),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern IMAP4rev2 server ready`),
     imapIdEnabled: r.bool('imapIdEnabled'),
     imapShowAllFolders: r.bool('imapShowAllFolders'),
@@ -231,8 +241,6 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     nonSyncLiterals: r.str('nonSyncLiterals') === 'minus' ? 'minus' : 'plus',
     maxNesting: r.num('maxNesting'),
     maxListItems: r.num('maxListItems'),
-    authCacheSize: r.numOrOff('authCacheSize'),
-    authCacheTtlMs: r.num('authCacheTtl'),
   }),
   smtpIncoming: (r, c) => ({
     kind: 'smtpIncoming',
@@ -240,9 +248,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxRcptCount: r.num('maxRcptCount'),
     maxReceivedHeaders: r.num('maxReceivedHeaders'),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} ESMTP Postern`),
-    plainConnAuthTypes: r.list<AuthType>('plainConnAuthTypes'),
-    secureConnAuthTypes: r.list<AuthType>('secureConnAuthTypes'),
-    allowStartTLS: r.bool('allowStartTLS'),
+    ...authPolicy(r),
     allowPipelining: r.bool('allowPipelining'),
     allow8BitMime: r.bool('allow8BitMime'),
     allowBinaryMime: r.bool('allowBinaryMime'),

@@ -20,12 +20,14 @@
  * Case folding (`fold`): `toLowerCase`, then final sigma to sigma and long s to s, so both sides
  * of a comparison fold alike (close to Unicode simple case folding, RFC 9051 §6.4.4 / i;unicode-casemap).
  *
- * Exports: `buildRecord`, `fold`, `decodeWords`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
+ * Header fields and body parts are decoded by store/charset.ts (its charset fallback).
+ *
+ * Exports: `buildRecord`, `fold`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
  * `TextCaps`, `RecordHead`, `readHead`. Throws nothing (malformed input gives best-effort text).
  */
 import { crc32 } from 'node:zlib';
-import { TextDecoder } from 'node:util';
 import type { BodyPart, MessageStructure } from './structure.ts';
+import { decodeBytes, decodeWords } from './charset.ts';
 
 export const REC_HEAD = 32;
 export const TRUNCATED = 1;
@@ -52,52 +54,6 @@ const DAY = 86_400_000;
 export function fold(s: string): string {
   const l = s.toLowerCase();
   return /[ςſ]/.test(l) ? l.replace(/ς/g, 'σ').replace(/ſ/g, 's') : l;
-}
-
-const decoders = new Map<string, TextDecoder>();
-function decoder(charset: string): TextDecoder {
-  let cs = charset.trim().toLowerCase().split('*')[0]!;
-  if (cs === '' || cs === 'us-ascii' || cs === 'ascii') cs = 'utf-8';
-  let d = decoders.get(cs);
-  if (d === undefined) {
-    try {
-      d = new TextDecoder(cs);
-    } catch {
-      d = decoders.get('utf-8') ?? new TextDecoder('utf-8');
-    }
-    if (decoders.size < 64) decoders.set(cs, d);
-  }
-  return d;
-}
-
-function decodeBytes(b: Uint8Array, charset: string): string {
-  try {
-    return decoder(charset).decode(b);
-  } catch {
-    return Buffer.from(b).toString('latin1');
-  }
-}
-
-/** RFC 2047 encoded words decoded (whitespace between adjacent ones dropped); other bytes read
- * as UTF-8. `v` is the header's latin1 text (its raw bytes). */
-export function decodeWords(v: string): string {
-  if (!v.includes('=?')) return decodeBytes(Buffer.from(v, 'latin1'), 'utf-8');
-  const re = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
-  let out = '';
-  let last = 0;
-  let prevWasWord = false;
-  for (let m = re.exec(v); m !== null; m = re.exec(v)) {
-    const between = v.slice(last, m.index);
-    if (!(prevWasWord && /^\s*$/.test(between))) out += decodeBytes(Buffer.from(between, 'latin1'), 'utf-8');
-    const [, charset, enc, text] = m;
-    const bytes = enc!.toLowerCase() === 'b'
-      ? Buffer.from(text!, 'base64')
-      : Buffer.from(text!.replace(/_/g, ' ').replace(/=([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-    out += decodeBytes(bytes, charset!.split('*')[0]!);
-    last = re.lastIndex;
-    prevWasWord = true;
-  }
-  return out + decodeBytes(Buffer.from(v.slice(last), 'latin1'), 'utf-8');
 }
 
 const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };

@@ -27,6 +27,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { packr } from './record.ts';
+import { decodeWords } from './charset.ts';
 
 /** RFC 9051 address: a group starts with { mailbox: group name, host: null } and ends with all null.
  * `adl`: an obsolete source route ("@a,@b"), else null. */
@@ -370,35 +371,6 @@ function parseAddresses(v: string | null): Address[] | null {
     if (ends) out.push({ name: null, adl: null, mailbox: null, host: null });
   }
   return out.length === 0 ? null : out;
-}
-
-function decodeCharset(bytes: Buffer, charset: string): string {
-  try {
-    return new TextDecoder(charset.toLowerCase().split('*')[0]!).decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
-}
-
-/** RFC 2047 encoded words decoded (whitespace between adjacent ones dropped); the rest as is.
- * The input is the header's latin1 text, i.e. raw bytes. */
-function decodeWords(v: string): string {
-  const re = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
-  let out = '';
-  let last = 0;
-  let prevWasWord = false;
-  for (let m = re.exec(v); m !== null; m = re.exec(v)) {
-    const between = v.slice(last, m.index);
-    if (!(prevWasWord && /^\s*$/.test(between))) out += decodeCharset(Buffer.from(between, 'latin1'), 'utf-8');
-    const [, charset, enc, text] = m;
-    const bytes = enc!.toLowerCase() === 'b'
-      ? Buffer.from(text!, 'base64')
-      : Buffer.from(text!.replace(/_/g, ' ').replace(/=([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-    out += decodeCharset(bytes, charset!);
-    last = re.lastIndex;
-    prevWasWord = true;
-  }
-  return out + decodeCharset(Buffer.from(v.slice(last), 'latin1'), 'utf-8');
 }
 
 /** RFC 5256 §2.1 base subject (simplified: leading Re:/Fw:/Fwd: and [tags], trailing (fwd)). */

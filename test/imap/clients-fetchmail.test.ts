@@ -9,7 +9,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rawMessage, run, startTarget, type ImapTarget } from './clients-env.ts';
+import { rawMessage, startTarget, type ImapTarget } from './helpers.ts';
+import { runProcess as run } from '../helpers.ts';
 
 const ANN = 'ann@example.org';
 const BOB = 'bob@example.org';

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ImapFlow } from 'imapflow';
-import { rawMessage, sha256, startTarget, type ImapTarget } from './clients-env.ts';
+import { rawMessage, sha256, startTarget, type ImapTarget } from './helpers.ts';
 
 const ANN = 'ann@example.org';
 const BOB = 'bob@example.org';

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { rawMessage, run, sha256, startTarget, type ImapTarget } from './clients-env.ts';
+import { rawMessage, sha256, startTarget, type ImapTarget } from './helpers.ts';
+import { runProcess as run } from '../helpers.ts';
 
 const ANN = 'ann@example.org';
 const PW = 'sesame pass';

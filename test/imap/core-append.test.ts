@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imap, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, python, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
@@ -21,11 +21,7 @@ before(async () => {
 });
 after(() => env?.stop());
 
-async function login(user = USER): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${user} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (user = USER): Promise<ImapClient> => imap(env.port, user, PASS);
 
 const MSG = 'From: a@example.org\r\nTo: user@example.org\r\nSubject: appended\r\n\r\nHello.\r\n';
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import tls from 'node:tls';
-import { imap, imapOn, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, python, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { imap, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
@@ -19,11 +19,7 @@ before(async () => {
 });
 after(() => env.stop());
 
-async function login(): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${USER} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (): Promise<ImapClient> => imap(env.port, USER, PASS);
 
 /** [what is sent, the reply's start]. */
 const MALFORMED: ReadonlyArray<readonly [string, RegExp]> = [

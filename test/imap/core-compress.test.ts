@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
-import { imap, imapOn, startImap, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, startImap, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, loadDefault } from '../../src/config/load.ts';
 import { isPosternError } from '../../src/errors.ts';
-import { imapOptions, loginAllowed, mechanismsFor, postLoginCapabilities, preLoginCapabilities } from '../../src/protocols/imap/options.ts';
+import { imapOptions, postLoginCapabilities, preLoginCapabilities } from '../../src/protocols/imap/options.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../src/auth/policy.ts';
 
 test('defaults: the imap service runs in the embedded default; every IMAP limit is finite', () => {
   const { resolved } = loadDefault();
@@ -43,8 +44,8 @@ test('per-connection login policy, auth types and the capability strings', () =>
     maxCommandSize = 20
   } }`, 't');
   const o = imapOptions(resolved.serviceOptions.imap);
-  assert.equal(loginAllowed(o, false), false);
-  assert.equal(loginAllowed(o, true), true);
+  assert.equal(plainLoginAllowed(o, false), false);
+  assert.equal(plainLoginAllowed(o, true), true);
   assert.deepEqual(mechanismsFor(o, false), ['CRAM-MD5'], 'digestMd5 and gssapi are accepted but never offered');
   assert.deepEqual(mechanismsFor(o, true), ['PLAIN', 'SCRAM-SHA-256']);
   assert.equal(o.greetingsText, 'Hi there');

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { imap, imapOn, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
@@ -23,11 +23,7 @@ before(async () => {
 });
 after(() => env.stop());
 
-async function login(): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${USER} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (): Promise<ImapClient> => imap(env.port, USER, PASS);
 
 test('LITERAL- is advertised; maxErrors: the 4th BAD ends the session with BYE', async () => {
   const c = await imap(env.port);

@@ -10,16 +10,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { imap, imapOn, message, python, startImap, type ImapClient, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, message, python, startImap, type ImapClient, type ImapEnv } from './helpers.ts';
 
 const USER = 'user@example.org';
 const PASS = 'secret-pw';
 
-async function login(env: ImapEnv, user = USER): Promise<ImapClient> {
-  const c = await imap(env.port);
-  assert.match((await c.run(`LOGIN ${user} ${PASS}`, 'l0')).tagged, /^l0 OK /);
-  return c;
-}
+const login = (env: ImapEnv, user = USER): Promise<ImapClient> => imap(env.port, user, PASS);
 
 describe('default options', () => {
   let env: ImapEnv;

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { imap, imapOn, python, startImap, type ImapEnv } from './core-helpers.ts';
+import { imap, imapOn, python, startImap, type ImapEnv } from './helpers.ts';
 
 let env: ImapEnv;
 const USER = 'user@example.org';

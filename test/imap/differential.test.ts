@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { connectRaw, normalise, type Part, type RawClient } from './differential-wire.ts';
 import { CORPUS } from './differential-corpus.ts';
 import { startDovecot, type DovecotPeer } from './dovecot.ts';
-import { startTarget, type ImapTarget } from './clients-env.ts';
+import { startTarget, type ImapTarget } from './helpers.ts';
 
 const USER = 'ann@example.org';
 const PW = 'sesame';

@@ -13,7 +13,7 @@
  * Exports: `startDovecot(opts)` → `DovecotPeer` (port, tlsPort, dir, conf, maildir(user),
  * deliver(user, bytes, { folder?, flags? }) writing a message file straight into a maildir,
  * masterPid(), pids() (the master and all its descendants), pssBytes(), cpuSeconds(), restart(),
- * stop()); `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)`;
+ * stop()); `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)` (from bench/lib/proc.ts);
  * `dovecotInstalled()`.
  * Throws: startDovecot rejects when `dovecot` is missing, exits at once, or does not greet
  * within `startTimeoutMs` (its log's tail is in the message); stop() never throws.
@@ -24,6 +24,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../bench/lib/net.ts';
+import { descendants, pssBytes, treeCpuSeconds } from '../../bench/lib/proc.ts';
+
+export { descendants, pssBytes, treeCpuSeconds };
 
 export interface DovecotUser {
   /** The login name, usually a full address. */
@@ -188,64 +191,6 @@ async function greets(port: number, timeoutMs: number): Promise<boolean> {
     s.on('error', () => done(false));
     s.on('close', () => done(false));
   });
-}
-
-/** The process and every process under it (from /proc). */
-export function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
-  return out;
-}
-
-/** PSS (bytes) summed over the processes (smaps_rollup); gone ones count 0. */
-export function pssBytes(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-      if (m !== null) sum += Number(m[1]) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return sum;
-}
-
-let clkTck: number | null = null;
-function ticks(): number {
-  if (clkTck === null) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clkTck = 100;
-    }
-  }
-  return clkTck;
-}
-
-/** utime+stime+cutime+cstime summed over the processes, seconds. */
-export function treeCpuSeconds(pids: readonly number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      /* gone */
-    }
-  }
-  return sum / ticks();
 }
 
 let serial = 0;

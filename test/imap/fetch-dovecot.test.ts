@@ -1,7 +1,7 @@
 /**
  * test/imap/fetch-dovecot.test.ts: the FETCH renderer against Dovecot, the reference server
- * (Debian `dovecot-imapd`). Starts a throwaway Dovecot of its own (temp dir, passwd-file user,
- * maildir, a free loopback port, in the foreground under this test, stopped at the end), appends
+ * (Debian `dovecot-imapd`). Starts the throwaway Dovecot peer (dovecot.ts: temp dir, passwd-file
+ * user, maildir, a free loopback port, stopped at the end), appends
  * the corpus of fetch-corpus.ts, and for each message FETCHes ENVELOPE, BODYSTRUCTURE, BODY, the
  * RFC822 items, BODY[…] of every part (MIME, HEADER, TEXT, HEADER.FIELDS(.NOT), partials, missing
  * parts) and BINARY[…] / BINARY.SIZE[…] one item at a time, comparing Dovecot's untagged response
@@ -12,15 +12,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { parseStructure, type BodyPart } from '../../src/store/structure.ts';
 import { renderFetch } from '../../src/protocols/imap/fetch.ts';
 import type { FetchItem, Section } from '../../src/protocols/imap/types.ts';
-import { tmpDir } from '../helpers.ts';
+import { dovecotInstalled, startDovecot } from './dovecot.ts';
+import { imap, type ImapClient } from './helpers.ts';
 import { CORPUS } from './fetch-corpus.ts';
 
 /** The differences the RFCs allow: [why, normalise]. Applied to both sides. */
@@ -66,167 +62,20 @@ const DOVECOT_REFUSES: Record<string, string> = {
   'unknownCte BINARY.SIZE[2]': 'RFC 3516 §4.2: UNKNOWN-CTE is about the part fetched; part 2 is base64',
 };
 
-class Imap {
-  private buf = Buffer.alloc(0);
-  private wake: (() => void) | null = null;
-  private n = 0;
-  private closed = false;
-  readonly sock: net.Socket;
-
-  constructor(port: number) {
-    this.sock = net.connect(port, '127.0.0.1');
-    this.sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake?.();
-    });
-    this.sock.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    this.sock.on('error', () => {});
-  }
-
-  private async more(): Promise<void> {
-    if (this.closed) throw new Error('connection closed');
-    await new Promise<void>((r) => (this.wake = r));
-    this.wake = null;
-  }
-
-  /** One response line with its literals. */
-  async line(): Promise<Buffer> {
-    let from = 0;
-    for (;;) {
-      const crlf = this.buf.indexOf('\r\n', from);
-      if (crlf < 0) {
-        await this.more();
-        continue;
-      }
-      const lit = /~?\{(\d+)\}$/.exec(this.buf.toString('latin1', from, crlf));
-      if (lit !== null) {
-        const need = crlf + 2 + Number(lit[1]);
-        while (this.buf.length < need) await this.more();
-        from = need;
-        continue;
-      }
-      const out = this.buf.subarray(0, crlf + 2);
-      this.buf = this.buf.subarray(crlf + 2);
-      return out;
-    }
-  }
-
-  /** Untagged responses, then the tagged one if not OK (tag removed). */
-  async cmd(...parts: Array<string | Buffer>): Promise<string> {
-    const tag = `t${++this.n}`;
-    this.sock.write(`${tag} `);
-    for (const p of parts) this.sock.write(p);
-    this.sock.write('\r\n');
-    let out = '';
-    for (;;) {
-      const l = (await this.line()).toString('latin1');
-      if (l.startsWith(`${tag} `)) return l.startsWith(`${tag} OK`) ? out : `${out}${l.slice(tag.length + 1)}`;
-      out += l;
-    }
-  }
+/** Send a command (its parts as they are: a literal's bytes are a part), read to its tagged
+ * reply: the untagged responses byte for byte (CRLFs and literals included), then the tagged one
+ * if it is not OK (tag removed). */
+let tags = 0;
+async function cmd(c: ImapClient, ...parts: Array<string | Buffer>): Promise<string> {
+  const tag = `f${++tags}`;
+  c.write(`${tag} `);
+  for (const p of parts) c.write(p);
+  c.write('\r\n');
+  const a = await c.until(tag, 60_000);
+  const out = a.untagged.map((l) => `${l}\r\n`).join('');
+  return a.tagged.startsWith(`${tag} OK`) ? out : `${out}${a.tagged.slice(tag.length + 1)}\r\n`;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function hasUser(name: string): boolean {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Dovecot {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startDovecot(): Promise<Dovecot> {
-  assert.ok(fs.existsSync('/usr/sbin/dovecot') && fs.existsSync('/usr/lib/dovecot/imap'), 'Dovecot is needed: apt-get install dovecot-imapd');
-  const dir = tmpDir('postern-fetch-dovecot-');
-  fs.chmodSync(dir, 0o755);
-  for (const d of ['run', 'state', 'mail']) fs.mkdirSync(path.join(dir, d));
-  const port = await freePort();
-  const root = process.getuid?.() === 0;
-  const me = os.userInfo().username;
-  const mailUser = hasUser('vmail') ? 'vmail' : 'nobody';
-  if (root) execFileSync('chown', [`${mailUser}:`, path.join(dir, 'mail')]);
-  fs.writeFileSync(path.join(dir, 'users'), 'fetch:{PLAIN}pw::::::\n');
-  const conf = path.join(dir, 'dovecot.conf');
-  fs.writeFileSync(
-    conf,
-    `base_dir = ${dir}/run
-state_dir = ${dir}/state
-instance_name = postern-fetch-${port}
-log_path = ${dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_internal_user = ${root ? 'dovecot' : me}
-default_login_user = ${root ? 'dovenull' : me}
-first_valid_uid = 1
-mail_location = maildir:${dir}/mail/%n
-${root ? `mail_uid = ${mailUser}\nmail_gid = ${execFileSync('id', ['-gn', mailUser]).toString().trim()}` : ''}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n ${dir}/users
-}
-userdb {
-  driver = static
-  args = home=${dir}/mail/%n
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-`,
-  );
-  const child: ChildProcess = spawn('/usr/sbin/dovecot', ['-F', '-c', conf], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  // ready when the port answers with a greeting (the master binds it at start)
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('data', (d: Buffer) => {
-        s.destroy();
-        r(d.toString().startsWith('* OK'));
-      });
-      s.once('error', () => r(false));
-    });
-    if (ok) break;
-    assert.ok(child.exitCode === null, `dovecot exited: ${fs.existsSync(`${dir}/dovecot.log`) ? fs.readFileSync(`${dir}/dovecot.log`, 'utf8') : ''}`);
-    assert.ok(Date.now() < until, 'dovecot did not start listening');
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  return {
-    port,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Every part number of the message, paired with its entity. */
 function partPaths(root: BodyPart): Array<{ path: number[]; p: BodyPart }> {
   const out: Array<{ path: number[]; p: BodyPart }> = [];
   const inside = (p: BodyPart, pre: number[]): void => {
@@ -296,14 +145,14 @@ function itemsFor(root: BodyPart): Array<[string, FetchItem]> {
 }
 
 test('FETCH responses match Dovecot over the corpus, but for the differences the RFCs allow (named above)', async () => {
-  const dc = await startDovecot();
-  const c = new Imap(dc.port);
+  assert.ok(dovecotInstalled(), 'Dovecot is needed: apt-get install dovecot-imapd');
+  const dc = await startDovecot({ users: [{ user: 'fetch', password: 'pw' }] });
+  const c = await imap(dc.port);
   try {
-    await c.line();
-    assert.equal(await c.cmd('LOGIN fetch pw'), '');
+    assert.equal(await cmd(c, 'LOGIN fetch pw'), '');
     const names = Object.keys(CORPUS);
-    for (const n of names) assert.equal(await c.cmd(`APPEND INBOX {${CORPUS[n]!.length}+}\r\n`, CORPUS[n]!), '', n);
-    await c.cmd('SELECT INBOX');
+    for (const n of names) assert.equal(await cmd(c, `APPEND INBOX {${CORPUS[n]!.length}+}\r\n`, CORPUS[n]!), '', n);
+    await cmd(c, 'SELECT INBOX');
     const unexplained: string[] = [];
     const used = new Set<string>();
     let compared = 0;
@@ -313,7 +162,7 @@ test('FETCH responses match Dovecot over the corpus, but for the differences the
       const st = parseStructure(bytes);
       const meta = { uid: i + 1, modseq: 1, flags: [], internalDate: 0, size: bytes.length, locator: { path: '', offset: 0, length: bytes.length, crc: 0 } };
       for (const [wire, item] of itemsFor(st.body)) {
-        const theirs = await c.cmd(`FETCH ${i + 1} (${wire})`);
+        const theirs = await cmd(c, `FETCH ${i + 1} (${wire})`);
         const r = renderFetch({ seq: i + 1, meta, structure: st, body: bytes }, [item], { uid: false, modseq: false, utf8: false });
         const ours = Buffer.isBuffer(r) ? r.toString('latin1') : `NO [${r.code}]`;
         compared++;
@@ -333,9 +182,9 @@ test('FETCH responses match Dovecot over the corpus, but for the differences the
     assert.deepEqual(unexplained, [], 'differences not allowed by an RFC');
     assert.ok(compared > 300, `compared ${compared}`);
     assert.ok(used.size >= 4, `the named differences are real ones: ${[...used].join(' | ')}`);
-    await c.cmd('LOGOUT');
+    await cmd(c, 'LOGOUT');
   } finally {
-    c.sock.destroy();
+    c.close();
     await dc.stop();
   }
 });

@@ -8,14 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imap, message, python, startImap, tagged, untagged, type ImapEnv } from './selected-helpers.ts';
+import { imap, message, python, startImap, tagged, untagged, type ImapEnv } from './helpers.ts';
 import { pop3 } from '../pop3/helpers.ts';
 
 let env: ImapEnv;
 let users = 0;
 
 before(async () => {
-  env = await startImap();
+  env = await startImap({ pop3: true });
 });
 after(async () => {
   await env.stop();
@@ -283,7 +283,7 @@ test('IDLE: a delivery, a flag change and an expunge elsewhere are pushed within
   const other = await imap(env.port, user);
   await c.run('SELECT INBOX');
   await other.run('SELECT INBOX');
-  c.send('i1 IDLE\r\n');
+  c.write('i1 IDLE\r\n');
   assert.equal(await c.line(), '+ idling');
   let t0 = Date.now();
   await env.deliver(user, message('m3'));
@@ -301,15 +301,15 @@ test('IDLE: a delivery, a flag change and an expunge elsewhere are pushed within
   const lines: string[] = [];
   while (!lines.includes('* 2 EXPUNGE')) lines.push(await c.line(5000));
   assert.ok(Date.now() - t0 < 1500);
-  c.send('DONE\r\n');
+  c.write('DONE\r\n');
   let last = await c.line();
   while (last.startsWith('* ')) last = await c.line();
   assert.equal(last, 'i1 OK Idle completed');
   // in the authenticated state too; anything but DONE is BAD
   await c.run('UNSELECT');
-  c.send('i2 IDLE\r\n');
+  c.write('i2 IDLE\r\n');
   assert.equal(await c.line(), '+ idling');
-  c.send('NOOP\r\n');
+  c.write('NOOP\r\n');
   assert.match(await c.line(), /^i2 BAD/);
   assert.match(tagged(await c.run('NOOP')), /^OK/);
   c.close();
@@ -503,14 +503,14 @@ out['archive'] = M.select('Archive', readonly=True)
 test('a mailbox name with CR LF (sent as a literal) cannot break a reply into two lines', { timeout: 60_000 }, async () => {
   const user = await account(1);
   const c = await imap(env.port, user);
-  c.send('x1 SELECT {9+}\r\nA\r\n* BYE\r\n');
+  c.write('x1 SELECT {9+}\r\nA\r\n* BYE\r\n');
   const l = await c.line();
   assert.match(l, /^x1 (NO|BAD) /);
   assert.ok(!l.includes('\r') && !l.includes('\n'));
-  c.send('x2 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  c.write('x2 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
   assert.match(await c.line(), /^x2 BAD/); // no mailbox selected
   await c.run('SELECT INBOX');
-  c.send('x3 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
+  c.write('x3 COPY 1 {9+}\r\nA\r\n* BYE\r\n');
   const l3 = await c.line();
   assert.match(l3, /^x3 (NO|BAD) /);
   assert.match(tagged(await c.run('NOOP')), /^OK/);

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { imap, startImap, tagged } from './selected-helpers.ts';
+import { imap, startImap, tagged } from './helpers.ts';
 
 const COUNT = 160;
 const SIZE = 512 * 1024;

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.ts';
 import { isPosternError } from '../../src/errors.ts';
-import { mechanismsFor, pop3Options, userPassAllowed } from '../../src/protocols/pop3/options.ts';
+import { pop3Options } from '../../src/protocols/pop3/options.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../src/auth/policy.ts';
 
 test('defaults: every POP3 limit is finite; digestMd5/gssapi are not on by default', () => {
   const { resolved } = loadConfig('Server { services = (pop3) }', 't');
@@ -45,8 +46,8 @@ test('per-connection login policy and auth types', () => {
     greetingsText = "Hi there"
   } }`, 't');
   const o = pop3Options(resolved.serviceOptions.pop3);
-  assert.equal(userPassAllowed(o, false), false);
-  assert.equal(userPassAllowed(o, true), true);
+  assert.equal(plainLoginAllowed(o, false), false);
+  assert.equal(plainLoginAllowed(o, true), true);
   assert.deepEqual(mechanismsFor(o, false), ['CRAM-MD5'], 'digestMd5 and gssapi are accepted but never offered');
   assert.deepEqual(mechanismsFor(o, true), ['PLAIN']);
   assert.equal(o.greetingsText, 'Hi there');

@@ -26,11 +26,12 @@
  */
 import { LoginCache } from '../../auth/cache.ts';
 import { checkLogin, saslLogin, scramLookup, type LoginOptions, type SaslDialog } from '../../auth/login.ts';
-import { saslServer, type SaslFailure } from '../../auth/sasl.ts';
+import { SASL_MECHANISMS, saslServer, type SaslFailure, type SaslMechanism } from '../../auth/sasl.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import { noreply, reply, upgrade } from '../../session/line-session.ts';
 import type { AccountInfo } from '../../store/types.ts';
-import { IMPLEMENTED_MECHANISMS, imapOptions, loginAllowed, mechanismsFor, postLoginCapabilities, type Mechanism } from './options.ts';
+import { imapOptions, postLoginCapabilities } from './options.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
 import { bad, no, ok, type Cmd, type V } from './replies.ts';
 import type { Command, ImapRow, ImapSession, ImapState } from './types.ts';
 
@@ -42,7 +43,7 @@ export const loginCache = new LoginCache();
 
 const authFailed = (tag: string): V => no(tag, '[AUTHENTICATIONFAILED] authentication failed', 'auth');
 
-function failure(tag: string, reason: SaslFailure, mech: Mechanism | null): V {
+function failure(tag: string, reason: SaslFailure, mech: SaslMechanism | null): V {
   switch (reason) {
     case 'cancelled': return bad(tag, 'authentication cancelled');
     case 'bad-base64': return bad(tag, 'invalid base64 in the authentication exchange');
@@ -75,7 +76,7 @@ export function openAccount(s: ImapSession, tag: string, account: AccountInfo): 
   return ok(tag, `[CAPABILITY ${postLoginCapabilities(imapOptions(s.ctx.service))}] logged in`, { state: 'authenticated' });
 }
 
-function dialog(s: ImapSession, tag: string, mech: Mechanism): SaslDialog<V> {
+function dialog(s: ImapSession, tag: string, mech: SaslMechanism): SaslDialog<V> {
   return {
     ask(challenge, next) {
       s.expectLine((line) => {
@@ -91,8 +92,8 @@ function dialog(s: ImapSession, tag: string, mech: Mechanism): SaslDialog<V> {
 
 function authenticate(cmd: Cmd<'AUTHENTICATE'>, s: ImapSession): V | Promise<V> {
   const o = imapOptions(s.ctx.service);
-  const mech = cmd.mechanism.toUpperCase() as Mechanism;
-  if (!IMPLEMENTED_MECHANISMS.includes(mech)) return no(cmd.tag, 'unsupported authentication mechanism', 'command');
+  const mech = cmd.mechanism.toUpperCase() as SaslMechanism;
+  if (!SASL_MECHANISMS.includes(mech)) return no(cmd.tag, 'unsupported authentication mechanism', 'command');
   if (!mechanismsFor(o, s.secure).includes(mech)) {
     const tls = !s.secure && mechanismsFor(o, true).includes(mech);
     return no(cmd.tag, `${tls ? '[PRIVACYREQUIRED]' : '[CANNOT]'} mechanism not allowed on this connection`, 'command');
@@ -112,7 +113,7 @@ export const AUTH_ROWS: ReadonlyArray<readonly [string, ImapRow]> = Object.freez
     expunges: true,
     run: (cmd: Command, s: ImapSession): V | Promise<V> => {
       const c = cmd as Cmd<'LOGIN'>;
-      if (!loginAllowed(imapOptions(s.ctx.service), s.secure)) {
+      if (!plainLoginAllowed(imapOptions(s.ctx.service), s.secure)) {
         return no(c.tag, s.secure ? '[CANNOT] LOGIN is disabled, use AUTHENTICATE' : '[PRIVACYREQUIRED] LOGIN is disabled on an unencrypted connection', 'auth');
       }
       return login(c, s);

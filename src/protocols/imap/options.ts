@@ -2,47 +2,28 @@
  * protocols/imap/options.ts: the IMAP service's options, as the config resolved them once
  * (config/options.ts `ImapOptions`: typed, frozen, the greeting defaulted), the questions
  * asked of them per connection (which SASL mechanisms, whether LOGIN, on a plain or a secure
- * connection), and the capability lists built from them (RFC 9051 §7.2.2), before and after
- * login.
+ * connection, auth/policy.ts), and the capability lists built from them (RFC 9051 §7.2.2), before and after
+ * login. The per-connection questions (which SASL mechanisms, whether LOGIN) are
+ * auth/policy.ts's.
  *
  * Before login: IMAP4rev1 IMAP4rev2, LITERAL+ or LITERAL- (nonSyncLiterals), SASL-IR, ID (when
  * imapIdEnabled), ENABLE, STARTTLS (allowStartTLS, a listener certificate, not yet secure),
  * AUTH=… (the connection's auth types), LOGINDISABLED (LOGIN not allowed on it). After login
  * the extensions the service serves, APPENDLIMIT=maxLiteralSize in bytes among them.
  *
- * Exports: `ImapOptions`, `imapOptions(service)`, `Mechanism`, `IMPLEMENTED_MECHANISMS`,
- * `mechanismsFor(opts, secure)`, `loginAllowed(opts, secure)`, `preLoginCapabilities(opts,
- * secure, startTls)`, `postLoginCapabilities(opts)`, `NON_SYNC_MAX_BYTES`.
+ * Exports: `ImapOptions`, `imapOptions(service)`, `preLoginCapabilities(opts, secure, startTls)`, `postLoginCapabilities(opts)`, `NON_SYNC_MAX_BYTES`.
  * Throws INTERNAL (`imapOptions` of a service that is not IMAP: a programming error).
  */
 import { optionsOf, type ImapOptions, type ServiceOptions } from '../../config/options.ts';
-import { SASL_MECHANISMS, mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
 
 export type { ImapOptions };
-
-export type Mechanism = SaslMechanism;
-export const IMPLEMENTED_MECHANISMS: readonly Mechanism[] = SASL_MECHANISMS;
 
 /** RFC 7888 §4: LITERAL- caps a non-synchronising literal at 4096 bytes. */
 export const NON_SYNC_MAX_BYTES = 4096;
 
 export function imapOptions(service: ServiceOptions): ImapOptions {
   return optionsOf(service, 'imap');
-}
-
-const mechanisms = new WeakMap<readonly string[], readonly Mechanism[]>();
-
-/** The mechanisms offered on this connection (the config's auth types, in SASL_MECHANISMS order). */
-export function mechanismsFor(o: ImapOptions, secure: boolean): readonly Mechanism[] {
-  const list = secure ? o.secureConnAuthTypes : o.plainConnAuthTypes;
-  let m = mechanisms.get(list);
-  if (m === undefined) mechanisms.set(list, (m = Object.freeze(mechanismsOf(list))));
-  return m;
-}
-
-/** May LOGIN be used on this connection? */
-export function loginAllowed(o: ImapOptions, secure: boolean): boolean {
-  return secure ? o.secureConnAllowLogin : o.plainConnAllowLogin;
 }
 
 /** The extensions served after login (RFC 9051 §7.2.2 order: IMAP4rev1 IMAP4rev2 first). */
@@ -72,7 +53,7 @@ export function preLoginCapabilities(o: ImapOptions, secure: boolean, startTls: 
     if (o.imapIdEnabled) caps.push('ID');
     if (startTls && !secure) caps.push('STARTTLS');
     for (const m of mechanismsFor(o, secure)) caps.push(`AUTH=${m}`);
-    if (!loginAllowed(o, secure)) caps.push('LOGINDISABLED');
+    if (!plainLoginAllowed(o, secure)) caps.push('LOGINDISABLED');
     return caps.join(' ');
   });
 }

@@ -78,6 +78,7 @@ const NO_ARGS = new Set(['CAPABILITY', 'NOOP', 'LOGOUT', 'STARTTLS', 'CHECK', 'C
 function command(r: Reader, tag: string, utf8: boolean): Command {
   const name = r.word('command name');
   if (NO_ARGS.has(name)) return { tag, name } as Command;
+  if (isNumbered(name)) return numbered(r, tag, name, false, utf8);
   switch (name) {
     case 'LOGIN': {
       r.sp('user name');
@@ -183,21 +184,6 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
       r.close('resource limits');
       return { tag, name, root, limits };
     }
-    case 'FETCH':
-      return fetch(r, tag, false);
-    case 'STORE':
-      return store(r, tag, false);
-    case 'COPY':
-    case 'MOVE': {
-      const seqs = r.seqSet('sequence set');
-      return { tag, name, uid: false, seqs, mailbox: mbox(r, utf8) };
-    }
-    case 'SEARCH':
-      return search(r, tag, false);
-    case 'SORT':
-      return sort(r, tag, false);
-    case 'THREAD':
-      return thread(r, tag, false);
     case 'UID':
       return uid(r, tag, utf8);
     default:
@@ -205,25 +191,37 @@ function command(r: Reader, tag: string, utf8: boolean): Command {
   }
 }
 
+/** The commands that name messages, by sequence number or (after UID) by UID. */
+const NUMBERED = ['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'SORT', 'THREAD'] as const;
+type Numbered = (typeof NUMBERED)[number];
+const isNumbered = (name: string): name is Numbered => (NUMBERED as readonly string[]).includes(name);
+
+/** A command of NUMBERED, by sequence number or (`uid`) by UID. */
+function numbered(r: Reader, tag: string, name: Numbered, uid: boolean, utf8: boolean): Command {
+  switch (name) {
+    case 'FETCH':
+      return fetch(r, tag, uid);
+    case 'STORE':
+      return store(r, tag, uid);
+    case 'COPY':
+    case 'MOVE': {
+      const seqs = r.seqSet(uid ? 'UID set' : 'sequence set');
+      return { tag, name, uid, seqs, mailbox: mbox(r, utf8) };
+    }
+    case 'SEARCH':
+      return search(r, tag, uid);
+    case 'SORT':
+      return sort(r, tag, uid);
+    case 'THREAD':
+      return thread(r, tag, uid);
+  }
+}
+
 function uid(r: Reader, tag: string, utf8: boolean): Command {
   r.sp('UID command');
   const name = r.word('UID command');
+  if (isNumbered(name)) return numbered(r, tag, name, true, utf8);
   switch (name) {
-    case 'FETCH':
-      return fetch(r, tag, true);
-    case 'STORE':
-      return store(r, tag, true);
-    case 'COPY':
-    case 'MOVE': {
-      const seqs = r.seqSet('UID set');
-      return { tag, name, uid: true, seqs, mailbox: mbox(r, utf8) };
-    }
-    case 'SEARCH':
-      return search(r, tag, true);
-    case 'SORT':
-      return sort(r, tag, true);
-    case 'THREAD':
-      return thread(r, tag, true);
     case 'EXPUNGE':
       return { tag, name: 'UID EXPUNGE', seqs: r.seqSet('UID set') };
     default:

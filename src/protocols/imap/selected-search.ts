@@ -59,33 +59,27 @@ async function search(cmd: Cmd<'SEARCH'>, s: ImapSession): Promise<Verdict<ImapS
   return reply(`${cmd.tag} OK Search completed\r\n`);
 }
 
-async function sort(cmd: Cmd<'SORT'>, s: ImapSession): Promise<Verdict<ImapState>> {
+/** SORT and THREAD: the charset checked, the updates a UID form may carry and CONDSTORE (a
+ * MODSEQ key) written first, then the engine's answer, formatted, and the tagged OK. */
+async function ordered<T>(cmd: Cmd<'SORT' | 'THREAD'>, s: ImapSession, run: () => Promise<T>, format: (r: T) => string, done: string): Promise<Verdict<ImapState>> {
   if (!charsetSupported(cmd.charset)) return badCharset(cmd.tag);
   const head = (cmd.uid ? viewOf(s).updates(true) : '') + (usesModseq(cmd.key) ? enableCondstore(s) : '');
   if (head !== '') s.write(head);
-  let sorted: SearchMessage[];
+  let result: T;
   try {
-    sorted = await runSort(cmd.criteria, cmd.key, searchScope(s));
+    result = await run();
   } catch (e) {
     return storeFailure(cmd.tag, e, s);
   }
-  s.write(formatSort(sorted, cmd.uid));
-  return reply(`${cmd.tag} OK Sort completed\r\n`);
+  s.write(format(result));
+  return reply(`${cmd.tag} OK ${done} completed\r\n`);
 }
 
-async function thread(cmd: Cmd<'THREAD'>, s: ImapSession): Promise<Verdict<ImapState>> {
-  if (!charsetSupported(cmd.charset)) return badCharset(cmd.tag);
-  const head = (cmd.uid ? viewOf(s).updates(true) : '') + (usesModseq(cmd.key) ? enableCondstore(s) : '');
-  if (head !== '') s.write(head);
-  let tree;
-  try {
-    tree = await runThread(cmd.algorithm, cmd.key, searchScope(s));
-  } catch (e) {
-    return storeFailure(cmd.tag, e, s);
-  }
-  s.write(formatThread(tree, cmd.uid));
-  return reply(`${cmd.tag} OK Thread completed\r\n`);
-}
+const sort = (cmd: Cmd<'SORT'>, s: ImapSession): Promise<Verdict<ImapState>> =>
+  ordered(cmd, s, () => runSort(cmd.criteria, cmd.key, searchScope(s)), (sorted) => formatSort(sorted, cmd.uid), 'Sort');
+
+const thread = (cmd: Cmd<'THREAD'>, s: ImapSession): Promise<Verdict<ImapState>> =>
+  ordered(cmd, s, () => runThread(cmd.algorithm, cmd.key, searchScope(s)), (tree) => formatThread(tree, cmd.uid), 'Thread');
 
 const SELECTED: readonly ImapState[] = Object.freeze(['selected']);
 const row = (run: ImapRow['run']): ImapRow => Object.freeze({ states: SELECTED, expunges: false, run });

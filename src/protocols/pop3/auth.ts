@@ -20,12 +20,12 @@
  * Exports: `AUTH_ROWS` (USER, PASS, AUTH, STLS, APOP). Throws nothing (handlers return verdicts).
  */
 import { checkLogin, saslLogin, scramLookup, type LoginOptions, type SaslDialog } from '../../auth/login.ts';
-import { saslServer, type SaslFailure } from '../../auth/sasl.ts';
+import { SASL_MECHANISMS, saslServer, type SaslFailure, type SaslMechanism } from '../../auth/sasl.ts';
 import { noreply, reply, upgrade, type Verdict } from '../../session/line-session.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import { openMaildrop } from './backend.ts';
 import { loginCache } from './guard.ts';
-import { IMPLEMENTED_MECHANISMS, mechanismsFor, userPassAllowed, type Mechanism } from './options.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
 import { AUTH_STATES, type Pop3Row, type Pop3Session, type Pop3State } from './session.ts';
 
 type V = Verdict<Pop3State>;
@@ -36,7 +36,7 @@ const authFailed = (): V => reply('-ERR [AUTH] authentication failed\r\n', { err
 const unavailable = (): V => reply('-ERR [SYS/TEMP] cannot check the login now, try again later\r\n');
 const tooLong = (): V => reply('-ERR [AUTH] authentication exchange line is too long\r\n', { error: 'auth' });
 
-function failure(reason: SaslFailure, mech: Mechanism | null): V {
+function failure(reason: SaslFailure, mech: SaslMechanism | null): V {
   switch (reason) {
     case 'cancelled': return reply('-ERR authentication cancelled\r\n', { error: 'auth' });
     case 'bad-base64': return reply('-ERR [AUTH] invalid base64 in the authentication exchange\r\n', { error: 'auth' });
@@ -59,7 +59,7 @@ function loginOptions(s: Pop3Session): LoginOptions {
   };
 }
 
-function dialog(s: Pop3Session, mech: Mechanism): SaslDialog<V> {
+function dialog(s: Pop3Session, mech: SaslMechanism): SaslDialog<V> {
   return {
     ask(challenge, next) {
       s.expectLine((line) => {
@@ -78,8 +78,8 @@ function auth(args: string, s: Pop3Session): V | Promise<V> {
   if (args === '') return reply(`+OK\r\n${allowed.map((m) => `${m}\r\n`).join('')}.\r\n`);
   const words = args.split(' ');
   if (words.length > 2 || words[0] === '') return reply('-ERR syntax: AUTH mechanism [initial-response]\r\n', { error: 'command' });
-  const mech = words[0]!.toUpperCase() as Mechanism;
-  if (!IMPLEMENTED_MECHANISMS.includes(mech)) return reply('-ERR mechanism not supported\r\n', { error: 'command' });
+  const mech = words[0]!.toUpperCase() as SaslMechanism;
+  if (!SASL_MECHANISMS.includes(mech)) return reply('-ERR mechanism not supported\r\n', { error: 'command' });
   if (!allowed.includes(mech)) return reply('-ERR mechanism not supported on this connection\r\n', { error: 'command' });
   const server = saslServer(mech, { hostname: s.ctx.service.hostname, scramLookup: scramLookup(s.ctx, SERVICE) });
   return saslLogin(s.ctx, server, server.start(words[1]), loginOptions(s), dialog(s, mech));
@@ -96,7 +96,7 @@ export const AUTH_ROWS: ReadonlyArray<readonly [string, Pop3Row]> = Object.freez
   ['USER', {
     states: AUTH_STATES,
     run: (args: string, s: Pop3Session): V => {
-      if (!userPassAllowed(s.data.opts, s.secure)) return notOnThisConnection();
+      if (!plainLoginAllowed(s.data.opts, s.secure)) return notOnThisConnection();
       if (args === '') return reply('-ERR syntax: USER name\r\n', { error: 'command' });
       s.data.user = args;
       return reply('+OK send PASS\r\n');
@@ -107,7 +107,7 @@ export const AUTH_ROWS: ReadonlyArray<readonly [string, Pop3Row]> = Object.freez
     run: (args: string, s: Pop3Session): V | Promise<V> => {
       const user = s.data.user;
       s.data.user = null;
-      if (!userPassAllowed(s.data.opts, s.secure)) return notOnThisConnection();
+      if (!plainLoginAllowed(s.data.opts, s.secure)) return notOnThisConnection();
       if (user === null) return reply('-ERR USER first\r\n', { error: 'command' });
       return userPass(s, user, args);
     },

@@ -19,7 +19,7 @@
 import { noreply, reply, stop, type Verdict } from '../../session/line-session.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import { sendBody, writeOut } from './body.ts';
-import { mechanismsFor, userPassAllowed } from './options.ts';
+import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
 import { BOTH, TRANSACTION, type Pop3Row, type Pop3Session, type Pop3State } from './session.ts';
 import type { Maildrop } from './maildrop.ts';
 
@@ -175,7 +175,7 @@ export const CAPA_ROW: Pop3Row = {
     const o = s.data.opts;
     const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
     if (s.state === 'authorization') {
-      if (userPassAllowed(o, s.secure)) caps.push('USER');
+      if (plainLoginAllowed(o, s.secure)) caps.push('USER');
       const mechs = mechanismsFor(o, s.secure);
       if (mechs.length > 0) caps.push(`SASL ${mechs.join(' ')}`);
       if (!s.secure && o.allowStartTLS && tlsConfigured(s.ctx.listener)) caps.push('STLS');

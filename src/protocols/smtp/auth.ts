@@ -12,9 +12,8 @@
  * Exports: `authCommand(args, s)`. Throws nothing (failures are replies).
  */
 import { saslLogin, scramLookup, type SaslDialog } from '../../auth/login.ts';
-import { SASL_MECHANISMS, saslServer, type SaslFailure } from '../../auth/sasl.ts';
+import { SASL_MECHANISMS, saslServer, type SaslFailure, type SaslMechanism } from '../../auth/sasl.ts';
 import { reply, type Verdict } from '../../session/line-session.ts';
-import type { Mechanism } from './options.ts';
 import type { S, Session } from './state.ts';
 
 const AUTH_LINE_MAX = 12288;
@@ -27,7 +26,7 @@ const cannotDecode = (): V => reply('501 5.5.2 Error: cannot decode the response
 const tooLong = (): V => reply(`500 5.5.6 Authentication exchange line is too long (at most ${AUTH_LINE_MAX} bytes)\r\n`, { error: 'auth' });
 const failed = (): V => reply('535 5.7.8 Error: authentication failed\r\n', { error: 'auth' });
 
-function failure(reason: SaslFailure, mech: Mechanism): V {
+function failure(reason: SaslFailure, mech: SaslMechanism): V {
   switch (reason) {
     case 'cancelled': return reply('501 5.0.0 Authentication cancelled\r\n', { error: 'command' });
     case 'bad-base64':
@@ -40,7 +39,7 @@ function failure(reason: SaslFailure, mech: Mechanism): V {
   }
 }
 
-function dialog(s: Session, mech: Mechanism): SaslDialog<V> {
+function dialog(s: Session, mech: SaslMechanism): SaslDialog<V> {
   return {
     ask(challenge, next) {
       s.setMaxLineLength(AUTH_LINE_MAX);
@@ -66,9 +65,9 @@ export function authCommand(args: string, s: Session): V | Promise<V> {
   const d = s.data;
   if (d.auth !== null) return reply('503 5.5.1 Error: already authenticated\r\n', { error: 'command' });
   const words = args.trim().split(/\s+/);
-  const mech = (words[0] ?? '').toUpperCase() as Mechanism;
+  const mech = (words[0] ?? '').toUpperCase() as SaslMechanism;
   const initial = words[1];
-  if (mech === ('' as Mechanism) || words.length > 2) return reply('501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n', { error: 'command' });
+  if (mech === ('' as SaslMechanism) || words.length > 2) return reply('501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n', { error: 'command' });
   const allowed = s.secure ? d.o.secureAuth : d.o.plainAuth;
   if (!SASL_MECHANISMS.includes(mech)) return reply('504 5.5.4 Unrecognized authentication type\r\n', { error: 'command' });
   if (!allowed.includes(mech)) {

@@ -4,15 +4,14 @@
  * banner defaulted): renamed, with the relay networks compiled. Built once per ServiceOptions
  * object (a reload hands the threads a new one); nothing is parsed or defaulted here.
  *
- * Exports: `smtpOptions(service, listener)`, `SmtpOptions`, `Mechanism` (auth/sasl.ts's).
+ * Exports: `smtpOptions(service, listener)`, `SmtpOptions`.
  * Throws INTERNAL (options of a service that is not smtpIncoming: a programming error).
  */
 import { parseIpSet, parseIp, type IpSet } from '../../net/ipset.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import { optionsOf, type ServiceOptions, type TcpListenerOptions } from '../../config/options.ts';
-import { mechanismsOf, type SaslMechanism } from '../../auth/sasl.ts';
-
-export type Mechanism = SaslMechanism;
+import { mechanismsFor } from '../../auth/policy.ts';
+import type { SaslMechanism } from '../../auth/sasl.ts';
 
 export interface SmtpOptions {
   hostname: string;
@@ -21,8 +20,8 @@ export interface SmtpOptions {
   maxMessageBytes: number;
   maxRcpt: number;
   maxReceived: number;
-  plainAuth: readonly Mechanism[];
-  secureAuth: readonly Mechanism[];
+  plainAuth: readonly SaslMechanism[];
+  secureAuth: readonly SaslMechanism[];
   allowStartTls: boolean; // offered (also needs a certificate on the listener)
   pipelining: boolean;
   eightBitMime: boolean;
@@ -50,8 +49,8 @@ function build(service: ServiceOptions): SmtpOptions {
     maxMessageBytes: x.maxMessageBytes,
     maxRcpt: x.maxRcptCount,
     maxReceived: x.maxReceivedHeaders,
-    plainAuth: mechanismsOf(x.plainConnAuthTypes),
-    secureAuth: mechanismsOf(x.secureConnAuthTypes),
+    plainAuth: mechanismsFor(x, false),
+    secureAuth: mechanismsFor(x, true),
     allowStartTls: x.allowStartTLS,
     pipelining: x.allowPipelining,
     eightBitMime: x.allow8BitMime,
