@@ -274,11 +274,6 @@ const ALLOWED: Allowed[] = [
     normalise: (l) => (/^\* (FLAGS|OK \[PERMANENTFLAGS) /.test(l) ? null : l),
   },
   {
-    why: 'RFC 9051 §7.4.1 / RFC 3501 §7.3.1-2: EXISTS and RECENT are sent when the mailbox size changes; when is the server\'s choice as long as the client is told before it can rely on the number. A MOVE into the selected mailbox itself: Dovecot announces the new copy in the MOVE response, Postern at the next NOOP (with RECENT counts); after the NOOP both agree.',
-    command: /^copymove:(MOVE 1 Trash|NOOP)$/,
-    normalise: (l) => (/^\* \d+ (EXISTS|RECENT)$/.test(l) ? null : l),
-  },
-  {
     why: 'RFC 3501 §2.3.2 (\\Recent): "This session is the first session to have been notified about this message"; when a message arrives while two sessions have the mailbox selected (the one appending and one in IDLE), which is first is not specified. Dovecot gives it to the appending session, Postern to the IDLE one (RECENT count, \\Recent flag).',
     command: /^idle:(IDLE … DONE \(elsewhere: APPEND|FETCH 1:\* \(UID FLAGS\))/,
     normalise: (l) => (/^\* \d+ RECENT$/.test(l) ? null : l.replace(/\\Recent ?/, '').replace(' )', ')')),

@@ -59,7 +59,7 @@ async function append(cmd: Cmd<'APPEND'>, s: ImapSession): Promise<V> {
 /** The selected mailbox's view has folded in the append of `uid` (its event arrives from the
  * store's subscription about when the append resolves), so the dispatcher's updates tell the
  * client `* n EXISTS` before the tagged OK (RFC 9051 §6.3.12: SHOULD). Waits at most 1 s. */
-function caughtUp(view: View, uid: number): Promise<void> {
+export function caughtUp(view: View, uid: number): Promise<void> {
   const done = (): boolean => view.isClosed || (view.uidNext > uid && view.quiet);
   if (done()) return Promise.resolve();
   return new Promise((resolve) => {

@@ -22,6 +22,7 @@
  */
 import { noreply, reply, type Verdict } from '../../session/line-session.ts';
 import { encodeMailbox, formatSeqSet } from './encode.ts';
+import { caughtUp } from './append.ts';
 import { runFetch, vanishedEarlier } from './selected-fetch.ts';
 import { SEARCH_ROWS } from './selected-search.ts';
 import { condstoreOn, enableCondstore, inUidSet, printable, resolveSet, storeFailure, viewOf } from './selected-util.ts';
@@ -213,6 +214,9 @@ async function copyMove(cmd: Cmd<'COPY' | 'MOVE'>, s: ImapSession): Promise<V> {
   const src = res.map.map(([a]) => a);
   const dst = res.map.map(([, b]) => b);
   const code = res.map.length > 0 ? `[COPYUID ${res.uidValidity} ${formatSeqSet(src)} ${formatSeqSet(dst)}] ` : '';
+  // into the selected mailbox itself: its view folds in the copies first, so the client hears
+  // `* n EXISTS` before the tagged OK (as for APPEND)
+  if (cmd.mailbox === view.name && dst.length > 0) await caughtUp(view, Math.max(...dst));
   if (!move) return reply(`${tag} OK ${code}Copy completed\r\n`);
   // RFC 6851 §4.3: COPYUID in an untagged OK, then the expunges, then the tagged OK
   if (code !== '') s.write(`* OK ${code}Moved UIDs.\r\n`);
