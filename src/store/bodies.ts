@@ -13,7 +13,8 @@
  *   - `read(locator)`: the whole body, crc-checked before it is returned, through a read-ahead
  *     window of `readAheadBytes` (a client fetching a folder in UID order reads bodies that lie
  *     one after another, so one read serves many). A mismatch through a cached file is tried
- *     once more on a fresh open.
+ *     once more on a fresh open. With a `WindowPool`, `recycle()` / `recycleAll()` (the caller
+ *     holds none of the bodies any more) give the windows back for the next reads.
  *   - `chunks(locator, { start, chunkBytes, sync })`: the body (from byte `start`) as fresh
  *     buffers of at most `chunkBytes`, pulled one at a time (the consumer's pace is the
  *     backpressure: nothing is read ahead of what it asked for). From byte 0 the crc32 is
@@ -24,7 +25,7 @@
  * - `SegmentFiles` / `segmentFiles`: this thread's open segment files, reference-counted; a
  *   file nobody holds stays open LINGER_MS for the next reader, at most MAX_IDLE_FILES of them.
  *
- * Exports: `readBody`, `readRange`, `BodyReader`, `BodyReaderOptions`, `ChunkOptions`, `SegmentFiles`,
+ * Exports: `readBody`, `readRange`, `BodyReader`, `BodyReaderOptions`, `WindowPool`, `ChunkOptions`, `SegmentFiles`,
  * `FileHold`, `BODY_CHUNK_BYTES`.
  * Rejects: STORE_IO (a segment cannot be opened or read), STORE_CORRUPT (a short file or a crc
  * mismatch, with `path` and `offset` in its details).
@@ -209,6 +210,39 @@ export interface BodyReaderOptions {
   /** `read` fetches at least this much from the body's offset on (0: the body alone). */
   readAheadBytes?: number;
   files?: SegmentFiles;
+  /** Where read-ahead windows come from and go back to (`recycle`); none: always fresh. */
+  pool?: WindowPool;
+}
+
+/** Spare read-ahead window buffers of one thread, reused instead of allocated (a FETCH of
+ * many bodies reads megabytes through windows; fresh ones are garbage the GC must chase). */
+export class WindowPool {
+  private readonly spare: Buffer[] = [];
+  private readonly maxBuffers: number;
+  constructor(maxBuffers: number) {
+    this.maxBuffers = maxBuffers;
+  }
+
+  /** A spare buffer of at least `min` bytes (its contents are garbage), or null. */
+  take(min: number): Buffer | null {
+    for (let i = this.spare.length - 1; i >= 0; i--) {
+      const b = this.spare[i]!;
+      if (b.length >= min) {
+        this.spare.splice(i, 1);
+        return b;
+      }
+    }
+    return null;
+  }
+
+  /** `buf` is referenced by nobody any more: keep it (up to `maxBuffers`). */
+  give(buf: Buffer): void {
+    if (this.spare.length < this.maxBuffers) this.spare.push(buf);
+  }
+
+  get size(): number {
+    return this.spare.length;
+  }
 }
 
 export interface ChunkOptions {
@@ -223,6 +257,8 @@ interface Window {
   path: string;
   offset: number;
   buf: Buffer;
+  /** The whole allocation `buf` is a view of. */
+  base: Buffer;
 }
 
 /** One session's reader: the files it holds, its read-ahead window. */
@@ -231,11 +267,30 @@ export class BodyReader {
   private readonly readAheadBytes: number;
   private readonly held = new Map<string, FileHold>();
   private window: Window | null = null;
+  /** Windows replaced since the last `recycle`: bodies handed out may still point into them. */
+  private retired: Buffer[] = [];
+  private readonly pool: WindowPool | null;
   private closed = false;
 
   constructor(o: BodyReaderOptions = {}) {
     this.files = o.files ?? segmentFiles;
     this.readAheadBytes = o.readAheadBytes ?? 0;
+    this.pool = o.pool ?? null;
+  }
+
+  /** The caller holds no body this reader returned before the current window (e.g. the socket
+   * they were written to has sent them): the replaced windows go back to the pool. */
+  recycle(): void {
+    if (this.pool === null) return;
+    for (const b of this.retired) this.pool.give(b);
+    this.retired = [];
+  }
+
+  /** The caller holds no body this reader ever returned: every window goes back to the pool. */
+  recycleAll(): void {
+    if (this.pool !== null && this.window !== null) this.retired.push(this.window.base);
+    this.window = null;
+    this.recycle();
   }
 
   private fd(file: string): Promise<number> {
@@ -267,6 +322,7 @@ export class BodyReader {
       const body = w.buf.subarray(loc.offset - w.offset, loc.offset - w.offset + loc.length);
       if (crc32(body) === loc.crc >>> 0) return body;
     }
+    if (w !== null && this.pool !== null) this.retired.push(w.base);
     this.window = null;
     const cached = this.held.has(loc.path) || this.files.has(loc.path);
     try {
@@ -281,7 +337,9 @@ export class BodyReader {
 
   private async readWindow(loc: Locator): Promise<Window> {
     const fd = await this.fd(loc.path);
-    const buf = Buffer.allocUnsafe(Math.max(loc.length, this.readAheadBytes));
+    const need = Math.max(loc.length, this.readAheadBytes);
+    const base = this.pool?.take(need) ?? Buffer.allocUnsafe(need);
+    const buf = base.length === need ? base : base.subarray(0, need);
     let got = 0;
     while (got < loc.length) {
       let n: number;
@@ -294,7 +352,7 @@ export class BodyReader {
       got += n;
     }
     if (crc32(buf.subarray(0, loc.length)) !== loc.crc >>> 0) throw corrupt(loc, 'body checksum mismatch');
-    return { path: loc.path, offset: loc.offset, buf: buf.subarray(0, got) };
+    return { path: loc.path, offset: loc.offset, buf: buf.subarray(0, got), base };
   }
 
   /** The body from `start` in fresh chunks; from 0, STORE_CORRUPT instead of a damaged last chunk. */
@@ -335,6 +393,7 @@ export class BodyReader {
     if (this.closed) return;
     this.closed = true;
     this.window = null;
+    this.retired = [];
     for (const h of this.held.values()) h.release();
     this.held.clear();
   }

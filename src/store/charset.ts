@@ -36,10 +36,12 @@ export function decodeBytes(b: Uint8Array, charset: string): string {
   }
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** RFC 2047 encoded words decoded (whitespace between adjacent ones dropped); other bytes read
  * as UTF-8. `v` is the header's latin1 text (its raw bytes). */
 export function decodeWords(v: string): string {
-  if (!v.includes('=?')) return decodeBytes(Buffer.from(v, 'latin1'), 'utf-8');
+  if (!v.includes('=?')) return ASCII.test(v) ? v : decodeBytes(Buffer.from(v, 'latin1'), 'utf-8'); // ASCII reads the same as UTF-8
   const re = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
   let out = '';
   let last = 0;

@@ -1,7 +1,9 @@
 /**
  * store/fsio.ts: the file system as the store sees it: a small injectable layer (tests swap in
  * one whose write throws ENOSPC, or one that counts syncs) and atomic file replacement. Body
- * reads live in bodies.ts.
+ * reads live in bodies.ts. `defaultFs.writev` makes a write of up to 256 KiB synchronously (the
+ * page cache takes it in microseconds; a thread-pool round trip costs more), a bigger one in the
+ * thread pool; syncs always go to the pool.
  *
  * Exports: `FsLayer`, `defaultFs`, `countingFs(base)` (→ a layer plus its counters),
  * `writeFileAtomic(fsl, path, data)` (temp + fsync + rename + fsync dir), `fsyncDir`,
@@ -26,6 +28,9 @@ export interface FsLayer {
   rename(from: string, to: string): Promise<void>;
 }
 
+/** Writes up to this size are made synchronously (see defaultFs.writev). */
+const SYNC_WRITE_MAX_BYTES = 256 << 10;
+
 function cb<T>(fn: (done: (e: NodeJS.ErrnoException | null, v?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((e, v) => (e !== null ? reject(e) : resolve(v as T))));
 }
@@ -33,8 +38,19 @@ function cb<T>(fn: (done: (e: NodeJS.ErrnoException | null, v?: T) => void) => v
 export const defaultFs: FsLayer = Object.freeze({
   open: (p: string, flags: string, mode = 0o600) => cb<number>((d) => fs.open(p, flags, mode, d)),
   close: (fd: number) => cb<void>((d) => fs.close(fd, d)),
-  writev: (fd: number, bufs: readonly Uint8Array[], position: number) =>
-    cb<number>((d) => fs.writev(fd, bufs as NodeJS.ArrayBufferView[], position, (e, n) => d(e, n))),
+  writev: (fd: number, bufs: readonly Uint8Array[], position: number) => {
+    // A small write (a group commit's batch, typically) lands in the page cache in microseconds:
+    // done here, it spares a thread-pool round trip (a wake-up each way), which on a busy
+    // store costs more than the copy. A big one goes to the pool, so it never stalls the thread.
+    let bytes = 0;
+    for (const b of bufs) bytes += b.byteLength;
+    if (bytes > SYNC_WRITE_MAX_BYTES) return cb<number>((d) => fs.writev(fd, bufs as NodeJS.ArrayBufferView[], position, (e, n) => d(e, n)));
+    try {
+      return Promise.resolve(fs.writevSync(fd, bufs as NodeJS.ArrayBufferView[], position));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  },
   fdatasync: (fd: number) => cb<void>((d) => fs.fdatasync(fd, d)),
   fsync: (fd: number) => cb<void>((d) => fs.fsync(fd, d)),
   ftruncate: (fd: number, len: number) => cb<void>((d) => fs.ftruncate(fd, len, d)),

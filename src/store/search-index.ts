@@ -238,12 +238,14 @@ export class SearchIndex {
   private drain(): void {
     const t0 = performance.now();
     let i = 0;
+    const built: Array<{ seg: number; off: number; rec: Buffer }> = [];
     while (i < this.queue.length && !this.closed) {
       const q = this.queue[i++]!;
       this.queued.delete(bodyKey(q.seg, q.off));
-      this.write(q.seg, q.off, buildRecord(q.body, q.structure, q.seg, q.off, this.caps));
+      built.push({ seg: q.seg, off: q.off, rec: buildRecord(q.body, q.structure, q.seg, q.off, this.caps) });
       if (performance.now() - t0 > SLICE_MS) break;
     }
+    this.writeMany(built); // the slice's records in one write (one syscall, not one per message)
     this.queue.splice(0, i);
     if (this.closed) {
       this.queue.length = 0;
@@ -263,6 +265,32 @@ export class SearchIndex {
   /** Bodies queued for indexing (not yet searchable from the index). */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Append several records with one write; each is registered once the write succeeded. */
+  private writeMany(recs: ReadonlyArray<{ seg: number; off: number; rec: Buffer }>): void {
+    if (recs.length <= 1) {
+      for (const r of recs) this.write(r.seg, r.off, r.rec);
+      return;
+    }
+    if (this.fd === null) return;
+    const all = Buffer.concat(recs.map((r) => r.rec));
+    const at = this.size;
+    try {
+      let done = 0;
+      while (done < all.length) done += fs.writeSync(this.fd, all, done, all.length - done, at + done);
+    } catch {
+      this.counters.writeErrors += recs.length;
+      return;
+    }
+    let p = at;
+    for (const { seg, off, rec } of recs) {
+      this.size = p + rec.length;
+      this.counters.records++;
+      this.counters.recordBytes += rec.length;
+      this.register(seg, off, p, rec.length, rec.readUInt32LE(24), rec.readDoubleLE(16), rec.readUInt32LE(28));
+      p += rec.length;
+    }
   }
 
   private write(seg: number, off: number, rec: Buffer): void {

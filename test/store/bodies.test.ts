@@ -2,14 +2,15 @@
  * test/store/bodies.test.ts: the store's one body reader (src/store/bodies.ts) on real segment
  * files: whole reads and reads through the read-ahead window, chunks from a restart offset,
  * the crc check (before the only chunk, or before the last one), a file replaced under a
- * cached descriptor, and the per-thread file cache's reference counts.
+ * cached descriptor, the per-thread file cache's reference counts, and read-ahead windows
+ * recycled through a pool (only those the caller said it no longer holds).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { BodyReader, SegmentFiles, readBody } from '../../src/store/bodies.ts';
+import { BodyReader, SegmentFiles, WindowPool, readBody } from '../../src/store/bodies.ts';
 import type { Locator } from '../../src/store/types.ts';
 import { tmpData } from './helpers.ts';
 
@@ -59,6 +60,32 @@ test('body reader: whole bodies, the read-ahead window, chunks from an offset', 
   r.close();
   assert.equal(files.open, 1, 'an unheld file lingers for the next reader');
   await assert.rejects(r.read(locs[0]!), code('STORE_CLOSED'));
+});
+
+test('body reader: windows go back to the pool only when recycled, and reused ones read right', async () => {
+  const dir = tmpData('postern-bodies-');
+  const bodies = Array.from({ length: 24 }, (_, i) => body(3000 + i, i));
+  const locs = segment(path.join(dir, 'seg-00000001.log'), bodies);
+  const pool = new WindowPool(2);
+  const r = new BodyReader({ readAheadBytes: 16 * 1024, files: new SegmentFiles(), pool });
+  // a batch spanning several windows: the bodies it holds stay intact while it holds them
+  const first = [];
+  for (const l of locs.slice(0, 12)) first.push(await r.read(l));
+  assert.equal(pool.size, 0, 'nothing recycled yet');
+  for (const l of locs.slice(12)) await r.read(l);
+  for (const [i, b] of first.entries()) assert.deepEqual(b, bodies[i], 'an earlier body is not overwritten');
+  r.recycle();
+  assert.ok(pool.size >= 1 && pool.size <= 2, `replaced windows pooled (at most 2): ${pool.size}`);
+  const current = await r.read(locs[23]!); // still in the current window, which was not pooled
+  // the next batch reads through the pooled buffers
+  for (const [i, l] of locs.entries()) assert.deepEqual(await r.read(l), bodies[i]);
+  assert.deepEqual(current, bodies[23]);
+  r.recycleAll();
+  assert.equal(pool.size, 2);
+  r.close();
+  const r2 = new BodyReader({ readAheadBytes: 16 * 1024, files: new SegmentFiles(), pool });
+  for (const [i, l] of locs.entries()) assert.deepEqual(await r2.read(l), bodies[i]);
+  r2.close();
 });
 
 test('body reader: a damaged body fails its crc before it is taken for a whole one', async () => {

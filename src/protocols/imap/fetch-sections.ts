@@ -122,6 +122,7 @@ export function sectionBytes(st: MessageStructure | null, b: Buffer, sec: Sectio
   let end: number;
   let p: BodyPart | null = null;
   if (sec.part.length === 0) {
+    if (sec.text === null) return b; // BODY[]: the whole message, no header to find
     hs = 0;
     bs = st !== null ? Math.min(st.body.bodyStart, b.length) : headerEnd(b, 0, b.length);
     end = b.length;

@@ -9,7 +9,8 @@
  * Wire form: strings are quoted (`\"` and `\\` escaped) unless they hold CR, LF, NUL or 8-bit
  * bytes, which go as literals (8-bit bytes stay quoted under UTF8=ACCEPT when they are UTF-8);
  * ENVELOPE's subject and address names are cleaned as Dovecot does for humans (no CR/LF, runs of
- * white space as one space, trimmed). BODYSTRUCTURE shows a text part without charset as
+ * white space as one space, trimmed), and remembered per envelope object (an envelope is never
+ * changed once parsed: treat the structures given here as read-only). BODYSTRUCTURE shows a text part without charset as
  * us-ascii and a multipart without parts as holding an empty text/plain (as Dovecot). Body data
  * go as literals `{n}` (NUL bytes, which a literal may not carry, sent as 0x80 as Dovecot does),
  * BINARY data holding NUL as `~{n}`; a section that does not exist is NIL; a partial past the
@@ -121,8 +122,20 @@ function addresses(list: Address[] | null, utf8: boolean): string {
   return `${out})`;
 }
 
+/** Rendered ENVELOPE values by envelope object (without, with UTF8=ACCEPT): a stored message's
+ * envelope never changes, and the FETCH structure cache hands out the same object each time, so
+ * a message list fetched again costs a lookup. Held only as long as the envelope is. */
+const ENVELOPE_TEXT = [new WeakMap<Envelope, string>(), new WeakMap<Envelope, string>()] as const;
+
 /** The ENVELOPE value (RFC 9051 §7.5.2). */
 export function envelopeText(e: Envelope, utf8 = false): string {
+  const memo = ENVELOPE_TEXT[utf8 ? 1 : 0];
+  let t = memo.get(e);
+  if (t === undefined) memo.set(e, (t = renderEnvelope(e, utf8)));
+  return t;
+}
+
+function renderEnvelope(e: Envelope, utf8: boolean): string {
   return `(${nstr(e.date, utf8)} ${human(e.subject, utf8)} ${addresses(e.from, utf8)} ${addresses(e.sender, utf8)} ${addresses(e.replyTo, utf8)} ${addresses(e.to, utf8)} ${addresses(e.cc, utf8)} ${addresses(e.bcc, utf8)} ${nstr(e.inReplyTo, utf8)} ${nstr(e.messageId, utf8)})`;
 }
 

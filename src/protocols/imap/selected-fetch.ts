@@ -27,7 +27,9 @@
  */
 import { PosternError } from '../../errors.ts';
 import { reply, noreply, type Verdict } from '../../session/line-session.ts';
-import { BodyReader } from '../../store/bodies.ts';
+import net from 'node:net';
+import tls from 'node:tls';
+import { BodyReader, WindowPool } from '../../store/bodies.ts';
 import type { MessageMeta } from '../../store/types.ts';
 import type { MessageStructure } from '../../store/structure.ts';
 import { fetchNeeds, renderFetchParts, setsSeen } from './fetch.ts';
@@ -44,6 +46,11 @@ export const FETCH_BATCH_BYTES = 4 << 20;
 export const STRUCTURE_CACHE_BYTES = 16 << 20;
 /** The read-ahead of the FETCH's body reader (bodies stored one after another). */
 const READ_AHEAD = 1 << 20;
+/** Spare read-ahead windows kept per thread. */
+const WINDOW_POOL = 4;
+/** This thread's spare read-ahead windows (READ_AHEAD each), shared by its FETCHes. */
+const windows = new WindowPool(WINDOW_POOL);
+
 /** VANISHED (EARLIER) from an incomplete history enumerates at most this many UIDs. */
 const MAX_ENUMERATED_UIDS = 1_000_000;
 
@@ -76,7 +83,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
   }
   if (head !== '') s.write(head);
 
-  const reader = needs.body ? new BodyReader({ readAheadBytes: READ_AHEAD }) : null;
+  const reader = needs.body ? new BodyReader({ readAheadBytes: READ_AHEAD, pool: windows }) : null;
   let cte: string | null = null;
   try {
     const uids = r.uids;
@@ -154,14 +161,24 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
         for (const x of b) out.push(x);
       }
       if (out.length > 0 && !writeAll(s, out)) await drained(s);
+      if (reader !== null && sent(s)) reader.recycle();
     }
   } catch (e) {
     return storeFailure(tag, e, s);
   } finally {
+    if (reader !== null && sent(s)) reader.recycleAll();
     reader?.close();
   }
   if (cte !== null) return reply(`${tag} NO [UNKNOWN-CTE] ${cte}\r\n`);
   return reply(`${tag} OK Fetch completed\r\n`);
+}
+
+/** Everything written to the session is in the kernel: no body handed to the socket is still
+ * referenced (a plain TCP socket copies synchronously what it can and keeps the rest counted in
+ * writableLength; TLS and COMPRESS streams may hold buffers past that, so they never say so). */
+function sent(s: ImapSession): boolean {
+  const sock = s.socket;
+  return sock instanceof net.Socket && !(sock instanceof tls.TLSSocket) && sock.writableLength === 0;
 }
 
 /** Pieces shorter than this are joined with their neighbours before writing. */
