@@ -21,7 +21,8 @@
  * (d) SEARCH TEXT "quasar" over SEARCH_N messages: the time of the SELECT, then of the search
  *     twice (Dovecot without a full-text index reads the messages);
  * (e) memory with IDLE_N sessions logged in, INBOX selected, in IDLE, each server restarted
- *     first: Postern's RSS (its process tree), Dovecot's PSS summed over its processes.
+ *     first, each figure taken once it has settled (three samples 500 ms apart within 1 %):
+ *     Postern's RSS (its process tree), Dovecot's PSS summed over its processes.
  * Server CPU: Postern's utime+stime; Dovecot's utime+stime+cutime+cstime over its processes.
  *
  * Prints the tables, the ratios and the targets of issue 13, then one line of JSON. Exit 0 even
@@ -53,6 +54,20 @@ const APPEND_CLIENTS = 20;
 const MSG_BYTES = 4096;
 const SEARCH_N = Number(arg('--search-n') ?? 100_000);
 const IDLE_N = Number(arg('--idle-n') ?? 5000);
+
+/** The memory figure once it has settled: sampled every 500 ms until three samples in a row
+ * stay within 1 % of each other (at least 2 s, at most 60 s). */
+async function settled(sample: () => number): Promise<number> {
+  const start = Date.now();
+  const last: number[] = [];
+  for (;;) {
+    await sleep(500);
+    last.push(sample());
+    if (last.length > 3) last.shift();
+    const steady = last.length === 3 && Math.max(...last) - Math.min(...last) <= 0.01 * Math.max(...last);
+    if ((steady && Date.now() - start >= 2000) || Date.now() - start > 60_000) return last[last.length - 1]!;
+  }
+}
 const RUN_S = 5;
 const WARM_S = 3;
 const NOFILE = 65_536;
@@ -267,11 +282,11 @@ async function main(): Promise<void> {
     const memory: Record<string, { base: number; with: number; ready: number; errors: number; cpu: number; firstError?: string }> = {};
     for (const s of sides) {
       await s.restart();
-      await sleep(1000);
-      const base = s.memory();
+      // after a restart Postern reads its search index back in the background: measure once
+      // the memory has settled, not at a fixed time, or the baseline is still moving
+      const base = await settled(() => s.memory());
       const idle = await openIdleLoad({ kind: 'idle', port: s.port(), n: IDLE_N, userFmt: U_FMT, users: LOGIN_USERS, password: PASSWORD, parallel: 50 });
-      await sleep(3000);
-      const withSessions = s.memory();
+      const withSessions = await settled(() => s.memory());
       await idle.close();
       memory[s.name] = { base, with: withSessions, ready: idle.ready, errors: idle.errors, cpu: idle.cpu_s, ...(idle.firstError !== undefined ? { firstError: idle.firstError } : {}) };
       console.log(`  ${s.name}: ${idle.ready} sessions, ${round1((withSessions - base) / Math.max(1, idle.ready) / 1024)} KiB each`);
