@@ -38,7 +38,10 @@ function deflating(socket: net.Socket) {
     counts.wire += d.length;
     inflate.write(d);
   });
-  socket.on('close', () => src.emit('close'));
+  // the inflater works off the thread: its last data may come after the socket has closed, so
+  // the client sees the close only once the inflater has handed everything on
+  inflate.on('end', () => src.emit('close'));
+  socket.on('close', () => (on ? inflate.end() : src.emit('close')));
   const deflate = zlib.createDeflateRaw();
   deflate.on('data', (d: Buffer) => socket.write(d));
   const write = (d: string | Buffer): void => {
