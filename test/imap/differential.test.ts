@@ -352,6 +352,11 @@ async function runStep(c: RawClient, tag: string, step: Step, other: () => Promi
       for (const [k, ch] of step.changes.entries()) await o.command(`o${k}`, typeof ch === 'string' ? [ch] : ch);
       const first = await c.next(5000);
       if (first !== null) told.push(first);
+      // IMAP marks no end of the updates IDLE pushes, and one change can be told in more than
+      // one write (a flag change, then the expunge): take them until the connection has been
+      // quiet for 500 ms (both servers push within milliseconds of the change), so that none
+      // is left over for the next step under load
+      for (let more = first === null ? null : await c.next(500); more !== null; more = await c.next(500)) told.push(more);
     }
     c.line('DONE');
     return [...r, ...told, ...(await c.more(tag))];
