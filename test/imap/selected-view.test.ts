@@ -214,7 +214,7 @@ test('view: any random mix of sessions leaves every view and its client holding 
   });
 });
 
-test('view: \\Recent: a delivery is recent to one read-write IMAP4rev1 session only, never to EXAMINE', { timeout: 60_000 }, async () => {
+test('view: \\Recent: a delivery is recent to one read-write IMAP4rev1 session only, a read-only (EXAMINE) view never claims one: it shows only those still unclaimed when it opened', { timeout: 60_000 }, async () => {
   await withStore(async ({ mb, other, client }) => {
     await other.append('INBOX', msg(1));
     const a = await open(client, mb);

@@ -24,7 +24,7 @@ import type { AppendOptions, AppendResult, QuotaInfo } from '../../store/types.t
 import { encodeMailbox, formatSeqSet } from './encode.ts';
 import { no, ok, storeFailure, utf8Names, type Cmd, type V } from './replies.ts';
 import type { AppendMessage, Command, ImapRow, ImapSession, ImapState } from './types.ts';
-import { View } from './view.ts';
+import { View, caughtUp } from './view.ts';
 
 const LOGGED_IN: readonly ImapState[] = Object.freeze(['authenticated', 'selected']);
 
@@ -56,26 +56,6 @@ async function append(cmd: Cmd<'APPEND'>, s: ImapSession): Promise<V> {
   return ok(cmd.tag, `[APPENDUID ${results[0]!.uidValidity} ${formatSeqSet(uids)}] APPEND completed`);
 }
 
-/** The selected mailbox's view has folded in the append of `uid` (its event arrives from the
- * store's subscription about when the append resolves), so the dispatcher's updates tell the
- * client `* n EXISTS` before the tagged OK (RFC 9051 §6.3.12: SHOULD). Waits at most 1 s. */
-export function caughtUp(view: View, uid: number): Promise<void> {
-  const done = (): boolean => view.isClosed || (view.uidNext > uid && view.quiet);
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const end = (): void => {
-      clearTimeout(timer);
-      view.onChange(null);
-      resolve();
-    };
-    const timer = setTimeout(end, CATCH_UP_MS);
-    view.onChange(() => {
-      if (done()) end();
-    });
-  });
-}
-
-const CATCH_UP_MS = 1000;
 
 /** `(STORAGE used limit MESSAGE used limit)`: STORAGE in units of 1024 octets (RFC 9208 §5.1);
  * null when neither resource is limited (RFC 9208's quota-list needs one resource at least:

@@ -22,12 +22,11 @@
  */
 import { noreply, reply, type Verdict } from '../../session/line-session.ts';
 import { encodeMailbox, formatSeqSet } from './encode.ts';
-import { caughtUp } from './append.ts';
 import { runFetch, vanishedEarlier } from './selected-fetch.ts';
 import { SEARCH_ROWS } from './selected-search.ts';
 import { condstoreOn, enableCondstore, inUidSet, printable, resolveSet, storeFailure, viewOf } from './selected-util.ts';
 import type { Command, ImapRow, ImapSession, ImapState } from './types.ts';
-import { openView, type View } from './view.ts';
+import { caughtUp, openView, type View } from './view.ts';
 import { PosternError } from '../../errors.ts';
 
 type Cmd<N extends Command['name']> = Extract<Command, { name: N }>;

@@ -24,7 +24,7 @@
  * \Recent: a read-write IMAP4rev1 session claims the folder's recent messages
  * (`MailboxApi.claimRecent`) at SELECT and again when appends arrive, before they are told.
  *
- * Exports: `openView`, `View`, `ViewOptions`, `uidSetText`. `openView` rejects with the
+ * Exports: `openView`, `View`, `ViewOptions`, `uidSetText`, `caughtUp(view, uid)`. `openView` rejects with the
  * store's codes (STORE_NO_SUCH_FOLDER …); the view itself throws nothing.
  */
 import { PosternError } from '../../errors.ts';
@@ -531,3 +531,25 @@ export async function openView(o: ViewOptions): Promise<View> {
   if (peeked > 0) recentFrom = metas[metas.length - peeked]!.uid;
   return new View(o, sub, metas, recentFrom);
 }
+
+/** The selected mailbox's view has folded in the append of `uid` (its event arrives from the
+ * store's subscription about when the append resolves), so the dispatcher's updates tell the
+ * client `* n EXISTS` before the tagged OK (APPEND, RFC 9051 §6.3.12: SHOULD; COPY and MOVE
+ * into the selected mailbox). Waits at most 1 s. */
+export function caughtUp(view: View, uid: number): Promise<void> {
+  const done = (): boolean => view.isClosed || (view.uidNext > uid && view.quiet);
+  if (done()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      view.onChange(null);
+      resolve();
+    };
+    const timer = setTimeout(end, CATCH_UP_MS);
+    view.onChange(() => {
+      if (done()) end();
+    });
+  });
+}
+
+const CATCH_UP_MS = 1000;
