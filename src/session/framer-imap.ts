@@ -66,7 +66,6 @@ function marker(line: Buffer): { at: number; size: number; sync: boolean; binary
 }
 
 export class ImapFramer extends BufferedInput implements Framer {
-  private discarding = false; // a line part over the limit is being dropped
   private mode: Mode = 'line';
   private left = 0; // literal bytes still to come
   private literals = 0; // in the current command
@@ -80,10 +79,6 @@ export class ImapFramer extends BufferedInput implements Framer {
     super();
     this.o = o;
     this.maxLine = o.maxLineLength;
-  }
-
-  push(chunk: Buffer): void {
-    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
   }
 
   private endCommand(): void {
@@ -122,14 +117,9 @@ export class ImapFramer extends BufferedInput implements Framer {
         if (this.left === 0) this.mode = 'line';
         return { kind: 'data', chunk: b.subarray(0, n), last: this.left === 0 };
       }
-      const lf = b.indexOf(10);
-      if (this.discarding) {
-        if (lf < 0) {
-          this.buf = null;
-          return null;
-        }
-        this.discarding = false;
-        this.buf = b.subarray(lf + 1);
+      const line = this.cutLine(this.maxLine);
+      if (line === null) return null;
+      if (line === 'toolong') {
         if (this.mode === 'skip') {
           this.mode = 'line'; // (a long line ends a skipped command too)
           continue;
@@ -137,24 +127,7 @@ export class ImapFramer extends BufferedInput implements Framer {
         this.endCommand();
         return TOOLONG;
       }
-      if (lf < 0) {
-        if (b.length > this.maxLine + 1) { // (+1: room for the CR of a line of exactly the limit)
-          this.discarding = true;
-          this.buf = null;
-        }
-        return null;
-      }
-      const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
-      this.buf = b.subarray(lf + 1);
-      if (end > this.maxLine) {
-        if (this.mode === 'skip') {
-          this.mode = 'line';
-          continue;
-        }
-        this.endCommand();
-        return TOOLONG;
-      }
-      const line = b.subarray(0, end);
+      const end = line.length;
       const m = marker(line);
       if (this.mode === 'skip') {
         // the rest of a refused command: its literals are dropped too, their size unchecked

@@ -14,7 +14,6 @@ import { BufferedInput, type Frame, type Framer } from './framer.ts';
 const TOOLONG: Frame = Object.freeze({ kind: 'toolong' });
 
 export class LineFramer extends BufferedInput implements Framer {
-  private discarding = false;
   private maxLine: number;
 
   constructor(maxLineLength: number) {
@@ -22,34 +21,9 @@ export class LineFramer extends BufferedInput implements Framer {
     this.maxLine = maxLineLength;
   }
 
-  push(chunk: Buffer): void {
-    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-  }
-
   next(): Frame | null {
-    const b = this.buf;
-    if (b === null || b.length === 0) return null;
-    const lf = b.indexOf(10);
-    if (this.discarding) {
-      if (lf < 0) {
-        this.buf = null;
-        return null;
-      }
-      this.discarding = false;
-      this.buf = b.subarray(lf + 1);
-      return TOOLONG;
-    }
-    if (lf < 0) {
-      if (b.length > this.maxLine + 1) { // (+1: room for the CR of a line of exactly the limit)
-        this.discarding = true;
-        this.buf = null;
-      }
-      return null;
-    }
-    const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
-    this.buf = b.subarray(lf + 1);
-    if (end > this.maxLine) return TOOLONG;
-    return { kind: 'line', line: b.subarray(0, end) };
+    const l = this.cutLine(this.maxLine);
+    return l === null ? null : l === 'toolong' ? TOOLONG : { kind: 'line', line: l };
   }
 
   partial(): boolean {

@@ -22,8 +22,8 @@
  * The raw access (`raw`, `skip`) serves the dispatcher's byte modes (SMTP DATA, BDAT), which
  * read the buffered input as it is, and `clear` drops it all (STARTTLS).
  *
- * Exports: `Frame`, `Framer`, `TooBigLimit`, `BufferedInput` (the received-bytes buffer and its raw
- * access, shared by the line and IMAP framers). Throws nothing.
+ * Exports: `Frame`, `Framer`, `TooBigLimit`, `BufferedInput` (the received-bytes buffer, its raw
+ * access and the line cutter, shared by the line and IMAP framers). Throws nothing.
  */
 
 export type TooBigLimit = 'literal' | 'count' | 'command';
@@ -60,10 +60,45 @@ export interface Framer {
   literal?(go: boolean): void;
 }
 
-/** The bytes received and not yet framed, with the raw access of the byte modes; a framer
- * extends it and cuts frames from `buf`. */
+/** The bytes received and not yet framed, with the raw access of the byte modes and the one
+ * line cutter (`cutLine`); a framer extends it and cuts frames from `buf`. */
 export abstract class BufferedInput {
   protected buf: Buffer | null = null;
+  /** A line over the limit is being dropped as it streams. */
+  protected discarding = false;
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf === null || this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+  }
+
+  /** The next line (cut at LF, a CR before it dropped), 'toolong' at the LF of a line over
+   * `maxLine` (its bytes dropped as they came: the buffer never holds more than the limit and
+   * one received chunk), or null when more input is needed. One `indexOf(LF)` per call, one
+   * subarray per line. */
+  protected cutLine(maxLine: number): Buffer | 'toolong' | null {
+    const b = this.buf;
+    if (b === null || b.length === 0) return null;
+    const lf = b.indexOf(10);
+    if (this.discarding) {
+      if (lf < 0) {
+        this.buf = null;
+        return null;
+      }
+      this.discarding = false;
+      this.buf = b.subarray(lf + 1);
+      return 'toolong';
+    }
+    if (lf < 0) {
+      if (b.length > maxLine + 1) { // (+1: room for the CR of a line of exactly the limit)
+        this.discarding = true;
+        this.buf = null;
+      }
+      return null;
+    }
+    const end = lf > 0 && b[lf - 1] === 13 ? lf - 1 : lf;
+    this.buf = b.subarray(lf + 1);
+    return end > maxLine ? 'toolong' : b.subarray(0, end);
+  }
 
   buffered(): number {
     return this.buf?.length ?? 0;
