@@ -21,12 +21,19 @@ before(async () => {
 });
 after(async () => t?.stop());
 
-/** A connected client; `lines` collects the server's lines as imapflow logs them. */
-async function connect(user = ANN, o: { qresync?: boolean } = {}): Promise<{ c: ImapFlow; lines: string[] }> {
-  const lines: string[] = [];
+/** A connected client; `sees(re)` waits for a server line (as imapflow logs it) matching `re`. */
+async function connect(user = ANN, o: { qresync?: boolean } = {}): Promise<{ c: ImapFlow; sees: (re: RegExp) => Promise<void> }> {
+  // `sees(re)`: resolves when the server sends a line matching `re` from now on
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
   const log = (entry: { src?: string; msg?: string }): void => {
-    if (entry.src === 's' && typeof entry.msg === 'string' && lines.length < 10_000) lines.push(entry.msg);
+    if (entry.src !== 's' || typeof entry.msg !== 'string') return;
+    const msg = entry.msg;
+    for (const w of waiters.filter((x) => x.re.test(msg))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   };
+  const sees = (re: RegExp): Promise<void> => new Promise((resolve) => waiters.push({ re, resolve }));
   const logger = { debug: log, info: (): void => {}, warn: (): void => {}, error: (): void => {} };
   const c = new ImapFlow({
     host: t.host,
@@ -43,7 +50,7 @@ async function connect(user = ANN, o: { qresync?: boolean } = {}): Promise<{ c: 
   } as ConstructorParameters<typeof ImapFlow>[0]);
   c.on('error', () => {});
   await c.connect();
-  return { c, lines };
+  return { c, sees };
 }
 
 test('imapflow: login, capabilities, LIST with the special-use folders, STATUS', async () => {
@@ -66,17 +73,15 @@ test('imapflow: login, capabilities, LIST with the special-use folders, STATUS',
 });
 
 test('imapflow: IDLE is told of a delivery within 1 s', async () => {
-  const { c, lines } = await connect(BOB);
+  const { c, sees } = await connect(BOB);
   try {
     await c.mailboxOpen('INBOX');
     assert.equal(c.mailbox && c.mailbox.exists, 0);
     const exists = new Promise<number>((resolve) => c.on('exists', (e: { count: number }) => resolve(e.count)));
-    lines.length = 0; // from here on, a "+" line is IDLE's continuation
+    const continued = sees(/^\+/); // from here on, a "+" line is IDLE's continuation
     const idling = c.idle();
     // IDLE is running once the server's continuation has arrived
-    const until = Date.now() + 10_000;
-    while (!lines.some((l) => l.startsWith('+')) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(lines.some((l) => l.startsWith('+')), 'the server accepted IDLE');
+    await Promise.race([continued, new Promise((_, reject) => setTimeout(() => reject(new Error('the server did not accept IDLE within 10 s')), 10_000))]);
     const t0 = Date.now();
     await t.deliver(BOB, rawMessage(100, 'to bob while idle'));
     const count = await Promise.race([exists, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no EXISTS within 5 s')), 5000))]);
