@@ -10,7 +10,7 @@
  *   src/auth/                   SASL mechanisms, the login pipeline, the login throttle
  *   src/session/, src/service/, the one dispatcher and its framers, the protocol-module contract
  *   src/control/, src/status/,  and the service table; the control socket, the status endpoint,
- *   src/cli/                    the `postern ctl` client
+ *   src/cli/, src/http/         the `postern ctl` client, the HTTP service host
  *   src/store/                  directory, mailboxes, queue, bodies: imports only the ground
  *   src/actor/, src/config/,    the ground: imports only the ground (src/admin/ is the admin
  *   src/net/, src/admin/,       command registry: declarations any layer may read, the store's
@@ -22,7 +22,7 @@
  */
 const GROUND = '^src/(actor/|config/|net/|admin/|errors\\.ts$|log\\.ts$)';
 const STORE = '^src/store/';
-const MIDDLE = '^src/(session|service|control|status|cli)/';
+const MIDDLE = '^src/(session|service|control|status|cli|http)/';
 const AUTH = '^src/auth/';
 const SERVICES = '^src/(protocols/[^/]+|processing)/';
 const KNOWN = [GROUND, STORE, MIDDLE, AUTH, SERVICES];
@@ -66,7 +66,7 @@ module.exports = {
     },
     {
       name: 'middle-imports-no-service-or-auth',
-      comment: 'src/session, src/service, src/control, src/status, src/cli import no protocol, no processing and not src/auth.',
+      comment: 'src/session, src/service, src/control, src/status, src/cli, src/http import no protocol, no processing and not src/auth.',
       severity: 'error',
       from: { path: MIDDLE },
       to: { path: [AUTH, SERVICES] },

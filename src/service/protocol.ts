@@ -54,6 +54,29 @@ export interface SessionContext {
   loginResult(ok: boolean | null, user: string): void;
   /** Tell the thread the session is over (it closes the socket if still open). */
   end(reason: SessionEndReason, current?: Socket): void;
+  /** The service's web sessions, kept on its host and shared by all its threads (HTTP
+   * services: src/http/sessions.ts). Absent for other transports. */
+  readonly webSessions?: SessionTable;
+}
+
+/** A web session (kept on the service host, shared by all the service's threads). */
+export interface WebSession {
+  readonly id: string; // the cookie's value: 32 random bytes, base64url
+  readonly user: string; // the account's address
+  readonly csrf: string; // the token every state-changing request carries (`_csrf` field or `x-csrf-token` header)
+  readonly createdAt: number;
+  readonly lastSeen: number;
+  readonly ip: string;
+}
+
+/** Sessions of one service, on its host (sessions.ts; the thread side rides the host RPC).
+ * Bounded: at most `maxSessions` live (the oldest idle one goes first). */
+export interface SessionTable {
+  create(user: string, ip: string): Promise<WebSession>;
+  /** The session, its lastSeen now; null when unknown, idle past sessionIdleTimeout or older
+   * than sessionActivityTimeout (then it is gone). */
+  get(id: string): Promise<WebSession | null>;
+  destroy(id: string): Promise<void>;
 }
 
 export interface SessionHandle {
