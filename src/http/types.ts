@@ -88,6 +88,9 @@ export interface RequestState {
   readonly conn: SessionContext;
   readonly secure: boolean;
   readonly templates: TemplateChoice;
+  /** The secure-login URL (UrlRedirect) for a request that came in plain; null on TLS or when
+   * the service has no TLS listener. */
+  readonly secureUrl: string | null;
   /** The session of the request's cookie (null: none or expired). */
   session: WebSession | null;
 }
