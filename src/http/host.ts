@@ -227,6 +227,10 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
           conn.waiting.length = 0; // nobody to answer
           return;
         }
+        if (conn.closing && conn.inFlight === 0) {
+          conn.ctx.end('shutdown', socket); // shutdown asked while this one was answered
+          return;
+        }
         const n = conn.waiting.shift();
         if (n !== undefined) start(conn, n.res, n.run);
         else socket.resume();
