@@ -7,7 +7,8 @@
  * curl opens another) and yes (the body is read and dropped, the connection is reused), for a
  * declared Content-Length and for a chunked body, maxErrors (the answer reaching it closes the
  * connection), the security headers, a slowloris client cut by the headers deadline
- * (commandTimeout) and a pipelining client that never reads, bounded while others are served.
+ * (commandTimeout), a body trickled under minDataRate, and a pipelining client that never reads,
+ * bounded while others are served.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,7 @@ const svc = () => server.status().services.find((x) => x.name === 'testHttp')!;
 before(async () => {
   files = tmpDir('postern-http-files-');
   // testHttp: small limits, allowLargeIncomingData no; testHttp2: the same, yes; testHttp3: allowKeepAlive no
-  const limits = 'httpHeadersMaxSize = 2 httpBodyMaxSize = 4 uploadMaxSize = 16 maxErrors = 3 commandTimeout = 2 minConnThreads = 1 maxConnThreads = 1';
+  const limits = 'httpHeadersMaxSize = 2 httpBodyMaxSize = 4 uploadMaxSize = 16 maxErrors = 3 commandTimeout = 2 dataRateWindow = 2 minConnThreads = 1 maxConnThreads = 1';
   server = await startHttpServer(`
     testHttp = { listeners = ( { address = 127.0.0.1:0 idleTimeout = 4 } ) ${limits} }
     testHttp2 = { listeners = ( { address = 127.0.0.1:0 } ) ${limits} allowLargeIncomingData = yes }
@@ -150,6 +151,21 @@ test('a slowloris client (headers trickled) is cut by the headers deadline (comm
   assert.ok(sent < 100, `cut before the client gave up (${sent} header lines sent)`);
   const r = await curl([url('testHttp', '/')]);
   assert.deepEqual(r.statuses, [200]);
+});
+
+test('minDataRate: a body trickled slower than it over dataRateWindow gets the connection closed', async () => {
+  const c = await rawClient(server.port('testHttp'));
+  c.s.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 3000\r\n\r\n');
+  let sent = 0;
+  const trickle = setInterval(() => {
+    if (sent++ >= 60 || c.s.destroyed) clearInterval(trickle); // stops by itself after 24 s
+    else c.s.write('y'.repeat(10)); // 25 bytes/s, under 1 KB/s
+  }, 400);
+  await c.closed;
+  clearInterval(trickle);
+  assert.equal(c.got(), '', 'no answer: the body never came whole');
+  assert.ok(sent < 60, `closed before the client gave up (${sent * 10} bytes sent)`);
+  await waitFor(() => (svc().counters?.['http.body_too_slow'] ?? 0) >= 1, 10_000, 'http.body_too_slow counted');
 });
 
 test('a pipelining client that never reads is bounded (the server stops reading it) while another client is served', async (t) => {
