@@ -33,7 +33,7 @@ import type { HttpEnv, HttpServiceSpec, RequestState } from './types.ts';
 import { PosternError } from '../errors.ts';
 import { chooseTemplates, createViews } from './views.ts';
 import { sessionHelpers } from './sessions.ts';
-import { clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
+import { bodyLimitFor, clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
 
 /** The service's HTTP options (kind 'http' or 'webmail'); INTERNAL for any other kind. */
 export function httpOptionsOf(service: Pick<ServiceOptions, 'name' | 'protocol'>): HttpOptions {
@@ -159,9 +159,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         );
         // a client waiting for 100 Continue gets it only when its declared body fits
         server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-          const multipart = /^\s*multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''));
-          const limit = multipart ? o.uploadMaxSize : o.httpBodyMaxSize;
-          if (Number(req.headers['content-length'] ?? 0) <= limit) res.writeContinue();
+          if (Number(req.headers['content-length'] ?? 0) <= bodyLimitFor(o, req)) res.writeContinue();
           route(req, res);
         });
         server.on('timeout', () => {}); // the thread's idle timer decides (SessionHandle.idleTimeout)
@@ -199,6 +197,11 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         session: null,
       };
       req.postern.session = await helpers.load(req);
+    });
+    // fastify's own logger is off: a failing route is logged here, with its connection
+    app.addHook('onError', async (req, _reply, err) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 500;
+      if (status >= 500) (req.postern?.conn.log ?? env.log).error({ err, url: req.url, method: req.method }, 'HTTP request failed');
     });
     const ready = (async () => {
       await spec.setup(app, env);

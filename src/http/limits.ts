@@ -26,8 +26,8 @@
  * Parse errors (`clientErrorReply`): header overflow → 431, request timeout → 408, a chunk
  * extension overflow → 413, anything else → 400; always `Connection: close`.
  *
- * Exports: `SECURITY_HEADERS`, `DEFAULT_CSP`, `ConnLimitsState`, `RequestLimits`, `guardRequest`,
- * `clientErrorReply`. Throws nothing.
+ * Exports: `SECURITY_HEADERS`, `DEFAULT_CSP`, `ConnLimitsState`, `RequestLimits`, `bodyLimitFor`,
+ * `guardRequest`, `clientErrorReply`. Throws nothing.
  */
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -81,9 +81,10 @@ function answer(res: ServerResponse, status: number, close: boolean): void {
   res.end(body);
 }
 
-function isMultipart(req: IncomingMessage): boolean {
+/** The body limit of a request: `uploadMaxSize` for multipart/form-data, else `httpBodyMaxSize`. */
+export function bodyLimitFor(o: HttpOptions, req: IncomingMessage): number {
   const t = req.headers['content-type'];
-  return typeof t === 'string' && /^\s*multipart\/form-data\s*(;|$)/i.test(t);
+  return typeof t === 'string' && /^\s*multipart\/form-data\s*(;|$)/i.test(t) ? o.uploadMaxSize : o.httpBodyMaxSize;
 }
 
 /**
@@ -121,7 +122,7 @@ export function guardRequest(conn: ConnLimitsState, limits: RequestLimits, req: 
 
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
   if (req.headers['transfer-encoding'] === undefined && (declared === null || declared === 0)) return true; // no body
-  const limit = isMultipart(req) ? o.uploadMaxSize : o.httpBodyMaxSize;
+  const limit = bodyLimitFor(o, req);
   const declaredOver = declared !== null && declared > limit;
   if (declaredOver && (!o.allowLargeIncomingData || /100-continue/i.test(String(req.headers['expect'] ?? '')))) {
     conn.closeReason ??= 'normal';

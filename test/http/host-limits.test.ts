@@ -88,6 +88,16 @@ test('httpBodyMaxSize, Content-Length declared: allowLargeIncomingData no → 41
   assert.equal(yes.connections, 1, 'the connection was kept');
 });
 
+test('a client waiting for 100 Continue gets it when its declared body fits; over the limit a 413 instead, with close, its body never sent', async () => {
+  const expect = ['-H', 'Expect: 100-continue', ...OCTETS];
+  const ok = await curl([...expect, '--data-binary', `@${file('3k', 3000)}`, url('testHttp2', '/echo')]);
+  assert.deepEqual(ok.statuses, [100, 200]);
+  assert.equal(ok.out, 'got 3000\n');
+  const over = await curl([...expect, '--data-binary', `@${file('5k', 5000)}`, url('testHttp2', '/echo')]);
+  assert.deepEqual(over.statuses, [413], 'no 100 Continue');
+  assert.equal(headers(over, 'connection')[0], 'close');
+});
+
 test('httpBodyMaxSize, chunked: no → the connection is dropped as the limit passes; yes → the rest is read and dropped, 413, connection kept', async () => {
   const big = file('50k', 50_000);
   const chunked = ['-H', 'transfer-encoding: chunked', ...OCTETS, '--data-binary', `@${big}`];
