@@ -28,6 +28,7 @@ import { composeMessage, newMessageId, parseAddresses, type Mbx, type OutgoingFi
 import { specialFolder, storeProblem } from './folder-ops.ts';
 import { addressList, replyDraft, type DraftFields, type ReplyMode } from './reply.ts';
 import { enqueue, keepCopy, removeDraft, resolveRecipients } from './send.ts';
+import { layoutModel, sendError, sendPage } from './common.ts';
 import { account, seeOther, type Account } from './write-http.ts';
 
 /** Most recipients (To + Cc + Bcc) of one message. */
@@ -56,7 +57,6 @@ interface FormModel extends DraftFields {
   attachments: Array<{ index: number; filename: string; size: number; type: string }>;
   uploadMaxSize: number;
   error: string;
-  notice: string;
 }
 
 const one = (form: ComposeForm, name: string): string => form.fields[name]?.[0] ?? '';
@@ -74,18 +74,16 @@ async function parseMessage(bytes: Uint8Array): Promise<Email> {
 }
 
 function emptyModel(uploadMaxSize: number): FormModel {
-  return { mode: 'new', f: '', uid: '', draftUid: '', to: '', cc: '', bcc: '', subject: '', body: '', inReplyTo: '', references: '', attachments: [], uploadMaxSize, error: '', notice: '' };
+  return { mode: 'new', f: '', uid: '', draftUid: '', to: '', cc: '', bcc: '', subject: '', body: '', inReplyTo: '', references: '', attachments: [], uploadMaxSize, error: '' };
 }
 
 async function render(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, model: FormModel, status = 200): Promise<FastifyReply> {
-  let page: string;
   try {
-    page = await env.views.render(req, 'compose', { ...model, title: model.subject !== '' ? model.subject : 'New message' });
+    const layout = await layoutModel(env, req, reply, null);
+    return await sendPage(env, req, reply, 'compose', { ...layout, ...model, title: model.subject !== '' ? model.subject : 'New message' }, status);
   } catch (e) {
-    env.log.error({ err: e }, 'webmail: the compose page could not be rendered');
-    return reply.code(500).type('text/plain; charset=utf-8').send('The compose page could not be shown.\n');
+    return sendError(env, req, reply, e);
   }
-  return reply.code(status).type('text/html; charset=utf-8').send(page);
 }
 
 /** GET /compose: the form, pre-filled from the original or the draft. */
