@@ -10,16 +10,17 @@
  * The form is read (preValidation, before requireSession sees its `_csrf`) with @fastify/multipart
  * within `uploadMaxSize` (over it: 413), only for a request with a session, into memory only while
  * the message is built (compose-mime.ts). Sending: addresses checked, at most
- * MAX_COMPOSE_RECIPIENTS, each resolved (send.ts), the message queued like SMTP's, then a copy with
+ * `maxRcptCount` (the service's option), each resolved (send.ts), the message queued like SMTP's, then a copy with
  * Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from there. A refused form is
  * shown again with what was typed and the reason (400), never lost.
  *
- * Exports: `registerCompose`, `MAX_COMPOSE_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
+ * Exports: `registerCompose`, `DEFAULT_MAX_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import PostalMime, { type Email } from 'postal-mime';
 import type { HttpEnv } from '../../http/types.ts';
+import type { WebmailOptions } from '../../config/options.ts';
 import { isPosternError } from '../../errors.ts';
 import { folderName, INBOX } from '../../store/names.ts';
 import { MAX_UID } from '../../store/types.ts';
@@ -31,8 +32,9 @@ import { enqueue, keepCopy, removeDraft, resolveRecipients } from './send.ts';
 import { layoutModel, sendError, sendPage } from './common.ts';
 import { account, seeOther, type Account } from './write-http.ts';
 
-/** Most recipients (To + Cc + Bcc) of one message. */
-export const MAX_COMPOSE_RECIPIENTS = 100;
+/** Most recipients (To + Cc + Bcc) of one message when the service's options do not say
+ * (`maxRcptCount`, config/schema.ts WEBMAIL_OPTIONS). */
+export const DEFAULT_MAX_RECIPIENTS = 100;
 /** Most files attached to one message. */
 export const MAX_ATTACHMENTS = 50;
 const MAX_FIELDS = 64;
@@ -257,7 +259,8 @@ async function send(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, who:
   if (typeof b === 'string') return again(400, b);
   const all = [...b.to, ...b.cc, ...b.bcc].map((m) => m.address);
   if (all.length === 0) return again(400, 'Add at least one recipient.');
-  if (all.length > MAX_COMPOSE_RECIPIENTS) return again(400, `Too many recipients (at most ${MAX_COMPOSE_RECIPIENTS}).`);
+  const max = (env.options() as Partial<WebmailOptions>).maxRcptCount ?? DEFAULT_MAX_RECIPIENTS;
+  if (all.length > max) return again(400, `Too many recipients (at most ${max}).`);
   const resolved = await resolveRecipients(who.store, all);
   if ('error' in resolved) return again(400, resolved.error);
   const wire = await b.message.build(false);
