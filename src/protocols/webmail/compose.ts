@@ -82,7 +82,7 @@ function emptyModel(uploadMaxSize: number): FormModel {
 async function render(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, model: FormModel, status = 200): Promise<FastifyReply> {
   try {
     const layout = await layoutModel(env, req, reply, null);
-    return await sendPage(env, req, reply, 'compose', { ...layout, ...model, title: model.subject !== '' ? model.subject : 'New message' }, status);
+    return await sendPage(env, req, reply, 'compose', { ...layout, ...model, page: 'compose', title: model.subject !== '' ? model.subject : 'New message' }, status);
   } catch (e) {
     return sendError(env, req, reply, e);
   }
