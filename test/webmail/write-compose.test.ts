@@ -54,7 +54,8 @@ print(json.dumps(out))
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const hidden = (page: string, name: string): string => /value="([^"]*)"/.exec(new RegExp(`<input[^>]*name="${name}"[^>]*>`).exec(page)?.[0] ?? '')?.[1] ?? '';
-const textarea = (page: string): string => /<textarea[^>]*name="body"[^>]*>([\s\S]*?)<\/textarea>/.exec(page)?.[1] ?? '';
+// as a browser reads it: the HTML parser drops one newline right after <textarea>
+const textarea = (page: string): string => (/<textarea[^>]*name="body"[^>]*>([\s\S]*?)<\/textarea>/.exec(page)?.[1] ?? '').replace(/^\r?\n/, '');
 const unescape = (s: string): string => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
 before(async () => {
@@ -85,7 +86,7 @@ test('compose with an attachment to another local user: over POP3 the attachment
   assert.match(m!.headers['message-id']!, /^<[\w.-]+@[^>]+>$/);
   assert.ok(m!.headers['date'] !== undefined);
   assert.match(m!.headers['received']!, /with HTTP/);
-  assert.equal(m!.text.replace(/\r\n/g, '\n'), 'Here it is.\nSecond line.\n');
+  assert.equal(m!.text.replace(/\r\n/g, '\n').replace(/\n$/, ''), 'Here it is.\nSecond line.');
   assert.deepEqual(m!.attachments, [{ name: 'data.bin', type: 'application/octet-stream', sha256: sha256(bytes), size: bytes.length }]);
   const [c] = await popMessages(CAROL);
   assert.equal(c!.headers['bcc'], undefined);
@@ -120,7 +121,7 @@ test('reply and reply-all: recipients, Re: once, quoting, In-Reply-To and Refere
 
   // send the reply as the form has it
   const form: Array<[string, string]> = ['mode', 'f', 'uid', 'inReplyTo', 'references', 'to', 'subject'].map((k) => [k, unescape(hidden(page.body, k))]);
-  const r = await web.postMultipart('/compose', [...form, ['cc', ''], ['body', `Yes!\n\n${unescape(textarea(page.body))}`], ['send', '1']]);
+  const r = await web.postMultipart('/compose', [...form, ['cc', ''], ['body', `Yes!${unescape(textarea(page.body))}`], ['send', '1']]);
   assert.equal(r.status, 303, r.body);
   await waitFor(async () => (await env.uids(BOB)).length === 2, 10_000, 'the reply delivered');
   const got = (await popMessages(BOB))[1]!;
@@ -160,7 +161,7 @@ test('a draft: saved, reopened, saved again (replacing it), sent: gone from Draf
   assert.equal(web.notice(r), 'Draft saved in Drafts.');
   let drafts = (await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Drafts']!;
   assert.equal(drafts.length, 1);
-  assert.deepEqual(drafts[0]!.flags.sort(), ['\\Draft', '\\Seen']);
+  assert.deepEqual(drafts[0]!.flags.filter((x) => x !== '\\Recent').sort(), ['\\Draft', '\\Seen']);
   const first = drafts[0]!.uid;
 
   const page = await web.get(`/compose?draft=${first}`);
