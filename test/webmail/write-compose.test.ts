@@ -59,7 +59,7 @@ const textarea = (page: string): string => (/<textarea[^>]*name="body"[^>]*>([\s
 const unescape = (s: string): string => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
 before(async () => {
-  env = await startWebmail({ webmail: 'maxRcptCount = 3' });
+  env = await startWebmail({ webmail: 'maxRcptCount = 3 uploadMaxSize = 1024' });
   for (const u of [ALICE, BOB, CAROL]) await env.addUser(u, PW[u]!);
   web = webClient(env.base);
   await web.login(ALICE, PW[ALICE]!);
@@ -227,4 +227,27 @@ test('refusals keep what was typed: bad address, unknown local user, more than m
   assert.equal((await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Sent']!.length, sentBefore, 'nothing sent');
   const stranger = webClient(env.base);
   assert.equal((await stranger.get('/compose')).status, 303, 'no session: to the login page');
+  // a reply to, or a draft, that is not there: back to the list, saying so
+  for (const [q, why] of [['mode=reply&f=INBOX&uid=999999', /not there any more/], ['mode=forward&f=INBOX', /Choose a message/], ['mode=reply&f=Nowhere&uid=1', /does not exist/], ['draft=999999', /not there any more/], ['draft=abc', /not there any more/]] as const) {
+    const g = await web.get(`/compose?${q}`);
+    assert.equal(g.status, 303, q);
+    assert.match(web.notice(g), why, q);
+  }
+});
+
+test('an upload over uploadMaxSize (1024 KB here): 413, nothing sent, nothing saved', async () => {
+  const file = path.join(web.dir, 'big.bin');
+  fs.writeFileSync(file, randomBytes(1100 * 1024));
+  const before = await imapFolders(env.imapPort, ALICE, PW[ALICE]!);
+  const bobBefore = (await env.uids(BOB)).length;
+  for (const button of ['send', 'draft']) {
+    const r = await web.postMultipart('/compose', [['to', BOB], ['subject', 'Too big'], ['body', 'x'], [button, '1']], [['attachment', file]]);
+    assert.equal(r.status, 413, button);
+  }
+  const after = await imapFolders(env.imapPort, ALICE, PW[ALICE]!);
+  assert.equal(after['Sent']!.length, before['Sent']!.length);
+  assert.equal(after['Drafts']!.length, before['Drafts']!.length);
+  assert.equal((await env.uids(BOB)).length, bobBefore);
+  // the session carries on
+  assert.equal((await web.get('/compose')).status, 200);
 });
