@@ -205,7 +205,7 @@ test('a recipient in another domain waits in the queue for smtpOutgoing; the loc
   assert.ok((await popMessages(CAROL)).some((m) => m.headers['subject'] === 'Outward'));
 });
 
-test('refusals keep what was typed: bad address, unknown local user, more than maxRcptCount recipients, no recipient (400); no CSRF token (403)', async () => {
+test('refusals keep what was typed: bad address, unknown local user, more than maxRcptCount recipients, no recipient (400); no CSRF token or cross-site (403)', async () => {
   const sentBefore = (await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Sent']!.length;
   const cases: Array<[string, RegExp]> = [
     ['not an address', /To: ".*" is not a valid e-mail address/],
@@ -224,6 +224,8 @@ test('refusals keep what was typed: bad address, unknown local user, more than m
   }
   const r = await web.postMultipart('/compose', [['to', BOB], ['subject', 'x'], ['body', 'y'], ['send', '1']], [], { csrf: false });
   assert.equal(r.status, 403);
+  const cross = await web.postMultipart('/compose', [['to', BOB], ['subject', 'x'], ['body', 'y'], ['send', '1']], [], { headers: ['Origin: https://evil.example', 'Sec-Fetch-Site: cross-site'] });
+  assert.equal(cross.status, 403, 'a cross-site post, even with the token');
   assert.equal((await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Sent']!.length, sentBefore, 'nothing sent');
   const stranger = webClient(env.base);
   assert.equal((await stranger.get('/compose')).status, 303, 'no session: to the login page');
