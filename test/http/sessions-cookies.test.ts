@@ -14,6 +14,7 @@ import { curl, cookieOf, type CurlReply } from './curl.ts';
 import { selfSignedCert } from '../probed.ts';
 import { tmpDir } from '../helpers.ts';
 import { setupTestApp, TEMPLATES } from '../fixtures/http-app/index.ts';
+import { sessionCookie, sessionIdOf } from '../../src/http/sessions.ts';
 
 let plain: Standalone;
 let tls: Standalone;
@@ -143,4 +144,17 @@ test('login rotates the session (the old cookie ends); logout clears the cookie 
   assert.equal(a[0], 'postern_session=');
   assert.ok(a.includes('Max-Age=0'));
   assert.equal((await curl(`${plain.url}/mail`, ['-H', `Cookie: ${second.cookie}`])).status, 303);
+});
+
+test('the Cookie header: only well-formed session ids, deduplicated, at most four looked up', () => {
+  const id = (c: string) => c.repeat(43);
+  assert.deepEqual(sessionIdOf(undefined), []);
+  assert.deepEqual(sessionIdOf(`a=1; postern_session=${id('A')}; b=2`), [id('A')]);
+  assert.deepEqual(sessionIdOf(`postern_session="${id('B')}"`), [id('B')]);
+  assert.deepEqual(sessionIdOf(`postern_session=${id('A')}; postern_session=${id('A')}; postern_session=bad; xpostern_session=${id('C')}`), [id('A')]);
+  assert.deepEqual(sessionIdOf(['postern_session=' + id('A'), 'postern_session=' + id('B')]), [id('A'), id('B')]);
+  const many = Array.from({ length: 50 }, (_, i) => `postern_session=${String(i).padStart(43, 'x')}`).join('; ');
+  assert.equal(sessionIdOf(many).length, 4);
+  assert.equal(sessionCookie('abc', true), 'postern_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure');
+  assert.equal(sessionCookie('abc', false), 'postern_session=abc; Path=/; HttpOnly; SameSite=Lax');
 });
