@@ -8,11 +8,12 @@
  *        references, draftUid, keep (draft attachments kept), mode/f/uid (the original of a reply
  *        or forward), `_csrf`; `send` or `draft`.
  * The form is read (preValidation, before requireSession sees its `_csrf`) with @fastify/multipart
- * within `uploadMaxSize` (over it: 413), only for a request with a session, into memory only while
- * the message is built (compose-mime.ts). Sending: addresses checked, at most
- * `maxRcptCount` (the service's option), each resolved (send.ts), the message queued like SMTP's, then a copy with
- * Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from there. A refused form is
- * shown again with what was typed and the reason (400), never lost.
+ * within `uploadMaxSize` (over it: 413), only for a same-origin request with a session, into
+ * memory only while the message is built (compose-mime.ts). Sending: addresses checked, at most
+ * `maxRcptCount` (the service's option) of them, each resolved (send.ts), the message queued like
+ * SMTP's, then a copy with Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from
+ * there. A refused form is shown again with what was typed and the reason (400), never lost
+ * (files excepted: a browser cannot be handed them back).
  *
  * Exports: `registerCompose`, `DEFAULT_MAX_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
  */
