@@ -54,17 +54,22 @@ export async function startWebmail(o: { webmail?: string; server?: string } = {}
     processing = { }
     ${serviceBlock('pop3')}`;
   const env = await startProbed({ dir, services: ['webmail', 'smtpIncoming', 'processing', 'pop3'], body });
-  await env.addUser(ANN, PW);
-  await env.addUser(BOB, PW);
-  const count = async (address: string, folder = 'INBOX'): Promise<number> => ((await env.probeJson('DIGEST', address))[folder] ?? []).length;
-  return {
-    ...env,
-    base: `http://127.0.0.1:${env.server.port('webmail')}`,
-    smtpPort: env.server.port('smtpIncoming'),
-    pop3Port: env.server.port('pop3'),
-    count,
-    waitCount: async (address, n, folder = 'INBOX') => void (await waitFor(async () => (await count(address, folder)) >= n, WAIT_MS, `${n} messages in ${address} ${folder}`)),
-  };
+  try {
+    await env.addUser(ANN, PW);
+    await env.addUser(BOB, PW);
+    const count = async (address: string, folder = 'INBOX'): Promise<number> => ((await env.probeJson('DIGEST', address))[folder] ?? []).length;
+    return {
+      ...env,
+      base: `http://127.0.0.1:${env.server.port('webmail')}`,
+      smtpPort: env.server.port('smtpIncoming'),
+      pop3Port: env.server.port('pop3'),
+      count,
+      waitCount: async (address, n, folder = 'INBOX') => void (await waitFor(async () => (await count(address, folder)) >= n, WAIT_MS, `${n} messages in ${address} ${folder}`)),
+    };
+  } catch (e) {
+    await env.stop(); // a server left running would keep the test process alive
+    throw e;
+  }
 }
 
 /** Send raw messages over SMTP with Python's smtplib (one connection). */
