@@ -169,6 +169,8 @@ test('search by subject, sender, body text and date range', { timeout: 30_000 },
     await login(page);
     const search = async (fields: Record<string, string>): Promise<string[]> => {
       await page.goto('/mail?f=INBOX');
+      // the form may sit folded in a <details>: a reader opens it first
+      if (!(await page.locator('form#search').isVisible())) await page.locator('details:has(form#search) > summary').click();
       for (const [k, v] of Object.entries(fields)) await page.fill(`form#search [name=${k}]`, v);
       await Promise.all([page.waitForURL(/\/mail\/search\?/), page.locator(`form#search [name=${Object.keys(fields)[0]}]`).press('Enter')]);
       await page.waitForSelector('table#messages');
