@@ -15,7 +15,8 @@
  * oldest first.
  *
  * Exports: `folderTree`, `FolderNode`, `summarize`, `Summary`, `toRow`, `sortRows`, `pageOf`,
- * `threadOf`, `matchHeaders`, `HeaderQuery`, `parseDay`, `DAY_MS`. Throws nothing.
+ * `threadOf`, `matchHeaders`, `HeaderQuery`, `parseDay`, `DAY_MS`, and the formats shown:
+ * `shortDate`, `longDate`, `shortSize`, `addressText`. Throws nothing.
  */
 import type { FolderInfo, MessageMeta } from '../../store/types.ts';
 import type { Address, MessageStructure } from '../../store/structure.ts';
@@ -214,4 +215,47 @@ export function parseDay(v: string): number | null {
   const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   const d = new Date(t);
   return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) ? t : null;
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** A list's date: "HH:MM" today (UTC, like every date shown), "D Mon" this year, else "YYYY-MM-DD". */
+export function shortDate(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const n = new Date(now);
+  if (Number.isNaN(d.getTime())) return '';
+  if (d.getUTCFullYear() === n.getUTCFullYear() && d.getUTCMonth() === n.getUTCMonth() && d.getUTCDate() === n.getUTCDate()) return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  if (d.getUTCFullYear() === n.getUTCFullYear()) return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+}
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A message's full date, "YYYY-MM-DD HH:MM UTC". */
+export function longDate(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return '';
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
+}
+
+/** "532 B", "14 KB", "3.2 MB". */
+export function shortSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** An address list as text: `Name <a@b>, c@d` (groups by name), decoded. */
+export function addressText(list: readonly Address[] | null): string {
+  if (list === null) return '';
+  const out: string[] = [];
+  for (const a of list) {
+    if (a.host === null) {
+      if (a.mailbox !== null) out.push(`${decodeWords(a.mailbox)}:`);
+      continue;
+    }
+    const email = addr(a);
+    const name = a.name === null ? '' : decodeWords(a.name).trim();
+    out.push(name === '' ? email : `${name} <${email}>`);
+  }
+  return out.join(', ');
 }
