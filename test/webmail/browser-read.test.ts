@@ -148,12 +148,14 @@ test('HTML mail: no script runs (script, onerror, javascript: link) and no remot
     assert.deepEqual(p.dialogs, [], 'no dialog was opened');
     assert.deepEqual(counter.requests, [], 'the remote host got no request (image, CSS url(), script, handler, link)');
 
+    await screenshot(page, 'message-html-blocked-1440');
     const buttons = page.locator('button#show-remote');
     assert.equal(await buttons.count(), 1, 'blocked remote content is offered');
     await buttons.click();
     await waitFor(() => counter.hits('/remote.png') >= 1, WAIT_MS, 'the remote image fetched after #show-remote');
     const shown = await (await page.locator('iframe#message-html').elementHandle())!.contentFrame();
     await shown?.waitForLoadState('load');
+    await screenshot(page, 'message-html-shown-1440');
     for (const path of ['/script', '/onerror', '/js', '/form']) assert.equal(counter.hits(path), 0, `${path}: still no script ran`);
     assert.deepEqual(p.dialogs, []);
     assert.deepEqual(p.console.filter((l) => l.includes('pwned')), []);

@@ -185,7 +185,7 @@ export async function login(page: Page, user = ANN, password = PW): Promise<void
   await page.fill('form#login [name=username]', user);
   await page.fill('form#login [name=password]', password);
   await Promise.all([page.waitForURL(/\/mail\?f=INBOX/), page.click('form#login button[type=submit]')]);
-  await page.waitForSelector('nav#folders');
+  await page.waitForSelector('nav#folders', { state: 'attached' }); // folded away behind a menu on a phone
 }
 
 /** A local HTTP server on 127.0.0.1:0 that records every request's path. `pages` are served as
