@@ -38,8 +38,12 @@ export interface SessionHelpers extends Pick<HttpEnv, 'requireSession' | 'sameOr
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Session cookies looked up per request (a browser may hold one per path; more is a client
+ * trying ids: each lookup is a call to the service host). */
+const MAX_COOKIE_IDS = 4;
 
-/** The well-formed session ids in a Cookie header, in order (a browser may send the name twice). */
+/** The well-formed session ids in a Cookie header, in order (a browser may send the name
+ * twice), at most MAX_COOKIE_IDS. */
 export function sessionIdOf(cookieHeader: string | string[] | undefined): string[] {
   const out: string[] = [];
   const headers = cookieHeader === undefined ? [] : Array.isArray(cookieHeader) ? cookieHeader : [cookieHeader];
@@ -49,7 +53,8 @@ export function sessionIdOf(cookieHeader: string | string[] | undefined): string
       if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
       let v = part.slice(eq + 1).trim();
       if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-      if (SESSION_ID_PATTERN.test(v)) out.push(v);
+      if (SESSION_ID_PATTERN.test(v) && !out.includes(v)) out.push(v);
+      if (out.length >= MAX_COOKIE_IDS) return out;
     }
   }
   return out;
