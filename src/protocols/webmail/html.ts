@@ -49,10 +49,10 @@ const CID = /^\s*cid:/i;
 function plainCss(css: string): string {
   let s = css.replace(/\/\*[\s\S]*?(?:\*\/|$)/g, ' ');
   if (s.includes('\\')) {
-    s = s.replace(/\\([0-9a-fA-F]{1,6})\s?|\\([^\n0-9a-fA-F])/g, (_, hex: string | undefined, ch: string | undefined) => {
-      if (hex === undefined) return ch ?? '';
-      const cp = parseInt(hex, 16);
-      return cp === 0 || cp > 0x10ffff ? '\uFFFD' : String.fromCodePoint(cp);
+    // escapes that spell quotes, backslashes or line breaks stay escaped: strings keep their ends
+    s = s.replace(/\\([0-9a-fA-F]{1,6})\s?|\\([^\n0-9a-fA-F])/g, (m, hex: string | undefined, ch: string | undefined) => {
+      const c = hex === undefined ? (ch ?? '') : parseInt(hex, 16) === 0 || parseInt(hex, 16) > 0x10ffff ? '\uFFFD' : String.fromCodePoint(parseInt(hex, 16));
+      return /["'\\\n\r\f<]/.test(c) ? m : c;
     });
   }
   return s;
