@@ -14,7 +14,6 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { runProcess, waitFor } from '../helpers.ts';
 import { imapFolders, startWebmail, webClient, type WebClient, type WebmailEnv } from './write-helpers.ts';
-import { MAX_COMPOSE_RECIPIENTS } from '../../src/protocols/webmail/compose.ts';
 
 let env: WebmailEnv;
 let web: WebClient;
@@ -55,11 +54,12 @@ print(json.dumps(out))
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const hidden = (page: string, name: string): string => /value="([^"]*)"/.exec(new RegExp(`<input[^>]*name="${name}"[^>]*>`).exec(page)?.[0] ?? '')?.[1] ?? '';
-const textarea = (page: string): string => /<textarea[^>]*name="body"[^>]*>([\s\S]*?)<\/textarea>/.exec(page)?.[1] ?? '';
+// as a browser reads it: the HTML parser drops one newline right after <textarea>
+const textarea = (page: string): string => (/<textarea[^>]*name="body"[^>]*>([\s\S]*?)<\/textarea>/.exec(page)?.[1] ?? '').replace(/^\r?\n/, '');
 const unescape = (s: string): string => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
 before(async () => {
-  env = await startWebmail();
+  env = await startWebmail({ webmail: 'maxRcptCount = 3' });
   for (const u of [ALICE, BOB, CAROL]) await env.addUser(u, PW[u]!);
   web = webClient(env.base);
   await web.login(ALICE, PW[ALICE]!);
@@ -86,7 +86,7 @@ test('compose with an attachment to another local user: over POP3 the attachment
   assert.match(m!.headers['message-id']!, /^<[\w.-]+@[^>]+>$/);
   assert.ok(m!.headers['date'] !== undefined);
   assert.match(m!.headers['received']!, /with HTTP/);
-  assert.equal(m!.text.replace(/\r\n/g, '\n'), 'Here it is.\nSecond line.\n');
+  assert.equal(m!.text.replace(/\r\n/g, '\n').replace(/\n$/, ''), 'Here it is.\nSecond line.');
   assert.deepEqual(m!.attachments, [{ name: 'data.bin', type: 'application/octet-stream', sha256: sha256(bytes), size: bytes.length }]);
   const [c] = await popMessages(CAROL);
   assert.equal(c!.headers['bcc'], undefined);
@@ -121,7 +121,7 @@ test('reply and reply-all: recipients, Re: once, quoting, In-Reply-To and Refere
 
   // send the reply as the form has it
   const form: Array<[string, string]> = ['mode', 'f', 'uid', 'inReplyTo', 'references', 'to', 'subject'].map((k) => [k, unescape(hidden(page.body, k))]);
-  const r = await web.postMultipart('/compose', [...form, ['cc', ''], ['body', `Yes!\n\n${unescape(textarea(page.body))}`], ['send', '1']]);
+  const r = await web.postMultipart('/compose', [...form, ['cc', ''], ['body', `Yes!${unescape(textarea(page.body))}`], ['send', '1']]);
   assert.equal(r.status, 303, r.body);
   await waitFor(async () => (await env.uids(BOB)).length === 2, 10_000, 'the reply delivered');
   const got = (await popMessages(BOB))[1]!;
@@ -161,7 +161,7 @@ test('a draft: saved, reopened, saved again (replacing it), sent: gone from Draf
   assert.equal(web.notice(r), 'Draft saved in Drafts.');
   let drafts = (await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Drafts']!;
   assert.equal(drafts.length, 1);
-  assert.deepEqual(drafts[0]!.flags.sort(), ['\\Draft', '\\Seen']);
+  assert.deepEqual(drafts[0]!.flags.filter((x) => x !== '\\Recent').sort(), ['\\Draft', '\\Seen']);
   const first = drafts[0]!.uid;
 
   const page = await web.get(`/compose?draft=${first}`);
@@ -205,12 +205,13 @@ test('a recipient in another domain waits in the queue for smtpOutgoing; the loc
   assert.ok((await popMessages(CAROL)).some((m) => m.headers['subject'] === 'Outward'));
 });
 
-test('refusals keep what was typed: bad address, unknown local user, too many recipients, no recipient (400); no CSRF token (403)', async () => {
+test('refusals keep what was typed: bad address, unknown local user, more than maxRcptCount recipients, no recipient (400); no CSRF token (403)', async () => {
   const sentBefore = (await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Sent']!.length;
   const cases: Array<[string, RegExp]> = [
     ['not an address', /To: ".*" is not a valid e-mail address/],
     ['nobody@example.org', /There is no mailbox nobody@example\.org here/],
-    [Array.from({ length: MAX_COMPOSE_RECIPIENTS + 1 }, (_, i) => `r${i}@remote.test`).join(', '), /Too many recipients \(at most 100\)/],
+    // maxRcptCount = 3: To + Cc + Bcc counted together
+    [`a@remote.test, b@remote.test, ${BOB}, ${CAROL}`, /Too many recipients \(at most 3\)\./],
     ['', /Add at least one recipient/],
   ];
   for (const [to, why] of cases) {

@@ -21,7 +21,8 @@ import { folderName, INBOX } from '../../store/names.ts';
 import { MAX_UID, type MailboxApi } from '../../store/types.ts';
 import type { WebmailRoutes } from './types.ts';
 import { checkFolderName, isProtected, specialFolder, storeProblem } from './folder-ops.ts';
-import { account, field, fieldList, seeOther } from './write-http.ts';
+import { str, strs } from './common.ts';
+import { account, seeOther } from './write-http.ts';
 
 export const ACTIONS = Object.freeze(['read', 'unread', 'flag', 'unflag', 'move', 'delete'] as const);
 type Action = (typeof ACTIONS)[number];
@@ -41,11 +42,11 @@ const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 
 /** The list page's own parameters, kept across the redirect. */
 function listParams(body: unknown, f: string): Record<string, string> {
   const p: Record<string, string> = { f };
-  const page = field(body, 'page');
+  const page = str(body, 'page');
   if (/^\d{1,6}$/.test(page)) p['page'] = page;
-  const sort = field(body, 'sort');
+  const sort = str(body, 'sort');
   if (/^(date|from|subject|size)$/.test(sort)) p['sort'] = sort;
-  const order = field(body, 'order');
+  const order = str(body, 'order');
   if (order === 'asc' || order === 'desc') p['order'] = order;
   return p;
 }
@@ -107,15 +108,15 @@ export const registerActions: WebmailRoutes = (app, env) => {
     const who = account(req, env, reply);
     if (who === null) return reply;
     const body = req.body;
-    const f = normalFolder(field(body, 'f'));
+    const f = normalFolder(str(body, 'f'));
     if (f === null) return seeOther(reply, '/mail', { f: INBOX }, 'The folder in the form is not valid.');
     const back = listParams(body, f);
-    const action = field(body, 'action');
+    const action = str(body, 'action');
     if (!(ACTIONS as readonly string[]).includes(action)) return seeOther(reply, '/mail', back, 'Choose what to do with the selected messages.');
-    const uids = parseUids(fieldList(body, 'uid'));
+    const uids = parseUids(strs(body, 'uid'));
     if (typeof uids === 'string') return seeOther(reply, '/mail', back, uids);
     try {
-      return seeOther(reply, '/mail', back, await act(who.mb, f, uids, action as Action, field(body, 'to')));
+      return seeOther(reply, '/mail', back, await act(who.mb, f, uids, action as Action, str(body, 'to')));
     } catch (e) {
       return seeOther(reply, '/mail', back, failed(req, env, e, action === 'move' ? 'move the messages' : action === 'delete' ? 'delete the messages' : 'change the messages'));
     }
@@ -140,8 +141,8 @@ export const registerActions: WebmailRoutes = (app, env) => {
   app.post('/folders/create', guarded, async (req, reply) => {
     const who = account(req, env, reply);
     if (who === null) return reply;
-    const back = { f: normalFolder(field(req.body, 'f')) ?? INBOX };
-    const name = checkFolderName(field(req.body, 'name'));
+    const back = { f: normalFolder(str(req.body, 'f')) ?? INBOX };
+    const name = checkFolderName(str(req.body, 'name'));
     if ('error' in name) return seeOther(reply, '/mail', back, name.error);
     try {
       const info = await who.mb.createFolder(name.ok);
@@ -155,10 +156,10 @@ export const registerActions: WebmailRoutes = (app, env) => {
   app.post('/folders/rename', guarded, async (req, reply) => {
     const who = account(req, env, reply);
     if (who === null) return reply;
-    const from = normalFolder(field(req.body, 'from'));
+    const from = normalFolder(str(req.body, 'from'));
     const back = { f: from ?? INBOX };
     if (from === null) return seeOther(reply, '/mail', back, 'Choose a folder to rename.');
-    const to = checkFolderName(field(req.body, 'to'));
+    const to = checkFolderName(str(req.body, 'to'));
     if ('error' in to) return seeOther(reply, '/mail', back, to.error);
     if (to.ok === from) return seeOther(reply, '/mail', back, 'The new name is the same as the old one.');
     try {
@@ -175,7 +176,7 @@ export const registerActions: WebmailRoutes = (app, env) => {
   app.post('/folders/delete', guarded, async (req, reply) => {
     const who = account(req, env, reply);
     if (who === null) return reply;
-    const name = normalFolder(field(req.body, 'name'));
+    const name = normalFolder(str(req.body, 'name'));
     if (name === null) return seeOther(reply, '/mail', { f: INBOX }, 'Choose a folder to delete.');
     try {
       const folder = (await who.mb.folders()).find((x) => x.name === name);

@@ -10,16 +10,17 @@
  * The form is read (preValidation, before requireSession sees its `_csrf`) with @fastify/multipart
  * within `uploadMaxSize` (over it: 413), only for a request with a session, into memory only while
  * the message is built (compose-mime.ts). Sending: addresses checked, at most
- * MAX_COMPOSE_RECIPIENTS, each resolved (send.ts), the message queued like SMTP's, then a copy with
+ * `maxRcptCount` (the service's option), each resolved (send.ts), the message queued like SMTP's, then a copy with
  * Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from there. A refused form is
  * shown again with what was typed and the reason (400), never lost.
  *
- * Exports: `registerCompose`, `MAX_COMPOSE_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
+ * Exports: `registerCompose`, `DEFAULT_MAX_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import PostalMime, { type Email } from 'postal-mime';
 import type { HttpEnv } from '../../http/types.ts';
+import type { WebmailOptions } from '../../config/options.ts';
 import { isPosternError } from '../../errors.ts';
 import { folderName, INBOX } from '../../store/names.ts';
 import { MAX_UID } from '../../store/types.ts';
@@ -28,10 +29,12 @@ import { composeMessage, newMessageId, parseAddresses, type Mbx, type OutgoingFi
 import { specialFolder, storeProblem } from './folder-ops.ts';
 import { addressList, replyDraft, type DraftFields, type ReplyMode } from './reply.ts';
 import { enqueue, keepCopy, removeDraft, resolveRecipients } from './send.ts';
+import { layoutModel, sendError, sendPage } from './common.ts';
 import { account, seeOther, type Account } from './write-http.ts';
 
-/** Most recipients (To + Cc + Bcc) of one message. */
-export const MAX_COMPOSE_RECIPIENTS = 100;
+/** Most recipients (To + Cc + Bcc) of one message when the service's options do not say
+ * (`maxRcptCount`, config/schema.ts WEBMAIL_OPTIONS). */
+export const DEFAULT_MAX_RECIPIENTS = 100;
 /** Most files attached to one message. */
 export const MAX_ATTACHMENTS = 50;
 const MAX_FIELDS = 64;
@@ -56,7 +59,6 @@ interface FormModel extends DraftFields {
   attachments: Array<{ index: number; filename: string; size: number; type: string }>;
   uploadMaxSize: number;
   error: string;
-  notice: string;
 }
 
 const one = (form: ComposeForm, name: string): string => form.fields[name]?.[0] ?? '';
@@ -74,18 +76,16 @@ async function parseMessage(bytes: Uint8Array): Promise<Email> {
 }
 
 function emptyModel(uploadMaxSize: number): FormModel {
-  return { mode: 'new', f: '', uid: '', draftUid: '', to: '', cc: '', bcc: '', subject: '', body: '', inReplyTo: '', references: '', attachments: [], uploadMaxSize, error: '', notice: '' };
+  return { mode: 'new', f: '', uid: '', draftUid: '', to: '', cc: '', bcc: '', subject: '', body: '', inReplyTo: '', references: '', attachments: [], uploadMaxSize, error: '' };
 }
 
 async function render(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, model: FormModel, status = 200): Promise<FastifyReply> {
-  let page: string;
   try {
-    page = await env.views.render(req, 'compose', { ...model, title: model.subject !== '' ? model.subject : 'New message' });
+    const layout = await layoutModel(env, req, reply, null);
+    return await sendPage(env, req, reply, 'compose', { ...layout, ...model, page: 'compose', title: model.subject !== '' ? model.subject : 'New message' }, status);
   } catch (e) {
-    env.log.error({ err: e }, 'webmail: the compose page could not be rendered');
-    return reply.code(500).type('text/plain; charset=utf-8').send('The compose page could not be shown.\n');
+    return sendError(env, req, reply, e);
   }
-  return reply.code(status).type('text/html; charset=utf-8').send(page);
 }
 
 /** GET /compose: the form, pre-filled from the original or the draft. */
@@ -259,7 +259,8 @@ async function send(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, who:
   if (typeof b === 'string') return again(400, b);
   const all = [...b.to, ...b.cc, ...b.bcc].map((m) => m.address);
   if (all.length === 0) return again(400, 'Add at least one recipient.');
-  if (all.length > MAX_COMPOSE_RECIPIENTS) return again(400, `Too many recipients (at most ${MAX_COMPOSE_RECIPIENTS}).`);
+  const max = (env.options() as Partial<WebmailOptions>).maxRcptCount ?? DEFAULT_MAX_RECIPIENTS;
+  if (all.length > max) return again(400, `Too many recipients (at most ${max}).`);
   const resolved = await resolveRecipients(who.store, all);
   if ('error' in resolved) return again(400, resolved.error);
   const wire = await b.message.build(false);

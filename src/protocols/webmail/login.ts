@@ -62,7 +62,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
     if (username.trim() === '' || password === '') return form(env, req, reply, username.trim(), 'Enter your user name and password.', 400);
     if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) return form(env, req, reply, '', 'The user name or password is too long.', 400);
     const login = loginName(username, req.headers.host, resolversOf(req));
-    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.raw.destroyed || req.socket.destroyed });
+    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.socket.destroyed });
     if (r.ok) {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
