@@ -1,12 +1,14 @@
 /**
  * WebMail in chromium (playwright-core), acting and writing: compose with an attachment to
- * another local user, fetched byte for byte over POP3 (Python's poplib), with a copy in Sent;
+ * another local user, fetched byte for byte over POP3 (Python's poplib) and downloaded from
+ * WebMail by the recipient, with a copy in Sent;
  * reply, with In-Reply-To and References right on the delivered reply; move to another folder,
  * delete to Trash and empty Trash; a cross-site POST (a form auto-submitted by a page of another
  * origin, carrying even the real CSRF token) refused with 403 and nothing changed.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { prngBytes, withSeed } from '../helpers.ts';
 import { ANN, BOB, PW, WAIT_MS, login, mail, navigating, openPage, popFetch, screenshot, smtpSend, startSuite, type Suite, type Counter, type WebmailEnv } from './browser.ts';
@@ -31,7 +33,7 @@ async function deliver(...messages: Array<{ subject: string; from?: string; body
   await env.waitCount(to, before + messages.length);
 }
 
-test('compose with an attachment to another local user: POP3 gets the attachment byte for byte, and Sent has a copy', { timeout: 40_000 }, async (t) => {
+test('compose with an attachment to another local user: POP3 gets the attachment byte for byte, so does the recipient downloading it in WebMail, and Sent has a copy', { timeout: 40_000 }, async (t) => {
   await withSeed(t, async (rnd) => {
     const data = prngBytes(rnd, 150_000 + Math.floor(rnd() * 50_000)); // every byte value, binary
     const p = await openPage(browser, env.base);
@@ -58,6 +60,20 @@ test('compose with an attachment to another local user: POP3 gets the attachment
       await env.waitCount(ANN, 1, 'Sent');
     } finally {
       await p.close();
+    }
+    // and bob downloads it from WebMail: the same bytes again
+    const b = await openPage(browser, env.base);
+    try {
+      const { page } = b;
+      await login(page, BOB, PW);
+      await Promise.all([page.waitForURL(/\/mail\/message\?/), row(page, 'Figures attached').locator('a.subject').click()]);
+      const link = page.locator('ul#attachments a.attachment', { hasText: 'figures.bin' });
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT_MS }), link.click()]);
+      assert.equal(download.suggestedFilename(), 'figures.bin');
+      const saved = await download.path();
+      assert.ok(fs.readFileSync(saved).equals(data), 'the download has the same bytes');
+    } finally {
+      await b.close();
     }
   });
 });
