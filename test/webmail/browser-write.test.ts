@@ -4,7 +4,8 @@
  * WebMail by the recipient, with a copy in Sent;
  * reply, with In-Reply-To and References right on the delivered reply; move to another folder,
  * delete to Trash and empty Trash; a cross-site POST (a form auto-submitted by a page of another
- * origin, carrying even the real CSRF token) refused with 403 and nothing changed.
+ * origin, carrying even the real CSRF token) refused with 403 and nothing changed; folders
+ * created, renamed and deleted from the list page.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,6 +183,50 @@ test('a cross-site POST is refused: forms of another origin auto-submitted to /m
     await navigating(page, () => page.click('form#list button[name=action][value=flag]'));
     await page.waitForSelector('table#messages tr.msg.flagged');
     assert.ok(((await row(page, 'Precious').getAttribute('class')) ?? '').split(/\s+/).includes('flagged'));
+  } finally {
+    await p.close();
+  }
+});
+
+test('folders: create one from the list page, move a message into it, rename it, delete it (its message goes to Trash)', { timeout: 30_000 }, async () => {
+  await deliver({ subject: 'For the project' });
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await login(page);
+    const folders = async (): Promise<string[]> => page.locator('nav#folders a[data-folder]').evaluateAll((as) => as.map((a) => a.getAttribute('data-folder') ?? ''));
+    // the folder forms may sit folded in a <details>: a reader opens it first
+    const unfold = async (form: string): Promise<void> => {
+      if (!(await page.locator(form).isVisible())) await page.locator(`details:has(${form}) > summary`).click();
+    };
+    await unfold('form#folder-create');
+    await page.fill('form#folder-create [name=name]', 'Projects');
+    await navigating(page, () => page.locator('form#folder-create [type=submit]').click());
+    assert.ok((await folders()).includes('Projects'), 'the new folder is in the tree');
+
+    await page.goto('/mail?f=INBOX');
+    await row(page, 'For the project').locator('input[name=uid]').check();
+    await page.selectOption('form#list select[name=to]', 'Projects');
+    await navigating(page, () => page.click('form#list button[name=action][value=move]'));
+    assert.equal(await env.count(ANN, 'Projects'), 1);
+
+    await page.goto('/mail?f=Projects');
+    await row(page, 'For the project').waitFor();
+    await unfold('form.folder-rename');
+    await page.locator('form.folder-rename input[type=text]').fill('Projects 2026');
+    await navigating(page, () => page.locator('form.folder-rename [type=submit]').click());
+    let now = await folders();
+    assert.ok(now.includes('Projects 2026') && !now.includes('Projects'), `renamed: ${now.join(', ')}`);
+    assert.equal(await env.count(ANN, 'Projects 2026'), 1, 'the message went with it');
+
+    const trash = await env.count(ANN, 'Trash');
+    await page.goto(`/mail?f=${encodeURIComponent('Projects 2026')}`);
+    await unfold('form.folder-delete');
+    await navigating(page, () => page.locator('form.folder-delete [type=submit]').click());
+    now = await folders();
+    assert.ok(!now.includes('Projects 2026'), `deleted: ${now.join(', ')}`);
+    assert.equal((await env.probeJson('DIGEST', ANN))['Projects 2026'], undefined, 'gone from the store');
+    assert.equal(await env.count(ANN, 'Trash'), trash + 1, 'its message is in Trash');
   } finally {
     await p.close();
   }
