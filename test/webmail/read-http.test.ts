@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browser, smtpSend, startReadServer, type Browser, type ReadEnv } from './read-helpers.ts';
 import { waitFor } from '../helpers.ts';
+import { python } from '../pop3/helpers.ts';
 
 let env: ReadEnv;
 const ANN = 'ann@example.org';
@@ -63,6 +64,20 @@ test('login: the form, a failed login shows it again with the name kept, a good 
   const empty = await browser(env.base).login('', '');
   assert.equal(empty.status, 400);
   assert.match(empty.text, /class="error"/);
+});
+
+test('login: the maxAuthErrors-th failed login on one connection closes it (Python http.client)', async () => {
+  const out = await python(`
+import http.client, urllib.parse
+c = http.client.HTTPConnection('127.0.0.1', ${env.port}, timeout=20)
+body = urllib.parse.urlencode({'username': 'ann@example.org', 'password': 'wrong'})
+for i in range(3):
+    c.request('POST', '/login', body, {'Content-Type': 'application/x-www-form-urlencoded'})
+    r = c.getresponse()
+    r.read()
+    print(r.status, r.getheader('Connection'), c.sock is None)
+`);
+  assert.deepEqual(out.trim().split('\n'), ['200 keep-alive False', '200 keep-alive False', '200 close True']);
 });
 
 test('login: a bare name on a host named in hostNameResolver gets that domain', async () => {
