@@ -64,7 +64,7 @@ test('log in: a wrong password shows the form again with the username and an err
   }
 });
 
-test('a message delivered by SMTP is in the list (unseen, with its sender), and opening it shows its text and marks it seen', { timeout: 30_000 }, async () => {
+test('a message delivered by SMTP is in the list, unseen, with its sender and the folder\'s unread count', { timeout: 30_000 }, async () => {
   const p = await openPage(browser, env.base);
   try {
     const { page } = p;
@@ -75,7 +75,17 @@ test('a message delivered by SMTP is in the list (unseen, with its sender), and 
     assert.ok((await row.getAttribute('class'))?.split(/\s+/).includes('unseen'), 'the new message is unseen');
     assert.equal(await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText(), '4');
     await screenshot(page, 'inbox-1440');
+  } finally {
+    await p.close();
+  }
+});
 
+test('opening a message shows its subject, sender and text, and marks it seen', { timeout: 30_000 }, async () => {
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await login(page);
+    const row = page.locator('table#messages tr.msg', { hasText: HELLO.subject });
     await Promise.all([page.waitForURL(/\/mail\/message\?/), row.locator('a.subject').click()]);
     assert.equal((await page.locator('h1#subject').innerText()).trim(), HELLO.subject);
     assert.match(await page.locator('#from').innerText(), /carol@example\.net|Carol Jones/);
