@@ -227,7 +227,7 @@ test('new mail appears in the open list without a reload (server-sent events)', 
   }
 });
 
-test('a mobile User-Agent gets the mobile templates: body.mobile, 360 px wide, no horizontal scroll', { timeout: 30_000 }, async () => {
+test('a mobile User-Agent gets the mobile templates: body.mobile, 360 px wide, no horizontal scroll (login, list, message, compose)', { timeout: 30_000 }, async () => {
   const p = await openPage(browser, env.base, { mobile: true });
   try {
     const { page } = p;
@@ -248,6 +248,13 @@ test('a mobile User-Agent gets the mobile templates: body.mobile, 360 px wide, n
     w = await noScroll();
     assert.ok(w.scroll <= w.width, `no horizontal scroll on a message: ${w.scroll} > ${w.width}`);
     await screenshot(page, 'message-360');
+
+    await page.goto('/compose?mode=new');
+    await page.locator('form#compose [name=body]').waitFor();
+    assert.equal(await page.locator('body.mobile').count(), 1, 'the compose page is the mobile one');
+    w = await noScroll();
+    assert.ok(w.scroll <= w.width, `no horizontal scroll on compose: ${w.scroll} > ${w.width}`);
+    await screenshot(page, 'compose-360');
 
     const desktop = await openPage(browser, env.base);
     try {
