@@ -59,6 +59,7 @@ test('log in: a wrong password shows the form again with the username and an err
     await page.goto('/mail?f=INBOX');
     await page.waitForSelector('form#login');
     assert.equal(new URL(page.url()).pathname, '/', 'after logout the list sends back to the login page');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -75,6 +76,7 @@ test('a message delivered by SMTP is in the list, unseen, with its sender and th
     assert.ok((await row.getAttribute('class'))?.split(/\s+/).includes('unseen'), 'the new message is unseen');
     assert.equal(await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText(), '4');
     await screenshot(page, 'inbox-1440');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -97,6 +99,7 @@ test('opening a message shows its subject, sender and text, and marks it seen', 
     const again = page.locator('table#messages tr.msg', { hasText: HELLO.subject });
     assert.ok(!((await again.getAttribute('class')) ?? '').split(/\s+/).includes('unseen'), 'read: no longer unseen');
     assert.equal(await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText(), '3');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -169,6 +172,7 @@ test('HTML mail: no script runs (script, onerror, javascript: link) and no remot
     for (const path of ['/script', '/onerror', '/js', '/form']) assert.equal(counter.hits(path), 0, `${path}: still no script ran`);
     assert.deepEqual(p.dialogs, []);
     assert.deepEqual(p.console.filter((l) => l.includes('pwned')), []);
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -195,6 +199,7 @@ test('search by subject, sender, body text and date range', { timeout: 30_000 },
     assert.deepEqual(await search({ subject: 'Quarterly', since: '2000-01-01' }), ['Quarterly report', 'Quarterly review']);
     assert.deepEqual(await search({ subject: 'Quarterly', before: '2000-01-01' }), []);
     await screenshot(page, 'search-1440');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -222,6 +227,7 @@ test('new mail appears in the open list without a reload (server-sent events)', 
     assert.equal(navigations, 0, 'no navigation');
     assert.equal(await page.evaluate<number | undefined>('window.marker'), 42, 'the same document: not reloaded');
     await waitFor(async () => (await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText()) === String(Number(unread) + 1), WAIT_MS, 'the unread count updated');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -263,6 +269,7 @@ test('a mobile User-Agent gets the mobile templates: body.mobile, 360 px wide, n
     } finally {
       await desktop.close();
     }
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }

@@ -59,6 +59,7 @@ test('compose with an attachment to another local user: POP3 gets the attachment
       assert.equal(got.attachments[0]!.data.length, data.length, 'the same length');
       assert.ok(got.attachments[0]!.data.equals(data), 'the same bytes');
       await env.waitCount(ANN, 1, 'Sent');
+      assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
     } finally {
       await p.close();
     }
@@ -102,6 +103,7 @@ test('reply: the reply delivered has In-Reply-To the original and References its
     assert.deepEqual(reply.headers.references?.trim().split(/\s+/), ['<root-0@example.org>', '<orig-1@example.org>']);
     assert.match(reply.text, /^Ten is fine\./);
     assert.match(reply.text, /^> Shall we meet at ten\?/m);
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -140,6 +142,7 @@ test('move to Archive, delete to Trash, then empty Trash', { timeout: 30_000 }, 
     assert.equal(await env.count(ANN, 'Trash'), 0, 'expunged from the store');
     await page.goto('/mail?f=INBOX');
     await row(page, 'Keep me').waitFor();
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -227,6 +230,7 @@ test('folders: create one from the list page, move a message into it, rename it,
     assert.ok(!now.includes('Projects 2026'), `deleted: ${now.join(', ')}`);
     assert.equal((await env.probeJson('DIGEST', ANN))['Projects 2026'], undefined, 'gone from the store');
     assert.equal(await env.count(ANN, 'Trash'), trash + 1, 'its message is in Trash');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
