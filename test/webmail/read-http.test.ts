@@ -16,7 +16,7 @@ const ANN = 'ann@example.org';
 const PW = 'ann-secret';
 
 before(async () => {
-  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } )' });
+  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } ) UrlRedirect = { address = 127.0.0.1:8443 host = "secure.example.org" }' });
   await env.addUser(ANN, PW);
   await env.server.admin('domain.add', { name: 'other.test', postmasterPassword: 'pm-secret-1' });
   await env.addUser('bob@other.test', 'bob-secret');
@@ -42,6 +42,7 @@ test('login: the form, a failed login shows it again with the name kept, a good 
   assert.match(form.text, /<form id="login" method="post" action="\/login">/);
   assert.match(form.text, /name="username"/);
   assert.match(form.text, /name="password" type="password"/);
+  assert.match(form.text, /<a id="secure-login" href="https:\/\/secure\.example\.org:8443\/">/, 'UrlRedirect (auto no): a link to the secure login');
   const bad = await b.login(ANN, 'wrong');
   assert.equal(bad.status, 200);
   assert.match(bad.text, /class="error"/);
