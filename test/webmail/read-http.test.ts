@@ -333,13 +333,19 @@ test('search: from, to, subject, body text and dates, alone and together', async
   assert.equal((await b.get('/mail/search?f=Nope&from=a')).status, 404);
 });
 
-test('every reading route needs a session', async () => {
+test('every reading route needs a session; unknown pages and bodies get error pages', async () => {
   const b = browser(env.base);
   for (const p of ['/mail?f=INBOX', '/mail/message?f=INBOX&uid=1', '/mail/message/raw?f=INBOX&uid=1', '/mail/message/part?f=INBOX&uid=1&part=1', '/mail/search?f=INBOX', '/mail/thread?f=INBOX&uid=1', '/events?f=INBOX']) {
     const r = await b.get(p);
     assert.equal(r.status, 303, p);
     assert.equal(r.headers.location, '/', p);
   }
+  const lost = await b.get('/no/such/page');
+  assert.equal(lost.status, 404);
+  assert.match(lost.headers['content-type']!, /^text\/html/);
+  assert.match(lost.text, /<h1>404 Not found<\/h1>/);
+  const odd = await b.post('/login', [['x', '1']], ['Content-Type: application/xml']);
+  assert.equal(odd.status, 415);
   const css = await b.get('/static/style.css');
   assert.equal(css.status, 200);
   assert.match(css.headers['content-type']!, /text\/css/);
