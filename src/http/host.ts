@@ -33,7 +33,7 @@ import type { HttpEnv, HttpServiceSpec, RequestState } from './types.ts';
 import { PosternError } from '../errors.ts';
 import { chooseTemplates, createViews } from './views.ts';
 import { sessionHelpers } from './sessions.ts';
-import { clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
+import { bodyLimitFor, clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
 
 /** The service's HTTP options (kind 'http' or 'webmail'); INTERNAL for any other kind. */
 export function httpOptionsOf(service: Pick<ServiceOptions, 'name' | 'protocol'>): HttpOptions {
@@ -66,6 +66,10 @@ interface Conn extends ConnLimitsState {
   readonly socket: Socket;
   readonly inst: Instance;
   requests: number;
+  /** A request is with fastify (its answer not finished). */
+  running: boolean;
+  /** Pipelined requests waiting for it, in order. */
+  readonly waiting: Array<{ res: ServerResponse; run: () => void }>;
 }
 
 interface Instance {
@@ -129,8 +133,19 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
           }
           conn.requests++;
           if (!guardRequest(conn, inst.limits, req, res)) return;
-          if (inst.isReady === true) handler(req, res);
-          else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
+          const run = (): void => {
+            if (inst.isReady === true) handler(req, res);
+            else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
+          };
+          // pipelined requests are run one at a time, and the connection is not read while one
+          // waits: a client that sends many and never reads holds one answer and one read's
+          // worth of requests, no more (node only pauses between reads)
+          if (conn.running || conn.waiting.length > 0) {
+            conn.waiting.push({ res, run });
+            conn.socket.pause();
+            return;
+          }
+          start(conn, res, run);
         };
         server = http.createServer(
           {
@@ -144,9 +159,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         );
         // a client waiting for 100 Continue gets it only when its declared body fits
         server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-          const multipart = /^\s*multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''));
-          const limit = multipart ? o.uploadMaxSize : o.httpBodyMaxSize;
-          if (Number(req.headers['content-length'] ?? 0) <= limit) res.writeContinue();
+          if (Number(req.headers['content-length'] ?? 0) <= bodyLimitFor(o, req)) res.writeContinue();
           route(req, res);
         });
         server.on('timeout', () => {}); // the thread's idle timer decides (SessionHandle.idleTimeout)
@@ -185,6 +198,11 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
       };
       req.postern.session = await helpers.load(req);
     });
+    // fastify's own logger is off: a failing route is logged here, with its connection
+    app.addHook('onError', async (req, _reply, err) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 500;
+      if (status >= 500) (req.postern?.conn.log ?? env.log).error({ err, url: req.url, method: req.method }, 'HTTP request failed');
+    });
     const ready = (async () => {
       await spec.setup(app, env);
       await app.ready();
@@ -198,6 +216,34 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
     );
     const inst: Instance = { key: optionsKey(service), server, app, limits, ready, isReady: null, conns: 0, retired: false };
     return inst;
+  }
+
+  /** Run a request; the next waiting one runs when its answer is finished and the socket has
+   * no more than maxPendingOutput unsent (else once it drains). */
+  function start(conn: Conn, res: ServerResponse, run: () => void): void {
+    conn.running = true;
+    res.once('close', () => {
+      const socket = conn.socket;
+      const next = (): void => {
+        conn.running = false;
+        if (socket.destroyed) {
+          conn.waiting.length = 0; // nobody to answer
+          return;
+        }
+        if (conn.closing && conn.inFlight === 0) {
+          conn.ctx.end('shutdown', socket); // shutdown asked while this one was answered
+          return;
+        }
+        const n = conn.waiting.shift();
+        if (n !== undefined) start(conn, n.res, n.run);
+        else socket.resume();
+      };
+      if (!socket.destroyed && socket.writableLength > conn.inst.limits.session.maxPendingOutputBytes) {
+        socket.pause();
+        socket.once('drain', next);
+      } else next();
+    });
+    run();
   }
 
   function unavailable(res: ServerResponse): void {
@@ -239,6 +285,8 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         socket,
         inst,
         requests: 0,
+        running: false,
+        waiting: [],
         errors: 0,
         inFlight: 0,
         closing: false,
