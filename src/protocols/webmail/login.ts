@@ -1,9 +1,9 @@
 /**
  * webmail/login.ts: WebMail's door:
  *   GET  /        the login form (`login.eta`: form#login with `username`, `password`); a reader
- *                 already logged in goes on (303) to /mail?f=INBOX; on a plain connection with
- *                 UrlRedirect `auto`, 301 to the secure login (`req.postern.secureUrl`), else the
- *                 form links to it (a#secure-login)
+ *                 already logged in goes on (303) to /mail?f=INBOX; on a plain connection the
+ *                 form links to the secure login (a#secure-login, `req.postern.secureUrl`; with
+ *                 UrlRedirect `auto` the host answers 301 before this route runs)
  *   POST /login   form-encoded `username`, `password` (the interface the WebMail proxy reads):
  *                 same origin only (403); through the shared login pipeline (auth/login.ts: the
  *                 service's per-IP throttle and ban, the directory, scrypt on the pool, the
@@ -54,8 +54,6 @@ function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, username: 
 export const registerLogin: WebmailRoutes = (app, env) => {
   app.get('/', async (req, reply) => {
     if (req.postern.session !== null) return reply.code(303).header('location', '/mail?f=INBOX').send();
-    const secureUrl = req.postern.secureUrl;
-    if (!req.postern.secure && secureUrl !== null && env.options().urlRedirect?.auto === true) return reply.code(301).header('location', secureUrl).send();
     return form(env, req, reply, '', null);
   });
 
