@@ -1,17 +1,17 @@
 /**
  * WebMail in chromium (playwright-core), reading: log in (and a failed login), a message
- * delivered by SMTP in the list, opening it, HTML mail with a script, an onerror handler, a
- * javascript: link, CSS url() and a remote image shown with nothing run and nothing fetched
- * until the reader clicks #show-remote, search, new mail appearing in the open list without a
- * reload (server-sent events), and the mobile template at 360 px. Screenshots of the inbox and
- * of a message at 1440 px and 360 px go to test-output/webmail/.
+ * delivered by SMTP in the list, opening it, paging and sorting, HTML mail with a script, an
+ * onerror handler, a javascript: link, CSS url() and a remote image shown with nothing run and
+ * nothing fetched until the reader clicks #show-remote, search, new mail appearing in the open
+ * list without a reload (server-sent events), and the mobile template at 360 px. Screenshots of
+ * the inbox and of a message at 1440 px and 360 px go to test-output/webmail/.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { waitFor } from '../helpers.ts';
 import { SESSION_COOKIE } from '../../src/http/types.ts';
-import { ANN, PW, WAIT_MS, login, mail, openPage, screenshot, smtpSend, startSuite, type Suite, type Counter, type WebmailEnv } from './browser.ts';
+import { ANN, PW, WAIT_MS, login, mail, navigating, openPage, screenshot, smtpSend, startSuite, type Suite, type Counter, type WebmailEnv } from './browser.ts';
 
 let suite: Suite;
 let env: WebmailEnv;
@@ -199,6 +199,36 @@ test('search by subject, sender, body text and date range', { timeout: 30_000 },
     assert.deepEqual(await search({ subject: 'Quarterly', since: '2000-01-01' }), ['Quarterly report', 'Quarterly review']);
     assert.deepEqual(await search({ subject: 'Quarterly', before: '2000-01-01' }), []);
     await screenshot(page, 'search-1440');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
+  } finally {
+    await p.close();
+  }
+});
+
+test('the list pages by 50 (a.page-next, a.page-prev) and sorts by subject both ways (th a[data-sort])', { timeout: 30_000 }, async () => {
+  const carol = 'carol@example.org';
+  await env.addUser(carol, PW);
+  await env.bulk(carol, 55, 600); // subjects "bulk 0" … "bulk 54"
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await login(page, carol, PW);
+    const subjects = async (): Promise<string[]> => (await page.locator('table#messages tr.msg a.subject').allInnerTexts()).map((x) => x.trim());
+    assert.equal((await subjects()).length, 50, 'a page holds 50');
+    assert.equal(await page.locator('a.page-prev').count(), 0);
+    await Promise.all([page.waitForURL(/page=2/), page.click('a.page-next')]);
+    assert.equal((await subjects()).length, 5, 'the rest on page 2');
+    assert.equal(await page.locator('a.page-next').count(), 0);
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('page') === '1' || !u.searchParams.has('page')), page.click('a.page-prev')]);
+    assert.equal((await subjects()).length, 50);
+
+    const all = Array.from({ length: 55 }, (_, i) => `bulk ${i}`).sort();
+    await Promise.all([page.waitForURL(/sort=subject/), page.click('th a[data-sort=subject]')]);
+    const firstOrder = await subjects();
+    const asc = firstOrder[0] === all[0];
+    assert.deepEqual(firstOrder, asc ? all.slice(0, 50) : [...all].reverse().slice(0, 50), `sorted by subject: ${firstOrder.slice(0, 5).join(', ')} …`);
+    await navigating(page, () => page.click('th a[data-sort=subject]'));
+    assert.deepEqual(await subjects(), asc ? [...all].reverse().slice(0, 50) : all.slice(0, 50), 'and the other way');
     assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
