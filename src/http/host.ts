@@ -141,7 +141,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
           // waits (node itself pauses only between reads, and an answer counts as done once it
           // is handed to the socket); more than maxPipelinedRequests waiting closes it
           if (conn.running || conn.waiting.length > 0) {
-            if (conn.waiting.length >= o.maxPipelinedRequests) {
+            if (conn.waiting.length >= (o.maxPipelinedRequests ?? 16)) {
               conn.count('http.pipelined_over_limit');
               conn.destroy('error');
               return;
