@@ -127,8 +127,8 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
       serverFactory: (handler) => {
         const route = (req: IncomingMessage, res: ServerResponse): void => {
           const conn = conns.get(req.socket);
-          if (conn === undefined) {
-            res.destroy();
+          if (conn === undefined || conn.socket.destroyed) {
+            res.destroy(); // the rest of a read parsed after the connection was dropped
             return;
           }
           conn.requests++;
@@ -138,9 +138,14 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
             else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
           };
           // pipelined requests are run one at a time, and the connection is not read while one
-          // waits: a client that sends many and never reads holds one answer and one read's
-          // worth of requests, no more (node only pauses between reads)
+          // waits (node itself pauses only between reads, and an answer counts as done once it
+          // is handed to the socket); more than maxPipelinedRequests waiting closes it
           if (conn.running || conn.waiting.length > 0) {
+            if (conn.waiting.length >= (o.maxPipelinedRequests ?? 16)) {
+              conn.count('http.pipelined_over_limit');
+              conn.destroy('error');
+              return;
+            }
             conn.waiting.push({ res, run });
             conn.socket.pause();
             return;

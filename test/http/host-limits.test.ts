@@ -7,8 +7,8 @@
  * curl opens another) and yes (the body is read and dropped, the connection is reused), for a
  * declared Content-Length and for a chunked body, maxErrors (the answer reaching it closes the
  * connection), the security headers, a slowloris client cut by the headers deadline
- * (commandTimeout), a body trickled under minDataRate, and a pipelining client that never reads,
- * bounded while others are served.
+ * (commandTimeout), a body trickled under minDataRate, a pipelining client that never reads,
+ * bounded while others are served, and maxPipelinedRequests.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,23 +179,34 @@ test('minDataRate: a body trickled slower than it over dataRateWindow gets the c
 });
 
 test('a pipelining client that never reads is bounded (the server stops reading it) while another client is served', async (t) => {
-  const port = server.port('testHttp');
   const before = Number((await curl([url('testHttp', '/count')])).out);
   const idleBefore = svc().listeners[0]!.refused['idle_timeout'] ?? 0;
-  const c = await rawClient(port);
+  const c = await rawClient(server.port('testHttp'));
   c.s.pause(); // never reads
-  const N = 20_000;
-  c.s.write(Array.from({ length: N }, () => 'GET /page?size=65536 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
-  // served meanwhile
+  const N = 10; // within maxPipelinedRequests; 4 MB answers each, far more than socket buffers hold
+  c.s.write(Array.from({ length: N }, () => 'GET /page?size=4194304 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
   const other = await curl([url('testHttp', '/page?size=10')]);
-  assert.deepEqual(other.statuses, [200]);
+  assert.deepEqual(other.statuses, [200], 'served meanwhile');
   // the connection makes no progress: the listener's idle timeout (4 s) ends it
   await waitFor(() => (svc().listeners[0]!.refused['idle_timeout'] ?? 0) > idleBefore, 30_000, 'the idle timeout ended the connection');
   const answered = Number((await curl([url('testHttp', '/count')])).out) - before - 1;
+  t.diagnostic(`answered ${answered} of ${N} pipelined requests before the idle timeout`);
+  assert.ok(answered < N, `answered ${answered} of ${N}: the server stopped while the client did not read`);
   c.s.resume();
   await c.closed;
-  t.diagnostic(`client received ${c.got().length} bytes`);
-  t.diagnostic(`answered ${answered} of ${N} pipelined requests before the idle timeout`);
-  assert.ok(answered < N / 20, `answered ${answered} of ${N} pipelined requests before the connection ended`);
-  assert.ok(c.got().length < N * 65536, 'the answers stopped');
+  assert.ok(c.got().length < N * 4194304, 'the answers stopped');
+});
+
+test('maxPipelinedRequests: a client sending more requests ahead of their answers gets the connection closed', async (t) => {
+  const before = Number((await curl([url('testHttp', '/count')])).out);
+  const c = await rawClient(server.port('testHttp'));
+  c.s.pause();
+  const N = 20_000;
+  c.s.write(Array.from({ length: N }, () => 'GET /page?size=100 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
+  await waitFor(() => (svc().counters?.['http.pipelined_over_limit'] ?? 0) >= 1, 10_000, 'http.pipelined_over_limit counted');
+  c.s.resume();
+  await c.closed;
+  const answered = Number((await curl([url('testHttp', '/count')])).out) - before - 1;
+  t.diagnostic(`answered ${answered} of ${N}`);
+  assert.ok(answered <= 17, `answered ${answered}: at most the one running and the 16 waiting`);
 });

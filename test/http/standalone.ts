@@ -26,6 +26,7 @@ export const BASE_OPTIONS: HttpOptions = Object.freeze({
   path: '',
   virtualHosts: [],
   urlRedirect: null,
+  maxPipelinedRequests: 16,
 });
 
 export interface Standalone {
