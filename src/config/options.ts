@@ -238,12 +238,65 @@ export interface ProcessingOptions {
   readonly poolMessageBytes: number;
 }
 
+/** The seed's HTTP options (inventory §10, §18), resolved (config/options.ts), as every HTTP
+ * service has them (`ServiceOptions.protocol` of kind 'http' or 'webmail'; src/http/types.ts re-exports it). */
+export interface HttpOptions {
+  /** no: every response carries `Connection: close` and the connection ends after it. */
+  readonly allowKeepAlive: boolean;
+  /** Request line + headers, bytes (Node's maxHeaderSize): over it, 431 and close. */
+  readonly httpHeadersMaxSize: number;
+  /** A request body other than a multipart upload, bytes. */
+  readonly httpBodyMaxSize: number;
+  /** A multipart/form-data body (attachments), bytes. */
+  readonly uploadMaxSize: number;
+  /** A body over its limit: false: close the connection at once (no reply once the body has
+   * started; a declared Content-Length over the limit gets 413 + close before any body is read);
+   * true: read and discard the rest, then answer 413 and keep the connection. */
+  readonly allowLargeIncomingData: boolean;
+  /** A web session unused this long ends, ms. */
+  readonly sessionIdleTimeoutMs: number;
+  /** The longest a web session may live, however busy, ms. */
+  readonly sessionActivityTimeoutMs: number;
+  /** The template root; '' : the service's built-in templates. */
+  readonly path: string;
+  /** Host name (exact, lower case, or `*.example.com`) → template directory under `path`. */
+  readonly virtualHosts: ReadonlyArray<{ readonly host: string; readonly template: string }>;
+  /** Secure login (seed `UrlRedirect`): with a TLS listener, a plain login page links to it
+   * (auto false) or answers 301 to it (auto true). null: no TLS listener and no redirect given. */
+  readonly urlRedirect: UrlRedirect | null;
+}
+
+export interface UrlRedirect {
+  /** The TLS listener's address (`ip:port`) it points at. */
+  readonly address: string;
+  /** Host name put in the URL; '' : the request's own Host name. */
+  readonly host: string;
+  /** Port put in the URL; 0: the TLS listener's port. */
+  readonly port: number;
+  readonly auto: boolean;
+}
+
+/** An HTTP service's options (config/schema.ts HTTP_OPTIONS): the contract's `HttpOptions`
+ * (src/http/types.ts), kind 'http' for a service with no options of its own beside them. */
+export interface HttpServiceOptions extends HttpOptions {
+  readonly kind: 'http';
+}
+
+/** WebMail (config/schema.ts WEBMAIL_OPTIONS): the HTTP options and the login's domain helpers. */
+export interface WebmailOptions extends HttpOptions {
+  readonly kind: 'webmail';
+  /** The login form offers the server's domains. */
+  readonly showDomainList: boolean;
+  /** A login without `@domain` arriving on `host` (the request's Host name, lower case) gets `domain`. */
+  readonly hostNameResolver: ReadonlyArray<{ readonly host: string; readonly domain: string }>;
+}
+
 /** A service with no protocol options of its own (not built yet, test rows). */
 export interface NoProtocolOptions {
   readonly kind: 'none';
 }
 
-export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | NoProtocolOptions;
+export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | NoProtocolOptions;
 export type { ProtocolKind } from './schema.ts';
 import type { ProtocolKind } from './schema.ts';
 

@@ -21,11 +21,11 @@
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, AuthPolicy, AuthType, DenyRuleOptions, FlowLimits, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
-import { SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
+import { HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -147,6 +147,10 @@ interface OptionReader {
   bool(name: string): boolean;
   str(name: string): string | null;
   list<T extends string = string>(name: string): readonly T[];
+  /** An `object` attribute as written (null: absent). */
+  object(name: string): ModelObject | null;
+  /** An `objectSet` attribute as written. */
+  objects(name: string): readonly ModelObject[];
 }
 
 function optionReader(block: ModelObject | undefined, attrs: Readonly<Record<string, AttrSpec>>, read: Set<string>, owner: string): OptionReader {
@@ -162,6 +166,8 @@ function optionReader(block: ModelObject | undefined, attrs: Readonly<Record<str
     bool: (name) => value(name) === true,
     str: (name) => (value(name) as string | undefined) ?? null,
     list: <T extends string>(name: string) => Object.freeze([...((value(name) as T[] | undefined) ?? [])]),
+    object: (name) => (value(name) as ModelObject | undefined) ?? null,
+    objects: (name) => (value(name) as ModelObject[] | undefined) ?? [],
   };
 }
 
@@ -196,6 +202,8 @@ export function defaultSessionOptions(): SessionOptions {
 
 interface ResolveCtx {
   hostname: string;
+  /** The service's TCP listeners (resolved). */
+  listeners: readonly TcpListenerOptions[];
   /** The Server-level attributes the row lists in `serverOptions`. */
   server: OptionReader;
 }
@@ -217,6 +225,32 @@ function loginPolicy(r: OptionReader): LoginPolicy {
     ...authPolicy(r),
     authCacheSize: r.numOrOff('authCacheSize'),
     authCacheTtlMs: r.num('authCacheTtl'),
+  };
+}
+
+/** The HTTP options (config/schema.ts HTTP_OPTIONS). UrlRedirect unset: the first enabled TLS
+ * listener, linked (auto no); none: null. */
+function httpOptions(r: OptionReader, c: ResolveCtx): HttpOptions {
+  const redirect = r.object('UrlRedirect');
+  const rs = (HTTP_OPTIONS['UrlRedirect'] as { schema: ObjectSchema }).schema;
+  const tls = c.listeners.find((l) => l.enable && l.sslEnable);
+  return {
+    allowKeepAlive: r.bool('allowKeepAlive'),
+    httpHeadersMaxSize: r.num('httpHeadersMaxSize'),
+    httpBodyMaxSize: r.num('httpBodyMaxSize'),
+    uploadMaxSize: r.num('uploadMaxSize'),
+    allowLargeIncomingData: r.bool('allowLargeIncomingData'),
+    sessionIdleTimeoutMs: r.num('sessionIdleTimeout'),
+    sessionActivityTimeoutMs: r.num('sessionActivityTimeout'),
+    path: r.str('path') ?? '',
+    // both fields are required by the schema
+    virtualHosts: r.objects('virtualHosts').map((v) => ({ host: (v['host'] as string).toLowerCase(), template: v['template'] as string })),
+    urlRedirect:
+      redirect !== null
+        ? { address: str(redirect, rs, 'address')!, host: str(redirect, rs, 'host') ?? '', port: num(redirect, rs, 'port'), auto: bool(redirect, rs, 'auto') }
+        : tls !== undefined
+          ? { address: tls.key, host: '', port: 0, auto: false }
+          : null,
   };
 }
 
@@ -273,11 +307,19 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     deliveryThreads: r.num('deliveryThreads'),
     poolMessageBytes: r.num('poolMessageSize'),
   }),
+  http: (r, c) => ({ kind: 'http', ...httpOptions(r, c) }),
+  webmail: (r, c) => ({
+    kind: 'webmail',
+    ...httpOptions(r, c),
+    showDomainList: r.bool('showDomainList'),
+    // both fields are required by the schema
+    hostNameResolver: r.objects('hostNameResolver').map((h) => ({ host: (h['host'] as string).toLowerCase(), domain: (h['domain'] as string).toLowerCase() })),
+  }),
 };
 
 /** The service's `session` and `protocol`, each attribute read once; INTERNAL if the row's
  * resolver leaves an attribute (or a server option) unread. */
-function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model: ModelObject, hostname: string): Pick<ServiceOptions, 'session' | 'protocol'> {
+function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model: ModelObject, hostname: string, listeners: readonly TcpListenerOptions[]): Pick<ServiceOptions, 'session' | 'protocol'> {
   const read = new Set<string>();
   const r = optionReader(block, def.optionAttrs, read, `${def.name}Service`);
   const serverNames = def.row.serverOptions ?? [];
@@ -285,7 +327,7 @@ function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model
   const serverRead = new Set<string>();
   const server = optionReader(model, serverAttrs, serverRead, 'Server');
   const session = def.transport === 'tcp' ? sessionOptions(r) : defaultSessionOptions();
-  const protocol = (PROTOCOL_RESOLVERS[def.row.optionsKind] as (r: OptionReader, c: ResolveCtx) => ProtocolOptions)(r, { hostname, server });
+  const protocol = (PROTOCOL_RESOLVERS[def.row.optionsKind] as (r: OptionReader, c: ResolveCtx) => ProtocolOptions)(r, { hostname, listeners, server });
   const missed = [...Object.keys(def.optionAttrs).filter((n) => !read.has(n)), ...serverNames.filter((n) => !serverRead.has(n))];
   if (missed.length > 0) {
     throw new PosternError('INTERNAL', `service ${def.name}: option attributes never resolved: ${missed.join(', ')}`, { service: def.name, missed });
@@ -347,7 +389,8 @@ export function resolve(model: ModelObject): ResolvedConfig {
   for (const def of serviceDefs()) {
     const name = def.name;
     const block = model[name] as ModelObject | undefined;
-    serviceOptions[name] = { ...service(def, block), hostname, ...serviceOptionsOf(def, block, model, hostname) };
+    const base = service(def, block);
+    serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners) };
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),

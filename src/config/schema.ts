@@ -16,7 +16,7 @@
  * own rows with `registerServices`.
  *
  * Exports: the spec types, `MAX_NAME_LENGTH`, `MAX_VALUE_LENGTH`, `FLOW_FIELDS`,
- * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`, `TCP_OPTIONS`,
+ * `SERVICE_TABLE`, `ServiceRow`, `ServiceTransport`, `ServiceName`, `listenerKind`, `TCP_OPTIONS`, `HTTP_OPTIONS`,
  * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
  * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
@@ -297,9 +297,37 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
   poolMessageSize: uint(64, { unit: 'kb' }), // (Postern) larger messages are parsed on the pool; 0 = all of them
 };
 
+/** The seed's HTTP options (inventory §10, §18; resolved into config/options.ts HttpOptions), for
+ * every HTTP service (WebMail, WebAdmin, the WebMail proxy). Sizes in KB, times in seconds. */
+export const HTTP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
+  allowKeepAlive: yesNo(true), // no: every answer carries `Connection: close`
+  httpHeadersMaxSize: uint(16, { unit: 'kb', min: 1, max: 1024 }), // request line + headers: over it, 431 and close
+  httpBodyMaxSize: uint(1024, { unit: 'kb', min: 1 }), // a request body other than an upload: over it, 413
+  uploadMaxSize: uint(25600, { unit: 'kb', min: 1 }), // a multipart/form-data body: over it, 413
+  allowLargeIncomingData: yesNo(false), // a body over its limit: no: close at once; yes: read and discard it, then 413
+  sessionIdleTimeout: seconds(1800), // a web session unused this long ends
+  sessionActivityTimeout: seconds(43200), // the longest a web session may live
+  path: { type: 'csString', default: '' }, // the template root; '': the built-in templates
+  virtualHosts: { type: 'objectSet', schema: { typeName: 'VirtualHost', attributes: { host: { type: 'string', required: true }, template: { type: 'csString', required: true } } } },
+  UrlRedirect: {
+    type: 'object',
+    schema: {
+      typeName: 'UrlRedirect',
+      attributes: { address: { type: 'ipPort', required: true }, host: { type: 'string', default: '' }, port: uint(0, { max: 65535 }), auto: yesNo(false) },
+    },
+  },
+};
+
+/** WebMail (inventory §10): the HTTP options, plus the login's domain helpers. */
+const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
+  ...HTTP_OPTIONS,
+  showDomainList: yesNo(false), // the login form offers the server's domains
+  hostNameResolver: { type: 'objectSet', schema: { typeName: 'HostNameResolver', attributes: { host: { type: 'string', required: true }, domain: { type: 'string', required: true } } } }, // a login without @domain on `host` gets `domain`
+};
+
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
  * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
-export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing';
+export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing' | 'http' | 'webmail';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -345,7 +373,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('smtpOutgoing', 'worker', 'SMTP sending'),
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
-  defineService('webmail', 'http', 'WebMail (HTTP)', { defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
+  defineService('webmail', 'http', 'WebMail (HTTP)', { options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
   defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),

@@ -1,19 +1,283 @@
 /**
  * http/host.ts: the HTTP service host (see http/types.ts): `httpProtocol(spec)` makes the
- * ProtocolModule an HTTP service's threads run.
+ * ProtocolModule an HTTP service's connection threads run.
  *
- * Exports: `httpProtocol`. Placeholder until the host is built: every session is refused.
+ * One fastify 5 instance per thread and options version: its `http.Server` (made by fastify's
+ * `serverFactory`, never listening) is built with the options' `maxHeaderSize`
+ * (httpHeadersMaxSize) and `headersTimeout` (the session's commandTimeout), which node fixes
+ * when the server is made, so a reload that changes the service's options builds a new instance
+ * for new connections while the old one finishes its own (and is closed after its last). Each
+ * admitted socket (already through rules, flow windows and TLS: workers/conn-thread.ts) is
+ * emitted to it as a 'connection'. node's own keep-alive timer is off: an idle connection is
+ * bounded by the listener's idleTimeout, which the thread keeps.
+ *
+ * A request goes through http/limits.ts (`guardRequest`: security headers, keep-alive, body
+ * limits, maxErrors) before fastify; requests wait for the instance to be ready (`spec.setup`
+ * and `app.ready()`, once per instance). fastify's first hook fills `req.postern`
+ * (`RequestState`: the connection, TLS or not, the templates for its Host and User-Agent, the
+ * secure-login URL, the session of its cookie) and, with `UrlRedirect` auto, answers a plain
+ * `GET /` with a 301 to the TLS listener.
+ *
+ * Exports: `httpProtocol`, `httpOptionsOf`, `secureUrlFor`.
+ * Throws: INTERNAL (`httpOptionsOf` for a service whose options are not HTTP options).
  */
-import type { ProtocolModule } from '../service/protocol.ts';
-import type { HttpServiceSpec } from './types.ts';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { ProtocolModule, SessionContext, SessionHandle, SessionTable } from '../service/protocol.ts';
+import type { HttpOptions, ServiceOptions } from '../config/options.ts';
+import { parseEndpoint } from '../config/values.ts';
+import type { HttpEnv, HttpServiceSpec, RequestState } from './types.ts';
 import { PosternError } from '../errors.ts';
+import { chooseTemplates, createViews } from './views.ts';
+import { sessionHelpers } from './sessions.ts';
+import { clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
+
+/** The service's HTTP options (kind 'http' or 'webmail'); INTERNAL for any other kind. */
+export function httpOptionsOf(service: Pick<ServiceOptions, 'name' | 'protocol'>): HttpOptions {
+  const p = service.protocol;
+  if (p.kind === 'http' || p.kind === 'webmail') return p;
+  throw new PosternError('INTERNAL', `service ${service.name} has ${p.kind} options, not HTTP options`, { service: service.name, kind: p.kind });
+}
+
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*$/i;
+
+/** The secure-login URL for a request that came in plain (UrlRedirect), null on TLS or without
+ * a redirect. The host is the redirect's, else the request's Host name when it is a plain host
+ * name or IP (never echoed otherwise), else the TLS listener's address. */
+export function secureUrlFor(o: HttpOptions, secure: boolean, hostHeader: string | undefined): string | null {
+  const r = o.urlRedirect;
+  if (secure || r === null) return null;
+  const target = parseEndpoint(r.address);
+  let host = r.host;
+  if (host === '') {
+    const h = (hostHeader ?? '').trim();
+    const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+    host = HOST_NAME.test(name) || /^\[[0-9a-f:.]+\]$/i.test(name) ? name.toLowerCase() : target.family === 6 ? `[${target.host}]` : target.host;
+  }
+  const port = r.port !== 0 ? r.port : target.port;
+  return `https://${host}${port === 443 ? '' : `:${port}`}/`;
+}
+
+interface Conn extends ConnLimitsState {
+  readonly ctx: SessionContext;
+  readonly socket: Socket;
+  readonly inst: Instance;
+  requests: number;
+}
+
+interface Instance {
+  readonly key: string;
+  readonly server: http.Server;
+  readonly app: FastifyInstance;
+  readonly limits: RequestLimits;
+  /** Resolved once setup and app.ready() are done; false: they failed. */
+  readonly ready: Promise<boolean>;
+  isReady: boolean | null;
+  conns: number;
+  retired: boolean;
+}
+
+/** Web sessions need the service host's table (SessionContext.webSessions); without it (a
+ * thread run without one), every use fails. */
+const NO_SESSIONS: SessionTable = {
+  create: () => Promise.reject(new PosternError('NOT_IMPLEMENTED', 'no web session table on this connection')),
+  get: async () => null,
+  destroy: async () => {},
+};
 
 export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
-  void spec;
+  const conns = new WeakMap<object, Conn>(); // the socket node's http.Server sees → its connection
+  let current: Instance | null = null;
+
+  function optionsKey(s: ServiceOptions): string {
+    return JSON.stringify([s.protocol, s.session, s.maxErrors]);
+  }
+
+  function createInstance(service: ServiceOptions, ctx: SessionContext): Instance {
+    const o = httpOptionsOf(service);
+    const limits: RequestLimits = { http: o, session: service.session, maxErrors: service.maxErrors };
+    let server!: http.Server;
+    const onClientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
+      const conn = conns.get(socket);
+      const reply = socket.destroyed ? null : clientErrorReply(err);
+      if (reply === null) {
+        socket.destroy();
+        return;
+      }
+      if (conn !== undefined && !socket.writableEnded) conn.count(`http.${reply.status}`);
+      const res = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (socket.writable && !socket.writableEnded && (res === undefined || res === null || !res.headersSent)) socket.write(reply.bytes);
+      if (conn !== undefined) conn.ctx.end(reply.status === 408 ? 'idle_timeout' : 'error', socket);
+      else socket.destroySoon();
+    };
+    const app = Fastify({
+      logger: false,
+      // our limits (http/limits.ts) trip first; fastify's parsers never need their own
+      bodyLimit: Math.max(o.httpBodyMaxSize, o.uploadMaxSize) + 1,
+      clientErrorHandler: onClientError,
+      return503OnClosing: false,
+      forceCloseConnections: false,
+      serverFactory: (handler) => {
+        const route = (req: IncomingMessage, res: ServerResponse): void => {
+          const conn = conns.get(req.socket);
+          if (conn === undefined) {
+            res.destroy();
+            return;
+          }
+          conn.requests++;
+          if (!guardRequest(conn, inst.limits, req, res)) return;
+          if (inst.isReady === true) handler(req, res);
+          else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
+        };
+        server = http.createServer(
+          {
+            maxHeaderSize: o.httpHeadersMaxSize,
+            headersTimeout: service.session.commandTimeoutMs,
+            requestTimeout: 0, // a body is held to minDataRate instead (http/limits.ts)
+            keepAliveTimeout: 0, // idle connections: the listener's idleTimeout (the thread's timer)
+            connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(service.session.commandTimeoutMs / 4))),
+          },
+          route,
+        );
+        // a client waiting for 100 Continue gets it only when its declared body fits
+        server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+          const multipart = /^\s*multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''));
+          const limit = multipart ? o.uploadMaxSize : o.httpBodyMaxSize;
+          if (Number(req.headers['content-length'] ?? 0) <= limit) res.writeContinue();
+          route(req, res);
+        });
+        server.on('timeout', () => {}); // the thread's idle timer decides (SessionHandle.idleTimeout)
+        return server;
+      },
+    });
+    // node checks headersTimeout only once its server has emitted 'listening'
+    server.emit('listening');
+    const helpers = sessionHelpers(() => o);
+    const views = createViews(() => o);
+    const env: HttpEnv = {
+      options: () => o,
+      sessions: ctx.webSessions ?? NO_SESSIONS,
+      views,
+      store: ctx.store,
+      log: ctx.log.child({ http: service.name }),
+      requireSession: helpers.requireSession,
+      sameOrigin: helpers.sameOrigin,
+      login: helpers.login,
+      logout: helpers.logout,
+    };
+    app.decorateRequest('postern', null as unknown as RequestState);
+    app.addHook('onRequest', async (req, reply) => {
+      const conn = conns.get(req.raw.socket)!;
+      const secure = conn.ctx.secure;
+      const secureUrl = secureUrlFor(o, secure, req.headers.host);
+      if (secureUrl !== null && o.urlRedirect?.auto === true && (req.method === 'GET' || req.method === 'HEAD') && req.url === '/') {
+        return reply.code(301).header('location', secureUrl).type('text/plain; charset=utf-8').send(`Moved to ${secureUrl}\n`);
+      }
+      req.postern = {
+        conn: conn.ctx,
+        secure,
+        templates: chooseTemplates(o, spec.templates, req.headers.host, req.headers['user-agent']),
+        secureUrl,
+        session: null,
+      };
+      req.postern.session = await helpers.load(req);
+    });
+    const ready = (async () => {
+      await spec.setup(app, env);
+      await app.ready();
+    })().then(
+      () => ((inst.isReady = true), true),
+      (e: unknown) => {
+        ctx.log.error({ err: e }, 'HTTP service setup failed');
+        inst.isReady = false;
+        return false;
+      },
+    );
+    const inst: Instance = { key: optionsKey(service), server, app, limits, ready, isReady: null, conns: 0, retired: false };
+    return inst;
+  }
+
+  function unavailable(res: ServerResponse): void {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+    res.end('503 Service Unavailable\n');
+  }
+
+  function closeInstance(inst: Instance): void {
+    inst.server.close(); // clears node's connection checks
+    void inst.app.close().catch(() => {});
+  }
+
+  function release(inst: Instance): void {
+    inst.conns--;
+    if (inst.retired && inst.conns === 0) closeInstance(inst);
+  }
+
   return {
-    refusal: () => 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
-    startSession() {
-      throw new PosternError('NOT_IMPLEMENTED', 'the HTTP service host is not built yet');
+    refusal(reason) {
+      const status = reason === 'deny_rule' || reason === 'auth_ban' ? 403 : 503;
+      const body = `${status} ${http.STATUS_CODES[status]} (${reason})\n`;
+      return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    },
+
+    startSession(socket: Socket, ctx: SessionContext): SessionHandle {
+      const key = optionsKey(ctx.service);
+      if (current === null || current.key !== key) {
+        if (current !== null) {
+          current.retired = true;
+          if (current.conns === 0) closeInstance(current);
+        }
+        current = createInstance(ctx.service, ctx);
+      }
+      const inst = current;
+      inst.conns++;
+      const conn: Conn = {
+        ctx,
+        socket,
+        inst,
+        requests: 0,
+        errors: 0,
+        inFlight: 0,
+        closing: false,
+        closeReason: null,
+        count: (event) => ctx.count(event),
+        destroy: (reason) => {
+          ctx.end(reason, socket);
+          socket.destroy();
+        },
+      };
+      conns.set(socket, conn);
+      socket.once('close', () => release(inst));
+      // an answer that closes the connection: tell the thread why, once it is written
+      inst.server.emit('connection', socket);
+      socket.on('finish', () => {
+        if (conn.closeReason !== null) ctx.end(conn.closeReason, socket);
+      });
+      return {
+        info: () => ({
+          id: ctx.connId,
+          kind: 'session',
+          state: 'running',
+          mailboxDepth: conn.inFlight,
+          mailboxCapacity: 0,
+          restarts: 0,
+          extra: { protocol: 'http', requests: conn.requests, errors: conn.errors },
+        }),
+        shutdown(now?: boolean) {
+          conn.closing = true;
+          if (now === true || conn.inFlight === 0) {
+            ctx.end('shutdown', socket);
+            if (now === true) socket.destroy();
+          }
+        },
+        idleTimeout() {
+          ctx.end('idle_timeout', socket);
+          socket.destroy();
+        },
+      };
     },
   };
 }
