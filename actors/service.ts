@@ -8,6 +8,7 @@
  * A listener with more than 80 % of its maxConnections open is in stress mode: the host tells
  * every thread when it enters and leaves it (shorter deadlines, session/limits.ts), and /status
  * shows `stress` on the listener.
+ * An HTTP service's web sessions live here too (http/session-table.ts), shared by its threads.
  * A thread that dies is restarted by the threads supervisor while the others keep serving;
  * past the restart intensity the host exits abnormally and the root supervisor restarts it.
  *
@@ -21,6 +22,7 @@ import { Piscina } from 'piscina';
 import { Supervisor } from '../src/actor/supervisor.ts';
 import { Admission, TripLogger } from '../src/net/admission.ts';
 import { LoginThrottle, loginThrottleOptions } from '../src/auth/throttle.ts';
+import { WebSessionTable, webSessionLimits } from '../src/http/session-table.ts';
 import { parseIp } from '../src/net/ipset.ts';
 import { errorToData, PosternError, type ErrorData } from '../src/errors.ts';
 import { ConnThread, startConnThread } from './conn-thread.ts';
@@ -113,6 +115,8 @@ export class ServiceHost implements Child {
   private readonly stressed = new Set<string>(); // listener keys in stress mode
   /** Admission tickets each connection thread holds, released all at once when it exits. */
   private held = new Map<ConnThread, Set<number>>();
+  /** An HTTP service's web sessions (its row's transport is 'http'), shared by its threads. */
+  private readonly webSessions: WebSessionTable | null;
 
   constructor(opts: ServiceHostOptions) {
     this.opts = opts;
@@ -127,6 +131,7 @@ export class ServiceHost implements Child {
     // write the key twice in one JSON line
     this.logins = new LoginThrottle(loginThrottleOptions(opts.options));
     this.admission.banCheck = (ip) => this.logins.isBanned(ip) ? { option: 'authBanThreshold', value: this.logins.options.banThreshold } : null;
+    this.webSessions = opts.row.transport === 'http' ? new WebSessionTable(() => webSessionLimits(this.options)) : null;
     this.trips = new TripLogger(opts.log.child({ actor: this.id }));
     this.threads = new Supervisor({
       id: `${this.name}.threads`,
@@ -204,6 +209,7 @@ export class ServiceHost implements Child {
             loadIntervalMs: this.loadIntervalMs,
             globalRules: this.globalRules,
             stress: [...this.stressed],
+            webSessions: this.webSessions !== null,
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -242,6 +248,13 @@ export class ServiceHost implements Child {
       }
       case 'task':
         return this.runTask(m.task, m.payload);
+      case 'webSession': {
+        const table = this.webSessions;
+        if (table === null) return Promise.reject(new PosternError('NOT_IMPLEMENTED', `service ${this.name} keeps no web sessions`));
+        if (m.op === 'create') return Promise.resolve(table.createNow(m.user, m.ip));
+        if (m.op === 'get') return Promise.resolve(table.getNow(m.id));
+        return table.destroy(m.id).then(() => null);
+      }
     }
   }
 
@@ -339,6 +352,7 @@ export class ServiceHost implements Child {
   private rescale(): void {
     this.admission.sweep();
     this.logins.sweep();
+    this.webSessions?.sweep();
     if (this.state !== 'running' || this.scaling) return;
     const live = this.liveThreads().filter((t) => !t.draining);
     // a thread being restarted by the threads supervisor still counts toward min/max

@@ -4,8 +4,8 @@
  * Accepts on every enabled listener of its service with `reusePort`, so the kernel spreads new
  * connections over the service's threads. Each connection is admitted by the service host on
  * the main thread (flow windows and rules are counted there, exactly, across threads) before
- * its session actor exists (admission, pool tasks and the login gate are calls to the host on
- * the port-RPC, src/actor/rpc.ts, over `hostPort`); a refused one gets the protocol's own short refusal and is closed.
+ * its session actor exists (admission, pool tasks, the login gate and an HTTP service's web
+ * sessions are calls to the host on the port-RPC, src/actor/rpc.ts, over `hostPort`); a refused one gets the protocol's own short refusal and is closed.
  * Reports its load (sessions, event-loop utilisation, session actors) to the host, which scales
  * the thread count. While the host says a listener is in stress mode (over 80 % of its
  * maxConnections), its sessions' idle timeout is capped at the service's stressTimeout, and
@@ -25,7 +25,7 @@ import { errorToData, PosternError } from '../src/errors.ts';
 import { RpcClient } from '../src/actor/rpc.ts';
 import { exposeControl } from '../src/actor/control.ts';
 import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, LoginGated, ToThread, UdpCounts } from '../src/service/messages.ts';
-import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, WorkerModule } from '../src/service/protocol.ts';
+import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, SessionTable, WebSession, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
 import { deepFreeze } from '../src/config/resolve.ts';
@@ -41,6 +41,19 @@ const store: StoreClient | null = data.storePort === undefined ? null : new Stor
 const post = (m: FromThread): void => port.postMessage(m);
 /** Calls to the service host; admission and the login gate wait as long as the host takes. */
 const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${data.serviceName}`, timeoutMs: Infinity, flat: true });
+
+/** An HTTP service's web sessions, kept on the host (http/session-table.ts): one client for
+ * every session of the thread. A call the host does not answer in 10 s rejects ACTOR_TIMEOUT. */
+const WEB_SESSION_TIMEOUT_MS = 10_000;
+const webSessions: SessionTable | undefined = data.webSessions === true
+  ? {
+      create: (user, ip) => host.call<WebSession>({ t: 'webSession', op: 'create', user, ip }, WEB_SESSION_TIMEOUT_MS),
+      get: (id) => host.call<WebSession | null>({ t: 'webSession', op: 'get', id }, WEB_SESSION_TIMEOUT_MS),
+      destroy: async (id) => {
+        await host.call({ t: 'webSession', op: 'destroy', id }, WEB_SESSION_TIMEOUT_MS);
+      },
+    }
+  : undefined;
 
 interface Session {
   socket: net.Socket;
@@ -240,6 +253,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     loginResult(ok: boolean | null, user: string): void {
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
+    ...(webSessions === undefined ? {} : { webSessions }),
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
         s.ended = true; // the first reason given is the one counted

@@ -33,6 +33,9 @@ export interface ConnThreadData {
   hostPort?: import('node:worker_threads').MessagePort;
   /** Where the thread exposes `ConnThreadControl` with comlink, added by actors/conn-thread.ts. */
   controlPort?: import('node:worker_threads').MessagePort;
+  /** The service keeps web sessions on its host (an HTTP service: its row's transport is
+   * 'http'): each session's ctx gets `webSessions`, over `HostCall` `webSession`. */
+  webSessions?: boolean;
 }
 
 /** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */
@@ -50,7 +53,11 @@ export type HostCall =
   | { t: 'task'; task: string; payload: unknown }
   /** Before a login check (auth/throttle.ts): `LoginGated`; `again` (the first answer's `at`)
    * after the wait it said: only whether the IP was banned meanwhile. */
-  | { t: 'loginGate'; ip: string; again?: number };
+  | { t: 'loginGate'; ip: string; again?: number }
+  /** The service's web sessions (http/session-table.ts): create → `WebSession`; get →
+   * `WebSession | null`; destroy → nothing. */
+  | { t: 'webSession'; op: 'create'; user: string; ip: string }
+  | { t: 'webSession'; op: 'get' | 'destroy'; id: string };
 
 export type Admitted = { ok: true; ticket: number } | { ok: false; reason: RefusalReason };
 export interface LoginGated {
