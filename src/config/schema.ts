@@ -373,7 +373,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('smtpOutgoing', 'worker', 'SMTP sending'),
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
-  defineService('webmail', 'http', 'WebMail (HTTP)', { options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300 }),
+  defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
   defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),

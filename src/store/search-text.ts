@@ -22,7 +22,7 @@
  *
  * Header fields and body parts are decoded by store/charset.ts (its charset fallback).
  *
- * Exports: `buildRecord`, `fold`, `sentDay`, `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
+ * Exports: `buildRecord`, `fold`, `sentDay`, `decodeQp` (quoted-printable bytes undone), `REC_HEAD`, `TRUNCATED`, `ALIAS`, `TEXT_CAPS`, `NO_CAPS`,
  * `TextCaps`, `RecordHead`, `readHead`. Throws nothing (malformed input gives best-effort text).
  */
 import { crc32 } from 'node:zlib';
@@ -99,7 +99,7 @@ function headerFields(buf: Buffer, from: number, to: number): Array<[string, str
 
 const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
 
-function decodeQp(b: Buffer): Buffer {
+export function decodeQp(b: Buffer): Buffer {
   const out = Buffer.allocUnsafe(b.length);
   let o = 0;
   for (let i = 0; i < b.length; i++) {

@@ -1,0 +1,79 @@
+/**
+ * webmail/login.ts: WebMail's door:
+ *   GET  /        the login form (`login.eta`: form#login with `username`, `password`); a reader
+ *                 already logged in goes on (303) to /mail?f=INBOX; on a plain connection with
+ *                 UrlRedirect `auto`, 301 to the secure login (`req.postern.secureUrl`), else the
+ *                 form links to it (a#secure-login)
+ *   POST /login   form-encoded `username`, `password` (the interface the WebMail proxy reads):
+ *                 same origin only (403); through the shared login pipeline (auth/login.ts: the
+ *                 service's per-IP throttle and ban, the directory, scrypt on the pool, the
+ *                 outcome reported once, so failures count toward maxAuthErrors); a login without
+ *                 `@domain` on a host named in `hostNameResolver` gets that domain (else the
+ *                 directory completes it with the primary domain). Success: a new session
+ *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
+ *                 username kept and a `.error`; the store unable to check: 503, the same form.
+ *   POST /logout  the session ended (CSRF-checked like every state change), 303 to /.
+ *
+ * Exports: `registerLogin`, `loginName`, `MAX_USERNAME`, `MAX_PASSWORD`. Throws nothing.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { checkLogin } from '../../auth/login.ts';
+import type { HttpEnv } from '../../http/types.ts';
+import { LOGIN_FIELDS } from '../../http/types.ts';
+import { plainHostName } from '../../http/views.ts';
+import { sendPage, str } from './common.ts';
+import type { WebmailRoutes } from './types.ts';
+
+export const MAX_USERNAME = 320;
+export const MAX_PASSWORD = 1024;
+const SERVICE = 'webmail';
+
+/** The login to check: `username` trimmed; without `@`, the domain `hostNameResolver` maps the
+ * request's Host name to (if any). */
+export function loginName(username: string, host: string | undefined, resolvers: ReadonlyArray<{ host: string; domain: string }>): string {
+  const u = username.trim();
+  if (u.includes('@')) return u;
+  const h = plainHostName(host);
+  const hit = h === null ? undefined : resolvers.find((r) => r.host === h);
+  return hit === undefined || hit.domain === '' ? u : `${u}@${hit.domain}`;
+}
+
+function resolversOf(req: FastifyRequest): ReadonlyArray<{ host: string; domain: string }> {
+  const p = req.postern.conn.service.protocol as { kind?: string; hostNameResolver?: ReadonlyArray<{ host: string; domain: string }> };
+  return p.kind === 'webmail' ? (p.hostNameResolver ?? []) : [];
+}
+
+function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, username: string, error: string | null, status = 200): Promise<FastifyReply> {
+  return sendPage(env, req, reply, 'login', { title: 'Log in', username, error }, status);
+}
+
+export const registerLogin: WebmailRoutes = (app, env) => {
+  app.get('/', async (req, reply) => {
+    if (req.postern.session !== null) return reply.code(303).header('location', '/mail?f=INBOX').send();
+    const secureUrl = req.postern.secureUrl;
+    if (!req.postern.secure && secureUrl !== null && env.options().urlRedirect?.auto === true) return reply.code(301).header('location', secureUrl).send();
+    return form(env, req, reply, '', null);
+  });
+
+  app.post('/login', async (req, reply) => {
+    if (!env.sameOrigin(req, reply)) return reply;
+    const username = str(req.body, LOGIN_FIELDS.username).slice(0, MAX_USERNAME + 1);
+    const password = str(req.body, LOGIN_FIELDS.password);
+    if (username.trim() === '' || password === '') return form(env, req, reply, username.trim(), 'Enter your user name and password.', 400);
+    if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) return form(env, req, reply, '', 'The user name or password is too long.', 400);
+    const login = loginName(username, req.headers.host, resolversOf(req));
+    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.raw.destroyed || req.socket.destroyed });
+    if (r.ok) {
+      await env.login(req, reply, r.account.address);
+      return reply.code(303).header('location', '/mail?f=INBOX').send();
+    }
+    if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate
+    if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503);
+    return form(env, req, reply, username.trim(), 'Wrong user name or password.');
+  });
+
+  app.post('/logout', { preHandler: async (req, reply) => { await env.requireSession(req, reply); } }, async (req, reply) => {
+    await env.logout(req, reply);
+    return reply.code(303).header('location', '/').send();
+  });
+};
