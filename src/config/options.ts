@@ -287,6 +287,8 @@ export interface WebmailOptions extends HttpOptions {
   readonly kind: 'webmail';
   /** The login form offers the server's domains. */
   readonly showDomainList: boolean;
+  /** Most recipients (To + Cc + Bcc) of one message sent from WebMail. */
+  readonly maxRcptCount: number;
   /** A login without `@domain` arriving on `host` (the request's Host name, lower case) gets `domain`. */
   readonly hostNameResolver: ReadonlyArray<{ readonly host: string; readonly domain: string }>;
 }

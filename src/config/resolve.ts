@@ -312,6 +312,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     kind: 'webmail',
     ...httpOptions(r, c),
     showDomainList: r.bool('showDomainList'),
+    maxRcptCount: r.num('maxRcptCount'),
     // both fields are required by the schema
     hostNameResolver: r.objects('hostNameResolver').map((h) => ({ host: (h['host'] as string).toLowerCase(), domain: (h['domain'] as string).toLowerCase() })),
   }),

@@ -322,6 +322,7 @@ export const HTTP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
 const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
   ...HTTP_OPTIONS,
   showDomainList: yesNo(false), // the login form offers the server's domains
+  maxRcptCount: uint(100, { min: 1, max: 1000 }), // recipients (To + Cc + Bcc) of one message sent from WebMail
   hostNameResolver: { type: 'objectSet', schema: { typeName: 'HostNameResolver', attributes: { host: { type: 'string', required: true }, domain: { type: 'string', required: true } } } }, // a login without @domain on `host` gets `domain`
 };
 
