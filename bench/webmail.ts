@@ -561,7 +561,8 @@ async function main(): Promise<void> {
         ]);
       }
     }
-    const peerDesc = rc !== null ? `Roundcube 1.6 on PHP ${phpVersion()} (php -S, ${PHP_WORKERS} workers, SQLite) + Dovecot` : "Dovecot's IMAP (imapflow)";
+    const peerDesc =
+      peer === null ? `${PEER_NAME} (not run)` : rc !== null ? `Roundcube 1.6 on PHP ${phpVersion()} (php -S, ${PHP_WORKERS} workers, SQLite) + Dovecot` : "Dovecot's IMAP (imapflow)";
     console.log('');
     printTable(
       `WebMail: Postern vs ${peerDesc}; each run ${RUN_S} s; ops/s and ms; P = Postern, R = ${PEER_NAME}`,
