@@ -373,20 +373,29 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length
 
 async function run<C>(side: Side<C>, op: Op, clients: number, seconds: number): Promise<Run> {
   // untimed setup: the list and open runs need a logged-in client, open also the listed UIDs
-  const browsers = await Promise.all(
-    Array.from({ length: clients }, async (_, i) => {
-      const b = side.client();
-      let uids: number[] = [];
-      if (op === 'list' || op === 'open') {
-        await side.login(b, userName(i));
-        uids = await side.list(b);
-      }
-      return { b, uids, user: userName(i) };
-    }),
-  );
-  const lat: number[] = [];
+  // (a client whose setup fails counts one error and sits the run out)
   let errors = 0;
   let firstError: string | undefined;
+  const fail = (e: unknown): void => {
+    errors++;
+    firstError ??= (e as Error).message;
+  };
+  const browsers = (
+    await Promise.all(
+      Array.from({ length: clients }, async (_, i) => {
+        const b = side.client();
+        try {
+          const uids = op === 'list' || op === 'open' ? (await side.login(b, userName(i)), await side.list(b)) : [];
+          return { b, uids, user: userName(i) };
+        } catch (e) {
+          fail(e);
+          await side.close(b);
+          return null;
+        }
+      }),
+    )
+  ).filter((c) => c !== null);
+  const lat: number[] = [];
   const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, x) => a + x, 0);
   const c0 = side.cpu();
   const h0 = httpRequests;
@@ -399,22 +408,21 @@ async function run<C>(side: Side<C>, op: Op, clients: number, seconds: number): 
       while (performance.now() < end) {
         const s = performance.now();
         try {
-          if (op === 'login') {
-            const b = side.client();
-            await side.login(b, c.user);
-            await side.close(b);
-          } else if (op === 'list') await side.list(c.b);
+          if (op === 'list') await side.list(c.b);
           else if (op === 'open') await side.open(c.b, pick(c.uids));
           else {
+            // login and flow: a new client each time, closed (IMAP: LOGOUT) as part of the operation
             const b = side.client();
-            await side.login(b, c.user);
-            await side.open(b, pick(await side.list(b)));
-            await side.close(b);
+            try {
+              await side.login(b, c.user);
+              if (op === 'flow') await side.open(b, pick(await side.list(b)));
+            } finally {
+              await side.close(b);
+            }
           }
           lat.push(performance.now() - s);
         } catch (e) {
-          errors++;
-          firstError ??= (e as Error).message;
+          fail(e);
         }
       }
     }),
