@@ -66,6 +66,10 @@ interface Conn extends ConnLimitsState {
   readonly socket: Socket;
   readonly inst: Instance;
   requests: number;
+  /** A request is with fastify (its answer not finished). */
+  running: boolean;
+  /** Pipelined requests waiting for it, in order. */
+  readonly waiting: Array<{ res: ServerResponse; run: () => void }>;
 }
 
 interface Instance {
@@ -129,8 +133,19 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
           }
           conn.requests++;
           if (!guardRequest(conn, inst.limits, req, res)) return;
-          if (inst.isReady === true) handler(req, res);
-          else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
+          const run = (): void => {
+            if (inst.isReady === true) handler(req, res);
+            else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
+          };
+          // pipelined requests are run one at a time, and the connection is not read while one
+          // waits: a client that sends many and never reads holds one answer and one read's
+          // worth of requests, no more (node only pauses between reads)
+          if (conn.running || conn.waiting.length > 0) {
+            conn.waiting.push({ res, run });
+            conn.socket.pause();
+            return;
+          }
+          start(conn, res, run);
         };
         server = http.createServer(
           {
@@ -200,6 +215,30 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
     return inst;
   }
 
+  /** Run a request; the next waiting one runs when its answer is finished and the socket has
+   * no more than maxPendingOutput unsent (else once it drains). */
+  function start(conn: Conn, res: ServerResponse, run: () => void): void {
+    conn.running = true;
+    res.once('close', () => {
+      const socket = conn.socket;
+      const next = (): void => {
+        conn.running = false;
+        if (socket.destroyed) {
+          conn.waiting.length = 0; // nobody to answer
+          return;
+        }
+        const n = conn.waiting.shift();
+        if (n !== undefined) start(conn, n.res, n.run);
+        else socket.resume();
+      };
+      if (!socket.destroyed && socket.writableLength > conn.inst.limits.session.maxPendingOutputBytes) {
+        socket.pause();
+        socket.once('drain', next);
+      } else next();
+    });
+    run();
+  }
+
   function unavailable(res: ServerResponse): void {
     if (res.headersSent) return void res.destroy();
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
@@ -239,6 +278,8 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         socket,
         inst,
         requests: 0,
+        running: false,
+        waiting: [],
         errors: 0,
         inFlight: 0,
         closing: false,
