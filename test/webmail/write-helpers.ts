@@ -48,7 +48,7 @@ export interface WebClient {
   /** A form-encoded POST; `_csrf` is added unless `csrf` is false (or the form has its own). */
   post(pathname: string, form: Array<[string, string]>, o?: { csrf?: boolean; headers?: string[] }): Promise<WebReply>;
   /** A multipart POST: fields as `name=value` (curl -F syntax is applied: files as `name=@path`). */
-  postMultipart(pathname: string, fields: Array<[string, string]>, files?: Array<[string, string]>, o?: { csrf?: boolean }): Promise<WebReply>;
+  postMultipart(pathname: string, fields: Array<[string, string]>, files?: Array<[string, string]>, o?: { csrf?: boolean; headers?: string[] }): Promise<WebReply>;
   /** The notice the last reply carried (its `postern_notice` cookie), decoded; '' if none. */
   notice(r: WebReply): string;
   csrf: string;
@@ -109,6 +109,7 @@ export function webClient(base: string): WebClient {
       // --form-string: a value is taken literally (no @file or <file)
       const args = all.flatMap(([k, v]) => ['--form-string', `${k}=${v}`]);
       for (const [k, file] of files) args.push('-F', `${k}=@${file}`);
+      for (const h of o.headers ?? []) args.push('-H', h);
       return run([...args, `${base}${p}`]);
     },
     notice(r) {

@@ -90,6 +90,13 @@ References: <m1@a.org>`);
   assert.match(f.body, /Forwarded message[\s\S]*From: Alice <alice@a.org>[\s\S]*Subject: Re: plans[\s\S]*attached/);
 });
 
+test('replyDraft: an HTML-only original is quoted as text', async () => {
+  const e = await PostalMime.parse('From: a@a.org\r\nSubject: h\r\nContent-Type: text/html\r\n\r\n<p>Hello &amp; welcome</p><script>x()</script><div>second<br>third</div>\r\n');
+  const d = replyDraft(e, 'reply', 'me@example.org');
+  assert.match(d.body, /wrote:\n> Hello & welcome\n> second\n> third/);
+  assert.ok(!d.body.includes('x()'));
+});
+
 test('addresses: parsed, or an error naming the bad entry', () => {
   assert.deepEqual(parseAddresses('', 'To'), { ok: [] });
   assert.deepEqual(parseAddresses('Alice <alice@a.org>, b@b.org;"C, D" <c@c.org>', 'To'), {

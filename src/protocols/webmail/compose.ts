@@ -128,10 +128,12 @@ function byteLength(c: ArrayBuffer | Uint8Array | string): number {
   return typeof c === 'string' ? Buffer.byteLength(c) : c.byteLength;
 }
 
-/** preValidation of POST /compose: read the multipart form into `req.body` (a ComposeForm). */
+/** preValidation of POST /compose: read the multipart form into `req.body` (a ComposeForm), for
+ * a request with a session from the same origin only (requireSession then checks `_csrf`). */
 function readForm(env: HttpEnv) {
-  return async (req: FastifyRequest): Promise<void> => {
-    if (req.postern.session === null || !req.isMultipart()) return; // requireSession answers
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (req.postern.session === null || !req.isMultipart()) return undefined; // requireSession answers
+    if (!env.sameOrigin(req, reply)) return reply; // 403 sent: a cross-site upload is not even read
     const max = env.options().uploadMaxSize;
     const form: ComposeForm = { fields: Object.create(null) as Record<string, string[]>, files: [], tooLarge: null };
     let total = 0;
@@ -160,6 +162,7 @@ function readForm(env: HttpEnv) {
     const csrf = form.fields['_csrf']?.[0];
     if (csrf !== undefined) form._csrf = csrf;
     req.body = form;
+    return undefined;
   };
 }
 

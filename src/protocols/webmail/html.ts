@@ -109,7 +109,7 @@ export function sanitizeMailHtml(html: string, o: SanitizeOptions): SanitizeResu
     allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],
     allowProtocolRelative: false,
     disallowedTagsMode: 'discard',
-    nonTextTags: ['script', 'textarea', 'option', 'noscript', 'title', 'iframe', 'object', 'embed', 'svg', 'math', 'template', 'head', 'select', 'button', 'noembed', 'noframes', 'xmp', 'plaintext'],
+    nonTextTags: ['script', 'textarea', 'option', 'noscript', 'title', 'iframe', 'object', 'embed', 'svg', 'math', 'template', 'select', 'button', 'noembed', 'noframes', 'xmp', 'plaintext'],
     transformTags: {
       a: (tagName, attribs) => {
         const href = attribs.href ?? '';

@@ -12,6 +12,8 @@
  *                 directory completes it with the primary domain). Success: a new session
  *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
  *                 username kept and a `.error`; the store unable to check: 503, the same form.
+ *                 The `maxAuthErrors`th failed login on one connection is answered with
+ *                 `Connection: close` (the per-IP throttle goes on counting across connections).
  *   POST /logout  the session ended (CSRF-checked like every state change), 303 to /.
  *
  * Exports: `registerLogin`, `loginName`, `MAX_USERNAME`, `MAX_PASSWORD`. Throws nothing.
@@ -27,6 +29,8 @@ import type { WebmailRoutes } from './types.ts';
 export const MAX_USERNAME = 320;
 export const MAX_PASSWORD = 1024;
 const SERVICE = 'webmail';
+/** Failed logins per connection (maxAuthErrors). */
+const authErrors = new WeakMap<object, number>();
 
 /** The login to check: `username` trimmed; without `@`, the domain `hostNameResolver` maps the
  * request's Host name to (if any). */
@@ -62,13 +66,20 @@ export const registerLogin: WebmailRoutes = (app, env) => {
     if (username.trim() === '' || password === '') return form(env, req, reply, username.trim(), 'Enter your user name and password.', 400);
     if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) return form(env, req, reply, '', 'The user name or password is too long.', 400);
     const login = loginName(username, req.headers.host, resolversOf(req));
-    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.raw.destroyed || req.socket.destroyed });
+    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.socket.destroyed });
     if (r.ok) {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
     }
     if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate
     if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503);
+    // maxAuthErrors failed logins on one connection: this answer closes it (as on every service)
+    const failed = (authErrors.get(req.socket) ?? 0) + 1;
+    authErrors.set(req.socket, failed);
+    if (failed >= req.postern.conn.service.maxAuthErrors) {
+      req.postern.conn.count('auth_error_limit');
+      reply.header('connection', 'close');
+    }
     return form(env, req, reply, username.trim(), 'Wrong user name or password.');
   });
 
