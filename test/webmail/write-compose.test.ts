@@ -172,6 +172,13 @@ test('a draft: saved, reopened, saved again (replacing it), sent: gone from Draf
   assert.match(textarea(page.body), /^Not finished\./);
   assert.match(page.body, /<input type="checkbox" name="keep" value="0" checked> notes\.txt/);
 
+  // a refused send of the draft shows its attachments again, ticked as they were
+  r = await web.postMultipart('/compose', [['draftUid', String(first)], ['keep', '0'], ['to', 'not an address'], ['subject', 'Draft one'], ['body', 'x'], ['send', '1']]);
+  assert.equal(r.status, 400);
+  assert.match(r.body, /<input type="checkbox" name="keep" value="0" checked> notes\.txt/);
+  r = await web.postMultipart('/compose', [['draftUid', String(first)], ['to', 'not an address'], ['subject', 'Draft one'], ['body', 'x'], ['send', '1']]);
+  assert.match(r.body, /<input type="checkbox" name="keep" value="0"> notes\.txt/);
+
   r = await web.postMultipart('/compose', [['draftUid', String(first)], ['keep', '0'], ['to', BOB], ['subject', 'Draft two'], ['body', 'Finished now.'], ['draft', '1']]);
   assert.equal(r.status, 303, r.body);
   drafts = (await imapFolders(env.imapPort, ALICE, PW[ALICE]!))['Drafts']!;

@@ -8,11 +8,12 @@
  *        references, draftUid, keep (draft attachments kept), mode/f/uid (the original of a reply
  *        or forward), `_csrf`; `send` or `draft`.
  * The form is read (preValidation, before requireSession sees its `_csrf`) with @fastify/multipart
- * within `uploadMaxSize` (over it: 413), only for a request with a session, into memory only while
- * the message is built (compose-mime.ts). Sending: addresses checked, at most
- * `maxRcptCount` (the service's option), each resolved (send.ts), the message queued like SMTP's, then a copy with
- * Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from there. A refused form is
- * shown again with what was typed and the reason (400), never lost.
+ * within `uploadMaxSize` (over it: 413), only for a same-origin request with a session, into
+ * memory only while the message is built (compose-mime.ts). Sending: addresses checked, at most
+ * `maxRcptCount` (the service's option) of them, each resolved (send.ts), the message queued like
+ * SMTP's, then a copy with Bcc kept in Sent (\Seen); a draft is sent from Drafts and removed from
+ * there. A refused form is shown again with what was typed and the reason (400), never lost
+ * (files excepted: a browser cannot be handed them back).
  *
  * Exports: `registerCompose`, `DEFAULT_MAX_RECIPIENTS`, `MAX_ATTACHMENTS`. Throws nothing.
  */
@@ -56,7 +57,7 @@ interface FormModel extends DraftFields {
   f: string;
   uid: string;
   draftUid: string;
-  attachments: Array<{ index: number; filename: string; size: number; type: string }>;
+  attachments: Array<{ index: number; filename: string; size: number; type: string; kept: boolean }>;
   uploadMaxSize: number;
   error: string;
 }
@@ -104,7 +105,7 @@ async function showForm(env: HttpEnv, req: FastifyRequest, reply: FastifyReply):
       Object.assign(model, {
         mode: 'draft', draftUid: String(uid), to: addressList(e.to), cc: addressList(e.cc), bcc: addressList(e.bcc), subject: e.subject ?? '', body: e.text ?? '',
         inReplyTo: e.inReplyTo ?? '', references: (e.references ?? '').replace(/\s+/g, ' ').trim(),
-        attachments: e.attachments.map((a, index) => ({ index, filename: a.filename ?? `attachment-${index + 1}`, size: byteLength(a.content), type: a.mimeType })),
+        attachments: attachmentList(e, null),
       });
       return render(env, req, reply, model);
     }
@@ -126,6 +127,17 @@ async function showForm(env: HttpEnv, req: FastifyRequest, reply: FastifyReply):
 
 function byteLength(c: ArrayBuffer | Uint8Array | string): number {
   return typeof c === 'string' ? Buffer.byteLength(c) : c.byteLength;
+}
+
+/** A draft's attachments as the form lists them (`keep`: those ticked; null: all). */
+function attachmentList(e: Email, keep: Set<number> | null): FormModel['attachments'] {
+  return e.attachments.map((a, index) => ({ index, filename: a.filename ?? `attachment-${index + 1}`, size: byteLength(a.content), type: a.mimeType, kept: keep === null || keep.has(index) }));
+}
+
+/** The attachments of the draft being edited, for the form shown again after a refusal. */
+async function draftAttachments(who: Account, uid: number, keep: Set<number>): Promise<FormModel['attachments']> {
+  const drafts = await specialFolder(who.mb, '\\Drafts');
+  return attachmentList(await parseMessage((await who.mb.fetch(drafts, uid)).body), keep);
 }
 
 /** preValidation of POST /compose: read the multipart form into `req.body` (a ComposeForm), for
@@ -186,9 +198,13 @@ async function submit(env: HttpEnv, req: FastifyRequest, reply: FastifyReply): P
   if (form === undefined || form === null || !('fields' in form)) {
     return reply.code(415).type('text/plain; charset=utf-8').send('The compose form is sent as multipart/form-data.\n');
   }
-  const again = (status: number, error: string, attachments?: FormModel['attachments']): Promise<FastifyReply> =>
-    render(env, req, reply, { ...modelFromForm(form, uploadMaxSize), error, ...(attachments !== undefined ? { attachments } : {}) }, status);
-  if (form.tooLarge !== null) return again(413, `${form.tooLarge} Nothing was sent; the files must be chosen again.`);
+  const again = async (status: number, error: string): Promise<FastifyReply> => {
+    const model = { ...modelFromForm(form, uploadMaxSize), error: form.files.length > 0 ? `${error} The files must be chosen again.` : error };
+    const draftUid = uidOf(model.draftUid);
+    if (draftUid !== null) model.attachments = await draftAttachments(who, draftUid, new Set((form.fields['keep'] ?? []).map(Number))).catch(() => []);
+    return render(env, req, reply, model, status);
+  };
+  if (form.tooLarge !== null) return again(413, `${form.tooLarge} Nothing was sent.`);
   const sending = form.fields['send'] !== undefined;
   if (!sending && form.fields['draft'] === undefined) return again(400, 'Choose Send or Save draft.');
   try {
