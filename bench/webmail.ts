@@ -3,7 +3,8 @@
  * on loopback (`npm run bench:webmail`; `-- --only postern` or `--only peer` measures one side,
  * `--seconds N` sets the length of each run, `--clients N` the parallel clients of the loaded
  * runs, `--php-workers N` Roundcube's PHP worker processes, `--peer imap` measures against
- * Dovecot's IMAP instead of Roundcube).
+ * Dovecot's IMAP instead of Roundcube; for a quick look, `--ops list,open` runs only those and
+ * `--users N` makes N accounts, not 20).
  *
  * Both serve the same users with the same messages (byte for byte): w01 … w20 @bench.example,
  * password "benchpw", each with 1,000 messages in INBOX (about 4 KiB of text each, every 10th
@@ -76,14 +77,15 @@ const PHP_WORKERS = Number(arg('--php-workers') ?? 2 * os.cpus().length);
 const WARM_S = 3;
 const DOMAIN = 'bench.example';
 const PASSWORD = 'benchpw';
-const USERS = 20;
+const USERS = Number(arg('--users') ?? 20);
 const MESSAGES = 1000;
 const PAGE = 50;
 const REQUEST_TIMEOUT_MS = 15_000;
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
-const OPS = ['login', 'list', 'open', 'flow'] as const;
-type Op = (typeof OPS)[number];
+const ALL_OPS = ['login', 'list', 'open', 'flow'] as const;
+type Op = (typeof ALL_OPS)[number];
+const OPS: readonly Op[] = arg('--ops')?.split(',').filter((o): o is Op => (ALL_OPS as readonly string[]).includes(o)) ?? ALL_OPS;
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -597,7 +599,8 @@ async function main(): Promise<void> {
     console.log(`machine load average (1 min): ${round2(loadStart)} at the start, ${round2(loadEnd)} at the end (${os.cpus().length} cores; other work on the machine shows here)`);
     printJsonLine({
       bench: 'webmail',
-      peer: PEER_NAME,
+      peer: peer?.name ?? null,
+      users: USERS,
       ...(fallback !== null ? { roundcubeFailed: fallback } : {}),
       loadAverageStart: round2(loadStart),
       loadAverageEnd: round2(loadEnd),
