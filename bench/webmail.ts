@@ -554,16 +554,16 @@ async function main(): Promise<void> {
     const cpuCell = (r: Run | undefined): string => (r === undefined ? '-' : Object.entries(r.serverCpuS).map(([k, v]) => `${k} ${v}`).join(' + '));
     const pair = (p: unknown, r: unknown): string => `${p ?? '-'} / ${r ?? '-'}`;
     const rows: Cell[][] = [];
+    const details: Cell[][] = [];
     for (const n of [1, CLIENTS]) {
       for (const op of OPS) {
         const p = results.Postern?.[`${op}/${n}`];
         const r = results[PEER_NAME]?.[`${op}/${n}`];
-        rows.push([
-          label[op], n, p?.rate ?? null, r?.rate ?? null, ratio(p?.rate, r?.rate),
-          p?.p50 ?? null, r?.p50 ?? null, p?.p99 ?? null, r?.p99 ?? null,
+        rows.push([label[op], n, p?.rate ?? null, r?.rate ?? null, ratio(p?.rate, r?.rate), p?.p50 ?? null, r?.p50 ?? null, p?.p99 ?? null, r?.p99 ?? null, p?.cpuMsPerRequest ?? null, r?.cpuMsPerRequest ?? null]);
+        details.push([
+          label[op], n,
           pair(p?.httpRate, r?.httpRate),
           pair(p?.cpuMsPerOp, r?.cpuMsPerOp),
-          pair(p?.cpuMsPerRequest, r?.cpuMsPerRequest),
           pair(cpuCell(p), cpuCell(r)),
           pair(p?.loadGenCpuS, r?.loadGenCpuS),
           pair(p?.busyCores, r?.busyCores),
@@ -573,11 +573,18 @@ async function main(): Promise<void> {
     }
     const peerDesc =
       peer === null ? `${PEER_NAME} (not run)` : rc !== null ? `Roundcube 1.6 on PHP ${phpVersion()} (php -S, ${PHP_WORKERS} workers, SQLite) + Dovecot` : "Dovecot's IMAP (imapflow)";
+    const R = PEER_NAME;
     console.log('');
     printTable(
-      `WebMail: Postern vs ${peerDesc}; each run ${RUN_S} s; ops/s and ms; P = Postern, R = ${PEER_NAME}`,
-      ['operation', 'clients', 'Postern /s', `${PEER_NAME} /s`, 'ratio', 'Postern p50', `${PEER_NAME} p50`, 'Postern p99', `${PEER_NAME} p99`, 'HTTP req/s (P/R)', 'server CPU ms/op (P/R)', 'server CPU ms/req (P/R)', 'server CPU s (P/R)', 'load generator CPU s (P/R)', 'machine busy cores (P/R)', 'errors (P/R)'],
+      `WebMail: Postern vs ${peerDesc}; operations/s, times in ms, each run ${RUN_S} s`,
+      ['operation', 'clients', 'Postern /s', `${R} /s`, 'ratio', 'Postern p50', `${R} p50`, 'Postern p99', `${R} p99`, 'Postern CPU ms/req', `${R} CPU ms/req`],
       rows,
+    );
+    console.log('');
+    printTable(
+      `the same runs (P = Postern, R = ${R}): HTTP requests/s, server CPU per operation and in all, this load generator's CPU, the machine's busy cores, errors`,
+      ['operation', 'clients', 'HTTP req/s (P/R)', 'server CPU ms/op (P/R)', 'server CPU s (P/R)', 'load generator CPU s (P/R)', 'machine busy cores (P/R)', 'errors (P/R)'],
+      details,
     );
     const errorLog = rc?.errorLog() ?? '';
     if (errorLog !== '') console.log(`Roundcube's errors log (first lines):\n${errorLog}`);
