@@ -19,7 +19,7 @@ import { curl, cookieOf } from './curl.ts';
 
 const APP = new URL('../fixtures/http-app/index.ts', import.meta.url).href;
 const row = (name: string) => defineService(name, 'http', `test: http-app (${name})`, { module: APP, options: HTTP_OPTIONS, optionsKind: 'http', idleTimeout: 300 });
-const ROWS = [row('testHttp'), row('testHttpIdle'), row('testHttpLife')];
+const ROWS = [row('testWebApp'), row('testWebIdle'), row('testWebLife')];
 
 let server: Server;
 let dir: string;
@@ -32,21 +32,21 @@ before(async () => {
   server = await startServer({
     configText: `
 Server {
-    services = (testHttp testHttpIdle testHttpLife)
+    services = (testWebApp testWebIdle testWebLife)
     primaryDomain = "sessions.example"
     statusListener = 127.0.0.1:0
     enableFaultInjection = yes
     shutdownTimeout = 2
     logLevel = error
-    testHttp = {
+    testWebApp = {
         listeners = ( { address = 127.0.0.1:0 } { address = 127.0.0.2:0 sslEnable = yes ${ssl} } )
         minConnThreads = 2
         maxConnThreads = 2
         path = "${path.join(dir, 'tpl')}"
         virtualHosts = ( { host = "mail.corp.example" template = "corp" } )
     }
-    testHttpIdle = { listeners = ( { address = 127.0.0.1:0 } ) sessionIdleTimeout = 1 }
-    testHttpLife = { listeners = ( { address = 127.0.0.1:0 } ) sessionIdleTimeout = 60 sessionActivityTimeout = 2 }
+    testWebIdle = { listeners = ( { address = 127.0.0.1:0 } ) sessionIdleTimeout = 1 }
+    testWebLife = { listeners = ( { address = 127.0.0.1:0 } ) sessionIdleTimeout = 60 sessionActivityTimeout = 2 }
 }`,
     dataDir: path.join(dir, 'data'),
     statusPort: 0,
@@ -72,27 +72,32 @@ function threadsOf(service: string) {
 }
 
 test('the cookie: HttpOnly, SameSite=Lax, Path=/; Secure on the TLS listener only', async () => {
-  const plain = (await login(base('testHttp'), 'alice@sessions.example')).setCookie.split(';').map((a) => a.trim());
+  const plain = (await login(base('testWebApp'), 'alice@sessions.example')).setCookie.split(';').map((a) => a.trim());
   for (const a of ['HttpOnly', 'SameSite=Lax', 'Path=/']) assert.ok(plain.includes(a), plain.join('; '));
   assert.ok(!plain.includes('Secure'));
-  const tls = (await login(base('testHttp', 1), 'alice@sessions.example')).setCookie.split(';').map((a) => a.trim());
+  const tls = (await login(base('testWebApp', 1), 'alice@sessions.example')).setCookie.split(';').map((a) => a.trim());
   for (const a of ['HttpOnly', 'SameSite=Lax', 'Path=/', 'Secure']) assert.ok(tls.includes(a), tls.join('; '));
 });
 
 test('a cookie made on one connection works on every other, on both threads and after a thread crash', async () => {
-  await waitFor(() => threadsOf('testHttp').filter((t) => t.state === 'running').length === 2, 10_000, 'two threads');
-  const { cookie } = await login(base('testHttp'), 'bob@sessions.example');
-  for (let i = 0; i < 8; i++) {
-    const r = await curl(`${base('testHttp')}/mail`, ['-H', `Cookie: ${cookie}`]);
+  await waitFor(() => threadsOf('testWebApp').filter((t) => t.state === 'running').length === 2, 10_000, 'two threads');
+  const { cookie } = await login(base('testWebApp'), 'bob@sessions.example');
+  // the kernel spreads connections over the threads (reusePort): a few requests reach both
+  const threads = new Set<string>();
+  for (let i = 0; i < 64 && threads.size < 2; i++) {
+    const r = await curl(`${base('testWebApp')}/mail`, ['-H', `Cookie: ${cookie}`]);
     assert.equal(r.status, 200);
-    assert.equal(JSON.parse(r.body).user, 'bob@sessions.example');
+    const m = JSON.parse(r.body) as { user: string; thread: string };
+    assert.equal(m.user, 'bob@sessions.example');
+    threads.add(m.thread);
   }
-  const restarts = threadsOf('testHttp').reduce((n, t) => n + t.restarts, 0);
-  server.injectFault('testHttp', 'crash', 0);
-  server.injectFault('testHttp', 'crash', 1);
-  await waitFor(() => threadsOf('testHttp').reduce((n, t) => n + t.restarts, 0) >= restarts + 2, 20_000, 'both threads restarted');
+  assert.equal(threads.size, 2, 'the cookie worked on both threads');
+  const restarts = threadsOf('testWebApp').reduce((n, t) => n + t.restarts, 0);
+  server.injectFault('testWebApp', 'crash', 0);
+  server.injectFault('testWebApp', 'crash', 1);
+  await waitFor(() => threadsOf('testWebApp').reduce((n, t) => n + t.restarts, 0) >= restarts + 2, 20_000, 'both threads restarted');
   const r = await waitFor(async () => {
-    const x = await curl(`${base('testHttp')}/mail`, ['-H', `Cookie: ${cookie}`]).catch(() => null);
+    const x = await curl(`${base('testWebApp')}/mail`, ['-H', `Cookie: ${cookie}`]).catch(() => null);
     return x !== null && x.status !== 0 ? x : null;
   }, 20_000, 'the service answering again');
   assert.equal(r.status, 200);
@@ -100,7 +105,7 @@ test('a cookie made on one connection works on every other, on both threads and 
 });
 
 test('CSRF missing or wrong → 403; a cross-site Origin → 403; the right token from the same origin → 200', async () => {
-  const url = base('testHttp');
+  const url = base('testWebApp');
   const { cookie, csrf } = await login(url, 'carol@sessions.example');
   const post = (args: string[]) => curl(`${url}/action`, ['-H', `Cookie: ${cookie}`, ...args]);
   assert.equal((await post(['--data', 'x=1'])).status, 403);
@@ -114,7 +119,7 @@ test('CSRF missing or wrong → 403; a cross-site Origin → 403; the right toke
 });
 
 test('idle expiry: a session unused for sessionIdleTimeout (1 s) ends', async () => {
-  const url = base('testHttpIdle');
+  const url = base('testWebIdle');
   const { cookie } = await login(url, 'idle@sessions.example');
   assert.equal((await curl(`${url}/mail`, ['-H', `Cookie: ${cookie}`])).status, 200);
   // the wait is the thing tested: idle for longer than sessionIdleTimeout, the session is gone
@@ -125,7 +130,7 @@ test('idle expiry: a session unused for sessionIdleTimeout (1 s) ends', async ()
 });
 
 test('activity expiry: a session busy all along ends after sessionActivityTimeout (2 s)', async () => {
-  const url = base('testHttpLife');
+  const url = base('testWebLife');
   const t0 = Date.now();
   const { cookie } = await login(url, 'busy@sessions.example');
   let ended = 0;
@@ -142,7 +147,7 @@ test('activity expiry: a session busy all along ends after sessionActivityTimeou
 });
 
 test('views through the host: a virtual host\'s layout, the default for others, the mobile set for a phone', async () => {
-  const url = base('testHttp');
+  const url = base('testWebApp');
   const corp = await curl(`${url}/page`, ['-H', 'Host: mail.corp.example']);
   assert.equal(corp.status, 200);
   assert.match(corp.body, /data-layout="corp"/);

@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import fastify, { type FastifyInstance } from 'fastify';
-import formbody from '@fastify/formbody';
 import type { AddressInfo } from 'node:net';
 import type { HttpEnv, HttpOptions, RequestState } from '../../src/http/types.ts';
 import type { SessionContext } from '../../src/service/protocol.ts';
@@ -52,7 +51,6 @@ export async function standalone(o: {
   const log = createRootLogger('silent', {});
   const secure = o.tls !== undefined;
   const app = (o.tls === undefined ? fastify() : fastify({ https: { cert: fs.readFileSync(o.tls.certFile), key: fs.readFileSync(o.tls.keyFile) } })) as unknown as FastifyInstance;
-  await app.register(formbody);
   const helpers = sessionHelpers(() => options);
   const views = createViews(() => options);
   app.decorateRequest('postern', null as unknown as RequestState);
