@@ -155,6 +155,28 @@ test('list: 120 messages, 50 a page, sorted by date, sender, subject and size bo
   assert.match(again, new RegExp(`<tr class="msg" data-uid="${withFile}">`));
 });
 
+test('list: stays current across deliveries, flag changes and removals (its cache catches up)', async () => {
+  const user = 'fresh@example.org';
+  await env.addUser(user, 'fresh-pw');
+  const msg = (n: number): string => `From: f${n}@x.test\r\nSubject: fresh ${n}\r\nDate: ${new Date(Date.UTC(2024, 3, n)).toUTCString()}\r\n\r\nbody ${n}\r\n`;
+  const u1 = await env.deliver(user, msg(1));
+  const u2 = await env.deliver(user, msg(2));
+  const b = await loggedIn(user, 'fresh-pw');
+  assert.deepEqual(rowsOf((await b.get('/mail?f=INBOX')).text), [u2, u1]);
+  const u3 = await env.deliver(user, msg(3));
+  assert.deepEqual(rowsOf((await b.get('/mail?f=INBOX')).text), [u3, u2, u1], 'a new message');
+  assert.equal((await b.post('/mail/action', [['f', 'INBOX'], ['uid', String(u2)], ['action', 'flag']])).status, 303);
+  assert.match((await b.get('/mail?f=INBOX')).text, new RegExp(`<tr class="msg unseen flagged" data-uid="${u2}">`), 'a flag change');
+  assert.equal((await b.post('/mail/action', [['f', 'INBOX'], ['uid', String(u1)], ['action', 'delete']])).status, 303);
+  const after = await b.get('/mail?f=INBOX');
+  assert.deepEqual(rowsOf(after.text), [u3, u2], 'a removal');
+  assert.match(after.text, /2 messages/);
+  const trash = await b.get('/mail?f=Trash');
+  assert.equal(rowsOf(trash.text).length, 1);
+  assert.match(trash.text, /fresh 1/);
+  assert.match(trash.text, /<button id="empty-trash"/);
+});
+
 test('a text message: headers, decoded text, \\Seen set; the raw source as it was stored', async () => {
   const text = 'From: =?utf-8?q?Z=C3=BCrich_Team?= <team@zh.test>\r\nTo: ann@example.org\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?=\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 <b>not bold</b> & more\r\n';
   const uid = await env.deliver(ANN, text);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStructure } from '../../src/store/structure.ts';
 import type { FolderInfo, MessageMeta } from '../../src/store/types.ts';
-import { folderTree, matchHeaders, pageOf, parseDay, sortRows, summarize, threadOf, toRow, DAY_MS, type Summary } from '../../src/protocols/webmail/model.ts';
+import { folderTree, matchHeaders, pageOf, pageOfSorted, parseDay, sortUids, summarize, threadOf, toRow, DAY_MS, type Summary } from '../../src/protocols/webmail/model.ts';
 import { attachments, dispositionHeader, fileName, findCid, findPart, hasAttachment, leaves, partBytes, partText, shownBodies } from '../../src/protocols/webmail/parts.ts';
 import { htmlCsp, sanitizeMailHtml } from '../../src/protocols/webmail/html.ts';
 import { loginName } from '../../src/protocols/webmail/login.ts';
@@ -37,7 +37,7 @@ function msg(uid: number, headers: string, body = 'text\r\n'): { meta: MessageMe
   return { meta, s: summarize(uid, parseStructure(raw)) };
 }
 
-test('list rows: sorted by date, sender, subject, size, each way; ties by UID; pages of 50', () => {
+test('list: sorted by date, sender, subject, size, each way; ties by UID; pages of 50 either way', () => {
   const ms = [
     msg(1, 'From: "Zed" <z@x.org>\r\nSubject: Re: banana\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000', 'x'.repeat(300)),
     msg(2, 'From: amy@x.org\r\nSubject: apple\r\nDate: Wed, 3 Jan 2024 10:00:00 +0000'),
@@ -46,7 +46,7 @@ test('list rows: sorted by date, sender, subject, size, each way; ties by UID; p
   ];
   const sums = new Map(ms.map((m) => [m.meta.uid, m.s]));
   const rows = () => ms.map((m) => toRow(m.meta, m.s));
-  const order = (key: 'date' | 'from' | 'subject' | 'size', desc: boolean) => sortRows(rows(), key, desc, (u) => sums.get(u)).map((r) => r.uid);
+  const order = (key: 'date' | 'from' | 'subject' | 'size', desc: boolean) => pageOfSorted(sortUids(ms.map((m) => m.meta), key, sums), desc, 1).items;
   assert.deepEqual(order('date', false), [1, 3, 2, 4]);
   assert.deepEqual(order('date', true), [4, 2, 3, 1]);
   assert.deepEqual(order('from', false), [2, 3, 4, 1]); // amy, béa, carl, zed
@@ -64,6 +64,10 @@ test('list rows: sorted by date, sender, subject, size, each way; ties by UID; p
   assert.equal(pageOf(many, 3).pages, 3);
   assert.equal(pageOf(many, 99).page, 3); // clamped
   assert.equal(pageOf([], 1).pages, 1);
+  assert.deepEqual(pageOfSorted(many, true, 1).items, many.slice(70).reverse());
+  assert.deepEqual(pageOfSorted(many, true, 3).items, many.slice(0, 20).reverse());
+  assert.deepEqual(pageOfSorted(many, false, 2).items, many.slice(50, 100));
+  assert.deepEqual(pageOfSorted([], true, 1).items, []);
 });
 
 test('conversation: linked by Message-ID / In-Reply-To / References, else base subject', () => {
