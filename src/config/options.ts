@@ -253,6 +253,9 @@ export interface HttpOptions {
    * started; a declared Content-Length over the limit gets 413 + close before any body is read);
    * true: read and discard the rest, then answer 413 and keep the connection. */
   readonly allowLargeIncomingData: boolean;
+  /** (Postern) Requests a client may send ahead of their answers (pipelined) on one connection;
+   * one more, and the connection is closed. They are answered one at a time. */
+  readonly maxPipelinedRequests: number;
   /** A web session unused this long ends, ms. */
   readonly sessionIdleTimeoutMs: number;
   /** The longest a web session may live, however busy, ms. */

@@ -240,6 +240,7 @@ function httpOptions(r: OptionReader, c: ResolveCtx): HttpOptions {
     httpBodyMaxSize: r.num('httpBodyMaxSize'),
     uploadMaxSize: r.num('uploadMaxSize'),
     allowLargeIncomingData: r.bool('allowLargeIncomingData'),
+    maxPipelinedRequests: r.num('maxPipelinedRequests'),
     sessionIdleTimeoutMs: r.num('sessionIdleTimeout'),
     sessionActivityTimeoutMs: r.num('sessionActivityTimeout'),
     path: r.str('path') ?? '',

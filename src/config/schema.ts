@@ -305,6 +305,7 @@ export const HTTP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
   httpBodyMaxSize: uint(1024, { unit: 'kb', min: 1 }), // a request body other than an upload: over it, 413
   uploadMaxSize: uint(25600, { unit: 'kb', min: 1 }), // a multipart/form-data body: over it, 413
   allowLargeIncomingData: yesNo(false), // a body over its limit: no: close at once; yes: read and discard it, then 413
+  maxPipelinedRequests: uint(16, { min: 1, max: 10000 }), // (Postern) requests a client may send ahead of their answers on one connection: more, and the connection is closed
   sessionIdleTimeout: seconds(1800), // a web session unused this long ends
   sessionActivityTimeout: seconds(43200), // the longest a web session may live
   path: { type: 'csString', default: '' }, // the template root; '': the built-in templates

@@ -33,7 +33,7 @@ import type { HttpEnv, HttpServiceSpec, RequestState } from './types.ts';
 import { PosternError } from '../errors.ts';
 import { chooseTemplates, createViews } from './views.ts';
 import { sessionHelpers } from './sessions.ts';
-import { clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
+import { bodyLimitFor, clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
 
 /** The service's HTTP options (kind 'http' or 'webmail'); INTERNAL for any other kind. */
 export function httpOptionsOf(service: Pick<ServiceOptions, 'name' | 'protocol'>): HttpOptions {
@@ -127,8 +127,8 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
       serverFactory: (handler) => {
         const route = (req: IncomingMessage, res: ServerResponse): void => {
           const conn = conns.get(req.socket);
-          if (conn === undefined) {
-            res.destroy();
+          if (conn === undefined || conn.socket.destroyed) {
+            res.destroy(); // the rest of a read parsed after the connection was dropped
             return;
           }
           conn.requests++;
@@ -138,9 +138,14 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
             else void inst.ready.then((ok) => (ok ? handler(req, res) : unavailable(res)));
           };
           // pipelined requests are run one at a time, and the connection is not read while one
-          // waits: a client that sends many and never reads holds one answer and one read's
-          // worth of requests, no more (node only pauses between reads)
+          // waits (node itself pauses only between reads, and an answer counts as done once it
+          // is handed to the socket); more than maxPipelinedRequests waiting closes it
           if (conn.running || conn.waiting.length > 0) {
+            if (conn.waiting.length >= o.maxPipelinedRequests) {
+              conn.count('http.pipelined_over_limit');
+              conn.destroy('error');
+              return;
+            }
             conn.waiting.push({ res, run });
             conn.socket.pause();
             return;
@@ -159,9 +164,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         );
         // a client waiting for 100 Continue gets it only when its declared body fits
         server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-          const multipart = /^\s*multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''));
-          const limit = multipart ? o.uploadMaxSize : o.httpBodyMaxSize;
-          if (Number(req.headers['content-length'] ?? 0) <= limit) res.writeContinue();
+          if (Number(req.headers['content-length'] ?? 0) <= bodyLimitFor(o, req)) res.writeContinue();
           route(req, res);
         });
         server.on('timeout', () => {}); // the thread's idle timer decides (SessionHandle.idleTimeout)
@@ -200,6 +203,11 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
       };
       req.postern.session = await helpers.load(req);
     });
+    // fastify's own logger is off: a failing route is logged here, with its connection
+    app.addHook('onError', async (req, _reply, err) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 500;
+      if (status >= 500) (req.postern?.conn.log ?? env.log).error({ err, url: req.url, method: req.method }, 'HTTP request failed');
+    });
     const ready = (async () => {
       await spec.setup(app, env);
       await app.ready();
@@ -225,6 +233,10 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         conn.running = false;
         if (socket.destroyed) {
           conn.waiting.length = 0; // nobody to answer
+          return;
+        }
+        if (conn.closing && conn.inFlight === 0) {
+          conn.ctx.end('shutdown', socket); // shutdown asked while this one was answered
           return;
         }
         const n = conn.waiting.shift();

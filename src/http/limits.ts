@@ -26,8 +26,8 @@
  * Parse errors (`clientErrorReply`): header overflow → 431, request timeout → 408, a chunk
  * extension overflow → 413, anything else → 400; always `Connection: close`.
  *
- * Exports: `SECURITY_HEADERS`, `DEFAULT_CSP`, `ConnLimitsState`, `RequestLimits`, `guardRequest`,
- * `clientErrorReply`. Throws nothing.
+ * Exports: `SECURITY_HEADERS`, `DEFAULT_CSP`, `ConnLimitsState`, `RequestLimits`, `bodyLimitFor`,
+ * `guardRequest`, `clientErrorReply`. Throws nothing.
  */
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -81,9 +81,10 @@ function answer(res: ServerResponse, status: number, close: boolean): void {
   res.end(body);
 }
 
-function isMultipart(req: IncomingMessage): boolean {
+/** The body limit of a request: `uploadMaxSize` for multipart/form-data, else `httpBodyMaxSize`. */
+export function bodyLimitFor(o: HttpOptions, req: IncomingMessage): number {
   const t = req.headers['content-type'];
-  return typeof t === 'string' && /^\s*multipart\/form-data\s*(;|$)/i.test(t);
+  return typeof t === 'string' && /^\s*multipart\/form-data\s*(;|$)/i.test(t) ? o.uploadMaxSize : o.httpBodyMaxSize;
 }
 
 /**
@@ -119,23 +120,19 @@ export function guardRequest(conn: ConnLimitsState, limits: RequestLimits, req: 
     return (writeHead as (...a: unknown[]) => ServerResponse).call(this, status, ...rest);
   } as typeof res.writeHead;
 
-  const limit = isMultipart(req) ? o.uploadMaxSize : o.httpBodyMaxSize;
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
-  if (declared !== null && declared > limit) {
-    const waitsForContinue = /100-continue/i.test(String(req.headers['expect'] ?? ''));
-    if (!o.allowLargeIncomingData || waitsForContinue) {
-      conn.closeReason ??= 'normal';
-      answer(res, 413, true);
-      return false;
-    }
-    // read the body and drop it, then answer and keep the connection
-    req.on('end', () => answer(res, 413, false));
-    req.resume();
+  if (req.headers['transfer-encoding'] === undefined && (declared === null || declared === 0)) return true; // no body
+  const limit = bodyLimitFor(o, req);
+  const declaredOver = declared !== null && declared > limit;
+  if (declaredOver && (!o.allowLargeIncomingData || /100-continue/i.test(String(req.headers['expect'] ?? '')))) {
+    conn.closeReason ??= 'normal';
+    answer(res, 413, true); // before a byte of the body is read
     return false;
   }
-  if (req.headers['transfer-encoding'] === undefined && (declared === null || declared === 0)) return true; // no body
+  // Every byte of the body passes here, whoever reads it. `over`: dropped from here on, and
+  // the 413 goes out when the body ends (allowLargeIncomingData yes).
   let received = 0;
-  let over = false;
+  let over = declaredOver;
   let windowBytes = 0;
   const rate = limits.session.minDataRateBytesPerSec;
   const rateTimer =
@@ -156,7 +153,7 @@ export function guardRequest(conn: ConnLimitsState, limits: RequestLimits, req: 
     if (chunk === null) {
       if (rateTimer !== null) clearInterval(rateTimer);
       if (!over) return push.call(this, chunk, encoding);
-      answer(res, 413, false); // the body is over: the readers never see its end
+      answer(res, 413, false); // the body is over: its readers never see its end
       return false;
     }
     const n = (chunk as Buffer).length;
@@ -174,7 +171,7 @@ export function guardRequest(conn: ConnLimitsState, limits: RequestLimits, req: 
     }
     return push.call(this, chunk, encoding);
   };
-  return true;
+  return !declaredOver; // a body dropped whole never reaches fastify
 }
 
 /** The bytes to write for a parse error on the connection (node's 'clientError'), with the

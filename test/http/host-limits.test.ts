@@ -7,7 +7,8 @@
  * curl opens another) and yes (the body is read and dropped, the connection is reused), for a
  * declared Content-Length and for a chunked body, maxErrors (the answer reaching it closes the
  * connection), the security headers, a slowloris client cut by the headers deadline
- * (commandTimeout) and a pipelining client that never reads, bounded while others are served.
+ * (commandTimeout), a body trickled under minDataRate, a pipelining client that never reads,
+ * bounded while others are served, and maxPipelinedRequests.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,7 @@ const svc = () => server.status().services.find((x) => x.name === 'testHttp')!;
 before(async () => {
   files = tmpDir('postern-http-files-');
   // testHttp: small limits, allowLargeIncomingData no; testHttp2: the same, yes; testHttp3: allowKeepAlive no
-  const limits = 'httpHeadersMaxSize = 2 httpBodyMaxSize = 4 uploadMaxSize = 16 maxErrors = 3 commandTimeout = 2 minConnThreads = 1 maxConnThreads = 1';
+  const limits = 'httpHeadersMaxSize = 2 httpBodyMaxSize = 4 uploadMaxSize = 16 maxErrors = 3 commandTimeout = 2 dataRateWindow = 2 minConnThreads = 1 maxConnThreads = 1';
   server = await startHttpServer(`
     testHttp = { listeners = ( { address = 127.0.0.1:0 idleTimeout = 4 } ) ${limits} }
     testHttp2 = { listeners = ( { address = 127.0.0.1:0 } ) ${limits} allowLargeIncomingData = yes }
@@ -85,6 +86,16 @@ test('httpBodyMaxSize, Content-Length declared: allowLargeIncomingData no → 41
   assert.deepEqual(yes.statuses, [413, 200]);
   assert.equal(headers(yes, 'connection')[0], 'keep-alive');
   assert.equal(yes.connections, 1, 'the connection was kept');
+});
+
+test('a client waiting for 100 Continue gets it when its declared body fits; over the limit a 413 instead, with close, its body never sent', async () => {
+  const expect = ['-H', 'Expect: 100-continue', ...OCTETS];
+  const ok = await curl([...expect, '--data-binary', `@${file('3k', 3000)}`, url('testHttp2', '/echo')]);
+  assert.deepEqual(ok.statuses, [100, 200]);
+  assert.equal(ok.out, 'got 3000\n');
+  const over = await curl([...expect, '--data-binary', `@${file('5k', 5000)}`, url('testHttp2', '/echo')]);
+  assert.deepEqual(over.statuses, [413], 'no 100 Continue');
+  assert.equal(headers(over, 'connection')[0], 'close');
 });
 
 test('httpBodyMaxSize, chunked: no → the connection is dropped as the limit passes; yes → the rest is read and dropped, 413, connection kept', async () => {
@@ -152,24 +163,50 @@ test('a slowloris client (headers trickled) is cut by the headers deadline (comm
   assert.deepEqual(r.statuses, [200]);
 });
 
+test('minDataRate: a body trickled slower than it over dataRateWindow gets the connection closed', async () => {
+  const c = await rawClient(server.port('testHttp'));
+  c.s.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 3000\r\n\r\n');
+  let sent = 0;
+  const trickle = setInterval(() => {
+    if (sent++ >= 60 || c.s.destroyed) clearInterval(trickle); // stops by itself after 24 s
+    else c.s.write('y'.repeat(10)); // 25 bytes/s, under 1 KB/s
+  }, 400);
+  await c.closed;
+  clearInterval(trickle);
+  assert.equal(c.got(), '', 'no answer: the body never came whole');
+  assert.ok(sent < 60, `closed before the client gave up (${sent * 10} bytes sent)`);
+  await waitFor(() => (svc().counters?.['http.body_too_slow'] ?? 0) >= 1, 10_000, 'http.body_too_slow counted');
+});
+
 test('a pipelining client that never reads is bounded (the server stops reading it) while another client is served', async (t) => {
-  const port = server.port('testHttp');
   const before = Number((await curl([url('testHttp', '/count')])).out);
   const idleBefore = svc().listeners[0]!.refused['idle_timeout'] ?? 0;
-  const c = await rawClient(port);
+  const c = await rawClient(server.port('testHttp'));
   c.s.pause(); // never reads
-  const N = 20_000;
-  c.s.write(Array.from({ length: N }, () => 'GET /page?size=65536 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
-  // served meanwhile
+  const N = 10; // within maxPipelinedRequests; 4 MB answers each, far more than socket buffers hold
+  c.s.write(Array.from({ length: N }, () => 'GET /page?size=4194304 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
   const other = await curl([url('testHttp', '/page?size=10')]);
-  assert.deepEqual(other.statuses, [200]);
+  assert.deepEqual(other.statuses, [200], 'served meanwhile');
   // the connection makes no progress: the listener's idle timeout (4 s) ends it
   await waitFor(() => (svc().listeners[0]!.refused['idle_timeout'] ?? 0) > idleBefore, 30_000, 'the idle timeout ended the connection');
   const answered = Number((await curl([url('testHttp', '/count')])).out) - before - 1;
+  t.diagnostic(`answered ${answered} of ${N} pipelined requests before the idle timeout`);
+  assert.ok(answered < N, `answered ${answered} of ${N}: the server stopped while the client did not read`);
   c.s.resume();
   await c.closed;
-  t.diagnostic(`client received ${c.got().length} bytes`);
-  t.diagnostic(`answered ${answered} of ${N} pipelined requests before the idle timeout`);
-  assert.ok(answered < N / 20, `answered ${answered} of ${N} pipelined requests before the connection ended`);
-  assert.ok(c.got().length < N * 65536, 'the answers stopped');
+  assert.ok(c.got().length < N * 4194304, 'the answers stopped');
+});
+
+test('maxPipelinedRequests: a client sending more requests ahead of their answers gets the connection closed', async (t) => {
+  const before = Number((await curl([url('testHttp', '/count')])).out);
+  const c = await rawClient(server.port('testHttp'));
+  c.s.pause();
+  const N = 20_000;
+  c.s.write(Array.from({ length: N }, () => 'GET /page?size=100 HTTP/1.1\r\nHost: x\r\n\r\n').join(''));
+  await waitFor(() => (svc().counters?.['http.pipelined_over_limit'] ?? 0) >= 1, 10_000, 'http.pipelined_over_limit counted');
+  c.s.resume();
+  await c.closed;
+  const answered = Number((await curl([url('testHttp', '/count')])).out) - before - 1;
+  t.diagnostic(`answered ${answered} of ${N}`);
+  assert.ok(answered <= 17, `answered ${answered}: at most the one running and the 16 waiting`);
 });

@@ -26,6 +26,7 @@ test('defaults, in the seed units: KB → bytes, seconds → ms; no TLS listener
       httpBodyMaxSize: 1024 * 1024,
       uploadMaxSize: 25600 * 1024,
       allowLargeIncomingData: false,
+      maxPipelinedRequests: 16,
       sessionIdleTimeoutMs: 1800_000,
       sessionActivityTimeoutMs: 43200_000,
       path: '',
@@ -42,14 +43,14 @@ test('defaults, in the seed units: KB → bytes, seconds → ms; no TLS listener
 test('every option written is resolved; UrlRedirect written wins, else the first TLS listener is linked', () => {
   const r = load(`webmail = {
     listeners = ( { address = 127.0.0.1:8080 } { address = 127.0.0.1:8443 sslEnable = yes } )
-    allowKeepAlive = no httpHeadersMaxSize = 8 httpBodyMaxSize = 64 uploadMaxSize = 512 allowLargeIncomingData = yes
+    allowKeepAlive = no httpHeadersMaxSize = 8 httpBodyMaxSize = 64 uploadMaxSize = 512 allowLargeIncomingData = yes maxPipelinedRequests = 4
     sessionIdleTimeout = 60 sessionActivityTimeout = 600 path = "/srv/skins"
     virtualHosts = ( { host = Mail.Example.ORG template = blue } { host = "*.example.net" template = green } )
     showDomainList = yes
     hostNameResolver = ( { host = WEBMAIL.example.org domain = Example.ORG } )
   }`);
   const w = optionsOf(r.serviceOptions.webmail, 'webmail');
-  assert.deepEqual([w.allowKeepAlive, w.httpHeadersMaxSize, w.httpBodyMaxSize, w.uploadMaxSize, w.allowLargeIncomingData], [false, 8192, 65536, 524288, true]);
+  assert.deepEqual([w.allowKeepAlive, w.httpHeadersMaxSize, w.httpBodyMaxSize, w.uploadMaxSize, w.allowLargeIncomingData, w.maxPipelinedRequests], [false, 8192, 65536, 524288, true, 4]);
   assert.deepEqual([w.sessionIdleTimeoutMs, w.sessionActivityTimeoutMs, w.path], [60_000, 600_000, '/srv/skins']);
   assert.deepEqual(w.virtualHosts, [{ host: 'mail.example.org', template: 'blue' }, { host: '*.example.net', template: 'green' }]);
   assert.equal(w.showDomainList, true);
