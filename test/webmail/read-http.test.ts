@@ -16,7 +16,7 @@ const ANN = 'ann@example.org';
 const PW = 'ann-secret';
 
 before(async () => {
-  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } ) UrlRedirect = { address = 127.0.0.1:8443 host = "secure.example.org" }' });
+  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } ) UrlRedirect = { address = 127.0.0.1:8443 host = "secure.example.org" } showDomainList = yes' });
   await env.addUser(ANN, PW);
   await env.server.admin('domain.add', { name: 'other.test', postmasterPassword: 'pm-secret-1' });
   await env.addUser('bob@other.test', 'bob-secret');
@@ -79,6 +79,17 @@ for i in range(3):
     print(r.status, r.getheader('Connection'), c.sock is None)
 `);
   assert.deepEqual(out.trim().split('\n'), ['200 keep-alive False', '200 keep-alive False', '200 close True']);
+});
+
+test('login: showDomainList offers the domains; a bare name gets the one picked', async () => {
+  const b = browser(env.base);
+  const form = await b.get('/');
+  assert.match(form.text, /<select id="domain" name="domain">[\s\S]*<option value="example\.org">example\.org<\/option>[\s\S]*<option value="other\.test">other\.test<\/option>/);
+  const r = await b.post('/login', [['username', 'bob'], ['password', 'bob-secret'], ['domain', 'other.test']]);
+  assert.equal(r.status, 303, r.text);
+  const wrong = await browser(env.base).post('/login', [['username', 'bob'], ['password', 'bob-secret'], ['domain', 'not-ours.test']]);
+  assert.equal(wrong.status, 200, 'a domain that is not ours is not used');
+  assert.match(wrong.text, /class="error"/);
 });
 
 test('login: a bare name on a host named in hostNameResolver gets that domain', async () => {
