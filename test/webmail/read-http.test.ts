@@ -16,7 +16,7 @@ const ANN = 'ann@example.org';
 const PW = 'ann-secret';
 
 before(async () => {
-  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } )' });
+  env = await startReadServer({ webmail: 'hostNameResolver = ( { host = "mail.other.test" domain = "other.test" } ) UrlRedirect = { address = 127.0.0.1:8443 host = "secure.example.org" } showDomainList = yes' });
   await env.addUser(ANN, PW);
   await env.server.admin('domain.add', { name: 'other.test', postmasterPassword: 'pm-secret-1' });
   await env.addUser('bob@other.test', 'bob-secret');
@@ -42,6 +42,7 @@ test('login: the form, a failed login shows it again with the name kept, a good 
   assert.match(form.text, /<form id="login" method="post" action="\/login">/);
   assert.match(form.text, /name="username"/);
   assert.match(form.text, /name="password" type="password"/);
+  assert.match(form.text, /<a id="secure-login" href="https:\/\/secure\.example\.org:8443\/">/, 'UrlRedirect (auto no): a link to the secure login');
   const bad = await b.login(ANN, 'wrong');
   assert.equal(bad.status, 200);
   assert.match(bad.text, /class="error"/);
@@ -78,6 +79,17 @@ for i in range(3):
     print(r.status, r.getheader('Connection'), c.sock is None)
 `);
   assert.deepEqual(out.trim().split('\n'), ['200 keep-alive False', '200 keep-alive False', '200 close True']);
+});
+
+test('login: showDomainList offers the domains; a bare name gets the one picked', async () => {
+  const b = browser(env.base);
+  const form = await b.get('/');
+  assert.match(form.text, /<select id="domain" name="domain">[\s\S]*<option value="example\.org">example\.org<\/option>[\s\S]*<option value="other\.test">other\.test<\/option>/);
+  const r = await b.post('/login', [['username', 'bob'], ['password', 'bob-secret'], ['domain', 'other.test']]);
+  assert.equal(r.status, 303, r.text);
+  const wrong = await browser(env.base).post('/login', [['username', 'bob'], ['password', 'bob-secret'], ['domain', 'not-ours.test']]);
+  assert.equal(wrong.status, 200, 'a domain that is not ours is not used');
+  assert.match(wrong.text, /class="error"/);
 });
 
 test('login: a bare name on a host named in hostNameResolver gets that domain', async () => {
@@ -153,6 +165,28 @@ test('list: 120 messages, 50 a page, sorted by date, sender, subject and size bo
   await b.get(`/mail/message?f=INBOX&uid=${withFile}`);
   const again = (await b.get('/mail?f=INBOX&sort=date&order=asc&page=1')).text + (await b.get('/mail?f=INBOX&sort=date&order=asc&page=2')).text + (await b.get('/mail?f=INBOX&sort=date&order=asc&page=3')).text;
   assert.match(again, new RegExp(`<tr class="msg" data-uid="${withFile}">`));
+});
+
+test('list: stays current across deliveries, flag changes and removals (its cache catches up)', async () => {
+  const user = 'fresh@example.org';
+  await env.addUser(user, 'fresh-pw');
+  const msg = (n: number): string => `From: f${n}@x.test\r\nSubject: fresh ${n}\r\nDate: ${new Date(Date.UTC(2024, 3, n)).toUTCString()}\r\n\r\nbody ${n}\r\n`;
+  const u1 = await env.deliver(user, msg(1));
+  const u2 = await env.deliver(user, msg(2));
+  const b = await loggedIn(user, 'fresh-pw');
+  assert.deepEqual(rowsOf((await b.get('/mail?f=INBOX')).text), [u2, u1]);
+  const u3 = await env.deliver(user, msg(3));
+  assert.deepEqual(rowsOf((await b.get('/mail?f=INBOX')).text), [u3, u2, u1], 'a new message');
+  assert.equal((await b.post('/mail/action', [['f', 'INBOX'], ['uid', String(u2)], ['action', 'flag']])).status, 303);
+  assert.match((await b.get('/mail?f=INBOX')).text, new RegExp(`<tr class="msg unseen flagged" data-uid="${u2}">`), 'a flag change');
+  assert.equal((await b.post('/mail/action', [['f', 'INBOX'], ['uid', String(u1)], ['action', 'delete']])).status, 303);
+  const after = await b.get('/mail?f=INBOX');
+  assert.deepEqual(rowsOf(after.text), [u3, u2], 'a removal');
+  assert.match(after.text, /2 messages/);
+  const trash = await b.get('/mail?f=Trash');
+  assert.equal(rowsOf(trash.text).length, 1);
+  assert.match(trash.text, /fresh 1/);
+  assert.match(trash.text, /<button id="empty-trash"/);
 });
 
 test('a text message: headers, decoded text, \\Seen set; the raw source as it was stored', async () => {
@@ -310,13 +344,19 @@ test('search: from, to, subject, body text and dates, alone and together', async
   assert.equal((await b.get('/mail/search?f=Nope&from=a')).status, 404);
 });
 
-test('every reading route needs a session', async () => {
+test('every reading route needs a session; unknown pages and bodies get error pages', async () => {
   const b = browser(env.base);
   for (const p of ['/mail?f=INBOX', '/mail/message?f=INBOX&uid=1', '/mail/message/raw?f=INBOX&uid=1', '/mail/message/part?f=INBOX&uid=1&part=1', '/mail/search?f=INBOX', '/mail/thread?f=INBOX&uid=1', '/events?f=INBOX']) {
     const r = await b.get(p);
     assert.equal(r.status, 303, p);
     assert.equal(r.headers.location, '/', p);
   }
+  const lost = await b.get('/no/such/page');
+  assert.equal(lost.status, 404);
+  assert.match(lost.headers['content-type']!, /^text\/html/);
+  assert.match(lost.text, /<h1>404 Not found<\/h1>/);
+  const odd = await b.post('/login', [['x', '1']], ['Content-Type: application/xml']);
+  assert.equal(odd.status, 415);
   const css = await b.get('/static/style.css');
   assert.equal(css.status, 200);
   assert.match(css.headers['content-type']!, /text\/css/);

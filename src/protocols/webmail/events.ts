@@ -78,8 +78,8 @@ export const registerEvents: WebmailRoutes = (app, env) => {
       switch (e.kind) {
         case 'append': {
           if (e.folder !== folder) return;
-          const sums = await summariesOf(mailbox, folder, info.uidValidity, [e.uid], false).catch(() => new Map());
-          const row = toRow({ uid: e.uid, modseq: e.modseq, flags: e.flags, internalDate: e.internalDate, size: e.size, locator: { path: '', offset: 0, length: 0, crc: 0 } }, sums.get(e.uid));
+          const sums = await summariesOf(mailbox, folder, info.uidValidity, [e.uid]).catch(() => new Map());
+          const row = toRow({ uid: e.uid, flags: e.flags, internalDate: e.internalDate, size: e.size }, sums.get(e.uid));
           write(sseFrame('exists', { uid: e.uid, row, dateText: shortDate(row.date), sizeText: shortSize(row.size), url: mailUrl('/mail/message', { f: folder, uid: e.uid }) }));
           return counts();
         }

@@ -8,7 +8,8 @@
  * limit of the whole body too), `/static/<file>` from the request's template dirs, and the route
  * modules: login.ts (`/`, `/login`, `/logout`), read.ts (`/mail…`), events.ts (`/events`),
  * actions.ts and compose.ts. Errors a route throws become error pages (common.ts `sendError`:
- * WebError's status, the store's codes mapped, fastify's own statuses kept).
+ * WebError's status, the store's codes mapped, fastify's own statuses kept); an unknown path
+ * gets the same error page (404).
  *
  * Exports: `refusal`, `startSession` (the ProtocolModule). Throws nothing.
  */
@@ -18,7 +19,7 @@ import { httpProtocol } from '../../http/host.ts';
 import type { HttpEnv } from '../../http/types.ts';
 import type { FastifyInstance } from 'fastify';
 import { registerActions } from './actions.ts';
-import { sendError } from './common.ts';
+import { sendError, WebError } from './common.ts';
 import { registerCompose } from './compose.ts';
 import { registerEvents } from './events.ts';
 import { registerLogin } from './login.ts';
@@ -34,6 +35,7 @@ async function setup(app: FastifyInstance, env: HttpEnv): Promise<void> {
     await scope.register(formbody);
     await scope.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: o.uploadMaxSize, fieldSize: o.httpBodyMaxSize, files: MAX_FILES, fields: MAX_FIELDS } });
     scope.setErrorHandler(async (err, req, reply) => sendError(env, req, reply, err));
+    scope.setNotFoundHandler(async (req, reply) => sendError(env, req, reply, new WebError(404, 'There is no such page.')));
     scope.get('/static/*', async (req, reply) => env.views.sendStatic(req, reply, (req.params as { '*': string })['*']));
     for (const routes of [registerLogin, registerRead, registerEvents, registerActions, registerCompose]) await routes(scope, env);
   });

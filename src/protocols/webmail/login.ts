@@ -1,15 +1,16 @@
 /**
  * webmail/login.ts: WebMail's door:
  *   GET  /        the login form (`login.eta`: form#login with `username`, `password`); a reader
- *                 already logged in goes on (303) to /mail?f=INBOX; on a plain connection with
- *                 UrlRedirect `auto`, 301 to the secure login (`req.postern.secureUrl`), else the
- *                 form links to it (a#secure-login)
+ *                 already logged in goes on (303) to /mail?f=INBOX; on a plain connection the
+ *                 form links to the secure login (a#secure-login, `req.postern.secureUrl`; with
+ *                 UrlRedirect `auto` the host answers 301 before this route runs)
  *   POST /login   form-encoded `username`, `password` (the interface the WebMail proxy reads):
  *                 same origin only (403); through the shared login pipeline (auth/login.ts: the
  *                 service's per-IP throttle and ban, the directory, scrypt on the pool, the
  *                 outcome reported once, so failures count toward maxAuthErrors); a login without
- *                 `@domain` on a host named in `hostNameResolver` gets that domain (else the
- *                 directory completes it with the primary domain). Success: a new session
+ *                 `@domain` gets the domain picked in the form (`showDomainList`: a `domain`
+ *                 select of the enabled domains), else the one `hostNameResolver` maps the
+ *                 request's Host to, else the directory completes it with the primary domain. Success: a new session
  *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
  *                 username kept and a `.error`; the store unable to check: 503, the same form.
  *                 The `maxAuthErrors`th failed login on one connection is answered with
@@ -29,6 +30,8 @@ import type { WebmailRoutes } from './types.ts';
 export const MAX_USERNAME = 320;
 export const MAX_PASSWORD = 1024;
 const SERVICE = 'webmail';
+/** Most domains the login form lists (showDomainList). */
+const MAX_DOMAINS_LISTED = 500;
 /** Failed logins per connection (maxAuthErrors). */
 const authErrors = new WeakMap<object, number>();
 
@@ -42,20 +45,33 @@ export function loginName(username: string, host: string | undefined, resolvers:
   return hit === undefined || hit.domain === '' ? u : `${u}@${hit.domain}`;
 }
 
-function resolversOf(req: FastifyRequest): ReadonlyArray<{ host: string; domain: string }> {
-  const p = req.postern.conn.service.protocol as { kind?: string; hostNameResolver?: ReadonlyArray<{ host: string; domain: string }> };
-  return p.kind === 'webmail' ? (p.hostNameResolver ?? []) : [];
+interface LoginOptions {
+  hostNameResolver: ReadonlyArray<{ host: string; domain: string }>;
+  showDomainList: boolean;
 }
 
-function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, username: string, error: string | null, status = 200): Promise<FastifyReply> {
-  return sendPage(env, req, reply, 'login', { title: 'Log in', username, error }, status);
+function loginOptions(req: FastifyRequest): LoginOptions {
+  const p = req.postern.conn.service.protocol as { kind?: string } & Partial<LoginOptions>;
+  return p.kind === 'webmail' ? { hostNameResolver: p.hostNameResolver ?? [], showDomainList: p.showDomainList === true } : { hostNameResolver: [], showDomainList: false };
+}
+
+/** The enabled domains, for the login form's list (showDomainList); [] when off or unknown. */
+async function domainsFor(env: HttpEnv, req: FastifyRequest): Promise<string[]> {
+  if (!loginOptions(req).showDomainList || env.store === null) return [];
+  try {
+    return (await env.store.listDomains()).filter((d) => d.enabled).map((d) => d.name).slice(0, MAX_DOMAINS_LISTED);
+  } catch {
+    return [];
+  }
+}
+
+async function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, username: string, error: string | null, status = 200, domain = ''): Promise<FastifyReply> {
+  return sendPage(env, req, reply, 'login', { title: 'Log in', username, error, domains: await domainsFor(env, req), domain }, status);
 }
 
 export const registerLogin: WebmailRoutes = (app, env) => {
   app.get('/', async (req, reply) => {
     if (req.postern.session !== null) return reply.code(303).header('location', '/mail?f=INBOX').send();
-    const secureUrl = req.postern.secureUrl;
-    if (!req.postern.secure && secureUrl !== null && env.options().urlRedirect?.auto === true) return reply.code(301).header('location', secureUrl).send();
     return form(env, req, reply, '', null);
   });
 
@@ -65,14 +81,18 @@ export const registerLogin: WebmailRoutes = (app, env) => {
     const password = str(req.body, LOGIN_FIELDS.password);
     if (username.trim() === '' || password === '') return form(env, req, reply, username.trim(), 'Enter your user name and password.', 400);
     if (username.length > MAX_USERNAME || password.length > MAX_PASSWORD) return form(env, req, reply, '', 'The user name or password is too long.', 400);
-    const login = loginName(username, req.headers.host, resolversOf(req));
+    const o = loginOptions(req);
+    const domain = str(req.body, 'domain').trim().toLowerCase().slice(0, 255);
+    // showDomainList: the domain chosen in the form completes a bare name (if it is one of ours)
+    const chosen = o.showDomainList && domain !== '' && !username.includes('@') && (await domainsFor(env, req)).includes(domain) ? `${username.trim()}@${domain}` : username;
+    const login = loginName(chosen, req.headers.host, o.hostNameResolver);
     const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.socket.destroyed });
     if (r.ok) {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
     }
     if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate
-    if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503);
+    if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503, domain);
     // maxAuthErrors failed logins on one connection: this answer closes it (as on every service)
     const failed = (authErrors.get(req.socket) ?? 0) + 1;
     authErrors.set(req.socket, failed);
@@ -80,7 +100,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
       req.postern.conn.count('auth_error_limit');
       reply.header('connection', 'close');
     }
-    return form(env, req, reply, username.trim(), 'Wrong user name or password.');
+    return form(env, req, reply, username.trim(), 'Wrong user name or password.', 200, domain);
   });
 
   app.post('/logout', { preHandler: async (req, reply) => { await env.requireSession(req, reply); } }, async (req, reply) => {

@@ -14,7 +14,7 @@
  * and References (transitively); when none is, those with the same non-empty base subject;
  * oldest first.
  *
- * Exports: `folderTree`, `FolderNode`, `summarize`, `Summary`, `toRow`, `sortRows`, `pageOf`,
+ * Exports: `folderTree`, `FolderNode`, `summarize`, `Summary`, `toRow`, `sortUids`, `pageOf`, `pageOfSorted`,
  * `threadOf`, `matchHeaders`, `HeaderQuery`, `parseDay`, `DAY_MS`, and the formats shown:
  * `shortDate`, `longDate`, `shortSize`, `addressText`. Throws nothing.
  */
@@ -115,7 +115,7 @@ export function summarize(uid: number, s: MessageStructure): Summary {
   };
 }
 
-export function toRow(meta: MessageMeta, s: Summary | undefined): ListRow {
+export function toRow(meta: Pick<MessageMeta, 'uid' | 'flags' | 'internalDate' | 'size'>, s: Summary | undefined): ListRow {
   return {
     uid: meta.uid,
     from: s?.from ?? '',
@@ -130,19 +130,25 @@ export function toRow(meta: MessageMeta, s: Summary | undefined): ListRow {
   };
 }
 
-/** Sort `rows` in place by `key` (see the contract above); `sorts` gives a row's sort texts. */
-export function sortRows(rows: ListRow[], key: SortKey, desc: boolean, sorts: (uid: number) => Summary | undefined): ListRow[] {
-  const cmpText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-  let cmp: (a: ListRow, b: ListRow) => number;
-  switch (key) {
-    case 'date': cmp = (a, b) => a.date - b.date; break;
-    case 'size': cmp = (a, b) => a.size - b.size; break;
-    case 'from': cmp = (a, b) => cmpText(sorts(a.uid)?.sortFrom ?? '', sorts(b.uid)?.sortFrom ?? ''); break;
-    case 'subject': cmp = (a, b) => cmpText(sorts(a.uid)?.sortSubject ?? '', sorts(b.uid)?.sortSubject ?? ''); break;
+/** UIDs ascending by `key`: date (the Date: header, else the internal date), sender (display
+ * name, else address), base subject, size; ties by UID. */
+export function sortUids(ms: Iterable<Pick<MessageMeta, 'uid' | 'internalDate' | 'size'>>, key: SortKey, sums: ReadonlyMap<number, Summary>): number[] {
+  const keyed: Array<{ uid: number; k: number | string }> = [];
+  for (const m of ms) {
+    const s = sums.get(m.uid);
+    keyed.push({ uid: m.uid, k: key === 'date' ? (s?.date ?? m.internalDate) : key === 'size' ? m.size : key === 'from' ? (s?.sortFrom ?? '') : (s?.sortSubject ?? '') });
   }
-  rows.sort((a, b) => cmp(a, b) || a.uid - b.uid);
-  if (desc) rows.reverse();
-  return rows;
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.uid - b.uid));
+  return keyed.map((x) => x.uid);
+}
+
+/** Page `page` (1-based, clamped) of `asc` read ascending, or with `desc` from its end. */
+export function pageOfSorted<T>(asc: readonly T[], desc: boolean, page: number, size = PAGE_SIZE): { items: T[]; page: number; pages: number } {
+  if (!desc) return pageOf(asc, page, size);
+  const pages = Math.max(1, Math.ceil(asc.length / size));
+  const p = Math.min(Math.max(1, Math.floor(page)), pages);
+  const end = asc.length - (p - 1) * size;
+  return { items: asc.slice(Math.max(0, end - size), Math.max(0, end)).reverse(), page: p, pages };
 }
 
 /** Page `page` (1-based, clamped) of `rows`. */

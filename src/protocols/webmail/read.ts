@@ -27,11 +27,13 @@ import { decodeWords } from '../../store/charset.ts';
 import { fold } from '../../store/search-text.ts';
 import { layoutModel, mailUrl, openFolder, sendPage, str, uidParam, WebError } from './common.ts';
 import { htmlCsp, htmlDocument, sanitizeMailHtml } from './html.ts';
-import { addressText, longDate, matchHeaders, pageOf, parseDay, shortDate, shortSize, sortRows, threadOf, toRow, type Summary } from './model.ts';
+import { addressText, longDate, matchHeaders, pageOf, pageOfSorted, parseDay, shortDate, shortSize, threadOf, toRow, type Summary } from './model.ts';
 import { attachments, contentType, dispositionHeader, fileName, findCid, findPart, leaves, partBytes, partText, shownBodies } from './parts.ts';
 import { bodyMatches, MAX_RESULTS } from './search.ts';
-import { summariesOf } from './summaries.ts';
+import { folderListing, type Listing } from './summaries.ts';
 import { SORT_KEYS, type ListRow, type SortKey, type WebmailRoutes } from './types.ts';
+
+const rowsOf = (l: Listing, uids: readonly number[]): ListRow[] => uids.map((u) => toRow(l.metas.get(u)!, l.sums.get(u)));
 
 /** Most messages the conversation view shows (the newest). */
 export const MAX_THREAD = 50;
@@ -51,12 +53,6 @@ function listParams(q: unknown): { sort: SortKey; desc: boolean; page: number } 
   if (p !== '' && !/^[1-9][0-9]{0,6}$/.test(p)) throw new WebError(400, 'page must be a number');
   const sort = (s === '' ? 'date' : s) as SortKey;
   return { sort, desc: o === '' ? sort === 'date' || sort === 'size' : o === 'desc', page: p === '' ? 1 : Number(p) };
-}
-
-async function folderRows(mailbox: MailboxApi, folder: string, info: FolderInfo): Promise<{ metas: MessageMeta[]; sums: Map<number, Summary>; rows: ListRow[] }> {
-  const metas = await mailbox.list(folder);
-  const sums = await summariesOf(mailbox, folder, info.uidValidity, metas.map((m) => m.uid));
-  return { metas, sums, rows: metas.map((m) => toRow(m, sums.get(m.uid))) };
 }
 
 /** The message's stored structure (404 when the folder has no such UID). */
@@ -98,14 +94,13 @@ export const registerRead: WebmailRoutes = (app, env) => {
   app.get('/mail', guard, async (req, reply) => {
     const { mailbox, folder, info, folders } = await openFolder(env, req);
     const { sort, desc, page } = listParams(req.query);
-    const { sums, rows } = await folderRows(mailbox, folder, info);
-    sortRows(rows, sort, desc, (u) => sums.get(u));
-    const pg = pageOf(rows, page);
+    const l = await folderListing(mailbox, info);
+    const pg = pageOfSorted(l.sorted(sort), desc, page);
     return sendPage(env, req, reply, 'list', {
       ...(await layoutModel(env, req, reply, folder, folders)),
       ...FORMATS,
       title: `${folder} (${info.unseen})`,
-      folder, info, rows: pg.items, page: pg.page, pages: pg.pages, total: rows.length, sort, order: desc ? 'desc' : 'asc',
+      folder, info, rows: rowsOf(l, pg.items), page: pg.page, pages: pg.pages, total: l.metas.size, sort, order: desc ? 'desc' : 'asc',
       search: null, isTrash: info.specialUse === '\\Trash', targets: folders.map((x) => x.name).filter((n) => n !== folder),
     });
   });
@@ -118,24 +113,22 @@ export const registerRead: WebmailRoutes = (app, env) => {
     const before = parseDay(terms.before);
     if (since === null || before === null) throw new WebError(400, 'dates are written YYYY-MM-DD');
     const { page } = listParams({ page: str(q, 'page') });
-    const { sums, rows } = await folderRows(mailbox, folder, info);
+    const l = await folderListing(mailbox, info);
     const hq = { from: fold(terms.from.trim()), to: fold(terms.to.trim()), subject: fold(terms.subject.trim()), since, before };
-    let hits = rows.filter((r) => {
-      const s = sums.get(r.uid);
-      return s !== undefined && matchHeaders(s, r.date, hq);
+    let hits = [...l.sorted('date')].reverse().filter((u) => {
+      const s = l.sums.get(u);
+      return s !== undefined && matchHeaders(s, s.date ?? l.metas.get(u)!.internalDate, hq);
     });
     if (terms.text.trim() !== '') {
-      const ok = await bodyMatches(mailbox, folder, hits.map((r) => r.uid), terms.text.trim());
-      hits = hits.filter((r) => ok.has(r.uid));
+      const ok = await bodyMatches(mailbox, folder, hits, terms.text.trim());
+      hits = hits.filter((u) => ok.has(u));
     }
-    sortRows(hits, 'date', true, (u) => sums.get(u));
-    const limited = hits.slice(0, MAX_RESULTS);
-    const pg = pageOf(limited, page);
+    const pg = pageOf(hits.slice(0, MAX_RESULTS), page);
     return sendPage(env, req, reply, 'list', {
       ...(await layoutModel(env, req, reply, folder, folders)),
       ...FORMATS,
       title: `Search in ${folder}`,
-      folder, info, rows: pg.items, page: pg.page, pages: pg.pages, total: hits.length, sort: 'date', order: 'desc',
+      folder, info, rows: rowsOf(l, pg.items), page: pg.page, pages: pg.pages, total: hits.length, sort: 'date', order: 'desc',
       search: terms, isTrash: info.specialUse === '\\Trash', targets: folders.map((x) => x.name).filter((n) => n !== folder),
     });
   });
@@ -223,8 +216,7 @@ export const registerRead: WebmailRoutes = (app, env) => {
   app.get('/mail/thread', guard, async (req, reply) => {
     const { mailbox, folder, info, folders } = await openFolder(env, req);
     const uid = uidParam(req.query);
-    const { metas, sums } = await folderRows(mailbox, folder, info);
-    const byUid = new Map(metas.map((m) => [m.uid, m]));
+    const { metas: byUid, sums } = await folderListing(mailbox, info);
     if (!byUid.has(uid)) throw new WebError(404, `no message ${uid} in "${folder}"`);
     const dateOf = (x: Summary): number => x.date ?? byUid.get(x.uid)?.internalDate ?? 0;
     const uids = threadOf(uid, [...sums.values()].filter((x) => byUid.has(x.uid)), dateOf).slice(-MAX_THREAD);

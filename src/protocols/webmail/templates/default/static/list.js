@@ -41,7 +41,8 @@
     var a = document.createElement('a'); a.className = 'subject'; a.href = d.url; a.textContent = r.subject || '(no subject)';
     subj.appendChild(a);
     if (r.hasAttachment) {
-      var clip = document.createElement('span'); clip.className = 'attachment-mark'; clip.title = 'Has attachments'; clip.setAttribute('aria-label', 'has attachments'); clip.textContent = '\uD83D\uDCCE';
+      var clip = document.createElement('span'); clip.className = 'attachment-mark'; clip.title = 'Has attachments';
+      var label = document.createElement('span'); label.className = 'visually-hidden'; label.textContent = '(attachment)'; clip.appendChild(label);
       subj.appendChild(document.createTextNode(' ')); subj.appendChild(clip);
     }
     var date = cell('date'); var t = document.createElement('time'); t.dateTime = new Date(r.date).toISOString(); t.textContent = d.dateText; date.appendChild(t);
