@@ -21,7 +21,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpEnv } from '../../http/types.ts';
 import type { MailboxEvent } from '../../store/types.ts';
-import { mailUrl, openFolder, WebError } from './common.ts';
+import { handled, mailUrl, openFolder, WebError } from './common.ts';
 import { shortDate, shortSize, toRow } from './model.ts';
 import { summariesOf } from './summaries.ts';
 import type { WebmailRoutes } from './types.ts';
@@ -39,7 +39,7 @@ export function sseFrame(event: string, data: unknown): string {
 export const registerEvents: WebmailRoutes = (app, env) => {
   const guard = { preHandler: async (req: FastifyRequest, reply: FastifyReply): Promise<void> => env.requireSession(req, reply) };
 
-  app.get('/events', guard, async (req, reply) => {
+  app.get('/events', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, info } = await openFolder(env, req);
     const user = req.postern.session!.user;
     if (env.store === null) throw new WebError(503, 'the mail store is not available');
@@ -119,5 +119,5 @@ export const registerEvents: WebmailRoutes = (app, env) => {
       .header('x-accel-buffering', 'no');
     out.write(`retry: 5000\n: subscribed\n\n`);
     return reply.send(out);
-  });
+  }));
 };

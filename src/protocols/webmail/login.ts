@@ -24,7 +24,7 @@ import { checkLogin } from '../../auth/login.ts';
 import type { HttpEnv } from '../../http/types.ts';
 import { LOGIN_FIELDS } from '../../http/types.ts';
 import { plainHostName } from '../../http/views.ts';
-import { sendPage, str } from './common.ts';
+import { handled, sendPage, str } from './common.ts';
 import type { WebmailRoutes } from './types.ts';
 
 export const MAX_USERNAME = 320;
@@ -70,12 +70,12 @@ async function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, user
 }
 
 export const registerLogin: WebmailRoutes = (app, env) => {
-  app.get('/', async (req, reply) => {
+  app.get('/', handled(env, async (req, reply) => {
     if (req.postern.session !== null) return reply.code(303).header('location', '/mail?f=INBOX').send();
     return form(env, req, reply, '', null);
-  });
+  }));
 
-  app.post('/login', async (req, reply) => {
+  app.post('/login', handled(env, async (req, reply) => {
     if (!env.sameOrigin(req, reply)) return reply;
     const username = str(req.body, LOGIN_FIELDS.username).slice(0, MAX_USERNAME + 1);
     const password = str(req.body, LOGIN_FIELDS.password);
@@ -101,7 +101,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
       reply.header('connection', 'close');
     }
     return form(env, req, reply, username.trim(), 'Wrong user name or password.', 200, domain);
-  });
+  }));
 
   app.post('/logout', { preHandler: async (req, reply) => { await env.requireSession(req, reply); } }, async (req, reply) => {
     await env.logout(req, reply);
