@@ -10,8 +10,8 @@
  *   event: resync   data {}              events were dropped: read the folder again
  * A comment line every HEARTBEAT_MS keeps proxies and the connection's idle timer from closing
  * it. The subscription is closed when the request closes (the reader left), when the store ends
- * it ('gone'), or when the client does not read: past MAX_BUFFERED bytes waiting the stream
- * ends (the browser's EventSource reconnects). The stream also ends a little after the
+ * it ('gone'), or when the client does not read: past the service's `maxPendingOutput` bytes
+ * waiting, the stream ends (the browser's EventSource reconnects). The stream also ends a little after the
  * session's idle timeout, so an open tab alone does not keep a session alive: the browser's
  * reconnect finds it expired unless the reader did something meanwhile.
  *
@@ -27,7 +27,6 @@ import { summariesOf } from './summaries.ts';
 import type { WebmailRoutes } from './types.ts';
 
 export const HEARTBEAT_MS = 25_000;
-const MAX_BUFFERED = 256 * 1024;
 /** The stream outlives the session's idle timeout by this much. */
 const PAST_IDLE_MS = 2000;
 
@@ -45,6 +44,7 @@ export const registerEvents: WebmailRoutes = (app, env) => {
     if (env.store === null) throw new WebError(503, 'the mail store is not available');
     const sub = await env.store.subscribe(user, folder);
     const out = new PassThrough();
+    const maxBuffered = req.postern.conn.service.session.maxPendingOutputBytes;
     let open = true;
     const timers: NodeJS.Timeout[] = [];
     const finish = (): void => {
@@ -57,7 +57,7 @@ export const registerEvents: WebmailRoutes = (app, env) => {
     const write = (s: string): void => {
       if (!open) return;
       out.write(s);
-      if (out.writableLength > MAX_BUFFERED) finish(); // a client that does not read
+      if (out.writableLength > maxBuffered) finish(); // a client that does not read
     };
     req.raw.on('close', finish);
     out.on('close', finish);
