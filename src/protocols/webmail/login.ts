@@ -10,8 +10,8 @@
  *                 outcome reported once, so failures count toward maxAuthErrors); a login without
  *                 `@domain` gets the domain picked in the form (`showDomainList`: a `domain`
  *                 select of the enabled domains), else the one `hostNameResolver` maps the
- *                 request's Host to, else the directory completes it with the primary domain. Success: a new session
- *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
+ *                 request's Host to, else the directory completes it with the primary domain.
+ *                 Success: a new session (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
  *                 username kept and a `.error`; the store unable to check: 503, the same form.
  *                 The `maxAuthErrors`th failed login on one connection is answered with
  *                 `Connection: close` (the per-IP throttle goes on counting across connections).
@@ -91,7 +91,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
     }
-    if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate
+    if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate (nobody reads this)
     if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503, domain);
     // maxAuthErrors failed logins on one connection: this answer closes it (as on every service)
     const failed = (authErrors.get(req.socket) ?? 0) + 1;
