@@ -18,6 +18,17 @@
  * secure-login URL, the session of its cookie) and, with `UrlRedirect` auto, answers a plain
  * `GET /` with a 301 to the TLS listener.
  *
+ * Pipelined requests run one at a time: the next waits until the answer before it is finished
+ * and no more than maxPendingOutput of the connection's output is unsent, and the connection is
+ * not read meanwhile; more than maxPipelinedRequests waiting closes it. node alone would run
+ * every request of a read at once and count an answer done once it is handed to the socket, so
+ * a client that pipelines and never reads would grow the thread's memory without bound.
+ *
+ * The session handle: `shutdown()` closes an idle connection at once and one with a request in
+ * flight once it is answered (that answer says `Connection: close`); `shutdown(true)` and
+ * `idleTimeout()` destroy it. A parse error is answered by status (431 headers too large, 408
+ * headers too slow, 400) with `Connection: close`, counted as `http.<status>`.
+ *
  * Exports: `httpProtocol`, `httpOptionsOf`, `secureUrlFor`.
  * Throws: INTERNAL (`httpOptionsOf` for a service whose options are not HTTP options).
  */

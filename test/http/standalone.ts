@@ -26,7 +26,6 @@ export const BASE_OPTIONS: HttpOptions = Object.freeze({
   path: '',
   virtualHosts: [],
   urlRedirect: null,
-  maxPipelinedRequests: 16,
 });
 
 export interface Standalone {

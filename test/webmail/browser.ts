@@ -176,7 +176,8 @@ export async function openPage(browser: Browser, base: string, o: { mobile?: boo
   const out: OpenPage = { context, page, console: [], dialogs: [], errors: [], ownProblems: () => [...out.errors, ...own], close: () => context.close() };
   page.on('console', (m) => {
     out.console.push(m.text());
-    const at = new URL(m.location().url || page.url(), base).pathname;
+    const loc = m.location().url; // '' when the browser gives none
+    const at = new URL(loc !== '' ? loc : page.url(), base).pathname;
     // the browser's own guess at /favicon.ico is not a page's request
     if (m.type() === 'error' && at !== '/mail/message/html' && at !== '/favicon.ico') own.push(`${m.location().url}: ${m.text()}`);
   });
