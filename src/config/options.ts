@@ -254,8 +254,9 @@ export interface HttpOptions {
    * true: read and discard the rest, then answer 413 and keep the connection. */
   readonly allowLargeIncomingData: boolean;
   /** (Postern) Requests a client may send ahead of their answers (pipelined) on one connection;
-   * one more, and the connection is closed. They are answered one at a time. */
-  readonly maxPipelinedRequests: number;
+   * one more, and the connection is closed. They are answered one at a time. Always resolved by
+   * the config; optional for options built by hand (absent: 16). */
+  readonly maxPipelinedRequests?: number;
   /** A web session unused this long ends, ms. */
   readonly sessionIdleTimeoutMs: number;
   /** The longest a web session may live, however busy, ms. */

@@ -18,6 +18,17 @@
  * secure-login URL, the session of its cookie) and, with `UrlRedirect` auto, answers a plain
  * `GET /` with a 301 to the TLS listener.
  *
+ * Pipelined requests run one at a time: the next waits until the answer before it is finished
+ * and no more than maxPendingOutput of the connection's output is unsent, and the connection is
+ * not read meanwhile; more than maxPipelinedRequests waiting closes it. node alone would run
+ * every request of a read at once and count an answer done once it is handed to the socket, so
+ * a client that pipelines and never reads would grow the thread's memory without bound.
+ *
+ * The session handle: `shutdown()` closes an idle connection at once and one with a request in
+ * flight once it is answered (that answer says `Connection: close`); `shutdown(true)` and
+ * `idleTimeout()` destroy it. A parse error is answered by status (431 headers too large, 408
+ * headers too slow, 400) with `Connection: close`, counted as `http.<status>`.
+ *
  * Exports: `httpProtocol`, `httpOptionsOf`, `secureUrlFor`.
  * Throws: INTERNAL (`httpOptionsOf` for a service whose options are not HTTP options).
  */
@@ -141,7 +152,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
           // waits (node itself pauses only between reads, and an answer counts as done once it
           // is handed to the socket); more than maxPipelinedRequests waiting closes it
           if (conn.running || conn.waiting.length > 0) {
-            if (conn.waiting.length >= o.maxPipelinedRequests) {
+            if (conn.waiting.length >= (o.maxPipelinedRequests ?? 16)) {
               conn.count('http.pipelined_over_limit');
               conn.destroy('error');
               return;
