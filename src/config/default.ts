@@ -50,6 +50,14 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     '# imapIdEnabled = yes   imapShowAllFolders = no   maxLiterals = 100   nonSyncLiterals = plus',
     '# maxNesting = 64   maxListItems = 10000   (parentheses nested, items in one list of a command)',
   ],
+  webmail: [
+    '# open http://127.0.0.1:8080/ and log in as an account; every limit below is the default',
+    'httpBodyMaxSize = 1024       # KB, a form; uploadMaxSize = 25600 (KB, attachments)',
+    'sessionIdleTimeout = 1800    # seconds unused; sessionActivityTimeout = 43200 (the longest)',
+    '# allowKeepAlive = yes   allowLargeIncomingData = no   httpHeadersMaxSize = 16 (KB)',
+    '# path = "/dir" (templates: <path>/default/, virtualHosts = ( { host = "mail.example.com" template = "brand" } ))',
+    '# UrlRedirect = { address = 127.0.0.1:8443 auto = no }   hostNameResolver   showDomainList = no',
+  ],
   ftpBackup: [
     '# log in as admin (postern ctl admin passwd --password PW); passive data connections',
     '# listen on the control connection\'s local address, on a free port of this range',

@@ -1,17 +1,17 @@
 /**
  * WebMail in chromium (playwright-core), reading: log in (and a failed login), a message
- * delivered by SMTP in the list, opening it, HTML mail with a script, an onerror handler, a
- * javascript: link, CSS url() and a remote image shown with nothing run and nothing fetched
- * until the reader clicks #show-remote, search, new mail appearing in the open list without a
- * reload (server-sent events), and the mobile template at 360 px. Screenshots of the inbox and
- * of a message at 1440 px and 360 px go to test-output/webmail/.
+ * delivered by SMTP in the list, opening it, paging and sorting, HTML mail with a script, an
+ * onerror handler, a javascript: link, CSS url() and a remote image shown with nothing run and
+ * nothing fetched until the reader clicks #show-remote, search, new mail appearing in the open
+ * list without a reload (server-sent events), and the mobile template at 360 px. Screenshots of
+ * the inbox and of a message at 1440 px and 360 px go to test-output/webmail/.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { waitFor } from '../helpers.ts';
 import { SESSION_COOKIE } from '../../src/http/types.ts';
-import { ANN, PW, WAIT_MS, login, mail, openPage, screenshot, smtpSend, startSuite, type Suite, type Counter, type WebmailEnv } from './browser.ts';
+import { ANN, PW, WAIT_MS, login, mail, navigating, openPage, screenshot, smtpSend, startSuite, type Suite, type Counter, type WebmailEnv } from './browser.ts';
 
 let suite: Suite;
 let env: WebmailEnv;
@@ -59,6 +59,7 @@ test('log in: a wrong password shows the form again with the username and an err
     await page.goto('/mail?f=INBOX');
     await page.waitForSelector('form#login');
     assert.equal(new URL(page.url()).pathname, '/', 'after logout the list sends back to the login page');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -75,6 +76,7 @@ test('a message delivered by SMTP is in the list, unseen, with its sender and th
     assert.ok((await row.getAttribute('class'))?.split(/\s+/).includes('unseen'), 'the new message is unseen');
     assert.equal(await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText(), '4');
     await screenshot(page, 'inbox-1440');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -97,6 +99,7 @@ test('opening a message shows its subject, sender and text, and marks it seen', 
     const again = page.locator('table#messages tr.msg', { hasText: HELLO.subject });
     assert.ok(!((await again.getAttribute('class')) ?? '').split(/\s+/).includes('unseen'), 'read: no longer unseen');
     assert.equal(await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText(), '3');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -169,6 +172,7 @@ test('HTML mail: no script runs (script, onerror, javascript: link) and no remot
     for (const path of ['/script', '/onerror', '/js', '/form']) assert.equal(counter.hits(path), 0, `${path}: still no script ran`);
     assert.deepEqual(p.dialogs, []);
     assert.deepEqual(p.console.filter((l) => l.includes('pwned')), []);
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -195,6 +199,37 @@ test('search by subject, sender, body text and date range', { timeout: 30_000 },
     assert.deepEqual(await search({ subject: 'Quarterly', since: '2000-01-01' }), ['Quarterly report', 'Quarterly review']);
     assert.deepEqual(await search({ subject: 'Quarterly', before: '2000-01-01' }), []);
     await screenshot(page, 'search-1440');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
+  } finally {
+    await p.close();
+  }
+});
+
+test('the list pages by 50 (a.page-next, a.page-prev) and sorts by subject both ways (th a[data-sort])', { timeout: 30_000 }, async () => {
+  const carol = 'carol@example.org';
+  await env.addUser(carol, PW);
+  await env.bulk(carol, 55, 600); // subjects "bulk 0" … "bulk 54"
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await login(page, carol, PW);
+    const subjects = async (): Promise<string[]> => (await page.locator('table#messages tr.msg a.subject').allInnerTexts()).map((x) => x.trim());
+    assert.equal((await subjects()).length, 50, 'a page holds 50');
+    assert.equal(await page.locator('a.page-prev').count(), 0);
+    await Promise.all([page.waitForURL(/page=2/), page.click('a.page-next')]);
+    assert.equal((await subjects()).length, 5, 'the rest on page 2');
+    assert.equal(await page.locator('a.page-next').count(), 0);
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('page') === '1' || !u.searchParams.has('page')), page.click('a.page-prev')]);
+    assert.equal((await subjects()).length, 50);
+
+    const all = Array.from({ length: 55 }, (_, i) => `bulk ${i}`).sort();
+    await Promise.all([page.waitForURL(/sort=subject/), page.click('th a[data-sort=subject]')]);
+    const firstOrder = await subjects();
+    const asc = firstOrder[0] === all[0];
+    assert.deepEqual(firstOrder, asc ? all.slice(0, 50) : [...all].reverse().slice(0, 50), `sorted by subject: ${firstOrder.slice(0, 5).join(', ')} …`);
+    await navigating(page, () => page.click('th a[data-sort=subject]'));
+    assert.deepEqual(await subjects(), asc ? [...all].reverse().slice(0, 50) : all.slice(0, 50), 'and the other way');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -222,6 +257,7 @@ test('new mail appears in the open list without a reload (server-sent events)', 
     assert.equal(navigations, 0, 'no navigation');
     assert.equal(await page.evaluate<number | undefined>('window.marker'), 42, 'the same document: not reloaded');
     await waitFor(async () => (await page.locator('nav#folders a[data-folder="INBOX"] span.unread').innerText()) === String(Number(unread) + 1), WAIT_MS, 'the unread count updated');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -263,6 +299,7 @@ test('a mobile User-Agent gets the mobile templates: body.mobile, 360 px wide, n
     } finally {
       await desktop.close();
     }
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }

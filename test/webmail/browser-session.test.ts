@@ -57,6 +57,7 @@ test('a session idle longer than sessionIdleTimeout ends: the next navigation la
 
     await login(page);
     await page.locator('table#messages tr.msg', { hasText: 'Still here' }).waitFor();
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }

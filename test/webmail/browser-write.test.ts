@@ -1,7 +1,7 @@
 /**
  * WebMail in chromium (playwright-core), acting and writing: compose with an attachment to
  * another local user, fetched byte for byte over POP3 (Python's poplib) and downloaded from
- * WebMail by the recipient, with a copy in Sent;
+ * WebMail by the recipient, with a copy in Sent; a draft saved, reopened and sent;
  * reply, with In-Reply-To and References right on the delivered reply; move to another folder,
  * delete to Trash and empty Trash; a cross-site POST (a form auto-submitted by a page of another
  * origin, carrying even the real CSRF token) refused with 403 and nothing changed; folders
@@ -59,6 +59,7 @@ test('compose with an attachment to another local user: POP3 gets the attachment
       assert.equal(got.attachments[0]!.data.length, data.length, 'the same length');
       assert.ok(got.attachments[0]!.data.equals(data), 'the same bytes');
       await env.waitCount(ANN, 1, 'Sent');
+      assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
     } finally {
       await p.close();
     }
@@ -77,6 +78,41 @@ test('compose with an attachment to another local user: POP3 gets the attachment
       await b.close();
     }
   });
+});
+
+test('a draft: saved to Drafts with its attachment, reopened, sent from there (gone from Drafts, delivered with the attachment)', { timeout: 30_000 }, async () => {
+  const note = Buffer.from('a small text attachment\n');
+  const bobBefore = await env.count(BOB);
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await login(page);
+    await page.goto('/compose?mode=new');
+    await page.fill('form#compose [name=to]', BOB);
+    await page.fill('form#compose [name=subject]', 'Half written');
+    await page.fill('form#compose [name=body]', 'First thoughts.');
+    await page.setInputFiles('form#compose input[type=file][name=attachment]', { name: 'note.txt', mimeType: 'text/plain', buffer: note });
+    await navigating(page, () => page.click('form#compose button[name=draft]'));
+    await env.waitCount(ANN, 1, 'Drafts');
+    assert.equal(await env.count(BOB), bobBefore, 'a draft is not sent');
+
+    await page.goto('/mail?f=Drafts');
+    const uid = await row(page, 'Half written').getAttribute('data-uid');
+    await page.goto(`/compose?draft=${uid}`);
+    assert.equal(await page.inputValue('form#compose [name=subject]'), 'Half written');
+    assert.match(await page.inputValue('form#compose [name=body]'), /^First thoughts\./);
+    await page.fill('form#compose [name=body]', 'First thoughts.\nAnd second ones.');
+    await navigating(page, () => page.click('form#compose button[name=send]'));
+    await env.waitCount(BOB, bobBefore + 1);
+    assert.equal(await env.count(ANN, 'Drafts'), 0, 'sent from Drafts: no longer there');
+    const got = (await popFetch(env.pop3Port, BOB, PW)).find((m) => m.headers.subject === 'Half written');
+    assert.ok(got !== undefined);
+    assert.match(got.text, /First thoughts\.\r?\nAnd second ones\./);
+    assert.deepEqual(got.attachments.map((a) => [a.filename, a.data.toString()]), [['note.txt', note.toString()]]);
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
+  } finally {
+    await p.close();
+  }
 });
 
 test('reply: the reply delivered has In-Reply-To the original and References its references then it, and quotes it', { timeout: 30_000 }, async () => {
@@ -102,6 +138,7 @@ test('reply: the reply delivered has In-Reply-To the original and References its
     assert.deepEqual(reply.headers.references?.trim().split(/\s+/), ['<root-0@example.org>', '<orig-1@example.org>']);
     assert.match(reply.text, /^Ten is fine\./);
     assert.match(reply.text, /^> Shall we meet at ten\?/m);
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -140,6 +177,7 @@ test('move to Archive, delete to Trash, then empty Trash', { timeout: 30_000 }, 
     assert.equal(await env.count(ANN, 'Trash'), 0, 'expunged from the store');
     await page.goto('/mail?f=INBOX');
     await row(page, 'Keep me').waitFor();
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }
@@ -227,6 +265,7 @@ test('folders: create one from the list page, move a message into it, rename it,
     assert.ok(!now.includes('Projects 2026'), `deleted: ${now.join(', ')}`);
     assert.equal((await env.probeJson('DIGEST', ANN))['Projects 2026'], undefined, 'gone from the store');
     assert.equal(await env.count(ANN, 'Trash'), trash + 1, 'its message is in Trash');
+    assert.deepEqual(p.ownProblems(), [], 'no error on WebMail\'s own pages');
   } finally {
     await p.close();
   }

@@ -153,6 +153,10 @@ export interface OpenPage {
   console: string[];
   dialogs: string[];
   errors: string[];
+  /** Console lines about WebMail's own page breaking: uncaught errors, and resources or inline
+   * code refused by its Content-Security-Policy (an HTML message's blocked remote content
+   * excepted: that is the frame's policy doing its job; the browser's own /favicon.ico too). */
+  ownProblems(): string[];
   close(): Promise<void>;
 }
 
@@ -168,8 +172,15 @@ export async function openPage(browser: Browser, base: string, o: { mobile?: boo
   context.setDefaultTimeout(WAIT_MS);
   context.setDefaultNavigationTimeout(WAIT_MS);
   const page = await context.newPage();
-  const out: OpenPage = { context, page, console: [], dialogs: [], errors: [], close: () => context.close() };
-  page.on('console', (m) => out.console.push(m.text()));
+  const own: string[] = [];
+  const out: OpenPage = { context, page, console: [], dialogs: [], errors: [], ownProblems: () => [...out.errors, ...own], close: () => context.close() };
+  page.on('console', (m) => {
+    out.console.push(m.text());
+    const loc = m.location().url; // '' when the browser gives none
+    const at = new URL(loc !== '' ? loc : page.url(), base).pathname;
+    // the browser's own guess at /favicon.ico is not a page's request
+    if (m.type() === 'error' && at !== '/mail/message/html' && at !== '/favicon.ico') own.push(`${m.location().url}: ${m.text()}`);
+  });
   // a confirm() is the reader's own question (e.g. "empty Trash?"): answered yes; any other dialog is dismissed
   page.on('dialog', (d) => {
     out.dialogs.push(`${d.type()}: ${d.message()}`);

@@ -2,7 +2,7 @@
  * WebMail's reading side, its pure parts: the folder tree's order, sorting and paging the list,
  * grouping a conversation, the search's dates and header terms, parts of a message from its
  * stored structure (numbering, shown bodies, attachments, cid, decoding, file names), the login
- * name's domain, and the HTML sanitiser against a hostile corpus (plus random input: nothing
+ * name's domain, the folder listing's catch-up by modseq (against a fake mailbox), and the HTML sanitiser against a hostile corpus (plus random input: nothing
  * dangerous ever comes out).
  */
 import { test } from 'node:test';
@@ -14,6 +14,8 @@ import { attachments, dispositionHeader, fileName, findCid, findPart, hasAttachm
 import { htmlCsp, sanitizeMailHtml } from '../../src/protocols/webmail/html.ts';
 import { loginName } from '../../src/protocols/webmail/login.ts';
 import { sseFrame } from '../../src/protocols/webmail/events.ts';
+import { clearSummaries, folderListing } from '../../src/protocols/webmail/summaries.ts';
+import type { MailboxApi } from '../../src/store/types.ts';
 import { fold } from '../../src/store/search-text.ts';
 import { withSeed } from '../helpers.ts';
 
@@ -280,4 +282,63 @@ test('sanitiser: random mixes of hostile pieces never come out dangerous', async
       assertInert(sanitizeMailHtml(s, opts).html, s);
     }
   });
+});
+
+test('folder listing: caught up by modseq (changes, expunges), read again whole when in doubt; sort orders cached', async () => {
+  clearSummaries();
+  const raw = (n: number): Buffer => Buffer.from(`From: p${n}@x.test\r\nSubject: s${String(n).padStart(3, '0')}\r\nDate: ${new Date(Date.UTC(2024, 0, n)).toUTCString()}\r\n\r\nx\r\n`);
+  const msgs = new Map<number, { modseq: number; flags: string[] }>();
+  let modseq = 0;
+  let vanishedComplete = true;
+  const gone: Array<[number, number]> = []; // [uid, modseq]
+  const calls: string[] = [];
+  for (let u = 1; u <= 5; u++) msgs.set(u, { modseq: ++modseq, flags: [] });
+  const meta = (uid: number): MessageMeta => ({ uid, modseq: msgs.get(uid)!.modseq, flags: msgs.get(uid)!.flags, internalDate: 0, size: 10 + uid, locator: { path: '', offset: 0, length: 0, crc: 0 } });
+  const mailbox = {
+    address: 'a@x.test',
+    async list(_f: string, o: { changedSince?: number } = {}) {
+      calls.push(o.changedSince === undefined ? 'list' : `list>${o.changedSince}`);
+      return [...msgs.keys()].filter((u) => o.changedSince === undefined || msgs.get(u)!.modseq > o.changedSince).map(meta);
+    },
+    async vanished(_f: string, since: number) {
+      calls.push(`vanished>${since}`);
+      return { uids: gone.filter(([, m]) => m > since).map(([u]) => u), complete: vanishedComplete };
+    },
+    async fetchStructure(_f: string, uids: number[]) {
+      calls.push(`structures ${uids.length}`);
+      return uids.filter((u) => msgs.has(u)).map((uid) => ({ uid, structure: parseStructure(raw(uid)) }));
+    },
+  } as unknown as MailboxApi;
+  const info = (): FolderInfo => ({ ...folder('INBOX'), highestModseq: modseq, messages: msgs.size });
+  const look = async () => {
+    calls.length = 0;
+    const l = await folderListing(mailbox, info());
+    return { uids: [...l.sorted('subject')], seen: [...l.metas.values()].filter((m) => m.flags.includes('\\Seen')).map((m) => m.uid), calls: [...calls] };
+  };
+  let r = await look();
+  assert.deepEqual(r.uids, [1, 2, 3, 4, 5]);
+  assert.deepEqual(r.calls, ['list', 'structures 5']);
+  r = await look();
+  assert.deepEqual(r.calls, [], 'unchanged: no store call');
+  msgs.set(6, { modseq: ++modseq, flags: [] });
+  msgs.get(2)!.flags = ['\\Seen'];
+  msgs.get(2)!.modseq = ++modseq;
+  msgs.delete(4);
+  gone.push([4, ++modseq]);
+  r = await look();
+  assert.deepEqual(r.uids, [1, 2, 3, 5, 6]);
+  assert.deepEqual(r.seen, [2]);
+  assert.deepEqual(r.calls.sort(), ['list>5', 'structures 1', 'vanished>5']);
+  vanishedComplete = false;
+  msgs.delete(1);
+  gone.push([1, ++modseq]);
+  r = await look();
+  assert.deepEqual(r.uids, [2, 3, 5, 6]);
+  assert.ok(r.calls.includes('list'), 'an incomplete expunge history: read whole');
+  vanishedComplete = true;
+  msgs.delete(3); // gone without a trace in the history, the count says so
+  r = await look();
+  assert.deepEqual(r.uids, [2, 5, 6]);
+  assert.ok(r.calls.includes('list'), 'a count that does not match: read whole');
+  clearSummaries();
 });

@@ -10,8 +10,8 @@
  *                 outcome reported once, so failures count toward maxAuthErrors); a login without
  *                 `@domain` gets the domain picked in the form (`showDomainList`: a `domain`
  *                 select of the enabled domains), else the one `hostNameResolver` maps the
- *                 request's Host to, else the directory completes it with the primary domain. Success: a new session
- *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
+ *                 request's Host to, else the directory completes it with the primary domain.
+ *                 Success: a new session (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
  *                 username kept and a `.error`; the store unable to check: 503, the same form.
  *                 The `maxAuthErrors`th failed login on one connection is answered with
  *                 `Connection: close` (the per-IP throttle goes on counting across connections).
@@ -24,7 +24,7 @@ import { checkLogin } from '../../auth/login.ts';
 import type { HttpEnv } from '../../http/types.ts';
 import { LOGIN_FIELDS } from '../../http/types.ts';
 import { plainHostName } from '../../http/views.ts';
-import { sendPage, str } from './common.ts';
+import { handled, sendPage, str } from './common.ts';
 import type { WebmailRoutes } from './types.ts';
 
 export const MAX_USERNAME = 320;
@@ -70,12 +70,12 @@ async function form(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, user
 }
 
 export const registerLogin: WebmailRoutes = (app, env) => {
-  app.get('/', async (req, reply) => {
+  app.get('/', handled(env, async (req, reply) => {
     if (req.postern.session !== null) return reply.code(303).header('location', '/mail?f=INBOX').send();
     return form(env, req, reply, '', null);
-  });
+  }));
 
-  app.post('/login', async (req, reply) => {
+  app.post('/login', handled(env, async (req, reply) => {
     if (!env.sameOrigin(req, reply)) return reply;
     const username = str(req.body, LOGIN_FIELDS.username).slice(0, MAX_USERNAME + 1);
     const password = str(req.body, LOGIN_FIELDS.password);
@@ -91,7 +91,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
     }
-    if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate
+    if (r.reason === 'abandoned') return reply.code(499).send(); // the client went away at the gate (nobody reads this)
     if (r.reason === 'unavailable') return form(env, req, reply, username.trim(), 'The login cannot be checked now; try again in a moment.', 503, domain);
     // maxAuthErrors failed logins on one connection: this answer closes it (as on every service)
     const failed = (authErrors.get(req.socket) ?? 0) + 1;
@@ -101,7 +101,7 @@ export const registerLogin: WebmailRoutes = (app, env) => {
       reply.header('connection', 'close');
     }
     return form(env, req, reply, username.trim(), 'Wrong user name or password.', 200, domain);
-  });
+  }));
 
   app.post('/logout', { preHandler: async (req, reply) => { await env.requireSession(req, reply); } }, async (req, reply) => {
     await env.logout(req, reply);
