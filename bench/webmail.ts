@@ -44,7 +44,8 @@
  * rows), the sides alternating. list and open runs log each client in first (not timed).
  * No client logs out (a browser tab closed), as the flow in the issue does not.
  *
- * Reported per run: operations/s, HTTP requests/s, p50 and p99 of the operation's time (ms),
+ * Reported per run: operations/s, HTTP requests/s, p50 and p99 of the operation's time (ms) and
+ * the p99 of its single HTTP requests,
  * server CPU per HTTP request (Postern: utime+stime of its process, /proc/<pid>/stat; Roundcube:
  * its PHP processes plus Dovecot's, which serves it, both shown), the load generator's CPU (this
  * process) and errors. Prints the table, the targets of issue 14 (flow ≥ 5 × Roundcube's rate;
@@ -142,6 +143,8 @@ async function fillPostern(dataDir: string): Promise<void> {
 // ---- a browser ----
 
 let httpRequests = 0;
+/** Each HTTP request's time (ms), while a run is timed (null: not recording). */
+let requestTimes: number[] | null = null;
 
 function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos|#39);/gi, (_m, e: string) => {
@@ -207,6 +210,7 @@ class Browser {
       body = new URLSearchParams(o.form ?? {}).toString();
     }
     this.visited = true;
+    const t0 = performance.now();
     const r = await fetch(this.origin + url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     httpRequests++;
     for (const c of r.headers.getSetCookie()) {
@@ -219,6 +223,7 @@ class Browser {
       else this.jar.set(name, pair!.slice(eq + 1).trim());
     }
     const text = await r.text();
+    requestTimes?.push(performance.now() - t0);
     let location = r.headers.get('location');
     if (location !== null && location.startsWith(this.origin)) location = location.slice(this.origin.length);
     return { status: r.status, location, text };
@@ -357,6 +362,8 @@ interface Run {
   httpRate: number | null; // HTTP requests per second (null: not HTTP)
   p50: number | null;
   p99: number | null;
+  /** p99 of the single HTTP requests (ms; null: not HTTP). */
+  requestP99: number | null;
   serverCpuS: Record<string, number>;
   cpuMsPerOp: number | null;
   cpuMsPerRequest: number | null;
@@ -403,6 +410,8 @@ async function run<C>(side: Side<C>, op: Op, clients: number, seconds: number): 
   const h0 = httpRequests;
   const s0 = selfCpuSeconds();
   const m0 = machineJiffies();
+  const times: number[] = [];
+  requestTimes = times;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
@@ -430,18 +439,21 @@ async function run<C>(side: Side<C>, op: Op, clients: number, seconds: number): 
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  requestTimes = null;
   const c1 = side.cpu();
   await Promise.all(browsers.map((c) => side.close(c.b)));
   const m1 = machineJiffies();
   const requests = httpRequests - h0;
   const serverCpuS = Object.fromEntries(Object.keys(c1).map((k) => [k, round2(c1[k]! - (c0[k] ?? 0))]));
   lat.sort((a, b) => a - b);
+  times.sort((a, b) => a - b);
   return {
     ops: lat.length,
     rate: round1(lat.length / elapsed),
     httpRate: requests > 0 ? round1(requests / elapsed) : null,
     p50: lat.length > 0 ? round2(quantile(lat, 0.5)!) : null,
     p99: lat.length > 0 ? round2(quantile(lat, 0.99)!) : null,
+    requestP99: times.length > 0 ? round2(quantile(times, 0.99)!) : null,
     serverCpuS,
     cpuMsPerOp: lat.length > 0 ? round2(((sum(c1) - sum(c0)) * 1000) / lat.length) : null,
     cpuMsPerRequest: requests > 0 ? round2(((sum(c1) - sum(c0)) * 1000) / requests) : null,
@@ -563,6 +575,7 @@ async function main(): Promise<void> {
         details.push([
           label[op], n,
           pair(p?.httpRate, r?.httpRate),
+          pair(p?.requestP99, r?.requestP99),
           pair(p?.cpuMsPerOp, r?.cpuMsPerOp),
           pair(cpuCell(p), cpuCell(r)),
           pair(p?.loadGenCpuS, r?.loadGenCpuS),
@@ -582,8 +595,8 @@ async function main(): Promise<void> {
     );
     console.log('');
     printTable(
-      `the same runs (P = Postern, R = ${R}): HTTP requests/s, server CPU per operation and in all, this load generator's CPU, the machine's busy cores, errors`,
-      ['operation', 'clients', 'HTTP req/s (P/R)', 'server CPU ms/op (P/R)', 'server CPU s (P/R)', 'load generator CPU s (P/R)', 'machine busy cores (P/R)', 'errors (P/R)'],
+      `the same runs (P = Postern, R = ${R}): HTTP requests/s and the p99 of a single request (ms), server CPU per operation and in all, this load generator's CPU, the machine's busy cores, errors`,
+      ['operation', 'clients', 'HTTP req/s (P/R)', 'HTTP request p99 (P/R)', 'server CPU ms/op (P/R)', 'server CPU s (P/R)', 'load generator CPU s (P/R)', 'machine busy cores (P/R)', 'errors (P/R)'],
       details,
     );
     const errorLog = rc?.errorLog() ?? '';

@@ -2,7 +2,8 @@
  * WebMail's live list over real sockets: `GET /events?f=INBOX` (server-sent events, read by
  * curl -N with the session's cookie) gets `exists` with the new row when a message is delivered
  * over SMTP (smtplib), `flags` and `counts` when reading it sets \Seen; the stream ends when the
- * client goes away, and the server goes on serving.
+ * client goes away, and the server goes on serving; an open stream alone does not keep a session
+ * alive (it ends after sessionIdleTimeout, and the browser's reconnect finds the session gone).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,4 +76,28 @@ test('server-sent events: a message delivered over SMTP arrives as `exists` with
   const page = await b.get('/mail?f=INBOX');
   assert.equal(page.status, 200);
   assert.equal((await b.get('/events?f=Nope')).status, 404);
+});
+
+test('an open event stream does not keep its session alive: it ends after sessionIdleTimeout, and the session is gone', async () => {
+  const short = await startReadServer({ webmail: 'sessionIdleTimeout = 2' });
+  try {
+    await short.addUser(ANN, PW);
+    const b = browser(short.base);
+    assert.equal((await b.login(ANN, PW)).status, 303);
+    const s = stream(`${short.base}/events?f=INBOX`, b.jar);
+    await s.until(/^retry: \d+$/m);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the stream did not end')), 20_000);
+      s.child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, 'the server ended the stream');
+    const again = await b.get('/events?f=INBOX');
+    assert.equal(again.status, 303, 'the reconnect finds the session expired');
+    assert.equal(again.headers.location, '/');
+  } finally {
+    await short.stop();
+  }
 });

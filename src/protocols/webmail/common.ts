@@ -12,7 +12,7 @@
  * STORE_NOT_ALLOWED / STORE_FOLDER_EXISTS → 409, STORE_QUOTA_EXCEEDED → 507, anything else → 503
  * (logged whole; the reader sees only that it failed).
  *
- * Exports: `WebError`, `str`, `strs`, `folderParam`, `uidParam`, `mailboxOf`, `openFolder`,
+ * Exports: `WebError`, `handled`, `str`, `strs`, `folderParam`, `uidParam`, `mailboxOf`, `openFolder`,
  * `layoutModel`, `setNotice`, `takeNotice`, `sendPage`, `sendError`, `errorStatus`,
  * `NOTICE_COOKIE`, `mailUrl`. `WebError` is what route code throws for a page with a status.
  */
@@ -26,11 +26,27 @@ import { folderTree, type FolderNode } from './model.ts';
 /** An error page with this status (route code throws it; the module's error handler renders it). */
 export class WebError extends Error {
   readonly status: number;
+  /** fastify's name for it (hooks read it). */
+  readonly statusCode: number;
   constructor(status: number, message: string) {
     super(message);
     this.name = 'WebError';
     this.status = status;
+    this.statusCode = status;
   }
+}
+
+/** A route handler whose errors become error pages here (`sendError`), not in fastify's error
+ * path: a 4xx is the reader's mistake, not a failure of the service. */
+export function handled(env: HttpEnv, fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
+  return async (req, reply) => {
+    try {
+      return await fn(req, reply);
+    } catch (e) {
+      if (reply.sent) throw e;
+      return sendError(env, req, reply, e);
+    }
+  };
 }
 
 export const NOTICE_COOKIE = 'postern_notice';
@@ -130,9 +146,11 @@ export async function layoutModel(env: HttpEnv, req: FastifyRequest, reply: Fast
   return { folders: folderTree(list), current, notice: takeNotice(req, reply), user: req.postern.session?.user ?? '' };
 }
 
-/** Render `name` and send it as HTML with `status`. */
-export async function sendPage(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, name: string, model: Record<string, unknown>, status = 200): Promise<FastifyReply> {
+/** Render `name` and send it as HTML with `status` (once `ready`, if given, has settled well:
+ * work the page waits for, done while it renders). */
+export async function sendPage(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, name: string, model: Record<string, unknown>, status = 200, ready?: Promise<unknown>): Promise<FastifyReply> {
   const html = await env.views.render(req, name, model);
+  await ready;
   return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(html);
 }
 

@@ -10,8 +10,8 @@
  *   event: resync   data {}              events were dropped: read the folder again
  * A comment line every HEARTBEAT_MS keeps proxies and the connection's idle timer from closing
  * it. The subscription is closed when the request closes (the reader left), when the store ends
- * it ('gone'), or when the client does not read: past MAX_BUFFERED bytes waiting the stream
- * ends (the browser's EventSource reconnects). The stream also ends a little after the
+ * it ('gone'), or when the client does not read: past the service's `maxPendingOutput` bytes
+ * waiting, the stream ends (the browser's EventSource reconnects). The stream also ends a little after the
  * session's idle timeout, so an open tab alone does not keep a session alive: the browser's
  * reconnect finds it expired unless the reader did something meanwhile.
  *
@@ -21,13 +21,12 @@ import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpEnv } from '../../http/types.ts';
 import type { MailboxEvent } from '../../store/types.ts';
-import { mailUrl, openFolder, WebError } from './common.ts';
+import { handled, mailUrl, openFolder, WebError } from './common.ts';
 import { shortDate, shortSize, toRow } from './model.ts';
 import { summariesOf } from './summaries.ts';
 import type { WebmailRoutes } from './types.ts';
 
 export const HEARTBEAT_MS = 25_000;
-const MAX_BUFFERED = 256 * 1024;
 /** The stream outlives the session's idle timeout by this much. */
 const PAST_IDLE_MS = 2000;
 
@@ -39,12 +38,13 @@ export function sseFrame(event: string, data: unknown): string {
 export const registerEvents: WebmailRoutes = (app, env) => {
   const guard = { preHandler: async (req: FastifyRequest, reply: FastifyReply): Promise<void> => env.requireSession(req, reply) };
 
-  app.get('/events', guard, async (req, reply) => {
+  app.get('/events', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, info } = await openFolder(env, req);
     const user = req.postern.session!.user;
     if (env.store === null) throw new WebError(503, 'the mail store is not available');
     const sub = await env.store.subscribe(user, folder);
     const out = new PassThrough();
+    const maxBuffered = req.postern.conn.service.session.maxPendingOutputBytes;
     let open = true;
     const timers: NodeJS.Timeout[] = [];
     const finish = (): void => {
@@ -57,7 +57,7 @@ export const registerEvents: WebmailRoutes = (app, env) => {
     const write = (s: string): void => {
       if (!open) return;
       out.write(s);
-      if (out.writableLength > MAX_BUFFERED) finish(); // a client that does not read
+      if (out.writableLength > maxBuffered) finish(); // a client that does not read
     };
     req.raw.on('close', finish);
     out.on('close', finish);
@@ -119,5 +119,5 @@ export const registerEvents: WebmailRoutes = (app, env) => {
       .header('x-accel-buffering', 'no');
     out.write(`retry: 5000\n: subscribed\n\n`);
     return reply.send(out);
-  });
+  }));
 };

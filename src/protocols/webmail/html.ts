@@ -13,7 +13,12 @@
  * the frame's CSP would refuse a remote stylesheet anyway). `cid:` references (images and CSS)
  * become `/mail/message/cid?f=…&uid=…&cid=…`. `blocked` says whether anything remote was
  * removed (the message page then offers `button#show-remote`).
- * The page around it (`htmlDocument`) carries no script; `HTML_CSP` is its Content-Security-Policy.
+ * The page around it (`htmlDocument`) carries no script; `htmlCsp(remote)` is its
+ * Content-Security-Policy: nothing but images (this server's and data:, plus http(s) with
+ * `remote`) and inline styles, and `sandbox` without allow-scripts or allow-forms. The sandbox
+ * keeps `allow-same-origin` (with no script it grants nothing to the mail) so the frame's image
+ * requests carry the session cookie (SameSite=Lax is not sent from an opaque origin, and cid:
+ * images would not load), and `allow-popups` with `-to-escape-sandbox` so a link opens in a tab.
  *
  * Exports: `sanitizeMailHtml`, `htmlDocument`, `htmlCsp`, `SanitizeResult`. Throws nothing.
  */

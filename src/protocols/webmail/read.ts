@@ -8,6 +8,7 @@
  *       (search.ts), newest first
  *   GET /mail/message?f=&uid=&remote=0|1   a message: headers, its text part (#message-text) or its
  *       sanitised HTML part in a sandboxed frame (#message-html, html.ts), attachments; sets \Seen
+ *       (while the page is rendered; it is sent once the flag is durable)
  *   GET /mail/message/html?f=&uid=&remote=0|1   the frame's document, under its own CSP
  *   GET /mail/message/cid?f=&uid=&cid=   an inline part by Content-ID (`inline`)
  *   GET /mail/message/part?f=&uid=&part=1.2   a part as a download (`attachment`)
@@ -25,7 +26,7 @@ import type { FolderInfo, MailboxApi, MessageMeta } from '../../store/types.ts';
 import type { MessageStructure } from '../../store/structure.ts';
 import { decodeWords } from '../../store/charset.ts';
 import { fold } from '../../store/search-text.ts';
-import { layoutModel, mailUrl, openFolder, sendPage, str, uidParam, WebError } from './common.ts';
+import { handled, layoutModel, mailUrl, openFolder, sendPage, str, uidParam, WebError } from './common.ts';
 import { htmlCsp, htmlDocument, sanitizeMailHtml } from './html.ts';
 import { addressText, longDate, matchHeaders, pageOf, pageOfSorted, parseDay, shortDate, shortSize, threadOf, toRow, type Summary } from './model.ts';
 import { attachments, contentType, dispositionHeader, fileName, findCid, findPart, leaves, partBytes, partText, shownBodies } from './parts.ts';
@@ -91,7 +92,7 @@ function sendPart(reply: FastifyReply, bytes: Buffer, type: string, disposition:
 export const registerRead: WebmailRoutes = (app, env) => {
   const guard = { preHandler: async (req: FastifyRequest, reply: FastifyReply): Promise<void> => env.requireSession(req, reply) };
 
-  app.get('/mail', guard, async (req, reply) => {
+  app.get('/mail', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, info, folders } = await openFolder(env, req);
     const { sort, desc, page } = listParams(req.query);
     const l = await folderListing(mailbox, info);
@@ -103,9 +104,9 @@ export const registerRead: WebmailRoutes = (app, env) => {
       folder, info, rows: rowsOf(l, pg.items), page: pg.page, pages: pg.pages, total: l.metas.size, sort, order: desc ? 'desc' : 'asc',
       search: null, isTrash: info.specialUse === '\\Trash', targets: folders.map((x) => x.name).filter((n) => n !== folder),
     });
-  });
+  }));
 
-  app.get('/mail/search', guard, async (req, reply) => {
+  app.get('/mail/search', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, info, folders } = await openFolder(env, req);
     const q = req.query;
     const terms = { from: str(q, 'from').slice(0, 200), to: str(q, 'to').slice(0, 200), subject: str(q, 'subject').slice(0, 200), text: str(q, 'text').slice(0, 200), since: str(q, 'since'), before: str(q, 'before') };
@@ -131,13 +132,16 @@ export const registerRead: WebmailRoutes = (app, env) => {
       folder, info, rows: rowsOf(l, pg.items), page: pg.page, pages: pg.pages, total: hits.length, sort: 'date', order: 'desc',
       search: terms, isTrash: info.specialUse === '\\Trash', targets: folders.map((x) => x.name).filter((n) => n !== folder),
     });
-  });
+  }));
 
-  app.get('/mail/message', guard, async (req, reply) => {
+  app.get('/mail/message', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, folders, uid, s, meta, body } = await messageOf(env, req);
     const remote = remoteParam(req.query);
+    // \Seen is set while the page is made; the page goes out once the flag is durable
+    let seen: Promise<unknown> = Promise.resolve();
     if (!meta.flags.includes('\\Seen')) {
-      await mailbox.setFlags(folder, [uid], ['\\Seen'], 'add');
+      seen = mailbox.setFlags(folder, [uid], ['\\Seen'], 'add');
+      seen.catch(() => {}); // awaited by sendPage
       const f = folders.find((x) => x.name === folder);
       if (f !== undefined) folders[folders.indexOf(f)] = { ...f, unseen: Math.max(0, f.unseen - 1) };
     }
@@ -170,10 +174,10 @@ export const registerRead: WebmailRoutes = (app, env) => {
       attachments: files,
       truncated: s.truncated,
       targets: folders.map((x) => x.name).filter((n) => n !== folder),
-    });
-  });
+    }, 200, seen);
+  }));
 
-  app.get('/mail/message/html', guard, async (req, reply) => {
+  app.get('/mail/message/html', guard, handled(env, async (req, reply) => {
     const { folder, uid, s, body } = await messageOf(env, req);
     const remote = remoteParam(req.query);
     const { html } = shownBodies(s);
@@ -187,18 +191,18 @@ export const registerRead: WebmailRoutes = (app, env) => {
       .header('referrer-policy', 'no-referrer')
       .header('cache-control', 'private, no-store')
       .send(htmlDocument(out.html));
-  });
+  }));
 
-  app.get('/mail/message/cid', guard, async (req, reply) => {
+  app.get('/mail/message/cid', guard, handled(env, async (req, reply) => {
     const { s, body } = await messageOf(env, req);
     const cid = str(req.query, 'cid');
     if (cid === '' || cid.length > 1000) throw new WebError(400, 'bad or missing cid');
     const l = findCid(s, cid);
     if (l === null) throw new WebError(404, 'no part with that Content-ID');
     return sendPart(reply, partBytes(body, l.p), contentType(l.p), dispositionHeader('inline', fileName(l.p), `part-${l.part}`));
-  });
+  }));
 
-  app.get('/mail/message/part', guard, async (req, reply) => {
+  app.get('/mail/message/part', guard, handled(env, async (req, reply) => {
     const part = str(req.query, 'part');
     if (!/^[1-9][0-9]{0,4}(?:\.[1-9][0-9]{0,4}){0,30}$/.test(part)) throw new WebError(400, 'bad or missing part number');
     const { s, body } = await messageOf(env, req);
@@ -206,14 +210,14 @@ export const registerRead: WebmailRoutes = (app, env) => {
     if (l === null) throw new WebError(404, `no part ${part}`);
     const bytes = l.p.type === 'message' ? Buffer.from(body.subarray(l.p.bodyStart, l.p.end)) : partBytes(body, l.p);
     return sendPart(reply, bytes, contentType(l.p), dispositionHeader('attachment', fileName(l.p), `part-${part}${l.p.type === 'message' ? '.eml' : ''}`));
-  });
+  }));
 
-  app.get('/mail/message/raw', guard, async (req, reply) => {
+  app.get('/mail/message/raw', guard, handled(env, async (req, reply) => {
     const { body, uid } = await messageOf(env, req);
     return sendPart(reply, Buffer.from(body.buffer, body.byteOffset, body.byteLength), 'text/plain; charset=utf-8', dispositionHeader('inline', null, `message-${uid}.eml`));
-  });
+  }));
 
-  app.get('/mail/thread', guard, async (req, reply) => {
+  app.get('/mail/thread', guard, handled(env, async (req, reply) => {
     const { mailbox, folder, info, folders } = await openFolder(env, req);
     const uid = uidParam(req.query);
     const { metas: byUid, sums } = await folderListing(mailbox, info);
@@ -248,5 +252,5 @@ export const registerRead: WebmailRoutes = (app, env) => {
       title: messages.find((m) => m.current)?.subject || 'Conversation',
       folder, uid, messages,
     });
-  });
+  }));
 };
