@@ -71,6 +71,16 @@ test('tools: missing + root → one apt-get update and install of each package o
   assert.match(host.said[0]!, /^postern: npm test needs lftp, mbsync, dovecot, doveadm: installing lftp isync dovecot-core/);
 });
 
+test('tools: a row without its recommends is installed apart, after the same single update', () => {
+  const host = fakeHost({ present: [], isRoot: true, installs: probes(['vsftpd', 'php', 'roundcube', 'roundcube-sqlite3']) });
+  assert.deepEqual(ensureTools(['vsftpd', 'php', 'roundcube', 'roundcube-sqlite3'], { host, lockFile: '/tmp/x.lock' }), ['vsftpd', 'php-cli', 'roundcube-core', 'roundcube-sqlite3']);
+  assert.equal(host.calls.length, 1);
+  assert.deepEqual(host.calls[0]!.args.slice(2), ['-c', 'apt-get update -qq && apt-get install -y -qq vsftpd && apt-get install -y -qq --no-install-recommends php-cli roundcube-core roundcube-sqlite3']);
+  const user = fakeHost({ present: [], isRoot: false });
+  assert.equal(thrown(() => ensureTools(['vsftpd', 'roundcube'], { host: user })).message,
+    'postern: this run needs vsftpd, roundcube; run: sudo apt-get update && sudo apt-get install -y vsftpd && sudo apt-get install -y --no-install-recommends roundcube-core');
+});
+
 test('tools: missing + not root → the one line naming the exact command, nothing run', () => {
   const host = fakeHost({ present: probes(toolsFor('test').filter((n) => n !== 'fetchmail' && n !== 'chromium')), isRoot: false });
   const e = thrown(() => ensureTools(toolsFor('test'), { host, what: 'npm test' }));

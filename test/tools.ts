@@ -11,8 +11,8 @@
  * non-root PATH may lack). Where some are missing:
  *   - running as root on a machine with apt-get: installs their packages, all at once, under an
  *     exclusive `flock` on `<tmpdir>/postern-apt.lock` (other jobs may run apt at the same time),
- *     `apt-get update` once, then `apt-get install -y`, with DEBIAN_FRONTEND=noninteractive; then
- *     checks again;
+ *     `apt-get update` once, then `apt-get install -y` (rows marked `recommends: false` with
+ *     --no-install-recommends), with DEBIAN_FRONTEND=noninteractive; then checks again;
  *   - otherwise: installs nothing and fails at once with one line naming the exact command to
  *     run (`sudo apt-get update && sudo apt-get install -y …`).
  * As a command it prints that line on stderr and exits 1; nothing is printed when every tool is
@@ -34,8 +34,11 @@ export type ToolSet = 'test' | 'bench';
 interface ToolRow {
   /** Debian package that provides it. */
   pkg: string;
-  /** What to look for: a command name (PATH and the sbin directories) or an absolute path. */
+  /** What to look for: a command name (an executable on PATH or in the sbin directories), an
+   * absolute path (a file), or `dpkg:PACKAGE` (the package is installed). */
   probe: string;
+  /** false: installed with --no-install-recommends (its recommends would start services). */
+  recommends?: boolean;
   /** Which runs need it. */
   for: readonly ToolSet[];
   /** Who drives it. */
@@ -60,6 +63,9 @@ export const TOOLS = {
   'smtp-source': { pkg: 'postfix', probe: 'smtp-source', for: ['bench'], why: 'SMTP load generator' },
   'smtp-sink': { pkg: 'postfix', probe: 'smtp-sink', for: ['bench'], why: 'SMTP sink peer' },
   cc: { pkg: 'gcc', probe: 'cc', for: ['bench'], why: 'builds the POP3 load client (bench/pop3-client.c)' },
+  php: { pkg: 'php-cli', probe: 'php', for: ['bench'], recommends: false, why: 'runs the Roundcube peer (php -S)' },
+  roundcube: { pkg: 'roundcube-core', probe: '/usr/share/roundcube/index.php', for: ['bench'], recommends: false, why: 'the WebMail peer' },
+  'roundcube-sqlite3': { pkg: 'roundcube-sqlite3', probe: 'dpkg:roundcube-sqlite3', for: ['bench'], recommends: false, why: 'the WebMail peer\'s database' },
 } as const satisfies Record<string, ToolRow>;
 
 export type ToolName = keyof typeof TOOLS;
@@ -99,7 +105,8 @@ function executable(file: string): boolean {
 /** The real machine. */
 export const systemHost: ToolHost = {
   has(probe: string): boolean {
-    if (probe.includes('/')) return executable(probe);
+    if (probe.startsWith('dpkg:')) return ['', ':amd64', ':arm64', ':all'].some((a) => fs.existsSync(`/var/lib/dpkg/info/${probe.slice(5)}${a}.list`));
+    if (probe.startsWith('/')) return fs.statSync(probe, { throwIfNoEntry: false })?.isFile() ?? false;
     const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== ''), ...SBIN];
     return dirs.some((d) => executable(path.join(d, probe)));
   },
@@ -126,6 +133,19 @@ export function missingTools(names: readonly ToolName[], host: ToolHost = system
 }
 
 const packagesOf = (names: readonly ToolName[]): string[] => [...new Set(names.map((n) => TOOLS[n].pkg))];
+const plain = (n: ToolName): boolean => (TOOLS[n] as ToolRow).recommends !== false;
+
+/** The apt-get commands that install `missing`: one update, then the installs (those without
+ * their recommends apart): with sudo for the line shown to a user, quiet for the run as root. */
+function aptLine(missing: readonly ToolName[], o: { sudo: boolean }): string {
+  const [run, quiet] = o.sudo ? ['sudo apt-get', ''] : ['apt-get', ' -qq'];
+  const steps = [`${run} update${quiet}`];
+  const withRec = packagesOf(missing.filter(plain));
+  const without = packagesOf(missing.filter((n) => !plain(n)));
+  if (withRec.length > 0) steps.push(`${run} install -y${quiet} ${withRec.join(' ')}`);
+  if (without.length > 0) steps.push(`${run} install -y${quiet} --no-install-recommends ${without.join(' ')}`);
+  return steps.join(' && ');
+}
 
 /** Make sure the named tools are there (installing them as root with apt-get); returns the
  * packages installed (none when nothing was missing). */
@@ -140,12 +160,12 @@ export function ensureTools(names: readonly ToolName[], o: { host?: ToolHost; lo
     throw new ToolsMissingError('TOOLS_MISSING', `postern: ${what} needs ${missing.join(', ')}, and this machine has no apt-get: install the Debian packages ${list} (or their equivalents)`);
   }
   if (!host.isRoot) {
-    throw new ToolsMissingError('TOOLS_MISSING', `postern: ${what} needs ${missing.join(', ')}; run: sudo apt-get update && sudo apt-get install -y ${list}`);
+    throw new ToolsMissingError('TOOLS_MISSING', `postern: ${what} needs ${missing.join(', ')}; run: ${aptLine(missing, { sudo: true })}`);
   }
   const lockFile = o.lockFile ?? path.join(os.tmpdir(), 'postern-apt.lock');
   host.say(`postern: ${what} needs ${missing.join(', ')}: installing ${list} (apt-get, under ${lockFile}) …`);
   try {
-    host.run('flock', [lockFile, 'sh', '-c', `apt-get update -qq && apt-get install -y -qq ${list}`], { DEBIAN_FRONTEND: 'noninteractive' });
+    host.run('flock', [lockFile, 'sh', '-c', aptLine(missing, { sudo: false })], { DEBIAN_FRONTEND: 'noninteractive' });
   } catch (e) {
     throw new ToolsMissingError('TOOLS_INSTALL_FAILED', `postern: apt-get install -y ${list} failed (${(e as Error).message.split('\n')[0]}); run it by hand to see why`);
   }
