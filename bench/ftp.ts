@@ -16,7 +16,7 @@
  * Reported: files/s, MB/s (10^6 bytes), the ratio Postern ÷ vsftpd, and each server's CPU time
  * in the run (Postern: its process, all threads; vsftpd: its listener and the reaped session
  * processes); each copy is checked (file count and bytes equal to the source). Target (issue 7): ≥ 0.8 × vsftpd's files/s.
- * lftp and vsftpd are installed with apt if missing (under flock /tmp/postern-apt.lock).
+ * lftp and vsftpd are installed with apt if missing (test/tools.ts).
  * Every run is bounded (RUN_TIMEOUT_MS). Prints the table, then exactly one line of JSON.
  * Exit 0 even when the target is missed (the table says so); 1 on a setup failure.
  */
@@ -30,6 +30,7 @@ import { procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/
 import { printJsonLine, printTable } from './lib/table.ts';
 import { freePort } from './lib/net.ts';
 import { treeCpuSeconds } from './lib/proc.ts';
+import { ensureTools } from '../test/tools.ts';
 
 const ACCOUNTS = Number(process.env.BENCH_FTP_ACCOUNTS ?? 10);
 const MESSAGES = Number(process.env.BENCH_FTP_MESSAGES ?? 1000);
@@ -49,22 +50,6 @@ type Mode = keyof typeof MODES;
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function ensurePackages(): void {
-  const missing = [['lftp', 'lftp'], ['/usr/sbin/vsftpd', 'vsftpd']].filter(([bin]) => !has(bin!)).map(([, pkg]) => pkg!);
-  if (missing.length === 0) return;
-  console.error(`installing ${missing.join(' ')} …`);
-  execFileSync('flock', ['/tmp/postern-apt.lock', 'sh', '-c', `apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing.join(' ')} >/dev/null`], { stdio: 'inherit' });
-}
 
 /** The k-th message of account u: 1–8 KiB, the same bytes for the same (u, k). */
 function messageBytes(u: number, k: number): Buffer {
@@ -173,7 +158,7 @@ async function measure(work: string, name: string, fn: (dest: string) => Promise
 }
 
 async function main(): Promise<void> {
-  ensurePackages();
+  ensureTools(['lftp', 'vsftpd'], { what: 'bench:ftp' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-ftp-'));
   fs.chmodSync(work, 0o755); // vsftpd's unprivileged process reads the copy under it
   const dataDir = path.join(work, 'postern-data');

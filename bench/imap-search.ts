@@ -26,7 +26,8 @@ import { searchIndexOf } from '../src/store/search-index.ts';
 import { runSearch } from '../src/protocols/imap/search.ts';
 import type { SearchKey, SearchScope } from '../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../src/store/types.ts';
-import { dovecotInstalled, startDovecot } from '../test/imap/dovecot.ts';
+import { startDovecot } from '../test/imap/dovecot.ts';
+import { ensureTools } from '../test/tools.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 
 const N = Number(process.env.BENCH_SEARCH_MESSAGES ?? 100_000);
@@ -193,7 +194,7 @@ async function imapSession(port: number): Promise<{ cmd(c: string): Promise<{ ms
 }
 
 async function dovecot(dir: string): Promise<{ writeMs: number; selectMs: number; times: Record<string, Timing> } | { skipped: string }> {
-  if (!dovecotInstalled()) return { skipped: 'dovecot is missing (Debian dovecot-imapd)' };
+  ensureTools(['dovecot', 'doveadm', 'dovecot-imap'], { what: 'bench:imap-search' });
   fs.chmodSync(dir, 0o755);
   const peer = await startDovecot({ users: [{ user: ACCOUNT, password: PASSWORD }], parentDir: dir });
   try {

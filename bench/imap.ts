@@ -37,7 +37,8 @@ import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type Po
 import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable, type Cell } from './lib/table.ts';
 import { openIdleLoad, runLoad, userName, type LoadResult } from './lib/imap-load.ts';
-import { dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
+import { startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
+import { ensureTools } from '../test/tools.ts';
 import { descendants, machineJiffies, rssBytes } from './lib/proc.ts';
 
 const argv = process.argv.slice(2);
@@ -187,7 +188,7 @@ async function measure(side: Side, job: Parameters<typeof runLoad>[0], count: (r
 async function main(): Promise<void> {
   await ensureNofile(NOFILE);
   const loadStart = os.loadavg()[0]!;
-  if (ONLY !== 'postern' && !dovecotInstalled()) throw new Error('dovecot-imapd is not installed (apt-get install dovecot-imapd)');
+  if (ONLY !== 'postern') ensureTools(['dovecot', 'doveadm', 'dovecot-imap'], { what: 'bench:imap' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-imap-'));
   fs.chmodSync(work, 0o755);
   const boxes = mailboxes();

@@ -7,8 +7,8 @@
  * b01 … b10 with 1,000 messages each (the retrieval runs); password "benchpw". Postern serves
  * them from its store (filled through the store API before the server starts), Dovecot from
  * maildirs (plain passwords, auth cache on, one pop3 process per session, as
- * ../shared/reference/peer-setup describes). Dovecot is installed with apt if missing (under
- * flock /tmp/postern-apt.lock), and the system user `vmail` created.
+ * ../shared/reference/peer-setup describes). Dovecot (and cc for the client) is installed with apt if missing
+ * (test/tools.ts), and the system user `vmail` created.
  *
  * The load generator is bench/pop3-client.c (epoll, one thread, built by lib/pop3-client.ts); its
  * CPU time is printed beside the servers'. Commands are not pipelined. Measured, alternating
@@ -42,6 +42,7 @@ import { cleanupOnSignal } from './lib/child.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
+import { ensureTools } from '../test/tools.ts';
 import { clockTicks, descendants, machineJiffies, pssBytes, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
@@ -131,17 +132,7 @@ function startPostern(dataDir: string): Promise<PosternProcess> {
 // ---- Dovecot ---------------------------------------------------------------------------------
 
 function ensureDovecot(): void {
-  const have = (): boolean => {
-    try {
-      return sh('dpkg-query', ['-W', '-f=${Status}', 'dovecot-pop3d']).includes('install ok installed');
-    } catch {
-      return false;
-    }
-  };
-  if (!have()) {
-    console.log('installing dovecot-core dovecot-pop3d (apt-get) …');
-    sh('flock', ['/tmp/postern-apt.lock', 'bash', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-core dovecot-pop3d >/dev/null']);
-  }
+  ensureTools(['dovecot', 'doveadm', 'dovecot-pop3', 'cc'], { what: 'bench:pop3' });
   try {
     sh('id', ['-u', 'vmail']);
   } catch {

@@ -2,8 +2,8 @@
  * bench/smtp.ts: SMTP receiving with durable local delivery, Postern against Postfix, with
  * Postfix's smtp-sink as the ceiling, in the same run, on loopback (`npm run bench:smtp`).
  *
- * Load: Postfix's `smtp-source` (Debian `postfix`, installed with apt under
- * flock /tmp/postern-apt.lock if missing; the daemon is not started by the package), 4 KiB of
+ * Load: Postfix's `smtp-source` (Debian `postfix`, installed with apt by
+ * test/tools.ts if missing; the daemon is not started by the package), 4 KiB of
  * payload per message (`-l 4096`), one recipient (user1@bench.test), persistent sessions
  * (`-d`; smtp-source does not pipeline), at 1, 20 and 100 parallel sessions. For each level, in
  * turn:
@@ -31,6 +31,7 @@ import { Store } from '../src/store/store.ts';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { freePort } from './lib/net.ts';
+import { ensureTools } from '../test/tools.ts';
 
 const LEVELS = [1, 20, 100];
 const SCALE = Number(process.env.BENCH_SMTP_SCALE ?? 1);
@@ -52,13 +53,6 @@ const r2 = (x: number): number => Math.round(x * 100) / 100;
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
-
-function ensureTools(): void {
-  if (fs.existsSync('/usr/sbin/smtp-source') && fs.existsSync('/usr/sbin/smtp-sink') && fs.existsSync('/usr/sbin/postfix')) return;
-  console.log('installing postfix (apt-get) for smtp-source, smtp-sink and the peer …');
-  sh('flock', ['/tmp/postern-apt.lock', 'bash', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null']);
-}
-
 
 async function waitPort(port: number, ms = 15_000): Promise<void> {
   const until = Date.now() + ms;
@@ -282,7 +276,7 @@ async function postfix(): Promise<{ run(level: number, n: number): Promise<Cell>
 // ---- the run -----------------------------------------------------------------------------------
 
 await ensureNofile(65_536);
-ensureTools();
+ensureTools(['postfix', 'smtp-source', 'smtp-sink'], { what: 'bench:smtp' });
 const rows: Array<{ sessions: number; messages: number; postern: Cell; sink: Cell; postfix: Cell }> = [];
 const P = await postern();
 let F: Awaited<ReturnType<typeof postfix>> | null = null;
