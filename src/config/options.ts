@@ -295,6 +295,9 @@ export interface WebmailOptions extends HttpOptions {
   readonly maxRcptCount: number;
   /** A login without `@domain` arriving on `host` (the request's Host name, lower case) gets `domain`. */
   readonly hostNameResolver: ReadonlyArray<{ readonly host: string; readonly domain: string }>;
+  /** Verified logins kept per thread (as POP3's and IMAP's); OFF: no cache. */
+  readonly authCacheSize: number | Off;
+  readonly authCacheTtlMs: number;
 }
 
 /** A service with no protocol options of its own (not built yet, test rows). */

@@ -316,6 +316,8 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxRcptCount: r.num('maxRcptCount'),
     // both fields are required by the schema
     hostNameResolver: r.objects('hostNameResolver').map((h) => ({ host: (h['host'] as string).toLowerCase(), domain: (h['domain'] as string).toLowerCase() })),
+    authCacheSize: r.numOrOff('authCacheSize'),
+    authCacheTtlMs: r.num('authCacheTtl'),
   }),
 };
 

@@ -325,6 +325,8 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
   showDomainList: yesNo(false), // the login form offers the server's domains
   maxRcptCount: uint(100, { min: 1, max: 1000 }), // recipients (To + Cc + Bcc) of one message sent from WebMail
   hostNameResolver: { type: 'objectSet', schema: { typeName: 'HostNameResolver', attributes: { host: { type: 'string', required: true }, domain: { type: 'string', required: true } } } }, // a login without @domain on `host` gets `domain`
+  authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
+  authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one

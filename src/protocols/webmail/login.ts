@@ -11,16 +11,20 @@
  *                 `@domain` gets the domain picked in the form (`showDomainList`: a `domain`
  *                 select of the enabled domains), else the one `hostNameResolver` maps the
  *                 request's Host to, else the directory completes it with the primary domain.
- *                 Success: a new session (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
+ *                 A login this thread has verified skips the scrypt check (`loginCache`, as
+ *                 POP3's and IMAP's: authCacheSize, authCacheTtl). Success: a new session
+ *                 (cookie) and 303 to /mail?f=INBOX. Failure: 200, the form again with the
  *                 username kept and a `.error`; the store unable to check: 503, the same form.
  *                 The `maxAuthErrors`th failed login on one connection is answered with
  *                 `Connection: close` (the per-IP throttle goes on counting across connections).
  *   POST /logout  the session ended (CSRF-checked like every state change), 303 to /.
  *
- * Exports: `registerLogin`, `loginName`, `MAX_USERNAME`, `MAX_PASSWORD`. Throws nothing.
+ * Exports: `registerLogin`, `loginName`, `loginCache`, `MAX_USERNAME`, `MAX_PASSWORD`. Throws nothing.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LoginCache } from '../../auth/cache.ts';
 import { checkLogin } from '../../auth/login.ts';
+import { OFF, type WebmailOptions } from '../../config/options.ts';
 import type { HttpEnv } from '../../http/types.ts';
 import { LOGIN_FIELDS } from '../../http/types.ts';
 import { plainHostName } from '../../http/views.ts';
@@ -32,6 +36,9 @@ export const MAX_PASSWORD = 1024;
 const SERVICE = 'webmail';
 /** Most domains the login form lists (showDomainList). */
 const MAX_DOMAINS_LISTED = 500;
+/** This thread's verified logins (authCacheSize, authCacheTtl): a login the thread has
+ * verified skips the scrypt check (the directory is still asked). */
+export const loginCache = new LoginCache();
 /** Failed logins per connection (maxAuthErrors). */
 const authErrors = new WeakMap<object, number>();
 
@@ -45,14 +52,13 @@ export function loginName(username: string, host: string | undefined, resolvers:
   return hit === undefined || hit.domain === '' ? u : `${u}@${hit.domain}`;
 }
 
-interface LoginOptions {
-  hostNameResolver: ReadonlyArray<{ host: string; domain: string }>;
-  showDomainList: boolean;
-}
+type LoginOptions = Pick<WebmailOptions, 'hostNameResolver' | 'showDomainList' | 'authCacheSize' | 'authCacheTtlMs'>;
+const NO_OPTIONS: LoginOptions = Object.freeze({ hostNameResolver: [], showDomainList: false, authCacheSize: OFF, authCacheTtlMs: 0 });
 
+/** The webmail options of the request's service (another HTTP service: none of them). */
 function loginOptions(req: FastifyRequest): LoginOptions {
-  const p = req.postern.conn.service.protocol as { kind?: string } & Partial<LoginOptions>;
-  return p.kind === 'webmail' ? { hostNameResolver: p.hostNameResolver ?? [], showDomainList: p.showDomainList === true } : { hostNameResolver: [], showDomainList: false };
+  const p = req.postern.conn.service.protocol;
+  return p.kind === 'webmail' ? p : NO_OPTIONS;
 }
 
 /** The enabled domains, for the login form's list (showDomainList); [] when off or unknown. */
@@ -86,7 +92,11 @@ export const registerLogin: WebmailRoutes = (app, env) => {
     // showDomainList: the domain chosen in the form completes a bare name (if it is one of ours)
     const chosen = o.showDomainList && domain !== '' && !username.includes('@') && (await domainsFor(env, req)).includes(domain) ? `${username.trim()}@${domain}` : username;
     const login = loginName(chosen, req.headers.host, o.hostNameResolver);
-    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, { service: SERVICE, abandoned: () => req.socket.destroyed });
+    const r = await checkLogin(req.postern.conn, { kind: 'password', authcid: login, password }, {
+      service: SERVICE,
+      verifyPassword: (name, pw, hash, pool) => loginCache.check(name, pw, hash, o, pool),
+      abandoned: () => req.socket.destroyed,
+    });
     if (r.ok) {
       await env.login(req, reply, r.account.address);
       return reply.code(303).header('location', '/mail?f=INBOX').send();
