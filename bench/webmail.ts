@@ -45,12 +45,12 @@
  * No client logs out (a browser tab closed), as the flow in the issue does not.
  *
  * Reported per run: operations/s, HTTP requests/s, p50 and p99 of the operation's time (ms) and
- * the p99 of its single HTTP requests,
- * server CPU per HTTP request (Postern: utime+stime of its process, /proc/<pid>/stat; Roundcube:
- * its PHP processes plus Dovecot's, which serves it, both shown), the load generator's CPU (this
- * process) and errors. Prints the table, the targets of issue 14 (flow ≥ 5 × Roundcube's rate;
- * p99 page time < 50 ms at 20 clients), then one line of JSON. Exit 0 even when a target is
- * missed (the table says so); 1 on a setup failure.
+ * the p99 of its single HTTP requests, server CPU per HTTP request and per operation (Postern:
+ * utime+stime of its process, /proc/<pid>/stat; Roundcube: its PHP processes plus Dovecot's,
+ * which serves it, both shown), the load generator's CPU (this process) and errors. Prints a main
+ * table (rates, ratio, p50/p99, CPU per request) and one of details, the targets of issue 14
+ * (each operation and the flow ≥ 5 × Roundcube's rate; p99 < 50 ms at 20 clients), then one
+ * line of JSON. Exit 0 even when a target is missed (the table says so); 1 on a setup failure.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
