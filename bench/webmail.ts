@@ -45,12 +45,13 @@
  * No client logs out (a browser tab closed), as the flow in the issue does not.
  *
  * Reported per run: operations/s, HTTP requests/s, p50 and p99 of the operation's time (ms) and
- * the p99 of its single HTTP requests,
- * server CPU per HTTP request (Postern: utime+stime of its process, /proc/<pid>/stat; Roundcube:
- * its PHP processes plus Dovecot's, which serves it, both shown), the load generator's CPU (this
- * process) and errors. Prints the table, the targets of issue 14 (flow ≥ 5 × Roundcube's rate;
- * p99 page time < 50 ms at 20 clients), then one line of JSON. Exit 0 even when a target is
- * missed (the table says so); 1 on a setup failure.
+ * the p99 of its single HTTP requests, server CPU per HTTP request and per operation (Postern:
+ * utime+stime of its process, /proc/<pid>/stat; Roundcube: its PHP processes plus Dovecot's,
+ * which serves it, both shown), the load generator's CPU (this process) and errors. Prints a main
+ * table (rates, ratio, p50/p99, CPU per request) and one of details, the targets of issue 14
+ * (each operation and the flow ≥ 5 × Roundcube's rate; p99 of a page, i.e. of an HTTP request
+ * of the login, list and open runs, < 50 ms at 20 clients), then one
+ * line of JSON. Exit 0 even when a target is missed (the table says so); 1 on a setup failure.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -527,7 +528,8 @@ async function main(): Promise<void> {
             const w = await run(peer, 'flow', 1, 1);
             if (w.ops === 0) throw new Error(`no flow completed: ${w.firstError ?? '?'}`);
           } catch (e) {
-            fallback = `Roundcube did not work: ${(e as Error).message}`;
+            const log = rc?.errorLog(3) ?? '';
+            fallback = `Roundcube did not work: ${(e as Error).message}${log !== '' ? ` (its errors log: ${log})` : ''}`;
             peer = null;
             await rc?.stop();
             rc = null;
@@ -604,17 +606,26 @@ async function main(): Promise<void> {
     for (const [name, rs] of Object.entries(results)) for (const [k, r] of Object.entries(rs)) if (r.firstError !== undefined) console.log(`  ${name} ${k}: first error: ${r.firstError}`);
 
     const atN = (side: string, op: Op): Run | undefined => results[side]?.[`${op}/${CLIENTS}`];
-    const p99s = (['login', 'list', 'open'] as const).map((op) => atN('Postern', op)?.p99 ?? null);
-    const worstP99 = p99s.some((x) => x === null) ? null : Math.max(...(p99s as number[]));
+    // a page is one HTTP request on Postern's side (its login is two pages: the form, the POST)
+    const worst = (f: (r: Run) => number | null): number | null => {
+      const xs = (['login', 'list', 'open'] as const).map((op) => {
+        const r = atN('Postern', op);
+        return r === undefined ? null : f(r);
+      });
+      return xs.some((x) => x === null) ? null : Math.max(...(xs as number[]));
+    };
+    const worstPageP99 = worst((r) => r.requestP99);
+    const worstOpP99 = worst((r) => r.p99);
     const targets: Array<[string, Cell, boolean | null]> = [
       ...OPS.map((op): [string, Cell, boolean | null] => {
         const r = ratio(atN('Postern', op)?.rate, atN(PEER_NAME, op)?.rate);
         return [`${op} ≥ 5 × ${PEER_NAME}'s rate (${CLIENTS} clients)`, r, r === null ? null : r >= 5];
       }),
-      [`p99 page time < 50 ms at ${CLIENTS} clients (worst of login, list, open; ms)`, worstP99, worstP99 === null ? null : worstP99 < 50],
+      [`p99 page time < 50 ms at ${CLIENTS} clients (a page = an HTTP request; worst of the login, list, open runs; ms)`, worstPageP99, worstPageP99 === null ? null : worstPageP99 < 50],
+      [`  (for reference: p99 of the operation, login being two pages; ms)`, worstOpP99, null],
     ];
     console.log('');
-    printTable(`targets (issue 14${fallback !== null ? `; Roundcube could not run: ${fallback}` : ''})`, ['target', 'value', 'met'], targets);
+    printTable(`targets (issue 14${fallback !== null ? `; against Dovecot's IMAP: Roundcube could not run, see above` : ''})`, ['target', 'value', 'met'], targets);
     const loadEnd = os.loadavg()[0]!;
     console.log(`machine load average (1 min): ${round2(loadStart)} at the start, ${round2(loadEnd)} at the end (${os.cpus().length} cores; other work on the machine shows here)`);
     printJsonLine({
