@@ -25,7 +25,8 @@
  * a client that pipelines and never reads would grow the thread's memory without bound.
  *
  * The session handle: `shutdown()` closes an idle connection at once and one with a request in
- * flight once it is answered (that answer says `Connection: close`); `shutdown(true)` and
+ * flight once it is answered (that answer says `Connection: close`), and one holding an event
+ * stream (`text/event-stream`, which never finishes by itself) at once; `shutdown(true)` and
  * `idleTimeout()` destroy it. A parse error is answered by status (431 headers too large, 408
  * headers too slow, 400) with `Connection: close`, counted as `http.<status>`.
  *
@@ -81,6 +82,8 @@ interface Conn extends ConnLimitsState {
   running: boolean;
   /** Pipelined requests waiting for it, in order. */
   readonly waiting: Array<{ res: ServerResponse; run: () => void }>;
+  /** The response being answered (null between requests). */
+  current: ServerResponse | null;
 }
 
 interface Instance {
@@ -238,7 +241,9 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
    * no more than maxPendingOutput unsent (else once it drains). */
   function start(conn: Conn, res: ServerResponse, run: () => void): void {
     conn.running = true;
+    conn.current = res;
     res.once('close', () => {
+      conn.current = null;
       const socket = conn.socket;
       const next = (): void => {
         conn.running = false;
@@ -303,6 +308,7 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         requests: 0,
         running: false,
         waiting: [],
+        current: null,
         errors: 0,
         inFlight: 0,
         closing: false,
@@ -332,7 +338,9 @@ export function httpProtocol(spec: HttpServiceSpec): ProtocolModule {
         }),
         shutdown(now?: boolean) {
           conn.closing = true;
-          if (now === true || conn.inFlight === 0) {
+          // an event stream never finishes by itself: it ends now (the browser reconnects later)
+          const streaming = String(conn.current?.getHeader('content-type') ?? '').startsWith('text/event-stream');
+          if (now === true || conn.inFlight === 0 || streaming) {
             ctx.end('shutdown', socket);
             if (now === true) socket.destroy();
           }

@@ -41,7 +41,7 @@ test('compose with an attachment to another local user: POP3 gets the attachment
     try {
       const { page } = p;
       await login(page);
-      await Promise.all([page.waitForURL(/\/compose/), page.click('a#compose')]);
+      await Promise.all([page.waitForURL(/\/compose/), page.click('a#new-message')]);
       await page.fill('form#compose [name=to]', BOB);
       await page.fill('form#compose [name=subject]', 'Figures attached');
       await page.fill('form#compose [name=body]', 'Here are the figures.\nBest, Ann');

@@ -101,3 +101,22 @@ test('an open event stream does not keep its session alive: it ends after sessio
     await short.stop();
   }
 });
+
+test('stopping the server ends an open event stream at once, not at the shutdown deadline', { timeout: 60_000 }, async () => {
+  // a deadline far past this test's timeout: only ending the stream lets the stop finish in time
+  const srv = await startReadServer({ server: 'shutdownTimeout = 600' });
+  let stopped = false;
+  try {
+    await srv.addUser(ANN, PW);
+    const b = browser(srv.base);
+    assert.equal((await b.login(ANN, PW)).status, 303);
+    const s = stream(`${srv.base}/events?f=INBOX`, b.jar);
+    await s.until(/^retry: \d+$/m);
+    const ended = new Promise<void>((resolve) => s.child.on('exit', () => resolve()));
+    await srv.stop();
+    stopped = true;
+    await ended; // the server closed the stream (curl exits at its end)
+  } finally {
+    if (!stopped) await srv.stop();
+  }
+});

@@ -21,8 +21,8 @@ export interface ReadEnv extends ProbedServer {
   smtpPort: number;
 }
 
-/** `webmail`: extra attributes inside `webmail = { … }`. */
-export async function startReadServer(o: { webmail?: string } = {}): Promise<ReadEnv> {
+/** `webmail`: extra attributes inside `webmail = { … }`; `server`: Server-level ones. */
+export async function startReadServer(o: { webmail?: string; server?: string } = {}): Promise<ReadEnv> {
   const dir = tmpDir('postern-webmail-read-');
   const body = `
     webmail = {
@@ -32,7 +32,8 @@ export async function startReadServer(o: { webmail?: string } = {}): Promise<Rea
         ${o.webmail ?? ''}
     }
     smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) }
-    processing = { }`;
+    processing = { }
+    ${o.server ?? ''}`;
   const env = await startProbed({ dir, services: ['webmail', 'smtpIncoming', 'processing'], body });
   const port = env.server.port('webmail');
   return { ...env, port, base: `http://127.0.0.1:${port}`, smtpPort: env.server.port('smtpIncoming') };

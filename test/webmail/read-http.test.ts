@@ -361,3 +361,13 @@ test('every reading route needs a session; unknown pages and bodies get error pa
   assert.equal(css.status, 200);
   assert.match(css.headers['content-type']!, /text\/css/);
 });
+
+test("a browser's favicon request is answered (not an error toward maxErrors), and pages link the icon", async () => {
+  const b = browser(env.base);
+  const icon = await b.get('/favicon.ico');
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers['content-type'] ?? '', /^image\/svg\+xml/);
+  assert.match(icon.text, /^<svg /);
+  const form = await b.get('/');
+  assert.match(form.text, /<link rel="icon" href="\/static\/favicon\.svg"/);
+});

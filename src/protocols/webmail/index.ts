@@ -6,7 +6,8 @@
  * `setup` registers, in one encapsulated scope: form bodies (@fastify/formbody), multipart
  * uploads (@fastify/multipart, each file within `uploadMaxSize`; the host enforces the byte
  * limit of the whole body too), `/static/<file>` from the request's template dirs, and the route
- * modules: login.ts (`/`, `/login`, `/logout`), read.ts (`/mail…`), events.ts (`/events`),
+ * modules (and `/favicon.ico`, the static favicon.svg, so a browser's own request is not an error
+ * counted toward maxErrors): login.ts (`/`, `/login`, `/logout`), read.ts (`/mail…`), events.ts (`/events`),
  * actions.ts and compose.ts. Errors a route throws become error pages (common.ts `sendError`:
  * WebError's status, the store's codes mapped, fastify's own statuses kept); an unknown path
  * gets the same error page (404).
@@ -37,6 +38,8 @@ async function setup(app: FastifyInstance, env: HttpEnv): Promise<void> {
     scope.setErrorHandler(async (err, req, reply) => sendError(env, req, reply, err));
     scope.setNotFoundHandler(async (req, reply) => sendError(env, req, reply, new WebError(404, 'There is no such page.')));
     scope.get('/static/*', async (req, reply) => env.views.sendStatic(req, reply, (req.params as { '*': string })['*']));
+    // browsers ask for it on pages without a <link rel="icon"> (raw source, downloads): not an error
+    scope.get('/favicon.ico', async (req, reply) => env.views.sendStatic(req, reply, 'favicon.svg'));
     for (const routes of [registerLogin, registerRead, registerEvents, registerActions, registerCompose]) await routes(scope, env);
   });
 }

@@ -36,7 +36,7 @@
  *   login:    form#login [name=username] [name=password] button[type=submit]; .error
  *             a#secure-login (UrlRedirect link)
  *   layout:   body.mobile on the mobile templates; nav#folders a[data-folder] with
- *             span.unread (count when > 0); a#compose; form#logout; .notice (flash message)
+ *             span.unread (count when > 0); a#new-message (Compose); form#logout; .notice (flash message)
  *   list:     form#list table#messages tr.msg[data-uid] (.unseen .flagged classes),
  *             a.subject, .from, .date, .size, .attachment-mark; input[name=uid] checkboxes;
  *             select[name=to]; button[name=action][value=read|unread|flag|unflag|move|delete];
