@@ -30,11 +30,25 @@ export const QREC_ENQUEUE = 0x21;
 export const QREC_STATE = 0x22;
 export const QREC_DONE = 0x23;
 
+/** RFC 3461 parameters kept with the message (additive fields of QueueEnvelope / QueueRcpt). */
+export interface DsnEnvelope {
+  ret: 'FULL' | 'HDRS' | null;
+  envid: string | null;
+}
+export interface DsnRcpt {
+  /** NOTIFY: ['NEVER'] or any of SUCCESS, FAILURE, DELAY; null: not given (FAILURE,DELAY). */
+  notify: string[] | null;
+  /** ORCPT as given (`rfc822;user@example.com`), or null. */
+  orcpt: string | null;
+}
+
 /** One recipient as SMTP accepted it: `account` is the local mailbox it resolved to, or null
  * for a remote recipient (relayed: for smtpOutgoing). */
 export interface QueueRcpt {
   to: string;
   account: string | null;
+  /** RFC 3461 NOTIFY/ORCPT (above); absent: not given. */
+  dsn?: DsnRcpt;
 }
 
 /** What SMTP knew when it accepted the message; enough to write its `Received:` header. */
@@ -50,6 +64,10 @@ export interface QueueEnvelope {
   auth: string | null; // the authenticated account, if any
   body: '7BIT' | '8BITMIME' | 'BINARYMIME';
   utf8: boolean;
+  /** RFC 3461 RET/ENVID (above); absent: not given. */
+  dsn?: DsnEnvelope;
+  /** RFC 8689 REQUIRETLS was asked for. */
+  requireTls?: boolean;
 }
 
 /** pending: local, not yet delivered · delivered · failed: permanently (why says) ·
