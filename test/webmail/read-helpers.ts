@@ -46,7 +46,8 @@ export interface Reply {
   text: string;
 }
 
-function parse(out: Buffer): Reply {
+/** curl -i's output: the status line and headers (past any 100 Continue block), then the body. */
+export function parseCurlReply(out: Buffer): Reply {
   let rest = out;
   for (;;) {
     const end = rest.indexOf('\r\n\r\n');
@@ -86,7 +87,7 @@ export function browser(base: string): Browser {
     const out = path.join(dir, 'out.bin');
     const r = await runProcess('curl', ['-sS', '-i', '-b', jar, '-c', jar, '--max-time', '30', '-o', out, ...args], { timeoutMs: 40_000 });
     if (r.code !== 0) throw new Error(`curl failed (${r.code}): ${r.stderr}`);
-    const reply = parse(fs.readFileSync(out));
+    const reply = parseCurlReply(fs.readFileSync(out));
     const m = /name="_csrf" value="([^"]+)"/.exec(reply.text);
     if (m !== null) b.csrf = m[1]!;
     return reply;

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runProcess, tmpDir } from '../helpers.ts';
 import { serviceBlock, startProbed, type ProbedServer } from '../probed.ts';
+import { parseCurlReply } from './read-helpers.ts';
 
 export interface WebmailEnv extends ProbedServer {
   port: number;
@@ -56,24 +57,8 @@ export interface WebClient {
 }
 
 function parse(out: string): WebReply {
-  // curl -i: status line and headers, a blank line, the body (possibly several header blocks: 100 Continue)
-  let rest = out;
-  for (;;) {
-    const end = rest.indexOf('\r\n\r\n');
-    const head = rest.slice(0, end);
-    rest = rest.slice(end + 4);
-    const lines = head.split('\r\n');
-    const status = Number(lines[0]!.split(' ')[1]);
-    if (status === 100) continue;
-    const headers: Record<string, string> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(':');
-      const k = l.slice(0, i).trim().toLowerCase();
-      const v = l.slice(i + 1).trim();
-      headers[k] = headers[k] === undefined ? v : `${headers[k]}\n${v}`;
-    }
-    return { status, headers, body: rest };
-  }
+  const r = parseCurlReply(Buffer.from(out));
+  return { status: r.status, headers: r.headers, body: r.text };
 }
 
 export function webClient(base: string): WebClient {
