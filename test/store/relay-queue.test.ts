@@ -117,8 +117,13 @@ test('leases: an unfinished relay claim comes back when its lease ends; the stal
   assert.equal(stale!.status, 'stale');
   assert.deepEqual(onDisk(dataDir, id), [], 'a stale outcome writes nothing');
   assert.equal(store.queue.list().length, 1);
-  const [ok] = await relayOutcome(store.queue, [{ id, token: b!.token, outcomes: [{ index: 0, status: 'delivered', why: '250 2.0.0 queued as X' }] }], POLICY);
-  assert.deepEqual(ok, { id, status: 'done', attempts: 0 });
+  const [ok, twice] = await Promise.all([
+    relayOutcome(store.queue, [{ id, token: b!.token, outcomes: [{ index: 0, status: 'delivered', why: '250 2.0.0 queued as X' }] }], POLICY),
+    relayOutcome(store.queue, [{ id, token: b!.token, outcomes: [{ index: 0, status: 'delivered', why: '250 again' }] }], POLICY),
+  ]);
+  assert.deepEqual(ok, [{ id, status: 'done', attempts: 0 }]);
+  assert.equal(twice![0]!.status, 'stale', 'a second call for the entry waits for the first, then finds it gone');
+  assert.deepEqual(onDisk(dataDir, id), [{ type: QREC_DONE, rec: { id, why: 'delivered' } }]);
   const [gone] = await relayOutcome(store.queue, [{ id, token: b!.token, outcomes: [{ index: 0, status: 'delivered', why: '250' }] }], POLICY);
   assert.equal(gone!.status, 'stale', 'an entry that left the queue');
   await store.close();
