@@ -204,10 +204,26 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
     (e.tls === null || str(e.tls, 256)) && (e.auth === null || str(e.auth, 2048)) &&
     (e.body === '7BIT' || e.body === '8BITMIME' || e.body === 'BINARYMIME') && typeof e.utf8 === 'boolean';
   if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope');
-  return {
-    from: e.from, rcpts: e.rcpts.map((r) => ({ to: r.to, account: r.account })), receivedAt: e.receivedAt, helo: e.helo, ip: e.ip,
-    by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
+  const out: QueueEnvelope = {
+    from: e.from, rcpts: e.rcpts.map((r) => { const d = checkDsnRcpt(r.dsn); return d === undefined ? { to: r.to, account: r.account } : { to: r.to, account: r.account, dsn: d }; }),
+    receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
   };
+  if (e.dsn !== undefined && e.dsn !== null) {
+    const ok = typeof e.dsn === 'object' && (e.dsn.ret === null || e.dsn.ret === 'FULL' || e.dsn.ret === 'HDRS') && (e.dsn.envid === null || str(e.dsn.envid, 100));
+    if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope (dsn)');
+    out.dsn = { ret: e.dsn.ret, envid: e.dsn.envid };
+  }
+  if (e.requireTls === true) out.requireTls = true;
+  return out;
+}
+
+/** The RFC 3461 fields of one recipient, checked (undefined: not given). */
+function checkDsnRcpt(d: DsnRcpt | undefined | null): DsnRcpt | undefined {
+  if (d === undefined || d === null) return undefined;
+  const ok = typeof d === 'object' && (d.orcpt === null || str(d.orcpt, 500)) &&
+    (d.notify === null || (Array.isArray(d.notify) && d.notify.length <= 3 && d.notify.every((w) => w === 'NEVER' || w === 'SUCCESS' || w === 'FAILURE' || w === 'DELAY')));
+  if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope (recipient dsn)');
+  return { notify: d.notify === null ? null : [...d.notify], orcpt: d.orcpt };
 }
 
 // ---- the in-memory entry (src/store/queue.ts) and its views ----
