@@ -68,6 +68,9 @@ export interface QueueEnvelope {
   dsn?: DsnEnvelope;
   /** RFC 8689 REQUIRETLS was asked for. */
   requireTls?: boolean;
+  /** DMARC quarantine (smtpIncoming's mail authentication, protocols/smtp/mailauth.ts): local
+   * copies go to the recipient's Junk folder (INBOX if it has none); absent: INBOX. */
+  junk?: true;
 }
 
 /** pending: local, not yet delivered · delivered · failed: permanently (why says) ·
@@ -207,6 +210,7 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
   return {
     from: e.from, rcpts: e.rcpts.map((r) => ({ to: r.to, account: r.account })), receivedAt: e.receivedAt, helo: e.helo, ip: e.ip,
     by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
+    ...(e.junk === true ? { junk: true as const } : {}),
   };
 }
 
