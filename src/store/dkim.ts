@@ -102,9 +102,11 @@ export function dkimTxtRecord(k: DkimKey): string {
 export async function signMessage(key: DkimKey, body: Buffer): Promise<Buffer> {
   const r = await dkimSign(body, {
     canonicalization: 'relaxed/relaxed',
+    // mailauth 7.1 signs what signatureData lists (its typings also ask for the top-level three)
     signingDomain: key.domain,
     selector: key.selector,
     privateKey: key.privateKey,
+    signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey }],
   });
   if (r.signatures === '' || r.errors.length > 0) {
     const e = r.errors[0]?.err as (Error & { code?: string }) | undefined;
