@@ -24,8 +24,9 @@
  * `MailAuthResult`, `MailAuthOptions`, `Resolver`. Throws nothing
  * (`authenticateMessage` turns every failure into temperror results).
  */
-import dns from 'node:dns';
 import { authenticate } from 'mailauth';
+import { createDnr } from '../../net/dnr.ts';
+import { defaultDnrOptions } from '../../config/resolve.ts';
 import type { ServiceOptions } from '../../config/options.ts';
 import type { Session, Tx } from './state.ts';
 
@@ -186,12 +187,12 @@ export function stripOurResults(body: Buffer, authservId: string): Buffer {
 
 const resolvers = new WeakMap<ServiceOptions, Resolver>();
 
-/** The service's resolver (one per ServiceOptions object, so a reload makes a new one). */
+/** The server's resolver (net/dnr.ts, from the Server's `dnr` block) for this service: one per
+ * ServiceOptions object, so a reload makes a new one. */
 export function resolverFor(service: ServiceOptions): Resolver {
   let r = resolvers.get(service);
   if (r === undefined) {
-    const res = new dns.promises.Resolver();
-    r = (name, rrtype) => res.resolve(name, rrtype);
+    r = createDnr(service.dnr ?? defaultDnrOptions()).resolver();
     resolvers.set(service, r);
   }
   return r;
