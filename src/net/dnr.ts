@@ -8,8 +8,9 @@
  * servers are asked in priority order (lowest first; the `dnr` block's `nameServers`, or the
  * OS's as Node reads them from /etc/resolv.conf when the list is empty), one c-ares channel per
  * server with one try each, `retries` more rounds over the list after the first. One query
- * waits at most `timeout / (retries + 1)`, and the whole lookup ends at `timeout` after its
- * first query (the seed: "how long after the first query it is closed"). A server that fails
+ * waits at most `timeout / ((retries + 1) × servers)`, so every try fits, and the whole lookup
+ * ends at `timeout` after its first query (the seed: "how long after the first query it is
+ * closed"). A server that fails
  * (SERVFAIL, REFUSED, timeout, unreachable, a bad answer) hands over to the next; when every
  * try failed the lookup rejects with DNR_TEMP (`details.cause`: the last c-ares code).
  * NXDOMAIN and NODATA are answers: [] from the typed methods (ENOTFOUND / ENODATA from
@@ -130,8 +131,9 @@ class DnrImpl implements Dnr {
   constructor(o: DnrOptions, clock: () => number) {
     this.o = o;
     this.clock = clock;
-    this.perTryMs = Math.max(50, Math.floor(o.timeoutMs / (o.retries + 1)));
-    const addresses = o.nameServers.length > 0 ? o.nameServers.map((s) => s.address) : dns.getServers();
+    const byPriority = o.nameServers.map((s, i) => ({ ...s, i })).sort((x, y) => x.priority - y.priority || x.i - y.i);
+    const addresses = byPriority.length > 0 ? byPriority.map((s) => s.address) : dns.getServers();
+    this.perTryMs = Math.max(50, Math.floor(o.timeoutMs / ((o.retries + 1) * Math.max(1, addresses.length))));
     this.servers = addresses.map((address) => {
       const resolver = new dns.promises.Resolver({ timeout: this.perTryMs, tries: 1 });
       resolver.setServers([address]);
