@@ -68,6 +68,9 @@ export interface QueueEnvelope {
   dsn?: DsnEnvelope;
   /** RFC 8689 REQUIRETLS was asked for. */
   requireTls?: boolean;
+  /** DMARC quarantine (smtpIncoming's mail authentication, protocols/smtp/mailauth.ts): local
+   * copies go to the recipient's Junk folder (INBOX if it has none); absent: INBOX. */
+  junk?: true;
 }
 
 /** pending: local, not yet delivered · delivered · failed: permanently (why says) ·
@@ -218,6 +221,7 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
   const out: QueueEnvelope = {
     from: e.from, rcpts: e.rcpts.map((r) => { const d = checkDsnRcpt(r.dsn); return d === undefined ? { to: r.to, account: r.account } : { to: r.to, account: r.account, dsn: d }; }),
     receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
+    ...(e.junk === true ? { junk: true as const } : {}),
   };
   if (e.dsn !== undefined && e.dsn !== null) {
     const ok = typeof e.dsn === 'object' && (e.dsn.ret === null || e.dsn.ret === 'FULL' || e.dsn.ret === 'HDRS') && (e.dsn.envid === null || str(e.dsn.envid, 100));
