@@ -61,6 +61,15 @@ export const ErrorCodes = {
   QUEUE_NO_SUCH_ENTRY: false, // no queued message with that id (delivered, deleted, or never there)
   QUEUE_ENTRY_BUSY: true, // the entry is being delivered or moved right now: try again in a moment
   QUEUE_FULL: true, // the queue holds its maximum number of messages: SMTP 452 4.3.1
+  // RPOP (src/store/rpop.ts, src/protocols/rpop/)
+  RPOP_NO_SUCH_CONNECTION: false, // no remote POP3 connection with that id (for that account)
+  RPOP_BUSY: true, // another poll holds the connection (or this poll's lease lapsed)
+  RPOP_CONNECT: true, // the remote could not be reached (refused, unreachable, connectTimeout)
+  RPOP_TLS: true, // TLS could not be set up (handshake, certificate, STLS not offered)
+  RPOP_TIMEOUT: true, // the remote did not answer within rwTimeout
+  RPOP_PROTOCOL: true, // the remote answered something unexpected (garbage, over a limit, -ERR)
+  RPOP_AUTH_FAILED: true, // the remote refused the username or password
+  RPOP_TOO_BIG: true, // a message over maxMessageSize (left on the remote, not fetched)
   // anything else: logged whole, reaches a client only as a temporary failure
   INTERNAL: true,
 } as const;

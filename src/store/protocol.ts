@@ -7,6 +7,8 @@
  *                                           FTP backup's export/restore)
  *   `{ t: 'q', method, args }`              the mail queue (enqueue, claim, deliver,
  *                                           deliverAndClaim, release)
+ *   `{ t: 'rpop', method, args }`           the rpop service (store/rpop.ts: schedule, lease,
+ *                                           plan, deliver, finish)
  *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
  *                                           is its `SubscriptionStart`
  *   `{ t: 'unsub', sub }`                   stop watching
@@ -30,6 +32,7 @@ import type { Feed } from './subscriptions.ts';
 import type { Mailbox } from './mailbox.ts';
 import { exportAccount, restoreAccount } from './backup.ts';
 import { deliver } from './queue-deliver.ts';
+import { rpopDeliver } from './rpop-deliver.ts';
 
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
@@ -50,10 +53,15 @@ export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release'] as const);
 export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
+/** The rpop service's calls (store/rpop.ts, store/rpop-deliver.ts). */
+export const RPOP_METHODS = Object.freeze(['schedule', 'lease', 'plan', 'deliver', 'finish'] as const);
+export type RpopMethod = (typeof RPOP_METHODS)[number];
+
 export type StoreCall =
   | { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] }
   | { t: 'dir'; method: DirectoryMethod; args: unknown[] }
   | { t: 'q'; method: QueueMethod; args: unknown[] }
+  | { t: 'rpop'; method: RpopMethod; args: unknown[] }
   | { t: 'sub'; method: 'subscribe'; account: string; folder: string | null; opts?: SubscribeOptions }
   | { t: 'unsub'; method: 'unsubscribe'; sub: number };
 
@@ -108,6 +116,18 @@ function queueTable(store: Store): ReadonlyMap<string, Fn> {
   ]);
 }
 
+function rpopTable(store: Store): ReadonlyMap<string, Fn> {
+  const r = store.rpop;
+  const addressOf = (id: number): string => store.account(id).address;
+  return new Map<string, Fn>([
+    ['schedule', () => r.schedule()],
+    ['lease', (id: number) => r.lease(id)],
+    ['plan', (id: number, token: number, listed: string[], max: number) => r.plan(id, token, listed, clampOr(max, 1, 100_000, 1), addressOf)],
+    ['deliver', (id: number, token: number, uidl: string, body: Uint8Array, maybe: boolean) => rpopDeliver(store, id, token, uidl, body, maybe === true)],
+    ['finish', (id: number, token: number, report: Record<string, unknown>) => r.finish(id, token, report ?? {})],
+  ]);
+}
+
 export interface ServeHandle {
   close(): void;
 }
@@ -116,6 +136,7 @@ export interface ServeHandle {
 export function serveStoreClient(store: Store, port: MessagePort, owner: string): ServeHandle {
   const dir = directoryTable(store);
   const queue = queueTable(store);
+  const rpop = rpopTable(store);
   const mailboxes = new Map<string, MailboxApi>(); // by the address the client used
   const feeds = new Map<number, Feed>(); // this port's subscriptions
   const subscribe = async (account: string, folder: string | null, opts: SubscribeOptions | undefined): Promise<unknown> => {
@@ -162,6 +183,11 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
     if (req.t === 'q') {
       const fn = queue.get(req.method);
       if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown queue method ${String(req.method)}`);
+      return fn(...req.args);
+    }
+    if (req.t === 'rpop') {
+      const fn = rpop.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown rpop method ${String(req.method)}`);
       return fn(...req.args);
     }
     return mailboxCall(req);
