@@ -18,8 +18,13 @@ const bad = (argument?: string) => (e: unknown) => isPosternError(e, 'CONTROL_BA
 
 /** A `postern ctl` command line for a registry row, from its ctl syntax. */
 function sampleArgv(c: (typeof COMMANDS)[number]): string[] {
-  const sample: Record<string, string> = { service: 'pop3', domain: 'example.org', address: 'ann@example.org', queueId: 'Q1', choice: 'hang', index: '1' };
+  const sample: Record<string, string> = { service: 'pop3', domain: 'example.org', address: 'ann@example.org', queueId: 'Q1', choice: 'hang', index: '1', id: '1' };
   const argv = [...c.name.split('.'), ...(c.ctl?.words ?? []).map((w) => sample[w.word]!)];
+  const params: Readonly<Record<string, string>> = c.ctl?.params ?? {};
+  for (const [key, arg] of Object.entries(params)) {
+    const spec = c.args[arg];
+    if (spec?.required === true) argv.push(`${key}=${spec.type === 'uint' ? '1' : 'x'}`);
+  }
   if (c.ctl?.password !== undefined) argv.push('--password', 'pw');
   return argv;
 }
