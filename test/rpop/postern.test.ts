@@ -151,3 +151,19 @@ test('a wrong password is reported and backs off (the wait doubles); remove ends
     await f.stop();
   }
 });
+
+test('from another account of the same server; an interval under minInterval is raised to it', async () => {
+  const f = await startFetcher(path.join(root, 'f5'), 'minInterval = 2');
+  try {
+    await f.addUser('src@example.org', 'spw');
+    await f.addUser('dst@example.org', 'local');
+    await f.deliver('src@example.org', mail('same server'));
+    const { id } = (await f.server.admin('account.rpop.add', { address: 'dst@example.org', host: '127.0.0.1', port: f.pop3Port, username: 'src@example.org', password: 'spw', interval: 1 })) as { id: number };
+    await waitFor(async () => (await fetchedMessages(f.pop3Port, 'dst@example.org', 'local')).length === 1, 20_000, 'fetched from the same server');
+    const row = await pollAfter(f, 'dst@example.org', id, 0);
+    assert.ok(row.state.nextPollAt! - row.state.lastPollAt! >= 2000, `the next poll after minInterval (${row.state.nextPollAt! - row.state.lastPollAt!} ms)`);
+    assert.equal(await remoteCount(f.pop3Port, 'src@example.org', 'spw'), 1, 'keep=yes by default');
+  } finally {
+    await f.stop();
+  }
+});
