@@ -241,7 +241,7 @@ export interface ProcessingOptions {
 /** RPOP (config/schema.ts RPOP_OPTIONS). */
 export interface RpopOptions {
   readonly kind: 'rpop';
-  /** Polls in progress at once (per thread). */
+  /** Polls in progress at once, over all the service's threads (the store counts them). */
   readonly maxConnections: number;
   /** A connection's interval is raised to at least this. */
   readonly minIntervalMs: number;

@@ -299,7 +299,7 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
 
 /** RPOP (inventory §13; resolved into config/options.ts RpopOptions): the remote POP3 polls. */
 const RPOP_OPTIONS: Record<string, AttrSpec> = {
-  maxConnections: uint(10, { min: 1, max: 10000 }), // (Postern) polls in progress at once, per thread
+  maxConnections: uint(10, { min: 1, max: 10000 }), // (Postern) polls in progress at once, over all the service's threads
   minInterval: seconds(60), // (Postern) a connection's interval is at least this
   maxRetryInterval: seconds(3600), // (Postern) after failures the interval doubles up to this
   connectTimeout: seconds(30), // (Postern) TCP connect and TLS handshake

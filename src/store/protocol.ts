@@ -121,7 +121,7 @@ function rpopTable(store: Store): ReadonlyMap<string, Fn> {
   const addressOf = (id: number): string => store.account(id).address;
   return new Map<string, Fn>([
     ['schedule', () => r.schedule()],
-    ['lease', (id: number) => r.lease(id)],
+    ['lease', (id: number, maxLeases?: number) => r.lease(id, clampOr(maxLeases, 1, Infinity, Infinity))],
     ['plan', (id: number, token: number, listed: string[], max: number) => r.plan(id, token, listed, clampOr(max, 1, 100_000, 1), addressOf)],
     ['deliver', (id: number, token: number, uidl: string, body: Uint8Array, maybe: boolean) => rpopDeliver(store, id, token, uidl, body, maybe === true)],
     ['finish', (id: number, token: number, report: Record<string, unknown>) => r.finish(id, token, report ?? {})],

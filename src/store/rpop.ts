@@ -403,12 +403,17 @@ export class RpopStore {
     return { rec, log: this.logs.get(id)! };
   }
 
-  /** Take the connection for a poll (RPOP_BUSY if another holds it): its password and how to
-   * reach it. The listing comes later (`plan`). */
-  lease(id: number): { token: number; host: string; port: number; tls: RpopTls; username: string; password: string; interval: number } {
+  /** Take the connection for a poll (RPOP_BUSY if another holds it, or `maxLeases` polls of
+   * any connection are in progress: the service's maxConnections, counted over all its
+   * threads): its password and how to reach it. The listing comes later (`plan`). */
+  lease(id: number, maxLeases = Infinity): { token: number; host: string; port: number; tls: RpopTls; username: string; password: string; interval: number } {
     const rec = this.conn(id);
+    const now = Date.now();
     const cur = this.leases.get(id);
-    if (cur !== undefined && cur.until > Date.now()) throw new PosternError('RPOP_BUSY', `rpop connection ${id} is being polled`, { id });
+    if (cur !== undefined && cur.until > now) throw new PosternError('RPOP_BUSY', `rpop connection ${id} is being polled`, { id, reason: 'polled' });
+    let held = 0;
+    for (const l of this.leases.values()) if (l.until > now) held++;
+    if (held >= maxLeases) throw new PosternError('RPOP_BUSY', `rpop: ${held} polls in progress (maxConnections)`, { id, reason: 'limit' });
     const token = ++this.tokens;
     this.leases.set(id, { token, until: Date.now() + LEASE_MS });
     return { token, host: rec.host, port: rec.port, tls: rec.tls, username: rec.username, password: this.decrypt(rec), interval: rec.interval };

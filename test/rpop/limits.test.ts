@@ -177,10 +177,10 @@ test('maxMessagesPerPoll: at most that many per session, each message once', asy
   }
 });
 
-test('maxConnections: polls at once', async () => {
+test('maxConnections: polls at once, over two threads', async () => {
   const r = await fake('normal', [], 300);
   fakes.push(r);
-  const f = await startFetcher(path.join(root, 'c'), 'minInterval = 1 maxConnections = 2');
+  const f = await startFetcher(path.join(root, 'c'), 'minInterval = 1 maxConnections = 2 minConnThreads = 2 maxConnThreads = 2');
   try {
     for (let i = 0; i < 4; i++) {
       await f.addUser(`k${i}@example.org`, 'local');

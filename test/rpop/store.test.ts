@@ -45,7 +45,10 @@ test('connections persist encrypted; bad fields refused; the key is made once', 
   const l = s.rpop.lease(c.id);
   assert.equal(l.password, 'Very-Secret-1');
   assert.throws(() => s.rpop.lease(c.id), { code: 'RPOP_BUSY' });
+  const other = await s.rpop.add(ann.id, ann.address, { host: 'h2', port: 110, username: 'u', password: 'p' });
+  assert.throws(() => s.rpop.lease(other.id, 1), (e: { code: string; details: { reason: string } }) => e.code === 'RPOP_BUSY' && e.details.reason === 'limit');
   s.rpop.finish(c.id, l.token, {});
+  s.rpop.finish(other.id, s.rpop.lease(other.id, 1).token, {});
   await s.close();
   // another key: the password cannot be read, and that is said plainly
   fs.writeFileSync(path.join(dir, 'store', 'rpop.key'), Buffer.alloc(32, 7));

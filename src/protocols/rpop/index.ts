@@ -16,7 +16,8 @@
  * Schedule: each connection every max(interval, minInterval); after a failed poll (counted,
  * logged, and kept with its error for `ctl account rpop list`) the wait doubles per failure in
  * a row, up to max(maxRetryInterval, interval); a good poll resets it. At most
- * `maxConnections` polls run at once in a thread.
+ * `maxConnections` polls run at once, over all the service's threads (the store counts the
+ * leases).
  *
  * Exports: `startWorker(ctx)`, `startRpop(ctx, hooks?)` (tests: `afterDeliver` runs after each
  * durable copy, before its DELE), `RpopHooks`, `retryDelayMs`. Throws (startWorker)
@@ -87,10 +88,12 @@ export function startRpop(ctx: WorkerContext, hooks: RpopHooks = {}) {
     const started = Date.now();
     let lease: Lease;
     try {
-      lease = (await rpc(store, 'lease', [id])) as Lease;
+      lease = (await rpc(store, 'lease', [id, o.maxConnections])) as Lease;
     } catch (e) {
+      const limit = isPosternError(e, 'RPOP_BUSY') && e.details?.reason === 'limit';
       if (!isPosternError(e, 'RPOP_BUSY')) ctx.log.warn({ err: e, rpop: id }, 'rpop: could not take the connection');
-      s.due = Date.now() + o.minIntervalMs;
+      s.due = Date.now() + (limit ? tickMs : o.minIntervalMs); // at the limit: tried again at the next tick
+      running.delete(id);
       return;
     }
     const intervalMs = Math.max(lease.interval * 1000, o.minIntervalMs);
