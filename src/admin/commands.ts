@@ -98,11 +98,11 @@ export const COMMANDS = Object.freeze([
   def('account.remove', 'store', { address: req }, { words: [ADDRESS] }, (a) => `account ${address(a)} removed`),
   def('account.rpop.add', 'store', {
     address: req, host: req, port: { type: 'uint', required: true }, username: req, password: req,
-    tls: { type: 'choice', choices: ['none', 'implicit', 'stls'], required: false }, folder: opt, interval: { type: 'uint', required: false }, keep: bool,
+    tls: { type: 'choice', choices: ['none', 'implicit', 'stls'], required: false }, folder: opt, interval: { type: 'uint', required: false }, keep: bool, enabled: bool,
   }, {
     words: [ADDRESS],
-    params: { host: 'host', port: 'port', user: 'username', password: 'password', tls: 'tls', folder: 'folder', interval: 'interval', keep: 'keep' },
-    note: 'host= port= user= password= [tls=none|implicit|stls] [folder=INBOX] [interval=600] [keep=yes|no]',
+    params: { host: 'host', port: 'port', user: 'username', password: 'password', tls: 'tls', folder: 'folder', interval: 'interval', keep: 'keep', enabled: 'enabled' },
+    note: 'host= port= user= password= [tls=none|implicit|stls] [folder=INBOX] [interval=600] [keep=yes|no] [enabled=yes|no]',
   }, (a) => `rpop connection added to ${address(a)}`),
   def('account.rpop.list', 'store', { address: req }, { words: [ADDRESS] }),
   def('account.rpop.remove', 'store', { address: req, id: { type: 'uint', required: true } }, { words: [ADDRESS, { arg: 'id', word: 'id', label: 'ID' }] }, (a) => `rpop connection ${id(a)} removed from ${address(a)}`),

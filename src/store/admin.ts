@@ -16,7 +16,7 @@
  *   'account.list' {domain?}       → accounts with usage
  *   'account.passwd' {address, password} → { address }
  *   'account.remove' {address}     → { address }
- *   'account.rpop.add' {address, host, port, username, password, tls?, folder?, interval?, keep?}
+ *   'account.rpop.add' {address, host, port, username, password, tls?, folder?, interval?, keep?, enabled?}
  *                                  → the connection (store/rpop.ts; the password shown `***`)
  *   'account.rpop.list' {address}  → the account's connections, with their last outcome
  *   'account.rpop.remove' {address, id} → { address, id } (RPOP_NO_SUCH_CONNECTION)
@@ -108,6 +108,7 @@ const HANDLERS: StoreHandlers<Store> = {
     if (a.folder !== undefined) input.folder = str(a, 'folder');
     if (a.interval !== undefined) input.interval = a.interval as number;
     if (a.keep !== undefined) input.leaveOnServer = a.keep === true;
+    if (a.enabled !== undefined) input.enabled = a.enabled === true;
     return rpopJson(await s.rpop.add(acct.id, acct.address, input));
   },
   'account.rpop.list': async (s, a) => {

@@ -31,9 +31,9 @@ after(async () => {
 });
 
 test('ctl syntax: account rpop add|list|remove', () => {
-  const a = parseCtlArgs(['account', 'rpop', 'add', 'ann@example.org', 'host=pop.example.net', 'port=995', 'user=ann', 'password=p w', 'tls=implicit', 'folder=Remote', 'interval=300', 'keep=no']);
+  const a = parseCtlArgs(['account', 'rpop', 'add', 'ann@example.org', 'host=pop.example.net', 'port=995', 'user=ann', 'password=p w', 'tls=implicit', 'folder=Remote', 'interval=300', 'keep=no', 'enabled=yes']);
   assert.equal(a.verb, 'account.rpop.add');
-  assert.deepEqual(a.args, { address: 'ann@example.org', host: 'pop.example.net', port: 995, username: 'ann', password: 'p w', tls: 'implicit', folder: 'Remote', interval: 300, keep: false });
+  assert.deepEqual(a.args, { address: 'ann@example.org', host: 'pop.example.net', port: 995, username: 'ann', password: 'p w', tls: 'implicit', folder: 'Remote', interval: 300, keep: false, enabled: true });
   assert.equal(parseCtlArgs(['account', 'rpop', 'list', 'ann@example.org']).verb, 'account.rpop.list');
   assert.deepEqual(parseCtlArgs(['account', 'rpop', 'remove', 'ann@example.org', '7']).args, { address: 'ann@example.org', id: 7 });
   assert.equal(parseCtlArgs(['account', 'add', 'ann@example.org', '--password', 'x']).verb, 'account.add');
@@ -163,6 +163,26 @@ test('from another account of the same server; an interval under minInterval is 
     const row = await pollAfter(f, 'dst@example.org', id, 0);
     assert.ok(row.state.nextPollAt! - row.state.lastPollAt! >= 2000, `the next poll after minInterval (${row.state.nextPollAt! - row.state.lastPollAt!} ms)`);
     assert.equal(await remoteCount(f.pop3Port, 'src@example.org', 'spw'), 1, 'keep=yes by default');
+  } finally {
+    await f.stop();
+  }
+});
+
+test('a disabled connection is not polled', async () => {
+  await remote.deliver('keep@example.org', mail('never fetched'));
+  const f = await startFetcher(path.join(root, 'f6'), 'minInterval = 1');
+  try {
+    await f.addUser('hal@example.org', 'local');
+    await f.addUser('ivy@example.org', 'local');
+    const off = (await f.server.admin('account.rpop.add', { address: 'hal@example.org', host: '127.0.0.1', port: remote.port, username: 'keep@example.org', password: SECRET, interval: 1, enabled: false })) as { id: number; enabled: boolean };
+    assert.equal(off.enabled, false);
+    // a second, enabled connection of another account: once it has polled twice, the first had its chances
+    const on = (await f.server.admin('account.rpop.add', { address: 'ivy@example.org', host: '127.0.0.1', port: remote.port, username: 'keep@example.org', password: SECRET, interval: 1 })) as { id: number };
+    const first = await pollAfter(f, 'ivy@example.org', on.id, 0);
+    await pollAfter(f, 'ivy@example.org', on.id, first.state.lastPollAt! + 1);
+    const [row] = await rpopList(f, 'hal@example.org');
+    assert.equal(row!.state.lastPollAt, null);
+    assert.equal((await fetchedMessages(f.pop3Port, 'hal@example.org', 'local')).length, 0);
   } finally {
     await f.stop();
   }
