@@ -11,22 +11,18 @@
  *                     username, the password encrypted (iv, tag, ciphertext; the AAD binds it to
  *                     the connection), folder, interval, leaveOnServer, enabled), replaced
  *                     atomically on every change (temp + fsync + rename + fsync dir).
- *   rpop/<id>.log     the connection's UIDLs, one text line each with its crc32:
- *                     `P <date> <uidl> <crc>` an intent (the message is about to be appended
- *                     with internal date <date>), `S <uidl> <crc>` seen (its copy is durable),
- *                     `F <uidl> <crc>` forgotten (the remote no longer lists it). Appended and
- *                     fdatasync'ed; a torn last line is ignored; rewritten (atomically) when
- *                     mostly forgotten lines.
+ *   rpop/<id>.log     the connection's UIDLs (store/rpop-log.ts): intents, seen, forgotten,
+ *                     appended and synced.
  *
- * The delivery rule: `begin` writes (synced) an intent for each message a poll will fetch
- * BEFORE anything is appended; `deliver` appends the copy (durable when it resolves), THEN
+ * The delivery rule: `plan` writes (synced) an intent for each message a poll will fetch
+ * BEFORE anything is appended; `deliver` (store/rpop-deliver.ts) appends the copy (durable when it resolves), THEN
  * records it seen; the rpop service sends DELE only after `deliver` resolved. A message whose
  * intent is there but not its seen line (a crash between the two) may already be in the
  * folder: `deliver` first looks for a copy with the intent's internal date, size and crc32,
  * and appends only if there is none. So a crash at any moment neither loses nor duplicates a
  * message.
  *
- * A poll holds a lease on its connection (`begin` takes it, every call with its token renews
+ * A poll holds a lease on its connection (`lease` takes it, at most `maxLeases` at once, every call with its token renews
  * it, `finish` ends it; one lapses `LEASE_MS` after the last call), so two threads never poll
  * the same connection at once. Each connection's last outcome (time, error, failures in a row,
  * counts) is kept in memory for `ctl account rpop list`.
@@ -42,6 +38,7 @@ import { crc32 } from 'node:zlib';
 import { PosternError } from '../errors.ts';
 import { packr } from './record.ts';
 import { ioError, writeFileAtomic, type FsLayer } from './fsio.ts';
+import { UidlLog } from './rpop-log.ts';
 
 export const RPOP_TLS = Object.freeze(['none', 'implicit', 'stls'] as const);
 export type RpopTls = (typeof RPOP_TLS)[number];
@@ -119,14 +116,6 @@ export interface RpopClaim {
   seen: string[];
 }
 
-interface SeenLog {
-  seen: Set<string>;
-  pending: Map<string, number>; // uidl → internal date
-  lines: number;
-  fh: fs.promises.FileHandle | null;
-  chain: Promise<unknown>;
-}
-
 /** RFC 1939 §7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
 const UIDL_RE = /^[\x21-\x7e]{1,70}$/;
 const LEASE_MS = 5 * 60_000;
@@ -134,11 +123,6 @@ const emptyReport = (): RpopReport => ({ lastPollAt: null, lastError: null, fail
 
 function bad(message: string, field: string): PosternError {
   return new PosternError('STORE_BAD_ARGUMENT', message, { field });
-}
-
-function lineOf(fields: string[]): string {
-  const s = fields.join(' ');
-  return `${s} ${crc32(s).toString(16)}\n`;
 }
 
 export class RpopStore {
@@ -149,7 +133,7 @@ export class RpopStore {
   private key: Buffer | null = null;
   private conns = new Map<number, ConnRec>();
   private nextId = 1;
-  private readonly logs = new Map<number, SeenLog>();
+  private readonly logs = new Map<number, UidlLog>();
   private readonly leases = new Map<number, { token: number; until: number }>();
   private readonly reports = new Map<number, RpopReport>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -177,75 +161,11 @@ export class RpopStore {
         this.conns.set(c.id, { ...c, secret: { iv: new Uint8Array(c.secret.iv), tag: new Uint8Array(c.secret.tag), ct: new Uint8Array(c.secret.ct) } });
       }
     }
-    for (const c of this.conns.values()) this.logs.set(c.id, this.readLog(c.id));
+    for (const c of this.conns.values()) this.logs.set(c.id, UidlLog.open(this.logFile(c.id), this.fsl));
   }
 
   private logFile(id: number): string {
     return path.join(this.dir, 'rpop', `${id}.log`);
-  }
-
-  private readLog(id: number): SeenLog {
-    const l: SeenLog = { seen: new Set(), pending: new Map(), lines: 0, fh: null, chain: Promise.resolve() };
-    let text = '';
-    try {
-      text = fs.readFileSync(this.logFile(id), 'latin1');
-    } catch {
-      return l;
-    }
-    const end = text.lastIndexOf('\n');
-    for (const line of text.slice(0, end + 1).split('\n')) {
-      const sp = line.lastIndexOf(' ');
-      if (sp < 0) continue;
-      const body = line.slice(0, sp);
-      if (crc32(body).toString(16) !== line.slice(sp + 1)) continue; // a damaged line: ignored
-      const f = body.split(' ');
-      l.lines++;
-      if (f[0] === 'P' && f.length === 3) l.pending.set(f[2]!, Number(f[1]));
-      else if (f[0] === 'S' && f.length === 2) {
-        l.seen.add(f[1]!);
-        l.pending.delete(f[1]!);
-      } else if (f[0] === 'F' && f.length === 2) {
-        l.seen.delete(f[1]!);
-        l.pending.delete(f[1]!);
-      }
-    }
-    if (end + 1 < text.length) fs.truncateSync(this.logFile(id), Buffer.byteLength(text.slice(0, end + 1), 'latin1'));
-    return l;
-  }
-
-  /** Append lines to a connection's log and sync them. */
-  private writeLines(id: number, lines: string[]): Promise<void> {
-    const l = this.logs.get(id);
-    if (l === undefined || lines.length === 0) return Promise.resolve();
-    const run = async (): Promise<void> => {
-      try {
-        l.fh ??= await fs.promises.open(this.logFile(id), 'a', 0o600);
-        await l.fh.write(lines.join(''));
-        await l.fh.datasync();
-        l.lines += lines.length;
-      } catch (e) {
-        throw ioError(e, `rpop log ${id}`);
-      }
-    };
-    const p = l.chain.then(run);
-    l.chain = p.catch(() => {});
-    return p;
-  }
-
-  /** Rewrite a log with only its live lines, when mostly dead. */
-  private async compactLog(id: number): Promise<void> {
-    const l = this.logs.get(id);
-    if (l === undefined || l.lines < 64 || l.lines < 2 * (l.seen.size + l.pending.size)) return;
-    const run = async (): Promise<void> => {
-      const lines = [...[...l.pending].map(([u, d]) => lineOf(['P', String(d), u])), ...[...l.seen].map((u) => lineOf(['S', u]))];
-      await l.fh?.close().catch(() => {});
-      l.fh = null;
-      await writeFileAtomic(this.fsl, this.logFile(id), Buffer.from(lines.join(''), 'latin1'));
-      l.lines = lines.length;
-    };
-    const p = l.chain.then(run);
-    l.chain = p.catch(() => {});
-    return p;
   }
 
   private keyBytes(): Buffer {
@@ -343,8 +263,8 @@ export class RpopStore {
       m.set(id, r);
       return r;
     });
-    this.logs.set(rec.id, { seen: new Set(), pending: new Map(), lines: 0, fh: null, chain: Promise.resolve() });
     fs.rmSync(this.logFile(rec.id), { force: true });
+    this.logs.set(rec.id, UidlLog.open(this.logFile(rec.id), this.fsl));
     return this.info(rec, address);
   }
 
@@ -368,8 +288,7 @@ export class RpopStore {
     this.leases.delete(id);
     this.reports.delete(id);
     void (async () => {
-      await l?.chain;
-      await l?.fh?.close().catch(() => {});
+      await l?.close();
       fs.rmSync(this.logFile(id), { force: true });
     })();
   }
@@ -395,7 +314,7 @@ export class RpopStore {
     return r;
   }
 
-  private leased(id: number, token: number): { rec: ConnRec; log: SeenLog } {
+  private leased(id: number, token: number): { rec: ConnRec; log: UidlLog } {
     const rec = this.conn(id);
     const l = this.leases.get(id);
     if (l === undefined || l.token !== token) throw new PosternError('RPOP_BUSY', `rpop connection ${id}: the poll's lease was lost`, { id });
@@ -426,8 +345,7 @@ export class RpopStore {
     if (!Array.isArray(listed) || !listed.every((u) => typeof u === 'string' && UIDL_RE.test(u))) throw new PosternError('STORE_BAD_ARGUMENT', 'a listing is UIDLs (RFC 1939: 1 to 70 printable characters)');
     const on = new Set(listed);
     const lines: string[] = [];
-    for (const u of log.seen) if (!on.has(u)) { log.seen.delete(u); lines.push(lineOf(['F', u])); }
-    for (const u of log.pending.keys()) if (!on.has(u)) { log.pending.delete(u); lines.push(lineOf(['F', u])); }
+    for (const u of [...log.seen, ...log.pending.keys()]) if (!on.has(u)) lines.push(log.forget(u));
     const fetch: RpopClaim['fetch'] = [];
     const seen: string[] = [];
     let date = Date.now();
@@ -438,22 +356,19 @@ export class RpopStore {
       if (was !== undefined) fetch.push({ uidl: u, date: was, maybe: true });
       else {
         const d = date++;
-        log.pending.set(u, d);
-        lines.push(lineOf(['P', String(d), u]));
+        lines.push(log.intend(u, d));
         fetch.push({ uidl: u, date: d, maybe: false });
       }
     }
-    await this.writeLines(id, lines);
-    await this.compactLog(id);
+    await log.write(lines);
+    await log.compact();
     return { token, address: address(rec.accountId), folder: rec.folder, leaveOnServer: rec.leaveOnServer, fetch, seen };
   }
 
   /** After `deliver` (or finding the copy): record the UIDL seen, synced. */
   async markSeen(id: number, token: number, uidl: string): Promise<void> {
     const { log } = this.leased(id, token);
-    log.pending.delete(uidl);
-    log.seen.add(uidl);
-    await this.writeLines(id, [lineOf(['S', uidl])]);
+    await log.write([log.see(uidl)]);
   }
 
   /** The intent's internal date of a UIDL (for `deliver`), or undefined. */
@@ -487,10 +402,6 @@ export class RpopStore {
 
   async close(): Promise<void> {
     await this.chain.catch(() => {});
-    for (const l of this.logs.values()) {
-      await l.chain;
-      await l.fh?.close().catch(() => {});
-      l.fh = null;
-    }
+    for (const l of this.logs.values()) await l.close();
   }
 }
