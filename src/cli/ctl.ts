@@ -257,6 +257,18 @@ export function renderStatus(doc: StatusDoc): string[] {
   return out;
 }
 
+/** `account rpop list`: one line per connection (the password as the store shows it: ***). */
+function renderRpop(rows: Array<Record<string, unknown>>): string[] {
+  if (rows.length === 0) return ['(none)'];
+  return rows.map((r) => {
+    const st = (r.state ?? {}) as Record<string, unknown>;
+    const err = st.lastError as { code?: string; message?: string } | null | undefined;
+    return `${String(r.id)}  ${String(r.username)}@${String(r.host)}:${String(r.port)} tls=${String(r.tls)} password=${String(r.password)} folder=${String(r.folder)} interval=${String(r.interval)} keep=${r.leaveOnServer === true ? 'yes' : 'no'}` +
+      `${r.enabled === false ? ' disabled' : ''}  fetched ${String(st.fetched ?? 0)} deleted ${String(st.deleted ?? 0)} failures ${String(st.failures ?? 0)}` +
+      `${err !== null && err !== undefined ? `  last error ${String(err.code)}: ${oneLine(String(err.message))}` : ''}`;
+  });
+}
+
 function listItem(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -302,19 +314,10 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     if (d !== null && typeof d === 'object' && d.tree !== undefined && Array.isArray(d.services)) return renderStatus(d);
     return [JSON.stringify(result)];
   }
+  if (cmd.verb === 'account.rpop.list' && Array.isArray(result)) return renderRpop(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'domain.list' || cmd.verb === 'account.list') {
     if (!Array.isArray(result)) return [typeof result === 'string' ? result : JSON.stringify(result)];
     return result.length === 0 ? ['(none)'] : result.map(listItem);
-  }
-  if (cmd.verb === 'account.rpop.list' && Array.isArray(result)) {
-    if (result.length === 0) return ['(none)'];
-    return (result as Array<Record<string, unknown>>).map((r) => {
-      const st = (r.state ?? {}) as Record<string, unknown>;
-      const err = st.lastError as { code?: string; message?: string } | null | undefined;
-      return `${String(r.id)}  ${String(r.username)}@${String(r.host)}:${String(r.port)} tls=${String(r.tls)} password=${String(r.password)} folder=${String(r.folder)} interval=${String(r.interval)} keep=${r.leaveOnServer === true ? 'yes' : 'no'}` +
-        `${r.enabled === false ? ' disabled' : ''}  fetched ${String(st.fetched ?? 0)} deleted ${String(st.deleted ?? 0)} failures ${String(st.failures ?? 0)}` +
-        `${err !== null && err !== undefined ? `  last error ${String(err.code)}: ${oneLine(String(err.message))}` : ''}`;
-    });
   }
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);

@@ -7,11 +7,11 @@
  *                                           FTP backup's export/restore)
  *   `{ t: 'q', method, args }`              the mail queue (enqueue, claim, deliver,
  *                                           deliverAndClaim, release)
- *   `{ t: 'rpop', method, args }`           the rpop service (store/rpop.ts: schedule, lease,
- *                                           plan, deliver, finish)
  *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
  *                                           is its `SubscriptionStart`
  *   `{ t: 'unsub', sub }`                   stop watching
+ *   `{ t: 'rpop', method, args }`           the rpop service (store/rpop.ts: schedule, lease,
+ *                                           plan, deliver, finish)
  * a note (`StoreNote`, no reply): `{ t: 'subAck', sub }`, the subscriber has taken a batch;
  * and pushes (`StorePush`): `{ sub, events }`, a subscription's changes
  * (store/subscriptions.ts), in order, at most two batches unacknowledged.
@@ -25,6 +25,7 @@
  */
 import { PosternError } from '../errors.ts';
 import { serveRpc, transferring } from '../actor/rpc.ts';
+import { rpopDeliver } from './rpop-deliver.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
 import type { AccountBackup, DomainBackup, MailboxApi, MailboxEvent, SubscribeOptions } from './types.ts';
@@ -32,7 +33,6 @@ import type { Feed } from './subscriptions.ts';
 import type { Mailbox } from './mailbox.ts';
 import { exportAccount, restoreAccount } from './backup.ts';
 import { deliver } from './queue-deliver.ts';
-import { rpopDeliver } from './rpop-deliver.ts';
 
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
