@@ -5,14 +5,16 @@
  * keep=no deletes on the remote only what is stored; STLS and implicit TLS (certificate checked
  * against caFile); a wrong password is reported (RPOP_AUTH_FAILED) and backs off (the wait
  * doubles); the password is nowhere in clear in the data dir and `list` shows ***; ctl's
- * syntax; removing a connection.
+ * syntax and `postern ctl account rpop …` over the control socket; removing a connection; a
+ * disabled connection; a fetch from another account of the same server.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tmpDir, waitFor } from '../helpers.ts';
-import { parseCtlArgs } from '../../src/cli/ctl.ts';
+import { parseCtlArgs, runCtl } from '../../src/cli/ctl.ts';
+import { startServer } from '../../actors/server.ts';
 import { retryDelayMs } from '../../src/protocols/rpop/index.ts';
 import { allFiles, fetchedMessages, mail, pollAfter, remoteCount, rpopList, startFetcher, startRemote, type Remote } from './helpers.ts';
 
@@ -186,4 +188,42 @@ test('a disabled connection is not polled', async () => {
   } finally {
     await f.stop();
   }
+});
+
+test('postern ctl account rpop add|list|remove over the control socket (the password shown ***)', async () => {
+  const dir = path.join(root, 'ctl');
+  const server = await startServer({
+    dataDir: dir, statusPort: 0,
+    configText: 'Server { services = () primaryDomain = "example.org" statusListener = 127.0.0.1:0 logLevel = error }',
+  });
+  const run = async (...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCtl(['--data-dir', dir, ...argv], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out, err };
+  };
+  try {
+    await server.admin('account.add', { address: 'joy@example.org', password: 'x' });
+    let r = await run('account', 'rpop', 'add', 'joy@example.org', 'host=127.0.0.1', `port=${remote.port}`, 'user=keep@example.org', `password=${SECRET}`, 'tls=stls', 'keep=no', 'interval=120');
+    assert.deepEqual(r, { code: 0, out: ['rpop connection added to joy@example.org'], err: [] });
+    r = await run('account', 'rpop', 'list', 'joy@example.org');
+    assert.equal(r.code, 0);
+    assert.equal(r.out.length, 1);
+    assert.match(r.out[0]!, /^1 {2}keep@example\.org@127\.0\.0\.1:\d+ tls=stls password=\*\*\* folder=INBOX interval=120 keep=no /);
+    assert.equal(r.out.join('\n').includes(SECRET), false);
+    r = await run('--json', 'account', 'rpop', 'list', 'joy@example.org');
+    assert.equal(JSON.parse(r.out[0]!).result[0].password, '***');
+    assert.equal(r.out[0]!.includes(SECRET), false);
+    r = await run('account', 'rpop', 'remove', 'joy@example.org', '1');
+    assert.deepEqual(r, { code: 0, out: ['rpop connection 1 removed from joy@example.org'], err: [] });
+    r = await run('account', 'rpop', 'remove', 'joy@example.org', '1');
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /\[RPOP_NO_SUCH_CONNECTION\]$/);
+    r = await run('account', 'rpop', 'add', 'joy@example.org', 'host=h', 'port=110', 'user=u', 'password=p', 'interval=0');
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /\[STORE_BAD_ARGUMENT\]$/);
+  } finally {
+    await server.stop();
+  }
+  for (const file of allFiles(dir)) assert.equal(fs.readFileSync(file).includes(Buffer.from(SECRET)), false, `${file} holds the password in clear`);
 });
