@@ -57,6 +57,15 @@ export const ErrorCodes = {
   STORE_LOCKED: true, // the folder is held by another exclusive snapshot (POP3 pop3ExclusiveLock: -ERR [IN-USE])
   STORE_CLOSED: true, // the store is closing or closed
   STORE_CORRUPT: false, // a checksum mismatch or unreadable checkpoint/directory file
+  // RPOP (src/store/rpop.ts, src/protocols/rpop/)
+  RPOP_NO_SUCH_CONNECTION: false, // no remote POP3 connection with that id (for that account)
+  RPOP_BUSY: true, // another poll holds the connection (or this poll's lease lapsed)
+  RPOP_CONNECT: true, // the remote could not be reached (refused, unreachable, connectTimeout)
+  RPOP_TLS: true, // TLS could not be set up (handshake, certificate, STLS not offered)
+  RPOP_TIMEOUT: true, // the remote did not answer within rwTimeout
+  RPOP_PROTOCOL: true, // the remote answered something unexpected (garbage, over a limit, -ERR)
+  RPOP_AUTH_FAILED: true, // the remote refused the username or password
+  RPOP_TOO_BIG: true, // a message over maxMessageSize (left on the remote, not fetched)
   // the mail queue (src/store/queue.ts)
   QUEUE_NO_SUCH_ENTRY: false, // no queued message with that id (delivered, deleted, or never there)
   QUEUE_ENTRY_BUSY: true, // the entry is being delivered or moved right now: try again in a moment

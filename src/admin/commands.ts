@@ -33,10 +33,10 @@ export type ArgSpec =
 
 /** A positional word of `postern ctl` and the argument it fills: `service`/`domain` a name,
  * `address` USER@DOMAIN, `queueId`, `choice` (of the argument's choices), `index` digits
- * (filled with `default` when absent). */
+ * (filled with `default` when absent), `id` digits (a numeric id). */
 export interface CtlWord {
   arg: string;
-  word: 'service' | 'domain' | 'address' | 'queueId' | 'choice' | 'index';
+  word: 'service' | 'domain' | 'address' | 'queueId' | 'choice' | 'index' | 'id';
   label: string;
   optional?: boolean;
   default?: number;
@@ -55,6 +55,9 @@ export interface CtlSyntax {
   flags?: readonly CtlFlag[];
   /** `--password PW` fills this argument (`required`: the command needs it). */
   password?: { arg: string; required: boolean };
+  /** `key=value` words after the positional ones: key → the argument it fills (converted by
+   * the argument's type: uint digits, bool yes|no, choice, string). */
+  params?: Readonly<Record<string, string>>;
   /** Usage note, after the synopsis. */
   note?: string;
 }
@@ -106,6 +109,16 @@ export const COMMANDS = Object.freeze([
   def('account.list', 'store', { domain: opt }, { words: [{ arg: 'domain', word: 'domain', label: 'DOMAIN', optional: true }] }),
   def('account.passwd', 'store', { address: req, password: req }, { words: [ADDRESS], password: { arg: 'password', required: true } }, (a) => `password changed for ${address(a)}`),
   def('account.remove', 'store', { address: req }, { words: [ADDRESS] }, (a) => `account ${address(a)} removed`),
+  def('account.rpop.add', 'store', {
+    address: req, host: req, port: { type: 'uint', required: true }, username: req, password: req,
+    tls: { type: 'choice', choices: ['none', 'implicit', 'stls'], required: false }, folder: opt, interval: { type: 'uint', required: false }, keep: bool, enabled: bool,
+  }, {
+    words: [ADDRESS],
+    params: { host: 'host', port: 'port', user: 'username', password: 'password', tls: 'tls', folder: 'folder', interval: 'interval', keep: 'keep', enabled: 'enabled' },
+    note: 'host= port= user= password= [tls=none|implicit|stls] [folder=INBOX] [interval=600] [keep=yes|no] [enabled=yes|no]',
+  }, (a) => `rpop connection added to ${address(a)}`),
+  def('account.rpop.list', 'store', { address: req }, { words: [ADDRESS] }),
+  def('account.rpop.remove', 'store', { address: req, id: { type: 'uint', required: true } }, { words: [ADDRESS, { arg: 'id', word: 'id', label: 'ID' }] }, (a) => `rpop connection ${id(a)} removed from ${address(a)}`),
   def('admin.passwd', 'store', { password: req }, { password: { arg: 'password', required: true }, note: 'the server admin: the ftpBackup login' }, () => 'admin password changed'),
   def('queue.list', 'store', {}, {}),
   def('queue.show', 'store', { id: req }, { words: [QUEUE_ID] }),

@@ -48,6 +48,7 @@ const wordsOf = (c: CommandSpec): string[] => c.name.split('.');
 
 function synopsis(c: CommandSpec & { ctl: CtlSyntax }): string {
   const parts = [...wordsOf(c), ...(c.ctl.words ?? []).map((w) => (w.optional === true ? `[${w.label}]` : w.label))];
+  if (c.ctl.params !== undefined) parts.push('KEY=VALUE…');
   if (c.ctl.password !== undefined) parts.push(c.ctl.password.required ? '--password PW' : '[--password PW]');
   for (const f of c.ctl.flags ?? []) parts.push(`[--${f.flag} ${f.label}]`);
   return parts.join(' ');
@@ -115,6 +116,35 @@ function wordValue(c: CommandSpec, w: CtlWord, v: string | undefined): string | 
     case 'index':
       if (v === undefined || !/^\d+$/.test(v)) throw usage(`${cmd}: bad thread index '${v ?? ''}'`);
       return Number(v);
+    case 'id':
+      if (v === undefined || !/^\d{1,15}$/.test(v)) throw usage(`${cmd}: expected ${w.label} (digits), got '${v ?? ''}'`);
+      return Number(v);
+  }
+}
+
+/** `key=value` words → arguments, converted by each argument's type. */
+function paramValues(c: CommandSpec, params: Readonly<Record<string, string>>, words: string[], args: Record<string, unknown>): void {
+  const cmd = wordsOf(c).join(' ');
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    const key = eq > 0 ? w.slice(0, eq).toLowerCase() : '';
+    const arg = Object.hasOwn(params, key) ? params[key]! : undefined;
+    if (arg === undefined) throw usage(`${cmd}: unexpected argument '${eq > 0 ? w.slice(0, eq) : w}' (expected ${Object.keys(params).map((k) => `${k}=`).join(' ')})`);
+    const v = w.slice(eq + 1);
+    const spec = c.args[arg];
+    if (spec?.type === 'uint') {
+      if (!/^\d{1,15}$/.test(v)) throw usage(`${cmd}: ${key}= must be digits`);
+      args[arg] = Number(v);
+    } else if (spec?.type === 'bool') {
+      if (!/^(yes|no|true|false)$/i.test(v)) throw usage(`${cmd}: ${key}= must be yes or no`);
+      args[arg] = /^(yes|true)$/i.test(v);
+    } else if (spec?.type === 'choice') {
+      if (!spec.choices.includes(v)) throw usage(`${cmd}: ${key}= must be ${orList(spec.choices)}`);
+      args[arg] = v;
+    } else {
+      if (v === '') throw usage(`${cmd}: ${key}= must not be empty`);
+      args[arg] = v;
+    }
   }
 }
 
@@ -124,11 +154,13 @@ function mapCommand(words: string[], password: string | undefined, flags: Record
   if (group === undefined) throw usage('missing command');
   const inGroup = CTL_COMMANDS.filter((c) => wordsOf(c)[0] === group);
   if (inGroup.length === 0) throw usage(`unknown command '${group}'`);
-  const c = inGroup.find((x) => wordsOf(x).length === 1 || wordsOf(x)[1] === sub);
-  if (c === undefined) throw usage(`${group}: expected ${orList(inGroup.map((x) => wordsOf(x)[1] ?? ''))}, got '${sub ?? ''}'`);
+  // the longest command name that the words begin with (account rpop add before account add)
+  const c = inGroup.filter((x) => wordsOf(x).every((w, i) => i === 0 || words[i] === w) || wordsOf(x).length === 1).sort((a, b) => wordsOf(b).length - wordsOf(a).length)[0];
+  if (c === undefined) throw usage(`${group}: expected ${orList([...new Set(inGroup.map((x) => wordsOf(x)[1] ?? ''))])}, got '${sub ?? ''}'`);
   const n = wordsOf(c).length;
   const spec = c.ctl.words ?? [];
-  if (words.length > n + spec.length) throw usage(`unexpected argument '${words[n + spec.length]!}'`);
+  const extra = words.slice(n + spec.length);
+  if (extra.length > 0 && c.ctl.params === undefined) throw usage(`unexpected argument '${extra[0]!}'`);
   const pw = c.ctl.password;
   if (password !== undefined && pw === undefined) {
     throw usage(`--password is only for ${orList(CTL_COMMANDS.filter((x) => x.ctl.password !== undefined).map((x) => wordsOf(x).join(' ')))}`);
@@ -139,6 +171,7 @@ function mapCommand(words: string[], password: string | undefined, flags: Record
     const v = wordValue(c, w, words[n + i]);
     if (v !== undefined) args[w.arg] = v;
   });
+  if (c.ctl.params !== undefined) paramValues(c, c.ctl.params, extra, args);
   if (pw !== undefined) {
     if (pw.required && (password === undefined || password === '')) throw usage('--password PW is required');
     if (password !== undefined) args[pw.arg] = password;
@@ -236,6 +269,18 @@ export function renderStatus(doc: StatusDoc): string[] {
   return out;
 }
 
+/** `account rpop list`: one line per connection (the password as the store shows it: ***). */
+function renderRpop(rows: Array<Record<string, unknown>>): string[] {
+  if (rows.length === 0) return ['(none)'];
+  return rows.map((r) => {
+    const st = (r.state ?? {}) as Record<string, unknown>;
+    const err = st.lastError as { code?: string; message?: string } | null | undefined;
+    return `${String(r.id)}  ${String(r.username)}@${String(r.host)}:${String(r.port)} tls=${String(r.tls)} password=${String(r.password)} folder=${String(r.folder)} interval=${String(r.interval)} keep=${r.leaveOnServer === true ? 'yes' : 'no'}` +
+      `${r.enabled === false ? ' disabled' : ''}  fetched ${String(st.fetched ?? 0)} deleted ${String(st.deleted ?? 0)} failures ${String(st.failures ?? 0)}` +
+      `${err !== null && err !== undefined ? `  last error ${String(err.code)}: ${oneLine(String(err.message))}` : ''}`;
+  });
+}
+
 function listItem(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -281,6 +326,7 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     if (d !== null && typeof d === 'object' && d.tree !== undefined && Array.isArray(d.services)) return renderStatus(d);
     return [JSON.stringify(result)];
   }
+  if (cmd.verb === 'account.rpop.list' && Array.isArray(result)) return renderRpop(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'domain.list' || cmd.verb === 'account.list') {
     if (!Array.isArray(result)) return [typeof result === 'string' ? result : JSON.stringify(result)];
     return result.length === 0 ? ['(none)'] : result.map(listItem);

@@ -59,6 +59,11 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     '# path = "/dir" (templates: <path>/default/, virtualHosts = ( { host = "mail.example.com" template = "brand" } ))',
     '# UrlRedirect = { address = 127.0.0.1:8443 auto = no }   hostNameResolver   showDomainList = no',
   ],
+  rpop: [
+    '# not in services by default: the accounts\' remote POP3 connections (postern ctl account rpop add …)',
+    '# maxConnections = 10   minInterval = 60   maxRetryInterval = 3600   connectTimeout = 30   rwTimeout = 60',
+    '# maxMessageSize = 10240 (KB)   maxMessagesPerPoll = 500   caFile = "/path/ca.pem" (default: Node\'s roots)',
+  ],
   ftpBackup: [
     '# log in as admin (postern ctl admin passwd --password PW); passive data connections',
     '# listen on the control connection\'s local address, on a free port of this range',

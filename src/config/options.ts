@@ -276,6 +276,24 @@ export interface ProcessingOptions {
   readonly maxBounceReturnBytes: number;
 }
 
+/** RPOP (config/schema.ts RPOP_OPTIONS). */
+export interface RpopOptions {
+  readonly kind: 'rpop';
+  /** Polls in progress at once, over all the service's threads (the store counts them). */
+  readonly maxConnections: number;
+  /** A connection's interval is raised to at least this. */
+  readonly minIntervalMs: number;
+  /** After failures the interval doubles, up to this (or the connection's interval if longer). */
+  readonly maxRetryIntervalMs: number;
+  readonly connectTimeoutMs: number;
+  readonly rwTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly maxMessagesPerPoll: number;
+  readonly maxLineLength: number;
+  /** PEM file of CAs trusted for the remotes' certificates; null: Node's bundled roots. */
+  readonly caFile: string | null;
+}
+
 /** The seed's HTTP options (inventory §10, §18), resolved (config/options.ts), as every HTTP
  * service has them (`ServiceOptions.protocol` of kind 'http' or 'webmail'; src/http/types.ts re-exports it). */
 export interface HttpOptions {
@@ -343,7 +361,7 @@ export interface NoProtocolOptions {
   readonly kind: 'none';
 }
 
-export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | NoProtocolOptions;
+export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | RpopOptions | NoProtocolOptions;
 export type { ProtocolKind } from './schema.ts';
 import type { ProtocolKind } from './schema.ts';
 

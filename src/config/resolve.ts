@@ -316,6 +316,18 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxBounceReturnBytes: r.num('maxBounceReturnSize'),
   }),
   http: (r, c) => ({ kind: 'http', ...httpOptions(r, c) }),
+  rpop: (r) => ({
+    kind: 'rpop',
+    maxConnections: r.num('maxConnections'),
+    minIntervalMs: r.num('minInterval'),
+    maxRetryIntervalMs: r.num('maxRetryInterval'),
+    connectTimeoutMs: r.num('connectTimeout'),
+    rwTimeoutMs: r.num('rwTimeout'),
+    maxMessageBytes: r.num('maxMessageSize'),
+    maxMessagesPerPoll: r.num('maxMessagesPerPoll'),
+    maxLineLength: r.num('maxLineLength'),
+    caFile: r.str('caFile'),
+  }),
   webmail: (r, c) => ({
     kind: 'webmail',
     ...httpOptions(r, c),

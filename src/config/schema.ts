@@ -304,6 +304,19 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
   maxBounceReturnSize: uint(256, { unit: 'kb' }), // (Postern) a bounce returns the whole message up to this size, else its header
 };
 
+/** RPOP (inventory §13; resolved into config/options.ts RpopOptions): the remote POP3 polls. */
+const RPOP_OPTIONS: Record<string, AttrSpec> = {
+  maxConnections: uint(10, { min: 1, max: 10000 }), // (Postern) polls in progress at once, over all the service's threads
+  minInterval: seconds(60), // (Postern) a connection's interval is at least this
+  maxRetryInterval: seconds(3600), // (Postern) after failures the interval doubles up to this
+  connectTimeout: seconds(30), // (Postern) TCP connect and TLS handshake
+  rwTimeout: seconds(60), // (Postern) each answer of the remote
+  maxMessageSize: uint(10240, { unit: 'kb', min: 1, max: 4194304 }), // (Postern) bigger messages stay on the remote
+  maxMessagesPerPoll: uint(500, { min: 1, max: 100000 }), // (Postern) the rest waits for the next poll
+  maxLineLength: uint(8192, { min: 512 }), // (Postern) a status or listing line of the remote, bytes
+  caFile: csString(), // (Postern) PEM CAs trusted for the remotes' certificates; default Node's bundled roots
+};
+
 /** The seed's HTTP options (inventory §10, §18; resolved into config/options.ts HttpOptions), for
  * every HTTP service (WebMail, WebAdmin, the WebMail proxy). Sizes in KB, times in seconds. */
 export const HTTP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
@@ -338,7 +351,7 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
  * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
-export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing' | 'http' | 'webmail';
+export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing' | 'http' | 'webmail' | 'rpop';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -390,7 +403,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),
   defineService('report', 'udp', 'reporting (UDP)', { defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
-  defineService('rpop', 'worker', 'remote POP3 retrieval'),
+  defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
   defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
   defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),

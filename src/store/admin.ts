@@ -20,6 +20,10 @@
  *   'account.list' {domain?}       → accounts with usage
  *   'account.passwd' {address, password} → { address }
  *   'account.remove' {address}     → { address }
+ *   'account.rpop.add' {address, host, port, username, password, tls?, folder?, interval?, keep?, enabled?}
+ *                                  → the connection (store/rpop.ts; the password shown `***`)
+ *   'account.rpop.list' {address}  → the account's connections, with their last outcome
+ *   'account.rpop.remove' {address, id} → { address, id } (RPOP_NO_SUCH_CONNECTION)
  *   'store.compact' {}             → { segmentsRemoved, bytesCopied, bytesFreed }
  *   'admin.passwd' {password}      → { user: 'admin' }      the server admin's password (the
  *                                    ftpBackup login), stored scrypt-hashed in the directory
@@ -40,6 +44,7 @@ import { checkArgs, command, type StoreHandlers } from '../admin/commands.ts';
 import { dkimTxtRecord, dkimTxtValue, generateDkimKey } from './dkim.ts';
 import type { AccountInfo, DomainInfo } from './directory.ts';
 import type { Store } from './store.ts';
+import type { RpopInfo, RpopInput } from './rpop.ts';
 
 type Args = Record<string, unknown>;
 
@@ -61,6 +66,9 @@ function accountJson(store: Store, a: AccountInfo): Record<string, unknown> {
     quotaBytes: lim(a.quotaBytes), quotaMessages: lim(a.quotaMessages), services: a.services, cramMd5: a.cramMd5,
   };
 }
+
+/** A connection as ctl shows it: the password only as `***`. */
+const rpopJson = (r: RpopInfo): Record<string, unknown> => ({ ...r, password: '***' });
 
 const domainJson = (d: DomainInfo): Record<string, unknown> => ({ name: d.name, enabled: d.enabled, primary: d.primary, accounts: d.accounts });
 
@@ -103,6 +111,25 @@ const HANDLERS: StoreHandlers<Store> = {
     const address = s.directory.qualify(str(a, 'address')).address;
     await s.directory.removeAccount(address);
     return { address };
+  },
+  'account.rpop.add': async (s, a) => {
+    const acct = s.directory.resolve(str(a, 'address'));
+    const input: RpopInput = { host: str(a, 'host'), port: a.port as number, username: str(a, 'username'), password: str(a, 'password') };
+    if (a.tls !== undefined) input.tls = a.tls as RpopInput['tls'];
+    if (a.folder !== undefined) input.folder = str(a, 'folder');
+    if (a.interval !== undefined) input.interval = a.interval as number;
+    if (a.keep !== undefined) input.leaveOnServer = a.keep === true;
+    if (a.enabled !== undefined) input.enabled = a.enabled === true;
+    return rpopJson(await s.rpop.add(acct.id, acct.address, input));
+  },
+  'account.rpop.list': async (s, a) => {
+    const acct = s.directory.resolve(str(a, 'address'));
+    return s.rpop.list(acct.id, () => acct.address).map(rpopJson);
+  },
+  'account.rpop.remove': async (s, a) => {
+    const acct = s.directory.resolve(str(a, 'address'));
+    await s.rpop.remove(acct.id, a.id as number);
+    return { address: acct.address, id: a.id };
   },
   'store.compact': async (s) => s.compact({ force: true }),
   'queue.list': async (s) => s.queue.list(),

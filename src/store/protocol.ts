@@ -11,6 +11,8 @@
  *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
  *                                           is its `SubscriptionStart`
  *   `{ t: 'unsub', sub }`                   stop watching
+ *   `{ t: 'rpop', method, args }`           the rpop service (store/rpop.ts: schedule, lease,
+ *                                           plan, deliver, finish)
  * a note (`StoreNote`, no reply): `{ t: 'subAck', sub }`, the subscriber has taken a batch;
  * and pushes (`StorePush`): `{ sub, events }`, a subscription's changes
  * (store/subscriptions.ts), in order, at most two batches unacknowledged.
@@ -24,6 +26,7 @@
  */
 import { PosternError } from '../errors.ts';
 import { serveRpc, transferring } from '../actor/rpc.ts';
+import { rpopDeliver } from './rpop-deliver.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { Store } from './store.ts';
 import type { AccountBackup, DomainBackup, MailboxApi, MailboxEvent, SubscribeOptions } from './types.ts';
@@ -54,10 +57,15 @@ export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release', 'claimRelay', 'relayOutcome', 'makeDueFor'] as const);
 export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
+/** The rpop service's calls (store/rpop.ts, store/rpop-deliver.ts). */
+export const RPOP_METHODS = Object.freeze(['schedule', 'lease', 'plan', 'deliver', 'finish'] as const);
+export type RpopMethod = (typeof RPOP_METHODS)[number];
+
 export type StoreCall =
   | { t: 'mb'; account: string; method: MailboxMethod; args: unknown[] }
   | { t: 'dir'; method: DirectoryMethod; args: unknown[] }
   | { t: 'q'; method: QueueMethod; args: unknown[] }
+  | { t: 'rpop'; method: RpopMethod; args: unknown[] }
   | { t: 'sub'; method: 'subscribe'; account: string; folder: string | null; opts?: SubscribeOptions }
   | { t: 'unsub'; method: 'unsubscribe'; sub: number };
 
@@ -117,6 +125,18 @@ function queueTable(store: Store): ReadonlyMap<string, Fn> {
   ]);
 }
 
+function rpopTable(store: Store): ReadonlyMap<string, Fn> {
+  const r = store.rpop;
+  const addressOf = (id: number): string => store.account(id).address;
+  return new Map<string, Fn>([
+    ['schedule', () => r.schedule()],
+    ['lease', (id: number, maxLeases?: number) => r.lease(id, clampOr(maxLeases, 1, Infinity, Infinity))],
+    ['plan', (id: number, token: number, listed: string[], max: number) => r.plan(id, token, listed, clampOr(max, 1, 100_000, 1), addressOf)],
+    ['deliver', (id: number, token: number, uidl: string, body: Uint8Array, maybe: boolean) => rpopDeliver(store, id, token, uidl, body, maybe === true)],
+    ['finish', (id: number, token: number, report: Record<string, unknown>) => r.finish(id, token, report ?? {})],
+  ]);
+}
+
 export interface ServeHandle {
   close(): void;
 }
@@ -125,6 +145,7 @@ export interface ServeHandle {
 export function serveStoreClient(store: Store, port: MessagePort, owner: string): ServeHandle {
   const dir = directoryTable(store);
   const queue = queueTable(store);
+  const rpop = rpopTable(store);
   const mailboxes = new Map<string, MailboxApi>(); // by the address the client used
   const feeds = new Map<number, Feed>(); // this port's subscriptions
   const subscribe = async (account: string, folder: string | null, opts: SubscribeOptions | undefined): Promise<unknown> => {
@@ -171,6 +192,11 @@ export function serveStoreClient(store: Store, port: MessagePort, owner: string)
     if (req.t === 'q') {
       const fn = queue.get(req.method);
       if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown queue method ${String(req.method)}`);
+      return fn(...req.args);
+    }
+    if (req.t === 'rpop') {
+      const fn = rpop.get(req.method);
+      if (fn === undefined) throw new PosternError('STORE_BAD_ARGUMENT', `unknown rpop method ${String(req.method)}`);
       return fn(...req.args);
     }
     return mailboxCall(req);

@@ -29,6 +29,7 @@ import { hashPassword } from './password-hash.ts';
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
 import { Queue, type QueueOptions } from './queue.ts';
+import { RpopStore } from './rpop.ts';
 import { Feeds } from './subscriptions.ts';
 import { StructureCache } from './structure.ts';
 import { closeSearchIndex, searchIndexOf } from './search-index.ts';
@@ -121,6 +122,8 @@ export class Store implements MailboxHost {
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new';
   private timers: NodeJS.Timeout[] = [];
   private q: Queue | null = null;
+  /** The accounts' remote POP3 connections (store/rpop.ts). */
+  readonly rpop: RpopStore;
 
   constructor(o: StoreOptions) {
     this.o = o;
@@ -138,6 +141,7 @@ export class Store implements MailboxHost {
       shards: Math.max(1, o.shards ?? 4),
       onRemove: (a) => this.dropAccount(a),
     });
+    this.rpop = new RpopStore({ dir: this.dir, fs: this.fsl });
   }
 
   async open(): Promise<this> {
@@ -161,6 +165,7 @@ export class Store implements MailboxHost {
       })));
       // each shard's search index: read back (or rebuilt) in the background from here
       for (const s of this.shards) searchIndexOf(s, { ...TEXT_CAPS, bodyChars: Math.max(1024, this.o.searchTextChars ?? TEXT_CAPS.bodyChars) });
+      this.rpop.load((id) => this.directory.hasAccountId(id));
       this.q = await Queue.open({ ...this.o.queue, dir: path.join(this.dir, 'queue'), fs: this.fsl, log: this.log });
     } catch (e) {
       for (const s of this.shards) closeSearchIndex(s);
@@ -278,6 +283,7 @@ export class Store implements MailboxHost {
     if (cur !== undefined) void Promise.resolve(cur).then((o) => o.actor.stop(), () => {});
     this.feeds.closeAccount(a.id);
     this.shards[a.shard]?.state.drop(a.id);
+    this.rpop.dropAccount(a.id).catch((e: unknown) => this.log.error({ err: e, account: a.address }, 'store: could not drop the account\'s rpop connections'));
     this.log.info({ account: a.address, id: a.id }, 'store: account removed; its mail is reclaimed by compaction');
   }
 
@@ -347,6 +353,7 @@ export class Store implements MailboxHost {
     this.state = 'closing';
     for (const t of this.timers) clearInterval(t);
     await this.q?.close().catch((e: unknown) => this.log.error({ err: e }, 'queue close failed'));
+    await this.rpop.close();
     const opened = [...this.actors.values()];
     this.actors.clear();
     await Promise.all(opened.map(async (o) => (await Promise.resolve(o).catch(() => null))?.actor.stop()));

@@ -25,6 +25,19 @@ function sampleArgv(c: (typeof COMMANDS)[number]): string[] {
   return argv;
 }
 
+/** `id` words (digits) and the required `key=value` params of a command (account rpop …). */
+function withIdsAndParams(c: (typeof COMMANDS)[number], argv: string[]): string[] {
+  const words = c.ctl?.words ?? [];
+  const n = c.name.split('.').length;
+  const out = argv.map((a, i) => (i >= n && words[i - n]?.word === 'id' ? '1' : a));
+  const params: Readonly<Record<string, string>> = c.ctl?.params ?? {};
+  for (const [key, arg] of Object.entries(params)) {
+    const spec = c.args[arg];
+    if (spec?.required === true) out.push(`${key}=${spec.type === 'uint' ? '1' : 'x'}`);
+  }
+  return out;
+}
+
 test('the control socket, postern ctl and the store read the one registry', () => {
   const operators = COMMANDS.filter((c) => c.ctl !== null);
   assert.deepEqual([...CONTROL_VERBS], operators.map((c) => c.name));
@@ -32,7 +45,7 @@ test('the control socket, postern ctl and the store read the one registry', () =
   const usage = CTL_USAGE.split('\n').slice(1);
   assert.equal(usage.length, operators.length);
   for (const c of operators) {
-    const argv = sampleArgv(c);
+    const argv = withIdsAndParams(c, sampleArgv(c));
     const parsed = parseCtlArgs(['--data-dir', '/tmp/x', ...argv], {});
     assert.equal(parsed.verb, c.name, argv.join(' '));
     for (const k of Object.keys(parsed.args)) assert.ok(k in c.args, `${c.name}: ${k} is in its schema`);
