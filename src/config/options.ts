@@ -253,14 +253,14 @@ export interface SmtpOutgoingOptions {
   readonly heloName: string;
   readonly routes: readonly OutgoingRoute[];
   readonly mtaSts: boolean;
-  /** Failed attempts before a delay notice; OFF: never. */
-  readonly delayNoticeAfter: number | Off;
   readonly mxPort: number;
   readonly tlsCaFile: string | null;
   /** `host:port` the MTA-STS policy is fetched from ('' : `mta-sts.<domain>:443`). */
   readonly mtaStsPolicyAddress: string;
   /** smtpIncoming's listeners (`host:port`): an MX that resolves to one of them is a loop. */
   readonly localSmtp: readonly string[];
+  /** processing's options (its retry schedule, which relayed mail follows too). */
+  readonly processing: ProcessingOptions | null;
 }
 
 /** FTP backup (config/schema.ts FTP_OPTIONS). */

@@ -303,11 +303,11 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     heloName: r.str('heloName') ?? c.hostname,
     routes: r.objects('routes').map(outgoingRoute),
     mtaSts: r.bool('mtaSts'),
-    delayNoticeAfter: r.numOrOff('delayNoticeAfter'),
     mxPort: r.num('mxPort'),
     tlsCaFile: r.str('tlsCaFile'),
     mtaStsPolicyAddress: r.str('mtaStsPolicyAddress') ?? '',
-    localSmtp: [], // filled by resolve() from smtpIncoming's listeners
+    localSmtp: [], // filled by resolve() from smtpIncoming's listeners …
+    processing: null, // … and processing's options
   }),
   ftpBackup: (r) => ({
     kind: 'ftpBackup',
@@ -432,7 +432,8 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const out = serviceOptions.smtpOutgoing;
   if (out?.protocol.kind === 'smtpOutgoing') {
     const localSmtp = serviceOptions.smtpIncoming.listeners.filter((l) => l.enable).map((l) => `${l.address.host}:${l.address.port}`);
-    serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp } };
+    const p = serviceOptions.processing.protocol;
+    serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp, processing: p.kind === 'processing' ? p : null } };
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),

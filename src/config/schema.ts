@@ -332,7 +332,6 @@ const SMTP_OUT_OPTIONS: Record<string, AttrSpec> = {
   heloName: { type: 'hostname' }, // default: the server's hostname
   routes: { type: 'objectSet', schema: OUT_ROUTE },
   mtaSts: yesNo(true), // RFC 8461 policies fetched, cached and enforced
-  delayNoticeAfter: uint(4, { zeroOff: true }), // failed attempts before the sender gets a delay notice; 0 = never
   mxPort: uint(25, { min: 1, max: 65535 }), // (Postern) the port MX and A hosts are reached on (tests)
   tlsCaFile: csString(), // (Postern) PEM CAs trusted besides Node's, to verify remote certificates
   mtaStsPolicyAddress: { type: 'string', default: '' }, // (Postern, tests) host:port the MTA-STS policy is fetched from instead of mta-sts.<domain>:443
