@@ -212,7 +212,11 @@ export async function openConnection(t: Target): Promise<Connection> {
   return new Connection(t, c);
 }
 
-function failure(t: Target, e: SmtpErr): ConnectFailure {
+function failure(t: Target, e: SmtpErr & { command?: string }): ConnectFailure {
+  if (e.code === 'ETLS' || e.command === 'STARTTLS') {
+    const cert = /certificate|self[- ]signed|altnames|verify/i.test(e.message);
+    return new ConnectFailure(`451 ${cert ? '4.7.5' : '4.7.10'} ${t.name} [${t.ip}]: no usable TLS${e.response !== undefined ? ` (${oneLine(e.response)})` : `: ${oneLine(e.message)}`}; not sent in clear`, { status3464: cert ? '4.7.5' : '4.7.10', tls: true });
+  }
   if (e.responseCode !== undefined && e.response !== undefined) {
     return new ConnectFailure(`${oneLine(e.response)} (${t.name} [${t.ip}])`, { status3464: statusOf(e.response) });
   }
