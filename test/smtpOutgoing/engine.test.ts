@@ -2,7 +2,7 @@
  * test/smtpOutgoing/engine.test.ts: smtpOutgoing's delivery engine (src/protocols/smtpOutgoing/
  * engine.ts) against real components: a dnsmasq name server (test/dns-server.ts) serving MX and
  * A records for test domains whose hosts are Python aiosmtpd receivers on 127.0.0.x
- * (receiver.py), looked up through node:dns. MX preference and fallback, A when no MX, null MX,
+ * (receiver.py), looked up through the server's resolver (net/dnr.ts). MX preference and fallback, A when no MX, null MX,
  * a loop back to our own listener, a refusing receiver (5xx → failed), a deferring one (4xx →
  * temp, then delivered), a drop mid-DATA (temp, then delivered exactly once), requireTLS with a
  * receiver without STARTTLS (deferred, nothing sent), REQUIRETLS (5.7.30), connection reuse, the
@@ -14,7 +14,8 @@ import { startDnsServer, type DnsServer } from '../dns-server.ts';
 import { freePort } from '../helpers.ts';
 import { Engine, type Job } from '../../src/protocols/smtpOutgoing/engine.ts';
 import { routeFor } from '../../src/protocols/smtpOutgoing/route.ts';
-import { systemDnr } from '../../src/protocols/smtpOutgoing/sys-dnr.ts';
+import { createDnr } from '../../src/net/dnr.ts';
+import { defaultDnrOptions } from '../../src/config/resolve.ts';
 import type { SmtpOutgoingOptions } from '../../src/config/options.ts';
 import type { RcptOutcome } from '../../src/store/relay-types.ts';
 import { envelope, message, outOptions, selfSigned, silentLog, smartRoute, startReceiver, type Receiver, type ReceiverConfig } from './helpers.ts';
@@ -66,7 +67,7 @@ after(async () => {
 });
 
 function engine(o: Partial<SmtpOutgoingOptions> = {}): Engine {
-  return new Engine({ dnr: systemDnr([dns.server]), opts: outOptions({ mxPort: port, ...o }), sts: null, ca: null, log: silentLog });
+  return new Engine({ dnr: createDnr({ ...defaultDnrOptions(), nameServers: [{ address: dns.server, priority: 0 }] }), opts: outOptions({ mxPort: port, ...o }), sts: null, ca: null, log: silentLog });
 }
 
 /** Send one message to `to` (one destination); resolves with the outcomes. */

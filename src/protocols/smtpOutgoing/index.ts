@@ -28,7 +28,8 @@ import type { Dnr } from '../../net/dnr-types.ts';
 import { Engine, type Signer } from './engine.ts';
 import { MtaSts } from './mta-sts.ts';
 import { routeFor, type Destination } from './route.ts';
-import { systemDnr } from './sys-dnr.ts';
+import { createDnr } from '../../net/dnr.ts';
+import { defaultDnrOptions } from '../../config/resolve.ts';
 
 const BATCH = 32;
 const WAIT_MS = 1000;
@@ -56,7 +57,7 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
   if (ctx.store === null) throw new PosternError('SERVICE_NOT_RUNNING', 'smtpOutgoing needs the store');
   const o = optionsOf(ctx.service, 'smtpOutgoing');
   const q = new QueueClient(ctx.store);
-  const dnr = deps.dnr ?? systemDnr();
+  const dnr = deps.dnr ?? createDnr(ctx.service.dnr ?? defaultDnrOptions());
   const ca = o.tlsCaFile !== null ? fs.readFileSync(o.tlsCaFile, 'utf8') : null;
   const sts = o.mtaSts ? new MtaSts(dnr, { policyAddress: o.mtaStsPolicyAddress, ca, timeoutMs: o.connectTimeoutMs }) : null;
   const policy = relayRetryPolicy(o);
