@@ -24,7 +24,8 @@
  *   recorded) are ignored, so a call that failed (STORE_IO) may be repeated with the same token.
  * - The lease ends with the call; a token that is no longer the entry's (the lease expired and
  *   the entry was claimed again, or an operator deleted it) gets 'stale' and records nothing.
- *   The lease (`claimRelay`'s leaseMs) should cover the whole attempt.
+ *   The lease (`claimRelay`'s leaseMs) should cover the whole attempt. Calls for one entry are
+ *   applied one after the other.
  *
  * Exports: `relayOutcome(queue, items, policy)`.
  * Rejects: STORE_BAD_ARGUMENT (malformed items or policy: nothing recorded); STORE_NO_SPACE |
@@ -51,7 +52,23 @@ function checkItems(items: unknown): RelayOutcome[] {
 
 const line = (s: string): string => s.replace(/[\r\n]+/g, ' ').slice(0, 1000);
 
-async function recordOne(q: Queue, it: RelayOutcome, policy: RetryPolicy): Promise<RelayResult> {
+/** Calls for one entry run one after the other (a second call with the same token waits for the
+ * first rather than finding the entry busy). */
+const chains = new WeakMap<Queue, Map<string, Promise<unknown>>>();
+
+function recordOne(q: Queue, it: RelayOutcome, policy: RetryPolicy): Promise<RelayResult> {
+  let m = chains.get(q);
+  if (m === undefined) chains.set(q, (m = new Map()));
+  const p = (m.get(it.id) ?? Promise.resolve()).then(() => recordNow(q, it, policy));
+  const tail = p.catch(() => {});
+  m.set(it.id, tail);
+  void tail.then(() => {
+    if (m.get(it.id) === tail) m.delete(it.id);
+  });
+  return p;
+}
+
+async function recordNow(q: Queue, it: RelayOutcome, policy: RetryPolicy): Promise<RelayResult> {
   const e = q.begin(it.id, it.token);
   if (e === null) return { id: it.id, status: 'stale', attempts: q.get(it.id)?.st.ra ?? 0 };
   try {
@@ -106,7 +123,7 @@ async function recordIn(q: Queue, e: QueueEntry, it: RelayOutcome, policy: Retry
   if (failed.length > 0) q.log.warn({ ...logged, bounced: bounced.length > 0, failed: failed.map(([i, , why]) => ({ to: e.env.rcpts[i]!.to, why })) }, 'queue: relay failed for good');
   if (temps.length > 0 && gaveUp.length === 0) q.log.warn({ ...logged, error: err, next: new Date(rn).toISOString() }, 'queue: relay deferred');
   const res: RelayResult = { id: e.id, status: left ? 'deferred' : 'done', attempts: ra };
-  if (left) res.next = rn;
+  if (left) res.next = Math.max(rn, q.now());
   if (gaveUp.length > 0) res.gaveUp = gaveUp;
   return res;
 }

@@ -312,10 +312,11 @@ export class Queue {
    * `leaseMs`; wait up to `waitMs` when none is due. */
   async claimRelay(max: number, leaseMs: number, waitMs: number): Promise<RelayClaim[]> {
     this.check();
+    const until = performance.now() + waitMs;
     let out = this.take(max, leaseMs, this.relayable, this.relayDue);
-    if (out.length === 0 && waitMs > 0) {
-      await this.waitForWork(waitMs, this.relayable, this.relayDue, this.relayWaiters);
-      out = this.closed ? [] : this.take(max, leaseMs, this.relayable, this.relayDue);
+    for (let left = waitMs; out.length === 0 && left > 0 && !this.closed; left = until - performance.now()) {
+      await this.waitForWork(left, this.relayable, this.relayDue, this.relayWaiters);
+      if (!this.closed) out = this.take(max, leaseMs, this.relayable, this.relayDue); // (woken by an entry still busy: wait on)
     }
     return out.map((c) => {
       const e = this.entries.get(c.id)!;
@@ -376,6 +377,7 @@ export class Queue {
 
   end(e: QueueEntry): void {
     e.busy = false;
+    if (this.relayable.has(e.id)) this.wakeRelay(); // may have become relay-due while busy
     if (this.closed && [...this.entries.values()].every((x) => !x.busy)) for (const f of this.idle.splice(0)) f();
   }
 
