@@ -12,6 +12,9 @@
  * outcome is recorded). When a destination whose mail was deferred accepts a message, the rest of its
  * waiting mail is made due at once (`makeDueFor`, seed §6).
  *
+ * Stop: no more claims; messages not started are handed back to the queue (released, due at
+ * once); each connection finishes the message in hand, then its outcomes are recorded.
+ *
  * Duplicates: a recipient is sent twice only if the server dies between the remote 250 and
  * the durable record of `relayOutcome` (the lease then ends and the entry is claimed again).
  *
@@ -123,6 +126,11 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
 
   /** Bounce and delay-notice as due (the DSN queued first), then record the outcomes durably. */
   async function record(claim: RelayClaim, body: Buffer | null, outcomes: RcptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) {
+      // nothing was tried (stopping): handed back, due again at once
+      await q.release([{ id: claim.id, token: claim.token }]).catch(() => {});
+      return;
+    }
     const last = claim.attempts >= policy.maxRetries;
     let final = outcomes.map((x) => (x.status === 'temp' && last ? { ...x, status: 'failed' as const, why: `${x.why} (gave up after ${claim.attempts + 1} attempts)` } : x));
     let bounced = false;
@@ -228,7 +236,8 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
       wake = null;
       w?.();
       await running;
-      await engine.idle(); // messages in hand are finished and recorded (bounded by the timeouts)
+      engine.stop(); // what has not started is handed back to the queue
+      await engine.idle(); // the messages in hand are finished and recorded (bounded by rwTimeout)
       while (counts.inHand > 0) await new Promise<void>((r) => { wake = r; });
     },
   };
