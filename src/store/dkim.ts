@@ -18,8 +18,11 @@
  * Subject, Date, Message-ID, Reply-To, In-Reply-To, References, MIME-Version, Content-Type,
  * Content-Transfer-Encoding, List-* …: mailauth's default list, From always among them).
  *
+ * Which key: the caller's choice; DMARC alignment wants the author's, and `authorDomain(body)`
+ * gives the From: field's domain (lower case; null when there is none or it has no domain).
+ *
  * Exports: `DkimKey`, `DkimAlgorithm`, `DKIM_SELECTOR_DEFAULT`, `generateDkimKey`,
- * `dkimTxtRecord`, `dkimTxtValue`, `checkDkimKey`, `signMessage`.
+ * `dkimTxtRecord`, `dkimTxtValue`, `checkDkimKey`, `signMessage`, `authorDomain`.
  * Throws: STORE_BAD_ARGUMENT (a bad selector or algorithm; a malformed key); `signMessage`
  * rejects with STORE_BAD_ARGUMENT when mailauth cannot sign (no From header, a bad key).
  */
@@ -113,4 +116,18 @@ export async function signMessage(key: DkimKey, body: Buffer): Promise<Buffer> {
     throw bad(`cannot DKIM-sign for ${key.domain}: ${e?.message ?? 'no signature made'}`, { domain: key.domain, reason: e?.code ?? null });
   }
   return Buffer.concat([Buffer.from(r.signatures.replace(/\r?\n/g, '\r\n'), 'utf8'), body]);
+}
+
+/** The domain of the (first) From: field's address, lower case; null: no From or no domain. */
+export function authorDomain(body: Buffer): string | null {
+  const end = body.indexOf('\r\n\r\n');
+  const head = body.subarray(0, end < 0 ? body.length : end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const m = /^from[ \t]*:(.*)$/im.exec(head);
+  if (m === null) return null;
+  const value = m[1]!.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^)]*\)/g, ' ');
+  const angle = /<([^>]*)>/.exec(value);
+  const addr = (angle !== null ? angle[1]! : value.split(',')[0]!).trim();
+  const at = addr.lastIndexOf('@');
+  const domain = at < 0 ? '' : addr.slice(at + 1).trim().toLowerCase().replace(/\.$/, '');
+  return /^[a-z0-9.-]+$/.test(domain) ? domain : null;
 }

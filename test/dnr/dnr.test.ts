@@ -15,12 +15,14 @@ import { isPosternError } from '../../src/errors.ts';
 import { startDnsServer, startSilentDnsServer, startFailingDnsServer, deadDnsServer, type DnsServer, type DnsRecords } from '../dns-server.ts';
 
 const LONG_DKIM = 'v=DKIM1; k=rsa; p=' + 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'.repeat(9);
+/** 12 × 200 bytes: more than a UDP answer may carry (dnsmasq's EDNS limit is 1232 bytes). */
+const BIG_TXT = Array.from({ length: 12 }, (_, i) => `${String(i).padStart(2, '0')}${'t'.repeat(198)}`);
 const RECORDS: DnsRecords = {
   a: { 'mx1.example.test': ['127.0.0.31', '127.0.0.32'], 'example.test': ['127.0.0.30'] },
   aaaa: { 'mx1.example.test': ['::1'] },
   mx: { 'example.test': [{ exchange: 'MX2.Example.Test', priority: 20 }, { exchange: 'mx1.example.test', priority: 10 }] },
   nullMx: ['nomail.example.test'],
-  txt: { 'example.test': ['v=spf1 ip4:127.0.0.0/8 -all'], 'sel._domainkey.example.test': [LONG_DKIM], '_dmarc.example.test': ['v=DMARC1; p=reject'] },
+  txt: { 'big.example.test': BIG_TXT, 'example.test': ['v=spf1 ip4:127.0.0.0/8 -all'], 'sel._domainkey.example.test': [LONG_DKIM], '_dmarc.example.test': ['v=DMARC1; p=reject'] },
   ptr: { '127.0.0.99': 'ptr.example.test', '::2': 'six.example.test' },
 };
 
@@ -72,6 +74,11 @@ test('every query type, the typed methods and resolver() shapes', async () => {
   await assert.rejects(r('nothing.example.test', 'TXT'), nodeCode('ENOTFOUND'));
   await assert.rejects(r('mx1.example.test', 'TXT'), nodeCode('ENODATA'));
   await assert.rejects(r('bad..name', 'TXT'), nodeCode('EBADNAME'));
+});
+
+test('an answer too big for UDP comes whole (truncated over UDP, asked again over TCP)', async () => {
+  const d = createDnr(opts());
+  assert.deepEqual((await d.txt('big.example.test')).sort(), BIG_TXT);
 });
 
 test('bad names reject with DNR_BAD_NAME', async () => {

@@ -113,3 +113,14 @@ test('signMessage with an RSA key generated here verifies through the published 
   await assert.rejects(signMessage(key, Buffer.from('Subject: no from\r\n\r\nx\r\n')), { code: 'STORE_BAD_ARGUMENT' });
   assert.throws(() => generateDkimKey('example.com', { selector: 'bad selector' }), { code: 'STORE_BAD_ARGUMENT' });
 });
+
+test('authorDomain: the From: field\'s domain, whatever the display name says', async () => {
+  const { authorDomain } = await import('../../src/store/dkim.ts');
+  const h = (from: string): Buffer => Buffer.from(`To: x@y.test\r\n${from}\r\nSubject: s\r\n\r\nFrom: body@not.this\r\n`);
+  assert.equal(authorDomain(h('From: Alice <alice@Example.ORG>')), 'example.org');
+  assert.equal(authorDomain(h('From: "bob@evil.test" <bob@good.test>')), 'good.test');
+  assert.equal(authorDomain(h('from:carol@c.test (Carol)')), 'c.test');
+  assert.equal(authorDomain(h('From: Dan\r\n <dan@folded.test>')), 'folded.test');
+  assert.equal(authorDomain(h('Sender: s@s.test')), null);
+  assert.equal(authorDomain(h('From: undisclosed')), null);
+});

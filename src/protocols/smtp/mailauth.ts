@@ -57,6 +57,8 @@ export interface MailAuthResult {
   policy: 'none' | 'quarantine' | 'reject' | null;
   /** The deadline passed before mailauth finished. */
   timedOut: boolean;
+  /** mailauth failed (its message): every result is temperror. */
+  error?: string;
 }
 
 const GRACE_MS = 1000;
@@ -80,10 +82,10 @@ function bounded(resolver: Resolver, deadline: number): Resolver {
 /** A header-safe token: what mailauth would write for an authserv-id we cannot vouch for. */
 const clean = (s: string): string => s.replace(/[^\x21-\x7e]/g, '?').replace(/[;()"\\]/g, '?').slice(0, 255);
 
-/** The fields when mailauth did not finish: temperror for every method. */
-function temperrorHeaders(o: MailAuthOptions): string {
-  const why = '(mail authentication time limit reached)';
-  return `Authentication-Results: ${clean(o.hostname)};\r\n spf=temperror ${why} smtp.mailfrom=${clean(o.sender === '' ? o.helo : o.sender)};\r\n dkim=temperror ${why};\r\n arc=temperror ${why};\r\n dmarc=temperror ${why}\r\n`;
+/** The fields when mailauth did not finish (`why`): temperror for every method. */
+function temperrorHeaders(o: MailAuthOptions, why: string): string {
+  const c = `(${why})`;
+  return `Authentication-Results: ${clean(o.hostname)};\r\n spf=temperror ${c} smtp.mailfrom=${clean(o.sender === '' ? o.helo : o.sender)};\r\n dkim=temperror ${c};\r\n arc=temperror ${c};\r\n dmarc=temperror ${c}\r\n`;
 }
 
 const crlf = (s: string): string => s.replace(/\r?\n/g, '\r\n');
@@ -99,11 +101,12 @@ export async function authenticateMessage(body: Buffer, o: MailAuthOptions): Pro
     mta: o.hostname,
     resolver: bounded(o.resolver, deadline) as never,
     disableBimi: true,
-  }).catch(() => null);
+  }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   const r = await Promise.race([run, late]);
   clearTimeout(timer);
-  if (r === null) {
-    return { headers: temperrorHeaders(o), spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'temperror', fromDomain: null, policy: null, timedOut: true };
+  if (r === null || r instanceof Error) {
+    const why = r === null ? 'mail authentication time limit reached' : 'mail authentication failed';
+    return { headers: temperrorHeaders(o, why), spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', arc: 'temperror', fromDomain: null, policy: null, timedOut: r === null, ...(r === null ? {} : { error: r.message }) };
   }
   const dm = r.dmarc === false ? null : r.dmarc;
   const policy = dm === null ? null : dm.policy === 'reject' || dm.policy === 'quarantine' || dm.policy === 'none' ? dm.policy : null;
@@ -214,6 +217,7 @@ export async function checkIncoming(s: Session, tx: Tx, text: Buffer): Promise<{
   const mode = policyModeFor(r.fromDomain, o.dmarcRules, o.dmarcMode);
   const action = dmarcAction(r, mode);
   s.ctx.count(`mailauth.dmarc.${r.dmarc.replace(/[^a-z]/g, '')}`);
+  if (r.error !== undefined) s.ctx.log.error({ ip, from: tx.from, error: r.error }, 'smtp: mail authentication failed: temperror results');
   if (r.timedOut) s.ctx.log.warn({ ip, from: tx.from, timeoutMs: o.mailAuthTimeoutMs }, 'smtp: mail authentication reached mailAuthTimeout: temperror results');
   if (action === 'reject') {
     const dom = (r.fromDomain ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
