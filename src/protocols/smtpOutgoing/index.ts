@@ -174,7 +174,10 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
           id: claim.id, env: claim.env, body, rcpts: g.rcpts, dest: g.dest, requireTls,
           done: (res) => {
             outcomes.push(...res);
-            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) failing.add(g.dest.domain);
+            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) {
+              if (failing.size >= 10_000) failing.clear(); // bounded: forgetting one only loses the early retry
+              failing.add(g.dest.domain);
+            }
             if (--left === 0) resolve();
           },
         });
