@@ -50,7 +50,7 @@ function runChild(dataDir: string, seed: number, round: number, lines: Line[], k
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => process.stderr.write(d));
-    child.on('exit', (code, signal) => resolve({ code, signal }));
+    child.on('close', (code, signal) => resolve({ code, signal })); // not 'exit': that may come before its last lines are read
   });
 }
 
