@@ -201,3 +201,20 @@ export async function withSeed<T>(t: { diagnostic(message: string): void }, fn: 
     throw e;
   }
 }
+
+/**
+ * A line to fd 1, written synchronously: for a child process that a test kills with SIGKILL.
+ * Not process.stdout, which is asynchronous to a pipe (a line waiting in the child is lost at the
+ * kill while the child has moved on past it); fd 1 stays blocking as long as process.stdout is
+ * never opened, so the write waits for the parent and a printed line happened before what follows.
+ */
+export function writeLineSync(line: string): void {
+  const b = Buffer.from(`${line}\n`);
+  for (let off = 0; off < b.length;) {
+    try {
+      off += fs.writeSync(1, b, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}

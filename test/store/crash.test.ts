@@ -47,7 +47,7 @@ function runAndKill(dataDir: string, round: number, rnd: () => number): Promise<
     child.stderr.on('data', (d: string) => (stderr += d));
     const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => { // 'close': after the last of its output is read
       clearTimeout(guard);
       clearTimeout(killTimer);
       if (signal !== 'SIGKILL') reject(new Error(`crash writer exited by itself (code ${code}): ${stderr}`));
