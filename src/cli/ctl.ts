@@ -252,11 +252,11 @@ function renderQueue(items: Array<Record<string, unknown>>): string[] {
 /** `queue show ID`: the entry, its recipients, its headers. */
 function renderQueueEntry(q: Record<string, unknown>): string[] {
   const out: string[] = [];
-  for (const k of ['id', 'status', 'from', 'size', 'receivedAt', 'attempts', 'nextAttempt', 'lastError']) out.push(`${k}: ${q[k] === null || q[k] === undefined ? '-' : oneLine(String(q[k]))}`);
+  for (const k of ['id', 'status', 'from', 'size', 'receivedAt', 'attempts', 'nextAttempt', 'lastError', 'delayNotices']) out.push(`${k}: ${q[k] === null || q[k] === undefined ? '-' : oneLine(String(q[k]))}`);
   const env = (q.envelope ?? {}) as Record<string, unknown>;
   out.push(`client: ${String(env.helo ?? '')} [${String(env.ip ?? '')}] with ${String(env.with ?? '')}${env.tls ? ` (${String(env.tls)})` : ''}${env.auth ? ` auth ${String(env.auth)}` : ''}`);
   out.push('recipients:');
-  for (const r of (q.recipients ?? []) as Array<Record<string, unknown>>) out.push(`  ${String(r.to)}  ${String(r.status)}${r.detail ? `  ${oneLine(String(r.detail))}` : ''}`);
+  for (const r of (q.recipients ?? []) as Array<Record<string, unknown>>) out.push(`  ${String(r.to)}  ${String(r.status)}${r.bounced === true ? '  (bounced)' : ''}${r.detail ? `  ${oneLine(String(r.detail))}` : ''}`);
   out.push('headers:');
   for (const h of (q.headers ?? []) as string[]) out.push(`  ${h}`);
   return out;

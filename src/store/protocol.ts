@@ -6,7 +6,8 @@
  *   `{ t: 'dir', method, args }`            a directory call (resolve, authInfo, …, and the
  *                                           FTP backup's export/restore)
  *   `{ t: 'q', method, args }`              the mail queue (enqueue, claim, deliver,
- *                                           deliverAndClaim, release)
+ *                                           deliverAndClaim, release; smtpOutgoing's
+ *                                           claimRelay, relayOutcome, makeDueFor)
  *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
  *                                           is its `SubscriptionStart`
  *   `{ t: 'unsub', sub }`                   stop watching
@@ -30,6 +31,7 @@ import type { Feed } from './subscriptions.ts';
 import type { Mailbox } from './mailbox.ts';
 import { exportAccount, restoreAccount } from './backup.ts';
 import { deliver } from './queue-deliver.ts';
+import { relayOutcome } from './queue-relay.ts';
 
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
@@ -47,7 +49,7 @@ export const DIRECTORY_METHODS = Object.freeze([
 ] as const);
 export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 
-export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release'] as const);
+export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release', 'claimRelay', 'relayOutcome', 'makeDueFor'] as const);
 export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
 export type StoreCall =
@@ -105,6 +107,10 @@ function queueTable(store: Store): ReadonlyMap<string, Fn> {
       claimed: await store.queue.claim(clampOr(max, 1, 1000, 1), leaseOf(leaseMs), 0),
     })],
     ['release', (items: Array<{ id: string; token: number }>) => store.queue.release(Array.isArray(items) ? items : [])],
+    // smtpOutgoing (relay-types.ts, queue-relay.ts)
+    ['claimRelay', (max: number, leaseMs: number, waitMs: number) => store.queue.claimRelay(clampOr(max, 1, 1000, 1), leaseOf(leaseMs), clampOr(waitMs, 0, 60_000, 0))],
+    ['relayOutcome', (items: unknown, policy: unknown) => relayOutcome(store.queue, items, policy)],
+    ['makeDueFor', (domain: unknown) => store.queue.makeDueFor(domain)],
   ]);
 }
 

@@ -33,9 +33,10 @@ function must(q: AdminQueue, id: unknown): QueueEntry {
 
 function item(e: QueueEntry): QueueListItem {
   const pending = e.st.r.some((r) => r.s === 'pending');
+  const relay = !pending && e.st.r.some((r) => r.s === 'relay');
   return {
     id: e.id, from: e.env.from === '' ? '<>' : e.env.from, rcpts: e.env.rcpts.length, size: e.size, receivedAt: new Date(e.env.receivedAt).toISOString(),
-    status: entryStatus(e), attempts: e.st.att, nextAttempt: pending ? new Date(e.st.next).toISOString() : null, lastError: e.st.err,
+    status: entryStatus(e), attempts: relay ? (e.st.ra ?? 0) : e.st.att, nextAttempt: pending ? new Date(e.st.next).toISOString() : relay ? new Date(Math.max(e.st.rn ?? 0, e.env.receivedAt)).toISOString() : null, lastError: e.st.err,
   };
 }
 
@@ -57,7 +58,8 @@ export async function queueShow(q: AdminQueue, id: unknown): Promise<Record<stri
   const { rcpts, ...env } = e.env;
   return {
     ...item(e), envelope: { ...env, receivedAt: new Date(env.receivedAt).toISOString() },
-    recipients: rcpts.map((r, i) => ({ to: r.to, mailbox: r.account, status: e.st.r[i]?.s, detail: e.st.r[i]?.why ?? null })), headers,
+    recipients: rcpts.map((r, i) => ({ to: r.to, mailbox: r.account, status: e.st.r[i]?.s, detail: e.st.r[i]?.why ?? null, ...(e.st.rb?.includes(i) === true ? { bounced: true } : {}) })),
+    relayAttempts: e.st.ra ?? 0, delayNotices: e.st.dn ?? 0, headers,
   };
 }
 
@@ -65,7 +67,7 @@ export async function queueShow(q: AdminQueue, id: unknown): Promise<Record<stri
 export async function queueRetry(q: AdminQueue, id: unknown): Promise<QueueListItem> {
   const e = must(q, id);
   if (e.busy) throw new PosternError('QUEUE_ENTRY_BUSY', `message ${e.id} is being delivered right now`, { id: e.id });
-  await q.commit(e, { id: e.id, r: [], att: e.st.att, next: q.now(), err: e.st.err });
+  await q.commit(e, { id: e.id, r: [], att: e.st.att, next: q.now(), err: e.st.err, rn: q.now() });
   q.makeDue(e);
   return item(e);
 }

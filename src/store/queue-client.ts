@@ -1,11 +1,15 @@
 /**
  * store/queue-client.ts: the mail queue as a service thread sees it, over its StoreClient's
- * port to the store thread (SMTP receiving enqueues; processing claims and delivers).
+ * port to the store thread (SMTP receiving enqueues; processing claims and delivers; smtpOutgoing
+ * claims relayed mail and records its outcomes).
  *
  *   const q = new QueueClient(ctx.store);
  *   const { id } = await q.enqueue(envelope, body);          // durable when it resolves
  *   const due = await q.claim(16, 60_000, 1000);             // leases; waits ≤ 1 s for work
  *   const results = await q.deliver(items, policy);          // the copies are durable when it resolves
+ *   const out = await q.claimRelay(16, 120_000, 1000);       // smtpOutgoing: relay-due entries (relay-types.ts)
+ *   const res = await q.relayOutcome(outcomes, policy);      // recorded durably when it resolves
+ *   await q.makeDueFor('example.com');                       // its waiting entries are due now
  *
  * `enqueue` moves the body's memory to the store thread when the body owns its whole
  * ArrayBuffer (the caller must not use it afterwards); otherwise it is copied.
@@ -17,6 +21,7 @@ import type { StoreClient } from './client.ts';
 import type { ClaimedEntry } from './queue.ts';
 import type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
 import type { QueueEnvelope } from './queue-record.ts';
+import type { RelayClaim, RelayOutcome, RelayResult } from './relay-types.ts';
 
 export type { ClaimedEntry } from './queue.ts';
 export type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
@@ -49,5 +54,20 @@ export class QueueClient {
 
   release(items: Array<{ id: string; token: number }>): Promise<void> {
     return this.c.call({ t: 'q', method: 'release', args: [items] }) as Promise<void>;
+  }
+
+  /** smtpOutgoing: lease up to `max` relay-due entries (store/queue.ts `claimRelay`). */
+  claimRelay(max: number, leaseMs: number, waitMs: number): Promise<RelayClaim[]> {
+    return this.c.call({ t: 'q', method: 'claimRelay', args: [max, leaseMs, waitMs] }, undefined, waitMs + 30_000) as Promise<RelayClaim[]>;
+  }
+
+  /** smtpOutgoing: record recipients' outcomes; durable when it resolves (store/queue-relay.ts). */
+  relayOutcome(items: RelayOutcome[], policy: RetryPolicy): Promise<RelayResult[]> {
+    return this.c.call({ t: 'q', method: 'relayOutcome', args: [items, policy] }, undefined, 120_000) as Promise<RelayResult[]>;
+  }
+
+  /** Entries waiting for a recipient in `domain` are due now; resolves with how many. */
+  makeDueFor(domain: string): Promise<number> {
+    return this.c.call({ t: 'q', method: 'makeDueFor', args: [domain] }) as Promise<number>;
   }
 }

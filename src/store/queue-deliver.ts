@@ -18,7 +18,7 @@
  * recipients are logged; no bounce is sent (DSN generation needs smtpOutgoing: not built yet).
  *
  * Exports: `deliver(queue, store, items, policy)`, `DeliverItem`, `DeliverResult`,
- * `RetryPolicy`, `retryDelay`. Rejects: STORE_BAD_ARGUMENT (malformed items); every delivery
+ * `RetryPolicy`, `retryDelay`, `checkPolicy`. Rejects: STORE_BAD_ARGUMENT (malformed items); every delivery
  * failure becomes an outcome, never a rejection.
  */
 import { crc32 } from 'node:zlib';
@@ -66,7 +66,7 @@ export function retryDelay(p: RetryPolicy, n: number): number {
   return Math.min(p.baseMs * 2 ** Math.min(Math.max(0, n - 1), 40), p.maxMs);
 }
 
-function checkPolicy(p: unknown): RetryPolicy {
+export function checkPolicy(p: unknown): RetryPolicy {
   const x = p as RetryPolicy;
   const ok = (v: unknown): boolean => typeof v === 'number' && v >= 0 && !Number.isNaN(v);
   if (x === null || typeof x !== 'object' || !ok(x.baseMs) || !ok(x.maxMs) || !ok(x.maxRetries)) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed retry policy');

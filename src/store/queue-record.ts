@@ -12,7 +12,7 @@
  * Exports: the record types, `QueueEnvelope`, `QueueRcpt`, `RcptStatus`, `RcptState`,
  * `EntryState`, `EnqueueMeta`, `StateRecord`, `DoneRecord`, `encodeEnqueue`, `encodeState`,
  * `encodeDone`, `scanQueueRecords`, `replayQueueLog`, `checkEnvelope`; the in-memory entry and what the queue
- * hands out: `QueueEntry`, `ClaimedEntry`, `QueueListItem`, `QueueStats`, `RELAY_WAIT`,
+ * hands out: `QueueEntry`, `ClaimedEntry`, `QueueListItem`, `QueueStats`, `RELAY_WAIT`, `RELAY_DEFERRED`,
  * `initialState`, `entryStatus`.
  * Throws: STORE_BAD_ARGUMENT (`checkEnvelope` on a malformed envelope; a body over the record
  * limit). `scanQueueRecords` never throws: it stops at the first torn or bad record.
@@ -84,6 +84,12 @@ export interface EntryState {
   att: number; // failed attempts so far
   next: number; // ms: not before
   err: string | null; // the last temporary error
+  /** Relay (smtpOutgoing, queue-relay.ts): failed attempts, next attempt (ms; absent: due),
+   * delay notices sent, recipients whose failure was bounced. Absent: none yet. */
+  ra?: number;
+  rn?: number;
+  dn?: number;
+  rb?: number[];
 }
 
 export interface EnqueueMeta {
@@ -99,6 +105,11 @@ export interface StateRecord {
   att: number;
   next: number;
   err: string | null;
+  /** Relay fields (EntryState's), written by relay outcomes only; `rb` adds to the entry's. */
+  ra?: number;
+  rn?: number;
+  dn?: number;
+  rb?: number[];
 }
 
 export interface DoneRecord {
@@ -204,10 +215,20 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
     (e.tls === null || str(e.tls, 256)) && (e.auth === null || str(e.auth, 2048)) &&
     (e.body === '7BIT' || e.body === '8BITMIME' || e.body === 'BINARYMIME') && typeof e.utf8 === 'boolean';
   if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope');
-  return {
-    from: e.from, rcpts: e.rcpts.map((r) => ({ to: r.to, account: r.account })), receivedAt: e.receivedAt, helo: e.helo, ip: e.ip,
-    by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
+  const out: QueueEnvelope = {
+    from: e.from, rcpts: e.rcpts.map((r) => (checkDsnRcpt(r.dsn) ? { to: r.to, account: r.account, dsn: { notify: r.dsn.notify, orcpt: r.dsn.orcpt } } : { to: r.to, account: r.account })),
+    receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
   };
+  const d = e.dsn;
+  if (d !== null && typeof d === 'object' && (d.ret === 'FULL' || d.ret === 'HDRS' || d.ret === null) && (d.envid === null || str(d.envid, 512))) out.dsn = { ret: d.ret, envid: d.envid };
+  if (e.requireTls === true) out.requireTls = true;
+  return out;
+}
+
+/** RFC 3461 NOTIFY/ORCPT of a recipient, when well formed (a malformed one is dropped). */
+function checkDsnRcpt(d: unknown): d is DsnRcpt {
+  const x = d as DsnRcpt;
+  return x !== null && typeof x === 'object' && (x.notify === null || (Array.isArray(x.notify) && x.notify.length <= 4 && x.notify.every((n) => str(n, 16)))) && (x.orcpt === null || str(x.orcpt, 2048));
 }
 
 // ---- the in-memory entry (src/store/queue.ts) and its views ----
@@ -259,7 +280,9 @@ export interface QueueStats {
   cachedBytes: number;
 }
 
-export const RELAY_WAIT = 'waiting for smtpOutgoing (remote delivery is not implemented yet)';
+export const RELAY_WAIT = 'waiting for smtpOutgoing';
+/** A relay entry whose last attempt failed temporarily. */
+export const RELAY_DEFERRED = 'waiting for smtpOutgoing (deferred)';
 
 export function initialState(env: QueueEnvelope): EntryState {
   return { r: env.rcpts.map((r) => (r.account === null ? { s: 'relay' as const, why: RELAY_WAIT } : { s: 'pending' as const, why: null })), att: 0, next: env.receivedAt, err: null };
@@ -268,6 +291,6 @@ export function initialState(env: QueueEnvelope): EntryState {
 export function entryStatus(e: QueueEntry): string {
   if (e.busy) return 'delivering';
   if (e.st.r.some((r) => r.s === 'pending')) return e.st.att > 0 ? 'deferred' : 'queued';
-  if (e.st.r.some((r) => r.s === 'relay')) return RELAY_WAIT;
+  if (e.st.r.some((r) => r.s === 'relay')) return (e.st.ra ?? 0) > 0 ? RELAY_DEFERRED : RELAY_WAIT;
   return 'done';
 }

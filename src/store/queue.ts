@@ -16,7 +16,11 @@
  * Claims are leases (memory only): `claim` hands out due entries with a token (and the body,
  * when it is still in memory and small); an entry whose worker vanished is handed out again
  * when the lease ends. `claim` waits up to `waitMs` for work (woken by enqueues, retries and
- * due times).
+ * due times). Processing's `claim` takes entries with a pending local recipient; smtpOutgoing's
+ * `claimRelay` takes entries with relay recipients and no pending local one (locals first), due
+ * at their relay time (`st.rn`); `makeDueFor(domain)` makes those waiting for a domain due now.
+ * Relay outcomes (queue-relay.ts) are durable before they are answered. Leases are not kept
+ * across a restart: an entry leased when the server died is due again at start.
  *
  * Time: every lease, due time, retry schedule and age reads `opts.clock` (default `Date.now`), so
  * tests drive leases and the retry schedule on a manual clock; the wait timers stay real (a
@@ -28,7 +32,7 @@
  * entries come back "maybe attempted", so the copies are found rather than written again.
  * Operators' changes (`retry`, `remove`) are durable before they are answered.
  *
- * Exports: `Queue`, `QueueOptions` (and re-exports the entry types of queue-record.ts).
+ * Exports: `Queue`, `QueueOptions`, `QueueMetrics` (and re-exports the entry types of queue-record.ts).
  * Rejects: QUEUE_FULL, QUEUE_NO_SUCH_ENTRY, QUEUE_ENTRY_BUSY, STORE_BAD_ARGUMENT,
  * STORE_NO_SPACE | STORE_IO (the write failed: nothing was accepted), STORE_CLOSED.
  */
@@ -41,10 +45,11 @@ import { readBody } from './bodies.ts';
 import { SegmentWriter, segmentFile, type StoreLog } from './writer.ts';
 import {
   QREC_ENQUEUE, QREC_STATE, checkEnvelope, encodeDone, encodeEnqueue, encodeState, initialState, replayQueueLog,
-  RELAY_WAIT, entryStatus, type ClaimedEntry, type DoneRecord, type EnqueueMeta, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
+  RELAY_WAIT, RELAY_DEFERRED, entryStatus, type ClaimedEntry, type DoneRecord, type EnqueueMeta, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
 } from './queue-record.ts';
 import { queueList, queueRemove, queueRetry, queueShow } from './queue-admin.ts';
 import type { Locator } from './types.ts';
+import type { RelayClaim } from './relay-types.ts';
 
 export type { ClaimedEntry, QueueEntry, QueueListItem, QueueStats } from './queue-record.ts';
 
@@ -81,6 +86,9 @@ export class Queue {
   private readonly entries = new Map<string, QueueEntry>();
   /** Entries with a pending local recipient, in arrival order. */
   private readonly active = new Set<string>();
+  /** Entries with a relay recipient and no pending local one (smtpOutgoing's, queue-relay.ts). */
+  private readonly relayable = new Set<string>();
+  private relayWaiters: Array<() => void> = [];
   private segs: number[] = [];
   private readonly cache = new Map<string, Buffer>();
   private cachedBytes = 0;
@@ -156,6 +164,10 @@ export class Queue {
     e.st.att = r.att;
     e.st.next = r.next;
     e.st.err = r.err;
+    if (r.ra !== undefined) e.st.ra = r.ra;
+    if (r.rn !== undefined) e.st.rn = r.rn;
+    if (r.dn !== undefined) e.st.dn = r.dn;
+    if (r.rb !== undefined) e.st.rb = [...new Set([...(e.st.rb ?? []), ...r.rb])];
     this.track(e);
   }
 
@@ -168,12 +180,19 @@ export class Queue {
     }
     this.entries.delete(r.id);
     this.active.delete(r.id);
+    this.relayable.delete(r.id);
     this.uncache(r.id);
   }
 
   private track(e: QueueEntry): void {
-    if (e.st.r.some((r) => r.s === 'pending')) this.active.add(e.id);
+    const pending = e.st.r.some((r) => r.s === 'pending');
+    if (pending) this.active.add(e.id);
     else this.active.delete(e.id);
+    if (pending || !e.st.r.some((r) => r.s === 'relay')) this.relayable.delete(e.id);
+    else if (!this.relayable.has(e.id)) {
+      this.relayable.add(e.id);
+      this.wakeRelay(); // relay-due now (new mail, or its local recipients are done)
+    }
   }
 
   // ---- bodies ----
@@ -246,16 +265,19 @@ export class Queue {
     return this.closed ? [] : this.take(max, leaseMs);
   }
 
-  private take(max: number, leaseMs: number): ClaimedEntry[] {
+  /** Processing's claims come from `active` (a pending local recipient), smtpOutgoing's from
+   * `relayable` (relay recipients, no pending one): the two sets never share an entry, so
+   * neither hands out an entry the other holds. */
+  private take(max: number, leaseMs: number, from = this.active, due = (e: QueueEntry): number => e.st.next): ClaimedEntry[] {
     const now = this.now();
     const out: ClaimedEntry[] = [];
-    for (const id of this.active) {
+    for (const id of from) {
       if (out.length >= max) break;
       const e = this.entries.get(id)!;
-      if (e.busy || e.leasedUntil > now || e.st.next > now) continue;
+      if (e.busy || e.leasedUntil > now || due(e) > now) continue;
       e.token = ++this.tokens;
       e.leasedUntil = now + leaseMs;
-      const c: ClaimedEntry = { id, token: e.token, env: e.env, size: e.size, locator: this.locator(e), attempts: e.st.att };
+      const c: ClaimedEntry = { id, token: e.token, env: e.env, size: e.size, locator: this.locator(e), attempts: from === this.active ? e.st.att : (e.st.ra ?? 0) };
       const body = this.cache.get(id);
       if (body !== undefined && body.length <= (this.o.claimBodyBytes ?? 256 << 10)) c.body = body;
       out.push(c);
@@ -263,27 +285,70 @@ export class Queue {
     return out;
   }
 
-  private waitForWork(ms: number): Promise<void> {
+  private waitForWork(ms: number, from = this.active, due = (e: QueueEntry): number => e.st.next, waiters = this.waiters): Promise<void> {
     const now = this.now();
     let soonest = now + ms;
-    for (const id of this.active) {
+    for (const id of from) {
       const e = this.entries.get(id)!;
-      if (!e.busy) soonest = Math.min(soonest, Math.max(e.st.next, e.leasedUntil));
+      if (!e.busy) soonest = Math.min(soonest, Math.max(due(e), e.leasedUntil));
     }
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);
-        const i = this.waiters.indexOf(done);
-        if (i >= 0) this.waiters.splice(i, 1);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
         resolve();
       };
       const t = setTimeout(done, Math.max(1, soonest - now));
-      this.waiters.push(done);
+      waiters.push(done);
     });
+  }
+
+  // ---- relayed mail, for smtpOutgoing (queue-relay.ts records the outcomes) ----
+
+  private readonly relayDue = (e: QueueEntry): number => e.st.rn ?? 0;
+
+  /** Lease up to `max` relay-due entries (relay recipients, no pending local one) for
+   * `leaseMs`; wait up to `waitMs` when none is due. */
+  async claimRelay(max: number, leaseMs: number, waitMs: number): Promise<RelayClaim[]> {
+    this.check();
+    const until = performance.now() + waitMs;
+    let out = this.take(max, leaseMs, this.relayable, this.relayDue);
+    for (let left = waitMs; out.length === 0 && left > 0 && !this.closed; left = until - performance.now()) {
+      await this.waitForWork(left, this.relayable, this.relayDue, this.relayWaiters);
+      if (!this.closed) out = this.take(max, leaseMs, this.relayable, this.relayDue); // (woken by an entry still busy: wait on)
+    }
+    return out.map((c) => {
+      const e = this.entries.get(c.id)!;
+      return { ...c, rcpts: e.st.r.flatMap((r, index) => (r.s === 'relay' ? [{ index, to: e.env.rcpts[index]!.to }] : [])), delayNotices: e.st.dn ?? 0 };
+    });
+  }
+
+  /** Entries waiting (after a temporary failure) for a recipient in `domain` are due now (a
+   * destination that was failing accepted a message). In memory: a restart keeps their time. */
+  makeDueFor(domain: unknown): number {
+    if (typeof domain !== 'string' || domain === '') throw new PosternError('STORE_BAD_ARGUMENT', 'makeDueFor: a domain name');
+    const d = domain.toLowerCase().replace(/\.$/, '');
+    const now = this.now();
+    let n = 0;
+    for (const id of this.relayable) {
+      const e = this.entries.get(id)!;
+      if (this.relayDue(e) <= now) continue;
+      if (!e.st.r.some((r, i) => r.s === 'relay' && e.env.rcpts[i]!.to.slice(e.env.rcpts[i]!.to.lastIndexOf('@') + 1).toLowerCase() === d)) continue;
+      e.st.rn = now;
+      n++;
+    }
+    if (n > 0) this.wakeRelay();
+    return n;
+  }
+
+  private wakeRelay(): void {
+    for (const w of [...this.relayWaiters]) w();
   }
 
   private wake(): void {
     for (const w of [...this.waiters]) w();
+    this.wakeRelay();
   }
 
   private wakeOne(): void {
@@ -312,11 +377,13 @@ export class Queue {
 
   end(e: QueueEntry): void {
     e.busy = false;
+    if (this.relayable.has(e.id)) this.wakeRelay(); // may have become relay-due while busy
     if (this.closed && [...this.entries.values()].every((x) => !x.busy)) for (const f of this.idle.splice(0)) f();
   }
 
   /** Write a STATE or DONE record for `e`; applied once durable. */
   async commit(e: QueueEntry, rec: StateRecord | DoneRecord): Promise<void> {
+    this.flushLazy(); // records of this entry applied earlier go first
     const isDone = !('att' in rec);
     const buf = isDone ? encodeDone(rec as DoneRecord) : encodeState(rec as StateRecord);
     e.writes++;
@@ -405,7 +472,7 @@ export class Queue {
     for (const e of this.entries.values()) {
       const st = entryStatus(e);
       if (st === 'deferred') deferred++;
-      else if (st === RELAY_WAIT) waiting++;
+      else if (st === RELAY_WAIT || st === RELAY_DEFERRED) waiting++;
       if (e.env.receivedAt < oldest) oldest = e.env.receivedAt;
     }
     return { entries: this.entries.size, pending: this.active.size, deferred, waiting, oldestAgeSec: Math.max(0, (now - oldest) / 1000), ...this.counters };

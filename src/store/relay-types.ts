@@ -61,6 +61,9 @@ export interface RelayResult {
   next?: number;
   /** Failed attempts so far. */
   attempts: number;
+  /** Recipients whose temp outcome came past the policy's maxRetries: the queue recorded them
+   * as failed ("gave up"), without a bounce (see store/queue-relay.ts). */
+  gaveUp?: number[];
 }
 
 export type { DsnEnvelope, DsnRcpt } from './queue-record.ts';
