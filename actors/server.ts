@@ -26,6 +26,7 @@ import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
 import { createRootLogger, type Logger } from '../src/log.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
+import { createDnr } from '../src/net/dnr.ts';
 import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
 import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
 import type { MailStats } from '../src/status/metrics.ts';
@@ -311,6 +312,14 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     }
   };
 
+  /** The main thread's resolver (`ctl dnr`), rebuilt when a reload changes the `dnr` block. */
+  let dnr: { options: string; dnr: ReturnType<typeof createDnr> } | null = null;
+  const mainDnr = (): ReturnType<typeof createDnr> => {
+    const key = JSON.stringify(config.dnr);
+    if (dnr?.options !== key) dnr = { options: key, dnr: createDnr(config.dnr) };
+    return dnr.dnr;
+  };
+
   /** The main thread's side of the command registry (admin/commands.ts). */
   const mainCommands: MainHandlers = {
     status: async () => status(),
@@ -330,6 +339,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     'service.restart': async (a) => {
       await restartService(String(a.name));
       return { service: a.name, state: 'running' };
+    },
+    'dnr.query': async (a) => mainDnr().query(String(a.type) as 'A', String(a.name)),
+    'dnr.flush': async () => {
+      mainDnr().flush();
+      return { flushed: true };
     },
     fault: async (a) => ({ thread: injectFault(String(a.name), String(a.kind ?? 'crash') as 'crash', Number(a.index ?? 0)) }),
   };

@@ -61,6 +61,9 @@ export const ErrorCodes = {
   QUEUE_NO_SUCH_ENTRY: false, // no queued message with that id (delivered, deleted, or never there)
   QUEUE_ENTRY_BUSY: true, // the entry is being delivered or moved right now: try again in a moment
   QUEUE_FULL: true, // the queue holds its maximum number of messages: SMTP 452 4.3.1
+  // the resolver (src/net/dnr.ts)
+  DNR_TEMP: true, // every name server failed (SERVFAIL, REFUSED, timeout, unreachable): mail is retried
+  DNR_BAD_NAME: false, // a malformed name or IP address was asked about
   // anything else: logged whole, reaches a client only as a temporary failure
   INTERNAL: true,
 } as const;

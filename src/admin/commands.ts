@@ -100,6 +100,11 @@ export const COMMANDS = Object.freeze([
   def('queue.delete', 'store', { id: req }, { words: [QUEUE_ID] }, (a) => `message ${id(a)} deleted from the queue`),
   def('queue.stats', 'store', {}, null),
   def('store.compact', 'store', {}, {}),
+  def('dnr.query', 'main', { type: { type: 'choice', choices: ['A', 'AAAA', 'MX', 'TXT', 'PTR'], required: true }, name: req }, {
+    words: [{ arg: 'type', word: 'choice', label: 'A|AAAA|MX|TXT|PTR' }, { arg: 'name', word: 'domain', label: 'NAME' }],
+    note: 'through the server\'s resolver (PTR: NAME is an IP)',
+  }),
+  def('dnr.flush', 'main', {}, { note: 'empties the resolver caches of every thread' }, () => 'resolver caches flushed'),
   def('fault', 'main', { name: req, kind: { type: 'choice', choices: ['crash', 'oom', 'hang'], required: false }, index: { type: 'uint', required: false } }, {
     words: [{ ...SERVICE, label: 'SERVICE' }, { arg: 'kind', word: 'choice', label: 'crash|oom|hang' }, { arg: 'index', word: 'index', label: 'THREAD', optional: true, default: 0 }],
     note: 'only with enableFaultInjection = yes',

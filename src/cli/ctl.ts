@@ -273,6 +273,7 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     if (!Array.isArray(result)) return [typeof result === 'string' ? result : JSON.stringify(result)];
     return result.length === 0 ? ['(none)'] : result.map(listItem);
   }
+  if (cmd.verb === 'dnr.query' && Array.isArray(result)) return result.length === 0 ? ['(no records)'] : result.map(String);
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];

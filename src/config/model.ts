@@ -21,7 +21,7 @@ import {
   DOCUMENT_SCHEMA, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, lookupAttribute, serviceDefs,
 } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelScalar, ModelValue, ObjectSchema, ScalarSpec } from './schema.ts';
-import { UINT_MAX, checkIp, checkIpPort, checkIpSet, checkUint, endpointKey, parseEndpoint } from './values.ts';
+import { UINT_MAX, checkIp, checkIpPort, checkIpSet, checkUint, endpointKey, isIp, parseEndpoint } from './values.ts';
 import type { ValueResult } from './values.ts';
 import { HOSTNAME_RE } from '../net/hostname.ts';
 
@@ -61,6 +61,7 @@ function describeScalar(spec: ScalarSpec): string {
     case 'ip': return 'an IP address';
     case 'ipSet': return 'an IP set';
     case 'ipPort': return 'ip:port';
+    case 'ipOptPort': return 'an IP address with an optional :port (IPv6 as [ip]:port)';
     case 'bool': return 'yes or no';
     case 'choice': return `one of ${(spec.choices ?? []).join('|')}`;
   }
@@ -98,6 +99,7 @@ function checkScalar(s: AstScalar, spec: ScalarSpec): ValueResult<ModelScalar> {
     case 'ip': return checkIp(text);
     case 'ipSet': return checkIpSet(text);
     case 'ipPort': return checkIpPort(text);
+    case 'ipOptPort': return isIp(text) ? { ok: true, value: text } : checkIpPort(text);
     case 'bool': {
       const lower = text.toLowerCase();
       if (lower === 'yes' || lower === 'no') return { ok: true, value: lower === 'yes' };

@@ -121,6 +121,32 @@ export interface ServiceOptions {
   session: SessionOptions;
   /** The protocol's own options (the row's `options`, resolved by its `optionsKind`). */
   protocol: ProtocolOptions;
+  /** The Server-level `dnr` block, for `createDnr` (net/dnr.ts) in the service's threads
+   * (always set by config/resolve.ts; absent in options built by hand: the defaults). */
+  dnr?: DnrOptions;
+}
+
+/** One name server of the Server's `dnr` block. */
+export interface NameServerOptions {
+  /** As c-ares takes it: `ip`, `ip:port`, `[ip6]:port` (port 53 when not written). */
+  readonly address: string;
+  readonly priority: number;
+}
+
+/** The Server-level `dnr` block (seed DNR), resolved. */
+export interface DnrOptions {
+  /** Lowest priority first (stable for equal ones); empty: the OS's servers. */
+  readonly nameServers: readonly NameServerOptions[];
+  /** The longest one lookup takes, from its first query. */
+  readonly timeoutMs: number;
+  /** Rounds over the name servers after the first. */
+  readonly retries: number;
+  /** Answers kept per query type (least recently used dropped first); 0: nothing cached. */
+  readonly cacheSize: number;
+  /** An answer is kept at most this long (its TTL when shorter; MX/TXT/PTR: exactly this). */
+  readonly maxCacheTtlMs: number;
+  /** How long a "no such name" / "no such record" answer is kept. */
+  readonly negativeCacheTtlMs: number;
 }
 
 /** TCP session bounds (session/limits.ts, session/line-session.ts) and the service's login
@@ -330,5 +356,7 @@ export interface ResolvedConfig {
   shutdownTimeoutMs: number;
   allowRules: AllowRuleOptions[]; // global
   denyRules: DenyRuleOptions[]; // global
+  /** The server's resolver (Server `dnr`); also in every service's options. */
+  dnr: DnrOptions;
   serviceOptions: Readonly<Record<ServiceName, ServiceOptions>>;
 }

@@ -14,18 +14,18 @@
  * attribute of a row must be read by its resolver (INTERNAL otherwise: caught by any test that
  * loads a config), so an option cannot be accepted and then ignored.
  *
- * Exports: `resolve(model)`, `defaultSessionOptions()`, `deepFreeze(value)`. Throws nothing for a model that
+ * Exports: `resolve(model)`, `defaultSessionOptions()`, `defaultDnrOptions()`, `deepFreeze(value)`. Throws nothing for a model that
  * `validate` produced (it trusts the model's types; a hand-built model must be validated first,
  * e.g. write → parse → validate), except INTERNAL for a row whose resolver misses an attribute.
  */
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, AuthPolicy, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, DnrOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
-import { HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
+import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -386,15 +386,37 @@ function expandServices(written: string[]): ServiceName[] {
   return out;
 }
 
+/** The Server's `dnr` block (absent: every default; no name servers: the OS's). */
+function dnrOptions(block: ModelObject | undefined): DnrOptions {
+  const servers = ((block?.['nameServers'] ?? []) as ModelObject[]).map((o, i) => ({
+    address: str(o, DNR_NAME_SERVER, 'address')!, priority: num(o, DNR_NAME_SERVER, 'priority'), i,
+  }));
+  servers.sort((a, b) => a.priority - b.priority || a.i - b.i);
+  return {
+    nameServers: servers.map(({ address, priority }) => ({ address, priority })),
+    timeoutMs: num(block, DNR_SCHEMA, 'timeout'),
+    retries: num(block, DNR_SCHEMA, 'retries'),
+    cacheSize: num(block, DNR_SCHEMA, 'cacheSize'),
+    maxCacheTtlMs: num(block, DNR_SCHEMA, 'maxCacheTtl'),
+    negativeCacheTtlMs: num(block, DNR_SCHEMA, 'negativeCacheTtl'),
+  };
+}
+
+/** The `dnr` defaults (options built by hand, tests). */
+export function defaultDnrOptions(): DnrOptions {
+  return deepFreeze(dnrOptions(undefined));
+}
+
 export function resolve(model: ModelObject): ResolvedConfig {
   const s = SERVER_SCHEMA;
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
   const hostname = str(model, s, 'hostname') ?? systemHostname();
+  const dnr = dnrOptions(model['dnr'] as ModelObject | undefined);
   for (const def of serviceDefs()) {
     const name = def.name;
     const block = model[name] as ModelObject | undefined;
     const base = service(def, block);
-    serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners) };
+    serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners), dnr };
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),
@@ -412,6 +434,7 @@ export function resolve(model: ModelObject): ResolvedConfig {
     shutdownTimeoutMs: num(model, s, 'shutdownTimeout'),
     allowRules: allowRules(model, s),
     denyRules: denyRules(model, s),
+    dnr,
     serviceOptions,
   });
 }

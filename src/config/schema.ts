@@ -20,7 +20,7 @@
  * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
  * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
- * `SSL_CONTROL`, `STATUS_CONTROL`, `UDP_LISTENER`, `lookupAttribute`.
+ * `SSL_CONTROL`, `STATUS_CONTROL`, `DNR_SCHEMA`, `DNR_NAME_SERVER`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws: CONFIG_DUPLICATE (`registerServices` with a name already taken).
  */
 import { PosternError } from '../errors.ts';
@@ -32,7 +32,7 @@ export interface ModelObject {
   [name: string]: ModelValue;
 }
 
-export type ScalarType = 'uint' | 'string' | 'csString' | 'hostname' | 'ip' | 'ipSet' | 'ipPort' | 'bool' | 'choice';
+export type ScalarType = 'uint' | 'string' | 'csString' | 'hostname' | 'ip' | 'ipSet' | 'ipPort' | 'ipOptPort' | 'bool' | 'choice';
 
 export interface ScalarSpec {
   type: ScalarType;
@@ -467,6 +467,24 @@ export const STATUS_CONTROL: ObjectSchema = {
   attributes: { idleTimeout: seconds(30), requestTimeout: seconds(10), ...flowAttrs(STATUS_FLOW) },
 };
 
+/** The Server's resolver (seed DNR, net/dnr.ts): name servers by priority (lowest first; none:
+ * the OS's), the whole lookup's time bound, retries, the answer cache. */
+export const DNR_NAME_SERVER: ObjectSchema = {
+  typeName: 'NameServer',
+  attributes: { address: { type: 'ipOptPort', required: true }, priority: uint(10, { max: 1000 }) }, // address: ip, ip:port, [ip6]:port (port 53)
+};
+export const DNR_SCHEMA: ObjectSchema = {
+  typeName: 'Dnr',
+  attributes: {
+    nameServers: { type: 'objectSet', schema: DNR_NAME_SERVER },
+    timeout: { ...seconds(10), max: 300 }, // the longest one lookup takes, from its first query
+    retries: uint(2, { max: 10 }), // rounds over the name servers after the first
+    cacheSize: uint(10000, { max: 1000000 }), // answers kept per query type; 0: nothing cached
+    maxCacheTtl: { ...seconds(300), max: 86400 }, // (Postern) an answer is kept at most this long (MX/TXT/PTR: exactly this)
+    negativeCacheTtl: { ...seconds(60, 0), max: 3600 }, // (Postern) how long "no such name/record" is kept
+  },
+};
+
 const serviceAttrs: Record<string, AttrSpec> = {};
 for (const name of SERVICE_NAMES) serviceAttrs[name] = { type: 'object', schema: SERVICE_DEFS[name].schema };
 const serverAttributes: Record<string, AttrSpec> = {};
@@ -484,6 +502,7 @@ export const SERVER_SCHEMA: ObjectSchema = {
     enableFaultInjection: yesNo(false),
     shutdownTimeout: seconds(30, 0),
     pop3ExclusiveLock: yesNo(false), // seed SERVER context: one POP3 session per maildrop
+    dnr: { type: 'object', schema: DNR_SCHEMA }, // the server's resolver (net/dnr.ts)
     allowRules: { type: 'objectSet', schema: TCP_ALLOW_RULE },
     denyRules: { type: 'objectSet', schema: IP_RULE },
     ...serviceAttrs,

@@ -87,6 +87,7 @@ function genScalar(g: Gen, spec: ScalarSpec): ModelScalar {
       g.port++;
       return g.rnd() < 0.7 ? `127.0.0.1:${g.port}` : `[::1]:${g.port}`;
     }
+    case 'ipOptPort': return pick(g, [ipv4(g), ipv6(g), `127.0.0.1:${int(g, 0, 65535)}`, `[::1]:${int(g, 0, 65535)}`]);
     case 'bool': return g.rnd() < 0.5;
     case 'choice': return pick(g, spec.choices ?? []);
   }

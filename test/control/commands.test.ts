@@ -19,7 +19,8 @@ const bad = (argument?: string) => (e: unknown) => isPosternError(e, 'CONTROL_BA
 /** A `postern ctl` command line for a registry row, from its ctl syntax. */
 function sampleArgv(c: (typeof COMMANDS)[number]): string[] {
   const sample: Record<string, string> = { service: 'pop3', domain: 'example.org', address: 'ann@example.org', queueId: 'Q1', choice: 'hang', index: '1' };
-  const argv = [...c.name.split('.'), ...(c.ctl?.words ?? []).map((w) => sample[w.word]!)];
+  const choiceOf = (arg: string): string => { const a = c.args[arg]; return a?.type === 'choice' ? a.choices[0]! : sample.choice!; };
+  const argv = [...c.name.split('.'), ...(c.ctl?.words ?? []).map((w) => (w.word === 'choice' ? choiceOf(w.arg) : sample[w.word]!))];
   if (c.ctl?.password !== undefined) argv.push('--password', 'pw');
   return argv;
 }
