@@ -125,6 +125,7 @@ async function postern(): Promise<{ run(level: number, n: number): Promise<Cell>
         ${flow}
         minConnThreads = ${CONN_THREADS}
         maxConnThreads = ${CONN_THREADS}
+        mailAuth = no  # the Postfix peer checks no SPF/DKIM/DMARC either
       }
       processing = { minConnThreads = ${PROC_THREADS} maxConnThreads = ${PROC_THREADS} }
     }`,

@@ -4,7 +4,7 @@
  * control verb, e.g. 'domain.add'), the side that runs it ('main': the main thread, over the
  * running server; 'store': the store thread, over the store), its arguments with a schema,
  * how `postern ctl` writes it (its words are the name's parts; positional words and
- * `--password` fill arguments), and its one-line human reply. The control socket
+ * `--password` and the command's `--flag VALUE`s fill arguments), and its one-line human reply. The control socket
  * (control/server.ts: the verbs it accepts), `postern ctl` (cli/ctl.ts: parsing, usage,
  * replies), the main thread's handlers (server.ts, typed by `MainHandlers`) and the store's
  * (store/admin.ts, typed by `StoreHandlers`) all read it; the telnet CLI service and WebAdmin
@@ -12,7 +12,7 @@
  * is not, does not type-check. This module is data and checks only: it imports nothing but
  * errors.ts, so any layer may read it.
  *
- * Exports: `COMMANDS`, `CommandSpec`, `ArgSpec`, `CtlSyntax`, `CommandName`, `MainCommand`,
+ * Exports: `COMMANDS`, `CommandSpec`, `ArgSpec`, `CtlSyntax`, `CtlFlag`, `CommandName`, `MainCommand`,
  * `StoreCommand`, `MainHandlers`, `StoreHandlers<S>`, `command(name)`, `checkArgs(spec, args)`,
  * `runCommand(name, args, sides)`.
  * Throws: CONTROL_BAD_REQUEST (an unknown command, a missing or mistyped argument).
@@ -42,8 +42,17 @@ export interface CtlWord {
   default?: number;
 }
 
+/** A `--flag VALUE` of `postern ctl` and the argument it fills (optional). */
+export interface CtlFlag {
+  flag: string;
+  arg: string;
+  label: string;
+}
+
 export interface CtlSyntax {
   words?: readonly CtlWord[];
+  /** Optional `--flag VALUE` options (checked by the argument's schema). */
+  flags?: readonly CtlFlag[];
   /** `--password PW` fills this argument (`required`: the command needs it). */
   password?: { arg: string; required: boolean };
   /** Usage note, after the synopsis. */
@@ -89,6 +98,10 @@ export const COMMANDS = Object.freeze([
   def('domain.add', 'store', { name: req, postmasterPassword: opt }, { words: [DOMAIN], password: { arg: 'postmasterPassword', required: false }, note: 'creates postmaster@NAME: PW, else a random password shown once' }, (a) => `domain ${name(a)} added`),
   def('domain.list', 'store', {}, {}),
   def('domain.remove', 'store', { name: req }, { words: [DOMAIN] }, (a) => `domain ${name(a)} removed`),
+  def('domain.dkim', 'store', { name: req, selector: opt, algorithm: { type: 'choice', choices: ['rsa', 'ed25519'], required: false } }, {
+    words: [DOMAIN], flags: [{ flag: 'selector', arg: 'selector', label: 'S' }, { flag: 'algorithm', arg: 'algorithm', label: 'rsa|ed25519' }],
+    note: 'a new DKIM key (replacing any); prints the TXT record to publish',
+  }),
   def('account.add', 'store', { address: req, password: req, quotaBytes: limit, quotaMessages: limit, cramMd5: bool }, { words: [ADDRESS], password: { arg: 'password', required: true } }, (a) => `account ${address(a)} added`),
   def('account.list', 'store', { domain: opt }, { words: [{ arg: 'domain', word: 'domain', label: 'DOMAIN', optional: true }] }),
   def('account.passwd', 'store', { address: req, password: req }, { words: [ADDRESS], password: { arg: 'password', required: true } }, (a) => `password changed for ${address(a)}`),

@@ -49,8 +49,12 @@ const wordsOf = (c: CommandSpec): string[] => c.name.split('.');
 function synopsis(c: CommandSpec & { ctl: CtlSyntax }): string {
   const parts = [...wordsOf(c), ...(c.ctl.words ?? []).map((w) => (w.optional === true ? `[${w.label}]` : w.label))];
   if (c.ctl.password !== undefined) parts.push(c.ctl.password.required ? '--password PW' : '[--password PW]');
+  for (const f of c.ctl.flags ?? []) parts.push(`[--${f.flag} ${f.label}]`);
   return parts.join(' ');
 }
+
+/** Every command's `--flag VALUE` options (CtlSyntax.flags), for parseArgs. */
+const CTL_FLAGS: Record<string, { type: 'string' }> = Object.fromEntries(CTL_COMMANDS.flatMap((c) => (c.ctl.flags ?? []).map((f) => [f.flag, { type: 'string' as const }])));
 
 /** `postern ctl --help`, one line per command of the registry. */
 export const CTL_USAGE = [
@@ -115,7 +119,7 @@ function wordValue(c: CommandSpec, w: CtlWord, v: string | undefined): string | 
 }
 
 /** positional words → control verb and args, by the registry's `ctl` syntax. */
-function mapCommand(words: string[], password: string | undefined): { verb: string; args: Record<string, unknown> } {
+function mapCommand(words: string[], password: string | undefined, flags: Record<string, string | undefined> = {}): { verb: string; args: Record<string, unknown> } {
   const [group, sub] = words;
   if (group === undefined) throw usage('missing command');
   const inGroup = CTL_COMMANDS.filter((c) => wordsOf(c)[0] === group);
@@ -139,6 +143,12 @@ function mapCommand(words: string[], password: string | undefined): { verb: stri
     if (pw.required && (password === undefined || password === '')) throw usage('--password PW is required');
     if (password !== undefined) args[pw.arg] = password;
   }
+  for (const [flag, v] of Object.entries(flags)) {
+    if (v === undefined) continue;
+    const f = c.ctl.flags?.find((x) => x.flag === flag);
+    if (f === undefined) throw usage(`--${flag} is not an option of ${wordsOf(c).join(' ')}`);
+    args[f.arg] = v;
+  }
   return { verb: c.name, args };
 }
 
@@ -154,6 +164,7 @@ export function parseCtlArgs(argv: string[], env: Record<string, string | undefi
         json: { type: 'boolean', default: false },
         password: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        ...CTL_FLAGS,
       },
     });
   } catch (e) {
@@ -164,7 +175,8 @@ export function parseCtlArgs(argv: string[], env: Record<string, string | undefi
   const socketPath = resolve(dataDir, 'run', 'postern.sock');
   const json = values.json === true;
   if (values.help === true) return { socketPath, json, help: true, verb: '', args: {} };
-  const { verb, args } = mapCommand(positionals, values.password);
+  const flags = Object.fromEntries(Object.keys(CTL_FLAGS).map((f) => [f, (values as Record<string, unknown>)[f] as string | undefined]));
+  const { verb, args } = mapCommand(positionals, values.password, flags);
   return { socketPath, json, help: false, verb, args };
 }
 
@@ -277,6 +289,10 @@ function render(cmd: CtlCommand, result: unknown): string[] {
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
+  if (cmd.verb === 'domain.dkim' && result !== null && typeof result === 'object') {
+    const r = result as { domain?: unknown; selector?: unknown; algorithm?: unknown; record?: unknown };
+    return [`DKIM key for ${String(r.domain)} (selector ${String(r.selector)}, ${String(r.algorithm)}); publish this record:`, String(r.record)];
+  }
   if (cmd.verb === 'domain.add' && result !== null && typeof result === 'object') {
     const r = result as { postmaster?: unknown; postmasterPassword?: unknown };
     const pm = String(r.postmaster ?? `postmaster@${name}`);

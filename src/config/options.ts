@@ -242,6 +242,14 @@ export interface SmtpIncomingOptions extends AuthPolicy {
   readonly allowBareCarriageReturn: boolean;
   /** IP sets, as written (checked by the config), that may relay without AUTH. */
   readonly relayNetworks: readonly string[];
+  /** SPF, DKIM, DMARC, ARC checks of mail from outside (protocols/smtp/mailauth.ts). */
+  readonly mailAuth: boolean;
+  /** All DNS queries of one message's checks; then temperror. */
+  readonly mailAuthTimeoutMs: number;
+  /** enforce: DMARC p=reject failures refused, p=quarantine to Junk; monitor: fields only. */
+  readonly dmarcPolicy: 'enforce' | 'monitor';
+  /** Per author domain (and its subdomains), lower case; overrides dmarcPolicy. */
+  readonly dmarcDomainPolicies: ReadonlyArray<{ readonly domain: string; readonly policy: 'enforce' | 'monitor' }>;
 }
 
 /** FTP backup (config/schema.ts FTP_OPTIONS). */

@@ -292,6 +292,11 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     allowBareLineFeed: r.bool('allowBareLineFeed'),
     allowBareCarriageReturn: r.bool('allowBareCarriageReturn'),
     relayNetworks: r.list('relayNetworks'),
+    mailAuth: r.bool('mailAuth'),
+    mailAuthTimeoutMs: r.num('mailAuthTimeout'),
+    dmarcPolicy: r.str('dmarcPolicy') === 'monitor' ? 'monitor' : 'enforce',
+    // both fields are required by the schema
+    dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
   }),
   ftpBackup: (r) => ({
     kind: 'ftpBackup',

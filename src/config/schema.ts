@@ -286,6 +286,11 @@ const SMTP_IN_OPTIONS: Record<string, AttrSpec> = {
   allowBareLineFeed: yesNo(false), // (Postern) accept DATA lines ending in a bare LF (SMTP smuggling)
   allowBareCarriageReturn: yesNo(false), // (Postern) accept a CR not followed by LF in DATA/BDAT (SMTP smuggling)
   relayNetworks: { type: 'set', of: { type: 'ipSet' }, default: [] }, // may relay without AUTH
+  // (Postern) mail authentication of mail from outside (protocols/smtp/mailauth.ts): SPF, DKIM, DMARC, ARC
+  mailAuth: yesNo(true), // check and add Authentication-Results (not for AUTH clients or relayNetworks)
+  mailAuthTimeout: seconds(20), // all DNS queries for one message; then temperror
+  dmarcPolicy: { type: 'choice', choices: ['enforce', 'monitor'], default: 'enforce' }, // enforce: p=reject → 550 5.7.1, p=quarantine → Junk; monitor: headers only
+  dmarcDomainPolicies: { type: 'objectSet', schema: { typeName: 'DmarcDomainPolicy', attributes: { domain: { type: 'string', required: true }, policy: { type: 'choice', choices: ['enforce', 'monitor'], required: true } } } }, // per author (From) domain and its subdomains
 };
 
 /** Processing (inventory §5): the retry schedule of the queue (config/options.ts ProcessingOptions). */

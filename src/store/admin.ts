@@ -12,6 +12,10 @@
  *                                    `postmasterPassword` (RFC 5321 §4.5.1; seed: CREATE Domain)
  *   'domain.list'                  → DomainInfo[]
  *   'domain.remove' {name}         → { name }                (STORE_DOMAIN_NOT_EMPTY if in use)
+ *   'domain.dkim' {name, selector?, algorithm? (rsa|ed25519, default rsa)} → { domain, selector,
+ *                                    algorithm, txt, record }: a new DKIM key (store/dkim.ts),
+ *                                    replacing any, durable before the reply; `record` is the
+ *                                    TXT record to publish
  *   'account.add' {address, password, quotaBytes?, quotaMessages?, cramMd5? (default true)} → account
  *   'account.list' {domain?}       → accounts with usage
  *   'account.passwd' {address, password} → { address }
@@ -33,6 +37,7 @@
 import { randomBytes } from 'node:crypto';
 import { PosternError } from '../errors.ts';
 import { checkArgs, command, type StoreHandlers } from '../admin/commands.ts';
+import { dkimTxtRecord, dkimTxtValue, generateDkimKey } from './dkim.ts';
 import type { AccountInfo, DomainInfo } from './directory.ts';
 import type { Store } from './store.ts';
 
@@ -70,6 +75,12 @@ const HANDLERS: StoreHandlers<Store> = {
   'domain.remove': async (s, a) => {
     await s.directory.removeDomain(str(a, 'name'));
     return { name: str(a, 'name').toLowerCase() };
+  },
+  'domain.dkim': async (s, a) => {
+    const d = s.directory.getDomain(str(a, 'name'));
+    const key = generateDkimKey(d.name, { selector: a.selector === undefined ? undefined : str(a, 'selector'), algorithm: a.algorithm === undefined ? undefined : str(a, 'algorithm') });
+    await s.directory.setDkimKey(d.name, key);
+    return { domain: key.domain, selector: key.selector, algorithm: key.algorithm, txt: dkimTxtValue(key), record: dkimTxtRecord(key) };
   },
   'account.add': async (s, a) => {
     const opts: Parameters<Store['directory']['addAccount']>[1] = { password: str(a, 'password') };

@@ -25,6 +25,7 @@
 import { PosternError } from '../errors.ts';
 import { RpcClient, type PortLike } from '../actor/rpc.ts';
 import { DUMMY_HASH, type AccountInfo, type AuthInfo, type DomainInfo, type VerifyPassword } from './directory.ts';
+import type { DkimKey } from './dkim.ts';
 import type { DirectoryMethod, MailboxMethod, QueueMethod, StoreCall, StoreNote, StorePush } from './protocol.ts';
 import type {
   AccountBackup, AppendOptions, AppendResult, CopyResult, CreateFolderOptions, DomainBackup, ExpungeOptions, ExpungeResult, FlagMode, FlagsResult, FolderInfo, ListOptions,
@@ -221,6 +222,12 @@ export class StoreClient {
   /** The server admin's password hash; null until `admin.passwd` sets one. */
   adminHash(): Promise<string | null> {
     return this.call({ t: 'dir', method: 'adminHash', args: [] }) as Promise<string | null>;
+  }
+
+  /** A local domain's DKIM key (src/store/dkim.ts), null if it has none; STORE_NO_SUCH_DOMAIN
+   * for a domain that is not local. */
+  dkimKey(domain: string): Promise<DkimKey | null> {
+    return this.call({ t: 'dir', method: 'dkimKey', args: [domain] }) as Promise<DkimKey | null>;
   }
 
   /** An account as a backup holds it (src/store/backup.ts). */

@@ -24,7 +24,8 @@
  * counts, `Infinity` (UNLIMITED) for none; `services` is 'all' or the list of services the
  * account may log in to. The server admin's password hash (`admin.passwd`, the ftpBackup login)
  * is kept here too. Backups (the FTP tree) export an account whole, hash included, and restore
- * it in one change (`exportAccount`, `restoreDomain`, `restoreAccount`).
+ * it in one change (`exportAccount`, `restoreDomain`, `restoreAccount`). A domain may carry its
+ * DKIM key (store/dkim.ts; `dkimKey`, `setDkimKey`).
  *
  * Exports: `Directory`, `DUMMY_HASH` (and re-exports the account types of types.ts).
  * Throws: STORE_NO_SUCH_DOMAIN, STORE_NO_SUCH_ACCOUNT, STORE_DOMAIN_EXISTS,
@@ -42,6 +43,7 @@ import { domainName, splitAddress } from './names.ts';
 import { HASH_FORMAT, parseScryptHash } from './password-hash.ts';
 import { SCRAM_FORMAT, parseScramKeys, scramSha256Keys } from './scram.ts';
 import { packr } from './record.ts';
+import type { DkimKey } from './dkim.ts';
 import type { AccountBackup, AccountChanges, AccountInfo, AccountOptions, AuthInfo, DomainBackup, DomainInfo, HashPassword, VerifyPassword } from './types.ts';
 
 /** RFC 5321 §4.5.1: the local part every local domain must accept (case-insensitive). */
@@ -63,6 +65,8 @@ interface DomainRec {
   name: string;
   enabled: boolean;
   createdAt: number;
+  /** The domain's DKIM key (store/dkim.ts); absent: none, outgoing mail is not signed. */
+  dkim?: DkimKey;
 }
 
 interface Data {
@@ -363,6 +367,24 @@ export class Directory {
       if (changes.enabled !== undefined) dom.enabled = changes.enabled;
       if (changes.primary === true) d.primary = n;
     }).then(() => this.getDomain(n));
+  }
+
+  /** The domain's DKIM key (store/dkim.ts), or null: none. STORE_NO_SUCH_DOMAIN. */
+  dkimKey(name: string): DkimKey | null {
+    const n = domainName(name);
+    const dom = this.d.domains.get(n);
+    if (dom === undefined) throw new PosternError('STORE_NO_SUCH_DOMAIN', `no domain ${n}`, { domain: n });
+    return dom.dkim ?? null;
+  }
+
+  /** Store (replace) the domain's DKIM key, durably. STORE_NO_SUCH_DOMAIN. */
+  async setDkimKey(name: string, key: DkimKey): Promise<void> {
+    const n = domainName(name);
+    await this.change((d) => {
+      const dom = d.domains.get(n);
+      if (dom === undefined) throw new PosternError('STORE_NO_SUCH_DOMAIN', `no domain ${n}`, { domain: n });
+      dom.dkim = key;
+    });
   }
 
   async addAccount(address: string, o: AccountOptions): Promise<AccountInfo> {

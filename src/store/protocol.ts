@@ -46,6 +46,8 @@ export const DIRECTORY_METHODS = Object.freeze([
   'resolve', 'authInfo', 'primaryDomain', 'listDomains', 'listAccounts', 'usage',
   // the FTP backup service (src/store/backup.ts): the admin login, export and restore
   'adminHash', 'exportAccount', 'restoreDomain', 'restoreAccount',
+  // smtpOutgoing: a domain's DKIM key (src/store/dkim.ts)
+  'dkimKey',
 ] as const);
 export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 
@@ -85,6 +87,7 @@ function directoryTable(store: Store): ReadonlyMap<string, Fn> {
     ['listAccounts', (domain?: string) => d.listAccounts(domain)],
     ['usage', (a: string) => store.usage(d.resolve(a))],
     ['adminHash', () => d.adminHash],
+    ['dkimKey', (domain: string) => d.dkimKey(domain)],
     ['exportAccount', (a: string) => exportAccount(store, a)],
     ['restoreDomain', (b: DomainBackup) => d.restoreDomain(b)],
     ['restoreAccount', (b: AccountBackup) => restoreAccount(store, b)],

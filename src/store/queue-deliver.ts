@@ -1,7 +1,8 @@
 /**
  * store/queue-deliver.ts: local delivery of claimed queue entries, in the store thread: each
  * pending local recipient's copy (the processing service's header prefix + the queued body)
- * is appended to its INBOX, with the internal date set to when SMTP received it, and the
+ * is appended to its INBOX (or, for a message quarantined by DMARC, `env.junk`, to its Junk
+ * folder when it has one), with the internal date set to when SMTP received it, and the
  * outcomes are recorded in the queue (STATE, or DONE once nothing is left; applied at once,
  * written lazily: queue.ts). The entry leaves the queue only after every local copy is durable.
  *
@@ -24,6 +25,9 @@
 import { crc32 } from 'node:zlib';
 import { PosternError, isPosternError } from '../errors.ts';
 import { INBOX } from './names.ts';
+
+/** Where a DMARC-quarantined copy goes (QueueEnvelope.junk): the standard folder of that name. */
+const JUNK = 'Junk';
 import type { Queue, QueueEntry } from './queue.ts';
 import type { RcptStatus, StateRecord } from './queue-record.ts';
 import type { Store } from './store.ts';
@@ -76,22 +80,31 @@ export function checkPolicy(p: unknown): RetryPolicy {
 /** Is the copy already in the INBOX? For entries recovered at start, from an index of the
  * INBOX built once per mailbox (nothing appended since can be such a copy); after a timed-out
  * append, from a fresh scan. */
-async function alreadyThere(q: Queue, store: Store, address: string, maybe: 'recovered' | 'unsure', date: number, len: number, crc: number): Promise<boolean> {
+async function alreadyThere(q: Queue, store: Store, address: string, maybe: 'recovered' | 'unsure', date: number, len: number, crc: number, folder: string): Promise<boolean> {
   const key = `${date}:${len}:${crc}`;
-  const index = maybe === 'recovered' ? q.recoveryIndex.get(address.toLowerCase()) : undefined;
+  const index = maybe === 'recovered' && folder === INBOX ? q.recoveryIndex.get(address.toLowerCase()) : undefined;
   if (index !== undefined) return index.has(key);
   const { core } = await store.openMailbox(store.directory.resolve(address));
-  const msgs = core.mb().byName.get(INBOX)?.msgs ?? [];
-  if (maybe === 'unsure') return msgs.some((m) => m.date === date && m.len === len && m.crc === crc);
+  const msgs = core.mb().byName.get(folder)?.msgs ?? [];
+  if (maybe === 'unsure' || folder !== INBOX) return msgs.some((m) => m.date === date && m.len === len && m.crc === crc);
   const built = new Set(msgs.map((m) => `${m.date}:${m.len}:${m.crc}`));
   q.recoveryIndex.set(address.toLowerCase(), built);
   return built.has(key);
 }
 
-async function appendOnce(q: Queue, store: Store, address: string, full: Buffer, date: number, maybe: QueueEntry['maybe'], crc: () => number, structure: MessageStructure | undefined): Promise<Outcome> {
+/** The folder a local copy goes to: INBOX, or Junk for a DMARC quarantine (env.junk) when the
+ * account has that folder. */
+async function targetFolder(store: Store, address: string, junk: boolean): Promise<string> {
+  if (!junk) return INBOX;
+  const { core } = await store.openMailbox(store.directory.resolve(address));
+  return core.mb().byName.has(JUNK) ? JUNK : INBOX;
+}
+
+async function appendOnce(q: Queue, store: Store, address: string, full: Buffer, date: number, maybe: QueueEntry['maybe'], crc: () => number, structure: MessageStructure | undefined, junk: boolean): Promise<Outcome> {
   try {
-    if (maybe !== false && (await alreadyThere(q, store, address, maybe, date, full.length, crc()))) return { s: 'delivered', why: 'found already delivered after a restart' };
-    await store.mailbox(address).append(INBOX, full, structure === undefined ? { internalDate: date } : { internalDate: date, structure });
+    const folder = await targetFolder(store, address, junk);
+    if (maybe !== false && (await alreadyThere(q, store, address, maybe, date, full.length, crc(), folder))) return { s: 'delivered', why: 'found already delivered after a restart' };
+    await store.mailbox(address).append(folder, full, structure === undefined ? { internalDate: date } : { internalDate: date, structure });
     return { s: 'delivered', why: null };
   } catch (e) {
     const code = isPosternError(e) ? e.code : 'INTERNAL';
@@ -149,7 +162,7 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
         const address = e.env.rcpts[i]!.account!;
         const key = address.toLowerCase();
         let p = perAccount.get(key);
-        if (p === undefined) perAccount.set(key, (p = appendOnce(q, store, address, full, e.env.receivedAt, e.maybe, crc, structure)));
+        if (p === undefined) perAccount.set(key, (p = appendOnce(q, store, address, full, e.env.receivedAt, e.maybe, crc, structure, e.env.junk === true)));
         outcomes.set(i, await p);
       }));
     }

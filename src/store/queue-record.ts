@@ -68,6 +68,9 @@ export interface QueueEnvelope {
   dsn?: DsnEnvelope;
   /** RFC 8689 REQUIRETLS was asked for. */
   requireTls?: boolean;
+  /** DMARC quarantine (smtpIncoming's mail authentication, protocols/smtp/mailauth.ts): local
+   * copies go to the recipient's Junk folder (INBOX if it has none); absent: INBOX. */
+  junk?: true;
 }
 
 /** pending: local, not yet delivered · delivered · failed: permanently (why says) ·
@@ -218,6 +221,7 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
   const out: QueueEnvelope = {
     from: e.from, rcpts: e.rcpts.map((r) => (checkDsnRcpt(r.dsn) ? { to: r.to, account: r.account, dsn: { notify: r.dsn.notify, orcpt: r.dsn.orcpt } } : { to: r.to, account: r.account })),
     receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
+    ...(e.junk === true ? { junk: true as const } : {}),
   };
   const d = e.dsn;
   if (d !== null && typeof d === 'object' && (d.ret === 'FULL' || d.ret === 'HDRS' || d.ret === null) && (d.envid === null || str(d.envid, 512))) out.dsn = { ret: d.ret, envid: d.envid };

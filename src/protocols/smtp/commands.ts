@@ -9,6 +9,8 @@
  *    at MAIL from SIZE= and while the text streams in), at most `maxReceivedHeaders`
  *    Received: fields (554 5.4.6), no bare LF in DATA or BDAT unless `allowBareLineFeed`, no
  *    bare CR unless `allowBareCarriageReturn` (550 5.5.2; a BINARYMIME body is not looked at);
+ *  - mail from outside is checked (SPF, DKIM, DMARC, ARC: mailauth.ts) and marked with
+ *    Authentication-Results; a DMARC p=reject failure is refused (550 5.7.1) under `enforce`;
  *  - the message is in the durable queue before the 250.
  * VRFY answers 252 and EXPN 502 for everyone: no account is ever revealed.
  *
@@ -23,6 +25,7 @@ import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
 import { newTx, tlsDescription, withType, type D, type S, type Session, type Tx } from './state.ts';
 import { dropTx, logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
+import { checkIncoming } from './mailauth.ts';
 
 type V = Verdict<S>;
 type Row = CommandRow<S, D>;
@@ -148,13 +151,16 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
   const text = body();
   const hops = countReceived(text);
   if (hops > o.maxReceived) return no('too_many_hops', text.length, reply(`554 5.4.6 Too many hops: ${hops} Received: headers (at most ${o.maxReceived}); mail loop?\r\n`, { state: 'ready' }));
-  const size = text.length; // the queue client transfers the bytes away
-  if (d.queue === null) return no('queue_unavailable', size, reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' }));
+  if (d.queue === null) return no('queue_unavailable', text.length, reply('451 4.3.0 Error: the mail queue is not available\r\n', { state: 'ready' }));
+  const checked = await checkIncoming(s, tx, text); // SPF, DKIM, DMARC, ARC (mailauth.ts)
+  if ('refuse' in checked) return no('dmarc_reject', text.length, reply(checked.refuse, { state: 'ready' }));
+  const size = checked.body.length; // the queue client transfers the bytes away
   try {
     const { id } = await d.queue.enqueue({
       from: tx.from, rcpts: tx.rcpts, receivedAt: Date.now(), helo: d.helo ?? '', ip: s.ctx.remoteAddress, by: o.hostname,
       with: withType(d.esmtp, s.secure, d.auth !== null, tx.utf8), tls: tlsDescription(s), auth: d.auth, body: tx.body, utf8: tx.utf8,
-    }, text);
+      ...(checked.junk ? { junk: true as const } : {}),
+    }, checked.body);
     logTx(s, tx, { result: 'queued', queueId: id, size });
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
   } catch (e) {

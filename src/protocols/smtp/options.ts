@@ -31,6 +31,12 @@ export interface SmtpOptions {
   allowBareLf: boolean;
   allowBareCr: boolean;
   relayNets: readonly IpSet[];
+  /** Mail authentication (mailauth.ts): on; its time limit (at most the command timeout); the
+   * DMARC policy mode, service-wide and per author domain. */
+  mailAuth: boolean;
+  mailAuthTimeoutMs: number;
+  dmarcMode: 'enforce' | 'monitor';
+  dmarcRules: ReadonlyMap<string, 'enforce' | 'monitor'>;
   /** May this client relay without authenticating? */
   relayAllowed(ip: string): boolean;
 }
@@ -60,6 +66,10 @@ function build(service: ServiceOptions): SmtpOptions {
     allowBareLf: x.allowBareLineFeed,
     allowBareCr: x.allowBareCarriageReturn,
     relayNets,
+    mailAuth: x.mailAuth,
+    mailAuthTimeoutMs: Math.min(x.mailAuthTimeoutMs, service.session.commandTimeoutMs),
+    dmarcMode: x.dmarcPolicy,
+    dmarcRules: new Map(x.dmarcDomainPolicies.map((p) => [p.domain, p.policy])),
     relayAllowed(ip: string): boolean {
       if (relayNets.length === 0) return false;
       const a = parseIp(ip);
