@@ -252,6 +252,51 @@ export interface SmtpIncomingOptions extends AuthPolicy {
   readonly dmarcDomainPolicies: ReadonlyArray<{ readonly domain: string; readonly policy: 'enforce' | 'monitor' }>;
 }
 
+/** A smart host of an outgoing route (config/schema.ts SMART_HOST). */
+export interface SmartHostOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Implicit TLS from the first byte. */
+  readonly ssl: boolean;
+  /** STARTTLS: 'yes' opportunistic, 'no' never, 'required' (no TLS: deferred). */
+  readonly startTls: 'yes' | 'no' | 'required';
+  readonly authUser: string | null;
+  readonly authPassword: string | null;
+  readonly authMethod: 'PLAIN' | 'LOGIN' | 'CRAM-MD5';
+}
+
+/** An outgoing route (config/schema.ts OUT_ROUTE): '' matches anything. */
+export interface OutgoingRoute {
+  /** `example.com` or `*.example.com` (lower case); '' : any. */
+  readonly rcptDomain: string;
+  /** `user@example.com` or `@example.com` (lower case); '' : any. */
+  readonly sender: string;
+  /** null: by MX. */
+  readonly smartHost: SmartHostOptions | null;
+  readonly requireTLS: boolean;
+}
+
+/** SMTP sending (config/schema.ts SMTP_OUT_OPTIONS). */
+export interface SmtpOutgoingOptions {
+  readonly kind: 'smtpOutgoing';
+  readonly maxConnectionsPerDomain: number;
+  readonly maxMessagesPerConnection: number;
+  readonly connectTimeoutMs: number;
+  readonly rwTimeoutMs: number;
+  readonly enableIPv6: boolean;
+  readonly heloName: string;
+  readonly routes: readonly OutgoingRoute[];
+  readonly mtaSts: boolean;
+  readonly mxPort: number;
+  readonly tlsCaFile: string | null;
+  /** `host:port` the MTA-STS policy is fetched from ('' : `mta-sts.<domain>:443`). */
+  readonly mtaStsPolicyAddress: string;
+  /** smtpIncoming's listeners (`host:port`): an MX that resolves to one of them is a loop. */
+  readonly localSmtp: readonly string[];
+  /** processing's options (its retry schedule, which relayed mail follows too). */
+  readonly processing: ProcessingOptions | null;
+}
+
 /** FTP backup (config/schema.ts FTP_OPTIONS). */
 export interface FtpBackupOptions {
   readonly kind: 'ftpBackup';
@@ -339,7 +384,7 @@ export interface NoProtocolOptions {
   readonly kind: 'none';
 }
 
-export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | NoProtocolOptions;
+export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | SmtpOutgoingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | NoProtocolOptions;
 export type { ProtocolKind } from './schema.ts';
 import type { ProtocolKind } from './schema.ts';
 

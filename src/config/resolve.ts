@@ -22,7 +22,7 @@ import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
   AllowRuleOptions, AuthPolicy, DnrOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
-  ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SslOptions, TcpListenerOptions,
+  OutgoingRoute, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
 import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
@@ -298,6 +298,22 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     // both fields are required by the schema
     dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
   }),
+  smtpOutgoing: (r, c) => ({
+    kind: 'smtpOutgoing',
+    maxConnectionsPerDomain: r.num('maxConnectionsPerDomain'),
+    maxMessagesPerConnection: r.num('maxMessagesPerConnection'),
+    connectTimeoutMs: r.num('connectTimeout'),
+    rwTimeoutMs: r.num('rwTimeout'),
+    enableIPv6: r.bool('enableIPv6'),
+    heloName: r.str('heloName') ?? c.hostname,
+    routes: r.objects('routes').map(outgoingRoute),
+    mtaSts: r.bool('mtaSts'),
+    mxPort: r.num('mxPort'),
+    tlsCaFile: r.str('tlsCaFile'),
+    mtaStsPolicyAddress: r.str('mtaStsPolicyAddress') ?? '',
+    localSmtp: [], // filled by resolve() from smtpIncoming's listeners …
+    processing: null, // … and processing's options
+  }),
   ftpBackup: (r) => ({
     kind: 'ftpBackup',
     passivePortMin: r.num('passivePortMin'),
@@ -325,6 +341,23 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     authCacheTtlMs: r.num('authCacheTtl'),
   }),
 };
+
+/** One outgoing route (smtpOutgoing `routes`), defaults applied. */
+function outgoingRoute(o: ModelObject): OutgoingRoute {
+  const rs = (SERVICE_DEFS.smtpOutgoing.optionAttrs['routes'] as { schema: ObjectSchema }).schema;
+  const hs = (rs.attributes['smartHost'] as { schema: ObjectSchema }).schema;
+  const h = o['smartHost'] as ModelObject | undefined;
+  const smart = str(o, rs, 'action') === 'smartHost' && h !== undefined;
+  return {
+    rcptDomain: (str(o, rs, 'rcptDomain') ?? '').toLowerCase(),
+    sender: (str(o, rs, 'sender') ?? '').toLowerCase(),
+    smartHost: !smart ? null : {
+      host: str(h, hs, 'host')!, port: num(h, hs, 'port'), ssl: bool(h, hs, 'ssl'), startTls: str(h, hs, 'startTls') as SmartHostOptions['startTls'],
+      authUser: str(h, hs, 'authUser'), authPassword: str(h, hs, 'authPassword'), authMethod: str(h, hs, 'authMethod') as SmartHostOptions['authMethod'],
+    },
+    requireTLS: bool(o, rs, 'requireTLS'),
+  };
+}
 
 /** The service's `session` and `protocol`, each attribute read once; INTERNAL if the row's
  * resolver leaves an attribute (or a server option) unread. */
@@ -422,6 +455,12 @@ export function resolve(model: ModelObject): ResolvedConfig {
     const block = model[name] as ModelObject | undefined;
     const base = service(def, block);
     serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners), dnr };
+  }
+  const out = serviceOptions.smtpOutgoing;
+  if (out?.protocol.kind === 'smtpOutgoing') {
+    const localSmtp = serviceOptions.smtpIncoming.listeners.filter((l) => l.enable).map((l) => `${l.address.host}:${l.address.port}`);
+    const p = serviceOptions.processing.protocol;
+    serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp, processing: p.kind === 'processing' ? p : null } };
   }
   return deepFreeze({
     services: expandServices(get(model, s, 'services') as string[]),

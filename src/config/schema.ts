@@ -302,6 +302,46 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
   poolMessageSize: uint(64, { unit: 'kb' }), // (Postern) larger messages are parsed on the pool; 0 = all of them
 };
 
+/** SMTP sending (inventory §6; resolved into config/options.ts SmtpOutgoingOptions). A route
+ * (first match wins; none matches: MX) picks mail by recipient domain (`example.com`,
+ * `*.example.com`) and/or sender (`user@example.com`, `@example.com`) and sends it by MX or to a
+ * smart host. Times in seconds. */
+const SMART_HOST: ObjectSchema = {
+  typeName: 'SmartHost',
+  attributes: {
+    host: { type: 'string', required: true },
+    port: uint(25, { min: 1, max: 65535 }),
+    ssl: yesNo(false), // implicit TLS (port 465)
+    startTls: { type: 'choice', choices: ['yes', 'no', 'required'], default: 'yes' },
+    authUser: { type: 'string' },
+    authPassword: { type: 'string' },
+    authMethod: { type: 'choice', choices: ['PLAIN', 'LOGIN', 'CRAM-MD5'], default: 'PLAIN' },
+  },
+};
+const OUT_ROUTE: ObjectSchema = {
+  typeName: 'OutgoingRoute',
+  attributes: {
+    rcptDomain: { type: 'string', default: '' }, // '' : any; `example.com` or `*.example.com`
+    sender: { type: 'string', default: '' }, // '' : any; `user@example.com` or `@example.com`
+    action: { type: 'choice', choices: ['mx', 'smartHost'], default: 'mx' },
+    smartHost: { type: 'object', schema: SMART_HOST },
+    requireTLS: yesNo(false), // no TLS with a valid certificate: deferred, never sent in clear
+  },
+};
+const SMTP_OUT_OPTIONS: Record<string, AttrSpec> = {
+  maxConnectionsPerDomain: uint(5, { min: 1, max: 1000 }), // (Postern) open connections to one destination, per thread
+  maxMessagesPerConnection: uint(100, { min: 1 }), // (Postern) then the connection is closed and a new one opened
+  connectTimeout: seconds(30),
+  rwTimeout: seconds(300), // one reply or one write
+  enableIPv6: yesNo(false),
+  heloName: { type: 'hostname' }, // default: the server's hostname
+  routes: { type: 'objectSet', schema: OUT_ROUTE },
+  mtaSts: yesNo(true), // RFC 8461 policies fetched, cached and enforced
+  mxPort: uint(25, { min: 1, max: 65535 }), // (Postern) the port MX and A hosts are reached on (tests)
+  tlsCaFile: csString(), // (Postern) PEM CAs trusted besides Node's, to verify remote certificates
+  mtaStsPolicyAddress: { type: 'string', default: '' }, // (Postern, tests) host:port the MTA-STS policy is fetched from instead of mta-sts.<domain>:443
+};
+
 /** The seed's HTTP options (inventory §10, §18; resolved into config/options.ts HttpOptions), for
  * every HTTP service (WebMail, WebAdmin, the WebMail proxy). Sizes in KB, times in seconds. */
 export const HTTP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
@@ -336,7 +376,7 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
  * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
-export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'ftpBackup' | 'processing' | 'http' | 'webmail';
+export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'smtpOutgoing' | 'ftpBackup' | 'processing' | 'http' | 'webmail';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -379,7 +419,7 @@ export function defineService<N extends string>(name: N, transport: ServiceTrans
 export const SERVICE_TABLE = Object.freeze([
   defineService('smtpIncoming', 'tcp', 'SMTP receiving (RFC 5321)', { module: mod('../protocols/smtp/index.ts'), options: SMTP_IN_OPTIONS, optionsKind: 'smtpIncoming', defaultListener: '127.0.0.1:2525', idleTimeout: 300, embedded: true }),
   defineService('processing', 'worker', 'queue processing and local delivery', { module: mod('../processing/index.ts'), options: PROCESSING_OPTIONS, optionsKind: 'processing', checks: [{ attr: 'maxSchedInterval', atLeast: 'schedInterval' }], embedded: true }),
-  defineService('smtpOutgoing', 'worker', 'SMTP sending'),
+  defineService('smtpOutgoing', 'worker', 'SMTP sending', { module: mod('../protocols/smtpOutgoing/index.ts'), options: SMTP_OUT_OPTIONS, optionsKind: 'smtpOutgoing', embedded: true }),
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),

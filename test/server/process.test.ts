@@ -79,7 +79,7 @@ test('ctl, SIGHUP reload and SIGTERM against a running server', async (t) => {
   assert.equal(human.code, 0);
   assert.match(human.stdout, /root/);
 
-  const ni = await ctl(dir, 'service', 'start', 'smtpOutgoing');
+  const ni = await ctl(dir, 'service', 'start', 'webadmin');
   assert.equal(ni.code, 1);
   assert.match(ni.stderr.trim(), /^postern ctl: .*not implemented/);
   assert.equal(ni.stderr.trim().split('\n').length, 1);

@@ -1,0 +1,177 @@
+/**
+ * protocols/smtpOutgoing/index.ts: the `smtpOutgoing` service (a `WorkerModule`, run in the
+ * service's threads; seed SMTP Sending, inventory §6): it leases queued messages with remote
+ * recipients (`QueueClient.claimRelay`), sends each recipient's copy the way its route says
+ * (route.ts: by MX or a smart host; engine.ts: per-destination queues and connections), and
+ * records every recipient's outcome durably (`relayOutcome`) once all the message's
+ * destinations have answered: delivered (the remote 250), failed (5xx, null MX, loop), or
+ * temp (retried on processing's schedule: `schedInterval` doubling up to `maxSchedInterval`,
+ * at most `maxRetryCount` retries; on the last allowed attempt a temporary failure is recorded
+ * as failed). When a destination whose mail was deferred accepts a message, the rest of its
+ * waiting mail is made due at once (`makeDueFor`, seed §6).
+ *
+ * Duplicates: a recipient is sent twice only if the server dies between the remote 250 and
+ * the durable record of `relayOutcome` (the lease then ends and the entry is claimed again).
+ *
+ * Exports: `startWorker(ctx)`, `setSigner(fn)` (DKIM signing, wired by the mail-authentication
+ * code). Throws (startWorker) SERVICE_NOT_RUNNING when the thread has no store.
+ */
+import fs from 'node:fs';
+import { PosternError } from '../../errors.ts';
+import { optionsOf, type SmtpOutgoingOptions } from '../../config/options.ts';
+import { QueueClient, type RetryPolicy } from '../../store/queue-client.ts';
+import { readBody } from '../../store/bodies.ts';
+import type { RcptOutcome, RelayClaim, RelayOutcome } from '../../store/relay-types.ts';
+import type { WorkerContext } from '../../service/protocol.ts';
+import type { ActorInfo } from '../../actor/types.ts';
+import type { Dnr } from '../../net/dnr-types.ts';
+import { Engine, type Signer } from './engine.ts';
+import { MtaSts } from './mta-sts.ts';
+import { routeFor, type Destination } from './route.ts';
+import { createDnr } from '../../net/dnr.ts';
+import { defaultDnrOptions } from '../../config/resolve.ts';
+
+const BATCH = 32;
+const WAIT_MS = 1000;
+/** Messages in hand per thread (claimed, not yet recorded). */
+const MAX_IN_HAND = 256;
+
+let signer: Signer | undefined;
+/** DKIM signing for every message sent from this thread from now on (undefined: none). */
+export function setSigner(fn: Signer | undefined): void {
+  signer = fn;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** processing's schedule (defaults when processing is not configured). */
+export function relayRetryPolicy(o: SmtpOutgoingOptions): RetryPolicy {
+  const p = o.processing;
+  return { baseMs: p?.schedIntervalMs ?? 300_000, maxMs: p?.maxSchedIntervalMs ?? 28_800_000, maxRetries: p?.maxRetryCount ?? 20 };
+}
+
+/** The lease covers a whole attempt: every host's connect and a slow conversation. */
+const leaseMs = (o: SmtpOutgoingOptions): number => Math.max(10 * 60_000, 4 * (o.connectTimeoutMs + 4 * o.rwTimeoutMs));
+
+export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) {
+  if (ctx.store === null) throw new PosternError('SERVICE_NOT_RUNNING', 'smtpOutgoing needs the store');
+  const o = optionsOf(ctx.service, 'smtpOutgoing');
+  const q = new QueueClient(ctx.store);
+  const dnr = deps.dnr ?? createDnr(ctx.service.dnr ?? defaultDnrOptions());
+  const ca = o.tlsCaFile !== null ? fs.readFileSync(o.tlsCaFile, 'utf8') : null;
+  const sts = o.mtaSts ? new MtaSts(dnr, { policyAddress: o.mtaStsPolicyAddress, ca, timeoutMs: o.connectTimeoutMs }) : null;
+  const policy = relayRetryPolicy(o);
+  const lease = leaseMs(o);
+  /** MX destinations whose last attempt was deferred. */
+  const failing = new Set<string>();
+  const counts = { claims: 0, recorded: 0, stale: 0, inHand: 0 };
+  let stopping = false;
+  let wake: (() => void) | null = null;
+
+  const engine = new Engine({
+    dnr, opts: o, sts, ca, log: ctx.log, sign: (from, body) => (signer !== undefined ? signer(from, body) : Promise.resolve(null)),
+    accepted: (dest: Destination) => {
+      if (dest.smartHost !== null || !failing.delete(dest.domain)) return;
+      q.makeDueFor(dest.domain).catch((e: unknown) => ctx.log.warn({ err: e, domain: dest.domain }, 'smtpOutgoing: makeDueFor failed'));
+    },
+  });
+
+  async function record(claim: RelayClaim, outcomes: RcptOutcome[]): Promise<void> {
+    const last = claim.attempts >= policy.maxRetries;
+    const final = outcomes.map((x) => (x.status === 'temp' && last ? { ...x, status: 'failed' as const, why: `${x.why} (gave up after ${claim.attempts + 1} attempts)` } : x));
+    const item: RelayOutcome = { id: claim.id, token: claim.token, outcomes: final };
+    for (let i = 0; ; i++) {
+      try {
+        const [res] = await q.relayOutcome([item], policy);
+        counts.recorded++;
+        if (res?.status === 'stale') counts.stale++;
+        return;
+      } catch (e) {
+        // the remote has answered: keep trying to record it (a crash now may send it twice)
+        ctx.log.error({ err: e, id: claim.id }, 'smtpOutgoing: could not record relay outcomes; trying again');
+        if (i >= 30) return; // the lease ends; the entry is tried again
+        await sleep(Math.min(5000, 100 * 2 ** i));
+      }
+    }
+  }
+
+  async function handle(claim: RelayClaim): Promise<void> {
+    let body: Buffer;
+    try {
+      body = claim.body !== undefined ? Buffer.from(claim.body.buffer, claim.body.byteOffset, claim.body.byteLength) : await readBody(claim.locator);
+    } catch (e) {
+      await record(claim, claim.rcpts.map((r) => ({ index: r.index, status: 'temp', why: `451 4.3.0 the queued message could not be read: ${e instanceof Error ? e.message : String(e)}` })));
+      return;
+    }
+    const requireTls = claim.env.requireTls === true;
+    const groups = new Map<string, { dest: Destination; rcpts: RelayClaim['rcpts'] }>();
+    for (const r of claim.rcpts) {
+      const dest = routeFor(o.routes, claim.env.from, r.to);
+      const g = groups.get(dest.key) ?? { dest, rcpts: [] };
+      g.rcpts.push(r);
+      groups.set(dest.key, g);
+    }
+    const outcomes: RcptOutcome[] = [];
+    await new Promise<void>((resolve) => {
+      let left = groups.size;
+      if (left === 0) resolve();
+      for (const g of groups.values()) {
+        engine.submit({
+          id: claim.id, env: claim.env, body, rcpts: g.rcpts, dest: g.dest, requireTls,
+          done: (res) => {
+            outcomes.push(...res);
+            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) failing.add(g.dest.domain);
+            if (--left === 0) resolve();
+          },
+        });
+      }
+    });
+    await record(claim, outcomes);
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      if (counts.inHand >= MAX_IN_HAND) {
+        await new Promise<void>((r) => { wake = r; });
+        continue;
+      }
+      let claims: RelayClaim[];
+      try {
+        claims = await q.claimRelay(Math.min(BATCH, MAX_IN_HAND - counts.inHand), lease, WAIT_MS);
+      } catch (e) {
+        if (stopping) break;
+        ctx.log.warn({ err: e }, 'smtpOutgoing: could not claim from the queue; trying again in 1 s');
+        await sleep(1000);
+        continue;
+      }
+      counts.claims += claims.length;
+      for (const c of claims) {
+        counts.inHand++;
+        void handle(c).catch((e: unknown) => ctx.log.error({ err: e, id: c.id }, 'smtpOutgoing: delivery failed; the message stays queued')).finally(() => {
+          counts.inHand--;
+          const w = wake;
+          wake = null;
+          w?.();
+        });
+      }
+    }
+  }
+
+  const running = loop();
+  ctx.log.info({ routes: o.routes.length, maxConnectionsPerDomain: o.maxConnectionsPerDomain }, 'smtpOutgoing: sending from the queue');
+  return {
+    info: (): ActorInfo[] => [{
+      id: `${ctx.threadId}.smtpOutgoing`, kind: 'delivery', state: stopping ? 'stopping' : 'running', mailboxDepth: counts.inHand,
+      mailboxCapacity: MAX_IN_HAND, restarts: 0, extra: { ...counts, ...engine.counts },
+    }],
+    stop: async (): Promise<void> => {
+      stopping = true;
+      const w = wake;
+      wake = null;
+      w?.();
+      await running;
+      await engine.idle(); // messages in hand are finished and recorded (bounded by the timeouts)
+      while (counts.inHand > 0) await new Promise<void>((r) => { wake = r; });
+    },
+  };
+}

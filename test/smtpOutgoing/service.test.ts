@@ -1,0 +1,112 @@
+/**
+ * test/smtpOutgoing/service.test.ts: the smtpOutgoing service end to end in a real server
+ * (smtpIncoming + processing + smtpOutgoing, the Server `dnr` block pointing at a dnsmasq on
+ * loopback): mail relayed through smtpIncoming (relayNetworks) leaves by MX to an aiosmtpd
+ * receiver with our Received: field and leaves the queue; a 4xx is retried on processing's
+ * schedule and delivered exactly once; a 5xx fails the recipient and the entry leaves the
+ * queue; a route in the config sends a sender's mail to a smart host with AUTH over STARTTLS.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { startServer, type Server } from '../../actors/server.ts';
+import { startDnsServer, type DnsServer } from '../dns-server.ts';
+import { freePort, tmpDir, waitFor } from '../helpers.ts';
+import { selfSigned, startReceiver, type Receiver } from './helpers.ts';
+
+let dns: DnsServer;
+let server: Server;
+let port: number;
+const rx: Record<string, Receiver> = {};
+
+before(async () => {
+  port = await freePort();
+  dns = await startDnsServer({
+    a: { 'mx.far.test': ['127.0.0.41'], 'mx.slow.test': ['127.0.0.42'], 'mx.nope.test': ['127.0.0.43'] },
+    mx: {
+      'far.test': [{ exchange: 'mx.far.test', priority: 10 }],
+      'slow.test': [{ exchange: 'mx.slow.test', priority: 10 }],
+      'nope.test': [{ exchange: 'mx.nope.test', priority: 10 }],
+    },
+  }, { host: '127.0.0.64' });
+  const [far, slow, nope, smart] = await Promise.all([
+    startReceiver({ host: '127.0.0.41', port }),
+    startReceiver({ host: '127.0.0.42', port, defer: ['late@slow.test'], deferTimes: 1 }),
+    startReceiver({ host: '127.0.0.43', port, reject: ['gone@nope.test'] }),
+    startReceiver({ host: '127.0.0.44', port, ...selfSigned(), auth: { relayuser: 'relaypass' } }),
+  ]);
+  Object.assign(rx, { far, slow, nope, smart });
+  const configText = `
+Server {
+    services = (smtp)
+    primaryDomain = "example.org"
+    hostname = "out.postern.test"
+    statusListener = 127.0.0.1:0
+    logLevel = error
+    dnr = { nameServers = ( { address = ${dns.server} priority = 0 } ) }
+    smtpIncoming = {
+        listeners = ( { address = 127.0.0.1:0 } )
+        relayNetworks = ( 127.0.0.0/8 )
+    }
+    processing = { schedInterval = 1 maxSchedInterval = 2 }
+    smtpOutgoing = {
+        mxPort = ${port}
+        mtaSts = no
+        connectTimeout = 5
+        rwTimeout = 10
+        routes = ( { sender = "@smart.example" action = smartHost smartHost = { host = "127.0.0.44" port = ${port} startTls = required authUser = "relayuser" authPassword = "relaypass" authMethod = LOGIN } } )
+    }
+}`;
+  server = await startServer({ configText, dataDir: tmpDir('postern-out-svc-'), statusPort: 0, controlSocket: false });
+});
+
+after(async () => {
+  await server?.stop();
+  await Promise.all(Object.values(rx).map((r) => r.stop()));
+  await dns?.stop();
+});
+
+async function submit(from: string, to: string[], subject: string): Promise<void> {
+  const c = new SMTPConnection({ host: '127.0.0.1', port: server.port('smtpIncoming'), ignoreTLS: true, logger: false });
+  await new Promise<void>((res, rej) => { c.once('error', rej); c.connect(() => res()); });
+  await new Promise<void>((res, rej) => c.send({ from, to }, `From: ${from}\r\nTo: ${to.join(', ')}\r\nSubject: ${subject}\r\n\r\nbody of ${subject}\r\n`, (e) => (e ? rej(e) : res())));
+  c.quit();
+}
+
+const queued = async (): Promise<number> => ((await server.admin('queue.list', {})) as unknown[]).length;
+
+test('relayed mail leaves by MX with one Received: of ours, and leaves the queue', async () => {
+  await submit('alice@example.org', ['bob@far.test'], 'by mx');
+  await rx.far!.waitMessages(1);
+  const m = rx.far!.messages[0]!;
+  assert.deepEqual(m.to, ['bob@far.test']);
+  assert.equal(m.from, 'alice@example.org');
+  assert.equal(m.data.match(/\(Postern\) with /g)?.length, 1);
+  assert.match(m.data, /^Received: from [^\r\n]+\r\n\tby out\.postern\.test \(Postern\) with ESMTP id \S+\r\n\tfor <bob@far\.test>;/);
+  await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
+});
+
+test('a 4xx is retried on processing\'s schedule and delivered exactly once', async () => {
+  await submit('alice@example.org', ['late@slow.test'], 'retried');
+  await rx.slow!.waitMessages(1, 20_000);
+  await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
+  assert.equal(rx.slow!.messages.length, 1);
+  assert.ok(rx.slow!.conns() >= 2);
+});
+
+test('a 5xx fails the recipient and the entry leaves the queue; the other recipient is delivered', async () => {
+  await submit('alice@example.org', ['gone@nope.test', 'here@nope.test'], 'refused');
+  await rx.nope!.waitMessages(1);
+  assert.deepEqual(rx.nope!.messages[0]!.to, ['here@nope.test']);
+  await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
+});
+
+test('a route by sender domain sends through the smart host with AUTH LOGIN over STARTTLS', async () => {
+  await submit('carol@smart.example', ['dave@far.test'], 'smart host');
+  await rx.smart!.waitMessages(1);
+  const m = rx.smart!.messages[0]!;
+  assert.equal(m.tls, true);
+  assert.equal(m.auth, true);
+  assert.deepEqual(m.to, ['dave@far.test']);
+  await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
+});
