@@ -43,10 +43,14 @@ const SESSIONS = Number(process.env.BENCH_OUTBOUND_SESSIONS ?? 20);
 /** Which servers to run: "postern,postfix" (default), or one of them. */
 const ONLY = (process.env.BENCH_OUTBOUND_ONLY ?? 'postern,postfix').split(',');
 const WARMUP = 200;
+/** BENCH_OUTBOUND_LOG=1: Postern logs at info, on stderr. */
+const LOG = process.env.BENCH_OUTBOUND_LOG === '1';
 const PAYLOAD = 4096;
 const RCPT = 'rcpt@sink.test';
 const FROM = 'bench@origin.test';
 const TIMEOUT_MS = 300_000;
+/** Connections to the sink at once: Postfix's default destination concurrency (20). */
+const DEST_CONNS = Number(process.env.BENCH_OUTBOUND_DEST_CONNS ?? 20);
 const CONN_THREADS = Number(process.env.BENCH_OUTBOUND_CONN_THREADS ?? 1);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -180,11 +184,12 @@ async function postern(sinkPort: number): Promise<Relay> {
       services = (smtpIncoming processing smtpOutgoing)
       primaryDomain = "postern.bench"
       statusListener = 127.0.0.1:0
-      logLevel = error
+      logLevel = ${LOG ? 'info' : 'error'}
       smtpIncoming = {
         listeners = ( { address = 127.0.0.1:0 ${flow} } )
         ${flow}
         relayNetworks = ( 127.0.0.0/8 )
+        mailAuth = no  # the Postfix peer checks no SPF/DKIM/DMARC either
         minConnThreads = ${CONN_THREADS}
         maxConnThreads = ${CONN_THREADS}
       }
@@ -192,9 +197,12 @@ async function postern(sinkPort: number): Promise<Relay> {
       smtpOutgoing = {
         minConnThreads = 1
         maxConnThreads = 1
-        routes = ( { domain = "*" smartHost = { host = 127.0.0.1 port = ${sinkPort} } } )
+        mtaSts = no
+        maxConnectionsPerDomain = ${DEST_CONNS}
+        routes = ( { action = smartHost smartHost = { host = "127.0.0.1" port = ${sinkPort} startTls = no } } )
       }
     }`,
+    onLine: (line) => void (LOG && process.stderr.write(`postern: ${line}\n`)),
   });
   return { name: 'Postern', port: p.port('smtpIncoming'), cpuSeconds: () => p.cpuSeconds(), stop: async () => void (await p.stop()) };
 }
