@@ -27,7 +27,8 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
   processing: [
     'schedInterval = 300          # seconds to the first retry of a temporary failure; doubles',
     'maxSchedInterval = 28800     # … up to this',
-    'maxRetryCount = 20           # then the recipient fails for good',
+    'maxRetryCount = 20           # then the recipient fails for good (and is bounced)',
+    'delayNoticeAfter = 4         # a delay notice (DSN) to the sender after this many failed attempts',
   ],
   pop3: [
     'maxErrors = 10',

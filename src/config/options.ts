@@ -315,6 +315,10 @@ export interface ProcessingOptions {
   readonly deliveryThreads: number;
   /** Messages larger than this are parsed on the pool, smaller in the thread; 0: all on the pool. */
   readonly poolMessageBytes: number;
+  /** A delay notice (DSN) after this many failed attempts; 0: none. */
+  readonly delayNoticeAfter: number;
+  /** A bounce returns the whole message up to this size, else only its header. */
+  readonly maxBounceReturnBytes: number;
 }
 
 /** The seed's HTTP options (inventory §10, §18), resolved (config/options.ts), as every HTTP

@@ -328,6 +328,8 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxSchedIntervalMs: r.num('maxSchedInterval'),
     deliveryThreads: r.num('deliveryThreads'),
     poolMessageBytes: r.num('poolMessageSize'),
+    delayNoticeAfter: r.num('delayNoticeAfter'),
+    maxBounceReturnBytes: r.num('maxBounceReturnSize'),
   }),
   http: (r, c) => ({ kind: 'http', ...httpOptions(r, c) }),
   webmail: (r, c) => ({

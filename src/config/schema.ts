@@ -300,6 +300,8 @@ const PROCESSING_OPTIONS: Record<string, AttrSpec> = {
   maxSchedInterval: seconds(28800), // where the doubling stops
   deliveryThreads: uint(4, { min: 1, max: 64 }), // (Postern) delivery batches in flight per thread
   poolMessageSize: uint(64, { unit: 'kb' }), // (Postern) larger messages are parsed on the pool; 0 = all of them
+  delayNoticeAfter: uint(4, { max: 1000 }), // a delay notice (DSN) after this many failed attempts; 0 = none
+  maxBounceReturnSize: uint(256, { unit: 'kb' }), // (Postern) a bounce returns the whole message up to this size, else its header
 };
 
 /** SMTP sending (inventory §6; resolved into config/options.ts SmtpOutgoingOptions). A route

@@ -13,7 +13,10 @@
  * (src/store/queue-deliver.ts), which appends each local recipient's copy, records every
  * outcome durably, and removes the entry only when nothing is left to do. A temporary failure
  * is retried on the seed's schedule: `schedInterval` (default 5 min) doubling up to
- * `maxSchedInterval` (default 8 h), at most `maxRetryCount` retries. Remote recipients are not
+ * `maxSchedInterval` (default 8 h), at most `maxRetryCount` retries. Recipients that fail for
+ * good are bounced (an RFC 3464 DSN to the sender, enqueued before the failure is recorded), and
+ * a delay notice goes out after `delayNoticeAfter` (default 4) failed attempts, once per entry
+ * (store/queue-deliver.ts, store/dsn.ts). Remote recipients are not
  * handled here: they wait in the queue for smtpOutgoing (not built yet).
  *
  * Exports: `startWorker(ctx)`, `retryPolicy(service)`. Throws (startWorker) SERVICE_NOT_RUNNING
@@ -33,7 +36,7 @@ const WAIT_MS = 1000;
 /** The retry schedule (the config's typed options; it checked maxSchedInterval ≥ schedInterval). */
 export function retryPolicy(service: ServiceOptions): RetryPolicy {
   const x = optionsOf(service, 'processing');
-  return { baseMs: x.schedIntervalMs, maxMs: x.maxSchedIntervalMs, maxRetries: x.maxRetryCount };
+  return { baseMs: x.schedIntervalMs, maxMs: x.maxSchedIntervalMs, maxRetries: x.maxRetryCount, delayNoticeAfter: x.delayNoticeAfter, maxReturnBytes: x.maxBounceReturnBytes };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

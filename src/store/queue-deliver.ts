@@ -15,8 +15,17 @@
  *
  * Outcomes: a removed account or domain fails for good (5.1.1); a full mailbox (4.2.2), a full
  * disk and other I/O or busy errors are temporary and retried with the caller's policy: attempt
- * n waits min(baseMs·2^(n-1), maxMs); past maxRetries the recipient fails for good. Failed
- * recipients are logged; no bounce is sent (DSN generation needs smtpOutgoing: not built yet).
+ * n waits min(baseMs·2^(n-1), maxMs); past maxRetries the recipient fails for good.
+ *
+ * Bounces (store/dsn.ts): recipients that fail for good get a failure DSN to the envelope
+ * sender, enqueued (durable) BEFORE the failure is recorded: a crash between the two may send
+ * two, never none; if it cannot be enqueued, the failure is not recorded and the recipient is
+ * tried again later. After the `delayNoticeAfter`-th failed attempt (the policy's; 0: never)
+ * the still-pending recipients get one delay notice: the attempt count is durable, so it is
+ * sent once per entry (twice at most across a crash). Recipients that asked NOTIFY=SUCCESS get
+ * a success DSN. NOTIFY is honoured, and mail from the null sender is never bounced. The DSN is
+ * an ordinary queue entry: to a local sender it is delivered at once, to a remote one it waits
+ * for smtpOutgoing.
  *
  * Exports: `deliver(queue, store, items, policy)`, `DeliverItem`, `DeliverResult`,
  * `RetryPolicy`, `retryDelay`, `checkPolicy`. Rejects: STORE_BAD_ARGUMENT (malformed items); every delivery
@@ -32,11 +41,17 @@ import type { Queue, QueueEntry } from './queue.ts';
 import type { RcptStatus, StateRecord } from './queue-record.ts';
 import type { Store } from './store.ts';
 import { shiftStructure, type MessageStructure } from './structure.ts';
+import { buildDsn, wantsDsn, type DsnKind, type DsnRecipient } from './dsn.ts';
+import type { QueueEnvelope } from './queue-record.ts';
 
 export interface RetryPolicy {
   baseMs: number;
   maxMs: number;
   maxRetries: number;
+  /** A delay notice after this many failed attempts (0 or absent: none). */
+  delayNoticeAfter?: number;
+  /** Bounces return the whole message up to this size (store/dsn.ts's default when absent). */
+  maxReturnBytes?: number;
 }
 
 export interface DeliverItem {
@@ -184,6 +199,21 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
       for (const [i, o] of outcomes) if (o.s === 'temp') changes.push([i, 'failed', `gave up after ${att} attempts: ${o.why ?? ''}`]);
     } else next = q.now() + retryDelay(policy, att);
   }
+  // the DSNs, durable before the outcomes they report are recorded
+  const failedNow = changes.filter(([, s]) => s === 'failed').map(([i, , why]) => ({ i, why: why ?? '' }));
+  if (failedNow.length > 0 && !(await notify(q, store, e, policy, 'failure', failedNow, att))) {
+    const held = new Set(failedNow.map((f) => f.i));
+    for (let k = changes.length - 1; k >= 0; k--) if (held.has(changes[k]![0])) changes.splice(k, 1); // stay pending: tried (and bounced) again later
+    tempWhy ??= '4.3.0 the bounce could not be queued';
+    next = q.now() + retryDelay(policy, Math.max(1, att));
+  }
+  const delayAfter = policy.delayNoticeAfter ?? 0;
+  if (tempWhy !== null && delayAfter > 0 && att === delayAfter && att <= policy.maxRetries) {
+    const delayed = [...outcomes].filter(([, o]) => o.s === 'temp').map(([i, o]) => ({ i, why: o.why ?? '' }));
+    if (delayed.length > 0) await notify(q, store, e, policy, 'delay', delayed, att);
+  }
+  const deliveredNow = changes.filter(([, s]) => s === 'delivered').map(([i]) => ({ i, why: '' }));
+  if (deliveredNow.length > 0) await notify(q, store, e, policy, 'success', deliveredNow, att);
   const after = e.st.r.map((r) => r.s);
   for (const [i, s] of changes) after[i] = s as RcptStatus;
   const count = (s: RcptStatus): number => after.filter((x) => x === s).length;
@@ -197,7 +227,7 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
   if (e.maybe === 'recovered') q.dropRecovered();
   e.maybe = unsure ? 'unsure' : false; // every outcome is now known, except an append that timed out
   const failed = changes.filter(([, s]) => s === 'failed');
-  if (failed.length > 0) q.log.warn({ ...logged, failed: failed.map(([i, , why]) => ({ to: env.rcpts[i]!.to, why })) }, 'queue: delivery failed for good (no bounce sent: DSN needs smtpOutgoing, not built yet)');
+  if (failed.length > 0) q.log.warn({ ...logged, failed: failed.map(([i, , why]) => ({ to: env.rcpts[i]!.to, why })) }, 'queue: delivery failed for good');
   if (tempWhy !== null && stillPending) q.log.warn({ ...logged, error: tempWhy, next: new Date(next).toISOString() }, 'queue: delivery deferred');
   const delivered = changes.filter(([, s]) => s === 'delivered').length;
   q.counters.delivered += delivered;
@@ -212,6 +242,74 @@ async function attempt(q: Queue, store: Store, e: QueueEntry, it: DeliverItem, p
   if (stillPending) res.next = next;
   if (tempWhy !== null) res.error = tempWhy;
   return res;
+}
+
+/** The enhanced status of an outcome's reason, in the class its action needs. */
+function statusOf(why: string, kind: DsnKind): string {
+  const m = /\b[245]\.(\d{1,3})\.(\d{1,3})\b/.exec(why);
+  const cls = kind === 'failure' ? 5 : kind === 'delay' ? 4 : 2;
+  return m === null ? `${cls}.0.0` : `${cls}.${m[1]}.${m[2]}`;
+}
+
+/** Our reason as an SMTP-style reply line for Diagnostic-Code (local delivery has no remote). */
+function diagnosticOf(why: string, status: string): string {
+  const text = why.replace(/\b[245]\.\d{1,3}\.\d{1,3}\s*/, '').trim();
+  const code = status.startsWith('2.') ? 250 : status.startsWith('4.') ? 451 : status.startsWith('5.1.') ? 550 : status.startsWith('5.2.') ? 552 : 554;
+  return `${code} ${status} ${text}`.trim();
+}
+
+/** Give up waiting: the time of the last retry left on the schedule. */
+function retryUntil(p: RetryPolicy, att: number, now: number): number {
+  let t = now;
+  for (let n = att; n <= p.maxRetries && n < att + 1000; n++) t += retryDelay(p, n);
+  return t;
+}
+
+/** Enqueue a DSN of `kind` for these recipients (those that want one) to the entry's sender.
+ * True when it is queued or none is due; false when it could not be queued (logged). */
+async function notify(q: Queue, store: Store, e: QueueEntry, policy: RetryPolicy, kind: DsnKind, rcpts: Array<{ i: number; why: string }>, att: number): Promise<boolean> {
+  const env = e.env;
+  const wanted = rcpts.filter(({ i }) => wantsDsn(env.from, env.rcpts[i]!.dsn, kind));
+  if (wanted.length === 0) return true;
+  const now = q.now();
+  const action = kind === 'failure' ? 'failed' : kind === 'delay' ? 'delayed' : 'delivered';
+  const recipients: DsnRecipient[] = wanted.map(({ i, why }) => {
+    const r = env.rcpts[i]!;
+    const status = statusOf(why, kind);
+    return kind === 'success'
+      ? { to: r.to, orcpt: r.dsn?.orcpt ?? null, action, status, lastAttempt: now }
+      : { to: r.to, orcpt: r.dsn?.orcpt ?? null, action, status, diagnostic: diagnosticOf(why, status), lastAttempt: now };
+  });
+  try {
+    const original = await q.body(e);
+    const dsn = buildDsn({
+      kind, reportingMta: env.by, arrivalDate: env.receivedAt, envelope: env, original, recipients,
+      ...(kind === 'delay' ? { willRetryUntil: retryUntil(policy, att, now) } : {}),
+      ...(policy.maxReturnBytes !== undefined ? { maxReturnBytes: policy.maxReturnBytes } : {}),
+      now,
+    });
+    if (dsn === null) return true;
+    let account: string | null;
+    try {
+      account = store.directory.resolve(dsn.to).address;
+    } catch (err) {
+      if (!isPosternError(err, 'STORE_NO_SUCH_DOMAIN')) {
+        q.log.warn({ id: e.id, from: env.from, kind, err }, 'queue: no DSN sent: the sender is not a mailbox here');
+        return true;
+      }
+      account = null; // a remote sender: the DSN waits for smtpOutgoing
+    }
+    const bounce: QueueEnvelope = {
+      from: '', rcpts: [{ to: dsn.to, account }], receivedAt: now, helo: env.by, ip: '127.0.0.1', by: env.by,
+      with: 'LOCAL', tls: null, auth: null, body: '8BITMIME', utf8: false,
+    };
+    const { id } = await q.enqueue(bounce, dsn.body);
+    q.log.info({ id: e.id, dsn: id, kind, to: dsn.to, rcpts: recipients.map((r) => r.to) }, 'queue: DSN queued');
+    return true;
+  } catch (err) {
+    q.log.error({ id: e.id, kind, err }, 'queue: could not queue a DSN');
+    return false;
+  }
 }
 
 /** Deliver claimed entries (in parallel: their appends share group commits). */

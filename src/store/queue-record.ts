@@ -219,20 +219,26 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
     (e.body === '7BIT' || e.body === '8BITMIME' || e.body === 'BINARYMIME') && typeof e.utf8 === 'boolean';
   if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope');
   const out: QueueEnvelope = {
-    from: e.from, rcpts: e.rcpts.map((r) => (checkDsnRcpt(r.dsn) ? { to: r.to, account: r.account, dsn: { notify: r.dsn.notify, orcpt: r.dsn.orcpt } } : { to: r.to, account: r.account })),
+    from: e.from, rcpts: e.rcpts.map((r) => { const d = checkDsnRcpt(r.dsn); return d === undefined ? { to: r.to, account: r.account } : { to: r.to, account: r.account, dsn: d }; }),
     receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
     ...(e.junk === true ? { junk: true as const } : {}),
   };
-  const d = e.dsn;
-  if (d !== null && typeof d === 'object' && (d.ret === 'FULL' || d.ret === 'HDRS' || d.ret === null) && (d.envid === null || str(d.envid, 512))) out.dsn = { ret: d.ret, envid: d.envid };
+  if (e.dsn !== undefined && e.dsn !== null) {
+    const ok = typeof e.dsn === 'object' && (e.dsn.ret === null || e.dsn.ret === 'FULL' || e.dsn.ret === 'HDRS') && (e.dsn.envid === null || str(e.dsn.envid, 100));
+    if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope (dsn)');
+    out.dsn = { ret: e.dsn.ret, envid: e.dsn.envid };
+  }
   if (e.requireTls === true) out.requireTls = true;
   return out;
 }
 
-/** RFC 3461 NOTIFY/ORCPT of a recipient, when well formed (a malformed one is dropped). */
-function checkDsnRcpt(d: unknown): d is DsnRcpt {
-  const x = d as DsnRcpt;
-  return x !== null && typeof x === 'object' && (x.notify === null || (Array.isArray(x.notify) && x.notify.length <= 4 && x.notify.every((n) => str(n, 16)))) && (x.orcpt === null || str(x.orcpt, 2048));
+/** The RFC 3461 fields of one recipient, checked (undefined: not given). */
+function checkDsnRcpt(d: DsnRcpt | undefined | null): DsnRcpt | undefined {
+  if (d === undefined || d === null) return undefined;
+  const ok = typeof d === 'object' && (d.orcpt === null || str(d.orcpt, 500)) &&
+    (d.notify === null || (Array.isArray(d.notify) && d.notify.length <= 3 && d.notify.every((w) => w === 'NEVER' || w === 'SUCCESS' || w === 'FAILURE' || w === 'DELAY')));
+  if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope (recipient dsn)');
+  return { notify: d.notify === null ? null : [...d.notify], orcpt: d.orcpt };
 }
 
 // ---- the in-memory entry (src/store/queue.ts) and its views ----

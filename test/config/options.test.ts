@@ -37,7 +37,7 @@ test('units: seconds → …Ms, KB → …Bytes (and KB/s → …BytesPerSec), u
              authFailureDelay = 2 authFailureMaxDelay = 9 authFailureWindow = 11 authBanTime = 12 }
     smtpIncoming = { maxDataSize = 8 }
     ftpBackup = { dataTimeout = 4 maxUploadSize = 3 }
-    processing = { schedInterval = 10 maxSchedInterval = 20 poolMessageSize = 2 deliveryThreads = 3 maxRetryCount = 5 }`);
+    processing = { schedInterval = 10 maxSchedInterval = 20 poolMessageSize = 2 deliveryThreads = 3 maxRetryCount = 5 delayNoticeAfter = 6 maxBounceReturnSize = 8 }`);
   const p = optionsOf(r.serviceOptions.pop3, 'pop3');
   const s = r.serviceOptions.pop3.session;
   assert.equal(p.authCacheTtlMs, 2000);
@@ -50,7 +50,7 @@ test('units: seconds → …Ms, KB → …Bytes (and KB/s → …BytesPerSec), u
   assert.deepEqual([f.dataTimeoutMs, f.maxUploadBytes], [4000, 3 * 1024]);
   const q = optionsOf(r.serviceOptions.processing, 'processing');
   assert.deepEqual([q.schedIntervalMs, q.maxSchedIntervalMs, q.poolMessageBytes, q.deliveryThreads, q.maxRetryCount], [10_000, 20_000, 2048, 3, 5]);
-  assert.deepEqual(retryPolicy(r.serviceOptions.processing), { baseMs: 10_000, maxMs: 20_000, maxRetries: 5 });
+  assert.deepEqual(retryPolicy(r.serviceOptions.processing), { baseMs: 10_000, maxMs: 20_000, maxRetries: 5, delayNoticeAfter: 6, maxReturnBytes: 8 * 1024 });
 });
 
 test('a 0 in the file: UNLIMITED lifts a limit, OFF turns a mechanism off, else it stays 0', () => {

@@ -82,6 +82,10 @@ test('a full mailbox: deferred, retried after 1 s, 2 s, then 2 s (maxSchedInterv
   assert.ok(wait3 > 1500 && wait3 <= 2000, `third retry in ${wait3} ms: capped at maxSchedInterval, not 4 s`);
   assert.equal((await ctl('queue', 'retry', id)).code, 0);
   await waitFor(async () => (await entry(id)) === undefined, 3000, 'given up after the 4th attempt (3 retries)');
+  const left = (await ctl('queue', 'list')).out;
+  assert.equal(left.length, 1, left.join('\n'));
+  assert.match(left[0]!, /^(\S+)  \d+ bytes  from <>  1 rcpt  waiting for smtpOutgoing/, 'only its bounce (a DSN to the remote sender) is left');
+  assert.equal((await ctl('queue', 'delete', left[0]!.split(' ')[0]!)).code, 0);
   assert.deepEqual((await ctl('queue', 'list')).out, ['(queue empty)']);
   assert.equal(await messageCount(t.server, 'full@example.org'), 1);
 });

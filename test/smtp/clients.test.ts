@@ -66,7 +66,7 @@ print(sorted(s.esmtp_features.keys()))
 print(s.esmtp_features['size'], s.esmtp_features['auth'].strip())
 s.quit()`);
   assert.equal(out.code, 0, out.stderr);
-  assert.match(out.stdout, /\['8bitmime', 'auth', 'binarymime', 'chunking', 'enhancedstatuscodes', 'pipelining', 'size', 'smtputf8', 'starttls'\]/);
+  assert.match(out.stdout, /\['8bitmime', 'auth', 'binarymime', 'chunking', 'dsn', 'enhancedstatuscodes', 'pipelining', 'size', 'smtputf8', 'starttls'\]/);
   assert.match(out.stdout, /10485760 PLAIN LOGIN CRAM-MD5/);
   await send('', 'plain');
 });

@@ -4,24 +4,30 @@
  * loopback): mail relayed through smtpIncoming (relayNetworks) leaves by MX to an aiosmtpd
  * receiver with our Received: field and leaves the queue; a 4xx is retried on processing's
  * schedule and delivered exactly once; a 5xx fails the recipient and the entry leaves the
- * queue; a route in the config sends a sender's mail to a smart host with AUTH over STARTTLS.
+ * queue; a route in the config sends a sender's mail to a smart host with AUTH over STARTTLS;
+ * mail from a local domain with a DKIM key (`domain.dkim`) leaves signed, and the signature
+ * verifies (mailauth) against the TXT record published in the same dnsmasq.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { authenticate } from 'mailauth';
+import { createDnr } from '../../src/net/dnr.ts';
+import { defaultDnrOptions } from '../../src/config/resolve.ts';
 import { startServer, type Server } from '../../actors/server.ts';
-import { startDnsServer, type DnsServer } from '../dns-server.ts';
+import { startDnsServer, type DnsRecords, type DnsServer } from '../dns-server.ts';
 import { freePort, tmpDir, waitFor } from '../helpers.ts';
 import { selfSigned, startReceiver, type Receiver } from './helpers.ts';
 
 let dns: DnsServer;
 let server: Server;
 let port: number;
+let records: DnsRecords;
 const rx: Record<string, Receiver> = {};
 
 before(async () => {
   port = await freePort();
-  dns = await startDnsServer({
+  dns = await startDnsServer(records = {
     a: { 'mx.far.test': ['127.0.0.41'], 'mx.slow.test': ['127.0.0.42'], 'mx.nope.test': ['127.0.0.43'] },
     mx: {
       'far.test': [{ exchange: 'mx.far.test', priority: 10 }],
@@ -109,4 +115,19 @@ test('a route by sender domain sends through the smart host with AUTH LOGIN over
   assert.equal(m.auth, true);
   assert.deepEqual(m.to, ['dave@far.test']);
   await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
+});
+
+test('mail from a local domain with a DKIM key leaves signed; the signature verifies through DNS', async () => {
+  await server.admin('domain.add', { name: 'signed.example' });
+  const k = (await server.admin('domain.dkim', { name: 'signed.example' })) as { selector: string; txt: string };
+  await dns.setRecords({ ...records, txt: { [`${k.selector}._domainkey.signed.example`]: [k.txt.replace(/" "/g, '').replace(/"/g, '')] } });
+  const before = rx.far!.messages.length;
+  await submit('erin@signed.example', ['frank@far.test'], 'signed');
+  await rx.far!.waitMessages(before + 1);
+  const m = rx.far!.messages[before]!;
+  assert.match(m.data, /\r\nDKIM-Signature: [^\r\n]*d=signed\.example/i);
+  const dnr = createDnr({ ...defaultDnrOptions(), nameServers: [{ address: dns.server, priority: 0 }] });
+  const r = await authenticate(Buffer.from(m.data, 'utf8'), { ip: '127.0.0.1', helo: 'out.postern.test', sender: 'erin@signed.example', mta: 'mx.far.test', resolver: dnr.resolver() as never, disableArc: true, disableBimi: true });
+  assert.equal(r.dkim.results[0]?.signingDomain, 'signed.example');
+  assert.equal(r.dkim.results[0]?.status.result, 'pass');
 });

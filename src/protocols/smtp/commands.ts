@@ -12,6 +12,8 @@
  *  - mail from outside is checked (SPF, DKIM, DMARC, ARC: mailauth.ts) and marked with
  *    Authentication-Results; a DMARC p=reject failure is refused (550 5.7.1) under `enforce`;
  *  - the message is in the durable queue before the 250.
+ *  - DSN (RFC 3461): RET and ENVID at MAIL, NOTIFY and ORCPT at RCPT (dsn-params.ts), kept in
+ *    the queued envelope (`QueueEnvelope.dsn`, `QueueRcpt.dsn`) for the bounces (store/dsn.ts).
  * VRFY answers 252 and EXPN 502 for everyone: no account is ever revealed.
  *
  * Exports: `COMMANDS`, `BARRIER_VERBS`. Throws nothing (handlers return verdicts).
@@ -20,6 +22,8 @@ import { isPosternError } from '../../errors.ts';
 import { noreply, reply, stop, upgrade, type CommandRow, type Verdict } from '../../session/line-session.ts';
 import { isAscii, parsePathArg } from './address.ts';
 import { authCommand } from './auth.ts';
+import { mailDsnParam, rcptDsnParam } from './dsn-params.ts';
+import type { DsnEnvelope, DsnRcpt, QueueEnvelope } from '../../store/queue-record.ts';
 import { lookupMailbox } from './lookup.ts';
 import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
@@ -56,6 +60,7 @@ function ehlo(args: string, s: Session): V {
   if (mechs.length > 0) lines.push(`AUTH ${mechs.join(' ')}`);
   if (o.chunking) lines.push('CHUNKING');
   if (o.binaryMime) lines.push('BINARYMIME');
+  lines.push('DSN');
   return reply(multiline(250, lines), { state: 'ready' });
 }
 
@@ -75,6 +80,7 @@ function mail(args: string, s: Session): V {
   if ('error' in p) return syntax(`MAIL FROM:<address> (${p.error})`);
   let body: Tx['body'] = '7BIT';
   let utf8 = false;
+  let dsn = null as DsnEnvelope | null;
   if (p.params.size > 0 && !d.esmtp) return reply('555 5.5.4 Error: parameters need EHLO\r\n', { error: 'command' });
   for (const [key, value] of p.params) {
     if (key === 'SIZE' && value !== null && /^\d{1,20}$/.test(value)) {
@@ -89,10 +95,15 @@ function mail(args: string, s: Session): V {
     } else if (key === 'SMTPUTF8' && value === null && o.smtpUtf8) utf8 = true;
     else if (key === 'AUTH' && value !== null) {
       // RFC 4954 §5: the original submitter; accepted and not relied on
+    } else if (key === 'RET' || key === 'ENVID') {
+      const v = mailDsnParam(key, value);
+      if (typeof v === 'string') return syntax(v);
+      dsn = { ret: v.ret ?? dsn?.ret ?? null, envid: v.envid ?? dsn?.envid ?? null };
     } else return reply(`555 5.5.4 Unsupported parameter ${key.slice(0, 32)}\r\n`, { error: 'command' });
   }
   if (!utf8 && !isAscii(p.address)) return reply('553 5.6.7 Non-ASCII address needs MAIL FROM with SMTPUTF8\r\n', { error: 'command' });
   d.tx = newTx(p.address, body, utf8);
+  if (dsn !== null) d.tx.dsn = dsn;
   return reply('250 2.1.0 Ok\r\n', { state: 'mail' });
 }
 
@@ -101,7 +112,13 @@ async function rcpt(args: string, s: Session): Promise<V> {
   const tx = d.tx!;
   const p = parsePathArg(args, 'TO');
   if ('error' in p) return syntax(`RCPT TO:<address> (${p.error})`);
-  if (p.params.size > 0) return reply(`555 5.5.4 Unsupported parameter ${[...p.params.keys()][0]!.slice(0, 32)}\r\n`, { error: 'command' });
+  let dsn = null as DsnRcpt | null;
+  for (const [key, value] of p.params) {
+    if (key !== 'NOTIFY' && key !== 'ORCPT') return reply(`555 5.5.4 Unsupported parameter ${key.slice(0, 32)}\r\n`, { error: 'command' });
+    const v = rcptDsnParam(key, value);
+    if (typeof v === 'string') return syntax(v);
+    dsn = { notify: v.notify ?? dsn?.notify ?? null, orcpt: v.orcpt ?? dsn?.orcpt ?? null };
+  }
   if (!tx.utf8 && !isAscii(p.address)) return reply('553 5.6.7 Non-ASCII address needs MAIL FROM with SMTPUTF8\r\n', { error: 'command' });
   const no = (reason: SmtpRefusal, v: V): V => (refuseRcpt(s, tx, p.address, reason), v);
   if (tx.rcpts.length >= d.o.maxRcpt) return no('too_many_rcpts', reply(`452 4.5.3 Error: too many recipients (at most ${d.o.maxRcpt} per message)\r\n`));
@@ -129,7 +146,7 @@ async function rcpt(args: string, s: Session): Promise<V> {
     if (tx.mailboxes.has(key)) return reply('250 2.1.5 Ok (same mailbox as an earlier recipient)\r\n', { state: 'rcpt' });
     tx.mailboxes.add(key);
   }
-  tx.rcpts.push({ to: p.address, account: mailbox });
+  tx.rcpts.push(dsn === null ? { to: p.address, account: mailbox } : { to: p.address, account: mailbox, dsn });
   if (mailbox === null) return reply('250 2.1.5 Ok: relayed. Remote delivery (smtpOutgoing) is not implemented yet: the message will wait in the queue\r\n', { state: 'rcpt' });
   return reply('250 2.1.5 Ok\r\n', { state: 'rcpt' });
 }
@@ -156,11 +173,13 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
   if ('refuse' in checked) return no('dmarc_reject', text.length, reply(checked.refuse, { state: 'ready' }));
   const size = checked.body.length; // the queue client transfers the bytes away
   try {
-    const { id } = await d.queue.enqueue({
+    const env: QueueEnvelope = {
       from: tx.from, rcpts: tx.rcpts, receivedAt: Date.now(), helo: d.helo ?? '', ip: s.ctx.remoteAddress, by: o.hostname,
       with: withType(d.esmtp, s.secure, d.auth !== null, tx.utf8), tls: tlsDescription(s), auth: d.auth, body: tx.body, utf8: tx.utf8,
       ...(checked.junk ? { junk: true as const } : {}),
-    }, checked.body);
+    };
+    if (tx.dsn !== undefined) env.dsn = tx.dsn;
+    const { id } = await d.queue.enqueue(env, checked.body);
     logTx(s, tx, { result: 'queued', queueId: id, size });
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
   } catch (e) {

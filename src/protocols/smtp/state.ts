@@ -12,6 +12,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { LineSession } from '../../session/line-session.ts';
 import type { QueueClient, QueueRcpt } from '../../store/queue-client.ts';
+import type { DsnEnvelope } from '../../store/queue-record.ts';
 import type { ChunkCollector } from './data.ts';
 import type { SmtpOptions } from './options.ts';
 
@@ -27,6 +28,8 @@ export interface Tx {
   chunks: ChunkCollector | null; // BDAT
   /** Recipients refused, with why (for the transaction's log line, txlog.ts). */
   refused: Array<{ to: string; reason: string }>;
+  /** RFC 3461 RET/ENVID given at MAIL. */
+  dsn?: DsnEnvelope;
 }
 
 export interface D {

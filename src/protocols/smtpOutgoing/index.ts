@@ -13,11 +13,15 @@
  * Duplicates: a recipient is sent twice only if the server dies between the remote 250 and
  * the durable record of `relayOutcome` (the lease then ends and the entry is claimed again).
  *
- * Exports: `startWorker(ctx)`, `setSigner(fn)` (DKIM signing, wired by the mail-authentication
- * code). Throws (startWorker) SERVICE_NOT_RUNNING when the thread has no store.
+ * DKIM: a message whose author domain (its From: field's; else the envelope sender's) is a
+ * local domain with a key (`ctl domain dkim DOMAIN`, store/dkim.ts) is signed with it before it
+ * leaves; keys are looked up in the store and kept a minute per thread.
+ *
+ * Exports: `startWorker(ctx)`, `relayRetryPolicy(options)`. Throws (startWorker)
+ * SERVICE_NOT_RUNNING when the thread has no store.
  */
 import fs from 'node:fs';
-import { PosternError } from '../../errors.ts';
+import { PosternError, isPosternError } from '../../errors.ts';
 import { optionsOf, type SmtpOutgoingOptions } from '../../config/options.ts';
 import { QueueClient, type RetryPolicy } from '../../store/queue-client.ts';
 import { readBody } from '../../store/bodies.ts';
@@ -27,7 +31,9 @@ import type { ActorInfo } from '../../actor/types.ts';
 import type { Dnr } from '../../net/dnr-types.ts';
 import { Engine, type Signer } from './engine.ts';
 import { MtaSts } from './mta-sts.ts';
-import { routeFor, type Destination } from './route.ts';
+import { domainOf, routeFor, type Destination } from './route.ts';
+import { signMessage, type DkimKey } from '../../store/dkim.ts';
+import type { StoreClient } from '../../store/client.ts';
 import { createDnr } from '../../net/dnr.ts';
 import { defaultDnrOptions } from '../../config/resolve.ts';
 
@@ -36,10 +42,42 @@ const WAIT_MS = 1000;
 /** Messages in hand per thread (claimed, not yet recorded). */
 const MAX_IN_HAND = 256;
 
-let signer: Signer | undefined;
-/** DKIM signing for every message sent from this thread from now on (undefined: none). */
-export function setSigner(fn: Signer | undefined): void {
-  signer = fn;
+const KEY_TTL_MS = 60_000;
+
+/** The domain of the message's (first) From: address, lower case; null: none. */
+function authorDomain(body: Buffer): string | null {
+  const end = body.indexOf('\r\n\r\n');
+  const head = body.subarray(0, end < 0 ? Math.min(body.length, 65536) : end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
+  const m = /^from[ \t]*:(.*)$/im.exec(head);
+  if (m === null) return null;
+  const value = m[1]!.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^)]*\)/g, ' ');
+  const angle = /<([^>]*)>/.exec(value);
+  const d = domainOf((angle !== null ? angle[1]! : value.split(',')[0]!).trim());
+  return /^[a-z0-9.-]+$/.test(d) ? d : null;
+}
+
+/** DKIM signing with the store's per-domain keys (store/dkim.ts): the DKIM-Signature lines. */
+function storeSigner(store: StoreClient): Signer {
+  const keys = new Map<string, { key: DkimKey | null; until: number }>();
+  const keyOf = async (domain: string): Promise<DkimKey | null> => {
+    const c = keys.get(domain);
+    if (c !== undefined && c.until > Date.now()) return c.key;
+    const key = await store.dkimKey(domain).catch((e: unknown) => {
+      if (isPosternError(e, 'STORE_NO_SUCH_DOMAIN')) return null;
+      throw e;
+    });
+    if (keys.size > 10_000) keys.clear();
+    keys.set(domain, { key, until: Date.now() + KEY_TTL_MS });
+    return key;
+  };
+  return async (from, body) => {
+    const domain = authorDomain(body) ?? domainOf(from);
+    if (domain === '') return null;
+    const key = await keyOf(domain);
+    if (key === null) return null;
+    const signed = await signMessage(key, body);
+    return signed.subarray(0, signed.length - body.length).toString('utf8');
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -69,7 +107,7 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
   let wake: (() => void) | null = null;
 
   const engine = new Engine({
-    dnr, opts: o, sts, ca, log: ctx.log, sign: (from, body) => (signer !== undefined ? signer(from, body) : Promise.resolve(null)),
+    dnr, opts: o, sts, ca, log: ctx.log, sign: storeSigner(ctx.store),
     accepted: (dest: Destination) => {
       if (dest.smartHost !== null || !failing.delete(dest.domain)) return;
       q.makeDueFor(dest.domain).catch((e: unknown) => ctx.log.warn({ err: e, domain: dest.domain }, 'smtpOutgoing: makeDueFor failed'));
