@@ -6,9 +6,11 @@
  * a loop back to our own listener, a refusing receiver (5xx → failed), a deferring one (4xx →
  * temp, then delivered), a drop mid-DATA (temp, then delivered exactly once), requireTLS with a
  * receiver without STARTTLS (deferred, nothing sent), REQUIRETLS (5.7.30), connection reuse, the
- * per-domain connection limit, a smart host with AUTH over STARTTLS.
+ * per-domain connection limit, maxMessagesPerConnection, a smart host with AUTH over STARTTLS,
+ * enableIPv6 (an AAAA-only MX on ::1), heloName, a host that never answers (rwTimeout).
  */
 import { test, before, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { startDnsServer, type DnsServer } from '../dns-server.ts';
 import { freePort } from '../helpers.ts';
@@ -34,6 +36,7 @@ const RECEIVERS: Record<string, Omit<ReceiverConfig, 'port'>> = {
   notls: { host: '127.0.0.29' },
   reuse: { host: '127.0.0.30' },
   limit: { host: '127.0.0.31', dataDelay: 0.2 },
+  v6: { host: '::1' },
   drop: { host: '127.0.0.32', dropData: 1 },
 };
 
@@ -43,8 +46,9 @@ before(async () => {
     a: {
       'mx1.pref.test': ['127.0.0.21'], 'mx2.pref.test': ['127.0.0.22'], 'dead.fb.test': ['127.0.0.23'], 'amx.test': ['127.0.0.24'],
       'mx.refuse.test': ['127.0.0.25'], 'mx.defer.test': ['127.0.0.26'], 'mx.loop.test': ['127.0.0.28'], 'mx.notls.test': ['127.0.0.29'],
-      'mx.reuse.test': ['127.0.0.30'], 'mx.limit.test': ['127.0.0.31'], 'mx.drop.test': ['127.0.0.32'],
+      'mx.reuse.test': ['127.0.0.30'], 'mx.limit.test': ['127.0.0.31'], 'mx.drop.test': ['127.0.0.32'], 'mx.mute.test': ['127.0.0.33'],
     },
+    aaaa: { 'mx.six.test': ['::1'] },
     mx: {
       'pref.test': [{ exchange: 'mx2.pref.test', priority: 20 }, { exchange: 'mx1.pref.test', priority: 10 }],
       'fb.test': [{ exchange: 'dead.fb.test', priority: 10 }, { exchange: 'mx2.pref.test', priority: 20 }],
@@ -55,6 +59,8 @@ before(async () => {
       'reuse.test': [{ exchange: 'mx.reuse.test', priority: 10 }],
       'limit.test': [{ exchange: 'mx.limit.test', priority: 10 }],
       'drop.test': [{ exchange: 'mx.drop.test', priority: 10 }],
+      'six.test': [{ exchange: 'mx.six.test', priority: 10 }],
+      'mute.test': [{ exchange: 'mx.mute.test', priority: 10 }],
     },
     nullMx: ['null.test'],
   }, { host: '127.0.0.63' });
@@ -101,6 +107,7 @@ test('MX: the lowest preference first; an unreachable MX falls back to the next;
   assert.equal(got.from, 'a@src.test');
   assert.match(got.data, /^Received: from client\.test \(\[192\.0\.2\.1\]\)\r\n\tby out\.postern\.test \(Postern\) with ESMTP id qimplicit\r\n\tfor <u@amx\.test>; /);
   assert.match(got.data, /Subject: implicit/);
+  assert.equal(got.helo, 'out.postern.test'); // heloName
 });
 
 test('a null MX fails at once with 5.1.10; an MX pointing back at our listener is a loop (5.4.6); no such domain: 5.1.2', async () => {
@@ -192,4 +199,37 @@ test('smart host with AUTH over STARTTLS (routing by sender domain); a wrong pas
   const [b] = await send(engine({ routes: bad }), 'a@src.test', ['x@anywhere.test'], 'smart bad', { routes: bad });
   assert.equal(b!.status, 'temp', b!.why);
   assert.equal(rx.smart!.messages.length, 1);
+});
+
+test('maxMessagesPerConnection: a connection carries at most that many messages, then a new one is opened', async () => {
+  const e = engine({ maxConnectionsPerDomain: 1, maxMessagesPerConnection: 2 });
+  const conns = rx.reuse!.conns();
+  const got = rx.reuse!.messages.length;
+  const outs = await Promise.all([1, 2, 3, 4, 5].map((i) => send(e, 'a@src.test', [`m${i}@reuse.test`], `per conn ${i}`)));
+  for (const [o] of outs) assert.equal(o!.status, 'delivered', o!.why);
+  await rx.reuse!.waitMessages(got + 5);
+  assert.equal(rx.reuse!.conns() - conns, 3);
+});
+
+test('enableIPv6: AAAA hosts are used only when it is on', async () => {
+  const [off] = await send(engine(), 'a@src.test', ['u@six.test'], 'v6 off');
+  assert.equal(off!.status, 'failed');
+  assert.equal(off!.status3464, '5.1.2');
+  const [on] = await send(engine({ enableIPv6: true }), 'a@src.test', ['u@six.test'], 'v6 on');
+  assert.equal(on!.status, 'delivered', on!.why);
+  await rx.v6!.waitMessages(1);
+});
+
+test('a host that accepts the connection and never answers costs rwTimeout, then a temporary failure', async () => {
+  const held: net.Socket[] = [];
+  const mute = net.createServer((sock) => { held.push(sock); }); // accepts, says nothing
+  await new Promise<void>((r) => mute.listen(port, '127.0.0.33', r));
+  try {
+    const [o] = await send(engine({ rwTimeoutMs: 500 }), 'a@src.test', ['u@mute.test'], 'mute');
+    assert.equal(o!.status, 'temp', o!.why);
+    assert.equal(o!.status3464, '4.4.1');
+  } finally {
+    for (const sock of held) sock.destroy();
+    await new Promise((r) => mute.close(r));
+  }
 });

@@ -21,6 +21,7 @@ export interface ReceivedMsg {
   conn: number;
   tls: boolean;
   auth: boolean;
+  helo: string;
 }
 
 export interface Receiver {

@@ -45,7 +45,7 @@ class Handler:
             await asyncio.sleep(d)
         emit({"msg": {"from": envelope.mail_from, "to": envelope.rcpt_tos, "data": envelope.original_content.decode("utf8", "replace"),
                       "conn": getattr(server, "conn_no", 0), "tls": server._tls_protocol is not None if hasattr(server, "_tls_protocol") else False,
-                      "auth": session.authenticated}})
+                      "auth": session.authenticated, "helo": session.host_name}})
         return "250 2.0.0 queued"
 
 def authenticator(server, session, envelope, mechanism, auth_data):

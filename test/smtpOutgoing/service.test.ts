@@ -3,8 +3,8 @@
  * (smtpIncoming + processing + smtpOutgoing, the Server `dnr` block pointing at a dnsmasq on
  * loopback): mail relayed through smtpIncoming (relayNetworks) leaves by MX to an aiosmtpd
  * receiver with our Received: field and leaves the queue; a 4xx is retried on processing's
- * schedule and delivered exactly once; a 5xx fails the recipient and the entry leaves the
- * queue; a route in the config sends a sender's mail to a smart host with AUTH over STARTTLS;
+ * schedule and delivered exactly once, with a delay notice; a 5xx fails the recipient, a DSN
+ * goes back to the sender and the entry leaves the queue; a route in the config sends a sender's mail to a smart host with AUTH over STARTTLS;
  * mail from a local domain with a DKIM key (`domain.dkim`) leaves signed, and the signature
  * verifies (mailauth) against the TXT record published in the same dnsmasq.
  */
@@ -54,7 +54,7 @@ Server {
         listeners = ( { address = 127.0.0.1:0 } )
         relayNetworks = ( 127.0.0.0/8 )
     }
-    processing = { schedInterval = 1 maxSchedInterval = 2 }
+    processing = { schedInterval = 1 maxSchedInterval = 2 delayNoticeAfter = 1 }
     smtpOutgoing = {
         mxPort = ${port}
         mtaSts = no
@@ -92,18 +92,34 @@ test('relayed mail leaves by MX with one Received: of ours, and leaves the queue
   await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
 });
 
-test('a 4xx is retried on processing\'s schedule and delivered exactly once', async () => {
-  await submit('alice@example.org', ['late@slow.test'], 'retried');
+/** A DSN the far.test receiver got (from the null sender) whose text matches. */
+const report = (re: RegExp) => waitFor(() => rx.far!.messages.find((m) => (m.from === '' || m.from === '<>') && re.test(m.data)), 15_000, `a DSN matching ${re}`);
+
+test('a 4xx is retried on processing\'s schedule and delivered exactly once; a delay notice after delayNoticeAfter attempts', async () => {
+  await submit('alice@far.test', ['late@slow.test'], 'retried');
   await rx.slow!.waitMessages(1, 20_000);
   await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
   assert.equal(rx.slow!.messages.length, 1);
   assert.ok(rx.slow!.conns() >= 2);
+  const d = await report(/Action: delayed/);
+  assert.deepEqual(d.to, ['alice@far.test']);
+  assert.match(d.data, /Final-Recipient: rfc822; ?late@slow\.test/i);
+  assert.match(d.data, /Status: 4\.3\.0/);
+  assert.match(d.data, /Remote-MTA: dns; ?mx\.slow\.test/i);
 });
 
-test('a 5xx fails the recipient and the entry leaves the queue; the other recipient is delivered', async () => {
-  await submit('alice@example.org', ['gone@nope.test', 'here@nope.test'], 'refused');
+test('a 5xx fails the recipient, bounced to the sender (RFC 3464), and the entry leaves the queue; the other recipient is delivered', async () => {
+  await submit('alice@far.test', ['gone@nope.test', 'here@nope.test'], 'refused');
   await rx.nope!.waitMessages(1);
   assert.deepEqual(rx.nope!.messages[0]!.to, ['here@nope.test']);
+  const b = await report(/Action: failed/);
+  assert.deepEqual(b.to, ['alice@far.test']);
+  assert.match(b.data, /Content-Type: multipart\/report; ?report-type=delivery-status/i);
+  assert.match(b.data, /Final-Recipient: rfc822; ?gone@nope\.test/i);
+  assert.match(b.data, /Status: 5\.1\.1/);
+  assert.match(b.data, /Remote-MTA: dns; ?mx\.nope\.test/i);
+  assert.match(b.data, /Diagnostic-Code: smtp; ?550 5\.1\.1 no such user here/i);
+  assert.doesNotMatch(b.data, /Final-Recipient: rfc822; ?here@nope\.test/i);
   await waitFor(async () => (await queued()) === 0, 10_000, 'an empty queue');
 });
 

@@ -13,8 +13,8 @@
  * Each message goes out as: this server's `Received:` field, the DKIM signature when a signer
  * gives one, then the queued message.
  *
- * Exports: `Engine`, `Job`, `Signer`, `EngineDeps`. Throws nothing: every job's `done` is called
- * exactly once.
+ * Exports: `Engine` (`submit`, `stop`, `idle`, `counts`), `Job`, `Signer`, `EngineDeps`. Throws
+ * nothing: every job's `done` is called exactly once.
  */
 import type { Logger } from '../../log.ts';
 import type { QueueEnvelope } from '../../store/queue-record.ts';
@@ -35,7 +35,7 @@ export interface Job {
   rcpts: RelayRcpt[];
   dest: Destination;
   requireTls: boolean;
-  /** Called once, with one outcome per recipient of `rcpts`. */
+  /** Called once, with one outcome per recipient of `rcpts`; [] : not tried (the engine stopped). */
   done(outcomes: RcptOutcome[]): void;
 }
 
@@ -55,6 +55,7 @@ export class Engine {
   private readonly dests = new Map<string, DestQueue>();
   private readonly d: EngineDeps;
   private inFlight = 0;
+  private stopping = false;
   private idleWaiters: Array<() => void> = [];
   readonly counts = { connections: 0, messages: 0, delivered: 0, failed: 0, temp: 0 };
 
@@ -68,6 +69,10 @@ export class Engine {
   }
 
   submit(job: Job): void {
+    if (this.stopping) {
+      job.done([]);
+      return;
+    }
     const key = `${job.dest.key}${job.requireTls ? ':requiretls' : ''}`;
     let q = this.dests.get(key);
     if (q === undefined) {
@@ -92,6 +97,13 @@ export class Engine {
       },
     });
     this.pump(key, q);
+  }
+
+  /** Stop: jobs not started yet are handed back at once, untried (`done([])`); connections
+   * finish the message in hand and close. */
+  stop(): void {
+    this.stopping = true;
+    for (const q of this.dests.values()) for (const j of q.jobs.splice(0)) j.done([]);
   }
 
   /** Resolves when every submitted job is done. */

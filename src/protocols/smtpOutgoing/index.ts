@@ -7,8 +7,13 @@
  * destinations have answered: delivered (the remote 250), failed (5xx, null MX, loop), or
  * temp (retried on processing's schedule: `schedInterval` doubling up to `maxSchedInterval`,
  * at most `maxRetryCount` retries; on the last allowed attempt a temporary failure is recorded
- * as failed). When a destination whose mail was deferred accepts a message, the rest of its
+ * as failed). Failures are bounced and a delay notice goes out after processing's
+ * `delayNoticeAfter` failed attempts (bounce.ts, store/dsn.ts: the DSN is queued before the
+ * outcome is recorded). When a destination whose mail was deferred accepts a message, the rest of its
  * waiting mail is made due at once (`makeDueFor`, seed §6).
+ *
+ * Stop: no more claims; messages not started are handed back to the queue (released, due at
+ * once); each connection finishes the message in hand, then its outcomes are recorded.
  *
  * Duplicates: a recipient is sent twice only if the server dies between the remote 250 and
  * the durable record of `relayOutcome` (the lease then ends and the entry is claimed again).
@@ -30,6 +35,7 @@ import type { WorkerContext } from '../../service/protocol.ts';
 import type { ActorInfo } from '../../actor/types.ts';
 import type { Dnr } from '../../net/dnr-types.ts';
 import { Engine, type Signer } from './engine.ts';
+import { notify } from './bounce.ts';
 import { MtaSts } from './mta-sts.ts';
 import { domainOf, routeFor, type Destination } from './route.ts';
 import { signMessage, type DkimKey } from '../../store/dkim.ts';
@@ -85,7 +91,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** processing's schedule (defaults when processing is not configured). */
 export function relayRetryPolicy(o: SmtpOutgoingOptions): RetryPolicy {
   const p = o.processing;
-  return { baseMs: p?.schedIntervalMs ?? 300_000, maxMs: p?.maxSchedIntervalMs ?? 28_800_000, maxRetries: p?.maxRetryCount ?? 20 };
+  return {
+    baseMs: p?.schedIntervalMs ?? 300_000, maxMs: p?.maxSchedIntervalMs ?? 28_800_000, maxRetries: p?.maxRetryCount ?? 20,
+    delayNoticeAfter: p?.delayNoticeAfter ?? 4, ...(p !== null ? { maxReturnBytes: p.maxBounceReturnBytes } : {}),
+  };
 }
 
 /** The lease covers a whole attempt: every host's connect and a slow conversation. */
@@ -94,7 +103,8 @@ const leaseMs = (o: SmtpOutgoingOptions): number => Math.max(10 * 60_000, 4 * (o
 export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) {
   if (ctx.store === null) throw new PosternError('SERVICE_NOT_RUNNING', 'smtpOutgoing needs the store');
   const o = optionsOf(ctx.service, 'smtpOutgoing');
-  const q = new QueueClient(ctx.store);
+  const store = ctx.store;
+  const q = new QueueClient(store);
   const dnr = deps.dnr ?? createDnr(ctx.service.dnr ?? defaultDnrOptions());
   const ca = o.tlsCaFile !== null ? fs.readFileSync(o.tlsCaFile, 'utf8') : null;
   const sts = o.mtaSts ? new MtaSts(dnr, { policyAddress: o.mtaStsPolicyAddress, ca, timeoutMs: o.connectTimeoutMs }) : null;
@@ -114,10 +124,28 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
     },
   });
 
-  async function record(claim: RelayClaim, outcomes: RcptOutcome[]): Promise<void> {
+  /** Bounce and delay-notice as due (the DSN queued first), then record the outcomes durably. */
+  async function record(claim: RelayClaim, body: Buffer | null, outcomes: RcptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) {
+      // nothing was tried (stopping): handed back, due again at once
+      await q.release([{ id: claim.id, token: claim.token }]).catch(() => {});
+      return;
+    }
     const last = claim.attempts >= policy.maxRetries;
-    const final = outcomes.map((x) => (x.status === 'temp' && last ? { ...x, status: 'failed' as const, why: `${x.why} (gave up after ${claim.attempts + 1} attempts)` } : x));
-    const item: RelayOutcome = { id: claim.id, token: claim.token, outcomes: final };
+    let final = outcomes.map((x) => (x.status === 'temp' && last ? { ...x, status: 'failed' as const, why: `${x.why} (gave up after ${claim.attempts + 1} attempts)` } : x));
+    let bounced = false;
+    let delayNotice = false;
+    if (body !== null && final.some((x) => x.status === 'failed')) {
+      const r = await notify(q, store, claim, body, 'failure', final.filter((x) => x.status === 'failed'), { policy, log: ctx.log });
+      if (r === 'queued') bounced = true;
+      if (r === 'error') final = final.map((x) => (x.status === 'failed' ? { ...x, status: 'temp' as const, why: `${x.why} (its bounce could not be queued yet)` } : x));
+    }
+    const temps = final.filter((x) => x.status === 'temp');
+    const after = policy.delayNoticeAfter ?? 0;
+    if (body !== null && temps.length > 0 && after > 0 && claim.delayNotices === 0 && claim.attempts + 1 >= after) {
+      delayNotice = (await notify(q, store, claim, body, 'delay', temps, { policy, log: ctx.log })) === 'queued';
+    }
+    const item: RelayOutcome = { id: claim.id, token: claim.token, outcomes: final, ...(bounced ? { bounced } : {}), ...(delayNotice ? { delayNotice } : {}) };
     for (let i = 0; ; i++) {
       try {
         const [res] = await q.relayOutcome([item], policy);
@@ -138,7 +166,7 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
     try {
       body = claim.body !== undefined ? Buffer.from(claim.body.buffer, claim.body.byteOffset, claim.body.byteLength) : await readBody(claim.locator);
     } catch (e) {
-      await record(claim, claim.rcpts.map((r) => ({ index: r.index, status: 'temp', why: `451 4.3.0 the queued message could not be read: ${e instanceof Error ? e.message : String(e)}` })));
+      await record(claim, null, claim.rcpts.map((r) => ({ index: r.index, status: 'temp', why: `451 4.3.0 the queued message could not be read: ${e instanceof Error ? e.message : String(e)}` })));
       return;
     }
     const requireTls = claim.env.requireTls === true;
@@ -164,7 +192,7 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
         });
       }
     });
-    await record(claim, outcomes);
+    await record(claim, body, outcomes);
   }
 
   async function loop(): Promise<void> {
@@ -208,7 +236,8 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
       wake = null;
       w?.();
       await running;
-      await engine.idle(); // messages in hand are finished and recorded (bounded by the timeouts)
+      engine.stop(); // what has not started is handed back to the queue
+      await engine.idle(); // the messages in hand are finished and recorded (bounded by rwTimeout)
       while (counts.inHand > 0) await new Promise<void>((r) => { wake = r; });
     },
   };
