@@ -233,3 +233,14 @@ test('a host that accepts the connection and never answers costs rwTimeout, then
     await new Promise((r) => mute.close(r));
   }
 });
+
+test('after a refused transaction the same connection carries the next message (RSET)', async () => {
+  const e = engine({ maxConnectionsPerDomain: 1 });
+  const conns = rx.refuse!.conns();
+  const got = rx.refuse!.messages.length;
+  const [[a], [b]] = await Promise.all([send(e, 'a@src.test', ['nobody@refuse.test'], 'all refused'), send(e, 'a@src.test', ['ok2@refuse.test'], 'after rset')]);
+  assert.equal(a!.status, 'failed', a!.why);
+  assert.equal(b!.status, 'delivered', b!.why);
+  await rx.refuse!.waitMessages(got + 1);
+  assert.equal(rx.refuse!.conns() - conns, 1);
+});

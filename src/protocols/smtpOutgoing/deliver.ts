@@ -3,7 +3,7 @@
  * nodemailer's SMTPConnection (a well-kept client: EHLO/HELO, STARTTLS, AUTH PLAIN, LOGIN and
  * CRAM-MD5, PIPELINING when offered, SIZE, 8BITMIME, SMTPUTF8, DSN, REQUIRETLS, bounded reply
  * sizes and timeouts; it does not do CHUNKING, so messages go by DATA). A connection carries
- * several messages in turn (RSET between them), each with its own envelope; the outcome of
+ * several messages in turn, each with its own envelope (RSET after a transaction that failed); the outcome of
  * each recipient comes back as delivered / failed (5xx) / temp (4xx, a dropped connection, a
  * timeout).
  *
@@ -99,6 +99,8 @@ export class Connection {
   sent = 0;
   /** Closed, or in a state where another message must not be tried on it. */
   broken = false;
+  /** The last transaction ended in an error: RSET before the next. */
+  private dirty = false;
 
   constructor(target: Target, c: SMTPConnection) {
     this.target = target;
@@ -114,7 +116,7 @@ export class Connection {
   /** Send one message; resolves with each recipient's outcome. */
   async send(m: OutMessage): Promise<RcptResult[]> {
     if (this.broken) return m.rcpts.map((to) => ({ to, status: 'temp', why: '451 4.4.2 connection lost', status3464: '4.4.2' }));
-    if (this.sent > 0) {
+    if (this.dirty) {
       const reset = await new Promise<Error | null>((r) => this.c.reset((err) => r(err ?? null)));
       if (reset !== null) {
         this.broken = true;
@@ -128,6 +130,7 @@ export class Connection {
     return new Promise<RcptResult[]>((resolve) => {
       this.c.send(envelope, m.data, (err: SmtpErr | null, info?: { accepted: string[]; rejectedErrors?: SmtpErr[]; response: string }) => {
         if (err !== null && err !== undefined) {
+          this.dirty = true;
           if (err.code === 'EREQUIRETLS') {
             resolve(m.rcpts.map((to) => ({ to, status: 'failed', why: `550 5.7.30 REQUIRETLS not supported by ${this.target.name}`, status3464: '5.7.30' })));
             return;

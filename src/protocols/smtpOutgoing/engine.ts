@@ -4,7 +4,7 @@
  * recipient domain by MX, or the same smart host, under the same TLS demand; a message asking
  * for REQUIRETLS is its own destination). Jobs wait in their destination's queue; up to
  * `maxConnectionsPerDomain` connections per destination work through it, each carrying
- * messages in turn (RSET between them) up to `maxMessagesPerConnection`, then a new one is
+ * messages in turn (RSET after a failed one) up to `maxMessagesPerConnection`, then a new one is
  * opened. A destination's hosts (targets.ts) are tried in order until one connects; when none
  * does, every job waiting for that destination gets the same outcome (a temporary failure, or
  * the permanent one DNS gave: null MX, loop, no such domain). A REQUIRETLS message that could

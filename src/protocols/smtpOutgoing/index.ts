@@ -38,7 +38,7 @@ import { Engine, type Signer } from './engine.ts';
 import { notify } from './bounce.ts';
 import { MtaSts } from './mta-sts.ts';
 import { domainOf, routeFor, type Destination } from './route.ts';
-import { signMessage, type DkimKey } from '../../store/dkim.ts';
+import { authorDomain, signMessage, type DkimKey } from '../../store/dkim.ts';
 import type { StoreClient } from '../../store/client.ts';
 import { createDnr } from '../../net/dnr.ts';
 import { defaultDnrOptions } from '../../config/resolve.ts';
@@ -49,18 +49,6 @@ const WAIT_MS = 1000;
 const MAX_IN_HAND = 256;
 
 const KEY_TTL_MS = 60_000;
-
-/** The domain of the message's (first) From: address, lower case; null: none. */
-function authorDomain(body: Buffer): string | null {
-  const end = body.indexOf('\r\n\r\n');
-  const head = body.subarray(0, end < 0 ? Math.min(body.length, 65536) : end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^from[ \t]*:(.*)$/im.exec(head);
-  if (m === null) return null;
-  const value = m[1]!.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\([^)]*\)/g, ' ');
-  const angle = /<([^>]*)>/.exec(value);
-  const d = domainOf((angle !== null ? angle[1]! : value.split(',')[0]!).trim());
-  return /^[a-z0-9.-]+$/.test(d) ? d : null;
-}
 
 /** DKIM signing with the store's per-domain keys (store/dkim.ts): the DKIM-Signature lines. */
 function storeSigner(store: StoreClient): Signer {
@@ -186,7 +174,10 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
           id: claim.id, env: claim.env, body, rcpts: g.rcpts, dest: g.dest, requireTls,
           done: (res) => {
             outcomes.push(...res);
-            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) failing.add(g.dest.domain);
+            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) {
+              if (failing.size >= 10_000) failing.clear(); // bounded: forgetting one only loses the early retry
+              failing.add(g.dest.domain);
+            }
             if (--left === 0) resolve();
           },
         });
