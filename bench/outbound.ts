@@ -289,6 +289,15 @@ await ensureNofile(65_536);
 ensureTools(['postfix', 'smtp-source', 'smtp-sink'], { what: 'bench:outbound' });
 const sink = await startSink();
 const servers: Relay[] = [];
+// stopped by a signal (run-all's timeout, ^C): leave no Postfix instance or sink behind
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    void Promise.allSettled(servers.map((s) => s.stop())).finally(() => {
+      sink.stop();
+      process.exit(1);
+    });
+  });
+}
 const runs: Record<string, Run[]> = {};
 try {
   if (ONLY.includes('postern')) servers.push(await postern(sink.port));
