@@ -147,7 +147,8 @@ export class Engine {
             return;
           }
         }
-        const job = q.jobs.shift()!;
+        const job = q.jobs.shift(); // another connection of this destination may have taken the last one while this one connected
+        if (job === undefined) break;
         await this.sendJob(conn, job);
       }
     } finally {
