@@ -25,7 +25,7 @@
  *
  * Exports: `buildDsn`, `DsnInput`, `DsnRecipient`, `DsnMessage`, `DsnKind`, `wantsDsn`,
  * `xtextDecode`, `xtextEncode`, `isXtext`, `DSN_MAX_RETURN_BYTES`, `DSN_ENVID_MAX`,
- * `DSN_ORCPT_MAX`. Throws nothing.
+ * `DSN_ORCPT_MAX`, `dsnEnvelope`. Throws nothing.
  */
 import { randomBytes } from 'node:crypto';
 import type { DsnRcpt, QueueEnvelope } from './queue-record.ts';
@@ -198,4 +198,10 @@ export function buildDsn(d: DsnInput): DsnMessage | null {
   if (returned.length > 0 && returned[returned.length - 1] !== 0x0a) returned = Buffer.concat([returned, Buffer.from('\r\n')]);
   const body = Buffer.concat([Buffer.from(head, 'utf8'), returned, Buffer.from(`\r\n--${boundary}--\r\n`)]);
   return { from: '', to: d.envelope.from, body };
+}
+
+/** The queue envelope of a DSN to `to` (`account`: its local mailbox, null for a remote sender,
+ * whose DSN is relayed), from the null sender, made by this server (`by`) at `now`. */
+export function dsnEnvelope(to: string, account: string | null, by: string, now: number): QueueEnvelope {
+  return { from: '', rcpts: [{ to, account }], receivedAt: now, helo: by, ip: '127.0.0.1', by, with: 'LOCAL', tls: null, auth: null, body: '8BITMIME', utf8: false };
 }

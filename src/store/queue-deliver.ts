@@ -41,8 +41,7 @@ import type { Queue, QueueEntry } from './queue.ts';
 import type { RcptStatus, StateRecord } from './queue-record.ts';
 import type { Store } from './store.ts';
 import { shiftStructure, type MessageStructure } from './structure.ts';
-import { buildDsn, wantsDsn, type DsnKind, type DsnRecipient } from './dsn.ts';
-import type { QueueEnvelope } from './queue-record.ts';
+import { buildDsn, dsnEnvelope, wantsDsn, type DsnKind, type DsnRecipient } from './dsn.ts';
 
 export interface RetryPolicy {
   baseMs: number;
@@ -299,11 +298,7 @@ async function notify(q: Queue, store: Store, e: QueueEntry, policy: RetryPolicy
       }
       account = null; // a remote sender: the DSN waits for smtpOutgoing
     }
-    const bounce: QueueEnvelope = {
-      from: '', rcpts: [{ to: dsn.to, account }], receivedAt: now, helo: env.by, ip: '127.0.0.1', by: env.by,
-      with: 'LOCAL', tls: null, auth: null, body: '8BITMIME', utf8: false,
-    };
-    const { id } = await q.enqueue(bounce, dsn.body);
+    const { id } = await q.enqueue(dsnEnvelope(dsn.to, account, env.by, now), dsn.body);
     q.log.info({ id: e.id, dsn: id, kind, to: dsn.to, rcpts: recipients.map((r) => r.to) }, 'queue: DSN queued');
     return true;
   } catch (err) {

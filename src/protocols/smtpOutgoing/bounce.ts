@@ -13,8 +13,8 @@
  * as temporary, so it is tried, and bounced, later).
  */
 import { isPosternError } from '../../errors.ts';
-import { buildDsn, wantsDsn, type DsnKind, type DsnRecipient } from '../../store/dsn.ts';
-import type { QueueClient, QueueEnvelope, RetryPolicy } from '../../store/queue-client.ts';
+import { buildDsn, dsnEnvelope, wantsDsn, type DsnKind, type DsnRecipient } from '../../store/dsn.ts';
+import type { QueueClient, RetryPolicy } from '../../store/queue-client.ts';
 import type { StoreClient } from '../../store/client.ts';
 import type { RcptOutcome, RelayClaim } from '../../store/relay-types.ts';
 import type { Logger } from '../../log.ts';
@@ -62,11 +62,7 @@ export async function notify(
       }
       account = null; // a remote sender: the DSN is relayed too
     }
-    const bounce: QueueEnvelope = {
-      from: '', rcpts: [{ to: dsn.to, account }], receivedAt: now, helo: env.by, ip: '127.0.0.1', by: env.by,
-      with: 'LOCAL', tls: null, auth: null, body: '8BITMIME', utf8: false,
-    };
-    const { id } = await q.enqueue(bounce, dsn.body);
+    const { id } = await q.enqueue(dsnEnvelope(dsn.to, account, env.by, now), dsn.body);
     o.log.info({ id: claim.id, dsn: id, kind, to: dsn.to, rcpts: recipients.map((r) => r.to) }, 'smtpOutgoing: DSN queued');
     return 'queued';
   } catch (err) {
