@@ -17,7 +17,7 @@
  * good are bounced (an RFC 3464 DSN to the sender, enqueued before the failure is recorded), and
  * a delay notice goes out after `delayNoticeAfter` (default 4) failed attempts, once per entry
  * (store/queue-deliver.ts, store/dsn.ts). Remote recipients are not
- * handled here: they wait in the queue for smtpOutgoing (not built yet).
+ * handled here: they wait in the queue for smtpOutgoing (src/protocols/smtpOutgoing/).
  *
  * Exports: `startWorker(ctx)`, `retryPolicy(service)`. Throws (startWorker) SERVICE_NOT_RUNNING
  * when the thread has no store.

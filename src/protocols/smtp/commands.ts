@@ -147,7 +147,7 @@ async function rcpt(args: string, s: Session): Promise<V> {
     tx.mailboxes.add(key);
   }
   tx.rcpts.push(dsn === null ? { to: p.address, account: mailbox } : { to: p.address, account: mailbox, dsn });
-  if (mailbox === null) return reply('250 2.1.5 Ok: relayed. Remote delivery (smtpOutgoing) is not implemented yet: the message will wait in the queue\r\n', { state: 'rcpt' });
+  if (mailbox === null) return reply('250 2.1.5 Ok: relayed (smtpOutgoing sends it on)\r\n', { state: 'rcpt' });
   return reply('250 2.1.5 Ok\r\n', { state: 'rcpt' });
 }
 
