@@ -4,8 +4,8 @@
  * falling back to the OS's; timeout, retries, a per-type answer cache honouring TTLs). Real DNS:
  * UDP, TCP on truncation. Types only.
  *
- * Errors: a name that does not exist resolves to [] (NXDOMAIN/NODATA are answers, cached by
- * their SOA minimum); a server failure or timeout rejects with DNR_TEMP (a temporary failure:
+ * Errors: a name that does not exist resolves to [] (NXDOMAIN/NODATA are answers, cached for
+ * `negativeCacheTtl`: Node's resolver does not give the SOA minimum); a server failure or timeout rejects with DNR_TEMP (a temporary failure:
  * mail is retried), a malformed name with DNR_BAD_NAME.
  */
 export interface MxRecord {
