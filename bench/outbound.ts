@@ -26,15 +26,14 @@
  * JSON with every figure. Exit 0 even when the target is missed (the table says so); 1 on a
  * setup failure or when a message does not arrive within the timeout.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
-import { clockTicks, descendants } from './lib/proc.ts';
+import { clockTicks, descendants, sh } from './lib/proc.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
-import { freePort } from './lib/net.ts';
+import { freePort, waitPort } from './lib/net.ts';
 import { ensureTools } from '../test/tools.ts';
 
 const COUNT = Number(process.env.BENCH_OUTBOUND_COUNT ?? 10_000);
@@ -53,26 +52,10 @@ const TIMEOUT_MS = 300_000;
 const DEST_CONNS = Number(process.env.BENCH_OUTBOUND_DEST_CONNS ?? 20);
 const CONN_THREADS = Number(process.env.BENCH_OUTBOUND_CONN_THREADS ?? 1);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
-async function waitPort(port: number, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((res) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.destroy(), res(true)));
-      c.on('error', () => res(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await sleep(50);
-  }
-}
 
 /** utime+stime+cutime+cstime (s) of the processes, summed; a gone one counts 0. */
 function cpuWithChildren(pids: readonly number[]): number {

@@ -31,7 +31,6 @@
  * Targets (issue 6): sessions/s and retrieval ≥ Dovecot at 10 and 100 clients; idle memory
  * under half of Dovecot's.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -43,7 +42,7 @@ import { printJsonLine, printTable } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
 import { ensureTools } from '../test/tools.ts';
-import { clockTicks, descendants, machineJiffies, pssBytes, treeCpuSeconds } from './lib/proc.ts';
+import { clockTicks, descendants, machineJiffies, pssBytes, sh, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -79,9 +78,6 @@ function messageBytes(u: number, k: number): Buffer {
   return b;
 }
 
-function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: opts.input });
-}
 
 
 async function waitPort(port: number, ms = 20_000): Promise<void> {

@@ -22,15 +22,15 @@
  * (issue 5): Postern ≥ 2 × Postfix at 20 sessions, and ≥ 0.5 × smtp-sink. Exit 0 even when a
  * target is missed (the table says so); 1 on a setup failure.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
-import { freePort } from './lib/net.ts';
+import { freePort, waitPort } from './lib/net.ts';
+import { sh } from './lib/proc.ts';
 import { ensureTools } from '../test/tools.ts';
 
 const LEVELS = [1, 20, 100];
@@ -50,22 +50,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
-async function waitPort(port: number, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((res) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.destroy(), res(true)));
-      c.on('error', () => res(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await sleep(100);
-  }
-}
 
 /** Run smtp-source; resolves with the wall time and its own CPU time (bash `times`). */
 function smtpSource(port: number, sessions: number, messages: number): Promise<{ ms: number; cpuS: number }> {

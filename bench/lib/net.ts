@@ -1,6 +1,7 @@
 /**
  * bench/lib/net.ts: small network helpers shared by the bench scripts.
- * Exports: `freePort()` (a free TCP port on 127.0.0.1 for a peer server). Throws nothing.
+ * Exports: `freePort()` (a free TCP port on 127.0.0.1 for a peer server), `waitPort(port, ms)`
+ * (resolves once something accepts on 127.0.0.1:port; rejects after `ms`).
  */
 import net from 'node:net';
 
@@ -13,4 +14,17 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+export async function waitPort(port: number, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = net.connect(port, '127.0.0.1', () => (c.destroy(), res(true)));
+      c.on('error', () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

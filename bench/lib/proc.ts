@@ -4,7 +4,8 @@
  * whole machine's busy time. Linux only.
  *
  * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `rssBytes(pids)`,
- * `treeCpuSeconds(pids)`, `machineJiffies()`.
+ * `treeCpuSeconds(pids)`, `machineJiffies()`, `sh(cmd, args, {input})` (a command's stdout).
+ * `sh` throws as execFileSync does (the command failed).
  * Throws: nothing; a process gone while it is read counts 0 (and is not listed).
  */
 import { execFileSync } from 'node:child_process';
@@ -82,4 +83,9 @@ export function treeCpuSeconds(pids: readonly number[]): number {
     }
   }
   return sum / clockTicks();
+}
+
+/** Run a command and return its stdout (`input` on its stdin); throws as execFileSync does. */
+export function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: opts.input });
 }
