@@ -14,7 +14,8 @@
  * deliver(user, bytes, { folder?, flags? }) writing a message file straight into a maildir,
  * masterPid(), pids() (the master and all its descendants), pssBytes(), cpuSeconds(), restart(),
  * stop()); `descendants(pid)`, `pssBytes(pids)`, `treeCpuSeconds(pids)` (from bench/lib/proc.ts);
- * `dovecotInstalled()`.
+ * `dovecotInstalled()`; `runAs()` (who a throwaway Dovecot runs as), `greets(port, ms, greeting)`
+ * (also used by test/rpop/dovecot-pop3.ts).
  * Throws: startDovecot rejects when `dovecot` is missing, exits at once, or does not greet
  * within `startTimeoutMs` (its log's tail is in the message); stop() never throws.
  */
@@ -81,11 +82,11 @@ export function dovecotInstalled(): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface RunAs { name: string; group: string; uid: number; gid: number }
+export interface RunAs { name: string; group: string; uid: number; gid: number }
 
 /** Who Dovecot runs as: the current user, or, under root, `nobody` (Dovecot refuses to run its
  * login and mail processes as root; started unprivileged, it switches to no other user). */
-function runAs(): RunAs {
+export function runAs(): RunAs {
   const info = os.userInfo();
   if (info.uid !== 0) {
     let group = String(info.gid);
@@ -172,8 +173,9 @@ ${loginCapacity}}
 `;
 }
 
-/** Resolves when something on the port sends a line starting with `* OK`. */
-async function greets(port: number, timeoutMs: number): Promise<boolean> {
+/** Resolves true when something on the port sends a first line starting with `greeting`
+ * (`* OK` for IMAP, `+OK` for POP3), false on anything else or after `timeoutMs`. */
+export async function greets(port: number, timeoutMs: number, greeting = '* OK'): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let buf = '';
@@ -186,7 +188,7 @@ async function greets(port: number, timeoutMs: number): Promise<boolean> {
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
       buf += d;
-      if (buf.includes('\n')) done(buf.startsWith('* OK'));
+      if (buf.includes('\n')) done(buf.startsWith(greeting));
     });
     s.on('error', () => done(false));
     s.on('close', () => done(false));

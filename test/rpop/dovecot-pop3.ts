@@ -9,46 +9,17 @@
  * in the maildir), stop() }; `dovecotPop3Installed()`.
  * Throws: rejects when dovecot does not start or greet in 20 s (its log's tail in the message).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers.ts';
 import { descendants } from '../../bench/lib/proc.ts';
+import { greets, runAs } from '../imap/dovecot.ts';
 
 export function dovecotPop3Installed(): boolean {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'dovecot-pop3d'], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('ok installed');
-}
-
-interface RunAs { name: string; group: string; uid: number; gid: number }
-
-function runAs(): RunAs {
-  const info = os.userInfo();
-  if (info.uid !== 0) return { name: info.username, group: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(), uid: info.uid, gid: info.gid };
-  const id = (flag: string): string => execFileSync('id', [flag, 'nobody'], { encoding: 'utf8' }).trim();
-  return { name: 'nobody', group: id('-gn'), uid: Number(id('-u')), gid: Number(id('-g')) };
-}
-
-function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = '';
-    const done = (ok: boolean): void => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(ok);
-    };
-    const t = setTimeout(() => done(false), 2000);
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      if (buf.includes('\n')) done(buf.startsWith('+OK'));
-    });
-    s.on('error', () => done(false));
-    s.on('close', () => done(false));
-  });
 }
 
 export interface DovecotPop3 {
@@ -155,7 +126,7 @@ service pop3-login {
     throw new Error(`dovecot did not start (exit ${r.status}): ${tail}`);
   }
   const until = Date.now() + 20_000;
-  while (!(await greets(port))) {
+  while (!(await greets(port, 2000, '+OK'))) {
     if (Date.now() > until) {
       const tail = logTail();
       await halt();
