@@ -231,11 +231,17 @@ export async function startDnsServer(records: DnsRecords, o: DnsServerOptions = 
 
 export interface SilentDnsServer { server: string; queries(): number; stop(): Promise<void> }
 
-export function startSilentDnsServer(host = '127.0.0.54'): Promise<SilentDnsServer> {
+/** A UDP "name server" on `host` that counts queries and answers each with `answer(query)`
+ * (null: no answer). */
+function udpDnsServer(host: string, answer: (q: Buffer) => Buffer | null): Promise<SilentDnsServer> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     let n = 0;
-    s.on('message', () => { n++; });
+    s.on('message', (q, rinfo) => {
+      n++;
+      const reply = answer(q);
+      if (reply !== null) s.send(reply, rinfo.port, rinfo.address);
+    });
     s.once('error', reject);
     s.bind(0, host, () => {
       resolve({
@@ -247,29 +253,20 @@ export function startSilentDnsServer(host = '127.0.0.54'): Promise<SilentDnsServ
   });
 }
 
+export function startSilentDnsServer(host = '127.0.0.54'): Promise<SilentDnsServer> {
+  return udpDnsServer(host, () => null);
+}
+
 export function startFailingDnsServer(rcode = 2, host = '127.0.0.56'): Promise<SilentDnsServer> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    let n = 0;
-    s.on('message', (q, rinfo) => {
-      n++;
-      if (q.length < 12) return;
-      const reply = Buffer.from(q); // the question echoed, no answers
-      reply[2] = 0x80 | (q[2]! & 0x79); // QR, opcode and RD kept, AA and TC clear
-      reply[3] = 0x80 | (rcode & 0x0f); // RA, rcode
-      reply.writeUInt16BE(0, 6); // ANCOUNT
-      reply.writeUInt16BE(0, 8); // NSCOUNT
-      reply.writeUInt16BE(0, 10); // ARCOUNT (an EDNS OPT record in the query is dropped below)
-      s.send(questionOnly(reply), rinfo.port, rinfo.address);
-    });
-    s.once('error', reject);
-    s.bind(0, host, () => {
-      resolve({
-        server: `${host}:${s.address().port}`,
-        queries: () => n,
-        stop: () => new Promise<void>((r) => s.close(() => r())),
-      });
-    });
+  return udpDnsServer(host, (q) => {
+    if (q.length < 12) return null;
+    const reply = Buffer.from(q); // the question echoed, no answers
+    reply[2] = 0x80 | (q[2]! & 0x79); // QR, opcode and RD kept, AA and TC clear
+    reply[3] = 0x80 | (rcode & 0x0f); // RA, rcode
+    reply.writeUInt16BE(0, 6); // ANCOUNT
+    reply.writeUInt16BE(0, 8); // NSCOUNT
+    reply.writeUInt16BE(0, 10); // ARCOUNT (an EDNS OPT record in the query is dropped below)
+    return questionOnly(reply);
   });
 }
 
