@@ -8,7 +8,7 @@
  * declared Content-Length and for a chunked body, maxErrors (the answer reaching it closes the
  * connection), the security headers, a slowloris client cut by the headers deadline
  * (commandTimeout), a body trickled under minDataRate, a pipelining client that never reads,
- * bounded while others are served, and maxPipelinedRequests.
+ * bounded while others are served, maxPipelinedRequests, and a half-closed client answered in full.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -209,4 +209,20 @@ test('maxPipelinedRequests: a client sending more requests ahead of their answer
   const answered = Number((await curl([url('testHttp', '/count')])).out) - before - 1;
   t.diagnostic(`answered ${answered} of ${N}`);
   assert.ok(answered <= 17, `answered ${answered}: at most the one running and the 16 waiting`);
+});
+
+test('a half-closed client (its request, then FIN) still gets its whole answer, then the connection closes; the server carries on', async () => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = net.connect(server.port('testHttp'), '127.0.0.1');
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (got += d));
+    s.on('error', reject);
+    s.on('close', () => resolve(got)); // the server ends its side once it has answered
+    s.on('connect', () => s.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n')); // request, then half-close
+  });
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  const length = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(answer)?.[1]);
+  assert.equal(Buffer.byteLength(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1'), length, 'the whole body came before the close');
+  assert.deepEqual((await curl([url('testHttp', '/')])).statuses, [200], 'others are served');
 });

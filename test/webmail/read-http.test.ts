@@ -3,7 +3,8 @@
  * store probe): logging in (ok, failed, hostNameResolver, logout), the folder tree, the list of a
  * 120-message folder sorted each way and paged, a text message, an HTML message (sanitised,
  * served under its own CSP, remote content blocked until asked), cid and attachment downloads
- * byte for byte, the raw source, the conversation view, search, and bad parameters.
+ * byte for byte, the raw source, the conversation view, search, bad parameters, and a login
+ * brute force banned by the per-IP throttle.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -370,4 +371,23 @@ test("a browser's favicon request is answered (not an error toward maxErrors), a
   assert.match(icon.text, /^<svg /);
   const form = await b.get('/');
   assert.match(form.text, /<link rel="icon" href="\/static\/favicon\.svg"/);
+});
+
+test('login brute force: after authBanThreshold failures the IP is banned: even the right password is refused, new connections get 403', async () => {
+  const srv = await startReadServer({ webmail: 'authBanThreshold = 3 authBanTime = 600' });
+  try {
+    await srv.addUser(ANN, PW);
+    const b = browser(srv.base);
+    for (let i = 0; i < 3; i++) {
+      const bad = await b.login(ANN, `guess-${i}`);
+      assert.equal(bad.status, 200);
+      assert.match(bad.text, /class="error"/);
+    }
+    // banned: a new connection is refused by the listener layer before any HTTP is parsed
+    const refused = await b.login(ANN, PW);
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(refused.headers['set-cookie'] ?? '', /postern_session=/);
+  } finally {
+    await srv.stop();
+  }
 });
