@@ -7,10 +7,12 @@
  * temp, then delivered), a drop mid-DATA (temp, then delivered exactly once), requireTLS with a
  * receiver without STARTTLS (deferred, nothing sent), REQUIRETLS (5.7.30), connection reuse, the
  * per-domain connection limit, maxMessagesPerConnection, a smart host with AUTH over STARTTLS,
- * enableIPv6 (an AAAA-only MX on ::1), heloName, a host that never answers (rwTimeout).
+ * enableIPv6 (an AAAA-only MX on ::1), heloName, a host that never answers (rwTimeout), a host
+ * whose accept queue is full, so the TCP handshake never completes (connectTimeout).
  */
 import { test, before, after } from 'node:test';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startDnsServer, type DnsServer } from '../dns-server.ts';
 import { freePort } from '../helpers.ts';
@@ -46,7 +48,7 @@ before(async () => {
     a: {
       'mx1.pref.test': ['127.0.0.21'], 'mx2.pref.test': ['127.0.0.22'], 'dead.fb.test': ['127.0.0.23'], 'amx.test': ['127.0.0.24'],
       'mx.refuse.test': ['127.0.0.25'], 'mx.defer.test': ['127.0.0.26'], 'mx.loop.test': ['127.0.0.28'], 'mx.notls.test': ['127.0.0.29'],
-      'mx.reuse.test': ['127.0.0.30'], 'mx.limit.test': ['127.0.0.31'], 'mx.drop.test': ['127.0.0.32'], 'mx.mute.test': ['127.0.0.33'],
+      'mx.reuse.test': ['127.0.0.30'], 'mx.limit.test': ['127.0.0.31'], 'mx.drop.test': ['127.0.0.32'], 'mx.mute.test': ['127.0.0.33'], 'mx.slow.test': ['127.0.0.34'],
     },
     aaaa: { 'mx.six.test': ['::1'] },
     mx: {
@@ -61,6 +63,7 @@ before(async () => {
       'drop.test': [{ exchange: 'mx.drop.test', priority: 10 }],
       'six.test': [{ exchange: 'mx.six.test', priority: 10 }],
       'mute.test': [{ exchange: 'mx.mute.test', priority: 10 }],
+      'slow.test': [{ exchange: 'mx.slow.test', priority: 10 }],
     },
     nullMx: ['null.test'],
   }, { host: '127.0.0.63' });
@@ -231,6 +234,36 @@ test('a host that accepts the connection and never answers costs rwTimeout, then
   } finally {
     for (const sock of held) sock.destroy();
     await new Promise((r) => mute.close(r));
+  }
+});
+
+test('a host whose accept queue is full never completes the TCP handshake: connectTimeout, then a temporary failure', { timeout: 20_000 }, async () => {
+  // Python's listen(0) that never accepts: once its accept queue is full the kernel drops
+  // further SYNs, so a connect neither succeeds nor fails until the client gives up (connect and
+  // rw timeouts of 60 s would outlast this test's 20 s)
+  const py = spawn('python3', ['-c', `import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.34',${port}))\ns.listen(0)\nprint('ready',flush=True)\ntime.sleep(120)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: net.Socket[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      py.stdout!.once('data', () => resolve());
+      py.once('exit', (c) => reject(new Error(`python exited ${c}`)));
+    });
+    for (let i = 0; i < 16; i++) { // fill the queue: until a connect does not complete within 300 ms
+      const c = net.connect(port, '127.0.0.34');
+      c.on('error', () => {});
+      fillers.push(c);
+      const done = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 300);
+        c.once('connect', () => (clearTimeout(t), r(true)));
+      });
+      if (!done) break;
+    }
+    const [o] = await send(engine({ connectTimeoutMs: 500, rwTimeoutMs: 60_000 }), 'a@src.test', ['u@slow.test'], 'slow');
+    assert.equal(o!.status, 'temp', o!.why);
+    assert.match(o!.why, /time|connect/i);
+  } finally {
+    for (const c of fillers) c.destroy();
+    py.kill('SIGKILL');
   }
 });
 
