@@ -11,7 +11,8 @@
  *   src/session/, src/service/, the one dispatcher and its framers, the protocol-module contract
  *   src/control/, src/status/,  and the service table; the control socket, the status endpoint,
  *   src/cli/, src/http/         the `postern ctl` client, the HTTP service host
- *   src/store/                  directory, mailboxes, queue, bodies: imports only the ground
+ *   src/store/, src/userdb/     directory, mailboxes, queue, bodies; user databases and user
+ *                               maps (LDAP): each imports only the ground
  *   src/actor/, src/config/,    the ground: imports only the ground (src/admin/ is the admin
  *   src/net/, src/admin/,       command registry: declarations any layer may read, the store's
  *   src/errors.ts, src/log.ts   handlers included)
@@ -22,10 +23,11 @@
  */
 const GROUND = '^src/(actor/|config/|net/|admin/|errors\\.ts$|log\\.ts$)';
 const STORE = '^src/store/';
+const USERDB = '^src/userdb/';
 const MIDDLE = '^src/(session|service|control|status|cli|http)/';
 const AUTH = '^src/auth/';
 const SERVICES = '^src/(protocols/[^/]+|processing)/';
-const KNOWN = [GROUND, STORE, MIDDLE, AUTH, SERVICES];
+const KNOWN = [GROUND, STORE, USERDB, MIDDLE, AUTH, SERVICES];
 
 module.exports = {
   forbidden: [
@@ -63,6 +65,13 @@ module.exports = {
       severity: 'error',
       from: { path: STORE },
       to: { path: '^src/', pathNot: [GROUND, STORE] },
+    },
+    {
+      name: 'userdb-imports-only-the-ground',
+      comment: 'src/userdb/ (user databases and maps) imports only the ground, like the store.',
+      severity: 'error',
+      from: { path: USERDB },
+      to: { path: '^src/', pathNot: [GROUND, USERDB] },
     },
     {
       name: 'middle-imports-no-service-or-auth',

@@ -16,6 +16,8 @@ import module from 'node:module';
 import { Supervisor } from '../src/actor/supervisor.ts';
 import { PosternError, errorToData } from '../src/errors.ts';
 import { loadConfig, loadConfigFile, loadDefault } from '../src/config/load.ts';
+import { writeConfig } from '../src/config/write.ts';
+import type { ConfigModel } from '../src/config/model.ts';
 import { checkTlsFiles } from '../src/net/tls.ts';
 import { serviceRow, serviceRows } from '../src/service/table.ts';
 import { registerServices, type ServiceRow } from '../src/config/schema.ts';
@@ -92,10 +94,16 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
   checkTlsFiles(loaded.resolved, opts.configFile ?? (opts.configText !== undefined ? 'config' : '(embedded default)'));
   let config: ResolvedConfig = loaded.resolved;
+  /** The running configuration's model (config.get; written by config.save). */
+  let model: ConfigModel = loaded.model;
   const log = opts.log ?? createRootLogger(config.logLevel);
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
   fs.mkdirSync(path.join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   const socketPath = path.join(dataDir, 'run', 'postern.sock');
+  /** Where config.save writes by default, and what a reload without text reads: the file the
+   * server started from, else <dataDir>/postern.conf (once saved there). */
+  const saveFile = opts.configFile ?? path.join(dataDir, 'postern.conf');
+  let configFile = opts.configFile;
   const startedAt = Date.now();
   const hosts = new Map<string, ServiceHost>();
   let stopping = false;
@@ -136,6 +144,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         backoffInitialMs: opts.backoffInitialMs,
         admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
+        admin: (verb, args) => dispatch(verb, args),
       });
       await host.start();
       hosts.set(name, host);
@@ -244,10 +253,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log, limits: config.statusLimits });
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
-    const next = configText !== undefined ? loadConfig(configText, 'reload') : opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
-    checkTlsFiles(next.resolved, configText !== undefined ? 'reload' : opts.configFile ?? 'config');
+    const next = configText !== undefined ? loadConfig(configText, 'reload') : configFile !== undefined ? await loadConfigFile(configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();
+    checkTlsFiles(next.resolved, configText !== undefined ? 'reload' : configFile ?? 'config');
     const prev = config;
     config = next.resolved;
+    model = next.model;
     log.level = config.logLevel;
     const changed: string[] = [];
     const want = new Set(config.services);
@@ -345,14 +355,32 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       mainDnr().flush();
       return { flushed: true };
     },
+    'config.get': async () => ({ text: writeConfig(model), model, file: saveFile }),
+    'config.set': async (a) => reload(String(a.text)),
+    'config.save': async (a) => {
+      const target = path.resolve(typeof a.path === 'string' ? a.path : saveFile);
+      const tmp = `${target}.tmp-${process.pid}`;
+      await fs.promises.writeFile(tmp, writeConfig(model), { mode: 0o600 });
+      const fh = await fs.promises.open(tmp, 'r');
+      await fh.sync().finally(() => fh.close());
+      await fs.promises.rename(tmp, target);
+      if (target === saveFile) configFile = saveFile;
+      log.info({ path: target }, 'configuration saved');
+      return { path: target };
+    },
     fault: async (a) => ({ thread: injectFault(String(a.name), String(a.kind ?? 'crash') as 'crash', Number(a.index ?? 0)) }),
   };
+
+  /** Every admin command, from the control socket or an admin service's session. */
+  function dispatch(verb: string, args: Record<string, unknown>): Promise<unknown> {
+    return runCommand(verb, args, { main: mainCommands, store: (v, a) => storeThread().admin(v, a) });
+  }
 
   if (opts.controlSocket ?? true) {
     control = await startControlServer({
       socketPath,
       log,
-      dispatch: (verb, args) => runCommand(verb, args, { main: mainCommands, store: (v, a) => storeThread().admin(v, a) }),
+      dispatch,
     });
   }
 

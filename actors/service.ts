@@ -53,6 +53,9 @@ export interface ServiceHostOptions {
   admissionClock?: (() => number) | undefined;
   /** A fresh MessagePort to the store for each connection thread (its StoreClient). */
   storeConnect?: (owner: string) => MessagePort;
+  /** Runs an admin command of the registry on the server (HostCall `admin`), for a row with
+   * `admin: true`. */
+  admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -210,6 +213,7 @@ export class ServiceHost implements Child {
             globalRules: this.globalRules,
             stress: [...this.stressed],
             webSessions: this.webSessions !== null,
+            admin: this.opts.row.admin && this.opts.admin !== undefined,
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -254,6 +258,11 @@ export class ServiceHost implements Child {
         if (m.op === 'create') return Promise.resolve(table.createNow(m.user, m.ip));
         if (m.op === 'get') return Promise.resolve(table.getNow(m.id));
         return table.destroy(m.id).then(() => null);
+      }
+      case 'admin': {
+        const run = this.opts.row.admin ? this.opts.admin : undefined;
+        if (run === undefined) return Promise.reject(new PosternError('CONTROL_FORBIDDEN', `service ${this.name} may not run admin commands`));
+        return run(m.verb, m.args);
       }
     }
   }

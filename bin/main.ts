@@ -1,14 +1,17 @@
 /**
  * bin/main.ts: the `postern` command.
  *
- *   postern start [--config FILE] [--data-dir DIR]     run the server (the embedded default
- *                                                      config when no file is given)
+ *   postern start [--config FILE] [--data-dir DIR]     run the server (no file given:
+ *                                                      <dataDir>/postern.conf if SAVE CONFIG
+ *                                                      wrote one, else the embedded default)
  *   postern ctl [--data-dir DIR] [--json] VERB …       talk to a running server
  *   postern config check|print [--config FILE]         validate, or print the normalised config
  *
  * Exits non-zero on failure, with one line per problem (a config with several problems: each
  * once). `config check` also loads the listeners' certificate and key files (net/tls.ts).
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from '../actors/server.ts';
 import { runCtl } from '../src/cli/ctl.ts';
@@ -26,7 +29,9 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'ctl') return runCtl(rest);
   if (cmd === 'start') {
     const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, 'data-dir': { type: 'string' } }, strict: true });
-    const configFile = values.config ?? process.env.POSTERN_CONFIG;
+    // no --config: the file SAVE CONFIG wrote in the data directory, else the embedded default
+    const saved = resolve(values['data-dir'] ?? process.env.POSTERN_DATA_DIR ?? 'data', 'postern.conf');
+    const configFile = values.config ?? process.env.POSTERN_CONFIG ?? (existsSync(saved) ? saved : undefined);
     const server = await startServer({ configFile, dataDir: values['data-dir'], signals: true });
     await server.stopped;
     return 0;

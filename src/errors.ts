@@ -37,6 +37,10 @@ export const ErrorCodes = {
   // control socket
   CONTROL_UNAVAILABLE: true,
   CONTROL_BAD_REQUEST: false,
+  CONTROL_FORBIDDEN: false, // an admin command from a service that may not run them
+  // user databases and user maps (src/userdb/): a directory that cannot be asked is temporary
+  USERDB_UNAVAILABLE: true, // the LDAP server is down, slow past its timeout, or refused the service bind
+  USERDB_BAD_ENTRY: false, // an entry or map line that cannot be used (no mailHost, a bad host:port)
   // storage (protocol-neutral kinds, as Dovecot's mail-error.h; each protocol maps them)
   STORE_NO_SUCH_DOMAIN: false,
   STORE_NO_SUCH_ACCOUNT: false,

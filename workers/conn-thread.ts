@@ -55,6 +55,13 @@ const webSessions: SessionTable | undefined = data.webSessions === true
     }
   : undefined;
 
+/** Admin commands (HostCall `admin`), for the services whose row allows them (cli, webadmin).
+ * A command the server does not finish in 5 minutes rejects ACTOR_TIMEOUT. */
+const ADMIN_TIMEOUT_MS = 300_000;
+const admin = data.admin === true
+  ? (verb: string, args: Record<string, unknown>): Promise<unknown> => host.call<unknown>({ t: 'admin', verb, args }, ADMIN_TIMEOUT_MS)
+  : undefined;
+
 interface Session {
   socket: net.Socket;
   ticket: number;
@@ -254,6 +261,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
     ...(webSessions === undefined ? {} : { webSessions }),
+    ...(admin === undefined ? {} : { admin }),
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {
         s.ended = true; // the first reason given is the one counted

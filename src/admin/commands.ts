@@ -131,6 +131,9 @@ export const COMMANDS = Object.freeze([
     note: 'through the server\'s resolver (PTR: NAME is an IP)',
   }),
   def('dnr.flush', 'main', {}, { note: 'empties the resolver caches of every thread' }, () => 'resolver caches flushed'),
+  def('config.get', 'main', {}, null),
+  def('config.set', 'main', { text: req }, null),
+  def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),
   def('fault', 'main', { name: req, kind: { type: 'choice', choices: ['crash', 'oom', 'hang'], required: false }, index: { type: 'uint', required: false } }, {
     words: [{ ...SERVICE, label: 'SERVICE' }, { arg: 'kind', word: 'choice', label: 'crash|oom|hang' }, { arg: 'index', word: 'index', label: 'THREAD', optional: true, default: 0 }],
     note: 'only with enableFaultInjection = yes',

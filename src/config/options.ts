@@ -401,12 +401,52 @@ export interface WebmailOptions extends HttpOptions {
   readonly authCacheTtlMs: number;
 }
 
+// ---- cluster (issue 16): each interface is its owner's ------------------------------------
+
+/** POP3 proxy (config/schema.ts POP3_PROXY_OPTIONS). */
+export interface Pop3ProxyOptions {
+  readonly kind: 'pop3Proxy';
+}
+
+/** IMAP proxy (config/schema.ts IMAP_PROXY_OPTIONS). */
+export interface ImapProxyOptions {
+  readonly kind: 'imapProxy';
+}
+
+/** WebMail proxy (config/schema.ts WEBMAIL_PROXY_OPTIONS): the HTTP options and the back ends'. */
+export interface WebmailProxyOptions extends HttpOptions {
+  readonly kind: 'webmailProxy';
+}
+
+// ---- operators' services (issue 17): each interface is its owner's ------------------------
+
+/** The telnet CLI (config/schema.ts CLI_OPTIONS). */
+export interface CliOptions {
+  readonly kind: 'cli';
+}
+
+/** WebAdmin (config/schema.ts WEBADMIN_OPTIONS): the HTTP options. */
+export interface WebadminOptions extends HttpOptions {
+  readonly kind: 'webadmin';
+}
+
+/** The Log service (config/schema.ts LOG_OPTIONS). */
+export interface LogServiceOptions {
+  readonly kind: 'log';
+}
+
+/** The Report service (config/schema.ts REPORT_OPTIONS). */
+export interface ReportOptions {
+  readonly kind: 'report';
+}
+
 /** A service with no protocol options of its own (not built yet, test rows). */
 export interface NoProtocolOptions {
   readonly kind: 'none';
 }
 
-export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | SmtpOutgoingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | RpopOptions | NoProtocolOptions;
+export type ProtocolOptions = Pop3Options | ImapOptions | SmtpIncomingOptions | SmtpOutgoingOptions | FtpBackupOptions | ProcessingOptions | HttpServiceOptions | WebmailOptions | RpopOptions | NoProtocolOptions
+  | Pop3ProxyOptions | ImapProxyOptions | WebmailProxyOptions | CliOptions | WebadminOptions | LogServiceOptions | ReportOptions;
 export type { ProtocolKind } from './schema.ts';
 import type { ProtocolKind } from './schema.ts';
 

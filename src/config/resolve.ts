@@ -354,6 +354,36 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     authCacheSize: r.numOrOff('authCacheSize'),
     authCacheTtlMs: r.num('authCacheTtl'),
   }),
+  // ---- cluster (issue 16): each resolver is its owner's
+  pop3Proxy: () => ({
+    kind: 'pop3Proxy',
+  }),
+  // (the IMAP proxy's)
+  imapProxy: () => ({
+    kind: 'imapProxy',
+  }),
+  // (the WebMail proxy's)
+  webmailProxy: (r, c) => ({
+    kind: 'webmailProxy',
+    ...httpOptions(r, c),
+  }),
+  // ---- operators' services (issue 17): each resolver is its owner's
+  cli: () => ({
+    kind: 'cli',
+  }),
+  // (WebAdmin's)
+  webadmin: (r, c) => ({
+    kind: 'webadmin',
+    ...httpOptions(r, c),
+  }),
+  // (the Log service's)
+  log: () => ({
+    kind: 'log',
+  }),
+  // (the Report service's)
+  report: () => ({
+    kind: 'report',
+  }),
 };
 
 /** One outgoing route (smtpOutgoing `routes`), defaults applied. */

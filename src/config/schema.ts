@@ -389,9 +389,44 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
 };
 
+// ---- cluster (issue 16): each block is its owner's; keep edits inside it -----------------
+
+/** POP3 proxy (inventory §19; config/options.ts Pop3ProxyOptions). Owner: the proxies. */
+const POP3_PROXY_OPTIONS: Record<string, AttrSpec> = {
+};
+
+/** IMAP proxy (inventory §19; config/options.ts ImapProxyOptions). Owner: the proxies. */
+const IMAP_PROXY_OPTIONS: Record<string, AttrSpec> = {
+};
+
+/** WebMail proxy (seed 001, inventory §19; config/options.ts WebmailProxyOptions). Owner: the WebMail proxy. */
+const WEBMAIL_PROXY_OPTIONS: Record<string, AttrSpec> = {
+  ...HTTP_OPTIONS,
+};
+
+// ---- operators' services (issue 17): each block is its owner's ---------------------------
+
+/** The telnet CLI (inventory §17; config/options.ts CliOptions). Owner: the CLI. */
+const CLI_OPTIONS: Record<string, AttrSpec> = {
+};
+
+/** WebAdmin (inventory §18; config/options.ts WebadminOptions). Owner: WebAdmin. */
+const WEBADMIN_OPTIONS: Record<string, AttrSpec> = {
+  ...HTTP_OPTIONS,
+};
+
+/** The Log service (inventory §8; config/options.ts LogServiceOptions). Owner: the Log service. */
+const LOG_OPTIONS: Record<string, AttrSpec> = {
+};
+
+/** The Report service (inventory §9; config/options.ts ReportOptions). Owner: the Report service. */
+const REPORT_OPTIONS: Record<string, AttrSpec> = {
+};
+
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
  * per kind; config/resolve.ts `PROTOCOL_RESOLVERS`); `none`: no protocol options. */
-export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'smtpOutgoing' | 'ftpBackup' | 'processing' | 'http' | 'webmail' | 'rpop';
+export type ProtocolKind = 'none' | 'pop3' | 'imap' | 'smtpIncoming' | 'smtpOutgoing' | 'ftpBackup' | 'processing' | 'http' | 'webmail' | 'rpop'
+  | 'pop3Proxy' | 'imapProxy' | 'webmailProxy' | 'cli' | 'webadmin' | 'log' | 'report';
 
 /** How a service meets the world: `tcp` (line protocols over TCP listeners), `http` (HTTP over
  * TCP listeners), `udp` (datagram listeners), `worker` (no listener: queue workers, clients). */
@@ -420,12 +455,14 @@ export interface ServiceRow<N extends string = string> {
   readonly idleTimeout: number | null;
   /** The embedded default (config/default.ts) runs it. */
   readonly embedded: boolean;
+  /** The service's sessions may run admin commands (SessionContext.admin: cli, webadmin). */
+  readonly admin: boolean;
 }
 
 const mod = (path: string): string => new URL(path, import.meta.url).href;
 /** A frozen row; unspecified fields: no module, no options, no listener, not embedded. */
 export function defineService<N extends string>(name: N, transport: ServiceTransport, description: string, o: Partial<Omit<ServiceRow, 'name' | 'transport' | 'description'>> = {}): ServiceRow<N> {
-  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, optionsKind: o.optionsKind ?? 'none', checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false });
+  return Object.freeze({ name, transport, description, module: o.module ?? null, options: o.options ?? {}, optionsKind: o.optionsKind ?? 'none', checks: o.checks ?? [], serverOptions: o.serverOptions ?? [], defaultListener: o.defaultListener ?? null, idleTimeout: o.idleTimeout ?? null, embedded: o.embedded ?? false, admin: o.admin ?? false });
 }
 
 /** THE services table: every service the seed system documents, in /status and README order.
@@ -438,15 +475,15 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
-  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
-  defineService('cli', 'tcp', 'telnet-style administration CLI', { defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
-  defineService('log', 'udp', 'remote logging (UDP)', { defaultListener: '127.0.0.1:2000' }),
-  defineService('report', 'udp', 'reporting (UDP)', { defaultListener: '127.0.0.1:2001' }),
+  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
+  defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
+  defineService('log', 'udp', 'remote logging (UDP)', { options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000' }),
+  defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
-  defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
-  defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
-  defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
+  defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
+  defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { options: IMAP_PROXY_OPTIONS, optionsKind: 'imapProxy', defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
+  defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { options: WEBMAIL_PROXY_OPTIONS, optionsKind: 'webmailProxy', defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
 ] as const);
 
 /** A service of the table. */

@@ -36,6 +36,8 @@ export interface ConnThreadData {
   /** The service keeps web sessions on its host (an HTTP service: its row's transport is
    * 'http'): each session's ctx gets `webSessions`, over `HostCall` `webSession`. */
   webSessions?: boolean;
+  /** The service may run admin commands (`SessionContext.admin`, HostCall `admin`). */
+  admin?: boolean;
 }
 
 /** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */
@@ -57,7 +59,11 @@ export type HostCall =
   /** The service's web sessions (http/session-table.ts): create → `WebSession`; get →
    * `WebSession | null`; destroy → nothing. */
   | { t: 'webSession'; op: 'create'; user: string; ip: string }
-  | { t: 'webSession'; op: 'get' | 'destroy'; id: string };
+  | { t: 'webSession'; op: 'get' | 'destroy'; id: string }
+  /** An admin command of the registry (admin/commands.ts), run by the server as the control
+   * socket runs it: the command's result. Only the rows the table lets (`admin: true`: the
+   * CLI and WebAdmin services); any other service's call rejects CONTROL_FORBIDDEN. */
+  | { t: 'admin'; verb: string; args: Record<string, unknown> };
 
 export type Admitted = { ok: true; ticket: number } | { ok: false; reason: RefusalReason };
 export interface LoginGated {

@@ -57,6 +57,11 @@ export interface SessionContext {
   /** The service's web sessions, kept on its host and shared by all its threads (HTTP
    * services: src/http/sessions.ts). Absent for other transports. */
   readonly webSessions?: SessionTable;
+  /** Run an admin command of the registry (admin/commands.ts, e.g. 'domain.add',
+   * 'config.get') on the server, as the control socket does: its result, or its error
+   * (PosternError codes). Present only for the services whose row has `admin: true` (cli,
+   * webadmin). The caller has authenticated the admin first. */
+  admin?(verb: string, args: Record<string, unknown>): Promise<unknown>;
 }
 
 /** A web session (kept on the service host, shared by all the service's threads). */
