@@ -428,6 +428,12 @@ export interface CliOptions {
 /** WebAdmin (config/schema.ts WEBADMIN_OPTIONS): the HTTP options. */
 export interface WebadminOptions extends HttpOptions {
   readonly kind: 'webadmin';
+  /** The dashboard's live snapshot period (sseInterval), ms. */
+  readonly sseIntervalMs: number;
+  /** Live streams (/events) one session may hold open at once. */
+  readonly maxEventStreams: number;
+  /** Most log lines the logs page asks for. */
+  readonly maxLogLines: number;
 }
 
 /** The Log service (config/schema.ts LOG_OPTIONS). */

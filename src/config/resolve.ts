@@ -375,6 +375,9 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
   webadmin: (r, c) => ({
     kind: 'webadmin',
     ...httpOptions(r, c),
+    sseIntervalMs: r.num('sseInterval'),
+    maxEventStreams: r.num('maxEventStreams'),
+    maxLogLines: r.num('maxLogLines'),
   }),
   // (the Log service's)
   log: () => ({

@@ -413,6 +413,9 @@ const CLI_OPTIONS: Record<string, AttrSpec> = {
 /** WebAdmin (inventory §18; config/options.ts WebadminOptions). Owner: WebAdmin. */
 const WEBADMIN_OPTIONS: Record<string, AttrSpec> = {
   ...HTTP_OPTIONS,
+  sseInterval: seconds(1), // (Postern) the dashboard's live snapshot (/events): one every this many seconds
+  maxEventStreams: uint(4, { min: 1, max: 64 }), // (Postern) live streams one session may hold open; one more: 429
+  maxLogLines: uint(500, { min: 1, max: 5000 }), // (Postern) most log lines the logs page asks for
 };
 
 /** The Log service (inventory §8; config/options.ts LogServiceOptions). Owner: the Log service. */
@@ -475,7 +478,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
-  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
+  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { module: mod('../protocols/webadmin/index.ts'), options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300, embedded: true }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
   defineService('log', 'udp', 'remote logging (UDP)', { options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000' }),
   defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
