@@ -1,6 +1,7 @@
 /**
  * test/webadmin/helpers.ts: what the WebAdmin tests share: a running server with webadmin, pop3,
- * smtpIncoming and processing on port 0 (fault injection on), the admin password set, and a
+ * smtpIncoming (127/8 may relay) and processing on port 0, no smtpOutgoing (relayed mail stays
+ * queued), fault injection on, the admin password set, and a
  * curl "browser" (test/webmail/read-helpers.ts) logged in as admin; chromium helpers come from
  * test/webmail/browser.ts (screenshots here go to test-output/webadmin/).
  *
@@ -49,20 +50,21 @@ Server {
         minConnThreads = 1 maxConnThreads = 1
         authFailureDelay = 0
     }
-    smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) }
+    smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) relayNetworks = ( 127.0.0.0/8 ) }
     processing = { }
 }`;
 }
 
 /** A server from `configFile` (else the test config) on `dir` (else a new one). */
-export async function startAdmin(o: { webadmin?: string; server?: string; configFile?: string; dir?: string } = {}): Promise<AdminEnv> {
+/** `noPassword`: the admin password is left unset. */
+export async function startAdmin(o: { webadmin?: string; server?: string; configFile?: string; dir?: string; noPassword?: boolean } = {}): Promise<AdminEnv> {
   const dir = o.dir ?? tmpDir('postern-webadmin-');
   const server = await startServer({
     ...(o.configFile !== undefined ? { configFile: o.configFile } : { configText: configText(o) }),
     dataDir: dir, statusPort: 0, controlSocket: false, backoffInitialMs: 100, loadIntervalMs: 200,
   });
   try {
-    await server.admin('admin.passwd', { password: ADMIN_PW });
+    if (o.noPassword !== true) await server.admin('admin.passwd', { password: ADMIN_PW });
     return { server, dir, base: `http://127.0.0.1:${server.port('webadmin')}`, pop3Port: server.port('pop3'), stop: () => server.stop() };
   } catch (e) {
     await server.stop();

@@ -127,6 +127,7 @@ export const registerDashboard: WebadminRoutes = (app, env: HttpEnv) => {
   app.post('/services/:name/:action', guard(env), handled(env, async (req, reply) => {
     const { name, action } = req.params as { name: string; action: string };
     if (!SERVICE_NAME.test(name) || !ACTIONS.has(action)) throw new WebError(404, 'There is no such action.');
+    if (!(await status(req)).services.some((s) => s.name === name)) throw new WebError(404, `There is no service ${name}.`);
     // this very page runs on it: its own stop would wait for this request
     if (name === req.postern.conn.service.name && action !== 'start') throw new WebError(400, `WebAdmin cannot ${action} itself; use the CLI or postern ctl`);
     try {
