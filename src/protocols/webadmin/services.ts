@@ -10,6 +10,8 @@
  *   POST /services/:name/listeners/:i/remove
  *   POST /services/:name/rules/add            `kind` (allow|deny), `ipSet`, `priority`
  *   POST /services/:name/rules/:kind/:i/remove
+ *   GET  /config                              the running configuration as `config.get` writes it
+ *                                             (what SAVE CONFIG saves), and the file it saves to
  * Every change is made on the running model with config/edit.ts (the file's own validation),
  * written with `writeConfig`, applied with `config.set` (a reload) and persisted with
  * `config.save` (the file the server started from, else <dataDir>/postern.conf), so it shows in
@@ -90,6 +92,11 @@ const isConfigError = (e: unknown): boolean => e instanceof PosternError && (e.c
 
 export const registerServices: WebadminRoutes = (app, env) => {
   const names = async (req: FastifyRequest): Promise<string[]> => ((await adminCall(req, 'status')) as StatusDoc).services.map((s) => s.name);
+
+  app.get('/config', guard(env), handled(env, async (req, reply) => {
+    const cfg = (await adminCall(req, 'config.get')) as ConfigGet;
+    return sendPage(env, req, reply, 'config', { title: 'Configuration', section: 'config', text: cfg.text, file: cfg.file });
+  }));
 
   app.get('/services', guard(env), handled(env, async (_req, reply) => reply.code(303).header('location', '/dashboard#services').send()));
 
