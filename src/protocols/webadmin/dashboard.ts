@@ -57,7 +57,7 @@ export function statusModel(doc: StatusDoc): Record<string, unknown> {
   flatten(doc.tree, 0, '', tree);
   const services = doc.services.map((s) => {
     const refused: Record<string, number> = {};
-    for (const l of s.listeners) for (const [k, v] of Object.entries(l.refused)) refused[k] = (refused[k] ?? 0) + v;
+    for (const l of s.listeners) for (const [k, v] of Object.entries(l.refused)) if (v > 0) refused[k] = (refused[k] ?? 0) + v;
     return { ...s, refused };
   });
   return { tree, services, server: doc.server };
