@@ -25,8 +25,7 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
-import { createRootLogger, tapLog, type Logger } from '../src/log.ts';
-import { LogRing, RING_SIZE } from '../src/status/log-ring.ts';
+import { createRootLogger, type Logger } from '../src/log.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
 import { createDnr } from '../src/net/dnr.ts';
@@ -98,9 +97,6 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   /** The running configuration's model (config.get; written by config.save). */
   let model: ConfigModel = loaded.model;
   const log = opts.log ?? createRootLogger(config.logLevel);
-  /** The main thread's recent records (log.tail). */
-  const logRing = new LogRing();
-  const untapLog = tapLog((line) => logRing.push(line));
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
   fs.mkdirSync(path.join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   const socketPath = path.join(dataDir, 'run', 'postern.sock');
@@ -319,7 +315,6 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
     log.info('stopped');
-    untapLog();
     resolveStopped();
     if (exitCode !== undefined) {
       log.flush?.();
@@ -373,7 +368,6 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       log.info({ path: target }, 'configuration saved');
       return { path: target };
     },
-    'log.tail': async (a) => ({ records: logRing.tail({ ...(typeof a.service === 'string' ? { service: a.service } : {}), ...(typeof a.level === 'string' ? { level: a.level } : {}), lines: Math.min(RING_SIZE, Number(a.lines ?? 100)) }) }),
     fault: async (a) => ({ thread: injectFault(String(a.name), String(a.kind ?? 'crash') as 'crash', Number(a.index ?? 0)) }),
   };
 

@@ -9,11 +9,7 @@
  * once, after whatever waits before it; the thread's exit (normal, process.exit, or an uncaught
  * error) writes what waits, synchronously.
  *
- * Taps (`tapLog`): functions handed every line this thread's root logger writes (the main
- * thread's recent-records ring, status/log-ring.ts, read by `log.tail`); a tap that throws is
- * ignored.
- *
- * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`, `tapLog(fn)`.
+ * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`.
  * Throws nothing.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
@@ -58,14 +54,6 @@ function hookExit(): void {
   process.on('exit', () => all(true));
 }
 
-const taps = new Set<(line: string) => void>();
-
-/** Hand every line this thread's root logger writes to `fn` as well; returns the untap. */
-export function tapLog(fn: (line: string) => void): () => void {
-  taps.add(fn);
-  return () => void taps.delete(fn);
-}
-
 /** `dest` behind a per-thread batch (see the top of the file). */
 function batched(dest: ReturnType<typeof pino.destination>): { write(line: string): boolean; flush(cb?: (e?: Error) => void): void } {
   hookExit();
@@ -85,13 +73,6 @@ function batched(dest: ReturnType<typeof pino.destination>): { write(line: strin
   });
   return {
     write(line: string): boolean {
-      for (const t of taps) {
-        try {
-          t(line);
-        } catch {
-          // a tap's failure is not the log's
-        }
-      }
       pending += line;
       // 52: '4', a warning (40) or worse
       if (pending.length >= BATCH_BYTES || line.charCodeAt(LEVEL_AT) >= 52) out();

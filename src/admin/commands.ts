@@ -134,10 +134,6 @@ export const COMMANDS = Object.freeze([
   def('config.get', 'main', {}, null),
   def('config.set', 'main', { text: req }, null),
   def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),
-  def('log.tail', 'main', { service: opt, level: { type: 'choice', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], required: false }, lines: { type: 'uint', required: false } }, {
-    flags: [{ flag: 'service', arg: 'service', label: 'NAME' }, { flag: 'level', arg: 'level', label: 'LEVEL' }],
-    note: 'the main thread\'s recent log records (supervision, reloads), at LEVEL or worse (at most 2000)',
-  }),
   def('fault', 'main', { name: req, kind: { type: 'choice', choices: ['crash', 'oom', 'hang'], required: false }, index: { type: 'uint', required: false } }, {
     words: [{ ...SERVICE, label: 'SERVICE' }, { arg: 'kind', word: 'choice', label: 'crash|oom|hang' }, { arg: 'index', word: 'index', label: 'THREAD', optional: true, default: 0 }],
     note: 'only with enableFaultInjection = yes',

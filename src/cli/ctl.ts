@@ -334,10 +334,6 @@ function render(cmd: CtlCommand, result: unknown): string[] {
   if (cmd.verb === 'dnr.query' && Array.isArray(result)) return result.length === 0 ? ['(no records)'] : result.map(String);
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
-  if (cmd.verb === 'log.tail' && result !== null && typeof result === 'object' && Array.isArray((result as { records?: unknown }).records)) {
-    const rs = (result as { records: Array<{ time: number; level: string; service: string | null; msg: string; fields: string }> }).records;
-    return rs.length === 0 ? ['(no records)'] : rs.map((r) => oneLine(`${r.time > 0 ? new Date(r.time).toISOString() : '-'} ${r.level} ${r.service ?? '-'} ${r.msg} ${r.fields}`.trimEnd()));
-  }
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
   if (cmd.verb === 'domain.dkim' && result !== null && typeof result === 'object') {
     const r = result as { domain?: unknown; selector?: unknown; algorithm?: unknown; record?: unknown };
