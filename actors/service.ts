@@ -32,6 +32,8 @@ import type { ServiceRow } from '../src/service/table.ts';
 import type { Admitted, FromThread, HostCall, LoginGated } from '../src/service/messages.ts';
 import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
+import type { TailQuery } from '../src/net/log-sink.ts';
+import type { LogRecord } from '../src/net/syslog.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
 const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
@@ -393,6 +395,11 @@ export class ServiceHost implements Child {
   }
 
   /** Apply changed options to new connections; open connections keep going. */
+  /** Every thread's last log records (`log.tail`), unsorted. */
+  async logTail(q: TailQuery): Promise<LogRecord[]> {
+    return (await Promise.all(this.liveThreads().map((t) => t.logTail(q)))).flat();
+  }
+
   async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
     await this.resolvePorts(next);
     this.options = next;
