@@ -164,6 +164,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
         admin: (verb, args) => dispatch(verb, args),
+        dataDir,
       });
       await host.start();
       hosts.set(name, host);

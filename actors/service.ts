@@ -58,6 +58,8 @@ export interface ServiceHostOptions {
   /** Runs an admin command of the registry on the server (HostCall `admin`), for a row with
    * `admin: true`. */
   admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
+  /** The server's data directory, for the threads (DatagramContext.dataDir). */
+  dataDir?: string;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -216,6 +218,7 @@ export class ServiceHost implements Child {
             stress: [...this.stressed],
             webSessions: this.webSessions !== null,
             admin: this.opts.row.admin && this.opts.admin !== undefined,
+            ...(this.opts.dataDir === undefined ? {} : { dataDir: this.opts.dataDir }),
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),

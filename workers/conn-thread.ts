@@ -78,6 +78,10 @@ const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
 let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
 
+function countEvent(event: string): void {
+  eventCounts[event] = (eventCounts[event] ?? 0) + 1;
+}
+
 /** The thread's records to the Log service (net/log-sink.ts), by the service's logLevel,
  * logType and logHost; a record the send queue cannot take is counted as `log.dropped`. */
 const logSink = new LogSink({
@@ -160,6 +164,8 @@ function openUdpListener(l: UdpListenerOptions): Promise<void> {
         log: ctxLog,
         store,
         reply: (d) => sock.send(d, rinfo.port, rinfo.address),
+        ...(data.dataDir === undefined ? {} : { dataDir: data.dataDir }),
+        count: countEvent,
       });
     } catch (e) {
       ctxLog.error({ err: e }, 'datagram handler failed');
@@ -268,9 +274,7 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     store,
     runTask,
     stressed: () => stressed.has(listenerKey),
-    count(event: string): void {
-      eventCounts[event] = (eventCounts[event] ?? 0) + 1;
-    },
+    count: countEvent,
     loginGate: () => loginGate(remoteAddress),
     loginResult(ok: boolean | null, user: string): void {
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });

@@ -40,6 +40,8 @@ export interface ConnThreadData {
   webSessions?: boolean;
   /** The service may run admin commands (`SessionContext.admin`, HostCall `admin`). */
   admin?: boolean;
+  /** The server's data directory (DatagramContext.dataDir). */
+  dataDir?: string;
 }
 
 /** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */

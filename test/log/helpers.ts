@@ -52,7 +52,7 @@ export interface LogEnv {
 
 /** Start a server with `services` and the Log service on a free port; `body` adds blocks,
  * `logBlock` the Log service's own attributes. */
-export async function startLogServer(o: { services: string[]; body?: string; logBlock?: string; logListener?: string; hostname?: string; dir?: string }): Promise<LogEnv> {
+export async function startLogServer(o: { services: string[]; body?: string; logBlock?: string; logListener?: string; moreListeners?: string; hostname?: string; dir?: string }): Promise<LogEnv> {
   const dir = o.dir ?? tmpDir('postern-log-');
   const logPort = await freeUdpPort();
   const configText = `
@@ -64,7 +64,7 @@ Server {
     logLevel = fatal
     ${o.body ?? ''}
     log = {
-        listeners = ( { address = 127.0.0.1:${logPort} ${o.logListener ?? ''} } )
+        listeners = ( { address = 127.0.0.1:${logPort} ${o.logListener ?? ''} } ${o.moreListeners ?? ''} )
         minConnThreads = 1 maxConnThreads = 1
         ${o.logBlock ?? ''}
     }
@@ -84,6 +84,23 @@ Server {
     },
     stop: () => server.stop(),
   };
+}
+
+/** The service's counters (SessionContext/DatagramContext `count`) on /status. */
+export function counters(server: Server, service: string): Record<string, number> {
+  return (server.status().services.find((s) => s.name === service) as { counters?: Record<string, number> } | undefined)?.counters ?? {};
+}
+
+/** A datagram to 127.0.0.1:port. */
+export function sendUdp(port: number, data: Buffer | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.send(data, port, '127.0.0.1', (e) => {
+      s.close();
+      if (e) reject(e);
+      else resolve();
+    });
+  });
 }
 
 /** Wait until a file under <dataDir>/log/ contains `text`. */
