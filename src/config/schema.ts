@@ -512,7 +512,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
-  defineService('log', 'udp', 'remote logging (UDP)', { module: mod('../protocols/log/index.ts'), options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000' }),
+  defineService('log', 'udp', 'remote logging (UDP)', { module: mod('../protocols/log/index.ts'), options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000', embedded: true }),
   defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),

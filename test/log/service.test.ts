@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connectLines, waitFor, type LineClient } from '../helpers.ts';
+import { runCtl } from '../../src/cli/ctl.ts';
 import { counters, freeUdpPort, logger, sendUdp, startLogServer, waitForLine, type LogEnv } from './helpers.ts';
 
 async function reply(c: LineClient, line?: string): Promise<string> {
@@ -85,6 +86,13 @@ test('a rule per module: SMTP traffic in the SMTP-IN file, POP3 traffic in the P
     const smtpTail = (await env.ctl('log.tail', { service: 'smtpIncoming', lines: 50 })) as Array<{ msg: string }>;
     assert.ok(smtpTail.some((r) => r.msg.startsWith('smtp: message queued')));
     await assert.rejects(env.ctl('log.tail', { level: 'loud' }), /level/);
+    // postern ctl log tail: one line per record
+    const out: string[] = [];
+    const code = await runCtl(['--data-dir', env.dir, 'log', 'tail', 'service=pop3', 'level=warning', 'lines=3'], { out: (l) => void out.push(l), err: (l) => void out.push(`ERR ${l}`) });
+    assert.equal(code, 0, out.join('\n'));
+    assert.ok(out.length >= 1 && out.length <= 3, out.join('\n'));
+    assert.ok(out.some((l) => /^\d{4}-\d\d-\d\dT\S+ warning \S+ POP3: login failed /.test(l)), out.join('\n'));
+    assert.equal(await runCtl(['--data-dir', env.dir, 'log', 'tail', 'lines=many'], { out: () => {}, err: () => {} }), 2);
   } finally {
     await env.stop();
   }
