@@ -32,6 +32,8 @@ import type { ServiceRow } from '../src/service/table.ts';
 import type { Admitted, FromThread, HostCall, LoginGated } from '../src/service/messages.ts';
 import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
+import type { TailQuery } from '../src/net/log-sink.ts';
+import type { LogRecord } from '../src/net/syslog.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
 const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
@@ -56,6 +58,8 @@ export interface ServiceHostOptions {
   /** Runs an admin command of the registry on the server (HostCall `admin`), for a row with
    * `admin: true`. */
   admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
+  /** The server's data directory, for the threads (DatagramContext.dataDir). */
+  dataDir?: string;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -214,6 +218,7 @@ export class ServiceHost implements Child {
             stress: [...this.stressed],
             webSessions: this.webSessions !== null,
             admin: this.opts.row.admin && this.opts.admin !== undefined,
+            ...(this.opts.dataDir === undefined ? {} : { dataDir: this.opts.dataDir }),
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -393,6 +398,11 @@ export class ServiceHost implements Child {
   }
 
   /** Apply changed options to new connections; open connections keep going. */
+  /** Every thread's last log records (`log.tail`), unsorted. */
+  async logTail(q: TailQuery): Promise<LogRecord[]> {
+    return (await Promise.all(this.liveThreads().map((t) => t.logTail(q)))).flat();
+  }
+
   async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
     await this.resolvePorts(next);
     this.options = next;

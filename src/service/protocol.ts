@@ -109,6 +109,10 @@ export interface DatagramContext {
   readonly store: StoreClient | null;
   /** Send a datagram back to the sender. */
   reply(data: Buffer | string): void;
+  /** The server's data directory (the Log service's files live under <dataDir>/log/). */
+  readonly dataDir?: string;
+  /** Count one event of the service (e.g. `log.garbage`), as SessionContext.count. */
+  count?(event: string): void;
 }
 
 /** A UDP service module (log, report): one call per admitted datagram. */
