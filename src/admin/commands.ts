@@ -109,6 +109,7 @@ export const COMMANDS = Object.freeze([
   def('account.list', 'store', { domain: opt }, { words: [{ arg: 'domain', word: 'domain', label: 'DOMAIN', optional: true }] }),
   def('account.passwd', 'store', { address: req, password: req }, { words: [ADDRESS], password: { arg: 'password', required: true } }, (a) => `password changed for ${address(a)}`),
   def('account.remove', 'store', { address: req }, { words: [ADDRESS] }, (a) => `account ${address(a)} removed`),
+  def('account.update', 'store', { address: req, quotaBytes: limit, quotaMessages: limit, enabled: bool }, null), // (the CLI's and WebAdmin's: quotas, enable)
   def('account.rpop.add', 'store', {
     address: req, host: req, port: { type: 'uint', required: true }, username: req, password: req,
     tls: { type: 'choice', choices: ['none', 'implicit', 'stls'], required: false }, folder: opt, interval: { type: 'uint', required: false }, keep: bool, enabled: bool,

@@ -426,6 +426,13 @@ export interface WebmailProxyOptions extends HttpOptions {
 /** The telnet CLI (config/schema.ts CLI_OPTIONS). */
 export interface CliOptions {
   readonly kind: 'cli';
+  /** One command line, bytes (`maxCommandLength`; the session's line limit is the smaller of
+   * it and the session's maxLineLength). */
+  readonly maxCommandBytes: number;
+  /** Commands before login (`maxAuthCommands`); UNLIMITED when 0. */
+  readonly maxAuthCommands: number;
+  /** The banner's text (`greetingsText`, one line). */
+  readonly greetingsText: string;
 }
 
 /** WebAdmin (config/schema.ts WEBADMIN_OPTIONS): the HTTP options. */

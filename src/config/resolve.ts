@@ -369,8 +369,11 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     ...httpOptions(r, c),
   }),
   // ---- operators' services (issue 17): each resolver is its owner's
-  cli: () => ({
+  cli: (r, c) => ({
     kind: 'cli',
+    maxCommandBytes: r.num('maxCommandLength'),
+    maxAuthCommands: r.num('maxAuthCommands'),
+    greetingsText: oneLine(r.str('greetingsText'), `Welcome to Postern's command line interface (${c.hostname})`),
   }),
   // (WebAdmin's)
   webadmin: (r, c) => ({

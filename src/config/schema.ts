@@ -421,6 +421,9 @@ const WEBMAIL_PROXY_OPTIONS: Record<string, AttrSpec> = {
 
 /** The telnet CLI (inventory §17; config/options.ts CliOptions). Owner: the CLI. */
 const CLI_OPTIONS: Record<string, AttrSpec> = {
+  maxCommandLength: uint(1024, { min: 64, max: 65536 }), // (Postern) bytes, one command line (the smaller of it and maxLineLength applies): over it, -ERR: and one error
+  maxAuthCommands: count(20), // seed: commands a client may send before it has logged in; then the session is closed (0 = unlimited)
+  greetingsText: { type: 'csString' }, // the banner's +OK text; default "Welcome to Postern's command line interface (<hostname>)"
 };
 
 /** WebAdmin (inventory §18; config/options.ts WebadminOptions). Owner: WebAdmin. */
@@ -514,7 +517,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { module: mod('../protocols/webadmin/index.ts'), options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300, embedded: true }),
-  defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
+  defineService('cli', 'tcp', 'telnet-style administration CLI', { module: mod('../protocols/cli/index.ts'), options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300, embedded: true }),
   defineService('log', 'udp', 'remote logging (UDP)', { module: mod('../protocols/log/index.ts'), options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000', embedded: true }),
   defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),

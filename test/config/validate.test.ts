@@ -68,7 +68,7 @@ test('the embedded default loads with the documented listeners', () => {
   const { resolved } = loadDefault();
   // the rows marked embedded, in table order (smtpIncoming … webmail, then the operators' tools as they land)
   assert.deepEqual(resolved.services, SERVICE_TABLE.filter((r) => r.embedded).map((r) => r.name));
-  for (const n of ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'webadmin', 'log', 'ftpBackup']) assert.ok(resolved.services.includes(n as never), n);
+  for (const n of ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'webadmin', 'cli', 'log', 'ftpBackup']) assert.ok(resolved.services.includes(n as never), n);
   assert.equal(resolved.statusListener.port, 9100);
   const expected: Record<string, string> = {
     smtpIncoming: '127.0.0.1:2525', pop3: '127.0.0.1:1110', imap: '127.0.0.1:1143', ftpBackup: '127.0.0.1:2121',
