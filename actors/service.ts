@@ -56,6 +56,9 @@ export interface ServiceHostOptions {
   /** Runs an admin command of the registry on the server (HostCall `admin`), for a row with
    * `admin: true`. */
   admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
+  /** Each load report's counted increments (SessionContext.count), and those per account: the
+   * Report service's sampler (actors/server.ts). */
+  onCounts?: (service: string, counts: Readonly<Record<string, number>>, scoped?: Readonly<Record<string, Readonly<Record<string, number>>>>) => void;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -290,6 +293,7 @@ export class ServiceHost implements Child {
       }
       case 'load':
         for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
+        if (m.counts !== undefined || m.scoped !== undefined) this.opts.onCounts?.(this.name, m.counts ?? {}, m.scoped);
         for (const [key, c] of Object.entries(m.udp)) {
           const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
           u.accepted += c.accepted;

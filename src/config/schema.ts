@@ -421,6 +421,13 @@ const LOG_OPTIONS: Record<string, AttrSpec> = {
 
 /** The Report service (inventory §9; config/options.ts ReportOptions). Owner: the Report service. */
 const REPORT_OPTIONS: Record<string, AttrSpec> = {
+  DomainEnable: yesNo(false), // samples also per domain
+  DomainObjectEnable: yesNo(false), // samples also per account (the seed's "domain object")
+  reportingInterval: uint(4, { min: 1, max: 520 }), // weeks of samples kept; lowering it deletes the older ones
+  sampleInterval: { ...seconds(60), max: 3600 }, // (Postern) a sample every this many seconds (the seed: every minute)
+  maxScopeKeys: uint(1000, { min: 1, max: 100000 }), // (Postern) distinct domains, and accounts, in one sample: the rest are summed under `other`
+  maxNodes: uint(64, { min: 1, max: 10000 }), // (Postern) distinct nodes whose datagrams a Report thread keeps: datagrams of more are dropped and counted
+  reportHost: { type: 'ipPort' }, // (Postern) also send this node's samples to the Report service at host:port (a cluster's front end)
 };
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
