@@ -485,7 +485,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
   defineService('log', 'udp', 'remote logging (UDP)', { options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000' }),
-  defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
+  defineService('report', 'udp', 'reporting (UDP)', { module: mod('../protocols/report/index.ts'), options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
