@@ -34,6 +34,8 @@ import { createDnr } from '../src/net/dnr.ts';
 import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
 import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
 import type { MailStats } from '../src/status/metrics.ts';
+import { ReportCollector } from '../src/protocols/report/collector.ts';
+import { optionsOf } from '../src/config/options.ts';
 
 export const VERSION = '0.1.0';
 
@@ -58,6 +60,8 @@ export interface StartOptions {
   /** Test hook: the clock (ms) of each TCP service's connection admission, whose interval
    * windows then slide only as it moves. Default performance.now. */
   admissionClock?: () => number;
+  /** Test hook: the Report service's clock (ms since the epoch) for its samples and pruning. */
+  reportClock?: () => number;
   log?: Logger;
 }
 
@@ -163,17 +167,29 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         backoffInitialMs: opts.backoffInitialMs,
         admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
+        onCounts: (service, counts, scoped) => report.add(service, counts, scoped),
         admin: (verb, args) => dispatch(verb, args),
         dataDir,
       });
       await host.start();
       hosts.set(name, host);
+      if (name === 'report') report.start(optionsOf(config.serviceOptions.report, 'report'));
       host.onExit(() => {
+        if (name === 'report') void report.stop();
         if (hosts.get(name) === host) hosts.delete(name);
       });
       return host;
     },
   });
+
+  /** The Report service's sampler and sample files (its main-thread side, report/collector.ts). */
+  const report = new ReportCollector({
+    dataDir,
+    log,
+    hostname: () => config.hostname,
+    queueSize: async () => ((await storeThread().admin('queue.stats', {})) as MailStats).entries,
+    ...(opts.reportClock === undefined ? {} : { now: opts.reportClock }),
+  }, optionsOf(config.serviceOptions.report, 'report'));
 
   for (const name of config.services) wanted.add(name);
   await root.start();
@@ -311,6 +327,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       statusSrv.reconfigure(config.statusLimits);
       changed.push('statusControl');
     }
+    report.reconfigure(optionsOf(config.serviceOptions.report, 'report'));
     log.info({ changed }, 'configuration reloaded');
     return { changed };
   };
@@ -333,6 +350,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     for (const h of hosts.values()) h.beginStop(config.shutdownTimeoutMs);
     log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections; idle sessions closed, transactions finish up to the deadline');
     await root.stop().catch((e) => log.error({ err: e }, 'root stop failed'));
+    await report.stop();
     await control?.close().catch(() => {});
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
@@ -384,6 +402,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       const all = [mainSink.tail(q), ...(await Promise.all([...hosts.values()].map((h) => h.logTail(q))))].flat();
       all.sort((x, y) => x.time - y.time);
       return all.slice(-q.lines);
+    },
+    'report.query': async (a) => report.query(a as import('../src/service/report.ts').ReportQueryArgs),
+    'report.sample': async () => {
+      if (!report.running) throw new PosternError('SERVICE_NOT_RUNNING', 'service report is not running');
+      return report.sample();
     },
     'config.get': async () => ({ text: writeConfig(model), model, file: saveFile }),
     'config.set': async (a) => reload(String(a.text)),

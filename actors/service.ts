@@ -60,6 +60,9 @@ export interface ServiceHostOptions {
   admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
   /** The server's data directory, for the threads (DatagramContext.dataDir). */
   dataDir?: string;
+  /** Each load report's counted increments (SessionContext.count), and those per account: the
+   * Report service's sampler (actors/server.ts). */
+  onCounts?: (service: string, counts: Readonly<Record<string, number>>, scoped?: Readonly<Record<string, Readonly<Record<string, number>>>>) => void;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -295,6 +298,7 @@ export class ServiceHost implements Child {
       }
       case 'load':
         for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
+        if (m.counts !== undefined || m.scoped !== undefined) this.opts.onCounts?.(this.name, m.counts ?? {}, m.scoped);
         for (const [key, c] of Object.entries(m.udp)) {
           const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
           u.accepted += c.accepted;

@@ -30,6 +30,7 @@ import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRul
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, SessionTable, WebSession, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
+import { connectionCounter, isReportCounter, loginCounter } from '../src/service/report.ts';
 import { deepFreeze } from '../src/config/resolve.ts';
 
 const data = workerData as ConnThreadData;
@@ -47,9 +48,19 @@ const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${dat
 /** An HTTP service's web sessions, kept on the host (http/session-table.ts): one client for
  * every session of the thread. A call the host does not answer in 10 s rejects ACTOR_TIMEOUT. */
 const WEB_SESSION_TIMEOUT_MS = 10_000;
+/** `<PREFIX>_Sessions` when it is a Report counter (WEBMAIL_Sessions). */
+function webSessionCounter(): string | undefined {
+  const c = connectionCounter(data.serviceName)?.replace(/_InboundConnection$/, '_Sessions');
+  return c !== undefined && isReportCounter(c) ? c : undefined;
+}
 const webSessions: SessionTable | undefined = data.webSessions === true
   ? {
-      create: (user, ip) => host.call<WebSession>({ t: 'webSession', op: 'create', user, ip }, WEB_SESSION_TIMEOUT_MS),
+      create: async (user, ip) => {
+        const w = await host.call<WebSession>({ t: 'webSession', op: 'create', user, ip }, WEB_SESSION_TIMEOUT_MS);
+        const c = webSessionCounter();
+        if (c !== undefined) count(c, 1, user); // WEBMAIL_Sessions (service/report.ts)
+        return w;
+      },
       get: (id) => host.call<WebSession | null>({ t: 'webSession', op: 'get', id }, WEB_SESSION_TIMEOUT_MS),
       destroy: async (id) => {
         await host.call({ t: 'webSession', op: 'destroy', id }, WEB_SESSION_TIMEOUT_MS);
@@ -77,9 +88,27 @@ const servers = new Map<string, net.Server>(); // listener key → server
 const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
 let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
+/** The counts given an account, event → account → n, sent with each load report; at most
+ * MAX_SCOPED accounts per report, the rest under `other`. */
+let scopedCounts: Record<string, Record<string, number>> = {};
+let scopedKeys = 0;
+const MAX_SCOPED = 10_000;
 
-function countEvent(event: string): void {
-  eventCounts[event] = (eventCounts[event] ?? 0) + 1;
+/** SessionContext.count, DatagramContext.count, WorkerContext.count. */
+function count(event: string, by = 1, account?: string | readonly string[]): void {
+  if (!Number.isFinite(by)) return;
+  eventCounts[event] = (eventCounts[event] ?? 0) + by;
+  if (account === undefined) return;
+  for (const a of typeof account === 'string' ? [account] : account) {
+    if (a === '') continue;
+    const m = (scopedCounts[event] ??= {});
+    let key = a.slice(0, 320).toLowerCase();
+    if (m[key] === undefined) {
+      if (scopedKeys >= MAX_SCOPED) key = 'other';
+      else scopedKeys++;
+    }
+    m[key] = (m[key] ?? 0) + by;
+  }
 }
 
 /** The thread's records to the Log service (net/log-sink.ts), by the service's logLevel,
@@ -165,7 +194,7 @@ function openUdpListener(l: UdpListenerOptions): Promise<void> {
         store,
         reply: (d) => sock.send(d, rinfo.port, rinfo.address),
         ...(data.dataDir === undefined ? {} : { dataDir: data.dataDir }),
-        count: countEvent,
+        count: (event, by) => count(event, by),
       });
     } catch (e) {
       ctxLog.error({ err: e }, 'datagram handler failed');
@@ -260,6 +289,8 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
   }
   let sessionLog: import('../src/log.ts').Logger | undefined;
   const remoteAddress = socket.remoteAddress ?? '';
+  const connCounter = connectionCounter(data.serviceName);
+  if (connCounter !== undefined) count(connCounter);
   const ctx = {
     connId,
     secure: l.sslEnable,
@@ -274,9 +305,12 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     store,
     runTask,
     stressed: () => stressed.has(listenerKey),
-    count: countEvent,
+    count,
     loginGate: () => loginGate(remoteAddress),
     loginResult(ok: boolean | null, user: string): void {
+      // the Report service's login counters; per account only a success (a failure's name is anyone's)
+      const c = ok === null ? undefined : loginCounter(data.serviceName, ok);
+      if (c !== undefined) count(c, 1, ok === true ? user : undefined);
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
     ...(webSessions === undefined ? {} : { webSessions }),
@@ -334,7 +368,7 @@ function maybeExit(): void {
     exiting = true;
     const w = worker;
     void (w === null ? Promise.resolve() : w.stop().catch((e) => log.error({ err: e }, 'worker stop failed'))).then(() => {
-      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts }); // the last counts
+      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts, scoped: scopedCounts }); // the last counts
       post({ t: 'drained' });
       setImmediate(() => process.exit(0));
     });
@@ -467,9 +501,11 @@ setInterval(() => {
     if (s.handle !== null) actors.push(s.handle.info());
   }
   if (worker?.info !== undefined) actors.push(...worker.info().slice(0, 50));
-  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts });
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts, scoped: scopedCounts });
   udpCounts = {};
   eventCounts = {};
+  scopedCounts = {};
+  scopedKeys = 0;
 }, data.loadIntervalMs).unref();
 
 let worker: { stop(): Promise<void>; info?(): import('../src/actor/types.ts').ActorInfo[] } | null = null;
@@ -478,7 +514,7 @@ async function main(): Promise<void> {
   protocol = (await import(data.protocol)) as ProtocolModule;
   if (options.transport === 'none') {
     try {
-      worker = await (protocol as unknown as WorkerModule).startWorker({ threadId: data.threadId, service: options, log, store, runTask });
+      worker = await (protocol as unknown as WorkerModule).startWorker({ threadId: data.threadId, service: options, log, store, runTask, count });
     } catch (e) {
       post({ t: 'listenFailed', error: errorToData(e) });
       setImmediate(() => process.exit(1));

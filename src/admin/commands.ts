@@ -139,6 +139,11 @@ export const COMMANDS = Object.freeze([
   def('config.get', 'main', {}, null),
   def('config.set', 'main', { text: req }, null),
   def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),
+  def('report.query', 'main', { counter: opt, scope: opt, from: { type: 'uint', required: false }, to: { type: 'uint', required: false }, step: { type: 'uint', required: false } }, {
+    params: { counter: 'counter', scope: 'scope', from: 'from', to: 'to', step: 'step' },
+    note: '[counter=NAME] [scope=server|domain:D|account:A|node:N] [from=MS] [to=MS] [step=SECONDS]: the Report service\'s series (service/report.ts ReportQueryResult)',
+  }),
+  def('report.sample', 'main', {}, { note: 'the Report service takes a sample now' }),
   def('fault', 'main', { name: req, kind: { type: 'choice', choices: ['crash', 'oom', 'hang'], required: false }, index: { type: 'uint', required: false } }, {
     words: [{ ...SERVICE, label: 'SERVICE' }, { arg: 'kind', word: 'choice', label: 'crash|oom|hang' }, { arg: 'index', word: 'index', label: 'THREAD', optional: true, default: 0 }],
     note: 'only with enableFaultInjection = yes',

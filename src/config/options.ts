@@ -490,6 +490,20 @@ export interface ServiceLogging {
 /** The Report service (config/schema.ts REPORT_OPTIONS). */
 export interface ReportOptions {
   readonly kind: 'report';
+  /** Samples also per domain (seed DomainEnable). */
+  readonly domainEnable: boolean;
+  /** Samples also per account (seed DomainObjectEnable). */
+  readonly domainObjectEnable: boolean;
+  /** How long samples are kept (seed reportingInterval, in weeks). */
+  readonly reportingIntervalMs: number;
+  /** A sample every … (the seed: a minute). */
+  readonly sampleIntervalMs: number;
+  /** Distinct domains, and accounts, in one sample; the rest under `other`. */
+  readonly maxScopeKeys: number;
+  /** Distinct reporting nodes a Report thread keeps (datagrams of more are dropped). */
+  readonly maxNodes: number;
+  /** Where this node's samples are also sent (another node's Report service); null: nowhere. */
+  readonly reportHost: Endpoint | null;
 }
 
 /** A service with no protocol options of its own (not built yet, test rows). */

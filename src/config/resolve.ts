@@ -391,9 +391,19 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     writeBufferBytes: r.num('writeBufferSize'),
   }),
   // (the Report service's)
-  report: () => ({
-    kind: 'report',
-  }),
+  report: (r) => {
+    const host = r.str('reportHost');
+    return {
+      kind: 'report',
+      domainEnable: r.bool('DomainEnable'),
+      domainObjectEnable: r.bool('DomainObjectEnable'),
+      reportingIntervalMs: r.num('reportingInterval') * 7 * 86_400_000,
+      sampleIntervalMs: r.num('sampleInterval'),
+      maxScopeKeys: r.num('maxScopeKeys'),
+      maxNodes: r.num('maxNodes'),
+      reportHost: host === null ? null : parseEndpoint(host),
+    };
+  },
 };
 
 /** The Log service's rules by priority (stable); none written: everything to everything.txt. */

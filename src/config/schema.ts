@@ -462,6 +462,13 @@ const LOG_OPTIONS: Record<string, AttrSpec> = {
 
 /** The Report service (inventory §9; config/options.ts ReportOptions). Owner: the Report service. */
 const REPORT_OPTIONS: Record<string, AttrSpec> = {
+  DomainEnable: yesNo(false), // samples also per domain
+  DomainObjectEnable: yesNo(false), // samples also per account (the seed's "domain object")
+  reportingInterval: uint(4, { min: 1, max: 520 }), // weeks of samples kept; lowering it deletes the older ones
+  sampleInterval: { ...seconds(60), max: 3600 }, // (Postern) a sample every this many seconds (the seed: every minute)
+  maxScopeKeys: uint(1000, { min: 1, max: 100000 }), // (Postern) distinct domains, and accounts, in one sample: the rest are summed under `other`
+  maxNodes: uint(64, { min: 1, max: 10000 }), // (Postern) distinct nodes whose datagrams a Report thread keeps: datagrams of more are dropped and counted
+  reportHost: { type: 'ipPort' }, // (Postern) also send this node's samples to the Report service at host:port (a cluster's front end)
 };
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
@@ -519,7 +526,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('webadmin', 'http', 'WebAdmin (HTTP)', { module: mod('../protocols/webadmin/index.ts'), options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300, embedded: true }),
   defineService('cli', 'tcp', 'telnet-style administration CLI', { module: mod('../protocols/cli/index.ts'), options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300, embedded: true }),
   defineService('log', 'udp', 'remote logging (UDP)', { module: mod('../protocols/log/index.ts'), options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000', embedded: true }),
-  defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
+  defineService('report', 'udp', 'reporting (UDP)', { module: mod('../protocols/report/index.ts'), options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),

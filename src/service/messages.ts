@@ -99,7 +99,9 @@ export type FromThread =
   /** A listener (re)opened on reconfigure: null, or why it could not. */
   | { t: 'listenerState'; listener: string; error: ErrorData | null }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
-  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
+  /** `counts`: SessionContext.count increments since the last report; `scoped`: those given an
+   * account, event → account → n (bounded per report, the rest under `other`). */
+  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number>; scoped?: Record<string, Record<string, number>> }
   | { t: 'drained' }
   /** After a login check let through by the gate. */
   | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };
