@@ -1,5 +1,6 @@
 /**
- * test/webadmin/helpers.ts: what the WebAdmin tests share: a running server with webadmin, pop3,
+ * test/webadmin/helpers.ts: what the WebAdmin tests share: a running server with webadmin, pop3
+ * (logLevel info, so log.tail has its records), report,
  * smtpIncoming (127/8 may relay) and processing on port 0, no smtpOutgoing (relayed mail stays
  * queued), fault injection on, the admin password set, and a
  * curl "browser" (test/webmail/read-helpers.ts) logged in as admin; chromium helpers come from
@@ -33,7 +34,7 @@ export interface AdminEnv {
 export function configText(o: { webadmin?: string; server?: string } = {}): string {
   return `
 Server {
-    services = (webadmin pop3 smtpIncoming processing)
+    services = (webadmin pop3 smtpIncoming processing report)
     primaryDomain = "example.org"
     statusListener = 127.0.0.1:0
     logLevel = info
@@ -49,7 +50,9 @@ Server {
         listeners = ( { address = 127.0.0.1:0 } )
         minConnThreads = 1 maxConnThreads = 1
         authFailureDelay = 0
+        logLevel = info
     }
+    report = { listeners = ( { address = 127.0.0.1:0 } ) }
     smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) relayNetworks = ( 127.0.0.0/8 ) }
     processing = { }
 }`;

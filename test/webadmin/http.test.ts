@@ -193,6 +193,13 @@ test('domains and accounts: create, password, quota, remove; each refusal is sho
   const noDomain = await b.post('/accounts/add', [['address', 'x@nowhere.example'], ['password', 'x']]);
   assert.match(errorOf(noDomain.text), /STORE_NO_SUCH_DOMAIN/);
   assert.equal((await b.post('/accounts/add', [['address', 'y@admin.example'], ['password', '']])).status, 400);
+  // quotas changed (account.update): empty is unlimited; a bad number or an unknown account refused
+  assert.equal((await b.post('/accounts/quota', [['address', 'kim@admin.example'], ['quotaBytes', ''], ['quotaMessages', '25']])).status, 303);
+  assert.match((await b.get('/accounts?domain=admin.example')).text, /<tr data-address="kim@admin\.example"><td>kim@admin\.example<\/td><td>0<\/td><td>0<\/td><td>unlimited<\/td><td>25<\/td>/);
+  const badQuota = await b.post('/accounts/quota', [['address', 'kim@admin.example'], ['quotaMessages', '-1']]);
+  assert.equal(badQuota.status, 400);
+  assert.match(errorOf(badQuota.text), /quotaMessages must be a whole number/);
+  assert.match(errorOf((await b.post('/accounts/quota', [['address', 'ghost@admin.example'], ['quotaBytes', '5']])).text), /STORE_NO_SUCH_ACCOUNT/);
   assert.equal((await b.post('/accounts/password', [['address', 'kim@admin.example'], ['password', 'new kim pw']])).status, 303);
   assert.deepEqual(await popLogin(env.server.port('pop3'), 'kim@admin.example', 'new kim pw'), [0, 0]);
   const unknown = await b.post('/accounts/password', [['address', 'nobody@admin.example'], ['password', 'x']]);
@@ -229,23 +236,38 @@ test('queue: the list, a message shown, retried and deleted; a bad or unknown id
 });
 
 test('logs: log.tail filtered by service and level; maxLogLines caps the lines; a bad level or count is 400', async () => {
+  // pop3 logs at info (its logLevel): each restart adds records (thread and service started)
+  const count = async (): Promise<number> => ((await b.get('/logs?service=pop3&level=info&lines=100')).text.match(/<tr class="level-/g) ?? []).length;
+  for (let i = 0; i < 3 && (await count()) < 5; i++) assert.equal((await b.post('/services/pop3/restart', [])).status, 303);
   const r = await b.get('/logs?service=pop3&level=info&lines=100');
   assert.equal(r.status, 200);
-  const rows = r.text.match(/<tr class="level-[a-z]+">/g) ?? [];
+  const rows = r.text.match(/<tr class="level-[^\n]*/g) ?? [];
   assert.equal(rows.length, 5, 'maxLogLines = 5');
   assert.match(r.text, /At most 5 lines \(maxLogLines\)/);
-  for (const row of r.text.match(/<tr class="level-[^\n]*/g) ?? []) assert.match(row, /<td>pop3<\/td>/);
-  const warn = await b.get('/logs?level=warn&lines=5');
-  for (const row of warn.text.match(/<tr class="level-[a-z]+">/g) ?? []) assert.match(row, /level-(warn|error|fatal)/);
+  for (const row of rows) assert.match(row, /^<tr class="level-(critical|error|warning|info)"><td>[^<]*<\/td><td>[a-z]+<\/td><td>pop3<\/td>/);
+  const few = await b.get('/logs?service=pop3&level=info&lines=2');
+  assert.equal((few.text.match(/<tr class="level-/g) ?? []).length, 2);
+  const warn = await b.get('/logs?level=warning&lines=5');
+  for (const row of warn.text.match(/<tr class="level-[a-z]+">/g) ?? []) assert.match(row, /level-(warning|error|critical)/);
   assert.equal((await b.get('/logs?level=loud')).status, 400);
   assert.equal((await b.get('/logs?lines=-3')).status, 400);
   assert.equal((await b.get('/logs?service=../x')).status, 400);
 });
 
-test('reports: without the Report service\'s command the page says so', async () => {
-  const r = await b.get('/report');
+test('reports: a sample taken from the page shows the POP3 logins as a chart; a bad scope or range is 400', async () => {
+  await popLogin(env.server.port('pop3'), 'nobody@example.org', 'x').catch(() => {}); // a failed login
+  const sample = await b.post('/report/sample', []);
+  assert.equal(sample.status, 303);
+  const r = await b.get('/report?scope=server&hours=1');
   assert.equal(r.status, 200);
-  assert.match(r.text, /Reporting is not available/);
+  assert.match(noticeOf(r.text), /Sampled now/);
+  assert.doesNotMatch(r.text, /Reporting is not available/);
+  const chart = /<figure class="chart" data-counter="POP3_InboundConnection" data-last="(\d+)">\s*<svg[^>]*>(.*?)<\/svg>/s.exec(r.text);
+  assert.ok(chart !== null, 'a POP3_InboundConnection chart');
+  assert.ok(Number(chart[1]) >= 1, `POP3 connections counted: ${chart[1]}`);
+  assert.match(chart[2]!, /<polyline points="[\d., ]+"/);
+  assert.equal((await b.get('/report?scope=everything')).status, 400);
+  assert.equal((await b.get('/report?hours=5')).status, 400);
 });
 
 /** An open event stream: its `status` frames as they come. */

@@ -7,6 +7,8 @@
  *   POST /accounts/add                `address`, `password`, `quotaBytes`, `quotaMessages` (empty:
  *                                     unlimited)
  *   POST /accounts/password           `address`, `password`
+ *   POST /accounts/quota              `address`, `quotaBytes`, `quotaMessages` (`account.update`;
+ *                                     empty: unlimited)
  *   POST /accounts/remove             `address`
  * A refused change (a bad name, an existing address, a quota that is not a number): 400, the
  * page again with the error (`.error`), nothing changed. Done: 303 back with a notice.
@@ -102,6 +104,14 @@ export const registerAccounts: WebadminRoutes = (app, env) => {
     await adminCall(req, 'account.passwd', { address, password });
     return `Password changed for ${address}.`;
   }, () => ({})));
+  app.post('/accounts/quota', guard(env), change(env, '/accounts', accountsPage, async (req) => {
+    const address = field(req.body, 'address');
+    if (address === '') throw new WebError(400, 'Which account?');
+    const quotaBytes = quota(req.body, 'quotaBytes');
+    const quotaMessages = quota(req.body, 'quotaMessages');
+    await adminCall(req, 'account.update', { address, quotaBytes, quotaMessages });
+    return `Quotas of ${address}: ${quotaBytes ?? 'unlimited'} bytes, ${quotaMessages ?? 'unlimited'} messages.`;
+  }, (b) => ({ quotaAddress: str(b, 'address').slice(0, MAX_FIELD) })));
   app.post('/accounts/remove', guard(env), change(env, '/accounts', accountsPage, async (req) => {
     const address = field(req.body, 'address');
     if (address === '') throw new WebError(400, 'Which account?');

@@ -4,10 +4,17 @@
  *   GET  /queue/:id             `queue.show` (envelope, each recipient's status, headers)
  *   POST /queue/:id/retry       `queue.retry` (due now); POST /queue/:id/delete `queue.delete`
  *   POST /queue/force           every queued message due now (FORCE QUEUE)
- *   GET  /logs?service=&level=&lines=   `log.tail`: the main thread's last records at `level` or
- *                               worse, of one service or all; `lines` at most `maxLogLines`
- *   GET  /report                the Report service's charts from the registry's `report.query`
- *                               (inline SVG); without that command: "Reporting is not available".
+ *   GET  /logs?service=&level=&lines=   `log.tail` (the Log service's registry command): the last
+ *                               records of every thread at `level` (critical error warning info
+ *                               protocol) or more severe, of one service or all; `lines` at most
+ *                               `maxLogLines`
+ *   GET  /report?scope=&hours=  the Report service's counters (`report.query`) over the last
+ *                               `hours` (1, 6, 24, 168) for a scope (server, domain:D, account:A),
+ *                               each drawn as an inline SVG line chart of at most CHART_POINTS
+ *                               buckets; without the command in the registry: "Reporting is not
+ *                               available".
+ *   POST /report/sample         `report.sample`: the Report service samples now (303 back; the
+ *                               service not running: the notice says so)
  *
  * Exports: `registerOperations`, `sparkline`. Throws nothing.
  */
@@ -16,7 +23,11 @@ import type { StatusDoc } from '../../status/types.ts';
 import { adminCall, errorText, guard, handled, sendPage, setNotice, str, WebError, webadminOptions, type WebadminRoutes } from './common.ts';
 
 const QUEUE_ID = /^[A-Za-z0-9._-]{1,128}$/;
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+const LEVELS = ['critical', 'error', 'warning', 'info', 'protocol'];
+const HOURS = [1, 6, 24, 168];
+/** Most buckets one chart draws. */
+const CHART_POINTS = 240;
+const SCOPE = /^(server|(domain|account|node):[^\s]{1,320})$/;
 /** Most messages FORCE QUEUE makes due in one request. */
 const FORCE_MAX = 10_000;
 
@@ -25,12 +36,25 @@ function queueId(v: string | undefined): string {
   return v;
 }
 
-/** An SVG polyline's points for `values` in a `w`×`h` box (max at the top). */
-export function sparkline(values: readonly number[], w: number, h: number): { points: string; max: number } {
-  const max = Math.max(1, ...values);
+/** SVG polylines for `values` in a `w`×`h` box (the largest at the top): one line per run of
+ * values, a null (no sample) breaking it. */
+export function sparkline(values: ReadonlyArray<number | null>, w: number, h: number): { lines: string[]; max: number; last: number | null } {
+  const max = Math.max(1, ...values.map((v) => v ?? 0));
   const n = values.length;
-  const points = values.map((v, i) => `${n <= 1 ? 0 : ((i * w) / (n - 1)).toFixed(1)},${(h - (Math.max(0, v) * h) / max).toFixed(1)}`).join(' ');
-  return { points, max };
+  const lines: string[] = [];
+  let run: string[] = [];
+  values.forEach((v, i) => {
+    if (v === null) {
+      if (run.length > 0) lines.push(run.join(' '));
+      run = [];
+      return;
+    }
+    run.push(`${n <= 1 ? 0 : ((i * w) / (n - 1)).toFixed(1)},${(h - (Math.max(0, v) * h) / max).toFixed(1)}`);
+  });
+  if (run.length === 1) run.push(run[0]!.replace(/^[\d.]+/, (x) => String(Number(x) + 1))); // one point: a dot
+  if (run.length > 0) lines.push(run.join(' '));
+  const last = [...values].reverse().find((v) => v !== null) ?? null;
+  return { lines, max, last };
 }
 
 export const registerOperations: WebadminRoutes = (app, env) => {
@@ -80,14 +104,37 @@ export const registerOperations: WebadminRoutes = (app, env) => {
     if (service !== '' && !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(service)) throw new WebError(400, 'bad service name');
     const lines = Math.min(Number(linesText), o.maxLogLines);
     const services = ((await adminCall(req, 'status')) as StatusDoc).services.map((s) => s.name);
-    const r = (await adminCall(req, 'log.tail', { ...(service === '' ? {} : { service }), level, lines })) as { records: Array<Record<string, unknown>> };
-    return sendPage(env, req, reply, 'logs', { title: 'Logs', section: 'logs', records: r.records, service, level, lines, services, levels: LEVELS, capped: Number(linesText) > o.maxLogLines, maxLogLines: o.maxLogLines });
+    const records = (await adminCall(req, 'log.tail', { ...(service === '' ? {} : { service }), level, lines })) as Array<Record<string, unknown>>;
+    return sendPage(env, req, reply, 'logs', { title: 'Logs', section: 'logs', records, service, level, lines, services, levels: LEVELS, capped: Number(linesText) > o.maxLogLines, maxLogLines: o.maxLogLines });
+  }));
+
+  app.post('/report/sample', guard(env), handled(env, async (req, reply) => {
+    if (command('report.sample') === undefined) throw new WebError(404, 'Reporting is not available.');
+    try {
+      await adminCall(req, 'report.sample');
+      setNotice(req, reply, 'Sampled now.');
+    } catch (e) {
+      setNotice(req, reply, `Sampling failed: ${errorText(e)}`);
+    }
+    return reply.code(303).header('location', '/report').send();
   }));
 
   app.get('/report', guard(env), handled(env, async (req, reply) => {
     if (command('report.query') === undefined) return sendPage(env, req, reply, 'report', { title: 'Reports', section: 'report', available: false, charts: [] });
-    const data = (await adminCall(req, 'report.query', {})) as { series?: Array<{ name: string; points: Array<{ t: number; v: number }> }> };
-    const charts = (data.series ?? []).slice(0, 50).map((s) => ({ name: s.name, last: s.points.at(-1)?.v ?? 0, ...sparkline(s.points.map((p) => p.v), 300, 60) }));
-    return sendPage(env, req, reply, 'report', { title: 'Reports', section: 'report', available: true, charts });
+    const scope = str(req.query, 'scope').trim() || 'server';
+    const hours = Number(str(req.query, 'hours').trim() || '24');
+    if (!SCOPE.test(scope)) throw new WebError(400, 'scope must be server, domain:NAME or account:ADDRESS');
+    if (!HOURS.includes(hours)) throw new WebError(400, `hours must be one of ${HOURS.join(', ')}`);
+    const to = Date.now();
+    const from = to - hours * 3_600_000;
+    const step = Math.max(60, Math.ceil((to - from) / 1000 / CHART_POINTS / 60) * 60);
+    const data = (await adminCall(req, 'report.query', { scope, from, to, step })) as {
+      samples: number; stepSec: number; series: Array<{ counter: string; kind: string; points: Array<[number, number | null]> }>;
+      scopes: { domains: string[]; accounts: string[] };
+    };
+    const charts = data.series.slice(0, 100).map((s) => ({ name: s.counter, kind: s.kind, ...sparkline(s.points.map((p) => p[1]), 300, 60) }));
+    const scopes = ['server', ...data.scopes.domains.map((d) => `domain:${d}`), ...data.scopes.accounts.map((a) => `account:${a}`)].slice(0, 500);
+    if (!scopes.includes(scope)) scopes.push(scope);
+    return sendPage(env, req, reply, 'report', { title: 'Reports', section: 'report', available: true, charts, samples: data.samples, stepSec: data.stepSec, scope, scopes, hours, hoursChoices: HOURS, from: new Date(from).toISOString(), to: new Date(to).toISOString() });
   }));
 };
