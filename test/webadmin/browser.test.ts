@@ -4,7 +4,8 @@
  * reload; a listener added and removed on a service's page (the new one answers POP3, then no
  * longer); an account created on the accounts page and used over POP3 (Python's poplib); a
  * setting changed on a service's page that shows in `config.get`'s text and survives a restart
- * (a new server started on the saved file). Screenshots under test-output/webadmin/.
+ * (a new server started on the saved file); the logs page filtered; the reports page sampled
+ * and drawn. Screenshots under test-output/webadmin/.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,6 +150,32 @@ test('an account created on the accounts page logs in over POP3', async () => {
     assert.match(await page.locator('#accounts tr[data-address="dana@example.org"]').innerText(), /50/);
     await shot(page, 'account-created');
     assert.deepEqual(await popLogin(env.server.port('pop3'), 'dana@example.org', 'dana pw 9'), [0, 0]);
+    assert.deepEqual(p.ownProblems(), []);
+  } finally {
+    await p.close();
+  }
+});
+
+test('the logs page filtered by service and level; the reports page sampled and drawn as SVG charts', async () => {
+  const p = await openPage(browser, env.base);
+  try {
+    const { page } = p;
+    await adminLogin(page);
+    await navigating(page, () => page.click('#nav a[href="/logs"]'));
+    await page.selectOption('#log-filter [name=service]', 'pop3');
+    await navigating(page, () => page.click('#log-filter button[type=submit]'));
+    const rows = page.locator('table#log tbody tr');
+    assert.ok((await rows.count()) >= 1, 'pop3 has records at info');
+    for (const cell of await page.locator('table#log tbody tr td:nth-child(3)').allInnerTexts()) assert.equal(cell, 'pop3');
+    await shot(page, 'logs');
+    await popLogin(env.server.port('pop3'), 'nobody@example.org', 'x').catch(() => {}); // one POP3 connection
+    await navigating(page, () => page.click('#nav a[href="/report"]'));
+    await navigating(page, () => page.click('#report-sample button'));
+    assert.match(await page.locator('p.notice').innerText(), /Sampled now/);
+    const chart = page.locator('figure.chart[data-counter="POP3_InboundConnection"]');
+    await chart.waitFor();
+    assert.ok((await chart.locator('svg rect.bar').count()) >= 1, 'a bar for the POP3 connection');
+    await shot(page, 'reports');
     assert.deepEqual(p.ownProblems(), []);
   } finally {
     await p.close();

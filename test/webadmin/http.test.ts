@@ -265,7 +265,7 @@ test('reports: a sample taken from the page shows the POP3 logins as a chart; a 
   const chart = /<figure class="chart" data-counter="POP3_InboundConnection" data-last="(\d+)">\s*<svg[^>]*>(.*?)<\/svg>/s.exec(r.text);
   assert.ok(chart !== null, 'a POP3_InboundConnection chart');
   assert.ok(Number(chart[1]) >= 1, `POP3 connections counted: ${chart[1]}`);
-  assert.match(chart[2]!, /<polyline points="[\d., ]+"/);
+  assert.match(chart[2]!, /<rect class="bar" x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+"/);
   assert.equal((await b.get('/report?scope=everything')).status, 400);
   assert.equal((await b.get('/report?hours=5')).status, 400);
 });
@@ -349,4 +349,13 @@ test('the admin password unset: every login fails; the per-IP ban (authBanThresh
   } finally {
     await other.stop();
   }
+});
+
+test('chartBars: a bar per bucket above 0, in proportion to the largest; nulls and zeros draw nothing', async () => {
+  const { chartBars } = await import('../../src/protocols/webadmin/operations.ts');
+  const c = chartBars([null, 0, 2, 4], 100, 40);
+  assert.equal(c.max, 4);
+  assert.equal(c.last, 4);
+  assert.deepEqual(c.bars.map((b) => [b.x, b.height]), [['50.00', '20.00'], ['75.00', '40.00']]);
+  assert.deepEqual(chartBars([null, null], 100, 40), { bars: [], max: 0, last: null });
 });

@@ -10,13 +10,13 @@
  *                               `maxLogLines`
  *   GET  /report?scope=&hours=  the Report service's counters (`report.query`) over the last
  *                               `hours` (1, 6, 24, 168) for a scope (server, domain:D, account:A),
- *                               each drawn as an inline SVG line chart of at most CHART_POINTS
+ *                               each drawn as an inline SVG bar chart of at most CHART_POINTS
  *                               buckets; without the command in the registry: "Reporting is not
  *                               available".
  *   POST /report/sample         `report.sample`: the Report service samples now (303 back; the
  *                               service not running: the notice says so)
  *
- * Exports: `registerOperations`, `sparkline`. Throws nothing.
+ * Exports: `registerOperations`, `chartBars`. Throws nothing.
  */
 import { command } from '../../admin/commands.ts';
 import type { StatusDoc } from '../../status/types.ts';
@@ -36,25 +36,20 @@ function queueId(v: string | undefined): string {
   return v;
 }
 
-/** SVG polylines for `values` in a `w`×`h` box (the largest at the top): one line per run of
- * values, a null (no sample) breaking it. */
-export function sparkline(values: ReadonlyArray<number | null>, w: number, h: number): { lines: string[]; max: number; last: number | null } {
-  const max = Math.max(1, ...values.map((v) => v ?? 0));
-  const n = values.length;
-  const lines: string[] = [];
-  let run: string[] = [];
+/** A bar chart of `values` in a `w`×`h` box: one bar per bucket with a value above 0 (its
+ * height in proportion to the largest); a null (no sample) or 0 draws nothing. */
+export function chartBars(values: ReadonlyArray<number | null>, w: number, h: number): { bars: Array<{ x: string; y: string; width: string; height: string }>; max: number; last: number | null } {
+  const max = Math.max(0, ...values.map((v) => v ?? 0));
+  const n = Math.max(1, values.length);
+  const bw = w / n;
+  const bars: Array<{ x: string; y: string; width: string; height: string }> = [];
   values.forEach((v, i) => {
-    if (v === null) {
-      if (run.length > 0) lines.push(run.join(' '));
-      run = [];
-      return;
-    }
-    run.push(`${n <= 1 ? 0 : ((i * w) / (n - 1)).toFixed(1)},${(h - (Math.max(0, v) * h) / max).toFixed(1)}`);
+    if (v === null || v <= 0 || max === 0) return;
+    const bh = Math.max(1, (v * h) / max);
+    bars.push({ x: (i * bw).toFixed(2), y: (h - bh).toFixed(2), width: Math.max(1, bw - (bw > 3 ? 1 : 0)).toFixed(2), height: bh.toFixed(2) });
   });
-  if (run.length === 1) run.push(run[0]!.replace(/^[\d.]+/, (x) => String(Number(x) + 1))); // one point: a dot
-  if (run.length > 0) lines.push(run.join(' '));
   const last = [...values].reverse().find((v) => v !== null) ?? null;
-  return { lines, max, last };
+  return { bars, max, last };
 }
 
 export const registerOperations: WebadminRoutes = (app, env) => {
@@ -132,7 +127,7 @@ export const registerOperations: WebadminRoutes = (app, env) => {
       samples: number; stepSec: number; series: Array<{ counter: string; kind: string; points: Array<[number, number | null]> }>;
       scopes: { domains: string[]; accounts: string[] };
     };
-    const charts = data.series.slice(0, 100).map((s) => ({ name: s.counter, kind: s.kind, ...sparkline(s.points.map((p) => p[1]), 300, 60) }));
+    const charts = data.series.slice(0, 100).map((s) => ({ name: s.counter, kind: s.kind, ...chartBars(s.points.map((p) => p[1]), 300, 60) }));
     const scopes = ['server', ...data.scopes.domains.map((d) => `domain:${d}`), ...data.scopes.accounts.map((a) => `account:${a}`)].slice(0, 500);
     if (!scopes.includes(scope)) scopes.push(scope);
     return sendPage(env, req, reply, 'report', { title: 'Reports', section: 'report', available: true, charts, samples: data.samples, stepSec: data.stepSec, scope, scopes, hours, hoursChoices: HOURS, from: new Date(from).toISOString(), to: new Date(to).toISOString() });
