@@ -109,6 +109,9 @@ test('service start/stop/restart: pop3 stopped and started through the registry;
   assert.equal(start.status, 303);
   assert.equal(env.server.status().services.find((s) => s.name === 'pop3')!.state, 'running');
   env.pop3Port = env.server.port('pop3');
+  const dash = await b.get('/dashboard');
+  assert.match(dash.text, /action="\/services\/pop3\/stop"/);
+  assert.doesNotMatch(dash.text, /action="\/services\/webadmin\/(stop|restart)"/, 'no stop button on WebAdmin itself');
   const self = await b.post('/services/webadmin/stop', []);
   assert.equal(self.status, 400);
   assert.match(errorOf(self.text), /cannot stop itself/);
@@ -140,6 +143,15 @@ test('service settings: a bad value shows on the form (400), nothing applied; a 
   const after = await b.get('/services/pop3');
   assert.match(noticeOf(after.text), /pop3: settings changed; applied and saved to .*postern\.conf/);
   assert.match(after.text, /name="maxErrors" value="6"/);
+});
+
+test('WebAdmin edits its own service: applied (a reload of itself) and the session goes on', async () => {
+  const r = await b.post('/services/webadmin/settings', [['maxErrors', '20']]);
+  assert.equal(r.status, 303, errorOf(r.text));
+  const page = await b.get('/services/webadmin');
+  assert.equal(page.status, 200);
+  assert.match(page.text, /name="maxErrors" value="20"/);
+  assert.equal(env.server.status().services.find((s) => s.name === 'webadmin')!.state, 'running');
 });
 
 test('listener and rule forms: bad address, duplicate, bad index, bad IP set, bad kind: 400 with the error, nothing applied', async () => {

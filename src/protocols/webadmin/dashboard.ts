@@ -63,6 +63,12 @@ export function statusModel(doc: StatusDoc): Record<string, unknown> {
   return { tree, services, server: doc.server };
 }
 
+/** The model of the dashboard's fragments for this request (its own service marked: no
+ * stop/restart buttons on it). */
+function fragments(req: FastifyRequest, doc: StatusDoc): Record<string, unknown> {
+  return { ...statusModel(doc), self: req.postern.conn.service.name };
+}
+
 async function status(req: FastifyRequest): Promise<StatusDoc> {
   return (await adminCall(req, 'status')) as StatusDoc;
 }
@@ -70,7 +76,7 @@ async function status(req: FastifyRequest): Promise<StatusDoc> {
 export const registerDashboard: WebadminRoutes = (app, env: HttpEnv) => {
   app.get('/dashboard', guard(env), handled(env, async (req, reply) => {
     const doc = await status(req);
-    return sendPage(env, req, reply, 'dashboard', { title: 'Dashboard', section: 'dashboard', ...statusModel(doc) });
+    return sendPage(env, req, reply, 'dashboard', { title: 'Dashboard', section: 'dashboard', ...fragments(req, doc) });
   }));
 
   app.get('/events', guard(env), handled(env, async (req, reply) => {
@@ -101,7 +107,7 @@ export const registerDashboard: WebadminRoutes = (app, env: HttpEnv) => {
       if (!live || busy) return; // a slow status call is not stacked
       busy = true;
       try {
-        const m = statusModel(await status(req));
+        const m = fragments(req, await status(req));
         const [tree, services] = await Promise.all([env.views.render(req, 'tree', m), env.views.render(req, 'services', m)]);
         if (!live) return;
         out.write(`event: status\ndata: ${JSON.stringify({ seq: ++seq, at: Date.now(), tree, services })}\n\n`);
