@@ -9,7 +9,10 @@
  * operator's mistake, its message shown) or 503 (anything else: logged, a generic text shown).
  *
  * Exports: `WebError`, `guard`, `handled`, `str`, `adminCall`, `setNotice`, `takeNotice`,
- * `sendPage`, `sendError`, `errorStatus`, `NOTICE_COOKIE`, `WebadminRoutes`, `webadminOptions`.
+ * `sendPage`, `sendError`, `errorStatus`, `errorText`, `NOTICE_COOKIE`, `WebadminRoutes`,
+ * `webadminOptions`. Throws: `webadminOptions` INTERNAL (a service whose options are not
+ * WebAdmin's); `adminCall` the registry's errors (PosternError codes), WebError 503 for a
+ * service that may not run admin commands.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PosternError } from '../../errors.ts';

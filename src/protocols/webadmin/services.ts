@@ -129,11 +129,8 @@ export const registerServices: WebadminRoutes = (app, env) => {
         const v = str(body, f).trim().slice(0, MAX_FIELD);
         const cur = shown.get(f);
         if (v === '') {
-          if (cur !== undefined && !cur.isDefault) unset.push(f);
-        } else if (cur === undefined || v !== cur.text || cur.isDefault) {
-          if (cur !== undefined && cur.isDefault && v === cur.text) continue; // left at its default
-          set.push([f, v]);
-        }
+          if (cur !== undefined && !cur.isDefault) unset.push(f); // emptied: back to its default
+        } else if (cur === undefined || v !== cur.text) set.push([f, v]); // (unchanged, default or not: left alone)
       }
     }
     let m = model;
