@@ -145,6 +145,30 @@ test('service settings: a bad value shows on the form (400), nothing applied; a 
   assert.match(after.text, /name="maxErrors" value="6"/);
 });
 
+test('a listener\'s own settings: a bad value refused on its form; a good one applied and saved; emptied, back to its default', async () => {
+  const form = await b.get('/services/pop3/listeners/0');
+  assert.equal(form.status, 200);
+  assert.match(form.text, /<form id="listener-settings"/);
+  assert.match(form.text, /name="peerMaxConnections" value="100"/);
+  assert.doesNotMatch(form.text, /name="address"/);
+  const bad = await b.post('/services/pop3/listeners/0/settings', [['idleTimeout', '0']]);
+  assert.equal(bad.status, 400);
+  assert.match(errorOf(bad.text), /CONFIG_RANGE: Server\.pop3\.listeners\[0\]\.idleTimeout/);
+  assert.match(bad.text, /name="idleTimeout" value="0"/);
+  const ok = await b.post('/services/pop3/listeners/0/settings', [['peerMaxConnections', '7'], ['idleTimeout', '']]);
+  assert.equal(ok.status, 303, errorOf(ok.text));
+  assert.equal(ok.headers.location, '/services/pop3/listeners/0');
+  const after = await b.get('/services/pop3/listeners/0');
+  assert.match(noticeOf(after.text), /listener changed; applied and saved/);
+  assert.match(after.text, /name="peerMaxConnections" value="7"/);
+  assert.equal((await b.get('/services/pop3/listeners/9')).status, 404);
+  assert.equal((await b.get('/services/processing/listeners/0')).status, 404);
+  assert.equal((await b.post('/services/pop3/listeners/0/settings', [['peerMaxConnections', '7']])).status, 400, 'nothing changed');
+  // back to the default
+  assert.equal((await b.post('/services/pop3/listeners/0/settings', [['peerMaxConnections', '']])).status, 303);
+  assert.match((await b.get('/services/pop3/listeners/0')).text, /name="peerMaxConnections" value="100" class="default"/);
+});
+
 test('WebAdmin edits its own service: applied (a reload of itself) and the session goes on', async () => {
   const r = await b.post('/services/webadmin/settings', [['maxErrors', '20']]);
   assert.equal(r.status, 303, errorOf(r.text));

@@ -7,6 +7,9 @@
  *                                             (maxErrors, maxAuthErrors) and thread fields; an
  *                                             emptied field goes back to its default
  *   POST /services/:name/listeners/add        `address` (ip:port), `sslEnable` (yes|no)
+ *   GET  /services/:name/listeners/:i          one listener's settings (enable, idleTimeout, its own
+ *                                             flow window, sslEnable …)
+ *   POST /services/:name/listeners/:i/settings  the same, changed (an emptied field: its default)
  *   POST /services/:name/listeners/:i/remove
  *   POST /services/:name/rules/add            `kind` (allow|deny), `ipSet`, `priority`
  *   POST /services/:name/rules/:kind/:i/remove
@@ -81,6 +84,23 @@ async function page(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, name
   }, error === null ? 200 : 400);
 }
 
+/** One listener's settings (every scalar attribute but its address: enable, idleTimeout, its
+ * flow window, sslEnable …), as configured. */
+async function listenerForm(env: HttpEnv, req: FastifyRequest, reply: FastifyReply, name: string, i: number, error: string | null, typed: Record<string, string> = {}): Promise<FastifyReply> {
+  const cfg = (await adminCall(req, 'config.get')) as ConfigGet;
+  if (!('listeners' in schemaAt([name]).attributes)) throw new WebError(404, `Service ${name} has no listeners.`);
+  const listener = listObjects(cfg.model, [name], 'listeners')[i];
+  if (listener === undefined) throw new WebError(404, `Service ${name} has no listener ${i}.`);
+  const fields = listenerFields(cfg.model, name, i).map((a) => ({ name: a.name, value: typed[a.name] ?? a.text, isDefault: typed[a.name] === undefined && a.isDefault }));
+  return sendPage(env, req, reply, 'listener', { title: `Service ${name}: listener ${String(listener['address'] ?? '')}`, section: 'services', name, index: i, address: String(listener['address'] ?? ''), fields, error, file: cfg.file }, error === null ? 200 : 400);
+}
+
+/** A listener's scalar attributes (its address left out: it names the listener). */
+function listenerFields(model: ConfigModel, name: string, i: number): ReturnType<typeof showObject> {
+  // a default listener (not written yet) shows its defaults; the first change writes it out
+  return showObject(model, [name, 'listeners', i]).filter((a) => a.name !== 'address');
+}
+
 /** Apply a new model live and save it; a refusal of config.set is the operator's (shown). */
 async function apply(req: FastifyRequest, model: ConfigModel): Promise<string> {
   await adminCall(req, 'config.set', { text: writeConfig(model) });
@@ -103,19 +123,21 @@ export const registerServices: WebadminRoutes = (app, env) => {
   app.get('/services/:name', guard(env), handled(env, async (req, reply) => page(env, req, reply, serviceName(req, await names(req)), null)));
 
   /** Run an edit of the running model; apply and save it, or show the page with the error. */
-  const edit = (what: string, fn: (model: ConfigModel, name: string, body: unknown, params: Record<string, string>) => ConfigModel, typedOf: (body: unknown) => Record<string, string> = () => ({})) =>
+  const edit = (what: string, fn: (model: ConfigModel, name: string, body: unknown, params: Record<string, string>) => ConfigModel, typedOf: (body: unknown) => Record<string, string> = () => ({}), listenerPage = false) =>
     handled(env, async (req, reply) => {
       const name = serviceName(req, await names(req));
+      const params = req.params as Record<string, string>;
+      const back = listenerPage ? `/services/${name}/listeners/${index(params['i'] ?? '')}` : `/services/${name}`;
       const cfg = (await adminCall(req, 'config.get')) as ConfigGet;
       let saved: string;
       try {
-        saved = await apply(req, fn(cfg.model, name, req.body, req.params as Record<string, string>));
+        saved = await apply(req, fn(cfg.model, name, req.body, params));
       } catch (e) {
         if (!isConfigError(e) && !(e instanceof WebError && e.status === 400)) throw e;
-        return page(env, req, reply, name, errorText(e), typedOf(req.body));
+        return listenerPage ? listenerForm(env, req, reply, name, index(params['i'] ?? ''), errorText(e), typedOf(req.body)) : page(env, req, reply, name, errorText(e), typedOf(req.body));
       }
       setNotice(req, reply, `${name}: ${what}; applied and saved to ${saved}.`);
-      return reply.code(303).header('location', `/services/${name}`).send();
+      return reply.code(303).header('location', back).send();
     });
 
   app.post('/services/:name/settings', guard(env), edit('settings changed', (model, name, body) => {
@@ -151,6 +173,34 @@ export const registerServices: WebadminRoutes = (app, env) => {
     if (str(body, 'sslEnable') === 'yes') pairs.push(['sslEnable', 'yes']);
     return addObject(model, [name], 'listeners', pairs).model;
   }, (body) => ({ address: str(body, 'address').slice(0, MAX_FIELD) })));
+
+  app.get('/services/:name/listeners/:i', guard(env), handled(env, async (req, reply) => {
+    const name = serviceName(req, await names(req));
+    return listenerForm(env, req, reply, name, index((req.params as { i?: string }).i ?? ''), null);
+  }));
+
+  app.post('/services/:name/listeners/:i/settings', guard(env), edit('listener changed', (model, name, body, params) => {
+    const i = index(params['i'] ?? '');
+    if (listObjects(model, [name], 'listeners')[i] === undefined) throw new WebError(404, `Service ${name} has no listener ${i}.`);
+    const set: Array<[string, EditValue]> = [];
+    const unset: string[] = [];
+    for (const a of listenerFields(model, name, i)) {
+      if ((body as Record<string, unknown> | null)?.[a.name] === undefined) continue;
+      const v = str(body, a.name).trim().slice(0, MAX_FIELD);
+      if (v === '') {
+        if (!a.isDefault) unset.push(a.name);
+      } else if (v !== a.text) set.push([a.name, v]);
+    }
+    let m = model;
+    if (unset.length > 0) m = unsetAttributes(m, [name, 'listeners', i], unset);
+    if (set.length > 0) m = setAttributes(m, [name, 'listeners', i], set);
+    if (m === model) throw new WebError(400, 'Nothing changed.');
+    return m;
+  }, (body) => {
+    const typed: Record<string, string> = {};
+    for (const [k, v] of Object.entries((body as Record<string, unknown> | null) ?? {})) if (k !== '_csrf' && typeof v === 'string') typed[k] = v.slice(0, MAX_FIELD);
+    return typed;
+  }, true));
 
   app.post('/services/:name/listeners/:i/remove', guard(env), edit('listener removed', (model, name, _body, params) => removeObject(model, [name], 'listeners', index(params['i'] ?? ''))));
 
