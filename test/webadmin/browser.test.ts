@@ -15,13 +15,13 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, waitFor } from '../helpers.ts';
 import { launchBrowser, navigating, openPage, type OpenPage } from '../webmail/browser.ts';
-import { ADMIN_PW, popLogin, shot, startAdmin, type AdminEnv } from './helpers.ts';
+import { ADMIN_PW, ctl, popLogin, shot, startAdmin, type AdminEnv } from './helpers.ts';
 
 let env: AdminEnv;
 let browser: Browser;
 
 before(async () => {
-  const [e, b] = await Promise.allSettled([startAdmin(), launchBrowser()]);
+  const [e, b] = await Promise.allSettled([startAdmin({ controlSocket: true }), launchBrowser()]);
   if (e.status === 'fulfilled') env = e.value;
   if (b.status === 'fulfilled') browser = b.value;
   if (e.status === 'rejected' || b.status === 'rejected') {
@@ -99,7 +99,10 @@ test('the live tree: a crashed connection thread shows its restart without a rel
     page.on('framenavigated', (f) => {
       if (f === page.mainFrame()) navigations++;
     });
-    assert.equal(env.server.injectFault('pop3', 'crash', 0), 'pop3.t1');
+    // the registry's `fault` command over the control socket (enableFaultInjection = yes)
+    const f = await ctl(env.dir, '--json', 'fault', 'pop3', 'crash', '0');
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(JSON.parse(f.stdout).result.thread, 'pop3.t1');
     await page.locator(`ul.tree li[data-path="root/services/pop3/pop3.threads/pop3.t1"][data-restarts="${before + 1}"][data-state="running"]`).waitFor({ timeout: 15_000 });
     assert.equal(navigations, 0, 'no reload');
     assert.match(await thread.locator('.restarts').innerText(), new RegExp(`${before + 1}`));

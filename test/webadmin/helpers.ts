@@ -6,7 +6,7 @@
  * curl "browser" (test/webmail/read-helpers.ts) logged in as admin; chromium helpers come from
  * test/webmail/browser.ts (screenshots here go to test-output/webadmin/).
  *
- * Exports: `startAdmin`, `AdminEnv`, `ADMIN_PW`, `adminBrowser`, `configText`, `shot`,
+ * Exports: `startAdmin`, `AdminEnv`, `ADMIN_PW`, `adminBrowser`, `configText`, `ctl`, `shot`,
  * `SHOT_DIR`, `popLogin`.
  * Throws: startAdmin rejects when the server does not start; popLogin when Python fails.
  */
@@ -59,12 +59,12 @@ Server {
 }
 
 /** A server from `configFile` (else the test config) on `dir` (else a new one). */
-/** `noPassword`: the admin password is left unset. */
-export async function startAdmin(o: { webadmin?: string; server?: string; configFile?: string; dir?: string; noPassword?: boolean } = {}): Promise<AdminEnv> {
+/** `noPassword`: the admin password is left unset; `controlSocket`: `postern ctl --data-dir DIR` works. */
+export async function startAdmin(o: { webadmin?: string; server?: string; configFile?: string; dir?: string; noPassword?: boolean; controlSocket?: boolean } = {}): Promise<AdminEnv> {
   const dir = o.dir ?? tmpDir('postern-webadmin-');
   const server = await startServer({
     ...(o.configFile !== undefined ? { configFile: o.configFile } : { configText: configText(o) }),
-    dataDir: dir, statusPort: 0, controlSocket: false, backoffInitialMs: 100, loadIntervalMs: 200,
+    dataDir: dir, statusPort: 0, controlSocket: o.controlSocket === true, backoffInitialMs: 100, loadIntervalMs: 200,
   });
   try {
     if (o.noPassword !== true) await server.admin('admin.passwd', { password: ADMIN_PW });
@@ -82,6 +82,12 @@ export async function adminBrowser(base: string): Promise<Browser> {
   if (r.status !== 303) throw new Error(`admin login: ${r.status} ${r.text.slice(0, 300)}`);
   await b.get('/dashboard');
   return b;
+}
+
+/** Run `postern ctl --data-dir DIR ARGS…` (the registry over the control socket). */
+export async function ctl(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = fileURLToPath(new URL('../../bin/postern.js', import.meta.url));
+  return runProcess(process.execPath, [bin, 'ctl', '--data-dir', dir, ...args], { timeoutMs: 30_000 });
 }
 
 /** Screenshot to test-output/webadmin/<name>.png (printed). */
