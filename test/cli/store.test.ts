@@ -98,6 +98,7 @@ test('domains and accounts: create, list, update, add, password, quotas, remove,
   ]);
   assert.deepEqual(c.answers[c.answers.length - 1]!.lines, ['totalMessageSize = unlimited']);
   await script(c, [
+    ['ADD Alias shop-alias.test', '-ERR', '<domain#> '], // not implemented: said so
     ['REMOVE Account name ann', '+OK', '<domain#> '],
     ['REMOVE Account name ann', '-ERR', '<domain#> '],
     ['DONE', '+OK', '<#> '],
@@ -134,6 +135,7 @@ test('the queue: LIST, LIST ID, SHOW, RETRY, FORCE QUEUE, DELETE', async () => {
     [`DELETE ${ids[0]}`, '-ERR', '<queue#> '],
     ['RETRY NOSUCHID', '-ERR', '<queue#> '],
     ['LIST FILTER x', '-ERR', '<queue#> '],
+    [`NDR ${ids[1]}`, '-ERR', '<queue#> '],
     ['CONFIG SERVER', '-ERR', '<queue#> '],
     ['LIST', '+OK', '<queue#> '],
   ]);

@@ -346,7 +346,7 @@ export function configCommand(s: CliSession, f: ConfigFrame, verb: string, words
       case 'BACK': case 'CANCEL':
         s.data.draft = f.saved;
         pop(s);
-        return ok(s, 'changes dropped');
+        return ok(s, 'back to the parent context (uncommitted changes of this context dropped)');
       case 'RESET': return reset(s, f);
       case 'START': case 'STOP': return service(s, f, verb, words);
       case 'SAVE':

@@ -206,6 +206,9 @@ async function accounts(s: CliSession, domain: string): Promise<Rec[] | V> {
   return got.ok ? (got.value as Rec[]) : failure(s, got.error);
 }
 
+/** Children of the seed's domain context that Postern does not have. */
+const NOT_BUILT = new Set(['ALIAS', 'LIST', 'GROUP', 'FOLDERRCPT', 'FORWARDER']);
+
 const localPart = (address: unknown): string => String(address).replace(/@[^@]*$/, '');
 
 export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'domain' }>, verb: string, words: readonly Word[]): Promise<V | undefined> {
@@ -220,6 +223,7 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
       return ok(s, `${rows.length} account(s)`, table(s, `the accounts of ${f.domain}`, ['name'], rows));
     }
     case 'ADD': case 'UPDATE': {
+      if (NOT_BUILT.has(w0)) return err(s, `${verb} ${words[0]!.text} is not implemented (Postern's domain context has accounts only)`);
       if (w0 !== 'ACCOUNT') return err(s, `${verb} takes Account here (${verb} Account [name] <name>${verb === 'ADD' ? ' password <pass>' : ''})`);
       const rest = words.slice(1);
       const at = rest.length >= 2 && keyword(rest[0]) === 'NAME' ? 1 : 0;
@@ -241,6 +245,7 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
       return ok(s, verb === 'ADD' ? `adding account ${name}@${f.domain}: COMMIT creates it` : `entered the context of account ${name}@${f.domain}`);
     }
     case 'REMOVE': {
+      if (NOT_BUILT.has(w0)) return err(s, `REMOVE ${words[0]!.text} is not implemented (Postern's domain context has accounts only)`);
       if (w0 !== 'ACCOUNT') return err(s, 'REMOVE takes Account here (REMOVE Account [name] <name>)');
       const name = named(words.slice(1));
       if (name === undefined) return err(s, 'REMOVE Account: missing the name');
@@ -379,6 +384,8 @@ export async function queueCommand(s: CliSession, verb: string, words: readonly 
     case 'BACK': case 'DONE':
       s.data.frames.pop();
       return ok(s, 'back to the root context');
+    case 'NDR': case 'ENABLE': case 'DISABLE': case 'CONTINUE':
+      return err(s, `${verb} is not implemented in Postern's queue context`);
     default: return undefined;
   }
 }
