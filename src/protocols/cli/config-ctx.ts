@@ -149,9 +149,6 @@ function contextName(s: CliSession): string {
 
 function show(s: CliSession, f: ConfigFrame, words: readonly Word[]): V {
   const w0 = keyword(words[0]);
-  if (w0 === 'CONFIG' && words.length === 1 && f.view === 'server') {
-    return ok(s, 'the running configuration (uncommitted changes are not in it)', [], undefined);
-  }
   let path: EditPath = f.path;
   let rest = words;
   let title = `the attributes of ${contextName(s)}`;

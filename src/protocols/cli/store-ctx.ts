@@ -98,14 +98,13 @@ async function domains(s: CliSession): Promise<Rec[] | { error: unknown }> {
   return got.ok ? (got.value as Rec[]) : { error: got.error };
 }
 
-async function findDomain(s: CliSession, name: string): Promise<Rec | V> {
+/** The domain named (any case), or the -ERR answer. */
+async function findDomain(s: CliSession, name: string): Promise<{ domain: Rec } | { answer: V }> {
   const all = await domains(s);
-  if (!Array.isArray(all)) return failure(s, all.error);
+  if (!Array.isArray(all)) return { answer: failure(s, all.error) };
   const d = all.find((x) => String(x.name).toLowerCase() === name.toLowerCase().replace(/\.$/, ''));
-  return d ?? err(s, `no domain ${name}`);
+  return d === undefined ? { answer: err(s, `no domain ${name}`) } : { domain: d };
 }
-
-const isVerdict = (x: Rec | V): x is V => typeof (x as { kind?: unknown }).kind === 'string' && 'text' in x && !('name' in x);
 
 export async function rootCommand(s: CliSession, verb: string, words: readonly Word[]): Promise<V | undefined> {
   const w0 = keyword(words[0]);
@@ -139,10 +138,11 @@ export async function rootCommand(s: CliSession, verb: string, words: readonly W
       if (w0 !== 'DOMAIN') return err(s, `${verb} takes Domain here (UPDATE Domain [name] <name>)`);
       const name = named(words.slice(1));
       if (name === undefined) return err(s, `${verb} Domain: missing the name`);
-      const d = await findDomain(s, name);
-      if (isVerdict(d)) return d;
-      s.data.frames.push({ kind: 'domain', domain: String(d.name) });
-      return ok(s, `entered the context of domain ${String(d.name)}`);
+      const found = await findDomain(s, name);
+      if ('answer' in found) return found.answer;
+      const d = String(found.domain.name);
+      s.data.frames.push({ kind: 'domain', domain: d });
+      return ok(s, `entered the context of domain ${d}`);
     }
     case 'DELETE': {
       if (w0 !== 'DOMAIN') return err(s, 'DELETE takes Domain here (DELETE Domain [name] <name>)');
@@ -155,9 +155,9 @@ export async function rootCommand(s: CliSession, verb: string, words: readonly W
       if (w0 !== 'DOMAIN') return err(s, 'SHOW takes Domain here (SHOW Domain [name] <name>)');
       const name = named(words.slice(1));
       if (name === undefined) return err(s, 'SHOW Domain: missing the name');
-      const d = await findDomain(s, name);
-      if (isVerdict(d)) return d;
-      return attrLines(s, `domain ${String(d.name)}`, d, words);
+      const found = await findDomain(s, name);
+      if ('answer' in found) return found.answer;
+      return attrLines(s, `domain ${String(found.domain.name)}`, found.domain, words);
     }
     case 'ENABLE': case 'DISABLE':
       return err(s, `${verb} Domain is not implemented: Postern's domains are always enabled`);
@@ -261,9 +261,9 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
         if (a === undefined) return err(s, `SHOW Account: no account ${name ?? ''}@${f.domain}`);
         return attrLines(s, `account ${String(a.address)}`, accountView(a), words);
       }
-      const d = await findDomain(s, f.domain);
-      if (isVerdict(d)) return d;
-      return attrLines(s, `domain ${f.domain}`, d, words);
+      const found = await findDomain(s, f.domain);
+      if ('answer' in found) return found.answer;
+      return attrLines(s, `domain ${f.domain}`, found.domain, words);
     }
     case 'COMMIT': case 'DONE': case 'BACK': case 'CANCEL':
       s.data.frames.pop();
