@@ -86,6 +86,11 @@ test('the seed example: ADD LISTENER, COMMIT, COMMIT; the listener is on /status
   ]);
   await waitFor(async () => (await env.status()).services.find((s) => s.name === 'pop3')!.listeners.find((l) => l.key === `127.0.0.1:${port}` && !l.enable), 10_000, 'the listener disabled');
   await script(c, [
+    [`SHOW Listener 127.0.0.1:${port} ATTR idleTimeout`, '+OK', '<server-pop3#> '],
+    [`SHOW Listener address 127.0.0.1:${port} nonsense`, '-ERR', '<server-pop3#> '],
+  ]);
+  assert.deepEqual(c.answers[c.answers.length - 2]!.lines, ['idleTimeout = 30']);
+  await script(c, [
     [`REMOVE Listener address 127.0.0.1:${port}`, '+OK', '<server-pop3#> '],
     [`REMOVE Listener address 127.0.0.1:${port}`, '-ERR', '<server-pop3#> '],
     ['COMMIT', '+OK', '<server#> '],

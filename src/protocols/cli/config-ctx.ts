@@ -163,7 +163,7 @@ function show(s: CliSession, f: ConfigFrame, words: readonly Word[]): V {
     const m = updateObject(draft(s), f.path, set, at, []); // (writes out a default listener)
     setDraft(s, m);
     path = [...f.path, set, at];
-    rest = kv.pairs.length > 0 && keyword(words[words.length - 2]) === 'ATTR' ? words.slice(-2) : [];
+    rest = words.slice(words.length >= 3 && keyword(words[1]) === k.toUpperCase() ? 3 : 2); // after [<key>] <value>
     title = `the attributes of ${words[0]!.text.toLowerCase()} ${kv.value}`;
   }
   let shown = showObject(draft(s), path);
