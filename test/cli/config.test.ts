@@ -86,6 +86,11 @@ test('the seed example: ADD LISTENER, COMMIT, COMMIT; the listener is on /status
   ]);
   await waitFor(async () => (await env.status()).services.find((s) => s.name === 'pop3')!.listeners.find((l) => l.key === `127.0.0.1:${port}` && !l.enable), 10_000, 'the listener disabled');
   await script(c, [
+    [`SHOW Listener 127.0.0.1:${port} ATTR idleTimeout`, '+OK', '<server-pop3#> '],
+    [`SHOW Listener address 127.0.0.1:${port} nonsense`, '-ERR', '<server-pop3#> '],
+  ]);
+  assert.deepEqual(c.answers[c.answers.length - 2]!.lines, ['idleTimeout = 30']);
+  await script(c, [
     [`REMOVE Listener address 127.0.0.1:${port}`, '+OK', '<server-pop3#> '],
     [`REMOVE Listener address 127.0.0.1:${port}`, '-ERR', '<server-pop3#> '],
     ['COMMIT', '+OK', '<server#> '],
@@ -229,5 +234,39 @@ test('START/STOP Service at once; SAVE CONFIG writes a file config check accepts
     ['LIST Domains', '-ERR', '<server#> '],
     ['BACK', '+OK', '<#> '],
   ]);
+  c.close();
+});
+
+test('a change the server cannot apply: COMMIT answers the reload\'s error and the running config stays', async () => {
+  const port = await freePort();
+  const c = await loggedIn(env.port);
+  await script(c, [
+    ['CONFIG SERVER', '+OK', '<server#> '],
+    ['CONFIG POP3', '+OK', '<server-pop3#> '],
+    [`ADD Listener 127.0.0.1:${port} sslEnable yes`, '+OK', '<server-pop3-listener#> '],
+  ]);
+  const r = await c.cmd('COMMIT');
+  assert.equal(r.status, '-ERR', r.raw);
+  assert.equal(r.prompt, '<server-pop3-listener#> ', 'still in the listener context');
+  assert.match(r.text, /sslEnable/);
+  await script(c, [['BACK', '+OK', '<server-pop3#> '], ['COMMIT', '+OK', '<server#> '], ['BACK', '+OK', '<#> ']]);
+  const pop = (await env.status()).services.find((s) => s.name === 'pop3')!;
+  assert.ok(!pop.listeners.some((l) => l.key === `127.0.0.1:${port}`));
+  c.close();
+});
+
+test('pipelined commands are answered in order; garbage lines are -ERR and the session carries on', async () => {
+  const c = await loggedIn(env.port);
+  c.send('GET VERSION\r\n'.repeat(300));
+  for (let i = 0; i < 300; i++) {
+    const a = await c.read();
+    assert.equal(a.status, '+OK');
+    assert.equal(a.lines.length, 1);
+  }
+  c.send(Buffer.from([0x00, 0xc3, 0x28, 0xff, 0xfe, 0x01, 0x0d, 0x0a])); // NUL, invalid UTF-8, telnet IAC noise
+  const g = await c.read();
+  assert.equal(g.status, '-ERR');
+  assert.equal(g.prompt, '<#> ');
+  assert.equal((await c.cmd('GET VERSION')).status, '+OK');
   c.close();
 });

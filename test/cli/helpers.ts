@@ -16,6 +16,8 @@ import type { StatusDoc } from '../../src/status/types.ts';
 export const ADMIN_PASSWORD = 'cli-secret';
 /** The seed clients' reply regex (axigen automation-tools lib/cli2.py), anchored at the end. */
 export const REPLY_RE = /((\+OK)|(-ERR)):.*\r\n<([A-Za-z0-9-]*#?)> $/;
+/** The end of the first whole answer in what was received. */
+const FIRST_RE = /(?:^|\r\n)(?:\+OK|-ERR):[^\r\n]*\r\n<[A-Za-z0-9-]*#?> /;
 /** The status line of an answer that closes the session. */
 const CLOSING_RE = /((\+OK)|(-ERR)):.*\r\n$/;
 
@@ -132,9 +134,11 @@ export function connectCli(port: number, host = '127.0.0.1', localAddress?: stri
       const until = Date.now() + timeoutMs;
       for (;;) {
         const text = buf.toString('utf8');
-        if (REPLY_RE.test(text) || (ended && text.length > 0)) {
-          buf = Buffer.alloc(0);
-          const a = parse(text);
+        const m = FIRST_RE.exec(text); // (pipelined answers: the first one)
+        if (m !== null || (ended && text.length > 0)) {
+          const end = m === null ? text.length : m.index + m[0].length;
+          buf = Buffer.from(text.slice(end), 'utf8');
+          const a = parse(text.slice(0, end));
           answers.push(a);
           return a;
         }

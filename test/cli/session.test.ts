@@ -5,11 +5,14 @@
  * quoting, and every error: unknown command, a verb of another context, a bad argument, a
  * syntax error, a wrong password, maxErrors and maxAuthErrors tripped, maxAuthCommands
  * tripped, a line over maxCommandLength, the idle timeout, the per-IP login ban
- * (authBanThreshold), telnet option negotiation refused. The seed regex is asserted on every
+ * (authBanThreshold), telnet option negotiation refused, an implicit-TLS listener. The seed regex is asserted on every
  * answer (helpers.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import tls from 'node:tls';
+import { makeCert } from '../ftp/helpers.ts';
+import { tmpDir } from '../helpers.ts';
 import { ADMIN_PASSWORD, connectCli, loggedIn, script, startCli, type CliEnv } from './helpers.ts';
 
 let env: CliEnv;
@@ -176,4 +179,40 @@ test('telnet option negotiation is refused and stripped; the command still runs'
   assert.equal(a.status, '+OK');
   assert.match(a.lines[a.lines.length - 1]!, /\(Postern\)\|/);
   c.close();
+});
+
+test('a TLS listener: implicit TLS (sslEnable), the same banner, login and answers', async () => {
+  const { cert, key } = makeCert(tmpDir('postern-cli-tls-'));
+  const secure = await startCli({ listener: `sslEnable = yes sslControl = { certFile = "${cert}" keyFile = "${key}" }` });
+  try {
+    const socket = tls.connect({ port: secure.port, host: '127.0.0.1', rejectUnauthorized: false });
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (buf += d));
+    /** The answer matching `re`, as soon as it has arrived. */
+    const until = (re: RegExp): Promise<string> => new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${String(re)} within 10 s; got ${JSON.stringify(buf)}`)), 10_000);
+      const check = (): void => {
+        if (!re.test(buf)) return;
+        clearTimeout(t);
+        socket.off('data', check);
+        const got = buf;
+        buf = '';
+        resolve(got);
+      };
+      socket.on('data', check);
+      check();
+    });
+    await until(/^\+OK: .*\r\n<login> $/);
+    assert.equal(socket.getProtocol()?.startsWith('TLSv1.'), true);
+    socket.write('USER admin\r\n');
+    await until(/<password> $/);
+    socket.write(`${ADMIN_PASSWORD}\r\n`);
+    await until(/^\+OK: authentication successful\r\n<#> $/);
+    socket.write('EXIT\r\n');
+    await until(/^\+OK: have a nice day\r\n$/);
+    socket.destroy();
+  } finally {
+    await secure.stop();
+  }
 });

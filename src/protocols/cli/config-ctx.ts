@@ -149,9 +149,6 @@ function contextName(s: CliSession): string {
 
 function show(s: CliSession, f: ConfigFrame, words: readonly Word[]): V {
   const w0 = keyword(words[0]);
-  if (w0 === 'CONFIG' && words.length === 1 && f.view === 'server') {
-    return ok(s, 'the running configuration (uncommitted changes are not in it)', [], undefined);
-  }
   let path: EditPath = f.path;
   let rest = words;
   let title = `the attributes of ${contextName(s)}`;
@@ -166,7 +163,7 @@ function show(s: CliSession, f: ConfigFrame, words: readonly Word[]): V {
     const m = updateObject(draft(s), f.path, set, at, []); // (writes out a default listener)
     setDraft(s, m);
     path = [...f.path, set, at];
-    rest = kv.pairs.length > 0 && keyword(words[words.length - 2]) === 'ATTR' ? words.slice(-2) : [];
+    rest = words.slice(words.length >= 3 && keyword(words[1]) === k.toUpperCase() ? 3 : 2); // after [<key>] <value>
     title = `the attributes of ${words[0]!.text.toLowerCase()} ${kv.value}`;
   }
   let shown = showObject(draft(s), path);
@@ -346,7 +343,7 @@ export function configCommand(s: CliSession, f: ConfigFrame, verb: string, words
       case 'BACK': case 'CANCEL':
         s.data.draft = f.saved;
         pop(s);
-        return ok(s, 'changes dropped');
+        return ok(s, 'back to the parent context (uncommitted changes of this context dropped)');
       case 'RESET': return reset(s, f);
       case 'START': case 'STOP': return service(s, f, verb, words);
       case 'SAVE':

@@ -51,7 +51,7 @@ export function refusal(reason: RefusalReason): string {
 }
 
 /** Every verb of some context: one of these in the wrong context is "not available here". */
-const KNOWN = new Set(['USER', 'HELP', 'EXIT', 'QUIT', 'GET', 'SET', 'SHOW', 'LIST', 'ADD', 'UPDATE', 'REMOVE', 'CONFIG', 'COMMIT', 'DONE', 'BACK', 'CANCEL', 'RESET', 'SAVE', 'START', 'STOP', 'ENTER', 'CREATE', 'DELETE', 'EDIT', 'ENABLE', 'DISABLE', 'RETRY', 'FORCE']);
+const KNOWN = new Set(['USER', 'HELP', 'EXIT', 'QUIT', 'GET', 'SET', 'SHOW', 'LIST', 'ADD', 'UPDATE', 'REMOVE', 'CONFIG', 'COMMIT', 'DONE', 'BACK', 'CANCEL', 'RESET', 'SAVE', 'START', 'STOP', 'ENTER', 'CREATE', 'DELETE', 'EDIT', 'ENABLE', 'DISABLE', 'RETRY', 'FORCE', 'NDR', 'CONTINUE']);
 
 const LOGIN_HELP = [
   'USER <name> - logs in (then the password)',

@@ -98,14 +98,13 @@ async function domains(s: CliSession): Promise<Rec[] | { error: unknown }> {
   return got.ok ? (got.value as Rec[]) : { error: got.error };
 }
 
-async function findDomain(s: CliSession, name: string): Promise<Rec | V> {
+/** The domain named (any case), or the -ERR answer. */
+async function findDomain(s: CliSession, name: string): Promise<{ domain: Rec } | { answer: V }> {
   const all = await domains(s);
-  if (!Array.isArray(all)) return failure(s, all.error);
+  if (!Array.isArray(all)) return { answer: failure(s, all.error) };
   const d = all.find((x) => String(x.name).toLowerCase() === name.toLowerCase().replace(/\.$/, ''));
-  return d ?? err(s, `no domain ${name}`);
+  return d === undefined ? { answer: err(s, `no domain ${name}`) } : { domain: d };
 }
-
-const isVerdict = (x: Rec | V): x is V => typeof (x as { kind?: unknown }).kind === 'string' && 'text' in x && !('name' in x);
 
 export async function rootCommand(s: CliSession, verb: string, words: readonly Word[]): Promise<V | undefined> {
   const w0 = keyword(words[0]);
@@ -139,10 +138,11 @@ export async function rootCommand(s: CliSession, verb: string, words: readonly W
       if (w0 !== 'DOMAIN') return err(s, `${verb} takes Domain here (UPDATE Domain [name] <name>)`);
       const name = named(words.slice(1));
       if (name === undefined) return err(s, `${verb} Domain: missing the name`);
-      const d = await findDomain(s, name);
-      if (isVerdict(d)) return d;
-      s.data.frames.push({ kind: 'domain', domain: String(d.name) });
-      return ok(s, `entered the context of domain ${String(d.name)}`);
+      const found = await findDomain(s, name);
+      if ('answer' in found) return found.answer;
+      const d = String(found.domain.name);
+      s.data.frames.push({ kind: 'domain', domain: d });
+      return ok(s, `entered the context of domain ${d}`);
     }
     case 'DELETE': {
       if (w0 !== 'DOMAIN') return err(s, 'DELETE takes Domain here (DELETE Domain [name] <name>)');
@@ -155,9 +155,9 @@ export async function rootCommand(s: CliSession, verb: string, words: readonly W
       if (w0 !== 'DOMAIN') return err(s, 'SHOW takes Domain here (SHOW Domain [name] <name>)');
       const name = named(words.slice(1));
       if (name === undefined) return err(s, 'SHOW Domain: missing the name');
-      const d = await findDomain(s, name);
-      if (isVerdict(d)) return d;
-      return attrLines(s, `domain ${String(d.name)}`, d, words);
+      const found = await findDomain(s, name);
+      if ('answer' in found) return found.answer;
+      return attrLines(s, `domain ${String(found.domain.name)}`, found.domain, words);
     }
     case 'ENABLE': case 'DISABLE':
       return err(s, `${verb} Domain is not implemented: Postern's domains are always enabled`);
@@ -206,6 +206,9 @@ async function accounts(s: CliSession, domain: string): Promise<Rec[] | V> {
   return got.ok ? (got.value as Rec[]) : failure(s, got.error);
 }
 
+/** Children of the seed's domain context that Postern does not have. */
+const NOT_BUILT = new Set(['ALIAS', 'LIST', 'GROUP', 'FOLDERRCPT', 'FORWARDER']);
+
 const localPart = (address: unknown): string => String(address).replace(/@[^@]*$/, '');
 
 export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'domain' }>, verb: string, words: readonly Word[]): Promise<V | undefined> {
@@ -220,6 +223,7 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
       return ok(s, `${rows.length} account(s)`, table(s, `the accounts of ${f.domain}`, ['name'], rows));
     }
     case 'ADD': case 'UPDATE': {
+      if (NOT_BUILT.has(w0)) return err(s, `${verb} ${words[0]!.text} is not implemented (Postern's domain context has accounts only)`);
       if (w0 !== 'ACCOUNT') return err(s, `${verb} takes Account here (${verb} Account [name] <name>${verb === 'ADD' ? ' password <pass>' : ''})`);
       const rest = words.slice(1);
       const at = rest.length >= 2 && keyword(rest[0]) === 'NAME' ? 1 : 0;
@@ -241,6 +245,7 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
       return ok(s, verb === 'ADD' ? `adding account ${name}@${f.domain}: COMMIT creates it` : `entered the context of account ${name}@${f.domain}`);
     }
     case 'REMOVE': {
+      if (NOT_BUILT.has(w0)) return err(s, `REMOVE ${words[0]!.text} is not implemented (Postern's domain context has accounts only)`);
       if (w0 !== 'ACCOUNT') return err(s, 'REMOVE takes Account here (REMOVE Account [name] <name>)');
       const name = named(words.slice(1));
       if (name === undefined) return err(s, 'REMOVE Account: missing the name');
@@ -256,9 +261,9 @@ export async function domainCommand(s: CliSession, f: Extract<Frame, { kind: 'do
         if (a === undefined) return err(s, `SHOW Account: no account ${name ?? ''}@${f.domain}`);
         return attrLines(s, `account ${String(a.address)}`, accountView(a), words);
       }
-      const d = await findDomain(s, f.domain);
-      if (isVerdict(d)) return d;
-      return attrLines(s, `domain ${f.domain}`, d, words);
+      const found = await findDomain(s, f.domain);
+      if ('answer' in found) return found.answer;
+      return attrLines(s, `domain ${f.domain}`, found.domain, words);
     }
     case 'COMMIT': case 'DONE': case 'BACK': case 'CANCEL':
       s.data.frames.pop();
@@ -379,6 +384,8 @@ export async function queueCommand(s: CliSession, verb: string, words: readonly 
     case 'BACK': case 'DONE':
       s.data.frames.pop();
       return ok(s, 'back to the root context');
+    case 'NDR': case 'ENABLE': case 'DISABLE': case 'CONTINUE':
+      return err(s, `${verb} is not implemented in Postern's queue context`);
     default: return undefined;
   }
 }
