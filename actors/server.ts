@@ -25,7 +25,7 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
-import { attachLogSink, createRootLogger, setRootLevel, type Logger } from '../src/log.ts';
+import { attachLogSink, createRootLogger, setLoggerLevel, type Logger } from '../src/log.ts';
 import { LogSink, type TailQuery } from '../src/net/log-sink.ts';
 import { minPinoLevel, type LogLevelName } from '../src/net/syslog.ts';
 import { StoreThread } from './store-thread.ts';
@@ -113,7 +113,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const mainLineSink = { minLevel: Infinity, write: (line: string) => mainSink.write(line) };
   const applyMainSink = (): void => {
     mainLineSink.minLevel = Math.min(...Object.values(config.serviceOptions).map((o) => minPinoLevel(o.logging?.levels ?? 0)));
-    attachLogSink(mainLineSink);
+    attachLogSink(mainLineSink, log);
   };
   applyMainSink();
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
@@ -200,7 +200,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       const sup = new Supervisor({ id: 'services', kind: 'servicesSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
       await sup.start();
       services = sup;
-      for (const name of wanted) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      // the Log service first, so that the others' first records reach it
+      for (const name of [...wanted].sort((a, b) => Number(b === 'log') - Number(a === 'log'))) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
       return sup;
     },
   });
@@ -278,8 +279,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     const prev = config;
     config = next.resolved;
     model = next.model;
-    if (opts.log === undefined) setRootLevel(config.logLevel);
-    else log.level = config.logLevel;
+    setLoggerLevel(log, config.logLevel);
     applyMainSink();
     const changed: string[] = [];
     const want = new Set(config.services);
@@ -337,7 +337,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
     log.info('stopped');
-    attachLogSink(null);
+    attachLogSink(null, log);
     mainSink.close();
     resolveStopped();
     if (exitCode !== undefined) {

@@ -92,7 +92,7 @@ const logSink = new LogSink({
     eventCounts['log.dropped'] = (eventCounts['log.dropped'] ?? 0) + 1;
   },
 });
-const applyLogSink = (): void => attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
+const applyLogSink = (): void => void attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
 applyLogSink();
 const sessions = new Map<string, Session>();
 let connSeq = 0;
