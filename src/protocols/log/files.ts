@@ -280,6 +280,24 @@ export class LogFiles {
     this.o.onTrouble?.(true, why, n);
   }
 
+  /** At the thread's exit: append what waits, synchronously (no rotation; errors lose it). */
+  flushSync(): void {
+    if (this.o.io?.appendFile !== undefined) return; // an injected writer has no sync path
+    for (const st of this.files.values()) {
+      if (st.lines.length === 0) continue;
+      try {
+        fs.mkdirSync(path.dirname(st.file), { recursive: true });
+        fs.appendFileSync(st.file, st.lines.join(''));
+        this.written += st.lines.length;
+      } catch {
+        this.dropped += st.lines.length;
+      }
+      this.pendingBytes -= st.lines.reduce((n, l) => n + l.length, 0);
+      st.lines = [];
+      st.bytes = 0;
+    }
+  }
+
   /** Write what waits and stop the timer. */
   async close(): Promise<void> {
     await this.flush();
