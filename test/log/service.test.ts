@@ -190,3 +190,17 @@ test('a full disk loses log lines, never mail, and says so once', async () => {
     await env.stop();
   }
 });
+
+test('a reload changes the rules: later records go to the new rule\'s file', async () => {
+  const env = await startLogServer({ services: [], logBlock: 'rules = ( { priority = 1 fileName = "before.txt" } )' });
+  try {
+    await sendUdp(env.logPort, '<22>1 - host app - - - first');
+    await waitForLine(env, 'before.txt', 'first');
+    await env.server.reload(env.configText.replace('before.txt', 'after.txt'));
+    await sendUdp(env.logPort, '<22>1 - host app - - - second');
+    await waitForLine(env, 'after.txt', 'second');
+    assert.ok(!env.file('before.txt').includes('second'));
+  } finally {
+    await env.stop();
+  }
+});
