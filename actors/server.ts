@@ -1,7 +1,9 @@
 /**
  * actors/server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
  * running services, built from the services table), the configuration and its reload, the
- * control socket and the supervision status endpoint, and the signals.
+ * control socket and the supervision status endpoint, and the signals. The main thread's log
+ * records go to the Log service too (a LogSink by each record's service; `log.tail` merges its
+ * last records with every thread's), and the Log service starts before the other services.
  *
  * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start, including
  * CONFIG_TLS: certificate and key files are loaded before anything starts, and again at each
