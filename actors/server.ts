@@ -1,7 +1,9 @@
 /**
  * actors/server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
  * running services, built from the services table), the configuration and its reload, the
- * control socket and the supervision status endpoint, and the signals.
+ * control socket and the supervision status endpoint, and the signals. The main thread's log
+ * records go to the Log service too (a LogSink by each record's service; `log.tail` merges its
+ * last records with every thread's), and the Log service starts before the other services.
  *
  * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start, including
  * CONFIG_TLS: certificate and key files are loaded before anything starts, and again at each
@@ -25,7 +27,7 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
-import { attachLogSink, createRootLogger, setRootLevel, type Logger } from '../src/log.ts';
+import { attachLogSink, createRootLogger, setLoggerLevel, type Logger } from '../src/log.ts';
 import { LogSink, type TailQuery } from '../src/net/log-sink.ts';
 import { minPinoLevel, type LogLevelName } from '../src/net/syslog.ts';
 import { StoreThread } from './store-thread.ts';
@@ -117,7 +119,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   const mainLineSink = { minLevel: Infinity, write: (line: string) => mainSink.write(line) };
   const applyMainSink = (): void => {
     mainLineSink.minLevel = Math.min(...Object.values(config.serviceOptions).map((o) => minPinoLevel(o.logging?.levels ?? 0)));
-    attachLogSink(mainLineSink);
+    attachLogSink(mainLineSink, log);
   };
   applyMainSink();
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
@@ -216,7 +218,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       const sup = new Supervisor({ id: 'services', kind: 'servicesSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
       await sup.start();
       services = sup;
-      for (const name of wanted) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      // the Log service first, so that the others' first records reach it
+      for (const name of [...wanted].sort((a, b) => Number(b === 'log') - Number(a === 'log'))) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
       return sup;
     },
   });
@@ -294,8 +297,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     const prev = config;
     config = next.resolved;
     model = next.model;
-    if (opts.log === undefined) setRootLevel(config.logLevel);
-    else log.level = config.logLevel;
+    setLoggerLevel(log, config.logLevel);
     applyMainSink();
     const changed: string[] = [];
     const want = new Set(config.services);
@@ -355,7 +357,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
     log.info('stopped');
-    attachLogSink(null);
+    attachLogSink(null, log);
     mainSink.close();
     resolveStopped();
     if (exitCode !== undefined) {

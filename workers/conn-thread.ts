@@ -10,7 +10,9 @@
  * the thread count. While the host says a listener is in stress mode (over 80 % of its
  * maxConnections), its sessions' idle timeout is capped at the service's stressTimeout, and
  * LineSession caps its command deadline the same way (`ctx.stressed()`). `drain` stops accepting and exits when the last session ends; `stop` also
- * asks every session to say goodbye and exits at the deadline. Throws nothing: an uncaught
+ * asks every session to say goodbye and exits at the deadline. The thread's log records also
+ * go, by the service's logLevel/logType/logHost, to the Log service or syslog (a LogSink,
+ * net/log-sink.ts, on the root logger; its last records answer `logTail`). Throws nothing: an uncaught
  * error ends the thread, and its service supervisor replaces it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -121,7 +123,7 @@ const logSink = new LogSink({
     eventCounts['log.dropped'] = (eventCounts['log.dropped'] ?? 0) + 1;
   },
 });
-const applyLogSink = (): void => attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
+const applyLogSink = (): void => void attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
 applyLogSink();
 const sessions = new Map<string, Session>();
 let connSeq = 0;

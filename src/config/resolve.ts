@@ -6,6 +6,8 @@
  * embedded default listener), and expands `smtp` in `services` to smtpIncoming + smtpOutgoing +
  * processing, without duplicates. The Server's `hostname` (written, else `systemHostname()`: the
  * OS's fully qualified name once the server has learnt it) goes to every service as `hostname`.
+ * Every service's logging attributes (logLevel, logType, logHost, logQueueSize) resolve into
+ * `logging`, whose `internal` target is the Log service's first enabled listener when it runs.
  *
  * Each service's option attributes are resolved here, once: TCP_OPTIONS into `session`
  * (`SessionOptions`), the row's own by its `optionsKind` into `protocol` (`PROTOCOL_RESOLVERS`:

@@ -149,3 +149,12 @@ test('a full disk (ENOSPC) loses lines, says so once, and says when writing work
   assert.equal(said.length, 3);
   await f.close();
 });
+
+test('flushSync (the thread\'s exit) appends what waits', () => {
+  const dir = tmpDir('postern-logfiles-');
+  const f = files(dir, [rule({ fileName: 'sub/x.txt' })], { t: Date.UTC(2026, 0, 1) });
+  f.add(rec('at exit'));
+  f.flushSync();
+  assert.match(read(dir, 'sub/x.txt'), /POP3: at exit\n$/);
+  assert.equal(f.written, 1);
+});

@@ -44,6 +44,8 @@ export interface LogEnv {
   server: Server;
   dir: string;
   logPort: number;
+  /** The config text it started with (a test edits it for a reload). */
+  configText: string;
   ctl(verb: string, args?: Record<string, unknown>): Promise<unknown>;
   /** The text of a file under <dataDir>/log/ ('' when absent). */
   file(name: string): string;
@@ -74,6 +76,7 @@ Server {
     server,
     dir,
     logPort,
+    configText,
     ctl: (verb, args = {}) => controlRequest(server.socketPath, verb, args),
     file: (name) => {
       try {

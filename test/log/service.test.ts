@@ -116,10 +116,10 @@ test('syslog datagrams from logger --udp (RFC 5424 and RFC 3164) are written; a 
     assert.match(tagged, / WARNING \S+ mytag: hello in rfc5424$/m);
     const all = await waitForLine(env, 'everything.txt', 'hello in rfc3164');
     assert.match(all, / ERROR \S+ other: hello in rfc3164$/m);
-    await waitFor(() => {
-      const l = env.server.status().services.find((s) => s.name === 'log')?.listeners.find((x) => x.key === `127.0.0.1:${denied}`);
-      return (l?.refused as Record<string, number> | undefined)?.['rule'] !== undefined || Object.values(l?.refused ?? {}).some((n) => Number(n) >= 1);
-    }, 10_000, 'the denied datagram to be counted');
+    const listener = (key: string) => env.server.status().services.find((s) => s.name === 'log')?.listeners.find((x) => x.key === key);
+    await waitFor(() => (listener(`127.0.0.1:${denied}`)?.refused as Record<string, number> | undefined)?.['deny_rule'] === 1, 10_000, 'the denied datagram to be counted');
+    assert.equal(listener(`127.0.0.1:${denied}`)?.accepted, 0);
+    assert.ok((listener(`127.0.0.1:${env.logPort}`)?.accepted ?? 0) >= 2);
     assert.ok(!env.file('mytag.txt').includes('must not be written'));
     assert.ok(!env.file('everything.txt').includes('must not be written'));
   } finally {
@@ -186,6 +186,20 @@ test('a full disk loses log lines, never mail, and says so once', async () => {
       const q = (await env.server.admin('queue.list', {})) as unknown[];
       return q.length === 0;
     }, 20_000, 'the queue to be delivered');
+  } finally {
+    await env.stop();
+  }
+});
+
+test('a reload changes the rules: later records go to the new rule\'s file', async () => {
+  const env = await startLogServer({ services: [], logBlock: 'rules = ( { priority = 1 fileName = "before.txt" } )' });
+  try {
+    await sendUdp(env.logPort, '<22>1 - host app - - - first');
+    await waitForLine(env, 'before.txt', 'first');
+    await env.server.reload(env.configText.replace('before.txt', 'after.txt'));
+    await sendUdp(env.logPort, '<22>1 - host app - - - second');
+    await waitForLine(env, 'after.txt', 'second');
+    assert.ok(!env.file('before.txt').includes('second'));
   } finally {
     await env.stop();
   }

@@ -69,10 +69,15 @@ interface FileState {
   rule: LogRuleOptions;
   lines: string[];
   bytes: number;
-  /** Known once the file has been looked at. */
-  size: number | null;
+  /** Its size at the last look (each flush looks, so that another thread's lines count). */
+  size: number;
+  /** Its birth time at the last look; UNSEEN before the first, MADE when this writer made it
+   * (or rotated it away) and has not looked since. */
+  birth: number;
   beganAt: number;
 }
+const UNSEEN = -1;
+const MADE = -2;
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -152,7 +157,7 @@ export class LogFiles {
     const file = this.pathOf(rule);
     let st = this.files.get(file);
     if (st === undefined) {
-      st = { file, rule, lines: [], bytes: 0, size: null, beganAt: this.now() };
+      st = { file, rule, lines: [], bytes: 0, size: 0, birth: UNSEEN, beganAt: this.now() };
       this.files.set(file, st);
     }
     st.rule = rule;
@@ -194,10 +199,16 @@ export class LogFiles {
       this.pendingBytes -= data.length;
       try {
         await this.ensureDir(path.dirname(st.file));
-        if (st.size === null) {
-          const s = await this.io.stat(st.file);
-          st.size = s?.size ?? 0;
-          st.beganAt = s === null ? this.now() : Math.min(this.now(), s.birthMs);
+        const s = await this.io.stat(st.file);
+        if (s === null) {
+          st.size = 0;
+          st.birth = MADE;
+        } else {
+          // a file found at start began at its birth; one another writer replaced, about now
+          if (st.birth === UNSEEN) st.beganAt = Math.min(this.now(), s.birthMs);
+          else if (st.birth !== MADE && st.birth !== s.birthMs) st.beganAt = this.now();
+          st.birth = s.birthMs;
+          st.size = s.size;
         }
         if (this.dueForRotation(st, bytes)) await this.rotate(st);
         await this.io.appendFile(st.file, data);
@@ -219,7 +230,7 @@ export class LogFiles {
   private dueForRotation(st: FileState, incoming: number): boolean {
     const r = st.rule;
     const now = this.now();
-    if (st.size === null || st.size === 0) {
+    if (st.size === 0) {
       // an empty file begins now
       st.beganAt = now;
       return false;
@@ -243,6 +254,7 @@ export class LogFiles {
       await this.io.rename(st.file, `${st.file}.1`);
     }
     st.size = 0;
+    st.birth = MADE;
     st.beganAt = this.now();
     this.rotations++;
   }
@@ -266,6 +278,24 @@ export class LogFiles {
     this.trouble = null;
     this.troubleDropped = 0;
     this.o.onTrouble?.(true, why, n);
+  }
+
+  /** At the thread's exit: append what waits, synchronously (no rotation; errors lose it). */
+  flushSync(): void {
+    if (this.o.io?.appendFile !== undefined) return; // an injected writer has no sync path
+    for (const st of this.files.values()) {
+      if (st.lines.length === 0) continue;
+      try {
+        fs.mkdirSync(path.dirname(st.file), { recursive: true });
+        fs.appendFileSync(st.file, st.lines.join(''));
+        this.written += st.lines.length;
+      } catch {
+        this.dropped += st.lines.length;
+      }
+      this.pendingBytes -= st.lines.reduce((n, l) => n + l.length, 0);
+      st.lines = [];
+      st.bytes = 0;
+    }
   }
 
   /** Write what waits and stop the timer. */

@@ -11,7 +11,8 @@
  * Records go to files by the service's rules (protocols/log/files.ts) under <dataDir>/log/.
  * A write trouble (a full disk) is logged once as an error, "log lines dropped: disk full",
  * and its end as a warning with the count lost. Nothing is logged per datagram (the service's
- * own records may come back to it).
+ * own records may come back to it). Lines still waiting when the thread exits are appended
+ * synchronously at its exit.
  *
  * Exports: `onDatagram` (the DatagramModule). Throws nothing.
  */
@@ -43,6 +44,8 @@ function filesFor(ctx: DatagramContext): LogFiles {
       },
     });
     applied = ctx.service;
+    const f = files;
+    process.once('exit', () => f.flushSync()); // a draining or stopping thread keeps its last lines
   } else if (applied !== ctx.service) {
     files.setOptions(o.rules, o.writeBufferBytes);
     applied = ctx.service;
