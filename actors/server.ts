@@ -25,7 +25,9 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
-import { createRootLogger, type Logger } from '../src/log.ts';
+import { attachLogSink, createRootLogger, setRootLevel, type Logger } from '../src/log.ts';
+import { LogSink, type TailQuery } from '../src/net/log-sink.ts';
+import { minPinoLevel, type LogLevelName } from '../src/net/syslog.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
 import { createDnr } from '../src/net/dnr.ts';
@@ -101,6 +103,23 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   /** The running configuration's model (config.get; written by config.save). */
   let model: ConfigModel = loaded.model;
   const log = opts.log ?? createRootLogger(config.logLevel);
+  /** The main thread's records (the service hosts', the server's) to the Log service: a
+   * record naming a service goes by that service's logging, any other (module SERVER) by the
+   * Log service's own. */
+  const mainSink = new LogSink({
+    hostname: () => config.hostname,
+    route: (svc) => {
+      const l = (svc !== undefined ? config.serviceOptions[svc as ServiceName]?.logging : undefined) ?? config.serviceOptions.log?.logging;
+      return l === undefined ? null : { mask: l.levels, target: l.target, type: l.type };
+    },
+    queueSize: () => config.serviceOptions.log?.logging?.queueSize ?? 1000,
+  });
+  const mainLineSink = { minLevel: Infinity, write: (line: string) => mainSink.write(line) };
+  const applyMainSink = (): void => {
+    mainLineSink.minLevel = Math.min(...Object.values(config.serviceOptions).map((o) => minPinoLevel(o.logging?.levels ?? 0)));
+    attachLogSink(mainLineSink);
+  };
+  applyMainSink();
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
   fs.mkdirSync(path.join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   const socketPath = path.join(dataDir, 'run', 'postern.sock');
@@ -150,6 +169,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         storeConnect: (owner) => storeThread().connect(owner),
         onCounts: (service, counts, scoped) => report.add(service, counts, scoped),
         admin: (verb, args) => dispatch(verb, args),
+        dataDir,
       });
       await host.start();
       hosts.set(name, host);
@@ -274,7 +294,9 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     const prev = config;
     config = next.resolved;
     model = next.model;
-    log.level = config.logLevel;
+    if (opts.log === undefined) setRootLevel(config.logLevel);
+    else log.level = config.logLevel;
+    applyMainSink();
     const changed: string[] = [];
     const want = new Set(config.services);
     for (const [name, host] of hosts) {
@@ -333,6 +355,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
     log.info('stopped');
+    attachLogSink(null);
+    mainSink.close();
     resolveStopped();
     if (exitCode !== undefined) {
       log.flush?.();
@@ -377,6 +401,12 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     'report.sample': async () => {
       if (!report.running) throw new PosternError('SERVICE_NOT_RUNNING', 'service report is not running');
       return report.sample();
+    },
+    'log.tail': async (a) => {
+      const q: TailQuery = { lines: Math.min(Number(a.lines ?? 100), 10_000), ...(typeof a.service === 'string' ? { service: a.service } : {}), ...(typeof a.level === 'string' ? { level: a.level as LogLevelName } : {}) };
+      const all = [mainSink.tail(q), ...(await Promise.all([...hosts.values()].map((h) => h.logTail(q))))].flat();
+      all.sort((x, y) => x.time - y.time);
+      return all.slice(-q.lines);
     },
     'config.get': async () => ({ text: writeConfig(model), model, file: saveFile }),
     'config.set': async (a) => reload(String(a.text)),

@@ -32,6 +32,8 @@ import type { ServiceRow } from '../src/service/table.ts';
 import type { Admitted, FromThread, HostCall, LoginGated } from '../src/service/messages.ts';
 import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
+import type { TailQuery } from '../src/net/log-sink.ts';
+import type { LogRecord } from '../src/net/syslog.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
 const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
@@ -59,6 +61,8 @@ export interface ServiceHostOptions {
   /** Each load report's counted increments (SessionContext.count), and those per account: the
    * Report service's sampler (actors/server.ts). */
   onCounts?: (service: string, counts: Readonly<Record<string, number>>, scoped?: Readonly<Record<string, Readonly<Record<string, number>>>>) => void;
+  /** The server's data directory, for the threads (DatagramContext.dataDir). */
+  dataDir?: string;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -217,6 +221,7 @@ export class ServiceHost implements Child {
             stress: [...this.stressed],
             webSessions: this.webSessions !== null,
             admin: this.opts.row.admin && this.opts.admin !== undefined,
+            ...(this.opts.dataDir === undefined ? {} : { dataDir: this.opts.dataDir }),
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -397,6 +402,11 @@ export class ServiceHost implements Child {
   }
 
   /** Apply changed options to new connections; open connections keep going. */
+  /** Every thread's last log records (`log.tail`), unsorted. */
+  async logTail(q: TailQuery): Promise<LogRecord[]> {
+    return (await Promise.all(this.liveThreads().map((t) => t.logTail(q)))).flat();
+  }
+
   async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
     await this.resolvePorts(next);
     this.options = next;

@@ -9,8 +9,13 @@
  * once, after whatever waits before it; the thread's exit (normal, process.exit, or an uncaught
  * error) writes what waits, synchronously.
  *
- * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`.
- * Throws nothing.
+ * A thread may attach a second sink (`attachLogSink`: the Log service's sender, net/log-sink.ts):
+ * then the root logger's level is the lower of stdout's and the sink's, and each line goes to
+ * stdout only at stdout's level (so stdout's lines are exactly those without a sink) and to
+ * the sink at the sink's. Child loggers keep the level they were made with.
+ *
+ * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`,
+ * `attachLogSink(sink)`, `LineSink`. Throws nothing.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 
@@ -19,14 +24,62 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 let root: Logger | null = null;
 
+/** A second destination of the thread's lines (net/log-sink.ts): `minLevel` is pino's number. */
+export interface LineSink {
+  minLevel: number;
+  write(line: string): void;
+}
+let sink: LineSink | null = null;
+let stdoutLevel = 30;
+
 /** The thread's root logger, writing JSON lines to stdout (fd 1), or to fd 2 when asked. */
 export function createRootLogger(level: LogLevel = 'info', fields: Record<string, unknown> = {}): Logger {
   const envLevel = process.env.POSTERN_LOG_LEVEL as LogLevel | undefined;
-  root = pino(
-    { level: envLevel ?? level, base: { pid: process.pid, ...fields } },
-    batched(pino.destination({ dest: 1, sync: false })),
-  );
+  const out = batched(pino.destination({ dest: 1, sync: false }));
+  stdoutLevel = pino.levels.values[envLevel ?? level] ?? Infinity;
+  const tee = {
+    write(line: string): boolean {
+      if (sink === null) return out.write(line);
+      const n = levelOf(line);
+      if (n >= stdoutLevel) out.write(line);
+      if (n >= sink.minLevel) {
+        try {
+          sink.write(line);
+        } catch {
+          // the sink loses the line, never the thread
+        }
+      }
+      return true;
+    },
+    flush: out.flush,
+  };
+  root = pino({ level: envLevel ?? level, base: { pid: process.pid, ...fields } }, tee);
   return root;
+}
+
+/** pino's level of a line it wrote (`{"level":30,…`). */
+function levelOf(line: string): number {
+  let n = 0;
+  for (let i = LEVEL_AT; i < line.length; i++) {
+    const c = line.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** The root level: the lower of stdout's and the sink's. */
+function applyLevel(): void {
+  if (root === null) return;
+  const min = Math.min(stdoutLevel, sink?.minLevel ?? Infinity);
+  const name = Number.isFinite(min) ? (pino.levels.labels[min] ?? 'info') : 'silent';
+  root.level = name;
+}
+
+/** Attach (or, null, detach) the thread's second sink; call again when its minLevel changes. */
+export function attachLogSink(s: LineSink | null): void {
+  sink = s;
+  applyLevel();
 }
 
 const BATCH_MS = 50;
@@ -95,5 +148,7 @@ export function rootLogger(): Logger {
 
 export function setRootLevel(level: LogLevel): void {
   if (process.env.POSTERN_LOG_LEVEL !== undefined) return;
-  rootLogger().level = level;
+  rootLogger();
+  stdoutLevel = pino.levels.values[level] ?? Infinity;
+  applyLevel();
 }

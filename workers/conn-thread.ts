@@ -19,7 +19,9 @@ import dgram from 'node:dgram';
 import { compileRules } from '../src/net/rules.ts';
 import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
 import { performance } from 'node:perf_hooks';
-import { createRootLogger } from '../src/log.ts';
+import { attachLogSink, createRootLogger } from '../src/log.ts';
+import { LogSink } from '../src/net/log-sink.ts';
+import { minPinoLevel } from '../src/net/syslog.ts';
 import { StoreClient } from '../src/store/client.ts';
 import { errorToData, PosternError } from '../src/errors.ts';
 import { RpcClient } from '../src/actor/rpc.ts';
@@ -108,6 +110,19 @@ function count(event: string, by = 1, account?: string | readonly string[]): voi
     m[key] = (m[key] ?? 0) + by;
   }
 }
+
+/** The thread's records to the Log service (net/log-sink.ts), by the service's logLevel,
+ * logType and logHost; a record the send queue cannot take is counted as `log.dropped`. */
+const logSink = new LogSink({
+  hostname: () => options.hostname,
+  route: () => (options.logging === undefined ? null : { mask: options.logging.levels, target: options.logging.target, type: options.logging.type }),
+  queueSize: () => options.logging?.queueSize ?? 1000,
+  onDrop: () => {
+    eventCounts['log.dropped'] = (eventCounts['log.dropped'] ?? 0) + 1;
+  },
+});
+const applyLogSink = (): void => attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
+applyLogSink();
 const sessions = new Map<string, Session>();
 let connSeq = 0;
 let draining = false;
@@ -178,6 +193,7 @@ function openUdpListener(l: UdpListenerOptions): Promise<void> {
         log: ctxLog,
         store,
         reply: (d) => sock.send(d, rinfo.port, rinfo.address),
+        ...(data.dataDir === undefined ? {} : { dataDir: data.dataDir }),
         count: (event, by) => count(event, by),
       });
     } catch (e) {
@@ -418,6 +434,7 @@ function injectFault(kind: 'crash' | 'oom' | 'hang'): void {
 async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>, nextRules: GlobalRules): Promise<void> {
   const before = new Map(options.listeners.map((l) => [l.key, l]));
   options = deepFreeze(next);
+  applyLogSink();
   ports = nextPorts;
   globalRules = nextRules;
   if (draining || stopping) return;
@@ -470,7 +487,7 @@ port.on('message', (m: ToThread) => {
 });
 
 /** The host's control-plane calls (comlink, src/actor/control.ts): a reload. */
-const control: ConnThreadControl = { reconfigure };
+const control: ConnThreadControl = { reconfigure, logTail: async (q) => logSink.tail(q) };
 if (data.controlPort !== undefined) exposeControl(control, data.controlPort);
 
 let elu = performance.eventLoopUtilization();

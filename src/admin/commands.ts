@@ -131,6 +131,10 @@ export const COMMANDS = Object.freeze([
     note: 'through the server\'s resolver (PTR: NAME is an IP)',
   }),
   def('dnr.flush', 'main', {}, { note: 'empties the resolver caches of every thread' }, () => 'resolver caches flushed'),
+  def('log.tail', 'main', { service: opt, level: { type: 'choice', choices: ['critical', 'error', 'warning', 'info', 'protocol'], required: false }, lines: { type: 'uint', required: false } }, {
+    params: { service: 'service', level: 'level', lines: 'lines' },
+    note: '[service=NAME] [level=critical|error|warning|info|protocol] [lines=100]: the last records logged (each service\'s logLevel), oldest first',
+  }),
   def('config.get', 'main', {}, null),
   def('config.set', 'main', { text: req }, null),
   def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),

@@ -352,6 +352,7 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     return [`sample taken at ${new Date(r.t).toISOString()}: ${Object.entries(r.counters).map(([k, v]) => `${k}=${v}`).join(' ') || '(no events)'}`];
   }
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
+  if (cmd.verb === 'log.tail' && Array.isArray(result)) return result.length === 0 ? ['(no records)'] : result.map((r: Record<string, unknown>) => oneLine(`${new Date(Number(r.time)).toISOString()} ${String(r.level)} ${String(r.hostname)} ${String(r.module)}: ${String(r.msg)}`));
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
   if (cmd.verb === 'domain.dkim' && result !== null && typeof result === 'object') {

@@ -121,6 +121,9 @@ export interface ServiceOptions {
   session: SessionOptions;
   /** The protocol's own options (the row's `options`, resolved by its `optionsKind`). */
   protocol: ProtocolOptions;
+  /** Where and what the service logs besides stdout (the Log service; always set by
+   * config/resolve.ts, absent in options built by hand: stdout only). */
+  logging?: ServiceLogging;
   /** The Server-level `dnr` block, for `createDnr` (net/dnr.ts) in the service's threads
    * (always set by config/resolve.ts; absent in options built by hand: the defaults). */
   dnr?: DnrOptions;
@@ -431,8 +434,44 @@ export interface WebadminOptions extends HttpOptions {
 }
 
 /** The Log service (config/schema.ts LOG_OPTIONS). */
+/** One Log service rule (config/schema.ts LOG_RULE), resolved. */
+export interface LogRuleOptions {
+  readonly priority: number;
+  /** Lower-case host name, or '*'. */
+  readonly hostname: string;
+  /** A module (SMTP-IN, POP3, …, a syslog tag), or '*'. */
+  readonly module: string;
+  /** The levels it takes (net/syslog.ts bitmask). */
+  readonly levels: number;
+  /** As written: relative names live under <dataDir>/log/. */
+  readonly fileName: string;
+  readonly fileSizeBytes: number; // UNLIMITED: no size limit
+  readonly fileTimeMs: number; // UNLIMITED: no time limit
+  readonly fileCount: number;
+  readonly rotatePeriod: 'none' | 'day' | 'week' | 'month';
+}
+
 export interface LogServiceOptions {
   readonly kind: 'log';
+  /** By priority (lowest first); none written: one catch-all rule to everything.txt. */
+  readonly rules: readonly LogRuleOptions[];
+  /** A longer datagram is ignored (and counted). */
+  readonly maxRecordBytes: number;
+  /** Lines waiting for the disk, at most; beyond, lines are dropped (and counted). */
+  readonly writeBufferBytes: number;
+}
+
+/** A service's logging (config/schema.ts LOG_ATTRS), resolved. */
+export interface ServiceLogging {
+  /** The levels sent (net/syslog.ts bitmask). */
+  readonly levels: number;
+  readonly type: 'internal' | 'remote' | 'system';
+  /** Where the datagrams go: internal, this server's Log service (its first enabled UDP
+   * listener; null when the Log service is not in `services` or listens on port 0); remote,
+   * logHost (null when not written); system, logHost or else 127.0.0.1:514. */
+  readonly target: Endpoint | null;
+  /** Datagrams a thread lets wait for their send before dropping records. */
+  readonly queueSize: number;
 }
 
 /** The Report service (config/schema.ts REPORT_OPTIONS). */

@@ -111,7 +111,9 @@ export interface DatagramContext {
   readonly store: StoreClient | null;
   /** Send a datagram back to the sender. */
   reply(data: Buffer | string): void;
-  /** Count events of the service, as SessionContext.count (shown on /status; absent: not counted). */
+  /** The server's data directory (the Log service's files live under <dataDir>/log/). */
+  readonly dataDir?: string;
+  /** Count events of the service (e.g. `log.garbage`), as SessionContext.count (shown on /status; absent: not counted). */
   count?(event: string, by?: number): void;
 }
 

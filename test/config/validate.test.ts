@@ -66,7 +66,7 @@ test('resolved config is deep-frozen and names every service', () => {
 
 test('the embedded default loads with the documented listeners', () => {
   const { resolved } = loadDefault();
-  assert.deepEqual(resolved.services, ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'ftpBackup']);
+  assert.deepEqual(resolved.services, ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'log', 'ftpBackup']);
   assert.equal(resolved.statusListener.port, 9100);
   const expected: Record<string, string> = {
     smtpIncoming: '127.0.0.1:2525', pop3: '127.0.0.1:1110', imap: '127.0.0.1:1143', ftpBackup: '127.0.0.1:2121',
