@@ -83,7 +83,7 @@ export class ReportCollector {
     this.accounts.clear();
     this.nodes.clear();
     this.arm();
-    void this.maintain(true);
+    void this.maintain();
   }
 
   /** New options (a reload): re-arm the timer; a lowered reportingInterval deletes at once. */
@@ -92,7 +92,7 @@ export class ReportCollector {
     this.options = options;
     if (this.timer !== null && prev.sampleIntervalMs !== options.sampleIntervalMs) this.arm();
     if (prev.reportHost?.host !== options.reportHost?.host || prev.reportHost?.port !== options.reportHost?.port) this.closeSocket();
-    if (options.reportingIntervalMs < prev.reportingIntervalMs) void this.maintain(true);
+    if (options.reportingIntervalMs < prev.reportingIntervalMs) void this.maintain();
   }
 
   /** The Report service stopped: a last sample, then no more. */
@@ -179,19 +179,19 @@ export class ReportCollector {
     if (nodes.size > 0) s.n = Object.fromEntries(nodes);
     await this.store.append(s);
     this.send(s);
-    if (t - this.lastMaintenance >= MAINTENANCE_MS || dayOf(t) !== this.lastDay) await this.maintain(false);
+    if (t - this.lastMaintenance >= MAINTENANCE_MS || dayOf(t) !== this.lastDay) await this.maintain();
     return s;
   }
 
   /** Compact finished days and delete the expired ones. */
-  private async maintain(loud: boolean): Promise<void> {
+  private async maintain(): Promise<void> {
     const t = this.now();
     this.lastMaintenance = t;
     this.lastDay = dayOf(t);
     try {
       await this.store.compact(this.lastDay);
       const gone = await this.store.prune(t - this.options.reportingIntervalMs);
-      if (gone.length > 0 || loud) this.deps.log.info({ deleted: gone, reportingIntervalWeeks: this.options.reportingIntervalMs / 604_800_000 }, 'report: samples older than reportingInterval deleted');
+      if (gone.length > 0) this.deps.log.warn({ deleted: gone, reportingIntervalWeeks: this.options.reportingIntervalMs / 604_800_000 }, 'report: days of samples older than reportingInterval deleted');
     } catch (e) {
       this.deps.log.error({ err: e }, 'report: compaction or pruning failed');
     }
