@@ -113,7 +113,7 @@ export interface DatagramContext {
   reply(data: Buffer | string): void;
   /** The server's data directory (the Log service's files live under <dataDir>/log/). */
   readonly dataDir?: string;
-  /** Count events of the service, as SessionContext.count (shown on /status; absent: not counted). */
+  /** Count events of the service (e.g. `log.garbage`), as SessionContext.count (shown on /status; absent: not counted). */
   count?(event: string, by?: number): void;
 }
 

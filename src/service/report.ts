@@ -123,7 +123,8 @@ export interface ReportSeries {
   counter: string;
   kind: 'counter' | 'gauge';
   /** [bucket start (ms since the epoch), value]: a counter's events in the bucket (summed over
-   * its samples); a gauge's mean over its samples; null: no sample in the bucket. */
+   * its samples); a gauge's mean over its samples; null: no sample in the bucket (for a domain
+   * or an account: no sample naming it). */
   points: Array<[number, number | null]>;
 }
 
@@ -136,7 +137,10 @@ export interface ReportQueryResult {
   /** Samples read in [from, to). */
   samples: number;
   series: ReportSeries[];
-  /** Scope keys that have data in [from, to) (for a chart's scope picker). */
+  /** Scope keys met in the samples read (at most 10,000 of each): `nodes` for a server,
+   * cluster or node query; `domains` and `accounts` for a domain or account query (the
+   * samples that name it). A scope picker lists domains and accounts with `domain.list` and
+   * `account.list`. */
   scopes: { domains: string[]; accounts: string[]; nodes: string[] };
 }
 

@@ -135,6 +135,12 @@ test('postern ctl report query / report sample', async () => {
   assert.equal(await runCtl(['--data-dir', env.dir, '--json', 'report', 'sample'], io), 0, out.join('\n'));
   assert.equal(typeof JSON.parse(out.pop()!).result.t, 'number');
   assert.equal(await runCtl(['--data-dir', env.dir, 'report', 'query', 'step=abc'], io), 2);
+  // the human rendering: a header, each series' total, and with one counter its steps
+  out.length = 0;
+  assert.equal(await runCtl(['--data-dir', env.dir, 'report', 'query', 'counter=SMTP_InboundMessage'], io), 0, out.join('\n'));
+  assert.match(out[0]!, /^scope server, .* step 60 s, \d+ samples$/);
+  assert.match(out[1]!, /^SMTP_InboundMessage\s+3$/);
+  assert.match(out[2]!, /^ {2}\d{4}-\d\d-\d\dT.* {2}3$/);
 });
 
 test('/metrics exports the counters under the same names', async () => {

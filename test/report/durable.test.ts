@@ -93,6 +93,7 @@ test('per-domain and per-account samples are absent when DomainEnable and Domain
     const d = await env.query({ scope: 'domain:example.org' });
     assert.equal(total(d, 'SMTP_InboundMessage'), 0);
     assert.deepEqual(d.scopes, { domains: [], accounts: [], nodes: [] });
+    assert.equal(fs.existsSync(path.join(env.dir, 'report', 'scoped')), false, 'no per-domain file');
     for (const f of dayFiles(env.dir)) {
       for (const l of fs.readFileSync(path.join(env.dir, 'report', f), 'utf8').split('\n').filter((x) => x !== '')) {
         const s = JSON.parse(l);

@@ -23,7 +23,7 @@ export interface ReportEnv {
   stop(): Promise<void>;
 }
 
-export function reportConfig(o: { report?: string; server?: string; services?: string } = {}): string {
+export function reportConfig(o: { report?: string; server?: string; services?: string; smtp?: string } = {}): string {
   return `
 Server {
     services = (${o.services ?? 'smtpIncoming processing pop3 imap report'})
@@ -31,7 +31,7 @@ Server {
     statusListener = 127.0.0.1:0
     logLevel = error
     ${o.server ?? ''}
-    smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) minConnThreads = 1 maxConnThreads = 1 }
+    smtpIncoming = { listeners = ( { address = 127.0.0.1:0 } ) minConnThreads = 1 maxConnThreads = 1 ${o.smtp ?? ''} }
     pop3 = { listeners = ( { address = 127.0.0.1:0 } ) minConnThreads = 1 maxConnThreads = 1 authFailureDelay = 0 plainConnAllowLogin = yes }
     imap = { listeners = ( { address = 127.0.0.1:0 } ) minConnThreads = 1 maxConnThreads = 1 authFailureDelay = 0 plainConnAllowLogin = yes }
     report = {
@@ -42,7 +42,7 @@ Server {
 }`;
 }
 
-export async function startReport(o: { report?: string; server?: string; services?: string; dir?: string; start?: Partial<StartOptions> } = {}): Promise<ReportEnv> {
+export async function startReport(o: { report?: string; server?: string; services?: string; smtp?: string; dir?: string; start?: Partial<StartOptions> } = {}): Promise<ReportEnv> {
   const dir = o.dir ?? tmpDir('postern-report-');
   const server = await startServer({ configText: reportConfig(o), dataDir: dir, statusPort: 0, controlSocket: true, loadIntervalMs: 100, backoffInitialMs: 100, ...o.start });
   const has = (s: string): boolean => server.status().services.some((x) => x.name === s && x.state === 'running');

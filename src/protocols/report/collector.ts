@@ -28,7 +28,7 @@ import type { Logger } from '../../log.ts';
 import type { ReportOptions } from '../../config/options.ts';
 import { REPORT_COUNTERS, isReportCounter, reportCounter, type ReportQueryArgs, type ReportQueryResult, type ReportSampleResult } from '../../service/report.ts';
 import { SampleStore, dayOf, type Counts, type Sample } from './samples.ts';
-import { aggregate, queryWindow } from './query.ts';
+import { Aggregator, queryWindow } from './query.ts';
 import { encodeDatagram } from './datagram.ts';
 
 export interface CollectorDeps {
@@ -48,7 +48,11 @@ const OTHER = 'other';
 export const NODE_EVENT = /^node\/([^/]+)\/([A-Za-z0-9_]+)$/;
 
 export class ReportCollector {
+  /** This node's counters and the reporting nodes' (`<dataDir>/report/`). */
   readonly store: SampleStore;
+  /** Per domain and per account (`<dataDir>/report/scoped/`): big lines, read only by the
+   * queries of a domain or an account. */
+  readonly scoped: SampleStore;
   private readonly deps: CollectorDeps;
   private readonly now: () => number;
   private options: ReportOptions;
@@ -68,7 +72,9 @@ export class ReportCollector {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
     this.options = options;
-    this.store = new SampleStore(path.join(deps.dataDir, 'report'), new Set(REPORT_COUNTERS.filter((c) => c.kind === 'gauge').map((c) => c.name)));
+    const gauges = new Set(REPORT_COUNTERS.filter((c) => c.kind === 'gauge').map((c) => c.name));
+    this.store = new SampleStore(path.join(deps.dataDir, 'report'), gauges);
+    this.scoped = new SampleStore(path.join(deps.dataDir, 'report', 'scoped'), gauges);
   }
 
   get running(): boolean {
@@ -83,7 +89,7 @@ export class ReportCollector {
     this.accounts.clear();
     this.nodes.clear();
     this.arm();
-    void this.maintain(true);
+    void this.maintain();
   }
 
   /** New options (a reload): re-arm the timer; a lowered reportingInterval deletes at once. */
@@ -92,7 +98,7 @@ export class ReportCollector {
     this.options = options;
     if (this.timer !== null && prev.sampleIntervalMs !== options.sampleIntervalMs) this.arm();
     if (prev.reportHost?.host !== options.reportHost?.host || prev.reportHost?.port !== options.reportHost?.port) this.closeSocket();
-    if (options.reportingIntervalMs < prev.reportingIntervalMs) void this.maintain(true);
+    if (options.reportingIntervalMs < prev.reportingIntervalMs) void this.maintain();
   }
 
   /** The Report service stopped: a last sample, then no more. */
@@ -104,6 +110,7 @@ export class ReportCollector {
       await this.write().catch((e: unknown) => this.deps.log.error({ err: e }, 'report: the last sample could not be written'));
       this.closeSocket();
       await this.store.close();
+      await this.scoped.close();
     })();
     return this.stopping;
   }
@@ -174,24 +181,31 @@ export class ReportCollector {
     const t = this.now();
     const s: Sample = { t, c };
     if (queue !== null) c['QUEUE_Size'] = queue;
-    if (domains.size > 0) s.d = Object.fromEntries(domains);
-    if (accounts.size > 0) s.a = Object.fromEntries(accounts);
     if (nodes.size > 0) s.n = Object.fromEntries(nodes);
     await this.store.append(s);
+    if (domains.size > 0 || accounts.size > 0) {
+      const sc: Sample = { t, c: {} };
+      if (domains.size > 0) sc.d = Object.fromEntries(domains);
+      if (accounts.size > 0) sc.a = Object.fromEntries(accounts);
+      await this.scoped.append(sc);
+    }
     this.send(s);
-    if (t - this.lastMaintenance >= MAINTENANCE_MS || dayOf(t) !== this.lastDay) await this.maintain(false);
+    if (t - this.lastMaintenance >= MAINTENANCE_MS || dayOf(t) !== this.lastDay) await this.maintain();
     return s;
   }
 
   /** Compact finished days and delete the expired ones. */
-  private async maintain(loud: boolean): Promise<void> {
+  private async maintain(): Promise<void> {
     const t = this.now();
     this.lastMaintenance = t;
     this.lastDay = dayOf(t);
     try {
+      const cutoff = t - this.options.reportingIntervalMs;
       await this.store.compact(this.lastDay);
-      const gone = await this.store.prune(t - this.options.reportingIntervalMs);
-      if (gone.length > 0 || loud) this.deps.log.info({ deleted: gone, reportingIntervalWeeks: this.options.reportingIntervalMs / 604_800_000 }, 'report: samples older than reportingInterval deleted');
+      await this.scoped.compact(this.lastDay);
+      const gone = await this.store.prune(cutoff);
+      await this.scoped.prune(cutoff);
+      if (gone.length > 0) this.deps.log.warn({ deleted: gone, reportingIntervalWeeks: this.options.reportingIntervalMs / 604_800_000 }, 'report: days of samples older than reportingInterval deleted');
     } catch (e) {
       this.deps.log.error({ err: e }, 'report: compaction or pruning failed');
     }
@@ -222,7 +236,12 @@ export class ReportCollector {
     const now = this.now();
     const w = queryWindow(args, now);
     const cutoff = now - this.options.reportingIntervalMs;
-    const samples = await this.store.read(Math.max(w.from, cutoff), w.to);
-    return aggregate(samples, w, args.counter);
+    const agg = new Aggregator(w, args.counter);
+    const i = w.scope.indexOf(':');
+    const kind = i < 0 ? w.scope : w.scope.slice(0, i);
+    // a domain's or an account's lines name it: the others are skipped unparsed
+    if (kind === 'domain' || kind === 'account') await this.scoped.scan(Math.max(w.from, cutoff), w.to, (s) => agg.add(s), JSON.stringify(w.scope.slice(i + 1)));
+    else await this.store.scan(Math.max(w.from, cutoff), w.to, (s) => agg.add(s));
+    return agg.result();
   }
 }

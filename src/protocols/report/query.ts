@@ -7,11 +7,13 @@
  * `domain:<name>`, `account:<user@domain>`, `node:<hostname>`; `domain:other` and
  * `account:other` hold what was over `maxScopeKeys`.
  *
- * Exports: `MAX_POINTS`, `queryWindow(args, now)`, `aggregate(samples, window, counter?)`.
+ * Exports: `MAX_POINTS`, `Window`, `queryWindow(args, now)`, `Aggregator` (add each scanned
+ * sample, then `result()`), `aggregate(samples, window, counter?)`. `scopes` lists at most
+ * 10,000 keys of each kind.
  * Throws CONTROL_BAD_REQUEST (an unknown counter or scope, from ≥ to).
  */
 import { PosternError } from '../../errors.ts';
-import { REPORT_COUNTERS, reportCounter, type ReportQueryArgs, type ReportQueryResult, type ReportSeries } from '../../service/report.ts';
+import { REPORT_COUNTERS, reportCounter, type ReportCounter, type ReportQueryArgs, type ReportQueryResult, type ReportSeries } from '../../service/report.ts';
 import type { Counts, Sample } from './samples.ts';
 
 /** The most points one series has (the step is raised to keep under it). */
@@ -58,35 +60,67 @@ function countsIn(s: Sample, scope: string): Counts | undefined {
   return map?.[key];
 }
 
-export function aggregate(samples: readonly Sample[], w: Window, counter?: string): ReportQueryResult {
-  const counters = counter === undefined ? REPORT_COUNTERS : [reportCounter(counter)!];
-  const buckets = Math.max(1, Math.ceil((w.to - w.from) / w.stepMs));
-  const sums = counters.map(() => new Array<number>(buckets).fill(0));
-  const seen = new Array<number>(buckets).fill(0); // samples per bucket (a gauge's mean)
-  const domains = new Set<string>();
-  const accounts = new Set<string>();
-  const nodes = new Set<string>();
-  let n = 0;
-  for (const s of samples) {
-    if (s.t < w.from || s.t >= w.to) continue;
-    n++;
-    for (const k of Object.keys(s.d ?? {})) domains.add(k);
-    for (const k of Object.keys(s.a ?? {})) accounts.add(k);
-    for (const k of Object.keys(s.n ?? {})) nodes.add(k);
+/** The most scope keys listed in a result's `scopes` (per kind). */
+const MAX_SCOPES_LISTED = 10_000;
+
+/** Sums samples into a window's buckets as they are scanned (samples.ts `scan`). */
+export class Aggregator {
+  private readonly w: Window;
+  private readonly counters: readonly ReportCounter[];
+  private readonly buckets: number;
+  private readonly sums: number[][];
+  private readonly seen: number[]; // samples per bucket (a gauge's mean)
+  private readonly keys = { domains: new Set<string>(), accounts: new Set<string>(), nodes: new Set<string>() };
+  private n = 0;
+
+  constructor(w: Window, counter?: string) {
+    this.w = w;
+    this.counters = counter === undefined ? REPORT_COUNTERS : [reportCounter(counter)!];
+    this.buckets = Math.max(1, Math.ceil((w.to - w.from) / w.stepMs));
+    this.sums = this.counters.map(() => new Array<number>(this.buckets).fill(0));
+    this.seen = new Array<number>(this.buckets).fill(0);
+  }
+
+  add(s: Sample): void {
+    const w = this.w;
+    if (s.t < w.from || s.t >= w.to) return;
+    this.n++;
+    note(this.keys.domains, s.d);
+    note(this.keys.accounts, s.a);
+    note(this.keys.nodes, s.n);
     const b = Math.floor((s.t - w.from) / w.stepMs);
-    seen[b]!++;
+    this.seen[b]!++;
     const counts = countsIn(s, w.scope);
-    if (counts === undefined) continue;
-    counters.forEach((c, i) => {
+    if (counts === undefined) return;
+    this.counters.forEach((c, i) => {
       const v = counts[c.name];
-      if (typeof v === 'number' && Number.isFinite(v)) sums[i]![b]! += v;
+      if (typeof v === 'number' && Number.isFinite(v)) this.sums[i]![b]! += v;
     });
   }
-  const series: ReportSeries[] = counters.map((c, i) => ({
-    counter: c.name,
-    kind: c.kind,
-    points: sums[i]!.map((v, b): [number, number | null] => [w.from + b * w.stepMs, seen[b] === 0 ? null : c.kind === 'gauge' ? v / seen[b]! : v]),
-  }));
-  const sorted = (x: Set<string>): string[] => [...x].sort();
-  return { scope: w.scope, from: w.from, to: w.to, stepSec: w.stepMs / 1000, samples: n, series, scopes: { domains: sorted(domains), accounts: sorted(accounts), nodes: sorted(nodes) } };
+
+  result(): ReportQueryResult {
+    const { w, seen } = this;
+    const series: ReportSeries[] = this.counters.map((c, i) => ({
+      counter: c.name,
+      kind: c.kind,
+      points: this.sums[i]!.map((v, b): [number, number | null] => [w.from + b * w.stepMs, seen[b] === 0 ? null : c.kind === 'gauge' ? v / seen[b]! : v]),
+    }));
+    const sorted = (x: Set<string>): string[] => [...x].sort();
+    return { scope: w.scope, from: w.from, to: w.to, stepSec: w.stepMs / 1000, samples: this.n, series, scopes: { domains: sorted(this.keys.domains), accounts: sorted(this.keys.accounts), nodes: sorted(this.keys.nodes) } };
+  }
+}
+
+function note(into: Set<string>, from: Record<string, Counts> | undefined): void {
+  if (from === undefined) return;
+  for (const k of Object.keys(from)) {
+    if (into.size >= MAX_SCOPES_LISTED) return;
+    into.add(k);
+  }
+}
+
+/** The query's result over samples in memory (tests; the collector scans). */
+export function aggregate(samples: readonly Sample[], w: Window, counter?: string): ReportQueryResult {
+  const a = new Aggregator(w, counter);
+  for (const s of samples) a.add(s);
+  return a.result();
 }

@@ -11,12 +11,13 @@
  * samples older than it, so lowering reportingInterval hides and then deletes them.
  * One writer: the main thread's Report collector (collector.ts); appends are serialised.
  *
- * Exports: `Sample`, `SampleStore`, `dayOf(t)`, `mergeSamples(samples)`. Throws the file
- * system's errors (ENOSPC, EACCES …) from `append`, `prune`, `compact`; `read` skips what it
- * cannot parse.
+ * Exports: `Sample`, `Counts`, `SampleStore` (append, scan, read, compact, prune, close),
+ * `dayOf(t)`, `mergeSamples(samples, gauges)`. Throws the file system's errors (ENOSPC, EACCES …)
+ * from `append`, `prune`, `compact`; `scan` and `read` skip what they cannot parse.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 
 /** Counter values by name. */
 export type Counts = Record<string, number>;
@@ -49,19 +50,14 @@ function isSample(v: unknown): v is Sample {
     && (v as Sample).c !== null && typeof (v as Sample).c === 'object';
 }
 
-/** Parse a file's text: its whole, valid lines. */
-function parseLines(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    try {
-      const v: unknown = JSON.parse(line);
-      if (isSample(v)) out.push(v);
-    } catch {
-      // a torn last line (kill -9 mid-append) or garbage: skipped
-    }
+/** One line's sample; null for a torn line (kill -9 mid-append) or garbage. */
+function parseLine(line: string): Sample | null {
+  try {
+    const v: unknown = JSON.parse(line);
+    return isSample(v) ? v : null;
+  } catch {
+    return null;
   }
-  return out;
 }
 
 function addInto(into: Counts, from: Counts, gauges: ReadonlySet<string>): void {
@@ -206,14 +202,34 @@ export class SampleStore {
         if (this.fhDay === day) await this.closeFile();
         const appendFile = path.join(this.dir, `${day}.jsonl`);
         const compactFile = path.join(this.dir, `${day}.c.jsonl`);
-        const samples = parseLines(await fs.promises.readFile(appendFile, 'utf8'));
         // a compacted file beside it: a crash between the rename and the unlink (it has them all)
         if (!e.compact) {
-          const merged = mergeSamples(samples, this.gauges);
+          // streamed: the samples of one minute (consecutive in the file) merged into one line
           const tmp = `${compactFile}.tmp`;
           const fh = await fs.promises.open(tmp, 'w', 0o600);
           try {
-            await fh.writeFile(merged.map((s) => `${JSON.stringify(s)}\n`).join(''));
+            let cur: Sample | null = null;
+            let out = '';
+            const flush = async (force: boolean): Promise<void> => {
+              if (out.length > 0 && (force || out.length > 1 << 20)) {
+                await fh.write(out);
+                out = '';
+              }
+            };
+            const lines = readline.createInterface({ input: fs.createReadStream(appendFile, { encoding: 'utf8' }), crlfDelay: Infinity });
+            for await (const line of lines) {
+              const x = line === '' ? null : parseLine(line);
+              if (x === null) continue;
+              if (cur !== null && Math.floor(cur.t / 60_000) === Math.floor(x.t / 60_000)) {
+                cur = mergeSamples([cur, x], this.gauges)[0]!;
+                continue;
+              }
+              if (cur !== null) out += `${JSON.stringify(cur)}\n`;
+              cur = x;
+              await flush(false);
+            }
+            if (cur !== null) out += `${JSON.stringify(cur)}\n`;
+            await flush(true);
             await fh.sync();
           } finally {
             await fh.close();
@@ -229,25 +245,40 @@ export class SampleStore {
     });
   }
 
-  /** The samples with `from ≤ t < to`, in time order. */
-  async read(from: number, to: number): Promise<Sample[]> {
+  /** Visit the samples with `from ≤ t < to`, day by day in time order (within a day, in
+   * file order), reading each file as a stream; with `mustContain`, a line without that text
+   * is skipped unparsed (a scope's key: most lines of a scoped query are not its). */
+  async scan(from: number, to: number, visit: (s: Sample) => void, mustContain?: string): Promise<void> {
     await this.chain; // a sample being appended is read whole
-    const out: Sample[] = [];
     for (const [day, e] of [...(await this.days())].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const start = dayStart(day);
       if (start + DAY_MS <= from || start >= to) continue;
       // both: a crash between compaction's rename and its unlink; the compacted file has them all
-      for (const kind of [e.compact ? '.c.jsonl' : '.jsonl']) {
-        let text: string;
-        try {
-          text = await fs.promises.readFile(path.join(this.dir, `${day}${kind}`), 'utf8');
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // compacted or pruned meanwhile
-          throw err;
-        }
-        for (const s of parseLines(text)) if (s.t >= from && s.t < to) out.push(s);
+      const file = path.join(this.dir, `${day}${e.compact ? '.c.jsonl' : '.jsonl'}`);
+      let stream: fs.ReadStream;
+      try {
+        stream = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+        await new Promise<void>((resolve, reject) => {
+          stream.once('open', () => resolve());
+          stream.once('error', reject);
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // compacted or pruned meanwhile
+        throw err;
+      }
+      const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (line === '' || (mustContain !== undefined && !line.includes(mustContain))) continue;
+        const sample = parseLine(line);
+        if (sample !== null && sample.t >= from && sample.t < to) visit(sample);
       }
     }
+  }
+
+  /** The samples with `from ≤ t < to`, in time order (small windows and tests; queries scan). */
+  async read(from: number, to: number): Promise<Sample[]> {
+    const out: Sample[] = [];
+    await this.scan(from, to, (x) => out.push(x));
     return out.sort((a, b) => a.t - b.t);
   }
 
