@@ -16,5 +16,9 @@
     document.body.setAttribute('data-seq', String(d.seq));
   });
   es.addEventListener('unavailable', function () { live.textContent = 'status unavailable'; live.className = 'live off'; });
-  es.onerror = function () { live.textContent = 'reconnecting…'; live.className = 'live off'; };
+  es.onerror = function () {
+    // closed for good (the session ended: /events answered with the login page): say so
+    live.textContent = es.readyState === EventSource.CLOSED ? 'not live: reload the page (log in again)' : 'reconnecting…';
+    live.className = 'live off';
+  };
 })();
