@@ -137,6 +137,9 @@ test('service settings: a bad value shows on the form (400), nothing applied; a 
   const nothing = await b.post('/services/pop3/settings', [['maxErrors', '10']]);
   assert.equal(nothing.status, 400);
   assert.match(errorOf(nothing.text), /Nothing changed/);
+  const badLevel = await b.post('/services/pop3/settings', [['logLevel', 'chatty']]);
+  assert.equal(badLevel.status, 400);
+  assert.match(errorOf(badLevel.text), /CONFIG_TYPE: Server\.pop3\.logLevel/);
   const ok = await b.post('/services/pop3/settings', [['maxErrors', '6'], ['maxAuthErrors', '2']]);
   assert.equal(ok.status, 303, errorOf(ok.text));
   assert.equal(ok.headers.location, '/services/pop3');

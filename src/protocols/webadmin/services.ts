@@ -4,8 +4,9 @@
  *                                             now), allow/deny rules, flow control, error control
  *                                             and threads, from the running model (`config.get`)
  *   POST /services/:name/settings             flow (maxConnections … peerTimeInterval), error
- *                                             (maxErrors, maxAuthErrors) and thread fields; an
- *                                             emptied field goes back to its default
+ *                                             (maxErrors, maxAuthErrors), thread and logging
+ *                                             (logLevel, logType, logHost) fields; an emptied
+ *                                             field goes back to its default
  *   POST /services/:name/listeners/add        `address` (ip:port), `sslEnable` (yes|no)
  *   GET  /services/:name/listeners/:i          one listener's settings (enable, idleTimeout, its own
  *                                             flow window, sslEnable …)
@@ -38,6 +39,7 @@ export const SETTINGS_GROUPS: ReadonlyArray<{ title: string; id: string; fields:
   { title: 'Flow control', id: 'flow', fields: ['maxConnections', 'maxIntervalConnections', 'timeInterval', 'peerMaxConnections', 'peerMaxIntervalConnections', 'peerTimeInterval'] },
   { title: 'Error control', id: 'errors', fields: ['maxErrors', 'maxAuthErrors'] },
   { title: 'Threads', id: 'threads', fields: ['minConnThreads', 'maxConnThreads', 'threadSessions', 'threadIdleTimeout', 'minPoolThreads', 'maxPoolThreads'] },
+  { title: 'Logging', id: 'logging', fields: ['logLevel', 'logType', 'logHost'] },
 ];
 
 const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
