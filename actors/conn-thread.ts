@@ -24,6 +24,8 @@ import { errorFromData, errorToData, PosternError, type ErrorData } from '../src
 import type { ActorInfo, ActorState, Child, ExitReason } from '../src/actor/types.ts';
 import type { ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, ToThread } from '../src/service/messages.ts';
 import type { ServiceOptions } from '../src/config/options.ts';
+import type { TailQuery } from '../src/net/log-sink.ts';
+import type { LogRecord } from '../src/net/syslog.ts';
 
 const WORKER_URL = new URL('../workers/conn-thread.ts', import.meta.url);
 
@@ -146,6 +148,12 @@ export class ConnThread implements Child {
   reconfigure(options: ServiceOptions, ports: Record<string, number>, globalRules: GlobalRules, timeoutMs = 10_000): Promise<void> {
     if (this.exitReason !== null) return Promise.resolve(); // nothing left to reconfigure
     return bounded(this.control.reconfigure(options, ports, globalRules), { timeoutMs, what: `connection thread ${this.id} (reconfigure)`, ended: this.ended.promise });
+  }
+
+  /** The thread's last log records (`log.tail`); none when it has ended or does not answer. */
+  async logTail(q: TailQuery, timeoutMs = 2000): Promise<LogRecord[]> {
+    if (this.exitReason !== null) return [];
+    return bounded(this.control.logTail(q), { timeoutMs, what: `connection thread ${this.id} (logTail)`, ended: this.ended.promise }).catch(() => []);
   }
 
   /** Stop accepting; exit normally once the last session ends. */

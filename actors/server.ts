@@ -1,7 +1,9 @@
 /**
  * actors/server.ts: the main thread of a running Postern: the root supervisor (one_for_one over the
  * running services, built from the services table), the configuration and its reload, the
- * control socket and the supervision status endpoint, and the signals.
+ * control socket and the supervision status endpoint, and the signals. The main thread's log
+ * records go to the Log service too (a LogSink by each record's service; `log.tail` merges its
+ * last records with every thread's), and the Log service starts before the other services.
  *
  * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start, including
  * CONFIG_TLS: certificate and key files are loaded before anything starts, and again at each
@@ -25,13 +27,17 @@ import { ServiceHost } from './service.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
-import { createRootLogger, type Logger } from '../src/log.ts';
+import { attachLogSink, createRootLogger, setLoggerLevel, type Logger } from '../src/log.ts';
+import { LogSink, type TailQuery } from '../src/net/log-sink.ts';
+import { minPinoLevel, type LogLevelName } from '../src/net/syslog.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
 import { createDnr } from '../src/net/dnr.ts';
 import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
 import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
 import type { MailStats } from '../src/status/metrics.ts';
+import { ReportCollector } from '../src/protocols/report/collector.ts';
+import { optionsOf } from '../src/config/options.ts';
 
 export const VERSION = '0.1.0';
 
@@ -56,6 +62,8 @@ export interface StartOptions {
   /** Test hook: the clock (ms) of each TCP service's connection admission, whose interval
    * windows then slide only as it moves. Default performance.now. */
   admissionClock?: () => number;
+  /** Test hook: the Report service's clock (ms since the epoch) for its samples and pruning. */
+  reportClock?: () => number;
   log?: Logger;
 }
 
@@ -97,6 +105,23 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   /** The running configuration's model (config.get; written by config.save). */
   let model: ConfigModel = loaded.model;
   const log = opts.log ?? createRootLogger(config.logLevel);
+  /** The main thread's records (the service hosts', the server's) to the Log service: a
+   * record naming a service goes by that service's logging, any other (module SERVER) by the
+   * Log service's own. */
+  const mainSink = new LogSink({
+    hostname: () => config.hostname,
+    route: (svc) => {
+      const l = (svc !== undefined ? config.serviceOptions[svc as ServiceName]?.logging : undefined) ?? config.serviceOptions.log?.logging;
+      return l === undefined ? null : { mask: l.levels, target: l.target, type: l.type };
+    },
+    queueSize: () => config.serviceOptions.log?.logging?.queueSize ?? 1000,
+  });
+  const mainLineSink = { minLevel: Infinity, write: (line: string) => mainSink.write(line) };
+  const applyMainSink = (): void => {
+    mainLineSink.minLevel = Math.min(...Object.values(config.serviceOptions).map((o) => minPinoLevel(o.logging?.levels ?? 0)));
+    attachLogSink(mainLineSink, log);
+  };
+  applyMainSink();
   const dataDir = path.resolve(opts.dataDir ?? config.dataDir ?? process.env.POSTERN_DATA_DIR ?? 'data');
   fs.mkdirSync(path.join(dataDir, 'run'), { recursive: true, mode: 0o700 });
   const socketPath = path.join(dataDir, 'run', 'postern.sock');
@@ -144,16 +169,29 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
         backoffInitialMs: opts.backoffInitialMs,
         admissionClock: opts.admissionClock,
         storeConnect: (owner) => storeThread().connect(owner),
+        onCounts: (service, counts, scoped) => report.add(service, counts, scoped),
         admin: (verb, args) => dispatch(verb, args),
+        dataDir,
       });
       await host.start();
       hosts.set(name, host);
+      if (name === 'report') report.start(optionsOf(config.serviceOptions.report, 'report'));
       host.onExit(() => {
+        if (name === 'report') void report.stop();
         if (hosts.get(name) === host) hosts.delete(name);
       });
       return host;
     },
   });
+
+  /** The Report service's sampler and sample files (its main-thread side, report/collector.ts). */
+  const report = new ReportCollector({
+    dataDir,
+    log,
+    hostname: () => config.hostname,
+    queueSize: async () => ((await storeThread().admin('queue.stats', {})) as MailStats).entries,
+    ...(opts.reportClock === undefined ? {} : { now: opts.reportClock }),
+  }, optionsOf(config.serviceOptions.report, 'report'));
 
   for (const name of config.services) wanted.add(name);
   await root.start();
@@ -180,7 +218,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       const sup = new Supervisor({ id: 'services', kind: 'servicesSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
       await sup.start();
       services = sup;
-      for (const name of wanted) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      // the Log service first, so that the others' first records reach it
+      for (const name of [...wanted].sort((a, b) => Number(b === 'log') - Number(a === 'log'))) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
       return sup;
     },
   });
@@ -258,7 +297,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     const prev = config;
     config = next.resolved;
     model = next.model;
-    log.level = config.logLevel;
+    setLoggerLevel(log, config.logLevel);
+    applyMainSink();
     const changed: string[] = [];
     const want = new Set(config.services);
     for (const [name, host] of hosts) {
@@ -289,6 +329,7 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       statusSrv.reconfigure(config.statusLimits);
       changed.push('statusControl');
     }
+    report.reconfigure(optionsOf(config.serviceOptions.report, 'report'));
     log.info({ changed }, 'configuration reloaded');
     return { changed };
   };
@@ -311,10 +352,13 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     for (const h of hosts.values()) h.beginStop(config.shutdownTimeoutMs);
     log.info({ deadlineMs: config.shutdownTimeoutMs }, 'stopping: no new connections; idle sessions closed, transactions finish up to the deadline');
     await root.stop().catch((e) => log.error({ err: e }, 'root stop failed'));
+    await report.stop();
     await control?.close().catch(() => {});
     await statusSrv.close().catch(() => {});
     for (const [sig, h] of signalHandlers) process.off(sig, h);
     log.info('stopped');
+    attachLogSink(null, log);
+    mainSink.close();
     resolveStopped();
     if (exitCode !== undefined) {
       log.flush?.();
@@ -354,6 +398,17 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
     'dnr.flush': async () => {
       mainDnr().flush();
       return { flushed: true };
+    },
+    'log.tail': async (a) => {
+      const q: TailQuery = { lines: Math.min(Number(a.lines ?? 100), 10_000), ...(typeof a.service === 'string' ? { service: a.service } : {}), ...(typeof a.level === 'string' ? { level: a.level as LogLevelName } : {}) };
+      const all = [mainSink.tail(q), ...(await Promise.all([...hosts.values()].map((h) => h.logTail(q))))].flat();
+      all.sort((x, y) => x.time - y.time);
+      return all.slice(-q.lines);
+    },
+    'report.query': async (a) => report.query(a as import('../src/service/report.ts').ReportQueryArgs),
+    'report.sample': async () => {
+      if (!report.running) throw new PosternError('SERVICE_NOT_RUNNING', 'service report is not running');
+      return report.sample();
     },
     'config.get': async () => ({ text: writeConfig(model), model, file: saveFile }),
     'config.set': async (a) => reload(String(a.text)),

@@ -32,6 +32,8 @@ import type { ServiceRow } from '../src/service/table.ts';
 import type { Admitted, FromThread, HostCall, LoginGated } from '../src/service/messages.ts';
 import { STRESS_PERCENT } from '../src/session/limits.ts';
 import type { Logger, LogLevel } from '../src/log.ts';
+import type { TailQuery } from '../src/net/log-sink.ts';
+import type { LogRecord } from '../src/net/syslog.ts';
 import type { ListenerStatus, ServiceStatus } from '../src/status/types.ts';
 
 const POOL_URL = new URL('../workers/pool.ts', import.meta.url).href;
@@ -56,6 +58,11 @@ export interface ServiceHostOptions {
   /** Runs an admin command of the registry on the server (HostCall `admin`), for a row with
    * `admin: true`. */
   admin?: (verb: string, args: Record<string, unknown>) => Promise<unknown>;
+  /** The server's data directory, for the threads (DatagramContext.dataDir). */
+  dataDir?: string;
+  /** Each load report's counted increments (SessionContext.count), and those per account: the
+   * Report service's sampler (actors/server.ts). */
+  onCounts?: (service: string, counts: Readonly<Record<string, number>>, scoped?: Readonly<Record<string, Readonly<Record<string, number>>>>) => void;
 }
 
 /** Bind UDP port 0 once to learn a free port for a UDP listener written with port 0. */
@@ -214,6 +221,7 @@ export class ServiceHost implements Child {
             stress: [...this.stressed],
             webSessions: this.webSessions !== null,
             admin: this.opts.row.admin && this.opts.admin !== undefined,
+            ...(this.opts.dataDir === undefined ? {} : { dataDir: this.opts.dataDir }),
           },
           heapBytes: this.options.connThreadHeapBytes,
           onMessage: (t, m) => this.onThreadMessage(t, m),
@@ -290,6 +298,7 @@ export class ServiceHost implements Child {
       }
       case 'load':
         for (const [k, n] of Object.entries(m.counts ?? {})) this.counters[k] = (this.counters[k] ?? 0) + n;
+        if (m.counts !== undefined || m.scoped !== undefined) this.opts.onCounts?.(this.name, m.counts ?? {}, m.scoped);
         for (const [key, c] of Object.entries(m.udp)) {
           const u = this.udpStats.get(key) ?? { accepted: 0, refused: 0 };
           u.accepted += c.accepted;
@@ -393,6 +402,11 @@ export class ServiceHost implements Child {
   }
 
   /** Apply changed options to new connections; open connections keep going. */
+  /** Every thread's last log records (`log.tail`), unsorted. */
+  async logTail(q: TailQuery): Promise<LogRecord[]> {
+    return (await Promise.all(this.liveThreads().map((t) => t.logTail(q)))).flat();
+  }
+
   async reconfigure(next: ServiceOptions, globalRules: ServiceHostOptions['globalRules']): Promise<void> {
     await this.resolvePorts(next);
     this.options = next;

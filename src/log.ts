@@ -9,8 +9,13 @@
  * once, after whatever waits before it; the thread's exit (normal, process.exit, or an uncaught
  * error) writes what waits, synchronously.
  *
- * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`.
- * Throws nothing.
+ * A root logger may get a second sink (`attachLogSink`: the Log service's sender,
+ * net/log-sink.ts): then its level is the lower of stdout's and the sink's, and each line goes
+ * to stdout only at stdout's level (so stdout's lines are exactly those without a sink) and to
+ * the sink at the sink's. Child loggers keep the level they were made with.
+ *
+ * Exports: `createRootLogger(level)`, `Logger` (pino's type), `setRootLevel(level)`,
+ * `setLoggerLevel(logger, level)`, `attachLogSink(sink, logger?)`, `LineSink`. Throws nothing.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 
@@ -19,14 +24,72 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 let root: Logger | null = null;
 
+/** A second destination of a root logger's lines (net/log-sink.ts): `minLevel` is pino's number. */
+export interface LineSink {
+  minLevel: number;
+  write(line: string): void;
+}
+
+/** Each root logger's stdout level and second sink (several servers may share a process). */
+interface Tee {
+  stdoutLevel: number;
+  sink: LineSink | null;
+}
+const tees = new WeakMap<Logger, Tee>();
+
 /** The thread's root logger, writing JSON lines to stdout (fd 1), or to fd 2 when asked. */
 export function createRootLogger(level: LogLevel = 'info', fields: Record<string, unknown> = {}): Logger {
   const envLevel = process.env.POSTERN_LOG_LEVEL as LogLevel | undefined;
-  root = pino(
-    { level: envLevel ?? level, base: { pid: process.pid, ...fields } },
-    batched(pino.destination({ dest: 1, sync: false })),
-  );
+  const out = batched(pino.destination({ dest: 1, sync: false }));
+  const t: Tee = { stdoutLevel: pino.levels.values[envLevel ?? level] ?? Infinity, sink: null };
+  const tee = {
+    write(line: string): boolean {
+      const sink = t.sink;
+      if (sink === null) return out.write(line);
+      const n = levelOf(line);
+      if (n >= t.stdoutLevel) out.write(line);
+      if (n >= sink.minLevel) {
+        try {
+          sink.write(line);
+        } catch {
+          // the sink loses the line, never the thread
+        }
+      }
+      return true;
+    },
+    flush: out.flush,
+  };
+  root = pino({ level: envLevel ?? level, base: { pid: process.pid, ...fields } }, tee);
+  tees.set(root, t);
   return root;
+}
+
+/** pino's level of a line it wrote (`{"level":30,…`). */
+function levelOf(line: string): number {
+  let n = 0;
+  for (let i = LEVEL_AT; i < line.length; i++) {
+    const c = line.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** The logger's level: the lower of stdout's and its sink's. */
+function applyLevel(logger: Logger, t: Tee): void {
+  const min = Math.min(t.stdoutLevel, t.sink?.minLevel ?? Infinity);
+  logger.level = Number.isFinite(min) ? (pino.levels.labels[min] ?? 'info') : 'silent';
+}
+
+/** Attach (or, null, detach) the second sink of a root logger made by `createRootLogger`
+ * (default: the thread's latest); call again when its minLevel changes. False: `logger` was
+ * not made here (nothing attached). */
+export function attachLogSink(s: LineSink | null, logger: Logger | null = root): boolean {
+  const t = logger === null ? undefined : tees.get(logger);
+  if (t === undefined || logger === null) return false;
+  t.sink = s;
+  applyLevel(logger, t);
+  return true;
 }
 
 const BATCH_MS = 50;
@@ -95,5 +158,17 @@ export function rootLogger(): Logger {
 
 export function setRootLevel(level: LogLevel): void {
   if (process.env.POSTERN_LOG_LEVEL !== undefined) return;
-  rootLogger().level = level;
+  setLoggerLevel(rootLogger(), level);
+}
+
+/** The stdout level of a root logger (its sink's lines are unaffected); a logger not made by
+ * `createRootLogger` just takes the level. */
+export function setLoggerLevel(logger: Logger, level: LogLevel): void {
+  const t = tees.get(logger);
+  if (t === undefined) {
+    logger.level = level;
+    return;
+  }
+  t.stdoutLevel = pino.levels.values[level] ?? Infinity;
+  applyLevel(logger, t);
 }

@@ -10,7 +10,9 @@
  * the thread count. While the host says a listener is in stress mode (over 80 % of its
  * maxConnections), its sessions' idle timeout is capped at the service's stressTimeout, and
  * LineSession caps its command deadline the same way (`ctx.stressed()`). `drain` stops accepting and exits when the last session ends; `stop` also
- * asks every session to say goodbye and exits at the deadline. Throws nothing: an uncaught
+ * asks every session to say goodbye and exits at the deadline. The thread's log records also
+ * go, by the service's logLevel/logType/logHost, to the Log service or syslog (a LogSink,
+ * net/log-sink.ts, on the root logger; its last records answer `logTail`). Throws nothing: an uncaught
  * error ends the thread, and its service supervisor replaces it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,7 +21,9 @@ import dgram from 'node:dgram';
 import { compileRules } from '../src/net/rules.ts';
 import { secureContextFor, wrapServerSocket } from '../src/net/tls.ts';
 import { performance } from 'node:perf_hooks';
-import { createRootLogger } from '../src/log.ts';
+import { attachLogSink, createRootLogger } from '../src/log.ts';
+import { LogSink } from '../src/net/log-sink.ts';
+import { minPinoLevel } from '../src/net/syslog.ts';
 import { StoreClient } from '../src/store/client.ts';
 import { errorToData, PosternError } from '../src/errors.ts';
 import { RpcClient } from '../src/actor/rpc.ts';
@@ -28,6 +32,7 @@ import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRul
 import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, SessionTable, WebSession, WorkerModule } from '../src/service/protocol.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
+import { connectionCounter, isReportCounter, loginCounter } from '../src/service/report.ts';
 import { deepFreeze } from '../src/config/resolve.ts';
 
 const data = workerData as ConnThreadData;
@@ -45,9 +50,19 @@ const host = new RpcClient<HostCall>(data.hostPort!, { name: `service host ${dat
 /** An HTTP service's web sessions, kept on the host (http/session-table.ts): one client for
  * every session of the thread. A call the host does not answer in 10 s rejects ACTOR_TIMEOUT. */
 const WEB_SESSION_TIMEOUT_MS = 10_000;
+/** `<PREFIX>_Sessions` when it is a Report counter (WEBMAIL_Sessions). */
+function webSessionCounter(): string | undefined {
+  const c = connectionCounter(data.serviceName)?.replace(/_InboundConnection$/, '_Sessions');
+  return c !== undefined && isReportCounter(c) ? c : undefined;
+}
 const webSessions: SessionTable | undefined = data.webSessions === true
   ? {
-      create: (user, ip) => host.call<WebSession>({ t: 'webSession', op: 'create', user, ip }, WEB_SESSION_TIMEOUT_MS),
+      create: async (user, ip) => {
+        const w = await host.call<WebSession>({ t: 'webSession', op: 'create', user, ip }, WEB_SESSION_TIMEOUT_MS);
+        const c = webSessionCounter();
+        if (c !== undefined) count(c, 1, user); // WEBMAIL_Sessions (service/report.ts)
+        return w;
+      },
       get: (id) => host.call<WebSession | null>({ t: 'webSession', op: 'get', id }, WEB_SESSION_TIMEOUT_MS),
       destroy: async (id) => {
         await host.call({ t: 'webSession', op: 'destroy', id }, WEB_SESSION_TIMEOUT_MS);
@@ -75,6 +90,41 @@ const servers = new Map<string, net.Server>(); // listener key → server
 const udpSockets = new Map<string, dgram.Socket>();
 let udpCounts: UdpCounts = {};
 let eventCounts: Record<string, number> = {}; // SessionContext.count, sent with each load report
+/** The counts given an account, event → account → n, sent with each load report; at most
+ * MAX_SCOPED accounts per report, the rest under `other`. */
+let scopedCounts: Record<string, Record<string, number>> = {};
+let scopedKeys = 0;
+const MAX_SCOPED = 10_000;
+
+/** SessionContext.count, DatagramContext.count, WorkerContext.count. */
+function count(event: string, by = 1, account?: string | readonly string[]): void {
+  if (!Number.isFinite(by)) return;
+  eventCounts[event] = (eventCounts[event] ?? 0) + by;
+  if (account === undefined) return;
+  for (const a of typeof account === 'string' ? [account] : account) {
+    if (a === '') continue;
+    const m = (scopedCounts[event] ??= {});
+    let key = a.slice(0, 320).toLowerCase();
+    if (m[key] === undefined) {
+      if (scopedKeys >= MAX_SCOPED) key = 'other';
+      else scopedKeys++;
+    }
+    m[key] = (m[key] ?? 0) + by;
+  }
+}
+
+/** The thread's records to the Log service (net/log-sink.ts), by the service's logLevel,
+ * logType and logHost; a record the send queue cannot take is counted as `log.dropped`. */
+const logSink = new LogSink({
+  hostname: () => options.hostname,
+  route: () => (options.logging === undefined ? null : { mask: options.logging.levels, target: options.logging.target, type: options.logging.type }),
+  queueSize: () => options.logging?.queueSize ?? 1000,
+  onDrop: () => {
+    eventCounts['log.dropped'] = (eventCounts['log.dropped'] ?? 0) + 1;
+  },
+});
+const applyLogSink = (): void => void attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
+applyLogSink();
 const sessions = new Map<string, Session>();
 let connSeq = 0;
 let draining = false;
@@ -145,6 +195,8 @@ function openUdpListener(l: UdpListenerOptions): Promise<void> {
         log: ctxLog,
         store,
         reply: (d) => sock.send(d, rinfo.port, rinfo.address),
+        ...(data.dataDir === undefined ? {} : { dataDir: data.dataDir }),
+        count: (event, by) => count(event, by),
       });
     } catch (e) {
       ctxLog.error({ err: e }, 'datagram handler failed');
@@ -239,6 +291,8 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
   }
   let sessionLog: import('../src/log.ts').Logger | undefined;
   const remoteAddress = socket.remoteAddress ?? '';
+  const connCounter = connectionCounter(data.serviceName);
+  if (connCounter !== undefined) count(connCounter);
   const ctx = {
     connId,
     secure: l.sslEnable,
@@ -253,11 +307,12 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
     store,
     runTask,
     stressed: () => stressed.has(listenerKey),
-    count(event: string): void {
-      eventCounts[event] = (eventCounts[event] ?? 0) + 1;
-    },
+    count,
     loginGate: () => loginGate(remoteAddress),
     loginResult(ok: boolean | null, user: string): void {
+      // the Report service's login counters; per account only a success (a failure's name is anyone's)
+      const c = ok === null ? undefined : loginCounter(data.serviceName, ok);
+      if (c !== undefined) count(c, 1, ok === true ? user : undefined);
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
     ...(webSessions === undefined ? {} : { webSessions }),
@@ -315,7 +370,7 @@ function maybeExit(): void {
     exiting = true;
     const w = worker;
     void (w === null ? Promise.resolve() : w.stop().catch((e) => log.error({ err: e }, 'worker stop failed'))).then(() => {
-      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts }); // the last counts
+      post({ t: 'load', sessions: 0, elu: 0, actors: [], udp: udpCounts, counts: eventCounts, scoped: scopedCounts }); // the last counts
       post({ t: 'drained' });
       setImmediate(() => process.exit(0));
     });
@@ -381,6 +436,7 @@ function injectFault(kind: 'crash' | 'oom' | 'hang'): void {
 async function reconfigure(next: ServiceOptions, nextPorts: Record<string, number>, nextRules: GlobalRules): Promise<void> {
   const before = new Map(options.listeners.map((l) => [l.key, l]));
   options = deepFreeze(next);
+  applyLogSink();
   ports = nextPorts;
   globalRules = nextRules;
   if (draining || stopping) return;
@@ -433,7 +489,7 @@ port.on('message', (m: ToThread) => {
 });
 
 /** The host's control-plane calls (comlink, src/actor/control.ts): a reload. */
-const control: ConnThreadControl = { reconfigure };
+const control: ConnThreadControl = { reconfigure, logTail: async (q) => logSink.tail(q) };
 if (data.controlPort !== undefined) exposeControl(control, data.controlPort);
 
 let elu = performance.eventLoopUtilization();
@@ -447,9 +503,11 @@ setInterval(() => {
     if (s.handle !== null) actors.push(s.handle.info());
   }
   if (worker?.info !== undefined) actors.push(...worker.info().slice(0, 50));
-  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts });
+  post({ t: 'load', sessions: sessions.size, elu: delta.utilization, actors, udp: udpCounts, counts: eventCounts, scoped: scopedCounts });
   udpCounts = {};
   eventCounts = {};
+  scopedCounts = {};
+  scopedKeys = 0;
 }, data.loadIntervalMs).unref();
 
 let worker: { stop(): Promise<void>; info?(): import('../src/actor/types.ts').ActorInfo[] } | null = null;
@@ -458,7 +516,7 @@ async function main(): Promise<void> {
   protocol = (await import(data.protocol)) as ProtocolModule;
   if (options.transport === 'none') {
     try {
-      worker = await (protocol as unknown as WorkerModule).startWorker({ threadId: data.threadId, service: options, log, store, runTask });
+      worker = await (protocol as unknown as WorkerModule).startWorker({ threadId: data.threadId, service: options, log, store, runTask, count });
     } catch (e) {
       post({ t: 'listenFailed', error: errorToData(e) });
       setImmediate(() => process.exit(1));

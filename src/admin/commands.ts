@@ -109,6 +109,7 @@ export const COMMANDS = Object.freeze([
   def('account.list', 'store', { domain: opt }, { words: [{ arg: 'domain', word: 'domain', label: 'DOMAIN', optional: true }] }),
   def('account.passwd', 'store', { address: req, password: req }, { words: [ADDRESS], password: { arg: 'password', required: true } }, (a) => `password changed for ${address(a)}`),
   def('account.remove', 'store', { address: req }, { words: [ADDRESS] }, (a) => `account ${address(a)} removed`),
+  def('account.update', 'store', { address: req, quotaBytes: limit, quotaMessages: limit, enabled: bool }, null), // (the CLI's and WebAdmin's: quotas, enable)
   def('account.rpop.add', 'store', {
     address: req, host: req, port: { type: 'uint', required: true }, username: req, password: req,
     tls: { type: 'choice', choices: ['none', 'implicit', 'stls'], required: false }, folder: opt, interval: { type: 'uint', required: false }, keep: bool, enabled: bool,
@@ -131,9 +132,18 @@ export const COMMANDS = Object.freeze([
     note: 'through the server\'s resolver (PTR: NAME is an IP)',
   }),
   def('dnr.flush', 'main', {}, { note: 'empties the resolver caches of every thread' }, () => 'resolver caches flushed'),
+  def('log.tail', 'main', { service: opt, level: { type: 'choice', choices: ['critical', 'error', 'warning', 'info', 'protocol'], required: false }, lines: { type: 'uint', required: false } }, {
+    params: { service: 'service', level: 'level', lines: 'lines' },
+    note: '[service=NAME] [level=critical|error|warning|info|protocol] [lines=100]: the last records logged (each service\'s logLevel), oldest first',
+  }),
   def('config.get', 'main', {}, null),
   def('config.set', 'main', { text: req }, null),
   def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),
+  def('report.query', 'main', { counter: opt, scope: opt, from: { type: 'uint', required: false }, to: { type: 'uint', required: false }, step: { type: 'uint', required: false } }, {
+    params: { counter: 'counter', scope: 'scope', from: 'from', to: 'to', step: 'step' },
+    note: '[counter=NAME] [scope=server|domain:D|account:A|node:N] [from=MS] [to=MS] [step=SECONDS]: the Report service\'s series (service/report.ts ReportQueryResult)',
+  }),
+  def('report.sample', 'main', {}, { note: 'the Report service takes a sample now' }),
   def('fault', 'main', { name: req, kind: { type: 'choice', choices: ['crash', 'oom', 'hang'], required: false }, index: { type: 'uint', required: false } }, {
     words: [{ ...SERVICE, label: 'SERVICE' }, { arg: 'kind', word: 'choice', label: 'crash|oom|hang' }, { arg: 'index', word: 'index', label: 'THREAD', optional: true, default: 0 }],
     note: 'only with enableFaultInjection = yes',

@@ -319,6 +319,20 @@ function renderQueueEntry(q: Record<string, unknown>): string[] {
   return out;
 }
 
+/** `report query`: a header, then per series its total (a gauge: its last value); with one
+ * counter, also each step that has a sample. */
+function renderReport(r: { scope: string; from: number; to: number; stepSec: number; samples: number; series: Array<{ counter: string; kind: string; points: Array<[number, number | null]> }> }): string[] {
+  const iso = (t: number): string => new Date(t).toISOString();
+  const out = [`scope ${r.scope}, ${iso(r.from)} to ${iso(r.to)}, step ${r.stepSec} s, ${r.samples} samples`];
+  for (const s of r.series) {
+    const vals = s.points.filter(([, v]) => v !== null) as Array<[number, number]>;
+    const v = s.kind === 'gauge' ? (vals.length === 0 ? '-' : String(vals[vals.length - 1]![1])) : String(vals.reduce((a, [, x]) => a + x, 0));
+    out.push(`${s.counter.padEnd(44)} ${v}`);
+  }
+  if (r.series.length === 1) for (const [t, v] of r.series[0]!.points) if (v !== null) out.push(`  ${iso(t)}  ${v}`);
+  return out;
+}
+
 function render(cmd: CtlCommand, result: unknown): string[] {
   const name = String(cmd.args.name ?? cmd.args.address ?? '');
   if (cmd.verb === 'status') {
@@ -332,7 +346,13 @@ function render(cmd: CtlCommand, result: unknown): string[] {
     return result.length === 0 ? ['(none)'] : result.map(listItem);
   }
   if (cmd.verb === 'dnr.query' && Array.isArray(result)) return result.length === 0 ? ['(no records)'] : result.map(String);
+  if (cmd.verb === 'report.query' && result !== null && typeof result === 'object') return renderReport(result as Parameters<typeof renderReport>[0]);
+  if (cmd.verb === 'report.sample' && result !== null && typeof result === 'object') {
+    const r = result as { t: number; counters: Record<string, number> };
+    return [`sample taken at ${new Date(r.t).toISOString()}: ${Object.entries(r.counters).map(([k, v]) => `${k}=${v}`).join(' ') || '(no events)'}`];
+  }
   if (cmd.verb === 'queue.list' && Array.isArray(result)) return renderQueue(result as Array<Record<string, unknown>>);
+  if (cmd.verb === 'log.tail' && Array.isArray(result)) return result.length === 0 ? ['(no records)'] : result.map((r: Record<string, unknown>) => oneLine(`${new Date(Number(r.time)).toISOString()} ${String(r.level)} ${String(r.hostname)} ${String(r.module)}: ${String(r.msg)}`));
   if (cmd.verb === 'queue.show' && result !== null && typeof result === 'object') return renderQueueEntry(result as Record<string, unknown>);
   if (typeof result === 'string' && result !== '') return [oneLine(result)];
   if (cmd.verb === 'domain.dkim' && result !== null && typeof result === 'object') {

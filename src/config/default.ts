@@ -64,6 +64,14 @@ const NOTES: Readonly<Partial<Record<ServiceName, readonly string[]>>> = {
     '# maxConnections = 10   minInterval = 60   maxRetryInterval = 3600   connectTimeout = 30   rwTimeout = 60',
     '# maxMessageSize = 10240 (KB)   maxMessagesPerPoll = 500   caFile = "/path/ca.pem" (default: Node\'s roots)',
   ],
+  log: [
+    '# files under <dataDir>/log/; no rules: everything to everything.txt. Each rule:',
+    '# rules = ( { priority = 10 hostname = "*" module = "SMTP-IN" logLevel = info fileName = "smtp-in.txt"',
+    '#             fileSize = 10240 fileTime = 0 fileCount = 5 rotatePeriod = none } )   (KB, seconds)',
+    '# maxRecordSize = 8192 (bytes, a longer datagram is ignored)   writeBufferSize = 1024 (KB)',
+    '# every service: logLevel = warning (critical error warning info protocol, or the bitmask 0-31)',
+    '#                logType = internal (this Log service; remote or system: to logHost = ip:port)',
+  ],
   ftpBackup: [
     '# log in as admin (postern ctl admin passwd --password PW); passive data connections',
     '# listen on the control connection\'s local address, on a free port of this range',
@@ -92,7 +100,7 @@ Server {
     services = ( ${SERVICE_TABLE.filter((r) => r.embedded).map((r) => r.name).join(' ')} )
     primaryDomain = "localdomain"
     statusListener = 127.0.0.1:9100    # GET /status (JSON), GET /metrics (Prometheus)
-    logLevel = info                    # fatal error warn info debug trace silent
+    logLevel = info                    # stdout (pino JSON): fatal error warn info debug trace silent
     shutdownTimeout = 30               # seconds to drain before stopping anyway
 
     # Each TCP service: listeners (address, enable, idleTimeout, the flow limits

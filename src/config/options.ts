@@ -121,6 +121,9 @@ export interface ServiceOptions {
   session: SessionOptions;
   /** The protocol's own options (the row's `options`, resolved by its `optionsKind`). */
   protocol: ProtocolOptions;
+  /** Where and what the service logs besides stdout (the Log service; always set by
+   * config/resolve.ts, absent in options built by hand: stdout only). */
+  logging?: ServiceLogging;
   /** The Server-level `dnr` block, for `createDnr` (net/dnr.ts) in the service's threads
    * (always set by config/resolve.ts; absent in options built by hand: the defaults). */
   dnr?: DnrOptions;
@@ -423,21 +426,84 @@ export interface WebmailProxyOptions extends HttpOptions {
 /** The telnet CLI (config/schema.ts CLI_OPTIONS). */
 export interface CliOptions {
   readonly kind: 'cli';
+  /** One command line, bytes (`maxCommandLength`; the session's line limit is the smaller of
+   * it and the session's maxLineLength). */
+  readonly maxCommandBytes: number;
+  /** Commands before login (`maxAuthCommands`); UNLIMITED when 0. */
+  readonly maxAuthCommands: number;
+  /** The banner's text (`greetingsText`, one line). */
+  readonly greetingsText: string;
 }
 
 /** WebAdmin (config/schema.ts WEBADMIN_OPTIONS): the HTTP options. */
 export interface WebadminOptions extends HttpOptions {
   readonly kind: 'webadmin';
+  /** The dashboard's live snapshot period (sseInterval), ms. */
+  readonly sseIntervalMs: number;
+  /** Live streams (/events) one session may hold open at once. */
+  readonly maxEventStreams: number;
+  /** Most log lines the logs page asks for. */
+  readonly maxLogLines: number;
 }
 
 /** The Log service (config/schema.ts LOG_OPTIONS). */
+/** One Log service rule (config/schema.ts LOG_RULE), resolved. */
+export interface LogRuleOptions {
+  readonly priority: number;
+  /** Lower-case host name, or '*'. */
+  readonly hostname: string;
+  /** A module (SMTP-IN, POP3, …, a syslog tag), or '*'. */
+  readonly module: string;
+  /** The levels it takes (net/syslog.ts bitmask). */
+  readonly levels: number;
+  /** As written: relative names live under <dataDir>/log/. */
+  readonly fileName: string;
+  readonly fileSizeBytes: number; // UNLIMITED: no size limit
+  readonly fileTimeMs: number; // UNLIMITED: no time limit
+  readonly fileCount: number;
+  readonly rotatePeriod: 'none' | 'day' | 'week' | 'month';
+}
+
 export interface LogServiceOptions {
   readonly kind: 'log';
+  /** By priority (lowest first); none written: one catch-all rule to everything.txt. */
+  readonly rules: readonly LogRuleOptions[];
+  /** A longer datagram is ignored (and counted). */
+  readonly maxRecordBytes: number;
+  /** Lines waiting for the disk, at most; beyond, lines are dropped (and counted). */
+  readonly writeBufferBytes: number;
+}
+
+/** A service's logging (config/schema.ts LOG_ATTRS), resolved. */
+export interface ServiceLogging {
+  /** The levels sent (net/syslog.ts bitmask). */
+  readonly levels: number;
+  readonly type: 'internal' | 'remote' | 'system';
+  /** Where the datagrams go: internal, this server's Log service (its first enabled UDP
+   * listener; null when the Log service is not in `services` or listens on port 0); remote,
+   * logHost (null when not written); system, logHost or else 127.0.0.1:514. */
+  readonly target: Endpoint | null;
+  /** Datagrams a thread lets wait for their send before dropping records. */
+  readonly queueSize: number;
 }
 
 /** The Report service (config/schema.ts REPORT_OPTIONS). */
 export interface ReportOptions {
   readonly kind: 'report';
+  /** Samples also per domain (seed DomainEnable). */
+  readonly domainEnable: boolean;
+  /** Samples also per account (seed DomainObjectEnable). */
+  readonly domainObjectEnable: boolean;
+  /** How long samples are kept (seed reportingInterval, in weeks). */
+  readonly reportingIntervalMs: number;
+  /** A sample every … (the seed: a minute). */
+  readonly sampleIntervalMs: number;
+  /** Distinct domains, and accounts, in one sample; the rest under `other`. */
+  readonly maxScopeKeys: number;
+  /** Distinct reporting nodes a Report thread keeps (datagrams of more are dropped). */
+  readonly maxNodes: number;
+  /** Where this node's samples are also sent (another node's Report service); null: nowhere. */
+  readonly reportHost: Endpoint | null;
 }
 
 /** A service with no protocol options of its own (not built yet, test rows). */

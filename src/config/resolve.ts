@@ -6,6 +6,8 @@
  * embedded default listener), and expands `smtp` in `services` to smtpIncoming + smtpOutgoing +
  * processing, without duplicates. The Server's `hostname` (written, else `systemHostname()`: the
  * OS's fully qualified name once the server has learnt it) goes to every service as `hostname`.
+ * Every service's logging attributes (logLevel, logType, logHost, logQueueSize) resolve into
+ * `logging`, whose `internal` target is the Log service's first enabled listener when it runs.
  *
  * Each service's option attributes are resolved here, once: TCP_OPTIONS into `session`
  * (`SessionOptions`), the row's own by its `optionsKind` into `protocol` (`PROTOCOL_RESOLVERS`:
@@ -21,11 +23,12 @@
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, AuthPolicy, DnrOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, DnrOptions, Endpoint, LogRuleOptions, ServiceLogging, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   OutgoingRoute, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
-import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
+import { levelMask } from '../net/syslog.ts';
+import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, LOG_RULE, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -368,23 +371,86 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     ...httpOptions(r, c),
   }),
   // ---- operators' services (issue 17): each resolver is its owner's
-  cli: () => ({
+  cli: (r, c) => ({
     kind: 'cli',
+    maxCommandBytes: r.num('maxCommandLength'),
+    maxAuthCommands: r.num('maxAuthCommands'),
+    greetingsText: oneLine(r.str('greetingsText'), `Welcome to Postern's command line interface (${c.hostname})`),
   }),
   // (WebAdmin's)
   webadmin: (r, c) => ({
     kind: 'webadmin',
     ...httpOptions(r, c),
+    sseIntervalMs: r.num('sseInterval'),
+    maxEventStreams: r.num('maxEventStreams'),
+    maxLogLines: r.num('maxLogLines'),
   }),
   // (the Log service's)
-  log: () => ({
+  log: (r) => ({
     kind: 'log',
+    rules: logRules(r.objects('rules')),
+    maxRecordBytes: r.num('maxRecordSize'),
+    writeBufferBytes: r.num('writeBufferSize'),
   }),
   // (the Report service's)
-  report: () => ({
-    kind: 'report',
-  }),
+  report: (r) => {
+    const host = r.str('reportHost');
+    return {
+      kind: 'report',
+      domainEnable: r.bool('DomainEnable'),
+      domainObjectEnable: r.bool('DomainObjectEnable'),
+      reportingIntervalMs: r.num('reportingInterval') * 7 * 86_400_000,
+      sampleIntervalMs: r.num('sampleInterval'),
+      maxScopeKeys: r.num('maxScopeKeys'),
+      maxNodes: r.num('maxNodes'),
+      reportHost: host === null ? null : parseEndpoint(host),
+    };
+  },
 };
+
+/** The Log service's rules by priority (stable); none written: everything to everything.txt. */
+function logRules(written: readonly ModelObject[]): LogRuleOptions[] {
+  const rs = LOG_RULE;
+  const list = written.length > 0 ? written : [{ priority: 0, fileName: 'everything.txt' }];
+  return list.map((o, i) => ({
+    i,
+    rule: {
+      priority: num(o, rs, 'priority'),
+      hostname: str(o, rs, 'hostname')!.toLowerCase(),
+      module: str(o, rs, 'module')!,
+      levels: levelMask(str(o, rs, 'logLevel')!),
+      fileName: str(o, rs, 'fileName')!,
+      fileSizeBytes: num(o, rs, 'fileSize'),
+      fileTimeMs: num(o, rs, 'fileTime'),
+      fileCount: num(o, rs, 'fileCount'),
+      rotatePeriod: str(o, rs, 'rotatePeriod') as LogRuleOptions['rotatePeriod'],
+    },
+  })).sort((a, b) => a.rule.priority - b.rule.priority || a.i - b.i).map((x) => x.rule);
+}
+
+/** A service's logging (LOG_ATTRS); `internal`: the Log service's first enabled UDP listener
+ * when it runs (a wildcard address is sent to on loopback; port 0 cannot be known: null). */
+function logging(block: ModelObject | undefined, s: ObjectSchema, logListener: Endpoint | null): ServiceLogging {
+  const type = str(block, s, 'logType') as ServiceLogging['type'];
+  const hostText = str(block, s, 'logHost');
+  const host = hostText === null ? null : parseEndpoint(hostText);
+  return {
+    levels: levelMask(str(block, s, 'logLevel')!),
+    type,
+    target: type === 'internal' ? logListener : type === 'remote' ? host : host ?? { host: '127.0.0.1', port: 514, family: 4 },
+    queueSize: num(block, s, 'logQueueSize'),
+  };
+}
+
+/** Where `internal` logging sends: the Log service's first enabled UDP listener, if it runs. */
+function logListener(services: readonly ServiceName[], log: ServiceOptions | undefined): Endpoint | null {
+  if (log === undefined || !services.includes('log')) return null;
+  const l = log.udpListeners.find((x) => x.enable);
+  if (l === undefined || l.address.port === 0) return null;
+  const a = l.address;
+  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
+  return { host, port: a.port, family: a.family };
+}
 
 /** One outgoing route (smtpOutgoing `routes`), defaults applied. */
 function outgoingRoute(o: ModelObject): OutgoingRoute {
@@ -500,6 +566,9 @@ export function resolve(model: ModelObject): ResolvedConfig {
     const base = service(def, block);
     serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners), dnr };
   }
+  const services = expandServices(get(model, s, 'services') as string[]);
+  const toLog = logListener(services, serviceOptions.log);
+  for (const def of serviceDefs()) serviceOptions[def.name] = { ...serviceOptions[def.name], logging: logging(model[def.name] as ModelObject | undefined, def.schema, toLog) };
   const out = serviceOptions.smtpOutgoing;
   if (out?.protocol.kind === 'smtpOutgoing') {
     const localSmtp = serviceOptions.smtpIncoming.listeners.filter((l) => l.enable).map((l) => `${l.address.host}:${l.address.port}`);
@@ -507,7 +576,7 @@ export function resolve(model: ModelObject): ResolvedConfig {
     serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp, processing: p.kind === 'processing' ? p : null } };
   }
   return deepFreeze({
-    services: expandServices(get(model, s, 'services') as string[]),
+    services,
     primaryDomain: str(model, s, 'primaryDomain')!,
     hostname,
     statusListener: parseEndpoint(str(model, s, 'statusListener')!),

@@ -24,6 +24,7 @@
  * Throws: CONFIG_DUPLICATE (`registerServices` with a name already taken).
  */
 import { PosternError } from '../errors.ts';
+import { LOG_LEVEL_CHOICES } from '../net/syslog.ts';
 
 /** A value in the model, as written (seed units). */
 export type ModelScalar = string | number | boolean;
@@ -198,6 +199,18 @@ const THREAD_CHECKS: readonly AtLeastCheck[] = [
   { attr: 'maxConnThreads', atLeast: 'minConnThreads' },
   { attr: 'maxPoolThreads', atLeast: 'minPoolThreads' },
 ];
+
+/** Every service's logging (inventory §8; net/syslog.ts, net/log-sink.ts; resolved into
+ * `ServiceOptions.logging`): the levels sent (a word: it and every more severe level; or the
+ * seed's bitmask, critical 1 error 2 warning 4 info 8 protocol 16), where (internal: this
+ * server's Log service; remote: the Log service at logHost; system: syslog, facility mail, at
+ * logHost or 127.0.0.1:514), and the datagrams a thread lets wait before dropping records. */
+const LOG_ATTRS: Record<string, AttrSpec> = {
+  logLevel: { type: 'choice', choices: LOG_LEVEL_CHOICES, default: 'warning' },
+  logType: { type: 'choice', choices: ['internal', 'remote', 'system'], default: 'internal' },
+  logHost: { type: 'ipPort' },
+  logQueueSize: uint(1000, { min: 1 }), // (Postern) datagrams waiting for their send, per thread
+};
 
 // ---- services --------------------------------------------------------------------------------
 
@@ -408,19 +421,54 @@ const WEBMAIL_PROXY_OPTIONS: Record<string, AttrSpec> = {
 
 /** The telnet CLI (inventory §17; config/options.ts CliOptions). Owner: the CLI. */
 const CLI_OPTIONS: Record<string, AttrSpec> = {
+  maxCommandLength: uint(1024, { min: 64, max: 65536 }), // (Postern) bytes, one command line (the smaller of it and maxLineLength applies): over it, -ERR: and one error
+  maxAuthCommands: count(20), // seed: commands a client may send before it has logged in; then the session is closed (0 = unlimited)
+  greetingsText: { type: 'csString' }, // the banner's +OK text; default "Welcome to Postern's command line interface (<hostname>)"
 };
 
 /** WebAdmin (inventory §18; config/options.ts WebadminOptions). Owner: WebAdmin. */
 const WEBADMIN_OPTIONS: Record<string, AttrSpec> = {
   ...HTTP_OPTIONS,
+  sseInterval: seconds(1), // (Postern) the dashboard's live snapshot (/events): one every this many seconds
+  maxEventStreams: uint(4, { min: 1, max: 64 }), // (Postern) live streams one session may hold open; one more: 429
+  maxLogLines: uint(500, { min: 1, max: 5000 }), // (Postern) most log lines the logs page asks for
+};
+
+/** A Log service rule (seed `CONFIG LOG` → `ADD Rule priority P`): records of the hostname,
+ * module and levels go to fileName (under <dataDir>/log/ unless absolute), rotated when it
+ * reaches fileSize (KB) or has been written fileTime seconds, or at a rotatePeriod boundary;
+ * fileCount old files are kept (name.1 newest … name.N). 0: no size / time limit. */
+export const LOG_RULE: ObjectSchema = {
+  typeName: 'LogRule',
+  attributes: {
+    priority: uint(undefined, { required: true }),
+    hostname: { type: 'string', default: '*' }, // exact (case-insensitive) or *
+    module: { type: 'string', default: '*' }, // SMTP-IN, POP3, … (net/syslog.ts MODULES), a syslog tag, or *
+    logLevel: { type: 'choice', choices: LOG_LEVEL_CHOICES, default: 'protocol' },
+    fileName: { type: 'csString', required: true },
+    fileSize: uint(10240, { unit: 'kb', zeroUnlimited: true }),
+    fileTime: uint(0, { unit: 'seconds', zeroUnlimited: true }),
+    fileCount: uint(5, { max: 1000 }),
+    rotatePeriod: { type: 'choice', choices: ['none', 'day', 'week', 'month'], default: 'none' },
+  },
 };
 
 /** The Log service (inventory §8; config/options.ts LogServiceOptions). Owner: the Log service. */
 const LOG_OPTIONS: Record<string, AttrSpec> = {
+  rules: { type: 'objectSet', schema: LOG_RULE }, // none: one catch-all rule, everything.txt
+  maxRecordSize: uint(8192, { min: 64, max: 65507 }), // (Postern) bytes; a longer datagram is ignored and counted
+  writeBufferSize: uint(1024, { unit: 'kb', min: 1 }), // (Postern) lines waiting for the disk; beyond, lines are dropped and counted
 };
 
 /** The Report service (inventory §9; config/options.ts ReportOptions). Owner: the Report service. */
 const REPORT_OPTIONS: Record<string, AttrSpec> = {
+  DomainEnable: yesNo(false), // samples also per domain
+  DomainObjectEnable: yesNo(false), // samples also per account (the seed's "domain object")
+  reportingInterval: uint(4, { min: 1, max: 520 }), // weeks of samples kept; lowering it deletes the older ones
+  sampleInterval: { ...seconds(60), max: 3600 }, // (Postern) a sample every this many seconds (the seed: every minute)
+  maxScopeKeys: uint(1000, { min: 1, max: 100000 }), // (Postern) distinct domains, and accounts, in one sample: the rest are summed under `other`
+  maxNodes: uint(64, { min: 1, max: 10000 }), // (Postern) distinct nodes whose datagrams a Report thread keeps: datagrams of more are dropped and counted
+  reportHost: { type: 'ipPort' }, // (Postern) also send this node's samples to the Report service at host:port (a cluster's front end)
 };
 
 /** Which typed options a row's `options` resolve to (config/options.ts `ProtocolOptions`, one
@@ -475,10 +523,10 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('pop3', 'tcp', 'POP3 (RFC 1939)', { module: mod('../protocols/pop3/index.ts'), options: POP3_OPTIONS, optionsKind: 'pop3', serverOptions: ['pop3ExclusiveLock'], defaultListener: '127.0.0.1:1110', idleTimeout: 600, embedded: true }),
   defineService('imap', 'tcp', 'IMAP (RFC 9051)', { module: mod('../protocols/imap/index.ts'), options: IMAP_OPTIONS, optionsKind: 'imap', checks: [{ attr: 'maxCommandSize', atLeast: 'maxLiteralSize' }], defaultListener: '127.0.0.1:1143', idleTimeout: 1800, embedded: true }),
   defineService('webmail', 'http', 'WebMail (HTTP)', { module: mod('../protocols/webmail/index.ts'), options: WEBMAIL_OPTIONS, optionsKind: 'webmail', defaultListener: '127.0.0.1:8080', idleTimeout: 300, embedded: true }),
-  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300 }),
-  defineService('cli', 'tcp', 'telnet-style administration CLI', { options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300 }),
-  defineService('log', 'udp', 'remote logging (UDP)', { options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000' }),
-  defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
+  defineService('webadmin', 'http', 'WebAdmin (HTTP)', { module: mod('../protocols/webadmin/index.ts'), options: WEBADMIN_OPTIONS, optionsKind: 'webadmin', admin: true, defaultListener: '127.0.0.1:9000', idleTimeout: 300, embedded: true }),
+  defineService('cli', 'tcp', 'telnet-style administration CLI', { module: mod('../protocols/cli/index.ts'), options: CLI_OPTIONS, optionsKind: 'cli', admin: true, defaultListener: '127.0.0.1:7000', idleTimeout: 300, embedded: true }),
+  defineService('log', 'udp', 'remote logging (UDP)', { module: mod('../protocols/log/index.ts'), options: LOG_OPTIONS, optionsKind: 'log', defaultListener: '127.0.0.1:2000', embedded: true }),
+  defineService('report', 'udp', 'reporting (UDP)', { module: mod('../protocols/report/index.ts'), options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
@@ -528,6 +576,7 @@ function serviceDef(r: ServiceRow): ServiceDef {
       maxErrors: count(10),
       maxAuthErrors: count(3),
       ...THREAD_ATTRS,
+      ...LOG_ATTRS,
     };
   } else if (transport === 'udp') {
     attributes = {
@@ -535,9 +584,10 @@ function serviceDef(r: ServiceRow): ServiceDef {
       allowRules: { type: 'objectSet', schema: IP_RULE },
       denyRules: { type: 'objectSet', schema: IP_RULE },
       ...THREAD_ATTRS,
+      ...LOG_ATTRS,
     };
   } else {
-    attributes = { ...THREAD_ATTRS };
+    attributes = { ...THREAD_ATTRS, ...LOG_ATTRS };
   }
   const schema: ObjectSchema = { typeName: `${r.name}Service`, attributes: { ...attributes, ...optionAttrs }, checks: [...THREAD_CHECKS, ...(r.checks ?? [])] };
   return { name: r.name as ServiceName, transport, row: r, defaultListener, idleTimeout, optionAttrs, schema };

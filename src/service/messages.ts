@@ -14,6 +14,8 @@ import type { ActorInfo } from '../actor/types.ts';
 import type { ErrorData } from '../errors.ts';
 import type { RefusalReason, SessionEndReason } from './protocol.ts';
 import type { LogLevel } from '../log.ts';
+import type { TailQuery } from '../net/log-sink.ts';
+import type { LogRecord } from '../net/syslog.ts';
 
 export interface ConnThreadData {
   threadId: string;
@@ -38,6 +40,8 @@ export interface ConnThreadData {
   webSessions?: boolean;
   /** The service may run admin commands (`SessionContext.admin`, HostCall `admin`). */
   admin?: boolean;
+  /** The server's data directory (DatagramContext.dataDir). */
+  dataDir?: string;
 }
 
 /** The host's control-plane calls to a connection thread (comlink, actor/control.ts). */
@@ -45,6 +49,8 @@ export interface ConnThreadControl {
   /** A reload: apply these options to new connections; resolves once the listeners that
    * changed are reopened (or reported, with `listenerState`, as unable to open). */
   reconfigure(options: ServiceOptions, ports: Record<string, number>, globalRules: GlobalRules): Promise<void>;
+  /** The last records the thread logged to its log sink (net/log-sink.ts; `log.tail`). */
+  logTail(q: TailQuery): Promise<LogRecord[]>;
 }
 
 /** A connection thread's calls to its service host, and (below) their replies. */
@@ -93,7 +99,9 @@ export type FromThread =
   /** A listener (re)opened on reconfigure: null, or why it could not. */
   | { t: 'listenerState'; listener: string; error: ErrorData | null }
   | { t: 'release'; ticket: number; listener: string; reason: SessionEndReason }
-  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
+  /** `counts`: SessionContext.count increments since the last report; `scoped`: those given an
+   * account, event → account → n (bounded per report, the rest under `other`). */
+  | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number>; scoped?: Record<string, Record<string, number>> }
   | { t: 'drained' }
   /** After a login check let through by the gate. */
   | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };

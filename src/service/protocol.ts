@@ -39,9 +39,11 @@ export interface SessionContext {
   /** The listener is in stress mode (over 80 % of its maxConnections): deadlines shorten to
    * the service's stressTimeout. Absent: never. */
   stressed?(): boolean;
-  /** Count one event of the service (e.g. `refused.rcpt.relay_denied`): summed across the
-   * service's threads by its host, shown on /status and /metrics. */
-  count(event: string): void;
+  /** Count one event of the service (e.g. `refused.rcpt.relay_denied`), or `by` of them (bytes):
+   * summed across the service's threads by its host, shown on /status and /metrics. With
+   * `account` (user@domain, or several: each is counted `by`, the service once), the Report
+   * service may also count it per domain and per account (service/report.ts). */
+  count(event: string, by?: number, account?: string | readonly string[]): void;
   /**
    * Before every login check (password, SASL response, admin login): waits out the remote IP's
    * failure delay, kept per service across threads (auth/throttle.ts), and resolves true; or
@@ -109,6 +111,10 @@ export interface DatagramContext {
   readonly store: StoreClient | null;
   /** Send a datagram back to the sender. */
   reply(data: Buffer | string): void;
+  /** The server's data directory (the Log service's files live under <dataDir>/log/). */
+  readonly dataDir?: string;
+  /** Count events of the service (e.g. `log.garbage`), as SessionContext.count (shown on /status; absent: not counted). */
+  count?(event: string, by?: number): void;
 }
 
 /** A UDP service module (log, report): one call per admitted datagram. */
@@ -122,6 +128,8 @@ export interface WorkerContext {
   readonly log: Logger;
   readonly store: StoreClient | null;
   runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+  /** Count events of the service, as SessionContext.count (absent: not counted). */
+  count?(event: string, by?: number, account?: string | readonly string[]): void;
 }
 
 /** A service without listeners (processing, smtpOutgoing, rpop): its threads run a worker

@@ -30,6 +30,9 @@
  *   postern_queue_waiting_messages, postern_queue_oldest_age_seconds,
  *   postern_messages_received_total, postern_messages_delivered_total (recipients),
  *   postern_messages_deferred_total (attempts), postern_messages_failed_total (recipients)
+ * and the Report service's counters under their seed names (service/report.ts: SMTP_InboundMessage,
+ *   POP3_LoginFailed …, summed over the services' `counters`; QUEUE_Size from the queue), with
+ *   no labels; per domain and per account they are only in the Report service's samples.
  *
  * Exports: `createMetrics(getStatus, mailStats?)` → `{ registry }`, `MailStats`. Throws nothing
  * at creation; a throwing `getStatus` makes `registry.metrics()` reject.
@@ -38,6 +41,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorInfo } from '../actor/types.ts';
 import type { RuleStatus, ServiceStatus, StatusDoc } from '../status/types.ts';
 import type { QueueMetrics } from '../store/queue.ts';
+import { REPORT_COUNTERS } from '../service/report.ts';
 
 /** The queue as the store thread reports it (admin verb `queue.stats`). */
 export type MailStats = QueueMetrics;
@@ -187,6 +191,10 @@ const DEFS: MetricDef[] = [
       return m === null ? [] : [[{ service: s.name, stage: m[1]!, reason: m[2]! }, n]];
     })),
   },
+  ...REPORT_COUNTERS.filter((c) => c.kind === 'counter').map((c): MetricDef => ({
+    name: c.name, help: `${c.help} (Report counter)`, type: 'counter', labelNames: [],
+    samples: (d) => [[{}, d.services.reduce((a, s) => a + (s.counters?.[c.name] ?? 0), 0)]],
+  })),
 ];
 
 /** Series from the store thread's queue (one `mailStats()` per scrape). */
@@ -199,6 +207,7 @@ const MAIL_DEFS: Array<{ name: string; help: string; type: 'gauge' | 'counter'; 
   { name: 'postern_messages_received_total', help: 'Messages accepted into the queue since the store opened', type: 'counter', value: (q) => q.received },
   { name: 'postern_messages_delivered_total', help: 'Recipients delivered since the store opened', type: 'counter', value: (q) => q.delivered },
   { name: 'postern_messages_deferred_total', help: 'Delivery attempts deferred (a temporary failure) since the store opened', type: 'counter', value: (q) => q.deferrals },
+  { name: 'QUEUE_Size', help: 'Messages in the queue (Report gauge; as postern_queue_messages)', type: 'gauge', value: (q) => q.entries },
   { name: 'postern_messages_failed_total', help: 'Recipients whose delivery failed for good since the store opened', type: 'counter', value: (q) => q.failed },
 ];
 

@@ -20,6 +20,7 @@
  *   'account.list' {domain?}       → accounts with usage
  *   'account.passwd' {address, password} → { address }
  *   'account.remove' {address}     → { address }
+ *   'account.update' {address, quotaBytes?, quotaMessages?, enabled?} → the account (null: unlimited)
  *   'account.rpop.add' {address, host, port, username, password, tls?, folder?, interval?, keep?, enabled?}
  *                                  → the connection (store/rpop.ts; the password shown `***`)
  *   'account.rpop.list' {address}  → the account's connections, with their last outcome
@@ -111,6 +112,15 @@ const HANDLERS: StoreHandlers<Store> = {
     const address = s.directory.qualify(str(a, 'address')).address;
     await s.directory.removeAccount(address);
     return { address };
+  },
+  'account.update': async (s, a) => {
+    const changes: Parameters<Store['directory']['updateAccount']>[1] = {};
+    const qb = optNum(a, 'quotaBytes');
+    const qm = optNum(a, 'quotaMessages');
+    if (qb !== undefined) changes.quotaBytes = qb;
+    if (qm !== undefined) changes.quotaMessages = qm;
+    if (typeof a.enabled === 'boolean') changes.enabled = a.enabled;
+    return accountJson(s, await s.directory.updateAccount(str(a, 'address'), changes));
   },
   'account.rpop.add': async (s, a) => {
     const acct = s.directory.resolve(str(a, 'address'));

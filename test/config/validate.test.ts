@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig, loadConfigFile, loadDefault } from '../../src/config/load.ts';
 import { UNLIMITED } from '../../src/config/options.ts';
-import { SERVICE_NAMES } from '../../src/config/schema.ts';
+import { SERVICE_NAMES, SERVICE_TABLE } from '../../src/config/schema.ts';
 import type { PosternError } from '../../src/errors.ts';
 import { EXAMPLE, catchError } from './fixtures.ts';
 
@@ -66,7 +66,9 @@ test('resolved config is deep-frozen and names every service', () => {
 
 test('the embedded default loads with the documented listeners', () => {
   const { resolved } = loadDefault();
-  assert.deepEqual(resolved.services, ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'ftpBackup']);
+  // the rows marked embedded, in table order (smtpIncoming … webmail, then the operators' tools as they land)
+  assert.deepEqual(resolved.services, SERVICE_TABLE.filter((r) => r.embedded).map((r) => r.name));
+  for (const n of ['smtpIncoming', 'processing', 'smtpOutgoing', 'pop3', 'imap', 'webmail', 'webadmin', 'cli', 'log', 'ftpBackup']) assert.ok(resolved.services.includes(n as never), n);
   assert.equal(resolved.statusListener.port, 9100);
   const expected: Record<string, string> = {
     smtpIncoming: '127.0.0.1:2525', pop3: '127.0.0.1:1110', imap: '127.0.0.1:1143', ftpBackup: '127.0.0.1:2121',

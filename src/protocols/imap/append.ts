@@ -49,6 +49,7 @@ async function append(cmd: Cmd<'APPEND'>, s: ImapSession): Promise<V> {
     if (isPosternError(e, 'STORE_NO_SUCH_FOLDER')) return no(cmd.tag, '[TRYCREATE] no such mailbox');
     return storeFailure(s, cmd.tag, e, 'APPEND');
   }
+  s.ctx.count('IMAP_AppendRequests', results.length, s.data.account ?? undefined); // the Report service's (service/report.ts)
   if (results.length === 0) return ok(cmd.tag, 'APPEND completed');
   const uids = results.map((r) => r.uid).sort((a, b) => a - b);
   const view = s.data.selected;

@@ -28,7 +28,7 @@ import { lookupMailbox } from './lookup.ts';
 import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
 import { newTx, tlsDescription, withType, type D, type S, type Session, type Tx } from './state.ts';
-import { dropTx, logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
+import { countQueued, dropTx, logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
 import { checkIncoming } from './mailauth.ts';
 
 type V = Verdict<S>;
@@ -141,6 +141,7 @@ async function rcpt(args: string, s: Session): Promise<V> {
     if (d.auth === null && !d.o.relayAllowed(s.ctx.remoteAddress)) return no('relay_denied', reply(`554 5.7.1 <${shown}>: Relay access denied\r\n`, { error: 'command' }));
     mailbox = null;
   }
+  s.ctx.count('SMTP_InboundMessageTOcommandsAccepted'); // the Report service's (service/report.ts)
   if (mailbox !== null) {
     const key = mailbox.toLowerCase();
     if (tx.mailboxes.has(key)) return reply('250 2.1.5 Ok (same mailbox as an earlier recipient)\r\n', { state: 'rcpt' });
@@ -181,6 +182,7 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
     if (tx.dsn !== undefined) env.dsn = tx.dsn;
     const { id } = await d.queue.enqueue(env, checked.body);
     logTx(s, tx, { result: 'queued', queueId: id, size });
+    countQueued(s, tx, text.length);
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
   } catch (e) {
     s.ctx.log.error({ err: e }, 'smtp: could not queue a message');

@@ -6,7 +6,7 @@
  * summed by the service host for /status and /metrics as postern_smtp_refused_total).
  *
  * Exports: `SmtpRefusal`, `refuse(s, stage, reason)`, `refuseRcpt(s, tx, to, reason)`,
- * `logTx(s, tx, outcome)`, `dropTx(s)`. Throws nothing.
+ * `logTx(s, tx, outcome)`, `dropTx(s)`, `countQueued(s, tx, size)`. Throws nothing.
  */
 import type { Session, Tx } from './state.ts';
 
@@ -24,6 +24,7 @@ export function refuse(s: Session, stage: 'mail' | 'rcpt' | 'data', reason: Smtp
 /** A recipient refused: counted, and remembered for the transaction's log line. */
 export function refuseRcpt(s: Session, tx: Tx, to: string, reason: SmtpRefusal): void {
   refuse(s, 'rcpt', reason);
+  s.ctx.count('SMTP_InboundMessageTOcommandsRejected');
   if (tx.refused.length < 100) tx.refused.push({ to: to.slice(0, 256), reason });
 }
 
@@ -48,6 +49,16 @@ export function logTx(s: Session, tx: Tx, o: TxOutcome): void {
     line.size = o.size;
   }
   s.ctx.log.info(line, o.result === 'queued' ? 'smtp: message queued' : o.result === 'refused' ? 'smtp: message refused' : 'smtp: message abandoned');
+}
+
+/** The Report service's counters of an accepted message (service/report.ts): the server's
+ * once, and per local recipient's account (DomainEnable / DomainObjectEnable); `size`: the
+ * bytes the client sent (DATA's text, dot-unstuffed, or BDAT's chunks). */
+export function countQueued(s: Session, tx: Tx, size: number): void {
+  const accounts: string[] = [];
+  for (const r of tx.rcpts) if (r.account !== null) accounts.push(r.account);
+  s.ctx.count('SMTP_InboundMessage', 1, accounts);
+  s.ctx.count('SMTP_InboundMessageBytes', size, accounts);
 }
 
 /** The session leaves its transaction (RSET, EHLO/HELO, STARTTLS, QUIT, a closed connection):

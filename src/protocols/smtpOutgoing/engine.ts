@@ -44,6 +44,8 @@ export interface EngineDeps extends TargetDeps {
   sign?: Signer;
   /** A destination accepted a message (its waiting mail may be tried at once). */
   accepted?(dest: Destination): void;
+  /** Count an event of the service (SMTP_OutboundConnection, SMTP_OutboundMessage: service/report.ts). */
+  count?(event: string): void;
 }
 
 interface DestQueue {
@@ -164,6 +166,7 @@ export class Engine {
       try {
         const c = await openConnection(t);
         this.counts.connections++;
+        this.d.count?.('SMTP_OutboundConnection');
         return c;
       } catch (e) {
         last = e instanceof ConnectFailure ? e : new ConnectFailure(`451 4.4.1 ${t.name} [${t.ip}]: ${String(e)}`);
@@ -194,7 +197,10 @@ export class Engine {
       this.counts.messages++;
       const remoteMta = `dns; ${conn.target.name}`;
       const outcomes: RcptOutcome[] = job.rcpts.map((r, i) => ({ index: r.index, status: results[i]!.status, why: results[i]!.why, status3464: results[i]!.status3464, remoteMta }));
-      if (outcomes.some((o) => o.status === 'delivered')) this.d.accepted?.(job.dest);
+      if (outcomes.some((o) => o.status === 'delivered')) {
+        this.d.count?.('SMTP_OutboundMessage');
+        this.d.accepted?.(job.dest);
+      }
       job.done(outcomes);
     } catch (e) {
       job.done(job.rcpts.map((r) => ({ index: r.index, status: 'temp', why: `451 4.3.0 ${e instanceof Error ? e.message : String(e)}`, status3464: '4.3.0' })));

@@ -105,7 +105,7 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
   let wake: (() => void) | null = null;
 
   const engine = new Engine({
-    dnr, opts: o, sts, ca, log: ctx.log, sign: storeSigner(ctx.store),
+    dnr, opts: o, sts, ca, log: ctx.log, sign: storeSigner(ctx.store), count: (e: string) => ctx.count?.(e),
     accepted: (dest: Destination) => {
       if (dest.smartHost !== null || !failing.delete(dest.domain)) return;
       q.makeDueFor(dest.domain).catch((e: unknown) => ctx.log.warn({ err: e, domain: dest.domain }, 'smtpOutgoing: makeDueFor failed'));
