@@ -270,3 +270,30 @@ test('pipelined commands are answered in order; garbage lines are -ERR and the s
   assert.equal((await c.cmd('GET VERSION')).status, '+OK');
   c.close();
 });
+
+test('HELP in each context lists that context\'s commands; CANCEL drops like BACK', async () => {
+  const c = await loggedIn(env.port);
+  const want: Array<[string, string, RegExp]> = [
+    ['HELP', '<#> ', /^CONFIG SERVER/],
+    ['CONFIG SERVER', '<server#> ', /./],
+    ['HELP', '<server#> ', /^CONFIG SMTP-INCOMING\|/],
+    ['CONFIG POP3', '<server-pop3#> ', /./],
+    ['help', '<server-pop3#> ', /^START Service\|STOP Service/],
+    ['CONFIG AccessControl', '<server-pop3-accesscontrol#> ', /./],
+    ['SET maxConnections 7', '<server-pop3-accesscontrol#> ', /./],
+    ['CANCEL', '<server-pop3#> ', /./],
+    ['SHOW ATTR maxConnections', '<server-pop3#> ', /^maxConnections = 0$/],
+    ['BACK', '<server#> ', /./],
+    ['BACK', '<#> ', /./],
+    ['ENTER QUEUE', '<queue#> ', /./],
+    ['HELP', '<queue#> ', /^LIST \| LIST ID/],
+    ['BACK', '<#> ', /./],
+  ];
+  for (const [line, prompt, first] of want) {
+    const a = await c.cmd(line);
+    assert.equal(a.status, '+OK', `${line}: ${a.raw}`);
+    assert.equal(a.prompt, prompt, line);
+    if (a.lines.length > 0) assert.ok(a.lines.some((l) => first.test(l)), `${line}: ${a.raw}`);
+  }
+  c.close();
+});

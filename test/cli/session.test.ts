@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { makeCert } from '../ftp/helpers.ts';
-import { tmpDir } from '../helpers.ts';
+import { tmpDir, waitFor } from '../helpers.ts';
 import { ADMIN_PASSWORD, connectCli, loggedIn, script, startCli, type CliEnv } from './helpers.ts';
 
 let env: CliEnv;
@@ -155,7 +155,7 @@ test('quoting: escaped, single and double quoted arguments; verbs in any case', 
   c.close();
 });
 
-test('the idle timeout closes a silent session with -ERR', async () => {
+test('the idle timeout closes a silent session with -ERR, and a client that does not read its answers', async () => {
   const idle = await startCli({ listener: 'idleTimeout = 1' });
   try {
     const c = await connectCli(idle.port);
@@ -163,6 +163,20 @@ test('the idle timeout closes a silent session with -ERR', async () => {
     assert.equal(a.status, '-ERR');
     assert.match(a.text, /idle timeout/);
     await c.closed;
+    // a client that sends and never reads: its output is bounded (maxPendingOutput), reading
+    // stops, and it is closed when it has not drained within the idleTimeout; others carry on
+    const flood = await loggedIn(idle.port);
+    flood.socket.pause();
+    flood.send('HELP\r\n'.repeat(20_000));
+    const other = await loggedIn(idle.port);
+    assert.equal((await other.cmd('GET VERSION')).status, '+OK');
+    other.close();
+    // (the paused client cannot see the close: the listener's figures say it)
+    await waitFor(async () => {
+      const l = (await idle.status()).services.find((x) => x.name === 'cli')!.listeners[0]!;
+      return (l.refused['idle_timeout'] ?? 0) >= 2 && l.open === 0;
+    }, 20_000, 'the flooding client closed for not reading');
+    flood.close();
   } finally {
     await idle.stop();
   }
