@@ -146,9 +146,13 @@ export class LdapConnector {
       } catch (e) {
         throw unavailable(o, `cannot read caFile ${o.caFile}`, e);
       }
-      const client = new Client({ url, timeout: left, connectTimeout: left, tlsOptions, strictDN: false });
+      // tlsOptions only for ldaps:// (ldapts given them on an ldap:// URL breaks a later StartTLS)
+      const secure = url.toLowerCase().startsWith('ldaps://');
+      const client = new Client({ url, timeout: left, connectTimeout: left, strictDN: false, ...(secure ? { tlsOptions: { ...tlsOptions } } : {}) });
       try {
-        if (o.startTls && url.toLowerCase().startsWith('ldap://')) await client.startTLS(tlsOptions);
+        // a fresh options object each time (ldapts writes the socket into it), with the URL's
+        // host for the certificate's identity check
+        if (o.startTls && !secure) await client.startTLS({ ...tlsOptions, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
         if (dn !== null) await client.bind(dn, password);
         this.downUntil.delete(url);
         return client;
