@@ -148,7 +148,8 @@ export class LdapConnector {
       }
       // tlsOptions only for ldaps:// (ldapts given them on an ldap:// URL breaks a later StartTLS)
       const secure = url.toLowerCase().startsWith('ldaps://');
-      const client = new Client({ url, timeout: left, connectTimeout: left, strictDN: false, ...(secure ? { tlsOptions: { ...tlsOptions } } : {}) });
+      // timeout: every later operation on this (pooled) connection gets the whole timeoutMs
+      const client = new Client({ url, timeout: o.timeoutMs, connectTimeout: left, strictDN: false, ...(secure ? { tlsOptions: { ...tlsOptions } } : {}) });
       try {
         // a fresh options object each time (ldapts writes the socket into it), with the URL's
         // host for the certificate's identity check
