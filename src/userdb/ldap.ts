@@ -154,7 +154,9 @@ export class LdapConnector {
         // a fresh options object each time (ldapts writes the socket into it), with the URL's
         // host for the certificate's identity check
         if (o.startTls && !secure) await client.startTLS({ ...tlsOptions, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
-        if (dn !== null) await client.bind(dn, password);
+        // always one operation here, so a dead URL shows now (failover), not at the first search:
+        // no service account is an anonymous bind (RFC 4513 §5.1.1)
+        await client.bind(dn ?? '', dn === null ? '' : password);
         this.downUntil.delete(url);
         return client;
       } catch (e) {

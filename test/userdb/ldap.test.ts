@@ -170,3 +170,14 @@ test('a frozen directory with every pooled connection busy: each waiting lookup 
     await c.close();
   }
 });
+
+test('an anonymous connector fails over too (its bind is the first operation)', async () => {
+  const dead = `ldap://127.0.0.1:${await freePort()}`;
+  const c = new LdapConnector(connector({ urls: [dead, ldap.url], bindDn: null, bindPassword: '', cacheSize: 0 }), log);
+  try {
+    assert.equal(await c.find('alice@example.test'), null, 'anonymous: the ACL hides everything');
+    assert.equal(await c.bindAs('bob@example.test', 'bob-secret'), false, 'no entry found, so no bind');
+  } finally {
+    await c.close();
+  }
+});
