@@ -179,7 +179,7 @@ function mapOf(def: ProxyOptions['userMap'], log: Logger): UserMap | null {
     } catch (e) {
       if (!mapFailureLogged) log.error({ err: e }, 'proxy: the user map cannot be opened; logins fail temporarily');
       mapFailureLogged = true;
-      m = brokenMap(typeof def === 'string' ? def : JSON.stringify(def).slice(0, 100), e);
+      m = brokenMap(def.name, e);
     }
     maps.set(key, m);
   }
