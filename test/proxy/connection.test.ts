@@ -81,3 +81,14 @@ test('a client that half-closes after its last commands still gets the back end\
   assert.match(lines[3]!, /^\+OK 1 \d+$/);
   assert.match(lines[4]!, /signing off/);
 });
+
+test('a front end that stops ends its spliced sessions at once (the back end carries on)', async () => {
+  const c = await imap(front.imap);
+  assert.match(tagged(await c.run('LOGIN alice@example.org pw-alice')), /^OK/);
+  assert.match(tagged(await c.run('SELECT INBOX')), /^OK/);
+  await front.stop();
+  await c.closed;
+  const direct = await imap(back.port, 'alice@example.org', 'pw-alice');
+  assert.match(tagged(await direct.run('SELECT INBOX')), /^OK/);
+  direct.close();
+});
