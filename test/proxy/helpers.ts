@@ -69,12 +69,14 @@ Server {
   };
 }
 
-/** A TCP server that accepts and never writes: the silent back end. */
-export async function silentServer(): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
+/** A TCP server that accepts and never writes: the silent back end (`from`: the peers' addresses). */
+export async function silentServer(): Promise<{ port: number; accepted: () => number; from: string[]; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  const from: string[] = [];
   let n = 0;
   const srv = net.createServer((s) => {
     n++;
+    from.push(s.remoteAddress ?? '');
     sockets.add(s);
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
@@ -83,6 +85,7 @@ export async function silentServer(): Promise<{ port: number; accepted: () => nu
   return {
     port: (srv.address() as net.AddressInfo).port,
     accepted: () => n,
+    from,
     close: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy();
       srv.close(() => r());

@@ -58,7 +58,7 @@ before(async () => {
   front = await startFront({
     services: ['imapProxy'],
     server: `userMaps = ( { name = "cluster" type = file path = "${mapFile}" } )`,
-    imap: `authenticateOnProxy = no imapIdEnabled = yes userMap = "cluster" maxErrors = 3 maxAuthErrors = 2
+    imap: `authenticateOnProxy = no imapIdEnabled = yes userMap = "cluster" maxErrors = 4 maxAuthErrors = 2
       mappingData = { mappingHost = "127.0.0.1" mappingPort = ${back.port} }`,
   });
 });
@@ -188,6 +188,8 @@ test('garbage, commands of the authenticated state and an over-long line before 
   assert.match(tagged(await c.run('SELECT INBOX')), /^BAD SELECT unknown or not valid before login/);
   c.write(`z1 LOGIN ${'x'.repeat(20_000)} y\r\n`);
   assert.match(await c.read(), /^\* BAD line too long/);
+  c.write('z2 LOGIN {100000}\r\n');
+  assert.match(await c.read(), /^z2 BAD \[TOOBIG\] /); // refused before its bytes are sent
   c.write('\u0001garbage\r\n');
   assert.equal(await c.read(), '* BYE too many errors, closing the connection');
   await c.closed;

@@ -3,7 +3,7 @@
  * file user maps (one per protocol: the back ends' POP3 and IMAP ports differ on this machine),
  * and every way a back end can fail: down (a closed port), silent (accepts, never writes),
  * stopped in the middle of a session; connectionData maxConnections tripped; a user with no
- * back end; a user map that cannot be read. Each failure is the protocol's temporary error
+ * back end; a user map that cannot be read. The connections leave from localInterface. Each failure is the protocol's temporary error
  * within rwTimeout (asserted with a generous bound), counted on /status.
  */
 import { after, before, test } from 'node:test';
@@ -33,7 +33,7 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'imap.map'), map(b1.port, b2.port));
   front = await startFront({
     server: `userMaps = ( { name = "pop" type = file path = "${path.join(dir, 'pop.map')}" } { name = "imap" type = file path = "${path.join(dir, 'imap.map')}" } )`,
-    both: `authenticateOnProxy = no connectionData = { rwTimeout = ${RW_TIMEOUT_S} maxConnections = 2 localInterface = "127.0.0.1" }`,
+    both: `authenticateOnProxy = no connectionData = { rwTimeout = ${RW_TIMEOUT_S} maxConnections = 2 localInterface = "127.0.0.3" }`,
     pop3: 'userMap = "pop"', // no mappingHost: a user without an entry has no back end
     imap: `userMap = "imap" mappingData = { mappingHost = "127.0.0.1" mappingPort = ${down} }`, // no entry: the default back end, down
   });
@@ -95,6 +95,7 @@ test('a silent back end: the temporary error comes within rwTimeout, never a han
     assert.ok(ms < RW_TIMEOUT_S * 1000 + 5000, `within rwTimeout and a margin (${ms} ms)`);
   }
   assert.ok(silent.accepted() >= 2);
+  assert.deepEqual([...new Set(silent.from)], ['127.0.0.3']); // connectionData localInterface
 });
 
 test('a user without a map entry and no mappingHost has no back end: -ERR [SYS/PERM]', async () => {
