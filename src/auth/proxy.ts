@@ -122,6 +122,10 @@ export async function proxyLogin(ctx: LoginContext, o: ProxyOptions, env: ProxyE
     if (env.abandoned()) return { ok: false, reason: 'abandoned' };
     try {
       const { conn, answer, target } = await reach(o, env, user, password, dialect);
+      if (answer.ok && env.abandoned()) {
+        conn.close();
+        return { ok: false, reason: 'abandoned' };
+      }
       if (answer.ok) return { ok: true, conn, text: answer.text, target };
       ctx.log.warn({ user: user.slice(0, 100), answer: answer.text.slice(0, 200) }, `${env.service} proxy: the back end refused a login the proxy accepted`);
       return { ok: false, reason: answer.temporary ? 'unavailable' : 'credentials', text: answer.text };
