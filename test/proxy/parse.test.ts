@@ -2,12 +2,13 @@
  * test/proxy/parse.test.ts: the IMAP proxy's pre-login command reader (protocols/imapProxy/parse.ts)
  * as a table of input → command or BAD, the ID list written back, and the back-end connection
  * share of one thread (session/backend.ts BackendSlots: ceil(maxConnections / maxConnThreads),
- * PROXY_BUSY past it, a slot given back once).
+ * PROXY_BUSY past it, a slot given back once), and the connector's errors (PROXY_BACKEND).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { idList, parsePreLogin, quote } from '../../src/protocols/imapProxy/parse.ts';
-import { BackendSlots } from '../../src/session/backend.ts';
+import { BackendSlots, connectBackend } from '../../src/session/backend.ts';
+import { closedPort, silentServer } from './helpers.ts';
 import { isPosternError } from '../../src/errors.ts';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -71,4 +72,17 @@ test('BackendSlots: the thread\'s share of maxConnections, PROXY_BUSY past it, g
   assert.equal(slots.count, 2);
   slots.take(o, 2);
   assert.throws(() => slots.take(o, 2), (e: unknown) => isPosternError(e, 'PROXY_BUSY'));
+});
+
+test('connectBackend: a closed port, and a silent back end past the read timeout, are PROXY_BACKEND', async () => {
+  const o = { rwTimeoutMs: 500, maxConnections: 5, sslEnable: false, caFile: null, sslVerify: true, localInterface: '' };
+  await assert.rejects(connectBackend({ host: '127.0.0.1', port: await closedPort() }, o, 8192), (e: unknown) => isPosternError(e, 'PROXY_BACKEND'));
+  const silent = await silentServer();
+  try {
+    const conn = await connectBackend({ host: '127.0.0.1', port: silent.port }, o, 8192);
+    await assert.rejects(conn.readLine(o.rwTimeoutMs), (e: unknown) => isPosternError(e, 'PROXY_BACKEND'));
+    conn.close();
+  } finally {
+    await silent.close();
+  }
 });
