@@ -21,7 +21,7 @@ before(async () => {
   back = await startBackend(['alice@example.org', 'bob@example.org']);
   front = await startFront({
     services: ['pop3Proxy'],
-    pop3: `greetingsText = "front door" authenticateOnProxy = yes maxErrors = 3 maxAuthErrors = 2
+    pop3: `greetingsText = "front door" authenticateOnProxy = yes maxErrors = 3 maxAuthErrors = 2 authBanThreshold = 3
       mappingData = { mappingHost = "127.0.0.1" mappingPort = ${back.pop3Port} }`,
   });
   await front.server.admin('account.add', { address: 'alice@example.org', password: 'pw-alice' });
@@ -121,4 +121,22 @@ test('garbage and an over-long line before login are -ERR, counted toward maxErr
   assert.match(await other.cmd('STAT'), /^\+OK 1/);
   other.close();
   await waitFor(() => counter('proxy.login') >= 1, 5000, 'logins counted');
+});
+
+test('the login throttle applies on the proxy: failed logins from one address ban it (authBanThreshold), others carry on', async () => {
+  const from = '127.0.0.5';
+  const c1 = await pop3(front.pop3, '127.0.0.1', from);
+  assert.match(await c1.login('alice@example.org', 'bad1'), /^-ERR \[AUTH\]/);
+  assert.match(await c1.login('alice@example.org', 'bad2'), /^-ERR \[AUTH\] too many/);
+  await c1.closed;
+  const c2 = await pop3(front.pop3, '127.0.0.1', from);
+  assert.match(await c2.login('alice@example.org', 'bad3'), /^-ERR \[AUTH\]/);
+  c2.close();
+  // banned: a new connection is refused at once with the protocol's words
+  let refused = '';
+  await pop3(front.pop3, '127.0.0.1', from).then((c) => c.close(), (e: Error) => (refused = e.message));
+  assert.match(refused, /too many failed logins from your address/);
+  const other = await pop3(front.pop3);
+  assert.match(await other.login('alice@example.org', 'pw-alice'), /^\+OK/);
+  other.close();
 });
