@@ -133,8 +133,7 @@ test('the login throttle applies on the proxy: failed logins from one address ba
   assert.match(await c2.login('alice@example.org', 'bad3'), /^-ERR \[AUTH\]/);
   c2.close();
   // banned: a new connection is refused at once with the protocol's words
-  let refused = '';
-  await pop3(front.pop3, '127.0.0.1', from).then((c) => c.close(), (e: Error) => (refused = e.message));
+  const refused = await waitFor(() => pop3(front.pop3, '127.0.0.1', from).then((c) => (c.close(), ''), (e: Error) => e.message), 5000, 'the ban');
   assert.match(refused, /too many failed logins from your address/);
   const other = await pop3(front.pop3);
   assert.match(await other.login('alice@example.org', 'pw-alice'), /^\+OK/);
