@@ -25,6 +25,7 @@ before(async () => {
       mappingData = { mappingHost = "127.0.0.1" mappingPort = ${back.pop3Port} }`,
   });
   await front.server.admin('account.add', { address: 'alice@example.org', password: 'pw-alice' });
+  await front.server.admin('account.add', { address: 'carol@example.org', password: 'pw-carol' }); // not on the back end
 });
 
 after(async () => {
@@ -106,6 +107,10 @@ test('authenticateOnProxy = yes: a user the proxy\'s directory does not know fai
   assert.match(await c.login('bob@example.org', 'pw-bob'), /^-ERR \[AUTH\]/);
   assert.match(await c.login('alice@example.org', 'wrong'), /^-ERR \[AUTH\] too many authentication failures/);
   await c.closed;
+  // the proxy accepts carol, the back end does not know her: the login fails all the same
+  const d = await pop3(front.pop3);
+  assert.match(await d.login('carol@example.org', 'pw-carol'), /^-ERR \[AUTH\]/);
+  d.close();
   await waitFor(() => (front.server.status().services.find((s) => s.name === 'pop3Proxy')?.listeners[0]?.refused.error_limit ?? 0) >= 1, 5000, 'error_limit counted');
 });
 
