@@ -44,7 +44,7 @@ import { DUMMY_HASH } from '../store/directory.ts';
 import { parseScramKeys } from '../store/scram.ts';
 import type { AccountInfo, AuthInfo } from '../store/types.ts';
 import type { LdapConnectorOptions, UserdbLogin } from '../config/options.ts';
-import { ldapConnectorFor, type LdapConnectorHandle } from '../userdb/index.ts';
+import type { LdapConnectorHandle } from '../userdb/index.ts';
 import type { SaslCredential, SaslFailure, SaslServer, SaslServerOptions, SaslStep } from './sasl.ts';
 
 /** What the pipeline needs of a session (a SessionContext is one). */
@@ -64,11 +64,12 @@ export function userdbConnectorOf(ctx: Pick<LoginContext, 'service'>): LdapConne
   return (ctx.service?.protocol as Partial<UserdbLogin> | undefined)?.userdbConnector ?? null;
 }
 
-/** The thread's connector handle per resolved connector options (a reload brings new ones). */
-const connectors = new WeakMap<LdapConnectorOptions, LdapConnectorHandle>();
-function connectorFor(o: LdapConnectorOptions, log: Logger): LdapConnectorHandle {
+/** The thread's connector handle per resolved connector options (a reload brings new ones).
+ * userdb/ (and ldapts) is loaded on first use: a thread without LDAP logins never loads it. */
+const connectors = new WeakMap<LdapConnectorOptions, Promise<LdapConnectorHandle>>();
+function connectorFor(o: LdapConnectorOptions, log: Logger): Promise<LdapConnectorHandle> {
   let c = connectors.get(o);
-  if (c === undefined) connectors.set(o, (c = ldapConnectorFor(o, log)));
+  if (c === undefined) connectors.set(o, (c = import('../userdb/index.ts').then((m) => m.ldapConnectorFor(o, log))));
   return c;
 }
 
@@ -92,7 +93,7 @@ async function matches(ctx: LoginContext, c: SaslCredential, info: AuthInfo | nu
   if (ldap !== null) {
     // LDAP Bind as the account's entry; USERDB_UNAVAILABLE propagates (an 'unavailable' outcome)
     if (c.kind !== 'password' || info === null) return false;
-    return await connectorFor(ldap, ctx.log).bindAs(info.account.address, c.password);
+    return await (await connectorFor(ldap, ctx.log)).bindAs(info.account.address, c.password);
   }
   switch (c.kind) {
     case 'password': {
