@@ -10,8 +10,8 @@
  *      check, still gated (the per-IP delay and ban apply) and reported once;
  *   2. route: `UserMap.lookup(user)` → host:port (a null port: mappingPort); no entry (or no
  *      map) → mappingHost:mappingPort; neither: `noroute`, a permanent error;
- *   3. a slot of connectionData maxConnections (session/backend.ts `BackendSlots`): none left is
- *      `busy` at once;
+ *   3. a slot of connectionData maxConnections, counted over the service's threads by its host
+ *      (`SessionContext.backendSlot`): none left is `busy` at once;
  *   4. connect (rwTimeout) and the dialect's login, each step within rwTimeout.
  * A map that cannot answer (USERDB_UNAVAILABLE, USERDB_BAD_ENTRY) and a back end that is down,
  * refusing or silent are `unavailable` (the protocol's temporary error), never a hang; the
@@ -50,9 +50,9 @@ export interface ProxyEnv {
   service: string;
   /** The service's user map (null: none). */
   map: UserMap | null;
-  slots: BackendSlots;
-  /** The service's connection threads at most (maxConnThreads): the slots' share. */
-  threads: number;
+  /** Take a connection to the back ends (connectionData maxConnections): its release, or
+   * PROXY_BUSY at once. */
+  slot: () => Promise<() => void>;
   cache: LoginCache;
   /** The session went away while waiting. */
   abandoned: () => boolean;
@@ -78,7 +78,7 @@ async function route(o: ProxyOptions, map: UserMap | null, user: string): Promis
 /** Steps 2 to 4 (see the contract); rejects with the reason's error. */
 async function reach(o: ProxyOptions, env: ProxyEnv, user: string, password: string, dialect: ProxyDialect): Promise<{ conn: BackendConn; answer: DialectAnswer; target: BackendTarget }> {
   const target = await route(o, env.map, user);
-  const release = env.slots.take(o.connection, env.threads);
+  const release = await env.slot();
   let conn: BackendConn;
   try {
     conn = await connectBackend(target, o.connection, env.maxLineLength);
@@ -190,7 +190,23 @@ function mapOf(def: ProxyOptions['userMap'], log: Logger): UserMap | null {
   return m;
 }
 
-/** The session's `ProxyEnv` (see the contract). */
-export function proxyEnv(ctx: LoginContext & { service: { maxConnThreads: number; session: { maxLineLength: number } } }, o: ProxyOptions, service: string, abandoned: () => boolean): ProxyEnv {
-  return { service, map: mapOf(o.userMap, ctx.log), slots, threads: ctx.service.maxConnThreads, cache, abandoned, maxLineLength: Math.max(8192, ctx.service.session.maxLineLength) };
+/** The session's `ProxyEnv` (see the contract). maxConnections is counted over the service's
+ * threads on its host (`ctx.backendSlot`); without one (a context built by hand), in this
+ * thread, its share ceil(maxConnections / maxConnThreads) (session/backend.ts BackendSlots). */
+export function proxyEnv(
+  ctx: LoginContext & { service: { maxConnThreads: number; session: { maxLineLength: number } }; backendSlot?: (limit: number) => Promise<(() => void) | null> },
+  o: ProxyOptions,
+  service: string,
+  abandoned: () => boolean,
+): ProxyEnv {
+  const limit = o.connection.maxConnections;
+  const hostSlot = ctx.backendSlot;
+  const slot = hostSlot !== undefined
+    ? async (): Promise<() => void> => {
+        const release = await hostSlot(limit);
+        if (release === null) throw new PosternError('PROXY_BUSY', `connections to the back ends at the limit (connectionData maxConnections = ${limit})`, { limit });
+        return release;
+      }
+    : async (): Promise<() => void> => slots.take(o.connection, ctx.service.maxConnThreads);
+  return { service, map: mapOf(o.userMap, ctx.log), slot, cache, abandoned, maxLineLength: Math.max(8192, ctx.service.session.maxLineLength) };
 }

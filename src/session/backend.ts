@@ -4,10 +4,10 @@
  * size, the per-thread count of connections to the back ends, and the splice that copies bytes
  * both ways once the proxy has logged the user in.
  *
- * - `BackendSlots`: connectionData maxConnections, over the service: each of the service's
- *   connection threads may hold ceil(maxConnections / maxConnThreads) connections, so the
- *   service never holds more than maxConnections (a thread does not ask the others; under
- *   uneven load the limit trips early on the busy thread, never late). `take` fails at once.
+ * - `BackendSlots`: connectionData maxConnections counted in one thread, for a session context
+ *   without the host's count (`SessionContext.backendSlot`, which counts over the service's
+ *   threads): the thread holds at most ceil(maxConnections / maxConnThreads), so the service
+ *   never holds more than maxConnections. `take` fails at once.
  * - `connectBackend`: TCP (or implicit TLS, `sslEnable`, verified against `caFile` unless
  *   `sslVerify` is no) from `localInterface`; the connect and the handshake within rwTimeout.
  *   Every failure is PROXY_BACKEND (retryable): the caller answers its temporary error.

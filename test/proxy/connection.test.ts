@@ -2,7 +2,8 @@
  * test/proxy/connection.test.ts: the connections around the splice: TLS to the back end
  * (connectionData sslEnable, with sslVerify off, and a caFile that does not vouch for the back
  * end's certificate: the temporary error), the listener's idleTimeout over the spliced pair, and
- * a client that half-closes after its last commands (the back end's answers still reach it).
+ * a client that half-closes after its last commands (the back end's answers still reach it), a
+ * stopping front end, and maxConnections counted over two connection threads.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,4 +92,37 @@ test('a front end that stops ends its spliced sessions at once (the back end car
   const direct = await imap(back.port, 'alice@example.org', 'pw-alice');
   assert.match(tagged(await direct.run('SELECT INBOX')), /^OK/);
   direct.close();
+});
+
+test('connectionData maxConnections counts over all the service\'s connection threads', async () => {
+  const b = await startBackend(['t1@example.org']);
+  const f = await startFront({
+    services: ['pop3Proxy'],
+    threads: 'minConnThreads = 2 maxConnThreads = 2',
+    pop3: `authenticateOnProxy = no mappingData = { mappingHost = "127.0.0.1" mappingPort = ${b.pop3Port} } connectionData = { maxConnections = 2 }`,
+  });
+  try {
+    const held = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await pop3(f.pop3);
+      assert.match(await c.login('t1@example.org', 'pw-t1'), /^\+OK/);
+      held.push(c);
+    }
+    for (let i = 0; i < 3; i++) { // whichever thread takes it
+      const c = await pop3(f.pop3);
+      assert.match(await c.login('t1@example.org', 'pw-t1'), /^-ERR \[SYS\/TEMP\] too many connections to the mail servers/);
+      c.close();
+    }
+    held[0]!.close();
+    await waitFor(async () => {
+      const c = await pop3(f.pop3);
+      const ok = /^\+OK/.test(await c.login('t1@example.org', 'pw-t1'));
+      c.close();
+      return ok;
+    }, 5000, 'a freed connection');
+    held[1]!.close();
+  } finally {
+    await f.stop();
+    await b.stop();
+  }
 });

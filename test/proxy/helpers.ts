@@ -39,8 +39,8 @@ export interface Front {
 
 /** A front end with pop3Proxy and imapProxy. `pop3`/`imap`: extra attributes of each block (the
  * mapping, connectionData …); `both`: attributes of both. `server`: Server-level attributes;
- * `listener`: attributes of both plain listeners. */
-export async function startFront(o: { pop3?: string; imap?: string; both?: string; server?: string; dir?: string; services?: string[]; listener?: string } = {}): Promise<Front> {
+ * `listener`: attributes of both plain listeners; `threads`: both services' thread attributes. */
+export async function startFront(o: { pop3?: string; imap?: string; both?: string; server?: string; dir?: string; services?: string[]; listener?: string; threads?: string } = {}): Promise<Front> {
   const dir = o.dir ?? tmpDir('postern-front-');
   const { certFile, keyFile } = selfSignedCert(dir);
   const ssl = `sslControl = { certFile = "${certFile}" keyFile = "${keyFile}" }`;
@@ -52,8 +52,8 @@ Server {
     statusListener = 127.0.0.1:0
     logLevel = error
     ${o.server ?? ''}
-    ${serviceBlock('pop3Proxy', { ssl, listener: o.listener, extra: `${o.both ?? ''} ${o.pop3 ?? ''}` })}
-    ${serviceBlock('imapProxy', { ssl, listener: o.listener, extra: `${o.both ?? ''} ${o.imap ?? ''}` })}
+    ${serviceBlock('pop3Proxy', { ssl, listener: o.listener, threads: o.threads, extra: `${o.both ?? ''} ${o.pop3 ?? ''}` })}
+    ${serviceBlock('imapProxy', { ssl, listener: o.listener, threads: o.threads, extra: `${o.both ?? ''} ${o.imap ?? ''}` })}
 }`;
   const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, backoffInitialMs: 100, loadIntervalMs: 200 });
   const has = (name: string): boolean => (o.services ?? ['pop3Proxy', 'imapProxy']).includes(name);
