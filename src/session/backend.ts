@@ -262,7 +262,7 @@ export class ProxyHandle<S extends string, D> implements SessionHandle {
       this.spliced = splice(client, conn.socket, {
         toBackend: buffered,
         toClient: rest,
-        done: (why) => this.ctx.end(why === 'closed' ? 'normal' : why === 'client' ? 'client_closed' : 'normal', client),
+        done: (why) => this.ctx.end(why === 'client' ? 'client_closed' : 'normal', client),
       });
       // the line session reads and writes this from now on: nothing
       return dummy;
