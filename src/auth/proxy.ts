@@ -13,9 +13,10 @@
  *   3. a slot of connectionData maxConnections, counted over the service's threads by its host
  *      (`SessionContext.backendSlot`): none left is `busy` at once;
  *   4. connect (rwTimeout) and the dialect's login, each step within rwTimeout.
- * A map that cannot answer (USERDB_UNAVAILABLE, USERDB_BAD_ENTRY) and a back end that is down,
- * refusing or silent are `unavailable` (the protocol's temporary error), never a hang; the
- * back end refusing the credentials is `credentials`.
+ * A map that cannot answer (USERDB_UNAVAILABLE) and a back end that is down, refusing or silent
+ * are `unavailable` (the protocol's temporary error), never a hang; an entry that cannot be used
+ * (USERDB_BAD_ENTRY: no mailHost) is `noroute`, as no back end; the back end refusing the
+ * credentials is `credentials`.
  *
  * Credentials holding CR, LF or NUL are refused before anything (they would inject commands
  * into the back-end dialog).
@@ -99,7 +100,7 @@ async function reach(o: ProxyOptions, env: ProxyEnv, user: string, password: str
 
 function reasonOf(e: unknown): ProxyFailure {
   if (isPosternError(e, 'PROXY_BUSY')) return 'busy';
-  if (isPosternError(e, 'PROXY_NO_ROUTE')) return 'noroute';
+  if (isPosternError(e, 'PROXY_NO_ROUTE') || isPosternError(e, 'USERDB_BAD_ENTRY')) return 'noroute';
   return 'unavailable';
 }
 

@@ -22,6 +22,7 @@ before(async () => {
     users: [
       { mail: 'l1@example.org', password: 'pw-l1', scheme: 'clear', mailHost: '127.0.0.1' },
       { mail: 'l2@example.org', password: 'pw-l2', scheme: 'ssha', mailHost: '127.0.0.1' },
+      { mail: 'l3@example.org', password: 'pw-l3', scheme: 'clear' }, // no mailHost
     ],
   });
   front = await startFront({
@@ -59,6 +60,12 @@ test('a wrong password is refused by the directory on the proxy', async () => {
   const i = await imap(front.imap);
   assert.match(tagged(await i.run('LOGIN l2@example.org nope')), /^NO \[AUTHENTICATIONFAILED\]/);
   i.close();
+});
+
+test('an entry without mailHost has no back end: a permanent error', async () => {
+  const c = await pop3(front.pop3);
+  assert.match(await c.login('l3@example.org', 'pw-l3'), /^-ERR \[SYS\/PERM\] /);
+  c.close();
 });
 
 test('the directory down: logins fail temporarily within a bound, nothing hangs', async () => {
