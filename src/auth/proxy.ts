@@ -165,7 +165,9 @@ export async function proxyLogin(ctx: LoginContext, o: ProxyOptions, env: ProxyE
 /** This thread's share (a connection thread serves one service). */
 const slots = new BackendSlots();
 const cache = new LoginCache();
-const maps = new Map<string, UserMap>();
+/** By map name: the definition it was opened with, and the map (a reload that changes the
+ * definition closes the old one). */
+const maps = new Map<string, { key: string; map: UserMap }>();
 let mapFailureLogged = false;
 
 /** A map that could not be opened: every lookup is unavailable. */
@@ -177,17 +179,18 @@ function brokenMap(name: string, err: unknown): UserMap {
 function mapOf(def: ProxyOptions['userMap'], log: Logger): UserMap | null {
   if (def === null) return null;
   const key = JSON.stringify(def);
-  let m = maps.get(key);
-  if (m === undefined) {
-    try {
-      m = openUserMap(def, log);
-    } catch (e) {
-      if (!mapFailureLogged) log.error({ err: e }, 'proxy: the user map cannot be opened; logins fail temporarily');
-      mapFailureLogged = true;
-      m = brokenMap(def.name, e);
-    }
-    maps.set(key, m);
+  const had = maps.get(def.name);
+  if (had !== undefined && had.key === key) return had.map;
+  void had?.map.close().catch(() => {});
+  let m: UserMap;
+  try {
+    m = openUserMap(def, log);
+  } catch (e) {
+    if (!mapFailureLogged) log.error({ err: e }, 'proxy: the user map cannot be opened; logins fail temporarily');
+    mapFailureLogged = true;
+    m = brokenMap(def.name, e);
   }
+  maps.set(def.name, { key, map: m });
   return m;
 }
 
