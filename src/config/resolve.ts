@@ -363,10 +363,33 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     kind: 'imapProxy',
   }),
   // (the WebMail proxy's)
-  webmailProxy: (r, c) => ({
-    kind: 'webmailProxy',
-    ...httpOptions(r, c),
-  }),
+  webmailProxy: (r, c) => {
+    const attrs = SERVICE_DEFS.webmailProxy.optionAttrs;
+    const ms = (attrs['mappingData'] as { schema: ObjectSchema }).schema;
+    const cs = (attrs['connectionData'] as { schema: ObjectSchema }).schema;
+    const m = r.object('mappingData') ?? undefined;
+    const cd = r.object('connectionData') ?? undefined;
+    const mapName = r.str('userMap');
+    return {
+      kind: 'webmailProxy',
+      ...httpOptions(r, c),
+      // the map's definition comes from the Server's userMaps (the user-map branch's resolver)
+      userMap: mapName === null || mapName === '' ? null : { name: mapName, definition: null },
+      mappingHost: str(m, ms, 'mappingHost') ?? '127.0.0.1',
+      mappingPort: num(m, ms, 'mappingPort'),
+      authenticateOnProxy: r.bool('authenticateOnProxy'),
+      requestQueueSize: r.num('requestQueueSize'),
+      connectionData: {
+        connectTimeoutMs: num(cd, cs, 'connectTimeout'),
+        rwTimeoutMs: num(cd, cs, 'rwTimeout'),
+        maxConnections: num(cd, cs, 'maxConnections'),
+        localInterface: str(cd, cs, 'localInterface'),
+        sslEnable: bool(cd, cs, 'sslEnable'),
+        caFile: str(cd, cs, 'caFile'),
+        verify: bool(cd, cs, 'verify'),
+      },
+    };
+  },
   // ---- operators' services (issue 17): each resolver is its owner's
   cli: () => ({
     kind: 'cli',
