@@ -23,7 +23,7 @@ export interface ProxyEnv {
 
 /** A front end with the WebMail proxy alone; `extra` goes inside `webmailProxy = { … }`, `server`
  * at the Server level. One connection thread, no login failure delay unless `extra` sets one. */
-export async function startProxy(o: { backendPort: number; extra?: string; server?: string; threads?: string }): Promise<ProxyEnv> {
+export async function startProxy(o: { backendPort: number; backendHost?: string; extra?: string; server?: string; threads?: string }): Promise<ProxyEnv> {
   const dir = tmpDir('postern-wmproxy-');
   const configText = `
 Server {
@@ -36,7 +36,7 @@ Server {
         listeners = ( { address = 127.0.0.1:0 } )
         ${o.threads ?? 'minConnThreads = 1 maxConnThreads = 1'}
         ${/authFailureDelay/.test(o.extra ?? '') ? '' : 'authFailureDelay = 0'}
-        mappingData = { mappingHost = "127.0.0.1" mappingPort = ${o.backendPort} }
+        mappingData = { mappingHost = "${o.backendHost ?? '127.0.0.1'}" mappingPort = ${o.backendPort} }
         ${o.extra ?? ''}
     }
 }`;

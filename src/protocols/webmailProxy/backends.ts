@@ -80,6 +80,8 @@ export interface SendRequest {
   readonly signal?: AbortSignal;
   /** An event stream: the stream pool, outside the queue. */
   readonly stream?: boolean;
+  /** Called when the request has to wait in the queue (every connection is busy). */
+  readonly onQueued?: () => void;
 }
 
 export interface BackendAnswer {
@@ -157,6 +159,7 @@ export class Backends {
       pool = b.stream;
     } else {
       if (b.pending >= this.o.maxConnections + this.requestQueueSize) throw new QueueFull(key);
+      if (b.pending >= this.o.maxConnections) r.onQueued?.();
       b.pending++;
       counted = true;
     }

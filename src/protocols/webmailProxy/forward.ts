@@ -70,6 +70,7 @@ export async function forward(
     body: hasBody ? raw : null,
     signal: ac.signal,
     stream,
+    onQueued: () => req.postern.conn.count('webmailProxy.queued'),
   });
   let loggedOut = false;
   const named = new Set(String(ans.headers['connection'] ?? '').toLowerCase().split(',').map((s) => s.trim()));

@@ -35,7 +35,9 @@
  * Failures: a back end whose queue is full (`requestQueueSize`): 503 at once; one that cannot be
  * reached within connectTimeout: 502; one that does not answer within rwTimeout: 504; the user
  * map unable to answer: 503. Each is a page of the proxy's own (`error.eta`; on the login, the
- * login page with the message), and counted (`webmailProxy.<code>`).
+ * login page with the message), and counted (`webmailProxy.<code>`: queue_full,
+ * backend_unreachable, backend_timeout, unavailable; a request that had to wait in a back end's
+ * queue: `webmailProxy.queued`).
  *
  * Pools and queues are per thread (backends.ts); the sessions are the service host's (one table
  * for every thread of the service).
@@ -117,7 +119,7 @@ async function backendLogin(st: State, req: FastifyRequest, backend: string, use
   delete headers['content-length'];
   headers['content-type'] = 'application/x-www-form-urlencoded';
   const body = new URLSearchParams({ [LOGIN_FIELDS.username]: username, [LOGIN_FIELDS.password]: password }).toString();
-  const ans = await st.backends.send(backend, { method: 'POST', path: '/login', headers, body });
+  const ans = await st.backends.send(backend, { method: 'POST', path: '/login', headers, body, onQueued: () => req.postern.conn.count(`${SERVICE}.queued`) });
   ans.body.resume();
   if (ans.statusCode === 303) {
     const cookies = ans.headers['set-cookie'];
