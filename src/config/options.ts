@@ -457,9 +457,9 @@ export interface ImapProxyOptions {
 /** WebMail proxy (config/schema.ts WEBMAIL_PROXY_OPTIONS): the HTTP options and the back ends'. */
 export interface WebmailProxyOptions extends HttpOptions {
   readonly kind: 'webmailProxy';
-  /** The user map's resolved definition (Server `userMaps`, by the name the service gives),
-   * for userdb's `openUserMap`; null: no map, every user goes to mappingHost:mappingPort. */
-  readonly userMap: WebmailProxyUserMap | null;
+  /** The user map (Server `userMaps`, by the name the service gives), for userdb's
+   * `openUserMap`; null: no map, every user goes to mappingHost:mappingPort. */
+  readonly userMap: UserMapOptions | null;
   readonly mappingHost: string;
   readonly mappingPort: number;
   /** The map checks the password before any back end is asked. */
@@ -467,13 +467,6 @@ export interface WebmailProxyOptions extends HttpOptions {
   /** Requests waiting for one back end beyond `maxConnections` (per thread): more → 503 at once. */
   readonly requestQueueSize: number;
   readonly connectionData: WebmailProxyConnection;
-}
-
-/** The user map a WebMail proxy names: its name and its definition as the Server's `userMaps`
- * resolve it (opaque here; userdb's `openUserMap` reads it). */
-export interface WebmailProxyUserMap {
-  readonly name: string;
-  readonly definition: unknown;
 }
 
 /** The WebMail proxy's back-end connection settings (`connectionData`). */

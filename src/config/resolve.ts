@@ -386,12 +386,10 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     const cs = (attrs['connectionData'] as { schema: ObjectSchema }).schema;
     const m = r.object('mappingData') ?? undefined;
     const cd = r.object('connectionData') ?? undefined;
-    const mapName = r.str('userMap');
     return {
       kind: 'webmailProxy',
       ...httpOptions(r, c),
-      // the map's definition comes from the Server's userMaps (the user-map branch's resolver)
-      userMap: mapName === null || mapName === '' ? null : { name: mapName, definition: null },
+      userMap: c.userMap(r.str('userMap')),
       mappingHost: str(m, ms, 'mappingHost') ?? '127.0.0.1',
       mappingPort: num(m, ms, 'mappingPort'),
       authenticateOnProxy: r.bool('authenticateOnProxy'),

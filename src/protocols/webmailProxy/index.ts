@@ -90,7 +90,7 @@ function openState(env: HttpEnv): State {
   let mapError: unknown = null;
   if (o.userMap !== null) {
     try {
-      map = openUserMap(o.userMap.definition, env.log);
+      map = openUserMap(o.userMap, env.log);
     } catch (e) {
       mapError = e;
       env.log.error({ err: e, userMap: o.userMap.name }, 'webmailProxy: cannot open the user map');
