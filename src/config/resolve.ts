@@ -386,13 +386,18 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     const cs = (attrs['connectionData'] as { schema: ObjectSchema }).schema;
     const m = r.object('mappingData') ?? undefined;
     const cd = r.object('connectionData') ?? undefined;
+    const userMap = c.userMap(r.str('userMap'));
+    const authenticateOnProxy = r.bool('authenticateOnProxy');
+    if (authenticateOnProxy && (userMap === null || userMap.type === 'file')) {
+      throw new PosternError('CONFIG_RANGE', `webmailProxy: authenticateOnProxy = yes needs an ldapPassword or ldapBind userMap (${userMap === null ? 'none is set' : `"${userMap.name}" is a file map, which has no passwords`})`, { service: 'webmailProxy' });
+    }
     return {
       kind: 'webmailProxy',
       ...httpOptions(r, c),
-      userMap: c.userMap(r.str('userMap')),
+      userMap,
       mappingHost: str(m, ms, 'mappingHost') ?? '127.0.0.1',
       mappingPort: num(m, ms, 'mappingPort'),
-      authenticateOnProxy: r.bool('authenticateOnProxy'),
+      authenticateOnProxy,
       requestQueueSize: r.num('requestQueueSize'),
       connectionData: {
         connectTimeoutMs: num(cd, cs, 'connectTimeout'),
