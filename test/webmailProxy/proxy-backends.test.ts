@@ -117,10 +117,49 @@ test('a back end stopped after the login: its session gets a 502 page, and the l
     const r = await b.get('/mail?f=INBOX');
     assert.equal(r.status, 502);
     assert.match(r.text, /cannot be reached/);
+    assert.match(r.text, /<a id="back" href="\/">/);
+    const home = await b.get('/'); // the session's own login page: the message, the username kept
+    assert.equal(home.status, 502);
+    assert.match(home.text, /form id="login"/);
+    assert.match(home.text, /name="username"[^>]*value="ann@example.org"/);
     assert.equal((await curl(`${px.base}/`)).status, 200);
   } finally {
     await px.stop();
     await be.stop().catch(() => {});
+  }
+});
+
+test("an event stream holds no place in the back end's queue; a session the back end has dropped ends on the proxy too", async () => {
+  const be = await startWebmail({ webmail: 'sessionIdleTimeout = 3' });
+  const px = await startProxy({ backendPort: Number(new URL(be.base).port), extra: 'requestQueueSize = 0 connectionData = { maxConnections = 1 }' });
+  try {
+    const b = browser(px.base);
+    assert.equal((await b.login(ANN, PW)).status, 303);
+    // an open event stream, then ordinary requests while it lasts: the one connection is free
+    const sse = spawn('curl', ['-sS', '-N', '-b', b.jar, '--max-time', '20', `${px.base}/events?f=INBOX`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let streamed = '';
+    let ended = false;
+    sse.stdout!.on('data', (d: Buffer) => (streamed += d.toString()));
+    sse.once('exit', () => (ended = true));
+    try {
+      await waitFor(() => streamed.includes(': subscribed'), 10_000, 'the event stream open through the proxy');
+      for (let i = 0; i < 3; i++) assert.equal((await b.get('/mail?f=INBOX')).status, 200);
+      assert.equal(ended, false, 'the stream was still open meanwhile');
+    } finally {
+      sse.kill();
+    }
+    // the back end drops the session after 3 s idle (sessionIdleTimeout): its Inbox sends the
+    // browser to /, where the proxy finds the back end's login page and shows its own
+    await new Promise((r) => setTimeout(r, 3_500)); // the back end's idle timeout, passing
+    const list = await b.get('/mail?f=INBOX');
+    assert.equal(list.status, 303);
+    const home = await b.get('/');
+    assert.equal(home.status, 200);
+    assert.match(home.text, /_proxy\/static\/proxy\.css/);
+    assert.match(home.headers['set-cookie'] ?? '', /postern_session=;.*Max-Age=0/, "the proxy's session ends too");
+  } finally {
+    await px.stop();
+    await be.stop();
   }
 });
 
