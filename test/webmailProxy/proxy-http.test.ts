@@ -157,3 +157,24 @@ test("the host's HTTP limits on the proxy: headers 431, body 413, upload 413, be
     await small.stop();
   }
 });
+
+test("the proxy's login throttle: maxAuthErrors closes the connection; after authBanThreshold failures the client's IP is banned on the proxy", async () => {
+  const guarded = await startProxy({ backendPort: Number(new URL(be.base).port), extra: 'maxAuthErrors = 2 authBanThreshold = 3 authBanTime = 600' });
+  try {
+    // two failures on one connection (curl reuses it): the second answer closes it
+    const two = await runProcess('curl', ['-sS', '-i', '-d', `username=${ANN}&password=bad`, `${guarded.base}/login`, `${guarded.base}/login`]);
+    const answers = two.stdout.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2);
+    assert.doesNotMatch(answers[0]!, /^connection: close/im);
+    assert.match(answers[1]!, /^connection: close/im);
+    // a third failure (a new connection): the IP is banned; even the right password is refused
+    assert.equal((await browser(guarded.base).login(ANN, 'bad again')).status, 200);
+    const refused = await curl(`${guarded.base}/login`, ['--data-urlencode', `username=${ANN}`, '--data-urlencode', `password=${PW}`]);
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(refused.headers['set-cookie'] ?? '', /postern_session=/);
+    const st = guarded.server.status().services.find((s) => s.name === 'webmailProxy')!;
+    assert.equal(st.logins?.failed, 3);
+  } finally {
+    await guarded.stop();
+  }
+});
