@@ -6,7 +6,8 @@
  * CSRF token, a multipart upload streamed, the SSE event stream), the back end's token never
  * given to the browser, an unknown token sent to the login page, a cross-site POST refused, and
  * logout forgetting the affinity. Then the host's HTTP limits on the proxy (headers, body,
- * upload) answered before the back end sees anything.
+ * upload) answered before the back end sees anything, the proxy's own login throttle
+ * (maxAuthErrors, authBanThreshold), and virtual-host templates for its login page.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,5 +177,26 @@ test("the proxy's login throttle: maxAuthErrors closes the connection; after aut
     assert.equal(st.logins?.failed, 3);
   } finally {
     await guarded.stop();
+  }
+});
+
+test("virtual-host templates: the proxy's login page from the host's own set under path, the rest from the built-in one", async () => {
+  const root = tmpDir('postern-wmproxy-tpl-');
+  fs.mkdirSync(path.join(root, 'brand'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'brand', 'login.eta'), `<% layout('layout', { page: 'login', title: 'Brand' }) %><h1 id="brand">Brand Mail</h1><form id="login" method="post" action="/login"><input name="username" value="<%= it.username %>"><input name="password" type="password"><button type="submit">Go</button></form>`);
+  const branded = await startProxy({ backendPort: Number(new URL(be.base).port), extra: `path = "${root}" virtualHosts = ( { host = "mail.brand.example" template = brand } )` });
+  try {
+    const own = await curl(`${branded.base}/`, ['-H', 'Host: mail.brand.example']);
+    assert.match(own.text, /<h1 id="brand">Brand Mail<\/h1>/);
+    assert.match(own.text, /href="\/_proxy\/static\/proxy\.css"/, 'the layout from the built-in set');
+    const other = await curl(`${branded.base}/`, ['-H', 'Host: other.example']);
+    assert.doesNotMatch(other.text, /Brand Mail/);
+    assert.match(other.text, /Postern WebMail/);
+    // a failed login on the branded host: its own page again, the username kept
+    const failed = await curl(`${branded.base}/login`, ['-H', 'Host: mail.brand.example', '--data-urlencode', `username=${ANN}`, '--data-urlencode', 'password=bad']);
+    assert.match(failed.text, /Brand Mail/);
+    assert.match(failed.text, new RegExp(`value="${ANN}"`));
+  } finally {
+    await branded.stop();
   }
 });
