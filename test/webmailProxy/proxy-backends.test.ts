@@ -2,8 +2,10 @@
  * The WebMail proxy's back-end connection settings and failures, with curl against fake and
  * real back ends: the request queue (`requestQueueSize`, beyond `maxConnections`) full → 503 at
  * once while the back end holds its requests; a back end that does not answer → 504 within
- * `rwTimeout`; one that is down → 502 at once; one whose accept queue is full → 502 within
- * `connectTimeout`; a real back end stopped after the login → a 502 page for its session;
+ * `rwTimeout`; one that is down, or answers garbage → 502 at once; one whose accept queue is
+ * full → 502 within `connectTimeout`; a real back end stopped after the login → a 502 page for
+ * its session; an event stream kept out of the queue; a session the back end dropped ending on
+ * the proxy too;
  * `localInterface` as the connections' source address; `sslEnable` with `caFile` (and a back end
  * whose certificate is not trusted: 502).
  */
@@ -71,6 +73,26 @@ test('a back end that is down: 502 at once', async () => {
     assert.ok(r.elapsedMs < 5_000, `${r.elapsedMs} ms`);
   } finally {
     await px.stop();
+  }
+});
+
+test('a back end that answers garbage: 502 at once, and the proxy serves on', async () => {
+  const server = net.createServer((s) => {
+    s.on('data', () => s.end('SSH-2.0-OpenSSH_9.6\r\nnot HTTP at all\r\n\r\n'));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const px = await startProxy({ backendPort: (server.address() as net.AddressInfo).port });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await login(px.base);
+      assert.equal(r.status, 502);
+      assert.ok(r.elapsedMs < 5_000, `${r.elapsedMs} ms`);
+    }
+    assert.equal((await curl(`${px.base}/`)).status, 200);
+  } finally {
+    await px.stop();
+    server.close();
   }
 });
 
