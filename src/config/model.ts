@@ -326,6 +326,14 @@ function checkUserdb(server: ModelObject, ctx: Ctx): void {
       else if (!connectorNames.has(n)) report(ctx, 'CONFIG_MISSING', at(`${base}.userdbConnectorName`), `${base}.userdbConnectorName`, `LDAP connector "${n}" is not defined in Server.userdb.ldapConnectors (defined: ${known})`);
     }
     walk(block, base);
+    // the WebMail proxy checks passwords itself only through a directory map
+    if (def.name === 'webmailProxy' && block['authenticateOnProxy'] === true) {
+      const name = block['userMap'];
+      const map = typeof name === 'string' ? maps.find((m) => m['name'] === name) : undefined;
+      if (map === undefined || map['type'] === 'file') {
+        report(ctx, 'CONFIG_RANGE', at(`${base}.authenticateOnProxy`), `${base}.authenticateOnProxy`, `authenticateOnProxy = yes needs an ldapPassword or ldapBind userMap (${map === undefined ? 'none is set' : `"${String(name)}" is a file map, which has no passwords`})`);
+      }
+    }
   }
 }
 

@@ -145,5 +145,8 @@ function fixUserdbNames(m: ModelObject): ModelObject {
     if (o['userdbConnectorType'] === 'ldap') o['userdbConnectorName'] = 'c0';
   };
   for (const [k, v] of Object.entries(m)) if (k !== 'userdb' && k !== 'userMaps' && typeof v === 'object' && v !== null && !Array.isArray(v)) walk(v as ModelObject);
+  // the WebMail proxy authenticates only through a directory map (config/model.ts checkUserdb)
+  const wp = m['webmailProxy'] as ModelObject | undefined;
+  if (wp?.['authenticateOnProxy'] === true && (wp['userMap'] !== 'm0' || maps[0]?.['type'] === 'file')) wp['authenticateOnProxy'] = false;
   return m;
 }
