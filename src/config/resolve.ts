@@ -21,6 +21,7 @@
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
+  SmtpMappingData,
   AllowRuleOptions, AuthPolicy, DnrOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   OutgoingRoute, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
@@ -255,6 +256,20 @@ function httpOptions(r: OptionReader, c: ResolveCtx): HttpOptions {
   };
 }
 
+/** smtpIncoming's `mappingData` (config/schema.ts SMTP_MAPPING_DATA): the map it names. */
+function smtpMappingData(m: ModelObject | null): SmtpMappingData {
+  const sc = (SERVICE_DEFS.smtpIncoming.schema.attributes['mappingData'] as { schema: ObjectSchema }).schema;
+  const o = m ?? undefined;
+  const name = str(o, sc, 'userMap');
+  const host = str(o, sc, 'mappingHost');
+  return {
+    // TODO(cl-ldap): the Server's userMaps definition by name (c.userMap)
+    userMap: name !== null && name !== '' && name.toLowerCase() !== 'none' ? { name } : null,
+    mappingHost: host !== null && host !== '' ? host : null,
+    mappingPort: num(o, sc, 'mappingPort'),
+  };
+}
+
 /** One typed resolver per options kind: each names every field with its unit. */
 const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: ResolveCtx) => Extract<ProtocolOptions, { kind: K }> } = {
   none: () => ({ kind: 'none' }),
@@ -297,6 +312,8 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     dmarcPolicy: r.str('dmarcPolicy') === 'monitor' ? 'monitor' : 'enforce',
     // both fields are required by the schema
     dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
+    enableSmtpRouting: r.bool('enableSmtpRouting'),
+    mappingData: smtpMappingData(r.object('mappingData')),
   }),
   smtpOutgoing: (r, c) => ({
     kind: 'smtpOutgoing',

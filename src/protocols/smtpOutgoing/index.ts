@@ -9,7 +9,8 @@
  * at most `maxRetryCount` retries; on the last allowed attempt a temporary failure is recorded
  * as failed). Failures are bounced and a delay notice goes out after processing's
  * `delayNoticeAfter` failed attempts (bounce.ts, store/dsn.ts: the DSN is queued before the
- * outcome is recorded). When a destination whose mail was deferred accepts a message, the rest of its
+ * outcome is recorded). A recipient the cluster's SMTP routing gave a next hop (QueueRcpt.hop)
+ * goes to that back end, whatever the routes say (route.ts hopDestination). When a destination whose mail was deferred accepts a message, the rest of its
  * waiting mail is made due at once (`makeDueFor`, seed §6).
  *
  * Stop: no more claims; messages not started are handed back to the queue (released, due at
@@ -37,7 +38,7 @@ import type { Dnr } from '../../net/dnr-types.ts';
 import { Engine, type Signer } from './engine.ts';
 import { notify } from './bounce.ts';
 import { MtaSts } from './mta-sts.ts';
-import { domainOf, routeFor, type Destination } from './route.ts';
+import { domainOf, hopDestination, routeFor, type Destination } from './route.ts';
 import { authorDomain, signMessage, type DkimKey } from '../../store/dkim.ts';
 import type { StoreClient } from '../../store/client.ts';
 import { createDnr } from '../../net/dnr.ts';
@@ -160,7 +161,8 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
     const requireTls = claim.env.requireTls === true;
     const groups = new Map<string, { dest: Destination; rcpts: RelayClaim['rcpts'] }>();
     for (const r of claim.rcpts) {
-      const dest = routeFor(o.routes, claim.env.from, r.to);
+      const hop = claim.env.rcpts[r.index]?.hop;
+      const dest = hop !== undefined ? hopDestination(hop) : routeFor(o.routes, claim.env.from, r.to);
       const g = groups.get(dest.key) ?? { dest, rcpts: [] };
       g.rcpts.push(r);
       groups.set(dest.key, g);
