@@ -263,12 +263,79 @@ function where(b: Bound): string {
   return b.pos === null ? b.path : `${b.path} at line ${b.pos.line}, column ${b.pos.column}`;
 }
 
+/** (issue 16) The user databases and maps: connector and map names unique, without spaces; a
+ * connector's URLs ldap:// or ldaps://; a file map has a path, an LDAP map a known connector;
+ * a service's `userdbConnectorType ldap` names a known connector; every `userMap` attribute of a
+ * service (at any depth, e.g. `mappingData.userMap`) names a known map (or none). */
+function checkUserdb(server: ModelObject, ctx: Ctx): void {
+  const at = (path: string): AstPos => ctx.positions.get(path) ?? { line: 1, column: 1 };
+  const named = (list: ModelObject[], base: string, what: string): Set<string> => {
+    const seen = new Set<string>();
+    list.forEach((o, i) => {
+      const name = o['name'];
+      if (typeof name !== 'string') return;
+      const path = `${base}[${i}].name`;
+      if (/\s/.test(name) || name === '') report(ctx, 'CONFIG_TYPE', at(path), path, `${what} name ${JSON.stringify(name)} must be one word without spaces`);
+      else if (what === 'user map' && name.toLowerCase() === 'none') report(ctx, 'CONFIG_RANGE', at(path), path, 'user map name "none" is reserved (it means no map)');
+      else if (seen.has(name)) report(ctx, 'CONFIG_DUPLICATE', at(path), path, `${what} name "${name}" is defined twice`);
+      seen.add(name);
+    });
+    return seen;
+  };
+  const connectors = ((server['userdb'] as ModelObject | undefined)?.['ldapConnectors'] ?? []) as ModelObject[];
+  const connectorNames = named(connectors, 'Server.userdb.ldapConnectors', 'LDAP connector');
+  connectors.forEach((c, i) => {
+    const urls = (c['urls'] ?? []) as unknown[];
+    const path = `Server.userdb.ldapConnectors[${i}].urls`;
+    if (urls.length === 0) report(ctx, 'CONFIG_MISSING', at(path), path, 'an LDAP connector needs at least one URL');
+    for (const u of urls) {
+      if (typeof u === 'string' && !/^ldaps?:\/\/[^/\s?#]+\/?$/i.test(u)) report(ctx, 'CONFIG_TYPE', at(path), path, `expected ldap://host[:port] or ldaps://host[:port], got ${JSON.stringify(u)}`);
+    }
+  });
+  const known = [...connectorNames].join(', ') || 'none defined';
+  const maps = (server['userMaps'] ?? []) as ModelObject[];
+  const mapNames = named(maps, 'Server.userMaps', 'user map');
+  maps.forEach((m, i) => {
+    const base = `Server.userMaps[${i}]`;
+    if (m['type'] === 'file') {
+      if (typeof m['path'] !== 'string' || m['path'] === '') report(ctx, 'CONFIG_MISSING', at(`${base}.type`), `${base}.path`, 'a file user map needs a path');
+    } else if (typeof m['type'] === 'string') {
+      const c = m['ldapConnector'];
+      if (typeof c !== 'string') report(ctx, 'CONFIG_MISSING', at(`${base}.type`), `${base}.ldapConnector`, `a ${m['type']} user map needs an ldapConnector (defined: ${known})`);
+      else if (!connectorNames.has(c)) report(ctx, 'CONFIG_MISSING', at(`${base}.ldapConnector`), `${base}.ldapConnector`, `LDAP connector "${c}" is not defined in Server.userdb.ldapConnectors (defined: ${known})`);
+    }
+  });
+  const knownMaps = [...mapNames].join(', ') || 'none defined';
+  const walk = (o: ModelObject, path: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      const p = `${path}.${k}`;
+      if (k === 'userMap' && typeof v === 'string' && v !== '' && v.toLowerCase() !== 'none' && !mapNames.has(v)) {
+        report(ctx, 'CONFIG_MISSING', at(p), p, `user map "${v}" is not defined in Server.userMaps (defined: ${knownMaps})`);
+      } else if (Array.isArray(v)) {
+        v.forEach((x, i) => { if (typeof x === 'object' && x !== null) walk(x as ModelObject, `${p}[${i}]`); });
+      } else if (typeof v === 'object' && v !== null) walk(v as ModelObject, p);
+    }
+  };
+  for (const def of serviceDefs()) {
+    const block = server[def.name] as ModelObject | undefined;
+    if (block === undefined) continue;
+    const base = `Server.${def.name}`;
+    if (block['userdbConnectorType'] === 'ldap') {
+      const n = block['userdbConnectorName'];
+      if (typeof n !== 'string') report(ctx, 'CONFIG_MISSING', at(`${base}.userdbConnectorType`), `${base}.userdbConnectorName`, `userdbConnectorType ldap needs a userdbConnectorName (defined: ${known})`);
+      else if (!connectorNames.has(n)) report(ctx, 'CONFIG_MISSING', at(`${base}.userdbConnectorName`), `${base}.userdbConnectorName`, `LDAP connector "${n}" is not defined in Server.userdb.ldapConnectors (defined: ${known})`);
+    }
+    walk(block, base);
+  }
+}
+
 /** Check a parsed document (the result of `parse`) and build its model. */
 export function validate(doc: AstObject, sourceName?: string): ConfigModel {
   const ctx: Ctx = { issues: [], positions: new Map(), prefix: sourceName === undefined ? '' : `${sourceName}: ` };
   const top = validateObject(doc, DOCUMENT_SCHEMA, '', ctx);
   const server = top['Server'] as ModelObject | undefined;
   if (server !== undefined) checkListeners(server, ctx);
+  if (server !== undefined) checkUserdb(server, ctx);
   if (ctx.issues.length > 0) {
     const issues = ctx.issues.slice().sort((a, b) => a.line - b.line || a.column - b.column);
     const first = issues[0]!;

@@ -183,10 +183,51 @@ export interface AuthPolicy {
   readonly allowStartTLS: boolean;
 }
 
+// ---- user databases and user maps (issue 16; Server `userdb`, `userMaps`). Owner: cl-ldap ----
+
+/** One LDAP connector of the Server's `userdb.ldapConnectors` (src/userdb/ldap.ts). */
+export interface LdapConnectorOptions {
+  readonly name: string;
+  /** `ldap://host[:port]` / `ldaps://host[:port]`, tried in this order (failover). */
+  readonly urls: readonly string[];
+  /** The service account; null: anonymous. */
+  readonly bindDn: string | null;
+  readonly bindPassword: string;
+  readonly baseDn: string;
+  /** `%u`: the full address, `%d`: its domain, each escaped per RFC 4515. Default `(mail=%u)`. */
+  readonly searchFilter: string;
+  /** The routing attribute (`host` or `host:port`). Default `mailHost`. */
+  readonly mailHostAttribute: string;
+  /** STARTTLS on ldap:// URLs. */
+  readonly startTls: boolean;
+  /** PEM CA file for the directory's certificate; null: the system's. */
+  readonly caFile: string | null;
+  /** One connect or one operation; past it: USERDB_UNAVAILABLE. */
+  readonly timeoutMs: number;
+  /** Connections to the directory per connector (per thread), at most. */
+  readonly poolSize: number;
+  /** How long an answer is kept; OFF: no cache. */
+  readonly cacheTtlMs: number | Off;
+  /** Answers kept (LRU); 0: no cache. */
+  readonly cacheSize: number;
+}
+
+/** One user map of the Server's `userMaps`, its connector embedded (src/userdb/index.ts). */
+export type UserMapOptions =
+  | { readonly name: string; readonly type: 'file'; readonly path: string }
+  | { readonly name: string; readonly type: 'ldapPassword' | 'ldapBind'; readonly connector: LdapConnectorOptions };
+
+/** Where a service with logins checks passwords (`userdbConnectorType/Name`): null: the store's
+ * own directory (`local`); a connector: LDAP Bind against it (the account must still exist in
+ * the store: the mailbox lives there). */
+export interface UserdbLogin {
+  readonly userdbConnector: LdapConnectorOptions | null;
+}
+
 /** A service with a login of its own (POP3, IMAP): its AuthPolicy, whether the plain-text login
  * command is allowed on a plain and on a secure connection (auth/policy.ts `plainLoginAllowed`),
  * and the cache of verified logins. */
-export interface LoginPolicy extends AuthPolicy {
+export interface LoginPolicy extends AuthPolicy, UserdbLogin {
   readonly plainConnAllowLogin: boolean;
   readonly secureConnAllowLogin: boolean;
   /** Verified logins kept per thread; OFF: no cache. */
@@ -226,7 +267,7 @@ export interface ImapOptions extends LoginPolicy {
 }
 
 /** SMTP receiving (config/schema.ts SMTP_IN_OPTIONS). */
-export interface SmtpIncomingOptions extends AuthPolicy {
+export interface SmtpIncomingOptions extends AuthPolicy, UserdbLogin {
   readonly kind: 'smtpIncoming';
   readonly maxMessageBytes: number;
   readonly maxRcptCount: number;
@@ -260,15 +301,13 @@ export interface SmtpIncomingOptions extends AuthPolicy {
 export interface SmtpMappingData {
   /** The map's resolved definition (the Server's `userMaps` entry it names), passed to
    * userdb's `openUserMap`; null: none (every recipient goes to `mappingHost`). */
-  readonly userMap: SmtpUserMapRef | null;
+  readonly userMap: UserMapOptions | null;
   /** The default back end (used when `userMap` is none); null: none. */
   readonly mappingHost: string | null;
   /** The back ends' SMTP port, for a map entry naming a host alone. */
   readonly mappingPort: number;
 }
 
-/** A resolved user map definition as smtpIncoming passes it to userdb's openUserMap. */
-export type SmtpUserMapRef = { readonly name: string } & Readonly<Record<string, unknown>>;
 
 /** A smart host of an outgoing route (config/schema.ts SMART_HOST). */
 export interface SmartHostOptions {
@@ -406,7 +445,7 @@ export interface HttpServiceOptions extends HttpOptions {
 }
 
 /** WebMail (config/schema.ts WEBMAIL_OPTIONS): the HTTP options and the login's domain helpers. */
-export interface WebmailOptions extends HttpOptions {
+export interface WebmailOptions extends HttpOptions, UserdbLogin {
   readonly kind: 'webmail';
   /** The login form offers the server's domains. */
   readonly showDomainList: boolean;
@@ -491,5 +530,8 @@ export interface ResolvedConfig {
   denyRules: DenyRuleOptions[]; // global
   /** The server's resolver (Server `dnr`); also in every service's options. */
   dnr: DnrOptions;
+  /** The Server's LDAP connectors (`userdb.ldapConnectors`) and user maps (`userMaps`). */
+  ldapConnectors: readonly LdapConnectorOptions[];
+  userMaps: readonly UserMapOptions[];
   serviceOptions: Readonly<Record<ServiceName, ServiceOptions>>;
 }

@@ -22,11 +22,11 @@ import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
   SmtpMappingData,
-  AllowRuleOptions, AuthPolicy, DnrOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, DnrOptions, LdapConnectorOptions, UserdbLogin, UserMapOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   OutgoingRoute, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
-import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
+import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, LDAP_CONNECTOR, USER_MAP, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
 import type { AttrSpec, ModelObject, ModelValue, ObjectSchema, ServiceDef } from './schema.ts';
 import { parseEndpoint } from './values.ts';
 import { systemHostname } from '../net/hostname.ts';
@@ -207,6 +207,12 @@ interface ResolveCtx {
   listeners: readonly TcpListenerOptions[];
   /** The Server-level attributes the row lists in `serverOptions`. */
   server: OptionReader;
+  /** (issue 16) The user map named `name` (Server `userMaps`), its connector embedded; null for
+   * null, '' or 'none'. A resolver writes `userMap: c.userMap(r.str('userMap'))`. Throws
+   * CONFIG_MISSING for a name no map has (config/model.ts reports it first, with its line). */
+  userMap(name: string | null): UserMapOptions | null;
+  /** (issue 16) The LDAP connector named `name` (Server `userdb.ldapConnectors`); CONFIG_MISSING if none. */
+  ldapConnector(name: string): LdapConnectorOptions;
 }
 
 /** The auth types and STARTTLS of a service that authenticates clients (config/options.ts AuthPolicy). */
@@ -218,9 +224,18 @@ function authPolicy(r: OptionReader): AuthPolicy {
   };
 }
 
-/** The same, with the plain-text login command and the login cache (config/options.ts LoginPolicy). */
-function loginPolicy(r: OptionReader): LoginPolicy {
+/** (issue 16) `userdbConnectorType/Name`: where the service checks passwords. */
+function userdbLogin(r: OptionReader, c: ResolveCtx): UserdbLogin {
+  const type = r.str('userdbConnectorType');
+  const name = r.str('userdbConnectorName');
+  return { userdbConnector: type === 'ldap' ? c.ldapConnector(name ?? '') : null };
+}
+
+/** The same, with the plain-text login command, the login cache and where passwords are checked
+ * (config/options.ts LoginPolicy). */
+function loginPolicy(r: OptionReader, c: ResolveCtx): LoginPolicy {
   return {
+    ...userdbLogin(r, c),
     plainConnAllowLogin: r.bool('plainConnAllowLogin'),
     secureConnAllowLogin: r.bool('secureConnAllowLogin'),
     ...authPolicy(r),
@@ -257,14 +272,13 @@ function httpOptions(r: OptionReader, c: ResolveCtx): HttpOptions {
 }
 
 /** smtpIncoming's `mappingData` (config/schema.ts SMTP_MAPPING_DATA): the map it names. */
-function smtpMappingData(m: ModelObject | null): SmtpMappingData {
+function smtpMappingData(m: ModelObject | null, c: ResolveCtx): SmtpMappingData {
   const sc = (SERVICE_DEFS.smtpIncoming.schema.attributes['mappingData'] as { schema: ObjectSchema }).schema;
   const o = m ?? undefined;
   const name = str(o, sc, 'userMap');
   const host = str(o, sc, 'mappingHost');
   return {
-    // TODO(cl-ldap): the Server's userMaps definition by name (c.userMap)
-    userMap: name !== null && name !== '' && name.toLowerCase() !== 'none' ? { name } : null,
+    userMap: c.userMap(name),
     mappingHost: host !== null && host !== '' ? host : null,
     mappingPort: num(o, sc, 'mappingPort'),
   };
@@ -275,13 +289,13 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
   none: () => ({ kind: 'none' }),
   pop3: (r, c) => ({
     kind: 'pop3',
-    ...loginPolicy(r),
+    ...loginPolicy(r, c),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern POP3 server ready`),
     exclusiveLock: c.server.bool('pop3ExclusiveLock'),
   }),
   imap: (r, c) => ({
     kind: 'imap',
-    ...loginPolicy(r),
+    ...loginPolicy(r, c),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern IMAP4rev2 server ready`),
     imapIdEnabled: r.bool('imapIdEnabled'),
     imapShowAllFolders: r.bool('imapShowAllFolders'),
@@ -299,6 +313,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     maxReceivedHeaders: r.num('maxReceivedHeaders'),
     greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} ESMTP Postern`),
     ...authPolicy(r),
+    ...userdbLogin(r, c),
     allowPipelining: r.bool('allowPipelining'),
     allow8BitMime: r.bool('allow8BitMime'),
     allowBinaryMime: r.bool('allowBinaryMime'),
@@ -313,7 +328,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     // both fields are required by the schema
     dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
     enableSmtpRouting: r.bool('enableSmtpRouting'),
-    mappingData: smtpMappingData(r.object('mappingData')),
+    mappingData: smtpMappingData(r.object('mappingData'), c),
   }),
   smtpOutgoing: (r, c) => ({
     kind: 'smtpOutgoing',
@@ -370,6 +385,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     hostNameResolver: r.objects('hostNameResolver').map((h) => ({ host: (h['host'] as string).toLowerCase(), domain: (h['domain'] as string).toLowerCase() })),
     authCacheSize: r.numOrOff('authCacheSize'),
     authCacheTtlMs: r.num('authCacheTtl'),
+    ...userdbLogin(r, c),
   }),
   // ---- cluster (issue 16): each resolver is its owner's
   pop3Proxy: () => ({
@@ -422,7 +438,7 @@ function outgoingRoute(o: ModelObject): OutgoingRoute {
 
 /** The service's `session` and `protocol`, each attribute read once; INTERNAL if the row's
  * resolver leaves an attribute (or a server option) unread. */
-function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model: ModelObject, hostname: string, listeners: readonly TcpListenerOptions[]): Pick<ServiceOptions, 'session' | 'protocol'> {
+function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model: ModelObject, hostname: string, listeners: readonly TcpListenerOptions[], userdb: Userdb): Pick<ServiceOptions, 'session' | 'protocol'> {
   const read = new Set<string>();
   const r = optionReader(block, def.optionAttrs, read, `${def.name}Service`);
   const serverNames = def.row.serverOptions ?? [];
@@ -430,7 +446,7 @@ function serviceOptionsOf(def: ServiceDef, block: ModelObject | undefined, model
   const serverRead = new Set<string>();
   const server = optionReader(model, serverAttrs, serverRead, 'Server');
   const session = def.transport === 'tcp' ? sessionOptions(r) : defaultSessionOptions();
-  const protocol = (PROTOCOL_RESOLVERS[def.row.optionsKind] as (r: OptionReader, c: ResolveCtx) => ProtocolOptions)(r, { hostname, listeners, server });
+  const protocol = (PROTOCOL_RESOLVERS[def.row.optionsKind] as (r: OptionReader, c: ResolveCtx) => ProtocolOptions)(r, { hostname, listeners, server, userMap: userdb.userMap, ldapConnector: userdb.ldapConnector });
   const missed = [...Object.keys(def.optionAttrs).filter((n) => !read.has(n)), ...serverNames.filter((n) => !serverRead.has(n))];
   if (missed.length > 0) {
     throw new PosternError('INTERNAL', `service ${def.name}: option attributes never resolved: ${missed.join(', ')}`, { service: def.name, missed });
@@ -501,6 +517,57 @@ function dnrOptions(block: ModelObject | undefined): DnrOptions {
   };
 }
 
+// ---- user databases and user maps (issue 16). Owner: cl-ldap ---------------------------------
+
+interface Userdb {
+  connectors: LdapConnectorOptions[];
+  maps: UserMapOptions[];
+  userMap(name: string | null): UserMapOptions | null;
+  ldapConnector(name: string): LdapConnectorOptions;
+}
+
+function ldapConnectorOptions(o: ModelObject): LdapConnectorOptions {
+  const s = LDAP_CONNECTOR;
+  return {
+    name: str(o, s, 'name')!,
+    urls: (get(o, s, 'urls') as string[]).slice(),
+    bindDn: str(o, s, 'bindDn'),
+    bindPassword: str(o, s, 'bindPassword') ?? '',
+    baseDn: str(o, s, 'baseDn')!,
+    searchFilter: str(o, s, 'searchFilter')!,
+    mailHostAttribute: str(o, s, 'mailHostAttribute')!,
+    startTls: bool(o, s, 'startTls'),
+    caFile: str(o, s, 'caFile'),
+    timeoutMs: num(o, s, 'timeout'),
+    poolSize: num(o, s, 'poolSize'),
+    cacheTtlMs: num(o, s, 'cacheTtl') as number | Off,
+    cacheSize: num(o, s, 'cacheSize'),
+  };
+}
+
+/** The Server's `userdb` and `userMaps` (names checked by config/model.ts). */
+function userdbOf(model: ModelObject): Userdb {
+  const connectors = objects(model['userdb'] as ModelObject | undefined, 'ldapConnectors').map(ldapConnectorOptions);
+  const ldapConnector = (name: string): LdapConnectorOptions => {
+    const c = connectors.find((x) => x.name === name);
+    if (c === undefined) throw new PosternError('CONFIG_MISSING', `LDAP connector "${name}" is not defined in Server.userdb.ldapConnectors`, { name });
+    return c;
+  };
+  const maps: UserMapOptions[] = objects(model, 'userMaps').map((o) => {
+    const name = str(o, USER_MAP, 'name')!;
+    const type = str(o, USER_MAP, 'type');
+    if (type === 'file') return { name, type, path: str(o, USER_MAP, 'path') ?? '' };
+    return { name, type: type === 'ldapBind' ? 'ldapBind' : 'ldapPassword', connector: ldapConnector(str(o, USER_MAP, 'ldapConnector') ?? '') };
+  });
+  const userMap = (name: string | null): UserMapOptions | null => {
+    if (name === null || name === '' || name.toLowerCase() === 'none') return null;
+    const m = maps.find((x) => x.name === name);
+    if (m === undefined) throw new PosternError('CONFIG_MISSING', `user map "${name}" is not defined in Server.userMaps`, { name });
+    return m;
+  };
+  return { connectors, maps, userMap, ldapConnector };
+}
+
 /** The `dnr` defaults (options built by hand, tests). */
 export function defaultDnrOptions(): DnrOptions {
   return deepFreeze(dnrOptions(undefined));
@@ -511,11 +578,12 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const serviceOptions = {} as Record<ServiceName, ServiceOptions>;
   const hostname = str(model, s, 'hostname') ?? systemHostname();
   const dnr = dnrOptions(model['dnr'] as ModelObject | undefined);
+  const userdb = userdbOf(model);
   for (const def of serviceDefs()) {
     const name = def.name;
     const block = model[name] as ModelObject | undefined;
     const base = service(def, block);
-    serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners), dnr };
+    serviceOptions[name] = { ...base, hostname, ...serviceOptionsOf(def, block, model, hostname, base.listeners, userdb), dnr };
   }
   const out = serviceOptions.smtpOutgoing;
   if (out?.protocol.kind === 'smtpOutgoing') {
@@ -540,6 +608,8 @@ export function resolve(model: ModelObject): ResolvedConfig {
     allowRules: allowRules(model, s),
     denyRules: denyRules(model, s),
     dnr,
+    ldapConnectors: userdb.connectors,
+    userMaps: userdb.maps,
     serviceOptions,
   });
 }

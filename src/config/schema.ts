@@ -20,7 +20,7 @@
  * `defineService(name, transport, description, fields)`,
  * `SERVICE_NAMES`, `SERVICES_CHOICES`, `SERVICE_DEFS`, `serviceDefs()`, `registerServices(rows)`,
  * `SERVER_SCHEMA`, `DOCUMENT_SCHEMA`, `IP_RULE`, `TCP_ALLOW_RULE`,
- * `SSL_CONTROL`, `STATUS_CONTROL`, `DNR_SCHEMA`, `DNR_NAME_SERVER`, `UDP_LISTENER`, `lookupAttribute`.
+ * `SSL_CONTROL`, `STATUS_CONTROL`, `DNR_SCHEMA`, `LDAP_CONNECTOR`, `USERDB_SCHEMA`, `USER_MAP`, `DNR_NAME_SERVER`, `UDP_LISTENER`, `lookupAttribute`.
  * Throws: CONFIG_DUPLICATE (`registerServices` with a name already taken).
  */
 import { PosternError } from '../errors.ts';
@@ -225,6 +225,14 @@ export const TCP_OPTIONS: Readonly<Record<string, AttrSpec>> = {
 const AUTH_TYPES = ['plain', 'login', 'cramMd5', 'digestMd5', 'gssapi', 'scramSha256'] as const;
 const authTypes = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: AUTH_TYPES }, default: ['plain', 'login', 'cramMd5', 'scramSha256'] });
 
+/** (issue 16) Where a service with logins checks passwords: `local` (the store's directory) or
+ * `ldap` (LDAP Bind against the Server's `userdb.ldapConnectors` entry named
+ * `userdbConnectorName`; the account must still exist in the store). Owner: cl-ldap. */
+const USERDB_LOGIN: Record<string, AttrSpec> = {
+  userdbConnectorType: { type: 'choice', choices: ['local', 'ldap'], default: 'local' },
+  userdbConnectorName: { type: 'csString' }, // required with userdbConnectorType ldap
+};
+
 /** POP3 (seed 002; resolved into config/options.ts Pop3Options). digestMd5 and gssapi are accepted
  * but not implemented: AUTH answers "mechanism not supported" and CAPA does not list them. */
 const POP3_OPTIONS: Record<string, AttrSpec> = {
@@ -236,6 +244,7 @@ const POP3_OPTIONS: Record<string, AttrSpec> = {
   greetingsText: { type: 'csString' }, // the +OK greeting; default "<hostname> Postern POP3 server ready"
   authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
+  ...USERDB_LOGIN,
 };
 
 /** IMAP (inventory §7, seed names; resolved into config/options.ts ImapOptions). digestMd5 and gssapi
@@ -258,6 +267,7 @@ const IMAP_OPTIONS: Record<string, AttrSpec> = {
   maxListItems: uint(10000, { min: 16 }), // (Postern) items in one list of a command (FETCH items, flags, search keys, sequence ranges)
   authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
+  ...USERDB_LOGIN,
 };
 
 /** FTP backup (seed 003; resolved into config/options.ts FtpBackupOptions). Passive data listeners bind on
@@ -281,6 +291,7 @@ const SMTP_MAPPING_DATA: ObjectSchema = {
   },
 };
 const SMTP_IN_OPTIONS: Record<string, AttrSpec> = {
+  ...USERDB_LOGIN,
   maxLineLength: uint(2048, { min: 512 }), // a command line, bytes (RFC 5321: at least 512)
   maxDataSize: uint(10240, { unit: 'kb', min: 1, max: 4194304 }), // one message
   maxRcptCount: uint(100, { min: 1, max: 1000 }),
@@ -401,6 +412,7 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
   hostNameResolver: { type: 'objectSet', schema: { typeName: 'HostNameResolver', attributes: { host: { type: 'string', required: true }, domain: { type: 'string', required: true } } } }, // a login without @domain on `host` gets `domain`
   authCacheSize: uint(10000, { zeroOff: true }), // (Postern) verified logins kept per thread; 0 = OFF (no cache)
   authCacheTtl: seconds(3600), // (Postern) how long a verified login is kept
+  ...USERDB_LOGIN,
 };
 
 // ---- cluster (issue 16): each block is its owner's; keep edits inside it -----------------
@@ -596,6 +608,41 @@ export const DNR_SCHEMA: ObjectSchema = {
   },
 };
 
+/** (issue 16) The Server's user databases (`userdb`) and user maps (`userMaps`); resolved into
+ * config/options.ts LdapConnectorOptions / UserMapOptions; checked across (unique names, known
+ * connectors and maps) by config/model.ts. Owner: cl-ldap. */
+export const LDAP_CONNECTOR: ObjectSchema = {
+  typeName: 'LdapConnector',
+  attributes: {
+    name: { type: 'csString', required: true }, // no spaces
+    urls: { type: 'set', of: { type: 'csString' }, required: true }, // ldap://host[:port] or ldaps://host[:port], tried in order (failover)
+    bindDn: { type: 'csString' }, // the service account; none: anonymous
+    bindPassword: { type: 'csString', default: '' },
+    baseDn: { type: 'csString', required: true },
+    searchFilter: { type: 'csString', default: '(mail=%u)' }, // %u: the full address, %d: its domain (RFC 4515 escaped)
+    mailHostAttribute: { type: 'csString', default: 'mailHost' }, // the routing attribute: host or host:port
+    startTls: yesNo(false), // STARTTLS on ldap:// URLs (ldaps:// is TLS from the first byte)
+    caFile: csString(), // PEM CA to verify the directory's certificate; none: the system's
+    timeout: { ...seconds(5), max: 300 }, // one connect or one operation; then USERDB_UNAVAILABLE
+    poolSize: uint(4, { min: 1, max: 256 }), // connections per connector per thread
+    cacheTtl: { ...seconds(60, 0), zeroOff: true, max: 86400 }, // how long an answer is kept; 0 = no cache
+    cacheSize: uint(10000, { max: 1000000 }), // answers kept (least recently used dropped first); 0 = no cache
+  },
+};
+export const USERDB_SCHEMA: ObjectSchema = {
+  typeName: 'Userdb',
+  attributes: { ldapConnectors: { type: 'objectSet', schema: LDAP_CONNECTOR } },
+};
+export const USER_MAP: ObjectSchema = {
+  typeName: 'UserMap',
+  attributes: {
+    name: { type: 'csString', required: true }, // no spaces; "none" is reserved (no map)
+    type: { type: 'choice', choices: ['file', 'ldapPassword', 'ldapBind'], required: true },
+    path: csString(), // type file: the map file (README "User maps")
+    ldapConnector: csString(), // type ldapPassword / ldapBind: a userdb.ldapConnectors name
+  },
+};
+
 const serviceAttrs: Record<string, AttrSpec> = {};
 for (const name of SERVICE_NAMES) serviceAttrs[name] = { type: 'object', schema: SERVICE_DEFS[name].schema };
 const serverAttributes: Record<string, AttrSpec> = {};
@@ -616,6 +663,8 @@ export const SERVER_SCHEMA: ObjectSchema = {
     dnr: { type: 'object', schema: DNR_SCHEMA }, // the server's resolver (net/dnr.ts)
     allowRules: { type: 'objectSet', schema: TCP_ALLOW_RULE },
     denyRules: { type: 'objectSet', schema: IP_RULE },
+    userdb: { type: 'object', schema: USERDB_SCHEMA }, // (issue 16) user databases: LDAP connectors
+    userMaps: { type: 'objectSet', schema: USER_MAP }, // (issue 16) user maps, by name
     ...serviceAttrs,
   }),
 };

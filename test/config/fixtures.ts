@@ -121,5 +121,29 @@ function genObject(g: Gen, schema: ObjectSchema): ModelObject {
 
 /** A random model that validates: every attribute kind of the schema, unique listener ports. */
 export function genModel(seed: number): ModelObject {
-  return genObject({ rnd: prng(seed), port: 30000 }, SERVER_SCHEMA);
+  return fixUserdbNames(genObject({ rnd: prng(seed), port: 30000 }, SERVER_SCHEMA));
+}
+
+/** (issue 16) Random names cannot refer to each other: give connectors and maps names and URLs
+ * that validate, and point every reference at them (or at none). */
+function fixUserdbNames(m: ModelObject): ModelObject {
+  const connectors = ((m['userdb'] as ModelObject | undefined)?.['ldapConnectors'] ?? []) as ModelObject[];
+  connectors.forEach((c, i) => { c['name'] = `c${i}`; c['urls'] = [`ldap://h${i}.example:389`]; });
+  const maps = (m['userMaps'] ?? []) as ModelObject[];
+  maps.forEach((x, i) => {
+    x['name'] = `m${i}`;
+    if (x['type'] !== 'file' && connectors.length > 0) { x['ldapConnector'] = 'c0'; delete x['path']; } else { x['type'] = 'file'; x['path'] = `/maps/m${i}`; delete x['ldapConnector']; }
+  });
+  const walk = (o: ModelObject): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'userMap') o[k] = maps.length > 0 ? 'm0' : 'none';
+      else if (k === 'userdbConnectorName') o[k] = 'c0';
+      else if (Array.isArray(v)) v.forEach((x) => { if (typeof x === 'object' && x !== null) walk(x as ModelObject); });
+      else if (typeof v === 'object' && v !== null) walk(v as ModelObject);
+    }
+    if (o['userdbConnectorType'] === 'ldap' && connectors.length === 0) o['userdbConnectorType'] = 'local';
+    if (o['userdbConnectorType'] === 'ldap') o['userdbConnectorName'] = 'c0';
+  };
+  for (const [k, v] of Object.entries(m)) if (k !== 'userdb' && k !== 'userMaps' && typeof v === 'object' && v !== null && !Array.isArray(v)) walk(v as ModelObject);
+  return m;
 }

@@ -17,20 +17,20 @@
  */
 import { PosternError, isPosternError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { SmtpMappingData } from '../../config/options.ts';
+import type { SmtpMappingData, UserMapOptions } from '../../config/options.ts';
 import type { NextHop } from '../../store/queue-record.ts';
 import { openUserMap, type UserMap } from '../../userdb/index.ts';
 
 const maps = new WeakMap<SmtpMappingData, UserMap>();
 
-function mapOf(m: SmtpMappingData, log: Logger): UserMap {
+function mapOf(m: SmtpMappingData, options: UserMapOptions, log: Logger): UserMap {
   let map = maps.get(m);
   if (map === undefined) {
     try {
-      map = openUserMap(m.userMap, log);
+      map = openUserMap(options, log);
     } catch (e) {
       // a map that cannot be opened (misconfigured, not built) is a temporary failure of RCPT
-      throw isPosternError(e, 'USERDB_UNAVAILABLE') ? e : new PosternError('USERDB_UNAVAILABLE', `user map ${m.userMap?.name ?? '?'} cannot be opened: ${e instanceof Error ? e.message : String(e)}`);
+      throw isPosternError(e, 'USERDB_UNAVAILABLE') ? e : new PosternError('USERDB_UNAVAILABLE', `user map ${options.name} cannot be opened: ${e instanceof Error ? e.message : String(e)}`);
     }
     maps.set(m, map);
   }
@@ -40,7 +40,7 @@ function mapOf(m: SmtpMappingData, log: Logger): UserMap {
 /** The back end of `address`, or null (not routed). */
 export async function routeRecipient(m: SmtpMappingData, address: string, log: Logger): Promise<NextHop | null> {
   if (m.userMap === null) return m.mappingHost !== null ? { host: m.mappingHost, port: m.mappingPort } : null;
-  const route = await mapOf(m, log).lookup(address);
+  const route = await mapOf(m, m.userMap, log).lookup(address);
   if (route === null) return null;
   const port = route.port ?? m.mappingPort;
   if (route.host === '' || !Number.isInteger(port) || port < 1 || port > 65535) throw new PosternError('USERDB_BAD_ENTRY', `user map entry of ${address.slice(0, 256)} names no usable back end`);
