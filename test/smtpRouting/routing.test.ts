@@ -129,5 +129,5 @@ test('a user map that cannot answer: RCPT gets 451 4.4.3 (the sender retries)', 
     return doc.services.find((s: any) => s.name === 'smtpIncoming')?.listeners.every((l: any) => l.listening);
   }, 30_000, 'the front end ready');
   const sw = await run('swaks', ['--server', `${FRONT_IP}:${smtp}`, '--ehlo', 'client.test', '--from', 'a@outside.test', '--to', 'alice@example.test', '--quit-after', 'RCPT']);
-  assert.match(sw.stdout, /<\*\* {2}451 4\.4\.3 <alice@example\.test>: routing information is not available now/);
+  assert.match(sw.stdout, /<\*\* {1,2}451 4\.4\.3 <alice@example\.test>: routing information is not available now/);
 });
