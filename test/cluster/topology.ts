@@ -33,6 +33,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLdapServer, type LdapServer, type LdapUser } from '../ldap-server.ts';
+import { SERVICE_DEFS } from '../../src/config/schema.ts';
+
+/** The proxies the front end runs: those built on this tree (their row names a module). */
+export const PROXIES = (['pop3Proxy', 'imapProxy', 'webmailProxy'] as const).filter((n) => SERVICE_DEFS[n].row.module !== null);
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'postern.js');
@@ -105,14 +109,16 @@ export interface Cluster {
 
 export interface ClusterOptions {
   users?: readonly ClusterUser[];
-  /** Start slapd with the users (default true). */
+  /** Start slapd with the users (default true); the back ends then check passwords against it. */
   ldap?: boolean;
   /** The front end's user map: 'file' (default), 'ldap' (LDAP Password over slapd), or 'none'
    * (SMTP routes every recipient to back1: mappingHost). */
   mapType?: 'file' | 'ldap' | 'none';
-  /** (internal) slapd's URL and service password for the 'ldap' map. */
+  /** (internal) slapd's URL and service password (set by startCluster when slapd runs). */
   ldapUrl?: string;
   ldapBindPassword?: string;
+  /** The LDAP connector's timeout, seconds (default 2). */
+  ldapTimeout?: number;
   /** Extra Server-level attributes (each node). */
   server?: string;
   /** Extra attributes of the front end's smtpIncoming. */
@@ -255,32 +261,48 @@ function fileMapText(users: readonly ClusterUser[]): string {
   return `# cluster test map: address  back end\n${users.map((u) => `${u.mail} ${u.backend}`).join('\n')}\n`;
 }
 
+/** The LDAP connector every node shares (slapd's service account; a short timeout, a warm cache). */
+function connectorText(o: ClusterOptions): string {
+  return `userdb = { ldapConnectors = ( { name = dir urls = ( "${o.ldapUrl}" ) bindDn = "cn=postern,dc=example,dc=test" bindPassword = "${o.ldapBindPassword ?? ''}" baseDn = "ou=people,dc=example,dc=test" timeout = ${o.ldapTimeout ?? 2} cacheTtl = 60 } ) }`;
+}
+
 function backConfig(ip: string, name: string, p: ClusterPorts, o: ClusterOptions): string {
+  // with slapd, the back ends check passwords against the same directory (the mailbox is the store's)
+  const viaLdap = o.ldapUrl !== undefined ? 'userdbConnectorType = ldap userdbConnectorName = dir' : '';
   return `Server {
   hostname = "${name}.cluster.test"
   services = (smtpIncoming processing pop3 imap webmail)
   statusListener = ${ip}:${p.status}
   logLevel = ${o.logLevel ?? 'warn'}
+  ${o.ldapUrl !== undefined ? connectorText(o) : ''}
   ${o.server ?? ''}
   smtpIncoming = { listeners = ( { address = ${ip}:${p.smtp} } ) mailAuth = no }
   processing = { schedInterval = 1 maxSchedInterval = 2 }
-  pop3 = { listeners = ( { address = ${ip}:${p.pop3} } ) }
-  imap = { listeners = ( { address = ${ip}:${p.imap} } ) }
-  webmail = { listeners = ( { address = ${ip}:${p.http} } ) }
+  pop3 = { listeners = ( { address = ${ip}:${p.pop3} } ) ${viaLdap} }
+  imap = { listeners = ( { address = ${ip}:${p.imap} } ) ${viaLdap} }
+  webmail = { listeners = ( { address = ${ip}:${p.http} } ) ${viaLdap} }
 }
 `;
 }
 
 function frontConfig(fp: ClusterPorts, bp: ClusterPorts, mapFile: string, o: ClusterOptions): { text: string; services: string[] } {
   const sched = o.schedInterval ?? 1;
-  const services = ['smtpIncoming', 'smtpOutgoing', 'processing'];
   const mapType = o.mapType ?? 'file';
-  const ldap = o.ldapUrl ?? null;
+  const services = ['smtpIncoming', 'smtpOutgoing', 'processing', ...(mapType === 'none' ? [] : PROXIES)];
   const userMaps = mapType === 'none' ? '' : mapType === 'file'
     ? `userMaps = ( { name = users type = file path = "${mapFile}" } )`
-    : `userdb = { ldapConnectors = ( { name = dir urls = ( "${ldap}" ) bindDn = "cn=postern,dc=example,dc=test" bindPassword = "${o.ldapBindPassword ?? ''}" baseDn = "ou=people,dc=example,dc=test" timeout = 2 cacheTtl = 60 } ) }
+    : `${connectorText(o)}
   userMaps = ( { name = users type = ldapPassword ldapConnector = dir } )`;
   const mapping = mapType === 'none' ? `mappingHost = "${BACK_IPS[0]}" mappingPort = ${bp.smtp}` : `userMap = users mappingPort = ${bp.smtp}`;
+  // the proxies: the map routes, no default back end; with LDAP the proxy checks the password
+  const onProxy = mapType === 'ldap' ? 'yes' : 'no';
+  const rw = o.rwTimeout ?? 3;
+  const proxies: Record<string, string> = {
+    pop3Proxy: `pop3Proxy = { listeners = ( { address = ${FRONT_IP}:${fp.pop3} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.pop3} } connectionData = { rwTimeout = ${rw} } }`,
+    imapProxy: `imapProxy = { listeners = ( { address = ${FRONT_IP}:${fp.imap} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.imap} } connectionData = { rwTimeout = ${rw} } }`,
+    webmailProxy: `webmailProxy = { listeners = ( { address = ${FRONT_IP}:${fp.http} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "${BACK_IPS[0]}" mappingPort = ${bp.http} } connectionData = { connectTimeout = ${rw} rwTimeout = ${Math.max(rw, 10)} } }`,
+  };
+  const proxyText = services.filter((x) => x in proxies).map((x) => proxies[x]).join('\n  ');
   const text = `Server {
   hostname = "front.cluster.test"
   services = (${services.join(' ')})
@@ -297,6 +319,7 @@ function frontConfig(fp: ClusterPorts, bp: ClusterPorts, mapFile: string, o: Clu
   }
   processing = { schedInterval = ${sched} maxSchedInterval = ${sched} }
   smtpOutgoing = { mtaSts = no connectTimeout = 3 rwTimeout = 10 }
+  ${proxyText}
 }
 `;
   return { text, services };
@@ -325,9 +348,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     }
     const echo = { echo: o.echo ?? false };
     const backSvc = ['smtpIncoming', 'processing', 'pop3', 'imap', 'webmail'];
-    const back1 = makeNode('back1', BACK_IPS[0], dir, backConfig(BACK_IPS[0], 'back1', backPorts, o), backSvc, backPorts.status, echo);
-    const back2 = makeNode('back2', BACK_IPS[1], dir, backConfig(BACK_IPS[1], 'back2', backPorts, o), backSvc, backPorts.status, echo);
-    const f = frontConfig(frontPorts, backPorts, mapFile, { ...o, ...(ldap !== null ? { ldapUrl: ldap.url, ldapBindPassword: ldap.bindPassword } : {}) });
+    const oo: ClusterOptions = { ...o, ...(ldap !== null ? { ldapUrl: ldap.url, ldapBindPassword: ldap.bindPassword } : {}) };
+    const back1 = makeNode('back1', BACK_IPS[0], dir, backConfig(BACK_IPS[0], 'back1', backPorts, oo), backSvc, backPorts.status, echo);
+    const back2 = makeNode('back2', BACK_IPS[1], dir, backConfig(BACK_IPS[1], 'back2', backPorts, oo), backSvc, backPorts.status, echo);
+    const f = frontConfig(frontPorts, backPorts, mapFile, oo);
     const front = makeNode('front', FRONT_IP, dir, f.text, f.services, frontPorts.status, echo);
     nodes.push(back1, back2, front);
     await Promise.all(nodes.map((n) => n.start()));
