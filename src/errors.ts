@@ -41,6 +41,10 @@ export const ErrorCodes = {
   // user databases and user maps (src/userdb/): a directory that cannot be asked is temporary
   USERDB_UNAVAILABLE: true, // the LDAP server is down, slow past its timeout, or refused the service bind
   USERDB_BAD_ENTRY: false, // an entry or map line that cannot be used (no mailHost, a bad host:port)
+  // the POP3 and IMAP proxies (src/session/backend.ts): a back end that fails is temporary
+  PROXY_BACKEND: true, // the back end could not be reached, refused, or was silent past rwTimeout
+  PROXY_BUSY: true, // connectionData maxConnections to the back ends reached
+  PROXY_NO_ROUTE: false, // no map entry and no mappingHost: the user has no back end
   // storage (protocol-neutral kinds, as Dovecot's mail-error.h; each protocol maps them)
   STORE_NO_SUCH_DOMAIN: false,
   STORE_NO_SUCH_ACCOUNT: false,

@@ -19,12 +19,14 @@
  *     searches()     how many SRCH operations slapd logged so far (to prove a cache hit),
  *     binds()        how many BIND operations slapd logged so far,
  *     connections()  how many connections slapd accepted so far,
+ *     log()          slapd's access log lines so far (`-d stats`; the last 20000),
  *     stop()         SIGTERM, bounded wait (5 s) then SIGKILL; idempotent,
  *     kill()         SIGKILL now (a directory that dies),
- *     pause()/resume() SIGSTOP/SIGCONT (a directory that accepts and never answers),
+ *     pause()/resume() SIGSTOP (resolves once the kernel shows it stopped) / SIGCONT (a
+ *                    directory that accepts connections and never answers),
  *     restart()      stop (if running) and start again on the same port with the same data }.
  *   Options: `users` (default DEFAULT_LDAP_USERS), `host` (default 127.0.0.1), `port` (default a
- *   free one), `startTimeoutMs` (default 10 s).
+ *   free one below the ephemeral range), `startTimeoutMs` (default 10 s).
  * - `LdapUser` { mail, password, scheme ('clear' | 'ssha'), mailHost?, uid?, cn? }:
  *   'clear' stores userPassword as given (LDAP Password maps compare it), 'ssha' stores
  *   `{SSHA}` (LDAP Bind maps bind with it; a compare of the clear text fails).
@@ -43,7 +45,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'ldapts';
-import { freePort, tmpDir } from './helpers.ts';
+import net from 'node:net';
+import { tmpDir } from './helpers.ts';
 
 export interface LdapUser {
   mail: string;
@@ -86,9 +89,11 @@ export interface LdapServer {
   searches(): number;
   binds(): number;
   connections(): number;
+  /** slapd's access log lines so far (the last 20000). */
+  log(): readonly string[];
   stop(): Promise<void>;
   kill(): Promise<void>;
-  pause(): void;
+  pause(): Promise<void>;
   resume(): void;
   restart(): Promise<void>;
 }
@@ -176,6 +181,22 @@ function slapdConf(dir: string): string {
   ].join('\n');
 }
 
+/** A free port BELOW the kernel's ephemeral range (32768-60999 by default): after a kill, a
+ * client's outgoing connection could otherwise take the directory's port as its own local port
+ * (and even connect to itself), and the restarted slapd could not listen on it. */
+async function listenPort(host: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, host, () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port below 32000 for slapd');
+}
+
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: 15_000 }, (err, _out, stderr) => {
@@ -188,7 +209,7 @@ function run(cmd: string, args: string[]): Promise<void> {
 export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapServer> {
   const users = o.users ?? DEFAULT_LDAP_USERS;
   const host = o.host ?? '127.0.0.1';
-  const port = o.port ?? (await freePort());
+  const port = o.port ?? (await listenPort(host));
   const startTimeoutMs = o.startTimeoutMs ?? 10_000;
   const dir = tmpDir('postern-slapd-');
   const conf = path.join(dir, 'slapd.conf');
@@ -202,6 +223,7 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
   let exited: Promise<void> = Promise.resolve();
   let stderrTail = '';
   const counts = { SRCH: 0, BIND: 0, ACCEPT: 0 };
+  const logLines: string[] = [];
 
   const spawnSlapd = async (): Promise<void> => {
     stderrTail = '';
@@ -216,6 +238,8 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        logLines.push(line);
+        if (logLines.length > 20000) logLines.splice(0, 1000);
         if (/ SRCH base=/.test(line)) counts.SRCH++;
         else if (/ BIND dn=/.test(line)) counts.BIND++;
         else if (/ ACCEPT from /.test(line)) counts.ACCEPT++;
@@ -276,6 +300,7 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
     searches: () => counts.SRCH,
     binds: () => counts.BIND,
     connections: () => counts.ACCEPT,
+    log: () => logLines,
     stop,
     async kill() {
       const c = child;
@@ -283,7 +308,20 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
       c.kill('SIGKILL');
       await exited;
     },
-    pause() { (child as ChildProcess | null)?.kill('SIGSTOP'); },
+    async pause() {
+      const c = child as ChildProcess | null;
+      if (c === null || c.pid === undefined) return;
+      c.kill('SIGSTOP');
+      // stopped means the kernel says so (state T), not a sleep
+      const stat = `/proc/${c.pid}/stat`;
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        const state = fs.readFileSync(stat, 'utf8').replace(/^.*\) /s, '')[0];
+        if (state === 'T') return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error('slapd did not stop on SIGSTOP');
+    },
     resume() { (child as ChildProcess | null)?.kill('SIGCONT'); },
     async restart() {
       await stop();

@@ -460,14 +460,46 @@ export interface WebmailOptions extends HttpOptions, UserdbLogin {
 
 // ---- cluster (issue 16): each interface is its owner's ------------------------------------
 
+/** The connections of a proxy to its back ends (config/schema.ts `connectionData`). */
+export interface ProxyConnectionOptions {
+  /** Connect, TLS handshake, greeting and each login step on the back end, ms. */
+  readonly rwTimeoutMs: number;
+  /** Open connections to the back ends at once, over the service's threads. */
+  readonly maxConnections: number;
+  /** Implicit TLS to the back end. */
+  readonly sslEnable: boolean;
+  /** PEM CAs trusted for the back ends' certificates; null: Node's bundled roots. */
+  readonly caFile: string | null;
+  /** false: any back-end certificate is accepted. */
+  readonly sslVerify: boolean;
+  /** Source address of the connections; '' : any. */
+  readonly localInterface: string;
+}
+
+/** What the POP3 and IMAP proxies share (config/schema.ts proxyOptions). */
+export interface ProxyOptions extends LoginPolicy {
+  /** The greeting's text: one line. */
+  readonly greetingsText: string;
+  /** true: the proxy checks the password (the user map's, else its own directory); false: the back end. */
+  readonly authenticateOnProxy: boolean;
+  /** The user map (Server userMaps, resolved by name); null: none, every user goes to mappingHost. */
+  readonly userMap: UserMapOptions | null;
+  /** The back end of users the map has no entry for; '' : none. */
+  readonly mappingHost: string;
+  readonly mappingPort: number;
+  readonly connection: ProxyConnectionOptions;
+}
+
 /** POP3 proxy (config/schema.ts POP3_PROXY_OPTIONS). */
-export interface Pop3ProxyOptions {
+export interface Pop3ProxyOptions extends ProxyOptions {
   readonly kind: 'pop3Proxy';
 }
 
 /** IMAP proxy (config/schema.ts IMAP_PROXY_OPTIONS). */
-export interface ImapProxyOptions {
+export interface ImapProxyOptions extends ProxyOptions {
   readonly kind: 'imapProxy';
+  /** The client's ID is passed on to the back end before the login (and answered before it). */
+  readonly imapIdEnabled: boolean;
 }
 
 /** WebMail proxy (config/schema.ts WEBMAIL_PROXY_OPTIONS): the HTTP options and the back ends'. */

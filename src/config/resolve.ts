@@ -23,7 +23,7 @@ import { OFF, UNLIMITED } from './options.ts';
 import type {
   SmtpMappingData,
   AllowRuleOptions, AuthPolicy, DnrOptions, LdapConnectorOptions, UserdbLogin, UserMapOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
-  OutgoingRoute, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
+  OutgoingRoute, ProxyOptions, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
 import { DNR_NAME_SERVER, DNR_SCHEMA, HTTP_OPTIONS, LDAP_CONNECTOR, USER_MAP, SERVER_SCHEMA, SERVICE_DEFS, SSL_CONTROL, serviceDefs, STATUS_CONTROL, TCP_ALLOW_RULE, TCP_OPTIONS } from './schema.ts';
@@ -284,6 +284,30 @@ function smtpMappingData(m: ModelObject | null, c: ResolveCtx): SmtpMappingData 
   };
 }
 
+/** What the POP3 and IMAP proxies share (config/schema.ts proxyOptions; config/options.ts ProxyOptions). */
+function proxyOptions(r: OptionReader, c: ResolveCtx, what: 'POP3' | 'IMAP'): ProxyOptions {
+  const md = r.object('mappingData') ?? undefined;
+  const cd = r.object('connectionData') ?? undefined;
+  const cds = (SERVICE_DEFS.pop3Proxy.optionAttrs['connectionData'] as { schema: ObjectSchema }).schema;
+  const mapPort = (SERVICE_DEFS[what === 'POP3' ? 'pop3Proxy' : 'imapProxy'].optionAttrs['mappingData'] as { schema: ObjectSchema }).schema;
+  return {
+    ...loginPolicy(r, c),
+    greetingsText: oneLine(r.str('greetingsText'), `${c.hostname} Postern ${what} proxy ready`),
+    authenticateOnProxy: r.bool('authenticateOnProxy'),
+    userMap: c.userMap(r.str('userMap')),
+    mappingHost: (str(md, mapPort, 'mappingHost') ?? '').trim(),
+    mappingPort: num(md, mapPort, 'mappingPort'),
+    connection: {
+      rwTimeoutMs: num(cd, cds, 'rwTimeout'),
+      maxConnections: num(cd, cds, 'maxConnections'),
+      sslEnable: bool(cd, cds, 'sslEnable'),
+      caFile: str(cd, cds, 'caFile'),
+      sslVerify: bool(cd, cds, 'sslVerify'),
+      localInterface: (str(cd, cds, 'localInterface') ?? '').trim(),
+    },
+  };
+}
+
 /** One typed resolver per options kind: each names every field with its unit. */
 const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: ResolveCtx) => Extract<ProtocolOptions, { kind: K }> } = {
   none: () => ({ kind: 'none' }),
@@ -388,12 +412,15 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     ...userdbLogin(r, c),
   }),
   // ---- cluster (issue 16): each resolver is its owner's
-  pop3Proxy: () => ({
+  pop3Proxy: (r, c) => ({
     kind: 'pop3Proxy',
+    ...proxyOptions(r, c, 'POP3'),
   }),
   // (the IMAP proxy's)
-  imapProxy: () => ({
+  imapProxy: (r, c) => ({
     kind: 'imapProxy',
+    ...proxyOptions(r, c, 'IMAP'),
+    imapIdEnabled: r.bool('imapIdEnabled'),
   }),
   // (the WebMail proxy's)
   webmailProxy: (r, c) => ({

@@ -417,12 +417,54 @@ const WEBMAIL_OPTIONS: Record<string, AttrSpec> = {
 
 // ---- cluster (issue 16): each block is its owner's; keep edits inside it -----------------
 
+/** What the POP3 and IMAP proxies share (inventory §19; resolved into config/options.ts
+ * ProxyOptions): the login policy as POP3/IMAP have it (only PLAIN is offered: the proxy must
+ * learn the password to log in on the back end), where a user is routed, and the connections to
+ * the back ends (`connectionData`). */
+function proxyOptions(mappingPort: number): Record<string, AttrSpec> {
+  const plainOnly = (): AttrSpec => ({ type: 'set', of: { type: 'choice', choices: ['plain'] }, default: ['plain'] });
+  return {
+    ...USERDB_LOGIN, // the proxy's own check (authenticateOnProxy with no LDAP map): local or an LDAP connector
+    plainConnAllowLogin: yesNo(true),
+    secureConnAllowLogin: yesNo(true),
+    plainConnAuthTypes: plainOnly(),
+    secureConnAuthTypes: plainOnly(),
+    allowStartTLS: yesNo(true),
+    greetingsText: { type: 'csString' }, // default "<hostname> Postern POP3 proxy ready" / "… IMAP proxy ready"
+    authCacheSize: uint(10000, { zeroOff: true }), // (Postern) logins verified on the proxy's own directory, kept per thread; 0 = OFF
+    authCacheTtl: seconds(3600),
+    authenticateOnProxy: yesNo(true), // yes: the proxy checks the password (the user map's LDAP, else its own directory); no: the back end does
+    userMap: { type: 'string' }, // the name of a Server userMaps entry; absent: every user goes to mappingData
+    mappingData: {
+      type: 'object',
+      schema: { typeName: 'MappingData', attributes: { mappingHost: { type: 'string', default: '' }, mappingPort: uint(mappingPort, { min: 1, max: 65535 }) } },
+    }, // the back end of users the map has no entry for ('' : none, a permanent error)
+    connectionData: {
+      type: 'object',
+      schema: {
+        typeName: 'ConnectionData',
+        attributes: {
+          rwTimeout: seconds(30), // connect, TLS handshake, greeting and each login step on the back end
+          maxConnections: uint(1000, { min: 1 }), // open connections to the back ends, over the service's threads
+          sslEnable: yesNo(false), // implicit TLS to the back end
+          caFile: csString(), // (Postern) PEM CAs trusted for the back ends' certificates; default Node's bundled roots
+          sslVerify: yesNo(true), // (Postern) no: any certificate is accepted (a private network)
+          localInterface: { type: 'string', default: '' }, // source address of the connections; '' : any
+        },
+      },
+    },
+  };
+}
+
 /** POP3 proxy (inventory §19; config/options.ts Pop3ProxyOptions). Owner: the proxies. */
 const POP3_PROXY_OPTIONS: Record<string, AttrSpec> = {
+  ...proxyOptions(110),
 };
 
 /** IMAP proxy (inventory §19; config/options.ts ImapProxyOptions). Owner: the proxies. */
 const IMAP_PROXY_OPTIONS: Record<string, AttrSpec> = {
+  ...proxyOptions(143),
+  imapIdEnabled: yesNo(true), // the client's ID is passed on to the back end (and answered before login)
 };
 
 /** WebMail proxy (seed 001, inventory §19; config/options.ts WebmailProxyOptions). Owner: the WebMail proxy. */
@@ -507,8 +549,8 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('report', 'udp', 'reporting (UDP)', { options: REPORT_OPTIONS, optionsKind: 'report', defaultListener: '127.0.0.1:2001' }),
   defineService('ftpBackup', 'tcp', 'FTP backup and restore', { module: mod('../protocols/ftp/index.ts'), options: FTP_OPTIONS, optionsKind: 'ftpBackup', checks: [{ attr: 'passivePortMax', atLeast: 'passivePortMin' }], defaultListener: '127.0.0.1:2121', idleTimeout: 900, embedded: true }),
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
-  defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
-  defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { options: IMAP_PROXY_OPTIONS, optionsKind: 'imapProxy', defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
+  defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { module: mod('../protocols/pop3Proxy/index.ts'), options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
+  defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { module: mod('../protocols/imapProxy/index.ts'), options: IMAP_PROXY_OPTIONS, optionsKind: 'imapProxy', defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
   defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { options: WEBMAIL_PROXY_OPTIONS, optionsKind: 'webmailProxy', defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
 ] as const);
 
