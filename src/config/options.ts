@@ -505,6 +505,30 @@ export interface ImapProxyOptions extends ProxyOptions {
 /** WebMail proxy (config/schema.ts WEBMAIL_PROXY_OPTIONS): the HTTP options and the back ends'. */
 export interface WebmailProxyOptions extends HttpOptions {
   readonly kind: 'webmailProxy';
+  /** The user map (Server `userMaps`, by the name the service gives), for userdb's
+   * `openUserMap`; null: no map, every user goes to mappingHost:mappingPort. */
+  readonly userMap: UserMapOptions | null;
+  readonly mappingHost: string;
+  readonly mappingPort: number;
+  /** The map checks the password before any back end is asked. */
+  readonly authenticateOnProxy: boolean;
+  /** Requests waiting for one back end beyond `maxConnections` (per thread): more → 503 at once. */
+  readonly requestQueueSize: number;
+  readonly connectionData: WebmailProxyConnection;
+}
+
+/** The WebMail proxy's back-end connection settings (`connectionData`). */
+export interface WebmailProxyConnection {
+  readonly connectTimeoutMs: number;
+  /** Each answer of a back end: its headers, then each piece of its body. */
+  readonly rwTimeoutMs: number;
+  /** Parallel requests to one back end (per thread). */
+  readonly maxConnections: number;
+  /** Source address of the connections; null: the system's choice. */
+  readonly localInterface: string | null;
+  readonly sslEnable: boolean;
+  readonly caFile: string | null;
+  readonly verify: boolean;
 }
 
 // ---- operators' services (issue 17): each interface is its owner's ------------------------

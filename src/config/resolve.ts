@@ -423,10 +423,36 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     imapIdEnabled: r.bool('imapIdEnabled'),
   }),
   // (the WebMail proxy's)
-  webmailProxy: (r, c) => ({
-    kind: 'webmailProxy',
-    ...httpOptions(r, c),
-  }),
+  webmailProxy: (r, c) => {
+    const attrs = SERVICE_DEFS.webmailProxy.optionAttrs;
+    const ms = (attrs['mappingData'] as { schema: ObjectSchema }).schema;
+    const cs = (attrs['connectionData'] as { schema: ObjectSchema }).schema;
+    const m = r.object('mappingData') ?? undefined;
+    const cd = r.object('connectionData') ?? undefined;
+    const userMap = c.userMap(r.str('userMap'));
+    const authenticateOnProxy = r.bool('authenticateOnProxy');
+    if (authenticateOnProxy && (userMap === null || userMap.type === 'file')) {
+      throw new PosternError('CONFIG_RANGE', `webmailProxy: authenticateOnProxy = yes needs an ldapPassword or ldapBind userMap (${userMap === null ? 'none is set' : `"${userMap.name}" is a file map, which has no passwords`})`, { service: 'webmailProxy' });
+    }
+    return {
+      kind: 'webmailProxy',
+      ...httpOptions(r, c),
+      userMap,
+      mappingHost: str(m, ms, 'mappingHost') ?? '127.0.0.1',
+      mappingPort: num(m, ms, 'mappingPort'),
+      authenticateOnProxy,
+      requestQueueSize: r.num('requestQueueSize'),
+      connectionData: {
+        connectTimeoutMs: num(cd, cs, 'connectTimeout'),
+        rwTimeoutMs: num(cd, cs, 'rwTimeout'),
+        maxConnections: num(cd, cs, 'maxConnections'),
+        localInterface: str(cd, cs, 'localInterface'),
+        sslEnable: bool(cd, cs, 'sslEnable'),
+        caFile: str(cd, cs, 'caFile'),
+        verify: bool(cd, cs, 'verify'),
+      },
+    };
+  },
   // ---- operators' services (issue 17): each resolver is its owner's
   cli: () => ({
     kind: 'cli',

@@ -468,8 +468,32 @@ const IMAP_PROXY_OPTIONS: Record<string, AttrSpec> = {
 };
 
 /** WebMail proxy (seed 001, inventory §19; config/options.ts WebmailProxyOptions). Owner: the WebMail proxy. */
+const WEBMAIL_PROXY_MAPPING: ObjectSchema = {
+  typeName: 'WebmailProxyMappingData',
+  attributes: {
+    mappingHost: { type: 'string', default: '127.0.0.1' }, // the back end of a user the map does not know (or of every user without a map)
+    mappingPort: uint(8080, { min: 1, max: 65535 }), // its WebMail port; also the port of a map entry that names a host alone
+  },
+};
+const WEBMAIL_PROXY_CONNECTION: ObjectSchema = {
+  typeName: 'WebmailProxyConnectionData',
+  attributes: {
+    connectTimeout: seconds(10), // TCP connect (and TLS handshake) to a back end: past it, a 502 page
+    rwTimeout: seconds(60), // a back end's answer (its headers, then each piece of its body): past it, a 504 page
+    maxConnections: uint(16, { min: 1, max: 10000 }), // parallel requests to one back end (per thread); the rest wait in its queue
+    localInterface: { type: 'ip' }, // the source address of connections to the back ends; default the system's choice
+    sslEnable: yesNo(false), // HTTPS to the back ends
+    caFile: csString(), // PEM CAs trusted for the back ends' certificates (sslEnable); default Node's bundled roots
+    verify: yesNo(true), // check the back end's certificate (sslEnable)
+  },
+};
 const WEBMAIL_PROXY_OPTIONS: Record<string, AttrSpec> = {
   ...HTTP_OPTIONS,
+  userMap: { type: 'string' }, // the name of a Server-level user map; unset: every user goes to mappingData
+  mappingData: { type: 'object', schema: WEBMAIL_PROXY_MAPPING },
+  authenticateOnProxy: yesNo(false), // yes: the user map checks the password (LDAP Password or LDAP Bind) before any back end is asked
+  requestQueueSize: uint(256, { max: 100000 }), // requests waiting for one back end (per thread) beyond maxConnections: more, and 503 at once
+  connectionData: { type: 'object', schema: WEBMAIL_PROXY_CONNECTION },
 };
 
 // ---- operators' services (issue 17): each block is its owner's ---------------------------
@@ -551,7 +575,7 @@ export const SERVICE_TABLE = Object.freeze([
   defineService('rpop', 'worker', 'remote POP3 retrieval', { module: mod('../protocols/rpop/index.ts'), options: RPOP_OPTIONS, optionsKind: 'rpop' }),
   defineService('pop3Proxy', 'tcp', 'POP3 proxy (cluster front end)', { module: mod('../protocols/pop3Proxy/index.ts'), options: POP3_PROXY_OPTIONS, optionsKind: 'pop3Proxy', defaultListener: '127.0.0.1:8110', idleTimeout: 600 }),
   defineService('imapProxy', 'tcp', 'IMAP proxy (cluster front end)', { module: mod('../protocols/imapProxy/index.ts'), options: IMAP_PROXY_OPTIONS, optionsKind: 'imapProxy', defaultListener: '127.0.0.1:8143', idleTimeout: 1800 }),
-  defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { options: WEBMAIL_PROXY_OPTIONS, optionsKind: 'webmailProxy', defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
+  defineService('webmailProxy', 'http', 'WebMail proxy (cluster front end)', { module: mod('../protocols/webmailProxy/index.ts'), options: WEBMAIL_PROXY_OPTIONS, optionsKind: 'webmailProxy', defaultListener: '127.0.0.1:8800', idleTimeout: 300 }),
 ] as const);
 
 /** A service of the table. */

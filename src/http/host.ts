@@ -47,10 +47,10 @@ import { chooseTemplates, createViews } from './views.ts';
 import { sessionHelpers } from './sessions.ts';
 import { bodyLimitFor, clientErrorReply, guardRequest, type ConnLimitsState, type RequestLimits } from './limits.ts';
 
-/** The service's HTTP options (kind 'http' or 'webmail'); INTERNAL for any other kind. */
+/** The service's HTTP options (kind 'http', 'webmail' or 'webmailProxy'); INTERNAL for any other kind. */
 export function httpOptionsOf(service: Pick<ServiceOptions, 'name' | 'protocol'>): HttpOptions {
   const p = service.protocol;
-  if (p.kind === 'http' || p.kind === 'webmail') return p;
+  if (p.kind === 'http' || p.kind === 'webmail' || p.kind === 'webmailProxy') return p;
   throw new PosternError('INTERNAL', `service ${service.name} has ${p.kind} options, not HTTP options`, { service: service.name, kind: p.kind });
 }
 

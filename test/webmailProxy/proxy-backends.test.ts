@@ -1,0 +1,174 @@
+/**
+ * The WebMail proxy's back-end connection settings and failures, with curl against fake and
+ * real back ends: the request queue (`requestQueueSize`, beyond `maxConnections`) full → 503 at
+ * once while the back end holds its requests; a back end that does not answer → 504 within
+ * `rwTimeout`; one that is down → 502 at once; one whose accept queue is full → 502 within
+ * `connectTimeout`; a real back end stopped after the login → a 502 page for its session;
+ * `localInterface` as the connections' source address; `sslEnable` with `caFile` (and a back end
+ * whose certificate is not trusted: 502).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { tmpDir, waitFor } from '../helpers.ts';
+import { selfSignedCert } from '../probed.ts';
+import { ANN, PW, startWebmail } from '../webmail/browser.ts';
+import { browser } from '../webmail/read-helpers.ts';
+import { closedPort, curl, startHolder, startProxy } from './helpers.ts';
+
+const login = (base: string, user = ANN, pw = PW, max = 30) => curl(`${base}/login`, ['--data-urlencode', `username=${user}`, '--data-urlencode', `password=${pw}`], max);
+
+test('requestQueueSize: with maxConnections 1 and a queue of 1, the third request to a holding back end gets 503 at once', async () => {
+  const holder = await startHolder();
+  const px = await startProxy({ backendPort: holder.port, extra: 'requestQueueSize = 1 connectionData = { maxConnections = 1 rwTimeout = 60 }' });
+  try {
+    const first = login(px.base);
+    await waitFor(() => holder.received === 1, 10_000, 'the first request at the back end');
+    const second = login(px.base); // waits for the one connection, in the queue
+    await waitFor(() => (px.server.status().services.find((x) => x.name === 'webmailProxy')!.counters?.['webmailProxy.queued'] ?? 0) >= 1, 10_000, 'the second request queued');
+    const third = await login(px.base);
+    assert.equal(third.status, 503);
+    assert.match(third.text, /too busy/);
+    assert.match(third.text, /name="username"[^>]*value="ann@example.org"/, 'the login page again, the username kept');
+    assert.ok(third.elapsedMs < 5_000, `answered at once (${third.elapsedMs} ms)`);
+    assert.equal(holder.received, 1, 'the back end saw only the first');
+    holder.release();
+    const [a, b] = await Promise.all([first, second]);
+    // the holder's "released" is no login form's 303: a failed login page, not a hang
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(holder.received, 2);
+  } finally {
+    holder.release();
+    await px.stop();
+    await holder.stop();
+  }
+});
+
+test('rwTimeout: a back end that never answers gets a 504 page within rwTimeout, never a hang', async () => {
+  const holder = await startHolder();
+  const px = await startProxy({ backendPort: holder.port, extra: 'connectionData = { rwTimeout = 2 }' });
+  try {
+    const r = await login(px.base);
+    assert.equal(r.status, 504);
+    assert.match(r.text, /did not answer in time/);
+    assert.ok(r.elapsedMs >= 1_500 && r.elapsedMs < 10_000, `${r.elapsedMs} ms`);
+  } finally {
+    holder.release();
+    await px.stop();
+    await holder.stop();
+  }
+});
+
+test('a back end that is down: 502 at once', async () => {
+  const px = await startProxy({ backendPort: await closedPort() });
+  try {
+    const r = await login(px.base);
+    assert.equal(r.status, 502);
+    assert.match(r.text, /cannot be reached/);
+    assert.ok(r.elapsedMs < 5_000, `${r.elapsedMs} ms`);
+  } finally {
+    await px.stop();
+  }
+});
+
+test('connectTimeout: a back end whose accept queue is full gets a 502 page within connectTimeout', { timeout: 30_000 }, async () => {
+  const port = await closedPort();
+  // Python's listen(0) that never accepts: once its accept queue is full the kernel drops
+  // further SYNs, so a connect neither succeeds nor fails until the client gives up
+  const py = spawn('python3', ['-c', `import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',${port}))\ns.listen(0)\nprint('ready',flush=True)\ntime.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: net.Socket[] = [];
+  const px = await startProxy({ backendPort: port, extra: 'connectionData = { connectTimeout = 1 rwTimeout = 60 }' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      py.stdout!.once('data', () => resolve());
+      py.once('exit', (c) => reject(new Error(`python exited ${c}`)));
+    });
+    for (let i = 0; i < 16; i++) { // fill the queue: until a connect does not complete within 300 ms
+      const c = net.connect(port, '127.0.0.1');
+      c.on('error', () => {});
+      fillers.push(c);
+      const done = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 300);
+        c.once('connect', () => (clearTimeout(t), r(true)));
+      });
+      if (!done) break;
+    }
+    const r = await login(px.base);
+    assert.equal(r.status, 502);
+    assert.ok(r.elapsedMs >= 800 && r.elapsedMs < 8_000, `${r.elapsedMs} ms`);
+  } finally {
+    for (const c of fillers) c.destroy();
+    py.kill('SIGKILL');
+    await px.stop();
+  }
+});
+
+test('a back end stopped after the login: its session gets a 502 page, and the login page is still served', async () => {
+  const be = await startWebmail();
+  const px = await startProxy({ backendPort: Number(new URL(be.base).port), extra: 'connectionData = { connectTimeout = 2 }' });
+  try {
+    const b = browser(px.base);
+    assert.equal((await b.login(ANN, PW)).status, 303);
+    assert.equal((await b.get('/mail?f=INBOX')).status, 200);
+    await be.stop();
+    const r = await b.get('/mail?f=INBOX');
+    assert.equal(r.status, 502);
+    assert.match(r.text, /cannot be reached/);
+    assert.equal((await curl(`${px.base}/`)).status, 200);
+  } finally {
+    await px.stop();
+    await be.stop().catch(() => {});
+  }
+});
+
+test('localInterface: connections to the back end come from that address', async () => {
+  const seen: string[] = [];
+  const server = net.createServer((s) => {
+    seen.push(s.remoteAddress ?? '');
+    s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const px = await startProxy({ backendPort: port, extra: 'connectionData = { localInterface = 127.0.0.2 }' });
+  try {
+    const r = await login(px.base);
+    assert.equal(r.status, 200);
+    assert.deepEqual(seen, ['127.0.0.2']);
+  } finally {
+    await px.stop();
+    server.close();
+  }
+});
+
+test('sslEnable: HTTPS to the back end, its certificate checked against caFile; an untrusted one is a 502', async () => {
+  const dir = tmpDir('postern-wmproxy-tls-');
+  const { certFile, keyFile } = selfSignedCert(dir);
+  const fs = await import('node:fs');
+  const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      // a back end's successful login: 303 and its session cookie
+      res.writeHead(303, { location: '/mail?f=INBOX', 'set-cookie': `postern_session=${'T'.repeat(43)}; Path=/; HttpOnly` }).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  // the certificate is for CN=localhost: the back end is named so
+  const ok = await startProxy({ backendPort: port, backendHost: 'localhost', extra: `connectionData = { sslEnable = yes caFile = "${certFile}" }` });
+  const untrusted = await startProxy({ backendPort: port, backendHost: 'localhost', extra: `connectionData = { sslEnable = yes }` });
+  try {
+    const r = await login(ok.base);
+    assert.equal(r.status, 303, r.text);
+    assert.match(r.headers['set-cookie'] ?? '', /postern_session=/);
+    const bad = await login(untrusted.base);
+    assert.equal(bad.status, 502);
+  } finally {
+    await ok.stop();
+    await untrusted.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
