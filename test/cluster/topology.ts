@@ -83,6 +83,9 @@ export interface ClusterNode {
   /** SIGKILL now (a node that dies). */
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a node that accepts connections (the kernel does) and never answers. */
+  pause(): void;
+  resume(): void;
   /** `postern ctl --data-dir DIR ARGS…` (rejects on a non-zero exit). */
   ctl(...args: string[]): Promise<string>;
   /** Its stdout and stderr so far (the tail of the current file). */
@@ -233,6 +236,7 @@ function makeNode(name: ClusterNode['name'], ip: string, dir: string, configText
     async stop() {
       const c = child;
       if (c === null || !node.running) return;
+      c.kill('SIGCONT'); // a paused node must be able to hear the SIGTERM
       c.kill('SIGTERM');
       const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
       await exited;
@@ -247,6 +251,12 @@ function makeNode(name: ClusterNode['name'], ip: string, dir: string, configText
     async restart() {
       await node.stop();
       await node.start();
+    },
+    pause() {
+      if (node.running) child!.kill('SIGSTOP');
+    },
+    resume() {
+      if (node.running) child!.kill('SIGCONT');
     },
     ctl: (...args) => ctlRun(dataDir, args),
     log: () => out,
