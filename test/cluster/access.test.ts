@@ -6,7 +6,9 @@
  *  - SMTP: mail sent to the front end (smtplib) lands on each user's own back end;
  *  - POP3: poplib and curl through pop3Proxy read it;
  *  - IMAP: imaplib and imapflow through imapProxy read it;
- *  - WebMail: curl's login flow through webmailProxy shows it in the Inbox;
+ *  - WebMail: curl's login flow through webmailProxy shows it in the Inbox; chromium
+ *    (playwright-core) logs in on the proxy's page, reads the message, logs out (screenshots in
+ *    test-output/cluster/);
  *  - a wrong password is refused (not a temporary error).
  */
 import { test, before, after } from 'node:test';
@@ -15,6 +17,9 @@ import { ImapFlow } from 'imapflow';
 import { startCluster, FRONT_IP, PROXIES, type Cluster } from './topology.ts';
 import { popRetrAll, popTry, python, run, smtpSend } from './clients.ts';
 import { browser } from '../webmail/read-helpers.ts';
+import { launchBrowser, openPage } from '../webmail/browser.ts';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers.ts';
 
 let c: Cluster;
@@ -105,4 +110,35 @@ test('WebMail through the front end: curl logs in and sees its own Inbox', async
   }
   const bad = await browser(base).login('bob@example.test', 'wrong');
   assert.notEqual(bad.status, 303);
+});
+
+test('WebMail in chromium through the whole cluster: each user on the proxy\'s page, his own Inbox and message', async () => {
+  const shots = fileURLToPath(new URL('../../test-output/cluster/', import.meta.url));
+  fs.mkdirSync(shots, { recursive: true });
+  const chromium = await launchBrowser();
+  try {
+    for (const u of [c.users.find((x) => x.backend === c.back[0].ip)!, c.users.find((x) => x.backend === c.back[1].ip)!]) {
+      const o = await openPage(chromium, `http://${FRONT_IP}:${c.frontPorts.http}`);
+      try {
+        const { page } = o;
+        await page.goto('/');
+        await page.fill('form#login [name=username]', u.mail);
+        await page.fill('form#login [name=password]', u.password);
+        await Promise.all([page.waitForURL(/\/mail\?f=INBOX/), page.click('form#login button[type=submit]')]);
+        await page.waitForSelector('nav#folders');
+        const subjects = (await page.locator('tr.msg a.subject').allTextContents()).map((x) => x.trim());
+        assert.ok(subjects.includes(`hello ${u.mail}`), `${u.mail}: ${subjects.join(', ')}`);
+        await page.screenshot({ path: `${shots}inbox-${u.mail.split('@')[0]}.png`, fullPage: true });
+        await Promise.all([page.waitForURL(/\/mail\/message\?/), page.locator('tr.msg a.subject', { hasText: `hello ${u.mail}` }).first().click()]);
+        assert.match(await page.textContent('#message-text') ?? '', new RegExp(`for ${u.mail.replace('.', '\\.')}`));
+        await Promise.all([page.waitForURL((x) => x.pathname === '/'), page.click('form#logout button[type=submit]')]);
+        await page.waitForSelector('form#login');
+        assert.deepEqual(o.ownProblems(), []);
+      } finally {
+        await o.close();
+      }
+    }
+  } finally {
+    await chromium.close();
+  }
 });
