@@ -9,7 +9,8 @@
  *  - no map configured (`userMap` none) but a `mappingHost`: every recipient goes there;
  *  - a map that cannot be asked (LDAP down or slow, the map not built): rejects, and RCPT
  *    answers 451 4.4.3 (the sender retries).
- * The maps are opened once per thread and per options object (a reload builds new ones).
+ * The map is opened once per thread and per options object; a reload's new options open a new
+ * one and close the old.
  *
  * Exports: `routeRecipient(mapping, address, log)`. Rejects with PosternError
  * USERDB_UNAVAILABLE (the map cannot answer now) or USERDB_BAD_ENTRY (an entry naming no usable
@@ -21,6 +22,9 @@ import type { SmtpMappingData, UserMapOptions } from '../../config/options.ts';
 import type { NextHop } from '../../store/queue-record.ts';
 import { openUserMap, type UserMap } from '../../userdb/index.ts';
 
+/** This thread's open map per options object; a reload hands a new object, and the map it
+ * replaces is closed (a lookup in flight on it may fail once: 451, retried by the sender). */
+let current: { m: SmtpMappingData; map: UserMap } | null = null;
 const maps = new WeakMap<SmtpMappingData, UserMap>();
 
 function mapOf(m: SmtpMappingData, options: UserMapOptions, log: Logger): UserMap {
@@ -33,6 +37,9 @@ function mapOf(m: SmtpMappingData, options: UserMapOptions, log: Logger): UserMa
       throw isPosternError(e, 'USERDB_UNAVAILABLE') ? e : new PosternError('USERDB_UNAVAILABLE', `user map ${options.name} cannot be opened: ${e instanceof Error ? e.message : String(e)}`);
     }
     maps.set(m, map);
+    const old = current;
+    current = { m, map };
+    if (old !== null) old.map.close().catch((e: unknown) => log.warn({ err: e }, 'smtp: closing the replaced user map failed'));
   }
   return map;
 }
