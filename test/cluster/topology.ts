@@ -124,6 +124,10 @@ export interface ClusterOptions {
   ldapTimeout?: number;
   /** Extra Server-level attributes (each node). */
   server?: string;
+  /** The proxies check passwords themselves (default: yes with the LDAP map, no with a file). */
+  authenticateOnProxy?: boolean;
+  /** Extra attributes of every POP3, IMAP and HTTP listener (both tiers), e.g. flow limits. */
+  listener?: string;
   /** Extra attributes of the front end's smtpIncoming. */
   frontSmtp?: string;
   /** The proxies' connectionData rwTimeout, seconds (default 3). */
@@ -288,9 +292,9 @@ function backConfig(ip: string, name: string, p: ClusterPorts, o: ClusterOptions
   ${o.server ?? ''}
   smtpIncoming = { listeners = ( { address = ${ip}:${p.smtp} } ) mailAuth = no }
   processing = { schedInterval = 1 maxSchedInterval = 2 }
-  pop3 = { listeners = ( { address = ${ip}:${p.pop3} } ) ${viaLdap} }
-  imap = { listeners = ( { address = ${ip}:${p.imap} } ) ${viaLdap} }
-  webmail = { listeners = ( { address = ${ip}:${p.http} } ) ${viaLdap} }
+  pop3 = { listeners = ( { address = ${ip}:${p.pop3} ${o.listener ?? ''} } ) ${viaLdap} }
+  imap = { listeners = ( { address = ${ip}:${p.imap} ${o.listener ?? ''} } ) ${viaLdap} }
+  webmail = { listeners = ( { address = ${ip}:${p.http} ${o.listener ?? ''} } ) ${viaLdap} }
 }
 `;
 }
@@ -305,12 +309,12 @@ function frontConfig(fp: ClusterPorts, bp: ClusterPorts, mapFile: string, o: Clu
   userMaps = ( { name = users type = ldapPassword ldapConnector = dir } )`;
   const mapping = mapType === 'none' ? `mappingHost = "${BACK_IPS[0]}" mappingPort = ${bp.smtp}` : `userMap = users mappingPort = ${bp.smtp}`;
   // the proxies: the map routes, no default back end; with LDAP the proxy checks the password
-  const onProxy = mapType === 'ldap' ? 'yes' : 'no';
+  const onProxy = mapType === 'ldap' && o.authenticateOnProxy !== false ? 'yes' : 'no';
   const rw = o.rwTimeout ?? 3;
   const proxies: Record<string, string> = {
-    pop3Proxy: `pop3Proxy = { listeners = ( { address = ${FRONT_IP}:${fp.pop3} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.pop3} } connectionData = { rwTimeout = ${rw} } }`,
-    imapProxy: `imapProxy = { listeners = ( { address = ${FRONT_IP}:${fp.imap} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.imap} } connectionData = { rwTimeout = ${rw} } }`,
-    webmailProxy: `webmailProxy = { listeners = ( { address = ${FRONT_IP}:${fp.http} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "${BACK_IPS[0]}" mappingPort = ${bp.http} } connectionData = { connectTimeout = ${rw} rwTimeout = ${Math.max(rw, 10)} } }`,
+    pop3Proxy: `pop3Proxy = { listeners = ( { address = ${FRONT_IP}:${fp.pop3} ${o.listener ?? ''} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.pop3} } connectionData = { rwTimeout = ${rw} } }`,
+    imapProxy: `imapProxy = { listeners = ( { address = ${FRONT_IP}:${fp.imap} ${o.listener ?? ''} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "" mappingPort = ${bp.imap} } connectionData = { rwTimeout = ${rw} } }`,
+    webmailProxy: `webmailProxy = { listeners = ( { address = ${FRONT_IP}:${fp.http} ${o.listener ?? ''} } ) userMap = users authenticateOnProxy = ${onProxy} mappingData = { mappingHost = "${BACK_IPS[0]}" mappingPort = ${bp.http} } connectionData = { connectTimeout = ${rw} rwTimeout = ${Math.max(rw, 10)} } }`,
   };
   const proxyText = services.filter((x) => x in proxies).map((x) => proxies[x]).join('\n  ');
   const text = `Server {
