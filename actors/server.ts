@@ -29,6 +29,7 @@ import { createRootLogger, type Logger } from '../src/log.ts';
 import { StoreThread } from './store-thread.ts';
 import { learnSystemHostname } from '../src/net/hostname.ts';
 import { createDnr } from '../src/net/dnr.ts';
+import type { UserMap } from '../src/userdb/index.ts';
 import type { ResolvedConfig, ServiceName } from '../src/config/options.ts';
 import type { ServiceStatus, StatusDoc } from '../src/status/types.ts';
 import type { MailStats } from '../src/status/metrics.ts';
@@ -331,6 +332,23 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   };
 
   /** The main thread's side of the command registry (admin/commands.ts). */
+  /** The main thread's user maps (`ctl userdb lookup`), reopened when a reload changes one. */
+  const userMaps = new Map<string, { options: unknown; map: UserMap }>();
+  const mainUserMap = async (name: string | null): Promise<UserMap> => {
+    const o = name === null ? config.userMaps[0] : config.userMaps.find((m) => m.name === name);
+    if (o === undefined) {
+      const known = config.userMaps.map((m) => m.name).join(', ') || 'none defined';
+      throw new PosternError('CONTROL_BAD_REQUEST', name === null ? 'no user map is defined (Server userMaps)' : `no user map named "${name}" (defined: ${known})`, { map: name });
+    }
+    const had = userMaps.get(o.name);
+    if (had?.options === o) return had.map;
+    void had?.map.close();
+    const { openUserMap } = await import('../src/userdb/index.ts'); // ldapts only when asked
+    const map = openUserMap(o, log);
+    userMaps.set(o.name, { options: o, map });
+    return map;
+  };
+
   const mainCommands: MainHandlers = {
     status: async () => status(),
     reload: async () => reload(),
@@ -355,6 +373,15 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       mainDnr().flush();
       return { flushed: true };
     },
+    'userdb.lookup': async (a) => {
+      const map = await mainUserMap(typeof a.map === 'string' ? a.map : null);
+      const address = String(a.address);
+      const r = await map.lookup(address);
+      if (r === null) return `${address}: not in user map ${map.name}`;
+      const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+      return `${address}: ${host}${r.port === null ? '' : `:${r.port}`} (user ${r.user}, map ${map.name})`;
+    },
+    'userdb.flush': async () => ({ flushed: (await import('../src/userdb/index.ts')).flushUserdbCaches() }),
     'config.get': async () => ({ text: writeConfig(model), model, file: saveFile }),
     'config.set': async (a) => reload(String(a.text)),
     'config.save': async (a) => {

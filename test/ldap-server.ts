@@ -13,7 +13,7 @@
  *
  * Exports:
  * - `startLdapServer(o?)` → `LdapServer` {
- *     url ('ldap://HOST:PORT'), host, port, baseDn, bindDn, bindPassword, adminDn, adminPassword,
+ *     url ('ldap://HOST:PORT'), ldapsUrl and caFile (with `tls`, else null), host, port, baseDn, bindDn, bindPassword, adminDn, adminPassword,
  *     users (the LDIF's users, as given), dir (the temp dir),
  *     addUser(user)  adds an entry live (as the root DN),
  *     searches()     how many SRCH operations slapd logged so far (to prove a cache hit),
@@ -26,7 +26,8 @@
  *                    directory that accepts connections and never answers),
  *     restart()      stop (if running) and start again on the same port with the same data }.
  *   Options: `users` (default DEFAULT_LDAP_USERS), `host` (default 127.0.0.1), `port` (default a
- *   free one below the ephemeral range), `startTimeoutMs` (default 10 s).
+ *   free one below the ephemeral range), `startTimeoutMs` (default 10 s), `tls` (default off: a
+ *   throwaway certificate for 127.0.0.1/localhost, ldaps:// on a second port, StartTLS on the first).
  * - `LdapUser` { mail, password, scheme ('clear' | 'ssha'), mailHost?, uid?, cn? }:
  *   'clear' stores userPassword as given (LDAP Password maps compare it), 'ssha' stores
  *   `{SSHA}` (LDAP Bind maps bind with it; a compare of the clear text fails).
@@ -72,10 +73,16 @@ export interface LdapServerOptions {
   host?: string;
   port?: number;
   startTimeoutMs?: number;
+  /** Also serve TLS: a throwaway certificate for 127.0.0.1 / localhost (its own CA: `caFile`),
+   * `ldaps://` on a second port (`ldapsUrl`) and StartTLS on the plain one. */
+  tls?: boolean;
 }
 
 export interface LdapServer {
   url: string;
+  /** With `tls`: `ldaps://HOST:TLSPORT`, and the PEM certificate to trust for it; else null. */
+  ldapsUrl: string | null;
+  caFile: string | null;
   host: string;
   port: number;
   baseDn: string;
@@ -151,8 +158,9 @@ function ldifOf(users: readonly LdapUser[]): string {
   return blocks.join('\n');
 }
 
-function slapdConf(dir: string): string {
+function slapdConf(dir: string, tls: boolean): string {
   return [
+    ...(tls ? [`TLSCertificateFile ${path.join(dir, 'cert.pem')}`, `TLSCertificateKeyFile ${path.join(dir, 'key.pem')}`] : []),
     ...['core', 'cosine', 'inetorgperson', 'misc'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`),
     `pidfile ${path.join(dir, 'slapd.pid')}`,
     `argsfile ${path.join(dir, 'slapd.args')}`,
@@ -214,11 +222,18 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
   const dir = tmpDir('postern-slapd-');
   const conf = path.join(dir, 'slapd.conf');
   fs.mkdirSync(path.join(dir, 'db'));
-  fs.writeFileSync(conf, slapdConf(dir));
+  const tls = o.tls === true;
+  if (tls) {
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      '-days', '2', '-subj', '/CN=localhost', '-addext', `subjectAltName=IP:${host},DNS:localhost`]);
+  }
+  const tlsPort = tls ? await listenPort(host) : null;
+  fs.writeFileSync(conf, slapdConf(dir, tls));
   fs.writeFileSync(path.join(dir, 'users.ldif'), ldifOf(users));
   await run(SLAPADD, ['-q', '-f', conf, '-l', path.join(dir, 'users.ldif')]);
 
   const url = `ldap://${host}:${port}`;
+  const ldapsUrl = tlsPort === null ? null : `ldaps://${host}:${tlsPort}`;
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let stderrTail = '';
@@ -227,7 +242,7 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
 
   const spawnSlapd = async (): Promise<void> => {
     stderrTail = '';
-    const c = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', ldapsUrl === null ? `${url}/` : `${url}/ ${ldapsUrl}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     let buf = '';
     c.stderr!.setEncoding('utf8');
@@ -286,7 +301,7 @@ export async function startLdapServer(o: LdapServerOptions = {}): Promise<LdapSe
   await spawnSlapd();
 
   return {
-    url, host, port, baseDn: BASE_DN, bindDn: BIND_DN, bindPassword: BIND_PASSWORD,
+    url, ldapsUrl, caFile: tls ? path.join(dir, 'cert.pem') : null, host, port, baseDn: BASE_DN, bindDn: BIND_DN, bindPassword: BIND_PASSWORD,
     adminDn: ADMIN_DN, adminPassword: ADMIN_PASSWORD, users, dir,
     async addUser(user) {
       const client = new Client({ url, timeout: 5000, connectTimeout: 5000 });

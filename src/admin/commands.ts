@@ -131,6 +131,11 @@ export const COMMANDS = Object.freeze([
     note: 'through the server\'s resolver (PTR: NAME is an IP)',
   }),
   def('dnr.flush', 'main', {}, { note: 'empties the resolver caches of every thread' }, () => 'resolver caches flushed'),
+  def('userdb.lookup', 'main', { address: req, map: opt }, {
+    words: [ADDRESS], flags: [{ flag: 'map', arg: 'map', label: 'NAME' }],
+    note: 'what a user map answers for ADDRESS (default: the first of Server userMaps)',
+  }),
+  def('userdb.flush', 'main', {}, { note: 'empties the LDAP connectors\' caches in every thread' }, () => 'user database caches flushed'),
   def('config.get', 'main', {}, null),
   def('config.set', 'main', { text: req }, null),
   def('config.save', 'main', { path: opt }, { flags: [{ flag: 'path', arg: 'path', label: 'FILE' }], note: 'writes the running configuration (default: the file the server started from, else <dataDir>/postern.conf)' }),

@@ -11,7 +11,14 @@
  *   3. check the credential against them: a password by scrypt on the service's pool (the
  *      `verifyPassword` task, or the protocol's own cached check; an unknown login is checked
  *      against DUMMY_HASH so it costs the same), CRAM-MD5 by the account's HMAC pads, SCRAM-SHA-256
- *      by its StoredKey (store/scram.ts);
+ *      by its StoredKey (store/scram.ts). A service with `userdbConnectorType ldap` (its options'
+ *      `userdbConnector`, config/options.ts UserdbLogin) checks a password by LDAP Bind against
+ *      that connector instead (userdb/: the account's address looked up with the connector's
+ *      filter, then bound as; not cached here: a password changed in the directory counts at
+ *      once); the account must still exist in the store (the mailbox is there), and a directory
+ *      that cannot be asked is 'unavailable' (USERDB_UNAVAILABLE), not a wrong password.
+ *      CRAM-MD5 and SCRAM need a stored secret the directory does not give: they fail (and
+ *      auth/policy.ts does not offer them on such a service);
  *   4. report the outcome (`ctx.loginResult(ok, login)`), exactly once per gated check.
  *
  * The outcome is the resolved account, nothing more: the pre-login session holds no storage
@@ -36,6 +43,8 @@ import { cramMd5Verify } from '../store/cram.ts';
 import { DUMMY_HASH } from '../store/directory.ts';
 import { parseScramKeys } from '../store/scram.ts';
 import type { AccountInfo, AuthInfo } from '../store/types.ts';
+import type { LdapConnectorOptions, UserdbLogin } from '../config/options.ts';
+import type { LdapConnectorHandle } from '../userdb/index.ts';
 import type { SaslCredential, SaslFailure, SaslServer, SaslServerOptions, SaslStep } from './sasl.ts';
 
 /** What the pipeline needs of a session (a SessionContext is one). */
@@ -45,6 +54,23 @@ export interface LoginContext {
   runTask(task: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
   loginGate(): Promise<boolean>;
   loginResult(ok: boolean | null, user: string): void;
+  /** The service's options (a SessionContext has them): its protocol options'
+   * `userdbConnector` (issue 16) says where passwords are checked. */
+  readonly service?: { readonly protocol: object };
+}
+
+/** The service's LDAP connector for logins (`userdbConnectorType ldap`), or null (local). */
+export function userdbConnectorOf(ctx: Pick<LoginContext, 'service'>): LdapConnectorOptions | null {
+  return (ctx.service?.protocol as Partial<UserdbLogin> | undefined)?.userdbConnector ?? null;
+}
+
+/** The thread's connector handle per resolved connector options (a reload brings new ones).
+ * userdb/ (and ldapts) is loaded on first use: a thread without LDAP logins never loads it. */
+const connectors = new WeakMap<LdapConnectorOptions, Promise<LdapConnectorHandle>>();
+function connectorFor(o: LdapConnectorOptions, log: Logger): Promise<LdapConnectorHandle> {
+  let c = connectors.get(o);
+  if (c === undefined) connectors.set(o, (c = import('../userdb/index.ts').then((m) => m.ldapConnectorFor(o, log))));
+  return c;
 }
 
 export interface LoginOptions {
@@ -63,6 +89,12 @@ const FAILED = Object.freeze({ ok: false, reason: 'credentials' } as const);
 
 /** Whether the credential matches what the directory keeps for the account. */
 async function matches(ctx: LoginContext, c: SaslCredential, info: AuthInfo | null, o: LoginOptions): Promise<boolean> {
+  const ldap = userdbConnectorOf(ctx);
+  if (ldap !== null) {
+    // LDAP Bind as the account's entry; USERDB_UNAVAILABLE propagates (an 'unavailable' outcome)
+    if (c.kind !== 'password' || info === null) return false;
+    return await (await connectorFor(ldap, ctx.log)).bindAs(info.account.address, c.password);
+  }
   switch (c.kind) {
     case 'password': {
       const hash = info?.passwordHash ?? DUMMY_HASH; // an unknown login costs as much as a wrong password

@@ -9,10 +9,12 @@
  * the same connector options uses one pool and one cache, until the last user closes it.
  *
  * Exports: `openUserMap(options, log)`, `ldapConnectorFor(options, log)` (a shared connector:
- * release it with its `close()`), `flushUserdbCaches()` (every shared connector's cache),
+ * release it with its `close()`), `flushUserdbCaches()` (every shared connector's cache, in
+ * every thread),
  * types `UserMap`, `UserRoute`, `LdapConnectorHandle`, `DirEntry`, the class `LdapConnector`.
  * Throws nothing itself; the maps reject as userdb/types.ts says.
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import type { LdapConnectorOptions, UserMapOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
 import { openFileMap } from './file.ts';
@@ -30,6 +32,21 @@ interface Shared {
 }
 const shared = new Map<string, Shared>();
 
+/** `ctl userdb flush` reaches every thread's connectors through this channel. */
+const FLUSH_CHANNEL = 'postern.userdb.flush';
+let channel: BroadcastChannel | null = null;
+function listenForFlush(): void {
+  if (channel !== null) return;
+  channel = new BroadcastChannel(FLUSH_CHANNEL);
+  channel.onmessage = () => void flushThisThread();
+  channel.unref();
+}
+function flushThisThread(): number {
+  let n = 0;
+  for (const s of shared.values()) n += s.connector.flush();
+  return n;
+}
+
 /** The thread's connector for `options` (one per distinct options), counted: each caller
  * releases its share with the handle's `close()`; the last one closes the pool. */
 export function ldapConnectorFor(options: LdapConnectorOptions, log: Logger): LdapConnectorHandle {
@@ -40,6 +57,7 @@ export function ldapConnectorFor(options: LdapConnectorOptions, log: Logger): Ld
     shared.set(key, s);
   }
   s.users++;
+  listenForFlush();
   const entry = s;
   const c = entry.connector;
   let released = false;
@@ -62,10 +80,14 @@ export function ldapConnectorFor(options: LdapConnectorOptions, log: Logger): Ld
   };
 }
 
-/** Empty the answer cache of every connector of this thread (`ctl userdb flush`). */
+/** Empty the answer cache of every connector (`ctl userdb flush`): this thread's at once (the
+ * number of answers dropped), every other thread's by a message on a BroadcastChannel (a busy
+ * thread flushes when its event loop next turns). */
 export function flushUserdbCaches(): number {
-  let n = 0;
-  for (const s of shared.values()) n += s.connector.flush();
+  const n = flushThisThread();
+  const c = new BroadcastChannel(FLUSH_CHANNEL);
+  c.postMessage('flush');
+  c.close();
   return n;
 }
 

@@ -146,10 +146,17 @@ export class LdapConnector {
       } catch (e) {
         throw unavailable(o, `cannot read caFile ${o.caFile}`, e);
       }
-      const client = new Client({ url, timeout: left, connectTimeout: left, tlsOptions, strictDN: false });
+      // tlsOptions only for ldaps:// (ldapts given them on an ldap:// URL breaks a later StartTLS)
+      const secure = url.toLowerCase().startsWith('ldaps://');
+      // timeout: every later operation on this (pooled) connection gets the whole timeoutMs
+      const client = new Client({ url, timeout: o.timeoutMs, connectTimeout: left, strictDN: false, ...(secure ? { tlsOptions: { ...tlsOptions } } : {}) });
       try {
-        if (o.startTls && url.toLowerCase().startsWith('ldap://')) await client.startTLS(tlsOptions);
-        if (dn !== null) await client.bind(dn, password);
+        // a fresh options object each time (ldapts writes the socket into it), with the URL's
+        // host for the certificate's identity check
+        if (o.startTls && !secure) await client.startTLS({ ...tlsOptions, host: new URL(url).hostname.replace(/^\[|\]$/g, '') });
+        // always one operation here, so a dead URL shows now (failover), not at the first search:
+        // no service account is an anonymous bind (RFC 4513 §5.1.1)
+        await client.bind(dn ?? '', dn === null ? '' : password);
         this.downUntil.delete(url);
         return client;
       } catch (e) {

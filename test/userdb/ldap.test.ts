@@ -149,3 +149,35 @@ test('the pool: poolSize connections at most however many lookups run at once', 
     await c.close();
   }
 });
+
+test('a frozen directory with every pooled connection busy: each waiting lookup fails within the timeout', async () => {
+  const c = new LdapConnector(connector({ poolSize: 1, cacheSize: 0, timeoutMs: 500 }), log);
+  try {
+    assert.equal(await c.find('nobody@example.test'), null); // one pooled connection, bound
+    await ldap.pause();
+    try {
+      const t0 = Date.now();
+      const rs = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => c.find(`waiter${i}@example.test`)));
+      const ms = Date.now() - t0;
+      for (const r of rs) assert.equal(r.status === 'rejected' && (r.reason as { code?: string }).code, 'USERDB_UNAVAILABLE');
+      assert.ok(ms < 3 * 500 + 2000, `${ms} ms for all five`);
+      assert.ok(c.connections <= 1);
+    } finally {
+      ldap.resume();
+    }
+    assert.equal(await c.find('nobody2@example.test'), null, 'works again once slapd runs');
+  } finally {
+    await c.close();
+  }
+});
+
+test('an anonymous connector fails over too (its bind is the first operation)', async () => {
+  const dead = `ldap://127.0.0.1:${await freePort()}`;
+  const c = new LdapConnector(connector({ urls: [dead, ldap.url], bindDn: null, bindPassword: '', cacheSize: 0 }), log);
+  try {
+    assert.equal(await c.find('alice@example.test'), null, 'anonymous: the ACL hides everything');
+    assert.equal(await c.bindAs('bob@example.test', 'bob-secret'), false, 'no entry found, so no bind');
+  } finally {
+    await c.close();
+  }
+});
