@@ -118,6 +118,9 @@ export class ServiceHost implements Child {
   private readonly stressed = new Set<string>(); // listener keys in stress mode
   /** Admission tickets each connection thread holds, released all at once when it exits. */
   private held = new Map<ConnThread, Set<number>>();
+  /** (the proxies) Back-end connections held per thread (HostCall backendSlot), and in all. */
+  private backendSlots = new Map<ConnThread, number>();
+  private backendTotal = 0;
   /** An HTTP service's web sessions (its row's transport is 'http'), shared by its threads. */
   private readonly webSessions: WebSessionTable | null;
 
@@ -259,6 +262,19 @@ export class ServiceHost implements Child {
         if (m.op === 'get') return Promise.resolve(table.getNow(m.id));
         return table.destroy(m.id).then(() => null);
       }
+      case 'backendSlot': {
+        if (t.state === 'failed' || t.state === 'stopped' || this.backendTotal >= m.limit) return Promise.resolve(false);
+        if (!this.backendSlots.has(t)) {
+          t.onExit(() => {
+            // its sessions, and their back-end connections, are gone with it
+            this.backendTotal -= this.backendSlots.get(t) ?? 0;
+            this.backendSlots.delete(t);
+          });
+        }
+        this.backendSlots.set(t, (this.backendSlots.get(t) ?? 0) + 1);
+        this.backendTotal++;
+        return Promise.resolve(true);
+      }
       case 'admin': {
         const run = this.opts.row.admin ? this.opts.admin : undefined;
         if (run === undefined) return Promise.reject(new PosternError('CONTROL_FORBIDDEN', `service ${this.name} may not run admin commands`));
@@ -304,6 +320,14 @@ export class ServiceHost implements Child {
           this.log.error({ listener: m.listener, err: m.error }, 'listener cannot open: not listening');
         }
         break;
+      case 'backendSlotFree': {
+        const n = this.backendSlots.get(t) ?? 0;
+        if (n > 0) {
+          this.backendSlots.set(t, n - 1);
+          this.backendTotal--;
+        }
+        break;
+      }
       case 'drained': {
         const id = t.id;
         setImmediate(() => void this.threads.deleteChild(id).catch(() => {}));

@@ -261,6 +261,15 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
       post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
     },
     ...(webSessions === undefined ? {} : { webSessions }),
+    async backendSlot(limit: number): Promise<(() => void) | null> {
+      if (!(await host.call<boolean>({ t: 'backendSlot', limit }))) return null;
+      let given = false;
+      return () => {
+        if (given) return;
+        given = true;
+        post({ t: 'backendSlotFree' });
+      };
+    },
     ...(admin === undefined ? {} : { admin }),
     end(reason: SessionEndReason, current?: net.Socket): void {
       if (!s.ended) {

@@ -10,12 +10,13 @@
  *      check, still gated (the per-IP delay and ban apply) and reported once;
  *   2. route: `UserMap.lookup(user)` → host:port (a null port: mappingPort); no entry (or no
  *      map) → mappingHost:mappingPort; neither: `noroute`, a permanent error;
- *   3. a slot of connectionData maxConnections (session/backend.ts `BackendSlots`): none left is
- *      `busy` at once;
+ *   3. a slot of connectionData maxConnections, counted over the service's threads by its host
+ *      (`SessionContext.backendSlot`): none left is `busy` at once;
  *   4. connect (rwTimeout) and the dialect's login, each step within rwTimeout.
- * A map that cannot answer (USERDB_UNAVAILABLE, USERDB_BAD_ENTRY) and a back end that is down,
- * refusing or silent are `unavailable` (the protocol's temporary error), never a hang; the
- * back end refusing the credentials is `credentials`.
+ * A map that cannot answer (USERDB_UNAVAILABLE) and a back end that is down, refusing or silent
+ * are `unavailable` (the protocol's temporary error), never a hang; an entry that cannot be used
+ * (USERDB_BAD_ENTRY: no mailHost) is `noroute`, as no back end; the back end refusing the
+ * credentials is `credentials`.
  *
  * Credentials holding CR, LF or NUL are refused before anything (they would inject commands
  * into the back-end dialog).
@@ -50,9 +51,9 @@ export interface ProxyEnv {
   service: string;
   /** The service's user map (null: none). */
   map: UserMap | null;
-  slots: BackendSlots;
-  /** The service's connection threads at most (maxConnThreads): the slots' share. */
-  threads: number;
+  /** Take a connection to the back ends (connectionData maxConnections): its release, or
+   * PROXY_BUSY at once. */
+  slot: () => Promise<() => void>;
   cache: LoginCache;
   /** The session went away while waiting. */
   abandoned: () => boolean;
@@ -78,7 +79,7 @@ async function route(o: ProxyOptions, map: UserMap | null, user: string): Promis
 /** Steps 2 to 4 (see the contract); rejects with the reason's error. */
 async function reach(o: ProxyOptions, env: ProxyEnv, user: string, password: string, dialect: ProxyDialect): Promise<{ conn: BackendConn; answer: DialectAnswer; target: BackendTarget }> {
   const target = await route(o, env.map, user);
-  const release = env.slots.take(o.connection, env.threads);
+  const release = await env.slot();
   let conn: BackendConn;
   try {
     conn = await connectBackend(target, o.connection, env.maxLineLength);
@@ -99,7 +100,7 @@ async function reach(o: ProxyOptions, env: ProxyEnv, user: string, password: str
 
 function reasonOf(e: unknown): ProxyFailure {
   if (isPosternError(e, 'PROXY_BUSY')) return 'busy';
-  if (isPosternError(e, 'PROXY_NO_ROUTE')) return 'noroute';
+  if (isPosternError(e, 'PROXY_NO_ROUTE') || isPosternError(e, 'USERDB_BAD_ENTRY')) return 'noroute';
   return 'unavailable';
 }
 
@@ -122,6 +123,10 @@ export async function proxyLogin(ctx: LoginContext, o: ProxyOptions, env: ProxyE
     if (env.abandoned()) return { ok: false, reason: 'abandoned' };
     try {
       const { conn, answer, target } = await reach(o, env, user, password, dialect);
+      if (answer.ok && env.abandoned()) {
+        conn.close();
+        return { ok: false, reason: 'abandoned' };
+      }
       if (answer.ok) return { ok: true, conn, text: answer.text, target };
       ctx.log.warn({ user: user.slice(0, 100), answer: answer.text.slice(0, 200) }, `${env.service} proxy: the back end refused a login the proxy accepted`);
       return { ok: false, reason: answer.temporary ? 'unavailable' : 'credentials', text: answer.text };
@@ -160,7 +165,9 @@ export async function proxyLogin(ctx: LoginContext, o: ProxyOptions, env: ProxyE
 /** This thread's share (a connection thread serves one service). */
 const slots = new BackendSlots();
 const cache = new LoginCache();
-const maps = new Map<string, UserMap>();
+/** By map name: the definition it was opened with, and the map (a reload that changes the
+ * definition closes the old one). */
+const maps = new Map<string, { key: string; map: UserMap }>();
 let mapFailureLogged = false;
 
 /** A map that could not be opened: every lookup is unavailable. */
@@ -172,21 +179,38 @@ function brokenMap(name: string, err: unknown): UserMap {
 function mapOf(def: ProxyOptions['userMap'], log: Logger): UserMap | null {
   if (def === null) return null;
   const key = JSON.stringify(def);
-  let m = maps.get(key);
-  if (m === undefined) {
-    try {
-      m = openUserMap(def, log);
-    } catch (e) {
-      if (!mapFailureLogged) log.error({ err: e }, 'proxy: the user map cannot be opened; logins fail temporarily');
-      mapFailureLogged = true;
-      m = brokenMap(def.name, e);
-    }
-    maps.set(key, m);
+  const had = maps.get(def.name);
+  if (had !== undefined && had.key === key) return had.map;
+  void had?.map.close().catch(() => {});
+  let m: UserMap;
+  try {
+    m = openUserMap(def, log);
+  } catch (e) {
+    if (!mapFailureLogged) log.error({ err: e }, 'proxy: the user map cannot be opened; logins fail temporarily');
+    mapFailureLogged = true;
+    m = brokenMap(def.name, e);
   }
+  maps.set(def.name, { key, map: m });
   return m;
 }
 
-/** The session's `ProxyEnv` (see the contract). */
-export function proxyEnv(ctx: LoginContext & { service: { maxConnThreads: number; session: { maxLineLength: number } } }, o: ProxyOptions, service: string, abandoned: () => boolean): ProxyEnv {
-  return { service, map: mapOf(o.userMap, ctx.log), slots, threads: ctx.service.maxConnThreads, cache, abandoned, maxLineLength: Math.max(8192, ctx.service.session.maxLineLength) };
+/** The session's `ProxyEnv` (see the contract). maxConnections is counted over the service's
+ * threads on its host (`ctx.backendSlot`); without one (a context built by hand), in this
+ * thread, its share ceil(maxConnections / maxConnThreads) (session/backend.ts BackendSlots). */
+export function proxyEnv(
+  ctx: LoginContext & { service: { maxConnThreads: number; session: { maxLineLength: number } }; backendSlot?: (limit: number) => Promise<(() => void) | null> },
+  o: ProxyOptions,
+  service: string,
+  abandoned: () => boolean,
+): ProxyEnv {
+  const limit = o.connection.maxConnections;
+  const hostSlot = ctx.backendSlot;
+  const slot = hostSlot !== undefined
+    ? async (): Promise<() => void> => {
+        const release = await hostSlot(limit);
+        if (release === null) throw new PosternError('PROXY_BUSY', `connections to the back ends at the limit (connectionData maxConnections = ${limit})`, { limit });
+        return release;
+      }
+    : async (): Promise<() => void> => slots.take(o.connection, ctx.service.maxConnThreads);
+  return { service, map: mapOf(o.userMap, ctx.log), slot, cache, abandoned, maxLineLength: Math.max(8192, ctx.service.session.maxLineLength) };
 }

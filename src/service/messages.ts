@@ -63,7 +63,10 @@ export type HostCall =
   /** An admin command of the registry (admin/commands.ts), run by the server as the control
    * socket runs it: the command's result. Only the rows the table lets (`admin: true`: the
    * CLI and WebAdmin services); any other service's call rejects CONTROL_FORBIDDEN. */
-  | { t: 'admin'; verb: string; args: Record<string, unknown> };
+  | { t: 'admin'; verb: string; args: Record<string, unknown> }
+  /** (the proxies) Take a connection to a back end if fewer than `limit` are held over the
+   * service's threads: true (taken; given back with FromThread `backendSlotFree`) or false. */
+  | { t: 'backendSlot'; limit: number };
 
 export type Admitted = { ok: true; ticket: number } | { ok: false; reason: RefusalReason };
 export interface LoginGated {
@@ -96,4 +99,6 @@ export type FromThread =
   | { t: 'load'; sessions: number; elu: number; actors: ActorInfo[]; udp: UdpCounts; counts?: Record<string, number> }
   | { t: 'drained' }
   /** After a login check let through by the gate. */
-  | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string };
+  | { t: 'loginResult'; ip: string; ok: boolean | null; user: string; listener: string }
+  /** A back-end connection taken with HostCall `backendSlot` is closed. */
+  | { t: 'backendSlotFree' };

@@ -62,6 +62,10 @@ export interface SessionContext {
    * (PosternError codes). Present only for the services whose row has `admin: true` (cli,
    * webadmin). The caller has authenticated the admin first. */
   admin?(verb: string, args: Record<string, unknown>): Promise<unknown>;
+  /** (the proxies) Take one connection to a back end, counted over all the service's threads on
+   * its host (connectionData maxConnections): a function that gives it back (once), or null
+   * when `limit` are held already. Absent: the caller counts in its own thread. */
+  backendSlot?(limit: number): Promise<(() => void) | null>;
 }
 
 /** A web session (kept on the service host, shared by all the service's threads). */

@@ -4,10 +4,10 @@
  * size, the per-thread count of connections to the back ends, and the splice that copies bytes
  * both ways once the proxy has logged the user in.
  *
- * - `BackendSlots`: connectionData maxConnections, over the service: each of the service's
- *   connection threads may hold ceil(maxConnections / maxConnThreads) connections, so the
- *   service never holds more than maxConnections (a thread does not ask the others; under
- *   uneven load the limit trips early on the busy thread, never late). `take` fails at once.
+ * - `BackendSlots`: connectionData maxConnections counted in one thread, for a session context
+ *   without the host's count (`SessionContext.backendSlot`, which counts over the service's
+ *   threads): the thread holds at most ceil(maxConnections / maxConnThreads), so the service
+ *   never holds more than maxConnections. `take` fails at once.
  * - `connectBackend`: TCP (or implicit TLS, `sslEnable`, verified against `caFile` unless
  *   `sslVerify` is no) from `localInterface`; the connect and the handshake within rwTimeout.
  *   Every failure is PROXY_BACKEND (retryable): the caller answers its temporary error.
@@ -121,7 +121,8 @@ export class BackendConn {
   private readonly maxLine: number;
   private readonly onData = (b: Buffer): void => {
     this.buf = this.buf.length === 0 ? b : Buffer.concat([this.buf, b]);
-    if (this.buf.length > this.maxLine + 2 && this.buf.indexOf(10) < 0) this.socket.pause(); // the reader fails it
+    // at most a few lines ahead of the reader (a back end flooding during the login waits)
+    if (this.buf.length > 4 * (this.maxLine + 2)) this.socket.pause();
     this.waiter?.();
   };
   private readonly onEnd = (e?: Error): void => {
@@ -147,6 +148,7 @@ export class BackendConn {
       if (nl >= 0 && nl <= this.maxLine + 1) {
         const line = this.buf.subarray(0, nl).toString('utf8').replace(/\r$/, '');
         this.buf = this.buf.subarray(nl + 1);
+        if (this.socket.isPaused() && this.buf.length <= 4 * (this.maxLine + 2)) this.socket.resume();
         return line;
       }
       if (nl > this.maxLine + 1 || this.buf.length > this.maxLine + 2) throw failed(this.target, 'a line over the length limit');
@@ -252,13 +254,18 @@ export class ProxyHandle<S extends string, D> implements SessionHandle {
     return (client, buffered) => {
       const rest = conn.rest();
       this.client = client;
+      const dummy = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } }) as unknown as Socket;
+      if (client.destroyed || client.writableEnded) {
+        conn.close(); // the client went away while the proxy logged in for it
+        return dummy;
+      }
       this.spliced = splice(client, conn.socket, {
         toBackend: buffered,
         toClient: rest,
-        done: (why) => this.ctx.end(why === 'closed' ? 'normal' : why === 'client' ? 'client_closed' : 'normal', client),
+        done: (why) => this.ctx.end(why === 'client' ? 'client_closed' : 'normal', client),
       });
       // the line session reads and writes this from now on: nothing
-      return new Duplex({ read() {}, write(_c, _e, cb) { cb(); } }) as unknown as Socket;
+      return dummy;
     };
   }
 

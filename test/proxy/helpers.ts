@@ -38,8 +38,9 @@ export interface Front {
 }
 
 /** A front end with pop3Proxy and imapProxy. `pop3`/`imap`: extra attributes of each block (the
- * mapping, connectionData …); `both`: attributes of both. `server`: Server-level attributes. */
-export async function startFront(o: { pop3?: string; imap?: string; both?: string; server?: string; dir?: string; services?: string[] } = {}): Promise<Front> {
+ * mapping, connectionData …); `both`: attributes of both. `server`: Server-level attributes;
+ * `listener`: attributes of both plain listeners; `threads`: both services' thread attributes. */
+export async function startFront(o: { pop3?: string; imap?: string; both?: string; server?: string; dir?: string; services?: string[]; listener?: string; threads?: string } = {}): Promise<Front> {
   const dir = o.dir ?? tmpDir('postern-front-');
   const { certFile, keyFile } = selfSignedCert(dir);
   const ssl = `sslControl = { certFile = "${certFile}" keyFile = "${keyFile}" }`;
@@ -51,8 +52,8 @@ Server {
     statusListener = 127.0.0.1:0
     logLevel = error
     ${o.server ?? ''}
-    ${serviceBlock('pop3Proxy', { ssl, extra: `${o.both ?? ''} ${o.pop3 ?? ''}` })}
-    ${serviceBlock('imapProxy', { ssl, extra: `${o.both ?? ''} ${o.imap ?? ''}` })}
+    ${serviceBlock('pop3Proxy', { ssl, listener: o.listener, threads: o.threads, extra: `${o.both ?? ''} ${o.pop3 ?? ''}` })}
+    ${serviceBlock('imapProxy', { ssl, listener: o.listener, threads: o.threads, extra: `${o.both ?? ''} ${o.imap ?? ''}` })}
 }`;
   const server = await startServer({ configText, dataDir: dir, statusPort: 0, controlSocket: false, backoffInitialMs: 100, loadIntervalMs: 200 });
   const has = (name: string): boolean => (o.services ?? ['pop3Proxy', 'imapProxy']).includes(name);
@@ -68,12 +69,14 @@ Server {
   };
 }
 
-/** A TCP server that accepts and never writes: the silent back end. */
-export async function silentServer(): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
+/** A TCP server that accepts and never writes: the silent back end (`from`: the peers' addresses). */
+export async function silentServer(): Promise<{ port: number; accepted: () => number; from: string[]; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  const from: string[] = [];
   let n = 0;
   const srv = net.createServer((s) => {
     n++;
+    from.push(s.remoteAddress ?? '');
     sockets.add(s);
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
@@ -82,6 +85,7 @@ export async function silentServer(): Promise<{ port: number; accepted: () => nu
   return {
     port: (srv.address() as net.AddressInfo).port,
     accepted: () => n,
+    from,
     close: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy();
       srv.close(() => r());

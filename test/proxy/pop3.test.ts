@@ -21,10 +21,11 @@ before(async () => {
   back = await startBackend(['alice@example.org', 'bob@example.org']);
   front = await startFront({
     services: ['pop3Proxy'],
-    pop3: `greetingsText = "front door" authenticateOnProxy = yes maxErrors = 3 maxAuthErrors = 2
+    pop3: `greetingsText = "front door" authenticateOnProxy = yes maxErrors = 3 maxAuthErrors = 2 authBanThreshold = 3
       mappingData = { mappingHost = "127.0.0.1" mappingPort = ${back.pop3Port} }`,
   });
   await front.server.admin('account.add', { address: 'alice@example.org', password: 'pw-alice' });
+  await front.server.admin('account.add', { address: 'carol@example.org', password: 'pw-carol' }); // not on the back end
 });
 
 after(async () => {
@@ -106,6 +107,10 @@ test('authenticateOnProxy = yes: a user the proxy\'s directory does not know fai
   assert.match(await c.login('bob@example.org', 'pw-bob'), /^-ERR \[AUTH\]/);
   assert.match(await c.login('alice@example.org', 'wrong'), /^-ERR \[AUTH\] too many authentication failures/);
   await c.closed;
+  // the proxy accepts carol, the back end does not know her: the login fails all the same
+  const d = await pop3(front.pop3);
+  assert.match(await d.login('carol@example.org', 'pw-carol'), /^-ERR \[AUTH\]/);
+  d.close();
   await waitFor(() => (front.server.status().services.find((s) => s.name === 'pop3Proxy')?.listeners[0]?.refused.error_limit ?? 0) >= 1, 5000, 'error_limit counted');
 });
 
@@ -121,4 +126,21 @@ test('garbage and an over-long line before login are -ERR, counted toward maxErr
   assert.match(await other.cmd('STAT'), /^\+OK 1/);
   other.close();
   await waitFor(() => counter('proxy.login') >= 1, 5000, 'logins counted');
+});
+
+test('the login throttle applies on the proxy: failed logins from one address ban it (authBanThreshold), others carry on', async () => {
+  const from = '127.0.0.5';
+  const c1 = await pop3(front.pop3, '127.0.0.1', from);
+  assert.match(await c1.login('alice@example.org', 'bad1'), /^-ERR \[AUTH\]/);
+  assert.match(await c1.login('alice@example.org', 'bad2'), /^-ERR \[AUTH\] too many/);
+  await c1.closed;
+  const c2 = await pop3(front.pop3, '127.0.0.1', from);
+  assert.match(await c2.login('alice@example.org', 'bad3'), /^-ERR \[AUTH\]/);
+  c2.close();
+  // banned: a new connection is refused at once with the protocol's words
+  const refused = await waitFor(() => pop3(front.pop3, '127.0.0.1', from).then((c) => (c.close(), ''), (e: Error) => e.message), 5000, 'the ban');
+  assert.match(refused, /too many failed logins from your address/);
+  const other = await pop3(front.pop3);
+  assert.match(await other.login('alice@example.org', 'pw-alice'), /^\+OK/);
+  other.close();
 });
