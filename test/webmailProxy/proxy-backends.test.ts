@@ -2,8 +2,10 @@
  * The WebMail proxy's back-end connection settings and failures, with curl against fake and
  * real back ends: the request queue (`requestQueueSize`, beyond `maxConnections`) full → 503 at
  * once while the back end holds its requests; a back end that does not answer → 504 within
- * `rwTimeout`; one that is down → 502 at once; one whose accept queue is full → 502 within
- * `connectTimeout`; a real back end stopped after the login → a 502 page for its session;
+ * `rwTimeout`; one that is down, or answers garbage → 502 at once; one whose accept queue is
+ * full → 502 within `connectTimeout`; a real back end stopped after the login → a 502 page for
+ * its session; an event stream kept out of the queue; a session the back end dropped ending on
+ * the proxy too;
  * `localInterface` as the connections' source address; `sslEnable` with `caFile` (and a back end
  * whose certificate is not trusted: 502).
  */
@@ -74,6 +76,26 @@ test('a back end that is down: 502 at once', async () => {
   }
 });
 
+test('a back end that answers garbage: 502 at once, and the proxy serves on', async () => {
+  const server = net.createServer((s) => {
+    s.on('data', () => s.end('SSH-2.0-OpenSSH_9.6\r\nnot HTTP at all\r\n\r\n'));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const px = await startProxy({ backendPort: (server.address() as net.AddressInfo).port });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await login(px.base);
+      assert.equal(r.status, 502);
+      assert.ok(r.elapsedMs < 5_000, `${r.elapsedMs} ms`);
+    }
+    assert.equal((await curl(`${px.base}/`)).status, 200);
+  } finally {
+    await px.stop();
+    server.close();
+  }
+});
+
 test('connectTimeout: a back end whose accept queue is full gets a 502 page within connectTimeout', { timeout: 30_000 }, async () => {
   const port = await closedPort();
   // Python's listen(0) that never accepts: once its accept queue is full the kernel drops
@@ -117,10 +139,49 @@ test('a back end stopped after the login: its session gets a 502 page, and the l
     const r = await b.get('/mail?f=INBOX');
     assert.equal(r.status, 502);
     assert.match(r.text, /cannot be reached/);
+    assert.match(r.text, /<a id="back" href="\/">/);
+    const home = await b.get('/'); // the session's own login page: the message, the username kept
+    assert.equal(home.status, 502);
+    assert.match(home.text, /form id="login"/);
+    assert.match(home.text, /name="username"[^>]*value="ann@example.org"/);
     assert.equal((await curl(`${px.base}/`)).status, 200);
   } finally {
     await px.stop();
     await be.stop().catch(() => {});
+  }
+});
+
+test("an event stream holds no place in the back end's queue; a session the back end has dropped ends on the proxy too", async () => {
+  const be = await startWebmail({ webmail: 'sessionIdleTimeout = 3' });
+  const px = await startProxy({ backendPort: Number(new URL(be.base).port), extra: 'requestQueueSize = 0 connectionData = { maxConnections = 1 }' });
+  try {
+    const b = browser(px.base);
+    assert.equal((await b.login(ANN, PW)).status, 303);
+    // an open event stream, then ordinary requests while it lasts: the one connection is free
+    const sse = spawn('curl', ['-sS', '-N', '-b', b.jar, '--max-time', '20', `${px.base}/events?f=INBOX`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let streamed = '';
+    let ended = false;
+    sse.stdout!.on('data', (d: Buffer) => (streamed += d.toString()));
+    sse.once('exit', () => (ended = true));
+    try {
+      await waitFor(() => streamed.includes(': subscribed'), 10_000, 'the event stream open through the proxy');
+      for (let i = 0; i < 3; i++) assert.equal((await b.get('/mail?f=INBOX')).status, 200);
+      assert.equal(ended, false, 'the stream was still open meanwhile');
+    } finally {
+      sse.kill();
+    }
+    // the back end drops the session after 3 s idle (sessionIdleTimeout): its Inbox sends the
+    // browser to /, where the proxy finds the back end's login page and shows its own
+    await new Promise((r) => setTimeout(r, 3_500)); // the back end's idle timeout, passing
+    const list = await b.get('/mail?f=INBOX');
+    assert.equal(list.status, 303);
+    const home = await b.get('/');
+    assert.equal(home.status, 200);
+    assert.match(home.text, /_proxy\/static\/proxy\.css/);
+    assert.match(home.headers['set-cookie'] ?? '', /postern_session=;.*Max-Age=0/, "the proxy's session ends too");
+  } finally {
+    await px.stop();
+    await be.stop();
   }
 });
 

@@ -6,7 +6,8 @@
  * CSRF token, a multipart upload streamed, the SSE event stream), the back end's token never
  * given to the browser, an unknown token sent to the login page, a cross-site POST refused, and
  * logout forgetting the affinity. Then the host's HTTP limits on the proxy (headers, body,
- * upload) answered before the back end sees anything.
+ * upload) answered before the back end sees anything, the proxy's own login throttle
+ * (maxAuthErrors, authBanThreshold), and virtual-host templates for its login page.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -155,5 +156,63 @@ test("the host's HTTP limits on the proxy: headers 431, body 413, upload 413, be
     assert.equal(await be.count(ANN, 'Drafts'), 1, 'the upload over the limit never reached the back end');
   } finally {
     await small.stop();
+  }
+});
+
+test("the proxy's login throttle: maxAuthErrors closes the connection; after authBanThreshold failures the client's IP is banned on the proxy", async () => {
+  const guarded = await startProxy({ backendPort: Number(new URL(be.base).port), extra: 'maxAuthErrors = 2 authBanThreshold = 3 authBanTime = 600' });
+  try {
+    // two failures on one connection (curl reuses it): the second answer closes it
+    const two = await runProcess('curl', ['-sS', '-i', '-d', `username=${ANN}&password=bad`, `${guarded.base}/login`, `${guarded.base}/login`]);
+    const answers = two.stdout.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2);
+    assert.doesNotMatch(answers[0]!, /^connection: close/im);
+    assert.match(answers[1]!, /^connection: close/im);
+    // a third failure (a new connection): the IP is banned; even the right password is refused
+    assert.equal((await browser(guarded.base).login(ANN, 'bad again')).status, 200);
+    const refused = await curl(`${guarded.base}/login`, ['--data-urlencode', `username=${ANN}`, '--data-urlencode', `password=${PW}`]);
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(refused.headers['set-cookie'] ?? '', /postern_session=/);
+    const st = guarded.server.status().services.find((s) => s.name === 'webmailProxy')!;
+    assert.equal(st.logins?.failed, 3);
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test("virtual-host templates: the proxy's login page from the host's own set under path, the rest from the built-in one", async () => {
+  const root = tmpDir('postern-wmproxy-tpl-');
+  fs.mkdirSync(path.join(root, 'brand'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'brand', 'login.eta'), `<% layout('layout', { page: 'login', title: 'Brand' }) %><h1 id="brand">Brand Mail</h1><form id="login" method="post" action="/login"><input name="username" value="<%= it.username %>"><input name="password" type="password"><button type="submit">Go</button></form>`);
+  const branded = await startProxy({ backendPort: Number(new URL(be.base).port), extra: `path = "${root}" virtualHosts = ( { host = "mail.brand.example" template = brand } )` });
+  try {
+    const own = await curl(`${branded.base}/`, ['-H', 'Host: mail.brand.example']);
+    assert.match(own.text, /<h1 id="brand">Brand Mail<\/h1>/);
+    assert.match(own.text, /href="\/_proxy\/static\/proxy\.css"/, 'the layout from the built-in set');
+    const other = await curl(`${branded.base}/`, ['-H', 'Host: other.example']);
+    assert.doesNotMatch(other.text, /Brand Mail/);
+    assert.match(other.text, /Postern WebMail/);
+    // a failed login on the branded host: its own page again, the username kept
+    const failed = await curl(`${branded.base}/login`, ['-H', 'Host: mail.brand.example', '--data-urlencode', `username=${ANN}`, '--data-urlencode', 'password=bad']);
+    assert.match(failed.text, /Brand Mail/);
+    assert.match(failed.text, new RegExp(`value="${ANN}"`));
+  } finally {
+    await branded.stop();
+  }
+});
+
+test("two connection threads: the session made on one is honoured on the other (the service host's table)", async () => {
+  const two = await startProxy({ backendPort: Number(new URL(be.base).port), threads: 'minConnThreads = 2 maxConnThreads = 2' });
+  try {
+    const r = await browser(two.base).login(ANN, PW);
+    assert.equal(r.status, 303);
+    const cookie = /postern_session=[A-Za-z0-9_-]{43}/.exec(r.headers['set-cookie'] ?? '')![0];
+    // each curl is a new connection, spread over the threads: every one reaches the Inbox
+    const pages = await Promise.all(Array.from({ length: 6 }, () => curl(`${two.base}/mail?f=INBOX`, ['-H', `Cookie: ${cookie}`])));
+    assert.deepEqual(pages.map((p) => p.status), [200, 200, 200, 200, 200, 200]);
+    const node = two.server.status().services.find((s) => s.name === 'webmailProxy')!;
+    assert.equal(node.connThreads.current, 2);
+  } finally {
+    await two.stop();
   }
 });

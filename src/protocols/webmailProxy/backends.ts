@@ -17,8 +17,8 @@
  * kept out of the queue, so open pages never starve the back end's ordinary requests.
  *
  * Failures (`BackendError`, code `BACKEND_UNREACHABLE` or `BACKEND_TIMEOUT`): the back end
- * refused or did not accept the connection within connectTimeout (502), or did not answer
- * within rwTimeout (504).
+ * refused or did not accept the connection within connectTimeout, or answered something that is
+ * not HTTP (502), or did not answer within rwTimeout (504).
  *
  * Exports: `Backends`, `BackendAddress`, `BackendError`, `QueueFull`, `backendKey`,
  * `parseBackendKey`. Throws (send): QueueFull, BackendError; an abandoned request rejects with
@@ -188,6 +188,8 @@ export class Backends {
       if (code === 'UND_ERR_CONNECT_TIMEOUT') throw new BackendError('BACKEND_UNREACHABLE', key, e);
       if (TIMEOUT_ERRORS.has(code)) throw new BackendError('BACKEND_TIMEOUT', key, e);
       if (CONNECT_ERRORS.has(code) || (e as { name?: string }).name === 'SocketError') throw new BackendError('BACKEND_UNREACHABLE', key, e);
+      // an answer that is not HTTP (garbage, a TLS server spoken to in plain): a bad gateway too
+      if (code.startsWith('HPE_') || (e as { name?: string }).name === 'HTTPParserError') throw new BackendError('BACKEND_UNREACHABLE', key, e);
       throw e;
     }
   }

@@ -10,7 +10,8 @@
  *                           `mobile/login.eta` for a phone, a virtual host's own set first);
  *                           a session: forwarded (the back end sends the Inbox's 303; a back end
  *                           that shows its own login page has lost the session: the proxy's ends
- *                           too and its login page is shown)
+ *                           too and its login page is shown; a back end that fails: the login
+ *                           page with the failure's message and status)
  *   GET  /_proxy/static/*   the login page's CSS and icon (a path of its own, so the browser
  *                           never caches them in place of a back end's /static files)
  *   POST /login             form-encoded `username`, `password` (http/types.ts LOGIN_FIELDS),
@@ -164,8 +165,8 @@ async function setup(app: FastifyInstance, env: HttpEnv): Promise<void> {
   /** The request's session and where it goes (null: none, or not one of the proxy's). */
   const affinityOf = (req: FastifyRequest): Affinity | null => (req.postern.session === null ? null : decodeAffinity(req.postern.session.user));
 
-  /** Forward with the failures as pages. */
-  async function forwarded(req: FastifyRequest, reply: FastifyReply, a: Affinity, intercept?: (status: number) => boolean): Promise<boolean> {
+  /** Forward with the failures as pages (`loginOnFailure`: the login page, with the message). */
+  async function forwarded(req: FastifyRequest, reply: FastifyReply, a: Affinity, intercept?: (status: number) => boolean, loginOnFailure = false): Promise<boolean> {
     try {
       const r = await forward(st.backends, req, reply, a, { ...(intercept !== undefined ? { intercept } : {}), loggedOut: () => env.logout(req, reply) });
       return r.intercepted;
@@ -178,7 +179,8 @@ async function setup(app: FastifyInstance, env: HttpEnv): Promise<void> {
       const f = failureOf(e);
       req.postern.conn.count(`${SERVICE}.${f.code}`);
       if (f.code === 'unavailable') env.log.warn({ err: e, backend: a.backend }, 'webmailProxy: forwarding failed');
-      await errorPage(req, reply, f.status, f.message);
+      if (loginOnFailure) await loginPage(req, reply, a.login, f.message, f.status);
+      else await errorPage(req, reply, f.status, f.message);
       return false;
     }
   }
@@ -197,7 +199,8 @@ async function setup(app: FastifyInstance, env: HttpEnv): Promise<void> {
       const a = affinityOf(req);
       if (a === null) return loginPage(req, reply, '', null);
       // the back end's login form instead of its Inbox redirect: its session is gone
-      const intercepted = await forwarded(req, reply, a, (status) => status === 200);
+      // (its back end failing: the login page with the message, so "back to the login page" is one)
+      const intercepted = await forwarded(req, reply, a, (status) => status === 200, true);
       if (intercepted) {
         await env.logout(req, reply);
         return loginPage(req, reply, a.login, null);
