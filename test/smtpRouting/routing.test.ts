@@ -4,7 +4,8 @@
  * user map, two Postern back ends on 127.0.0.3 and 127.0.0.4, each its own process):
  *  - mail sent to the front end (Python smtplib, swaks) for users of both back ends lands in
  *    the right back end's mailbox (read there with poplib), one transaction split by back end;
- *  - a recipient the map does not know follows the ordinary rules (relay denied);
+ *  - a recipient the map does not know follows the ordinary rules (relay denied); a routed
+ *    recipient named twice in one transaction gets one copy;
  *  - a back end that is down: the message waits in the front end's queue (deferred, its next
  *    hop kept) and is delivered when the back end is back (retry interval 1 s);
  *  - kill -9 of the front end after its 250 and before the relay (the back end is down, so the
@@ -70,8 +71,8 @@ test('users of both back ends: smtplib and swaks through the front end; each mes
   await waitFor(async () => (await frontQueue()).length === 0, 10_000, 'the front end\'s queue empty');
 });
 
-test('a recipient the map does not know follows the ordinary rules: relay denied', async () => {
-  const r = await smtpSend(FRONT_IP, c.frontPorts.smtp, 'sender@outside.test', ['alice@example.test', 'zed@example.test', 'x@elsewhere.test'],
+test('a recipient the map does not know follows the ordinary rules: relay denied; a routed one named twice gets one copy', async () => {
+  const r = await smtpSend(FRONT_IP, c.frontPorts.smtp, 'sender@outside.test', ['alice@example.test', 'zed@example.test', 'x@elsewhere.test', 'Alice@example.test'],
     'Subject: mixed\r\nX-Id: r-mixed\r\n\r\nx\r\n');
   assert.equal(r.ok, true, JSON.stringify(r));
   assert.equal(r.refused['zed@example.test']?.[0], 554);
@@ -79,6 +80,8 @@ test('a recipient the map does not know follows the ordinary rules: relay denied
   assert.equal(r.refused['x@elsewhere.test']?.[0], 554);
   assert.equal(r.refused['alice@example.test'], undefined);
   await waitMail(c.back[0], 'alice@example.test', 'X-Id: r-mixed');
+  await waitFor(async () => (await frontQueue()).length === 0, 10_000, 'the front end\'s queue empty');
+  assert.equal((await mailOf(c.back[0], 'alice@example.test')).filter((m) => m.includes('X-Id: r-mixed')).length, 1, 'one copy');
 });
 
 test('a back end that is down: the message waits in the front end\'s queue and is delivered when it is back', async () => {

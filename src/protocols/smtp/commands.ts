@@ -139,6 +139,9 @@ async function rcpt(args: string, s: Session): Promise<V> {
       return no('map_unavailable', reply(`451 4.4.3 <${shown}>: routing information is not available now; try again later\r\n`));
     }
     if (hop !== null) {
+      const key = `routed:${p.address.toLowerCase()}`;
+      if (tx.mailboxes.has(key)) return reply('250 2.1.5 Ok (same recipient as an earlier one)\r\n', { state: 'rcpt' });
+      tx.mailboxes.add(key);
       const base = dsn === null ? { to: p.address, account: null } : { to: p.address, account: null, dsn };
       tx.rcpts.push({ ...base, hop });
       return reply('250 2.1.5 Ok: routed to its back end\r\n', { state: 'rcpt' });
