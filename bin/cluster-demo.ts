@@ -33,7 +33,7 @@ export async function runClusterDemo(argv: readonly string[]): Promise<number> {
   const [a, b] = [c.users.find((u) => u.backend === c.back[0].ip)!, c.users.find((u) => u.backend === c.back[1].ip)!];
   const lines = [
     '',
-    `cluster up in ${c.dir} (config files: front.conf, back1.conf, back2.conf; logs: *.log)`,
+    `cluster up in ${c.dir} (config files: front.conf, back1.conf, back2.conf; logs: *.log; ${dir !== undefined ? 'kept' : 'removed on Ctrl-C; --dir DIR keeps it'})`,
     `  LDAP       ${c.ldap?.url ?? '(none)'}   base ou=people,dc=example,dc=test`,
     ...c.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.ip}   status http://${n.ip}:${n.name === 'front' ? f.status : c.backPorts.status}/status   data ${n.dataDir}`),
     '',

@@ -134,7 +134,7 @@ export interface ClusterOptions {
   rwTimeout?: number;
   /** Retry interval of the front end's queue, seconds (default 1). */
   schedInterval?: number;
-  /** Where to make the cluster (default a new temp dir). */
+  /** Where to make the cluster (kept after stop); default a new temp dir, removed by stop. */
   dir?: string;
   /** Log level of the nodes (default warn). */
   logLevel?: string;
@@ -354,6 +354,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const stopAll = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()));
     await ldap?.stop();
+    // a directory the helper made is removed (a given one is the caller's: kept)
+    if (o.dir === undefined) fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
     if (o.ldap ?? true) {
