@@ -290,7 +290,7 @@ function backConfig(ip: string, name: string, p: ClusterPorts, o: ClusterOptions
   logLevel = ${o.logLevel ?? 'warn'}
   ${o.ldapUrl !== undefined ? connectorText(o) : ''}
   ${o.server ?? ''}
-  smtpIncoming = { listeners = ( { address = ${ip}:${p.smtp} } ) mailAuth = no }
+  smtpIncoming = { listeners = ( { address = ${ip}:${p.smtp} } ) mailAuth = no ${viaLdap} }
   processing = { schedInterval = 1 maxSchedInterval = 2 }
   pop3 = { listeners = ( { address = ${ip}:${p.pop3} ${o.listener ?? ''} } ) ${viaLdap} }
   imap = { listeners = ( { address = ${ip}:${p.imap} ${o.listener ?? ''} } ) ${viaLdap} }
