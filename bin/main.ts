@@ -6,6 +6,8 @@
  *                                                      wrote one, else the embedded default)
  *   postern ctl [--data-dir DIR] [--json] VERB …       talk to a running server
  *   postern config check|print [--config FILE]         validate, or print the normalised config
+ *   postern cluster demo [--dir DIR]                   a front end and two back ends with slapd
+ *                                                      on 127.0.0.2-4 (bin/cluster-demo.ts)
  *
  * Exits non-zero on failure, with one line per problem (a config with several problems: each
  * once). `config check` also loads the listeners' certificate and key files (net/tls.ts).
@@ -22,7 +24,8 @@ import { checkTlsFiles } from '../src/net/tls.ts';
 
 const USAGE = `usage: postern start [--config FILE] [--data-dir DIR]
        postern ctl [--data-dir DIR] [--json] COMMAND      (postern ctl --help lists the commands)
-       postern config check|print [--config FILE]`;
+       postern config check|print [--config FILE]
+       postern cluster demo [--dir DIR]`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -36,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     await server.stopped;
     return 0;
   }
+  if (cmd === 'cluster') return (await import('./cluster-demo.ts')).runClusterDemo(rest);
   if (cmd === 'config') {
     const [sub, ...more] = rest;
     const { values } = parseArgs({ args: more, options: { config: { type: 'string' } }, strict: true });

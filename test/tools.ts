@@ -59,6 +59,7 @@ export const TOOLS = {
   chromium: { pkg: 'chromium', probe: 'chromium', for: ['test'], why: 'WebMail browser tests (playwright-core)' },
   dnsmasq: { pkg: 'dnsmasq-base', probe: 'dnsmasq', for: ['test'], recommends: false, why: 'the name server of the DNS tests (test/dns-server.ts)' },
   logger: { pkg: 'bsdutils', probe: 'logger', for: ['test'], why: 'syslog datagrams (RFC 5424, RFC 3164) to the Log service (util-linux logger)' },
+  swaks: { pkg: 'swaks', probe: 'swaks', for: ['test'], why: 'SMTP client of the DSN and SMTP routing tests' },
   slapd: { pkg: 'slapd', probe: 'slapd', for: ['test'], recommends: false, why: 'the LDAP directory of the user-map and cluster tests (test/ldap-server.ts)' },
   'dovecot-pop3': { pkg: 'dovecot-pop3d', probe: '/usr/lib/dovecot/pop3', for: ['bench'], why: 'the POP3 peer' },
   vsftpd: { pkg: 'vsftpd', probe: 'vsftpd', for: ['bench'], why: 'the FTP peer' },

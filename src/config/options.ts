@@ -294,7 +294,23 @@ export interface SmtpIncomingOptions extends AuthPolicy, UserdbLogin {
   readonly dmarcPolicy: 'enforce' | 'monitor';
   /** Per author domain (and its subdomains), lower case; overrides dmarcPolicy. */
   readonly dmarcDomainPolicies: ReadonlyArray<{ readonly domain: string; readonly policy: 'enforce' | 'monitor' }>;
+  /** Cluster SMTP routing (a front end): recipients found in the map are accepted and relayed
+   * to their back end through smtpOutgoing. */
+  readonly enableSmtpRouting: boolean;
+  readonly mappingData: SmtpMappingData;
 }
+
+/** smtpIncoming's routing target (config/schema.ts SMTP_MAPPING_DATA). */
+export interface SmtpMappingData {
+  /** The map's resolved definition (the Server's `userMaps` entry it names), passed to
+   * userdb's `openUserMap`; null: none (every recipient goes to `mappingHost`). */
+  readonly userMap: UserMapOptions | null;
+  /** The default back end (used when `userMap` is none); null: none. */
+  readonly mappingHost: string | null;
+  /** The back ends' SMTP port, for a map entry naming a host alone. */
+  readonly mappingPort: number;
+}
+
 
 /** A smart host of an outgoing route (config/schema.ts SMART_HOST). */
 export interface SmartHostOptions {

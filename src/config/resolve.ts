@@ -23,7 +23,7 @@
 import { PosternError } from '../errors.ts';
 import { OFF, UNLIMITED } from './options.ts';
 import type {
-  AllowRuleOptions, AuthPolicy, DnrOptions, Endpoint, LdapConnectorOptions, LogRuleOptions, ServiceLogging, UserdbLogin, UserMapOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
+  AllowRuleOptions, AuthPolicy, DnrOptions, Endpoint, LdapConnectorOptions, LogRuleOptions, ServiceLogging, SmtpMappingData, UserdbLogin, UserMapOptions, AuthType, DenyRuleOptions, FlowLimits, HttpOptions, LoginPolicy, Off, ProtocolKind, ProtocolOptions,
   OutgoingRoute, ProxyOptions, ResolvedConfig, ServiceName, ServiceOptions, SessionOptions, SmartHostOptions, SslOptions, TcpListenerOptions,
   UdpListenerOptions,
 } from './options.ts';
@@ -273,6 +273,19 @@ function httpOptions(r: OptionReader, c: ResolveCtx): HttpOptions {
   };
 }
 
+/** smtpIncoming's `mappingData` (config/schema.ts SMTP_MAPPING_DATA): the map it names. */
+function smtpMappingData(m: ModelObject | null, c: ResolveCtx): SmtpMappingData {
+  const sc = (SERVICE_DEFS.smtpIncoming.schema.attributes['mappingData'] as { schema: ObjectSchema }).schema;
+  const o = m ?? undefined;
+  const name = str(o, sc, 'userMap');
+  const host = str(o, sc, 'mappingHost');
+  return {
+    userMap: c.userMap(name),
+    mappingHost: host !== null && host !== '' ? host : null,
+    mappingPort: num(o, sc, 'mappingPort'),
+  };
+}
+
 /** What the POP3 and IMAP proxies share (config/schema.ts proxyOptions; config/options.ts ProxyOptions). */
 function proxyOptions(r: OptionReader, c: ResolveCtx, what: 'POP3' | 'IMAP'): ProxyOptions {
   const md = r.object('mappingData') ?? undefined;
@@ -340,6 +353,8 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     dmarcPolicy: r.str('dmarcPolicy') === 'monitor' ? 'monitor' : 'enforce',
     // both fields are required by the schema
     dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
+    enableSmtpRouting: r.bool('enableSmtpRouting'),
+    mappingData: smtpMappingData(r.object('mappingData'), c),
   }),
   smtpOutgoing: (r, c) => ({
     kind: 'smtpOutgoing',

@@ -292,6 +292,17 @@ const FTP_OPTIONS: Record<string, AttrSpec> = {
   maxUploadSize: uint(51200, { unit: 'kb', min: 1 }), // (Postern) one STOR, KB
 };
 /** SMTP receiving (inventory §4; resolved into config/options.ts SmtpIncomingOptions). Sizes in KB. */
+/** smtpIncoming's SMTP routing target (inventory §19): the user map (a name of the Server's
+ * `userMaps`; none: every recipient goes to mappingHost), the default back end, and the back
+ * ends' SMTP port when the map names a host alone. */
+const SMTP_MAPPING_DATA: ObjectSchema = {
+  typeName: 'SmtpMappingData',
+  attributes: {
+    userMap: { type: 'string' },
+    mappingHost: { type: 'string' },
+    mappingPort: uint(25, { min: 1, max: 65535 }),
+  },
+};
 const SMTP_IN_OPTIONS: Record<string, AttrSpec> = {
   ...USERDB_LOGIN,
   maxLineLength: uint(2048, { min: 512 }), // a command line, bytes (RFC 5321: at least 512)
@@ -315,6 +326,9 @@ const SMTP_IN_OPTIONS: Record<string, AttrSpec> = {
   mailAuthTimeout: seconds(20), // all DNS queries for one message; then temperror
   dmarcPolicy: { type: 'choice', choices: ['enforce', 'monitor'], default: 'enforce' }, // enforce: p=reject → 550 5.7.1, p=quarantine → Junk; monitor: headers only
   dmarcDomainPolicies: { type: 'objectSet', schema: { typeName: 'DmarcDomainPolicy', attributes: { domain: { type: 'string', required: true }, policy: { type: 'choice', choices: ['enforce', 'monitor'], required: true } } } }, // per author (From) domain and its subdomains
+  // cluster SMTP routing (inventory §19, issue 16 §4): a front end relays mail for users found in the map to their back end
+  enableSmtpRouting: yesNo(false),
+  mappingData: { type: 'object', schema: SMTP_MAPPING_DATA },
 };
 
 /** Processing (inventory §5): the retry schedule of the queue (config/options.ts ProcessingOptions). */

@@ -58,7 +58,7 @@ export async function queueShow(q: AdminQueue, id: unknown): Promise<Record<stri
   const { rcpts, ...env } = e.env;
   return {
     ...item(e), envelope: { ...env, receivedAt: new Date(env.receivedAt).toISOString() },
-    recipients: rcpts.map((r, i) => ({ to: r.to, mailbox: r.account, status: e.st.r[i]?.s, detail: e.st.r[i]?.why ?? null, ...(r.dsn !== undefined ? { dsn: r.dsn } : {}), ...(e.st.rb?.includes(i) === true ? { bounced: true } : {}) })),
+    recipients: rcpts.map((r, i) => ({ to: r.to, mailbox: r.account, status: e.st.r[i]?.s, detail: e.st.r[i]?.why ?? null, ...(r.dsn !== undefined ? { dsn: r.dsn } : {}), ...(r.hop !== undefined ? { hop: `${r.hop.host}:${r.hop.port}` } : {}), ...(e.st.rb?.includes(i) === true ? { bounced: true } : {}) })),
     relayAttempts: e.st.ra ?? 0, delayNotices: e.st.dn ?? 0, headers,
   };
 }

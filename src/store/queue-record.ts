@@ -11,7 +11,7 @@
  *
  * Exports: the record types, `QueueEnvelope`, `QueueRcpt`, `RcptStatus`, `RcptState`,
  * `EntryState`, `EnqueueMeta`, `StateRecord`, `DoneRecord`, `encodeEnqueue`, `encodeState`,
- * `encodeDone`, `scanQueueRecords`, `replayQueueLog`, `checkEnvelope`; the in-memory entry and what the queue
+ * `encodeDone`, `scanQueueRecords`, `NextHop`, `replayQueueLog`, `checkEnvelope`; the in-memory entry and what the queue
  * hands out: `QueueEntry`, `ClaimedEntry`, `QueueListItem`, `QueueStats`, `RELAY_WAIT`, `RELAY_DEFERRED`,
  * `initialState`, `entryStatus`.
  * Throws: STORE_BAD_ARGUMENT (`checkEnvelope` on a malformed envelope; a body over the record
@@ -49,6 +49,15 @@ export interface QueueRcpt {
   account: string | null;
   /** RFC 3461 NOTIFY/ORCPT (above); absent: not given. */
   dsn?: DsnRcpt;
+  /** Cluster SMTP routing (protocols/smtp, `enableSmtpRouting`): the back end this remote
+   * recipient goes to; smtpOutgoing sends it there (no MX lookup). Absent: by its route. */
+  hop?: NextHop;
+}
+
+/** A next hop fixed at RCPT: a host name or address and its SMTP port. */
+export interface NextHop {
+  host: string;
+  port: number;
 }
 
 /** What SMTP knew when it accepted the message; enough to write its `Received:` header. */
@@ -219,7 +228,11 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
     (e.body === '7BIT' || e.body === '8BITMIME' || e.body === 'BINARYMIME') && typeof e.utf8 === 'boolean';
   if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope');
   const out: QueueEnvelope = {
-    from: e.from, rcpts: e.rcpts.map((r) => { const d = checkDsnRcpt(r.dsn); return d === undefined ? { to: r.to, account: r.account } : { to: r.to, account: r.account, dsn: d }; }),
+    from: e.from, rcpts: e.rcpts.map((r) => {
+      const d = checkDsnRcpt(r.dsn);
+      const hop = checkHop(r.hop, r.account);
+      return { to: r.to, account: r.account, ...(d !== undefined ? { dsn: d } : {}), ...(hop !== undefined ? { hop } : {}) };
+    }),
     receivedAt: e.receivedAt, helo: e.helo, ip: e.ip, by: e.by, with: e.with, tls: e.tls, auth: e.auth, body: e.body, utf8: e.utf8,
     ...(e.junk === true ? { junk: true as const } : {}),
   };
@@ -230,6 +243,14 @@ export function checkEnvelope(env: unknown): QueueEnvelope {
   }
   if (e.requireTls === true) out.requireTls = true;
   return out;
+}
+
+/** A recipient's next hop, checked (undefined: none): only a remote recipient has one. */
+function checkHop(h: NextHop | undefined | null, account: string | null): NextHop | undefined {
+  if (h === undefined || h === null) return undefined;
+  const ok = typeof h === 'object' && account === null && str(h.host, 255) && h.host !== '' && Number.isInteger(h.port) && h.port >= 1 && h.port <= 65535;
+  if (!ok) throw new PosternError('STORE_BAD_ARGUMENT', 'malformed queue envelope (recipient next hop)');
+  return { host: h.host, port: h.port };
 }
 
 /** The RFC 3461 fields of one recipient, checked (undefined: not given). */

@@ -325,16 +325,24 @@ export class Queue {
   }
 
   /** Entries waiting (after a temporary failure) for a recipient in `domain` are due now (a
-   * destination that was failing accepted a message). In memory: a restart keeps their time. */
+   * destination that was failing accepted a message); `hop:<host>:<port>`: for a recipient
+   * routed to that back end. In memory: a restart keeps their time. */
   makeDueFor(domain: unknown): number {
     if (typeof domain !== 'string' || domain === '') throw new PosternError('STORE_BAD_ARGUMENT', 'makeDueFor: a domain name');
     const d = domain.toLowerCase().replace(/\.$/, '');
+    // `hop:<host>:<port>`: the recipients SMTP routing sent to that back end (QueueRcpt.hop)
+    const hop = d.startsWith('hop:') ? d : null;
     const now = this.now();
     let n = 0;
     for (const id of this.relayable) {
       const e = this.entries.get(id)!;
       if (this.relayDue(e) <= now) continue;
-      if (!e.st.r.some((r, i) => r.s === 'relay' && e.env.rcpts[i]!.to.slice(e.env.rcpts[i]!.to.lastIndexOf('@') + 1).toLowerCase() === d)) continue;
+      const waits = (i: number): boolean => {
+        const rc = e.env.rcpts[i]!;
+        if (hop !== null) return rc.hop !== undefined && `hop:${rc.hop.host.toLowerCase()}:${rc.hop.port}` === hop;
+        return rc.hop === undefined && rc.to.slice(rc.to.lastIndexOf('@') + 1).toLowerCase() === d;
+      };
+      if (!e.st.r.some((r, i) => r.s === 'relay' && waits(i))) continue;
       e.st.rn = now;
       n++;
     }

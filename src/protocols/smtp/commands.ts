@@ -3,6 +3,9 @@
  * SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS, AUTH, CHUNKING/BINARYMIME), a frozen map keyed by
  * verb with the states each verb is allowed in, and the acceptance policy:
  *  - a recipient in a local domain must resolve to an account or alias (else 550 5.1.1);
+ *  - with `enableSmtpRouting` (a cluster front end, routing.ts), a recipient the user map knows
+ *    is accepted and queued for its back end (451 4.4.3 when the map cannot answer); one it
+ *    does not know follows the rules below;
  *  - a recipient elsewhere is relayed only for an authenticated client or one in
  *    `relayNetworks` (else 554 5.7.1), and then waits in the queue for smtpOutgoing;
  *  - at most `maxRcptCount` recipients (452 4.5.3), at most `maxDataSize` (552 5.3.4, refused
@@ -23,7 +26,8 @@ import { noreply, reply, stop, upgrade, type CommandRow, type Verdict } from '..
 import { isAscii, parsePathArg } from './address.ts';
 import { authCommand } from './auth.ts';
 import { mailDsnParam, rcptDsnParam } from './dsn-params.ts';
-import type { DsnEnvelope, DsnRcpt, QueueEnvelope } from '../../store/queue-record.ts';
+import type { DsnEnvelope, DsnRcpt, NextHop, QueueEnvelope } from '../../store/queue-record.ts';
+import { routeRecipient } from './routing.ts';
 import { lookupMailbox } from './lookup.ts';
 import { ChunkCollector, DotDecoder, countReceived } from './data.ts';
 import { multiline, storeErrorReply } from './replies.ts';
@@ -125,6 +129,24 @@ async function rcpt(args: string, s: Session): Promise<V> {
   const store = s.ctx.store;
   if (store === null) return no('no_store', reply('451 4.3.0 Error: the mail store is not available\r\n'));
   const shown = p.address.slice(0, 256);
+  if (d.o.routing !== null) {
+    // cluster SMTP routing (routing.ts): a recipient the map knows goes to its back end
+    let hop: NextHop | null;
+    try {
+      hop = await routeRecipient(d.o.routing, p.address, s.ctx.log);
+    } catch (e) {
+      s.ctx.log.warn({ err: e, to: shown }, 'smtp: the user map could not route a recipient');
+      return no('map_unavailable', reply(`451 4.4.3 <${shown}>: routing information is not available now; try again later\r\n`));
+    }
+    if (hop !== null) {
+      const key = `routed:${p.address.toLowerCase()}`;
+      if (tx.mailboxes.has(key)) return reply('250 2.1.5 Ok (same recipient as an earlier one)\r\n', { state: 'rcpt' });
+      tx.mailboxes.add(key);
+      const base = dsn === null ? { to: p.address, account: null } : { to: p.address, account: null, dsn };
+      tx.rcpts.push({ ...base, hop });
+      return reply('250 2.1.5 Ok: routed to its back end\r\n', { state: 'rcpt' });
+    }
+  }
   let mailbox: string | null;
   try {
     mailbox = await lookupMailbox(store, p.address);

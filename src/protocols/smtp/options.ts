@@ -9,7 +9,7 @@
  */
 import { parseIpSet, parseIp, type IpSet } from '../../net/ipset.ts';
 import { tlsConfigured } from '../../net/tls.ts';
-import { optionsOf, type ServiceOptions, type TcpListenerOptions } from '../../config/options.ts';
+import { optionsOf, type ServiceOptions, type SmtpMappingData, type TcpListenerOptions } from '../../config/options.ts';
 import { mechanismsFor } from '../../auth/policy.ts';
 import type { SaslMechanism } from '../../auth/sasl.ts';
 
@@ -37,6 +37,8 @@ export interface SmtpOptions {
   mailAuthTimeoutMs: number;
   dmarcMode: 'enforce' | 'monitor';
   dmarcRules: ReadonlyMap<string, 'enforce' | 'monitor'>;
+  /** Cluster SMTP routing (routing.ts): the map and back-end defaults; null: off. */
+  routing: SmtpMappingData | null;
   /** May this client relay without authenticating? */
   relayAllowed(ip: string): boolean;
 }
@@ -70,6 +72,7 @@ function build(service: ServiceOptions): SmtpOptions {
     mailAuthTimeoutMs: Math.min(x.mailAuthTimeoutMs, service.session.commandTimeoutMs),
     dmarcMode: x.dmarcPolicy,
     dmarcRules: new Map(x.dmarcDomainPolicies.map((p) => [p.domain, p.policy])),
+    routing: x.enableSmtpRouting ? x.mappingData : null,
     relayAllowed(ip: string): boolean {
       if (relayNets.length === 0) return false;
       const a = parseIp(ip);

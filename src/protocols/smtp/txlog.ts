@@ -14,7 +14,7 @@ import type { Session, Tx } from './state.ts';
 export type SmtpRefusal =
   | 'unknown_user' | 'bad_address' | 'relay_denied' | 'too_many_rcpts' | 'lookup_failed' | 'no_store'
   | 'size' | 'bare_lf' | 'bare_cr' | 'too_many_hops' | 'queue_unavailable' | 'queue_full' | 'no_space' | 'queue_refused' | 'queue_error'
-  | 'dmarc_reject';
+  | 'dmarc_reject' | 'map_unavailable';
 
 /** Count one refusal at `stage` (mail, rcpt, data). */
 export function refuse(s: Session, stage: 'mail' | 'rcpt' | 'data', reason: SmtpRefusal): void {

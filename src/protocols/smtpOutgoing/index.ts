@@ -9,7 +9,9 @@
  * at most `maxRetryCount` retries; on the last allowed attempt a temporary failure is recorded
  * as failed). Failures are bounced and a delay notice goes out after processing's
  * `delayNoticeAfter` failed attempts (bounce.ts, store/dsn.ts: the DSN is queued before the
- * outcome is recorded). When a destination whose mail was deferred accepts a message, the rest of its
+ * outcome is recorded). A recipient the cluster's SMTP routing gave a next hop (QueueRcpt.hop)
+ * goes to that back end, whatever the routes say (route.ts hopDestination); when a back end
+ * that was failing accepts a message, its other waiting mail is made due at once too. When a destination whose mail was deferred accepts a message, the rest of its
  * waiting mail is made due at once (`makeDueFor`, seed §6).
  *
  * Stop: no more claims; messages not started are handed back to the queue (released, due at
@@ -37,7 +39,7 @@ import type { Dnr } from '../../net/dnr-types.ts';
 import { Engine, type Signer } from './engine.ts';
 import { notify } from './bounce.ts';
 import { MtaSts } from './mta-sts.ts';
-import { domainOf, routeFor, type Destination } from './route.ts';
+import { domainOf, hopDestination, routeFor, type Destination } from './route.ts';
 import { authorDomain, signMessage, type DkimKey } from '../../store/dkim.ts';
 import type { StoreClient } from '../../store/client.ts';
 import { createDnr } from '../../net/dnr.ts';
@@ -49,6 +51,9 @@ const WAIT_MS = 1000;
 const MAX_IN_HAND = 256;
 
 const KEY_TTL_MS = 60_000;
+/** A back end of SMTP routing that accepts: its waiting mail is made due at most this often
+ * (besides at once when this thread saw it fail). */
+const HOP_WAKE_MS = 5000;
 
 /** DKIM signing with the store's per-domain keys (store/dkim.ts): the DKIM-Signature lines. */
 function storeSigner(store: StoreClient): Signer {
@@ -76,6 +81,10 @@ function storeSigner(store: StoreClient): Signer {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** What `makeDueFor` wakes when a failing destination accepts again: an MX domain, or a back end
+ * of SMTP routing (`hop:<host>:<port>`, its Destination key); a smart host: nothing. */
+const failKey = (d: Destination): string | null => (d.key.startsWith('hop:') ? d.key : d.smartHost === null ? d.domain : null);
+
 /** processing's schedule (defaults when processing is not configured). */
 export function relayRetryPolicy(o: SmtpOutgoingOptions): RetryPolicy {
   const p = o.processing;
@@ -98,8 +107,10 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
   const sts = o.mtaSts ? new MtaSts(dnr, { policyAddress: o.mtaStsPolicyAddress, ca, timeoutMs: o.connectTimeoutMs }) : null;
   const policy = relayRetryPolicy(o);
   const lease = leaseMs(o);
-  /** MX destinations whose last attempt was deferred. */
+  /** MX destinations and back ends whose last attempt was deferred. */
   const failing = new Set<string>();
+  /** Back ends (hop keys) and when their waiting mail was last made due. */
+  const hopWoken = new Map<string, number>();
   const counts = { claims: 0, recorded: 0, stale: 0, inHand: 0 };
   let stopping = false;
   let wake: (() => void) | null = null;
@@ -107,8 +118,17 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
   const engine = new Engine({
     dnr, opts: o, sts, ca, log: ctx.log, sign: storeSigner(ctx.store), count: (e: string) => ctx.count?.(e),
     accepted: (dest: Destination) => {
-      if (dest.smartHost !== null || !failing.delete(dest.domain)) return;
-      q.makeDueFor(dest.domain).catch((e: unknown) => ctx.log.warn({ err: e, domain: dest.domain }, 'smtpOutgoing: makeDueFor failed'));
+      const k = failKey(dest);
+      if (k === null) return;
+      // a back end's failures may have been seen by another thread of this service: its
+      // waiting mail is also woken every HOP_WAKE_MS while it accepts (one cheap store call)
+      const hopDue = k.startsWith('hop:') && (hopWoken.get(k) ?? 0) + HOP_WAKE_MS <= Date.now();
+      if (!failing.delete(k) && !hopDue) return;
+      if (k.startsWith('hop:')) {
+        if (hopWoken.size >= 10_000) hopWoken.clear();
+        hopWoken.set(k, Date.now());
+      }
+      q.makeDueFor(k).catch((e: unknown) => ctx.log.warn({ err: e, domain: k }, 'smtpOutgoing: makeDueFor failed'));
     },
   });
 
@@ -160,7 +180,8 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
     const requireTls = claim.env.requireTls === true;
     const groups = new Map<string, { dest: Destination; rcpts: RelayClaim['rcpts'] }>();
     for (const r of claim.rcpts) {
-      const dest = routeFor(o.routes, claim.env.from, r.to);
+      const hop = claim.env.rcpts[r.index]?.hop;
+      const dest = hop !== undefined ? hopDestination(hop) : routeFor(o.routes, claim.env.from, r.to);
       const g = groups.get(dest.key) ?? { dest, rcpts: [] };
       g.rcpts.push(r);
       groups.set(dest.key, g);
@@ -174,9 +195,10 @@ export async function startWorker(ctx: WorkerContext, deps: { dnr?: Dnr } = {}) 
           id: claim.id, env: claim.env, body, rcpts: g.rcpts, dest: g.dest, requireTls,
           done: (res) => {
             outcomes.push(...res);
-            if (g.dest.smartHost === null && res.some((x) => x.status === 'temp')) {
+            const k = failKey(g.dest);
+            if (k !== null && res.some((x) => x.status === 'temp')) {
               if (failing.size >= 10_000) failing.clear(); // bounded: forgetting one only loses the early retry
-              failing.add(g.dest.domain);
+              failing.add(k);
             }
             if (--left === 0) resolve();
           },

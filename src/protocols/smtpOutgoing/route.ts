@@ -9,10 +9,15 @@
  * not the domain itself); a sender is `user@example.com` (exactly) or `@example.com` (any sender
  * of the domain); '' matches anything, the null sender included. Matching ignores case.
  *
- * Exports: `routeFor(routes, from, to)`, `domainOf(address)`, `domainMatches`, `senderMatches`,
- * `Destination`. Throws nothing.
+ * A recipient the cluster's SMTP routing fixed a next hop for at RCPT (QueueRcpt.hop) skips the
+ * routes: it goes to that back end as to a smart host (`hopDestination`: no MX lookup,
+ * opportunistic STARTTLS, no AUTH).
+ *
+ * Exports: `routeFor(routes, from, to)`, `hopDestination(hop)`, `domainOf(address)`,
+ * `domainMatches`, `senderMatches`, `Destination`. Throws nothing.
  */
 import type { OutgoingRoute, SmartHostOptions } from '../../config/options.ts';
+import type { NextHop } from '../../store/queue-record.ts';
 
 export interface Destination {
   /** Groups recipients that may share connections: `mx:<domain>` or `smart:<host>:<port>`, plus
@@ -56,4 +61,11 @@ export function routeFor(routes: readonly OutgoingRoute[], from: string, to: str
     return { key: `smart:${h.host.toLowerCase()}:${h.port}:${h.authUser ?? ''}${tls}`, domain: h.host.toLowerCase(), smartHost: h, requireTLS };
   }
   return { key: `mx:${domain}${tls}`, domain, smartHost: null, requireTLS };
+}
+
+/** The back end SMTP routing chose for a recipient (QueueRcpt.hop), as a smart host. */
+export function hopDestination(hop: NextHop): Destination {
+  const host = hop.host.toLowerCase();
+  const smartHost: SmartHostOptions = { host, port: hop.port, ssl: false, startTls: 'yes', authUser: null, authPassword: null, authMethod: 'PLAIN' };
+  return { key: `hop:${host}:${hop.port}`, domain: host, smartHost, requireTLS: false };
 }
