@@ -4,6 +4,8 @@
  * control socket and the supervision status endpoint, and the signals. The main thread's log
  * records go to the Log service too (a LogSink by each record's service; `log.tail` merges its
  * last records with every thread's), and the Log service starts before the other services.
+ * Start order: the store thread, the status endpoint (so /status shows the services coming
+ * up), the services, the control socket, then "postern started".
  *
  * Exports: `startServer(opts)` → `Server`. Throws CONFIG_* (a bad config at start, including
  * CONFIG_TLS: certificate and key files are loaded before anything starts, and again at each
@@ -195,6 +197,11 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   }, optionsOf(config.serviceOptions.report, 'report'));
 
   for (const name of config.services) wanted.add(name);
+  let firstStart = true;
+  /** Start the wanted services: the Log service first, so that the others' first records reach it. */
+  const startWanted = async (sup: Supervisor): Promise<void> => {
+    for (const name of [...wanted].sort((a, b) => Number(b === 'log') - Number(a === 'log'))) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+  };
   await root.start();
   await root.startChild({
     id: 'store',
@@ -219,8 +226,9 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
       const sup = new Supervisor({ id: 'services', kind: 'servicesSupervisor', strategy: 'one_for_one', intensity: 10, periodMs: 60_000, backoffInitialMs: opts.backoffInitialMs ?? 2000, log });
       await sup.start();
       services = sup;
-      // the Log service first, so that the others' first records reach it
-      for (const name of [...wanted].sort((a, b) => Number(b === 'log') - Number(a === 'log'))) await sup.startChild(specFor(name)).catch((e) => log.error({ err: e, service: name }, 'service did not start'));
+      // at the first start the services start once the status endpoint is up (below), so an
+      // operator sees them coming up; a restart of this supervisor starts them at once
+      if (!firstStart) await startWanted(sup);
       return sup;
     },
   });
@@ -291,6 +299,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
 
   const mailStats = async (): Promise<MailStats> => (await storeThread().admin('queue.stats', {})) as MailStats;
   let statusSrv = await startStatusServer({ host: config.statusListener.host, port: opts.statusPort ?? config.statusListener.port, getStatus: status, mailStats, log, limits: config.statusLimits });
+  firstStart = false;
+  await startWanted(services);
 
   const reload = async (configText?: string): Promise<{ changed: string[] }> => {
     const next = configText !== undefined ? loadConfig(configText, 'reload') : configFile !== undefined ? await loadConfigFile(configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();

@@ -56,6 +56,8 @@ test('start with no arguments serves the status endpoint within 5 s on the embed
   assert.ok(Date.now() - t0 < 5000);
   assert.equal(doc.tree.id, 'root');
   assert.equal(doc.server.pid, p.child.pid, 'the status endpoint is this server\'s');
+  // the status endpoint is up before the services: they start after it, then the control socket
+  await waitFor(() => p.out().includes('postern started'), 30_000, 'the started log line');
   assert.ok(fs.existsSync(path.join(cwd, 'data', 'run', 'postern.sock')));
   p.child.kill('SIGTERM');
   assert.equal(await p.exit, 0);
