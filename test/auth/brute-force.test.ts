@@ -160,6 +160,10 @@ async function attack(s: Server, proto: Proto): Promise<void> {
   const port = s.port(proto);
   const svc = () => s.status().services.find((x) => x.name === proto)!;
   const tally: Tally = { answered: 0, refused: 0, other: [] };
+  // warm up first: one good login from the other IP, so that the service's pool (the password
+  // checks) is running before the clock of the attack starts, however loaded the machine is
+  assert.match(await login(port, OTHER, d, PASSWORD), d.success, `${proto}: ${OTHER} logs in before the attack`);
+  const base = await waitFor(() => svc().logins?.checked ?? 0, 10_000, `${proto}: the warm-up login counted`);
   const t0 = Date.now();
   const until = t0 + GUESS_MS;
   const guessing = Promise.all(Array.from({ length: SESSIONS }, () => guesser(port, d, until, tally)));
@@ -175,7 +179,7 @@ async function attack(s: Server, proto: Proto): Promise<void> {
   // its checks start at least DELAY_S apart, however many sessions it opens (+1 spare)
   const allowed = SESSIONS + Math.floor(elapsed / (DELAY_S * 1000)) + 1;
   assert.ok(logins.failed >= BAN_AT, `${proto}: the guesses were checked (${logins.failed})`);
-  assert.ok(logins.checked <= allowed + 1, `${proto}: ${logins.checked} checks in ${elapsed} ms; at most ${allowed} allowed`);
+  assert.ok(logins.checked - base <= allowed + 1, `${proto}: ${logins.checked - base} checks in ${elapsed} ms; at most ${allowed} allowed`);
   // what the clients saw: the checks, plus at most maxAuthErrors immediate failures per session once banned
   assert.ok(tally.answered <= allowed + SESSIONS * MAX_AUTH_ERRORS, `${proto}: ${tally.answered} guesses answered in ${elapsed} ms`);
 
