@@ -18,19 +18,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PosternError } from '../../errors.ts';
 import type { HttpEnv } from '../../http/types.ts';
 import type { WebadminOptions } from '../../config/options.ts';
+import { WebError } from '../../http/web-error.ts';
+export { WebError };
 
 export type WebadminRoutes = (app: FastifyInstance, env: HttpEnv) => void | Promise<void>;
-
-export class WebError extends Error {
-  readonly status: number;
-  readonly statusCode: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'WebError';
-    this.status = status;
-    this.statusCode = status;
-  }
-}
 
 /** The request's WebAdmin options (the service's resolved block). */
 export function webadminOptions(req: FastifyRequest): WebadminOptions {

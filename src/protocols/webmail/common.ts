@@ -22,19 +22,9 @@ import type { HttpEnv } from '../../http/types.ts';
 import type { FolderInfo, MailboxApi } from '../../store/types.ts';
 import { MAX_UID } from '../../store/types.ts';
 import { folderTree, type FolderNode } from './model.ts';
+import { WebError } from '../../http/web-error.ts';
+export { WebError };
 
-/** An error page with this status (route code throws it; the module's error handler renders it). */
-export class WebError extends Error {
-  readonly status: number;
-  /** fastify's name for it (hooks read it). */
-  readonly statusCode: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'WebError';
-    this.status = status;
-    this.statusCode = status;
-  }
-}
 
 /** A route handler whose errors become error pages here (`sendError`), not in fastify's error
  * path: a 4xx is the reader's mistake, not a failure of the service. */
