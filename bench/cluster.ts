@@ -23,7 +23,10 @@
  * default 4), --messages M (messages in each mailbox, default 20), --rounds R (default 3),
  * --on-proxy yes|no (the proxies' authenticateOnProxy, default yes: the password is checked on
  * the proxy AND on the back end; no: on the back end only),
- * --json (one JSON line too).
+ * --only K1,K2 (run only these loads: pop3Login, pop3Retr, imapLogin, imapFetch, webPage; to
+ * profile one phase), --json (one JSON line too). POSTERN_BENCH_NODE_ARGS (env): extra Node
+ * options for every node, e.g. `--cpu-prof --cpu-prof-dir=DIR` (the bench prints the nodes' pids,
+ * which name the profiles).
  * Exits 1 when the cluster cannot start (slapd missing, a node failing).
  */
 import net from 'node:net';
@@ -32,12 +35,13 @@ import { startCluster, FRONT_IP, PROXIES, type Cluster } from '../test/cluster/t
 import { printJsonLine, printTable, type Cell } from './lib/table.ts';
 import { cleanupOnSignal } from './lib/child.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string' }, conc: { type: 'string' }, messages: { type: 'string' }, rounds: { type: 'string' }, 'on-proxy': { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { n: { type: 'string' }, conc: { type: 'string' }, messages: { type: 'string' }, rounds: { type: 'string' }, 'on-proxy': { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean' } } });
 const N = Number(values.n ?? 300);
 const CONC = Number(values.conc ?? 4);
 const MESSAGES = Number(values.messages ?? 20);
 const ROUNDS = Number(values.rounds ?? 3);
 const ON_PROXY = (values['on-proxy'] ?? 'yes') !== 'no';
+const ONLY = values.only === undefined ? null : new Set(values.only.split(','));
 
 /** A line/tagged-response client over one socket. */
 class Conn {
@@ -269,11 +273,16 @@ async function main(): Promise<number> {
       const m = (f: (l: Load) => number): number => { const v = xs.map(f).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]!; };
       return { opsPerSec: m((l) => l.opsPerSec), itemsPerSec: m((l) => l.itemsPerSec), p50: m((l) => l.p50), p99: m((l) => l.p99), errors: xs.reduce((a, l) => a + l.errors, 0), ...(xs.find((l) => l.firstError !== undefined) ?? {}).firstError !== undefined ? { firstError: xs.find((l) => l.firstError !== undefined)!.firstError! } : {} };
     };
+    if (process.env['POSTERN_BENCH_NODE_ARGS'] !== undefined) process.stdout.write(`node pids: ${[c.front, ...c.back].map((x) => `${x.name}=${x.pid}`).join(' ')}\n`);
     for (const [kind, run] of Object.entries(kinds)) {
+      if (ONLY !== null && !ONLY.has(kind)) continue;
       const rounds: Record<string, Load[]> = { direct: [], front: [] };
       for (let r = 0; r < ROUNDS; r++) {
         for (const t of targets) {
+          const t0 = process.hrtime.bigint() / 1000n;
           const l = await run(t);
+          // the window on the monotonic clock (µs, as the profiles' timestamps)
+          if (process.env['POSTERN_BENCH_NODE_ARGS'] !== undefined) process.stdout.write(`window ${kind} ${t.name} ${t0} ${process.hrtime.bigint() / 1000n}\n`);
           if (l !== null) rounds[t.name]!.push(l);
         }
       }

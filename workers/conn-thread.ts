@@ -332,7 +332,8 @@ function startSession(listenerKey: string, socket: net.Socket, ticket: number): 
         s.endReason = reason;
       }
       const top = current ?? sock;
-      if (!top.destroyed) top.end();
+      // (end() on a stream already ended builds an error object: a profile showed it per session)
+      if (!top.destroyed && !top.writableEnded) top.end();
       // a peer that never reads its last reply must not hold the connection open
       setTimeout(() => socket.destroy(), 5000).unref();
     },

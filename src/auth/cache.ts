@@ -11,7 +11,10 @@
  *   (account, domain and service enabled, current hash); only the scrypt check is skipped.
  *   Concurrent checks of the same credentials share one scrypt run.
  *
- * Exports: `LoginCache`, `LoginCacheOptions`. Throws nothing.
+ * - `ldapCacheTag(name)`: what stands for the stored hash when an LDAP directory checked the
+ *   password (a bind or a compare): the cache then keeps logins the directory accepted.
+ *
+ * Exports: `LoginCache`, `LoginCacheOptions`, `ldapCacheTag`. Throws nothing.
  */
 import { hash as cryptoHash, randomBytes } from 'node:crypto';
 import { OFF, type Off } from '../config/options.ts';
@@ -21,6 +24,11 @@ export interface LoginCacheOptions {
   readonly authCacheSize: number | Off;
   readonly authCacheTtlMs: number;
 }
+
+/** The verified-login cache's "stored hash" for a password an LDAP map or connector checked:
+ * the directory keeps no hash Postern sees, so the map's name stands in (a different map, a
+ * different entry). */
+export const ldapCacheTag = (name: string): string => `\0ldap\0${name}`;
 
 export class LoginCache {
   private readonly key = randomBytes(32).toString('base64');

@@ -14,8 +14,9 @@
  *      by its StoredKey (store/scram.ts). A service with `userdbConnectorType ldap` (its options'
  *      `userdbConnector`, config/options.ts UserdbLogin) checks a password by LDAP Bind against
  *      that connector instead (userdb/: the account's address looked up with the connector's
- *      filter, then bound as; not cached here: a password changed in the directory counts at
- *      once); the account must still exist in the store (the mailbox is there), and a directory
+ *      filter, then bound as; through the protocol's verified-login cache like a scrypt check
+ *      (POP3, IMAP, WebMail: authCacheSize / authCacheTtl, 0 = off): a password changed in the
+ *      directory takes effect within authCacheTtl, as with Dovecot's auth cache); the account must still exist in the store (the mailbox is there), and a directory
  *      that cannot be asked is 'unavailable' (USERDB_UNAVAILABLE), not a wrong password.
  *      CRAM-MD5 and SCRAM need a stored secret the directory does not give: they fail (and
  *      auth/policy.ts does not offer them on such a service);
@@ -45,6 +46,7 @@ import { parseScramKeys } from '../store/scram.ts';
 import type { AccountInfo, AuthInfo } from '../store/types.ts';
 import type { LdapConnectorOptions, UserdbLogin } from '../config/options.ts';
 import type { LdapConnectorHandle } from '../userdb/index.ts';
+import { ldapCacheTag } from './cache.ts';
 import type { SaslCredential, SaslFailure, SaslServer, SaslServerOptions, SaslStep } from './sasl.ts';
 
 /** What the pipeline needs of a session (a SessionContext is one). */
@@ -93,7 +95,10 @@ async function matches(ctx: LoginContext, c: SaslCredential, info: AuthInfo | nu
   if (ldap !== null) {
     // LDAP Bind as the account's entry; USERDB_UNAVAILABLE propagates (an 'unavailable' outcome)
     if (c.kind !== 'password' || info === null) return false;
-    return await (await connectorFor(ldap, ctx.log)).bindAs(info.account.address, c.password);
+    const address = info.account.address;
+    const bind = async (): Promise<boolean> => await (await connectorFor(ldap, ctx.log)).bindAs(address, c.password);
+    // the protocol's verified-login cache (POP3, IMAP, WebMail: authCacheSize / authCacheTtl)
+    return await (o.verifyPassword?.(address, c.password, ldapCacheTag(ldap.name), bind) ?? bind());
   }
   switch (c.kind) {
     case 'password': {

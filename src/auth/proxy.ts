@@ -5,7 +5,9 @@
  * USER/PASS, IMAP [ID] LOGIN or AUTHENTICATE PLAIN) and maps the outcome to its replies.
  *
  *   1. check: with authenticateOnProxy, through the pipeline's gate: an LDAP user map checks
- *      the password (`UserMap.authenticate`), else the proxy's own directory (`checkLogin`, the
+ *      the password (`UserMap.authenticate`; a password it accepted is kept in the thread's
+ *      verified-login cache, authCacheSize entries for authCacheTtl, so a password changed in
+ *      the directory takes effect within authCacheTtl, as with Dovecot's auth cache), else the proxy's own directory (`checkLogin`, the
  *      thread's verified-login cache); without it, the back end's answer to the login is the
  *      check, still gated (the per-IP delay and ban apply) and reported once;
  *   2. route: `UserMap.lookup(user)` → host:port (a null port: mappingPort); no entry (or no
@@ -34,7 +36,7 @@ import { BackendConn, BackendSlots, connectBackend, type BackendTarget } from '.
 import type { Logger } from '../log.ts';
 import { openUserMap } from '../userdb/index.ts';
 import type { UserMap } from '../userdb/types.ts';
-import { LoginCache } from './cache.ts';
+import { ldapCacheTag, LoginCache } from './cache.ts';
 import { checkLogin, gatedCheck, type LoginContext } from './login.ts';
 
 /** The back end's answer to a login step: ok (its text, for the client), refused, or temporary. */
@@ -111,7 +113,9 @@ export async function proxyLogin(ctx: LoginContext, o: ProxyOptions, env: ProxyE
   if (o.authenticateOnProxy) {
     const map = env.map;
     if (map !== null && map.type !== 'file') {
-      const r = await gatedCheck(ctx, user, gate, () => map.authenticate(user, password));
+      // the thread's verified-login cache (authCacheSize / authCacheTtl): a password the
+      // directory accepted is not asked again within the TTL; a refusal is never kept
+      const r = await gatedCheck(ctx, user, gate, () => env.cache.check(user, password, ldapCacheTag(map.name), o, () => map.authenticate(user, password)));
       if (r !== true) return { ok: false, reason: r === false ? 'credentials' : r };
     } else {
       const r = await checkLogin(ctx, { kind: 'password', authcid: user, password }, {

@@ -444,7 +444,7 @@ function proxyOptions(mappingPort: number): Record<string, AttrSpec> {
     secureConnAuthTypes: plainOnly(),
     allowStartTLS: yesNo(true),
     greetingsText: { type: 'csString' }, // default "<hostname> Postern POP3 proxy ready" / "… IMAP proxy ready"
-    authCacheSize: uint(10000, { zeroOff: true }), // (Postern) logins verified on the proxy's own directory, kept per thread; 0 = OFF
+    authCacheSize: uint(10000, { zeroOff: true }), // (Postern) logins verified on the proxy (its own directory or an LDAP user map), kept per thread; 0 = OFF
     authCacheTtl: seconds(3600),
     authenticateOnProxy: yesNo(true), // yes: the proxy checks the password (the user map's LDAP, else its own directory); no: the back end does
     userMap: { type: 'string' }, // the name of a Server userMaps entry; absent: every user goes to mappingData

@@ -198,6 +198,9 @@ function makeNode(name: ClusterNode['name'], ip: string, dir: string, configText
   let out = '';
   const statusUrl = `http://${ip}:${statusPort}/status`;
 
+  /** Extra Node options for every node, from POSTERN_BENCH_NODE_ARGS (space-separated; e.g.
+   * `--cpu-prof --cpu-prof-dir=DIR` to profile a bench run). */
+  const nodeArgs = (): string[] => (process.env['POSTERN_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
   const ready = (doc: any): boolean => {
     for (const s of services) {
       const st = (doc.services as any[]).find((x) => x.name === s);
@@ -214,7 +217,7 @@ function makeNode(name: ClusterNode['name'], ip: string, dir: string, configText
     async start() {
       if (node.running) return;
       out = '';
-      const c = spawn(process.execPath, [BIN, 'start', '--config', configFile, '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [...nodeArgs(), BIN, 'start', '--config', configFile, '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       const fd = fs.openSync(logFile, 'a');
       const onData = (d: Buffer): void => {

@@ -12,7 +12,8 @@
  * whatever the client pipelined after them goes to the back end untouched.
  *
  * The login (auth/proxy.ts): check (authenticateOnProxy), route (userMap, else mappingData),
- * connect (connectionData), back-end `USER`/`PASS`. The back end's `+OK` line is the client's
+ * connect (connectionData), back-end `USER`/`PASS` (in one write when the back end's CAPA, asked
+ * once a minute per back end and thread, says PIPELINING). The back end's `+OK` line is the client's
  * answer, then the session is spliced (session/backend.ts). Failures: wrong credentials
  * `-ERR [AUTH]`; a back end down, refusing or silent past rwTimeout, a map that cannot answer,
  * maxConnections reached: `-ERR [SYS/TEMP]` (RFC 3206), each counted (`proxy.backend_failed`,
@@ -28,6 +29,7 @@ import { optionsOf, type Pop3ProxyOptions } from '../../config/options.ts';
 import { tlsConfigured } from '../../net/tls.ts';
 import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
 import { ProxyHandle, type BackendConn } from '../../session/backend.ts';
+import { PosternError } from '../../errors.ts';
 import { LineSession, noreply, reply, stop, upgrade, type CommandRow, type ProtocolReplies, type Verdict } from '../../session/line-session.ts';
 
 type State = 'authorization';
@@ -65,11 +67,45 @@ const REPLIES: Omit<ProtocolReplies, 'greeting'> = Object.freeze({
   shutdown: () => '-ERR [SYS/TEMP] server shutting down\r\n',
 });
 
-/** The back end's words: `+OK` greeting, `USER`, `PASS`. */
+/** Whether a back end (host:port) said PIPELINING in its CAPA, learnt at the first login to it
+ * in this thread and asked again after PIPELINING_TTL_MS (a back end reconfigured). */
+const pipelining = new Map<string, { yes: boolean; until: number }>();
+const PIPELINING_TTL_MS = 60_000;
+const MAX_CAPA_LINES = 100;
+
+/** The back end's CAPA: whether it offers PIPELINING (RFC 2449 §6.6); -ERR: no. */
+async function offersPipelining(conn: BackendConn, timeoutMs: number): Promise<boolean> {
+  const key = `${conn.target.host}:${conn.target.port}`;
+  const known = pipelining.get(key);
+  if (known !== undefined && known.until > Date.now()) return known.yes;
+  conn.write('CAPA\r\n');
+  let yes = false;
+  if ((await conn.readLine(timeoutMs)).startsWith('+OK')) {
+    for (let i = 0; ; i++) {
+      const l = await conn.readLine(timeoutMs);
+      if (l === '.') break;
+      if (i >= MAX_CAPA_LINES) throw new PosternError('PROXY_BACKEND', `back end ${key}: a CAPA answer over ${MAX_CAPA_LINES} lines`);
+      if (l.toUpperCase() === 'PIPELINING') yes = true;
+    }
+  }
+  pipelining.set(key, { yes, until: Date.now() + PIPELINING_TTL_MS });
+  if (pipelining.size > 1000) pipelining.delete(pipelining.keys().next().value!);
+  return yes;
+}
+
+/** The back end's words: `+OK` greeting, `USER`, `PASS`; USER and PASS in one write when the
+ * back end offers PIPELINING (one round trip less per login). */
 const DIALECT: ProxyDialect = {
   async login(conn: BackendConn, user: string, password: string, timeoutMs: number): Promise<DialectAnswer> {
     const greeting = await conn.readLine(timeoutMs);
     if (!greeting.startsWith('+OK')) return { ok: false, temporary: true, text: greeting };
+    if (await offersPipelining(conn, timeoutMs)) {
+      conn.write(`USER ${user}\r\nPASS ${password}\r\n`);
+      const u = await conn.readLine(timeoutMs);
+      if (!u.startsWith('+OK')) return answer(u); // the PASS answer is not waited for: closed
+      const p = await conn.readLine(timeoutMs);
+      return p.startsWith('+OK') ? { ok: true, text: p } : answer(p);
+    }
     conn.write(`USER ${user}\r\n`);
     const u = await conn.readLine(timeoutMs);
     if (!u.startsWith('+OK')) return answer(u);
