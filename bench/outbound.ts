@@ -31,7 +31,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
-import { clockTicks, descendants, sh } from './lib/proc.ts';
+import { startPostfix } from './lib/postfix.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { freePort, waitPort } from './lib/net.ts';
 import { ensureTools } from '../test/tools.ts';
@@ -56,21 +56,6 @@ const r1 = (x: number): number => Math.round(x * 10) / 10;
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 
-
-/** utime+stime+cutime+cstime (s) of the processes, summed; a gone one counts 0. */
-function cpuWithChildren(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / clockTicks();
-}
 
 /** Run smtp-source against a port; resolves when it exits 0. */
 function smtpSource(port: number, sessions: number, messages: number): Promise<void> {
@@ -192,73 +177,16 @@ async function postern(sinkPort: number): Promise<Relay> {
 
 /** A Postfix instance of the bench's own, in a temp directory (postfix -c). */
 async function postfix(sinkPort: number): Promise<Relay> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postfix-bench-outbound-'));
-  fs.chmodSync(dir, 0o755);
-  const conf = path.join(dir, 'etc');
-  const queue = path.join(dir, 'queue');
-  const data = path.join(dir, 'data');
-  for (const d of [conf, queue, data]) fs.mkdirSync(d, { mode: 0o755 });
-  sh('chown', ['postfix', data]);
-  const port = await freePort();
-  fs.writeFileSync(path.join(conf, 'main.cf'), [
-    'compatibility_level = 3.6',
-    `queue_directory = ${queue}`,
-    `data_directory = ${data}`,
-    'command_directory = /usr/sbin',
-    'daemon_directory = /usr/lib/postfix/sbin',
-    'shlib_directory = /usr/lib/postfix',
-    'meta_directory = /etc/postfix',
-    'mail_owner = postfix',
-    'setgid_group = postdrop',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'myhostname = pfbench.local',
-    'mydomain = local',
-    'myorigin = $myhostname',
-    'mydestination =',
-    'local_recipient_maps =',
-    'alias_maps =',
-    'alias_database =',
-    'mynetworks = 127.0.0.0/8',
-    `relayhost = [127.0.0.1]:${sinkPort}`,
-    'smtpd_relay_restrictions = permit_mynetworks, reject',
-    'smtpd_tls_security_level = none',
-    'smtp_tls_security_level = none',
-    'message_size_limit = 52428800',
-    'default_process_limit = 250',
-    'biff = no',
-    'smtpd_banner = $myhostname ESMTP pfbench',
-    'maillog_file =',
-    'syslog_name = postfix-bench-outbound',
-    '',
-  ].join('\n'));
-  // master.cf: the package's, with the port-25 listener replaced by ours, nothing chrooted
-  const master = fs.readFileSync('/etc/postfix/master.cf', 'utf8').split('\n').flatMap((l) => {
-    if (/^smtp\s+inet/.test(l)) return [`127.0.0.1:${port} inet  n       -       n       -       -       smtpd`];
-    return /^\S+\s+inet\s/.test(l) ? [] : [l];
+  const pf = await startPostfix({
+    name: 'outbound',
+    main: [
+      'myhostname = pfbench.local',
+      `relayhost = [127.0.0.1]:${sinkPort}`,
+      'smtpd_relay_restrictions = permit_mynetworks, reject',
+      'smtpd_banner = $myhostname ESMTP pfbench',
+    ],
   });
-  fs.writeFileSync(path.join(conf, 'master.cf'), master.join('\n'));
-  sh('postconf', ['-c', conf, '-F', '*/*/chroot = n']);
-  const pf = (...args: string[]): string => sh('postfix', ['-c', conf, ...args]);
-  pf('check');
-  pf('start');
-  await waitPort(port);
-  const pidFile = path.join(queue, 'pid', 'master.pid');
-  const masterPid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  if (!(masterPid > 0)) throw new Error(`no Postfix master pid in ${pidFile}`);
-  return {
-    name: 'Postfix',
-    port,
-    cpuSeconds: () => cpuWithChildren(descendants(masterPid)),
-    async stop() {
-      try {
-        pf('stop');
-      } catch {
-        /* already stopped */
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { name: 'Postfix', port: pf.port, cpuSeconds: () => pf.cpuSeconds(), stop: () => pf.stop() };
 }
 
 // ---- the run -----------------------------------------------------------------------------------

@@ -12,11 +12,12 @@
  *    mailbox (its processing log line "queue: delivered"; the 250 itself already waits for the
  *    queue's fsync), and the accept rate (until smtp-source exits);
  *  - smtp-sink: accepts and discards; messages/s until smtp-source exits;
- *  - Postfix 3.7 (set up as ../shared/reference/peer-setup describes: smtpd on 127.0.0.1:2526,
- *    virtual(8) maildir delivery with its own fsyncs, logging off): messages/s until the last
- *    message file is in the maildir's new/.
+ *  - Postfix 3.7, an instance of the bench's own (bench/lib/postfix.ts: config files in a temp
+ *    directory, `postfix -c DIR`; /etc is neither read nor edited): smtpd on a free loopback
+ *    port, virtual(8) maildir delivery (as nobody) with its own fsyncs, logging off:
+ *    messages/s until the last message file is in the maildir's new/.
  * Server CPU per message is printed for Postern and Postfix (Postfix: the CPU of its processes,
- * summed). The Postfix configuration files are restored afterwards.
+ * summed over its master and daemons). The instance's directory is removed afterwards.
  *
  * Prints the table and the ratios, then exactly one line of JSON with every figure. Targets
  * (issue 5): Postern ≥ 2 × Postfix at 20 sessions, and ≥ 0.5 × smtp-sink. Exit 0 even when a
@@ -28,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
+import { startPostfix } from './lib/postfix.ts';
 import { printJsonLine, printTable } from './lib/table.ts';
 import { freePort, waitPort } from './lib/net.ts';
 import { sh } from './lib/proc.ts';
@@ -39,7 +41,6 @@ const COUNT: Record<number, number> = { 1: Math.round(1500 * SCALE), 20: Math.ro
 const PAYLOAD = 4096;
 const DOMAIN = 'bench.test';
 const RCPT = `user1@${DOMAIN}`;
-const POSTFIX_PORT = 2526;
 const TIMEOUT_MS = 240_000;
 /** Threads of smtpIncoming and of processing: one fewer connection thread than CPUs (at most
  * 2); on the 2-CPU machine here 1 beat 2 (fewer threads contending for 2 cores). */
@@ -165,60 +166,32 @@ async function sink(level: number, n: number): Promise<Cell> {
 
 // ---- Postfix -----------------------------------------------------------------------------------
 
-const PF_FILES = ['/etc/postfix/main.cf', '/etc/postfix/master.cf'];
-
-function postfixCpuSeconds(): number {
-  const tck = Number(sh('getconf', ['CLK_TCK']).trim()) || 100;
-  let total = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-      if (!exe.startsWith('/usr/lib/postfix/')) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / tck;
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-async function postfix(): Promise<{ run(level: number, n: number): Promise<Cell>; stop(): void }> {
-  const bench = fs.mkdtempSync(path.join(os.tmpdir(), 'postfix-bench-smtp-'));
-  fs.chmodSync(bench, 0o755);
-  for (const f of PF_FILES) if (!fs.existsSync(`${f}.postern-bench-orig`)) fs.copyFileSync(f, `${f}.postern-bench-orig`);
-  try {
-    sh('id', ['-u', 'vmail']);
-  } catch {
-    sh('flock', ['/tmp/postern-apt.lock', 'bash', '-c', 'id -u vmail >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin vmail']);
-  }
-  const mail = path.join(bench, 'postfix-mail');
-  fs.mkdirSync(mail);
-  sh('chown', ['vmail:vmail', mail]);
-  const uid = sh('id', ['-u', 'vmail']).trim();
-  const gid = sh('id', ['-g', 'vmail']).trim();
-  fs.writeFileSync('/etc/postfix/postern-bench-vmailbox', `${RCPT} user1/Maildir/\n@${DOMAIN} catchall/Maildir/\n`);
-  try {
-    sh('postfix', ['stop']);
-  } catch {
-    // not running
-  }
-  sh('postconf', ['-e',
-    'inet_interfaces = loopback-only', 'inet_protocols = ipv4', 'myhostname = peerbench.local', 'mydestination = localhost', 'mynetworks = 127.0.0.0/8',
-    `virtual_mailbox_domains = ${DOMAIN}`, `virtual_mailbox_base = ${mail}`, 'virtual_mailbox_maps = texthash:/etc/postfix/postern-bench-vmailbox',
-    `virtual_uid_maps = static:${uid}`, `virtual_gid_maps = static:${gid}`, 'virtual_minimum_uid = 100',
-    'smtpd_tls_security_level = none', 'smtp_tls_security_level = none', 'mailbox_size_limit = 0', 'virtual_mailbox_limit = 0',
-    'message_size_limit = 52428800', 'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination', 'default_process_limit = 250',
-    'biff = no', 'smtpd_banner = $myhostname ESMTP peerbench', 'maillog_file =',
-  ]);
-  const orig = fs.readFileSync('/etc/postfix/master.cf.postern-bench-orig', 'utf8').split('\n');
-  const master = orig.flatMap((l) => (/^smtp\s+inet/.test(l) ? [`#${l}`, `127.0.0.1:${POSTFIX_PORT} inet  n       -       n       -       -       smtpd`] : /^127\.0\.0\.1:\d+\s+inet/.test(l) ? [] : [l]));
-  fs.writeFileSync('/etc/postfix/master.cf', master.join('\n'));
-  sh('postconf', ['-F', '*/*/chroot = n']);
-  sh('postfix', ['check']);
-  sh('postfix', ['start']);
-  await waitPort(POSTFIX_PORT);
+async function postfix(): Promise<{ run(level: number, n: number): Promise<Cell>; stop(): Promise<void> }> {
+  // virtual(8) delivers as nobody:nogroup (65534), so the bench adds no system user
+  const owner = '65534';
+  const pf = await startPostfix({
+    name: 'smtp',
+    prepare(dir) {
+      fs.mkdirSync(path.join(dir, 'postfix-mail'));
+      sh('chown', [`${owner}:${owner}`, path.join(dir, 'postfix-mail')]);
+      fs.writeFileSync(path.join(dir, 'vmailbox'), `${RCPT} user1/Maildir/\n@${DOMAIN} catchall/Maildir/\n`);
+    },
+    main: (dir) => [
+      'myhostname = peerbench.local',
+      'mydestination = localhost',
+      `virtual_mailbox_domains = ${DOMAIN}`,
+      `virtual_mailbox_base = ${path.join(dir, 'postfix-mail')}`,
+      `virtual_mailbox_maps = texthash:${path.join(dir, 'vmailbox')}`,
+      'virtual_minimum_uid = 100',
+      `virtual_uid_maps = static:${owner}`,
+      `virtual_gid_maps = static:${owner}`,
+      'mailbox_size_limit = 0',
+      'virtual_mailbox_limit = 0',
+      'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+      'smtpd_banner = $myhostname ESMTP peerbench',
+    ],
+  });
+  const mail = path.join(pf.dir, 'postfix-mail');
   const newDir = path.join(mail, 'user1', 'Maildir', 'new');
   const count = (): number => {
     try {
@@ -234,28 +207,19 @@ async function postfix(): Promise<{ run(level: number, n: number): Promise<Cell>
       await sleep(20);
     }
   };
-  await smtpSource(POSTFIX_PORT, 4, 200);
+  await smtpSource(pf.port, 4, 200);
   await waitCount(200);
   return {
     async run(level, n) {
       const before = count();
-      const cpu0 = postfixCpuSeconds();
+      const cpu0 = pf.cpuSeconds();
       const t0 = performance.now();
-      const src = await smtpSource(POSTFIX_PORT, level, n);
+      const src = await smtpSource(pf.port, level, n);
       await waitCount(before + n);
       const ms = performance.now() - t0;
-      return { per_s: r1((n / ms) * 1000), ms: Math.round(ms), acceptPerS: r1((n / src.ms) * 1000), cpuMsPerMsg: r2(((postfixCpuSeconds() - cpu0) * 1000) / n), loadgenCpuS: r2(src.cpuS) };
+      return { per_s: r1((n / ms) * 1000), ms: Math.round(ms), acceptPerS: r1((n / src.ms) * 1000), cpuMsPerMsg: r2(((pf.cpuSeconds() - cpu0) * 1000) / n), loadgenCpuS: r2(src.cpuS) };
     },
-    stop() {
-      try {
-        sh('postfix', ['stop']);
-      } catch {
-        // already stopped
-      }
-      for (const f of PF_FILES) fs.copyFileSync(`${f}.postern-bench-orig`, f);
-      fs.rmSync('/etc/postfix/postern-bench-vmailbox', { force: true });
-      fs.rmSync(bench, { recursive: true, force: true });
-    },
+    stop: () => pf.stop(),
   };
 }
 
@@ -277,7 +241,7 @@ try {
   }
 } finally {
   await P.stop();
-  F?.stop();
+  await F?.stop();
 }
 
 console.log(`\nSMTP, ${PAYLOAD}-byte payload, 1 recipient, persistent sessions (smtp-source -d), loopback, ${os.cpus().length} CPUs, node ${process.version}; Postern: ${CONN_THREADS} smtpIncoming + ${PROC_THREADS} processing thread(s)`);
