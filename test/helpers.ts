@@ -3,7 +3,7 @@
  * real socket, polling, HTTP JSON, a child-process runner (`runProcess`), and the suite's seeded PRNG (`prng`, `withSeed`: every random
  * choice of a test comes from a seed it prints on failure; POSTERN_TEST_SEED=<seed> replays it).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -218,3 +218,37 @@ export function writeLineSync(line: string): void {
     }
   }
 }
+
+/** A host whose accept queue is full: Python's listen(0) on host:port that never accepts, its
+ * queue filled by connects until one does not complete within 300 ms. A further connect then
+ * neither succeeds nor fails (the kernel drops its SYNs) until the client's own timeout: the
+ * "connect timeout" case. `close()` ends the listener and the fillers. */
+export async function fullAcceptQueue(host: string, port: number): Promise<{ close(): void }> {
+  const py = spawn('python3', ['-c', `import socket,time\ns=socket.socket()\ns.bind((${JSON.stringify(host)},${port}))\ns.listen(0)\nprint('ready',flush=True)\ntime.sleep(120)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: net.Socket[] = [];
+  const close = (): void => {
+    for (const c of fillers) c.destroy();
+    py.kill('SIGKILL');
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      py.stdout!.once('data', () => resolve());
+      py.once('exit', (c) => reject(new Error(`python exited ${c}`)));
+    });
+    for (let i = 0; i < 16; i++) {
+      const c = net.connect(port, host);
+      c.on('error', () => {});
+      fillers.push(c);
+      const done = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 300);
+        c.once('connect', () => (clearTimeout(t), r(true)));
+      });
+      if (!done) break;
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { close };
+}
+

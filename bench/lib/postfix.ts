@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { clockTicks, descendants, sh } from './proc.ts';
+import { descendants, sh, treeCpuSeconds } from './proc.ts';
 import { freePort, waitPort } from './net.ts';
 
 export interface Postfix {
@@ -59,21 +59,6 @@ function masterCf(port: number): string {
     ['postlog', 'unix-dgram', 'n', '-', 'n', '-', '1 postlogd'],
   ];
   return `${rows.map((r) => r.join('  ')).join('\n')}\n`;
-}
-
-/** utime+stime+cutime+cstime (s) of the processes, summed; a gone one counts 0. */
-function cpuWithChildren(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / clockTicks();
 }
 
 /** Start an instance: `main` holds the bench's own main.cf lines (or makes them from the
@@ -141,7 +126,7 @@ export async function startPostfix(o: { name: string; main: readonly string[] | 
   return {
     port,
     dir,
-    cpuSeconds: () => cpuWithChildren(descendants(masterPid)),
+    cpuSeconds: () => treeCpuSeconds(descendants(masterPid)),
     async stop() {
       try {
         pf('stop');

@@ -27,7 +27,7 @@
  * options name (opened once per thread and definition; one that cannot be opened makes every
  * login `unavailable`, logged once), the slots, the verified-login cache.
  *
- * Exports: `proxyLogin`, `proxyEnv`, `ProxyDialect`, `DialectAnswer`, `ProxyEnv`, `ProxyOutcome`, `ProxyFailure`.
+ * Exports: `proxyLogin`, `proxyEnv`, `plainExchange`, `PlainDialog`, `ProxyDialect`, `DialectAnswer`, `ProxyEnv`, `ProxyOutcome`, `ProxyFailure`.
  * Throws nothing (failures are outcomes).
  */
 import type { ProxyOptions } from '../config/options.ts';
@@ -38,6 +38,7 @@ import { openUserMap } from '../userdb/index.ts';
 import type { UserMap } from '../userdb/types.ts';
 import { ldapCacheTag, LoginCache } from './cache.ts';
 import { checkLogin, gatedCheck, type LoginContext } from './login.ts';
+import type { SaslFailure, SaslServer, SaslStep } from './sasl.ts';
 
 /** The back end's answer to a login step: ok (its text, for the client), refused, or temporary. */
 export type DialectAnswer = { ok: true; text: string } | { ok: false; temporary: boolean; text: string };
@@ -217,4 +218,22 @@ export function proxyEnv(
       }
     : async (): Promise<() => void> => slots.take(o.connection, ctx.service.maxConnThreads);
   return { service, map: mapOf(o.userMap, ctx.log), slot, cache, abandoned, maxLineLength: Math.max(8192, ctx.service.session.maxLineLength) };
+}
+
+/** A proxy's side of a PLAIN exchange (POP3 AUTH PLAIN, IMAP AUTHENTICATE PLAIN): the protocol's
+ * framing and failure words, and its login with the password the client gave (the proxy needs
+ * the password itself, so the check is not `saslLogin`'s). */
+export interface PlainDialog<V> {
+  /** Ask for the (empty-challenge) response; the client's next line goes to `next`. */
+  ask(next: (line: string) => Promise<V>): V;
+  fail(reason: SaslFailure): V;
+  password(user: string, password: string): V | Promise<V>;
+}
+
+/** Drive a PLAIN exchange from its first step to the dialog's verdict. */
+export async function plainExchange<V>(server: SaslServer, first: Promise<SaslStep>, d: PlainDialog<V>): Promise<V> {
+  const st = await first;
+  if (st.t === 'challenge') return d.ask((line) => plainExchange(server, server.step(line), d));
+  if (st.t === 'verify' && st.credential.kind === 'password') return d.password(st.credential.authcid, st.credential.password);
+  return d.fail(st.t === 'fail' ? st.reason : 'malformed');
 }

@@ -12,10 +12,9 @@
  */
 import { test, before, after } from 'node:test';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startDnsServer, type DnsServer } from '../dns-server.ts';
-import { freePort } from '../helpers.ts';
+import { freePort, fullAcceptQueue } from '../helpers.ts';
 import { Engine, type Job } from '../../src/protocols/smtpOutgoing/engine.ts';
 import { routeFor } from '../../src/protocols/smtpOutgoing/route.ts';
 import { createDnr } from '../../src/net/dnr.ts';
@@ -238,32 +237,14 @@ test('a host that accepts the connection and never answers costs rwTimeout, then
 });
 
 test('a host whose accept queue is full never completes the TCP handshake: connectTimeout, then a temporary failure', { timeout: 20_000 }, async () => {
-  // Python's listen(0) that never accepts: once its accept queue is full the kernel drops
-  // further SYNs, so a connect neither succeeds nor fails until the client gives up (connect and
-  // rw timeouts of 60 s would outlast this test's 20 s)
-  const py = spawn('python3', ['-c', `import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.34',${port}))\ns.listen(0)\nprint('ready',flush=True)\ntime.sleep(120)`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const fillers: net.Socket[] = [];
+  // connect and rw timeouts of 60 s would outlast this test's 20 s
+  const blackhole = await fullAcceptQueue('127.0.0.34', port);
   try {
-    await new Promise<void>((resolve, reject) => {
-      py.stdout!.once('data', () => resolve());
-      py.once('exit', (c) => reject(new Error(`python exited ${c}`)));
-    });
-    for (let i = 0; i < 16; i++) { // fill the queue: until a connect does not complete within 300 ms
-      const c = net.connect(port, '127.0.0.34');
-      c.on('error', () => {});
-      fillers.push(c);
-      const done = await new Promise<boolean>((r) => {
-        const t = setTimeout(() => r(false), 300);
-        c.once('connect', () => (clearTimeout(t), r(true)));
-      });
-      if (!done) break;
-    }
     const [o] = await send(engine({ connectTimeoutMs: 500, rwTimeoutMs: 60_000 }), 'a@src.test', ['u@slow.test'], 'slow');
     assert.equal(o!.status, 'temp', o!.why);
     assert.match(o!.why, /time|connect/i);
   } finally {
-    for (const c of fillers) c.destroy();
-    py.kill('SIGKILL');
+    blackhole.close();
   }
 });
 

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { tmpDir, waitFor } from '../helpers.ts';
+import { fullAcceptQueue, tmpDir, waitFor } from '../helpers.ts';
 import { selfSignedCert } from '../probed.ts';
 import { ANN, PW, startWebmail } from '../webmail/browser.ts';
 import { browser } from '../webmail/read-helpers.ts';
@@ -98,32 +98,14 @@ test('a back end that answers garbage: 502 at once, and the proxy serves on', as
 
 test('connectTimeout: a back end whose accept queue is full gets a 502 page within connectTimeout', { timeout: 30_000 }, async () => {
   const port = await closedPort();
-  // Python's listen(0) that never accepts: once its accept queue is full the kernel drops
-  // further SYNs, so a connect neither succeeds nor fails until the client gives up
-  const py = spawn('python3', ['-c', `import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',${port}))\ns.listen(0)\nprint('ready',flush=True)\ntime.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const fillers: net.Socket[] = [];
+  const blackhole = await fullAcceptQueue('127.0.0.1', port);
   const px = await startProxy({ backendPort: port, extra: 'connectionData = { connectTimeout = 1 rwTimeout = 60 }' });
   try {
-    await new Promise<void>((resolve, reject) => {
-      py.stdout!.once('data', () => resolve());
-      py.once('exit', (c) => reject(new Error(`python exited ${c}`)));
-    });
-    for (let i = 0; i < 16; i++) { // fill the queue: until a connect does not complete within 300 ms
-      const c = net.connect(port, '127.0.0.1');
-      c.on('error', () => {});
-      fillers.push(c);
-      const done = await new Promise<boolean>((r) => {
-        const t = setTimeout(() => r(false), 300);
-        c.once('connect', () => (clearTimeout(t), r(true)));
-      });
-      if (!done) break;
-    }
     const r = await login(px.base);
     assert.equal(r.status, 502);
     assert.ok(r.elapsedMs >= 800 && r.elapsedMs < 8_000, `${r.elapsedMs} ms`);
   } finally {
-    for (const c of fillers) c.destroy();
-    py.kill('SIGKILL');
+    blackhole.close();
     await px.stop();
   }
 });

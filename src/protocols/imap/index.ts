@@ -34,7 +34,7 @@
  */
 import type { Socket } from 'node:net';
 import { tlsConfigured } from '../../net/tls.ts';
-import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { SessionContext, SessionHandle } from '../../service/protocol.ts';
 import { ImapFramer } from '../../session/framer-imap.ts';
 import type { Frame } from '../../session/framer.ts';
 import { LineSession, noreply, reply, type CommandRow } from '../../session/line-session.ts';
@@ -47,19 +47,9 @@ import { parseCommand, tagOf } from './parser.ts';
 import { bad, no, sessionReplies, utf8Names, type V } from './replies.ts';
 import { SELECTED_ROWS } from './selected.ts';
 import type { Command, ImapData, ImapRow, ImapSession, ImapState } from './types.ts';
+import { imapRefusal } from '../../session/protocol-words.ts';
 
-export function refusal(reason: RefusalReason): string {
-  switch (reason) {
-    case 'deny_rule':
-      return '* BYE access denied\r\n';
-    case 'shutting_down':
-      return '* BYE [UNAVAILABLE] server shutting down, try again later\r\n';
-    case 'auth_ban':
-      return '* BYE [UNAVAILABLE] too many failed logins from your address, try again later\r\n';
-    default:
-      return '* BYE [UNAVAILABLE] too many connections, try again later\r\n';
-  }
-}
+export const refusal = imapRefusal;
 
 export const IMAP_TABLE: ReadonlyMap<string, ImapRow> = new Map<string, ImapRow>([...GENERAL_ROWS, ...AUTH_ROWS, ...MAILBOX_ROWS, ...APPEND_ROWS, ...SELECTED_ROWS]);
 Object.freeze(IMAP_TABLE);

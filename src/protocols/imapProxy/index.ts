@@ -30,16 +30,17 @@
  */
 import type { Socket } from 'node:net';
 import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
-import { proxyEnv, proxyLogin, type DialectAnswer, type ProxyDialect } from '../../auth/proxy.ts';
+import { plainExchange, proxyEnv, proxyLogin, type DialectAnswer, type ProxyDialect } from '../../auth/proxy.ts';
 import { saslServer } from '../../auth/sasl.ts';
 import { optionsOf, type ImapProxyOptions } from '../../config/options.ts';
 import { tlsConfigured } from '../../net/tls.ts';
-import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { SessionContext, SessionHandle } from '../../service/protocol.ts';
 import { ProxyHandle, type BackendConn } from '../../session/backend.ts';
 import { ImapFramer } from '../../session/framer-imap.ts';
 import type { Frame } from '../../session/framer.ts';
 import { LineSession, noreply, reply, stop, upgrade, type CommandRow, type Verdict } from '../../session/line-session.ts';
 import { idList, parsePreLogin, quote, type PreLoginCommand } from './parse.ts';
+import { imapRefusal } from '../../session/protocol-words.ts';
 
 type State = 'notAuthenticated';
 interface Data {
@@ -54,18 +55,7 @@ interface Data {
 type S = LineSession<State, Data>;
 type V = Verdict<State>;
 
-export function refusal(reason: RefusalReason): string {
-  switch (reason) {
-    case 'deny_rule':
-      return '* BYE access denied\r\n';
-    case 'shutting_down':
-      return '* BYE [UNAVAILABLE] server shutting down, try again later\r\n';
-    case 'auth_ban':
-      return '* BYE [UNAVAILABLE] too many failed logins from your address, try again later\r\n';
-    default:
-      return '* BYE [UNAVAILABLE] too many connections, try again later\r\n';
-  }
-}
+export const refusal = imapRefusal;
 
 const ok = (tag: string, text: string, untagged = ''): V => reply(`${untagged}${tag} OK ${text}\r\n`);
 const no = (tag: string, text: string, error?: 'auth' | 'command'): V => reply(`${tag} NO ${text}\r\n`, error === undefined ? {} : { error });
@@ -156,21 +146,21 @@ function authenticate(s: S, tag: string, mechanism: string, initial: string | nu
   if (mechanism !== 'PLAIN') return no(tag, 'unsupported authentication mechanism', 'command');
   if (!mechanismsFor(s.data.opts, s.secure).includes('PLAIN')) return no(tag, `${s.secure ? '[CANNOT]' : '[PRIVACYREQUIRED]'} mechanism not allowed on this connection`, 'command');
   const m = saslServer('PLAIN', { hostname: s.ctx.service.hostname, scramLookup: async () => null });
-  const drive = async (first: ReturnType<typeof m.start>): Promise<V> => {
-    const st = await first;
-    if (st.t === 'challenge') {
+  return plainExchange<V>(m, m.start(initial ?? undefined), {
+    ask(next) {
       s.expectLine((line) => {
         s.expectLine(null);
-        return drive(m.step(line.toString('latin1')));
+        return next(line.toString('latin1'));
       }, () => no(tag, '[AUTHENTICATIONFAILED] authentication exchange line too long', 'auth'));
       return reply('+ \r\n');
-    }
-    if (st.t === 'verify' && st.credential.kind === 'password') return login(s, tag, st.credential.authcid, st.credential.password);
-    if (st.t === 'fail' && st.reason === 'cancelled') return bad(tag, 'authentication cancelled');
-    if (st.t === 'fail' && st.reason === 'bad-base64') return bad(tag, 'invalid base64 in the authentication exchange');
-    return no(tag, '[AUTHENTICATIONFAILED] authentication failed', 'auth');
-  };
-  return drive(m.start(initial ?? undefined));
+    },
+    password: (user, password) => login(s, tag, user, password),
+    fail(reason) {
+      if (reason === 'cancelled') return bad(tag, 'authentication cancelled');
+      if (reason === 'bad-base64') return bad(tag, 'invalid base64 in the authentication exchange');
+      return no(tag, '[AUTHENTICATIONFAILED] authentication failed', 'auth');
+    },
+  });
 }
 
 function run(cmd: PreLoginCommand, s: S): V | Promise<V> {

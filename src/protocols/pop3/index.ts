@@ -18,24 +18,14 @@
  */
 import type { Socket } from 'node:net';
 import { LineSession, type ProtocolReplies } from '../../session/line-session.ts';
-import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { SessionContext, SessionHandle } from '../../service/protocol.ts';
 import { AUTH_ROWS } from './auth.ts';
 import { CAPA_ROW, QUIT_ROW, TRANSACTION_ROWS } from './commands.ts';
 import { pop3Options } from './options.ts';
 import { REPLIES, type Pop3Data, type Pop3Row, type Pop3State } from './session.ts';
+import { pop3Refusal } from '../../session/protocol-words.ts';
 
-export function refusal(reason: RefusalReason): string {
-  switch (reason) {
-    case 'deny_rule':
-      return '-ERR [SYS/PERM] access denied\r\n';
-    case 'shutting_down':
-      return '-ERR [SYS/TEMP] server shutting down, try again later\r\n';
-    case 'auth_ban':
-      return '-ERR [SYS/TEMP] too many failed logins from your address, try again later\r\n';
-    default:
-      return '-ERR [SYS/TEMP] too many connections, try again later\r\n';
-  }
-}
+export const refusal = pop3Refusal;
 
 /** RFC 1939: PASS must follow USER at once; any other command forgets the USER name. */
 function forgetsUser(row: Pop3Row): Pop3Row {

@@ -8,9 +8,10 @@
  * Exports: `Pop3State`, `Pop3Data`, `Pop3Session`, `Pop3Row`, `REPLIES`, `AUTH_STATES`,
  * `TRANSACTION`, `BOTH`. Throws nothing.
  */
-import type { CommandRow, LineSession, ProtocolReplies } from '../../session/line-session.ts';
+import type { CommandRow, LineSession } from '../../session/line-session.ts';
 import type { Maildrop } from './maildrop.ts';
 import type { Pop3Options } from './options.ts';
+import { POP3_REPLIES } from '../../session/protocol-words.ts';
 
 export type Pop3State = 'authorization' | 'transaction';
 
@@ -32,14 +33,5 @@ export const AUTH_STATES: readonly Pop3State[] = Object.freeze(['authorization']
 export const TRANSACTION: readonly Pop3State[] = Object.freeze(['transaction']);
 export const BOTH: readonly Pop3State[] = Object.freeze(['authorization', 'transaction']);
 
-/** What the dispatcher says; `greeting` is built per session from greetingsText. */
-export const REPLIES: Omit<ProtocolReplies, 'greeting'> = Object.freeze({
-  unknownCommand: () => '-ERR unknown command\r\n',
-  wrongState: () => '-ERR command not valid in this state\r\n',
-  lineTooLong: (n: number) => `-ERR line too long (at most ${n} octets)\r\n`,
-  tooManyErrors: () => '-ERR too many errors, closing the connection\r\n',
-  tooManyAuthErrors: () => '-ERR [AUTH] too many authentication failures, closing the connection\r\n',
-  internalError: () => '-ERR [SYS/TEMP] internal error, try again later\r\n',
-  idleTimeout: () => '-ERR idle timeout, closing the connection\r\n',
-  shutdown: () => '-ERR [SYS/TEMP] server shutting down\r\n',
-});
+/** What the dispatcher says (shared with the POP3 proxy). */
+export const REPLIES = POP3_REPLIES;

@@ -23,14 +23,15 @@
  */
 import type { Socket } from 'node:net';
 import { mechanismsFor, plainLoginAllowed } from '../../auth/policy.ts';
-import { proxyEnv, proxyLogin, type DialectAnswer, type ProxyDialect } from '../../auth/proxy.ts';
+import { plainExchange, proxyEnv, proxyLogin, type DialectAnswer, type ProxyDialect } from '../../auth/proxy.ts';
 import { saslServer } from '../../auth/sasl.ts';
 import { optionsOf, type Pop3ProxyOptions } from '../../config/options.ts';
 import { tlsConfigured } from '../../net/tls.ts';
-import type { RefusalReason, SessionContext, SessionHandle } from '../../service/protocol.ts';
+import type { SessionContext, SessionHandle } from '../../service/protocol.ts';
 import { ProxyHandle, type BackendConn } from '../../session/backend.ts';
 import { PosternError } from '../../errors.ts';
-import { LineSession, noreply, reply, stop, upgrade, type CommandRow, type ProtocolReplies, type Verdict } from '../../session/line-session.ts';
+import { LineSession, noreply, reply, stop, upgrade, type CommandRow, type Verdict } from '../../session/line-session.ts';
+import { POP3_REPLIES, pop3Refusal } from '../../session/protocol-words.ts';
 
 type State = 'authorization';
 interface Data {
@@ -43,29 +44,9 @@ type S = LineSession<State, Data>;
 type V = Verdict<State>;
 type Row = CommandRow<State, Data>;
 
-export function refusal(reason: RefusalReason): string {
-  switch (reason) {
-    case 'deny_rule':
-      return '-ERR [SYS/PERM] access denied\r\n';
-    case 'shutting_down':
-      return '-ERR [SYS/TEMP] server shutting down, try again later\r\n';
-    case 'auth_ban':
-      return '-ERR [SYS/TEMP] too many failed logins from your address, try again later\r\n';
-    default:
-      return '-ERR [SYS/TEMP] too many connections, try again later\r\n';
-  }
-}
+export const refusal = pop3Refusal;
 
-const REPLIES: Omit<ProtocolReplies, 'greeting'> = Object.freeze({
-  unknownCommand: () => '-ERR unknown command\r\n',
-  wrongState: () => '-ERR command not valid in this state\r\n',
-  lineTooLong: (n: number) => `-ERR line too long (at most ${n} octets)\r\n`,
-  tooManyErrors: () => '-ERR too many errors, closing the connection\r\n',
-  tooManyAuthErrors: () => '-ERR [AUTH] too many authentication failures, closing the connection\r\n',
-  internalError: () => '-ERR [SYS/TEMP] internal error, try again later\r\n',
-  idleTimeout: () => '-ERR idle timeout, closing the connection\r\n',
-  shutdown: () => '-ERR [SYS/TEMP] server shutting down\r\n',
-});
+const REPLIES = POP3_REPLIES;
 
 /** Whether a back end (host:port) said PIPELINING in its CAPA, learnt at the first login to it
  * in this thread and asked again after PIPELINING_TTL_MS (a back end reconfigured). */
@@ -157,21 +138,21 @@ function auth(args: string, s: S): V | Promise<V> {
   if (words.length > 2 || words[0] === '') return reply('-ERR syntax: AUTH mechanism [initial-response]\r\n', { error: 'command' });
   if (words[0]!.toUpperCase() !== 'PLAIN' || !mechs.includes('PLAIN')) return reply('-ERR mechanism not supported\r\n', { error: 'command' });
   const m = saslServer('PLAIN', { hostname: s.ctx.service.hostname, scramLookup: async () => null });
-  const drive = async (first: ReturnType<typeof m.start>): Promise<V> => {
-    const st = await first;
-    if (st.t === 'challenge') {
+  return plainExchange<V>(m, m.start(words[1]), {
+    ask(next) {
       s.expectLine((line) => {
         s.expectLine(null);
-        return drive(m.step(line.toString('latin1')));
+        return next(line.toString('latin1'));
       }, () => reply('-ERR [AUTH] authentication exchange line is too long\r\n', { error: 'auth' }));
       return reply('+ \r\n');
-    }
-    if (st.t === 'verify' && st.credential.kind === 'password') return login(s, st.credential.authcid, st.credential.password);
-    if (st.t === 'fail' && st.reason === 'cancelled') return reply('-ERR authentication cancelled\r\n', { error: 'auth' });
-    if (st.t === 'fail' && st.reason === 'bad-base64') return reply('-ERR [AUTH] invalid base64 in the authentication exchange\r\n', { error: 'auth' });
-    return authFailed();
-  };
-  return drive(m.start(words[1]));
+    },
+    password: (user, password) => login(s, user, password),
+    fail(reason) {
+      if (reason === 'cancelled') return reply('-ERR authentication cancelled\r\n', { error: 'auth' });
+      if (reason === 'bad-base64') return reply('-ERR [AUTH] invalid base64 in the authentication exchange\r\n', { error: 'auth' });
+      return authFailed();
+    },
+  });
 }
 
 const BEFORE: readonly State[] = Object.freeze(['authorization']);

@@ -25,7 +25,6 @@ import { folderTree, type FolderNode } from './model.ts';
 import { WebError } from '../../http/web-error.ts';
 export { WebError };
 
-
 /** A route handler whose errors become error pages here (`sendError`), not in fastify's error
  * path: a 4xx is the reader's mistake, not a failure of the service. */
 export function handled(env: HttpEnv, fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
