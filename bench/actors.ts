@@ -11,6 +11,7 @@
  * count and a time budget. Prints an aligned table, then exactly one line of JSON holding
  * every printed figure: `{"bench":"actors",...,"results":[...]}`. Throws only on setup failure.
  */
+import type { Headline } from './lib/table.ts';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Actor } from '../src/actor/actor.ts';
@@ -217,7 +218,13 @@ function print(): void {
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const c of cells) console.log(line(c));
-  console.log(JSON.stringify({ bench: 'actors', node: process.version, budget_ms: BUDGET_MS, pipeline: PIPELINE, results: rows }));
+  // the port-RPC's and the store call's round trip beside the floor (a raw postMessage each way)
+  const p50 = (name: string): number | null => rows.find((r) => r.name === name)?.p50_us ?? null;
+  const raw = p50('raw postMessage round trip, worker thread');
+  const headline: Headline[] = ['port-RPC call, worker thread', 'comlink call, worker thread', 'store call (status), store thread'].map((name) => ({
+    workload: `${name}, p50 round trip`, unit: 'µs', better: 'lower', postern: p50(name), peer: 'raw postMessage round trip', peerValue: raw,
+  }));
+  console.log(JSON.stringify({ bench: 'actors', headline, node: process.version, budget_ms: BUDGET_MS, pipeline: PIPELINE, results: rows }));
 }
 
 await inThread();

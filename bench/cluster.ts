@@ -24,7 +24,7 @@
  * --on-proxy yes|no (the proxies' authenticateOnProxy, default yes: the password is checked on
  * the proxy AND on the back end; no: on the back end only),
  * --only K1,K2 (run only these loads: pop3Login, pop3Retr, imapLogin, imapFetch, webPage; to
- * profile one phase), --json (one JSON line too). POSTERN_BENCH_NODE_ARGS (env): extra Node
+ * profile one phase), --no-json (no JSON line at the end; by default the one JSON line with the headline figures). POSTERN_BENCH_NODE_ARGS (env): extra Node
  * options for every node, e.g. `--cpu-prof --cpu-prof-dir=DIR` (the bench prints the nodes' pids,
  * which name the profiles).
  * Exits 1 when the cluster cannot start (slapd missing, a node failing).
@@ -32,10 +32,10 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { startCluster, FRONT_IP, PROXIES, type Cluster } from '../test/cluster/topology.ts';
-import { printJsonLine, printTable, type Cell } from './lib/table.ts';
+import { printJsonLine, printTable, type Cell, type Headline } from './lib/table.ts';
 import { cleanupOnSignal } from './lib/child.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string' }, conc: { type: 'string' }, messages: { type: 'string' }, rounds: { type: 'string' }, 'on-proxy': { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { n: { type: 'string' }, conc: { type: 'string' }, messages: { type: 'string' }, rounds: { type: 'string' }, 'on-proxy': { type: 'string' }, only: { type: 'string' }, json: { type: 'boolean' } }, allowNegative: true });
 const N = Number(values.n ?? 300);
 const CONC = Number(values.conc ?? 4);
 const MESSAGES = Number(values.messages ?? 20);
@@ -307,7 +307,18 @@ async function main(): Promise<number> {
     const errors = Object.entries(results).flatMap(([t, r]) => Object.entries(r).filter(([, l]) => (l?.errors ?? 0) > 0).map(([k, l]) => `${t} ${k}: ${l!.errors} (${l!.firstError ?? ''})`));
     printTable(`cluster: front end (127.0.0.2) vs straight to a back end (127.0.0.3); n=${N} × ${ROUNDS} rounds (median), ${CONC} clients, ${MESSAGES} messages per mailbox, authenticateOnProxy ${ON_PROXY ? 'yes' : 'no'}, warm LDAP cache`, ['load', { name: 'direct', align: 'right' }, { name: 'front', align: 'right' }, { name: 'front/direct', align: 'right' }], rows);
     if (errors.length > 0) process.stdout.write(`errors: ${errors.join(', ')}\n`);
-    if (values.json === true) printJsonLine({ bench: 'cluster', n: N, conc: CONC, messages: MESSAGES, results });
+    // the proxies' cost: through the front end ÷ straight to a back end (issue 16's targets)
+    const thr = (workload: string, k: string, key: 'opsPerSec' | 'itemsPerSec', unit: string): Headline => ({
+      workload, unit, better: 'higher', postern: f[k]?.[key] ?? null, peer: 'straight to a back end', peerValue: d[k]?.[key] ?? null, target: { text: '≥ 0.8 × direct', ratio: { op: '>=', value: 0.8 } },
+    });
+    const headline: Headline[] = [
+      thr('cluster: POP3 logins through the front end', 'pop3Login', 'opsPerSec', 'logins/s'),
+      thr('cluster: POP3 RETR through the front end', 'pop3Retr', 'itemsPerSec', 'msgs/s'),
+      thr('cluster: IMAP logins through the front end', 'imapLogin', 'opsPerSec', 'logins/s'),
+      thr('cluster: IMAP FETCH through the front end', 'imapFetch', 'itemsPerSec', 'msgs/s'),
+      { workload: 'cluster: WebMail page p50 through the front end', unit: 'ms', better: 'lower', postern: f['webPage']?.p50 ?? null, peer: 'straight to a back end', peerValue: d['webPage']?.p50 ?? null },
+    ];
+    if (values.json !== false) printJsonLine({ bench: 'cluster', headline, n: N, conc: CONC, messages: MESSAGES, results });
     return 0;
   } finally {
     await c.stop();

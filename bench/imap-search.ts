@@ -28,7 +28,8 @@ import type { SearchKey, SearchScope } from '../src/protocols/imap/types.ts';
 import type { MailboxApi } from '../src/store/types.ts';
 import { startDovecot } from '../test/imap/dovecot.ts';
 import { ensureTools } from '../test/tools.ts';
-import { printJsonLine, printTable } from './lib/table.ts';
+import { printJsonLine, printTable, type Headline } from './lib/table.ts';
+import { debVersion } from './lib/proc.ts';
 
 const N = Number(process.env.BENCH_SEARCH_MESSAGES ?? 100_000);
 const ACCOUNT = 'bench@example.org';
@@ -251,7 +252,12 @@ try {
     return [s.name, a.count, f(a.first), f(a.warm), f(b.first), c?.count ?? '-', f(c?.first), f(c?.warm), c === undefined ? '-' : `${(a.warm / c.warm).toFixed(3)}`];
   });
   printTable(`SEARCH over ${N} messages (ms)`, ['search', 'postern n', 'postern first', 'postern warm', 'postern after reopen', 'dovecot n', 'dovecot first', 'dovecot warm', 'postern ÷ dovecot (warm)'], rows);
-  printJsonLine({ bench: 'imap-search', messages: N, postern: p, dovecot: dv });
+  const peer = `Dovecot ${debVersion('dovecot-core') ?? ''} (no FTS)`.replace('  ', ' ');
+  const headline: Headline[] = SEARCHES.map((s): Headline => ({
+    workload: `IMAP SEARCH ${s.name} over ${N} messages (warm)`, unit: 'ms', better: 'lower',
+    postern: Math.round(p.live[s.name]!.warm * 10) / 10, peer, peerValue: 'skipped' in dv ? null : Math.round((dv.times[s.name]?.warm ?? NaN) * 10) / 10,
+  }));
+  printJsonLine({ bench: 'imap-search', headline, messages: N, postern: p, dovecot: dv });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

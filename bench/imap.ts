@@ -35,7 +35,8 @@ import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { cleanupOnSignal } from './lib/child.ts';
-import { printJsonLine, printTable, type Cell } from './lib/table.ts';
+import { printJsonLine, printTable, type Cell, type Headline } from './lib/table.ts';
+import { debVersion } from './lib/proc.ts';
 import { openIdleLoad, runLoad, userName, type LoadResult } from './lib/imap-load.ts';
 import { startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
 import { ensureTools } from '../test/tools.ts';
@@ -355,7 +356,20 @@ async function main(): Promise<void> {
     printTable('targets (issue 13)', ['target', 'met'], targets);
     const loadEnd = os.loadavg()[0]!;
     console.log(`machine load average (1 min): ${round2(loadStart)} at the start, ${round2(loadEnd)} at the end (${os.cpus().length} cores; other work on the machine shows here)`);
-    printJsonLine({ bench: 'imap', loadAverageStart: round2(loadStart), loadAverageEnd: round2(loadEnd), runSeconds: RUN_S, searchN: SEARCH_N, idleN: IDLE_N, logins, fetches, appends, searches, memory, targets: Object.fromEntries(targets) });
+    const peer = `Dovecot ${debVersion('dovecot-core') ?? ''}`.trim();
+    const h = (workload: string, unit: string, p: Run | undefined, d: Run | undefined, want: number): Headline => ({
+      workload, unit, better: 'higher', postern: p?.rate ?? null, peer, peerValue: d?.rate ?? null, target: { text: `≥ ${want} × Dovecot`, ratio: { op: '>=', value: want } },
+    });
+    const headline: Headline[] = [
+      h('IMAP logins, 10 clients', 'logins/s', logins.Postern?.[10], logins.Dovecot?.[10], 3),
+      h('IMAP logins, 100 clients', 'logins/s', logins.Postern?.[100], logins.Dovecot?.[100], 3),
+      h('IMAP FETCH BODY[], 10 clients', 'msgs/s', fetches.Postern?.['BODY[]/10'], fetches.Dovecot?.['BODY[]/10'], 1.5),
+      h('IMAP FETCH ENVELOPE FLAGS, 10 clients', 'msgs/s', fetches.Postern?.['ENVELOPE FLAGS/10'], fetches.Dovecot?.['ENVELOPE FLAGS/10'], 1.5),
+      h(`IMAP APPEND 4 KiB durable, ${APPEND_CLIENTS} clients`, 'msgs/s', appends.Postern, appends.Dovecot, 3),
+      { workload: `IMAP SEARCH TEXT over ${SEARCH_N} messages`, unit: 'ms', better: 'lower', postern: sp?.firstMs ?? null, peer, peerValue: sd?.firstMs ?? null, target: { text: '≤ 1 s and ≤ Dovecot', value: { op: '<=', value: 1000 }, ratio: { op: '<=', value: 1 } } },
+      { workload: `IMAP, ${IDLE_N} sessions in IDLE, per session`, unit: 'KiB', better: 'lower', postern: perKiB(mp), peer: `${peer} (PSS)`, peerValue: perKiB(md), target: { text: '≤ 0.1 × Dovecot', ratio: { op: '<=', value: 0.1 } } },
+    ];
+    printJsonLine({ bench: 'imap', headline, loadAverageStart: round2(loadStart), loadAverageEnd: round2(loadEnd), runSeconds: RUN_S, searchN: SEARCH_N, idleN: IDLE_N, logins, fetches, appends, searches, memory, targets: Object.fromEntries(targets) });
   } finally {
     await cleanup();
   }

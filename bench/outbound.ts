@@ -32,7 +32,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureNofile, startPosternProcess } from './lib/server.ts';
 import { startPostfix } from './lib/postfix.ts';
-import { printJsonLine, printTable } from './lib/table.ts';
+import { printJsonLine, printTable, type Headline } from './lib/table.ts';
+import { debVersion } from './lib/proc.ts';
 import { freePort, waitPort } from './lib/net.ts';
 import { ensureTools } from '../test/tools.ts';
 
@@ -236,7 +237,12 @@ const pn = summary.Postern;
 const px = summary.Postfix;
 const ratio = pn !== undefined && px !== undefined ? { best: r2(pn.best.per_s / px.best.per_s), median: r2(pn.median.per_s / px.median.per_s), cpuMedian: r2(px.median.cpuMsPerMsg / pn.median.cpuMsPerMsg) } : null;
 if (ratio !== null) console.log(`\nPostern ÷ Postfix messages/s: best ${ratio.best}x, median ${ratio.median}x (target ≥ 2: ${ratio.median >= 2 ? 'met' : 'MISSED'}); Postfix CPU ÷ Postern CPU per message (median): ${ratio.cpuMedian}x`);
-printJsonLine({ bench: 'outbound', messages: COUNT, payloadBytes: PAYLOAD, sessions: SESSIONS, cpus: os.cpus().length, node: process.version, summary, ratio });
+const pfx = `Postfix ${debVersion('postfix') ?? ''}`.trim();
+const headline: Headline[] = [
+  { workload: `SMTP relay out, 4 KiB, ${SESSIONS} sessions in (median of ${RUNS})`, unit: 'msg/s', better: 'higher', postern: pn?.median.per_s ?? null, peer: pfx, peerValue: px?.median.per_s ?? null, target: { text: '≥ 2 × Postfix', ratio: { op: '>=', value: 2 } } },
+  { workload: `SMTP relay out, CPU per message (median of ${RUNS})`, unit: 'ms', better: 'lower', postern: pn?.median.cpuMsPerMsg ?? null, peer: pfx, peerValue: px?.median.cpuMsPerMsg ?? null },
+];
+printJsonLine({ bench: 'outbound', headline, messages: COUNT, payloadBytes: PAYLOAD, sessions: SESSIONS, cpus: os.cpus().length, node: process.version, summary, ratio });
 
 function rsHeader(): string[] {
   return Array.from({ length: RUNS }, (_, i) => `run ${i + 1} msg/s (CPU)`);

@@ -6,9 +6,10 @@
  * @bench.example with 10 messages each (the 1,000 × 4 KiB messages of the session runs) and
  * b01 … b10 with 1,000 messages each (the retrieval runs); password "benchpw". Postern serves
  * them from its store (filled through the store API before the server starts), Dovecot from
- * maildirs (plain passwords, auth cache on, one pop3 process per session, as
- * ../shared/reference/peer-setup describes). Dovecot (and cc for the client) is installed with apt if missing
- * (test/tools.ts), and the system user `vmail` created.
+ * maildirs (plain passwords, auth cache on, one pop3 process per session), from a config file of
+ * the bench's own in a temp dir (`dovecot -c FILE`), running as the current user (`nobody`
+ * under root, as test/imap/dovecot.ts does): no system user is made and nothing in /etc is
+ * read or edited. Dovecot (and cc for the client) is installed with apt if missing (test/tools.ts).
  *
  * The load generator is bench/pop3-client.c (epoll, one thread, built by lib/pop3-client.ts); its
  * CPU time is printed beside the servers'. Commands are not pipelined. Measured, alternating
@@ -38,11 +39,12 @@ import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { benchConfig, ensureNofile, procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { cleanupOnSignal } from './lib/child.ts';
-import { printJsonLine, printTable } from './lib/table.ts';
+import { printJsonLine, printTable, type Headline } from './lib/table.ts';
 import { buildClient, openIdle, runSessions as run, type RunResult } from './lib/pop3-client.ts';
 import { freePort } from './lib/net.ts';
 import { ensureTools } from '../test/tools.ts';
-import { clockTicks, descendants, machineJiffies, pssBytes, sh, treeCpuSeconds } from './lib/proc.ts';
+import { runAs } from '../test/imap/dovecot.ts';
+import { clockTicks, debVersion, descendants, machineJiffies, pssBytes, sh, treeCpuSeconds } from './lib/proc.ts';
 
 const USERS = 100; // u001 … u100: the session runs
 const PER_USER = 10;
@@ -129,12 +131,12 @@ function startPostern(dataDir: string): Promise<PosternProcess> {
 
 function ensureDovecot(): void {
   ensureTools(['dovecot', 'doveadm', 'dovecot-pop3', 'cc'], { what: 'bench:pop3' });
-  try {
-    sh('id', ['-u', 'vmail']);
-  } catch {
-    sh('flock', ['/tmp/postern-apt.lock', 'bash', '-c', 'id -u vmail >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin vmail']);
-  }
 }
+
+/** Who Dovecot runs as (test/imap/dovecot.ts: the current user, or `nobody` under root), and
+ * the prefix that starts it as that user: no system user is made, nothing under /etc edited. */
+const ME = runAs();
+const DROP = process.getuid?.() === ME.uid ? '' : `setpriv --reuid=${ME.uid} --regid=${ME.gid} --clear-groups -- `;
 
 function dovecotConfig(dir: string, port: number): string {
   return `base_dir = ${dir}/dovecot/run
@@ -150,12 +152,11 @@ auth_mechanisms = plain login
 login_trusted_networks =
 mail_max_userip_connections = 20000
 auth_cache_size = 1M
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 100
+default_internal_user = ${ME.name}
+default_login_user = ${ME.name}
+default_internal_group = ${ME.group}
+first_valid_uid = ${Math.min(ME.uid, 100)}
 mail_location = maildir:${dir}/mail/%n/Maildir
-mail_uid = vmail
-mail_gid = vmail
 mail_fsync = optimized
 passdb {
   driver = passwd-file
@@ -164,12 +165,13 @@ passdb {
 userdb {
   driver = passwd-file
   args = username_format=%n ${dir}/dovecot/users
-  default_fields = uid=vmail gid=vmail home=${dir}/mail/%n
+  default_fields = uid=${ME.name} gid=${ME.group} home=${dir}/mail/%n
 }
 default_process_limit = 10000
 default_client_limit = 20000
 default_vsz_limit = 256M
 service pop3-login {
+  chroot =
   inet_listener pop3 {
     address = 127.0.0.1
     port = ${port}
@@ -185,6 +187,7 @@ service pop3 {
   process_limit = 10000
 }
 service anvil {
+  chroot =
   client_limit = 40000
 }
 service auth {
@@ -206,7 +209,7 @@ function fillDovecot(dir: string, port: number): string {
   for (let i = 1; i <= USERS; i++) fill(user(i), i, PER_USER);
   for (let i = 1; i <= BIG_USERS; i++) fill(bigUser(i), i, BIG_PER_USER);
   fs.writeFileSync(path.join(dir, 'dovecot', 'users'), `${users.join('\n')}\n`);
-  sh('chown', ['-R', 'vmail:vmail', path.join(dir, 'mail')]);
+  if (process.getuid?.() !== ME.uid) for (const d of ['dovecot', 'logs', 'mail']) sh('chown', ['-R', `${ME.uid}:${ME.gid}`, path.join(dir, d)]);
   const conf = path.join(dir, 'dovecot.conf');
   fs.writeFileSync(conf, dovecotConfig(dir, port));
   return conf;
@@ -216,7 +219,7 @@ interface Dovecot { port: number; masterPid(): number; stop(): Promise<void> }
 
 async function startDovecot(dir: string, conf: string, port: number): Promise<Dovecot> {
   // dovecot daemonizes; its output goes to its log files (a pipe would be held open)
-  sh('bash', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec dovecot -c "$0" </dev/null >/dev/null 2>&1`, conf]);
+  sh('bash', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec ${DROP}dovecot -c "$0" </dev/null >/dev/null 2>&1`, conf]);
   await waitPort(port);
   const pidFile = path.join(dir, 'dovecot', 'run', 'master.pid');
   const masterPid = (): number => Number(fs.readFileSync(pidFile, 'utf8').trim());
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
   ensureDovecot();
   const client = buildClient();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-pop3-'));
-  fs.chmodSync(work, 0o755); // Dovecot's users (dovecot, vmail) must reach their files
+  fs.chmodSync(work, 0o755); // Dovecot (running as another user under root) must reach its files
   const pDir = path.join(work, 'postern');
   const dDir = path.join(work, 'dovecot');
   fs.mkdirSync(dDir);
@@ -387,7 +390,13 @@ async function main(): Promise<void> {
     printTable('targets', ['target', 'met'], Object.entries(targets).map(([k, v]) => [k, v]));
     const loadEnd = os.loadavg()[0]!;
     console.log(`machine load average (1 min): ${round2(loadStart)} at the start, ${round2(loadEnd)} at the end (2 cores; other work on the machine shows here)`);
-    printJsonLine({ bench: 'pop3', loadAverageStart: round2(loadStart), loadAverageEnd: round2(loadEnd), runSeconds: RUN_S, users: USERS, messagesPerUser: PER_USER, bigUsers: BIG_USERS, bigMessagesPerUser: BIG_PER_USER, messageBytes: MSG_BYTES, sessions: rows, retrieval: big, memory: mem, targets,
+    const peer = `Dovecot ${debVersion('dovecot-core') ?? ''}`.trim();
+    const headline: Headline[] = [
+      ...rows.map(({ p, d }): Headline => ({ workload: `POP3 full sessions, ${p.clients} clients`, unit: 'sessions/s', better: 'higher', postern: p.sessionsPerS, peer, peerValue: d.sessionsPerS, ...(p.clients >= 10 ? { target: { text: '≥ 1 × Dovecot', ratio: { op: '>=', value: 1 } } } : {}) })),
+      ...big.map(({ p, d }): Headline => ({ workload: `POP3 RETR of 1,000 × 4 KiB, ${p.clients} clients`, unit: 'msgs/s', better: 'higher', postern: p.messagesPerS, peer, peerValue: d.messagesPerS, ...(p.clients >= 10 ? { target: { text: '≥ 1 × Dovecot', ratio: { op: '>=', value: 1 } } } : {}) })),
+      { workload: `POP3, ${IDLE_N} idle sessions, memory`, unit: 'MB', better: 'lower', postern: mem.posternRssMB, peer: `${peer} (PSS)`, peerValue: mem.dovecotPssMB, target: { text: '≤ 0.5 × Dovecot', ratio: { op: '<=', value: 0.5 } } },
+    ];
+    printJsonLine({ bench: 'pop3', headline, loadAverageStart: round2(loadStart), loadAverageEnd: round2(loadEnd), runSeconds: RUN_S, users: USERS, messagesPerUser: PER_USER, bigUsers: BIG_USERS, bigMessagesPerUser: BIG_PER_USER, messageBytes: MSG_BYTES, sessions: rows, retrieval: big, memory: mem, targets,
       ratios: {
         sessions: rows.map(({ p, d }) => ({ clients: p.clients, sessions: ratio(p.sessionsPerS, d.sessionsPerS), messages: ratio(p.messagesPerS, d.messagesPerS) })),
         retrieval: big.map(({ p, d }) => ({ clients: p.clients, messages: ratio(p.messagesPerS, d.messagesPerS), posternMBps: round1((p.messagesPerS * MSG_BYTES) / MB), dovecotMBps: round1((d.messagesPerS * MSG_BYTES) / MB) })),

@@ -60,7 +60,7 @@ import path from 'node:path';
 import { Store } from '../src/store/store.ts';
 import { benchConfig, procCpuSeconds, selfCpuSeconds, startPosternProcess, type PosternProcess } from './lib/server.ts';
 import { cleanupOnSignal } from './lib/child.ts';
-import { printJsonLine, printTable, type Cell } from './lib/table.ts';
+import { printJsonLine, printTable, type Cell, type Headline } from './lib/table.ts';
 import { machineJiffies } from './lib/proc.ts';
 import { dovecotInstalled, startDovecot, type DovecotPeer } from '../test/imap/dovecot.ts';
 import { roundcubeInstalled, startRoundcube, type RoundcubePeer } from './webmail/roundcube.ts';
@@ -628,8 +628,16 @@ async function main(): Promise<void> {
     printTable(`targets (issue 14${fallback !== null ? `; against Dovecot's IMAP: Roundcube could not run, see above` : ''})`, ['target', 'value', 'met'], targets);
     const loadEnd = os.loadavg()[0]!;
     console.log(`machine load average (1 min): ${round2(loadStart)} at the start, ${round2(loadEnd)} at the end (${os.cpus().length} cores; other work on the machine shows here)`);
+    const headline: Headline[] = [
+      ...OPS.map((op): Headline => ({
+        workload: `WebMail ${label[op]}, ${CLIENTS} clients`, unit: 'ops/s', better: 'higher', postern: atN('Postern', op)?.rate ?? null,
+        peer: peerDesc, peerValue: atN(PEER_NAME, op)?.rate ?? null, target: { text: `≥ 5 × ${PEER_NAME}`, ratio: { op: '>=', value: 5 } },
+      })),
+      { workload: `WebMail page p99, ${CLIENTS} clients (worst of login, list, open)`, unit: 'ms', better: 'lower', postern: worstPageP99, target: { text: '< 50 ms', value: { op: '<=', value: 50 } } },
+    ];
     printJsonLine({
       bench: 'webmail',
+      headline,
       peer: peer?.name ?? null,
       users: USERS,
       ...(fallback !== null ? { roundcubeFailed: fallback } : {}),

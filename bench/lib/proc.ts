@@ -4,7 +4,8 @@
  * whole machine's busy time. Linux only.
  *
  * Exports: `clockTicks()`, `descendants(pid)`, `pssBytes(pids)`, `rssBytes(pids)`,
- * `treeCpuSeconds(pids)`, `machineJiffies()`, `sh(cmd, args, {input})` (a command's stdout).
+ * `treeCpuSeconds(pids)`, `machineJiffies()`, `sh(cmd, args, {input})` (a command's stdout),
+ * `debVersion(pkg)` (an installed Debian package's upstream version, e.g. "3.7.11", or null).
  * `sh` throws as execFileSync does (the command failed).
  * Throws: nothing; a process gone while it is read counts 0 (and is not listed).
  */
@@ -88,4 +89,16 @@ export function treeCpuSeconds(pids: readonly number[]): number {
 /** Run a command and return its stdout (`input` on its stdin); throws as execFileSync does. */
 export function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: opts.input });
+}
+
+/** The upstream part of an installed Debian package's version ("2.3.19.1" of
+ * "1:2.3.19.1+dfsg1-2.1+deb12u7"), or null when the package is not installed. */
+export function debVersion(pkg: string): string | null {
+  try {
+    const v = execFileSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const m = /^(?:\d+:)?([0-9][0-9.]*)/.exec(v);
+    return m === null ? null : m[1]!.replace(/\.$/, '');
+  } catch {
+    return null;
+  }
 }
