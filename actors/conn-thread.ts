@@ -68,6 +68,7 @@ export class ConnThread implements Child {
     this.ended.promise.catch(() => {});
     const data: ConnThreadData = { ...opts.data, hostPort: host.port2, controlPort: ctl.port2, ...(opts.storePort === undefined ? {} : { storePort: opts.storePort }) };
     this.worker = new Worker(WORKER_URL, {
+      name: this.id, // the OS thread's name too (per-thread CPU in /proc/PID/task, profiles)
       workerData: data,
       transferList: opts.storePort === undefined ? [host.port2, ctl.port2] : [host.port2, ctl.port2, opts.storePort],
       resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(8, Math.max(4, mb >> 3)) },

@@ -69,7 +69,7 @@ export class StoreThread implements Child {
     this.controlPort = port1;
     this.control = controlProxy<StoreControl>(port1);
     this.ended.promise.catch(() => {});
-    this.worker = new Worker(ENTRY, { workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2] });
+    this.worker = new Worker(ENTRY, { name: 'store', workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2] });
     this.worker.on('message', (m: StoreThreadOut) => this.onMessage(m));
     this.worker.on('error', (e) => this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread failed: ${e.message}`, retryable: true } }));
     this.worker.on('exit', (code) => {

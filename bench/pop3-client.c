@@ -2,9 +2,11 @@
  * bench/pop3-client.c: the POP3 load generator of bench/pop3.ts (one thread, epoll, non-blocking
  * sockets; it must not be the bottleneck, so it prints its own CPU time).
  *
- *   pop3-client sessions PORT CLIENTS SECONDS USERFMT USERS PASSWORD
+ *   pop3-client sessions PORT CLIENTS SECONDS USERFMT USERS PASSWORD [PIPELINE]
  *     CLIENTS connections at a time, each running full sessions one after another:
  *     greeting, USER <USERFMT with i>, PASS, STAT, LIST, RETR 1..n (n from STAT), QUIT.
+ *     PIPELINE (default 1, at most 64): RETRs are sent PIPELINE at a time in one write (the
+ *     server advertises PIPELINING, RFC 2449), the next batch once all their responses are in.
  *     Users i are taken round-robin from 1..USERS (USERFMT e.g. "u%03d@bench.example").
  *     Runs SECONDS, then stops starting commands and reports what completed in that window.
  *   pop3-client idle PORT N USERFMT USERS PASSWORD
@@ -42,16 +44,17 @@ struct conn {
   int user;
   int nmsg;       /* from STAT */
   int next;       /* next RETR number */
+  int inflight;   /* RETRs sent whose responses are not complete */
   int multi;      /* the response in progress is multi-line */
   int first_done; /* its first line is complete */
   int err;        /* it began with -ERR */
-  char tail[5];
+  char tail[8];
   int tail_len;
   char line[512];
   int line_len;
 };
 
-static int port, users, idle_mode;
+static int port, users, idle_mode, pipeline = 1;
 static const char *password, *userfmt;
 static long sessions, messages, errors;
 static long long bytes;
@@ -102,7 +105,7 @@ static void close_conn(struct conn *c) {
 
 static void send_cmd(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void send_cmd(struct conn *c, const char *fmt, ...) {
-  char buf[256];
+  char buf[2048];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
@@ -112,6 +115,14 @@ static void send_cmd(struct conn *c, const char *fmt, ...) {
   c->tail_len = 0;
   c->line_len = 0;
   if (write(c->fd, buf, n) != n) errors++; /* tiny writes to a fresh socket buffer */
+}
+
+/* Ready for the next response without sending anything (a pipelined RETR). */
+static void next_response(struct conn *c) {
+  c->first_done = 0;
+  c->err = 0;
+  c->tail_len = 0;
+  c->line_len = 0;
 }
 
 /* The response to the current command is complete: act on it. */
@@ -148,11 +159,23 @@ static void advance(struct conn *c) {
       break;
     case LIST:
     case RETR:
-      if (c->step == RETR && !stopping) messages++;
+      if (c->step == RETR) {
+        if (!stopping) messages++;
+        if (--c->inflight > 0) {
+          next_response(c);
+          break;
+        }
+      }
       if (!stopping && c->next <= c->nmsg) {
+        char buf[64 * 24];
+        int len = 0;
         c->step = RETR;
         c->multi = 1;
-        send_cmd(c, "RETR %d\r\n", c->next++);
+        for (int k = 0; k < pipeline && c->next <= c->nmsg; k++) {
+          len += snprintf(buf + len, sizeof buf - len, "RETR %d\r\n", c->next++);
+          c->inflight++;
+        }
+        send_cmd(c, "%s", buf);
       } else {
         c->step = QUIT;
         c->multi = 0;
@@ -168,35 +191,64 @@ static void advance(struct conn *c) {
   }
 }
 
+/* Consume what arrived: responses may follow one another in one read (pipelined RETRs). A
+ * multi-line response ends at "\n.\r\n" (a body line of "." is sent stuffed as ".."), searched
+ * across reads with the last 3 bytes kept in `tail`. */
 static void on_data(struct conn *c, const char *p, ssize_t n) {
   if (!stopping) bytes += n;
   ssize_t i = 0;
-  if (!c->first_done) {
-    for (; i < n; i++) {
-      if (c->line_len < (int)sizeof c->line - 1) c->line[c->line_len++] = p[i];
-      if (p[i] == '\n') {
-        c->line[c->line_len] = 0;
-        c->first_done = 1;
-        c->err = c->line[0] != '+';
-        i++;
-        break;
+  while (i < n && c->fd >= 0) {
+    if (!c->first_done) {
+      for (; i < n; i++) {
+        if (c->line_len < (int)sizeof c->line - 1) c->line[c->line_len++] = p[i];
+        if (p[i] == '\n') {
+          c->line[c->line_len] = 0;
+          c->first_done = 1;
+          c->err = c->line[0] != '+';
+          i++;
+          break;
+        }
+      }
+      if (!c->first_done) return;
+      if (!c->multi || c->err) {
+        advance(c);
+        continue;
+      }
+      /* the first line's LF may start the terminator of an empty listing */
+      c->tail[0] = '\n';
+      c->tail_len = 1;
+    }
+    ssize_t end = -1;
+    if (c->tail_len > 0) {
+      char b[8];
+      int bl = c->tail_len;
+      memcpy(b, c->tail, bl);
+      int take = n - i < 3 ? (int)(n - i) : 3;
+      memcpy(b + bl, p + i, take);
+      char *m = memmem(b, bl + take, "\n.\r\n", 4);
+      if (m != NULL) end = i + (m - b) + 4 - c->tail_len;
+    }
+    if (end < 0) {
+      char *m = memmem(p + i, n - i, "\n.\r\n", 4);
+      if (m != NULL) end = (m - p) + 4;
+    }
+    if (end >= 0) {
+      c->tail_len = 0;
+      i = end;
+      advance(c);
+      continue;
+    }
+    if (n - i >= 3) {
+      memcpy(c->tail, p + n - 3, 3);
+      c->tail_len = 3;
+    } else {
+      for (ssize_t k = i; k < n; k++) {
+        if (c->tail_len == 3) { memmove(c->tail, c->tail + 1, 2); c->tail_len = 2; }
+        c->tail[c->tail_len++] = p[k];
       }
     }
-    if (!c->first_done) return;
-    if (!c->multi || c->err) {
-      advance(c);
-      return;
-    }
-    /* the first line's CRLF may be the start of the terminator of an empty listing */
-    memcpy(c->tail, "\r\n", 2);
-    c->tail_len = 2;
+    return;
   }
-  /* keep the last 5 bytes seen and look for CRLF . CRLF */
-  for (ssize_t k = (n - i > 5 ? n - 5 : i); k < n; k++) {
-    if (c->tail_len == 5) { memmove(c->tail, c->tail + 1, 4); c->tail_len = 4; }
-    c->tail[c->tail_len++] = p[k];
-  }
-  if (c->tail_len == 5 && memcmp(c->tail, "\r\n.\r\n", 5) == 0) advance(c);
 }
 
 int main(int argc, char **argv) {
@@ -212,13 +264,16 @@ int main(int argc, char **argv) {
     users = atoi(argv[5]);
     password = argv[6];
   } else {
-    if (argc != 8) return 2;
+    if (argc != 8 && argc != 9) return 2;
     port = atoi(argv[2]);
     nconns = atoi(argv[3]);
     seconds = atof(argv[4]);
     userfmt = argv[5];
     users = atoi(argv[6]);
     password = argv[7];
+    if (argc == 9) pipeline = atoi(argv[8]);
+    if (pipeline < 1) pipeline = 1;
+    if (pipeline > 64) pipeline = 64;
   }
   epfd = epoll_create1(0);
   struct conn *conns = calloc(nconns, sizeof *conns);

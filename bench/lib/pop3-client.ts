@@ -3,7 +3,7 @@
  * (built here with `cc -O2` into the temp directory when missing or older than its source).
  *
  * Exports: `buildClient()` → the binary's path; `runSessions(bin, port, clients, seconds,
- * userFmt, users, password)` → the counts of one timed run; `openIdle(bin, port, n, userFmt,
+ * userFmt, users, password, pipeline?)` → the counts of one timed run; `openIdle(bin, port, n, userFmt,
  * users, password)` → once n sessions are logged in, their counts and `close()`.
  * Rejects: the generator failed, printed no result, or (openIdle) did not finish in 330 s.
  * Throws: `cc` failed (buildClient).
@@ -32,8 +32,9 @@ export interface RunResult {
   cpu_s: number;
 }
 
-export function runSessions(bin: string, port: number, clients: number, seconds: number, userFmt: string, users: number, password: string): Promise<RunResult> {
-  return runJsonChild<RunResult>(bin, ['sessions', String(port), String(clients), String(seconds), userFmt, String(users), password], (seconds + 30) * 1000);
+/** `pipeline`: RETRs sent at a time in one write (default 1: not pipelined). */
+export function runSessions(bin: string, port: number, clients: number, seconds: number, userFmt: string, users: number, password: string, pipeline = 1): Promise<RunResult> {
+  return runJsonChild<RunResult>(bin, ['sessions', String(port), String(clients), String(seconds), userFmt, String(users), password, String(pipeline)], (seconds + 30) * 1000);
 }
 
 export interface IdleSessions {

@@ -79,9 +79,9 @@ export interface PosternProcess {
 }
 
 /** A bench server's config: one service (`service`) on one listener at 127.0.0.1:0 with no
- * connection limits (the load generator opens thousands from one address), two connection
- * threads, errors-only logging. */
-export function benchConfig(service: string, o: { domain?: string } = {}): string {
+ * connection limits (the load generator opens thousands from one address), `threads`
+ * connection threads (default 2), errors-only logging. */
+export function benchConfig(service: string, o: { domain?: string; threads?: number } = {}): string {
   return `
 Server {
     services = (${service})
@@ -96,8 +96,8 @@ Server {
             maxIntervalConnections = 0
             peerMaxIntervalConnections = 0
         } )
-        minConnThreads = 2
-        maxConnThreads = 2
+        minConnThreads = ${o.threads ?? 2}
+        maxConnThreads = ${o.threads ?? 2}
     }
 }`;
 }

@@ -94,9 +94,17 @@ export class SegmentWriter {
     return new SegmentWriter(o, fd, seg, size);
   }
 
+  /** A segment's file path (memoised: a snapshot asks it once per message). */
   pathOf(seg: number): string {
-    return path.join(this.o.dir, segmentFile(seg));
+    let p = this.paths.get(seg);
+    if (p === undefined) {
+      if (this.paths.size >= 1024) this.paths.clear();
+      p = path.join(this.o.dir, segmentFile(seg));
+      this.paths.set(seg, p);
+    }
+    return p;
   }
+  private readonly paths = new Map<number, string>();
 
   get activeSegment(): number {
     return this.seg;
