@@ -336,7 +336,7 @@ const headline: Headline[] = [];
 if (at20 !== undefined) {
   headline.push(
     { workload: 'SMTP in, 4 KiB, 20 sessions', unit: 'msg/s', better: 'higher', postern: at20.postern.per_s, peer: sinkName, peerValue: at20.sink.per_s, target: { text: '≥ 0.5 × smtp-sink', ratio: { op: '>=', value: 0.5 } } },
-    { workload: 'SMTP in, 4 KiB, 20 sessions', unit: 'msg/s', better: 'higher', postern: at20.postern.per_s, peer: pfName, peerValue: at20.postfix.per_s, target: { text: `≥ 2 × ${pfName}`, ratio: { op: '>=', value: 2 } } },
+    { workload: 'SMTP in, 4 KiB, 20 sessions (vs Postfix)', unit: 'msg/s', better: 'higher', postern: at20.postern.per_s, peer: pfName, peerValue: at20.postfix.per_s, target: { text: `≥ 2 × ${pfName}`, ratio: { op: '>=', value: 2 } } },
     { workload: 'SMTP in, CPU per message, 20 sessions', unit: 'ms CPU/msg', better: 'lower', postern: at20.postern.cpuMsPerMsg, peer: pfName, peerValue: at20.postfix.cpuMsPerMsg, target: { text: '≤ 0.3 ms', value: { op: '<=', value: 0.3 } } },
   );
 }
