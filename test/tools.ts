@@ -66,7 +66,7 @@ export const TOOLS = {
   postfix: { pkg: 'postfix', probe: 'postfix', for: ['bench'], why: 'the SMTP peer' },
   'smtp-source': { pkg: 'postfix', probe: 'smtp-source', for: ['bench'], why: 'SMTP load generator' },
   'smtp-sink': { pkg: 'postfix', probe: 'smtp-sink', for: ['bench'], why: 'SMTP sink peer' },
-  cc: { pkg: 'gcc', probe: 'cc', for: ['bench'], why: 'builds the POP3 load client (bench/pop3-client.c)' },
+  cc: { pkg: 'gcc', probe: 'cc', for: ['bench'], why: 'builds the load clients (bench/pop3-client.c, bench/smtp-client.c)' },
   php: { pkg: 'php-cli', probe: 'php', for: ['bench'], recommends: false, why: 'runs the Roundcube peer (php -S)' },
   roundcube: { pkg: 'roundcube-core', probe: '/usr/share/roundcube/index.php', for: ['bench'], recommends: false, why: 'the WebMail peer' },
   'roundcube-sqlite3': { pkg: 'roundcube-sqlite3', probe: 'dpkg:roundcube-sqlite3', for: ['bench'], recommends: false, why: 'the WebMail peer\'s database' },

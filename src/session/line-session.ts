@@ -40,6 +40,8 @@
  *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
  *   partial line was buffered.
+ * - Pipelining (`batchReplies`): the replies to commands that arrived together are written
+ *   together, once the last of them has its verdict (one write, one segment).
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
  * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives
@@ -128,6 +130,11 @@ export interface LineSessionOptions<S extends string, D> {
   /** Is the session in the middle of a transaction the dispatcher cannot see (SMTP between
    * BDAT chunks)? A shutdown waits for it to end. */
   busy?: (s: LineSession<S, D>) => boolean;
+  /** Replies to pipelined commands share one write (SMTP PIPELINING, RFC 2920): a reply
+   * written while more input waits in the mailbox is held (the socket corked) until the
+   * mailbox is empty. Only for protocols whose handlers never wait for the client's next
+   * input (IMAP IDLE would: its continuation would be held). Default false. */
+  batchReplies?: boolean;
   /** The framer for this session's input (default: `LineFramer`, lines of maxLineLength). */
   framer?: (maxLineLength: number) => Framer;
   /** Frames other than lines (IMAP literals: `literal`, `data`, `toobig`), in order. A
@@ -198,6 +205,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private eof = false;
   private eofQueued = false;
   private running = false; // an input is being handled
+  private corked: Socket | null = null; // corked by a reply of a pipelined group (write)
   private stopping = false; // shutdown() is waiting for the transaction in hand
 
   constructor(o: LineSessionOptions<S, D>) {
@@ -467,6 +475,16 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.running = false;
     }
     if (this.stopping) this.shutdown();
+    if (this.corked !== null && this.actor.depth === 0) this.uncork();
+  }
+
+  /** The replies of a pipelined group go out in one write: a reply written while more input
+   * waits in the mailbox corks the socket; it is uncorked once the mailbox is empty (after the
+   * input's verdict), or before a stop or an upgrade. */
+  private uncork(): void {
+    const s = this.corked;
+    this.corked = null;
+    s?.uncork();
   }
 
   private dispatch(line: string): Verdict<S> | Promise<Verdict<S>> {
@@ -480,12 +498,14 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private apply(v: Verdict<S>): void {
     if (v.kind === 'stop') {
       if (v.text !== '') this.write(v.text);
+      this.uncork();
       this.end(v.reason ?? 'normal');
       return;
     }
     if (v.state !== undefined) this.state = v.state;
     if (v.kind === 'upgrade') {
       this.write(v.text);
+      this.uncork();
       if (v.wrap !== undefined) this.startWrap(v.wrap);
       else this.startTls();
       return;
@@ -504,6 +524,10 @@ export class LineSession<S extends string, D> implements SessionHandle {
   }
 
   write(text: string | Buffer): boolean {
+    if (this.corked === null && this.o.batchReplies === true && this.running && this.actor.depth > 0 && !this.closed) {
+      this.corked = this.socket;
+      this.corked.cork();
+    }
     return this.out.write(text);
   }
 

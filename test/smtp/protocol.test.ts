@@ -93,6 +93,39 @@ test('PIPELINING: a whole transaction in one write is answered in order', async 
   await waitMessages(a.server, 'bob@example.org', 1);
 });
 
+test('PIPELINING: the replies of a group go out in one write (one segment), the next group\'s too', async () => {
+  const net = await import('node:net');
+  const sock = net.connect(a.port, '127.0.0.1');
+  const chunks: string[] = [];
+  let buf = '';
+  const waiters: Array<() => void> = [];
+  sock.on('data', (d: Buffer) => {
+    chunks.push(d.toString('latin1'));
+    buf += d.toString('latin1');
+    for (const w of waiters.splice(0)) w();
+  });
+  const until = async (re: RegExp): Promise<void> => {
+    while (!re.test(buf)) await new Promise<void>((r) => waiters.push(r));
+  };
+  await until(/^220 .*\r\n/m);
+  sock.write('EHLO pipe.test\r\n');
+  await until(/^250 DSN\r\n/m);
+  for (let round = 0; round < 2; round++) {
+    chunks.length = 0;
+    buf = '';
+    // the client waits for the whole group's replies: a reply held back would hang this test
+    sock.write('MAIL FROM:<p@remote.example>\r\nRCPT TO:<ann@example.org>\r\nRCPT TO:<ghost@example.org>\r\nDATA\r\n');
+    await until(/^354 /m);
+    assert.deepEqual(chunks.length, 1, `the four replies came in ${chunks.length} reads: ${JSON.stringify(chunks)}`);
+    assert.match(chunks[0]!, /^250 2\.1\.0 Ok\r\n250 2\.1\.5 Ok\r\n550 5\.1\.1 <ghost@example\.org>[^\r]*\r\n354 [^\r]*\r\n$/);
+    sock.write('Subject: one write\r\n\r\nbody\r\n.\r\n');
+    await until(/^250 2\.0\.0 Ok: queued as /m);
+  }
+  sock.write('QUIT\r\n');
+  await until(/^221 /m);
+  sock.destroy();
+});
+
 test('BDAT: pipelined chunks, binary text left as sent, BDAT 0 LAST; BINARYMIME needs BDAT', async () => {
   const c = await rawSmtp(a.port);
   await ehlo(c);

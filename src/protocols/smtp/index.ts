@@ -26,6 +26,9 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
   const data: D = { o, tlsAvailable: tls, queue: ctx.store === null ? null : new QueueClient(ctx.store), helo: null, esmtp: false, auth: null, tx: null };
   // a transaction the client leaves (QUIT, a closed connection) is logged as abandoned
   socket.once('close', () => dropTx(session));
+  // replies are written whole (a pipelined group's in one write): Nagle would only hold back
+  // the reply after a client's small write, for its delayed ACK
+  socket.setNoDelay(true);
   const session = new LineSession<S, D>({
     socket,
     ctx,
@@ -35,6 +38,7 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     data,
     maxLineLength: o.maxLineLength,
     highWater: 64,
+    batchReplies: true,
     barrier: (verb) => BARRIER_VERBS.has(verb),
     busy: (s) => s.state === 'bdat', // between BDAT chunks: a shutdown lets the LAST one come
   });

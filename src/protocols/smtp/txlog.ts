@@ -35,6 +35,7 @@ export type TxOutcome =
 
 /** The transaction's one info line (built plainly: it is written for every message). */
 export function logTx(s: Session, tx: Tx, o: TxOutcome): void {
+  if (!s.ctx.log.isLevelEnabled('info')) return; // (nothing built for a line not written)
   const d = s.data;
   const accepted = o.result === 'queued' ? null : 'accepted';
   const rcpts: Array<{ to: string; result: string; reason?: string }> = [];
