@@ -217,8 +217,12 @@ function closeListener(key: string): void {
   s.close();
 }
 
+function ignoreError(): void {}
+
 function onConnection(listenerKey: string, socket: net.Socket): void {
-  socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
+  // errors end the socket; 'close' does the accounting (a module function: a closure made here
+  // would keep this call's scope, the socket and the key, alive as long as the connection)
+  socket.on('error', ignoreError);
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
     refuse(listenerKey, socket, 'shutting_down');
