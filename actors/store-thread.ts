@@ -69,7 +69,9 @@ export class StoreThread implements Child {
     this.controlPort = port1;
     this.control = controlProxy<StoreControl>(port1);
     this.ended.promise.catch(() => {});
-    this.worker = new Worker(ENTRY, { name: 'store', workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2] });
+    // (the young generation capped at 8 MB: uncapped, the store's startup grew it to 32 MB, all of
+    // it resident for the server's life)
+    this.worker = new Worker(ENTRY, { name: 'store', workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2], resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     this.worker.on('message', (m: StoreThreadOut) => this.onMessage(m));
     this.worker.on('error', (e) => this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread failed: ${e.message}`, retryable: true } }));
     this.worker.on('exit', (code) => {

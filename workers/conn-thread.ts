@@ -29,7 +29,8 @@ import { errorToData, PosternError } from '../src/errors.ts';
 import { RpcClient } from '../src/actor/rpc.ts';
 import { exposeControl } from '../src/actor/control.ts';
 import type { Admitted, ConnThreadControl, ConnThreadData, FromThread, GlobalRules, HostCall, LoginGated, ToThread, UdpCounts } from '../src/service/messages.ts';
-import type { DatagramModule, ProtocolModule, SessionEndReason, SessionHandle, SessionTable, WebSession, WorkerModule } from '../src/service/protocol.ts';
+import type { DatagramModule, ProtocolModule, SessionContext, SessionEndReason, SessionHandle, SessionTable, WebSession, WorkerModule } from '../src/service/protocol.ts';
+import type { Logger } from '../src/log.ts';
 import type { ServiceOptions, TcpListenerOptions, UdpListenerOptions } from '../src/config/options.ts';
 import { effectiveTimeout, sessionLimits } from '../src/session/limits.ts';
 import { connectionCounter, isReportCounter, loginCounter } from '../src/service/report.ts';
@@ -77,14 +78,6 @@ const admin = data.admin === true
   ? (verb: string, args: Record<string, unknown>): Promise<unknown> => host.call<unknown>({ t: 'admin', verb, args }, ADMIN_TIMEOUT_MS)
   : undefined;
 
-interface Session {
-  socket: net.Socket;
-  ticket: number;
-  listener: string;
-  handle: SessionHandle | null;
-  endReason: SessionEndReason;
-  ended: boolean;
-}
 
 const servers = new Map<string, net.Server>(); // listener key → server
 const udpSockets = new Map<string, dgram.Socket>();
@@ -125,7 +118,7 @@ const logSink = new LogSink({
 });
 const applyLogSink = (): void => void attachLogSink(options.logging === undefined ? null : { minLevel: minPinoLevel(options.logging.levels), write: (l) => logSink.write(l) });
 applyLogSink();
-const sessions = new Map<string, Session>();
+const sessions = new Map<net.Socket, Conn>(); // admitted connections, by socket
 let connSeq = 0;
 let draining = false;
 let stopping = false;
@@ -145,7 +138,7 @@ function setStress(key: string, on: boolean): void {
   if (l === undefined || !(l.idleTimeoutMs > 0) || !Number.isFinite(l.idleTimeoutMs)) return;
   const ms = idleMsFor(l);
   // re-arms each open session's idle timer (its handler stays attached)
-  for (const s of sessions.values()) if (s.listener === key && !s.ended && !s.socket.destroyed) s.socket.setTimeout(ms);
+  for (const s of sessions.values()) if (s.key === key && !s.ended && !s.socket.destroyed) s.socket.setTimeout(ms);
 }
 
 function listenerOptions(key: string): TcpListenerOptions | undefined {
@@ -224,8 +217,12 @@ function closeListener(key: string): void {
   s.close();
 }
 
+function ignoreError(): void {}
+
 function onConnection(listenerKey: string, socket: net.Socket): void {
-  socket.on('error', () => {}); // errors end the socket; 'close' does the accounting
+  // errors end the socket; 'close' does the accounting (a module function: a closure made here
+  // would keep this call's scope, the socket and the key, alive as long as the connection)
+  socket.on('error', ignoreError);
   const ip = socket.remoteAddress ?? '';
   if (draining || stopping) {
     refuse(listenerKey, socket, 'shutting_down');
@@ -265,96 +262,160 @@ function refuse(listenerKey: string, socket: net.Socket, reason: Parameters<Prot
   socket.destroySoon();
 }
 
+/**
+ * One admitted connection: the thread's record of it and its session's `SessionContext`, in
+ * one object. Idle connections are the common case (10,000 of them per server), so nothing
+ * here is made per connection that can be shared: the context's functions are prototype
+ * methods (no closures), the socket's 'close' and 'timeout' listeners are module functions
+ * that find their `Conn` in `sessions` by socket, and the child logger is made on first use.
+ * (An object literal with a getter and spreads was a dictionary-mode object of ~850 bytes.)
+ */
+class Conn implements SessionContext {
+  handle: SessionHandle | null = null;
+  endReason: SessionEndReason = 'client_closed';
+  ended = false;
+  released = false;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  readonly service: ServiceOptions;
+  /** The socket the session reads and writes (the TLS socket on an implicit-TLS listener). */
+  top: net.Socket;
+  private sessionLog: Logger | undefined = undefined;
+
+  readonly socket: net.Socket;
+  readonly ticket: number;
+  /** The listener's key. */
+  readonly key: string;
+  readonly connId: string;
+  readonly listener: TcpListenerOptions;
+
+  constructor(socket: net.Socket, ticket: number, key: string, connId: string, listener: TcpListenerOptions) {
+    this.socket = socket;
+    this.ticket = ticket;
+    this.key = key;
+    this.connId = connId;
+    this.listener = listener;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.secure = listener.sslEnable;
+    this.service = options;
+    this.top = socket;
+  }
+
+  get log(): Logger {
+    return (this.sessionLog ??= log.child({ conn: this.connId }));
+  }
+
+  get store(): StoreClient | null {
+    return store;
+  }
+
+  stressed(): boolean {
+    return stressed.has(this.key);
+  }
+
+  loginGate(): Promise<boolean> {
+    return loginGate(this.remoteAddress);
+  }
+
+  loginResult(ok: boolean | null, user: string): void {
+    // the Report service's login counters; per account only a success (a failure's name is anyone's)
+    const c = ok === null ? undefined : loginCounter(data.serviceName, ok);
+    if (c !== undefined) count(c, 1, ok === true ? user : undefined);
+    post({ t: 'loginResult', ip: this.remoteAddress, ok, user: user.slice(0, 256), listener: this.key });
+  }
+
+  end(reason: SessionEndReason, current?: net.Socket): void {
+    if (!this.ended) {
+      this.ended = true; // the first reason given is the one counted
+      this.endReason = reason;
+    }
+    const top = current ?? this.top;
+    // (end() on a stream already ended builds an error object: a profile showed it per session)
+    if (!top.destroyed && !top.writableEnded) top.end();
+    // a peer that never reads its last reply must not hold the connection open
+    const socket = this.socket;
+    setTimeout(() => socket.destroy(), 5000).unref();
+  }
+
+  /** The socket's idle timeout fired. */
+  idle(): void {
+    try {
+      // the protocol writes its farewell and closes; without one, the thread closes
+      if (this.handle?.idleTimeout !== undefined) this.handle.idleTimeout();
+      else this.end('idle_timeout');
+    } catch {
+      this.end('idle_timeout');
+    }
+  }
+}
+interface Conn {
+  runTask: SessionContext['runTask'];
+  count: SessionContext['count'];
+  backendSlot: NonNullable<SessionContext['backendSlot']>;
+  webSessions?: SessionTable;
+  admin?: SessionContext['admin'];
+}
+// shared by every connection, on the prototype; none of them uses `this` (callers may take them
+// off the context: `const admin = ctx.admin`)
+Conn.prototype.runTask = runTask;
+Conn.prototype.count = count;
+Conn.prototype.backendSlot = async (limit: number): Promise<(() => void) | null> => {
+  if (!(await host.call<boolean>({ t: 'backendSlot', limit }))) return null;
+  let given = false;
+  return () => {
+    if (given) return;
+    given = true;
+    post({ t: 'backendSlotFree' });
+  };
+};
+if (webSessions !== undefined) Conn.prototype.webSessions = webSessions;
+if (admin !== undefined) Conn.prototype.admin = admin;
+
+/** 'close' of an admitted connection's socket (`this`): release its admission once. */
+function onConnClose(this: net.Socket): void {
+  const c = sessions.get(this);
+  if (c === undefined || c.released) return;
+  c.released = true;
+  sessions.delete(this);
+  post({ t: 'release', ticket: c.ticket, listener: c.key, reason: c.endReason });
+  maybeExit();
+}
+
+/** 'timeout' (the listener's idleTimeout) of an admitted connection's socket (`this`). */
+function onConnIdle(this: net.Socket): void {
+  sessions.get(this)?.idle();
+}
+
 function startSession(listenerKey: string, socket: net.Socket, ticket: number): void {
   const l = listenerOptions(listenerKey);
   const connId = `${data.threadId}.c${++connSeq}`;
-  const s: Session = { socket, ticket, listener: listenerKey, handle: null, endReason: 'client_closed', ended: false };
-  sessions.set(connId, s);
-  let released = false;
-  socket.once('close', () => {
-    if (released) return;
-    released = true;
-    sessions.delete(connId);
-    post({ t: 'release', ticket, listener: listenerKey, reason: s.endReason });
-    maybeExit();
-  });
   if (l === undefined) {
-    s.endReason = 'shutdown';
+    post({ t: 'release', ticket, listener: listenerKey, reason: 'shutdown' });
     socket.destroy();
     return;
   }
-  let sock: net.Socket = socket;
+  const c = new Conn(socket, ticket, listenerKey, connId, l);
+  sessions.set(socket, c);
+  socket.on('close', onConnClose);
   if (l.sslEnable) {
     const t = wrapServerSocket(socket, l);
     t.on('error', () => socket.destroy());
-    sock = t;
+    c.top = t;
   }
-  let sessionLog: import('../src/log.ts').Logger | undefined;
-  const remoteAddress = socket.remoteAddress ?? '';
   const connCounter = connectionCounter(data.serviceName);
   if (connCounter !== undefined) count(connCounter);
-  const ctx = {
-    connId,
-    secure: l.sslEnable,
-    service: options,
-    listener: l,
-    remoteAddress,
-    remotePort: socket.remotePort ?? 0,
-    // a child logger per session costs memory on every idle connection: made on first use
-    get log() {
-      return (sessionLog ??= log.child({ conn: connId }));
-    },
-    store,
-    runTask,
-    stressed: () => stressed.has(listenerKey),
-    count,
-    loginGate: () => loginGate(remoteAddress),
-    loginResult(ok: boolean | null, user: string): void {
-      // the Report service's login counters; per account only a success (a failure's name is anyone's)
-      const c = ok === null ? undefined : loginCounter(data.serviceName, ok);
-      if (c !== undefined) count(c, 1, ok === true ? user : undefined);
-      post({ t: 'loginResult', ip: remoteAddress, ok, user: user.slice(0, 256), listener: listenerKey });
-    },
-    ...(webSessions === undefined ? {} : { webSessions }),
-    async backendSlot(limit: number): Promise<(() => void) | null> {
-      if (!(await host.call<boolean>({ t: 'backendSlot', limit }))) return null;
-      let given = false;
-      return () => {
-        if (given) return;
-        given = true;
-        post({ t: 'backendSlotFree' });
-      };
-    },
-    ...(admin === undefined ? {} : { admin }),
-    end(reason: SessionEndReason, current?: net.Socket): void {
-      if (!s.ended) {
-        s.ended = true; // the first reason given is the one counted
-        s.endReason = reason;
-      }
-      const top = current ?? sock;
-      // (end() on a stream already ended builds an error object: a profile showed it per session)
-      if (!top.destroyed && !top.writableEnded) top.end();
-      // a peer that never reads its last reply must not hold the connection open
-      setTimeout(() => socket.destroy(), 5000).unref();
-    },
-  };
   if (l.idleTimeoutMs > 0 && Number.isFinite(l.idleTimeoutMs)) {
-    socket.setTimeout(idleMsFor(l), () => {
-      try {
-        // the protocol writes its farewell and closes; without one, the thread closes
-        if (s.handle?.idleTimeout !== undefined) s.handle.idleTimeout();
-        else ctx.end('idle_timeout');
-      } catch {
-        ctx.end('idle_timeout');
-      }
-    });
+    socket.setTimeout(idleMsFor(l));
+    socket.on('timeout', onConnIdle);
   }
   try {
-    s.handle = protocol.startSession(sock, ctx);
+    c.handle = protocol.startSession(c.top, c);
     socket.resume();
   } catch (e) {
     log.error({ err: e, conn: connId }, 'session failed to start');
-    s.endReason = 'error';
+    c.endReason = 'error';
     socket.destroy();
   }
 }

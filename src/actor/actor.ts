@@ -43,6 +43,8 @@ export interface ActorOptions<M, R = unknown> {
   onLowWater?: () => void;
   /** Extra fields shown in `info().extra`. */
   extra?: () => Record<string, unknown>;
+  // The functions above are called as methods of this object: a class instance whose methods
+  // use `this` may be the options (one object per actor instead of a closure per function).
 }
 
 interface Entry<M, R> {
@@ -117,6 +119,20 @@ class Fifo<T> {
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+const SHUTDOWN: ExitReason = Object.freeze({ kind: 'shutdown' });
+
+/** An actor's `ActorContext` (one object, its method on the prototype). */
+class Context<M, R> implements ActorContext<M, R> {
+  readonly self: Actor<M, R>;
+  constructor(self: Actor<M, R>) {
+    this.self = self;
+  }
+  stop(reason?: ExitReason): void {
+    void this.self.stop(reason ?? { kind: 'normal' });
+  }
+}
+
 export class Actor<M, R = unknown> implements Child {
   readonly id: string;
   readonly kind: string;
@@ -124,10 +140,13 @@ export class Actor<M, R = unknown> implements Child {
   /** Resolves once `init` is done; rejects with what `init` threw (the actor then exits). */
   readonly ready: Promise<void>;
 
+  // (an idle session's actor is one of 10,000 per server: what is not needed until the first
+  // message, the first listener or the stop is made then: the context, the drain closure, the
+  // listeners' array, the exit promise)
   private readonly opts: ActorOptions<M, R>;
-  private readonly ctx: ActorContext<M, R>;
+  private ctxObj: ActorContext<M, R> | undefined = undefined;
   private readonly queue = new Fifo<Entry<M, R>>();
-  private readonly exitListeners: Array<(reason: ExitReason) => void> = [];
+  private exitListeners: Array<(reason: ExitReason) => void> | undefined = undefined;
   private readonly highWater: number;
   private readonly lowWater: number;
   private st: ActorState = 'starting';
@@ -136,11 +155,11 @@ export class Actor<M, R = unknown> implements Child {
   private terminating = false;
   private high = false;
   private current: Entry<M, R> | undefined = undefined;
-  private stopReason: ExitReason = { kind: 'shutdown' };
+  private stopReason: ExitReason = SHUTDOWN;
   private exitReason: ExitReason | undefined = undefined;
   private lastError: ErrorData | undefined = undefined;
-  private readonly done = Promise.withResolvers<void>();
-  private readonly drainFn = (): void => void this.drain();
+  private done: PromiseWithResolvers<void> | undefined = undefined;
+  private drainFn: (() => void) | undefined = undefined;
 
   /** Construct and wait for `init`; rejects (and the actor has exited) if `init` throws. */
   static async start<M, R = unknown>(opts: ActorOptions<M, R>): Promise<Actor<M, R>> {
@@ -156,15 +175,23 @@ export class Actor<M, R = unknown> implements Child {
     this.mailboxSize = Math.max(1, opts.mailboxSize ?? DEFAULT_MAILBOX);
     this.highWater = opts.highWater ?? Infinity;
     this.lowWater = Math.floor(this.highWater / 2);
-    const self = this;
-    this.ctx = {
-      self,
-      stop(reason?: ExitReason): void {
-        void self.stop(reason ?? { kind: 'normal' });
-      },
-    };
-    this.ready = this.runInit();
-    this.ready.catch(noop);
+    if (opts.init === undefined) {
+      // nothing to wait for: running at once (as runInit would be, without a promise)
+      this.initializing = false;
+      this.st = 'running';
+      this.ready = RESOLVED;
+    } else {
+      this.ready = this.runInit();
+      this.ready.catch(noop);
+    }
+  }
+
+  private get ctx(): ActorContext<M, R> {
+    return (this.ctxObj ??= new Context(this));
+  }
+
+  private get exited(): PromiseWithResolvers<void> {
+    return (this.done ??= Promise.withResolvers<void>());
   }
 
   get state(): ActorState {
@@ -222,14 +249,17 @@ export class Actor<M, R = unknown> implements Child {
 
   onExit(listener: (reason: ExitReason) => void): void {
     const reason = this.exitReason;
-    if (reason === undefined) this.exitListeners.push(listener);
+    if (reason === undefined) {
+      if (this.exitListeners === undefined) this.exitListeners = [listener];
+      else this.exitListeners.push(listener);
+    }
     else queueMicrotask(() => attempt(() => listener(reason))); // late listeners are told too
   }
 
   /** Stop accepting, finish the message in progress, drop the queue (asks → ACTOR_STOPPED),
    * run `terminate`, exit with `reason`. Killed if not done within `timeoutMs`. */
   stop(reason: ExitReason = { kind: 'shutdown' }, timeoutMs: number = DEFAULT_STOP_MS): Promise<void> {
-    if (this.st === 'stopped') return this.done.promise;
+    if (this.st === 'stopped') return this.exited.promise;
     if (this.st !== 'stopping') {
       this.st = 'stopping';
       this.stopReason = reason;
@@ -239,9 +269,9 @@ export class Actor<M, R = unknown> implements Child {
     }
     if (Number.isFinite(timeoutMs)) {
       const t = setTimeout(() => this.kill(), Math.max(0, timeoutMs));
-      void this.done.promise.then(() => clearTimeout(t));
+      void this.exited.promise.then(() => clearTimeout(t));
     }
-    return this.done.promise;
+    return this.exited.promise;
   }
 
   /** Exit now: no `terminate`, reason `{ kind: 'error', error: ACTOR_KILLED }`. */
@@ -283,7 +313,7 @@ export class Actor<M, R = unknown> implements Child {
     this.queue.push(e);
     if (!this.high && this.queue.length >= this.highWater) {
       this.high = true;
-      if (this.opts.onHighWater !== undefined) attempt(this.opts.onHighWater);
+      if (this.opts.onHighWater !== undefined) attempt(() => this.opts.onHighWater!());
     }
     this.schedule();
   }
@@ -291,7 +321,7 @@ export class Actor<M, R = unknown> implements Child {
   private schedule(): void {
     if (this.draining || this.st !== 'running') return;
     this.draining = true;
-    queueMicrotask(this.drainFn);
+    queueMicrotask((this.drainFn ??= (): void => void this.drain()));
   }
 
   /** The one loop that runs handlers. Never rejects. */
@@ -303,7 +333,7 @@ export class Actor<M, R = unknown> implements Child {
         if (e === undefined) break;
         if (this.high && this.queue.length <= this.lowWater) {
           this.high = false;
-          if (this.opts.onLowWater !== undefined) attempt(this.opts.onLowWater);
+          if (this.opts.onLowWater !== undefined) attempt(() => this.opts.onLowWater!());
         }
         this.current = e;
         let r: R;
@@ -383,8 +413,9 @@ export class Actor<M, R = unknown> implements Child {
       this.current = undefined;
     }
     this.rejectQueued();
-    const listeners = this.exitListeners.splice(0);
+    const listeners = this.exitListeners ?? [];
+    this.exitListeners = undefined;
     for (const l of listeners) attempt(() => l(reason)); // a throwing listener must not break the actor
-    this.done.resolve();
+    this.exited.resolve();
   }
 }

@@ -60,14 +60,14 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { Actor } from '../actor/actor.ts';
+import { Actor, type ActorOptions } from '../actor/actor.ts';
 import { wrapServerSocket } from '../net/tls.ts';
 import type { ActorInfo } from '../actor/types.ts';
 import type { SessionContext, SessionEndReason, SessionHandle } from '../service/protocol.ts';
 import { effectiveTimeout, RateGuard, sessionLimits, type SessionLimits } from './limits.ts';
 import type { Frame, Framer } from './framer.ts';
 import { LineFramer } from './framer-line.ts';
-import { SessionWriter } from './writer.ts';
+import { SessionWriter, type SessionWriterOptions } from './writer.ts';
 import { OFF } from '../config/options.ts';
 
 export type Verdict<S extends string> =
@@ -219,28 +219,10 @@ export class LineSession<S extends string, D> implements SessionHandle {
     this.secure = (o.socket as TLSSocket).encrypted === true;
     this.highWater = o.highWater ?? 64;
     this.limits = sessionLimits(o.ctx.service);
-    this.out = new SessionWriter({
-      socket: o.socket,
-      maxPendingOutputBytes: this.limits.maxPendingOutputBytes,
-      holdTimeoutMs: () => effectiveTimeout(this.ctx.listener.idleTimeoutMs, this.limits, this.stressed()),
-      // unsent output passed maxPendingOutput: stop reading and dispatching until it drains
-      onHold: () => this.rate?.suspend(),
-      onRelease: () => {
-        if (!this.paused) this.pump();
-        if (this.mayRead()) this.socket.resume();
-      },
-      onStuck: () => this.end('idle_timeout'),
-    });
-    this.actor = new Actor<Input, void>({
-      id: o.ctx.connId,
-      kind: 'session',
-      mailboxSize: this.highWater + 2,
-      highWater: this.highWater,
-      onHighWater: () => this.pauseReading(),
-      onLowWater: () => this.resumeReading(),
-      handler: (m) => this.handle(m),
-      extra: () => ({ state: this.state, errors: this.errors, authErrors: this.authErrors, remote: o.ctx.remoteAddress, bufferedBytes: this.framer.buffered() }),
-    });
+    // one object holds the writer's and the actor's hooks (no closure per hook per session)
+    const hooks = new LineSession.Hooks(this as unknown as LineSession<string, unknown>, o.socket, this.limits.maxPendingOutputBytes, this.highWater);
+    this.out = new SessionWriter(hooks);
+    this.actor = new Actor<Input, void>(hooks);
     this.actor.onExit((r) => {
       if (r.kind === 'error') {
         o.ctx.log.error({ err: r.error }, 'session actor failed');
@@ -256,6 +238,55 @@ export class LineSession<S extends string, D> implements SessionHandle {
     });
     this.write(o.replies.greeting());
   }
+
+  /** The session's writer and actor options, in one object: its methods call the session. */
+  private static readonly Hooks = class implements SessionWriterOptions, ActorOptions<Input, void> {
+    readonly s: LineSession<string, unknown>;
+    readonly socket: Socket;
+    readonly maxPendingOutputBytes: number;
+    readonly id: string;
+    readonly kind = 'session';
+    readonly mailboxSize: number;
+    readonly highWater: number;
+    constructor(s: LineSession<string, unknown>, socket: Socket, maxPendingOutputBytes: number, highWater: number) {
+      this.s = s;
+      this.socket = socket;
+      this.maxPendingOutputBytes = maxPendingOutputBytes;
+      this.id = s.ctx.connId;
+      this.mailboxSize = highWater + 2;
+      this.highWater = highWater;
+    }
+    // the writer's
+    holdTimeoutMs(): number {
+      return effectiveTimeout(this.s.ctx.listener.idleTimeoutMs, this.s.limits, this.s.stressed());
+    }
+    /** Unsent output passed maxPendingOutput: stop reading and dispatching until it drains. */
+    onHold(): void {
+      this.s.rate?.suspend();
+    }
+    onRelease(): void {
+      const s = this.s;
+      if (!s.paused) s.pump();
+      if (s.mayRead()) s.socket.resume();
+    }
+    onStuck(): void {
+      this.s.end('idle_timeout');
+    }
+    // the actor's
+    handler(m: Input): void | Promise<void> {
+      return this.s.handle(m);
+    }
+    onHighWater(): void {
+      this.s.pauseReading();
+    }
+    onLowWater(): void {
+      this.s.resumeReading();
+    }
+    extra(): Record<string, unknown> {
+      const s = this.s;
+      return { state: s.state, errors: s.errors, authErrors: s.authErrors, remote: s.ctx.remoteAddress, bufferedBytes: s.framer.buffered() };
+    }
+  };
 
   private attach(s: Socket): void {
     s.on('data', this.onData);

@@ -13,6 +13,7 @@
  */
 import type { Socket } from 'node:net';
 
+/** The hooks are called as methods of the options object (a class instance may be it). */
 export interface SessionWriterOptions {
   socket: Socket;
   maxPendingOutputBytes: number;
@@ -28,7 +29,7 @@ export class SessionWriter {
   /** Unsent output passed the bound: waiting for 'drain'. */
   blocked = false;
   private closed = false;
-  private waiters: Array<() => void> = [];
+  private waiters: Array<() => void> | null = null; // (made on the first hold)
   private readonly o: SessionWriterOptions;
 
   constructor(o: SessionWriterOptions) {
@@ -48,13 +49,19 @@ export class SessionWriter {
   /** Resolves when the output is under its bound again (at once if it is), or the socket closed. */
   drained(): Promise<void> {
     if (!this.blocked || this.closed) return Promise.resolve();
-    return new Promise<void>((r) => this.waiters.push(r));
+    return new Promise<void>((r) => (this.waiters ??= []).push(r));
   }
 
   /** The socket closed: nothing more is written, waiters are let go. */
   close(): void {
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w();
+    this.letGo();
+  }
+
+  private letGo(): void {
+    const ws = this.waiters;
+    this.waiters = null;
+    if (ws !== null) for (const w of ws) w();
   }
 
   private hold(sock: Socket): void {
@@ -76,7 +83,7 @@ export class SessionWriter {
       sock.off('drain', release);
       sock.off('close', release);
       this.blocked = false;
-      for (const w of this.waiters.splice(0)) w();
+      this.letGo();
       if (!this.closed) this.o.onRelease();
     };
     sock.on('drain', release);
