@@ -2,7 +2,7 @@
  * bench/lib/server.ts: a Postern server as a child process for benchmarks, so that its memory
  * and CPU are measured apart from the load generator's; and the open-file-limit helpers.
  *
- * `startPosternProcess({ configText, protocolOverrides?, env?, nofile? })` runs
+ * `startPosternProcess({ configText, protocolOverrides?, env?, nofile? })` runs (with Node's compile cache, as `postern start` does)
  * bench/lib/launch.ts with process.execPath under `bash -c 'ulimit -n N …; exec …'` (when the
  * limit cannot be raised to N it tries the hard limit, then keeps the current one; `nofile` on
  * the result is the limit in use) with a fresh temp data directory (or `dataDir`), and resolves once the server
@@ -164,6 +164,9 @@ export async function startPosternProcess(opts: PosternProcessOptions): Promise<
   const nodeArgs = [LAUNCH, launchArgs];
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   delete env[REEXEC_ENV];
+  // the server runs as `postern start` runs it (bin/postern.js): with Node's compile cache, so
+  // that no thread strips and compiles the TypeScript again (about half a thread's memory)
+  env.NODE_COMPILE_CACHE ??= path.join(os.tmpdir(), `postern-compile-cache-${process.getuid?.() ?? 'u'}`);
   let child: ChildProcess;
   if (opts.nofile !== undefined) {
     env.POSTERN_NOFILE_WANT = String(opts.nofile);
