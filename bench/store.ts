@@ -26,7 +26,7 @@ import { Store } from '../src/store/store.ts';
 import type { MailboxApi } from '../src/store/types.ts';
 import { printJsonLine, printTable, type Headline } from './lib/table.ts';
 
-const WRITERS = [1, 8, 64];
+const WRITERS = (process.env.BENCH_WRITERS ?? '1,8,64').split(',').map(Number); // BENCH_WRITERS=64: one column (profiling)
 const MAX_MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 2000);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 1);
