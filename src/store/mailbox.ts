@@ -45,6 +45,8 @@ import type {
 export interface MailboxHost {
   /** The account's running mailbox actor and its core (started, a new mailbox's default folders made, on first use). */
   openMailbox(account: AccountInfo): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }>;
+  /** The account's mailbox actor if it is running (no account lookup): every call's fast path. */
+  running(accountId: number): { actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore } | undefined;
   account(id: number): AccountInfo;
   readonly snapshots: SnapshotRegistry;
   readonly feeds: Feeds;
@@ -123,7 +125,8 @@ export class Mailbox implements MailboxApi {
   }
 
   private opened(): Promise<{ actor: Actor<MailboxMsg, MailboxReply>; core: MailboxCore }> {
-    return this.host.openMailbox(this.host.account(this.accountId));
+    const o = this.host.running(this.accountId);
+    return o !== undefined ? Promise.resolve(o) : this.host.openMailbox(this.host.account(this.accountId));
   }
 
   private async change(m: MailboxMsg): Promise<MailboxReply> {

@@ -17,7 +17,7 @@
  * Bodies are stored raw, so a reader reads them in place by (file, offset, length).
  *
  * Exports: the record type constants, `AppendMeta`, `OpRecord`, `encodeAppend`, `encodeOp`,
- * `encodeBodyCopy`, `scanRecords`, `packr`, `HEADER_BYTES`, `MAX_RECORD_BYTES`.
+ * `encodeBodyCopy`, `scanRecords`, `crc32Combine`, `packr`, `HEADER_BYTES`, `MAX_RECORD_BYTES`.
  * Throws: STORE_BAD_ARGUMENT (a body over MAX_RECORD_BYTES). `scanRecords` never throws: it
  * stops at the first torn or bad record and says where.
  */
@@ -69,8 +69,56 @@ function header(type: number, payloadLen: number): Buffer {
   return h;
 }
 
-/** Frame `[meta][body]` records: returns the buffers to write and where the body starts. */
-function framed(type: number, meta: unknown, body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
+// crc32 of a concatenation from the crcs of its parts (zlib's crc32_combine, as in its
+// crc32.c: multiplication modulo the CRC polynomial, reflected), so that a body's crc, which
+// the APPEND's meta carries, is not computed a second time for the record's crc.
+const POLY = 0xedb88320;
+
+/** a(x) · b(x) mod p(x), reflected. */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = (b & 1) !== 0 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+const X2N: number[] = [0x40000000]; // x^(2^k) mod p(x)
+for (let k = 1; k < 32; k++) X2N.push(multModP(X2N[k - 1]!, X2N[k - 1]!));
+
+/** x^(n · 2^k) mod p(x). */
+function x2nModP(n: number, k: number): number {
+  let p = 0x80000000; // x^0
+  while (n > 0) {
+    if ((n & 1) !== 0) p = multModP(X2N[k & 31]!, p);
+    n = Math.floor(n / 2);
+    k++;
+  }
+  return p;
+}
+
+const combineOps = new Map<number, number>(); // length → its operator (message sizes repeat)
+
+/** crc32(A ‖ B) from crc32(A), crc32(B) and B's length. */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  let op = combineOps.get(lengthB);
+  if (op === undefined) {
+    op = x2nModP(lengthB, 3);
+    if (combineOps.size >= 4096) combineOps.clear();
+    combineOps.set(lengthB, op);
+  }
+  return (multModP(op, crcA) ^ crcB) >>> 0;
+}
+
+/** Frame `[meta][body]` records: returns the buffers to write and where the body starts.
+ * `bodyCrc`: crc32 of `body` when the caller has it already. */
+function framed(type: number, meta: unknown, body: Uint8Array, structure?: Buffer, bodyCrc?: number): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
   if (body.byteLength > MAX_RECORD_BYTES - 1024) {
     throw new PosternError('STORE_BAD_ARGUMENT', `message of ${body.byteLength} bytes is over the store's record limit`);
   }
@@ -82,17 +130,19 @@ function framed(type: number, meta: unknown, body: Uint8Array, structure?: Buffe
   head.writeUInt8(type, 8);
   head.writeUInt32LE(m.length, HEADER_BYTES);
   m.copy(head, HEADER_BYTES + 4);
-  const crc = crc32(body, sl === 0 ? crc32(head.subarray(8)) : crc32(structure!, crc32(head.subarray(8))));
+  const prefix = sl === 0 ? crc32(head.subarray(8)) : crc32(structure!, crc32(head.subarray(8)));
+  const crc = bodyCrc === undefined ? crc32(body, prefix) : crc32Combine(prefix, bodyCrc, body.byteLength);
   head.writeUInt32LE(crc, 4);
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const bufs = sl === 0 ? [head, b] : [head, structure!, b];
   return { bufs, bodyOffset: head.length + sl, bytes: head.length + sl + body.byteLength };
 }
 
-/** `structure`: its stored form (structure.ts), written between the meta and the body; `meta.sl` is set to its length. */
+/** `structure`: its stored form (structure.ts), written between the meta and the body; `meta.sl`
+ * is set to its length. `meta.c` must be crc32(body): the record's crc is combined from it. */
 export function encodeAppend(meta: AppendMeta, body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {
   if (structure !== undefined && structure.length > 0) meta.sl = structure.length;
-  return framed(REC_APPEND, meta, body, meta.sl === undefined ? undefined : structure);
+  return framed(REC_APPEND, meta, body, meta.sl === undefined ? undefined : structure, meta.c);
 }
 
 export function encodeBodyCopy(from: [number, number], body: Uint8Array, structure?: Buffer): { bufs: Buffer[]; bodyOffset: number; bytes: number } {

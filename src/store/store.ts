@@ -24,7 +24,7 @@ import { Actor } from '../actor/actor.ts';
 import { PosternError } from '../errors.ts';
 import { Failed, MailboxCore, type MailboxMsg, type MailboxReply } from './changes.ts';
 import { Directory, type AccountInfo, type HashPassword } from './directory.ts';
-import { countingFs, defaultFs, type FsCounters, type FsLayer } from './fsio.ts';
+import { countingFs, syncedFs, type FsCounters, type FsLayer } from './fsio.ts';
 import { hashPassword } from './password-hash.ts';
 import { Mailbox, SnapshotRegistry, type MailboxHost } from './mailbox.ts';
 import { Shard, type CompactResult } from './shard.ts';
@@ -42,6 +42,7 @@ export interface StoreOptions {
   dataDir: string;
   /** Shards for new accounts (default 4). Existing shards are always opened. */
   shards?: number;
+  /** Default: fsio.ts `syncedFs` (log writes on O_DSYNC descriptors, one job per group commit). */
   fs?: FsLayer;
   log?: StoreLog;
   /** Hashes passwords for `addAccount`/`setPassword`. Default: password-hash.ts's scrypt,
@@ -128,7 +129,7 @@ export class Store implements MailboxHost {
   constructor(o: StoreOptions) {
     this.o = o;
     this.dir = path.resolve(o.dataDir, 'store');
-    const c = countingFs(o.fs ?? defaultFs);
+    const c = countingFs(o.fs ?? syncedFs);
     this.fsl = c.fs;
     this.counters = c.counters;
     this.log = o.log ?? NOLOG;
@@ -234,6 +235,16 @@ export class Store implements MailboxHost {
     const a = this.directory.accountById(id);
     if (a === undefined) throw new PosternError('STORE_NO_SUCH_ACCOUNT', `account ${id} was removed`);
     return a;
+  }
+
+  /** MailboxHost: the account's actor if it is running (its account exists: a removed
+   * account's actor is dropped with it). */
+  running(accountId: number): Open | undefined {
+    if (this.state !== 'open') return undefined;
+    const o = this.actors.get(accountId);
+    if (o === undefined || o instanceof Promise || o.actor.state !== 'running') return undefined;
+    o.lastUsed = Date.now();
+    return o;
   }
 
   /** MailboxHost: the account's running actor, started (and a new mailbox's default folders made) on first use. */

@@ -2,7 +2,9 @@
  * store/writer.ts: the one writer of a shard's segment log, with group commit.
  *
  * `submit(bufs)` queues a framed record. The flush loop takes everything queued, writes it with
- * one positioned gather write, runs one fdatasync, then, in submission order, calls each
+ * one positioned gather write, runs one fdatasync (or, where the fs layer has synced writes
+ * (fsio.ts `syncedFs`, the store's default), makes that write on an O_DSYNC descriptor: one
+ * thread-pool job that is the write and its sync), then, in submission order, calls each
  * record's `onDurable` (synchronously: the in-memory index changes only once its record is on
  * disk) and resolves it. Records submitted while a flush is in progress form the next batch, so
  * concurrent submitters share syncs and throughput rises with concurrency. A failed write or
@@ -40,6 +42,15 @@ export function parseSegmentFile(name: string): number | null {
   return m === null ? null : Number(m[1]);
 }
 
+function hasSynced(fsl: FsLayer): boolean {
+  return fsl.openSynced !== undefined && fsl.writevSynced !== undefined;
+}
+
+/** A segment for appending: `create`d empty, or opened as it is. */
+function openLog(fsl: FsLayer, file: string, create: boolean): Promise<number> {
+  return hasSynced(fsl) ? fsl.openSynced!(file, create) : fsl.open(file, create ? 'w' : 'r+');
+}
+
 interface Pending {
   bufs: readonly Uint8Array[];
   bytes: number;
@@ -74,8 +85,13 @@ export class SegmentWriter {
   batches = 0;
   records = 0;
 
+  /** The layer has synced writes (fsio.ts `writevSynced`): each batch is one write that is its
+   * own sync; else a write, then an fdatasync. */
+  private readonly synced: boolean;
+
   private constructor(o: WriterOptions, fd: number, seg: number, size: number) {
     this.o = o;
+    this.synced = hasSynced(o.fs);
     this.fd = fd;
     this.seg = seg;
     this.size = size;
@@ -86,7 +102,7 @@ export class SegmentWriter {
     const file = path.join(o.dir, segmentFile(seg));
     let fd: number;
     try {
-      fd = await o.fs.open(file, size === 0 ? 'w' : 'r+'); // never O_APPEND: writes are positioned
+      fd = await openLog(o.fs, file, size === 0); // never O_APPEND: writes are positioned
       if (size === 0) await fsyncDir(o.fs, o.dir);
     } catch (e) {
       throw ioError(e, `opening ${segmentFile(seg)}`);
@@ -187,8 +203,8 @@ export class SegmentWriter {
       total += p.bytes;
     }
     try {
-      await writeAll(this.o.fs, this.fd, bufs, start);
-      await this.o.fs.fdatasync(this.fd);
+      await writeAll(this.o.fs, this.fd, bufs, start, this.synced);
+      if (!this.synced) await this.o.fs.fdatasync(this.fd);
     } catch (e) {
       const err = ioError(e, `appending to ${segmentFile(this.seg)}`);
       await this.undo(start, err);
@@ -227,7 +243,7 @@ export class SegmentWriter {
 
   private async roll(): Promise<void> {
     const next = this.seg + 1;
-    const fd = await this.o.fs.open(this.pathOf(next), 'w');
+    const fd = await openLog(this.o.fs, this.pathOf(next), true);
     try {
       await fsyncDir(this.o.fs, this.o.dir);
     } catch (e) {
