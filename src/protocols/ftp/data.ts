@@ -47,6 +47,21 @@ export class Transfer {
   aborted = false;
   socket: net.Socket | null = null;
   private readonly onAbort: Array<() => void> = [];
+  /** Writes the preliminary reply (150) the session holds back while the data goes out at
+   * once (session.ts `withData`); null when it was written or none is held. */
+  private held: (() => void) | null = null;
+
+  /** Hold the preliminary reply: `flush` writes it. */
+  hold(flush: () => void): void {
+    this.held = flush;
+  }
+
+  /** The data cannot go out at once (the client must read first): write the held reply now. */
+  release(): void {
+    const f = this.held;
+    this.held = null;
+    f?.();
+  }
 
   abort(): void {
     if (this.aborted) return;
@@ -134,6 +149,11 @@ export class PassiveListener {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** The client's data connection for the armed PASV is already made. */
+  get connected(): boolean {
+    return this.got !== null && !this.closed;
   }
 
   /** A PASV is waiting for its connection. */
@@ -270,10 +290,13 @@ export function watch(s: net.Socket, timeoutMs: number, t: Transfer, bytes = Inf
   });
 }
 
-/** Send `bytes` and close the data connection; resolves once all is handed to the network. */
+/** Send `bytes` and close the data connection; resolves once all is handed to the network.
+ * Bytes the socket could not take at once release the held preliminary reply (the client may
+ * wait for it before it reads). */
 export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number, t: Transfer): Promise<void> {
   const done = watch(s, timeoutMs, t, bytes.length);
   s.end(bytes);
+  if (s.writableLength > 0) t.release();
   await done;
   // a plain connection is done once its bytes and FIN are queued: close it now rather than
   // wait to read the client's FIN (TLS waits: the client answers close_notify)
