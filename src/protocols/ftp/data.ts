@@ -102,6 +102,8 @@ export class PassiveListener {
   private got: net.Socket | null = null;
   private waiter: ((s: net.Socket) => void) | null = null;
   private idle: NodeJS.Timeout | null = null;
+  /** When the last connection was handed out (performance.now()), -1 while armed or never. */
+  private unarmedSince = -1;
   private closed = false;
 
   private constructor(server: net.Server, peer: string) {
@@ -164,8 +166,7 @@ export class PassiveListener {
   /** Expect one connection (a new PASV on the same port: the session's listener is kept open
    * between transfers instead of a listen per file). */
   arm(): void {
-    if (this.idle !== null) clearTimeout(this.idle);
-    this.idle = null;
+    this.unarmedSince = -1;
     this.got?.destroy();
     this.got = null;
     this.armed = true;
@@ -174,9 +175,25 @@ export class PassiveListener {
   /** The connection was handed out: unarmed until the next PASV, closed if none comes soon. */
   private taken(): void {
     this.armed = false;
-    this.idle = setTimeout(() => this.close(), PASSIVE_IDLE_MS);
-    this.idle.unref();
+    // one timer for the listener's life, not one per transfer: it closes the listener once it
+    // has stayed unarmed for PASSIVE_IDLE_MS
+    this.unarmedSince = performance.now();
+    if (this.idle === null) {
+      this.idle = setTimeout(this.idleCheck, PASSIVE_IDLE_MS);
+      this.idle.unref();
+    }
   }
+
+  private readonly idleCheck = (): void => {
+    this.idle = null;
+    if (this.closed || this.unarmedSince < 0) return;
+    const left = this.unarmedSince + PASSIVE_IDLE_MS - performance.now();
+    if (left <= 0) this.close();
+    else {
+      this.idle = setTimeout(this.idleCheck, left);
+      this.idle.unref();
+    }
+  };
 
   /** The client's data connection (already made, or the next one within `timeoutMs`). */
   accept(timeoutMs: number, t: Transfer): Promise<net.Socket> {
