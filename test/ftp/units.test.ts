@@ -2,16 +2,18 @@
  * test/ftp/units.test.ts: the FTP service's pure parts, by table: path resolution inside the
  * virtual tree (every escape trick), the name encoding, the configuration files both ways
  * (round trips and every kind of malformed file), the message check of .eml uploads, and the
- * listing formats.
+ * listing formats; the held preliminary reply of a download (data.ts `Transfer.hold`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Packr } from 'msgpackr';
 import { decodeName, encodeName, formatPath, quotePath, resolvePath } from '../../src/protocols/ftp/paths.ts';
 import { decodeAccount, decodeDomain, encodeAccount, encodeDomain } from '../../src/protocols/ftp/registry.ts';
 import { messageProblem } from '../../src/protocols/ftp/restore.ts';
 import { listLine, mdtmTime, mlsxLine } from '../../src/protocols/ftp/listing.ts';
 import { isPosternError } from '../../src/errors.ts';
+import { sendBytes, Transfer } from '../../src/protocols/ftp/data.ts';
 import type { AccountBackup } from '../../src/store/types.ts';
 
 const CWD = ['domains', 'a.org', 'users', 'ann'];
@@ -127,4 +129,33 @@ test('listing formats: ls -l lines, MLSD facts, MDTM times (UTC)', () => {
   assert.equal(mlsxLine(f), 'type=file;size=1234;modify=20240502030405;perm=rd; 12.eml');
   assert.equal(mlsxLine({ name: 'users', dir: true, size: 0, mtime: f.mtime, perm: 'elm' }), 'type=dir;modify=20240502030405;perm=elm; users');
   assert.equal(mdtmTime(Date.UTC(1999, 11, 31, 23, 59, 58)), '19991231235958');
+});
+
+test('held 150: a send the socket takes at once keeps it held; one that must wait for the client releases it, once', async () => {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const pair = async (): Promise<{ mine: net.Socket; theirs: net.Socket }> => {
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const theirs = net.connect(port, '127.0.0.1');
+    theirs.pause(); // the client reads nothing until told
+    return { mine: await accepted, theirs };
+  };
+  try {
+    for (const [size, released] of [[100, 0], [32 << 20, 1]] as const) {
+      const { mine, theirs } = await pair();
+      const t = new Transfer();
+      let flushed = 0;
+      t.hold(() => flushed++);
+      const sent = sendBytes(mine, Buffer.alloc(size, 97), 10_000, t);
+      assert.equal(flushed, released, `${size} bytes`);
+      theirs.resume();
+      await sent;
+      t.release();
+      assert.equal(flushed, 1, 'written once in all');
+      theirs.destroy();
+    }
+  } finally {
+    server.close();
+  }
 });

@@ -5,7 +5,8 @@
  * Small bodies (up to SMALL_BODY) are read whole through the reader's read-ahead window of
  * READ_AHEAD_BYTES (a mirror fetches a folder's messages in UID order, and their bodies lie one
  * after another, so one read serves many), checked against their crc32 before a byte is sent,
- * and sent from byte `start` (REST). Large ones are streamed in chunks of READ_AHEAD_BYTES at
+ * and sent from byte `start` (REST). The windows come from a per-thread pool and go back to it
+ * once a transfer has handed its bytes to the network. Large ones are streamed in chunks of READ_AHEAD_BYTES at
  * the socket's pace; from byte 0 the reader checks the crc32 before the last chunk, so a
  * mismatch cuts the connection and the client sees a failed transfer.
  *
@@ -17,16 +18,22 @@
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BodyReader } from '../../store/bodies.ts';
+import { BodyReader, WindowPool } from '../../store/bodies.ts';
 import type { Locator } from '../../store/types.ts';
 import { DataError, sendBytes, watch, type Transfer } from './data.ts';
 
 export const SMALL_BODY = 1 << 20;
 export const READ_AHEAD_BYTES = 256 * 1024;
+/** Spare read-ahead windows kept per thread. */
+const WINDOW_POOL = 8;
+/** This thread's spare windows, shared by its sessions' readers: a mirror reads a window every
+ * few dozen files per session, and a fresh 256 KiB buffer each time is allocation, page faults
+ * and garbage the collector must chase. */
+const windows = new WindowPool(WINDOW_POOL);
 
 /** A session's reader: close it when the session ends. */
 export function bodyReader(): BodyReader {
-  return new BodyReader({ readAheadBytes: READ_AHEAD_BYTES });
+  return new BodyReader({ readAheadBytes: READ_AHEAD_BYTES, pool: windows });
 }
 
 function corrupt(e: unknown): unknown {
@@ -42,8 +49,12 @@ export async function sendBody(s: net.Socket, loc: Locator, start: number, timeo
     } catch (e) {
       throw corrupt(e);
     }
-    return sendBytes(s, start === 0 ? body : body.subarray(start), timeoutMs, t);
+    await sendBytes(s, start === 0 ? body : body.subarray(start), timeoutMs, t);
+    // all of it is in the network's hands: the windows replaced before this one are nobody's
+    reader.recycle();
+    return;
   }
+  t.release(); // streamed at the client's pace: it may wait for its 150 before it reads
   const done = watch(s, timeoutMs, t);
   done.catch(() => {});
   try {

@@ -168,7 +168,7 @@ function listing(fmt: Format): Row['run'] {
     return withData(s, 'Here comes the directory listing.', async (sock, t) => {
       await sendBytes(sock, text, s.data.o.dataTimeoutMs, t);
       return ftpReply(226, 'Directory send OK.');
-    });
+    }, true);
   });
 }
 
@@ -218,7 +218,7 @@ async function retr(args: string, s: Session): Promise<Verdict<S>> {
     if (Buffer.isBuffer(content)) await sendBytes(sock, content.subarray(rest), s.data.o.dataTimeoutMs, t);
     else await sendBody(sock, content, rest, s.data.o.dataTimeoutMs, t, s.data.bodies);
     return ftpReply(226, 'Transfer complete.');
-  });
+  }, true);
 }
 
 async function stor(args: string, s: Session): Promise<Verdict<S>> {

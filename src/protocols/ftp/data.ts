@@ -47,6 +47,21 @@ export class Transfer {
   aborted = false;
   socket: net.Socket | null = null;
   private readonly onAbort: Array<() => void> = [];
+  /** Writes the preliminary reply (150) the session holds back while the data goes out at
+   * once (session.ts `withData`); null when it was written or none is held. */
+  private held: (() => void) | null = null;
+
+  /** Hold the preliminary reply: `flush` writes it. */
+  hold(flush: () => void): void {
+    this.held = flush;
+  }
+
+  /** The data cannot go out at once (the client must read first): write the held reply now. */
+  release(): void {
+    const f = this.held;
+    this.held = null;
+    f?.();
+  }
 
   abort(): void {
     if (this.aborted) return;
@@ -87,6 +102,8 @@ export class PassiveListener {
   private got: net.Socket | null = null;
   private waiter: ((s: net.Socket) => void) | null = null;
   private idle: NodeJS.Timeout | null = null;
+  /** When the last connection was handed out (performance.now()), -1 while armed or never. */
+  private unarmedSince = -1;
   private closed = false;
 
   private constructor(server: net.Server, peer: string) {
@@ -136,6 +153,11 @@ export class PassiveListener {
     return !this.closed;
   }
 
+  /** The client's data connection for the armed PASV is already made. */
+  get connected(): boolean {
+    return this.got !== null && !this.closed;
+  }
+
   /** A PASV is waiting for its connection. */
   get isArmed(): boolean {
     return this.armed && !this.closed;
@@ -144,8 +166,7 @@ export class PassiveListener {
   /** Expect one connection (a new PASV on the same port: the session's listener is kept open
    * between transfers instead of a listen per file). */
   arm(): void {
-    if (this.idle !== null) clearTimeout(this.idle);
-    this.idle = null;
+    this.unarmedSince = -1;
     this.got?.destroy();
     this.got = null;
     this.armed = true;
@@ -154,9 +175,25 @@ export class PassiveListener {
   /** The connection was handed out: unarmed until the next PASV, closed if none comes soon. */
   private taken(): void {
     this.armed = false;
-    this.idle = setTimeout(() => this.close(), PASSIVE_IDLE_MS);
-    this.idle.unref();
+    // one timer for the listener's life, not one per transfer: it closes the listener once it
+    // has stayed unarmed for PASSIVE_IDLE_MS
+    this.unarmedSince = performance.now();
+    if (this.idle === null) {
+      this.idle = setTimeout(this.idleCheck, PASSIVE_IDLE_MS);
+      this.idle.unref();
+    }
   }
+
+  private readonly idleCheck = (): void => {
+    this.idle = null;
+    if (this.closed || this.unarmedSince < 0) return;
+    const left = this.unarmedSince + PASSIVE_IDLE_MS - performance.now();
+    if (left <= 0) this.close();
+    else {
+      this.idle = setTimeout(this.idleCheck, left);
+      this.idle.unref();
+    }
+  };
 
   /** The client's data connection (already made, or the next one within `timeoutMs`). */
   accept(timeoutMs: number, t: Transfer): Promise<net.Socket> {
@@ -270,10 +307,13 @@ export function watch(s: net.Socket, timeoutMs: number, t: Transfer, bytes = Inf
   });
 }
 
-/** Send `bytes` and close the data connection; resolves once all is handed to the network. */
+/** Send `bytes` and close the data connection; resolves once all is handed to the network.
+ * Bytes the socket could not take at once release the held preliminary reply (the client may
+ * wait for it before it reads). */
 export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number, t: Transfer): Promise<void> {
   const done = watch(s, timeoutMs, t, bytes.length);
   s.end(bytes);
+  if (s.writableLength > 0) t.release();
   await done;
   // a plain connection is done once its bytes and FIN are queued: close it now rather than
   // wait to read the client's FIN (TLS waits: the client answers close_notify)

@@ -104,13 +104,28 @@ export function endSession(d: FtpData): void {
  * Run one transfer: 150, open the data connection (passive accept or active connect, then TLS
  * with PROT P), `work`, and the final reply (`work`'s, or 425/426/552/451 when the data
  * connection fails). A PASV or PORT serves one transfer.
+ *
+ * `sending` (RETR, LIST, NLST, MLSD) with a plain passive data connection the client has
+ * already made: the 150 is held back and goes out with the final reply, one write (and one
+ * wake-up of the client) fewer per file, unless the data cannot be handed to the network at
+ * once (`Transfer.release`: a client may read nothing before its 150). An upload, a
+ * connection still to come, or TLS (the client may start its handshake only after the 150)
+ * get the 150 at once.
  */
-export async function withData(s: Session, opening: string, work: (sock: net.Socket, t: Transfer) => Promise<Verdict<S>>): Promise<Verdict<S>> {
+export async function withData(s: Session, opening: string, work: (sock: net.Socket, t: Transfer) => Promise<Verdict<S>>, sending = false): Promise<Verdict<S>> {
   const d = s.data;
   const passive = d.passive !== null && d.passive.isArmed ? d.passive : null;
   if (passive === null && d.active === null) return ftpReply(425, 'Use PORT, EPRT, PASV or EPSV first.', 'command');
-  s.write(`150 ${opening}\r\n`);
   const t = new Transfer();
+  let held: string | null = null;
+  if (sending && passive !== null && passive.connected && d.prot === 'C') {
+    held = `150 ${opening}\r\n`;
+    t.hold(() => {
+      if (held !== null) s.write(held);
+      held = null;
+    });
+  } else s.write(`150 ${opening}\r\n`);
+  const final = (v: Verdict<S>): Verdict<S> => (held === null || v.kind !== 'reply' ? v : { ...v, text: `${held}${v.text}` });
   d.transfer = t;
   d.abortedTransfer = false;
   let connected = false;
@@ -123,24 +138,24 @@ export async function withData(s: Session, opening: string, work: (sock: net.Soc
     if (t.aborted) throw new DataError('aborted', 'aborted');
     if (d.prot === 'P') sock = await secureData(sock, s.ctx.listener, d.o.dataTimeoutMs, t);
     connected = true;
-    return await work(sock, t);
+    return final(await work(sock, t));
   } catch (e) {
     t.socket?.destroy();
     if (!(e instanceof DataError)) {
       s.ctx.log.error({ err: e }, 'ftp: transfer failed unexpectedly');
-      return ftpReply(451, 'Local error in processing; transfer aborted.');
+      return final(ftpReply(451, 'Local error in processing; transfer aborted.'));
     }
     if (e.why === 'aborted' || t.aborted) {
       d.abortedTransfer = true;
-      return ftpReply(426, 'Connection closed; transfer aborted.');
+      return final(ftpReply(426, 'Connection closed; transfer aborted.'));
     }
-    if (e.why === 'too_large') return ftpReply(552, `${e.message}; nothing was stored.`, 'command');
+    if (e.why === 'too_large') return final(ftpReply(552, `${e.message}; nothing was stored.`, 'command'));
     if (e.why === 'corrupt') {
       s.ctx.log.error({ err: e }, 'ftp: a stored body failed its checksum');
-      return ftpReply(451, 'Stored data failed its checksum; transfer aborted.');
+      return final(ftpReply(451, 'Stored data failed its checksum; transfer aborted.'));
     }
-    if (!connected) return ftpReply(425, `Can't open data connection: ${e.message}.`);
-    return ftpReply(426, `Connection closed; transfer aborted (${e.message}).`);
+    if (!connected) return final(ftpReply(425, `Can't open data connection: ${e.message}.`));
+    return final(ftpReply(426, `Connection closed; transfer aborted (${e.message}).`));
   } finally {
     if (d.transfer === t) d.transfer = null;
     d.active = null; // a PORT serves one transfer; the passive listener waits for the next PASV
