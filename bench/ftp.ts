@@ -48,7 +48,7 @@ const MB = 1_000_000;
 const PARALLEL = (process.env.BENCH_FTP_PARALLEL ?? '1,4').split(',').map(Number);
 /** Each cell is REPEAT runs of each server, alternating between them; best and median are
  * reported, the ratio is on the medians. */
-const REPEAT = Math.max(1, Number(process.env.BENCH_FTP_REPEAT ?? 3));
+const REPEAT = Math.max(1, Number(process.env.BENCH_FTP_REPEAT ?? process.env.BENCH_RUNS ?? 3));
 /** Issue 18: Postern at least vsftpd's files/s in every cell (medians). */
 const TARGET = 1.0;
 const MODES = {

@@ -6,7 +6,9 @@
  * Runs each bench/*.ts script (alphabetically, not this file, not bench/lib/) as a child process
  * with process.execPath, its stdout and stderr passed through, one at a time, each killed after
  * BENCH_TIMEOUT_MS, the whole list N times over (`--repeat`, default 3, or BENCH_REPEAT), so
- * that runs of one bench are spread over the session rather than back to back. Every bench ends
+ * that runs of one bench are spread over the session rather than back to back; with N > 1 each
+ * bench gets BENCH_RUNS=1, so that a bench repeating its own runs (store, ftp, scaling,
+ * outbound) runs once each time instead of N × its own count. Every bench ends
  * its output with one line of JSON holding `headline: Headline[]` (bench/lib/table.ts). At the
  * end this prints one summary table: per headline row, Postern's best and median over the runs,
  * the peer's median, the ratio of the medians, the target and whether the medians meet it; then
@@ -36,7 +38,9 @@ interface Failure {
 
 function runOne(file: string): Promise<{ code: number | null; lastLine: string; timedOut: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // repeated here, a bench that repeats its own runs (BENCH_RUNS) runs each once
+    const env = REPEAT > 1 ? { ...process.env, BENCH_RUNS: '1' } : process.env;
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let lastLine = '';
     let partial = '';
     let timedOut = false;

@@ -59,7 +59,7 @@ const SESS_FMT = `s%03d@${DOMAIN}`;
 
 const { values: args } = parseArgs({
   options: {
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '3' },
     seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '40' },
     pipeline: { type: 'string', default: '32' },
