@@ -67,6 +67,11 @@ test('shutdown: an idle keep-alive connection closes at once; a request in fligh
   const busy = await rawClient(port);
   busy.s.write('GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n');
   await waitFor(() => (server.status().services.find((s) => s.name === 'testHttp')!.listeners[0]!.open ?? 0) >= 2, 10_000, 'both connections admitted');
+  // the slow request is in its handler (one connection thread), not only admitted: a request
+  // still unread when the stop begins is answered 503 shutting_down, as it should be
+  const slowing = async (): Promise<boolean> => (await fetch(`http://127.0.0.1:${port}/slowing`, { headers: { connection: 'close' } }).then((r) => r.text())).trim() === '1';
+  const until = Date.now() + 10_000;
+  while (!(await slowing())) assert.ok(Date.now() < until, 'the slow request reached its handler');
   stopped = true;
   const stopping = server.stop();
   await idle.closed;

@@ -73,7 +73,10 @@ test('SMTP transactions are logged one line each; /metrics follows the queue and
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const lines = (): Array<Record<string, unknown>> => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const started = await waitFor(() => lines().find((l) => l.msg === 'postern started'), 20_000, 'the started log line');
+  // (a server that could not start, e.g. a port taken between freePort() and its bind, says why)
+  const started = await waitFor(() => lines().find((l) => l.msg === 'postern started'), 20_000, 'the started log line').catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; the server's output: ${out.slice(-2000)}`);
+  });
   const metricsUrl = `http://127.0.0.1:${started.statusPort}/metrics`;
   const scrape = async (): Promise<string> => (await fetch(metricsUrl)).text();
   const sock = path.join(dir, 'run', 'postern.sock');
