@@ -15,7 +15,8 @@
  * Anything else on the port is ignored, so a port may carry other messages beside these.
  * Errors cross as `ErrorData` (errors.ts) and are rebuilt from their code. Ids are per client.
  * A call that gets no reply in its `timeoutMs` rejects ACTOR_TIMEOUT, and its late reply is
- * dropped. When the port closes (the other thread ended, or either side closed it) every call in
+ * dropped. Deadlines are kept by one timer per client (armed at the earliest deadline, swept
+ * when it fires; ref'd only while a call with a deadline is in flight), not a timer per call. When the port closes (the other thread ended, or either side closed it) every call in
  * flight rejects at once with the client's `closedCode`, and both sides let go of the port.
  * A handler may return `transferring(value, buffers)` to move buffers rather than copy them.
  *
@@ -58,7 +59,9 @@ export function transferring(value: unknown, transfer: ArrayBuffer[]): Transferr
 interface Pending {
   resolve: (v: any) => void;
   reject: (e: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() past which the call fails (Infinity: never), and the timeout it came from. */
+  deadline: number;
+  timeoutMs: number;
 }
 
 export interface RpcClientOptions<P> {
@@ -92,6 +95,25 @@ export class RpcClient<M, P = never> {
   private closed = false;
   private closedWhy = '';
   private detached = false;
+  /** Calls in flight with a finite deadline; the sweep timer is ref'd only while there are some. */
+  private timed = 0;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private sweepAt = Infinity;
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    if (this.timed === 0) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id);
+        this.timed--;
+        p.reject(new PosternError('ACTOR_TIMEOUT', `${this.name} did not answer in ${p.timeoutMs} ms`, { timeoutMs: p.timeoutMs }));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Infinity) this.arm(next, now);
+  };
   private readonly onMessage = (raw: unknown): void => {
     const r = raw as RpcReply<P> | null;
     if (r === null || typeof r !== 'object') return;
@@ -99,7 +121,7 @@ export class RpcClient<M, P = never> {
       const p = this.pending.get(r.id);
       if (p === undefined) return; // timed out: the late reply is dropped
       this.pending.delete(r.id);
-      if (p.timer !== undefined) clearTimeout(p.timer);
+      if (p.deadline !== Infinity && --this.timed === 0) this.sweepTimer?.unref(); // let the loop end; it fires and finds nothing
       if (r.ok) p.resolve(r.v);
       else p.reject(errorFromData(r.e));
     } else if (r.t === 'push') {
@@ -137,11 +159,12 @@ export class RpcClient<M, P = never> {
         reject(e);
         return;
       }
-      const p: Pending = { resolve, reject, timer: undefined };
+      const p: Pending = { resolve, reject, deadline: Infinity, timeoutMs };
       if (Number.isFinite(timeoutMs)) {
-        p.timer = setTimeout(() => {
-          if (this.pending.delete(id)) reject(new PosternError('ACTOR_TIMEOUT', `${this.name} did not answer in ${timeoutMs} ms`, { timeoutMs }));
-        }, timeoutMs);
+        const now = performance.now();
+        p.deadline = now + timeoutMs;
+        if (this.timed++ === 0) this.sweepTimer?.ref();
+        if (p.deadline < this.sweepAt) this.arm(p.deadline, now);
       }
       this.pending.set(id, p);
     });
@@ -169,11 +192,21 @@ export class RpcClient<M, P = never> {
       this.closed = true;
       this.closedWhy = message;
     }
+    this.timed = 0;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      if (p.timer !== undefined) clearTimeout(p.timer);
       p.reject(new PosternError(this.closedCode, message));
     }
+  }
+
+  /** (Re)arm the one deadline timer to fire at `at` (performance.now() time). */
+  private arm(at: number, now: number): void {
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(this.sweep, Math.max(1, Math.ceil(at - now)));
   }
 
   /** `fail`, stop listening, and close the port if it can be. Idempotent. */

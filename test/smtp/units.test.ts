@@ -159,6 +159,24 @@ test('DATA decoder and BDAT collector: past the cap nothing more is kept, the en
   assert.equal(c.size, 5);
 });
 
+test('DATA decoder and BDAT collector: scratch buffers are reused, never shared with a text already taken', () => {
+  const texts = ['a\r\n', 'x'.repeat(16384 - 2) + '\r\n', 'y'.repeat(40_000) + '\r\n', 'b\r\n'];
+  const taken: Array<[Buffer, string]> = [];
+  for (let round = 0; round < 3; round++) {
+    for (const t of texts) {
+      const { d, used } = decode(`${t}.\r\n`);
+      assert.equal(used, t.length + 3);
+      const body = d.body();
+      assert.equal(d.body(), body); // taken twice: the same buffer
+      taken.push([body, t]);
+      const c = new ChunkCollector(1 << 20);
+      c.add(Buffer.from(t));
+      taken.push([c.body(), t]);
+    }
+  }
+  for (const [body, t] of taken) assert.equal(body.toString('latin1'), t); // none overwritten by a later message
+});
+
 test('Received: fields are counted in the header section only', () => {
   assert.equal(countReceived(Buffer.from('Received: a\r\nreceived: b\r\n\tfolded\r\nRECEIVED:c\r\nSubject: x\r\n\r\nReceived: in body\r\n')), 3);
   assert.equal(countReceived(Buffer.from('Subject: none\r\n\r\n')), 0);

@@ -15,6 +15,9 @@
  * `ChunkCollector` gathers BDAT chunks (no stuffing) with the same cap, and remembers a bare LF
  * or a bare CR across chunk edges (a BINARYMIME body is binary: it does not look).
  * `countReceived(body)` counts the `Received:` fields of the header section.
+ * Both collect into a 16 KiB scratch buffer taken from a small per-thread free list and given
+ * back when the text is taken (copied out to a buffer of its exact size), so a message costs one
+ * allocation, not two.
  *
  * Exports: `DotDecoder`, `ChunkCollector`, `countReceived`. Throws nothing.
  */
@@ -26,15 +29,28 @@ const MID = 3;
 const CR = 4; // saw "\r" (held back)
 const SOLLF = 5; // at the start of a line that followed a bare LF: no dot handling
 
+const SCRATCH_BYTES = 16384;
+const SPARE_MAX = 16;
+/** Scratch buffers of SCRATCH_BYTES no Output holds (this thread's). */
+const spare: Buffer[] = [];
+
 class Output {
   private acc: Buffer;
+  /** `acc` is a scratch buffer, to go back to `spare` once done with. */
+  private scratch: boolean;
   n = 0;
   overflow = false;
   private readonly limit: number;
 
   constructor(limit: number) {
     this.limit = limit;
-    this.acc = Buffer.allocUnsafeSlow(Math.min(limit, 16384));
+    this.scratch = limit >= SCRATCH_BYTES;
+    this.acc = this.scratch ? (spare.pop() ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES)) : Buffer.allocUnsafeSlow(limit);
+  }
+
+  private release(): void {
+    if (this.scratch && spare.length < SPARE_MAX) spare.push(this.acc);
+    this.scratch = false;
   }
 
   room(extra: number): boolean {
@@ -45,6 +61,7 @@ class Output {
     if (this.n + extra > this.acc.length) {
       const next = Buffer.allocUnsafeSlow(Math.min(this.limit, Math.max(this.acc.length * 2, this.n + extra)));
       this.acc.copy(next, 0, 0, this.n);
+      this.release();
       this.acc = next;
     }
     return true;
@@ -72,9 +89,14 @@ class Output {
 
   /** The text, in a buffer of its own (its ArrayBuffer can be transferred). */
   take(): Buffer {
-    if (this.n === this.acc.length) return this.acc;
+    if (this.n === this.acc.length) {
+      this.scratch = false; // given away
+      return this.acc;
+    }
     const out = Buffer.allocUnsafeSlow(this.n);
     this.acc.copy(out, 0, 0, this.n);
+    this.release();
+    this.acc = out; // a second take gets the same buffer
     return out;
   }
 }
