@@ -35,6 +35,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "loadgen.h"
 
 enum step { GREETING, USER, PASS, STAT, LIST, RETR, QUIT, IDLE, DONE };
 
@@ -59,18 +60,6 @@ static const char *password, *userfmt;
 static long sessions, messages, errors;
 static long long bytes;
 static int epfd, source_ix, user_ix, stopping, open_conns;
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
 
 static int start_conn(struct conn *c) {
   memset(c, 0, sizeof *c);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "loadgen.h"
 
 /* what the session waits for */
 enum step { GREETING, EHLO, GROUP, BODY, RSET, QUIT, DONE };
@@ -53,18 +54,6 @@ static char group[1024];
 static size_t group_len;
 static char *body;
 static size_t body_len;
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
 
 static void close_conn(struct conn *c) {
   if (c->fd < 0) return;

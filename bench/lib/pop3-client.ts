@@ -8,19 +8,11 @@
  * Rejects: the generator failed, printed no result, or (openIdle) did not finish in 330 s.
  * Throws: `cc` failed (buildClient).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runJsonChild } from './child.ts';
-
-const SRC = fileURLToPath(new URL('../pop3-client.c', import.meta.url));
+import { spawn } from 'node:child_process';
+import { buildC, runJsonChild } from './child.ts';
 
 export function buildClient(): string {
-  const out = path.join(os.tmpdir(), `postern-pop3-client-${process.getuid?.() ?? 'u'}`);
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(SRC).mtimeMs) execFileSync('cc', ['-O2', '-o', out, SRC], { stdio: 'inherit' });
-  return out;
+  return buildC('pop3-client');
 }
 
 export interface RunResult {

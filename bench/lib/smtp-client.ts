@@ -8,19 +8,10 @@
  * Rejects: the generator failed or printed no result (runJsonChild). Throws: `cc` failed
  * (buildSmtpClient).
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runJsonChild } from './child.ts';
-
-const SRC = fileURLToPath(new URL('../smtp-client.c', import.meta.url));
+import { buildC, runJsonChild } from './child.ts';
 
 export function buildSmtpClient(): string {
-  const out = path.join(os.tmpdir(), `postern-smtp-client-${process.getuid?.() ?? 'u'}`);
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(SRC).mtimeMs) execFileSync('cc', ['-O2', '-o', out, SRC], { stdio: 'inherit' });
-  return out;
+  return buildC('smtp-client');
 }
 
 export interface SmtpClientResult {
