@@ -59,22 +59,12 @@ static int port, users, idle_mode, pipeline = 1;
 static const char *password, *userfmt;
 static long sessions, messages, errors;
 static long long bytes;
-static int epfd, source_ix, user_ix, stopping, open_conns;
+static int epfd, user_ix, stopping, open_conns;
 
 static int start_conn(struct conn *c) {
   memset(c, 0, sizeof *c);
-  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  c->fd = connect_from_next_source(port);
   if (c->fd < 0) return -1;
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in src = {.sin_family = AF_INET};
-  char ip[16];
-  snprintf(ip, sizeof ip, "127.0.0.%d", 2 + (source_ix++ % 8));
-  inet_pton(AF_INET, ip, &src.sin_addr);
-  if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) { close(c->fd); return -1; }
-  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
-  inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-  if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) { close(c->fd); return -1; }
   c->step = GREETING;
   c->user = 1 + (user_ix++ % users);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
