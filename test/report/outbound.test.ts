@@ -27,6 +27,9 @@ s.quit()
 `);
     await rx.waitMessages(2, 30_000);
     await waitFor(() => env.counters('smtpOutgoing').SMTP_OutboundMessage === 2, 20_000, 'two outbound messages counted');
+    // each service's threads send their counts with their load reports, on their own clocks: the
+    // inbound ones may come after the outbound ones
+    await waitFor(() => env.counters('smtpIncoming').SMTP_InboundMessage === 2, 20_000, 'two inbound messages counted');
     await env.sample();
     const r = await env.query();
     assert.equal(total(r, 'SMTP_OutboundMessage'), 2);
