@@ -22,6 +22,10 @@ export type RefusalReason = AdmissionRefusal | 'shutting_down';
 /** Why a session ended; `error_limit` and `idle_timeout` are counted per listener. */
 export type SessionEndReason = 'normal' | 'client_closed' | 'error_limit' | 'idle_timeout' | 'error' | 'shutdown';
 
+/** What a session is given by its connection thread. Call its functions as methods of the
+ * context (`ctx.end(…)`, `ctx.loginGate()`): the thread's context is one object per connection
+ * with its functions on the prototype (workers/conn-thread.ts `Conn`), so a function taken off
+ * it (`const { end } = ctx`) loses the connection it belongs to. */
 export interface SessionContext {
   readonly connId: string;
   readonly service: ServiceOptions;
