@@ -298,6 +298,10 @@ export interface SmtpIncomingOptions extends AuthPolicy, UserdbLogin {
    * to their back end through smtpOutgoing. */
   readonly enableSmtpRouting: boolean;
   readonly mappingData: SmtpMappingData;
+  /** processing's options when processing is among the `services` (filled by resolve()), else
+   * null: local mail of up to its `poolMessageBytes` is delivered at receipt while it runs
+   * (protocols/smtp/commands.ts, store/local-delivery.ts). */
+  readonly processing: ProcessingOptions | null;
 }
 
 /** smtpIncoming's routing target (config/schema.ts SMTP_MAPPING_DATA). */

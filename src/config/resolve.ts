@@ -355,6 +355,7 @@ const PROTOCOL_RESOLVERS: { readonly [K in ProtocolKind]: (r: OptionReader, c: R
     dmarcDomainPolicies: r.objects('dmarcDomainPolicies').map((p) => ({ domain: String(p['domain']).toLowerCase().replace(/\.$/, ''), policy: p['policy'] === 'monitor' ? 'monitor' as const : 'enforce' as const })),
     enableSmtpRouting: r.bool('enableSmtpRouting'),
     mappingData: smtpMappingData(r.object('mappingData'), c),
+    processing: null, // filled by resolve() when processing runs
   }),
   smtpOutgoing: (r, c) => ({
     kind: 'smtpOutgoing',
@@ -706,6 +707,9 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const services = expandServices(get(model, s, 'services') as string[]);
   const toLog = logListener(services, serviceOptions.log);
   for (const def of serviceDefs()) serviceOptions[def.name] = { ...serviceOptions[def.name], logging: logging(model[def.name] as ModelObject | undefined, def.schema, toLog) };
+  const inc = serviceOptions.smtpIncoming;
+  const proc = serviceOptions.processing.protocol;
+  if (inc?.protocol.kind === 'smtpIncoming' && proc.kind === 'processing' && services.includes('processing')) serviceOptions.smtpIncoming = { ...inc, protocol: { ...inc.protocol, processing: proc } };
   const out = serviceOptions.smtpOutgoing;
   if (out?.protocol.kind === 'smtpOutgoing') {
     const localSmtp = serviceOptions.smtpIncoming.listeners.filter((l) => l.enable).map((l) => `${l.address.host}:${l.address.port}`);

@@ -17,7 +17,10 @@
  * good are bounced (an RFC 3464 DSN to the sender, enqueued before the failure is recorded), and
  * a delay notice goes out after `delayNoticeAfter` (default 4) failed attempts, once per entry
  * (store/queue-deliver.ts, store/dsn.ts). Remote recipients are not
- * handled here: they wait in the queue for smtpOutgoing (src/protocols/smtpOutgoing/).
+ * handled here: they wait in the queue for smtpOutgoing (src/protocols/smtpOutgoing/). While
+ * this service runs (its claims tell the store so), SMTP delivers local mail of up to
+ * `poolMessageSize` at receipt instead (store/local-delivery.ts); a lane that stops gives its
+ * leases back, which tells the store it stops.
  *
  * Exports: `startWorker(ctx)`, `retryPolicy(service)`. Throws (startWorker) SERVICE_NOT_RUNNING
  * when the thread has no store.
@@ -96,10 +99,7 @@ export async function startWorker(ctx: WorkerContext) {
         }
         if (batch.length === 0) continue;
       }
-      if (stopping) {
-        await q.release(batch).catch(() => {}); // handed out again at once, not after the lease
-        break;
-      }
+      if (stopping) break;
       counts.inFlight += batch.length;
       const size = batch.length;
       try {
@@ -113,6 +113,9 @@ export async function startWorker(ctx: WorkerContext) {
         counts.inFlight -= size;
       }
     }
+    // handed out again at once, not after the lease; and the store learns that processing
+    // stops (no delivery at receipt while it is stopped: store/local-delivery.ts)
+    await q.release(batch).catch(() => {});
   }
 
   const running = Array.from({ length: lanes }, () => lane());

@@ -7,7 +7,8 @@
  *                                           FTP backup's export/restore)
  *   `{ t: 'q', method, args }`              the mail queue (enqueue, claim, deliver,
  *                                           deliverAndClaim, release; smtpOutgoing's
- *                                           claimRelay, relayOutcome, makeDueFor)
+ *                                           claimRelay, relayOutcome, makeDueFor; SMTP's
+ *                                           deliverAtReceipt, store/local-delivery.ts)
  *   `{ t: 'sub', account, folder, opts }`   watch a folder (null: all) of a mailbox; the reply
  *                                           is its `SubscriptionStart`
  *   `{ t: 'unsub', sub }`                   stop watching
@@ -35,6 +36,7 @@ import type { Mailbox } from './mailbox.ts';
 import { exportAccount, restoreAccount } from './backup.ts';
 import { deliver } from './queue-deliver.ts';
 import { relayOutcome } from './queue-relay.ts';
+import { deliverAtReceipt } from './local-delivery.ts';
 
 export const MAILBOX_METHODS = Object.freeze([
   'append', 'folders', 'status', 'list', 'fetch', 'setFlags', 'expunge', 'copy', 'move',
@@ -54,7 +56,7 @@ export const DIRECTORY_METHODS = Object.freeze([
 ] as const);
 export type DirectoryMethod = (typeof DIRECTORY_METHODS)[number];
 
-export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release', 'claimRelay', 'relayOutcome', 'makeDueFor'] as const);
+export const QUEUE_METHODS = Object.freeze(['enqueue', 'claim', 'deliver', 'deliverAndClaim', 'release', 'claimRelay', 'relayOutcome', 'makeDueFor', 'deliverAtReceipt'] as const);
 export type QueueMethod = (typeof QUEUE_METHODS)[number];
 
 /** The rpop service's calls (store/rpop.ts, store/rpop-deliver.ts). */
@@ -122,6 +124,8 @@ function queueTable(store: Store): ReadonlyMap<string, Fn> {
     ['claimRelay', (max: number, leaseMs: number, waitMs: number) => store.queue.claimRelay(clampOr(max, 1, 1000, 1), leaseOf(leaseMs), clampOr(waitMs, 0, 60_000, 0))],
     ['relayOutcome', (items: unknown, policy: unknown) => relayOutcome(store.queue, items, policy)],
     ['makeDueFor', (domain: unknown) => store.queue.makeDueFor(domain)],
+    // SMTP: local mail straight to the mailboxes (local-delivery.ts), else queued
+    ['deliverAtReceipt', (env: unknown, body: unknown, prepared: unknown) => deliverAtReceipt(store.queue, store, env, body, prepared)],
   ]);
 }
 

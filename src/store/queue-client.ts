@@ -5,14 +5,15 @@
  *
  *   const q = new QueueClient(ctx.store);
  *   const { id } = await q.enqueue(envelope, body);          // durable when it resolves
+ *   const r = await q.deliverAtReceipt(env, body, prepared); // in the mailboxes, or queued (local-delivery.ts)
  *   const due = await q.claim(16, 60_000, 1000);             // leases; waits ≤ 1 s for work
  *   const results = await q.deliver(items, policy);          // the copies are durable when it resolves
  *   const out = await q.claimRelay(16, 120_000, 1000);       // smtpOutgoing: relay-due entries (relay-types.ts)
  *   const res = await q.relayOutcome(outcomes, policy);      // recorded durably when it resolves
  *   await q.makeDueFor('example.com');                       // its waiting entries are due now
  *
- * `enqueue` moves the body's memory to the store thread when the body owns its whole
- * ArrayBuffer (the caller must not use it afterwards); otherwise it is copied.
+ * `enqueue` and `deliverAtReceipt` move the body's memory to the store thread when the body
+ * owns its whole ArrayBuffer (the caller must not use it afterwards); otherwise it is copied.
  *
  * Exports: `QueueClient`, and re-exports the queue's data types.
  * Rejects: the codes of src/store/queue.ts and queue-deliver.ts, ACTOR_TIMEOUT, STORE_CLOSED.
@@ -22,8 +23,14 @@ import type { ClaimedEntry } from './queue.ts';
 import type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
 import type { QueueEnvelope } from './queue-record.ts';
 import type { RelayClaim, RelayOutcome, RelayResult } from './relay-types.ts';
+import type { AtReceiptResult, PreparedCopy } from './local-delivery.ts';
+
+/** The body's memory, to transfer when the body owns its whole ArrayBuffer. */
+const movable = (body: Uint8Array): ArrayBuffer[] | undefined =>
+  body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer ? [body.buffer] : undefined;
 
 export type { ClaimedEntry } from './queue.ts';
+export type { AtReceiptResult, PreparedCopy } from './local-delivery.ts';
 export type { DeliverItem, DeliverResult, RetryPolicy } from './queue-deliver.ts';
 export type { QueueEnvelope, QueueRcpt } from './queue-record.ts';
 
@@ -35,8 +42,13 @@ export class QueueClient {
   }
 
   enqueue(env: QueueEnvelope, body: Uint8Array): Promise<{ id: string }> {
-    const owns = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
-    return this.c.call({ t: 'q', method: 'enqueue', args: [env, body] }, owns ? [body.buffer as ArrayBuffer] : undefined) as Promise<{ id: string }>;
+    return this.c.call({ t: 'q', method: 'enqueue', args: [env, body] }, movable(body)) as Promise<{ id: string }>;
+  }
+
+  /** SMTP: the copies in their mailboxes (durable) when it resolves with `delivered`, else the
+   * message in the queue (store/local-delivery.ts). */
+  deliverAtReceipt(env: QueueEnvelope, body: Uint8Array, prepared: PreparedCopy): Promise<AtReceiptResult> {
+    return this.c.call({ t: 'q', method: 'deliverAtReceipt', args: [env, body, prepared] }, movable(body)) as Promise<AtReceiptResult>;
   }
 
   claim(max: number, leaseMs: number, waitMs: number): Promise<ClaimedEntry[]> {

@@ -32,6 +32,11 @@
  * entries come back "maybe attempted", so the copies are found rather than written again.
  * Operators' changes (`retry`, `remove`) are durable before they are answered.
  *
+ * Delivery at receipt (local-delivery.ts) bypasses the queue for local mail while processing
+ * runs (`processingLive`, from processing's claims); it takes its ids from `newId`, and, when a
+ * copy cannot be appended, enqueues the message under that id with the recipients already
+ * delivered recorded (`enqueue`'s `as`).
+ *
  * Exports: `Queue`, `QueueOptions`, `QueueMetrics` (and re-exports the entry types of queue-record.ts).
  * Rejects: QUEUE_FULL, QUEUE_NO_SUCH_ENTRY, QUEUE_ENTRY_BUSY, STORE_BAD_ARGUMENT,
  * STORE_NO_SPACE | STORE_IO (the write failed: nothing was accepted), STORE_CLOSED.
@@ -45,13 +50,17 @@ import { readBody } from './bodies.ts';
 import { SegmentWriter, segmentFile, type StoreLog } from './writer.ts';
 import {
   QREC_ENQUEUE, QREC_STATE, checkEnvelope, encodeDone, encodeEnqueue, encodeState, initialState, replayQueueLog,
-  RELAY_WAIT, RELAY_DEFERRED, entryStatus, type ClaimedEntry, type DoneRecord, type EnqueueMeta, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
+  RELAY_WAIT, RELAY_DEFERRED, entryStatus, type ClaimedEntry, type DoneRecord, type EnqueueMeta, type EntryState, type QueueEntry, type QueueListItem, type QueueStats, type StateRecord,
 } from './queue-record.ts';
 import { queueList, queueRemove, queueRetry, queueShow } from './queue-admin.ts';
 import type { Locator } from './types.ts';
 import type { RelayClaim } from './relay-types.ts';
 
 export type { ClaimedEntry, QueueEntry, QueueListItem, QueueStats } from './queue-record.ts';
+
+/** processing counts as running this long after its last claim (its lanes claim at least once
+ * a second: processing/index.ts WAIT_MS). */
+const LIVE_MS = 2000;
 
 /** The queue as /metrics shows it (`queue.stats`). */
 export interface QueueMetrics {
@@ -104,6 +113,11 @@ export class Queue {
   recoveredLeft = 0;
   readonly recoveryIndex = new Map<string, Set<string>>();
   private lazyTimer: NodeJS.Timeout | null = null;
+  /** processing's claims (`processingLive`): waiting now; the last one (performance.now()); the
+   * last `release`. */
+  private claimsWaiting = 0;
+  private claimedAt = -Infinity;
+  private releasedAt = -Infinity;
 
   private constructor(o: QueueOptions) {
     this.o = o;
@@ -226,7 +240,8 @@ export class Queue {
 
   // ---- enqueue and claim ----
 
-  private newId(): string {
+  /** A new queue id (also delivery at receipt's, store/local-delivery.ts: one namespace). */
+  newId(): string {
     for (;;) {
       this.seq = (this.seq + 1) % 1_679_616;
       const id = `${Date.now().toString(36)}${this.seq.toString(36).padStart(4, '0')}`.toUpperCase();
@@ -238,15 +253,16 @@ export class Queue {
     if (this.closed) throw new PosternError('STORE_CLOSED', 'the queue is closed');
   }
 
-  /** Write a message to the queue; resolves with its id once it is durable. */
-  async enqueue(envIn: unknown, bodyIn: Uint8Array): Promise<{ id: string }> {
+  /** Write a message to the queue; resolves with its id once it is durable. `as`: the id and
+   * recipients' state of a message delivery at receipt could not finish (local-delivery.ts). */
+  async enqueue(envIn: unknown, bodyIn: Uint8Array, as?: { id: string; st: EntryState }): Promise<{ id: string }> {
     this.check();
     const env = checkEnvelope(envIn);
     if (!(bodyIn instanceof Uint8Array)) throw new PosternError('STORE_BAD_ARGUMENT', 'the body must be bytes');
     const max = this.o.maxEntries ?? 200_000;
     if (this.entries.size >= max) throw new PosternError('QUEUE_FULL', `the queue holds its maximum of ${max} messages`, { maxEntries: max });
     const body = Buffer.isBuffer(bodyIn) ? bodyIn : Buffer.from(bodyIn.buffer, bodyIn.byteOffset, bodyIn.byteLength);
-    const meta: EnqueueMeta = { id: this.newId(), env, crc: crc32(body) };
+    const meta: EnqueueMeta = as === undefined ? { id: this.newId(), env, crc: crc32(body) } : { id: as.id, env, crc: crc32(body), st: as.st };
     const rec = encodeEnqueue(meta, body);
     this.flushLazy(); // outcomes waiting to be written share this write and its sync
     await this.writer.submit(rec.bufs, rec.bytes, (pos) => this.applyEnqueue(meta, pos.seg, pos.off + rec.bodyOffset, body.length));
@@ -259,10 +275,25 @@ export class Queue {
   /** Lease up to `max` due entries for `leaseMs`; wait up to `waitMs` when none is due. */
   async claim(max: number, leaseMs: number, waitMs: number): Promise<ClaimedEntry[]> {
     this.check();
+    this.claimedAt = performance.now();
     const out = this.take(max, leaseMs);
     if (out.length > 0 || waitMs <= 0) return out;
-    await this.waitForWork(waitMs);
+    this.claimsWaiting++;
+    try {
+      await this.waitForWork(waitMs);
+    } finally {
+      this.claimsWaiting--;
+      this.claimedAt = performance.now();
+    }
     return this.closed ? [] : this.take(max, leaseMs);
+  }
+
+  /** Is processing running now? One of its lanes waits in `claim`, or one claimed within
+   * LIVE_MS and none has given its leases back since (a stopping lane does: `release`).
+   * Delivery at receipt (local-delivery.ts) is only for a server whose processing runs. */
+  processingLive(): boolean {
+    if (this.claimsWaiting > 0) return true;
+    return this.claimedAt > this.releasedAt && performance.now() - this.claimedAt < LIVE_MS;
   }
 
   /** Processing's claims come from `active` (a pending local recipient), smtpOutgoing's from
@@ -363,8 +394,10 @@ export class Queue {
     this.waiters.shift()?.();
   }
 
-  /** Give leased entries back unprocessed (a stopping worker). */
+  /** Give leased entries back unprocessed (a stopping worker: processing is not live until
+   * its next claim, `processingLive`). */
   release(items: Array<{ id: string; token: number }>): void {
+    this.releasedAt = performance.now();
     for (const it of items) {
       const e = this.entries.get(it.id);
       if (e !== undefined && e.token === it.token && !e.busy) e.leasedUntil = 0;

@@ -14,7 +14,9 @@
  *    bare CR unless `allowBareCarriageReturn` (550 5.5.2; a BINARYMIME body is not looked at);
  *  - mail from outside is checked (SPF, DKIM, DMARC, ARC: mailauth.ts) and marked with
  *    Authentication-Results; a DMARC p=reject failure is refused (550 5.7.1) under `enforce`;
- *  - the message is in the durable queue before the 250.
+ *  - the message is in the durable queue before the 250, or, local mail up to processing's
+ *    `poolMessageSize` while processing runs, durable in its mailboxes (delivered at receipt,
+ *    store/local-delivery.ts: the same header lines, log lines and counters as processing's).
  *  - DSN (RFC 3461): RET and ENVID at MAIL, NOTIFY and ORCPT at RCPT (dsn-params.ts), kept in
  *    the queued envelope (`QueueEnvelope.dsn`, `QueueRcpt.dsn`) for the bounces (store/dsn.ts).
  * VRFY answers 252 and EXPN 502 for everyone: no account is ever revealed.
@@ -34,6 +36,8 @@ import { multiline, storeErrorReply } from './replies.ts';
 import { newTx, tlsDescription, withType, type D, type S, type Session, type Tx } from './state.ts';
 import { countQueued, dropTx, logTx, refuse, refuseRcpt, type SmtpRefusal } from './txlog.ts';
 import { checkIncoming } from './mailauth.ts';
+import { localOnly, prepareCopy } from '../../store/local-delivery.ts';
+import type { PreparedCopy, QueueClient } from '../../store/queue-client.ts';
 
 type V = Verdict<S>;
 type Row = CommandRow<S, D>;
@@ -174,6 +178,20 @@ async function rcpt(args: string, s: Session): Promise<V> {
   return reply('250 2.1.5 Ok\r\n', { state: 'rcpt' });
 }
 
+/** Into the mailboxes at receipt (local mail up to `atReceiptBytes` while processing runs:
+ * this thread runs processing's parse, the store thread the appends and one sync per shard,
+ * store/local-delivery.ts), else into the queue. Durable when it resolves. */
+async function store(queue: QueueClient, env: QueueEnvelope, body: Buffer, atReceiptBytes: number): Promise<{ id: string }> {
+  if (body.length > atReceiptBytes || !localOnly(env)) return queue.enqueue(env, body);
+  let prepared: PreparedCopy;
+  try {
+    prepared = prepareCopy(body);
+  } catch {
+    return queue.enqueue(env, body); // processing will say why (and retry)
+  }
+  return queue.deliverAtReceipt(env, body, prepared);
+}
+
 /** The end of a message's text (DATA's dot, BDAT LAST): check it, queue it, answer. */
 async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean; cr: boolean }, body: () => Buffer): Promise<V> {
   const d = s.data;
@@ -202,7 +220,7 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
       ...(checked.junk ? { junk: true as const } : {}),
     };
     if (tx.dsn !== undefined) env.dsn = tx.dsn;
-    const { id } = await d.queue.enqueue(env, checked.body);
+    const { id } = await store(d.queue, env, checked.body, o.atReceiptBytes);
     logTx(s, tx, { result: 'queued', queueId: id, size });
     countQueued(s, tx, text.length);
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });

@@ -39,6 +39,9 @@ export interface SmtpOptions {
   dmarcRules: ReadonlyMap<string, 'enforce' | 'monitor'>;
   /** Cluster SMTP routing (routing.ts): the map and back-end defaults; null: off. */
   routing: SmtpMappingData | null;
+  /** Local mail up to this size is delivered at receipt (store/local-delivery.ts): processing's
+   * `poolMessageSize` when processing is among the services; 0: never (every message queued). */
+  atReceiptBytes: number;
   /** May this client relay without authenticating? */
   relayAllowed(ip: string): boolean;
 }
@@ -73,6 +76,7 @@ function build(service: ServiceOptions): SmtpOptions {
     dmarcMode: x.dmarcPolicy,
     dmarcRules: new Map(x.dmarcDomainPolicies.map((p) => [p.domain, p.policy])),
     routing: x.enableSmtpRouting ? x.mappingData : null,
+    atReceiptBytes: x.processing?.poolMessageBytes ?? 0,
     relayAllowed(ip: string): boolean {
       if (relayNets.length === 0) return false;
       const a = parseIp(ip);
