@@ -1,7 +1,8 @@
 /**
  * test/processing/crash.test.ts: THE kill -9 test of SMTP receiving and local delivery. A child
  * process runs the real server (fixtures/server-child.ts); 8 SMTP sessions send messages
- * (random sizes up to 24 KiB, dot-stuffed lines, one or two local recipients) and record each
+ * (random sizes up to 24 KiB, dot-stuffed lines, one or two local recipients; those up to
+ * 12 KB delivered at receipt, store/local-delivery.ts, the others queued) and record each
  * message the server answered 250; the child is SIGKILLed mid-load, twice, and started again
  * on the same data directory; the third start drains the queue and stops cleanly. Then the
  * mailboxes are read from the store: every 250'd message is in each of its recipients'
@@ -128,6 +129,7 @@ test('kill -9 under SMTP load: every 250 delivered exactly once, intact, to each
     const recoveries = log.filter((l) => l.includes('"msg":"queue recovery: opened"')).map((l) => JSON.parse(l) as { pending: number });
     assert.equal(recoveries.length, 3);
     assert.ok(recoveries.slice(1).some((x) => x.pending > 0), `some mail was still queued at a kill: ${JSON.stringify(recoveries)}`);
+    assert.ok(log.some((l) => l.includes('"msg":"queue: delivered"') && l.includes('"atReceipt":true')), 'some mail was delivered at receipt');
     const found = log.filter((l) => l.includes('"foundAfterRestart"')).length;
     t.diagnostic(`acknowledged ${acked.size}; queued at the kills ${recoveries.slice(1).map((x) => x.pending).join(', ')}; copies found already written after a restart: ${found}`);
 
