@@ -24,7 +24,8 @@
  * summed over its master and daemons), and the load generators' own CPU. The instance's
  * directory is removed afterwards. BENCH_SMTP_THREADS=1 prints Postern's CPU per message per
  * thread (user and system) on stderr; BENCH_SMTP_PROF_DIR=DIR runs the server with --cpu-prof
- * (a profile per thread in DIR); BENCH_SMTP_SCALE scales the message counts.
+ * (a profile per thread in DIR); BENCH_SMTP_NODE_OPTIONS adds Node/V8 flags to the server's
+ * (to try one); BENCH_SMTP_SCALE scales the message counts.
  *
  * Prints the tables and the ratios, then exactly one line of JSON with every figure and
  * `headline` (bench/lib/table.ts). Targets at 20 sessions: Postern ≥ 0.5 × smtp-sink and
@@ -148,6 +149,8 @@ interface Cell {
 // ---- Postern -----------------------------------------------------------------------------------
 
 async function postern(): Promise<{ run(level: number, n: number, gen?: Loadgen): Promise<Cell>; stop(): Promise<void> }> {
+  const prof = process.env.BENCH_SMTP_PROF_DIR;
+  const nodeOptions = [process.env.BENCH_SMTP_NODE_OPTIONS ?? '', prof !== undefined ? `--cpu-prof --cpu-prof-dir=${prof}` : ''].join(' ').trim();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-smtp-'));
   const store = await new Store({ dataDir }).open();
   await store.directory.addDomain(DOMAIN);
@@ -171,7 +174,7 @@ async function postern(): Promise<{ run(level: number, n: number, gen?: Loadgen)
       }
       processing = { minConnThreads = ${PROC_THREADS} maxConnThreads = ${PROC_THREADS} }
     }`,
-    ...(process.env.BENCH_SMTP_PROF_DIR !== undefined ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_SMTP_PROF_DIR}` } } : {}),
+    ...(nodeOptions !== '' ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
   });
   const port = p.port('smtpIncoming');
   /** Recipients delivered so far (/metrics: postern_messages_delivered_total). */

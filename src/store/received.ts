@@ -16,9 +16,18 @@ const clean = (s: string, max = 255): string => s.replace(/[\x00-\x1f\x7f]/g, '?
 /** For text inside a comment, or a name next to one: no parentheses or backslashes either. */
 const bare = (s: string, max = 255): string => s.replace(/[\x00-\x1f\x7f()\\\s]/g, '?').slice(0, max);
 
+/** The last second formatted (a busy server stamps many messages within one). */
+let lastSec = NaN;
+let lastText = '';
+
 /** "Tue, 01 Jul 2003 10:52:37 +0000" */
 export function rfc5322Date(ms: number): string {
-  return new Date(ms).toUTCString().replace('GMT', '+0000');
+  const sec = Math.floor(ms / 1000);
+  if (sec !== lastSec) {
+    lastText = new Date(sec * 1000).toUTCString().replace('GMT', '+0000');
+    lastSec = sec;
+  }
+  return lastText;
 }
 
 /** An address literal: [192.0.2.1], [IPv6:2001:db8::1]. */

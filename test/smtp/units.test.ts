@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { parsePathArg } from '../../src/protocols/smtp/address.ts';
 import { ChunkCollector, DotDecoder, countReceived } from '../../src/protocols/smtp/data.ts';
 import { withType } from '../../src/protocols/smtp/state.ts';
+import { smtpOptions } from '../../src/protocols/smtp/options.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { deliveryPrefix, ipLiteral } from '../../src/processing/received.ts';
 import { summarize } from '../../src/processing/mime.ts';
 import { retryDelay } from '../../src/store/queue-deliver.ts';
@@ -233,4 +235,17 @@ test('retry schedule: 5 min doubling, capped at 8 h', () => {
   const p = { baseMs: 300_000, maxMs: 28_800_000, maxRetries: 20 };
   const mins = [1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => retryDelay(p, n) / 60_000);
   assert.deepEqual(mins, [5, 10, 20, 40, 80, 160, 320, 480, 480]);
+});
+
+test('delivery at receipt: up to processing\'s poolMessageSize when processing is among the services, else never', () => {
+  const at = (services: string, extra = ''): number => {
+    const r = loadConfig(`Server { primaryDomain = "example.org" services = (${services}) ${extra} }`, 't').resolved;
+    const svc = r.serviceOptions.smtpIncoming;
+    return smtpOptions(svc, svc.listeners[0]!).o.atReceiptBytes;
+  };
+  assert.equal(at('smtpIncoming processing'), 64 * 1024, 'the default poolMessageSize');
+  assert.equal(at('smtp'), 64 * 1024, '`smtp` includes processing');
+  assert.equal(at('smtpIncoming processing', 'processing = { poolMessageSize = 8 }'), 8 * 1024);
+  assert.equal(at('smtpIncoming processing', 'processing = { poolMessageSize = 0 }'), 0, '0: every message parsed on the pool, so every message queued');
+  assert.equal(at('smtpIncoming'), 0, 'no processing here: every message waits in the queue');
 });
