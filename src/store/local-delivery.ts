@@ -101,7 +101,7 @@ export async function deliverAtReceipt(q: Queue, store: Store, envIn: unknown, b
   const errors = await Promise.all(outcome);
   const delivered = errors.filter((e) => e === null).length;
   q.counters.delivered += delivered;
-  const logged = { id, from: env.from, to: env.rcpts.map((r) => r.to), size: body.length, attempt: 1, ...(p!.info ?? {}), atReceipt: true };
+  const logged = { id, from: env.from, to: env.rcpts.map((r) => r.to), size: body.length, attempt: 1, ...(typeof p!.info === 'object' ? p!.info : {}), atReceipt: true };
   if (delivered > 0) q.log.info({ ...logged, delivered }, 'queue: delivered');
   if (delivered === env.rcpts.length) {
     q.counters.received++;

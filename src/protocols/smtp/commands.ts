@@ -181,8 +181,8 @@ async function rcpt(args: string, s: Session): Promise<V> {
 /** Into the mailboxes at receipt (local mail up to `atReceiptBytes` while processing runs:
  * this thread runs processing's parse, the store thread the appends and one sync per shard,
  * store/local-delivery.ts), else into the queue. Durable when it resolves. */
-async function store(queue: QueueClient, env: QueueEnvelope, body: Buffer, atReceiptBytes: number): Promise<{ id: string }> {
-  if (body.length > atReceiptBytes || !localOnly(env)) return queue.enqueue(env, body);
+async function storeMessage(queue: QueueClient, env: QueueEnvelope, body: Buffer, atReceiptBytes: number): Promise<{ id: string }> {
+  if (atReceiptBytes === 0 || body.length > atReceiptBytes || !localOnly(env)) return queue.enqueue(env, body);
   let prepared: PreparedCopy;
   try {
     prepared = prepareCopy(body);
@@ -220,7 +220,7 @@ async function finish(s: Session, tx: Tx, overflow: boolean, bare: { lf: boolean
       ...(checked.junk ? { junk: true as const } : {}),
     };
     if (tx.dsn !== undefined) env.dsn = tx.dsn;
-    const { id } = await store(d.queue, env, checked.body, o.atReceiptBytes);
+    const { id } = await storeMessage(d.queue, env, checked.body, o.atReceiptBytes);
     logTx(s, tx, { result: 'queued', queueId: id, size });
     countQueued(s, tx, text.length);
     return reply(`250 2.0.0 Ok: queued as ${id}\r\n`, { state: 'ready' });
