@@ -2,7 +2,8 @@
  * bench/lib/server.ts: a Postern server as a child process for benchmarks, so that its memory
  * and CPU are measured apart from the load generator's; and the open-file-limit helpers.
  *
- * `startPosternProcess({ configText, protocolOverrides?, env?, nofile? })` runs (with Node's compile cache, as `postern start` does)
+ * `startPosternProcess({ configText, protocolOverrides?, env?, nofile? })` runs (with Node's compile
+ * cache and the environment and Node options of src/process-tuning.ts, as `postern start` does)
  * bench/lib/launch.ts with process.execPath under `bash -c 'ulimit -n N …; exec …'` (when the
  * limit cannot be raised to N it tries the hard limit, then keeps the current one; `nofile` on
  * the result is the limit in use) with a fresh temp data directory (or `dataDir`), and resolves once the server
@@ -29,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusDoc } from '../../src/status/types.ts';
+import { tunedLaunch } from '../../src/process-tuning.ts';
 import { clockTicks } from './proc.ts';
 
 const LAUNCH = fileURLToPath(new URL('./launch.ts', import.meta.url));
@@ -161,9 +163,12 @@ export async function ensureNofile(n: number): Promise<number | null> {
 export async function startPosternProcess(opts: PosternProcessOptions): Promise<PosternProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-'));
   const launchArgs = JSON.stringify({ configText: opts.configText, dataDir, protocolOverrides: opts.protocolOverrides });
-  const nodeArgs = [LAUNCH, launchArgs];
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-  delete env[REEXEC_ENV];
+  const base: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  delete base[REEXEC_ENV];
+  // the environment and Node options `postern start` re-executes itself with (src/process-tuning.ts)
+  const tuned = tunedLaunch({ env: base, execArgv: [] });
+  const nodeArgs = [...tuned.execArgv, LAUNCH, launchArgs];
+  const env = tuned.env;
   // the server runs as `postern start` runs it (bin/postern.js): with Node's compile cache, so
   // that no thread strips and compiles the TypeScript again (about half a thread's memory)
   env.NODE_COMPILE_CACHE ??= path.join(os.tmpdir(), `postern-compile-cache-${process.getuid?.() ?? 'u'}`);

@@ -27,7 +27,6 @@
  * rejects with STORE_BAD_ARGUMENT when mailauth cannot sign (no From header, a bad key).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { dkimSign } from 'mailauth';
 import { PosternError } from '../errors.ts';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
@@ -103,6 +102,9 @@ export function dkimTxtRecord(k: DkimKey): string {
 
 /** The message with a DKIM-Signature field on top (relaxed/relaxed, mailauth's header list). */
 export async function signMessage(key: DkimKey, body: Buffer): Promise<Buffer> {
+  // loaded on first use: the store thread imports this module for its key verbs only, and
+  // mailauth (with joi, the ASN.1 and TLD tables it brings) kept ~7 MB of its heap for nothing
+  const { dkimSign } = await import('mailauth');
   const r = await dkimSign(body, {
     canonicalization: 'relaxed/relaxed',
     // mailauth 7.1 signs what signatureData lists (its typings also ask for the top-level three)
