@@ -73,7 +73,7 @@ export class ConnThread implements Child {
       transferList: opts.storePort === undefined ? [host.port2, ctl.port2] : [host.port2, ctl.port2, opts.storePort],
       // the young generation: 4 MB, not 8 (a thread's new space grows to the cap in an accept burst
       // and stays resident, for 10,000 idle connections as for none); `postern start`'s
-      // --max-semi-space-size (src/process-tuning.ts), a process-wide V8 flag, wins over this
+      // --max-semi-space-size (src/process-tuning.ts) is the main thread's only
       resourceLimits: { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: Math.min(4, Math.max(2, mb >> 3)) },
       stdout: false,
       stderr: false,

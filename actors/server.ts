@@ -26,6 +26,7 @@ import { checkTlsFiles } from '../src/net/tls.ts';
 import { serviceRow, serviceRows } from '../src/service/table.ts';
 import { registerServices, type ServiceRow } from '../src/config/schema.ts';
 import { ServiceHost } from './service.ts';
+import { workerHeapFlags } from '../src/process-tuning.ts';
 import { startStatusServer } from '../src/status/http.ts';
 import { startControlServer } from '../src/control/server.ts';
 import { runCommand, type MainHandlers } from '../src/admin/commands.ts';
@@ -100,6 +101,7 @@ function enableCompileCache(): void {
 
 export async function startServer(opts: StartOptions = {}): Promise<Server> {
   enableCompileCache();
+  workerHeapFlags(); // the main thread's young-generation cap is not the workers' (src/process-tuning.ts)
   await learnSystemHostname(); // the default `hostname`, bounded in time
   if (opts.testServices !== undefined) registerServices(opts.testServices);
   const loaded = opts.configFile !== undefined ? await loadConfigFile(opts.configFile) : opts.configText !== undefined ? loadConfig(opts.configText, 'config') : loadDefault();

@@ -71,7 +71,7 @@ export class StoreThread implements Child {
     this.ended.promise.catch(() => {});
     // (the young generation capped at 8 MB: uncapped, the store's startup grew it to 32 MB, all of
     // it resident for the server's life; `postern start`'s --max-semi-space-size
-    // (src/process-tuning.ts), a process-wide V8 flag, caps it lower and wins over this)
+    // (src/process-tuning.ts) is the main thread's only)
     this.worker = new Worker(ENTRY, { name: 'store', workerData: { ...data, controlPort: port2 } satisfies StoreThreadWorkerData, transferList: [port2], resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     this.worker.on('message', (m: StoreThreadOut) => this.onMessage(m));
     this.worker.on('error', (e) => this.exit({ kind: 'error', error: { code: 'THREAD_EXITED', message: `store thread failed: ${e.message}`, retryable: true } }));

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_ENV_DEFAULTS, SERVER_NODE_FLAGS, tunedLaunch } from '../../src/process-tuning.ts';
+import { MAIN_ONLY_ENV, SERVER_ENV_DEFAULTS, SERVER_NODE_FLAGS, tunedLaunch } from '../../src/process-tuning.ts';
 import { tmpDir, waitFor } from '../helpers.ts';
 
 const BIN = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'postern.js');
@@ -86,4 +86,39 @@ test("postern start keeps the operator's values, and POSTERN_PROCESS_TUNING=off 
   const off = await startedWith({ POSTERN_PROCESS_TUNING: 'off' });
   assert.equal(off.environ.has('MALLOC_ARENA_MAX'), false);
   for (const f of SERVER_NODE_FLAGS) assert.ok(!off.cmdline.includes(f), off.cmdline.join(' '));
+});
+
+/** Run `code` (an ES module) in a child Node with `execArgv` and `env`; its stdout. */
+function runNode(execArgv: string[], env: Record<string, string>, code: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    child.on('exit', (c) => (c === 0 ? resolve(out) : reject(new Error(`exit ${c}: ${err}`))));
+  });
+}
+
+test("the tuning's young-generation flag stays the main thread's: workers made after workerHeapFlags get their own resourceLimits", async () => {
+  const mod = new URL('../../src/process-tuning.ts', import.meta.url).href;
+  // the main thread's new space, then a worker's with an 8 MB young-generation limit, in MB
+  const code = `
+    import v8 from 'node:v8';
+    import { Worker } from 'node:worker_threads';
+    import { workerHeapFlags } from ${JSON.stringify(mod)};
+    const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
+    const main = newSpace();
+    const reset = workerHeapFlags();
+    const w = new Worker("const v8 = process.getBuiltinModule('node:v8'); process.getBuiltinModule('node:worker_threads').parentPort.postMessage(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576)", { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    w.once('message', (m) => { console.log(JSON.stringify({ main, worker: m, reset })); w.terminate(); });`;
+  const tuned = tunedLaunch({ env: {}, execArgv: [] });
+  const ours = JSON.parse(await runNode(tuned.execArgv, { [MAIN_ONLY_ENV]: tuned.env[MAIN_ONLY_ENV]! }, code));
+  assert.ok(ours.main <= 1, JSON.stringify(ours)); // the flag applies to the main thread
+  assert.ok(ours.worker > 2, JSON.stringify(ours)); // and not to the worker
+  assert.deepEqual(ours.reset, ['--max-semi-space-size']);
+  // the operator's own flag (no marker): left alone, it applies to every thread
+  const theirs = JSON.parse(await runNode(['--max-semi-space-size=1'], {}, code));
+  assert.deepEqual(theirs.reset, []);
+  assert.ok(theirs.worker <= 2, JSON.stringify(theirs));
 });
