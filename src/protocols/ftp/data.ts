@@ -311,6 +311,23 @@ export function watch(s: net.Socket, timeoutMs: number, t: Transfer, bytes = Inf
  * Bytes the socket could not take at once release the held preliminary reply (the client may
  * wait for it before it reads). */
 export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number, t: Transfer): Promise<void> {
+  if (!(s as TLSSocket).encrypted && s.writable && s.writableLength === 0) {
+    // a plain connection whose bytes the kernel takes at once (most files: the socket buffer
+    // holds them): close it right away, and the kernel sends them, then the FIN; no shutdown
+    // request, 'finish' event or watch for a transfer that is already over
+    t.socket = s;
+    s.write(bytes);
+    if (s.writableLength === 0 && s.errored === null && !s.destroyed) {
+      s.destroy();
+      return;
+    }
+    const done = watch(s, timeoutMs, t, s.writableLength);
+    s.end();
+    t.release();
+    await done;
+    s.destroy();
+    return;
+  }
   const done = watch(s, timeoutMs, t, bytes.length);
   s.end(bytes);
   if (s.writableLength > 0) t.release();
