@@ -22,7 +22,7 @@
  */
 import type { Logger } from '../../log.ts';
 import type { Locator, MailboxApi } from '../../store/types.ts';
-import { BodyReader } from '../../store/bodies.ts';
+import { bodyReader } from './body.ts';
 
 export type MessageStatus = 'ok' | 'none' | 'deleted';
 
@@ -43,7 +43,7 @@ export class Maildrop {
   private readonly paths: string[];
   private readonly marks: Uint8Array;
   /** The session's body reader: it holds the segment files it read until `close()`. */
-  readonly bodies = new BodyReader();
+  readonly bodies = bodyReader();
   private totalBytes = 0;
   private deletedCount = 0;
   private deletedBytes = 0;
