@@ -1,45 +1,26 @@
 /**
  * protocols/pop3/body.ts: sending a stored body as a POP3 multi-line response, read through the
- * store's body reader (src/store/bodies.ts) without holding more than a read-ahead window or one
- * chunk of it.
+ * store's body reader (src/store/bodies.ts) without holding more than one chunk of it.
  *
- * - `sendBody`: a body up to WINDOW_BYTES is read whole through the session's `BodyReader`
- *   (`bodyReader()`: read-ahead windows from a per-thread pool, given back once the socket has
- *   sent what was written from them) and checked against its crc32 before a byte is sent (the
- *   caller answers -ERR); a larger one is pulled in chunks of at most CHUNK bytes (synchronous
- *   pread: bodies just delivered are in the page cache), each written before the next is
- *   pulled, after waiting for the socket to drain (backpressure), the terminating "." with the
- *   last one; the reader checks the crc32 before it yields the last chunk, so one that fails
- *   drops the connection before its last chunk and the terminator, and a damaged body is never
- *   taken for a whole one. TOP cuts the body after the header and `topLines` body lines;
- *   lines that begin with "." are dot-stuffed. The writes are corked until the end of the
- *   tick: the responses to pipelined RETRs answered in the same tick go out in one write.
+ * - `sendBody`: pulls the body from the session's `BodyReader` in chunks of at most CHUNK
+ *   bytes (synchronous pread: bodies just delivered are in the page cache), optionally cuts it
+ *   after the header and `topLines` body lines (TOP), dot-stuffs lines that begin with ".",
+ *   writes each chunk and waits for the socket to drain before pulling the next
+ *   (backpressure), the terminating "." with the last one. The writes are corked until the end
+ *   of the tick: the responses to pipelined RETRs answered in the same tick go out in one write. The reader checks the crc32
+ *   before it yields the last chunk: a body of one chunk is checked before the first byte is
+ *   sent (the caller answers -ERR); a larger one that fails drops the connection before its
+ *   last chunk and the terminator, so a damaged body is never taken for a whole one.
  * - `writeOut(socket, data)`: write and wait for drain when the socket's buffer is full.
  *
- * Exports: `sendBody`, `bodyReader`, `WINDOW_BYTES`, `writeOut`, `SendResult`, `DotStuffer`,
- * `TopCut`. Rejects: STORE_IO (a read failed; if part of the body was sent, the socket has been
- * destroyed first).
+ * Exports: `sendBody`, `writeOut`, `SendResult`, `DotStuffer`, `TopCut`. Rejects: STORE_IO (a
+ * read failed; if part of the body was sent, the socket has been destroyed first).
  */
 import type { Socket } from 'node:net';
-import { BODY_CHUNK_BYTES, BodyReader, WindowPool } from '../../store/bodies.ts';
+import { BODY_CHUNK_BYTES, type BodyReader } from '../../store/bodies.ts';
 import type { Locator } from '../../store/types.ts';
 
 const CHUNK = BODY_CHUNK_BYTES;
-/** Bodies up to this size are read whole through the session reader's read-ahead window. */
-export const WINDOW_BYTES = 64 * 1024;
-/** Spare windows kept per thread, shared by its sessions' readers. */
-const WINDOW_POOL = 32;
-/** This thread's spare windows: a RETR of a small body is a view of a window, not a buffer of
- * its own, so retrieving messages allocates no memory outside the heap per message (fresh
- * buffers of 4 KiB at tens of thousands a second made V8 run full collections for their
- * external memory several times a second). */
-const windows = new WindowPool(WINDOW_POOL);
-
-/** A session's body reader (Maildrop): read-ahead windows of WINDOW_BYTES from the thread's
- * pool, read with a synchronous pread. */
-export function bodyReader(): BodyReader {
-  return new BodyReader({ readAheadBytes: WINDOW_BYTES, pool: windows, sync: true });
-}
 const DOT = Buffer.from('.');
 const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
@@ -168,28 +149,6 @@ export async function sendBody(getSocket: () => Socket, head: string, reader: Bo
   const stuffer = new DotStuffer();
   const top = topLines === null ? null : new TopCut(topLines);
   let started = false; // the head is out
-  if (loc.length <= WINDOW_BYTES) {
-    // what was written before has reached the kernel: no queued write holds a replaced window
-    if (getSocket().writableLength === 0) reader.recycle();
-    let body: Buffer;
-    try {
-      body = await reader.read(loc); // checked against its crc before a byte is sent
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'STORE_CORRUPT') throw e;
-      return 'corrupt';
-    }
-    const parts: Buffer[] = [];
-    stuffer.stuff(top === null ? body : top.cut(body).out, parts);
-    parts.push(stuffer.end());
-    const socket = getSocket();
-    if (socket.destroyed) return 'closed';
-    corkForTick(socket);
-    socket.write(head);
-    let ok = true;
-    for (const p of parts) ok = socket.write(p);
-    if (!ok && !(await drained(socket))) return 'closed';
-    return 'sent';
-  }
   const chunks = reader.chunks(loc, { chunkBytes: CHUNK, sync: true });
   let pos = 0;
   try {

@@ -22,7 +22,7 @@
  */
 import type { Logger } from '../../log.ts';
 import type { Locator, MailboxApi } from '../../store/types.ts';
-import { bodyReader } from './body.ts';
+import { BodyReader } from '../../store/bodies.ts';
 
 export type MessageStatus = 'ok' | 'none' | 'deleted';
 
@@ -43,7 +43,7 @@ export class Maildrop {
   private readonly paths: string[];
   private readonly marks: Uint8Array;
   /** The session's body reader: it holds the segment files it read until `close()`. */
-  readonly bodies = bodyReader();
+  readonly bodies = new BodyReader();
   private totalBytes = 0;
   private deletedCount = 0;
   private deletedBytes = 0;
