@@ -154,24 +154,30 @@ test('sendBody: responses sent in the same tick go out in one write, whole and i
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [sock] = (await once(server, 'connection')) as [net.Socket];
-  const got: Buffer[] = [];
-  client.on('data', (d: Buffer) => got.push(d));
-  const writes: number[] = [];
-  const writev = sock._writev!.bind(sock);
-  sock._writev = (chunks, cb) => (writes.push(chunks.length), writev(chunks, cb));
-  const write = sock._write.bind(sock);
-  sock._write = (chunk, enc, cb) => (writes.push(1), write(chunk, enc, cb));
-  const reader = new BodyReader({ files: new SegmentFiles() });
-  const sent = await Promise.all(locs.map((l, i) => sendBody(() => sock, `+OK ${i}\r\n`, reader, l, null)));
-  assert.deepEqual(sent, ['sent', 'sent', 'sent']);
-  await new Promise((r) => setImmediate(r));
-  assert.equal(writes.length, 1, `one write for the three responses: ${JSON.stringify(writes)}`);
-  sock.end();
-  await once(client, 'end');
-  const want = bodies.map((b, i) => `+OK ${i}\r\n${b.toString().replace('\n.line', '\n..line')}.\r\n`).join('');
-  assert.equal(Buffer.concat(got).toString(), want);
-  reader.close();
-  client.destroy();
-  server.close();
+  try {
+    const got: Buffer[] = [];
+    client.on('data', (d: Buffer) => got.push(d));
+    const writes: number[] = [];
+    const writev = sock._writev!.bind(sock);
+    sock._writev = (chunks, cb) => (writes.push(chunks.length), writev(chunks, cb));
+    const write = sock._write.bind(sock);
+    sock._write = (chunk, enc, cb) => (writes.push(1), write(chunk, enc, cb));
+    const reader = new BodyReader({ files: new SegmentFiles() });
+    // one after another, as a session answers pipelined RETRs
+    const sent = [];
+    for (const [i, l] of locs.entries()) sent.push(await sendBody(() => sock, `+OK ${i}\r\n`, reader, l, null));
+    assert.deepEqual(sent, ['sent', 'sent', 'sent']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 1, `one write for the three responses: ${JSON.stringify(writes)}`);
+    sock.end();
+    await once(client, 'end');
+    const want = bodies.map((b, i) => `+OK ${i}\r\n${b.toString().replace('\n.line', '\n..line')}.\r\n`).join('');
+    assert.equal(Buffer.concat(got).toString(), want);
+    reader.close();
+  } finally {
+    client.destroy();
+    sock.destroy();
+    server.close();
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 });
