@@ -2,8 +2,8 @@
  * protocols/ftp/data.ts: FTP data connections, owned by their session on its connection thread.
  *
  * - Passive (PASV/EPSV): a listener on the control connection's local address, on a free port
- *   of the configured range, that accepts only the control connection's peer address, and one
- *   connection per PASV (any other connection is closed at once and counted). The session
+ *   of the configured range, that accepts only the control connection's peer address (paused:
+ *   nothing is read until an upload or TLS asks), and one connection per PASV (any other connection is closed at once and counted). The session
  *   keeps it between transfers (a PASV re-arms it) and it closes after PASSIVE_IDLE_MS unarmed.
  * - Active (PORT/EPRT): a connection to the client's own address (the caller checks it), from
  *   the control connection's local address.
@@ -134,7 +134,9 @@ export class PassiveListener {
     for (let i = 0; i < span; i++) {
       const port = min + (c % span);
       c = (c + 1) % span;
-      const server = net.createServer({ pauseOnConnect: false });
+      // paused: a download never reads its data connection (no read start, no epoll entry per
+      // file); an upload resumes it (receiveBytes)
+      const server = net.createServer({ pauseOnConnect: true });
       try {
         await listenOn(server, host, port);
         cursors.set(key, c);
@@ -371,5 +373,6 @@ export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: T
     s.once('close', () => {
       if (!ended) reject(new DataError(t.aborted ? 'aborted' : 'closed', 'data connection closed before the upload ended'));
     });
+    s.resume(); // a passive connection is accepted paused
   });
 }
