@@ -36,6 +36,10 @@ export class DataError extends Error {
   }
 }
 
+/** An 'error' listener that ignores the error ('close' follows, and the transfer's own
+ * watchers report it): one function for every data socket, not a closure each. */
+function ignoreError(): void {}
+
 /** `::ffff:127.0.0.1` → `127.0.0.1`. */
 export function plainAddress(a: string | undefined): string {
   const s = a ?? '';
@@ -110,7 +114,7 @@ export class PassiveListener {
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;
     server.on('connection', (s) => {
-      s.on('error', () => {});
+      s.on('error', ignoreError);
       if (!this.armed || this.got !== null || plainAddress(s.remoteAddress) !== peer) {
         this.refusedPeers++;
         s.destroy();
@@ -123,7 +127,7 @@ export class PassiveListener {
         w(s);
       } else this.got = s;
     });
-    server.on('error', () => {});
+    server.on('error', ignoreError);
   }
 
   /** Listen on `host`, on the first free port of [min, max] from a per-thread cursor. */
@@ -249,7 +253,7 @@ export function connectActive(host: string, port: number, localAddress: string, 
     s.once('connect', () => {
       clearTimeout(timer);
       s.removeAllListeners('error');
-      s.on('error', () => {});
+      s.on('error', ignoreError);
       resolve(s);
     });
     s.once('error', (e) => {
