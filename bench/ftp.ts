@@ -14,6 +14,11 @@
  *   each with 1 and 4 parallel transfers (`mirror -P`).
  * Each cell is REPEAT (default 3, BENCH_FTP_REPEAT) runs of each server, alternating between
  * them; the table shows the best and the median files/s, the ratio is on the medians.
+ * The measured copies are written to a memory file system (COPY_ROOT: /dev/shm when there is
+ * one, BENCH_FTP_COPY_DIR to choose) and removed after each run: on a disk file system (ext4)
+ * creating 10,000 files just after 10,000 were deleted costs lftp most of its CPU (the inode
+ * allocator's `recently_deleted` scan: 60–80 % of its CPU in `perf`), which then paced every
+ * run whatever the server, and more the more runs came before.
  * Reported: files/s, MB/s (10^6 bytes), the ratio Postern ÷ vsftpd, and each server's CPU time
  * in the run (Postern: its process, all threads; vsftpd: its listener and the reaped session
  * processes; lftp: its CPU time as a reaped child), per file; each copy is checked (file count
@@ -57,10 +62,21 @@ const MODES = {
 } as const;
 type Mode = keyof typeof MODES;
 const RUN_MODES = (process.env.BENCH_FTP_MODES?.split(',') ?? Object.keys(MODES)) as Mode[];
+/** Where the measured copies go (a directory of their own under it, removed at the end). */
+const COPY_ROOT = process.env.BENCH_FTP_COPY_DIR ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
 /** Node options for the server child only (a profile: `--cpu-prof --cpu-prof-dir=DIR`). */
 const SERVER_NODE_OPTIONS = process.env.BENCH_FTP_SERVER_NODE_OPTIONS;
 /** A file to which the server child's output lines go (e.g. with `--trace-gc`). */
 const SERVER_OUTPUT = process.env.BENCH_FTP_SERVER_OUTPUT;
+
+function isWritableDir(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -225,6 +241,7 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-bench-ftp-'));
   fs.chmodSync(work, 0o755); // vsftpd's unprivileged process reads the copy under it
   const dataDir = path.join(work, 'postern-data');
+  const copies = fs.mkdtempSync(path.join(COPY_ROOT, 'postern-bench-ftp-copies-'));
   let postern: PosternProcess | null = null;
   let vsftpd: ChildProcess | null = null;
   try {
@@ -265,8 +282,8 @@ async function main(): Promise<void> {
         const p: Run[] = [];
         const s: Run[] = [];
         for (let i = 0; i < REPEAT; i++) {
-          p.push(await measure(work, 'p', (d) => lftp(pPort, `admin,${PASSWORD}`, `/domains/${DOMAIN}`, d, settings, parallel), expect, pCpu));
-          s.push(await measure(work, 'v', (d) => lftp(v.port, 'anonymous,', '/', d, settings, parallel), expect, () => treeCpuSeconds([v.proc.pid!])));
+          p.push(await measure(copies, 'p', (d) => lftp(pPort, `admin,${PASSWORD}`, `/domains/${DOMAIN}`, d, settings, parallel), expect, pCpu));
+          s.push(await measure(copies, 'v', (d) => lftp(v.port, 'anonymous,', '/', d, settings, parallel), expect, () => treeCpuSeconds([v.proc.pid!])));
         }
         const row: Row = {
           mode, parallel,
@@ -309,6 +326,7 @@ async function main(): Promise<void> {
     vsftpd?.kill('SIGTERM');
     await postern?.stop().catch(() => {});
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(copies, { recursive: true, force: true });
   }
 }
 

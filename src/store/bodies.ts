@@ -14,7 +14,8 @@
  *     window of `readAheadBytes` (a client fetching a folder in UID order reads bodies that lie
  *     one after another, so one read serves many). A mismatch through a cached file is tried
  *     once more on a fresh open. With a `WindowPool`, `recycle()` / `recycleAll()` (the caller
- *     holds none of the bodies any more) give the windows back for the next reads.
+ *     holds none of the bodies any more) give the windows back for the next reads. With
+ *     `sync` the windows are read with a synchronous pread.
  *   - `chunks(locator, { start, chunkBytes, sync })`: the body (from byte `start`) as fresh
  *     buffers of at most `chunkBytes`, pulled one at a time (the consumer's pace is the
  *     backpressure: nothing is read ahead of what it asked for). From byte 0 the crc32 is
@@ -212,6 +213,10 @@ export interface BodyReaderOptions {
   files?: SegmentFiles;
   /** Where read-ahead windows come from and go back to (`recycle`); none: always fresh. */
   pool?: WindowPool;
+  /** `read` fills its windows with a synchronous pread (as `chunks` with `sync`): a window from
+   * the page cache costs a copy, where a read through the libuv pool also costs a pool
+   * thread's wake-up and a trip back through the event loop. */
+  sync?: boolean;
 }
 
 /** Spare read-ahead window buffers of one thread, reused instead of allocated (a FETCH of
@@ -270,12 +275,14 @@ export class BodyReader {
   /** Windows replaced since the last `recycle`: bodies handed out may still point into them. */
   private retired: Buffer[] = [];
   private readonly pool: WindowPool | null;
+  private readonly sync: boolean;
   private closed = false;
 
   constructor(o: BodyReaderOptions = {}) {
     this.files = o.files ?? segmentFiles;
     this.readAheadBytes = o.readAheadBytes ?? 0;
     this.pool = o.pool ?? null;
+    this.sync = o.sync ?? false;
   }
 
   /** The caller holds no body this reader returned before the current window (e.g. the socket
@@ -344,7 +351,7 @@ export class BodyReader {
     while (got < loc.length) {
       let n: number;
       try {
-        n = await preadAsync(fd, buf, got, buf.length - got, loc.offset + got);
+        n = this.sync ? fs.readSync(fd, buf, got, buf.length - got, loc.offset + got) : await preadAsync(fd, buf, got, buf.length - got, loc.offset + got);
       } catch (e) {
         throw ioFail(e, 'reading', loc.path);
       }

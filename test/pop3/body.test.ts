@@ -1,12 +1,21 @@
 /**
  * The pieces that put a stored body on the wire: dot-stuffing and the TOP cut, as tables of
  * input → output and as properties on random bodies cut into random chunks (the result must
- * not depend on where the chunks break); and the verified-login cache (bounded; it misses on a
+ * not depend on where the chunks break); responses sent in the same tick (pipelined RETRs)
+ * leaving in one write; and the verified-login cache (bounded; it misses on a
  * new stored hash). The failed-login throttle is the service's: test/auth/throttle.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DotStuffer, TopCut } from '../../src/protocols/pop3/body.ts';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { crc32 } from 'node:zlib';
+import { DotStuffer, sendBody, TopCut } from '../../src/protocols/pop3/body.ts';
+import { BodyReader, SegmentFiles } from '../../src/store/bodies.ts';
+import type { Locator } from '../../src/store/types.ts';
 import { LoginCache } from '../../src/protocols/pop3/guard.ts';
 import { pop3Options, type Pop3Options } from '../../src/protocols/pop3/options.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -128,4 +137,47 @@ test('login cache: concurrent checks of the same credentials share one verificat
   assert.equal(await c.check('ann', 'bad', 'h', o, no), false);
   assert.equal(await c.check('ann', 'bad', 'h', o, no), false);
   assert.equal(wrongRuns, 2, 'a failed check is not cached');
+});
+
+test('sendBody: responses sent in the same tick go out in one write, whole and in order', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postern-pop3-body-'));
+  const file = path.join(dir, 'seg-00000001.log');
+  const bodies = Array.from({ length: 3 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\n.line ${i}\r\nend\r\n`));
+  const locs: Locator[] = [];
+  let off = 0;
+  for (const b of bodies) {
+    locs.push({ path: file, offset: off, length: b.length, crc: crc32(b) });
+    off += b.length;
+  }
+  fs.writeFileSync(file, Buffer.concat(bodies));
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [sock] = (await once(server, 'connection')) as [net.Socket];
+  try {
+    const got: Buffer[] = [];
+    client.on('data', (d: Buffer) => got.push(d));
+    const writes: number[] = [];
+    const writev = sock._writev!.bind(sock);
+    sock._writev = (chunks, cb) => (writes.push(chunks.length), writev(chunks, cb));
+    const write = sock._write.bind(sock);
+    sock._write = (chunk, enc, cb) => (writes.push(1), write(chunk, enc, cb));
+    const reader = new BodyReader({ files: new SegmentFiles() });
+    // one after another, as a session answers pipelined RETRs
+    const sent = [];
+    for (const [i, l] of locs.entries()) sent.push(await sendBody(() => sock, `+OK ${i}\r\n`, reader, l, null));
+    assert.deepEqual(sent, ['sent', 'sent', 'sent']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 1, `one write for the three responses: ${JSON.stringify(writes)}`);
+    sock.end();
+    await once(client, 'end');
+    const want = bodies.map((b, i) => `+OK ${i}\r\n${b.toString().replace('\n.line', '\n..line')}.\r\n`).join('');
+    assert.equal(Buffer.concat(got).toString(), want);
+    reader.close();
+  } finally {
+    client.destroy();
+    sock.destroy();
+    server.close();
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -2,8 +2,9 @@
  * test/store/bodies.test.ts: the store's one body reader (src/store/bodies.ts) on real segment
  * files: whole reads and reads through the read-ahead window, chunks from a restart offset,
  * the crc check (before the only chunk, or before the last one), a file replaced under a
- * cached descriptor, the per-thread file cache's reference counts, and read-ahead windows
- * recycled through a pool (only those the caller said it no longer holds).
+ * cached descriptor, the per-thread file cache's reference counts, read-ahead windows
+ * recycled through a pool (only those the caller said it no longer holds), and windows read
+ * with a synchronous pread (`sync`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,6 +87,25 @@ test('body reader: windows go back to the pool only when recycled, and reused on
   const r2 = new BodyReader({ readAheadBytes: 16 * 1024, files: new SegmentFiles(), pool });
   for (const [i, l] of locs.entries()) assert.deepEqual(await r2.read(l), bodies[i]);
   r2.close();
+});
+
+test('body reader: windows read with a synchronous pread (sync) give the same bodies and checks', async () => {
+  const dir = tmpData('postern-bodies-');
+  const file = path.join(dir, 'seg-00000001.log');
+  const bodies = [...Array.from({ length: 20 }, (_, i) => body(3000 + i, i)), body(40_000, 99)];
+  const locs = segment(file, bodies);
+  const r = new BodyReader({ readAheadBytes: 16 * 1024, files: new SegmentFiles(), pool: new WindowPool(2), sync: true });
+  for (const [i, l] of locs.entries()) assert.deepEqual(await r.read(l), bodies[i]);
+  r.recycleAll();
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from('!'), 0, 1, locs[5]!.offset + 10);
+  fs.closeSync(fd);
+  const fresh = new BodyReader({ readAheadBytes: 16 * 1024, files: new SegmentFiles(), sync: true });
+  await assert.rejects(fresh.read(locs[5]!), code('STORE_CORRUPT'));
+  assert.deepEqual(await fresh.read(locs[6]!), bodies[6]);
+  await assert.rejects(fresh.read({ ...locs[0]!, path: path.join(dir, 'missing.log') }), code('STORE_IO'));
+  r.close();
+  fresh.close();
 });
 
 test('body reader: a damaged body fails its crc before it is taken for a whole one', async () => {

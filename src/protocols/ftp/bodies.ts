@@ -4,7 +4,9 @@
  *
  * Small bodies (up to SMALL_BODY) are read whole through the reader's read-ahead window of
  * READ_AHEAD_BYTES (a mirror fetches a folder's messages in UID order, and their bodies lie one
- * after another, so one read serves many), checked against their crc32 before a byte is sent,
+ * after another, so one read serves many), read with a synchronous pread (as POP3 reads its
+ * chunks: a window from the page cache is a copy of ~20 µs, where the libuv pool adds a pool
+ * thread's wake-up and an event-loop trip per window), checked against their crc32 before a byte is sent,
  * and sent from byte `start` (REST). The windows come from a per-thread pool and go back to it
  * once a transfer has handed its bytes to the network. Large ones are streamed in chunks of READ_AHEAD_BYTES at
  * the socket's pace; from byte 0 the reader checks the crc32 before the last chunk, so a
@@ -33,7 +35,7 @@ const windows = new WindowPool(WINDOW_POOL);
 
 /** A session's reader: close it when the session ends. */
 export function bodyReader(): BodyReader {
-  return new BodyReader({ readAheadBytes: READ_AHEAD_BYTES, pool: windows });
+  return new BodyReader({ readAheadBytes: READ_AHEAD_BYTES, pool: windows, sync: true });
 }
 
 function corrupt(e: unknown): unknown {

@@ -2,8 +2,8 @@
  * protocols/ftp/data.ts: FTP data connections, owned by their session on its connection thread.
  *
  * - Passive (PASV/EPSV): a listener on the control connection's local address, on a free port
- *   of the configured range, that accepts only the control connection's peer address, and one
- *   connection per PASV (any other connection is closed at once and counted). The session
+ *   of the configured range, that accepts only the control connection's peer address (paused:
+ *   nothing is read until an upload or TLS asks), and one connection per PASV (any other connection is closed at once and counted). The session
  *   keeps it between transfers (a PASV re-arms it) and it closes after PASSIVE_IDLE_MS unarmed.
  * - Active (PORT/EPRT): a connection to the client's own address (the caller checks it), from
  *   the control connection's local address.
@@ -35,6 +35,10 @@ export class DataError extends Error {
     this.why = why;
   }
 }
+
+/** An 'error' listener that ignores the error ('close' follows, and the transfer's own
+ * watchers report it): one function for every data socket, not a closure each. */
+function ignoreError(): void {}
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`. */
 export function plainAddress(a: string | undefined): string {
@@ -110,7 +114,7 @@ export class PassiveListener {
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;
     server.on('connection', (s) => {
-      s.on('error', () => {});
+      s.on('error', ignoreError);
       if (!this.armed || this.got !== null || plainAddress(s.remoteAddress) !== peer) {
         this.refusedPeers++;
         s.destroy();
@@ -123,7 +127,7 @@ export class PassiveListener {
         w(s);
       } else this.got = s;
     });
-    server.on('error', () => {});
+    server.on('error', ignoreError);
   }
 
   /** Listen on `host`, on the first free port of [min, max] from a per-thread cursor. */
@@ -134,7 +138,9 @@ export class PassiveListener {
     for (let i = 0; i < span; i++) {
       const port = min + (c % span);
       c = (c + 1) % span;
-      const server = net.createServer({ pauseOnConnect: false });
+      // paused: a download never reads its data connection (no read start, no epoll entry per
+      // file); an upload resumes it (receiveBytes)
+      const server = net.createServer({ pauseOnConnect: true });
       try {
         await listenOn(server, host, port);
         cursors.set(key, c);
@@ -247,7 +253,7 @@ export function connectActive(host: string, port: number, localAddress: string, 
     s.once('connect', () => {
       clearTimeout(timer);
       s.removeAllListeners('error');
-      s.on('error', () => {});
+      s.on('error', ignoreError);
       resolve(s);
     });
     s.once('error', (e) => {
@@ -311,6 +317,23 @@ export function watch(s: net.Socket, timeoutMs: number, t: Transfer, bytes = Inf
  * Bytes the socket could not take at once release the held preliminary reply (the client may
  * wait for it before it reads). */
 export async function sendBytes(s: net.Socket, bytes: Buffer, timeoutMs: number, t: Transfer): Promise<void> {
+  if (!(s as TLSSocket).encrypted && s.writable && s.writableLength === 0) {
+    // a plain connection whose bytes the kernel takes at once (most files: the socket buffer
+    // holds them): close it right away, and the kernel sends them, then the FIN; no shutdown
+    // request, 'finish' event or watch for a transfer that is already over
+    t.socket = s;
+    s.write(bytes);
+    if (s.writableLength === 0 && s.errored === null && !s.destroyed) {
+      s.destroy();
+      return;
+    }
+    const done = watch(s, timeoutMs, t, s.writableLength);
+    s.end();
+    t.release();
+    await done;
+    s.destroy();
+    return;
+  }
   const done = watch(s, timeoutMs, t, bytes.length);
   s.end(bytes);
   if (s.writableLength > 0) t.release();
@@ -354,5 +377,6 @@ export function receiveBytes(s: net.Socket, max: number, timeoutMs: number, t: T
     s.once('close', () => {
       if (!ended) reject(new DataError(t.aborted ? 'aborted' : 'closed', 'data connection closed before the upload ended'));
     });
+    s.resume(); // a passive connection is accepted paused
   });
 }

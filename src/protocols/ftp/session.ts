@@ -133,7 +133,7 @@ export async function withData(s: Session, opening: string, work: (sock: net.Soc
     let sock: net.Socket = passive !== null
       ? await passive.accept(d.o.dataTimeoutMs, t)
       : await connectActive(d.active!.host, d.active!.port, d.local, d.o.dataTimeoutMs, t);
-    sock.on('error', () => {});
+    // (both come with an 'error' listener that ignores errors: the watchers report them)
     t.socket = sock;
     if (t.aborted) throw new DataError('aborted', 'aborted');
     if (d.prot === 'P') sock = await secureData(sock, s.ctx.listener, d.o.dataTimeoutMs, t);

@@ -5,8 +5,9 @@
  * - `sendBody`: pulls the body from the session's `BodyReader` in chunks of at most CHUNK
  *   bytes (synchronous pread: bodies just delivered are in the page cache), optionally cuts it
  *   after the header and `topLines` body lines (TOP), dot-stuffs lines that begin with ".",
- *   writes each chunk (corked: one write) and waits for the socket to drain before pulling the
- *   next (backpressure), the terminating "." with the last one. The reader checks the crc32
+ *   writes each chunk and waits for the socket to drain before pulling the next
+ *   (backpressure), the terminating "." with the last one. The writes are corked until the end
+ *   of the tick: the responses to pipelined RETRs answered in the same tick go out in one write. The reader checks the crc32
  *   before it yields the last chunk: a body of one chunk is checked before the first byte is
  *   sent (the caller answers -ERR); a larger one that fails drops the connection before its
  *   last chunk and the terminator, so a damaged body is never taken for a whole one.
@@ -23,6 +24,24 @@ const CHUNK = BODY_CHUNK_BYTES;
 const DOT = Buffer.from('.');
 const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
+
+/** Sockets corked until the end of the current tick (`corkForTick`). */
+const corked = new WeakSet<Socket>();
+
+function uncorkTick(socket: Socket): void {
+  corked.delete(socket);
+  socket.uncork();
+}
+
+/** Hold `socket`'s writes until the current tick's work is done: the responses to pipelined
+ * commands that are answered without waiting for I/O (RETRs of bodies in the page cache) go
+ * out in one write instead of one each (fewer syscalls here and fewer wake-ups of the client). */
+function corkForTick(socket: Socket): void {
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  process.nextTick(uncorkTick, socket);
+}
 
 /** Resolves true once `socket` can take more (false if it closed first). */
 function drained(socket: Socket): Promise<boolean> {
@@ -153,12 +172,11 @@ export async function sendBody(getSocket: () => Socket, head: string, reader: Bo
       if (last) parts.push(stuffer.end());
       const socket = getSocket();
       if (socket.destroyed) return 'closed';
-      socket.cork();
+      corkForTick(socket);
       if (!started) socket.write(head);
       started = true;
       let ok = true;
       for (const p of parts) ok = socket.write(p);
-      socket.uncork();
       if (!ok && !(await drained(socket))) return 'closed';
       if (last) return 'sent';
     }
