@@ -15,13 +15,14 @@
  *                               maps (LDAP): each imports only the ground
  *   src/actor/, src/config/,    the ground: imports only the ground (src/admin/ is the admin
  *   src/net/, src/admin/,       command registry: declarations any layer may read, the store's
- *   src/errors.ts, src/log.ts   handlers included)
+ *   src/errors.ts, src/log.ts,  handlers included; src/process-tuning.ts: the server process's
+ *   src/process-tuning.ts       memory settings)
  *
  * Type-only imports count too (tsPreCompilationDeps), and no module is part of an import cycle.
  * A new folder under src/ belongs to no layer until it is named here (`src-in-a-layer`).
  * test/fixtures/layers/ holds a tree that breaks each rule (test/layers/check.test.ts).
  */
-const GROUND = '^src/(actor/|config/|net/|admin/|errors\\.ts$|log\\.ts$)';
+const GROUND = '^src/(actor/|config/|net/|admin/|errors\\.ts$|log\\.ts$|process-tuning\\.ts$)';
 const STORE = '^src/store/';
 const USERDB = '^src/userdb/';
 const MIDDLE = '^src/(session|service|control|status|cli|http)/';
@@ -54,7 +55,7 @@ module.exports = {
     },
     {
       name: 'ground-imports-only-the-ground',
-      comment: 'src/actor, src/config, src/net, src/admin, errors.ts and log.ts import nothing above them.',
+      comment: 'src/actor, src/config, src/net, src/admin, errors.ts, log.ts and process-tuning.ts import nothing above them.',
       severity: 'error',
       from: { path: GROUND },
       to: { path: '^src/', pathNot: GROUND },
