@@ -63,7 +63,7 @@ function perService(): ReportCounter[] {
 /** Every counter the Report service samples, in chart order. */
 export const REPORT_COUNTERS: readonly ReportCounter[] = Object.freeze([
   ...perService(),
-  c('SMTP_InboundMessage', 'smtpIncoming', 'Messages accepted into the queue by SMTP (per recipient account when scoped)', true),
+  c('SMTP_InboundMessage', 'smtpIncoming', 'Messages accepted by SMTP, queued or delivered at receipt (per recipient account when scoped)', true),
   c('SMTP_InboundMessageBytes', 'smtpIncoming', 'Bytes of the messages accepted by SMTP', true),
   c('SMTP_InboundMessageTOcommandsAccepted', 'smtpIncoming', 'RCPT TO commands accepted'),
   c('SMTP_InboundMessageTOcommandsRejected', 'smtpIncoming', 'RCPT TO commands refused'),

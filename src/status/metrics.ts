@@ -204,7 +204,7 @@ const MAIL_DEFS: Array<{ name: string; help: string; type: 'gauge' | 'counter'; 
   { name: 'postern_queue_deferred_messages', help: 'Pending messages whose delivery was tried and deferred', type: 'gauge', value: (q) => q.deferred },
   { name: 'postern_queue_waiting_messages', help: 'Queued messages waiting only for remote delivery (smtpOutgoing)', type: 'gauge', value: (q) => q.waiting },
   { name: 'postern_queue_oldest_age_seconds', help: 'Age of the oldest queued message (0 when the queue is empty)', type: 'gauge', value: (q) => q.oldestAgeSec },
-  { name: 'postern_messages_received_total', help: 'Messages accepted into the queue since the store opened', type: 'counter', value: (q) => q.received },
+  { name: 'postern_messages_received_total', help: 'Messages accepted (queued, or delivered at receipt) since the store opened', type: 'counter', value: (q) => q.received },
   { name: 'postern_messages_delivered_total', help: 'Recipients delivered since the store opened', type: 'counter', value: (q) => q.delivered },
   { name: 'postern_messages_deferred_total', help: 'Delivery attempts deferred (a temporary failure) since the store opened', type: 'counter', value: (q) => q.deferrals },
   { name: 'QUEUE_Size', help: 'Messages in the queue (Report gauge; as postern_queue_messages)', type: 'gauge', value: (q) => q.entries },
