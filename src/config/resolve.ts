@@ -707,14 +707,14 @@ export function resolve(model: ModelObject): ResolvedConfig {
   const services = expandServices(get(model, s, 'services') as string[]);
   const toLog = logListener(services, serviceOptions.log);
   for (const def of serviceDefs()) serviceOptions[def.name] = { ...serviceOptions[def.name], logging: logging(model[def.name] as ModelObject | undefined, def.schema, toLog) };
+  const p = serviceOptions.processing.protocol;
+  const proc = p.kind === 'processing' ? p : null;
   const inc = serviceOptions.smtpIncoming;
-  const proc = serviceOptions.processing.protocol;
-  if (inc?.protocol.kind === 'smtpIncoming' && proc.kind === 'processing' && services.includes('processing')) serviceOptions.smtpIncoming = { ...inc, protocol: { ...inc.protocol, processing: proc } };
+  if (inc?.protocol.kind === 'smtpIncoming' && proc !== null && services.includes('processing')) serviceOptions.smtpIncoming = { ...inc, protocol: { ...inc.protocol, processing: proc } };
   const out = serviceOptions.smtpOutgoing;
   if (out?.protocol.kind === 'smtpOutgoing') {
     const localSmtp = serviceOptions.smtpIncoming.listeners.filter((l) => l.enable).map((l) => `${l.address.host}:${l.address.port}`);
-    const p = serviceOptions.processing.protocol;
-    serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp, processing: p.kind === 'processing' ? p : null } };
+    serviceOptions.smtpOutgoing = { ...out, protocol: { ...out.protocol, localSmtp, processing: proc } };
   }
   return deepFreeze({
     services,

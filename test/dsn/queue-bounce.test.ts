@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deliver, type DeliverItem, type RetryPolicy } from '../../src/store/queue-deliver.ts';
-import { deliveryPrefix } from '../../src/processing/received.ts';
+import { deliveryPrefix } from '../../src/store/received.ts';
 import { withAccount } from '../store/helpers.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { QueueEnvelope, QueueRcpt } from '../../src/store/queue-record.ts';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deliver, type DeliverItem, type RetryPolicy } from '../../src/store/queue-deliver.ts';
-import { deliveryPrefix } from '../../src/processing/received.ts';
+import { deliveryPrefix } from '../../src/store/received.ts';
 import { isPosternError } from '../../src/errors.ts';
 import { openStore, tmpData, withAccount } from '../store/helpers.ts';
 import type { Store } from '../../src/store/store.ts';

@@ -11,8 +11,8 @@ import { ChunkCollector, DotDecoder, countReceived } from '../../src/protocols/s
 import { withType } from '../../src/protocols/smtp/state.ts';
 import { smtpOptions } from '../../src/protocols/smtp/options.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { deliveryPrefix, ipLiteral } from '../../src/processing/received.ts';
-import { summarize } from '../../src/processing/mime.ts';
+import { deliveryPrefix, ipLiteral } from '../../src/store/received.ts';
+import { summarize } from '../../src/store/mime-summary.ts';
 import { retryDelay } from '../../src/store/queue-deliver.ts';
 import type { QueueEnvelope } from '../../src/store/queue-record.ts';
 

@@ -1,6 +1,6 @@
 /**
  * protocols/smtpOutgoing/received.ts: the `Received:` field this server puts above a message
- * it relays (RFC 5321 §4.4), in the format processing/received.ts writes for local copies
+ * it relays (RFC 5321 §4.4), in the format store/received.ts writes for local copies
  * (copied here: services do not import each other): who handed it to us (HELO, address), this
  * server and the RFC 3848 `with` type, the TLS in use, the queue id, the recipient when there is
  * one, and the time SMTP received it. A pure function of the queue entry. Client-supplied text
