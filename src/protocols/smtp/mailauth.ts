@@ -24,7 +24,6 @@
  * `MailAuthResult`, `MailAuthOptions`, `Resolver`. Throws nothing
  * (`authenticateMessage` turns every failure into temperror results).
  */
-import { authenticate } from 'mailauth';
 import { createDnr } from '../../net/dnr.ts';
 import { defaultDnrOptions } from '../../config/resolve.ts';
 import type { ServiceOptions } from '../../config/options.ts';
@@ -63,6 +62,11 @@ export interface MailAuthResult {
 
 const GRACE_MS = 1000;
 
+/** mailauth and its dependencies (~11 MB of heap per thread) load with the first message checked,
+ * not with the thread: an SMTP thread that serves only our own users never loads them. */
+let mailauthModule: Promise<typeof import('mailauth')> | undefined;
+const mailauth = (): Promise<typeof import('mailauth')> => (mailauthModule ??= import('mailauth'));
+
 function timeoutError(): Error {
   return Object.assign(new Error('DNS query timed out (mail authentication time limit)'), { code: 'ETIMEOUT' });
 }
@@ -94,14 +98,14 @@ export async function authenticateMessage(body: Buffer, o: MailAuthOptions): Pro
   const deadline = Date.now() + o.timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), o.timeoutMs + GRACE_MS); });
-  const run = authenticate(body, {
+  const run = mailauth().then(({ authenticate }) => authenticate(body, {
     ip: o.ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ''),
     helo: o.helo,
     sender: o.sender,
     mta: o.hostname,
     resolver: bounded(o.resolver, deadline) as never,
     disableBimi: true,
-  }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   const r = await Promise.race([run, late]);
   clearTimeout(timer);
   if (r === null || r instanceof Error) {
