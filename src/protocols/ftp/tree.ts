@@ -87,8 +87,15 @@ export function messageName(uid: number): string {
 
 /** The UID a message file's name stands for (with or without leading zeros), or null. */
 export function messageUid(name: string): number | null {
-  const m = /^(\d{1,10})\.eml$/.exec(name);
-  const uid = m === null ? 0 : Number(m[1]);
+  // `^(\d{1,10})\.eml$`, read by hand (once per RETR of a mirror)
+  const n = name.length - 4;
+  if (n < 1 || n > 10 || !name.endsWith('.eml')) return null;
+  let uid = 0;
+  for (let i = 0; i < n; i++) {
+    const d = name.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    uid = uid * 10 + d;
+  }
   return uid >= 1 && uid <= MAX_UID ? uid : null;
 }
 
@@ -98,7 +105,8 @@ export class VirtualTree {
   private readonly accounts = new Map<string, Cached<AccountInfo[]>>();
   private readonly folders = new Map<string, Cached<FolderInfo[]>>();
   private readonly snaps = new Map<string, Snap>(); // address \n folder → snapshot, oldest first
-  private lastFolder: { key: string; at: number; account: AccountInfo; folder: string } | null = null;
+  /** The folder looked up last: its path's names, when, and the key of its snapshot. */
+  private lastFolder: { names: readonly string[]; at: number; account: AccountInfo; folder: string; snapKey: string } | null = null;
   /** Paths made by MKD in this session whose account does not exist yet. */
   readonly pending = new Set<string>();
   /** address \n folder → the index uploaded there in this session, oldest first. */
@@ -201,13 +209,19 @@ export class VirtualTree {
     for (const [k, s] of [...this.snaps]) this.release(k, s);
   }
 
+  /** The node at `names` when it is a message of the folder looked up last (within
+   * STAT_TTL_MS) found in its snapshot, without a store call; else undefined (ask `stat`). */
+  cached(names: readonly string[]): Node | undefined {
+    return this.lastFolder === null ? undefined : this.messageInLastFolder(names);
+  }
+
   /** The node at `names`, or null when nothing is there. */
   async stat(names: readonly string[]): Promise<Node | null> {
-    const fast = this.lastFolder === null ? undefined : this.messageInLastFolder(names);
+    const fast = this.cached(names);
     if (fast !== undefined) return fast;
     const node = await this.statStored(names);
     if (node?.k === 'folder' || node?.k === 'message') {
-      this.lastFolder = { key: formatPath(node.k === 'message' ? names.slice(0, -1) : names), at: Date.now(), account: node.account, folder: node.folder };
+      this.lastFolder = { names: node.k === 'message' ? names.slice(0, -1) : names.slice(), at: Date.now(), account: node.account, folder: node.folder, snapKey: `${node.account.address}\n${node.folder}` };
     }
     if (node !== null || this.pending.size === 0) return node;
     const p = formatPath(names);
@@ -218,10 +232,15 @@ export class VirtualTree {
    * the folder last looked up (within STAT_TTL_MS) is answered from its snapshot directly. */
   private messageInLastFolder(names: readonly string[]): Node | undefined {
     const last = this.lastFolder!;
-    const uid = names.length >= 7 ? messageUid(names[names.length - 1]!) : null;
-    if (uid === null || Date.now() - last.at >= STAT_TTL_MS || formatPath(names.slice(0, -1)) !== last.key) return undefined;
-    const s = this.snaps.get(`${last.account.address}\n${last.folder}`);
-    const entry = s === undefined || Date.now() - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(uid);
+    const dir = last.names;
+    const n = dir.length;
+    if (names.length !== n + 1 || n < 6) return undefined;
+    for (let i = n - 1; i >= 0; i--) if (names[i] !== dir[i]) return undefined; // (the folder's own name differs first)
+    const uid = messageUid(names[n]!);
+    const now = Date.now();
+    if (uid === null || now - last.at >= STAT_TTL_MS) return undefined;
+    const s = this.snaps.get(last.snapKey);
+    const entry = s === undefined || now - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(uid);
     return entry === undefined ? undefined : { k: 'message', account: last.account, folder: last.folder, entry };
   }
 
