@@ -73,6 +73,17 @@ interface Cached<T> {
   v: T;
 }
 
+/** Folders whose messages `stat` finds without a store call (tree.ts `recent`). */
+const RECENT_FOLDERS = 4;
+
+interface RecentFolder {
+  names: readonly string[];
+  at: number;
+  account: AccountInfo;
+  folder: string;
+  snapKey: string;
+}
+
 interface Snap {
   at: number;
   snap: Snapshot;
@@ -105,8 +116,9 @@ export class VirtualTree {
   private readonly accounts = new Map<string, Cached<AccountInfo[]>>();
   private readonly folders = new Map<string, Cached<FolderInfo[]>>();
   private readonly snaps = new Map<string, Snap>(); // address \n folder → snapshot, oldest first
-  /** The folder looked up last: its path's names, when, and the key of its snapshot. */
-  private lastFolder: { names: readonly string[]; at: number; account: AccountInfo; folder: string; snapKey: string } | null = null;
+  /** The folders looked up last (at most RECENT_FOLDERS, the latest first): each path's names,
+   * when, and the key of its snapshot. */
+  private recent: RecentFolder[] = [];
   /** Paths made by MKD in this session whose account does not exist yet. */
   readonly pending = new Set<string>();
   /** address \n folder → the index uploaded there in this session, oldest first. */
@@ -132,7 +144,7 @@ export class VirtualTree {
 
   /** Forget what was seen (after this session changed something). */
   invalidate(): void {
-    this.lastFolder = null;
+    this.recent = [];
     this.domains = null;
     this.accounts.clear();
     this.folders.clear();
@@ -212,7 +224,7 @@ export class VirtualTree {
   /** The node at `names` when it is a message of the folder looked up last (within
    * STAT_TTL_MS) found in its snapshot, without a store call; else undefined (ask `stat`). */
   cached(names: readonly string[]): Node | undefined {
-    return this.lastFolder === null ? undefined : this.messageInLastFolder(names);
+    return this.recent.length === 0 ? undefined : this.messageInRecentFolder(names);
   }
 
   /** The node at `names`, or null when nothing is there. */
@@ -221,21 +233,35 @@ export class VirtualTree {
     if (fast !== undefined) return fast;
     const node = await this.statStored(names);
     if (node?.k === 'folder' || node?.k === 'message') {
-      this.lastFolder = { names: node.k === 'message' ? names.slice(0, -1) : names.slice(), at: Date.now(), account: node.account, folder: node.folder, snapKey: `${node.account.address}\n${node.folder}` };
+      const dir = node.k === 'message' ? names.slice(0, -1) : names.slice();
+      const r = this.recent.filter((f) => f.names.length !== dir.length || f.names.some((x, i) => x !== dir[i]));
+      r.unshift({ names: dir, at: Date.now(), account: node.account, folder: node.folder, snapKey: `${node.account.address}\n${node.folder}` });
+      if (r.length > RECENT_FOLDERS) r.length = RECENT_FOLDERS;
+      this.recent = r;
     }
     if (node !== null || this.pending.size === 0) return node;
     const p = formatPath(names);
     return this.pending.has(p) ? { k: 'pending', path: p } : null;
   }
 
-  /** A mirror asks for one folder's messages one after another: `<folder path>/<uid>.eml` in
-   * the folder last looked up (within STAT_TTL_MS) is answered from its snapshot directly. */
-  private messageInLastFolder(names: readonly string[]): Node | undefined {
-    const last = this.lastFolder!;
-    const dir = last.names;
-    const n = dir.length;
-    if (names.length !== n + 1 || n < 6) return undefined;
-    for (let i = n - 1; i >= 0; i--) if (names[i] !== dir[i]) return undefined; // (the folder's own name differs first)
+  /** A mirror asks for one folder's messages one after another (lftp's `mirror -P` moves a
+   * connection between a few folders): `<folder path>/<uid>.eml` in a folder looked up within
+   * STAT_TTL_MS is answered from its snapshot directly. */
+  private messageInRecentFolder(names: readonly string[]): Node | undefined {
+    const n = names.length - 1;
+    if (n < 6) return undefined;
+    let last: RecentFolder | undefined;
+    for (const f of this.recent) {
+      const dir = f.names;
+      if (dir.length !== n) continue;
+      let i = n - 1;
+      while (i >= 0 && names[i] === dir[i]) i--; // (the folder's own name differs first)
+      if (i < 0) {
+        last = f;
+        break;
+      }
+    }
+    if (last === undefined) return undefined;
     const uid = messageUid(names[n]!);
     const now = Date.now();
     if (uid === null || now - last.at >= STAT_TTL_MS) return undefined;
