@@ -1,8 +1,9 @@
 /**
  * test/ftp/bodies.test.ts: FTP RETR through the store's body reader (src/store/bodies.ts):
  * small messages fetched in UID order (served from the read-ahead window) come byte for byte,
- * a large one streams whole and resumes at a REST offset, and a damaged body is never sent as
- * a whole one (a small one: 451 before any byte; a large one: the transfer fails).
+ * a large one streams whole and resumes at a REST offset, one connection alternating between
+ * two accounts' folders gets every body right, and a damaged body is never sent as a whole one
+ * (a small one: 451 before any byte; a large one: the transfer fails).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +47,32 @@ test('RETR: small bodies in UID order, a large one whole and from a REST offset'
   assert.match(await c.ftp(`REST 100`), /^350/);
   const small = await retrRaw(c, `${dirOf('ann')}/${uids[5]}.eml`);
   assert.equal(small.bytes.toString(), texts[5]!.slice(100));
+  c.close();
+});
+
+test('RETR: one connection alternating between two accounts\' folders gets every body right', async () => {
+  // lftp's mirror -P moves one connection between directories: each segment file keeps its own
+  // reader and window (ftp/bodies.ts SessionBodies), and a body read through one window is
+  // never taken from the other
+  await env.server.admin('account.add', { address: 'cy@a.org', password: 'cy-pw' });
+  await env.server.admin('account.add', { address: 'dee@a.org', password: 'dee-pw' });
+  const mk = (who: string, i: number): string => message(`${who}${i}`, `${who}-${i}-${'y'.repeat(i * 131)}\r\n`);
+  const cy: number[] = [];
+  const dee: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    cy.push(await env.deliver('cy@a.org', 'INBOX', mk('cy', i)));
+    dee.push(await env.deliver('dee@a.org', 'INBOX', mk('dee', i)));
+  }
+  const c = await connectFtp(env.port);
+  await c.login();
+  assert.match(await c.ftp('TYPE I'), /^200/);
+  for (let i = 0; i < 12; i++) {
+    const a = await retrRaw(c, `${dirOf('cy')}/${cy[i]}.eml`);
+    assert.equal(a.bytes.toString(), mk('cy', i));
+    const b = await retrRaw(c, `${dirOf('dee')}/${dee[i]}.eml`);
+    assert.equal(b.bytes.toString(), mk('dee', i));
+    assert.match(b.reply, /^226/);
+  }
   c.close();
 });
 

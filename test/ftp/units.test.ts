@@ -2,7 +2,8 @@
  * test/ftp/units.test.ts: the FTP service's pure parts, by table: path resolution inside the
  * virtual tree (every escape trick), the name encoding, the configuration files both ways
  * (round trips and every kind of malformed file), the message check of .eml uploads, and the
- * listing formats; the held preliminary reply of a download (data.ts `Transfer.hold`).
+ * listing formats; the held preliminary reply of a download (data.ts `Transfer.hold`); message
+ * file names; a session's body readers (one per segment file, bounded, closed with it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import { messageProblem } from '../../src/protocols/ftp/restore.ts';
 import { listLine, mdtmTime, mlsxLine } from '../../src/protocols/ftp/listing.ts';
 import { isPosternError } from '../../src/errors.ts';
 import { sendBytes, Transfer } from '../../src/protocols/ftp/data.ts';
+import { READERS_PER_SESSION, SessionBodies } from '../../src/protocols/ftp/bodies.ts';
+import { messageUid } from '../../src/protocols/ftp/tree.ts';
 import type { AccountBackup } from '../../src/store/types.ts';
 
 const CWD = ['domains', 'a.org', 'users', 'ann'];
@@ -158,4 +161,28 @@ test('held 150: a send the socket takes at once keeps it held; one that must wai
   } finally {
     server.close();
   }
+});
+
+test('message names: 1 to 10 digits and .eml, within the UID range; nothing else', () => {
+  for (const [name, uid] of [['42.eml', 42], ['0000000042.eml', 42], ['1.eml', 1], ['4294967295.eml', 4294967295]] as const) assert.equal(messageUid(name), uid, name);
+  for (const name of ['0.eml', '0000000000.eml', '.eml', '42.EML', '42.emlx', 'x42.eml', '4 2.eml', '-1.eml', '12345678901.eml', '4294967296.eml', '42', '%index.txt', '４２.eml']) assert.equal(messageUid(name), null, name);
+});
+
+test('session bodies: one reader per segment file, the least recently used closed past the bound, none after close', async () => {
+  const b = new SessionBodies();
+  const first = b.reader('/seg/a');
+  assert.equal(b.reader('/seg/a'), first);
+  for (let i = 1; i < READERS_PER_SESSION; i++) b.reader(`/seg/${i}`);
+  assert.equal(b.files, READERS_PER_SESSION);
+  b.reader('/seg/a'); // used again: the oldest is now /seg/1
+  b.reader('/seg/new');
+  assert.equal(b.files, READERS_PER_SESSION);
+  assert.equal(b.reader('/seg/a'), first, 'the recently used reader stays');
+  assert.equal(b.stream(), b.stream());
+  b.close();
+  assert.equal(b.files, 0);
+  const loc = { path: '/seg/a', offset: 0, length: 1, crc: 0 };
+  await assert.rejects(b.reader('/seg/a').read(loc), (e: unknown) => isPosternError(e) && e.code === 'STORE_CLOSED');
+  await assert.rejects(first.read(loc), (e: unknown) => isPosternError(e) && e.code === 'STORE_CLOSED');
+  assert.equal(b.files, 0, 'a closed session keeps no reader');
 });

@@ -23,6 +23,9 @@ import { closeData, ftpReply, pathOf, resultReply, withData, type Row, type S, t
 
 const READY: readonly S[] = ['ready'];
 const tree = (s: Session): VirtualTree => s.data.tree!;
+/** The final replies of every transfer, made once (a verdict is never changed after). */
+const TRANSFER_COMPLETE = ftpReply(226, 'Transfer complete.');
+const LISTING_SENT = ftpReply(226, 'Directory send OK.');
 /** A restored message over this size has its MIME structure parsed on the service's pool (as
  * processing's poolMessageSize default); a smaller one by the store as it appends it. */
 const POOL_PARSE_ABOVE = 64 * 1024;
@@ -91,7 +94,7 @@ async function pasv(_a: string, s: Session): Promise<Verdict<S>> {
   if (!net.isIPv4(s.data.local)) return ftpReply(425, 'PASV works over IPv4 only; use EPSV.');
   try {
     const l = await passive(s);
-    return ftpReply(227, `Entering Passive Mode (${s.data.local.replace(/\./g, ',')},${l.port >> 8},${l.port & 255}).`);
+    return ftpReply(227, `Entering Passive Mode (${s.data.pasvHost},${l.port >> 8},${l.port & 255}).`);
   } catch (e) {
     return ftpReply(425, `Can't open passive connection: ${(e as Error).message}.`);
   }
@@ -167,7 +170,7 @@ function listing(fmt: Format): Row['run'] {
     const text = Buffer.from(formatEntries(entries, fmt), 'utf8');
     return withData(s, 'Here comes the directory listing.', async (sock, t) => {
       await sendBytes(sock, text, s.data.o.dataTimeoutMs, t);
-      return ftpReply(226, 'Directory send OK.');
+      return LISTING_SENT;
     }, true);
   });
 }
@@ -206,10 +209,13 @@ async function retr(args: string, s: Session): Promise<Verdict<S>> {
   if (missing !== null) return missing;
   const rest = s.data.rest;
   s.data.rest = 0;
-  const l = await locate(s, args);
-  if ('verdict' in l) return l.verdict;
+  const p = pathOf(s, args);
+  if ('verdict' in p) return p.verdict;
+  // (the next message of the folder being mirrored is found without waiting: no store call)
+  const node = tree(s).cached(p.names) ?? (await tree(s).stat(p.names));
+  const l = { names: p.names, node };
   if (l.node === null || isDir(l.node)) return ftpReply(550, `${formatPath(l.names)}: ${l.node === null ? 'no such file' : 'not a plain file'}.`);
-  const content = await tree(s).content(l.node);
+  const content = l.node.k === 'message' ? l.node.entry.locator : await tree(s).content(l.node);
   const size = content.length;
   if (rest > size) return ftpReply(554, `Restart position ${rest} is beyond the end of the file (${size} bytes).`);
   const name = l.names[l.names.length - 1]!;
@@ -217,7 +223,7 @@ async function retr(args: string, s: Session): Promise<Verdict<S>> {
   return withData(s, `Opening ${mode} mode data connection for ${name} (${size - rest} bytes).`, async (sock, t) => {
     if (Buffer.isBuffer(content)) await sendBytes(sock, content.subarray(rest), s.data.o.dataTimeoutMs, t);
     else await sendBody(sock, content, rest, s.data.o.dataTimeoutMs, t, s.data.bodies);
-    return ftpReply(226, 'Transfer complete.');
+    return TRANSFER_COMPLETE;
   }, true);
 }
 

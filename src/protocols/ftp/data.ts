@@ -50,7 +50,7 @@ export function plainAddress(a: string | undefined): string {
 export class Transfer {
   aborted = false;
   socket: net.Socket | null = null;
-  private readonly onAbort: Array<() => void> = [];
+  private onAbort: Array<() => void> | null = null; // (made on first use: most transfers never need one)
   /** Writes the preliminary reply (150) the session holds back while the data goes out at
    * once (session.ts `withData`); null when it was written or none is held. */
   private held: (() => void) | null = null;
@@ -71,12 +71,14 @@ export class Transfer {
     if (this.aborted) return;
     this.aborted = true;
     this.socket?.destroy();
-    for (const f of this.onAbort.splice(0)) f();
+    const fs = this.onAbort ?? [];
+    this.onAbort = null;
+    for (const f of fs) f();
   }
 
   whenAborted(f: () => void): void {
     if (this.aborted) f();
-    else this.onAbort.push(f);
+    else (this.onAbort ??= []).push(f);
   }
 }
 

@@ -46,7 +46,9 @@ export function refusal(reason: RefusalReason): string {
 const LEADING_JUNK = /^[\uFFFD\u0000-\u001F\u00F0-\u00FF]+/;
 
 function splitVerb(line: string): [string, string] {
-  const l = line.replace(LEADING_JUNK, '');
+  const c = line.charCodeAt(0);
+  // (a line that starts with a letter has no junk to strip: no regex run for it)
+  const l = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? line : line.replace(LEADING_JUNK, '');
   const i = l.indexOf(' ');
   return i < 0 ? [l.toUpperCase(), ''] : [l.slice(0, i).toUpperCase(), l.slice(i + 1)];
 }

@@ -30,7 +30,8 @@ export function resolvePath(cwd: readonly string[], arg: string): PathResult {
   if (arg.includes('\0')) return { ok: false, why: 'a path may not contain NUL' };
   if (CONTROL.test(arg)) return { ok: false, why: 'a path may not contain control characters' };
   if (arg.includes('\\')) return { ok: false, why: 'a path may not contain backslashes' };
-  if (Buffer.byteLength(arg, 'utf8') > MAX_PATH_BYTES) return { ok: false, why: `path longer than ${MAX_PATH_BYTES} bytes` };
+  // (a UTF-16 unit is at most 3 UTF-8 bytes: short strings need no count)
+  if (arg.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(arg, 'utf8') > MAX_PATH_BYTES) return { ok: false, why: `path longer than ${MAX_PATH_BYTES} bytes` };
   const names = arg.startsWith('/') ? [] : [...cwd];
   for (const part of arg.split('/')) {
     if (part === '' || part === '.') continue;
@@ -38,7 +39,7 @@ export function resolvePath(cwd: readonly string[], arg: string): PathResult {
       names.pop(); // at the root, `..` is the root
       continue;
     }
-    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) return { ok: false, why: `name longer than ${MAX_NAME_BYTES} bytes` };
+    if (part.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) return { ok: false, why: `name longer than ${MAX_NAME_BYTES} bytes` };
     names.push(part);
     if (names.length > MAX_DEPTH) return { ok: false, why: `path deeper than ${MAX_DEPTH} names` };
   }

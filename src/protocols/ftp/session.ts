@@ -16,8 +16,7 @@ import { optionsOf, type FtpBackupOptions } from '../../config/options.ts';
 import { reply, type CommandRow, type LineSession, type Verdict } from '../../session/line-session.ts';
 import type { SessionContext } from '../../service/protocol.ts';
 import { connectActive, DataError, PassiveListener, plainAddress, secureData, Transfer } from './data.ts';
-import { bodyReader } from './bodies.ts';
-import type { BodyReader } from '../../store/bodies.ts';
+import { SessionBodies } from './bodies.ts';
 import { resolvePath } from './paths.ts';
 import type { FtpResult } from './restore.ts';
 import type { VirtualTree } from './tree.ts';
@@ -35,6 +34,8 @@ export interface FtpData {
   /** The control connection's local and remote addresses (IPv4-mapped forms made plain). */
   readonly local: string;
   readonly peer: string;
+  /** `local` as PASV writes it (h1,h2,h3,h4), for an IPv4 control connection. */
+  readonly pasvHost: string;
   user: string | null;
   cwd: string[];
   type: 'A' | 'I';
@@ -48,8 +49,8 @@ export interface FtpData {
   /** The last transfer ended by ABOR, whose own reply is still to come. */
   abortedTransfer: boolean;
   tree: VirtualTree | null;
-  /** The session's body reader, with its read-ahead window (bodies.ts). */
-  bodies: BodyReader;
+  /** The session's body readers, with their read-ahead windows (bodies.ts). */
+  bodies: SessionBodies;
   ended: boolean;
 }
 
@@ -57,20 +58,23 @@ export type Session = LineSession<S, FtpData>;
 export type Row = CommandRow<S, FtpData>;
 
 export function newData(ctx: SessionContext, localAddress: string | undefined): FtpData {
+  const local = plainAddress(localAddress);
   return {
-    local: plainAddress(localAddress),
+    local,
     peer: plainAddress(ctx.remoteAddress),
+    pasvHost: local.replace(/\./g, ','),
     o: optionsOf(ctx.service, 'ftpBackup'),
     tlsAvailable: tlsConfigured(ctx.listener),
     user: null, cwd: [], type: 'A', rest: 0, pbsz: false, prot: 'C', epsvAll: false,
-    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, bodies: bodyReader(), ended: false,
+    passive: null, active: null, transfer: null, abortedTransfer: false, tree: null, bodies: new SessionBodies(), ended: false,
   };
 }
 
 /** One reply line; a multi-line text gets the `NNN-` continuation form. */
 export function ftpReply(code: number, text: string, error?: 'command' | 'auth'): Verdict<S> {
+  if (!text.includes('\n')) return error === undefined ? { kind: 'reply', text: `${code} ${text}\r\n` } : { kind: 'reply', text: `${code} ${text}\r\n`, error };
   const lines = text.split('\n');
-  const body = lines.length === 1 ? `${code} ${text}\r\n` : `${lines.slice(0, -1).map((l, i) => (i === 0 ? `${code}-${l}` : ` ${l}`)).join('\r\n')}\r\n${code} ${lines[lines.length - 1]}\r\n`;
+  const body = `${lines.slice(0, -1).map((l, i) => (i === 0 ? `${code}-${l}` : ` ${l}`)).join('\r\n')}\r\n${code} ${lines[lines.length - 1]}\r\n`;
   return error === undefined ? reply(body) : reply(body, { error });
 }
 

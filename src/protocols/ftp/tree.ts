@@ -73,6 +73,17 @@ interface Cached<T> {
   v: T;
 }
 
+/** Folders whose messages `stat` finds without a store call (tree.ts `recent`). */
+const RECENT_FOLDERS = 4;
+
+interface RecentFolder {
+  names: readonly string[];
+  at: number;
+  account: AccountInfo;
+  folder: string;
+  snapKey: string;
+}
+
 interface Snap {
   at: number;
   snap: Snapshot;
@@ -87,8 +98,15 @@ export function messageName(uid: number): string {
 
 /** The UID a message file's name stands for (with or without leading zeros), or null. */
 export function messageUid(name: string): number | null {
-  const m = /^(\d{1,10})\.eml$/.exec(name);
-  const uid = m === null ? 0 : Number(m[1]);
+  // `^(\d{1,10})\.eml$`, read by hand (once per RETR of a mirror)
+  const n = name.length - 4;
+  if (n < 1 || n > 10 || !name.endsWith('.eml')) return null;
+  let uid = 0;
+  for (let i = 0; i < n; i++) {
+    const d = name.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    uid = uid * 10 + d;
+  }
   return uid >= 1 && uid <= MAX_UID ? uid : null;
 }
 
@@ -98,7 +116,9 @@ export class VirtualTree {
   private readonly accounts = new Map<string, Cached<AccountInfo[]>>();
   private readonly folders = new Map<string, Cached<FolderInfo[]>>();
   private readonly snaps = new Map<string, Snap>(); // address \n folder → snapshot, oldest first
-  private lastFolder: { key: string; at: number; account: AccountInfo; folder: string } | null = null;
+  /** The folders looked up last (at most RECENT_FOLDERS, the latest first): each path's names,
+   * when, and the key of its snapshot. */
+  private recent: RecentFolder[] = [];
   /** Paths made by MKD in this session whose account does not exist yet. */
   readonly pending = new Set<string>();
   /** address \n folder → the index uploaded there in this session, oldest first. */
@@ -124,7 +144,7 @@ export class VirtualTree {
 
   /** Forget what was seen (after this session changed something). */
   invalidate(): void {
-    this.lastFolder = null;
+    this.recent = [];
     this.domains = null;
     this.accounts.clear();
     this.folders.clear();
@@ -201,27 +221,52 @@ export class VirtualTree {
     for (const [k, s] of [...this.snaps]) this.release(k, s);
   }
 
+  /** The node at `names` when it is a message of the folder looked up last (within
+   * STAT_TTL_MS) found in its snapshot, without a store call; else undefined (ask `stat`). */
+  cached(names: readonly string[]): Node | undefined {
+    return this.recent.length === 0 ? undefined : this.messageInRecentFolder(names);
+  }
+
   /** The node at `names`, or null when nothing is there. */
   async stat(names: readonly string[]): Promise<Node | null> {
-    const fast = this.lastFolder === null ? undefined : this.messageInLastFolder(names);
+    const fast = this.cached(names);
     if (fast !== undefined) return fast;
     const node = await this.statStored(names);
     if (node?.k === 'folder' || node?.k === 'message') {
-      this.lastFolder = { key: formatPath(node.k === 'message' ? names.slice(0, -1) : names), at: Date.now(), account: node.account, folder: node.folder };
+      const dir = node.k === 'message' ? names.slice(0, -1) : names.slice();
+      const r = this.recent.filter((f) => f.names.length !== dir.length || f.names.some((x, i) => x !== dir[i]));
+      r.unshift({ names: dir, at: Date.now(), account: node.account, folder: node.folder, snapKey: `${node.account.address}\n${node.folder}` });
+      if (r.length > RECENT_FOLDERS) r.length = RECENT_FOLDERS;
+      this.recent = r;
     }
     if (node !== null || this.pending.size === 0) return node;
     const p = formatPath(names);
     return this.pending.has(p) ? { k: 'pending', path: p } : null;
   }
 
-  /** A mirror asks for one folder's messages one after another: `<folder path>/<uid>.eml` in
-   * the folder last looked up (within STAT_TTL_MS) is answered from its snapshot directly. */
-  private messageInLastFolder(names: readonly string[]): Node | undefined {
-    const last = this.lastFolder!;
-    const uid = names.length >= 7 ? messageUid(names[names.length - 1]!) : null;
-    if (uid === null || Date.now() - last.at >= STAT_TTL_MS || formatPath(names.slice(0, -1)) !== last.key) return undefined;
-    const s = this.snaps.get(`${last.account.address}\n${last.folder}`);
-    const entry = s === undefined || Date.now() - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(uid);
+  /** A mirror asks for one folder's messages one after another (lftp's `mirror -P` moves a
+   * connection between a few folders): `<folder path>/<uid>.eml` in a folder looked up within
+   * STAT_TTL_MS is answered from its snapshot directly. */
+  private messageInRecentFolder(names: readonly string[]): Node | undefined {
+    const n = names.length - 1;
+    if (n < 6) return undefined;
+    let last: RecentFolder | undefined;
+    for (const f of this.recent) {
+      const dir = f.names;
+      if (dir.length !== n) continue;
+      let i = n - 1;
+      while (i >= 0 && names[i] === dir[i]) i--; // (the folder's own name differs first)
+      if (i < 0) {
+        last = f;
+        break;
+      }
+    }
+    if (last === undefined) return undefined;
+    const uid = messageUid(names[n]!);
+    const now = Date.now();
+    if (uid === null || now - last.at >= STAT_TTL_MS) return undefined;
+    const s = this.snaps.get(last.snapKey);
+    const entry = s === undefined || now - s.at >= SNAPSHOT_TTL_MS ? undefined : s.byUid.get(uid);
     return entry === undefined ? undefined : { k: 'message', account: last.account, folder: last.folder, entry };
   }
 
