@@ -40,8 +40,11 @@
  *   line is a command again). End of input (a half-closed socket) is handled
  *   after the complete commands before it: the session then ends (`client_closed`), whatever
  *   partial line was buffered.
- * - Pipelining (`batchReplies`): the replies to commands that arrived together are written
- *   together, once the last of them has its verdict (one write, one segment).
+ * - Writes: everything written to the socket (replies, bodies, listings) goes through the
+ *   writer's one batch (session/writer.ts): what a tick writes leaves in one write at its end;
+ *   with `batchReplies` (pipelining) the replies to commands that arrived together leave
+ *   together, once the last of them has its verdict (one write, one segment). A lone reply is
+ *   one direct write. The batch is flushed before a stop, an upgrade or any wait for the socket.
  * - An unexpected handler error is logged whole and answered with the protocol's temporary
  *   failure; the session carries on.
  * - Streams: `expectStream(feed, done)` hands raw input to `feed` synchronously as it arrives
@@ -130,10 +133,11 @@ export interface LineSessionOptions<S extends string, D> {
   /** Is the session in the middle of a transaction the dispatcher cannot see (SMTP between
    * BDAT chunks)? A shutdown waits for it to end. */
   busy?: (s: LineSession<S, D>) => boolean;
-  /** Replies to pipelined commands share one write (SMTP PIPELINING, RFC 2920): a reply
-   * written while more input waits in the mailbox is held (the socket corked) until the
-   * mailbox is empty. Only for protocols whose handlers never wait for the client's next
-   * input (IMAP IDLE would: its continuation would be held). Default false. */
+  /** Replies to pipelined commands share one write (SMTP PIPELINING, RFC 2920; POP3 RFC
+   * 2449): the writer's batch is held past the end of the tick while a command runs or more
+   * input waits in the mailbox, and flushed once the mailbox is empty (after the input's
+   * verdict). Only for protocols whose handlers never wait for the client's next input (IMAP
+   * IDLE would: its continuation would be held). Default false: flushed at the end of the tick. */
   batchReplies?: boolean;
   /** The framer for this session's input (default: `LineFramer`, lines of maxLineLength). */
   framer?: (maxLineLength: number) => Framer;
@@ -205,7 +209,6 @@ export class LineSession<S extends string, D> implements SessionHandle {
   private eof = false;
   private eofQueued = false;
   private running = false; // an input is being handled
-  private corked: Socket | null = null; // corked by a reply of a pipelined group (write)
   private stopping = false; // shutdown() is waiting for the transaction in hand
 
   constructor(o: LineSessionOptions<S, D>) {
@@ -236,7 +239,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.out.close();
       void this.actor.stop();
     });
-    this.write(o.replies.greeting());
+    this.out.writeLast(o.replies.greeting());
   }
 
   /** The session's writer and actor options, in one object: its methods call the session. */
@@ -271,6 +274,11 @@ export class LineSession<S extends string, D> implements SessionHandle {
     }
     onStuck(): void {
       this.s.end('idle_timeout');
+    }
+    /** The replies of commands that arrived together are still being written. */
+    holdBatch(): boolean {
+      const s = this.s;
+      return s.o.batchReplies === true && !s.closed && (s.running || s.actor.depth > 0);
     }
     // the actor's
     handler(m: Input): void | Promise<void> {
@@ -506,16 +514,8 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.running = false;
     }
     if (this.stopping) this.shutdown();
-    if (this.corked !== null && this.actor.depth === 0) this.uncork();
-  }
-
-  /** The replies of a pipelined group go out in one write: a reply written while more input
-   * waits in the mailbox corks the socket; it is uncorked once the mailbox is empty (after the
-   * input's verdict), or before a stop or an upgrade. */
-  private uncork(): void {
-    const s = this.corked;
-    this.corked = null;
-    s?.uncork();
+    // the commands that arrived together are answered: their replies leave in one write
+    if (this.actor.depth === 0) this.out.flush();
   }
 
   private dispatch(line: string): Verdict<S> | Promise<Verdict<S>> {
@@ -528,15 +528,13 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   private apply(v: Verdict<S>): void {
     if (v.kind === 'stop') {
-      if (v.text !== '') this.write(v.text);
-      this.uncork();
-      this.end(v.reason ?? 'normal');
+      if (v.text !== '') this.out.write(v.text);
+      this.end(v.reason ?? 'normal'); // (flushes)
       return;
     }
     if (v.state !== undefined) this.state = v.state;
     if (v.kind === 'upgrade') {
-      this.write(v.text);
-      this.uncork();
+      this.out.writeLast(v.text);
       if (v.wrap !== undefined) this.startWrap(v.wrap);
       else this.startTls();
       return;
@@ -551,15 +549,21 @@ export class LineSession<S extends string, D> implements SessionHandle {
       this.end('error_limit');
       return;
     }
-    if (v.kind === 'reply') this.write(v.text);
+    if (v.kind !== 'reply') return;
+    // the last reply of its group (or a lone one) goes out now; others wait in the batch
+    if (this.actor.depth === 0) this.out.writeLast(v.text);
+    else this.out.write(v.text);
   }
 
-  write(text: string | Buffer): boolean {
-    if (this.corked === null && this.o.batchReplies === true && this.running && this.actor.depth > 0 && !this.closed) {
-      this.corked = this.socket;
-      this.corked.cork();
-    }
-    return this.out.write(text);
+  /** Write into the session's batch (session/writer.ts); false if the socket is gone or its
+   * buffer is full (then `drain` before writing more of a long response). */
+  write(data: string | Buffer): boolean {
+    return this.out.write(data);
+  }
+
+  /** Flush the batch, then resolve true once the socket can take more (false: it closed). */
+  drain(): Promise<boolean> {
+    return this.out.drain();
   }
 
   /** Until cleared with null, each next line goes to `h` instead of the command table. A line
@@ -654,6 +658,7 @@ export class LineSession<S extends string, D> implements SessionHandle {
 
   end(reason: SessionEndReason): void {
     this.ending = true;
+    this.out.flush();
     this.stopTimers();
     this.ctx.end(reason, this.socket);
   }

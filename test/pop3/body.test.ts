@@ -14,6 +14,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { crc32 } from 'node:zlib';
 import { DotStuffer, sendBody, TopCut } from '../../src/protocols/pop3/body.ts';
+import { SessionWriter } from '../../src/session/writer.ts';
 import { BodyReader, SegmentFiles } from '../../src/store/bodies.ts';
 import type { Locator } from '../../src/store/types.ts';
 import { LoginCache } from '../../src/protocols/pop3/guard.ts';
@@ -163,9 +164,11 @@ test('sendBody: responses sent in the same tick go out in one write, whole and i
     const write = sock._write.bind(sock);
     sock._write = (chunk, enc, cb) => (writes.push(1), write(chunk, enc, cb));
     const reader = new BodyReader({ files: new SegmentFiles() });
+    // the session's writer: its batch lasts to the end of the tick
+    const out = new SessionWriter({ socket: sock, maxPendingOutputBytes: 1 << 20, holdTimeoutMs: () => 60_000, onHold: () => {}, onRelease: () => {}, onStuck: () => {} });
     // one after another, as a session answers pipelined RETRs
     const sent = [];
-    for (const [i, l] of locs.entries()) sent.push(await sendBody(() => sock, `+OK ${i}\r\n`, reader, l, null));
+    for (const [i, l] of locs.entries()) sent.push(await sendBody(out, `+OK ${i}\r\n`, reader, l, null));
     assert.deepEqual(sent, ['sent', 'sent', 'sent']);
     await new Promise((r) => setImmediate(r));
     assert.equal(writes.length, 1, `one write for the three responses: ${JSON.stringify(writes)}`);

@@ -5,15 +5,16 @@
  * - `sendBody`: pulls the body from the session's `BodyReader` in chunks of at most CHUNK
  *   bytes (synchronous pread: bodies just delivered are in the page cache), optionally cuts it
  *   after the header and `topLines` body lines (TOP), dot-stuffs lines that begin with ".",
- *   writes each chunk and waits for the socket to drain before pulling the next
- *   (backpressure), the terminating "." with the last one. The writes are corked until the end
- *   of the tick: the responses to pipelined RETRs answered in the same tick go out in one write. The reader checks the crc32
+ *   writes each chunk through the session's writer (`ResponseOut`: its batch, so the head, the
+ *   body and the responses to pipelined RETRs leave in one write) and waits for the socket to
+ *   drain before pulling the next when its buffer is full (backpressure), the terminating "."
+ *   with the last one. The reader checks the crc32
  *   before it yields the last chunk: a body of one chunk is checked before the first byte is
  *   sent (the caller answers -ERR); a larger one that fails drops the connection before its
  *   last chunk and the terminator, so a damaged body is never taken for a whole one.
- * - `writeOut(socket, data)`: write and wait for drain when the socket's buffer is full.
+ * - `writeOut(out, data)`: write and wait for drain when the socket's buffer is full.
  *
- * Exports: `sendBody`, `writeOut`, `SendResult`, `DotStuffer`, `TopCut`. Rejects: STORE_IO (a
+ * Exports: `sendBody`, `writeOut`, `ResponseOut`, `SendResult`, `DotStuffer`, `TopCut`. Rejects: STORE_IO (a
  * read failed; if part of the body was sent, the socket has been destroyed first).
  */
 import type { Socket } from 'node:net';
@@ -25,46 +26,21 @@ const DOT = Buffer.from('.');
 const END = Buffer.from('.\r\n');
 const CRLF_END = Buffer.from('\r\n.\r\n');
 
-/** Sockets corked until the end of the current tick (`corkForTick`). */
-const corked = new WeakSet<Socket>();
-
-function uncorkTick(socket: Socket): void {
-  corked.delete(socket);
-  socket.uncork();
-}
-
-/** Hold `socket`'s writes until the current tick's work is done: the responses to pipelined
- * commands that are answered without waiting for I/O (RETRs of bodies in the page cache) go
- * out in one write instead of one each (fewer syscalls here and fewer wake-ups of the client). */
-function corkForTick(socket: Socket): void {
-  if (corked.has(socket)) return;
-  corked.add(socket);
-  socket.cork();
-  process.nextTick(uncorkTick, socket);
-}
-
-/** Resolves true once `socket` can take more (false if it closed first). */
-function drained(socket: Socket): Promise<boolean> {
-  if (socket.destroyed) return Promise.resolve(false);
-  if (!socket.writableNeedDrain) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      socket.off('drain', onDrain);
-      socket.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = (): void => done(true);
-    const onClose = (): void => done(false);
-    socket.on('drain', onDrain);
-    socket.on('close', onClose);
-  });
+/** Where a response is written: the session (LineSession) or its writer (SessionWriter). */
+export interface ResponseOut {
+  readonly socket: Socket;
+  /** Into the session's write batch; false: the socket's buffer is full (or it is gone). */
+  write(data: string | Buffer): boolean;
+  /** Flush the batch; true once the socket can take more, false if it closed. */
+  drain(): Promise<boolean>;
 }
 
 /** Write and, if the socket's buffer is full, wait for it to drain. False: the socket is gone. */
-export async function writeOut(socket: Socket, data: string | Buffer): Promise<boolean> {
-  if (socket.destroyed || socket.writableEnded) return false;
-  if (socket.write(data)) return true;
-  return drained(socket);
+export async function writeOut(out: ResponseOut, data: string | Buffer): Promise<boolean> {
+  const sock = out.socket;
+  if (sock.destroyed || sock.writableEnded) return false;
+  if (out.write(data)) return true;
+  return out.drain();
 }
 
 /** Byte-stuffing of lines that begin with "." (RFC 1939 §3), across chunk boundaries. */
@@ -145,7 +121,7 @@ export type SendResult = 'sent' | 'closed' | 'corrupt';
  * socket has been destroyed. A read error rejects; if part of the body was already sent, the
  * socket has been destroyed first.
  */
-export async function sendBody(getSocket: () => Socket, head: string, reader: BodyReader, loc: Locator, topLines: number | null): Promise<SendResult> {
+export async function sendBody(out: ResponseOut, head: string, reader: BodyReader, loc: Locator, topLines: number | null): Promise<SendResult> {
   const stuffer = new DotStuffer();
   const top = topLines === null ? null : new TopCut(topLines);
   let started = false; // the head is out
@@ -158,7 +134,7 @@ export async function sendBody(getSocket: () => Socket, head: string, reader: Bo
         next = await chunks.next();
       } catch (e) {
         if ((e as { code?: string }).code !== 'STORE_CORRUPT') throw e;
-        if (started) getSocket().destroy();
+        if (started) out.socket.destroy();
         return 'corrupt';
       }
       const chunk = next.done === true ? Buffer.alloc(0) : next.value; // done: an empty body
@@ -170,19 +146,17 @@ export async function sendBody(getSocket: () => Socket, head: string, reader: Bo
       const parts: Buffer[] = [];
       stuffer.stuff(piece, parts);
       if (last) parts.push(stuffer.end());
-      const socket = getSocket();
-      if (socket.destroyed) return 'closed';
-      corkForTick(socket);
-      if (!started) socket.write(head);
+      if (out.socket.destroyed) return 'closed';
+      if (!started) out.write(head);
       started = true;
       let ok = true;
-      for (const p of parts) ok = socket.write(p);
-      if (!ok && !(await drained(socket))) return 'closed';
+      for (const p of parts) ok = out.write(p);
+      if (!ok && !(await out.drain())) return 'closed';
       if (last) return 'sent';
     }
   } catch (e) {
     // part of the body is out: the response cannot be finished, so the connection ends
-    if (started) getSocket().destroy();
+    if (started) out.socket.destroy();
     throw e;
   } finally {
     void chunks.return(undefined);

@@ -59,11 +59,11 @@ async function listing(s: Pop3Session, head: string, line: (n: number) => string
     if (l === null) continue;
     out += l;
     if (++lines % BATCH === 0) {
-      if (!(await writeOut(s.socket, out))) return noreply();
+      if (!(await writeOut(s, out))) return noreply();
       out = '';
     }
   }
-  await writeOut(s.socket, `${out}.\r\n`);
+  await writeOut(s, `${out}.\r\n`);
   return noreply();
 }
 
@@ -91,7 +91,7 @@ async function retrieve(s: Pop3Session, n: number, topLines: number | null): Pro
   const d = drop(s);
   const size = d.size(n);
   const head = topLines === null ? `+OK ${size} octets\r\n` : '+OK top of message follows\r\n';
-  const r = await sendBody(() => s.socket, head, d.bodies, d.body(n), topLines);
+  const r = await sendBody(s, head, d.bodies, d.body(n), topLines);
   if (r === 'corrupt') {
     s.ctx.log.error({ account: s.data.account, message: n }, 'pop3: a stored body does not match its checksum');
     return reply(`-ERR [SYS/PERM] message ${n} is damaged and cannot be retrieved\r\n`);

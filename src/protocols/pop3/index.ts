@@ -51,8 +51,8 @@ const BARRIERS = new Set(['AUTH', 'STLS']);
 export function startSession(socket: Socket, ctx: SessionContext): SessionHandle {
   const opts = pop3Options(ctx.service);
   const data: Pop3Data = { opts, user: null, account: null, drop: null, closed: false };
-  // every reply is written whole (RETR corked), so Nagle would only hold back the last segment
-  // of a long response until the client's delayed ACK
+  // every reply is written whole (a batch per tick or pipelined group), so Nagle would only
+  // hold back the last segment of a long response until the client's delayed ACK
   socket.setNoDelay(true);
   socket.once('close', () => {
     data.closed = true;
@@ -69,5 +69,6 @@ export function startSession(socket: Socket, ctx: SessionContext): SessionHandle
     data,
     maxLineLength: ctx.service.session.maxLineLength,
     barrier: (verb) => BARRIERS.has(verb),
+    batchReplies: true, // pipelined commands (RFC 2449): their responses leave in one write
   });
 }
