@@ -4,8 +4,7 @@
  *
  * Design: each stored body gets one record (search-text.ts: its header fields and the text of
  * its text parts, decoded and case-folded, capped per message) appended to the shard's
- * `search-<n>.idx` once the body's APPEND is applied (up to 20 ms later, the records of that
- * time written together; a search meanwhile reads such a body itself). Records are keyed by the body (segment,
+ * `search-<n>.idx` when the body's APPEND is applied. Records are keyed by the body (segment,
  * offset), not by folder and UID, so COPY and MOVE need nothing (the copy is the same body),
  * EXPUNGE needs nothing (a search only ever asks for the messages its folder holds), and the
  * file is append-only and never synced (it can always be rebuilt from the bodies). In memory
@@ -56,10 +55,6 @@ const fileOf = (dir: string, gen: number): string => path.join(dir, `search-${ge
 /** An old generation is unlinked this long after the switch. */
 const OLD_FILE_GRACE_MS = 60_000;
 const SLICE_MS = 10;
-/** A body stored waits this long for its record (or until DRAIN_BATCH wait): a pass (and a
- * write) per group commit cost a wake-up and a write each; meanwhile a search reads it itself. */
-const DRAIN_DELAY_MS = 20;
-const DRAIN_BATCH = 256;
 const SCAN_CHUNK = 4 << 20;
 const REWRITE_MIN_BYTES = 64 << 20;
 
@@ -152,7 +147,6 @@ export class SearchIndex {
   private again = false;
   private readonly queue: Array<{ seg: number; off: number; body: Uint8Array; structure: MessageStructure }> = [];
   private readonly queued = new Set<number>(); // their body keys
-  private drainTimer: NodeJS.Timeout | null = null;
   private addedDuringUpkeep: Set<number> | null = null;
   /** While a rewrite runs: the slots written or moved meanwhile, with their body key. */
   private dirty: Map<number, [number, number]> | null = null;
@@ -233,27 +227,15 @@ export class SearchIndex {
   }
 
   /** Index a body just stored (the store thread, once its APPEND is applied): queued, and
-   * indexed DRAIN_DELAY_MS later (or once DRAIN_BATCH wait) in steps of at most SLICE_MS, so
-   * one pass and one write take many group commits' bodies. */
+   * indexed in steps of at most SLICE_MS (a group commit may apply many at once). */
   add(seg: number, off: number, body: Uint8Array, structure: MessageStructure): void {
     if (this.closed || this.fd === null) return;
     this.queue.push({ seg, off, body, structure });
     this.queued.add(bodyKey(seg, off));
-    if (this.queue.length === 1) this.drainTimer = setTimeout(this.drainSoon, DRAIN_DELAY_MS);
-    else if (this.queue.length === DRAIN_BATCH && this.drainTimer !== null) {
-      clearTimeout(this.drainTimer);
-      this.drainTimer = null;
-      setImmediate(this.drainSoon);
-    }
+    if (this.queue.length === 1) setImmediate(() => this.drain());
   }
 
-  private readonly drainSoon = (): void => {
-    this.drainTimer = null;
-    this.drain();
-  };
-
   private drain(): void {
-    if (this.queue.length === 0) return;
     const t0 = performance.now();
     let i = 0;
     const built: Array<{ seg: number; off: number; rec: Buffer }> = [];
@@ -589,10 +571,6 @@ export class SearchIndex {
 
   close(): void {
     this.closed = true;
-    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
-    this.drainTimer = null;
-    this.queue.length = 0;
-    this.queued.clear();
     for (const [file, t] of this.oldFiles) {
       clearTimeout(t);
       fs.rmSync(file, { force: true });
