@@ -33,6 +33,7 @@ function bad(what: string, value: string, why: string): PosternError {
 
 /** Validate and normalise a folder name (INBOX in any case → `INBOX`, and `inbox/x` → `INBOX/x`). */
 export function folderName(name: unknown): string {
+  if (name === INBOX) return INBOX; // the common case (every delivery): valid as it is
   if (typeof name !== 'string') throw bad('folder name', String(name), 'not a string');
   if (name.length === 0) throw bad('folder name', name, 'empty');
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw bad('folder name', name, `longer than ${MAX_NAME_BYTES} bytes`);

@@ -191,17 +191,17 @@ export function buildRecord(body: Uint8Array, s: MessageStructure, seg: number, 
     truncated = true;
   }
   const dateField = top.find(([k]) => k === 'date')?.[1] ?? null;
-  const hb = Buffer.from(hdr, 'utf8');
-  const tb = Buffer.from(text, 'utf8');
-  const out = Buffer.allocUnsafe(REC_HEAD + hb.length + tb.length);
+  // the texts are encoded straight into the record (no buffer of their own to copy from)
+  const hl = Buffer.byteLength(hdr, 'utf8');
+  const out = Buffer.allocUnsafe(REC_HEAD + hl + Buffer.byteLength(text, 'utf8'));
   out.writeUInt32LE(out.length, 0);
   out.writeUInt32LE(seg >>> 0, 8);
   out.writeUInt32LE(off >>> 0, 12);
   out.writeDoubleLE(sentDay(dateField), 16);
-  out.writeUInt32LE(hb.length, 24);
+  out.writeUInt32LE(hl, 24);
   out.writeUInt32LE(truncated ? TRUNCATED : 0, 28);
-  hb.copy(out, REC_HEAD);
-  tb.copy(out, REC_HEAD + hb.length);
+  out.write(hdr, REC_HEAD, 'utf8');
+  out.write(text, REC_HEAD + hl, 'utf8');
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }
