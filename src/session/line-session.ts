@@ -561,6 +561,12 @@ export class LineSession<S extends string, D> implements SessionHandle {
     return this.out.write(data);
   }
 
+  /** Send what the batch holds now (one write): a writer that must know what the kernel took
+   * (IMAP FETCH recycles its read windows once the socket holds none of their bytes). */
+  flush(): void {
+    this.out.flush();
+  }
+
   /** Flush the batch, then resolve true once the socket can take more (false: it closed). */
   drain(): Promise<boolean> {
     return this.out.drain();

@@ -14,9 +14,9 @@
  *   those messages' responses carry FLAGS, and the view records the change as told;
  * - the bodies through one `BodyReader` with a read-ahead window (bodies stored one after
  *   another cost one read), a batch cut where its bodies pass FETCH_BATCH_BYTES;
- * - the batch's responses written as pieces (`renderFetchParts`, the bodies not copied) on a
- *   corked socket (one writev); when the socket's buffer is full the next batch waits for
- *   'drain', so a client that reads slowly holds the server's memory to about one batch; a
+ * - the batch's responses written as pieces (`renderFetchParts`, the bodies not copied) into
+ *   the session's write batch, flushed at once (one writev); when the socket's buffer is full
+ *   the next batch waits for it to drain, so a client that reads slowly holds the server's memory to about one batch; a
  *   socket that closes ends the command.
  *
  * Messages expunged elsewhere and not yet told keep their sequence numbers and are skipped. A
@@ -36,7 +36,7 @@ import { fetchNeeds, renderFetchParts, setsSeen } from './fetch.ts';
 import { formatSeqSet } from './encode.ts';
 import type { Command, FetchItem, ImapSession, ImapState } from './types.ts';
 import type { View } from './view.ts';
-import { condstoreOn, drained, enableCondstore, inUidSet, resolveSet, storeFailure, viewOf } from './selected-util.ts';
+import { condstoreOn, enableCondstore, inUidSet, resolveSet, storeFailure, viewOf } from './selected-util.ts';
 
 /** Messages per batch (one list, one fetchStructure, one write). */
 export const FETCH_BATCH = 250;
@@ -160,7 +160,7 @@ export async function runFetch(cmd: FetchCmd, s: ImapSession): Promise<Verdict<I
         if (flags !== undefined && meta.modseq >= view.modseqOf(meta.uid)) view.told(meta.uid);
         for (const x of b) out.push(x);
       }
-      if (out.length > 0 && !writeAll(s, out)) await drained(s);
+      if (out.length > 0 && !writeAll(s, out)) await s.drain();
       if (reader !== null && sent(s)) reader.recycle();
     }
   } catch (e) {
@@ -184,36 +184,33 @@ function sent(s: ImapSession): boolean {
 /** Pieces shorter than this are joined with their neighbours before writing. */
 const SMALL_PIECE = 2048;
 
-/** The batch's responses in one go: corked, so the socket sends them with one writev; runs of
- * small pieces (response text between bodies) are joined first, bodies are not copied. False:
- * the socket's buffer is full. */
+/** The batch's responses in one go: into the session's write batch, flushed before this
+ * returns (one writev, and `sent` can tell what the kernel took); runs of small pieces
+ * (response text between bodies) are joined first, bodies are not copied. False: the socket's
+ * buffer is full. */
 function writeAll(s: ImapSession, bufs: readonly Buffer[]): boolean {
-  const sock = s.socket;
-  sock.cork();
   let ok = true;
-  try {
-    let run: Buffer[] = [];
-    let runBytes = 0;
-    const flush = (): void => {
-      if (run.length === 0) return;
-      ok = s.write(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes)) && ok;
-      run = [];
-      runBytes = 0;
-    };
-    for (const b of bufs) {
-      if (b.length < SMALL_PIECE) {
-        run.push(b);
-        runBytes += b.length;
-        if (runBytes >= 64 * 1024) flush();
-      } else {
-        flush();
-        ok = s.write(b) && ok;
-      }
+  let run: Buffer[] = [];
+  let runBytes = 0;
+  const flush = (): void => {
+    if (run.length === 0) return;
+    ok = s.write(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes)) && ok;
+    run = [];
+    runBytes = 0;
+  };
+  for (const b of bufs) {
+    if (b.length < SMALL_PIECE) {
+      run.push(b);
+      runBytes += b.length;
+      if (runBytes >= 64 * 1024) flush();
+    } else {
+      flush();
+      ok = s.write(b) && ok;
     }
-    flush();
-  } finally {
-    sock.uncork();
   }
+  flush();
+  s.flush();
+  const sock = s.socket;
   return ok && !sock.writableNeedDrain;
 }
 

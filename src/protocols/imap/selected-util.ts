@@ -1,8 +1,8 @@
 /**
  * protocols/imap/selected-util.ts: what the selected-state commands share: the session's view
  * (`viewOf`), sequence sets resolved against it (`resolveSet`, `inUidSet`), the store's error
- * kinds mapped to tagged IMAP replies (`storeFailure`), waiting for the socket to drain
- * (`drained`), client names made safe for a reply line (`printable`), and CONDSTORE bookkeeping (`condstoreOn`, `enableCondstore`).
+ * kinds mapped to tagged IMAP replies (`storeFailure`), client names made safe for a reply line
+ * (`printable`), and CONDSTORE bookkeeping (`condstoreOn`, `enableCondstore`).
  *
  * Exports: the functions above, `Resolved`. Throws nothing.
  */
@@ -99,21 +99,6 @@ export function storeFailure(tag: string, e: unknown, s: ImapSession, target?: s
       s.ctx.log.error({ err: e }, 'imap: store request failed');
       return reply(`${tag} NO [SERVERBUG] Internal error occurred, try again later\r\n`);
   }
-}
-
-/** Resolves when the socket's buffered output has drained (at once if it has), or it closed. */
-export function drained(s: ImapSession): Promise<void> {
-  const sock = s.socket;
-  if (sock.destroyed || !sock.writableNeedDrain) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sock.off('drain', done);
-      sock.off('close', done);
-      resolve();
-    };
-    sock.on('drain', done);
-    sock.on('close', done);
-  });
 }
 
 /** Is CONDSTORE on (ENABLEd, or by QRESYNC, or by a CONDSTORE-enabling command)? */
