@@ -41,7 +41,7 @@ import { procCpuSeconds, startPosternProcess, type PosternProcess } from './lib/
 import { printJsonLine, printTable, type Headline } from './lib/table.ts';
 import { freePort } from './lib/net.ts';
 import { clockTicks, treeCpuSeconds } from './lib/proc.ts';
-import { ensureTools } from '../test/tools.ts';
+import { accessible, ensureTools } from '../test/tools.ts';
 
 const ACCOUNTS = Number(process.env.BENCH_FTP_ACCOUNTS ?? 10);
 const MESSAGES = Number(process.env.BENCH_FTP_MESSAGES ?? 1000);
@@ -63,20 +63,11 @@ const MODES = {
 type Mode = keyof typeof MODES;
 const RUN_MODES = (process.env.BENCH_FTP_MODES?.split(',') ?? Object.keys(MODES)) as Mode[];
 /** Where the measured copies go (a directory of their own under it, removed at the end). */
-const COPY_ROOT = process.env.BENCH_FTP_COPY_DIR ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
+const COPY_ROOT = process.env.BENCH_FTP_COPY_DIR ?? (accessible('/dev/shm', fs.constants.W_OK, 'dir') ? '/dev/shm' : os.tmpdir());
 /** Node options for the server child only (a profile: `--cpu-prof --cpu-prof-dir=DIR`). */
 const SERVER_NODE_OPTIONS = process.env.BENCH_FTP_SERVER_NODE_OPTIONS;
 /** A file to which the server child's output lines go (e.g. with `--trace-gc`). */
 const SERVER_OUTPUT = process.env.BENCH_FTP_SERVER_OUTPUT;
-
-function isWritableDir(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return fs.statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -19,7 +19,7 @@
  * there.
  *
  * Exports: `TOOLS`, `ToolName`, `ToolSet`, `ToolHost`, `systemHost`, `toolsFor`, `missingTools`,
- * `ensureTools`, `ToolsMissingError`.
+ * `ensureTools`, `ToolsMissingError`, `accessible`.
  * Throws: `ToolsMissingError` (code TOOLS_MISSING: missing and cannot install, or still missing
  * after installing; TOOLS_INSTALL_FAILED: apt-get failed) from `ensureTools`.
  */
@@ -97,14 +97,18 @@ export class ToolsMissingError extends Error {
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-function executable(file: string): boolean {
+/** `p` is a file (or a directory) this process may use with `mode` (fs.constants.X_OK, W_OK …). */
+export function accessible(p: string, mode: number, kind: 'file' | 'dir'): boolean {
   try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
+    fs.accessSync(p, mode);
+    const st = fs.statSync(p);
+    return kind === 'file' ? st.isFile() : st.isDirectory();
   } catch {
     return false;
   }
 }
+
+const executable = (file: string): boolean => accessible(file, fs.constants.X_OK, 'file');
 
 /** The real machine. */
 export const systemHost: ToolHost = {
